@@ -1,0 +1,1 @@
+"""Yiwang: optimizer."""

@@ -1,0 +1,232 @@
+"""Load scenarios from YAML by built-in name or path, with what-if overrides, and check them whole.
+
+`load_scenario` validates once and raises `ScenarioError` listing every problem as `FILE: field.path: reason`
+— broken YAML, wrong types, missing fields, out-of-range numbers, nodes the city graph does not have, or
+nodes of the wrong kind. Nothing else escapes it for bad input.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import yaml
+from pydantic import ValidationError
+
+from scenarios.errors import Problem, ScenarioError, problems_from_validation
+from scenarios.graphs import builtin_graph_names, load_graph
+from scenarios.plan import parse_action
+from scenarios.schema import SCENARIO_TYPES, Scenario, node_refs
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+
+def builtin_scenario_dir() -> Path:
+    return Path(str(resources.files("scenarios") / "data" / "scenarios"))
+
+
+def builtin_scenario_names() -> list[str]:
+    return sorted(p.stem for p in builtin_scenario_dir().glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    name: str
+    kind: str
+    title: str
+    path: Path
+
+
+def builtin_scenarios() -> list[ScenarioInfo]:
+    """The built-in scenarios with their kind and title (read without full validation)."""
+    out = []
+    for name in builtin_scenario_names():
+        path = builtin_scenario_dir() / f"{name}.yaml"
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        out.append(ScenarioInfo(name, str(doc.get("kind", "?")), str(doc.get("title", "")), path))
+    return out
+
+
+def resolve_scenario_path(ref: str | Path) -> Path:
+    """A built-in scenario by name, or a file by path."""
+    text = str(ref)
+    if text in builtin_scenario_names():
+        return builtin_scenario_dir() / f"{text}.yaml"
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    names = ", ".join(builtin_scenario_names()) or "none"
+    raise ScenarioError.single(text, "", f"no such file, and not a built-in scenario (built-in: {names})")
+
+
+# ------------------------------------------------------------------------------------------ overrides
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _split_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    pos = 0
+    for m in _SEGMENT.finditer(path):
+        between = path[pos : m.start()]
+        if between not in ("", "."):
+            raise ValueError(f"cannot read field path {path!r}")
+        name, index = m.groups()
+        parts.append(int(index) if index is not None else (int(name) if name.isdigit() else name))
+        pos = m.end()
+    if not parts or path[pos:] not in ("",):
+        raise ValueError(f"cannot read field path {path!r}")
+    return parts
+
+
+def apply_overrides(doc: dict[str, Any], overrides: list[str], file: str) -> dict[str, Any]:
+    """A copy of `doc` with each `field.path=value` set; the value is read as YAML (`3`, `true`, `[1, 2]`)."""
+    out = copy.deepcopy(doc)
+    problems = []
+    for item in overrides:
+        if "=" not in item:
+            problems.append(Problem(file, item, "--set needs field.path=value"))
+            continue
+        path, raw = item.split("=", 1)
+        path = path.strip()
+        try:
+            parts = _split_path(path)
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except (ValueError, yaml.YAMLError) as exc:
+            problems.append(Problem(file, path or item, f"--set: {exc}"))
+            continue
+        target: Any = out
+        for depth, part in enumerate(parts[:-1]):
+            nxt = parts[depth + 1]
+            if isinstance(target, dict):
+                if part not in target or target[part] is None:
+                    target[part] = [] if isinstance(nxt, int) else {}
+                target = target[part]
+            elif isinstance(target, list) and isinstance(part, int) and part < len(target):
+                target = target[part]
+            else:
+                target = None
+                break
+        last = parts[-1]
+        if isinstance(target, dict) and not isinstance(last, int):
+            target[last] = value
+        elif isinstance(target, list) and isinstance(last, int) and last < len(target):
+            target[last] = value
+        else:
+            problems.append(Problem(file, path, "--set: no such field or list position in the scenario"))
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """Parse a YAML document, reporting syntax errors with line and column."""
+    file = path.name
+    try:
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise ScenarioError.single(file, "", f"larger than {MAX_DOCUMENT_BYTES // 2**20} MiB")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError.single(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ScenarioError.single(file, "", f"cannot read: {exc.strerror or exc}") from None
+    return parse_document(text, file)
+
+
+def parse_document(text: str, file: str) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise ScenarioError.single(file, "(yaml)", f"{where}: {exc.problem or exc}") from None
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
+        raise ScenarioError.single(file, "(yaml)", f"cannot parse: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ScenarioError.single(file, "(document)", f"must be a mapping of fields (got {type(doc).__name__})")
+    return doc
+
+
+def load_scenario(ref: str | Path, *, overrides: list[str] | None = None) -> Scenario:
+    """Load, validate and cross-check a scenario by built-in name or path."""
+    path = resolve_scenario_path(ref)
+    return scenario_from_document(read_document(path), file=path.name, base_dir=path.parent, overrides=overrides)
+
+
+def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | None = None,
+                           overrides: list[str] | None = None) -> Scenario:  # fmt: skip
+    """Validate a parsed document as a scenario (what `load_scenario` does after reading the file)."""
+    if overrides:
+        doc = apply_overrides(doc, overrides, file)
+    kind = doc.get("kind")
+    if kind not in SCENARIO_TYPES:
+        reason = "required field is missing" if kind is None else f"unknown kind {kind!r}"
+        raise ScenarioError.single(file, "kind", f"{reason}; expected one of {sorted(SCENARIO_TYPES)}")
+    try:
+        scenario: Any = SCENARIO_TYPES[kind].model_validate(doc)
+    except ValidationError as exc:
+        raise ScenarioError(problems_from_validation(file, exc)) from None
+    except (RecursionError, OverflowError, ValueError) as exc:
+        raise ScenarioError.single(file, "(document)", f"cannot validate: {exc}") from None
+    graph_ref = scenario.graph
+    if graph_ref not in builtin_graph_names() and base_dir is not None:
+        candidate = (base_dir / graph_ref).expanduser()
+        if candidate.is_file():
+            scenario = scenario.model_copy(update={"graph": str(candidate.resolve())})
+    try:
+        graph = load_graph(scenario.graph, base_dir=base_dir)
+    except ScenarioError as exc:
+        raise ScenarioError([Problem(file, "graph", str(p)) for p in exc.problems]) from None
+    problems = check_against_graph(scenario, graph, file)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def check_against_graph(scenario: Any, graph: nx.DiGraph, file: str) -> list[Problem]:
+    """Every node a scenario names exists in its graph and is of an allowed kind; default actions parse."""
+    problems = []
+    name = graph.graph.get("name", "graph")
+    for path, node, ref in node_refs(scenario):
+        problems.extend(_check_node(graph, node, ref.kinds, file, path, name))
+    for i, raw in enumerate(scenario.default_plan.actions):
+        where = f"default_plan.actions[{i}]"
+        try:
+            action = parse_action(raw)
+        except ValidationError as exc:
+            problems.extend(problems_from_validation(file, exc, prefix=where))
+            continue
+        for path, node, ref in node_refs(action, where):
+            problems.extend(_check_node(graph, node, ref.kinds, file, path, name))
+    return problems
+
+
+def _check_node(graph: nx.DiGraph, node: str, kinds: tuple[str, ...], file: str, path: str,
+                graph_name: str) -> list[Problem]:  # fmt: skip
+    if node not in graph:
+        return [Problem(file, path, f"unknown node {node!r} (not in graph {graph_name!r})")]
+    kind = graph.nodes[node].get("kind")
+    if kinds and kind not in kinds:
+        return [Problem(file, path, f"node {node!r} is a {kind}, expected {' or '.join(kinds)}")]
+    return []
+
+
+def scenario_hash(scenario: Any) -> str:
+    """SHA-256 of the scenario's canonical JSON: which exact scenario a plan or a run was made from."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def scenario_graph(scenario: Any) -> nx.DiGraph:
+    """The (frozen, cached) city graph a validated scenario runs on."""
+    return load_graph(scenario.graph)

@@ -1,0 +1,554 @@
+"""The scenario schema: typed, validated, frozen.
+
+A scenario is one of three kinds — `mass_testing`, `crowd`, `typhoon` — sharing a clock, a city graph, a seed,
+drill injects and a default plan. Units are in the field names (`_s`, `_m`, `_mps`, `_per_h`, `_vph`,
+`_ppm2`). Times inside a scenario (`at_s`, `from_s`, `until_s`) are seconds after `clock.start`, a real
+local time (Asia/Shanghai unless the scenario says otherwise).
+
+Fields that name a node of the city graph are typed `NodeId` (any node) or `node_of(...)` (a node of given
+kinds); `node_refs(scenario)` finds them all, so that the loader can check them against the graph.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from scenarios.distributions import Distribution
+
+MAX_COUNT = 10_000_000
+MAX_SECONDS = 31 * 24 * 3600.0
+
+
+class Model(BaseModel):
+    """Base of every schema model: unknown fields are errors, instances are immutable, no NaN or infinity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """Marks a string field as the id of a graph node, optionally of given kinds."""
+
+    kinds: tuple[str, ...] = ()
+
+
+NodeId = Annotated[str, NodeRef()]
+
+
+def node_of(*kinds: str) -> Any:
+    """A node id that must name a node of one of these kinds."""
+    return Annotated[str, NodeRef(tuple(kinds))]
+
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+
+
+def _check_shares(shares: dict[str, float], what: str) -> None:
+    total = sum(shares.values())
+    if shares and abs(total - 1.0) > 1e-6:
+        raise ValueError(f"{what} must add up to 1 (they add up to {total:.6g})")
+
+
+# ------------------------------------------------------------------------------------------ shared parts
+
+
+class Clock(Model):
+    """When the scenario happens: a local start time and how long it runs."""
+
+    timezone: str = "Asia/Shanghai"
+    start: datetime
+    horizon_s: float = Field(gt=0, le=MAX_SECONDS)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime, info: ValidationInfo) -> datetime:
+        """A start without a UTC offset is local time in the scenario's time zone."""
+        if value.tzinfo is None:
+            zone = info.data.get("timezone", "Asia/Shanghai")
+            value = value.replace(tzinfo=ZoneInfo(zone))
+        return value
+
+    def at(self, t_s: float) -> datetime:
+        """The local wall-clock time `t_s` seconds after the start."""
+        return (self.start + timedelta(seconds=t_s)).astimezone(ZoneInfo(self.timezone))
+
+    def label(self, t_s: float) -> str:
+        """`HH:MM` local time, with `+1d` when it falls on a later day than the start."""
+        when = self.at(t_s)
+        days = (when.date() - self.start.astimezone(ZoneInfo(self.timezone)).date()).days
+        return when.strftime("%H:%M") + (f" +{days}d" if days else "")
+
+
+class RatePeriod(Model):
+    """From `from_s` on (until the next period), arrivals at `rate_per_h`."""
+
+    from_s: Seconds
+    rate_per_h: float = Field(ge=0, le=10_000_000)
+
+
+class ArrivalProfile(Model):
+    """A piecewise-constant arrival rate; Poisson or evenly spaced arrivals. Zero before the first period."""
+
+    process: Literal["poisson", "deterministic"] = "poisson"
+    periods: tuple[RatePeriod, ...] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> ArrivalProfile:
+        starts = [p.from_s for p in self.periods]
+        for i, (a, b) in enumerate(zip(starts, starts[1:], strict=False), start=1):
+            if b <= a:
+                raise ValueError(f"periods[{i}].from_s ({b:g}) must be after periods[{i - 1}].from_s ({a:g})")
+        return self
+
+    def rate_at(self, t_s: float) -> float:
+        """Arrivals per hour at time `t_s`."""
+        rate = 0.0
+        for p in self.periods:
+            if p.from_s > t_s:
+                break
+            rate = p.rate_per_h
+        return rate
+
+    def expected_count(self, until_s: float, since_s: float = 0.0) -> float:
+        """Expected arrivals in `[since_s, until_s)`."""
+        total = 0.0
+        for i, p in enumerate(self.periods):
+            end = self.periods[i + 1].from_s if i + 1 < len(self.periods) else float("inf")
+            lo, hi = max(p.from_s, since_s), min(end, until_s)
+            if hi > lo:
+                total += p.rate_per_h * (hi - lo) / 3600
+        return total
+
+
+class Inject(Model):
+    """A drill event at a given time: a message, a delay, a closure, a revised forecast."""
+
+    at_s: Seconds
+    kind: Ident
+    target: str | None = None
+    params: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    note: str = ""
+
+
+class DefaultPlan(Model):
+    """What a commander would do without the optimiser: a named rule of the scenario kind, plus actions.
+
+    The rule is expanded by the scenario kind's own code (e.g. `nearest`: testers to the nearest sites in
+    proportion, visitors to the nearest site, buses first come first served).
+    """
+
+    rule: Ident = "nearest"
+    actions: tuple[dict[str, Any], ...] = ()
+
+
+class ScenarioBase(Model):
+    """What every scenario has."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    sources: tuple[str, ...] = ()
+    clock: Clock
+    graph: str = Field(min_length=1, max_length=500)
+    seed: int = Field(ge=0, le=2**63 - 1)
+    injects: tuple[Inject, ...] = ()
+    default_plan: DefaultPlan = DefaultPlan()
+
+    @model_validator(mode="after")
+    def _injects_in_horizon(self) -> ScenarioBase:
+        for i, inj in enumerate(self.injects):
+            if inj.at_s > self.clock.horizon_s:
+                raise ValueError(
+                    f"injects[{i}].at_s: {inj.at_s:g} s is after the horizon ({self.clock.horizon_s:g} s)"
+                )
+        return self
+
+
+# ------------------------------------------------------------------------------------------ mass testing
+
+
+class Zone(Model):
+    """People in a place at the start, and (optionally) more arriving there over time."""
+
+    node: NodeId
+    visitors: Count = 0
+    arrivals: ArrivalProfile | None = None
+
+
+class TestSite(Model):
+    """A place where swab booths can stand."""
+
+    node: Annotated[str, NodeRef(("test_site",))]
+    booths: int = Field(ge=1, le=1000)
+
+
+class Testing(Model):
+    """How testing works on site."""
+
+    swab_time: Distribution
+    swabbers_per_booth: int = Field(default=1, ge=1, le=10)
+    registrars_per_booth: int = Field(default=0, ge=0, le=10)
+    walk_speed_mps: float = Field(default=1.2, gt=0, le=5)
+    sites: tuple[TestSite, ...] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Testing:
+        seen: set[str] = set()
+        for i, site in enumerate(self.sites):
+            if site.node in seen:
+                raise ValueError(f"sites[{i}].node: {site.node!r} is listed twice")
+            seen.add(site.node)
+        return self
+
+
+class TesterPool(Model):
+    """A district's testers: how many, where they gather, how soon, in which groups, for how long."""
+
+    centre: Annotated[str, NodeRef(("district_centre",))]
+    count: Count
+    registrar_share: Share = 0.0
+    callup_delay_s: Seconds = 0.0
+    group_size: int = Field(default=20, ge=1, le=10_000)
+    group_interval_s: Seconds = 600.0
+    shift_s: float = Field(default=4 * 3600, gt=0, le=MAX_SECONDS)
+
+
+class BusDepot(Model):
+    node: Annotated[str, NodeRef(("depot", "bus_bay", "parking", "destination"))]
+    count: Count
+    ready_at_s: Seconds = 0.0
+
+
+class BusFleet(Model):
+    """Buses, where they start, how many they carry and how long they take at each end."""
+
+    count: Count
+    capacity: int = Field(ge=1, le=500)
+    load_time_s: Seconds = 300.0
+    unload_time_s: Seconds = 180.0
+    depots: tuple[BusDepot, ...] = ()
+    bays: tuple[Annotated[str, NodeRef(("bus_bay",))], ...] = Field(min_length=1)
+    destinations: dict[Annotated[str, NodeRef(("destination",))], Share] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BusFleet:
+        placed = sum(d.count for d in self.depots)
+        if placed != self.count:
+            raise ValueError(f"depots hold {placed} buses but count is {self.count}")
+        _check_shares(self.destinations, "destinations shares")
+        return self
+
+
+class MassTestingResources(Model):
+    testers: dict[Ident, TesterPool] = Field(min_length=1)
+    buses: BusFleet
+
+
+class HomeModes(Model):
+    """How tested visitors leave: shares by mode (adding up to 1)."""
+
+    metro: Share = 0.0
+    car: Share = 0.0
+    bus: Share = 1.0
+
+    @model_validator(mode="after")
+    def _sum(self) -> HomeModes:
+        _check_shares({"metro": self.metro, "car": self.car, "bus": self.bus}, "home mode shares")
+        return self
+
+
+class MetroService(Model):
+    station: Annotated[str, NodeRef(("metro",))]
+    closes_at_s: Seconds | None = None
+    capacity_per_h: float = Field(default=20_000, ge=0, le=MAX_COUNT)
+
+
+class Population(Model):
+    zones: tuple[Zone, ...] = Field(min_length=1)
+    home_modes: HomeModes = HomeModes()
+    parking: tuple[Annotated[str, NodeRef(("parking",))], ...] = ()
+
+
+class MassTestingThresholds(Model):
+    target_finish_s: Seconds | None = None
+    max_wait_s: Seconds | None = None
+    max_queue: Count | None = None
+
+
+class MassTestingScenario(ScenarioBase):
+    """Everyone in an area is swabbed before leaving; testers are called in, buses take people home."""
+
+    kind: Literal["mass_testing"]
+    population: Population
+    testing: Testing
+    resources: MassTestingResources
+    metro: MetroService | None = None
+    thresholds: MassTestingThresholds = MassTestingThresholds()
+
+    @model_validator(mode="after")
+    def _modes_have_means(self) -> MassTestingScenario:
+        modes = self.population.home_modes
+        if modes.metro > 0 and self.metro is None:
+            raise ValueError("population.home_modes.metro is > 0 but the scenario has no metro section")
+        if modes.car > 0 and not self.population.parking:
+            raise ValueError("population.home_modes.car is > 0 but population.parking lists no car park")
+        if modes.bus > 0 and self.resources.buses.count == 0:
+            raise ValueError("population.home_modes.bus is > 0 but resources.buses.count is 0")
+        return self
+
+    @property
+    def total_testers(self) -> int:
+        return sum(p.count for p in self.resources.testers.values())
+
+    @property
+    def initial_visitors(self) -> int:
+        return sum(z.visitors for z in self.population.zones)
+
+
+# ------------------------------------------------------------------------------------------ crowd
+
+
+class CrowdSource(Model):
+    """Where people come in, how many an hour, and where they head for."""
+
+    node: NodeId
+    arrivals: ArrivalProfile
+    destinations: dict[Annotated[str, NodeRef()], Share] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shares(self) -> CrowdSource:
+        _check_shares(self.destinations, "destinations shares")
+        return self
+
+
+class ShowSegment(Model):
+    """A light-show performance that draws people to the viewing areas."""
+
+    start_s: Seconds
+    duration_s: float = Field(gt=0, le=24 * 3600)
+    attraction: float = Field(default=1.0, ge=0, le=100)
+
+
+class Walking(Model):
+    """The pedestrian flow model's parameters."""
+
+    fundamental_diagram: Literal["weidmann", "sfpe"] = "weidmann"
+    free_speed_mps: float = Field(default=1.34, gt=0, le=5)
+    jam_density_ppm2: float = Field(default=5.4, gt=0, le=12)
+    weidmann_gamma: float = Field(default=1.913, gt=0, le=10)
+    specific_flow_pmps: float = Field(default=1.3, gt=0, le=5)
+    stair_speed_factor: float = Field(default=0.5, gt=0, le=1)
+    step_s: float = Field(default=1.0, gt=0, le=60)
+
+
+class StaffTeam(Model):
+    """A team that can be posted: security, police, volunteers."""
+
+    count: Count
+    base: NodeId
+    callup_delay_s: Seconds = 0.0
+
+
+class CrowdThresholds(Model):
+    """Density levels (persons per m²) that raise events: warning, critical, crush."""
+
+    warning_ppm2: float = Field(default=4.0, gt=0, le=12)
+    critical_ppm2: float = Field(default=5.0, gt=0, le=12)
+    crush_ppm2: float = Field(default=7.0, gt=0, le=12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CrowdThresholds:
+        if not (self.warning_ppm2 < self.critical_ppm2 < self.crush_ppm2):
+            raise ValueError("thresholds must rise: warning_ppm2 < critical_ppm2 < crush_ppm2")
+        return self
+
+
+class CrowdScenario(ScenarioBase):
+    """People walk to viewing areas for an event, dwell, and leave; staff and controls keep densities safe."""
+
+    kind: Literal["crowd"]
+    evenings: int = Field(default=1, ge=1, le=31)
+    demand: tuple[CrowdSource, ...] = Field(min_length=1)
+    exits: tuple[NodeId, ...] = Field(min_length=1)
+    dwell: Distribution
+    shows: tuple[ShowSegment, ...] = ()
+    walking: Walking = Walking()
+    counterflow_control: bool = True
+    staff: dict[Ident, StaffTeam] = Field(default_factory=dict)
+    thresholds: CrowdThresholds = CrowdThresholds()
+
+
+# ------------------------------------------------------------------------------------------ typhoon
+
+WarningLevel = Literal["none", "blue", "yellow", "orange", "red"]
+WARNING_ORDER: dict[str, int] = {"none": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
+
+
+class HazardPoint(Model):
+    """From `at_s` on: the wind on the river (Beaufort force) and the typhoon warning in force."""
+
+    at_s: Seconds
+    wind_force: int = Field(ge=0, le=17)
+    warning: WarningLevel = "none"
+
+
+class Hazard(Model):
+    timeline: tuple[HazardPoint, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Hazard:
+        for i in range(1, len(self.timeline)):
+            if self.timeline[i].at_s <= self.timeline[i - 1].at_s:
+                raise ValueError(f"timeline[{i}].at_s must be after timeline[{i - 1}].at_s")
+        return self
+
+
+class FerryLine(Model):
+    """A cross-river ferry between two piers and the conditions that stop it."""
+
+    piers: tuple[Annotated[str, NodeRef(("pier",))], Annotated[str, NodeRef(("pier",))]]
+    name: str = ""
+    headway_s: float = Field(gt=0, le=24 * 3600)
+    crossing_s: float = Field(gt=0, le=24 * 3600)
+    riders_per_trip: int = Field(ge=0, le=10_000)
+    service_from_s: Seconds = 0.0
+    service_until_s: Seconds = MAX_SECONDS
+    suspend_wind_force: int = Field(default=7, ge=0, le=17)
+    suspend_warning: WarningLevel = "orange"
+    resume_delay_s: Seconds = 1800.0
+
+
+class Tunnel(Model):
+    """A cross-river road tunnel: portals, lanes per direction and motor demand per direction."""
+
+    portals: tuple[Annotated[str, NodeRef(("tunnel_portal",))], Annotated[str, NodeRef(("tunnel_portal",))]]
+    name: str = ""
+    lanes_per_direction: int = Field(ge=1, le=8)
+    lane_capacity_vph: float = Field(gt=0, le=5000)
+    merge_factor: float = Field(default=0.9, gt=0, le=1)
+    demand_ab: ArrivalProfile
+    demand_ba: ArrivalProfile
+    holding_points: tuple[NodeId, ...] = ()
+
+
+class RiderFlow(Model):
+    origin: Annotated[str, NodeRef(("bank_area",))]
+    destination: Annotated[str, NodeRef(("bank_area",))]
+    arrivals: ArrivalProfile
+
+
+class Riders(Model):
+    flows: tuple[RiderFlow, ...] = Field(min_length=1)
+    patience: Distribution
+    ebike_speed_mps: float = Field(default=5.5, gt=0, le=15)
+
+
+class EscortTeams(Model):
+    """Police units that lead batches of riders through a cleared lane."""
+
+    count: Count
+    batch_size: int = Field(ge=1, le=10_000)
+    escort_speed_mps: float = Field(default=5.56, gt=0, le=30)
+    setup_s: Seconds = 120.0
+    return_s: Seconds = 600.0
+
+
+class LaneRules(Model):
+    min_clear_s: Seconds = 1800.0
+    changeover_s: Seconds = 300.0
+    period_s: float = Field(default=900.0, gt=0, le=24 * 3600)
+
+
+class TyphoonWeights(Model):
+    """The optimiser's objective, in the scenario and shown in the plan."""
+
+    rider_wait_per_h: float = Field(default=1.0, ge=0)
+    rider_stranded: float = Field(default=2.0, ge=0)
+    vehicle_delay_per_h: float = Field(default=0.5, ge=0)
+
+
+class TyphoonScenario(ScenarioBase):
+    """Ferries stop for a storm; riders cross in escorted batches through a cleared tunnel lane."""
+
+    kind: Literal["typhoon"]
+    hazard: Hazard
+    ferries: dict[Ident, FerryLine] = Field(min_length=1)
+    tunnels: dict[Ident, Tunnel] = Field(min_length=1)
+    riders: Riders
+    escorts: EscortTeams
+    lanes: LaneRules = LaneRules()
+    weights: TyphoonWeights = TyphoonWeights()
+
+
+Scenario = MassTestingScenario | CrowdScenario | TyphoonScenario
+SCENARIO_TYPES: dict[str, type[ScenarioBase]] = {
+    "mass_testing": MassTestingScenario,
+    "crowd": CrowdScenario,
+    "typhoon": TyphoonScenario,
+}
+
+
+# ------------------------------------------------------------------------------------------ node refs
+
+
+def _walk(annotation: Any, value: Any, path: str, refs: tuple[NodeRef, ...]) -> Iterator[tuple[str, str, NodeRef]]:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *meta = get_args(annotation)
+        found = tuple(m for m in meta if isinstance(m, NodeRef))
+        yield from _walk(inner, value, path, refs + found)
+        return
+    if value is None:
+        return
+    if refs and isinstance(value, str):
+        yield path, value, refs[-1]
+        return
+    if isinstance(value, BaseModel):
+        yield from node_refs(value, path)
+        return
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            base = get_args(arg)[0] if get_origin(arg) is Annotated else arg
+            if isinstance(base, type) and isinstance(value, base):
+                yield from _walk(arg, value, path, refs)
+                return
+        return
+    if origin in (tuple, list) and isinstance(value, tuple | list):
+        args = get_args(annotation)
+        for i, item in enumerate(value):
+            arg = args[0] if (len(args) == 2 and args[1] is Ellipsis) or len(args) == 1 else args[min(i, len(args) - 1)]
+            yield from _walk(arg, item, f"{path}[{i}]", ())
+        return
+    if origin is dict and isinstance(value, dict):
+        key_t, val_t = get_args(annotation)
+        for key, item in value.items():
+            yield from _walk(key_t, key, f"{path}.{key}", ())
+            yield from _walk(val_t, item, f"{path}.{key}", ())
+
+
+def node_refs(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str, NodeRef]]:
+    """Every `(field path, node id, NodeRef)` in a model, recursively."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        path = f"{prefix}.{name}" if prefix else name
+        marks = tuple(m for m in info.metadata if isinstance(m, NodeRef))
+        yield from _walk(info.annotation, value, path, marks)
