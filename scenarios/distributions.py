@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from scenarios.errors import register_union_tags
+
 
 class _Dist(BaseModel):
     """Base of the duration distributions; each one has `mean_s`, `scv` and `sample(rng, size)`."""
@@ -114,6 +116,8 @@ class Empirical(_Dist):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
         return rng.choice(np.asarray(self.values_s, dtype=float), size=size, p=self._p())
 
+
+register_union_tags("exponential", "deterministic", "lognormal", "empirical")
 
 Distribution = Annotated[Exponential | Deterministic | Lognormal | Empirical, Field(discriminator="dist")]
 """A duration distribution; YAML picks one with `dist:` (exponential, deterministic, lognormal, empirical)."""

@@ -41,6 +41,15 @@ class ScenarioError(ValueError):
         return cls([Problem(file, path, reason)])
 
 
+_UNION_TAGS: set[str] = set()
+
+
+def register_union_tags(*tags: str) -> None:
+    """Tags of discriminated unions (action types, distribution families) that pydantic puts into error
+    locations; they are left out of the field paths users see."""
+    _UNION_TAGS.update(tags)
+
+
 def dotted(loc: Iterable[Any]) -> str:
     """Render a pydantic location tuple as `a.b[2].c`."""
     out = ""
@@ -100,7 +109,11 @@ def problems_from_validation(file: str, exc: ValidationError, prefix: str = "") 
     problems = []
     seen = set()
     for err in exc.errors(include_url=False):
-        loc = [p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))]
+        loc = [
+            p
+            for p in err.get("loc", ())
+            if not (isinstance(p, str) and (p.startswith("function-") or p in _UNION_TAGS))
+        ]
         path = dotted(loc)
         if prefix:
             path = f"{prefix}.{path}" if path and not path.startswith("[") else f"{prefix}{path}"

@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
-from scenarios.errors import ScenarioError, problems_from_validation
+from scenarios.errors import ScenarioError, problems_from_validation, register_union_tags
 from scenarios.schema import Ident, Model, NodeId, Seconds, Share
 
 
@@ -164,6 +164,7 @@ Action = Annotated[
 ACTION_TYPES = (AssignStaff, DispatchBus, RouteVisitors, ClearLane, EscortBatch, DirectRiders, MeterFlow,
                 OneWay, CloseRoad, CloseExit, ChangeShow)  # fmt: skip
 _ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
+register_union_tags(*(t.model_fields["type"].default for t in ACTION_TYPES))
 
 
 def parse_action(data: dict[str, Any]) -> Any:

@@ -260,19 +260,21 @@ class BusFleet(Model):
 
 class MassTestingResources(Model):
     testers: dict[Ident, TesterPool] = Field(min_length=1)
-    buses: BusFleet
+    buses: BusFleet | None = None
 
 
 class HomeModes(Model):
-    """How tested visitors leave: shares by mode (adding up to 1)."""
+    """How tested visitors leave: shares by mode (adding up to 1); `walk` leaves on foot, unmodelled."""
 
     metro: Share = 0.0
     car: Share = 0.0
-    bus: Share = 1.0
+    bus: Share = 0.0
+    walk: Share = 1.0
 
     @model_validator(mode="after")
     def _sum(self) -> HomeModes:
-        _check_shares({"metro": self.metro, "car": self.car, "bus": self.bus}, "home mode shares")
+        shares = {"metro": self.metro, "car": self.car, "bus": self.bus, "walk": self.walk}
+        _check_shares(shares, "home mode shares")
         return self
 
 
@@ -311,8 +313,8 @@ class MassTestingScenario(ScenarioBase):
             raise ValueError("population.home_modes.metro is > 0 but the scenario has no metro section")
         if modes.car > 0 and not self.population.parking:
             raise ValueError("population.home_modes.car is > 0 but population.parking lists no car park")
-        if modes.bus > 0 and self.resources.buses.count == 0:
-            raise ValueError("population.home_modes.bus is > 0 but resources.buses.count is 0")
+        if modes.bus > 0 and (self.resources.buses is None or self.resources.buses.count == 0):
+            raise ValueError("population.home_modes.bus is > 0 but the scenario has no buses")
         return self
 
     @property

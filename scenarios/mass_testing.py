@@ -1,0 +1,213 @@
+"""Domain rules of a mass-testing scenario: travel matrices, the default plan, and plan checks.
+
+The default plan (rule `nearest`) is what a commander does without an optimiser:
+- visitors go to the test site nearest (by walking time) to their zone;
+- testers are spread over the sites in proportion to their booths, each district filling the sites nearest to
+  it first, leaving in groups of `group_size` every `group_interval_s` after the call-up delay;
+- buses serve the bays first come, first served (no dispatch actions: the simulation's own policy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from scenarios.errors import Problem
+from scenarios.loading import scenario_graph, scenario_hash
+from scenarios.plan import AssignStaff, DispatchBus, Plan, PlanMeta, RouteVisitors
+from scenarios.schema import MassTestingScenario, TesterPool
+from scenarios.travel import nearest, time_matrix
+
+
+@dataclass(frozen=True)
+class MassTestingGeometry:
+    """The travel times a mass-testing scenario needs, computed once from its graph."""
+
+    scenario: MassTestingScenario
+    graph: nx.DiGraph
+
+    @cached_property
+    def zones(self) -> list[str]:
+        return [z.node for z in self.scenario.population.zones]
+
+    @cached_property
+    def sites(self) -> list[str]:
+        return [s.node for s in self.scenario.testing.sites]
+
+    @cached_property
+    def walk_zone_site(self) -> dict[str, dict[str, float]]:
+        """Seconds on foot from each zone to each site."""
+        speed = self.scenario.testing.walk_speed_mps
+        return time_matrix(self.graph, self.zones, self.sites, mover="walk", walk_speed_mps=speed)
+
+    @cached_property
+    def tester_travel(self) -> dict[str, dict[str, float]]:
+        """Seconds from each district centre to each site (driving, then walking the last stretch)."""
+        centres = [p.centre for p in self.scenario.resources.testers.values()]
+        speed = self.scenario.testing.walk_speed_mps
+        return time_matrix(self.graph, centres, self.sites, mover="mixed", walk_speed_mps=speed)
+
+    @cached_property
+    def exits(self) -> list[str]:
+        """Where tested visitors head for: bus bays, the metro station, car parks."""
+        s = self.scenario
+        out = list(s.population.parking)
+        if s.resources.buses is not None:
+            out += list(s.resources.buses.bays)
+        if s.metro is not None:
+            out.append(s.metro.station)
+        return list(dict.fromkeys(out))
+
+    @cached_property
+    def walk_site_exit(self) -> dict[str, dict[str, float]]:
+        """Seconds on foot from each site to each bay, station and car park."""
+        if not self.exits:
+            return {site: {} for site in self.sites}
+        speed = self.scenario.testing.walk_speed_mps
+        return time_matrix(self.graph, self.sites, self.exits, mover="walk", walk_speed_mps=speed)
+
+    @cached_property
+    def bus_drive(self) -> dict[str, dict[str, float]]:
+        """Seconds by road between depots, bays and destinations (every pair among them)."""
+        buses = self.scenario.resources.buses
+        if buses is None:
+            return {}
+        places = list(dict.fromkeys([*(d.node for d in buses.depots), *buses.bays, *buses.destinations]))
+        return time_matrix(self.graph, places, places, mover="drive")
+
+    def tester_departure_s(self, pool: TesterPool, wave: int, at_s: float = 0.0) -> float:
+        """When a wave leaves its centre: not before the call-up delay plus the wave's place in line."""
+        return max(at_s, pool.callup_delay_s + wave * pool.group_interval_s)
+
+
+def roles_of(scenario: MassTestingScenario) -> dict[str, int]:
+    """Testers needed per booth by role (`any` when booths need no separate registrar)."""
+    t = scenario.testing
+    if t.registrars_per_booth == 0:
+        return {"any": t.swabbers_per_booth}
+    return {"swabber": t.swabbers_per_booth, "registrar": t.registrars_per_booth}
+
+
+def pool_role_counts(scenario: MassTestingScenario) -> dict[tuple[str, str], int]:
+    """How many testers each pool has of each role."""
+    out = {}
+    roles = roles_of(scenario)
+    for name, pool in scenario.resources.testers.items():
+        if "any" in roles:
+            out[(name, "any")] = pool.count
+        else:
+            registrars = round(pool.count * pool.registrar_share)
+            out[(name, "registrar")] = registrars
+            out[(name, "swabber")] = pool.count - registrars
+    return out
+
+
+def _proportional(total: int, weights: dict[str, int]) -> dict[str, int]:
+    """Split `total` into whole numbers in proportion to `weights`, capped at each weight (largest remainder)."""
+    cap = sum(weights.values())
+    total = min(total, cap)
+    if cap == 0 or total == 0:
+        return dict.fromkeys(weights, 0)
+    raw = {k: total * w / cap for k, w in weights.items()}
+    out = {k: math.floor(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
+def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None) -> Plan:
+    """The scenario's own plan: nearest sites for visitors, proportional nearest-first testers, FCFS buses."""
+    geo = MassTestingGeometry(scenario, graph if graph is not None else scenario_graph(scenario))
+    actions: list = []
+    for zone in geo.zones:
+        actions.append(RouteVisitors(at_s=0.0, origin=zone, to=nearest(geo.walk_zone_site, zone), share=1.0))
+    booths = {s.node: s.booths for s in scenario.testing.sites}
+    pools = scenario.resources.testers
+    for role, per_booth in roles_of(scenario).items():
+        available = {name: n for (name, r), n in pool_role_counts(scenario).items() if r == role}
+        need = _proportional(sum(available.values()), {s: b * per_booth for s, b in booths.items()})
+        pairs = sorted(
+            ((geo.tester_travel[pools[p].centre][s], p, s) for p in available for s in booths),
+            key=lambda x: (x[0], x[1], x[2]),
+        )
+        sent: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for _, p, s in pairs:
+            take = min(available[p], need[s])
+            if take > 0:
+                sent[p].append((s, take))
+                available[p] -= take
+                need[s] -= take
+        for p, legs in sent.items():
+            actions.extend(_waves(scenario, geo, p, role, legs))
+    meta = PlanMeta(
+        scenario=scenario.name,
+        scenario_hash=scenario_hash(scenario),
+        produced_by="default:nearest",
+        seed=scenario.seed,
+        note="visitors to the nearest site; testers in proportion to booths, nearest first; buses first come first served",
+    )
+    return Plan.build(meta, actions)
+
+
+def _waves(scenario: MassTestingScenario, geo: MassTestingGeometry, pool_name: str, role: str,
+           legs: list[tuple[str, int]]) -> list[AssignStaff]:  # fmt: skip
+    """Cut a pool's assignments (nearest site first) into departure groups of `group_size`."""
+    pool = scenario.resources.testers[pool_name]
+    out = []
+    wave, room = 0, pool.group_size
+    for site, count in legs:
+        while count > 0:
+            take = min(count, room)
+            at = geo.tester_departure_s(pool, wave)
+            out.append(AssignStaff(at_s=at, pool=pool_name, to=site, count=take, role=role, wave=wave))
+            count -= take
+            room -= take
+            if room == 0:
+                wave, room = wave + 1, pool.group_size
+    return out
+
+
+def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan") -> list[Problem]:
+    """Problems that make a plan impossible for this scenario (unknown pools or sites, too many testers)."""
+    problems = []
+    sites = {s.node for s in scenario.testing.sites}
+    zones = {z.node for z in scenario.population.zones}
+    roles = roles_of(scenario)
+    have = pool_role_counts(scenario)
+    used: dict[tuple[str, str], int] = defaultdict(int)
+    shares: dict[str, float] = defaultdict(float)
+    buses = scenario.resources.buses
+    for i, act in enumerate(plan.actions):
+        where = f"actions[{i}]"
+        if isinstance(act, AssignStaff):
+            if act.pool not in scenario.resources.testers:
+                problems.append(Problem(file, f"{where}.pool", f"no tester pool {act.pool!r} in the scenario"))
+            if act.to not in sites:
+                problems.append(Problem(file, f"{where}.to", f"{act.to!r} is not one of the scenario's test sites"))
+            if act.role not in roles:
+                problems.append(Problem(file, f"{where}.role", f"role must be one of {sorted(roles)} (got {act.role!r})"))
+            used[(act.pool, act.role)] += act.count
+        elif isinstance(act, RouteVisitors):
+            if act.origin not in zones:
+                problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not a zone of the scenario"))
+            if act.to not in sites:
+                problems.append(Problem(file, f"{where}.to", f"{act.to!r} is not one of the scenario's test sites"))
+            shares[act.origin] += act.share
+        elif isinstance(act, DispatchBus):
+            if buses is None or act.origin not in buses.bays:
+                problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not a bus bay of the scenario"))
+            if buses is None or act.to not in buses.destinations:
+                problems.append(Problem(file, f"{where}.to", f"{act.to!r} is not a bus destination of the scenario"))
+        else:
+            problems.append(Problem(file, f"{where}.type", f"{act.type} does not apply to a mass-testing scenario"))
+    for (pool, role), n in sorted(used.items()):
+        if n > have.get((pool, role), 0):
+            problems.append(Problem(file, "actions", f"assigns {n} {role} testers of {pool!r}, which has {have.get((pool, role), 0)}"))
+    for zone, total in sorted(shares.items()):
+        if total > 1 + 1e-9:
+            problems.append(Problem(file, "actions", f"routes {total:.3g} of zone {zone!r} (more than all of it)"))
+    return problems

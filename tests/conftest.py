@@ -1,0 +1,21 @@
+"""Shared fixtures: paths to the small named test files in tests/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The folder of small named test scenarios and graphs."""
+    return DATA
+
+
+@pytest.fixture
+def one_site_mmc() -> Path:
+    """One test site, Poisson arrivals, exponential swabs, 8 testers: an M/M/8 queue at utilisation 0.8."""
+    return DATA / "one_site_mmc.yaml"
