@@ -20,7 +20,7 @@ from scenarios.errors import Problem
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.plan import AssignStaff, DispatchBus, Plan, PlanMeta, RouteVisitors
 from scenarios.schema import MassTestingScenario, TesterPool
-from scenarios.travel import nearest, time_matrix
+from scenarios.travel import distance_matrix, nearest, time_matrix
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,19 @@ class MassTestingGeometry:
     @cached_property
     def bus_drive(self) -> dict[str, dict[str, float]]:
         """Seconds by road between depots, bays and destinations (every pair among them)."""
+        return time_matrix(self.graph, self.bus_places, self.bus_places, mover="drive")
+
+    @cached_property
+    def bus_places(self) -> list[str]:
         buses = self.scenario.resources.buses
         if buses is None:
-            return {}
-        places = list(dict.fromkeys([*(d.node for d in buses.depots), *buses.bays, *buses.destinations]))
-        return time_matrix(self.graph, places, places, mover="drive")
+            return []
+        return list(dict.fromkeys([*(d.node for d in buses.depots), *buses.bays, *buses.destinations]))
+
+    @cached_property
+    def bus_distance_m(self) -> dict[str, dict[str, float]]:
+        """Metres by road between depots, bays and destinations, along the fastest paths."""
+        return distance_matrix(self.graph, self.bus_places, self.bus_places, mover="drive")
 
     def tester_departure_s(self, pool: TesterPool, wave: int, at_s: float = 0.0) -> float:
         """When a wave leaves its centre: not before the call-up delay plus the wave's place in line."""

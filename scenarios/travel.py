@@ -57,6 +57,32 @@ def time_matrix(
     return out
 
 
+def distance_matrix(
+    graph: nx.DiGraph,
+    origins: Iterable[str],
+    targets: Iterable[str],
+    *,
+    mover: Mover,
+    walk_speed_mps: float = 1.34,
+) -> dict[str, dict[str, float]]:
+    """Metres along the *fastest* path from each origin to each target (`inf` where there is none)."""
+    weight = _weight(mover, walk_speed_mps, 0.5)
+    wanted = list(dict.fromkeys(targets))
+    out: dict[str, dict[str, float]] = {}
+    for origin in dict.fromkeys(origins):
+        _, paths = nx.single_source_dijkstra(graph, origin, weight=weight)
+        row = {}
+        for t in wanted:
+            path = paths.get(t)
+            row[t] = (
+                math.inf
+                if path is None
+                else float(sum(graph.edges[a, b]["length_m"] for a, b in zip(path, path[1:], strict=False)))
+            )
+        out[origin] = row
+    return out
+
+
 def path_length_m(graph: nx.DiGraph, origin: str, target: str, *, mover: Mover, walk_speed_mps: float = 1.34) -> float:
     """Metres along the fastest path for this mover (`inf` if unreachable)."""
     weight = _weight(mover, walk_speed_mps, 0.5)

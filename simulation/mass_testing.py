@@ -1,0 +1,546 @@
+"""Mass testing: visitors walk to test sites, queue, are swabbed by the testers present, and go home.
+
+The actors, each a small SimPy process:
+- `site_arrivals`: visitors reach their assigned site (walking time on the park graph after they are told);
+- `booth`: one per booth; works while enough testers are present to staff it, serving the site's FIFO queue;
+- `tester_group`: a group leaves its district centre (call-up delay and wave), drives and walks to its site,
+  works its shift and leaves;
+- `bus`: drives from its depot to a bay, then carries riders to destinations as the dispatch policy says.
+
+What a visitor does after the swab is drawn once per visitor from its own random stream (mode home,
+destination, swab time), so that a baseline and a plan run with the same seed face the same people.
+Walking is at free speed without congestion (the crowd model handles dense flow); metro riders who reach the
+station after it closes fall back to the buses.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import simpy
+
+from scenarios.mass_testing import MassTestingGeometry, default_plan, roles_of
+from scenarios.plan import AssignStaff, DispatchBus, Plan, RouteVisitors
+from scenarios.schema import ArrivalProfile, MassTestingScenario
+from simulation.core import CountingEnvironment, Recorder, RunStats, SimResult, WallClock, even_times, poisson_times, streams
+
+WALK, CAR, METRO, BUS = 0, 1, 2, 3
+STREAMS = ("arrivals", "swab", "mode", "destination")
+SAMPLE_EVERY_S = 60.0
+FCFS_FILL_WAIT_S = 300.0
+
+
+# ------------------------------------------------------------------------------------------ state
+
+
+@dataclass
+class Site:
+    """A test site: its FIFO queue, the testers present by role, and its booths' idle signals."""
+
+    name: str
+    booths: int
+    queue: deque[int] = field(default_factory=deque)
+    present: dict[str, int] = field(default_factory=dict)
+    staffed: int = 0
+    ready: list[tuple[int, simpy.Event]] = field(default_factory=list)  # idle booths that may work
+    off: list[tuple[int, simpy.Event]] = field(default_factory=list)  # idle booths without testers
+    max_queue: int = 0
+
+    def wake(self, n: int) -> None:
+        """Wake up to `n` idle staffed booths."""
+        for _ in range(min(n, len(self.ready))):
+            self.ready.pop()[1].succeed()
+
+    def restaff(self, per_booth: dict[str, int]) -> None:
+        """Recount staffed booths after testers arrive or leave, and wake booths that can now work."""
+        staffed = self.booths
+        for role, need in per_booth.items():
+            staffed = min(staffed, self.present.get(role, 0) // need)
+        self.staffed = staffed
+        waiting = self.ready + self.off
+        self.ready = [b for b in waiting if b[0] < staffed]
+        self.off = [b for b in waiting if b[0] >= staffed]
+        self.wake(len(self.queue))
+
+
+@dataclass
+class Bay:
+    """A bus bay: riders queued per destination, idle buses' signals, and dispatch orders."""
+
+    name: str
+    riders: dict[str, deque[tuple[float, int]]]
+    arrival_waiters: list[simpy.Event] = field(default_factory=list)
+    orders: list[tuple[float, int, str]] = field(default_factory=list)  # heap of (at_s, seq, destination)
+
+    def waiting(self) -> int:
+        return sum(len(q) for q in self.riders.values())
+
+    def head_destination(self) -> str | None:
+        heads = [(q[0][0], q[0][1], d) for d, q in self.riders.items() if q]
+        return min(heads)[2] if heads else None
+
+    def rider_arrived(self) -> None:
+        waiters, self.arrival_waiters = self.arrival_waiters, []
+        for ev in waiters:
+            ev.succeed()
+
+
+class BusPolicy(Protocol):
+    """Decides where an idle bus at a bay goes next (a generator that yields SimPy events while it waits)."""
+
+    def next_trip(self, env: simpy.Environment, bay: Bay) -> Generator[simpy.Event, Any, str]: ...
+
+
+class FirstComeFirstServed:
+    """A bus takes the destination of the rider who has waited longest, and waits up to 5 min to fill."""
+
+    fill_wait_s = FCFS_FILL_WAIT_S
+
+    def next_trip(self, env: simpy.Environment, bay: Bay) -> Generator[simpy.Event, Any, str]:
+        while (dest := bay.head_destination()) is None:
+            ev = env.event()
+            bay.arrival_waiters.append(ev)
+            yield ev
+        return dest
+
+
+class Scheduled:
+    """A bus follows the plan's dispatch orders at its bay; after the last order it falls back to FCFS.
+
+    An order whose destination has no rider waiting is dropped (an empty bus does not leave).
+    """
+
+    fill_wait_s = 0.0
+
+    def __init__(self) -> None:
+        self.fallback = FirstComeFirstServed()
+
+    def next_trip(self, env: simpy.Environment, bay: Bay) -> Generator[simpy.Event, Any, str]:
+        while bay.orders:
+            at_s, _, dest = bay.orders[0]
+            if at_s > env.now:
+                yield env.timeout(at_s - env.now)
+                continue
+            heapq.heappop(bay.orders)
+            if bay.riders[dest]:
+                return dest
+        return (yield from self.fallback.next_trip(env, bay))
+
+
+# ------------------------------------------------------------------------------------------ the model
+
+
+class MassTestingModel:
+    """One run of a mass-testing scenario under a plan."""
+
+    def __init__(self, scenario: MassTestingScenario, plan: Plan | None = None, *, seed: int | None = None,
+                 geometry: MassTestingGeometry | None = None):  # fmt: skip
+        from scenarios.loading import scenario_graph
+
+        self.s = scenario
+        self.geo = geometry or MassTestingGeometry(scenario, scenario_graph(scenario))
+        self.plan = plan if plan is not None else default_plan(scenario, self.geo.graph)
+        self.seed = scenario.seed if seed is None else seed
+        self.rng = streams(self.seed, STREAMS)
+        self.env = CountingEnvironment()
+        self.rec = Recorder()
+        self.per_booth = roles_of(scenario)
+        self.sites = {s.node: Site(s.node, s.booths) for s in scenario.testing.sites}
+        buses = scenario.resources.buses
+        self.destinations = list(buses.destinations) if buses else []
+        self._make_visitors()
+        self.bays = {b: Bay(b, {d: deque() for d in self.destinations}) for b in (buses.bays if buses else ())}
+        self.metro_free_at = 0.0
+        self.finished = 0
+        self.bus_km = 0.0
+        self.groups: list[tuple[float, int, float]] = []  # (arrival, count, shift end) of tester groups
+        self.stop = self.env.event()
+
+    # ---------------------------------------------------------------------------------- visitors
+
+    def _make_visitors(self) -> None:
+        s, rng = self.s, self.rng
+        zone_of, appear = [], []
+        for zi, zone in enumerate(s.population.zones):
+            zone_of.append(np.full(zone.visitors, zi))
+            appear.append(np.zeros(zone.visitors))
+            if zone.arrivals is not None:
+                times = arrival_times(zone.arrivals, s.clock.horizon_s, rng["arrivals"])
+                zone_of.append(np.full(times.size, zi))
+                appear.append(times)
+        self.zone = np.concatenate(zone_of).astype(np.int32)
+        self.appear = np.concatenate(appear)
+        n = self.n = self.zone.size
+        self.swab = np.asarray(s.testing.swab_time.sample(rng["swab"], n), dtype=float).reshape(n)
+        m = s.population.home_modes
+        self.mode = rng["mode"].choice(4, size=n, p=_normalised([m.walk, m.car, m.metro, m.bus]))
+        if self.destinations:
+            shares = s.resources.buses.destinations  # type: ignore[union-attr]
+            self.dest = rng["destination"].choice(len(shares), size=n, p=_normalised(list(shares.values())))
+        else:
+            self.dest = np.zeros(n, dtype=np.int64)
+        self.site_of = np.full(n, -1, dtype=np.int32)
+        self.at_site = np.full(n, np.nan)
+        self.swab_start = np.full(n, np.nan)
+        self.swab_end = np.full(n, np.nan)
+        self.departed = np.full(n, np.nan)
+        self.final_mode = self.mode.copy()
+
+    def _route_visitors(self) -> None:
+        """Assign each visitor a site from the plan's routing in force when they appear (interleaved by share)."""
+        site_names = list(self.sites)
+        index = {name: i for i, name in enumerate(site_names)}
+        zones = [z.node for z in self.s.population.zones]
+        routes: dict[str, list[RouteVisitors]] = {z: [] for z in zones}
+        for act in self.plan.of_type(RouteVisitors):
+            routes.setdefault(act.origin, []).append(act)
+        for zi, zone in enumerate(zones):
+            members = np.flatnonzero(self.zone == zi)
+            members = members[np.argsort(self.appear[members], kind="stable")]
+            fallback = min(site_names, key=lambda t: (self.geo.walk_zone_site[zone][t], t))
+            times = sorted({a.at_s for a in routes[zone]})
+            groups = [{a.to: a.share for a in routes[zone] if a.at_s == t} for t in times]
+            credit: dict[str, float] = {}
+            for v in members:
+                k = bisect.bisect_right(times, self.appear[v]) - 1
+                shares = dict(groups[k]) if k >= 0 else {}
+                rest = 1.0 - sum(shares.values())
+                if rest > 1e-9:
+                    shares[fallback] = shares.get(fallback, 0.0) + rest
+                for name, share in shares.items():  # smooth weighted round robin
+                    credit[name] = credit.get(name, 0.0) + share
+                best = max(shares, key=lambda name: (credit[name], -index[name]))
+                credit[best] -= 1.0
+                self.site_of[v] = index[best]
+                walk = self.geo.walk_zone_site[zone][best]
+                self.at_site[v] = self.appear[v] + walk
+
+    # ---------------------------------------------------------------------------------- processes
+
+    def site_arrivals(self, site: Site, members: np.ndarray) -> Generator[simpy.Event, Any, None]:
+        """Visitors reach the site at their walking-time-later moments and join its queue."""
+        env = self.env
+        order = members[np.lexsort((members, self.at_site[members]))]
+        i = 0
+        while i < order.size:
+            t = self.at_site[order[i]]
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            j = i
+            while j < order.size and self.at_site[order[j]] == t:
+                site.queue.append(int(order[j]))
+                j += 1
+            site.max_queue = max(site.max_queue, len(site.queue))
+            site.wake(j - i)
+            i = j
+
+    def booth(self, site: Site, i: int) -> Generator[simpy.Event, Any, None]:
+        """Booth `i` swabs the next visitor in line whenever it is staffed."""
+        env, queue = self.env, site.queue
+        while True:
+            if i >= site.staffed:
+                ev = env.event()
+                site.off.append((i, ev))
+                yield ev
+                continue
+            if not queue:
+                ev = env.event()
+                site.ready.append((i, ev))
+                yield ev
+                continue
+            v = queue.popleft()
+            self.swab_start[v] = env.now
+            yield env.timeout(self.swab[v])
+            self.swab_end[v] = env.now
+            self.after_swab(v, site.name)
+
+    def tester_group(self, act: AssignStaff) -> Generator[simpy.Event, Any, None]:
+        """A group leaves its centre, travels to its site, works its shift, and goes."""
+        env = self.env
+        pool = self.s.resources.testers[act.pool]
+        travel = self.geo.tester_travel[pool.centre][act.to]
+        if not math.isfinite(travel):
+            self.rec.event(env.now, "unreachable", f"{act.count} {act.pool} testers cannot reach {act.to}")
+            return
+        depart = self.geo.tester_departure_s(pool, act.wave, act.at_s)
+        yield env.timeout(depart + travel - env.now)
+        site = self.sites[act.to]
+        until = env.now + pool.shift_s
+        if act.until_s is not None:
+            until = min(until, max(env.now, act.until_s))
+        self.groups.append((env.now, act.count, until))
+        self.rec.event(env.now, "testers_arrive", f"{act.count} {act.pool} testers ({act.role}) at {act.to}",
+                       pool=act.pool, site=act.to, count=act.count, role=act.role)  # fmt: skip
+        site.present[act.role] = site.present.get(act.role, 0) + act.count
+        site.restaff(self.per_booth)
+        yield env.timeout(until - env.now)
+        site.present[act.role] -= act.count
+        site.restaff(self.per_booth)
+
+    def after_swab(self, v: int, site: str) -> None:
+        """Send a tested visitor on their way home."""
+        mode = self.mode[v]
+        now = self.env.now
+        if mode == WALK:
+            self._depart(v, now)
+        elif mode == CAR:
+            self._depart(v, now + self._walk_to(site, self.s.population.parking))
+        elif mode == METRO:
+            self._later(self._walk_to(site, (self.s.metro.station,)), self._at_station, v)  # type: ignore[union-attr]
+        else:
+            self._to_bay(v, site)
+
+    def _walk_to(self, site: str, places: tuple[str, ...] | list[str]) -> float:
+        row = self.geo.walk_site_exit[site]
+        return min(row[p] for p in places)
+
+    def _later(self, delay: float, action: Any, v: int) -> None:
+        if not math.isfinite(delay):
+            self._strand(v)
+            return
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _ev: action(v))
+
+    def _at_station(self, v: int) -> None:
+        metro, now = self.s.metro, self.env.now
+        assert metro is not None
+        if (metro.closes_at_s is not None and now >= metro.closes_at_s) or metro.capacity_per_h <= 0:
+            if self.bays:
+                self.final_mode[v] = BUS
+                self._to_bay(v, None, from_station=True)
+            else:
+                self._strand(v)
+            return
+        self.metro_free_at = max(now, self.metro_free_at) + 3600 / metro.capacity_per_h
+        self._depart(v, self.metro_free_at)
+
+    def _to_bay(self, v: int, site: str | None, *, from_station: bool = False) -> None:
+        if not self.bays:
+            self._strand(v)
+            return
+        if from_station:
+            bay = min(self.bays, key=lambda b: (self._station_bay_walk(b), b))
+            delay = self._station_bay_walk(bay)
+        else:
+            row = self.geo.walk_site_exit[site]  # type: ignore[index]
+            bay = min(self.bays, key=lambda b: (row[b], b))
+            delay = row[bay]
+
+        def arrive(v: int) -> None:
+            b = self.bays[bay]
+            b.riders[self.destinations[self.dest[v]]].append((self.env.now, v))
+            b.rider_arrived()
+
+        self._later(delay, arrive, v)
+
+    def _station_bay_walk(self, bay: str) -> float:
+        return self._station_walks.get(bay, math.inf)
+
+    def _depart(self, v: int, t: float) -> None:
+        self.departed[v] = t
+        self._finish()
+
+    def _strand(self, v: int) -> None:
+        """Visitor `v` cannot leave (no way to their site, or no transport left): finished, not departed."""
+        self._finish()
+
+    def _finish(self) -> None:
+        self.finished += 1
+        if self.finished == self.n and not self.stop.triggered:
+            self.stop.succeed()
+
+    def bus(self, name: str, depot: str, bay: str, ready_at_s: float, policy: BusPolicy) -> Generator[simpy.Event, Any, None]:
+        """A bus drives to its bay, then shuttles riders to destinations as its policy says."""
+        env, fleet = self.env, self.s.resources.buses
+        assert fleet is not None
+        yield env.timeout(ready_at_s)
+        yield env.timeout(self.geo.bus_drive[depot][bay])
+        self.bus_km += self.geo.bus_distance_m[depot][bay] / 1000
+        b = self.bays[bay]
+        while True:
+            dest = yield from policy.next_trip(env, b)
+            riders = self._board(b, dest, fleet.capacity)
+            yield env.timeout(fleet.load_time_s)
+            deadline = env.now + policy.fill_wait_s
+            while len(riders) < fleet.capacity and env.now < deadline:
+                ev = env.event()
+                b.arrival_waiters.append(ev)
+                yield env.any_of([ev, env.timeout(deadline - env.now)])
+                riders += self._board(b, dest, fleet.capacity - len(riders))
+            riders += self._board(b, dest, fleet.capacity - len(riders))
+            for v in riders:
+                self._depart(v, env.now)
+            self.rec.event(env.now, "bus_departs", f"{name} leaves {bay} for {dest} with {len(riders)}",
+                           bus=name, bay=bay, destination=dest, riders=len(riders))  # fmt: skip
+            self.buses_out += 1
+            yield env.timeout(self.geo.bus_drive[bay][dest] + fleet.unload_time_s)
+            yield env.timeout(self.geo.bus_drive[dest][bay])
+            self.buses_out -= 1
+            self.bus_km += (self.geo.bus_distance_m[bay][dest] + self.geo.bus_distance_m[dest][bay]) / 1000
+
+    def _board(self, bay: Bay, dest: str, room: int) -> list[int]:
+        queue = bay.riders[dest]
+        return [queue.popleft()[1] for _ in range(min(room, len(queue)))]
+
+    def sampler(self) -> Generator[simpy.Event, Any, None]:
+        """Every minute: queues, progress, testers on duty, riders waiting for buses."""
+        env, rec = self.env, self.rec
+        while True:
+            rec.sample("queue_total", env.now, sum(len(s.queue) for s in self.sites.values()))
+            rec.sample("queue_max_site", env.now, max((len(s.queue) for s in self.sites.values()), default=0))
+            rec.sample("tested", env.now, int(np.count_nonzero(self.swab_end <= env.now)))
+            rec.sample("departed", env.now, int(np.count_nonzero(self.departed <= env.now)))
+            rec.sample("booths_staffed", env.now, sum(s.staffed for s in self.sites.values()))
+            rec.sample("bay_waiting", env.now, sum(b.waiting() for b in self.bays.values()))
+            rec.sample("buses_on_road", env.now, self.buses_out)
+            yield env.timeout(SAMPLE_EVERY_S)
+
+    # ---------------------------------------------------------------------------------- run
+
+    def _start_buses(self, policy: BusPolicy) -> None:
+        fleet = self.s.resources.buses
+        if fleet is None or not self.bays:
+            return
+        expected = {b: 0.0 for b in self.bays}
+        for v in np.flatnonzero(np.isin(self.mode, (BUS, METRO))):
+            site = list(self.sites)[self.site_of[v]] if self.site_of[v] >= 0 else None
+            if site is not None:
+                row = self.geo.walk_site_exit[site]
+                expected[min(self.bays, key=lambda b: (row[b], b))] += 1
+        share = _largest_remainder(fleet.count, expected)
+        slots = [b for b in sorted(self.bays, key=lambda b: -share[b]) for _ in range(share[b])]
+        k = 0
+        for depot in fleet.depots:
+            for j in range(depot.count):
+                bay = slots[k % len(slots)] if slots else next(iter(self.bays))
+                k += 1
+                self.env.process(self.bus(f"bus_{k:03d}", depot.node, bay, depot.ready_at_s, policy))
+
+    def run(self) -> SimResult:
+        env = self.env
+        self._route_visitors()
+        self.buses_out = 0
+        station = self.s.metro.station if self.s.metro else None
+        self._station_walks = (
+            self._station_walk_matrix(station) if station is not None and self.bays else {}
+        )
+        names = list(self.sites)
+        for idx, name in enumerate(names):
+            site = self.sites[name]
+            members = np.flatnonzero(self.site_of == idx)
+            env.process(self.site_arrivals(site, members))
+            for i in range(site.booths):
+                env.process(self.booth(site, i))
+        for act in self.plan.of_type(AssignStaff):
+            env.process(self.tester_group(act))
+        orders = self.plan.of_type(DispatchBus)
+        policy: BusPolicy = Scheduled() if orders else FirstComeFirstServed()
+        seq = 0
+        for act in orders:
+            for _ in range(act.count):
+                heapq.heappush(self.bays[act.origin].orders, (act.at_s, seq, act.to))
+                seq += 1
+        self._start_buses(policy)
+        unreachable = np.flatnonzero(~np.isfinite(self.at_site))
+        for v in unreachable:
+            self._strand(int(v))
+        if unreachable.size:
+            self.rec.event(0, "unreachable", f"{unreachable.size} visitors cannot reach their test site")
+        if self.s.metro and self.s.metro.closes_at_s is not None:
+            closes = self.s.metro.closes_at_s
+            env.timeout(closes).callbacks.append(
+                lambda _e: self.rec.event(closes, "metro_closed", f"{self.s.metro.station} closes")  # type: ignore[union-attr]
+            )
+        env.process(self.sampler())
+        horizon = env.timeout(self.s.clock.horizon_s)
+        if self.n == 0:
+            self.stop.succeed()
+        with WallClock() as clock:
+            env.run(until=env.any_of([self.stop, horizon]))
+        return self._result(clock.elapsed)
+
+    def _station_walk_matrix(self, station: str) -> dict[str, float]:
+        from scenarios.travel import time_matrix
+
+        row = time_matrix(self.geo.graph, [station], list(self.bays), mover="walk",
+                          walk_speed_mps=self.s.testing.walk_speed_mps)[station]  # fmt: skip
+        return row
+
+    def _result(self, wall_s: float) -> SimResult:
+        env, s = self.env, self.s
+        tested = np.isfinite(self.swab_end)
+        departed = np.isfinite(self.departed)
+        horizon_min = s.clock.horizon_s / 60
+        waits = (self.swab_start - self.at_site)[tested]
+        end_testing = float(self.swab_end[tested].max()) if tested.all() and self.n else env.now
+        tester_hours = sum(n * max(0.0, min(until, end_testing) - arrive) for arrive, n, until in self.groups) / 3600
+        kpis = {
+            "last_tested_min": float(self.swab_end.max() / 60) if tested.all() and self.n else horizon_min,
+            "mean_wait_min": float(waits.mean() / 60) if waits.size else 0.0,
+            "p95_wait_min": float(np.percentile(waits, 95) / 60) if waits.size else 0.0,
+            "max_queue": float(max((site.max_queue for site in self.sites.values()), default=0)),
+            "last_departed_min": float(self.departed.max() / 60) if departed.all() and self.n else horizon_min,
+            "stranded_visitors": float(self.n - int(departed.sum())),
+            "bus_km": round(self.bus_km, 3),
+            "tester_hours": round(tester_hours, 3),
+        }
+        kpis["visitors"] = float(self.n)
+        kpis["tested"] = float(tested.sum())
+        rec = self.rec
+        rec.event(env.now, "end", f"{int(tested.sum())} of {self.n} tested, {int(departed.sum())} departed")
+        return SimResult(
+            scenario=s.name,
+            kind=s.kind,
+            seed=self.seed,
+            kpis={k: round(v, 6) for k, v in kpis.items()},
+            series=rec.series(),
+            events=tuple(sorted(rec.events, key=lambda e: e.t_s)),
+            stats=RunStats(events=env.events_processed, sim_s=float(env.now), wall_s=wall_s),
+            records={
+                "zone": self.zone, "site": self.site_of, "appear_s": self.appear, "at_site_s": self.at_site,
+                "swab_start_s": self.swab_start, "swab_end_s": self.swab_end, "departed_s": self.departed,
+                "mode": self.final_mode, "destination": self.dest,
+            },
+        )  # fmt: skip
+
+
+def arrival_times(profile: ArrivalProfile, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times up to the horizon for a piecewise-constant profile."""
+    starts = [p.from_s for p in profile.periods]
+    ends = [*starts[1:], horizon_s]
+    pieces = [(a, min(b, horizon_s), p.rate_per_h) for a, b, p in zip(starts, ends, profile.periods, strict=True)]
+    if profile.process == "poisson":
+        return poisson_times(rng, iter(pieces))
+    return even_times(iter(pieces))
+
+
+def _normalised(weights: list[float]) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    return w / w.sum()
+
+
+def _largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
+    s = sum(weights.values())
+    if s <= 0:
+        base = {k: total // len(weights) for k in weights}
+        for k in list(weights)[: total - sum(base.values())]:
+            base[k] += 1
+        return base
+    raw = {k: total * w / s for k, w in weights.items()}
+    out = {k: math.floor(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
+def simulate(scenario: MassTestingScenario, plan: Plan | None = None, *, seed: int | None = None,
+             geometry: MassTestingGeometry | None = None) -> SimResult:  # fmt: skip
+    """Run a mass-testing scenario under a plan (the scenario's default plan if none)."""
+    return MassTestingModel(scenario, plan, seed=seed, geometry=geometry).run()
