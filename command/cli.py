@@ -9,9 +9,12 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from scenarios import ScenarioError, builtin_graph_names, builtin_scenarios, load_graph, load_scenario, summarise
 from scenarios.loading import builtin_scenario_names
@@ -101,6 +104,63 @@ def graph(
     else:
         for line in summary.lines():
             typer.echo(line)
+
+
+@app.command()
+@handles_input_errors
+def run(
+    ref: Annotated[str, typer.Argument(help="A scenario file or built-in name.", metavar="FILE_OR_NAME")],
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).", min=0)] = None,
+    set_: SetOption = None,
+    no_optimize: Annotated[bool, typer.Option("--no-optimize", help="Simulate the scenario's own plan only.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write run.json and the plans into this folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    time_limit: Annotated[float, typer.Option(help="Optimiser time limit per model, seconds.", min=0.1)] = 10.0,
+) -> None:
+    """Simulate the baseline, optimise, simulate the plan, and compare their KPIs."""
+    from command.runs import kpi_rows, run_scenario, write_outputs
+    from optimizer.result import SolveParams
+
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        outcome = run_scenario(
+            ref,
+            seed=seed,
+            overrides=set_ or [],
+            optimize=not no_optimize,
+            params=SolveParams(time_limit_s=time_limit),
+            progress=lambda msg: status.update(msg),
+        )
+    if out is not None:
+        for path in write_outputs(outcome, out):
+            console.print(f"wrote {path}")
+    if as_json:
+        typer.echo(json.dumps(outcome.to_json(), ensure_ascii=False, indent=1))
+    else:
+        _print_run(outcome, kpi_rows(outcome))
+    if outcome.solve is not None and outcome.solve.plan is None:
+        raise Infeasible(outcome.solve.diagnosis or outcome.solve.status)
+
+
+def _print_run(outcome: Any, rows: list[tuple[str, float, float | None]]) -> None:
+    s = outcome.scenario
+    table = Table(title=f"{s.name}: {s.title} (seed {outcome.seed})")
+    table.add_column("KPI")
+    table.add_column("default plan", justify="right")
+    if outcome.planned is not None:
+        table.add_column("optimised plan", justify="right")
+        table.add_column("change", justify="right")
+    for name, base, planned in rows:
+        cells = [name, f"{base:,.2f}"]
+        if outcome.planned is not None and planned is not None:
+            change = planned - base
+            cells += [f"{planned:,.2f}", f"{change:+,.2f}"]
+        table.add_row(*cells)
+    Console().print(table)
+    if outcome.solve is not None:
+        typer.echo(outcome.solve.summary())
+    stats = outcome.baseline.stats
+    typer.echo(f"simulated {stats.sim_s / 3600:.2f} h in {stats.wall_s:.2f} s ({stats.events:,} events) per run")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,1 +1,20 @@
-"""Yiwang: optimizer."""
+"""OR-Tools models: a scenario (and a state) in, a plan with honest solver statistics out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optimizer.result import PlanResult, SolveParams
+
+
+def optimise(scenario: Any, params: SolveParams | None = None) -> PlanResult:
+    """Optimise a scenario's decisions, dispatching on its kind."""
+    params = params or SolveParams(seed=scenario.seed)
+    if scenario.kind == "mass_testing":
+        from optimizer.mass_testing import optimise_mass_testing
+
+        return optimise_mass_testing(scenario, params=params)
+    raise ValueError(f"no optimisation model for scenario kind {scenario.kind!r} yet")
+
+
+__all__ = ["PlanResult", "SolveParams", "optimise"]

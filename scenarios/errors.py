@@ -7,6 +7,7 @@ A `ScenarioError` carries every problem found in one document, so that a user fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}" if self.path else self.file
-        return f"{where}: {self.reason}"
+        reason = " ".join(self.reason.split())  # always one line, whatever a parser's message looked like
+        return f"{where}: {reason}"
 
 
 class ScenarioError(ValueError):
@@ -50,14 +52,19 @@ def register_union_tags(*tags: str) -> None:
     _UNION_TAGS.update(tags)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+
+
 def dotted(loc: Iterable[Any]) -> str:
-    """Render a pydantic location tuple as `a.b[2].c`."""
+    """Render a pydantic location tuple as `a.b[2].c` (odd keys quoted: `a['my key']`)."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif _PLAIN_KEY.fullmatch(str(part)):
             out += f".{part}" if out else str(part)
+        else:
+            out += f"[{str(part)!r}]"
     return out
 
 
@@ -89,7 +96,8 @@ def _reason(err: dict[str, Any]) -> str:
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '?')} (got {_short(value)})"
     if kind == "union_tag_invalid":
-        return f"unknown {ctx.get('discriminator', 'tag')} {ctx.get('tag')!r}; expected {ctx.get('expected_tags')}"
+        tag = str(ctx.get("discriminator", "tag")).strip("'")
+        return f"unknown {tag} {ctx.get('tag')!r}; expected {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
         return f"needs the field {ctx.get('discriminator', '?')}"
     if kind.endswith("_type") or kind.endswith("_parsing"):
@@ -104,11 +112,19 @@ def _reason(err: dict[str, Any]) -> str:
     return f"{msg[0].lower()}{msg[1:]}" if msg else "invalid value"
 
 
+def _prefixes(locs: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    return {loc[:i] for loc in locs for i in range(len(loc) + 1)}
+
+
 def problems_from_validation(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
     """Translate a pydantic `ValidationError` into problems with dotted field paths."""
     problems = []
     seen = set()
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    deeper = {tuple(e.get("loc", ()))[:-1] for e in errors if len(e.get("loc", ())) > 1}
+    for err in errors:
+        if err.get("type") == "too_short" and tuple(err.get("loc", ())) in _prefixes(deeper):
+            continue  # pydantic also reports a list as too short when its only item failed: noise
         loc = [
             p
             for p in err.get("loc", ())

@@ -42,7 +42,7 @@ SHANGHAI_BBOX = (120.85, 30.66, 122.12, 31.88)
 
 EARTH_RADIUS_M = 6_371_008.8
 ENDPOINT_TOLERANCE_M = 5.0
-_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
+_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
 
 
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -183,7 +183,7 @@ def _point(coords: Any) -> tuple[float, float] | None:
 def _add_geojson_node(graph: nx.DiGraph, props: dict[str, Any], coords: Any, where: str, file: str,
                       problems: list[Problem]) -> None:  # fmt: skip
     node_id = props.get("id")
-    if not isinstance(node_id, str) or not _ID_RE.match(node_id):
+    if not isinstance(node_id, str) or not _ID_RE.fullmatch(node_id):
         problems.append(Problem(file, f"{where}.properties.id", f"must be an identifier (got {node_id!r})"))
         return
     if node_id in graph:

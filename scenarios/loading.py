@@ -169,7 +169,7 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
     if overrides:
         doc = apply_overrides(doc, overrides, file)
     kind = doc.get("kind")
-    if kind not in SCENARIO_TYPES:
+    if not isinstance(kind, str) or kind not in SCENARIO_TYPES:
         reason = "required field is missing" if kind is None else f"unknown kind {kind!r}"
         raise ScenarioError.single(file, "kind", f"{reason}; expected one of {sorted(SCENARIO_TYPES)}")
     try:

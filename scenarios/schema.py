@@ -308,6 +308,8 @@ class MassTestingScenario(ScenarioBase):
 
     @model_validator(mode="after")
     def _modes_have_means(self) -> MassTestingScenario:
+        if self.default_plan.rule != "nearest":
+            raise ValueError(f"default_plan.rule: unknown rule {self.default_plan.rule!r}; expected 'nearest'")
         modes = self.population.home_modes
         if modes.metro > 0 and self.metro is None:
             raise ValueError("population.home_modes.metro is > 0 but the scenario has no metro section")
