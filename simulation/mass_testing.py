@@ -26,7 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from scenarios.mass_testing import MassTestingGeometry, default_plan, roles_of
+from scenarios.errors import ScenarioError
+from scenarios.mass_testing import MassTestingGeometry, check_plan, default_plan, roles_of
 from scenarios.plan import AssignStaff, DispatchBus, Plan, RouteVisitors
 from scenarios.schema import ArrivalProfile, MassTestingScenario
 from simulation.core import CountingEnvironment, Recorder, RunStats, SimResult, WallClock, even_times, poisson_times, streams
@@ -147,6 +148,9 @@ class MassTestingModel:
         self.s = scenario
         self.geo = geometry or MassTestingGeometry(scenario, scenario_graph(scenario))
         self.plan = plan if plan is not None else default_plan(scenario, self.geo.graph)
+        problems = check_plan(self.plan, scenario)
+        if problems:
+            raise ScenarioError(problems)
         self.seed = scenario.seed if seed is None else seed
         self.rng = streams(self.seed, STREAMS)
         self.env = CountingEnvironment()
@@ -161,6 +165,8 @@ class MassTestingModel:
         self.finished = 0
         self.bus_km = 0.0
         self.groups: list[tuple[float, int, float]] = []  # (arrival, count, shift end) of tester groups
+        self.presence: list[tuple[str, str, str, float, float, int]] = []  # (pool, role, site, from, until, n)
+        self.trips: list[tuple[str, float, int]] = []  # (bus, departure, riders)
         self.stop = self.env.event()
 
     # ---------------------------------------------------------------------------------- visitors
@@ -192,6 +198,8 @@ class MassTestingModel:
         self.swab_end = np.full(n, np.nan)
         self.departed = np.full(n, np.nan)
         self.final_mode = self.mode.copy()
+        self.swab_count = np.zeros(n, dtype=np.int32)  # for the invariant "tested exactly once"
+        self.departure_count = np.zeros(n, dtype=np.int32)  # "leaves at most once"
 
     def _route_visitors(self) -> None:
         """Assign each visitor a site from the plan's routing in force when they appear (interleaved by share)."""
@@ -256,6 +264,7 @@ class MassTestingModel:
                 yield ev
                 continue
             v = queue.popleft()
+            self.swab_count[v] += 1
             self.swab_start[v] = env.now
             yield env.timeout(self.swab[v])
             self.swab_end[v] = env.now
@@ -276,6 +285,7 @@ class MassTestingModel:
         if act.until_s is not None:
             until = min(until, max(env.now, act.until_s))
         self.groups.append((env.now, act.count, until))
+        self.presence.append((act.pool, act.role, act.to, env.now, until, act.count))
         self.rec.event(env.now, "testers_arrive", f"{act.count} {act.pool} testers ({act.role}) at {act.to}",
                        pool=act.pool, site=act.to, count=act.count, role=act.role)  # fmt: skip
         site.present[act.role] = site.present.get(act.role, 0) + act.count
@@ -344,6 +354,7 @@ class MassTestingModel:
         return self._station_walks.get(bay, math.inf)
 
     def _depart(self, v: int, t: float) -> None:
+        self.departure_count[v] += 1
         self.departed[v] = t
         self._finish()
 
@@ -377,6 +388,7 @@ class MassTestingModel:
             riders += self._board(b, dest, fleet.capacity - len(riders))
             for v in riders:
                 self._depart(v, env.now)
+            self.trips.append((name, env.now, len(riders)))
             self.rec.event(env.now, "bus_departs", f"{name} leaves {bay} for {dest} with {len(riders)}",
                            bus=name, bay=bay, destination=dest, riders=len(riders))  # fmt: skip
             self.buses_out += 1
@@ -506,7 +518,9 @@ class MassTestingModel:
             records={
                 "zone": self.zone, "site": self.site_of, "appear_s": self.appear, "at_site_s": self.at_site,
                 "swab_start_s": self.swab_start, "swab_end_s": self.swab_end, "departed_s": self.departed,
-                "mode": self.final_mode, "destination": self.dest,
+                "mode": self.final_mode, "destination": self.dest, "swab_count": self.swab_count,
+                "departure_count": self.departure_count,
+                "trip_riders": np.array([t[2] for t in self.trips], dtype=np.int64),
             },
         )  # fmt: skip
 
