@@ -1,9 +1,11 @@
 """Domain rules of a mass-testing scenario: travel matrices, the default plan, and plan checks.
 
 The default plan (rule `nearest`) is what a commander does without an optimiser:
-- visitors go to the test site nearest (by walking time) to their zone;
-- testers are spread over the sites in proportion to their booths, each district filling the sites nearest to
-  it first, leaving in groups of `group_size` every `group_interval_s` after the call-up delay;
+- visitors go to the nearest test site (by walking time) that still has room, as marshals would send them:
+  each site takes visitors in proportion to its booths, filled in order of walking time (a literal "nearest
+  site" would send a whole park to the one site by the gate);
+- all testers are spread over the sites in proportion to their booths, each district filling the sites
+  nearest to it first, leaving in groups of `group_size` every `group_interval_s` after the call-up delay;
 - buses serve the bays first come, first served (no dispatch actions: the simulation's own policy).
 """
 
@@ -114,30 +116,63 @@ def pool_role_counts(scenario: MassTestingScenario) -> dict[tuple[str, str], int
     return out
 
 
-def _proportional(total: int, weights: dict[str, int]) -> dict[str, int]:
-    """Split `total` into whole numbers in proportion to `weights`, capped at each weight (largest remainder)."""
-    cap = sum(weights.values())
-    total = min(total, cap)
-    if cap == 0 or total == 0:
+def _proportional(total: int, weights: dict[str, int], *, cap: bool = True) -> dict[str, int]:
+    """Split `total` into whole numbers in proportion to `weights` (largest remainder), at most each weight
+    when `cap`."""
+    weight_sum = sum(weights.values())
+    if cap:
+        total = min(total, weight_sum)
+    if weight_sum == 0 or total == 0:
         return dict.fromkeys(weights, 0)
-    raw = {k: total * w / cap for k, w in weights.items()}
+    raw = {k: total * w / weight_sum for k, w in weights.items()}
     out = {k: math.floor(v) for k, v in raw.items()}
     for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
         out[k] += 1
     return out
 
 
+def _nearest_with_room(scenario: MassTestingScenario, geo: MassTestingGeometry) -> list[RouteVisitors]:
+    """Zones fill sites in order of walking time, each site up to its booth-proportional share of visitors."""
+    expected = {
+        z.node: z.visitors + (z.arrivals.expected_count(scenario.clock.horizon_s) if z.arrivals else 0.0)
+        for z in scenario.population.zones
+    }
+    total = sum(expected.values())
+    booths = {s.node: s.booths for s in scenario.testing.sites}
+    room = {s: total * b / sum(booths.values()) for s, b in booths.items()}
+    left = dict(expected)
+    sent: dict[tuple[str, str], float] = defaultdict(float)
+    pairs = sorted((geo.walk_zone_site[z][s], z, s) for z in expected for s in booths)
+    for t, z, s in pairs:
+        take = min(left[z], room[s])
+        if take > 1e-9 and math.isfinite(t):
+            sent[(z, s)] += take
+            left[z] -= take
+            room[s] -= take
+    actions = []
+    for zone in geo.zones:
+        if expected[zone] <= 0:
+            actions.append(RouteVisitors(at_s=0.0, origin=zone, to=nearest(geo.walk_zone_site, zone), share=1.0))
+            continue
+        legs = [(s, n) for (z, s), n in sent.items() if z == zone]
+        shares = [round(n / expected[zone], 6) for _, n in legs]
+        if shares:  # make the shares add up to exactly 1 despite rounding
+            shares[shares.index(max(shares))] += round(1.0 - sum(shares), 6)
+        for (site, _), share in zip(legs, shares, strict=True):
+            if share > 0:
+                actions.append(RouteVisitors(at_s=0.0, origin=zone, to=site, share=min(1.0, share)))
+    return actions
+
+
 def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None) -> Plan:
     """The scenario's own plan: nearest sites for visitors, proportional nearest-first testers, FCFS buses."""
     geo = MassTestingGeometry(scenario, graph if graph is not None else scenario_graph(scenario))
-    actions: list = []
-    for zone in geo.zones:
-        actions.append(RouteVisitors(at_s=0.0, origin=zone, to=nearest(geo.walk_zone_site, zone), share=1.0))
+    actions: list = _nearest_with_room(scenario, geo)
     booths = {s.node: s.booths for s in scenario.testing.sites}
     pools = scenario.resources.testers
     for role, per_booth in roles_of(scenario).items():
         available = {name: n for (name, r), n in pool_role_counts(scenario).items() if r == role}
-        need = _proportional(sum(available.values()), {s: b * per_booth for s, b in booths.items()})
+        need = _proportional(sum(available.values()), {s: b * per_booth for s, b in booths.items()}, cap=False)
         pairs = sorted(
             ((geo.tester_travel[pools[p].centre][s], p, s) for p in available for s in booths),
             key=lambda x: (x[0], x[1], x[2]),
@@ -156,7 +191,8 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
         scenario_hash=scenario_hash(scenario),
         produced_by="default:nearest",
         seed=scenario.seed,
-        note="visitors to the nearest site; testers in proportion to booths, nearest first; buses first come first served",
+        note="visitors to the nearest site with room; testers in proportion to booths, nearest first; "
+        "buses first come first served",
     )
     return Plan.build(meta, actions)
 

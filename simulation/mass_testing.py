@@ -72,12 +72,22 @@ class Site:
 
 
 @dataclass
+class Filling:
+    """A bus at a bay taking riders for one destination until it is full or leaves."""
+
+    riders: list[int]
+    room: int
+    full: simpy.Event
+
+
+@dataclass
 class Bay:
-    """A bus bay: riders queued per destination, idle buses' signals, and dispatch orders."""
+    """A bus bay: riders queued per destination, buses filling or idle there, and dispatch orders."""
 
     name: str
     riders: dict[str, deque[tuple[float, int]]]
-    arrival_waiters: list[simpy.Event] = field(default_factory=list)
+    idle: deque[simpy.Event] = field(default_factory=deque)  # buses waiting for any rider (FCFS)
+    filling: dict[str, deque[Filling]] = field(default_factory=dict)
     orders: list[tuple[float, int, str]] = field(default_factory=list)  # heap of (at_s, seq, destination)
 
     def waiting(self) -> int:
@@ -87,10 +97,24 @@ class Bay:
         heads = [(q[0][0], q[0][1], d) for d, q in self.riders.items() if q]
         return min(heads)[2] if heads else None
 
-    def rider_arrived(self) -> None:
-        waiters, self.arrival_waiters = self.arrival_waiters, []
-        for ev in waiters:
-            ev.succeed()
+    def arrive(self, now: float, v: int, dest: str) -> None:
+        """A rider reaches the bay: boards a bus filling for their destination, or queues and wakes one idle bus."""
+        buses = self.filling.get(dest)
+        if buses:
+            bus = buses[0]
+            bus.riders.append(v)
+            bus.room -= 1
+            if bus.room == 0:
+                buses.popleft()
+                bus.full.succeed()
+            return
+        self.riders[dest].append((now, v))
+        if self.idle:
+            self.idle.popleft().succeed()
+
+    def board(self, dest: str, room: int) -> list[int]:
+        queue = self.riders[dest]
+        return [queue.popleft()[1] for _ in range(min(room, len(queue)))]
 
 
 class BusPolicy(Protocol):
@@ -107,7 +131,7 @@ class FirstComeFirstServed:
     def next_trip(self, env: simpy.Environment, bay: Bay) -> Generator[simpy.Event, Any, str]:
         while (dest := bay.head_destination()) is None:
             ev = env.event()
-            bay.arrival_waiters.append(ev)
+            bay.idle.append(ev)
             yield ev
         return dest
 
@@ -344,9 +368,7 @@ class MassTestingModel:
             delay = row[bay]
 
         def arrive(v: int) -> None:
-            b = self.bays[bay]
-            b.riders[self.destinations[self.dest[v]]].append((self.env.now, v))
-            b.rider_arrived()
+            self.bays[bay].arrive(self.env.now, v, self.destinations[self.dest[v]])
 
         self._later(delay, arrive, v)
 
@@ -377,15 +399,15 @@ class MassTestingModel:
         b = self.bays[bay]
         while True:
             dest = yield from policy.next_trip(env, b)
-            riders = self._board(b, dest, fleet.capacity)
+            riders = b.board(dest, fleet.capacity)
+            filling = Filling(riders, fleet.capacity - len(riders), env.event())
+            if filling.room > 0:  # riders who come while the bus loads (or waits to fill) board it
+                b.filling.setdefault(dest, deque()).append(filling)
             yield env.timeout(fleet.load_time_s)
-            deadline = env.now + policy.fill_wait_s
-            while len(riders) < fleet.capacity and env.now < deadline:
-                ev = env.event()
-                b.arrival_waiters.append(ev)
-                yield env.any_of([ev, env.timeout(deadline - env.now)])
-                riders += self._board(b, dest, fleet.capacity - len(riders))
-            riders += self._board(b, dest, fleet.capacity - len(riders))
+            if filling.room > 0 and policy.fill_wait_s > 0:
+                yield env.any_of([filling.full, env.timeout(policy.fill_wait_s)])
+            if filling.room > 0:
+                b.filling[dest].remove(filling)
             for v in riders:
                 self._depart(v, env.now)
             self.trips.append((name, env.now, len(riders)))
@@ -396,10 +418,6 @@ class MassTestingModel:
             yield env.timeout(self.geo.bus_drive[dest][bay])
             self.buses_out -= 1
             self.bus_km += (self.geo.bus_distance_m[bay][dest] + self.geo.bus_distance_m[dest][bay]) / 1000
-
-    def _board(self, bay: Bay, dest: str, room: int) -> list[int]:
-        queue = bay.riders[dest]
-        return [queue.popleft()[1] for _ in range(min(room, len(queue)))]
 
     def sampler(self) -> Generator[simpy.Event, Any, None]:
         """Every minute: queues, progress, testers on duty, riders waiting for buses."""
