@@ -408,14 +408,14 @@ def add_wave_sizes(solver: Any, x: dict, problem: StaffingProblem) -> None:
         solver.Add(solver.Sum(vs) <= problem.waves[g].size)
 
 
-def add_zone_routing(solver: Any, y: dict, problem: StaffingProblem) -> None:
+def add_zone_routing(solver: Any, y: dict, problem: StaffingProblem, unit: dict) -> None:
     """Every visitor is routed: a zone's shares add up to 1."""
     terms: dict[int, list] = defaultdict(list)
-    for (z, _), v in y.items():
+    for (z, s), v in y.items():
         terms[z].append(v)
     for z in range(len(problem.zones)):
         if problem.mass[z] > 0:
-            solver.Add(solver.Sum(terms[z]) == 1)
+            solver.Add(solver.Sum(terms[z]) == unit[z])
 
 
 def add_booth_staffing(solver: Any, x: dict, b: dict, problem: StaffingProblem) -> None:
@@ -436,7 +436,7 @@ def add_capacity_curve(solver: Any, b: dict, cap: dict, problem: StaffingProblem
             solver.Add(cap[(s, k + 1)] == cap[(s, k)] + grow)
 
 
-def add_service_by(solver: Any, y: dict, problem: StaffingProblem) -> list[tuple[int, float, Any]]:
+def add_service_by(solver: Any, y: dict, problem: StaffingProblem, unit: dict) -> list[tuple[int, float, Any]]:
     """What reaches a site at or after u is swabbed in [u, T] (the capacity terms are set per trial T)."""
     rows = []
     for s, tl in enumerate(problem.timelines):
@@ -446,7 +446,7 @@ def add_service_by(solver: Any, y: dict, problem: StaffingProblem) -> list[tuple
                 if (z, s) in y:
                     m = problem.mass_from(z, float(problem.walk[z, s]), u)
                     if m > 0:
-                        ct.SetCoefficient(y[(z, s)], -m)
+                        ct.SetCoefficient(y[(z, s)], -m / unit[z])
             rows.append((s, u, ct))
     return rows
 
@@ -461,10 +461,10 @@ class FluidModel:
         self.solver = pywraplp.Solver.CreateSolver(backend if integer else "GLOP")
         if self.solver is None:
             raise ValueError(f"OR-Tools has no {backend!r} solver in this build")
-        solver, inf = self.solver, self.solver.infinity()
+        solver = self.solver
         if integer:
             self.solver.SetNumThreads(max(1, params.workers))
-        whole_booths = any(n > 1 for _, n in problem.per_booth)
+        whole_booths = any(n > 1 for _, n in problem.per_booth) or backend == "CP_SAT"
         self.x: dict[tuple[int, int, str], Any] = {}
         for g, wave in enumerate(problem.waves):
             pool = problem.pools[wave.pool]
@@ -475,27 +475,32 @@ class FluidModel:
                     ub = wave.size if problem.wave_size_override else min(n, wave.size)
                     if ub > 0:
                         self.x[(g, s, r)] = solver.Var(0, ub, integer, f"x_{g}_{s}_{r}")
+        # A zone's share of site s; CP-SAT (which cannot scale [0, 1] shares) counts whole visitors instead.
+        counted = integer and backend == "CP_SAT" and split_zones
+        self.unit = {z: float(max(1, round(problem.mass[z]))) if counted else 1.0 for z in range(len(problem.zones))}
         self.y: dict[tuple[int, int], Any] = {}
         for z in range(len(problem.zones)):
             for s in range(len(problem.sites)):
                 if problem.mass[z] > 0 and math.isfinite(problem.walk[z, s]):
-                    self.y[(z, s)] = solver.Var(0, 1, integer and not split_zones, f"y_{z}_{s}")
+                    whole = integer and (not split_zones or counted)
+                    self.y[(z, s)] = solver.Var(0, self.unit[z], whole, f"y_{z}_{s}")
         self.b: dict[tuple[int, int], Any] = {}
         self.cap: dict[tuple[int, int], Any] = {}
         for s, tl in enumerate(problem.timelines):
             for k, act in enumerate(tl.active):
                 if act:
                     self.b[(s, k)] = solver.Var(0, problem.booths[s], integer and whole_booths, f"b_{s}_{k}")
+            most = problem.booths[s] * float(tl.times[-1]) / problem.mean_swab_s
             for k in range(len(tl.times)):
-                self.cap[(s, k)] = solver.NumVar(0, inf, f"c_{s}_{k}")
+                self.cap[(s, k)] = solver.NumVar(0, most, f"c_{s}_{k}")
 
         if not problem.wave_size_override:
             add_pool_counts(solver, self.x, problem)  # Each pool sends at most its testers of each role.
         add_wave_sizes(solver, self.x, problem)  # Each wave carries at most group_size testers.
-        add_zone_routing(solver, self.y, problem)  # Every visitor is routed: a zone's shares add up to 1.
+        add_zone_routing(solver, self.y, problem, self.unit)  # Every visitor is routed: a zone's shares add up to 1.
         add_booth_staffing(solver, self.x, self.b, problem)  # Booths <= site's; each needs its testers per role.
         add_capacity_curve(solver, self.b, self.cap, problem)  # Capacity grows by the staffed booths.
-        self.service = add_service_by(solver, self.y, problem)  # What reaches s at/after u is swabbed by T.
+        self.service = add_service_by(solver, self.y, problem, self.unit)  # What reaches s at/after u is swabbed by T.
         self._terms: list[list[Any]] = [[] for _ in self.service]
         self.makespan_s: float | None = None
 
@@ -531,7 +536,7 @@ class FluidModel:
         obj.Clear()
         p = self.problem
         for (z, s), v in self.y.items():
-            obj.SetCoefficient(v, opts.walk_weight * float(p.mass[z] * p.walk[z, s]))
+            obj.SetCoefficient(v, opts.walk_weight * float(p.mass[z] * p.walk[z, s]) / self.unit[z])
         for (g, s, _), v in self.x.items():
             obj.SetCoefficient(v, opts.travel_weight * float(p.travel[p.waves[g].pool, s]))
         obj.SetMinimization()
@@ -569,7 +574,7 @@ class FluidModel:
 
     def assignment(self) -> Assignment:
         x = {key: round(v.solution_value()) for key, v in self.x.items() if v.solution_value() > 0.5}
-        y = {key: v.solution_value() for key, v in self.y.items() if v.solution_value() > 1e-9}
+        y = {(z, s): v.solution_value() / self.unit[z] for (z, s), v in self.y.items() if v.solution_value() > 1e-9}
         return Assignment(x, _normalise_shares(y))
 
 
@@ -650,7 +655,7 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
     out.lower_source = "LP relaxation infeasible (bisection)"
     model = out.model = FluidModel(problem, integer=True, backend=options.backend,
                                    split_zones=options.split_zones, params=params)  # fmt: skip
-    trial = out.lp_s
+    trial, top = out.lp_s, problem.horizon_cap_s * (1 + 1e-9) + 1e-6
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         model.set_makespan(trial)
@@ -664,6 +669,8 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
         elif status == "INFEASIBLE":
             if trial > out.lower_s:
                 out.lower_s, out.lower_source = trial, "MIP proved infeasible (bisection)"
+            if trial >= top:
+                break
         if out.gap <= params.relative_gap or out.best_s - out.lower_s <= 1.0:
             break
         if math.isfinite(out.best_s):
@@ -672,8 +679,10 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
                 break
             trial = (base + out.best_s) / 2
         else:
+            if trial >= top:
+                break
             step = max(1.0, params.relative_gap * trial, 2 * (trial - out.lower_s))
-            trial = min(trial + step, problem.horizon_cap_s * (1 + 1e-9) + 1e-6)
+            trial = min(trial + step, top)
     if out.best is None:
         out.status = "UNKNOWN"
     else:

@@ -131,14 +131,15 @@ def _proportional(total: int, weights: dict[str, int], *, cap: bool = True) -> d
     return out
 
 
-def _nearest_with_room(scenario: MassTestingScenario, geo: MassTestingGeometry) -> list[RouteVisitors]:
-    """Zones fill sites in order of walking time, each site up to its booth-proportional share of visitors."""
+def _nearest_with_room(scenario: MassTestingScenario, geo: MassTestingGeometry,
+                       open_sites: list[str]) -> list[RouteVisitors]:  # fmt: skip
+    """Zones fill the open sites in order of walking time, each up to its booth-proportional share."""
     expected = {
         z.node: z.visitors + (z.arrivals.expected_count(scenario.clock.horizon_s) if z.arrivals else 0.0)
         for z in scenario.population.zones
     }
     total = sum(expected.values())
-    booths = {s.node: s.booths for s in scenario.testing.sites}
+    booths = {s.node: s.booths for s in scenario.testing.sites if s.node in open_sites}
     room = {s: total * b / sum(booths.values()) for s, b in booths.items()}
     left = dict(expected)
     sent: dict[tuple[str, str], float] = defaultdict(float)
@@ -152,7 +153,8 @@ def _nearest_with_room(scenario: MassTestingScenario, geo: MassTestingGeometry) 
     actions = []
     for zone in geo.zones:
         if expected[zone] <= 0:
-            actions.append(RouteVisitors(at_s=0.0, origin=zone, to=nearest(geo.walk_zone_site, zone), share=1.0))
+            row = {s: geo.walk_zone_site[zone][s] for s in booths}
+            actions.append(RouteVisitors(at_s=0.0, origin=zone, to=min(row, key=lambda s: (row[s], s)), share=1.0))
             continue
         legs = [(s, n) for (z, s), n in sent.items() if z == zone]
         shares = [round(n / expected[zone], 6) for _, n in legs]
@@ -164,19 +166,45 @@ def _nearest_with_room(scenario: MassTestingScenario, geo: MassTestingGeometry) 
     return actions
 
 
-def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None) -> Plan:
-    """The scenario's own plan: nearest sites for visitors, proportional nearest-first testers, FCFS buses."""
-    geo = MassTestingGeometry(scenario, graph if graph is not None else scenario_graph(scenario))
-    actions: list = _nearest_with_room(scenario, geo)
+def _open_sites(scenario: MassTestingScenario, geo: MassTestingGeometry) -> list[str]:
+    """The sites a commander can staff: all if there are testers for every booth, else the ones nearest the
+    visitors, as many as there are full booth crews and no more than the crews can fill."""
+    roles = roles_of(scenario)
+    totals = {role: sum(n for (_, r), n in pool_role_counts(scenario).items() if r == role) for role in roles}
+    crews = min(totals[role] // need for role, need in roles.items())
     booths = {s.node: s.booths for s in scenario.testing.sites}
+    if crews >= sum(booths.values()) or crews == 0:
+        return list(booths)
+    weight = {z.node: z.visitors + 1.0 for z in scenario.population.zones}
+    mean_walk = {
+        s: sum(weight[z] * geo.walk_zone_site[z][s] for z in weight) / sum(weight.values()) for s in booths
+    }
+    chosen: list[str] = []
+    covered = 0
+    for site in sorted(booths, key=lambda s: (mean_walk[s], s)):
+        if len(chosen) == crews or covered >= crews:
+            break
+        chosen.append(site)
+        covered += booths[site]
+    return chosen
+
+
+def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None) -> Plan:
+    """The scenario's own plan: nearest sites with room for visitors, proportional nearest-first testers, FCFS
+    buses."""
+    geo = MassTestingGeometry(scenario, graph if graph is not None else scenario_graph(scenario))
+    open_sites = _open_sites(scenario, geo)
+    actions: list = _nearest_with_room(scenario, geo, open_sites)
+    booths = {s.node: s.booths for s in scenario.testing.sites if s.node in open_sites}
     pools = scenario.resources.testers
     for role, per_booth in roles_of(scenario).items():
         available = {name: n for (name, r), n in pool_role_counts(scenario).items() if r == role}
-        need = _proportional(sum(available.values()), {s: b * per_booth for s, b in booths.items()}, cap=False)
-        pairs = sorted(
-            ((geo.tester_travel[pools[p].centre][s], p, s) for p in available for s in booths),
-            key=lambda x: (x[0], x[1], x[2]),
-        )
+        total = sum(available.values())
+        # Every open site gets one booth's crew first, the rest in proportion to booths.
+        floor = {s: per_booth for s in booths} if total >= per_booth * len(booths) else dict.fromkeys(booths, 0)
+        extra = _proportional(total - sum(floor.values()), {s: b * per_booth for s, b in booths.items()}, cap=False)
+        need = {s: floor[s] + extra[s] for s in booths}
+        pairs = sorted((geo.tester_travel[pools[p].centre][s], p, s) for p in available for s in booths)
         sent: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for _, p, s in pairs:
             take = min(available[p], need[s])

@@ -254,6 +254,10 @@ class RoutingProblem:
                 out.append(f"time_windows: shape {self.time_windows.shape}, expected ({n}, 2)")
             elif not np.all(np.isfinite(self.time_windows)):
                 out.append("time_windows: contains NaN or infinite values")
+            elif np.any(self.time_windows < 0):
+                node = int(np.argmax((self.time_windows < 0).any(axis=1)))
+                out.append(f"time_windows: node {node} has {self.time_windows[node].tolist()}; times are "
+                           "measured from the start of the horizon and cannot be negative")  # fmt: skip
         if self.service_times is not None:
             if self.service_times.shape != (n,):
                 out.append(f"service_times: shape {self.service_times.shape}, expected ({n},)")
