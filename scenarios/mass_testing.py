@@ -22,7 +22,7 @@ from scenarios.errors import Problem
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.plan import AssignStaff, DispatchBus, Plan, PlanMeta, RouteVisitors
 from scenarios.schema import MassTestingScenario, TesterPool
-from scenarios.travel import distance_matrix, nearest, time_matrix
+from scenarios.travel import distance_matrix, time_matrix
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ station after it closes fall back to the buses.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections import deque
@@ -33,6 +32,7 @@ from scenarios.schema import ArrivalProfile, MassTestingScenario
 from simulation.core import CountingEnvironment, Recorder, RunStats, SimResult, WallClock, even_times, poisson_times, streams
 
 WALK, CAR, METRO, BUS = 0, 1, 2, 3
+_GOLDEN = (math.sqrt(5) - 1) / 2
 STREAMS = ("arrivals", "swab", "mode", "destination")
 SAMPLE_EVERY_S = 60.0
 FCFS_FILL_WAIT_S = 300.0
@@ -226,33 +226,58 @@ class MassTestingModel:
         self.departure_count = np.zeros(n, dtype=np.int32)  # "leaves at most once"
 
     def _route_visitors(self) -> None:
-        """Assign each visitor a site from the plan's routing in force when they appear (interleaved by share)."""
+        """Assign each visitor a site from the plan's routing in force when they appear.
+
+        Within a zone and a routing epoch, visitor k goes to the site where the golden-ratio sequence
+        frac((k + 0.5) φ) falls in the cumulative shares: counts match the shares to within a few people and
+        consecutive arrivals are spread over the sites, not sent in blocks.
+        """
         site_names = list(self.sites)
         index = {name: i for i, name in enumerate(site_names)}
-        zones = [z.node for z in self.s.population.zones]
-        routes: dict[str, list[RouteVisitors]] = {z: [] for z in zones}
+        routes: dict[str, list[RouteVisitors]] = {}
         for act in self.plan.of_type(RouteVisitors):
             routes.setdefault(act.origin, []).append(act)
-        for zi, zone in enumerate(zones):
+        for zi, zone in enumerate(z.node for z in self.s.population.zones):
             members = np.flatnonzero(self.zone == zi)
             members = members[np.argsort(self.appear[members], kind="stable")]
             fallback = min(site_names, key=lambda t: (self.geo.walk_zone_site[zone][t], t))
-            times = sorted({a.at_s for a in routes[zone]})
-            groups = [{a.to: a.share for a in routes[zone] if a.at_s == t} for t in times]
-            credit: dict[str, float] = {}
-            for v in members:
-                k = bisect.bisect_right(times, self.appear[v]) - 1
-                shares = dict(groups[k]) if k >= 0 else {}
+            acts = routes.get(zone, [])
+            times = sorted({a.at_s for a in acts})
+            epoch = np.searchsorted(np.asarray(times), self.appear[members], side="right") - 1
+            for k in np.unique(epoch):
+                group = members[epoch == k]
+                shares: dict[str, float] = {}
+                for a in acts if k >= 0 else ():
+                    if a.at_s == times[k]:
+                        shares[a.to] = shares.get(a.to, 0.0) + a.share
                 rest = 1.0 - sum(shares.values())
                 if rest > 1e-9:
                     shares[fallback] = shares.get(fallback, 0.0) + rest
-                for name, share in shares.items():  # smooth weighted round robin
-                    credit[name] = credit.get(name, 0.0) + share
-                best = max(shares, key=lambda name: (credit[name], -index[name]))
-                credit[best] -= 1.0
-                self.site_of[v] = index[best]
-                walk = self.geo.walk_zone_site[zone][best]
-                self.at_site[v] = self.appear[v] + walk
+                names = list(shares)
+                cum = np.cumsum([shares[n] for n in names])
+                cum /= cum[-1]
+                u = np.mod((np.arange(group.size) + 0.5) * _GOLDEN, 1.0)
+                pick = np.minimum(np.searchsorted(cum, u, side="right"), len(names) - 1)
+                sites = np.array([index[n] for n in names], dtype=np.int32)[pick]
+                walks = np.array([self.geo.walk_zone_site[zone][n] for n in names])[pick]
+                self.site_of[group] = sites
+                self.at_site[group] = self.appear[group] + walks
+
+    def _nearest_exits(self) -> None:
+        """For each site: the nearest bay and walk, car park walk, station walk (computed once)."""
+        fleet_bays = list(self.bays)
+        parking = self.s.population.parking
+        station = self.s.metro.station if self.s.metro else None
+        self.exit_of: dict[str, tuple[str | None, float, float, float]] = {}
+        for site in self.sites:
+            row = self.geo.walk_site_exit[site]
+            bay = min(fleet_bays, key=lambda b: (row[b], b)) if fleet_bays else None
+            self.exit_of[site] = (
+                bay,
+                row[bay] if bay else math.inf,
+                min((row[p] for p in parking), default=math.inf),
+                row[station] if station else math.inf,
+            )
 
     # ---------------------------------------------------------------------------------- processes
 
@@ -325,15 +350,11 @@ class MassTestingModel:
         if mode == WALK:
             self._depart(v, now)
         elif mode == CAR:
-            self._depart(v, now + self._walk_to(site, self.s.population.parking))
+            self._depart(v, now + self.exit_of[site][2])
         elif mode == METRO:
-            self._later(self._walk_to(site, (self.s.metro.station,)), self._at_station, v)  # type: ignore[union-attr]
+            self._later(self.exit_of[site][3], self._at_station, v)
         else:
             self._to_bay(v, site)
-
-    def _walk_to(self, site: str, places: tuple[str, ...] | list[str]) -> float:
-        row = self.geo.walk_site_exit[site]
-        return min(row[p] for p in places)
 
     def _later(self, delay: float, action: Any, v: int) -> None:
         if not math.isfinite(delay):
@@ -360,20 +381,17 @@ class MassTestingModel:
             self._strand(v)
             return
         if from_station:
-            bay = min(self.bays, key=lambda b: (self._station_bay_walk(b), b))
-            delay = self._station_bay_walk(bay)
+            bay, delay = self._station_bay
         else:
-            row = self.geo.walk_site_exit[site]  # type: ignore[index]
-            bay = min(self.bays, key=lambda b: (row[b], b))
-            delay = row[bay]
+            bay, delay = self.exit_of[site][0], self.exit_of[site][1]  # type: ignore[index]
+        if bay is None:
+            self._strand(v)
+            return
 
         def arrive(v: int) -> None:
             self.bays[bay].arrive(self.env.now, v, self.destinations[self.dest[v]])
 
         self._later(delay, arrive, v)
-
-    def _station_bay_walk(self, bay: str) -> float:
-        return self._station_walks.get(bay, math.inf)
 
     def _depart(self, v: int, t: float) -> None:
         self.departure_count[v] += 1
@@ -439,11 +457,12 @@ class MassTestingModel:
         if fleet is None or not self.bays:
             return
         expected = {b: 0.0 for b in self.bays}
-        for v in np.flatnonzero(np.isin(self.mode, (BUS, METRO))):
-            site = list(self.sites)[self.site_of[v]] if self.site_of[v] >= 0 else None
-            if site is not None:
-                row = self.geo.walk_site_exit[site]
-                expected[min(self.bays, key=lambda b: (row[b], b))] += 1
+        riders = np.bincount(self.site_of[np.isin(self.mode, (BUS, METRO)) & (self.site_of >= 0)],
+                             minlength=len(self.sites))  # fmt: skip
+        for site, n in zip(self.sites, riders, strict=True):
+            bay = self.exit_of[site][0]
+            if bay is not None:
+                expected[bay] += float(n)
         share = _largest_remainder(fleet.count, expected)
         slots = [b for b in sorted(self.bays, key=lambda b: -share[b]) for _ in range(share[b])]
         k = 0
@@ -458,9 +477,12 @@ class MassTestingModel:
         self._route_visitors()
         self.buses_out = 0
         station = self.s.metro.station if self.s.metro else None
-        self._station_walks = (
-            self._station_walk_matrix(station) if station is not None and self.bays else {}
-        )
+        self._nearest_exits()
+        self._station_bay: tuple[str | None, float] = (None, math.inf)
+        if station is not None and self.bays:
+            walks = self._station_walk_matrix(station)
+            bay = min(walks, key=lambda b: (walks[b], b))
+            self._station_bay = (bay, walks[bay])
         names = list(self.sites)
         for idx, name in enumerate(names):
             site = self.sites[name]

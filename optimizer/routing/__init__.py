@@ -18,7 +18,7 @@ from optimizer.routing.backend import BackendRun, Router
 from optimizer.routing.instances import InstanceError, format_vrplib_solution, read_instance
 from optimizer.routing.problem import DistanceConvention, RoutingProblem
 from optimizer.routing.result import RouteCheck, RoutingResult, evaluate
-from optimizer.routing.solve import BACKENDS, DEFAULT_BACKEND, get_router, solve
+from optimizer.routing.solving import BACKENDS, DEFAULT_BACKEND, get_router, solve
 
 __all__ = [
     "BACKENDS",

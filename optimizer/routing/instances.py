@@ -41,13 +41,17 @@ class InstanceError(ValueError):
 def detect_format(text: str) -> str:
     """'solomon' or 'vrplib' from the first lines of an instance's text; raises ValueError otherwise."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) >= 4 and lines[1].upper().startswith("VEHICLE") and any(
-        line.upper().startswith("CUSTOMER") for line in lines[2:5]
+    if (
+        len(lines) >= 4
+        and lines[1].upper().startswith("VEHICLE")
+        and any(line.upper().startswith("CUSTOMER") for line in lines[2:5])
     ):
         return "solomon"
     if lines and ":" in lines[0] and lines[0].split(":", 1)[0].strip().isupper():
         return "vrplib"
-    raise ValueError("neither VRPLIB ('KEY : value' lines and *_SECTIONs) nor Solomon (VEHICLE/CUSTOMER tables)")
+    raise ValueError(
+        "neither VRPLIB ('KEY : value' lines and *_SECTIONs) nor Solomon (VEHICLE/CUSTOMER tables)"
+    )
 
 
 def read_instance(
@@ -114,7 +118,9 @@ def _to_problem(
         if depots.size != 1:
             raise InstanceError(f"{source}: DEPOT_SECTION lists {depots.size} depots; only one is supported")
         if int(depots[0]) != 0:
-            raise InstanceError(f"{source}: the depot is node {int(depots[0]) + 1}; it must be node 1, the first")
+            raise InstanceError(
+                f"{source}: the depot is node {int(depots[0]) + 1}; it must be node 1, the first"
+            )
         names = tuple(str(i + 1) for i in range(n))  # VRPLIB node ids are 1-based and sequential
     else:
         n = len(data["demand"])
@@ -146,8 +152,10 @@ def _to_problem(
         elif edge_type == "EUC_2D":
             convention = DistanceConvention.TRUNC1 if time_windows is not None else DistanceConvention.NINT
         else:
-            raise InstanceError(f"{source}: EDGE_WEIGHT_TYPE {edge_type or '(missing)'} is not supported "
-                                "(EUC_2D, CEIL_2D or EXPLICIT)")  # fmt: skip
+            raise InstanceError(
+                f"{source}: EDGE_WEIGHT_TYPE {edge_type or '(missing)'} is not supported "
+                "(EUC_2D, CEIL_2D or EXPLICIT)"
+            )
     convention = DistanceConvention(convention)
     if convention is DistanceConvention.EXPLICIT:
         if edge_type == "EXPLICIT":

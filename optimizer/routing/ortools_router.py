@@ -121,7 +121,9 @@ def _build(problem: RoutingProblem, pywrapcp: Any) -> tuple[Any, Any]:
         routing.AddDimension(time_cb, horizon, horizon, False, "time")
         time_dim = routing.GetDimensionOrDie("time")
         for node in problem.customers:
-            time_dim.CumulVar(manager.NodeToIndex(node)).SetRange(int(windows[node, 0]), int(windows[node, 1]))
+            time_dim.CumulVar(manager.NodeToIndex(node)).SetRange(
+                int(windows[node, 0]), int(windows[node, 1])
+            )
         for v in range(vehicles):
             for index in (routing.Start(v), routing.End(v)):
                 time_dim.CumulVar(index).SetRange(int(windows[0, 0]), int(windows[0, 1]))

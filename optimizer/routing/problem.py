@@ -1,9 +1,9 @@
 """The routing problem as frozen data: one depot (node 0), customers 1..n-1, a distance matrix and its units.
 
-Distances are stored as floats already rounded by the instance's convention (TSPLIB `nint`, the DIMACS/Solomon
-one-decimal truncation, ...), together with `decimals`, the number of decimals that convention keeps. Solvers
-work on the exact integers `round(value * 10**decimals)`, so a Solomon distance of 38.0 becomes 380 and a plan's
-cost is summed without floating-point drift.
+Distances are stored as floats already rounded by the instance's convention (TSPLIB `nint`, the
+DIMACS/Solomon one-decimal truncation, ...), together with `decimals`, the number of decimals that convention
+keeps. Solvers work on the exact integers `round(value * 10**decimals)`, so a Solomon distance of 38.0
+becomes 380 and a plan's cost is summed without floating-point drift.
 """
 
 from __future__ import annotations
@@ -256,8 +256,10 @@ class RoutingProblem:
                 out.append("time_windows: contains NaN or infinite values")
             elif np.any(self.time_windows < 0):
                 node = int(np.argmax((self.time_windows < 0).any(axis=1)))
-                out.append(f"time_windows: node {node} has {self.time_windows[node].tolist()}; times are "
-                           "measured from the start of the horizon and cannot be negative")  # fmt: skip
+                out.append(
+                    f"time_windows: node {node} has {self.time_windows[node].tolist()}; times are "
+                    "measured from the start of the horizon and cannot be negative"
+                )
         if self.service_times is not None:
             if self.service_times.shape != (n,):
                 out.append(f"service_times: shape {self.service_times.shape}, expected ({n},)")
@@ -291,8 +293,10 @@ class RoutingProblem:
         service = self.int_service_times()
         depot_open, depot_close = int(tw[0, 0]), int(tw[0, 1])
         if depot_open > depot_close:
-            return {i: f"the depot's window [{fmt(depot_open)}, {fmt(depot_close)}] is empty"
-                    for i in self.customers}  # fmt: skip
+            return {
+                i: f"the depot's window [{fmt(depot_open)}, {fmt(depot_close)}] is empty"
+                for i in self.customers
+            }
         for i in self.customers:
             if i in reasons:
                 continue
@@ -303,11 +307,15 @@ class RoutingProblem:
             if early > late:
                 reasons[i] = f"time window [{fmt(early)}, {fmt(late)}] is empty"
             elif arrival > late:
-                reasons[i] = (f"time window [{fmt(early)}, {fmt(late)}] closes before the earliest arrival "
-                              f"from the depot ({fmt(arrival)})")  # fmt: skip
+                reasons[i] = (
+                    f"time window [{fmt(early)}, {fmt(late)}] closes before the earliest arrival "
+                    f"from the depot ({fmt(arrival)})"
+                )
             elif back > depot_close:
-                reasons[i] = (f"served at {fmt(start)} at the earliest, a vehicle is back at the depot at "
-                              f"{fmt(back)}, after it closes at {fmt(depot_close)}")  # fmt: skip
+                reasons[i] = (
+                    f"served at {fmt(start)} at the earliest, a vehicle is back at the depot at "
+                    f"{fmt(back)}, after it closes at {fmt(depot_close)}"
+                )
         return reasons
 
     def format_value(self, scaled: int | float) -> str:
@@ -342,19 +350,13 @@ class RoutingProblem:
         """Vehicles a solver may use: the given number, or one per customer when unlimited."""
         return self.num_vehicles if self.num_vehicles is not None else max(1, self.size - 1)
 
-    def horizon(self) -> int:
-        """Latest time (scaled) anything can happen: the largest window end, or a bound from the matrix."""
-        tw = self.int_time_windows()
-        if tw is not None:
-            return int(tw[:, 1].max())
-        travel = self.int_travel_times()
-        return int(travel.max() * self.size + self.int_service_times().sum())
-
     def __repr__(self) -> str:
         kind = "VRPTW" if self.has_time_windows else "CVRP"
         fleet = "unlimited" if self.num_vehicles is None else self.num_vehicles
-        return (f"RoutingProblem({self.name or 'unnamed'}: {kind}, {self.size - 1} customers, "
-                f"capacity {self.capacity}, vehicles {fleet}, {self.convention.value} distances)")  # fmt: skip
+        return (
+            f"RoutingProblem({self.name or 'unnamed'}: {kind}, {self.size - 1} customers, "
+            f"capacity {self.capacity}, vehicles {fleet}, {self.convention.value} distances)"
+        )
 
 
 __all__ = [

@@ -19,6 +19,8 @@ limit makes the number of iterations, hence the routes, depend on the machine's 
 from __future__ import annotations
 
 import time
+import warnings
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,6 +39,7 @@ class PyVrpRouter:
     def solve(self, problem: RoutingProblem, *, time_limit_s: float, seed: int = 0) -> BackendRun:
         """Best route set PyVRP finds within `time_limit_s` (and `max_iterations`, when set)."""
         from pyvrp import solve as pyvrp_solve
+        from pyvrp.exceptions import PenaltyBoundWarning
         from pyvrp.stop import FirstFeasible, MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
         deadline = time.perf_counter() + time_limit_s
@@ -52,7 +55,9 @@ class PyVrpRouter:
         log: list[str] = []
         warm_start = None
         if problem.num_vehicles is not None and problem.num_vehicles < problem.size - 1:
-            first = pyvrp_solve(data, stop(0.2, FirstFeasible()), seed=seed, collect_stats=False)
+            with warnings.catch_warnings():  # an infeasible start is expected here, and handled below
+                warnings.simplefilter("ignore", PenaltyBoundWarning)
+                first = pyvrp_solve(data, stop(0.2, FirstFeasible()), seed=seed, collect_stats=False)
             log.append(_describe("first feasible search", first))
             if first.is_feasible():
                 # PyVRP's own start was feasible when no iteration was needed; it rebuilds the same one.
@@ -69,12 +74,12 @@ class PyVrpRouter:
         return BackendRun(routes=tuple(r for r in routes if r), detail="; ".join(log))
 
 
-def _describe(stage: str, result) -> str:  # type: ignore[no-untyped-def]
+def _describe(stage: str, result: Any) -> str:
     state = "feasible" if result.is_feasible() else "infeasible"
     return f"{stage}: {state} after {result.num_iterations} iterations in {result.runtime:.2f} s"
 
 
-def build_problem_data(problem: RoutingProblem, *, optional: bool = False):  # type: ignore[no-untyped-def]
+def build_problem_data(problem: RoutingProblem, *, optional: bool = False) -> Any:
     """Translate a `RoutingProblem` into `pyvrp.ProblemData` (client k is customer k + 1).
 
     With `optional`, clients may be left out at a prize larger than any complete plan can cost.
@@ -88,31 +93,39 @@ def build_problem_data(problem: RoutingProblem, *, optional: bool = False):  # t
     service = problem.int_service_times()
     capacity = [] if problem.capacity is None else [int(problem.capacity)]
     prize = drop_penalty(problem) if optional else 0
-    depot_window = {} if windows is None else {"tw_early": int(windows[0, 0]), "tw_late": int(windows[0, 1])}
+    if windows is None:
+        windows = np.zeros((n, 2), dtype=np.int64)
+        windows[:, 1] = np.iinfo(np.int64).max
 
-    depots = [Depot(location=0, **depot_window)]
-    clients = []
-    for i in problem.customers:
-        window = {} if windows is None else {"tw_early": int(windows[i, 0]), "tw_late": int(windows[i, 1])}
-        clients.append(
-            Client(
-                location=i,
-                delivery=[int(problem.demands[i])] if capacity else [],
-                service_duration=int(service[i]),
-                required=not optional,
-                prize=prize,
-                **window,
-            )
+    depots = [Depot(location=0, tw_early=int(windows[0, 0]), tw_late=int(windows[0, 1]))]
+    clients = [
+        Client(
+            location=i,
+            delivery=[int(problem.demands[i])] if capacity else [],
+            service_duration=int(service[i]),
+            tw_early=int(windows[i, 0]),
+            tw_late=int(windows[i, 1]),
+            required=not optional,
+            prize=prize,
         )
-    vehicles = [VehicleType(num_available=problem.fleet_size(), capacity=capacity, **depot_window)]
+        for i in problem.customers
+    ]
+    vehicles = [
+        VehicleType(
+            num_available=problem.fleet_size(),
+            capacity=capacity,
+            tw_early=int(windows[0, 0]),
+            tw_late=int(windows[0, 1]),
+        )
+    ]
     # A service time at the depot is spent before leaving it, as in OR-Tools' transit and in `evaluate`.
-    durations = problem.int_travel_times().copy()
+    durations: Any = problem.int_travel_times().copy()
     durations[0, 1:] += int(service[0])
     return ProblemData(
         locations=locations,
         clients=clients,
         depots=depots,
         vehicle_types=vehicles,
-        distance_matrices=[problem.int_distances()],
+        distance_matrices=[cast(Any, problem.int_distances())],
         duration_matrices=[durations],
     )

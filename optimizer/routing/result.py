@@ -6,6 +6,7 @@ matrices, so `RoutingResult.feasible` never takes a solver's word for it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,24 +55,27 @@ def evaluate(problem: RoutingProblem, routes: Sequence[Sequence[int]]) -> RouteC
                 violations.append(f"route {number}: customer {node} is visited more than once")
             seen.add(node)
         path = [0, *(n for n in route if 1 <= n < problem.size), 0]
-        cost += int(sum(dist[a, b] for a, b in zip(path, path[1:], strict=False)))
+        cost += int(sum(dist[a, b] for a, b in itertools.pairwise(path)))
         load = int(problem.demands[path].sum())
         if problem.capacity is not None and load > problem.capacity:
             violations.append(f"route {number}: load {load} exceeds capacity {problem.capacity}")
         if tw is None:
             continue
         t = int(tw[0, 0])
-        for prev, node in zip(path, path[1:], strict=False):
+        for prev, node in itertools.pairwise(path):
             t += int(service[prev]) + int(travel[prev, node])
             if node == 0:
                 if t > tw[0, 1]:
-                    violations.append(f"route {number}: back at the depot at {fmt(t)}, after it closes at "
-                                      f"{fmt(tw[0, 1])}")  # fmt: skip
+                    violations.append(
+                        f"route {number}: back at the depot at {fmt(t)}, after it closes at {fmt(tw[0, 1])}"
+                    )
                 break
             t = max(t, int(tw[node, 0]))
             if t > tw[node, 1]:
-                violations.append(f"route {number}: service at customer {node} starts at {fmt(t)}, after its "
-                                  f"window closes at {fmt(tw[node, 1])}")  # fmt: skip
+                violations.append(
+                    f"route {number}: service at customer {node} starts at {fmt(t)}, after its "
+                    f"window closes at {fmt(tw[node, 1])}"
+                )
     dropped = tuple(i for i in problem.customers if i not in seen)
     return RouteCheck(cost_scaled=cost, violations=tuple(violations), dropped=dropped)
 

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import vrplib
 
+import optimizer.routing.solving as solving
 from optimizer.routing import (
+    BackendRun,
     DistanceConvention,
     InstanceError,
     RoutingProblem,
@@ -25,7 +27,7 @@ from optimizer.routing import (
 from optimizer.routing.ortools_router import OrToolsRouter
 from optimizer.routing.problem import apply_convention, euclidean
 
-VRP = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "vrp"
+VRP = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "vrp"
 BACKENDS = ("ortools", "pyvrp")
 OPTIMA = {"E-n22-k4.vrp": 375, "A-n32-k5.vrp": 784}
 
@@ -95,7 +97,7 @@ def test_read_rc208_uses_one_decimal_truncation_and_its_solution_costs_776_1():
 
 @pytest.mark.parametrize("name", ["R101.vrp", "C101.vrp", "RC101.vrp", "R201.vrp"])
 def test_read_extra_solomon_instances(name):
-    """The benchmark's extra Solomon instances read as 100-customer VRPTWs that every customer can be served in."""
+    """The extra Solomon instances read as 100-customer VRPTWs in which every customer is servable."""
     problem = read_instance(VRP / name)
     assert problem.size == 101 and problem.has_time_windows and problem.unservable() == {}
 
@@ -104,9 +106,17 @@ def solomon_text(problem: RoutingProblem) -> str:
     """The problem written as a Solomon-format text file (the format of the original distribution)."""
     assert problem.coordinates is not None and problem.time_windows is not None
     assert problem.service_times is not None
-    lines = [problem.name, "", "VEHICLE", "NUMBER     CAPACITY", f"  {problem.num_vehicles}   {problem.capacity}",
-             "", "CUSTOMER",
-             "CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME", ""]  # fmt: skip
+    lines = [
+        problem.name,
+        "",
+        "VEHICLE",
+        "NUMBER     CAPACITY",
+        f"  {problem.num_vehicles}   {problem.capacity}",
+        "",
+        "CUSTOMER",
+        "CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME",
+        "",
+    ]
     for i in range(problem.size):
         (x, y), (a, b) = problem.coordinates[i], problem.time_windows[i]
         row = (i, x, y, problem.demands[i], a, b, problem.service_times[i])
@@ -175,7 +185,10 @@ GOOD_VRPTW = GOOD_CVRP.replace("TYPE : CVRP", "TYPE : CVRPTW").replace(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD_CVRP.replace("3 5\n", "3 50\n"), "customer 2 (node 3 in the file): demand 50 exceeds vehicle capacity 10"),
+        (
+            GOOD_CVRP.replace("3 5\n", "3 50\n"),
+            "customer 2 (node 3 in the file): demand 50 exceeds vehicle capacity 10",
+        ),
         (GOOD_VRPTW.replace("3 0 50", "3 0 5"), "closes before the earliest arrival from the depot (10.0)"),
         (GOOD_VRPTW.replace("3 0 50", "3 40 30"), "time window [40.0, 30.0] is empty"),
         (GOOD_VRPTW.replace("1 0 100", "1 0 15"), "back at the depot at 20.0, after it closes at 15.0"),
@@ -191,7 +204,7 @@ def test_bad_instance_raises_value_error_naming_file_and_fault(tmp_path, text, e
     """An unreadable or inconsistent instance raises a ValueError naming the file and what is wrong."""
     path = tmp_path / "bad.vrp"
     path.write_text(text)
-    with pytest.raises(ValueError, match="bad.vrp") as info:
+    with pytest.raises(ValueError, match=r"bad\.vrp") as info:
         read_instance(path)
     assert expected in str(info.value)
     assert isinstance(info.value, InstanceError)
@@ -296,15 +309,20 @@ def random_problem(seed: int, *, customers: int, time_windows: bool) -> RoutingP
             windows[0] = [0, 220]
             service = np.concatenate([[0], rng.integers(1, 10, size=customers)])
         problem = RoutingProblem.from_matrices(
-            distances, demands=demands, capacity=int(rng.integers(10, 20)), time_windows=windows,
-            service_times=service, coordinates=coords, decimals=1 if time_windows else 0,
-        )  # fmt: skip
+            distances,
+            demands=demands,
+            capacity=int(rng.integers(10, 20)),
+            time_windows=windows,
+            service_times=service,
+            coordinates=coords,
+            decimals=1 if time_windows else 0,
+        )
         if not problem.unservable():
             return problem
 
 
 def brute_force_optimum(problem: RoutingProblem) -> float:
-    """The exact optimum by enumeration: best single route for every customer subset, then set partitioning."""
+    """The exact optimum: the best single route for every customer subset, then set partitioning."""
     customers = list(problem.customers)
     k = len(customers)
     d, t = problem.distances, problem.travel_times()
@@ -345,8 +363,10 @@ def brute_force_optimum(problem: RoutingProblem) -> float:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize(("seed", "customers", "time_windows"), [(1, 5, False), (2, 6, False), (3, 7, False),
-                                                                  (4, 5, True), (5, 6, True), (6, 7, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("seed", "customers", "time_windows"),
+    [(1, 5, False), (2, 6, False), (3, 7, False), (4, 5, True), (5, 6, True), (6, 7, True)],
+)
 def test_small_instances_match_brute_force(seed, customers, time_windows, backend):
     """On random 5-7 customer CVRPs and VRPTWs each backend's cost equals the enumerated optimum."""
     problem = random_problem(seed, customers=customers, time_windows=time_windows)
@@ -358,7 +378,7 @@ def test_small_instances_match_brute_force(seed, customers, time_windows, backen
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_impossible_window_is_dropped_and_reported(backend):
-    """A customer whose window closes before any vehicle can arrive is dropped and reported; the rest is served."""
+    """A customer whose window closes before any vehicle arrives is dropped and reported; others served."""
     distances = np.array([[0, 10, 10, 10], [10, 0, 5, 15], [10, 5, 0, 12], [10, 15, 12, 0]], dtype=float)
     windows = np.array([[0, 100], [0, 100], [0, 4], [0, 100]], dtype=float)
     problem = RoutingProblem.from_matrices(distances, demands=[0, 1, 1, 1], capacity=10, time_windows=windows)
@@ -371,7 +391,7 @@ def test_impossible_window_is_dropped_and_reported(backend):
 
 
 def test_ortools_model_drops_an_impossible_visit_itself():
-    """Without solve()'s screening, the OR-Tools model still returns routes, leaving out the impossible visit."""
+    """Even unscreened, the OR-Tools model returns routes and leaves the impossible visit out."""
     distances = np.array([[0, 10, 10], [10, 0, 5], [10, 5, 0]], dtype=float)
     windows = np.array([[0, 100], [0, 100], [0, 4]], dtype=float)
     problem = RoutingProblem.from_matrices(distances, demands=[0, 1, 1], capacity=10, time_windows=windows)
@@ -381,11 +401,12 @@ def test_ortools_model_drops_an_impossible_visit_itself():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_too_small_fleet_drops_a_visit_instead_of_failing(backend):
-    """With one vehicle and two far-apart customers due at the same time, one is dropped and the plan stays feasible."""
+    """One vehicle, two far-apart customers due at once: one is dropped and the plan stays feasible."""
     distances = np.array([[0, 10, 10], [10, 0, 20], [10, 20, 0]], dtype=float)
     windows = np.array([[0, 100], [10, 12], [10, 12]], dtype=float)
-    problem = RoutingProblem.from_matrices(distances, demands=[0, 1, 1], capacity=10, num_vehicles=1,
-                                           time_windows=windows)  # fmt: skip
+    problem = RoutingProblem.from_matrices(
+        distances, demands=[0, 1, 1], capacity=10, num_vehicles=1, time_windows=windows
+    )
     assert problem.unservable() == {}  # each customer alone is fine; together they clash
     result = solve(problem, time_limit_s=1, backend=backend)
     assert result.feasible and result.status == "PARTIAL" and len(result.dropped) == 1
@@ -393,14 +414,20 @@ def test_too_small_fleet_drops_a_visit_instead_of_failing(backend):
 
 
 def test_travel_time_matrix_in_seconds_with_windows():
-    """A problem built from a travel-time matrix in seconds is solved in seconds, windows and service included."""
+    """A problem built from a travel-time matrix in seconds is solved with its windows and service times."""
     rng = np.random.default_rng(7)
     travel_s = rng.integers(60, 900, size=(9, 9)).astype(float)
     travel_s = np.minimum(travel_s, travel_s.T)
     np.fill_diagonal(travel_s, 0)
     windows = np.array([[0, 4 * 3600]] + [[0, 3 * 3600]] * 8, dtype=float)
-    problem = RoutingProblem.from_matrices(travel_s, demands=[0] + [10] * 8, capacity=40, time_windows=windows,
-                                           service_times=[0] + [120] * 8, decimals=0)  # fmt: skip
+    problem = RoutingProblem.from_matrices(
+        travel_s,
+        demands=[0] + [10] * 8,
+        capacity=40,
+        time_windows=windows,
+        service_times=[0] + [120] * 8,
+        decimals=0,
+    )
     result = solve(problem, time_limit_s=1)
     assert result.complete and result.decimals == 0
     assert_feasible(problem, result)
@@ -410,8 +437,9 @@ def test_evaluate_reports_each_broken_rule():
     """`evaluate` lists an overload, a late arrival, a repeated visit and a fleet overrun."""
     distances = np.array([[0, 10, 10], [10, 0, 20], [10, 20, 0]], dtype=float)
     windows = np.array([[0, 100], [0, 100], [0, 15]], dtype=float)
-    problem = RoutingProblem.from_matrices(distances, demands=[0, 6, 6], capacity=10, num_vehicles=1,
-                                           time_windows=windows)  # fmt: skip
+    problem = RoutingProblem.from_matrices(
+        distances, demands=[0, 6, 6], capacity=10, num_vehicles=1, time_windows=windows
+    )
     check = evaluate(problem, [(1, 2, 1)])
     text = " | ".join(check.violations)
     assert "customer 1 is visited more than once" in text
@@ -423,9 +451,11 @@ def test_evaluate_reports_each_broken_rule():
 # --- output -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "pattern"), [("E-n22-k4.vrp", r"Cost \d+\n"), ("RC208.vrp", r"Cost \d+\.\d\n")])
+@pytest.mark.parametrize(
+    ("name", "pattern"), [("E-n22-k4.vrp", r"Cost \d+\n"), ("RC208.vrp", r"Cost \d+\.\d\n")]
+)
 def test_vrplib_solution_round_trip(tmp_path, name, pattern):
-    """What format_vrplib_solution prints, vrplib reads back, and its cost recomputed from the matrix matches."""
+    """What format_vrplib_solution prints, vrplib reads back, and its cost matches the matrix."""
     problem = read_instance(VRP / name)
     result = solve(problem, time_limit_s=1, backend="pyvrp")
     text = format_vrplib_solution(result)
@@ -435,16 +465,56 @@ def test_vrplib_solution_round_trip(tmp_path, name, pattern):
     path.write_text(text)
     read = vrplib.read_solution(path)
     assert [tuple(r) for r in read["routes"]] == list(result.routes)
-    recomputed = sum(problem.distances[a, b] for r in read["routes"] for a, b in itertools.pairwise([0, *r, 0]))
+    recomputed = sum(
+        problem.distances[a, b] for r in read["routes"] for a, b in itertools.pairwise([0, *r, 0])
+    )
     assert read["cost"] == pytest.approx(recomputed, abs=1e-9)
 
 
 def test_summary_states_status_cost_and_service():
     """summary() gives the status, backend, cost with the instance's decimals and customers served."""
-    result = RoutingResult(routes=((1, 2),), cost=776.1, feasible=True, dropped=(3,), backend="pyvrp",
-                           status="PARTIAL", wall_s=1.23, time_limit_s=2, decimals=1, num_customers=3,
-                           instance="x")  # fmt: skip
+    result = RoutingResult(
+        routes=((1, 2),),
+        cost=776.1,
+        feasible=True,
+        dropped=(3,),
+        backend="pyvrp",
+        status="PARTIAL",
+        wall_s=1.23,
+        time_limit_s=2,
+        decimals=1,
+        num_customers=3,
+        instance="x",
+    )
     first, second = result.summary().splitlines()[:2]
     assert first == "x: PARTIAL (pyvrp, seed 0): cost 776.1, 1 routes, 2/3 customers served, 1.23 s of 2 s"
     assert second == "dropped: 3"
     assert format_vrplib_solution(result) == "Route #1: 1 2\nCost 776.1\n"
+
+
+class OverloadingRouter:
+    """A backend that puts every customer on one route, whatever the capacity."""
+
+    name = "overloading"
+
+    def solve(self, problem: RoutingProblem, *, time_limit_s: float, seed: int) -> BackendRun:
+        return BackendRun(routes=(tuple(problem.customers),), detail="one route for all")
+
+
+def test_solve_checks_what_a_backend_returns():
+    """A backend's route set that breaks capacity is reported INFEASIBLE with the violation, not trusted."""
+    problem = read_instance(VRP / "E-n22-k4.vrp")
+    result = solve(problem, time_limit_s=1, backend=OverloadingRouter())
+    assert not result.feasible and result.status == "INFEASIBLE"
+    assert "exceeds capacity 6000" in result.violations[0]
+
+
+def test_auto_falls_back_to_ortools_when_its_choice_is_infeasible(monkeypatch):
+    """If the default backend returns an infeasible route set, 'auto' returns OR-Tools' feasible plan."""
+    monkeypatch.setitem(solving.BACKENDS, "overloading", OverloadingRouter)
+    monkeypatch.setattr(solving, "DEFAULT_BACKEND", "overloading")
+    problem = read_instance(VRP / "E-n22-k4.vrp")
+    result = solve(problem, time_limit_s=1)
+    assert result.complete and result.backend == "ortools"
+    assert "auto: overloading returned INFEASIBLE" in result.notes[-1]
+    assert_feasible(problem, result)

@@ -7,6 +7,7 @@ numbering; recompute cost and check every constraint independently (`evaluate`);
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,8 @@ BACKENDS: dict[str, Callable[[], Router]] = {
 
 # Chosen from the measurements in benchmarks/README.md (routing section).
 DEFAULT_BACKEND = "pyvrp"
+# What 'auto' falls back to when its choice returns no feasible route set: the model that always has one.
+FALLBACK_BACKEND = "ortools"
 
 
 def get_router(backend: str | Router) -> Router:
@@ -46,6 +49,8 @@ def solve(
 
     `backend` is 'auto' (the benchmarked default), 'ortools', 'pyvrp' or any `Router`. The result's routes
     are checked against every constraint by `evaluate`; customers not visited are listed in `dropped`.
+    With 'auto', a route set that fails the check (not seen in the benchmarks) is replaced by OR-Tools'
+    always-feasible model run for a further quarter of the time limit (at least 1 s), said in `notes`.
     Both backends are time-limited, so the routes for a given seed can differ between runs and machines
     (see each backend's docstring for what is deterministic).
     """
@@ -53,7 +58,24 @@ def solve(
         raise ValueError(f"time_limit_s: {time_limit_s} must be positive")
     start = time.perf_counter()
     router = get_router(backend)
+    result = _solve_with(router, problem, time_limit_s=time_limit_s, seed=seed, start=start)
+    if backend == "auto" and not result.feasible and router.name != FALLBACK_BACKEND:
+        extra = max(1.0, 0.25 * time_limit_s)
+        fallback = _solve_with(
+            get_router(FALLBACK_BACKEND), problem, time_limit_s=extra, seed=seed, start=start
+        )
+        if fallback.feasible:
+            note = (
+                f"auto: {router.name} returned {result.status}; {FALLBACK_BACKEND} ran {extra:g} s more "
+                "for a feasible plan"
+            )
+            return dataclasses.replace(fallback, time_limit_s=time_limit_s, notes=(*fallback.notes, note))
+    return result
 
+
+def _solve_with(
+    router: Router, problem: RoutingProblem, *, time_limit_s: float, seed: int, start: float
+) -> RoutingResult:
     unservable = problem.unservable()
     notes = [f"customer {problem.label(i)} dropped: {reason}" for i, reason in sorted(unservable.items())]
     keep = [i for i in problem.customers if i not in unservable]

@@ -1,0 +1,1126 @@
+"""Bus dispatch for mass testing: how many buses leave each bay for each destination, and when.
+
+The input is a forecast of riders reaching each bay for each destination per time bucket (`BayForecast`,
+built from a testing completion curve by `forecast_bay_demand` or given as data). The output is a plan of
+`DispatchBus(at_s=t, origin=bay, to=destination, count=k)` actions: trips per destination over time.
+
+The model is time-indexed on the forecast's buckets: dispatch moments t_j = start + j * bucket_s,
+j = 0 .. G-1 (G: up to the scenario's horizon, or fewer when the fleet provably clears every bay sooner).
+- `A[b, d, j]`: riders who have reached bay b for destination d by t_j (the forecast's cumulative curve,
+  rounded to whole riders; a bucket's riders count from the end of the bucket, so nobody is carried before
+  they can be there);
+- a dispatch of `n[b, d, j]` buses at t_j boards riders waiting at t_j, at most `capacity` each; they
+  depart at t_j + load_time_s;
+- a bus dispatched at t_j from b to d is idle at b again `cycle[b, d]` buckets later: load, drive, unload
+  and drive back, rounded up to the grid (so a bus is never planned before it is back);
+- buses reach their bay from their depot at ready_at_s + drive, rounded up to the grid; the bay is the one
+  the simulation gives them (`placement`: in proportion to the riders expected at each bay, or the nearest
+  bay by road).
+
+Variables: `n[b, d, j]` buses dispatched, `C[b, d, j]` riders carried by the dispatches up to t_j
+(cumulative), `idle[b, j]` buses idle at b after the dispatches at t_j, `z[j]` = everyone carried by t_j.
+Constraints, each group a function below:
+- `add_riders_present` (variable bounds): nobody is carried before reaching the bay: C[b, d, j] <= A[b, d, j];
+- `add_carry_order`: the carried count never falls: C[b, d, j] >= C[b, d, j-1];
+- `add_capacity`: a dispatch carries at most capacity riders per bus: C[j] - C[j-1] <= capacity * n[j];
+- `add_fleet`: buses idle at a bay = arrived + returned - dispatched, never negative (so never more buses on
+  trips than the fleet, at each bay and in all);
+- `add_all_clear`: z[j] = 1 only when every rider is carried by t_j, and stays 1 after.
+
+Objective, lexicographic in two phases (both CP-SAT by default, chosen by measurement, see
+benchmarks/README.md):
+1. stranded riders (never carried within the grid) times (G + 1), plus the index of the first all-clear
+   moment: the last rider's departure, stranded riders first;
+2. with phase 1's value fixed: `wait_weight` per rider-minute waited at the bays plus `km_weight` per
+   bus-km driven (`BusParams`).
+`PlanResult.objective` is phase 1 in minutes after the scenario's start: the last departure, plus G + 1
+buckets for each stranded rider; its bound is the larger of CP-SAT's bound and two proven bounds computed
+here (the last rider's arrival plus loading, and the fleet-capacity flow bound: the trips every bay needs
+against the trips its buses can start by then). Phase 2's objective, bound and gap are in `details`.
+When the target cannot be met, `min_fleet` finds how many buses it would take (extra buses ready at the
+bays at the earliest moment the fleet reaches them) and the result carries that as its diagnosis.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+from ortools.sat.python import cp_model
+
+from optimizer.result import PlanResult, SolveParams, relative_gap
+from scenarios.mass_testing import MassTestingGeometry
+from scenarios.plan import DispatchBus, Plan, PlanMeta, SolverStats
+from scenarios.schema import MassTestingScenario
+
+Backend = Literal["CP_SAT", "SCIP", "HIGHS", "CBC"]
+Placement = Literal["proportional", "nearest"]
+Boarding = Literal["until_departure", "at_dispatch"]
+OBJECTIVE_SCALE = 1000  # phase 2's integer objective is in thousandths of a weighted rider-minute
+EPS = 1e-9
+
+
+# ------------------------------------------------------------------------------------------ the forecast
+
+
+@dataclass(frozen=True)
+class BayForecast:
+    """Riders expected to reach each bus bay, per destination, per time bucket from `start_s`.
+
+    `arrivals[(bay, destination)][k]` riders reach `bay` for `destination` in
+    [start_s + k * bucket_s, start_s + (k + 1) * bucket_s); counts may be fractional (expected values).
+    """
+
+    bucket_s: float
+    arrivals: Mapping[tuple[str, str], tuple[float, ...]]
+    start_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.bucket_s) and self.bucket_s > 0):
+            raise ValueError(f"bucket_s: {self.bucket_s!r} must be a positive number of seconds")
+        if not (math.isfinite(self.start_s) and self.start_s >= 0):
+            raise ValueError(f"start_s: {self.start_s!r} must be a non-negative number of seconds")
+        clean: dict[tuple[str, str], tuple[float, ...]] = {}
+        for key, row in self.arrivals.items():
+            values = tuple(float(v) for v in row)
+            for k, v in enumerate(values):
+                if not (math.isfinite(v) and v >= 0):
+                    raise ValueError(f"arrivals[{key!r}][{k}]: {v!r} must be a non-negative number")
+            clean[(str(key[0]), str(key[1]))] = values
+        object.__setattr__(self, "arrivals", clean)
+
+    @property
+    def n_buckets(self) -> int:
+        return max((len(row) for row in self.arrivals.values()), default=0)
+
+    def total(self, bay: str | None = None, destination: str | None = None) -> float:
+        """Riders forecast in all (optionally at one bay, or for one destination)."""
+        return sum(sum(row) for (b, d), row in self.arrivals.items()
+                   if (bay is None or b == bay) and (destination is None or d == destination))  # fmt: skip
+
+    def cumulative(self, bay: str, destination: str, n: int) -> np.ndarray:
+        """Whole riders who have reached `bay` for `destination` by the end of buckets 0 .. n-1 (rounded)."""
+        row = np.asarray(self.arrivals.get((bay, destination), ()), dtype=float)
+        cum = np.cumsum(np.concatenate([row, np.zeros(max(0, n - row.size))]))[:n] if n else np.zeros(0)
+        return np.floor(cum + 0.5 + EPS).astype(np.int64)
+
+
+def forecast_bay_demand(
+    scenario: MassTestingScenario,
+    tested: Mapping[str, Sequence[float]] | Sequence[float],
+    geometry: MassTestingGeometry | None = None,
+    *,
+    bucket_s: float = 300.0,
+    start_s: float = 0.0,
+    metro_fallback: bool = True,
+) -> BayForecast:
+    """A bay forecast from a testing completion curve: tested × bus share × destination shares, walked to the bay.
+
+    `tested` is visitors swabbed per bucket of `bucket_s` from `start_s`, per test site (a mapping), or in all
+    (a sequence, split over the sites in proportion to their booths). Within a bucket swabs are spread
+    evenly; a bus rider walks to the bay nearest their site (ties by name), and the shifted spread is split
+    over the buckets it overlaps. With `metro_fallback`, metro riders who reach the station after it closes
+    (or whose metro has no capacity) walk on to the bay nearest the station, as the simulation has them do.
+    """
+    buses = scenario.resources.buses
+    if buses is None:
+        raise ValueError("resources.buses: the scenario has no buses")
+    geo = geometry if geometry is not None else _geometry(scenario)
+    sites = [s.node for s in scenario.testing.sites]
+    if isinstance(tested, Mapping):
+        per_site = {}
+        for site, row in tested.items():
+            if site not in sites:
+                raise ValueError(f"tested: {site!r} is not one of the scenario's test sites")
+            per_site[site] = np.asarray(row, dtype=float)
+    else:
+        curve = np.asarray(tested, dtype=float)
+        booths = {s.node: s.booths for s in scenario.testing.sites}
+        total_booths = sum(booths.values())
+        per_site = {s: curve * booths[s] / total_booths for s in sites}
+    for site, row in per_site.items():
+        if row.ndim != 1 or not np.all(np.isfinite(row)) or np.any(row < 0):
+            raise ValueError(f"tested[{site!r}]: counts per bucket must be non-negative numbers")
+
+    modes = scenario.population.home_modes
+    metro = scenario.metro
+    station_walk: dict[str, float] = {}
+    if metro_fallback and metro is not None and modes.metro > 0:
+        from scenarios.travel import time_matrix
+
+        station_walk = time_matrix(geo.graph, [metro.station], list(buses.bays), mover="walk",
+                                   walk_speed_mps=scenario.testing.walk_speed_mps)[metro.station]  # fmt: skip
+    per_bay: dict[str, dict[int, float]] = {b: {} for b in buses.bays}
+
+    def spread(bay: str, lo: float, hi: float, riders: float) -> None:
+        """Add `riders` reaching `bay` evenly over [lo, hi) (seconds after start_s) to the buckets."""
+        if riders <= 0 or not math.isfinite(lo):
+            return
+        row, width = per_bay[bay], hi - lo
+        k = math.floor(lo / bucket_s + EPS)
+        while lo < hi - EPS:
+            end = min(hi, (k + 1) * bucket_s)
+            if end > lo:
+                row[k] = row.get(k, 0.0) + riders * (end - lo) / width
+            lo, k = max(lo, end), k + 1
+
+    for site, row in per_site.items():
+        exits = geo.walk_site_exit[site]
+        bay = min(buses.bays, key=lambda b: (exits[b], b))
+        walk = exits[bay]
+        if not math.isfinite(walk):
+            continue
+        for k, count in enumerate(row):
+            lo, hi = k * bucket_s + walk, (k + 1) * bucket_s + walk
+            spread(bay, lo, hi, count * modes.bus)
+            if station_walk and count > 0:
+                assert metro is not None
+                to_station = exits.get(metro.station, math.inf)
+                fallback_bay = min(buses.bays, key=lambda b: (station_walk[b], b))
+                extra = station_walk[fallback_bay]
+                if not (math.isfinite(to_station) and math.isfinite(extra)):
+                    continue
+                a, b = k * bucket_s + to_station, (k + 1) * bucket_s + to_station
+                closes = math.inf if metro.closes_at_s is None else metro.closes_at_s - start_s
+                if metro.capacity_per_h <= 0:
+                    closes = -math.inf
+                late_lo = max(a, closes)
+                if late_lo < b:
+                    spread(fallback_bay, late_lo + extra, b + extra, count * modes.metro * (b - late_lo) / (b - a))
+    n = max((max(r) + 1 for r in per_bay.values() if r), default=0)
+    arrivals = {}
+    for bay, row in per_bay.items():
+        riders = np.array([row.get(k, 0.0) for k in range(n)])
+        if riders.sum() <= 0:
+            continue
+        for dest, share in buses.destinations.items():
+            if share > 0:
+                arrivals[(bay, dest)] = tuple(float(v) for v in riders * share)
+    return BayForecast(bucket_s=bucket_s, arrivals=arrivals, start_s=start_s)
+
+
+# ------------------------------------------------------------------------------------------ the problem
+
+
+@dataclass(frozen=True)
+class BusParams:
+    """The bus model's own tunables (time limit, gap, workers and seed are in `SolveParams`)."""
+
+    wait_weight: float = 1.0  # per rider-minute waited at a bay (phase 2)
+    km_weight: float = 0.01  # per bus-km driven (phase 2): a 60 km round trip weighs 0.6 rider-minutes
+    placement: Placement = "proportional"  # how buses reach bays; must match the simulation
+    boarding: Boarding = "until_departure"  # who boards: riders there by departure, or only by the dispatch
+    backend: Backend = "CP_SAT"  # CP_SAT, or a MIP solver through pywraplp (for comparison)
+    first_phase_share: float = 0.5  # of the time limit, at most, for phase 1 (the rest for phase 2)
+    diagnose: bool = True  # when the target is missed, find the fleet it would take
+    deterministic: bool = True  # CP-SAT's interleaved search: the same answer for the same seed and limit
+
+
+@dataclass(frozen=True, eq=False)
+class BusProblem:
+    """The frozen data of the dispatch decision on its time grid (no solver objects)."""
+
+    name: str
+    bays: tuple[str, ...]
+    destinations: tuple[str, ...]
+    start_s: float
+    bucket_s: float
+    n_steps: int  # G: dispatch moments t_j = start_s + j * bucket_s, j < G
+    capacity: int
+    load_s: float
+    unload_s: float
+    fleet: int
+    riders: np.ndarray  # [bay, dest, j]: whole riders at the bay by t_j (cumulative)
+    total: np.ndarray  # [bay, dest]: whole riders forecast in all
+    supply: np.ndarray  # [bay, j]: buses first idle at the bay at t_j
+    cycle: np.ndarray  # [bay, dest]: buckets from a dispatch until the bus is idle at the bay again
+    trip_km: np.ndarray  # [bay, dest]: km of the round trip
+    positioning_km: float  # km of the depot-to-bay drives (the same in every plan)
+    earliest: np.ndarray  # [bay]: first grid index any bus of the fleet could reach the bay
+    target_step: int  # the last dispatch index that departs by the target (or the horizon)
+    target_s: float
+    horizon_s: float
+
+    def t(self, j: int) -> float:
+        """Dispatch moment j, in seconds after the scenario's start."""
+        return self.start_s + j * self.bucket_s
+
+    @cached_property
+    def buses_at(self) -> np.ndarray:
+        """[bay]: buses that ever reach each bay."""
+        return self.supply.sum(axis=1)
+
+    @property
+    def riders_total(self) -> int:
+        return int(self.total.sum())
+
+    @cached_property
+    def arrival_step(self) -> int | None:
+        """The first j by which every forecast rider has reached a bay (None if some arrive after the grid)."""
+        if self.n_steps == 0:
+            return None
+        done = np.all(self.riders >= self.total[:, :, None], axis=(0, 1))
+        hits = np.flatnonzero(done)
+        return int(hits[0]) if hits.size else None
+
+
+def bus_problem(
+    scenario: MassTestingScenario,
+    forecast: BayForecast,
+    geometry: MassTestingGeometry | None = None,
+    *,
+    placement: Placement = "proportional",
+    boarding: Boarding = "until_departure",
+    target_s: float | None = None,
+) -> BusProblem:
+    """The dispatch problem of a scenario's fleet facing a bay forecast, on the forecast's time grid."""
+    fleet = scenario.resources.buses
+    if fleet is None:
+        raise ValueError("resources.buses: the scenario has no buses")
+    for bay, dest in forecast.arrivals:
+        if bay not in fleet.bays:
+            raise ValueError(f"forecast.arrivals: {bay!r} is not a bus bay of the scenario")
+        if dest not in fleet.destinations:
+            raise ValueError(f"forecast.arrivals: {dest!r} is not a bus destination of the scenario")
+    geo = geometry if geometry is not None else _geometry(scenario)
+    bays, dests = tuple(fleet.bays), tuple(fleet.destinations)
+    step, start = forecast.bucket_s, forecast.start_s
+    horizon = scenario.clock.horizon_s
+    target = horizon if target_s is None else min(float(target_s), horizon)
+    drive, dist = geo.bus_drive, geo.bus_distance_m
+
+    cycle = np.zeros((len(bays), len(dests)), dtype=np.int64)
+    trip_km = np.zeros((len(bays), len(dests)))
+    for i, b in enumerate(bays):
+        for k, d in enumerate(dests):
+            round_trip = fleet.load_time_s + drive[b][d] + fleet.unload_time_s + drive[d][b]
+            cycle[i, k] = max(1, math.ceil(round_trip / step - EPS)) if math.isfinite(round_trip) else 0
+            trip_km[i, k] = (dist[b][d] + dist[d][b]) / 1000 if math.isfinite(round_trip) else 0.0
+
+    # Dispatch moments whose riders depart within the horizon.
+    g_horizon = max(0, math.floor((horizon - fleet.load_time_s - start) / step + EPS) + 1)
+    placed = bus_placement(scenario, forecast, geo, placement=placement)
+    arrive: list[list[int]] = [[] for _ in bays]
+    positioning_km = 0.0
+    for depot, bay, count in placed:
+        a = fleet_ready(scenario, depot) + drive[depot][bay]
+        if math.isfinite(a) and count > 0:
+            arrive[bays.index(bay)] += [max(0, math.ceil((a - start) / step - EPS))] * count
+            positioning_km += count * dist[depot][bay] / 1000
+    earliest = np.array([
+        max(0, math.ceil((min((fleet_ready(scenario, dp.node) + drive[dp.node][b] for dp in fleet.depots),
+                              default=math.inf) - start) / step - EPS))
+        if any(math.isfinite(drive[dp.node][b]) for dp in fleet.depots) else g_horizon
+        for b in bays
+    ], dtype=np.int64)  # fmt: skip
+
+    # Fewer steps when the fleet provably clears every bay sooner (see module docstring).
+    n_fc = forecast.n_buckets
+    totals = np.array([[forecast.cumulative(b, d, n_fc)[-1] if n_fc else 0 for d in dests] for b in bays],
+                      dtype=np.int64).reshape(len(bays), len(dests))  # fmt: skip
+    g = g_horizon
+    if all(arrive[i] or totals[i].sum() == 0 for i in range(len(bays))):
+        clear = n_fc + 1
+        for i in range(len(bays)):
+            if totals[i].sum() == 0:
+                continue
+            live = cycle[i][totals[i] > 0]
+            if np.any(live == 0):
+                clear = g_horizon
+                break
+            trips = int(sum(math.ceil(t / fleet.capacity) for t in totals[i]))
+            rounds = math.ceil(trips / len(arrive[i]))
+            clear = max(clear, max(n_fc, max(arrive[i])) + rounds * int(live.max()) + 2)
+        g = min(g_horizon, clear)
+    # Riders of bucket q count from its end; with boarding until departure, those there by t_j + load board.
+    lead = math.floor(fleet.load_time_s / step + EPS) if boarding == "until_departure" else 0
+    riders = np.zeros((len(bays), len(dests), g), dtype=np.int64)
+    for i, b in enumerate(bays):
+        for k, d in enumerate(dests):
+            cum = np.concatenate([[0], forecast.cumulative(b, d, g + lead)])
+            riders[i, k, :] = cum[lead : lead + g]
+    supply = np.zeros((len(bays), g), dtype=np.int64)
+    for i in range(len(bays)):
+        for e in arrive[i]:
+            if e < g:
+                supply[i, e] += 1
+    target_step = min(g - 1, math.floor((target - fleet.load_time_s - start) / step + EPS))
+    return BusProblem(
+        name=scenario.name, bays=bays, destinations=dests, start_s=start, bucket_s=step, n_steps=g,
+        capacity=fleet.capacity, load_s=fleet.load_time_s, unload_s=fleet.unload_time_s, fleet=fleet.count,
+        riders=riders, total=totals, supply=supply, cycle=cycle, trip_km=trip_km, positioning_km=positioning_km,
+        earliest=earliest, target_step=int(target_step), target_s=target, horizon_s=horizon,
+    )  # fmt: skip
+
+
+def fleet_ready(scenario: MassTestingScenario, depot: str) -> float:
+    """When the buses of a depot are ready to leave it (the earliest if the depot is listed twice)."""
+    fleet = scenario.resources.buses
+    assert fleet is not None
+    return min(d.ready_at_s for d in fleet.depots if d.node == depot)
+
+
+def bus_placement(
+    scenario: MassTestingScenario,
+    forecast: BayForecast,
+    geometry: MassTestingGeometry,
+    *,
+    placement: Placement = "proportional",
+) -> list[tuple[str, str, int]]:
+    """`(depot, bay, buses)`: which bay each depot's buses drive to first, as the simulation sends them.
+
+    `proportional` (simulation/mass_testing.py today): the fleet is split over the bays in proportion to the
+    riders expected at each (largest remainder), the bays with the largest share first, and the depots'
+    buses dealt to those slots in turn. `nearest`: each bus to the bay nearest its depot by road, equally
+    near bays in turn.
+    """
+    fleet = scenario.resources.buses
+    assert fleet is not None
+    bays = list(fleet.bays)
+    out: dict[tuple[str, str], int] = {}
+    order: list[tuple[str, str]] = []
+
+    def put(depot: str, bay: str) -> None:
+        if (depot, bay) not in out:
+            out[(depot, bay)] = 0
+            order.append((depot, bay))
+        out[(depot, bay)] += 1
+
+    if placement == "proportional":
+        expected = {b: forecast.total(bay=b) for b in bays}
+        share = _largest_remainder(fleet.count, expected)
+        slots = [b for b in sorted(bays, key=lambda b: -share[b]) for _ in range(share[b])]
+        k = 0
+        for depot in fleet.depots:
+            for _ in range(depot.count):
+                put(depot.node, slots[k % len(slots)] if slots else bays[0])
+                k += 1
+    elif placement == "nearest":
+        turn: dict[tuple[str, ...], int] = {}
+        for depot in fleet.depots:
+            row = geometry.bus_drive[depot.node]
+            best = min(row[b] for b in bays)
+            near = tuple(b for b in bays if row[b] <= best + EPS)
+            for _ in range(depot.count):
+                k = turn.get(near, 0)
+                put(depot.node, near[k % len(near)])
+                turn[near] = k + 1
+    else:
+        raise ValueError(f"placement: {placement!r} is not 'proportional' or 'nearest'")
+    return [(depot, bay, out[(depot, bay)]) for depot, bay in order]
+
+
+def _largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """The simulation's split of `total` buses over the bays by weight (equal split when all weights are 0)."""
+    s = sum(weights.values())
+    if s <= 0:
+        base = {k: total // len(weights) for k in weights}
+        for k in list(weights)[: total - sum(base.values())]:
+            base[k] += 1
+        return base
+    raw = {k: total * w / s for k, w in weights.items()}
+    out = {k: math.floor(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
+def _geometry(scenario: MassTestingScenario) -> MassTestingGeometry:
+    from scenarios.loading import scenario_graph
+
+    return MassTestingGeometry(scenario, scenario_graph(scenario))
+
+
+# ------------------------------------------------------------------------------------------ scoring
+
+
+@dataclass(frozen=True)
+class BusScore:
+    """A dispatch schedule scored on the model's grid: what the model's objective terms are for it."""
+
+    stranded: int
+    last_step: int | None  # first j by which every rider is carried (None if some are stranded)
+    last_departure_s: float | None
+    wait_rider_s: float  # rider-seconds waited after reaching the bay, from t_j on (the model's measure)
+    bus_km: float  # round trips only (the depot-to-bay drives are the same in every plan)
+    trips: int
+    carried: np.ndarray  # [bay, dest, j]: riders carried by the dispatch at t_j
+    fleet_shortfall: int  # most buses a schedule asks for beyond those idle at a bay (0: executable)
+    max_out: int  # most buses on trips at once
+
+
+def score_schedule(problem: BusProblem, dispatch: np.ndarray) -> BusScore:
+    """Board riders first come first served under a schedule `dispatch[bay, dest, j]` and score it."""
+    p = problem
+    b_n, d_n, g = p.riders.shape
+    carried = np.zeros_like(p.riders)
+    cum = np.zeros((b_n, d_n), dtype=np.int64)
+    idle = np.zeros(b_n, dtype=np.int64)
+    returns = np.zeros((b_n, g + int(p.cycle.max(initial=1)) + 1), dtype=np.int64)
+    short, out, max_out, wait = 0, 0, 0, 0.0
+    for j in range(g):
+        idle += p.supply[:, j] + returns[:, j]
+        out -= int(returns[:, j].sum())
+        for i in range(b_n):
+            want = int(dispatch[i, :, j].sum())
+            short = max(short, want - int(idle[i]))
+            idle[i] -= want
+            for k in range(d_n):
+                n = int(dispatch[i, k, j])
+                if n:
+                    take = min(n * p.capacity, int(p.riders[i, k, j] - cum[i, k]))
+                    carried[i, k, j] = take
+                    cum[i, k] += take
+                    returns[i, j + p.cycle[i, k]] += n
+                    out += n
+        max_out = max(max_out, out)
+        wait += float((p.riders[:, :, j] - cum).sum()) * p.bucket_s
+    stranded = int((p.total - cum).sum())
+    done = np.all(np.cumsum(carried, axis=2) >= p.total[:, :, None], axis=(0, 1))
+    hits = np.flatnonzero(done)
+    last = int(hits[0]) if stranded == 0 and hits.size else None
+    if p.riders_total == 0:
+        last = None
+    return BusScore(
+        stranded=stranded,
+        last_step=last,
+        last_departure_s=None if last is None else p.t(last) + p.load_s,
+        wait_rider_s=wait,
+        bus_km=float((dispatch * p.trip_km[:, :, None]).sum()),
+        trips=int(dispatch.sum()),
+        carried=carried,
+        fleet_shortfall=max(0, short),
+        max_out=max_out,
+    )
+
+
+def greedy_schedule(problem: BusProblem) -> np.ndarray:
+    """Every idle bus leaves at once for the destination with the most riders waiting (full loads first)."""
+    p = problem
+    b_n, d_n, g = p.riders.shape
+    n = np.zeros_like(p.riders)
+    cum = np.zeros((b_n, d_n), dtype=np.int64)
+    idle = np.zeros(b_n, dtype=np.int64)
+    returns = np.zeros((b_n, g + int(p.cycle.max(initial=1)) + 1), dtype=np.int64)
+    for j in range(g):
+        idle += p.supply[:, j] + returns[:, j]
+        for i in range(b_n):
+            waiting = p.riders[i, :, j] - cum[i]
+            while idle[i] > 0 and waiting.max(initial=0) > 0:
+                k = int(np.argmax(waiting))
+                n[i, k, j] += 1
+                take = min(p.capacity, int(waiting[k]))
+                waiting[k] -= take
+                cum[i, k] += take
+                idle[i] -= 1
+                returns[i, j + p.cycle[i, k]] += 1
+    return n
+
+
+# ------------------------------------------------------------------------------------------ bounds
+
+
+def arrival_bound(problem: BusProblem) -> int | None:
+    """The first moment everyone can be carried is no earlier than the first by which everyone has arrived."""
+    return problem.arrival_step
+
+
+def flow_bound(problem: BusProblem) -> int | None:
+    """Fleet-capacity flow bound: the first j by which each bay's buses can start the trips its riders need.
+
+    A bay needs at least ceil(riders / capacity) trips per destination; a bus first idle at e can start at
+    most floor((j - e) / c) + 1 trips by t_j, c its bay's shortest cycle. None: never within the grid.
+    """
+    p = problem
+    best = 0
+    for i in range(len(p.bays)):
+        need = int(sum(math.ceil(t / p.capacity) for t in p.total[i]))
+        if need == 0:
+            continue
+        live = p.cycle[i][p.total[i] > 0]
+        if np.any(live == 0):
+            return None
+        c = int(live.min())
+        starts = np.repeat(np.arange(p.n_steps), p.supply[i])
+        found = None
+        for j in range(p.n_steps):
+            ready = starts[starts <= j]
+            if int(((j - ready) // c + 1).sum()) >= need:
+                found = j
+                break
+        if found is None:
+            return None
+        best = max(best, found)
+    return best
+
+
+# ------------------------------------------------------------------------------------------ the model
+
+
+class _Solver:
+    """One linear integer model for CP-SAT or a MIP solver; the variables never leave this module."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        if backend == "CP_SAT":
+            self.cp = cp_model.CpModel()
+            self.cp_solver: cp_model.CpSolver | None = None
+        else:
+            self.mip = pywraplp.Solver.CreateSolver(backend)
+            if self.mip is None:
+                raise ValueError(f"OR-Tools has no {backend!r} solver in this build")
+        self.offset = 0.0
+        self.status = "UNKNOWN"
+
+    def int_var(self, lb: int, ub: int, name: str) -> Any:
+        if self.backend == "CP_SAT":
+            return self.cp.new_int_var(int(lb), int(ub), name)
+        return self.mip.IntVar(int(lb), int(ub), name)
+
+    def add(self, constraint: Any) -> None:
+        if self.backend == "CP_SAT":
+            self.cp.add(constraint)
+        else:
+            self.mip.Add(constraint)
+
+    def minimise(self, terms: list[tuple[int, Any]], offset: float = 0.0) -> None:
+        self.offset = offset
+        if self.backend == "CP_SAT":
+            self.cp.minimize(sum(c * v for c, v in terms if c))
+        else:
+            obj = self.mip.Objective()
+            obj.Clear()
+            for c, v in terms:
+                if c:
+                    obj.SetCoefficient(v, obj.GetCoefficient(v) + c)
+            obj.SetMinimization()
+
+    def hint(self, values: dict[Any, int]) -> None:
+        if self.backend == "CP_SAT":
+            self.cp.clear_hints()
+            for v, x in values.items():
+                self.cp.add_hint(v, int(x))
+        else:
+            self.mip.SetHint(list(values), [float(x) for x in values.values()])
+
+    def solve(self, time_limit_s: float, params: SolveParams, *, deterministic: bool) -> str:
+        if self.backend == "CP_SAT":
+            solver = self.cp_solver = cp_model.CpSolver()
+            solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+            solver.parameters.num_workers = max(1, params.workers)
+            solver.parameters.random_seed = params.seed
+            solver.parameters.relative_gap_limit = params.relative_gap
+            if deterministic and params.workers > 1:
+                solver.parameters.interleave_search = True
+            code = solver.solve(self.cp)
+            self.status = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
+                           cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID"}.get(
+                code, "UNKNOWN")  # fmt: skip
+            return self.status
+        self.mip.SetTimeLimit(max(1, int(1000 * time_limit_s)))
+        self.mip.SetNumThreads(max(1, params.workers))
+        mp = pywraplp.MPSolverParameters()
+        mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(params.relative_gap, 1e-9))
+        code = self.mip.Solve(mp)
+        self.status = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
+                       pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(code, "UNKNOWN")  # fmt: skip
+        return self.status
+
+    def value(self, v: Any) -> int:
+        if self.backend == "CP_SAT":
+            assert self.cp_solver is not None
+            return int(self.cp_solver.value(v))
+        return int(round(v.solution_value()))
+
+    def objective(self) -> tuple[float, float]:
+        """(objective, best bound), both with the offset."""
+        if self.backend == "CP_SAT":
+            assert self.cp_solver is not None
+            return self.cp_solver.objective_value + self.offset, self.cp_solver.best_objective_bound + self.offset
+        obj = self.mip.Objective()
+        return obj.Value() + self.offset, obj.BestBound() + self.offset
+
+
+Pair = tuple[int, int]  # (bay index, destination index)
+
+
+def add_riders_present(m: _Solver, pairs: list[Pair], problem: BusProblem) -> dict:
+    """Nobody is carried before reaching the bay: C[b, d, j] lies in [0, A[b, d, j]] (the variables' bounds)."""
+    return {(i, k, j): m.int_var(0, int(problem.riders[i, k, j]), f"C_{i}_{k}_{j}")
+            for i, k in pairs for j in range(problem.n_steps)}  # fmt: skip
+
+
+def add_carry_order(m: _Solver, c: dict, pairs: list[Pair], problem: BusProblem) -> None:
+    """The carried count never falls: C[b, d, j] >= C[b, d, j-1]."""
+    for i, k in pairs:
+        for j in range(1, problem.n_steps):
+            m.add(c[(i, k, j)] >= c[(i, k, j - 1)])
+
+
+def add_capacity(m: _Solver, n: dict, c: dict, pairs: list[Pair], problem: BusProblem) -> None:
+    """A dispatch carries at most capacity riders per bus: C[j] - C[j-1] <= capacity * n[j]."""
+    for i, k in pairs:
+        for j in range(problem.n_steps):
+            before = c[(i, k, j - 1)] if j else 0
+            m.add(c[(i, k, j)] - before <= problem.capacity * n[(i, k, j)])
+
+
+def add_fleet(m: _Solver, n: dict, idle: dict, pairs: list[Pair], problem: BusProblem,
+              extra: dict | None = None) -> None:  # fmt: skip
+    """Buses idle at a bay after t_j = idle before + arrived + returned - dispatched, never negative."""
+    p = problem
+    for i in sorted({i for i, _ in pairs}):
+        dests = [k for ii, k in pairs if ii == i]
+        for j in range(p.n_steps):
+            back = [n[(i, k, j - int(p.cycle[i, k]))] for k in dests if j - p.cycle[i, k] >= 0]
+            came = int(p.supply[i, j])
+            new = [extra[i]] if extra is not None and i in extra and j == p.earliest[i] else []
+            before = [idle[(i, j - 1)]] if j else []
+            sent = [n[(i, k, j)] for k in dests]
+            m.add(idle[(i, j)] == sum(before) + came + sum(new) + sum(back) - sum(sent))
+
+
+def add_all_clear(m: _Solver, z: dict, c: dict, pairs: list[Pair], problem: BusProblem) -> None:
+    """z[j] = 1 only when every rider is carried by t_j, and once 1 it stays 1."""
+    for j in range(problem.n_steps):
+        if j + 1 < problem.n_steps:
+            m.add(z[j] <= z[j + 1])
+        for i, k in pairs:
+            m.add(c[(i, k, j)] >= int(problem.total[i, k]) * z[j])
+
+
+def _trips_for(problem: BusProblem, i: int) -> int:
+    """Trips that carry every rider of bay i, one destination per trip."""
+    return int(sum(math.ceil(int(t) / problem.capacity) for t in problem.total[i]))
+
+
+class DispatchModel:
+    """The time-indexed dispatch model in one solver; `extra_buses` adds the diagnosis's spare buses.
+
+    Only pairs (bay, destination) with riders and a road between them get variables; riders of any other
+    pair are stranded whatever the plan (the objective's constant counts them).
+    """
+
+    def __init__(self, problem: BusProblem, *, backend: Backend = "CP_SAT", extra_buses: bool = False):
+        p = self.problem = problem
+        m = self.m = _Solver(backend)
+        g = p.n_steps
+        self.extra: dict[int, Any] | None = None
+        live = [(i, k) for i in range(len(p.bays)) for k in range(len(p.destinations))
+                if p.total[i, k] > 0 and p.cycle[i, k] > 0]  # fmt: skip
+        if extra_buses:
+            # Enough spare buses at a bay to carry all its riders in one trip each.
+            self.extra = {i: m.int_var(0, _trips_for(p, i), f"y_{i}")
+                          for i in sorted({i for i, _ in live}) if p.earliest[i] < g}  # fmt: skip
+        cap = {i: int(p.buses_at[i]) + (_trips_for(p, i) if self.extra and i in self.extra else 0)
+               for i in range(len(p.bays))}  # fmt: skip
+        self.pairs = [(i, k) for i, k in live if cap[i] > 0]
+        self.n = {}
+        for i, k in self.pairs:
+            for j in range(g):
+                ub = min(cap[i], math.ceil(int(p.riders[i, k, j]) / p.capacity))
+                self.n[(i, k, j)] = m.int_var(0, ub, f"n_{i}_{k}_{j}")
+        self.idle = {(i, j): m.int_var(0, cap[i], f"idle_{i}_{j}")
+                     for i in sorted({i for i, _ in self.pairs}) for j in range(g)}  # fmt: skip
+        self.z = {}
+        for j in range(g):
+            ready = bool(np.all(p.riders[:, :, j] >= p.total))
+            self.z[j] = m.int_var(0, 1 if ready and len(self.pairs) == len(live) else 0, f"z_{j}")
+
+        self.c = add_riders_present(m, self.pairs, p)  # Nobody is carried before reaching the bay.
+        add_carry_order(m, self.c, self.pairs, p)  # The carried count never falls.
+        add_capacity(m, self.n, self.c, self.pairs, p)  # A dispatch carries at most capacity riders per bus.
+        add_fleet(m, self.n, self.idle, self.pairs, p, self.extra)  # Idle = came + back - sent >= 0.
+        add_all_clear(m, self.z, self.c, self.pairs, p)  # z[j] = 1 only when all are carried by t_j.
+
+    def last_terms(self) -> tuple[list[tuple[int, Any]], float]:
+        """Phase 1: stranded riders * (G + 1) + the first all-clear index, as (terms, constant)."""
+        p = self.problem
+        g = p.n_steps
+        terms = [(-(g + 1), self.c[(i, k, g - 1)]) for i, k in self.pairs]
+        terms += [(-1, z) for z in self.z.values()]
+        return terms, float((g + 1) * p.riders_total + g)
+
+    def wait_km_terms(self, options: BusParams) -> tuple[list[tuple[int, Any]], float]:
+        """Phase 2: weighted rider-minutes waited and bus-km, in thousandths, as (terms, constant)."""
+        p = self.problem
+        per_bucket = round(OBJECTIVE_SCALE * options.wait_weight * p.bucket_s / 60)
+        terms = [(-per_bucket, v) for v in self.c.values()]
+        terms += [(round(OBJECTIVE_SCALE * options.km_weight * float(p.trip_km[i, k])), v)
+                  for (i, k, _), v in self.n.items()]  # fmt: skip
+        return terms, float(per_bucket * int(p.riders.sum()))
+
+    def fix_at_most(self, terms: list[tuple[int, Any]], constant: float, value: float) -> None:
+        """Keep an objective at or below a value found (for the next phase)."""
+        self.m.add(sum(c * v for c, v in terms if c) <= math.floor(value - constant + EPS))
+
+    def schedule(self) -> np.ndarray:
+        out = np.zeros_like(self.problem.riders)
+        for (i, k, j), v in self.n.items():
+            out[i, k, j] = self.m.value(v)
+        return out
+
+    def hint_schedule(self, dispatch: np.ndarray) -> None:
+        """Hint a schedule: its dispatches, carried riders, idle buses and all-clear flags."""
+        p = self.problem
+        s = score_schedule(p, dispatch)
+        cum = np.cumsum(s.carried, axis=2)
+        values: dict[Any, int] = {}
+        for (i, k, j), v in self.n.items():
+            values[v] = int(dispatch[i, k, j])
+            values[self.c[(i, k, j)]] = int(cum[i, k, j])
+        idle = p.supply.cumsum(axis=1) - _busy(p, dispatch)
+        for (i, j), v in self.idle.items():
+            values[v] = int(idle[i, j])
+        for j, v in self.z.items():
+            values[v] = int(s.last_step is not None and j >= s.last_step)
+        self.m.hint(values)
+
+
+def _busy(problem: BusProblem, dispatch: np.ndarray) -> np.ndarray:
+    """[bay, j]: buses of each bay away on trips just after the dispatches at t_j."""
+    p = problem
+    out = np.zeros((len(p.bays), p.n_steps), dtype=np.int64)
+    for i, k, j in zip(*np.nonzero(dispatch), strict=True):
+        out[i, j : j + int(p.cycle[i, k])] += int(dispatch[i, k, j])
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the search
+
+
+@dataclass(frozen=True)
+class FleetNeed:
+    """What the diagnosis found: the fewest buses that move everyone by the target, within proven limits."""
+
+    at_least: int | None  # proven: fewer buses cannot (None: not even unlimited spare buses can)
+    enough: int | None  # a fleet of this size does it in the model (None: not found in time)
+    status: str
+
+
+def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = BusParams(),
+              time_limit_s: float | None = None, fleet_fails: bool = False) -> FleetNeed:  # fmt: skip
+    """The fewest buses to move everyone by the target: the fleet, plus spares at the bays at the earliest moment.
+
+    Spares are ready at each bay when the first bus of the fleet could reach it and may go to any bay, so no
+    real spare does better: `at_least` is a proven lower bound (`fleet_fails`: the fleet alone is proven short).
+    """
+    p = problem
+    b_n, d_n, g = p.riders.shape
+    floor = 1 if fleet_fails else 0
+    # Everyone must have reached a bay by the target's last dispatch moment.
+    if p.target_step < 0 or p.target_step >= g or p.arrival_step is None or p.arrival_step > p.target_step:
+        return FleetNeed(None, None, "INFEASIBLE")
+    model = DispatchModel(p, backend=options.backend, extra_buses=True)
+    assert model.extra is not None
+    m = model.m
+    m.add(model.z[p.target_step] == 1)  # Everyone is carried by the target's last dispatch moment.
+    m.minimise([(1, v) for v in model.extra.values()])
+    limit = params.time_limit_s if time_limit_s is None else time_limit_s
+    status = m.solve(limit, params, deterministic=options.deterministic)
+    if status == "INFEASIBLE":
+        return FleetNeed(None, None, status)
+    if status in ("OPTIMAL", "FEASIBLE"):
+        value, bound = m.objective()
+        lower = round(value) if status == "OPTIMAL" else max(floor, math.ceil(bound - EPS))
+        return FleetNeed(p.fleet + lower, p.fleet + round(value), status)
+    return FleetNeed(p.fleet + floor, None, status)
+
+
+@dataclass(frozen=True)
+class BusOutcome:
+    """What `solve_buses` found: the schedule, its score, both phases' values and bounds, and a diagnosis."""
+
+    problem: BusProblem
+    dispatch: np.ndarray  # [bay, dest, j] buses sent
+    score: BusScore
+    status: str
+    last_value: float  # phase 1, in buckets: stranded * (G + 1) + first all-clear index
+    last_bound: float
+    last_bound_source: str
+    wait_value: float  # phase 2: weighted rider-minutes waited + weighted bus-km
+    wait_bound: float | None
+    phase_status: tuple[str, str]
+    need: FleetNeed | None = None
+    missed: bool = False  # the target is not met by this schedule
+    proven_missed: bool = False  # and no schedule meets it
+
+    def minutes(self, buckets: float) -> float:
+        """Phase 1 in minutes after the scenario's start: the last departure (plus G + 1 buckets a stranded rider)."""
+        p = self.problem
+        return (p.start_s + p.load_s + buckets * p.bucket_s) / 60
+
+
+def _phase1_value(p: BusProblem, score: BusScore) -> float:
+    g = p.n_steps
+    return float(score.stranded * (g + 1) + (score.last_step if score.last_step is not None else g))
+
+
+def own_bound(problem: BusProblem) -> tuple[float, str]:
+    """A proven lower bound on phase 1 computed here, and what proves it."""
+    p = problem
+    g = p.n_steps
+    late = int((p.total - p.riders[:, :, -1]).sum()) if g else p.riders_total  # reach a bay after the grid
+    no_bus = (p.cycle == 0) | (p.buses_at[:, None] == 0)  # no road to the destination, or no bus at the bay
+    lost = int(np.where(no_bus, p.riders[:, :, -1], 0).sum()) if g else 0
+    if late or lost:
+        why = "riders reaching the bays after the horizon" if late else "riders at a bay no bus serves"
+        return float((late + lost) * (g + 1) + g), why
+    candidates = [(0.0, "trivial")]
+    arrive, flow = arrival_bound(p), flow_bound(p)
+    if arrive is not None:
+        candidates.append((float(arrive), "the last rider's arrival plus loading"))
+    if flow is not None:
+        candidates.append((float(flow), "the fleet-capacity flow bound"))
+    return max(candidates, key=lambda c: c[0])
+
+
+def solve_buses(problem: BusProblem, *, params: SolveParams = SolveParams(),
+                options: BusParams = BusParams()) -> BusOutcome:  # fmt: skip
+    """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2."""
+    p = problem
+    deadline = time.perf_counter() + params.time_limit_s
+    greedy = greedy_schedule(p)
+    if p.riders_total == 0 or p.n_steps == 0:
+        score = score_schedule(p, greedy)
+        value = _phase1_value(p, score)
+        return BusOutcome(p, greedy, score, "OPTIMAL", value, value, "nothing to decide", _wait_km(score, options),
+                          _wait_km(score, options), ("OPTIMAL", "OPTIMAL"))  # fmt: skip
+    bound_own, source_own = own_bound(p)
+
+    # Phase 1: stranded riders, then the first all-clear moment.
+    model = DispatchModel(p, backend=options.backend)
+    model.hint_schedule(greedy)
+    terms1, const1 = model.last_terms()
+    model.m.minimise(terms1, const1)
+    share = min(1.0, max(0.05, options.first_phase_share))
+    status1 = model.m.solve(max(0.01, share * (deadline - time.perf_counter())), params,
+                            deterministic=options.deterministic)  # fmt: skip
+    dispatch, solver_bound = greedy, -math.inf
+    if status1 in ("OPTIMAL", "FEASIBLE"):
+        dispatch = model.schedule()
+        solver_bound = model.m.objective()[1] if status1 == "FEASIBLE" else model.m.objective()[0]
+    value1 = _phase1_value(p, score_schedule(p, dispatch))
+    bound1 = max(bound_own, solver_bound)
+    source = source_own if bound_own >= solver_bound else f"{options.backend.replace('_', '-')}'s bound"
+    if bound1 >= value1 - EPS:
+        source += ", proven optimal"
+
+    # The target: met, missed by this plan, or missed by every plan (and then: how many buses it would take).
+    score = score_schedule(p, dispatch)
+    missed = score.stranded > 0 or (score.last_step is not None and score.last_step > p.target_step)
+    proven_missed = missed and bound1 > p.target_step + EPS
+    need = None
+    if missed and options.diagnose:
+        limit = max(0.05, 0.5 * (deadline - time.perf_counter()))
+        need = min_fleet(p, params=params, options=options, time_limit_s=limit, fleet_fails=proven_missed)
+
+    # Phase 2: phase 1's value kept; weighted waiting and bus-km.
+    value2, bound2, status2 = _wait_km(score, options), None, "UNKNOWN"
+    remaining = deadline - time.perf_counter()
+    if remaining > 0.05 and status1 in ("OPTIMAL", "FEASIBLE"):
+        model.fix_at_most(terms1, const1, value1)  # Phase 1's value is kept.
+        model.hint_schedule(dispatch)
+        terms2, const2 = model.wait_km_terms(options)
+        model.m.minimise(terms2, const2)
+        status2 = model.m.solve(remaining, params, deterministic=options.deterministic)
+        if status2 in ("OPTIMAL", "FEASIBLE"):
+            better = model.schedule()
+            if _phase1_value(p, score_schedule(p, better)) <= value1 + EPS:
+                dispatch, score = better, score_schedule(p, better)
+                value, bound = model.m.objective()
+                value2 = _wait_km(score, options)
+                bound2 = (value if status2 == "OPTIMAL" else bound) / OBJECTIVE_SCALE
+    gap1 = relative_gap((p.start_s + p.load_s) / p.bucket_s + value1, (p.start_s + p.load_s) / p.bucket_s + bound1)
+    gap2 = relative_gap(value2, bound2)
+    within = gap1 is not None and gap1 <= params.relative_gap + EPS and gap2 is not None \
+        and gap2 <= params.relative_gap + EPS
+    status = "INFEASIBLE" if proven_missed else "OPTIMAL" if within else "FEASIBLE"
+    return BusOutcome(p, dispatch, score, status, value1, bound1, source, value2, bound2, (status1, status2),
+                      need, missed, proven_missed)  # fmt: skip
+
+
+def _wait_km(score: BusScore, options: BusParams) -> float:
+    return options.wait_weight * score.wait_rider_s / 60 + options.km_weight * score.bus_km
+
+
+def diagnosis(outcome: BusOutcome, label: Any = None) -> str | None:
+    """Why the target is missed and what it would take, in one sentence (None when the target is met)."""
+    p, s, need = outcome.problem, outcome.score, outcome.need
+    if not outcome.missed:
+        return None
+    when = label or _offset_label
+    by = when(p.target_s)
+    missed = (f"{s.stranded} of {p.riders_total} riders are not carried by {when(p.horizon_s)}" if s.stranded
+              else f"the last rider departs at {when(s.last_departure_s or 0.0)}")  # fmt: skip
+    proven = "" if outcome.proven_missed else " in the plan found (not proven impossible)"
+    if need is None:
+        return f"{missed}{proven}, after the target {by}; {p.fleet} buses are available"
+    if need.at_least is None:
+        arrive = p.arrival_step
+        last = "after the horizon" if arrive is None else f"by {when(p.t(arrive))}"
+        return (f"the last riders reach the bays {last}: no number of buses moves everyone by {by}; "
+                f"{p.fleet} are available ({missed})")  # fmt: skip
+    upper = "" if need.enough is None or need.enough == need.at_least else f"; {need.enough} suffice in the model"
+    return (f"needs at least {need.at_least} buses to move everyone by {by}; {p.fleet} are available"
+            f"{upper} ({missed}{proven})")  # fmt: skip
+
+
+def _offset_label(t_s: float) -> str:
+    t = round(t_s)
+    return f"+{t // 3600:02d}:{t % 3600 // 60:02d}"
+
+
+# ------------------------------------------------------------------------------------------ the plan
+
+
+def dispatch_actions(problem: BusProblem, dispatch: np.ndarray, score: BusScore | None = None) -> list[DispatchBus]:
+    """The schedule as plan actions: `count` buses from a bay to a destination at each dispatch moment."""
+    p = problem
+    out = []
+    for j in range(p.n_steps):
+        for i, bay in enumerate(p.bays):
+            for k, dest in enumerate(p.destinations):
+                n = int(dispatch[i, k, j])
+                if n > 0:
+                    note = f"~{int(score.carried[i, k, j])} riders" if score is not None else ""
+                    out.append(DispatchBus(at_s=p.t(j), origin=bay, to=dest, count=n, note=note))
+    return out
+
+
+def plan_buses(
+    scenario: MassTestingScenario,
+    forecast: BayForecast,
+    geometry: MassTestingGeometry | None = None,
+    *,
+    params: SolveParams = SolveParams(),
+    options: BusParams = BusParams(),
+    target_s: float | None = None,
+) -> PlanResult:
+    """Dispatch the scenario's buses against a bay forecast: last departure first, then waiting, then bus-km.
+
+    `target_s` (seconds after the start; default the horizon) is when the last rider should have left. When
+    no plan meets it the status is INFEASIBLE, the diagnosis says how many buses it would take, and the plan
+    is the best effort (fewest stranded, then the earliest last departure).
+    """
+    from scenarios.loading import scenario_hash
+
+    started = time.perf_counter()
+    geo = geometry if geometry is not None else _geometry(scenario)
+    problem = bus_problem(scenario, forecast, geo, placement=options.placement, boarding=options.boarding,
+                          target_s=target_s)  # fmt: skip
+    out = solve_buses(problem, params=params, options=options)
+    wall = time.perf_counter() - started
+    objective, bound = out.minutes(out.last_value), out.minutes(out.last_bound)
+    details = outcome_details(out, options)
+    stats = SolverStats(status=out.status, objective=objective, bound=bound, gap=relative_gap(objective, bound),
+                        wall_s=round(wall, 6))  # fmt: skip
+    meta = PlanMeta(
+        scenario=scenario.name,
+        scenario_hash=scenario_hash(scenario),
+        produced_by="optimizer.buses",
+        state_time_s=forecast.start_s,
+        seed=params.seed,
+        solver=stats,
+        objective_terms={k: details[k] for k in ("last_departed_min", "stranded_riders", "wait_rider_min", "bus_km")},
+        note=(f"buses: last departure first, then waiting ({options.wait_weight:g} per rider-minute) and bus-km "
+              f"({options.km_weight:g} per km); {problem.bucket_s / 60:g}-min grid"),
+    )  # fmt: skip
+    return PlanResult(
+        plan=Plan.build(meta, dispatch_actions(problem, out.dispatch, out.score)),
+        status=out.status,
+        objective=objective,
+        bound=bound,
+        wall_s=wall,
+        seed=params.seed,
+        rationale=rationale(out, scenario.clock.label),
+        diagnosis=diagnosis(out, scenario.clock.label),
+        details=details,
+    )
+
+
+def outcome_details(out: BusOutcome, options: BusParams) -> dict[str, float]:
+    """The outcome's numbers by name (all finite): KPI estimates, phase 2's value and bound, the fleet needed."""
+    p, s = out.problem, out.score
+    carried = p.riders_total - s.stranded
+    d: dict[str, float] = {
+        "riders": float(p.riders_total),
+        "fleet": float(p.fleet),
+        "bucket_s": p.bucket_s,
+        "steps": float(p.n_steps),
+        "stranded_riders": float(s.stranded),
+        "last_departed_min": (s.last_departure_s if s.last_departure_s is not None else p.horizon_s) / 60,
+        "wait_rider_min": s.wait_rider_s / 60,
+        # From reaching the bay to leaving: the model's waiting, half a bucket before t_j on average, and loading.
+        "mean_wait_min": (s.wait_rider_s + carried * (p.bucket_s / 2 + p.load_s)) / max(1, carried) / 60,
+        "bus_km": s.bus_km + p.positioning_km,
+        "trips": float(s.trips),
+        "peak_buses_out": float(s.max_out),
+        "phase2_objective": out.wait_value,
+        "wait_weight": options.wait_weight,
+        "km_weight": options.km_weight,
+    }
+    if out.wait_bound is not None:
+        d["phase2_bound"] = out.wait_bound
+        gap = relative_gap(out.wait_value, out.wait_bound)
+        if gap is not None:
+            d["phase2_gap"] = gap
+    if out.need is not None:
+        if out.need.at_least is not None:
+            d["buses_needed_at_least"] = float(out.need.at_least)
+        if out.need.enough is not None:
+            d["buses_enough"] = float(out.need.enough)
+    return d
+
+
+def rationale(out: BusOutcome, label: Any = None) -> tuple[str, ...]:
+    """A few lines for the commander: when the last rider leaves, what bounds it, what the fleet does."""
+    p, s = out.problem, out.score
+    when = label or _offset_label
+    lines = []
+    if s.last_departure_s is not None:
+        arrive = p.arrival_step
+        after = "" if arrive is None else f", {(s.last_departure_s - p.t(arrive)) / 60:.0f} min after the last rider reaches a bay"
+        lines.append(f"last rider departs at {when(s.last_departure_s)}{after}")
+    if s.stranded:
+        lines.append(f"{s.stranded} riders cannot be carried by {when(p.horizon_s)}")
+    else:
+        lines.append(f"no plan on the {p.bucket_s / 60:g}-min grid has the last rider leave before "
+                     f"{when(out.minutes(out.last_bound) * 60)} (bound: {out.last_bound_source})")  # fmt: skip
+    lines.append(f"{s.trips} trips by {p.fleet} buses, at most {s.max_out} on the road at once; "
+                 f"{s.bus_km + p.positioning_km:.0f} bus-km")  # fmt: skip
+    for k, dest in enumerate(p.destinations):
+        trips = int(out.dispatch[:, k, :].sum())
+        if trips:
+            lines.append(f"{dest}: {trips} trips, {int(s.carried[:, k, :].sum())} riders")
+    return tuple(lines)
+
+
+__all__ = [
+    "BayForecast",
+    "BusOutcome",
+    "BusParams",
+    "BusProblem",
+    "BusScore",
+    "FleetNeed",
+    "bus_placement",
+    "diagnosis",
+    "bus_problem",
+    "dispatch_actions",
+    "flow_bound",
+    "forecast_bay_demand",
+    "greedy_schedule",
+    "min_fleet",
+    "outcome_details",
+    "own_bound",
+    "plan_buses",
+    "rationale",
+    "score_schedule",
+    "solve_buses",
+]
