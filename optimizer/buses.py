@@ -575,7 +575,6 @@ class _Solver:
             self.mip = pywraplp.Solver.CreateSolver(backend)
             if self.mip is None:
                 raise ValueError(f"OR-Tools has no {backend!r} solver in this build")
-        self.offset = 0.0
         self.status = "UNKNOWN"
 
     def int_var(self, lb: int, ub: int, name: str) -> Any:
@@ -590,15 +589,16 @@ class _Solver:
             self.mip.Add(constraint)
 
     def minimise(self, terms: list[tuple[int, Any]], offset: float = 0.0) -> None:
-        self.offset = offset
+        """Minimise sum(c * v) + offset (the offset inside the solver, so that its relative gap is the true one)."""
         if self.backend == "CP_SAT":
-            self.cp.minimize(sum(c * v for c, v in terms if c))
+            self.cp.minimize(sum(c * v for c, v in terms if c) + round(offset))
         else:
             obj = self.mip.Objective()
             obj.Clear()
             for c, v in terms:
                 if c:
                     obj.SetCoefficient(v, obj.GetCoefficient(v) + c)
+            obj.SetOffset(float(offset))
             obj.SetMinimization()
 
     def hint(self, values: dict[Any, int]) -> None:
@@ -609,13 +609,13 @@ class _Solver:
         else:
             self.mip.SetHint(list(values), [float(x) for x in values.values()])
 
-    def solve(self, time_limit_s: float, params: SolveParams, *, deterministic: bool) -> str:
+    def solve(self, time_limit_s: float, params: SolveParams, *, gap: float, deterministic: bool) -> str:
         if self.backend == "CP_SAT":
             solver = self.cp_solver = cp_model.CpSolver()
             solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
             solver.parameters.num_workers = max(1, params.workers)
             solver.parameters.random_seed = params.seed
-            solver.parameters.relative_gap_limit = params.relative_gap
+            solver.parameters.relative_gap_limit = gap
             if deterministic and params.workers > 1:
                 solver.parameters.interleave_search = True
             code = solver.solve(self.cp)
@@ -626,7 +626,7 @@ class _Solver:
         self.mip.SetTimeLimit(max(1, int(1000 * time_limit_s)))
         self.mip.SetNumThreads(max(1, params.workers))
         mp = pywraplp.MPSolverParameters()
-        mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(params.relative_gap, 1e-9))
+        mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(gap, 1e-9))
         code = self.mip.Solve(mp)
         self.status = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
                        pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(code, "UNKNOWN")  # fmt: skip
@@ -639,12 +639,12 @@ class _Solver:
         return int(round(v.solution_value()))
 
     def objective(self) -> tuple[float, float]:
-        """(objective, best bound), both with the offset."""
+        """(objective, best bound) of the last solve."""
         if self.backend == "CP_SAT":
             assert self.cp_solver is not None
-            return self.cp_solver.objective_value + self.offset, self.cp_solver.best_objective_bound + self.offset
+            return self.cp_solver.objective_value, self.cp_solver.best_objective_bound
         obj = self.mip.Objective()
-        return obj.Value() + self.offset, obj.BestBound() + self.offset
+        return obj.Value(), obj.BestBound()
 
 
 Pair = tuple[int, int]  # (bay index, destination index)
@@ -823,12 +823,12 @@ def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = 
     m.add(model.z[p.target_step] == 1)  # Everyone is carried by the target's last dispatch moment.
     m.minimise([(1, v) for v in model.extra.values()])
     limit = params.time_limit_s if time_limit_s is None else time_limit_s
-    status = m.solve(limit, params, deterministic=options.deterministic)
+    status = m.solve(limit, params, gap=0.0, deterministic=options.deterministic)
     if status == "INFEASIBLE":
         return FleetNeed(None, None, status)
     if status in ("OPTIMAL", "FEASIBLE"):
         value, bound = m.objective()
-        lower = round(value) if status == "OPTIMAL" else max(floor, math.ceil(bound - EPS))
+        lower = max(floor, math.ceil(bound - EPS))
         return FleetNeed(p.fleet + lower, p.fleet + round(value), status)
     return FleetNeed(p.fleet + floor, None, status)
 
@@ -900,12 +900,12 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = SolveParams(),
     terms1, const1 = model.last_terms()
     model.m.minimise(terms1, const1)
     share = min(1.0, max(0.05, options.first_phase_share))
-    status1 = model.m.solve(max(0.01, share * (deadline - time.perf_counter())), params,
+    status1 = model.m.solve(max(0.01, share * (deadline - time.perf_counter())), params, gap=0.0,
                             deterministic=options.deterministic)  # fmt: skip
     dispatch, solver_bound = greedy, -math.inf
     if status1 in ("OPTIMAL", "FEASIBLE"):
         dispatch = model.schedule()
-        solver_bound = model.m.objective()[1] if status1 == "FEASIBLE" else model.m.objective()[0]
+        solver_bound = model.m.objective()[1]
     value1 = _phase1_value(p, score_schedule(p, dispatch))
     bound1 = max(bound_own, solver_bound)
     source = source_own if bound_own >= solver_bound else f"{options.backend.replace('_', '-')}'s bound"
@@ -929,14 +929,14 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = SolveParams(),
         model.hint_schedule(dispatch)
         terms2, const2 = model.wait_km_terms(options)
         model.m.minimise(terms2, const2)
-        status2 = model.m.solve(remaining, params, deterministic=options.deterministic)
+        status2 = model.m.solve(remaining, params, gap=params.relative_gap, deterministic=options.deterministic)
         if status2 in ("OPTIMAL", "FEASIBLE"):
             better = model.schedule()
             if _phase1_value(p, score_schedule(p, better)) <= value1 + EPS:
                 dispatch, score = better, score_schedule(p, better)
                 value, bound = model.m.objective()
                 value2 = _wait_km(score, options)
-                bound2 = (value if status2 == "OPTIMAL" else bound) / OBJECTIVE_SCALE
+                bound2 = bound / OBJECTIVE_SCALE
     gap1 = relative_gap((p.start_s + p.load_s) / p.bucket_s + value1, (p.start_s + p.load_s) / p.bucket_s + bound1)
     gap2 = relative_gap(value2, bound2)
     within = gap1 is not None and gap1 <= params.relative_gap + EPS and gap2 is not None \

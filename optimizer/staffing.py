@@ -148,7 +148,7 @@ class StaffingProblem:
         out = float(self.visitors[z]) if walk_s >= u else 0.0
         prof = self.arrivals[z]
         if prof is not None:
-            out += prof.expected_count(self.horizon_s, since=max(0.0, u - walk_s))
+            out += prof.expected_count(self.horizon_s, since_s=max(0.0, u - walk_s))
         return out
 
     def arrival(self, g: int, s: int) -> float:
@@ -803,7 +803,7 @@ class LpSearch:
                 trial = lo + f_lo * (lo - prev[0]) / (prev[1] - f_lo) if prev[1] > f_lo else 2 * lo - prev[0]
             trial = max(trial, lo + step)
             if hi is not None:
-                trial = min(trial, hi - step)
+                trial = min(trial, hi - step) if hi - lo > 2 * step else (lo + hi) / 2
             if trial >= self.top:
                 trial = self.top
             f = self.shortfall(trial)
@@ -836,6 +836,8 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
         return out
     out.lower_s, out.lp_s = found
     out.lower_source = "LP relaxation infeasible (bisection)"
+    if (quick := quick_lower_bound(problem)) > out.lower_s:
+        out.lower_s, out.lower_source = quick, "booth and tester totals"
     model: Any
     if options.backend == "CP_SAT":
         model = CpSatProbe(problem, split_zones=options.split_zones, params=params)
@@ -843,7 +845,7 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
     else:
         model = out.model = FluidModel(problem, integer=True, backend=options.backend,
                                        split_zones=options.split_zones, params=params)  # fmt: skip
-    trial, top = out.lp_s, problem.horizon_cap_s * (1 + 1e-9) + 1e-6
+    trial, top, step = out.lp_s, problem.horizon_cap_s * (1 + 1e-9) + 1e-6, 0.0
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         model.set_makespan(trial)
@@ -869,7 +871,7 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
         else:
             if trial >= top:
                 break
-            step = max(1.0, params.relative_gap * trial, 2 * (trial - out.lower_s))
+            step = max(1.0, params.relative_gap * trial, 2 * step)  # no plan yet: step up, doubling
             trial = min(trial + step, top)
     if out.best is None:
         out.status = "UNKNOWN"
@@ -1109,11 +1111,13 @@ def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Any, params
         found = round(mip.objective()[0])
         bound = max(bound, mip.objective()[1])
     needed = max(0, math.ceil(bound - 1e-6))
+    testers = "tester" if needed == 1 else "testers"
+    are = "is" if available == 1 else "are"
     if needed > available:
-        message = f"needs at least {needed} testers to finish by {when}; {available} are available"
+        message = f"needs at least {needed} {testers} to finish by {when}; {available} {are} available"
     else:
-        message = (f"finishing by {when} needs at least {needed} testers and {available} are available, but not in "
-                   "the groups and roles the pools can send in time")  # fmt: skip
+        message = (f"finishing by {when} needs at least {needed} {testers} and {available} {are} available, but not "
+                   "in the groups and roles the pools can send in time")  # fmt: skip
     if found is not None and found > needed:
         message += f" (the leanest plan found uses {found})"
     return StaffingDiagnosis(finish_by_s, available, needed, found, None, message)
@@ -1241,6 +1245,8 @@ def search_direct(problem: StaffingProblem, *, params: SolveParams, options: Sta
     out.lp_bracket = found
     out.lower_s, out.lp_s = found
     out.lower_source = "LP relaxation infeasible (bisection)"
+    if (quick := quick_lower_bound(problem)) > out.lower_s:
+        out.lower_s, out.lower_source = quick, "booth and tester totals"
     started = time.perf_counter()
     model = FluidModel(problem, integer=True, backend=options.backend, split_zones=options.split_zones, params=params)
     solver, step = model.solver, options.grid_step_s

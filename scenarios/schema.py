@@ -331,15 +331,18 @@ class MassTestingScenario(ScenarioBase):
 # ------------------------------------------------------------------------------------------ crowd
 
 
-class CrowdSource(Model):
-    """Where people come in, how many an hour, and where they head for."""
+class CrowdDemand(Model):
+    """People arriving per hour in all, where they come in (origin shares) and where they head (destinations)."""
 
-    node: NodeId
     arrivals: ArrivalProfile
-    destinations: dict[Annotated[str, NodeRef()], Share] = Field(min_length=1)
+    origins: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Share] = Field(min_length=1)
+    destinations: dict[Annotated[str, NodeRef(("viewing_area", "square", "promenade", "plaza", "zone"))], Share] = (
+        Field(min_length=1)
+    )
 
     @model_validator(mode="after")
-    def _shares(self) -> CrowdSource:
+    def _shares(self) -> CrowdDemand:
+        _check_shares(self.origins, "origins shares")
         _check_shares(self.destinations, "destinations shares")
         return self
 
@@ -391,7 +394,7 @@ class CrowdScenario(ScenarioBase):
 
     kind: Literal["crowd"]
     evenings: int = Field(default=1, ge=1, le=31)
-    demand: tuple[CrowdSource, ...] = Field(min_length=1)
+    demand: CrowdDemand
     exits: tuple[NodeId, ...] = Field(min_length=1)
     dwell: Distribution
     shows: tuple[ShowSegment, ...] = ()

@@ -57,6 +57,7 @@ Shiliupu; 2010 rebuild with 4 traffic lanes + 2 spare and sidewalks up to 12 m; 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -326,7 +327,8 @@ STAIRS = [
     ("stair_guangdong", "stair", "Stair to the platform at Guangdong Rd", "广东路口登平台阶梯",
      bund("guangdong", STAIR_FOOT), 0, "B", "EST: stair foot on the east sidewalk"),
     ("stair_signal_tower", "stair", "Stair from the Signal Tower square to the platform",
-     "信号台广场登平台阶梯", bund("yanan", STAIR_FOOT, -8), 0, "B", "EST: broad stair beside the Signal Tower"),
+     "信号台广场登平台阶梯", bund("yanan", STAIR_FOOT, -8), 0, "B",
+     "EST: broad stair beside the Signal Tower"),
 ]
 
 # --- Waibaidu Bridge (Garden Bridge): about 107 m long, heading north-north-east over Suzhou Creek.
@@ -372,8 +374,8 @@ APPROACH_STREETS = [
      (121.4745864, 31.2410872), 0, "A",
      f"{OSM}: signal node 267198467 (北京东路 / 福建中路); the extract stops at 31.2412 N, so this is the "
      "easternmost Beijing E Rd junction it has"),
-    ("beijing_shanxi", "junction", "Beijing E. Rd / Shanxi Rd", "北京东路/山西路", (121.4766, 31.2417), 0, "B",
-     "EST: Beijing E Rd produced east from node 267198467 on the bearing of Ningbo and Tianjin roads"),
+    ("beijing_shanxi", "junction", "Beijing E. Rd / Shanxi Rd", "北京东路/山西路", (121.4766, 31.2417),
+     0, "B", "EST: Beijing E Rd produced east from node 267198467 on the bearing of Ningbo/Tianjin roads"),
     ("beijing_henan", "junction", "Beijing E. Rd / Henan Middle Rd", "北京东路/河南中路", (121.4793, 31.2424),
      0, "B", "EST: that line crossed with 河南中路 produced north from OSM nodes 8363347551-599408890"),
     ("beijing_sichuan", "junction", "Beijing E. Rd / Sichuan Middle Rd", "北京东路/四川中路",
@@ -484,9 +486,11 @@ METRO = [
      "南京东路站出口(河南中路北)", (121.48035, 31.24015), 0, "B", EXIT_POSITION),
     ("enr_exit_henan_south", "metro_exit", "East Nanjing Road station exit, Henan Middle Rd south",
      "南京东路站出口(河南中路南)", (121.48060, 31.23905), 0, "B", EXIT_POSITION),
-    ("enr_exit_nanjing_shandong", "metro_exit", "East Nanjing Road station exit, Nanjing Rd E. at Shandong Rd",
+    ("enr_exit_nanjing_shandong", "metro_exit",
+     "East Nanjing Road station exit, Nanjing Rd E. at Shandong Rd",
      "南京东路站出口(南京东路山东中路)", (121.47985, 31.23930), 0, "B", EXIT_POSITION),
-    ("enr_exit_nanjing_jiangxi", "metro_exit", "East Nanjing Road station exit, Nanjing Rd E. at Jiangxi Rd",
+    ("enr_exit_nanjing_jiangxi", "metro_exit",
+     "East Nanjing Road station exit, Nanjing Rd E. at Jiangxi Rd",
      "南京东路站出口(南京东路江西中路)", (121.48195, 31.24005), 0, "B", EXIT_POSITION),
     ("enr_exit_jiangxi_south", "metro_exit", "East Nanjing Road station exit, Jiangxi Middle Rd",
      "南京东路站出口(江西中路)", (121.48228, 31.23950), 0, "B", EXIT_POSITION),
@@ -534,15 +538,25 @@ def edge(u: str, v: str, mode: str, name: str, width_m: float, *, lanes: int = 0
 
 def walk_chain(ids: list[str], name: str, width_m: float, via: dict[int, tuple] | None = None) -> None:
     """Two-way walk edges between consecutive ids; `via[i]` holds the waypoints of the i-th edge."""
-    for i, (u, v) in enumerate(zip(ids, ids[1:], strict=False)):
+    for i, (u, v) in enumerate(itertools.pairwise(ids)):
         edge(u, v, "walk", name, width_m, via=(via or {}).get(i, ()))
 
 
 def road(u: str, v: str, name: str, *, lanes: int, kmh: float, carriageway_m: float, oneway: bool = False,
          via: tuple = ()) -> None:  # fmt: skip
     """A road edge: nobody walks on it (width 0) until it is closed and its carriageway opens."""
-    edge(u, v, "road", name, 0, lanes=lanes, speed=kmh * KMH, oneway=oneway, carriageway_m=carriageway_m,
-         via=via)
+    edge(
+        u,
+        v,
+        "road",
+        name,
+        0,
+        lanes=lanes,
+        speed=kmh * KMH,
+        oneway=oneway,
+        carriageway_m=carriageway_m,
+        via=via,
+    )
 
 
 # fmt: off
@@ -657,7 +671,8 @@ edge("chen_yi_stair_top", "prom_chen_yi", "walk", PROMENADE_NAME, 10)
 edge("chen_yi_square", "stair_chen_yi_ne", "walk", "Chen Yi Square, north-east corner", 10)
 edge("stair_chen_yi_ne", "prom_chen_yi_north", "stair", "Chen Yi Square north-east stair", 5)
 edge("bund_financial_square", "stair_financial_square", "walk", "Bund Financial Square", 10)
-edge("stair_financial_square", "prom_financial", "stair", "Stair from Bund Financial Square to the platform", 6)
+edge("stair_financial_square", "prom_financial", "stair", "Stair from Bund Financial Square to the platform",
+     6)
 edge("be_hankou", "stair_customs_house", "walk", "Zhongshan East 1st Road, east side", 8)
 edge("stair_customs_house", "prom_hankou", "stair", "Stair to the platform opposite the Customs House", 4)
 edge("be_guangdong", "stair_guangdong", "walk", "Zhongshan East 1st Road, east side", 8)
@@ -772,13 +787,22 @@ def build() -> dict:
     margin = 0.0005  # degrees, about 50 m
     lons = [n["where"][0] for n in NODES]
     lats = [n["where"][1] for n in NODES]
-    bbox = [math.floor((min(lons) - margin) * 1e4) / 1e4, math.floor((min(lats) - margin) * 1e4) / 1e4,
-            math.ceil((max(lons) + margin) * 1e4) / 1e4, math.ceil((max(lats) + margin) * 1e4) / 1e4]
+    bbox = [
+        math.floor((min(lons) - margin) * 1e4) / 1e4,
+        math.floor((min(lats) - margin) * 1e4) / 1e4,
+        math.ceil((max(lons) + margin) * 1e4) / 1e4,
+        math.ceil((max(lats) + margin) * 1e4) / 1e4,
+    ]
     features = []
     for n in NODES:
         props = {k: n[k] for k in ("id", "kind", "name", "name_zh", "area_m2", "quality", "source")}
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": _lonlat(n["where"])},
-                         "properties": props})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": _lonlat(n["where"])},
+                "properties": props,
+            }
+        )
     for e in EDGES:
         props = {k: e[k] for k in ("u", "v", "mode", "name", "width_m", "lanes")}
         props["free_speed_mps"] = round(e["free_speed_mps"], 2)
