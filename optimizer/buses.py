@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -250,6 +250,12 @@ class BusProblem:
     def t(self, j: int) -> float:
         """Dispatch moment j, in seconds after the scenario's start."""
         return self.start_s + j * self.bucket_s
+
+    def truncated(self, n_steps: int) -> BusProblem:
+        """The same problem with only the first `n_steps` dispatch moments."""
+        n = max(1, min(n_steps, self.n_steps))
+        return replace(self, n_steps=n, riders=self.riders[:, :, :n], supply=self.supply[:, :n],
+                       target_step=min(self.target_step, n - 1))  # fmt: skip
 
     @cached_property
     def buses_at(self) -> np.ndarray:
@@ -686,13 +692,10 @@ def add_fleet(m: _Solver, n: dict, idle: dict, pairs: list[Pair], problem: BusPr
             m.add(idle[(i, j)] == sum(before) + came + sum(new) + sum(back) - sum(sent))
 
 
-def add_all_clear(m: _Solver, z: dict, c: dict, pairs: list[Pair], problem: BusProblem) -> None:
-    """z[j] = 1 only when every rider is carried by t_j, and once 1 it stays 1."""
-    for j in range(problem.n_steps):
-        if j + 1 < problem.n_steps:
-            m.add(z[j] <= z[j + 1])
-        for i, k in pairs:
-            m.add(c[(i, k, j)] >= int(problem.total[i, k]) * z[j])
+def add_clear_by(m: _Solver, c: dict, pairs: list[Pair], problem: BusProblem) -> None:
+    """Everyone is carried by the last dispatch moment of the model: C[b, d, G-1] = riders in all."""
+    for i, k in pairs:
+        m.add(c[(i, k, problem.n_steps - 1)] == int(problem.total[i, k]))
 
 
 def _trips_for(problem: BusProblem, i: int) -> int:
@@ -701,14 +704,17 @@ def _trips_for(problem: BusProblem, i: int) -> int:
 
 
 class DispatchModel:
-    """The time-indexed dispatch model in one solver; `extra_buses` adds the diagnosis's spare buses.
+    """The time-indexed dispatch model in one solver; its variables never leave this module.
 
-    Only pairs (bay, destination) with riders and a road between them get variables; riders of any other
-    pair are stranded whatever the plan (the objective's constant counts them).
+    `clear_by` (a step index): the model stops there and everyone must be carried by then. `extra_buses`
+    adds the diagnosis's spare buses. Only pairs (bay, destination) with riders, a road between them and
+    buses at the bay get variables; riders of any other pair are stranded whatever the plan.
     """
 
-    def __init__(self, problem: BusProblem, *, backend: Backend = "CP_SAT", extra_buses: bool = False):
-        p = self.problem = problem
+    def __init__(self, problem: BusProblem, *, backend: Backend = "CP_SAT", clear_by: int | None = None,
+                 extra_buses: bool = False):  # fmt: skip
+        self.full = problem
+        p = self.problem = problem if clear_by is None else problem.truncated(clear_by + 1)
         m = self.m = _Solver(backend)
         g = p.n_steps
         self.extra: dict[int, Any] | None = None
@@ -728,27 +734,21 @@ class DispatchModel:
                 self.n[(i, k, j)] = m.int_var(0, ub, f"n_{i}_{k}_{j}")
         self.idle = {(i, j): m.int_var(0, cap[i], f"idle_{i}_{j}")
                      for i in sorted({i for i, _ in self.pairs}) for j in range(g)}  # fmt: skip
-        self.z = {}
-        for j in range(g):
-            ready = bool(np.all(p.riders[:, :, j] >= p.total))
-            self.z[j] = m.int_var(0, 1 if ready and len(self.pairs) == len(live) else 0, f"z_{j}")
 
         self.c = add_riders_present(m, self.pairs, p)  # Nobody is carried before reaching the bay.
         add_carry_order(m, self.c, self.pairs, p)  # The carried count never falls.
         add_capacity(m, self.n, self.c, self.pairs, p)  # A dispatch carries at most capacity riders per bus.
         add_fleet(m, self.n, self.idle, self.pairs, p, self.extra)  # Idle = came + back - sent >= 0.
-        add_all_clear(m, self.z, self.c, self.pairs, p)  # z[j] = 1 only when all are carried by t_j.
+        if clear_by is not None:
+            add_clear_by(m, self.c, self.pairs, p)  # Everyone is carried by the model's last moment.
 
-    def last_terms(self) -> tuple[list[tuple[int, Any]], float]:
-        """Phase 1: stranded riders * (G + 1) + the first all-clear index, as (terms, constant)."""
-        p = self.problem
-        g = p.n_steps
-        terms = [(-(g + 1), self.c[(i, k, g - 1)]) for i, k in self.pairs]
-        terms += [(-1, z) for z in self.z.values()]
-        return terms, float((g + 1) * p.riders_total + g)
+    def stranded_terms(self) -> tuple[list[tuple[int, Any]], float]:
+        """Riders not carried by the model's last moment, as (terms, constant)."""
+        g = self.problem.n_steps
+        return [(-1, self.c[(i, k, g - 1)]) for i, k in self.pairs], float(self.problem.riders_total)
 
     def wait_km_terms(self, options: BusParams) -> tuple[list[tuple[int, Any]], float]:
-        """Phase 2: weighted rider-minutes waited and bus-km, in thousandths, as (terms, constant)."""
+        """Weighted rider-minutes waited and bus-km, in thousandths, as (terms, constant)."""
         p = self.problem
         per_bucket = round(OBJECTIVE_SCALE * options.wait_weight * p.bucket_s / 60)
         terms = [(-per_bucket, v) for v in self.c.values()]
@@ -756,30 +756,29 @@ class DispatchModel:
                   for (i, k, _), v in self.n.items()]  # fmt: skip
         return terms, float(per_bucket * int(p.riders.sum()))
 
-    def fix_at_most(self, terms: list[tuple[int, Any]], constant: float, value: float) -> None:
-        """Keep an objective at or below a value found (for the next phase)."""
+    def keep_at_most(self, terms: list[tuple[int, Any]], constant: float, value: float) -> None:
+        """An objective found in an earlier phase stays at or below its value."""
         self.m.add(sum(c * v for c, v in terms if c) <= math.floor(value - constant + EPS))
 
     def schedule(self) -> np.ndarray:
-        out = np.zeros_like(self.problem.riders)
+        """The solution's dispatches on the full problem's grid."""
+        out = np.zeros_like(self.full.riders)
         for (i, k, j), v in self.n.items():
             out[i, k, j] = self.m.value(v)
         return out
 
     def hint_schedule(self, dispatch: np.ndarray) -> None:
-        """Hint a schedule: its dispatches, carried riders, idle buses and all-clear flags."""
+        """Hint a schedule (cut to the model's grid): its dispatches, carried riders and idle buses."""
         p = self.problem
-        s = score_schedule(p, dispatch)
-        cum = np.cumsum(s.carried, axis=2)
+        cut = dispatch[:, :, : p.n_steps]
+        cum = np.cumsum(score_schedule(p, cut).carried, axis=2)
         values: dict[Any, int] = {}
         for (i, k, j), v in self.n.items():
-            values[v] = int(dispatch[i, k, j])
+            values[v] = int(cut[i, k, j])
             values[self.c[(i, k, j)]] = int(cum[i, k, j])
-        idle = p.supply.cumsum(axis=1) - _busy(p, dispatch)
+        idle = p.supply.cumsum(axis=1) - _busy(p, cut)
         for (i, j), v in self.idle.items():
             values[v] = int(idle[i, j])
-        for j, v in self.z.items():
-            values[v] = int(s.last_step is not None and j >= s.last_step)
         self.m.hint(values)
 
 
@@ -806,53 +805,62 @@ class FleetNeed:
 
 def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = BusParams(),
               time_limit_s: float | None = None, fleet_fails: bool = False) -> FleetNeed:  # fmt: skip
-    """The fewest buses to move everyone by the target: the fleet, plus spares at the bays at the earliest moment.
+    """The fewest buses to move everyone by the target: the fleet plus spares ready at the bays early.
 
     Spares are ready at each bay when the first bus of the fleet could reach it and may go to any bay, so no
-    real spare does better: `at_least` is a proven lower bound (`fleet_fails`: the fleet alone is proven short).
+    real spare does better: `at_least` is a proven lower bound (`fleet_fails`: the fleet alone is proven
+    short, so at least one more).
     """
     p = problem
-    b_n, d_n, g = p.riders.shape
     floor = 1 if fleet_fails else 0
     # Everyone must have reached a bay by the target's last dispatch moment.
-    if p.target_step < 0 or p.target_step >= g or p.arrival_step is None or p.arrival_step > p.target_step:
+    if p.target_step < 0 or p.arrival_step is None or p.arrival_step > p.target_step:
         return FleetNeed(None, None, "INFEASIBLE")
-    model = DispatchModel(p, backend=options.backend, extra_buses=True)
+    model = DispatchModel(p, backend=options.backend, clear_by=p.target_step, extra_buses=True)
     assert model.extra is not None
-    m = model.m
-    m.add(model.z[p.target_step] == 1)  # Everyone is carried by the target's last dispatch moment.
-    m.minimise([(1, v) for v in model.extra.values()])
+    model.m.minimise([(1, v) for v in model.extra.values()])  # As few spare buses as possible.
     limit = params.time_limit_s if time_limit_s is None else time_limit_s
-    status = m.solve(limit, params, gap=0.0, deterministic=options.deterministic)
+    status = model.m.solve(limit, params, gap=0.0, deterministic=options.deterministic)
     if status == "INFEASIBLE":
         return FleetNeed(None, None, status)
     if status in ("OPTIMAL", "FEASIBLE"):
-        value, bound = m.objective()
-        lower = max(floor, math.ceil(bound - EPS))
-        return FleetNeed(p.fleet + lower, p.fleet + round(value), status)
+        value, bound = model.m.objective()
+        return FleetNeed(p.fleet + max(floor, math.ceil(bound - EPS)), p.fleet + round(value), status)
     return FleetNeed(p.fleet + floor, None, status)
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One feasibility probe of the search: can everyone be carried by step `step`?"""
+
+    step: int
+    status: str
+    wall_s: float
+
+
+@dataclass(frozen=True)
 class BusOutcome:
-    """What `solve_buses` found: the schedule, its score, both phases' values and bounds, and a diagnosis."""
+    """What `solve_buses` found: the schedule, its score, both phases' values and bounds, and the diagnosis."""
 
     problem: BusProblem
     dispatch: np.ndarray  # [bay, dest, j] buses sent
     score: BusScore
     status: str
-    last_value: float  # phase 1, in buckets: stranded * (G + 1) + first all-clear index
+    last_value: float  # phase 1, in buckets: stranded * (G + 1) + first all-clear index (G if none)
     last_bound: float
     last_bound_source: str
     wait_value: float  # phase 2: weighted rider-minutes waited + weighted bus-km
     wait_bound: float | None
     phase_status: tuple[str, str]
+    probes: tuple[Probe, ...] = ()
     need: FleetNeed | None = None
     missed: bool = False  # the target is not met by this schedule
     proven_missed: bool = False  # and no schedule meets it
+    phase1_s: float = 0.0  # wall seconds until phase 1 ended
+    phase2_s: float = 0.0
 
     def minutes(self, buckets: float) -> float:
-        """Phase 1 in minutes after the scenario's start: the last departure (plus G + 1 buckets a stranded rider)."""
+        """Phase 1 in minutes after the start: the last departure (plus G + 1 buckets a stranded rider)."""
         p = self.problem
         return (p.start_s + p.load_s + buckets * p.bucket_s) / 60
 
@@ -881,69 +889,142 @@ def own_bound(problem: BusProblem) -> tuple[float, str]:
     return max(candidates, key=lambda c: c[0])
 
 
+@dataclass
+class _Phase1:
+    best: np.ndarray
+    value: float
+    bound: float
+    source: str
+    status: str
+    probes: list[Probe] = field(default_factory=list)
+
+
+def _fewest_stranded(p: BusProblem, start: _Phase1, *, params: SolveParams, options: BusParams,
+                     deadline: float) -> _Phase1:  # fmt: skip
+    """Phase 1 when someone may be stranded: the most riders carried within the grid."""
+    g = p.n_steps
+    model = DispatchModel(p, backend=options.backend)
+    model.hint_schedule(start.best)
+    terms, const = model.stranded_terms()
+    model.m.minimise(terms, const)  # As few riders stranded as possible.
+    status = model.m.solve(max(0.01, deadline - time.perf_counter()), params, gap=0.0,
+                           deterministic=options.deterministic)  # fmt: skip
+    out = start
+    if status in ("OPTIMAL", "FEASIBLE"):
+        best = model.schedule()
+        value = _phase1_value(p, score_schedule(p, best))
+        if value < out.value:
+            out = _Phase1(best, value, out.bound, out.source, status)
+        lowest = math.ceil(model.m.objective()[1] - EPS)
+        if lowest > 0 and lowest * (g + 1) + g > out.bound:
+            out.bound, out.source = float(lowest * (g + 1) + g), f"{_solver_name(options)}'s bound on stranded riders"
+    out.status = status
+    return out
+
+
+def _earliest_clear(p: BusProblem, start: _Phase1, *, params: SolveParams, options: BusParams,
+                    deadline: float) -> _Phase1:  # fmt: skip
+    """Phase 1 when everyone can be carried: can they all be carried by step t? t from the lower bound up.
+
+    A probe that finds a plan lowers the best step to the plan's; one proven infeasible raises the bound
+    (carrying everyone by t would carry them by any later step too); one that runs out of its time (half of
+    what is left) is skipped.
+    """
+    out = start
+    lo, hi = math.ceil(out.bound - EPS), int(out.value)  # no plan clears before lo; the best clears at hi
+    trial = lo
+    while trial < hi and time.perf_counter() < deadline - 0.01:
+        started = time.perf_counter()
+        model = DispatchModel(p, backend=options.backend, clear_by=trial)
+        model.hint_schedule(out.best)
+        status = model.m.solve(max(0.01, 0.5 * (deadline - started)), params, gap=0.0,
+                               deterministic=options.deterministic)  # fmt: skip
+        out.probes.append(Probe(trial, status, time.perf_counter() - started))
+        if status in ("OPTIMAL", "FEASIBLE"):
+            best = model.schedule()
+            value = _phase1_value(p, score_schedule(p, best))
+            if value < out.value:
+                out.best, out.value, hi = best, value, int(value)
+        elif status == "INFEASIBLE":
+            lo = max(lo, trial + 1)
+            out.bound, out.source = float(lo), f"{_solver_name(options)} proved no plan clears by step {trial}"
+        trial += 1
+    out.status = "OPTIMAL" if lo >= hi else "FEASIBLE"
+    return out
+
+
+def _solver_name(options: BusParams) -> str:
+    return options.backend.replace("_", "-")
+
+
 def solve_buses(problem: BusProblem, *, params: SolveParams = SolveParams(),
                 options: BusParams = BusParams()) -> BusOutcome:  # fmt: skip
     """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2."""
     p = problem
-    deadline = time.perf_counter() + params.time_limit_s
+    t0 = time.perf_counter()
+    deadline = t0 + params.time_limit_s
     greedy = greedy_schedule(p)
+    gscore = score_schedule(p, greedy)
+    bound, source = own_bound(p)
+    one = _Phase1(greedy, _phase1_value(p, gscore), bound, source, "FEASIBLE")
     if p.riders_total == 0 or p.n_steps == 0:
-        score = score_schedule(p, greedy)
-        value = _phase1_value(p, score)
-        return BusOutcome(p, greedy, score, "OPTIMAL", value, value, "nothing to decide", _wait_km(score, options),
-                          _wait_km(score, options), ("OPTIMAL", "OPTIMAL"))  # fmt: skip
-    bound_own, source_own = own_bound(p)
+        one.bound, one.source, one.status = one.value, "nothing to decide", "OPTIMAL"
 
-    # Phase 1: stranded riders, then the first all-clear moment.
-    model = DispatchModel(p, backend=options.backend)
-    model.hint_schedule(greedy)
-    terms1, const1 = model.last_terms()
-    model.m.minimise(terms1, const1)
+    # Phase 1: fewest stranded, then the earliest moment everyone is carried.
     share = min(1.0, max(0.05, options.first_phase_share))
-    status1 = model.m.solve(max(0.01, share * (deadline - time.perf_counter())), params, gap=0.0,
-                            deterministic=options.deterministic)  # fmt: skip
-    dispatch, solver_bound = greedy, -math.inf
-    if status1 in ("OPTIMAL", "FEASIBLE"):
-        dispatch = model.schedule()
-        solver_bound = model.m.objective()[1]
-    value1 = _phase1_value(p, score_schedule(p, dispatch))
-    bound1 = max(bound_own, solver_bound)
-    source = source_own if bound_own >= solver_bound else f"{options.backend.replace('_', '-')}'s bound"
-    if bound1 >= value1 - EPS:
-        source += ", proven optimal"
+    phase1_deadline = t0 + share * params.time_limit_s
+    if one.status != "OPTIMAL" and one.bound < one.value - EPS:
+        if gscore.stranded or one.bound > p.n_steps:
+            one = _fewest_stranded(p, one, params=params, options=options, deadline=phase1_deadline)
+        if score_schedule(p, one.best).stranded == 0 and one.bound < one.value - EPS:
+            one = _earliest_clear(p, one, params=params, options=options, deadline=phase1_deadline)
+    if one.bound >= one.value - EPS:
+        one.status = "OPTIMAL"
+        if "proven" not in one.source:
+            one.source += " (met: optimal)"
+    phase1_s = time.perf_counter() - t0
+    dispatch, score = one.best, score_schedule(p, one.best)
 
-    # The target: met, missed by this plan, or missed by every plan (and then: how many buses it would take).
-    score = score_schedule(p, dispatch)
+    # The target: met, missed by this plan, or missed by every plan (then: how many buses it would take).
     missed = score.stranded > 0 or (score.last_step is not None and score.last_step > p.target_step)
-    proven_missed = missed and bound1 > p.target_step + EPS
+    proven_missed = missed and one.bound > p.target_step + EPS
     need = None
     if missed and options.diagnose:
         limit = max(0.05, 0.5 * (deadline - time.perf_counter()))
         need = min_fleet(p, params=params, options=options, time_limit_s=limit, fleet_fails=proven_missed)
 
-    # Phase 2: phase 1's value kept; weighted waiting and bus-km.
+    # Phase 2: phase 1's value kept (the same last step, or no more stranded); weighted waiting and bus-km.
     value2, bound2, status2 = _wait_km(score, options), None, "UNKNOWN"
     remaining = deadline - time.perf_counter()
-    if remaining > 0.05 and status1 in ("OPTIMAL", "FEASIBLE"):
-        model.fix_at_most(terms1, const1, value1)  # Phase 1's value is kept.
+    if remaining > 0.05 and p.riders_total > 0 and p.n_steps > 0:
+        if score.stranded == 0 and score.last_step is not None:
+            model = DispatchModel(p, backend=options.backend, clear_by=score.last_step)
+        else:
+            model = DispatchModel(p, backend=options.backend)
+            terms, const = model.stranded_terms()
+            model.keep_at_most(terms, const, score.stranded)  # No more riders stranded than in phase 1.
         model.hint_schedule(dispatch)
         terms2, const2 = model.wait_km_terms(options)
-        model.m.minimise(terms2, const2)
+        model.m.minimise(terms2, const2)  # Weighted rider-minutes waited and bus-km.
         status2 = model.m.solve(remaining, params, gap=params.relative_gap, deterministic=options.deterministic)
         if status2 in ("OPTIMAL", "FEASIBLE"):
             better = model.schedule()
-            if _phase1_value(p, score_schedule(p, better)) <= value1 + EPS:
-                dispatch, score = better, score_schedule(p, better)
-                value, bound = model.m.objective()
+            better_score = score_schedule(p, better)
+            if _phase1_value(p, better_score) <= one.value + EPS and _wait_km(better_score, options) <= value2 + EPS:
+                dispatch, score = better, better_score
                 value2 = _wait_km(score, options)
-                bound2 = bound / OBJECTIVE_SCALE
-    gap1 = relative_gap((p.start_s + p.load_s) / p.bucket_s + value1, (p.start_s + p.load_s) / p.bucket_s + bound1)
+            bound2 = model.m.objective()[1] / OBJECTIVE_SCALE
+    gap1 = relative_gap(*(p.start_s + p.load_s + p.bucket_s * v for v in (one.value, one.bound)))
     gap2 = relative_gap(value2, bound2)
     within = gap1 is not None and gap1 <= params.relative_gap + EPS and gap2 is not None \
-        and gap2 <= params.relative_gap + EPS
+        and gap2 <= params.relative_gap + EPS  # fmt: skip
     status = "INFEASIBLE" if proven_missed else "OPTIMAL" if within else "FEASIBLE"
-    return BusOutcome(p, dispatch, score, status, value1, bound1, source, value2, bound2, (status1, status2),
-                      need, missed, proven_missed)  # fmt: skip
+    return BusOutcome(
+        problem=p, dispatch=dispatch, score=score, status=status, last_value=one.value, last_bound=one.bound,
+        last_bound_source=one.source, wait_value=value2, wait_bound=bound2, phase_status=(one.status, status2),
+        probes=tuple(one.probes), need=need, missed=missed, proven_missed=proven_missed, phase1_s=phase1_s,
+        phase2_s=time.perf_counter() - t0 - phase1_s,
+    )  # fmt: skip
 
 
 def _wait_km(score: BusScore, options: BusParams) -> float:
