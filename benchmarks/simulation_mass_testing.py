@@ -67,15 +67,20 @@ def main() -> None:
     us = lambda ev, wall: 1e6 * wall / ev  # noqa: E731
     model_us = statistics.median(us(e, w) for e, w, _, _ in rows)
     bare_us = statistics.median(us(e, w) for _, _, e, w in rows)
-    print(f"disney_mass_testing: {visitors:,} visitors, {booths} booths, "
-          f"{scenario.total_testers} testers, {scenario.resources.buses.count} buses; {args.repeat} runs")
+    print(
+        f"disney_mass_testing: {visitors:,} visitors, {booths} booths, "
+        f"{scenario.total_testers} testers, {scenario.resources.buses.count} buses; {args.repeat} runs"
+    )
     print(f"{'run':>4} {'model events':>13} {'model s':>8} {'bare M/M/c events':>18} {'bare s':>7}")
     for i, (e, w, eb, wb) in enumerate(rows):
         print(f"{i:>4} {e:>13,} {w:>8.3f} {eb:>18,} {wb:>7.3f}")
-    print(f"median cost per event: model {model_us:.2f} us, bare SimPy {bare_us:.2f} us, "
-          f"ratio {model_us / bare_us:.2f}x")
-    print(f"median wall per evening: model {statistics.median(w for _, w, _, _ in rows):.3f} s, "
-          f"bare M/M/c {statistics.median(w for *_, w in rows):.3f} s")
+    print(
+        f"median cost per event: model {model_us:.2f} us, bare SimPy {bare_us:.2f} us, ratio {model_us / bare_us:.2f}x"
+    )
+    print(
+        f"median wall per evening: model {statistics.median(w for _, w, _, _ in rows):.3f} s, "
+        f"bare M/M/c {statistics.median(w for *_, w in rows):.3f} s"
+    )
 
 
 if __name__ == "__main__":

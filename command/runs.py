@@ -15,8 +15,8 @@ from typing import Any
 from optimizer import optimise
 from optimizer.result import PlanResult, SolveParams
 from scenarios import Plan, load_scenario
-from scenarios.loading import scenario_hash
 from scenarios.defaults import default_plan
+from scenarios.loading import scenario_hash
 from simulation import SimResult, simulate
 
 Progress = Callable[[str], None]

@@ -59,7 +59,7 @@ from scenarios.mass_testing import MassTestingGeometry
 from scenarios.plan import DispatchBus, Plan, PlanMeta, SolverStats
 from scenarios.schema import MassTestingScenario
 
-Backend = Literal["CP_SAT", "SCIP", "HIGHS", "CBC"]
+Backend = Literal["CP_SAT", "SCIP", "HIGHS", "CBC", "GLOP"]
 Placement = Literal["proportional", "nearest"]
 Boarding = Literal["until_departure", "at_dispatch"]
 OBJECTIVE_SCALE = 1000  # phase 2's integer objective is in thousandths of a weighted rider-minute
@@ -586,6 +586,8 @@ class _Solver:
     def int_var(self, lb: int, ub: int, name: str) -> Any:
         if self.backend == "CP_SAT":
             return self.cp.new_int_var(int(lb), int(ub), name)
+        if self.backend == "GLOP":  # the LP relaxation
+            return self.mip.NumVar(int(lb), int(ub), name)
         return self.mip.IntVar(int(lb), int(ub), name)
 
     def add(self, constraint: Any) -> None:
@@ -630,7 +632,8 @@ class _Solver:
                 code, "UNKNOWN")  # fmt: skip
             return self.status
         self.mip.SetTimeLimit(max(1, int(1000 * time_limit_s)))
-        self.mip.SetNumThreads(max(1, params.workers))
+        if self.backend != "GLOP":
+            self.mip.SetNumThreads(max(1, params.workers))
         mp = pywraplp.MPSolverParameters()
         mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(gap, 1e-9))
         code = self.mip.Solve(mp)
@@ -642,7 +645,10 @@ class _Solver:
         if self.backend == "CP_SAT":
             assert self.cp_solver is not None
             return int(self.cp_solver.value(v))
-        return int(round(v.solution_value()))
+        return round(v.solution_value())
+
+    def fractional(self, v: Any) -> float:
+        return float(v.solution_value()) if self.backend != "CP_SAT" else float(self.value(v))
 
     def objective(self) -> tuple[float, float]:
         """(objective, best bound) of the last solve."""

@@ -60,7 +60,7 @@ class StaffingParams:
     walk_weight: float = 1.0  # per visitor-second walked, after the makespan
     travel_weight: float = 1.0  # per tester-second travelled, after the makespan
     makespan_slack: float = 0.0  # relative makespan the second phase may give up to cut walking and travel
-    backend: Backend = "SCIP"
+    backend: Backend = "HIGHS"
     formulation: Literal["bisection", "direct"] = "bisection"
     split_zones: bool = True  # a zone's visitors may be split over several sites
     send_all_testers: bool = True  # send every tester who can reach a site (the spares add slack)
@@ -273,27 +273,49 @@ class FluidOutcome:
     testers_sent: int
 
 
-def assignment_of(problem: StaffingProblem, plan: Plan) -> Assignment:
-    """Read a plan's testers and visitor shares in the problem's indices (a zone's unrouted rest goes nearest)."""
+@dataclass(frozen=True)
+class Crew:
+    """Testers of one role on duty at one site from `arrive_s` until `leave_s`, having travelled `travel_s`."""
+
+    site: int
+    role: str
+    count: int
+    arrive_s: float
+    leave_s: float
+    travel_s: float
+
+
+def crews_of(problem: StaffingProblem, a: Assignment) -> list[Crew]:
+    """The crews an assignment sends (each works its pool's shift from arrival)."""
+    out = []
+    for (g, s, r), n in sorted(a.x.items()):
+        if n > 0:
+            wave = problem.waves[g]
+            arrive = problem.arrival(g, s)
+            out.append(Crew(s, r, n, arrive, arrive + problem.pools[wave.pool].shift_s,
+                            float(problem.travel[wave.pool, s])))  # fmt: skip
+    return out
+
+
+def plan_crews_and_shares(problem: StaffingProblem, plan: Plan) -> tuple[list[Crew], dict[tuple[int, int], float]]:
+    """A plan's crews (timed as the simulation times them) and visitor shares (a zone's unrouted rest goes to
+    its nearest site, as in the simulation)."""
     site_ix = {s: i for i, s in enumerate(problem.sites)}
     pool_ix = {p.name: i for i, p in enumerate(problem.pools)}
-    x: dict[tuple[int, int, str], int] = defaultdict(int)
-    extra: list[tuple[int, float, int, str, int]] = []
-    first = {}
-    for g, wave in enumerate(problem.waves):
-        first.setdefault(wave.pool, g)
+    crews = []
     for act in plan.of_type(AssignStaff):
         p = pool_ix[act.pool]
-        pool = problem.pools[p]
-        depart = max(act.at_s, pool.departure_s(act.wave))
-        if act.at_s <= pool.departure_s(act.wave) and act.wave < pool.n_waves and act.until_s is None:
-            x[(first[p] + act.wave, site_ix[act.to], act.role)] += act.count
-        else:  # a departure off the pool's schedule: scored as its own group
-            extra.append((p, depart, site_ix[act.to], act.role, act.count))
-    if extra:
-        raise ValueError("plan sends testers off their pool's wave schedule; fluid_makespan cannot score it")
-    y: dict[tuple[int, int], float] = defaultdict(float)
+        pool, s = problem.pools[p], site_ix[act.to]
+        travel = float(problem.travel[p, s])
+        if not math.isfinite(travel):
+            continue  # never arrives
+        arrive = max(act.at_s, pool.departure_s(act.wave)) + travel
+        leave = arrive + pool.shift_s
+        if act.until_s is not None:
+            leave = min(leave, max(arrive, act.until_s))
+        crews.append(Crew(s, act.role, act.count, arrive, leave, travel))
     zone_ix = {z: i for i, z in enumerate(problem.zones)}
+    y: dict[tuple[int, int], float] = defaultdict(float)
     for act in plan.of_type(RouteVisitors):
         if act.origin in zone_ix and act.to in site_ix:
             y[(zone_ix[act.origin], site_ix[act.to])] += act.share
@@ -302,36 +324,43 @@ def assignment_of(problem: StaffingProblem, plan: Plan) -> Assignment:
         if rest > 1e-9:
             s = min(range(len(problem.sites)), key=lambda s: (problem.walk[z, s], problem.sites[s]))
             y[(z, s)] += rest
-    return Assignment(dict(x), dict(y))
+    return crews, dict(y)
 
 
 def fluid_makespan(problem: StaffingProblem, plan: Plan) -> FluidOutcome:
-    """The fluid model's makespan of a plan: when the last visitor is swabbed if everything flows."""
-    return score(problem, assignment_of(problem, plan))
+    """The fluid model's makespan of any plan: when the last visitor is swabbed if everything flows."""
+    return score_crews(problem, *plan_crews_and_shares(problem, plan))
 
 
 def score(problem: StaffingProblem, a: Assignment) -> FluidOutcome:
     """The fluid makespan (and walking, travel, what binds) of testers and shares given as numbers."""
-    need = dict(problem.per_booth)
+    return score_crews(problem, crews_of(problem, a), a.y)
+
+
+def score_crews(problem: StaffingProblem, crews: list[Crew], y: dict[tuple[int, int], float]) -> FluidOutcome:
+    """The fluid makespan of crews on duty and visitor shares, site by site.
+
+    At a site, the booths staffed between two crew events are min(booths, testers of each role // per booth);
+    C(t) is the capacity accumulated by t. The site is done at the first T with C(T) >= C(u) + (visitors reaching
+    it at or after u) for every u at which someone still arrives.
+    """
+    need = np.array([n for _, n in problem.per_booth], dtype=float)
     finish, booth_bound, staffed_from = [], [], []
     for s in range(len(problem.sites)):
-        tl = problem.timelines[s]
-        present = np.zeros((len(tl.active), len(need)))
-        for (g, ss, r), n in a.x.items():
-            if ss == s and n > 0:
-                arrive = problem.arrival(g, s)
-                lo = tl.index(arrive)
-                hi = tl.index(arrive + problem.pools[problem.waves[g].pool].shift_s)
-                present[lo:hi, problem.roles.index(r)] += n
-        per = np.array([need[r] for r in problem.roles], dtype=float)
-        b = np.minimum(problem.booths[s], np.floor(present / per + 1e-9).min(axis=1)) if len(tl.active) else np.zeros(0)
+        mine = [c for c in crews if c.site == s and c.leave_s > c.arrive_s]
+        times = np.array(sorted({0.0, *(c.arrive_s for c in mine), *(c.leave_s for c in mine)}))
+        present = np.zeros((max(0, len(times) - 1), len(need)))
+        for c in mine:
+            lo, hi = np.searchsorted(times, [c.arrive_s, c.leave_s])
+            present[lo:hi, problem.roles.index(c.role)] += c.count
+        b = np.minimum(problem.booths[s], np.floor(present / need + 1e-9).min(axis=1, initial=np.inf))
         rate = b / problem.mean_swab_s
-        cum = np.concatenate([[0.0], np.cumsum(rate * np.diff(tl.times))])
-        zones = [(z, float(problem.walk[z, s]), v) for (z, ss), v in a.y.items() if ss == s and v > 0]
+        cum = np.concatenate([[0.0], np.cumsum(rate * np.diff(times))])
+        zones = [(z, float(problem.walk[z, s]), v) for (z, ss), v in y.items() if ss == s and v > 0]
         if any(not math.isfinite(w) for z, w, _ in zones if problem.mass[z] > 0):
-            finish.append(math.inf)
+            end = math.inf
         else:
-            us = {0.0, *tl.times.tolist()}
+            us = {0.0, *times.tolist()}
             for z, w, _ in zones:
                 us.add(w)
                 prof = problem.arrivals[z]
@@ -342,23 +371,22 @@ def score(problem: StaffingProblem, a: Assignment) -> FluidOutcome:
             for u in us:
                 later = sum(v * problem.mass_from(z, w, u) for z, w, v in zones)
                 if later > 1e-9:
-                    need_cap = max(need_cap, float(np.interp(u, tl.times, cum)) + later)
-            finish.append(_inverse(tl.times, cum, rate, need_cap))
-        on = [k for k in range(len(b)) if b[k] > 0]
-        staffed_from.append(float(tl.times[on[0]]) if on else math.inf)
-        end = finish[-1]
-        booth_bound.append(sum(max(0.0, min(tl.times[k + 1], end) - tl.times[k])
+                    need_cap = max(need_cap, float(np.interp(u, times, cum)) + later)
+            end = _inverse(times, cum, rate, need_cap)
+        finish.append(end)
+        on = np.flatnonzero(b > 0)
+        staffed_from.append(float(times[on[0]]) if on.size else math.inf)
+        booth_bound.append(sum(max(0.0, min(times[k + 1], end) - times[k])
                                for k in range(len(b)) if b[k] >= problem.booths[s]))  # fmt: skip
-    walk = sum(v * problem.mass[z] * problem.walk[z, s] for (z, s), v in a.y.items() if v > 0)
-    travel = sum(n * problem.travel[problem.waves[g].pool, s] for (g, s, _), n in a.x.items() if n > 0)
+    walk = sum(v * problem.mass[z] * problem.walk[z, s] for (z, s), v in y.items() if v > 0)
     return FluidOutcome(
         makespan_s=max(finish, default=0.0),
         site_finish_s=tuple(finish),
         booth_bound_s=tuple(booth_bound),
         staffed_from_s=tuple(staffed_from),
         walk_s=float(walk),
-        travel_s=float(travel),
-        testers_sent=sum(n for n in a.x.values() if n > 0),
+        travel_s=float(sum(c.count * c.travel_s for c in crews)),
+        testers_sent=sum(c.count for c in crews),
     )
 
 
@@ -486,7 +514,7 @@ def add_service_by(solver: Any, y: dict, problem: StaffingProblem, unit: dict) -
 class FluidModel:
     """The fluid model at a trial makespan T, in one pywraplp solver; its variables never leave this module."""
 
-    def __init__(self, problem: StaffingProblem, *, integer: bool, backend: str = "SCIP",
+    def __init__(self, problem: StaffingProblem, *, integer: bool, backend: str = "HIGHS",
                  split_zones: bool = True, elastic: bool = False, params: SolveParams = SolveParams()):  # fmt: skip
         self.problem = problem
         self.integer = integer
@@ -637,6 +665,8 @@ class FluidModel:
         fresh.SetTimeLimit(max(1, int(1000 * time_limit_s)))
         if self.backend == "SCIP":
             fresh.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {self.seed}\n")
+        elif self.backend == "HIGHS":  # no banner on stdout (it would spoil `--json`); our seed
+            fresh.SetSolverSpecificParametersAsString(f"output_flag=false\nrandom_seed={self.seed}\n")
         mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(relative_gap, 1e-9))
         status = _status(fresh.Solve(mp))
         if status in ("OPTIMAL", "FEASIBLE"):
@@ -828,7 +858,7 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
     """Bisection on the makespan: the LP relaxation for the bound, then MIP probes for plans."""
     out = Search()
     out.lp = LpSearch(problem, deadline=deadline)
-    found = out.lp.threshold(tol=params.relative_gap / 4)
+    found = out.lp.threshold(tol=params.relative_gap / 10)
     out.lp_bracket = found
     if found is None:
         out.status = "INFEASIBLE"
@@ -841,7 +871,7 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
     model: Any
     if options.backend == "CP_SAT":
         model = CpSatProbe(problem, split_zones=options.split_zones, params=params)
-        out.model = FluidModel(problem, integer=True, backend="SCIP", split_zones=options.split_zones, params=params)
+        out.model = FluidModel(problem, integer=True, backend="HIGHS", split_zones=options.split_zones, params=params)
     else:
         model = out.model = FluidModel(problem, integer=True, backend=options.backend,
                                        split_zones=options.split_zones, params=params)  # fmt: skip
@@ -1100,7 +1130,7 @@ def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Any, params
         return StaffingDiagnosis(finish_by_s, available, None, None, earliest,
                                  f"cannot finish by {when} with any number of testers{tail} ({why})")  # fmt: skip
     lp_need = lp.objective()[0]
-    mip = FluidModel(big, integer=True, backend=options.backend if options.backend != "CP_SAT" else "SCIP",
+    mip = FluidModel(big, integer=True, backend=options.backend if options.backend != "CP_SAT" else "HIGHS",
                      params=params)  # fmt: skip
     mip.set_makespan(finish_by_s)
     mip.minimise_testers()

@@ -88,9 +88,7 @@ class Empirical(_Dist):
             raise ValueError("values_s must all lie in [0, 1e7]")
         if self.weights is not None:
             if len(self.weights) != len(self.values_s):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries but values_s has {len(self.values_s)}"
-                )
+                raise ValueError(f"weights has {len(self.weights)} entries but values_s has {len(self.values_s)}")
             if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
                 raise ValueError("weights must be >= 0 with a positive sum")
         return self

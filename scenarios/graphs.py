@@ -11,6 +11,7 @@ Loaded graphs are cached and frozen (read-only): a model that needs to change on
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -55,7 +56,7 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 def polyline_length_m(points: Sequence[tuple[float, float]]) -> float:
     """Length in metres of a `(lon, lat)` polyline along great circles."""
-    return sum(haversine_m(*a, *b) for a, b in zip(points, points[1:], strict=False))
+    return sum(haversine_m(*a, *b) for a, b in itertools.pairwise(points))
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -79,9 +80,7 @@ def resolve_graph_path(ref: str, base_dir: Path | None = None) -> Path:
         path = base_dir / path
     if not path.is_file():
         names = ", ".join(builtin_graph_names()) or "none"
-        raise ScenarioError.single(
-            ref, "", f"no such graph file, and not a built-in graph (built-in: {names})"
-        )
+        raise ScenarioError.single(ref, "", f"no such graph file, and not a built-in graph (built-in: {names})")
     return path
 
 
@@ -229,7 +228,9 @@ def _add_geojson_edge(graph: nx.DiGraph, props: dict[str, Any], coords: Any, whe
     points = tuple(_point(c) for c in coords)
     mode = props.get("mode")
     if mode not in EDGE_MODES:
-        problems.append(Problem(file, f"{where}.properties.mode", f"must be one of {sorted(EDGE_MODES)} (got {mode!r})"))
+        problems.append(
+            Problem(file, f"{where}.properties.mode", f"must be one of {sorted(EDGE_MODES)} (got {mode!r})")
+        )
     for end, point, key in ((u, points[0], "start"), (v, points[-1], "end")):
         node = graph.nodes[end]
         gap = haversine_m(node["lon"], node["lat"], *point)  # type: ignore[misc]
@@ -240,7 +241,9 @@ def _add_geojson_edge(graph: nx.DiGraph, props: dict[str, Any], coords: Any, whe
     length = _num(props, "length_m", drawn, base, problems, file, strict=True)
     chord = haversine_m(graph.nodes[u]["lon"], graph.nodes[u]["lat"], graph.nodes[v]["lon"], graph.nodes[v]["lat"])
     if length < chord - 1.0:
-        problems.append(Problem(file, f"{base}.length_m", f"{length:.0f} m is shorter than the {chord:.0f} m between its ends"))
+        problems.append(
+            Problem(file, f"{base}.length_m", f"{length:.0f} m is shorter than the {chord:.0f} m between its ends")
+        )
     lanes = props.get("lanes", 0)
     if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 0:
         problems.append(Problem(file, f"{base}.lanes", f"must be a whole number >= 0 (got {lanes!r})"))
@@ -325,9 +328,7 @@ def _from_osm(path: Path) -> nx.DiGraph:
     try:
         import osmnx
     except ImportError:
-        raise ScenarioError.single(
-            path.name, "", "loading .osm files needs osmnx: pip install 'yiwang[osm]'"
-        ) from None
+        raise ScenarioError.single(path.name, "", "loading .osm files needs osmnx: pip install 'yiwang[osm]'") from None
     try:
         raw = osmnx.graph_from_xml(path, simplify=True, retain_all=False)
     except Exception as exc:  # osmnx raises assorted errors for unreadable XML
@@ -356,8 +357,11 @@ def _from_osm(path: Path) -> nx.DiGraph:
         if not oneway:
             lanes = max(1, lanes // 2)
         geometry = data.get("geometry")
-        coords = tuple(geometry.coords) if geometry is not None else (
-            (graph.nodes[a]["lon"], graph.nodes[a]["lat"]), (graph.nodes[b]["lon"], graph.nodes[b]["lat"]))
+        coords = (
+            tuple(geometry.coords)
+            if geometry is not None
+            else ((graph.nodes[a]["lon"], graph.nodes[a]["lat"]), (graph.nodes[b]["lon"], graph.nodes[b]["lat"]))
+        )
         chord = haversine_m(*coords[0], *coords[-1])
         graph.add_edge(
             a, b, length_m=max(length, chord, 0.1), width_m=0.0, lanes=max(1, lanes),

@@ -115,9 +115,9 @@ def apply_overrides(doc: dict[str, Any], overrides: list[str], file: str) -> dic
                 target = None
                 break
         last = parts[-1]
-        if isinstance(target, dict) and not isinstance(last, int):
-            target[last] = value
-        elif isinstance(target, list) and isinstance(last, int) and last < len(target):
+        if (isinstance(target, dict) and not isinstance(last, int)) or (
+            isinstance(target, list) and isinstance(last, int) and last < len(target)
+        ):
             target[last] = value
         else:
             problems.append(Problem(file, path, "--set: no such field or list position in the scenario"))

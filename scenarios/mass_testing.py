@@ -176,9 +176,7 @@ def _open_sites(scenario: MassTestingScenario, geo: MassTestingGeometry) -> list
     if crews >= sum(booths.values()) or crews == 0:
         return list(booths)
     weight = {z.node: z.visitors + 1.0 for z in scenario.population.zones}
-    mean_walk = {
-        s: sum(weight[z] * geo.walk_zone_site[z][s] for z in weight) / sum(weight.values()) for s in booths
-    }
+    mean_walk = {s: sum(weight[z] * geo.walk_zone_site[z][s] for z in weight) / sum(weight.values()) for s in booths}
     chosen: list[str] = []
     covered = 0
     for site in sorted(booths, key=lambda s: (mean_walk[s], s)):
@@ -261,7 +259,9 @@ def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan")
             if act.to not in sites:
                 problems.append(Problem(file, f"{where}.to", f"{act.to!r} is not one of the scenario's test sites"))
             if act.role not in roles:
-                problems.append(Problem(file, f"{where}.role", f"role must be one of {sorted(roles)} (got {act.role!r})"))
+                problems.append(
+                    Problem(file, f"{where}.role", f"role must be one of {sorted(roles)} (got {act.role!r})")
+                )
             used[(act.pool, act.role)] += act.count
         elif isinstance(act, RouteVisitors):
             if act.origin not in zones:
@@ -278,7 +278,11 @@ def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan")
             problems.append(Problem(file, f"{where}.type", f"{act.type} does not apply to a mass-testing scenario"))
     for (pool, role), n in sorted(used.items()):
         if n > have.get((pool, role), 0):
-            problems.append(Problem(file, "actions", f"assigns {n} {role} testers of {pool!r}, which has {have.get((pool, role), 0)}"))
+            problems.append(
+                Problem(
+                    file, "actions", f"assigns {n} {role} testers of {pool!r}, which has {have.get((pool, role), 0)}"
+                )
+            )
     for zone, total in sorted(shares.items()):
         if total > 1 + 1e-9:
             problems.append(Problem(file, "actions", f"routes {total:.3g} of zone {zone!r} (more than all of it)"))

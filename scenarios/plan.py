@@ -33,11 +33,11 @@ class _Action(Model):
     note: str = ""
 
     def key(self) -> tuple[Any, ...]:
-        return (getattr(self, "type"), *(getattr(self, f) for f in self.key_fields))
+        return (self.type, *(getattr(self, f) for f in self.key_fields))
 
     def label(self) -> str:
         targets = " ".join(f"{f}={getattr(self, f)}" for f in self.key_fields if getattr(self, f) is not None)
-        return f"{getattr(self, 'type')} {targets}".rstrip()
+        return f"{self.type} {targets}".rstrip()
 
 
 class AssignStaff(_Action):

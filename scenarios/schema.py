@@ -11,6 +11,7 @@ kinds); `node_refs(scenario)` finds them all, so that the loader can check them 
 
 from __future__ import annotations
 
+import itertools
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class ArrivalProfile(Model):
     @model_validator(mode="after")
     def _increasing(self) -> ArrivalProfile:
         starts = [p.from_s for p in self.periods]
-        for i, (a, b) in enumerate(zip(starts, starts[1:], strict=False), start=1):
+        for i, (a, b) in enumerate(itertools.pairwise(starts), start=1):
             if b <= a:
                 raise ValueError(f"periods[{i}].from_s ({b:g}) must be after periods[{i - 1}].from_s ({a:g})")
         return self
@@ -177,9 +178,7 @@ class ScenarioBase(Model):
     def _injects_in_horizon(self) -> ScenarioBase:
         for i, inj in enumerate(self.injects):
             if inj.at_s > self.clock.horizon_s:
-                raise ValueError(
-                    f"injects[{i}].at_s: {inj.at_s:g} s is after the horizon ({self.clock.horizon_s:g} s)"
-                )
+                raise ValueError(f"injects[{i}].at_s: {inj.at_s:g} s is after the horizon ({self.clock.horizon_s:g} s)")
         return self
 
 

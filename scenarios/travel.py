@@ -10,6 +10,7 @@ the same city.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from typing import Literal
@@ -77,7 +78,7 @@ def distance_matrix(
             row[t] = (
                 math.inf
                 if path is None
-                else float(sum(graph.edges[a, b]["length_m"] for a, b in zip(path, path[1:], strict=False)))
+                else float(sum(graph.edges[a, b]["length_m"] for a, b in itertools.pairwise(path)))
             )
         out[origin] = row
     return out
@@ -90,7 +91,7 @@ def path_length_m(graph: nx.DiGraph, origin: str, target: str, *, mover: Mover, 
         path = nx.dijkstra_path(graph, origin, target, weight=weight)
     except nx.NetworkXNoPath:
         return math.inf
-    return float(sum(graph.edges[a, b]["length_m"] for a, b in zip(path, path[1:], strict=False)))
+    return float(sum(graph.edges[a, b]["length_m"] for a, b in itertools.pairwise(path)))
 
 
 def nearest(matrix: dict[str, dict[str, float]], origin: str) -> str:

@@ -29,7 +29,16 @@ from scenarios.errors import ScenarioError
 from scenarios.mass_testing import MassTestingGeometry, check_plan, default_plan, roles_of
 from scenarios.plan import AssignStaff, DispatchBus, Plan, RouteVisitors
 from scenarios.schema import ArrivalProfile, MassTestingScenario
-from simulation.core import CountingEnvironment, Recorder, RunStats, SimResult, WallClock, even_times, poisson_times, streams
+from simulation.core import (
+    CountingEnvironment,
+    Recorder,
+    RunStats,
+    SimResult,
+    WallClock,
+    even_times,
+    poisson_times,
+    streams,
+)
 
 WALK, CAR, METRO, BUS = 0, 1, 2, 3
 _GOLDEN = (math.sqrt(5) - 1) / 2
@@ -407,7 +416,9 @@ class MassTestingModel:
         if self.finished == self.n and not self.stop.triggered:
             self.stop.succeed()
 
-    def bus(self, name: str, depot: str, bay: str, ready_at_s: float, policy: BusPolicy) -> Generator[simpy.Event, Any, None]:
+    def bus(
+        self, name: str, depot: str, bay: str, ready_at_s: float, policy: BusPolicy
+    ) -> Generator[simpy.Event, Any, None]:
         """A bus drives to its bay, then shuttles riders to destinations as its policy says."""
         env, fleet = self.env, self.s.resources.buses
         assert fleet is not None
@@ -467,7 +478,7 @@ class MassTestingModel:
         slots = [b for b in sorted(self.bays, key=lambda b: -share[b]) for _ in range(share[b])]
         k = 0
         for depot in fleet.depots:
-            for j in range(depot.count):
+            for _j in range(depot.count):
                 bay = slots[k % len(slots)] if slots else next(iter(self.bays))
                 k += 1
                 self.env.process(self.bus(f"bus_{k:03d}", depot.node, bay, depot.ready_at_s, policy))

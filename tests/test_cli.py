@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +89,39 @@ def test_run_json_is_reproducible_across_processes(data_dir, extra):
     assert {"scenario", "kind", "seed", "baseline", "plan", "sim"} <= set(a)
     assert set(a["sim"]) == {"events", "sim_s"}
     assert a["baseline"]["kpis"]["last_tested_min"] > 0
+
+
+def test_routes_solves_a_standard_instance_to_its_optimum():
+    """`yiwang routes` prints VRPLIB routes and the published optimum cost for E-n22-k4 (375)."""
+    instance = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "vrp" / "E-n22-k4.vrp"
+    result = yiwang("routes", str(instance), "--time-limit", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "Cost 375"
+    served = sorted(int(c) for line in lines[:-1] for c in line.split(":")[1].split())
+    assert served == list(range(1, 22))
+
+
+def test_routes_bad_file_exits_2(tmp_path):
+    """An unreadable instance file is bad input: exit 2 with the file named."""
+    bad = tmp_path / "bad.vrp"
+    bad.write_text("this is not an instance\n")
+    result = yiwang("routes", str(bad))
+    assert result.returncode == 2
+    assert "bad.vrp" in result.stderr
+
+
+@pytest.mark.slow
+def test_wheel_ships_every_package_and_the_builtin_data(tmp_path):
+    """A built wheel contains all subpackages and the built-in graphs and scenarios, and no tests."""
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(root)], check=True, capture_output=True, timeout=600)  # fmt: skip
+    wheel = next(tmp_path.glob("yiwang-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in ("command/cli.py", "optimizer/routing/__init__.py", "simulation/mass_testing.py",
+                     "scenarios/data/graphs/disney.geojson", "scenarios/data/graphs/bund.geojson",
+                     "scenarios/data/graphs/crossings.geojson",
+                     "scenarios/data/scenarios/disney_mass_testing.yaml"):  # fmt: skip
+        assert required in names, required
+    assert not any(n.startswith(("tests/", "benchmarks/", "tools/")) for n in names)

@@ -30,7 +30,7 @@ def _run(world):
 @given(mass_testing_worlds())
 def test_people_are_conserved_and_processed_once(world):
     """Nobody is swabbed twice or leaves twice; times run forward; staffed worlds test everyone."""
-    scenario, model, result = _run(world)
+    scenario, _model, result = _run(world)
     rec = result.records
     assert rec["swab_count"].max(initial=0) <= 1
     assert rec["departure_count"].max(initial=0) <= 1

@@ -91,7 +91,7 @@ def test_diff_names_exactly_the_changed_field(plan, data):
     # Skip the rare case where an identical action already exists in the plan (it then pairs with that).
     if changed in plan.actions:
         return
-    new_plan = plan.model_copy(update={"actions": plan.actions[:i] + (changed,) + plan.actions[i + 1 :]})
+    new_plan = plan.model_copy(update={"actions": (*plan.actions[:i], changed, *plan.actions[i + 1 :])})
     diff = diff_plans(plan, new_plan)
     assert not diff.added and not diff.removed and not diff.meta
     assert len(diff.changed) == 1
@@ -137,7 +137,10 @@ def test_unordered_actions_are_refused_with_the_position():
 
 def test_malformed_plan_names_field_and_file():
     """A plan with a bad field is refused with file, field path and reason."""
-    text = '{"meta": {"scenario": "x"}, "actions": [{"type": "assign_staff", "at_s": 0, "pool": "p", "to": "s", "count": -2}]}'
+    text = (
+        '{"meta": {"scenario": "x"}, "actions": '
+        '[{"type": "assign_staff", "at_s": 0, "pool": "p", "to": "s", "count": -2}]}'
+    )
     with pytest.raises(ScenarioError) as info:
         Plan.from_json(text, file="plan.json")
     assert str(info.value) == "plan.json: actions[0].count: must be >= 1 (got -2)"

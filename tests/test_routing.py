@@ -451,9 +451,7 @@ def test_evaluate_reports_each_broken_rule():
 # --- output -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "pattern"), [("E-n22-k4.vrp", r"Cost \d+\n"), ("RC208.vrp", r"Cost \d+\.\d\n")]
-)
+@pytest.mark.parametrize(("name", "pattern"), [("E-n22-k4.vrp", r"Cost \d+\n"), ("RC208.vrp", r"Cost \d+\.\d\n")])
 def test_vrplib_solution_round_trip(tmp_path, name, pattern):
     """What format_vrplib_solution prints, vrplib reads back, and its cost matches the matrix."""
     problem = read_instance(VRP / name)
@@ -465,9 +463,7 @@ def test_vrplib_solution_round_trip(tmp_path, name, pattern):
     path.write_text(text)
     read = vrplib.read_solution(path)
     assert [tuple(r) for r in read["routes"]] == list(result.routes)
-    recomputed = sum(
-        problem.distances[a, b] for r in read["routes"] for a, b in itertools.pairwise([0, *r, 0])
-    )
+    recomputed = sum(problem.distances[a, b] for r in read["routes"] for a, b in itertools.pairwise([0, *r, 0]))
     assert read["cost"] == pytest.approx(recomputed, abs=1e-9)
 
 

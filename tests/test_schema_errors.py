@@ -39,7 +39,8 @@ def test_every_problem_is_listed_at_once(one_site_mmc):
     """Several problems in one document are all reported, each on its own line."""
     found = problems(one_site_mmc, "seed=-1", "testing.sites[0].booths=0", "clock.horizon_s=abc")
     assert found == [
-        "one_site_mmc.yaml: clock.horizon_s: input should be a valid number, unable to parse string as a number (got 'abc')",
+        "one_site_mmc.yaml: clock.horizon_s: input should be a valid number, "
+        "unable to parse string as a number (got 'abc')",
         "one_site_mmc.yaml: seed: must be >= 0 (got -1)",
         "one_site_mmc.yaml: testing.sites[0].booths: must be >= 1 (got 0)",
     ]

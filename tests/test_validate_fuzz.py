@@ -62,12 +62,20 @@ def mutated_documents(draw):
             return text[: draw(st.integers(0, len(text)))]
         if how == "insert":
             at = draw(st.integers(0, len(text)))
-            return text[:at] + draw(st.sampled_from([":", "- ", "{", "]", "\t", "&a", "*a", "!!python/object:os.system ''", "\x00", "'"])) + text[at:]
+            return (
+                text[:at]
+                + draw(
+                    st.sampled_from(
+                        [":", "- ", "{", "]", "\t", "&a", "*a", "!!python/object:os.system ''", "\x00", "'"]
+                    )
+                )
+                + text[at:]
+            )
         lines = text.splitlines()
         i = draw(st.integers(0, max(0, len(lines) - 1)))
         if how == "delete_line":
             return "\n".join(lines[:i] + lines[i + 1 :])
-        return "\n".join(lines[:i] + ["\t" + lines[i] if lines else ""] + lines[i + 1 :])
+        return "\n".join([*lines[:i], "\t" + lines[i] if lines else "", *lines[i + 1 :]])
     doc = yaml.safe_load(text)
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in _paths(doc) if p]

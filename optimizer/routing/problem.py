@@ -83,7 +83,7 @@ def _frozen(array: npt.ArrayLike | None, dtype: Any) -> Any:
     return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class RoutingProblem:
     """A capacitated vehicle-routing problem, optionally with time windows (VRPTW); node 0 is the depot.
 

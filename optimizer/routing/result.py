@@ -80,7 +80,7 @@ def evaluate(problem: RoutingProblem, routes: Sequence[Sequence[int]]) -> RouteC
     return RouteCheck(cost_scaled=cost, violations=tuple(violations), dropped=dropped)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoutingResult:
     """The outcome of one solve: routes (customer indices, depot omitted), cost and an honest status.
 
