@@ -86,6 +86,7 @@ def disney() -> tuple[MassTestingScenario, MassTestingGeometry] | None:
     if "disney_mass_testing" not in builtin_scenario_names():
         return None
     scenario = load_scenario("disney_mass_testing")
+    assert isinstance(scenario, MassTestingScenario)
     return scenario, MassTestingGeometry(scenario, scenario_graph(scenario))
 
 

@@ -569,8 +569,43 @@ def flow_bound(problem: BusProblem) -> int | None:
 # ------------------------------------------------------------------------------------------ the model
 
 
+DET_PER_S = 0.5  # CP-SAT deterministic time per wall second, one worker (measured 0.47-0.65 on the Disney case)
+WALL_CAP = 1.5  # a deterministic run stops anyway at this multiple of its time limit (then not reproducible)
+
+
+@dataclass
+class Budget:
+    """Solver time: wall seconds, or CP-SAT's deterministic time (the same work, so the same answer, every run)."""
+
+    limit_s: float
+    deterministic: bool
+    det_used: float = 0.0
+    t0: float = field(default_factory=time.perf_counter)
+
+    @property
+    def total(self) -> float:
+        return self.limit_s * (DET_PER_S if self.deterministic else 1.0)
+
+    def wall(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def used(self) -> float:
+        return self.det_used if self.deterministic else self.wall()
+
+    def left(self, until: float | None = None) -> float:
+        """Units left before `until` (a mark) or the end; none once the wall cap is reached."""
+        if self.wall() >= WALL_CAP * self.limit_s:
+            return 0.0
+        end = self.total if until is None else min(until, self.total)
+        return max(0.0, end - self.used())
+
+    def mark(self, share: float) -> float:
+        """The point `share` of the way from now to the end: where a phase must stop."""
+        return self.used() + share * self.left()
+
+
 class _Solver:
-    """One linear integer model for CP-SAT or a MIP solver; the variables never leave this module."""
+    """One linear integer model for CP-SAT, a MIP solver or GLOP (the LP relaxation); variables stay here."""
 
     def __init__(self, backend: Backend):
         self.backend = backend
@@ -614,29 +649,45 @@ class _Solver:
             self.cp.clear_hints()
             for v, x in values.items():
                 self.cp.add_hint(v, int(x))
-        else:
+        elif self.backend in ("SCIP", "CBC"):  # HiGHS through pywraplp crashes on hints (OR-Tools 9.15)
             self.mip.SetHint(list(values), [float(x) for x in values.values()])
 
-    def solve(self, time_limit_s: float, params: SolveParams, *, gap: float, deterministic: bool) -> str:
+    def set_domain(self, v: Any, lo: int, hi: int) -> None:
+        """Narrow or restore a CP-SAT variable's domain in place (for the neighbourhoods of the search)."""
+        domain = self.cp.proto.variables[v.index].domain
+        domain.clear()
+        domain.extend([int(lo), int(hi)])
+
+    def solve(self, amount: float, budget: Budget, params: SolveParams, *, gap: float) -> str:
+        """Solve with at most `amount` of the budget's units (fewer if the budget has fewer left)."""
+        amount = max(1e-3, min(amount, budget.left()))
         if self.backend == "CP_SAT":
             solver = self.cp_solver = cp_model.CpSolver()
-            solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
-            solver.parameters.num_workers = max(1, params.workers)
             solver.parameters.random_seed = params.seed
             solver.parameters.relative_gap_limit = gap
-            if deterministic and params.workers > 1:
-                solver.parameters.interleave_search = True
+            if budget.deterministic:
+                solver.parameters.num_workers = 1
+                solver.parameters.max_deterministic_time = amount
+                solver.parameters.max_time_in_seconds = max(0.01, WALL_CAP * budget.limit_s - budget.wall())
+            else:
+                solver.parameters.num_workers = max(1, params.workers)
+                solver.parameters.max_time_in_seconds = amount
             code = solver.solve(self.cp)
+            budget.det_used += solver.deterministic_time
             self.status = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
                            cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID"}.get(
                 code, "UNKNOWN")  # fmt: skip
             return self.status
-        self.mip.SetTimeLimit(max(1, int(1000 * time_limit_s)))
+        started = time.perf_counter()
+        self.mip.SetTimeLimit(max(1, int(1000 * amount / (DET_PER_S if budget.deterministic else 1.0))))
         if self.backend != "GLOP":
             self.mip.SetNumThreads(max(1, params.workers))
         mp = pywraplp.MPSolverParameters()
-        mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(gap, 1e-9))
+        if self.backend != "GLOP":
+            mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(gap, 1e-9))
         code = self.mip.Solve(mp)
+        if budget.deterministic and self.backend != "GLOP":  # MIP solvers have no deterministic clock here
+            budget.det_used += DET_PER_S * (time.perf_counter() - started)
         self.status = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
                        pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(code, "UNKNOWN")  # fmt: skip
         return self.status
@@ -647,16 +698,14 @@ class _Solver:
             return int(self.cp_solver.value(v))
         return round(v.solution_value())
 
-    def fractional(self, v: Any) -> float:
-        return float(v.solution_value()) if self.backend != "CP_SAT" else float(self.value(v))
-
     def objective(self) -> tuple[float, float]:
         """(objective, best bound) of the last solve."""
         if self.backend == "CP_SAT":
             assert self.cp_solver is not None
             return self.cp_solver.objective_value, self.cp_solver.best_objective_bound
         obj = self.mip.Objective()
-        return obj.Value(), obj.BestBound()
+        value = obj.Value()
+        return value, (value if self.backend == "GLOP" else obj.BestBound())
 
 
 Pair = tuple[int, int]  # (bay index, destination index)
@@ -810,7 +859,7 @@ class FleetNeed:
 
 
 def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = BusParams(),
-              time_limit_s: float | None = None, fleet_fails: bool = False) -> FleetNeed:  # fmt: skip
+              budget: Budget | None = None, fleet_fails: bool = False) -> FleetNeed:  # fmt: skip
     """The fewest buses to move everyone by the target: the fleet plus spares ready at the bays early.
 
     Spares are ready at each bay when the first bus of the fleet could reach it and may go to any bay, so no
@@ -818,6 +867,7 @@ def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = 
     short, so at least one more).
     """
     p = problem
+    budget = budget or Budget(params.time_limit_s, deterministic=options.deterministic)
     floor = 1 if fleet_fails else 0
     # Everyone must have reached a bay by the target's last dispatch moment.
     if p.target_step < 0 or p.arrival_step is None or p.arrival_step > p.target_step:
@@ -825,8 +875,7 @@ def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = 
     model = DispatchModel(p, backend=options.backend, clear_by=p.target_step, extra_buses=True)
     assert model.extra is not None
     model.m.minimise([(1, v) for v in model.extra.values()])  # As few spare buses as possible.
-    limit = params.time_limit_s if time_limit_s is None else time_limit_s
-    status = model.m.solve(limit, params, gap=0.0, deterministic=options.deterministic)
+    status = model.m.solve(budget.left(), budget, params, gap=0.0)
     if status == "INFEASIBLE":
         return FleetNeed(None, None, status)
     if status in ("OPTIMAL", "FEASIBLE"):
@@ -864,6 +913,7 @@ class BusOutcome:
     proven_missed: bool = False  # and no schedule meets it
     phase1_s: float = 0.0  # wall seconds until phase 1 ended
     phase2_s: float = 0.0
+    neighbourhoods: int = 0  # phase 2's large-neighbourhood steps
 
     def minutes(self, buckets: float) -> float:
         """Phase 1 in minutes after the start: the last departure (plus G + 1 buckets a stranded rider)."""
@@ -905,90 +955,201 @@ class _Phase1:
     probes: list[Probe] = field(default_factory=list)
 
 
-def _fewest_stranded(p: BusProblem, start: _Phase1, *, params: SolveParams, options: BusParams,
-                     deadline: float) -> _Phase1:  # fmt: skip
+def _fewest_stranded(p: BusProblem, one: _Phase1, *, params: SolveParams, options: BusParams, budget: Budget,
+                     until: float) -> _Phase1:  # fmt: skip
     """Phase 1 when someone may be stranded: the most riders carried within the grid."""
     g = p.n_steps
     model = DispatchModel(p, backend=options.backend)
-    model.hint_schedule(start.best)
+    model.hint_schedule(one.best)
     terms, const = model.stranded_terms()
     model.m.minimise(terms, const)  # As few riders stranded as possible.
-    status = model.m.solve(max(0.01, deadline - time.perf_counter()), params, gap=0.0,
-                           deterministic=options.deterministic)  # fmt: skip
-    out = start
+    status = model.m.solve(budget.left(until), budget, params, gap=0.0)
     if status in ("OPTIMAL", "FEASIBLE"):
         best = model.schedule()
         value = _phase1_value(p, score_schedule(p, best))
-        if value < out.value:
-            out = _Phase1(best, value, out.bound, out.source, status)
+        if value < one.value:
+            one.best, one.value = best, value
         lowest = math.ceil(model.m.objective()[1] - EPS)
-        if lowest > 0 and lowest * (g + 1) + g > out.bound:
-            out.bound, out.source = float(lowest * (g + 1) + g), f"{_solver_name(options)}'s bound on stranded riders"
-    out.status = status
-    return out
+        if lowest > 0 and lowest * (g + 1) + g > one.bound:
+            one.bound, one.source = float(lowest * (g + 1) + g), f"{_solver_name(options)}'s bound on stranded riders"
+    one.status = status
+    return one
 
 
-def _earliest_clear(p: BusProblem, start: _Phase1, *, params: SolveParams, options: BusParams,
-                    deadline: float) -> _Phase1:  # fmt: skip
+def _earliest_clear(p: BusProblem, one: _Phase1, *, params: SolveParams, options: BusParams, budget: Budget,
+                    until: float) -> _Phase1:  # fmt: skip
     """Phase 1 when everyone can be carried: can they all be carried by step t? t from the lower bound up.
 
-    A probe that finds a plan lowers the best step to the plan's; one proven infeasible raises the bound
-    (carrying everyone by t would carry them by any later step too); one that runs out of its time (half of
-    what is left) is skipped.
+    The LP relaxation first: when even it cannot clear by t, no plan can. Then CP-SAT with half the time
+    left: a plan found lowers the best step to the plan's; a proof of infeasibility raises the bound
+    (carrying everyone by t would carry them by any later step too); a probe out of time is passed over.
     """
-    out = start
-    lo, hi = math.ceil(out.bound - EPS), int(out.value)  # no plan clears before lo; the best clears at hi
+    lo, hi = math.ceil(one.bound - EPS), int(one.value)  # no plan clears before lo; the best clears at hi
     trial = lo
-    while trial < hi and time.perf_counter() < deadline - 0.01:
+    while trial < hi and budget.left(until) > 0:
         started = time.perf_counter()
+        relaxed = DispatchModel(p, backend="GLOP", clear_by=trial)
+        status = relaxed.m.solve(budget.left(until), budget, params, gap=0.0)
+        if status == "INFEASIBLE":
+            one.probes.append(Probe(trial, "LP_INFEASIBLE", time.perf_counter() - started))
+            lo = trial + 1
+            one.bound, one.source = float(lo), f"the LP relaxation cannot clear by step {trial}"
+            trial += 1
+            continue
         model = DispatchModel(p, backend=options.backend, clear_by=trial)
-        model.hint_schedule(out.best)
-        status = model.m.solve(max(0.01, 0.5 * (deadline - started)), params, gap=0.0,
-                               deterministic=options.deterministic)  # fmt: skip
-        out.probes.append(Probe(trial, status, time.perf_counter() - started))
+        model.hint_schedule(one.best)
+        status = _probe(model, 0.5 * budget.left(until), budget, params)
+        one.probes.append(Probe(trial, status, time.perf_counter() - started))
         if status in ("OPTIMAL", "FEASIBLE"):
             best = model.schedule()
             value = _phase1_value(p, score_schedule(p, best))
-            if value < out.value:
-                out.best, out.value, hi = best, value, int(value)
+            if value < one.value:
+                one.best, one.value, hi = best, value, int(value)
         elif status == "INFEASIBLE":
             lo = max(lo, trial + 1)
-            out.bound, out.source = float(lo), f"{_solver_name(options)} proved no plan clears by step {trial}"
+            one.bound, one.source = float(lo), f"{_solver_name(options)} proved no plan clears by step {trial}"
         trial += 1
-    out.status = "OPTIMAL" if lo >= hi else "FEASIBLE"
-    return out
+    one.status = "OPTIMAL" if lo >= hi else "FEASIBLE"
+    return one
+
+
+def _probe(model: DispatchModel, amount: float, budget: Budget, params: SolveParams) -> str:
+    """Can the model be satisfied? One solve; or, with one deterministic worker, restarts with new seeds.
+
+    One worker's time to a first plan is heavy-tailed (0.8 s or 6 s by seed on the Disney case), so the
+    deterministic search restarts with the next seed and twice the time, in a fixed sequence.
+    """
+    if not budget.deterministic or model.m.backend != "CP_SAT":
+        return model.m.solve(amount, budget, params, gap=0.0)
+    end = budget.used() + amount
+    status, attempt, step = "UNKNOWN", 0, 0.5
+    while status not in ("OPTIMAL", "FEASIBLE", "INFEASIBLE") and budget.left(end) > 1e-3:
+        status = model.m.solve(min(step, budget.left(end)), budget, replace(params, seed=params.seed + attempt),
+                               gap=0.0)  # fmt: skip
+        attempt, step = attempt + 1, 2 * step
+    return status
 
 
 def _solver_name(options: BusParams) -> str:
     return options.backend.replace("_", "-")
 
 
+@dataclass
+class _Phase2:
+    best: np.ndarray
+    value: float  # weighted rider-minutes + weighted bus-km
+    bound: float | None
+    status: str
+    neighbourhoods: int = 0
+
+
+def _improve(p: BusProblem, start: np.ndarray, *, last_step: int | None, stranded: int, params: SolveParams,
+             options: BusParams, budget: Budget) -> _Phase2:  # fmt: skip
+    """Phase 2: least weighted waiting and km keeping phase 1's value, then a bound.
+
+    The LP relaxation gives a first bound; CP-SAT on the whole model (a quarter of the time) a better bound
+    and maybe a better plan; then large neighbourhoods: CP-SAT re-plans one window of time (a third of the
+    grid), or a few destinations over the whole grid, with every other dispatch fixed, until time is up.
+    """
+
+    def build(backend: Backend) -> DispatchModel:
+        if last_step is not None:
+            model = DispatchModel(p, backend=backend, clear_by=last_step)
+        else:
+            model = DispatchModel(p, backend=backend)
+            terms, const = model.stranded_terms()
+            model.keep_at_most(terms, const, stranded)  # No more riders stranded than in phase 1.
+        model.m.minimise(*model.wait_km_terms(options))  # Weighted rider-minutes waited and bus-km.
+        return model
+
+    out = _Phase2(start, _wait_km(score_schedule(p, start), options), None, "UNKNOWN")
+
+    def offer(model: DispatchModel) -> None:
+        if model.m.status in ("OPTIMAL", "FEASIBLE"):
+            cand = model.schedule()
+            value = _wait_km(score_schedule(p, cand), options)
+            if value < out.value - 1e-9:
+                out.best, out.value = cand, value
+
+    relaxed = build("GLOP")
+    if relaxed.m.solve(budget.left(), budget, params, gap=0.0) == "OPTIMAL":
+        out.bound = relaxed.m.objective()[1] / OBJECTIVE_SCALE
+    model = build(options.backend)
+    model.hint_schedule(out.best)
+    status = model.m.solve(0.25 * budget.left(), budget, params, gap=params.relative_gap)
+    offer(model)
+    if status in ("OPTIMAL", "FEASIBLE"):
+        bound = model.m.objective()[1] / OBJECTIVE_SCALE
+        out.bound = bound if out.bound is None else max(out.bound, bound)
+    out.status = status
+    if options.backend != "CP_SAT" or _within(out, params) or budget.left() <= 0:
+        return out
+
+    # Large neighbourhoods in a fixed order, their width adapted to how the last one went (so that a
+    # deterministic budget gives the same plan every run): wider after a window solved to optimality,
+    # narrower after one that ran out of time.
+    g = model.problem.n_steps
+    width = max(4, math.ceil(g / 3))
+    dests = sorted({k for _, k in model.pairs})
+    domains = {key: (0, int(list(model.m.cp.proto.variables[v.index].domain)[-1])) for key, v in model.n.items()}
+    cap = 2.0 * (DET_PER_S if budget.deterministic else 1.0)
+    k, j0, r = 0, 0, 0
+    while budget.left() > 0.01 and not _within(out, params):
+        k += 1
+        if len(dests) > 3 and k % 4 == 0:  # every fourth: three destinations over the whole grid
+            chosen = {dests[(r + q) % len(dests)] for q in range(3)}
+            r += 2
+
+            def free(d: int, j: int) -> bool:
+                return d in chosen
+        else:
+            lo_j, hi_j = j0, j0 + width
+            j0 = j0 + max(1, width // 2) if j0 + width < g else 0
+
+            def free(d: int, j: int) -> bool:
+                return lo_j <= j < hi_j
+        for (i, d, j), v in model.n.items():
+            lo, hi = domains[(i, d, j)] if free(d, j) else (int(out.best[i, d, j]),) * 2
+            model.m.set_domain(v, lo, hi)
+        model.hint_schedule(out.best)
+        status = model.m.solve(cap, budget, params, gap=0.0)
+        offer(model)
+        width = min(g, math.ceil(1.25 * width)) if status == "OPTIMAL" else max(4, math.floor(0.7 * width))
+    out.neighbourhoods = k
+    if out.status == "OPTIMAL" and out.bound is not None and out.value > out.bound + 1e-6:
+        out.status = "FEASIBLE"
+    return out
+
+
+def _within(two: _Phase2, params: SolveParams) -> bool:
+    gap = relative_gap(two.value, two.bound)
+    return gap is not None and gap <= params.relative_gap + EPS
+
+
 def solve_buses(problem: BusProblem, *, params: SolveParams = SolveParams(),
                 options: BusParams = BusParams()) -> BusOutcome:  # fmt: skip
     """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2."""
     p = problem
-    t0 = time.perf_counter()
-    deadline = t0 + params.time_limit_s
+    budget = Budget(params.time_limit_s, deterministic=options.deterministic)
     greedy = greedy_schedule(p)
     gscore = score_schedule(p, greedy)
     bound, source = own_bound(p)
     one = _Phase1(greedy, _phase1_value(p, gscore), bound, source, "FEASIBLE")
-    if p.riders_total == 0 or p.n_steps == 0:
-        one.bound, one.source, one.status = one.value, "nothing to decide", "OPTIMAL"
+    nothing = p.riders_total == 0 or p.n_steps == 0
+    if nothing:
+        one.bound, one.source = one.value, "nothing to decide"
 
     # Phase 1: fewest stranded, then the earliest moment everyone is carried.
-    share = min(1.0, max(0.05, options.first_phase_share))
-    phase1_deadline = t0 + share * params.time_limit_s
-    if one.status != "OPTIMAL" and one.bound < one.value - EPS:
+    until = budget.mark(min(1.0, max(0.05, options.first_phase_share)))
+    if one.bound < one.value - EPS:
         if gscore.stranded or one.bound > p.n_steps:
-            one = _fewest_stranded(p, one, params=params, options=options, deadline=phase1_deadline)
+            one = _fewest_stranded(p, one, params=params, options=options, budget=budget, until=until)
         if score_schedule(p, one.best).stranded == 0 and one.bound < one.value - EPS:
-            one = _earliest_clear(p, one, params=params, options=options, deadline=phase1_deadline)
+            one = _earliest_clear(p, one, params=params, options=options, budget=budget, until=until)
     if one.bound >= one.value - EPS:
         one.status = "OPTIMAL"
-        if "proven" not in one.source:
-            one.source += " (met: optimal)"
-    phase1_s = time.perf_counter() - t0
+        one.source += " (met: optimal)" if "proved" not in one.source and "cannot" not in one.source else ""
+    phase1_s = budget.wall()
     dispatch, score = one.best, score_schedule(p, one.best)
 
     # The target: met, missed by this plan, or missed by every plan (then: how many buses it would take).
@@ -996,40 +1157,28 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = SolveParams(),
     proven_missed = missed and one.bound > p.target_step + EPS
     need = None
     if missed and options.diagnose:
-        limit = max(0.05, 0.5 * (deadline - time.perf_counter()))
-        need = min_fleet(p, params=params, options=options, time_limit_s=limit, fleet_fails=proven_missed)
+        sub = Budget(0.5 * budget.left() / (DET_PER_S if budget.deterministic else 1.0) + 0.05,
+                     deterministic=budget.deterministic)  # fmt: skip
+        need = min_fleet(p, params=params, options=options, budget=sub, fleet_fails=proven_missed)
+        budget.det_used += sub.det_used
 
     # Phase 2: phase 1's value kept (the same last step, or no more stranded); weighted waiting and bus-km.
-    value2, bound2, status2 = _wait_km(score, options), None, "UNKNOWN"
-    remaining = deadline - time.perf_counter()
-    if remaining > 0.05 and p.riders_total > 0 and p.n_steps > 0:
-        if score.stranded == 0 and score.last_step is not None:
-            model = DispatchModel(p, backend=options.backend, clear_by=score.last_step)
-        else:
-            model = DispatchModel(p, backend=options.backend)
-            terms, const = model.stranded_terms()
-            model.keep_at_most(terms, const, score.stranded)  # No more riders stranded than in phase 1.
-        model.hint_schedule(dispatch)
-        terms2, const2 = model.wait_km_terms(options)
-        model.m.minimise(terms2, const2)  # Weighted rider-minutes waited and bus-km.
-        status2 = model.m.solve(remaining, params, gap=params.relative_gap, deterministic=options.deterministic)
-        if status2 in ("OPTIMAL", "FEASIBLE"):
-            better = model.schedule()
-            better_score = score_schedule(p, better)
-            if _phase1_value(p, better_score) <= one.value + EPS and _wait_km(better_score, options) <= value2 + EPS:
-                dispatch, score = better, better_score
-                value2 = _wait_km(score, options)
-            bound2 = model.m.objective()[1] / OBJECTIVE_SCALE
+    two = _Phase2(dispatch, _wait_km(score, options), None, "UNKNOWN")
+    if not nothing and budget.left() > 0:
+        two = _improve(p, dispatch, last_step=score.last_step if score.stranded == 0 else None,
+                       stranded=score.stranded, params=params, options=options, budget=budget)  # fmt: skip
+        dispatch, score = two.best, score_schedule(p, two.best)
+    elif nothing:
+        two.bound, two.status = two.value, "OPTIMAL"
     gap1 = relative_gap(*(p.start_s + p.load_s + p.bucket_s * v for v in (one.value, one.bound)))
-    gap2 = relative_gap(value2, bound2)
-    within = gap1 is not None and gap1 <= params.relative_gap + EPS and gap2 is not None \
-        and gap2 <= params.relative_gap + EPS  # fmt: skip
+    within = gap1 is not None and gap1 <= params.relative_gap + EPS and _within(two, params)
     status = "INFEASIBLE" if proven_missed else "OPTIMAL" if within else "FEASIBLE"
     return BusOutcome(
         problem=p, dispatch=dispatch, score=score, status=status, last_value=one.value, last_bound=one.bound,
-        last_bound_source=one.source, wait_value=value2, wait_bound=bound2, phase_status=(one.status, status2),
-        probes=tuple(one.probes), need=need, missed=missed, proven_missed=proven_missed, phase1_s=phase1_s,
-        phase2_s=time.perf_counter() - t0 - phase1_s,
+        last_bound_source=one.source, wait_value=two.value, wait_bound=two.bound,
+        phase_status=(one.status, two.status), probes=tuple(one.probes), need=need, missed=missed,
+        proven_missed=proven_missed, phase1_s=phase1_s, phase2_s=budget.wall() - phase1_s,
+        neighbourhoods=two.neighbourhoods,
     )  # fmt: skip
 
 

@@ -1,0 +1,419 @@
+"""The bus dispatch model: capacity, fleet, conservation, brute force on tiny cases, FCFS, diagnosis, determinism.
+
+Tiny worlds are built by hand: one bay (which is also the depot), two destinations whose round trips are whole
+5-min buckets, riders reaching the bay at bucket ends. On such worlds the model's grid loses nothing, so its
+optimum must equal the best of every dispatch schedule replayed by `replay`, an event-based evaluator written
+here from the simulation's rules (not the model's): an order takes the first buses idle at or after its time,
+boards up to capacity of the riders waiting (and those arriving while it loads), and is dropped if nobody waits.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.buses import (
+    BayForecast,
+    BusParams,
+    bus_problem,
+    flow_bound,
+    forecast_bay_demand,
+    plan_buses,
+    score_schedule,
+    solve_buses,
+)
+from optimizer.result import SolveParams
+from scenarios.mass_testing import MassTestingGeometry
+from scenarios.plan import DispatchBus
+from scenarios.schema import MassTestingScenario
+
+STEP = 300.0
+FAST = SolveParams(time_limit_s=5.0, workers=2, relative_gap=0.0)
+EXACT = BusParams(deterministic=True)
+FCFS_FILL_S = 300.0
+
+
+# ------------------------------------------------------------------------------------------ tiny worlds
+
+
+def tiny_world(*, buses: int = 2, capacity: int = 4, drive_s: dict[str, float] | None = None,
+               horizon_s: float = 60 + 4 * STEP, ready_s: float = 0.0, metro: bool = False,
+               bus_share: float = 1.0) -> tuple[MassTestingScenario, MassTestingGeometry]:  # fmt: skip
+    """One bay that is also the depot; destinations `drive_s` seconds away (default: 1- and 2-bucket cycles)."""
+    drive_s = drive_s or {"dest_a": 90.0, "dest_b": 240.0}  # 60 + 90 + 60 + 90 = 300 s; 60 + 240 + 60 + 240 = 600 s
+    g = nx.DiGraph()
+    for node, kind in [("bay_0", "bus_bay"), ("zone", "zone"), ("site", "test_site"), ("centre", "district_centre"),
+                       ("station", "metro"), *((d, "destination") for d in drive_s)]:  # fmt: skip
+        g.add_node(node, kind=kind, lat=31.14, lon=121.66)
+
+    def edge(u: str, v: str, mode: str, length: float, speed: float) -> None:
+        for a, b in ((u, v), (v, u)):
+            g.add_edge(a, b, mode=mode, length_m=length, free_speed_mps=speed, width_m=5.0, lanes=1)
+
+    for d, s in drive_s.items():
+        edge("bay_0", d, "road", 10.0 * s, 10.0)  # 10 m/s: s seconds, 10 s metres
+    edge("zone", "site", "walk", 60.0, 1.34)
+    edge("site", "bay_0", "walk", 180.0, 1.34)  # 150 s at the scenario's 1.2 m/s
+    edge("site", "station", "walk", 60.0, 1.34)
+    edge("station", "bay_0", "walk", 120.0, 1.34)
+    edge("centre", "site", "road", 1000.0, 10.0)
+    shares = {d: 1 / len(drive_s) for d in drive_s}
+    doc = {
+        "name": "tiny_buses", "kind": "mass_testing", "title": "tiny bus world",
+        "clock": {"start": "2021-10-31T20:15:00", "horizon_s": horizon_s}, "graph": "tiny", "seed": 1,
+        "population": {"zones": [{"node": "zone", "visitors": 10}],
+                       "home_modes": {"bus": bus_share, "metro": 1 - bus_share, "walk": 0.0}},
+        "testing": {"swab_time": {"dist": "deterministic", "value_s": 30}, "walk_speed_mps": 1.2,
+                    "sites": [{"node": "site", "booths": 1}]},
+        "resources": {
+            "testers": {"pool": {"centre": "centre", "count": 1}},
+            "buses": {"count": buses, "capacity": capacity, "load_time_s": 60, "unload_time_s": 60,
+                      "depots": [{"node": "bay_0", "count": buses, "ready_at_s": ready_s}],
+                      "bays": ["bay_0"], "destinations": shares},
+        },
+    }  # fmt: skip
+    if metro or bus_share < 1:
+        doc["metro"] = {"station": "station", "closes_at_s": 0 if metro else None}
+    scenario = MassTestingScenario.model_validate(doc)
+    return scenario, MassTestingGeometry(scenario, g)
+
+
+def forecast(rows: dict[str, list[float]]) -> BayForecast:
+    """Riders per 5-min bucket reaching bay_0 for each destination."""
+    return BayForecast(bucket_s=STEP, arrivals={("bay_0", d): tuple(r) for d, r in rows.items()})
+
+
+# ------------------------------------------------------------------------------------------ the evaluator
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stranded: int
+    last_departure_s: float
+    wait_s: float
+    km: float
+    trips: tuple[int, ...]  # riders on each trip
+
+    def key(self, wait_weight: float = 1.0, km_weight: float = 0.01) -> tuple[float, float, float]:
+        """The model's lexicographic objective: stranded, last departure, then weighted waiting and km."""
+        return (self.stranded, self.last_departure_s, round(wait_weight * self.wait_s / 60 + km_weight * self.km, 6))
+
+
+def _world(scenario: MassTestingScenario, geo: MassTestingGeometry, fc: BayForecast):
+    fleet = scenario.resources.buses
+    riders = []  # (arrival, destination)
+    for (_, d), row in fc.arrivals.items():
+        for q, count in enumerate(row):
+            riders += [((q + 1) * fc.bucket_s, d)] * round(count)
+    cycle = {d: fleet.load_time_s + 2 * geo.bus_drive["bay_0"][d] + fleet.unload_time_s for d in fleet.destinations}
+    km = {d: 2 * geo.bus_distance_m["bay_0"][d] / 1000 for d in fleet.destinations}
+    ready = [fleet.depots[0].ready_at_s + geo.bus_drive[fleet.depots[0].node]["bay_0"]] * fleet.count
+    return sorted(riders), cycle, km, ready, fleet
+
+
+def replay(scenario: MassTestingScenario, geo: MassTestingGeometry, fc: BayForecast,
+           orders: list[tuple[float, str, int]] | None) -> Outcome:  # fmt: skip
+    """Run a plan's orders `(at_s, destination, count)` at one bay, or first come first served when None."""
+    riders, cycle, km, ready, fleet = _world(scenario, geo, fc)
+    horizon = scenario.clock.horizon_s
+    waiting: dict[str, list[float]] = {d: [] for d in cycle}
+    pending = list(riders)
+    idle = list(ready)  # when each bus is next idle at the bay
+    trips: list[int] = []
+    last, wait, dist = 0.0, 0.0, 0.0
+
+    def admit(t: float) -> None:
+        while pending and pending[0][0] <= t + 1e-9:
+            a, d = pending.pop(0)
+            waiting[d].append(a)
+
+    def board(d: str, room: int) -> list[float]:
+        got, waiting[d][:] = waiting[d][:room], waiting[d][room:]
+        return got
+
+    def leave(b: int, t: float, d: str, on: list[float]) -> None:
+        nonlocal last, wait, dist
+        if t > horizon + 1e-9:
+            for a in on:  # the horizon came first: they never left
+                waiting[d].insert(0, a)
+            idle[b] = math.inf
+            return
+        trips.append(len(on))
+        last = max(last, t)
+        wait += sum(t - a for a in on)
+        dist += km[d]
+        idle[b] = t + cycle[d] - fleet.load_time_s
+
+    if orders is not None:
+        queue = [(at, seq, d) for seq, (at, d, k) in enumerate(orders) for _ in range(k)]
+        heapq.heapify(queue)
+        while queue:
+            at, _, d = heapq.heappop(queue)
+            b = min(range(len(idle)), key=lambda i: (max(idle[i], at), i))
+            t = max(idle[b], at)
+            if not math.isfinite(t):
+                break
+            admit(t)
+            if not waiting[d]:
+                continue  # nobody waits: the order is dropped, the bus stays
+            on = board(d, fleet.capacity)
+            admit(t + fleet.load_time_s)
+            on += board(d, fleet.capacity - len(on))
+            leave(b, t + fleet.load_time_s, d, on)
+    else:
+        while True:
+            b = min(range(len(idle)), key=lambda i: (idle[i], i))
+            t = idle[b]
+            admit(t)
+            if not any(waiting.values()):
+                if not pending or not math.isfinite(t):
+                    break
+                idle[b] = max(t, pending[0][0])
+                continue
+            d = min((q[0], d) for d, q in waiting.items() if q)[1]  # the longest-waiting rider's destination
+            on = board(d, fleet.capacity)
+            t += fleet.load_time_s
+            admit(t)
+            on += board(d, fleet.capacity - len(on))
+            deadline = t + FCFS_FILL_S
+            while len(on) < fleet.capacity and pending and pending[0][0] <= deadline:
+                t = max(t, pending[0][0])
+                admit(t)
+                on += board(d, fleet.capacity - len(on))
+            if len(on) < fleet.capacity:
+                t = deadline
+            leave(b, t, d, on)
+    stranded = sum(len(q) for q in waiting.values()) + len(pending)
+    return Outcome(stranded, last if not stranded else horizon, wait, dist, tuple(trips))
+
+
+def orders_of(result) -> list[tuple[float, str, int]]:
+    return [(a.at_s, a.to, a.count) for a in result.plan.of_type(DispatchBus)]
+
+
+def brute_force(scenario: MassTestingScenario, geo: MassTestingGeometry, fc: BayForecast) -> Outcome:
+    """The best outcome over every schedule of whole buses per destination at every dispatch moment."""
+    p = bus_problem(scenario, fc, geo)
+    dests = list(p.destinations)
+    fleet = scenario.resources.buses.count
+    choices = [c for c in itertools.product(range(fleet + 1), repeat=len(dests)) if sum(c) <= fleet]
+    best = None
+    for plan in itertools.product(choices, repeat=p.n_steps):
+        orders = [(p.t(j), d, n) for j, counts in enumerate(plan) for d, n in zip(dests, counts, strict=True) if n]
+        out = replay(scenario, geo, fc, orders)
+        if best is None or out.key() < best.key():
+            best = out
+    assert best is not None
+    return best
+
+
+# ------------------------------------------------------------------------------------------ brute force
+
+
+TINY_CASES = {
+    "two buses, both destinations busy": (2, 4, {"dest_a": [3, 2, 4, 0], "dest_b": [5, 0, 3, 0]}),
+    "two buses, far destination first": (2, 3, {"dest_a": [0, 2, 2, 0], "dest_b": [4, 1, 0, 0]}),
+    "three buses, a rush then nothing": (3, 4, {"dest_a": [6, 1, 0], "dest_b": [4, 4, 0]}),
+    "one bus cannot keep up": (1, 4, {"dest_a": [4, 4, 4, 4], "dest_b": [4, 4, 4, 4]}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CASES))
+def test_optimum_equals_brute_force_on_tiny_cases(name):
+    """On 1 bay, 2 destinations and 1-3 buses the plan is as good as the best of every dispatch schedule."""
+    buses, capacity, rows = TINY_CASES[name]
+    horizon = 60 + (4 if buses == 3 else 5) * STEP
+    scenario, geo = tiny_world(buses=buses, capacity=capacity, horizon_s=horizon)
+    fc = forecast(rows)
+    result = plan_buses(scenario, fc, geo, params=FAST, options=EXACT)
+    best = brute_force(scenario, geo, fc)
+    mine = replay(scenario, geo, fc, orders_of(result))
+    assert mine.key() == pytest.approx(best.key(), abs=1e-6)
+    if best.stranded == 0:
+        assert result.status == "OPTIMAL"
+        assert result.objective == pytest.approx(best.last_departure_s / 60)
+        assert result.bound == pytest.approx(result.objective)
+
+
+def test_model_scores_plans_as_the_evaluator_does():
+    """The model's own account of its plan (last departure, waiting, km) matches the event-based replay."""
+    scenario, geo = tiny_world(buses=2, capacity=4, horizon_s=60 + 5 * STEP)
+    fc = forecast(TINY_CASES["two buses, both destinations busy"][2])
+    result = plan_buses(scenario, fc, geo, params=FAST, options=EXACT)
+    out = replay(scenario, geo, fc, orders_of(result))
+    load = scenario.resources.buses.load_time_s
+    assert out.stranded == result.details["stranded_riders"] == 0
+    assert out.last_departure_s / 60 == pytest.approx(result.details["last_departed_min"])
+    riders = result.details["riders"]
+    assert out.wait_s / 60 == pytest.approx(result.details["wait_rider_min"] + riders * load / 60)
+    assert out.km == pytest.approx(result.details["bus_km"])
+
+
+# ------------------------------------------------------------------------------------------ FCFS
+
+
+def test_optimised_plan_beats_first_come_first_served():
+    """On the same evaluator the plan carries everyone sooner, with less waiting, than first come first served."""
+    scenario, geo = tiny_world(buses=2, capacity=4, horizon_s=60 + 8 * STEP)
+    fc = forecast({"dest_a": [1, 4, 4, 1, 0], "dest_b": [4, 1, 1, 4, 0]})
+    result = plan_buses(scenario, fc, geo, params=FAST, options=EXACT)
+    mine = replay(scenario, geo, fc, orders_of(result))
+    fcfs = replay(scenario, geo, fc, None)
+    assert mine.stranded == fcfs.stranded == 0
+    assert mine.last_departure_s < fcfs.last_departure_s
+    assert mine.wait_s < fcfs.wait_s
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=5), st.integers(1, 3),
+       st.integers(2, 6))  # fmt: skip
+def test_plan_is_never_worse_than_fcfs(rows, buses, capacity):
+    """Stranded riders, then the last departure: the plan is never worse than first come first served."""
+    scenario, geo = tiny_world(buses=buses, capacity=capacity, horizon_s=60 + 12 * STEP)
+    fc = forecast({"dest_a": [a for a, _ in rows], "dest_b": [b for _, b in rows]})
+    result = plan_buses(scenario, fc, geo, params=FAST, options=EXACT)
+    mine = replay(scenario, geo, fc, orders_of(result))
+    fcfs = replay(scenario, geo, fc, None)
+    assert (mine.stranded, mine.last_departure_s) <= (fcfs.stranded, fcfs.last_departure_s)
+
+
+# ------------------------------------------------------------------------------------------ invariants
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=8),
+       st.integers(1, 8), st.integers(5, 40), st.sampled_from([0.0, 150.0, 400.0]))  # fmt: skip
+def test_capacity_fleet_and_conservation(rows, buses, capacity, ready_s):
+    """No trip over capacity, never more buses away than have reached the bay, every rider carried or stranded."""
+    drive = {"dest_a": 300.0, "dest_b": 700.0, "dest_c": 1300.0}
+    scenario, geo = tiny_world(buses=buses, capacity=capacity, drive_s=drive, horizon_s=6 * 3600, ready_s=ready_s)
+    fc = forecast({d: [r[i] for r in rows] for i, d in enumerate(drive)})
+    result = plan_buses(scenario, fc, geo, params=SolveParams(time_limit_s=2.0), options=EXACT)
+    p = bus_problem(scenario, fc, geo)
+    dispatch = np.zeros_like(p.riders)
+    for a in result.plan.of_type(DispatchBus):
+        assert a.origin == "bay_0" and a.count >= 1
+        dispatch[0, p.destinations.index(a.to), round((a.at_s - p.start_s) / p.bucket_s)] += a.count
+    score = score_schedule(p, dispatch)
+    # No trip over capacity.
+    assert np.all(score.carried <= capacity * dispatch)
+    # Never more buses away on trips than have reached the bay (hence never more than the fleet).
+    away = np.zeros(p.n_steps, dtype=int)
+    for k, j in zip(*np.nonzero(dispatch[0]), strict=True):
+        away[j : j + p.cycle[0, k]] += dispatch[0, k, j]
+    assert np.all(away <= np.cumsum(p.supply[0])) and away.max(initial=0) <= buses
+    assert score.fleet_shortfall == 0
+    # Conservation: everyone forecast is carried or stranded; when feasible, everyone is carried.
+    assert int(score.carried.sum()) + score.stranded == p.riders_total
+    assert score.stranded == result.details["stranded_riders"]
+    if result.status in ("OPTIMAL", "FEASIBLE"):
+        assert score.stranded == 0
+        replayed = replay(scenario, geo, fc, orders_of(result))
+        assert replayed.stranded == 0
+        assert max(replayed.trips, default=0) <= capacity
+    # The bound is a bound.
+    assert result.bound <= result.objective + 1e-9
+
+
+def test_flow_bound_is_below_the_optimum():
+    """The fleet-capacity flow bound never exceeds the proven optimal last step."""
+    scenario, geo = tiny_world(buses=1, capacity=4, horizon_s=60 + 12 * STEP)
+    fc = forecast({"dest_a": [4, 4, 4, 4], "dest_b": [4, 4, 4, 4]})
+    p = bus_problem(scenario, fc, geo)
+    out = solve_buses(p, params=FAST, options=EXACT)
+    assert out.phase_status[0] == "OPTIMAL"
+    assert flow_bound(p) is not None and flow_bound(p) <= out.last_value
+
+
+# ------------------------------------------------------------------------------------------ diagnosis
+
+
+def test_diagnosis_when_the_fleet_is_too_small():
+    """A target the fleet cannot meet is INFEASIBLE, with the least fleet that meets it, proven both ways."""
+    rows = {"dest_a": [8, 8, 0], "dest_b": [8, 8, 0]}
+    target = 60 + 3 * STEP  # everyone gone by the dispatch at t_3
+    scenario, geo = tiny_world(buses=2, capacity=4, horizon_s=60 + 10 * STEP)
+    result = plan_buses(scenario, forecast(rows), geo, params=FAST, options=EXACT, target_s=target)
+    assert result.status == "INFEASIBLE" and not result.feasible
+    assert result.plan is not None and result.plan.actions, "the best effort plan is still given"
+    need = int(result.details["buses_needed_at_least"])
+    assert need > 2
+    assert result.diagnosis.startswith(f"needs at least {need} buses to move everyone by 20:")
+    assert "2 are available" in result.diagnosis
+    enough, _ = tiny_world(buses=need, capacity=4, horizon_s=60 + 10 * STEP)
+    met = plan_buses(enough, forecast(rows), geo, params=FAST, options=EXACT, target_s=target)
+    assert met.status == "OPTIMAL" and met.diagnosis is None
+    short, _ = tiny_world(buses=need - 1, capacity=4, horizon_s=60 + 10 * STEP)
+    assert plan_buses(short, forecast(rows), geo, params=FAST, options=EXACT, target_s=target).status == "INFEASIBLE"
+
+
+def test_diagnosis_when_riders_arrive_too_late():
+    """When the last riders reach the bay after the target, no fleet helps, and the diagnosis says so."""
+    scenario, geo = tiny_world(buses=3, capacity=4, horizon_s=60 + 10 * STEP)
+    result = plan_buses(scenario, forecast({"dest_a": [0, 0, 0, 0, 2], "dest_b": [1]}), geo, params=FAST,
+                        options=EXACT, target_s=60 + 2 * STEP)  # fmt: skip
+    assert result.status == "INFEASIBLE"
+    assert "no number of buses moves everyone by" in result.diagnosis
+
+
+def test_stranded_riders_when_the_horizon_is_short():
+    """More riders than the fleet can carry within the horizon: the fewest stranded, diagnosed."""
+    scenario, geo = tiny_world(buses=1, capacity=2, horizon_s=60 + 2 * STEP)
+    result = plan_buses(scenario, forecast({"dest_a": [5], "dest_b": [5]}), geo, params=FAST, options=EXACT)
+    assert result.status == "INFEASIBLE"
+    assert result.details["stranded_riders"] == 10 - 2 * 2  # one bus, capacity 2, dispatches at t_1 and t_2
+    assert "riders are not carried" in result.diagnosis
+
+
+# ------------------------------------------------------------------------------------------ determinism
+
+
+def test_same_input_same_plan():
+    """Two runs with the same input and seed give the same plan and numbers (bar wall time)."""
+    scenario, geo = tiny_world(buses=3, capacity=5, drive_s={"dest_a": 300.0, "dest_b": 700.0, "dest_c": 1300.0},
+                               horizon_s=6 * 3600)  # fmt: skip
+    rng = np.random.default_rng(3)
+    fc = forecast({d: list(rng.integers(0, 12, size=10).astype(float)) for d in ("dest_a", "dest_b", "dest_c")})
+    runs = [plan_buses(scenario, fc, geo, params=SolveParams(time_limit_s=1.0), options=EXACT) for _ in range(2)]
+    a, b = (r.plan.model_dump(exclude={"meta": {"solver": {"wall_s"}}}) for r in runs)
+    assert a == b
+    assert runs[0].details == runs[1].details
+
+
+# ------------------------------------------------------------------------------------------ the forecast
+
+
+def test_forecast_walks_riders_to_the_bay():
+    """Swabs in a bucket reach the bay 150 s later: half in the same bucket, half in the next, split by share."""
+    scenario, geo = tiny_world()
+    fc = forecast_bay_demand(scenario, {"site": [10.0, 0.0]}, geo)
+    assert fc.arrivals[("bay_0", "dest_a")] == pytest.approx((2.5, 2.5))
+    assert fc.total() == pytest.approx(10.0)
+
+
+def test_forecast_sends_metro_riders_to_the_bus_after_closure():
+    """With the station closed, metro riders walk on to the bay: every tested visitor becomes a bus rider."""
+    scenario, geo = tiny_world(metro=True, bus_share=0.4)
+    fc = forecast_bay_demand(scenario, [100.0, 100.0], geo)
+    assert fc.total() == pytest.approx(200.0)
+    late = fc.arrivals[("bay_0", "dest_a")]
+    assert len(late) == 3  # the metro riders' longer walk (50 + 100 s) reaches into a third bucket
+
+
+def test_forecast_rejects_bad_input():
+    """Unknown sites, negative counts and unknown bays are errors that name the bad value."""
+    scenario, geo = tiny_world()
+    with pytest.raises(ValueError, match="'nowhere' is not one of the scenario's test sites"):
+        forecast_bay_demand(scenario, {"nowhere": [1.0]}, geo)
+    with pytest.raises(ValueError, match="must be a non-negative number"):
+        BayForecast(bucket_s=300, arrivals={("bay_0", "dest_a"): (-1.0,)})
+    with pytest.raises(ValueError, match="'bay_9' is not a bus bay"):
+        bus_problem(scenario, BayForecast(bucket_s=300, arrivals={("bay_9", "dest_a"): (1.0,)}), geo)
