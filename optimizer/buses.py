@@ -570,7 +570,9 @@ def flow_bound(problem: BusProblem) -> int | None:
 
 
 DET_PER_S = 0.5  # CP-SAT deterministic time per wall second, one worker (measured 0.47-0.65 on the Disney case)
-WALL_CAP = 1.5  # a deterministic run stops anyway at this multiple of its time limit (then not reproducible)
+WALL_CAP = 3.0  # a deterministic run stops anyway at this multiple of its time limit plus a second (then
+#                it is not reproducible)
+SOLVE_OVERHEAD = 0.01  # deterministic time charged per solver call for the model building around it
 
 
 @dataclass
@@ -592,9 +594,13 @@ class Budget:
     def used(self) -> float:
         return self.det_used if self.deterministic else self.wall()
 
+    @property
+    def wall_cap_s(self) -> float:
+        return WALL_CAP * self.limit_s + 1.0 if self.deterministic else self.limit_s
+
     def left(self, until: float | None = None) -> float:
         """Units left before `until` (a mark) or the end; none once the wall cap is reached."""
-        if self.wall() >= WALL_CAP * self.limit_s:
+        if self.wall() >= self.wall_cap_s:
             return 0.0
         end = self.total if until is None else min(until, self.total)
         return max(0.0, end - self.used())
@@ -668,12 +674,12 @@ class _Solver:
             if budget.deterministic:
                 solver.parameters.num_workers = 1
                 solver.parameters.max_deterministic_time = amount
-                solver.parameters.max_time_in_seconds = max(0.01, WALL_CAP * budget.limit_s - budget.wall())
+                solver.parameters.max_time_in_seconds = max(0.01, budget.wall_cap_s - budget.wall())
             else:
                 solver.parameters.num_workers = max(1, params.workers)
                 solver.parameters.max_time_in_seconds = amount
             code = solver.solve(self.cp)
-            budget.det_used += solver.deterministic_time
+            budget.det_used += solver.deterministic_time + SOLVE_OVERHEAD
             self.status = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
                            cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID"}.get(
                 code, "UNKNOWN")  # fmt: skip
@@ -978,24 +984,30 @@ def _fewest_stranded(p: BusProblem, one: _Phase1, *, params: SolveParams, option
 
 def _earliest_clear(p: BusProblem, one: _Phase1, *, params: SolveParams, options: BusParams, budget: Budget,
                     until: float) -> _Phase1:  # fmt: skip
-    """Phase 1 when everyone can be carried: can they all be carried by step t? t from the lower bound up.
+    """Phase 1 when everyone can be carried: can they all be carried by step t?
 
-    The LP relaxation first: when even it cannot clear by t, no plan can. Then CP-SAT with half the time
-    left: a plan found lowers the best step to the plan's; a proof of infeasibility raises the bound
-    (carrying everyone by t would carry them by any later step too); a probe out of time is passed over.
+    First the LP relaxation, by bisection: where even it cannot clear by t, no plan can (clearing by t
+    would clear by any later step too), which raises the bound. Then CP-SAT from there up, with half the
+    time left each: a plan found lowers the best step to the plan's; a proof of infeasibility raises the
+    bound; a probe out of time is passed over.
     """
     lo, hi = math.ceil(one.bound - EPS), int(one.value)  # no plan clears before lo; the best clears at hi
+    started = time.perf_counter()
+    a, b = lo, hi  # the LP is infeasible before a (proven) and feasible at b (hi itself is feasible)
+    while a < b:
+        mid = (a + b) // 2
+        relaxed = DispatchModel(p, backend="GLOP", clear_by=mid)
+        if relaxed.m.solve(budget.left(), budget, params, gap=0.0) == "INFEASIBLE":
+            a = mid + 1
+        else:
+            b = mid
+    if a > lo:
+        one.probes.append(Probe(a - 1, "LP_INFEASIBLE", time.perf_counter() - started))
+        lo = a
+        one.bound, one.source = float(lo), f"the LP relaxation cannot clear by step {lo - 1}"
     trial = lo
     while trial < hi and budget.left(until) > 0:
         started = time.perf_counter()
-        relaxed = DispatchModel(p, backend="GLOP", clear_by=trial)
-        status = relaxed.m.solve(budget.left(until), budget, params, gap=0.0)
-        if status == "INFEASIBLE":
-            one.probes.append(Probe(trial, "LP_INFEASIBLE", time.perf_counter() - started))
-            lo = trial + 1
-            one.bound, one.source = float(lo), f"the LP relaxation cannot clear by step {trial}"
-            trial += 1
-            continue
         model = DispatchModel(p, backend=options.backend, clear_by=trial)
         model.hint_schedule(one.best)
         status = _probe(model, 0.5 * budget.left(until), budget, params)

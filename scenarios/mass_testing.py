@@ -195,6 +195,7 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
     actions: list = _nearest_with_room(scenario, geo, open_sites)
     booths = {s.node: s.booths for s in scenario.testing.sites if s.node in open_sites}
     pools = scenario.resources.testers
+    departures: dict[str, list[int]] = {p: [0, pools[p].group_size] for p in pools}  # pool -> [wave, room]
     for role, per_booth in roles_of(scenario).items():
         available = {name: n for (name, r), n in pool_role_counts(scenario).items() if r == role}
         total = sum(available.values())
@@ -211,7 +212,7 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
                 available[p] -= take
                 need[s] -= take
         for p, legs in sent.items():
-            actions.extend(_waves(scenario, geo, p, role, legs))
+            actions.extend(_waves(scenario, geo, p, role, legs, departures[p]))
     meta = PlanMeta(
         scenario=scenario.name,
         scenario_hash=scenario_hash(scenario),
@@ -224,11 +225,12 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
 
 
 def _waves(scenario: MassTestingScenario, geo: MassTestingGeometry, pool_name: str, role: str,
-           legs: list[tuple[str, int]]) -> list[AssignStaff]:  # fmt: skip
-    """Cut a pool's assignments (nearest site first) into departure groups of `group_size`."""
+           legs: list[tuple[str, int]], state: list[int]) -> list[AssignStaff]:  # fmt: skip
+    """Cut a pool's assignments (nearest site first) into departure groups of `group_size`; `state` carries
+    the pool's current wave and the room left in it across roles, so no group exceeds `group_size`."""
     pool = scenario.resources.testers[pool_name]
     out = []
-    wave, room = 0, pool.group_size
+    wave, room = state
     for site, count in legs:
         while count > 0:
             take = min(count, room)
@@ -238,6 +240,7 @@ def _waves(scenario: MassTestingScenario, geo: MassTestingGeometry, pool_name: s
             room -= take
             if room == 0:
                 wave, room = wave + 1, pool.group_size
+    state[:] = [wave, room]
     return out
 
 
@@ -249,6 +252,7 @@ def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan")
     roles = roles_of(scenario)
     have = pool_role_counts(scenario)
     used: dict[tuple[str, str], int] = defaultdict(int)
+    wave_sizes: dict[tuple[str, int], int] = defaultdict(int)
     shares: dict[str, float] = defaultdict(float)
     buses = scenario.resources.buses
     for i, act in enumerate(plan.actions):
@@ -263,6 +267,8 @@ def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan")
                     Problem(file, f"{where}.role", f"role must be one of {sorted(roles)} (got {act.role!r})")
                 )
             used[(act.pool, act.role)] += act.count
+            if act.pool in scenario.resources.testers:
+                wave_sizes[(act.pool, act.wave)] += act.count
         elif isinstance(act, RouteVisitors):
             if act.origin not in zones:
                 problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not a zone of the scenario"))
@@ -276,6 +282,10 @@ def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan")
                 problems.append(Problem(file, f"{where}.to", f"{act.to!r} is not a bus destination of the scenario"))
         else:
             problems.append(Problem(file, f"{where}.type", f"{act.type} does not apply to a mass-testing scenario"))
+    for (pool, wave), n in sorted(wave_sizes.items()):
+        size = scenario.resources.testers[pool].group_size
+        if n > size:
+            problems.append(Problem(file, "actions", f"wave {wave} of {pool!r} carries {n} testers; groups hold {size}"))
     for (pool, role), n in sorted(used.items()):
         if n > have.get((pool, role), 0):
             problems.append(
