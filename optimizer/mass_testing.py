@@ -36,7 +36,7 @@ def testing_forecast(problem, plan: Plan, horizon_s: float) -> dict[str, list[fl
     load = dict.fromkeys(problem.sites, 0.0)
     for act in plan.of_type(RouteVisitors):
         load[act.to] += act.share * visitors.get(act.origin, 0)
-    n = int(math.ceil(horizon_s / BUCKET_S))
+    n = math.ceil(horizon_s / BUCKET_S)
     out: dict[str, list[float]] = {}
     for i, site in enumerate(problem.sites):
         start, end = outcome.staffed_from_s[i], outcome.site_finish_s[i]

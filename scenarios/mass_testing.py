@@ -285,7 +285,8 @@ def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan")
     for (pool, wave), n in sorted(wave_sizes.items()):
         size = scenario.resources.testers[pool].group_size
         if n > size:
-            problems.append(Problem(file, "actions", f"wave {wave} of {pool!r} carries {n} testers; groups hold {size}"))
+            reason = f"wave {wave} of {pool!r} carries {n} testers; groups hold {size}"
+            problems.append(Problem(file, "actions", reason))
     for (pool, role), n in sorted(used.items()):
         if n > have.get((pool, role), 0):
             problems.append(
