@@ -1,44 +1,48 @@
 """Bus dispatch for mass testing: how many buses leave each bay for each destination, and when.
 
 The input is a forecast of riders reaching each bay for each destination per time bucket (`BayForecast`,
-built from a testing completion curve by `forecast_bay_demand` or given as data). The output is a plan of
+given as data, or built from a testing completion curve by `forecast_bay_demand`). The output is a plan of
 `DispatchBus(at_s=t, origin=bay, to=destination, count=k)` actions: trips per destination over time.
 
 The model is time-indexed on the forecast's buckets: dispatch moments t_j = start + j * bucket_s,
 j = 0 .. G-1 (G: up to the scenario's horizon, or fewer when the fleet provably clears every bay sooner).
-- `A[b, d, j]`: riders who have reached bay b for destination d by t_j (the forecast's cumulative curve,
-  rounded to whole riders; a bucket's riders count from the end of the bucket, so nobody is carried before
-  they can be there);
-- a dispatch of `n[b, d, j]` buses at t_j boards riders waiting at t_j, at most `capacity` each; they
-  depart at t_j + load_time_s;
+- `A[b, d, j]`: riders at bay b for destination d who can board a bus dispatched at t_j: a bucket's riders
+  count from the end of the bucket (the forecast's cumulative curve, in whole riders); with `boarding`
+  "until_departure" (the simulation's rule) riders there by t_j + load_time_s board too;
+- a dispatch of `n[b, d, j]` buses at t_j boards up to `capacity` each; they depart at t_j + load_time_s;
 - a bus dispatched at t_j from b to d is idle at b again `cycle[b, d]` buckets later: load, drive, unload
-  and drive back, rounded up to the grid (so a bus is never planned before it is back);
+  and drive back, rounded up to the grid (so no bus is planned before it is back);
 - buses reach their bay from their depot at ready_at_s + drive, rounded up to the grid; the bay is the one
   the simulation gives them (`placement`: in proportion to the riders expected at each bay, or the nearest
   bay by road).
 
 Variables: `n[b, d, j]` buses dispatched, `C[b, d, j]` riders carried by the dispatches up to t_j
-(cumulative), `idle[b, j]` buses idle at b after the dispatches at t_j, `z[j]` = everyone carried by t_j.
-Constraints, each group a function below:
+(cumulative), `idle[b, j]` buses idle at b after the dispatches at t_j. Constraints, each group a function:
 - `add_riders_present` (variable bounds): nobody is carried before reaching the bay: C[b, d, j] <= A[b, d, j];
 - `add_carry_order`: the carried count never falls: C[b, d, j] >= C[b, d, j-1];
 - `add_capacity`: a dispatch carries at most capacity riders per bus: C[j] - C[j-1] <= capacity * n[j];
-- `add_fleet`: buses idle at a bay = arrived + returned - dispatched, never negative (so never more buses on
-  trips than the fleet, at each bay and in all);
-- `add_all_clear`: z[j] = 1 only when every rider is carried by t_j, and stays 1 after.
+- `add_fleet`: buses idle at a bay = idle before + arrived + returned - dispatched, never negative (so never
+  more buses away than have reached the bay, nor than the fleet);
+- `add_clear_by` (the probes, phase 2, the diagnosis): everyone is carried by the model's last step.
 
-Objective, lexicographic in two phases (both CP-SAT by default, chosen by measurement, see
-benchmarks/README.md):
-1. stranded riders (never carried within the grid) times (G + 1), plus the index of the first all-clear
-   moment: the last rider's departure, stranded riders first;
-2. with phase 1's value fixed: `wait_weight` per rider-minute waited at the bays plus `km_weight` per
-   bus-km driven (`BusParams`).
-`PlanResult.objective` is phase 1 in minutes after the scenario's start: the last departure, plus G + 1
-buckets for each stranded rider; its bound is the larger of CP-SAT's bound and two proven bounds computed
-here (the last rider's arrival plus loading, and the fleet-capacity flow bound: the trips every bay needs
-against the trips its buses can start by then). Phase 2's objective, bound and gap are in `details`.
-When the target cannot be met, `min_fleet` finds how many buses it would take (extra buses ready at the
-bays at the earliest moment the fleet reaches them) and the result carries that as its diagnosis.
+Objective, lexicographic, in two phases on CP-SAT (chosen by measurement against SCIP; benchmarks/README.md):
+1. the fewest stranded riders (carried by no dispatch within the grid), then the earliest step by which
+   everyone is carried: the last departure. Bounds: the last rider's arrival plus loading, the
+   fleet-capacity flow bound (trips each bay needs against trips its buses can start), the LP relaxation
+   (bisection: no plan clears by t where even the LP cannot), and CP-SAT's infeasibility proofs. Plans:
+   CP-SAT feasibility probes "everyone carried by step t", by bisection from the bound to the best plan
+   (the greedy schedule first), restarted with new seeds (time to a first plan is heavy-tailed).
+2. with phase 1's value kept: `wait_weight` per rider-minute waited plus `km_weight` per bus-km (BusParams).
+   Bound: the LP relaxation, then CP-SAT on the whole model; plans: CP-SAT, then large neighbourhoods
+   (one window of time, or three destinations, re-planned with everything else fixed).
+`PlanResult.objective` is phase 1 in minutes after the scenario's start (the last departure, plus G + 1
+buckets for each stranded rider), its bound the best proven one; phase 2's objective, bound and gap are in
+`details`. When the target is missed, `min_fleet` finds how many buses it would take (spare buses ready at
+the bays when the fleet first could be) and that is the diagnosis. Bounds hold for the model on its grid.
+
+Time: `SolveParams.time_limit_s`. With `BusParams.deterministic` (default) CP-SAT runs one worker on its
+deterministic clock (about `DET_PER_S` units a second), so the same input gives the same plan every run;
+otherwise it runs `workers` in parallel on the wall clock (better plans in the same time, not reproducible).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ Placement = Literal["proportional", "nearest"]
 Boarding = Literal["until_departure", "at_dispatch"]
 OBJECTIVE_SCALE = 1000  # phase 2's integer objective is in thousandths of a weighted rider-minute
 EPS = 1e-9
+DEFAULT_PARAMS = SolveParams()
 
 
 # ------------------------------------------------------------------------------------------ the forecast
@@ -217,9 +222,22 @@ class BusParams:
     placement: Placement = "proportional"  # how buses reach bays; must match the simulation
     boarding: Boarding = "until_departure"  # who boards: riders there by departure, or only by the dispatch
     backend: Backend = "CP_SAT"  # CP_SAT, or a MIP solver through pywraplp (for comparison)
-    first_phase_share: float = 0.5  # of the time limit, at most, for phase 1 (the rest for phase 2)
+    first_phase_share: float = 0.6  # of the time limit, at most, for phase 1 (the rest for phase 2)
     diagnose: bool = True  # when the target is missed, find the fleet it would take
     deterministic: bool = True  # CP-SAT's interleaved search: the same answer for the same seed and limit
+
+
+@dataclass(frozen=True)
+class BusState:
+    """The buses' side of a simulated state at the forecast's start, for re-planning (a rolling horizon).
+
+    `waiting[(bay, destination)]`: riders queued now; `idle[bay]`: buses idle there now; `returning`: one
+    `(bay, at_s)` per bus away on a trip, idle at that bay again at `at_s`. The depots no longer count.
+    """
+
+    waiting: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    idle: Mapping[str, int] = field(default_factory=dict)
+    returning: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,8 +302,12 @@ def bus_problem(
     placement: Placement = "proportional",
     boarding: Boarding = "until_departure",
     target_s: float | None = None,
+    state: BusState | None = None,
 ) -> BusProblem:
-    """The dispatch problem of a scenario's fleet facing a bay forecast, on the forecast's time grid."""
+    """The dispatch problem of a scenario's fleet facing a bay forecast, on the forecast's time grid.
+
+    With a `state` (re-planning at `forecast.start_s`), its waiting riders and its buses replace the depots.
+    """
     fleet = scenario.resources.buses
     if fleet is None:
         raise ValueError("resources.buses: the scenario has no buses")
@@ -311,25 +333,35 @@ def bus_problem(
 
     # Dispatch moments whose riders depart within the horizon.
     g_horizon = max(0, math.floor((horizon - fleet.load_time_s - start) / step + EPS) + 1)
-    placed = bus_placement(scenario, forecast, geo, placement=placement)
     arrive: list[list[int]] = [[] for _ in bays]
     positioning_km = 0.0
-    for depot, bay, count in placed:
-        a = fleet_ready(scenario, depot) + drive[depot][bay]
-        if math.isfinite(a) and count > 0:
-            arrive[bays.index(bay)] += [max(0, math.ceil((a - start) / step - EPS))] * count
-            positioning_km += count * dist[depot][bay] / 1000
-    earliest = np.array([
-        max(0, math.ceil((min((fleet_ready(scenario, dp.node) + drive[dp.node][b] for dp in fleet.depots),
-                              default=math.inf) - start) / step - EPS))
-        if any(math.isfinite(drive[dp.node][b]) for dp in fleet.depots) else g_horizon
-        for b in bays
-    ], dtype=np.int64)  # fmt: skip
+    if state is None:
+        for depot, bay, count in bus_placement(scenario, forecast, geo, placement=placement):
+            a = fleet_ready(scenario, depot) + drive[depot][bay]
+            if math.isfinite(a) and count > 0:
+                arrive[bays.index(bay)] += [max(0, math.ceil((a - start) / step - EPS))] * count
+                positioning_km += count * dist[depot][bay] / 1000
+        earliest = np.array([
+            max(0, math.ceil((min((fleet_ready(scenario, dp.node) + drive[dp.node][b] for dp in fleet.depots),
+                                  default=math.inf) - start) / step - EPS))
+            if any(math.isfinite(drive[dp.node][b]) for dp in fleet.depots) else g_horizon
+            for b in bays
+        ], dtype=np.int64)  # fmt: skip
+        waiting = np.zeros((len(bays), len(dests)), dtype=np.int64)
+    else:
+        for bay, count in state.idle.items():
+            arrive[_index(bays, bay, "state.idle")] += [0] * count
+        for bay, at_s in state.returning:
+            arrive[_index(bays, bay, "state.returning")].append(max(0, math.ceil((at_s - start) / step - EPS)))
+        earliest = np.zeros(len(bays), dtype=np.int64)
+        waiting = np.zeros((len(bays), len(dests)), dtype=np.int64)
+        for (bay, dest), count in state.waiting.items():
+            waiting[_index(bays, bay, "state.waiting"), _index(dests, dest, "state.waiting")] += count
 
     # Fewer steps when the fleet provably clears every bay sooner (see module docstring).
     n_fc = forecast.n_buckets
-    totals = np.array([[forecast.cumulative(b, d, n_fc)[-1] if n_fc else 0 for d in dests] for b in bays],
-                      dtype=np.int64).reshape(len(bays), len(dests))  # fmt: skip
+    totals = waiting + np.array([[forecast.cumulative(b, d, n_fc)[-1] if n_fc else 0 for d in dests]
+                                 for b in bays], dtype=np.int64).reshape(len(bays), len(dests))  # fmt: skip
     g = g_horizon
     if all(arrive[i] or totals[i].sum() == 0 for i in range(len(bays))):
         clear = n_fc + 1
@@ -350,7 +382,7 @@ def bus_problem(
     for i, b in enumerate(bays):
         for k, d in enumerate(dests):
             cum = np.concatenate([[0], forecast.cumulative(b, d, g + lead)])
-            riders[i, k, :] = cum[lead : lead + g]
+            riders[i, k, :] = waiting[i, k] + cum[lead : lead + g]
     supply = np.zeros((len(bays), g), dtype=np.int64)
     for i in range(len(bays)):
         for e in arrive[i]:
@@ -359,10 +391,17 @@ def bus_problem(
     target_step = min(g - 1, math.floor((target - fleet.load_time_s - start) / step + EPS))
     return BusProblem(
         name=scenario.name, bays=bays, destinations=dests, start_s=start, bucket_s=step, n_steps=g,
-        capacity=fleet.capacity, load_s=fleet.load_time_s, unload_s=fleet.unload_time_s, fleet=fleet.count,
+        capacity=fleet.capacity, load_s=fleet.load_time_s, unload_s=fleet.unload_time_s,
+        fleet=fleet.count if state is None else sum(len(a) for a in arrive),
         riders=riders, total=totals, supply=supply, cycle=cycle, trip_km=trip_km, positioning_km=positioning_km,
         earliest=earliest, target_step=int(target_step), target_s=target, horizon_s=horizon,
     )  # fmt: skip
+
+
+def _index(names: tuple[str, ...], name: str, where: str) -> int:
+    if name not in names:
+        raise ValueError(f"{where}: {name!r} is not one of {', '.join(names)}")
+    return names.index(name)
 
 
 def fleet_ready(scenario: MassTestingScenario, depot: str) -> float:
@@ -1005,41 +1044,52 @@ def _earliest_clear(p: BusProblem, one: _Phase1, *, params: SolveParams, options
         one.probes.append(Probe(a - 1, "LP_INFEASIBLE", time.perf_counter() - started))
         lo = a
         one.bound, one.source = float(lo), f"the LP relaxation cannot clear by step {lo - 1}"
-    trial = lo
-    while trial < hi and budget.left(until) > 0:
+    # CP-SAT probes by bisection between the highest step not ruled out and the best plan's step.
+    # When the bisection is done and time is left, the step just below the best is tried again (new seeds).
+    soft = lo  # below this, no plan (proven) or none found in time
+    attempts: dict[int, int] = {}
+    while lo < hi and budget.left(until) > 0:
+        trial = (soft + hi) // 2 if soft < hi else hi - 1
         started = time.perf_counter()
         model = DispatchModel(p, backend=options.backend, clear_by=trial)
         model.hint_schedule(one.best)
-        status = _probe(model, 0.5 * budget.left(until), budget, params)
+        probes_left = max(1, math.ceil(math.log2(hi - soft + 1))) if soft < hi else 1
+        status, attempts[trial] = _probe(model, budget.left(until) / probes_left, budget, params,
+                                         first=attempts.get(trial, 0))  # fmt: skip
         one.probes.append(Probe(trial, status, time.perf_counter() - started))
         if status in ("OPTIMAL", "FEASIBLE"):
             best = model.schedule()
             value = _phase1_value(p, score_schedule(p, best))
             if value < one.value:
-                one.best, one.value, hi = best, value, int(value)
+                one.best, one.value = best, value
+            hi = min(hi, int(value))
         elif status == "INFEASIBLE":
-            lo = max(lo, trial + 1)
+            lo = soft = trial + 1
             one.bound, one.source = float(lo), f"{_solver_name(options)} proved no plan clears by step {trial}"
-        trial += 1
+        else:
+            soft = trial + 1
     one.status = "OPTIMAL" if lo >= hi else "FEASIBLE"
     return one
 
 
-def _probe(model: DispatchModel, amount: float, budget: Budget, params: SolveParams) -> str:
-    """Can the model be satisfied? One solve; or, with one deterministic worker, restarts with new seeds.
+def _probe(model: DispatchModel, amount: float, budget: Budget, params: SolveParams, *,
+           first: int = 0) -> tuple[str, int]:  # fmt: skip
+    """Can the model be satisfied? Restarts with the next seed and twice the time, in a fixed sequence.
 
-    One worker's time to a first plan is heavy-tailed (0.8 s or 6 s by seed on the Disney case), so the
-    deterministic search restarts with the next seed and twice the time, in a fixed sequence.
+    CP-SAT's time to a first plan here is heavy-tailed (0.3 s or over 4 s by seed on the Disney case), so
+    short runs with new seeds find plans sooner than one long run. `first`: the attempts made before (their
+    seeds are not tried again). Returns the status and the attempts made in all.
     """
-    if not budget.deterministic or model.m.backend != "CP_SAT":
-        return model.m.solve(amount, budget, params, gap=0.0)
+    if model.m.backend != "CP_SAT":
+        return model.m.solve(amount, budget, params, gap=0.0), first + 1
     end = budget.used() + amount
-    status, attempt, step = "UNKNOWN", 0, 0.5
+    status, attempt = "UNKNOWN", first
+    step = 0.5 * (DET_PER_S if budget.deterministic else 1.0) * 2 ** min(first, 4)
     while status not in ("OPTIMAL", "FEASIBLE", "INFEASIBLE") and budget.left(end) > 1e-3:
         status = model.m.solve(min(step, budget.left(end)), budget, replace(params, seed=params.seed + attempt),
                                gap=0.0)  # fmt: skip
         attempt, step = attempt + 1, 2 * step
-    return status
+    return status, attempt
 
 
 def _solver_name(options: BusParams) -> str:
@@ -1109,19 +1159,14 @@ def _improve(p: BusProblem, start: np.ndarray, *, last_step: int | None, strande
     while budget.left() > 0.01 and not _within(out, params):
         k += 1
         if len(dests) > 3 and k % 4 == 0:  # every fourth: three destinations over the whole grid
-            chosen = {dests[(r + q) % len(dests)] for q in range(3)}
+            chosen, steps = {dests[(r + q) % len(dests)] for q in range(3)}, range(g)
             r += 2
-
-            def free(d: int, j: int) -> bool:
-                return d in chosen
-        else:
-            lo_j, hi_j = j0, j0 + width
+        else:  # a window of time, all destinations
+            chosen, steps = set(dests), range(j0, j0 + width)
             j0 = j0 + max(1, width // 2) if j0 + width < g else 0
-
-            def free(d: int, j: int) -> bool:
-                return lo_j <= j < hi_j
         for (i, d, j), v in model.n.items():
-            lo, hi = domains[(i, d, j)] if free(d, j) else (int(out.best[i, d, j]),) * 2
+            free = d in chosen and j in steps
+            lo, hi = domains[(i, d, j)] if free else (int(out.best[i, d, j]),) * 2
             model.m.set_domain(v, lo, hi)
         model.hint_schedule(out.best)
         status = model.m.solve(cap, budget, params, gap=0.0)
@@ -1138,7 +1183,7 @@ def _within(two: _Phase2, params: SolveParams) -> bool:
     return gap is not None and gap <= params.relative_gap + EPS
 
 
-def solve_buses(problem: BusProblem, *, params: SolveParams = SolveParams(),
+def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS,
                 options: BusParams = BusParams()) -> BusOutcome:  # fmt: skip
     """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2."""
     p = problem
@@ -1209,15 +1254,19 @@ def diagnosis(outcome: BusOutcome, label: Any = None) -> str | None:
               else f"the last rider departs at {when(s.last_departure_s or 0.0)}")  # fmt: skip
     proven = "" if outcome.proven_missed else " in the plan found (not proven impossible)"
     if need is None:
-        return f"{missed}{proven}, after the target {by}; {p.fleet} buses are available"
+        return f"{missed}{proven}, after the target {by}; {_available(p.fleet)}"
     if need.at_least is None:
         arrive = p.arrival_step
         last = "after the horizon" if arrive is None else f"by {when(p.t(arrive))}"
         return (f"the last riders reach the bays {last}: no number of buses moves everyone by {by}; "
-                f"{p.fleet} are available ({missed})")  # fmt: skip
+                f"{_available(p.fleet)} ({missed})")  # fmt: skip
     upper = "" if need.enough is None or need.enough == need.at_least else f"; {need.enough} suffice in the model"
-    return (f"needs at least {need.at_least} buses to move everyone by {by}; {p.fleet} are available"
+    return (f"needs at least {need.at_least} buses to move everyone by {by}; {_available(p.fleet)}"
             f"{upper} ({missed}{proven})")  # fmt: skip
+
+
+def _available(n: int) -> str:
+    return f"{n} {'is' if n == 1 else 'are'} available"
 
 
 def _offset_label(t_s: float) -> str:
@@ -1247,22 +1296,24 @@ def plan_buses(
     forecast: BayForecast,
     geometry: MassTestingGeometry | None = None,
     *,
-    params: SolveParams = SolveParams(),
+    params: SolveParams = DEFAULT_PARAMS,
     options: BusParams = BusParams(),
     target_s: float | None = None,
+    state: BusState | None = None,
 ) -> PlanResult:
     """Dispatch the scenario's buses against a bay forecast: last departure first, then waiting, then bus-km.
 
     `target_s` (seconds after the start; default the horizon) is when the last rider should have left. When
     no plan meets it the status is INFEASIBLE, the diagnosis says how many buses it would take, and the plan
-    is the best effort (fewest stranded, then the earliest last departure).
+    is the best effort (fewest stranded, then the earliest last departure). `state`: re-plan from a
+    simulated moment (riders waiting and buses where they are at `forecast.start_s`).
     """
     from scenarios.loading import scenario_hash
 
     started = time.perf_counter()
     geo = geometry if geometry is not None else _geometry(scenario)
     problem = bus_problem(scenario, forecast, geo, placement=options.placement, boarding=options.boarding,
-                          target_s=target_s)  # fmt: skip
+                          target_s=target_s, state=state)  # fmt: skip
     out = solve_buses(problem, params=params, options=options)
     wall = time.perf_counter() - started
     objective, bound = out.minutes(out.last_value), out.minutes(out.last_bound)
@@ -1334,14 +1385,15 @@ def rationale(out: BusOutcome, label: Any = None) -> tuple[str, ...]:
     lines = []
     if s.last_departure_s is not None:
         arrive = p.arrival_step
-        after = "" if arrive is None else f", {(s.last_departure_s - p.t(arrive)) / 60:.0f} min after the last rider reaches a bay"
+        after = "" if arrive is None else f", {(s.last_departure_s - p.t(arrive)) / 60:.0f} min after the last arrival"
         lines.append(f"last rider departs at {when(s.last_departure_s)}{after}")
     if s.stranded:
         lines.append(f"{s.stranded} riders cannot be carried by {when(p.horizon_s)}")
     else:
         lines.append(f"no plan on the {p.bucket_s / 60:g}-min grid has the last rider leave before "
                      f"{when(out.minutes(out.last_bound) * 60)} (bound: {out.last_bound_source})")  # fmt: skip
-    lines.append(f"{s.trips} trips by {p.fleet} buses, at most {s.max_out} on the road at once; "
+    buses = f"{p.fleet} bus{'es' if p.fleet != 1 else ''}"
+    lines.append(f"{s.trips} trips by {buses}, at most {s.max_out} on the road at once; "
                  f"{s.bus_km + p.positioning_km:.0f} bus-km")  # fmt: skip
     for k, dest in enumerate(p.destinations):
         trips = int(out.dispatch[:, k, :].sum())
@@ -1356,10 +1408,11 @@ __all__ = [
     "BusParams",
     "BusProblem",
     "BusScore",
+    "BusState",
     "FleetNeed",
     "bus_placement",
-    "diagnosis",
     "bus_problem",
+    "diagnosis",
     "dispatch_actions",
     "flow_bound",
     "forecast_bay_demand",
