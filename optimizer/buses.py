@@ -901,6 +901,7 @@ class FleetNeed:
     at_least: int | None  # proven: fewer buses cannot (None: not even unlimited spare buses can)
     enough: int | None  # a fleet of this size does it in the model (None: not found in time)
     status: str
+    dispatch: np.ndarray | None = None  # the plan that does it with no spare bus, if one was found
 
 
 def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = BusParams(),
@@ -925,7 +926,8 @@ def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = 
         return FleetNeed(None, None, status)
     if status in ("OPTIMAL", "FEASIBLE"):
         value, bound = model.m.objective()
-        return FleetNeed(p.fleet + max(floor, math.ceil(bound - EPS)), p.fleet + round(value), status)
+        plan = model.schedule() if round(value) == 0 else None
+        return FleetNeed(p.fleet + max(floor, math.ceil(bound - EPS)), p.fleet + round(value), status, plan)
     return FleetNeed(p.fleet + floor, None, status)
 
 
@@ -1218,6 +1220,13 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS,
                      deterministic=budget.deterministic)  # fmt: skip
         need = min_fleet(p, params=params, options=options, budget=sub, fleet_fails=proven_missed)
         budget.det_used += sub.det_used
+        if need.dispatch is not None:  # the fleet meets the target after all: a better phase 1 plan
+            value = _phase1_value(p, score_schedule(p, need.dispatch))
+            if value < one.value:
+                one.best, one.value = need.dispatch, value
+                one.status = "OPTIMAL" if one.bound >= value - EPS else "FEASIBLE"
+                dispatch, score = one.best, score_schedule(p, one.best)
+                missed = score.stranded > 0 or (score.last_step is not None and score.last_step > p.target_step)
 
     # Phase 2: phase 1's value kept (the same last step, or no more stranded); weighted waiting and bus-km.
     two = _Phase2(dispatch, _wait_km(score, options), None, "UNKNOWN")
@@ -1261,6 +1270,10 @@ def diagnosis(outcome: BusOutcome, label: Any = None) -> str | None:
         return (f"the last riders reach the bays {last}: no number of buses moves everyone by {by}; "
                 f"{_available(p.fleet)} ({missed})")  # fmt: skip
     upper = "" if need.enough is None or need.enough == need.at_least else f"; {need.enough} suffice in the model"
+    if need.at_least <= p.fleet:  # not proven short: say what was found, and what would surely do
+        enough = "" if need.enough is None else f"; {need.enough} buses do it in the model"
+        return (f"{missed} in the plan found, after the target {by}; {_available(p.fleet)}{enough} "
+                "(not proven impossible)")  # fmt: skip
     return (f"needs at least {need.at_least} buses to move everyone by {by}; {_available(p.fleet)}"
             f"{upper} ({missed}{proven})")  # fmt: skip
 

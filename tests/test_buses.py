@@ -280,11 +280,9 @@ def test_optimised_plan_beats_first_come_first_served():
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=5), st.integers(1, 3),
        st.integers(2, 6))  # fmt: skip
 def test_plan_is_never_worse_than_fcfs(rows, buses, capacity):
-    """The plan strands no more riders than first come first served, and its last rider leaves no later.
-
-    Up to one loading time: a first-come bus that waits to fill leaves as soon as its last rider boards,
-    while a dispatched bus always takes its loading time (the simulation's rules for both).
-    """
+    """The plan strands no more riders than first come first served, and its last rider leaves no later."""
+    # Up to one loading time: a first-come bus waiting to fill leaves as soon as its last rider boards, while
+    # a dispatched bus always takes its loading time (the simulation's rules for both).
     scenario, geo = tiny_world(buses=buses, capacity=capacity, horizon_s=60 + 12 * STEP)
     fc = forecast({"dest_a": [a for a, _ in rows], "dest_b": [b for _, b in rows]})
     result = plan_buses(scenario, fc, geo, params=FAST, options=EXACT)
