@@ -59,7 +59,7 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from optimizer.result import PlanResult, SolveParams, relative_gap
-from scenarios.mass_testing import MassTestingGeometry
+from scenarios.mass_testing import MassTestingGeometry, largest_remainder
 from scenarios.plan import DispatchBus, Plan, PlanMeta, SolverStats
 from scenarios.schema import MassTestingScenario
 
@@ -439,7 +439,7 @@ def bus_placement(
 
     if placement == "proportional":
         expected = {b: forecast.total(bay=b) for b in bays}
-        share = _largest_remainder(fleet.count, expected)
+        share = largest_remainder(fleet.count, expected)
         slots = [b for b in sorted(bays, key=lambda b: -share[b]) for _ in range(share[b])]
         k = 0
         for depot in fleet.depots:
@@ -459,21 +459,6 @@ def bus_placement(
     else:
         raise ValueError(f"placement: {placement!r} is not 'proportional' or 'nearest'")
     return [(depot, bay, out[(depot, bay)]) for depot, bay in order]
-
-
-def _largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
-    """The simulation's split of `total` buses over the bays by weight (equal split when all weights are 0)."""
-    s = sum(weights.values())
-    if s <= 0:
-        base = {k: total // len(weights) for k in weights}
-        for k in list(weights)[: total - sum(base.values())]:
-            base[k] += 1
-        return base
-    raw = {k: total * w / s for k, w in weights.items()}
-    out = {k: math.floor(v) for k, v in raw.items()}
-    for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
-        out[k] += 1
-    return out
 
 
 def _geometry(scenario: MassTestingScenario) -> MassTestingGeometry:

@@ -187,6 +187,22 @@ def _open_sites(scenario: MassTestingScenario, geo: MassTestingGeometry) -> list
     return chosen
 
 
+def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """Split `total` whole units over keys in proportion to `weights` (largest remainder; equal split when all
+    weights are 0). The simulation places buses over bays with it, and the bus optimiser mirrors that."""
+    s = sum(weights.values())
+    if s <= 0:
+        base = {k: total // len(weights) for k in weights}
+        for k in list(weights)[: total - sum(base.values())]:
+            base[k] += 1
+        return base
+    raw = {k: total * w / s for k, w in weights.items()}
+    out = {k: math.floor(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
 def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None) -> Plan:
     """The scenario's own plan: nearest sites with room for visitors, proportional nearest-first testers, FCFS
     buses."""

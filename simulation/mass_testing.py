@@ -26,7 +26,7 @@ import numpy as np
 import simpy
 
 from scenarios.errors import ScenarioError
-from scenarios.mass_testing import MassTestingGeometry, check_plan, default_plan, roles_of
+from scenarios.mass_testing import MassTestingGeometry, check_plan, default_plan, largest_remainder, roles_of
 from scenarios.plan import AssignStaff, DispatchBus, Plan, RouteVisitors
 from scenarios.schema import ArrivalProfile, MassTestingScenario
 from simulation.core import (
@@ -474,7 +474,7 @@ class MassTestingModel:
             bay = self.exit_of[site][0]
             if bay is not None:
                 expected[bay] += float(n)
-        share = _largest_remainder(fleet.count, expected)
+        share = largest_remainder(fleet.count, expected)
         slots = [b for b in sorted(self.bays, key=lambda b: -share[b]) for _ in range(share[b])]
         k = 0
         for depot in fleet.depots:
@@ -589,20 +589,6 @@ def arrival_times(profile: ArrivalProfile, horizon_s: float, rng: np.random.Gene
 def _normalised(weights: list[float]) -> np.ndarray:
     w = np.asarray(weights, dtype=float)
     return w / w.sum()
-
-
-def _largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
-    s = sum(weights.values())
-    if s <= 0:
-        base = {k: total // len(weights) for k in weights}
-        for k in list(weights)[: total - sum(base.values())]:
-            base[k] += 1
-        return base
-    raw = {k: total * w / s for k, w in weights.items()}
-    out = {k: math.floor(v) for k, v in raw.items()}
-    for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
-        out[k] += 1
-    return out
 
 
 def simulate(scenario: MassTestingScenario, plan: Plan | None = None, *, seed: int | None = None,

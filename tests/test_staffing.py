@@ -432,8 +432,7 @@ def test_disney_is_planned_to_a_proven_one_percent():
     from scenarios import builtin_scenario_names, load_scenario
     from scenarios.loading import scenario_graph
 
-    if "disney_mass_testing" not in builtin_scenario_names():
-        pytest.skip("the Disney scenario is not installed")
+    assert "disney_mass_testing" in builtin_scenario_names()
     scenario = load_scenario("disney_mass_testing")
     assert isinstance(scenario, MassTestingScenario)
     geo = MassTestingGeometry(scenario, scenario_graph(scenario))
