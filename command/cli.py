@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from command.errors import CommandError, Infeasible
+from command.store import StoreError
 from scenarios import ScenarioError, builtin_graph_names, builtin_scenarios, load_graph, load_scenario, summarise
 from scenarios.loading import builtin_scenario_names
 
@@ -28,10 +30,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-
-class Infeasible(Exception):
-    """A plan cannot meet its constraints; the message is the diagnosis."""
 
 
 def _fail(lines: list[str], code: int) -> NoReturn:
@@ -51,6 +49,8 @@ def handles_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail([str(p) for p in exc.problems], EXIT_BAD_INPUT)
         except Infeasible as exc:
             _fail([f"infeasible: {exc}"], EXIT_INFEASIBLE)
+        except (CommandError, StoreError) as exc:
+            _fail(str(exc).splitlines() or [type(exc).__name__], EXIT_BAD_INPUT)
 
     return wrapper
 
@@ -183,6 +183,11 @@ def routes(
     if not result.complete:
         _fail([f"infeasible: {len(result.dropped)} customers could not be served: {list(result.dropped)}"],
               EXIT_INFEASIBLE)  # fmt: skip
+
+
+from command import cli_store  # noqa: E402  (registers the store, incident and plan commands on `app`)
+
+cli_store.register(app, handles_input_errors)
 
 
 def main(argv: list[str] | None = None) -> int:

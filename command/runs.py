@@ -70,8 +70,20 @@ def run_scenario(
     progress: Progress | None = None,
 ) -> RunOutcome:
     """Load a scenario (with what-if overrides), simulate its default plan, optimise, simulate the plan."""
-    say = progress or (lambda _msg: None)
     scenario = load_scenario(ref, overrides=overrides or [])
+    return run_loaded(scenario, seed=seed, optimize=optimize, params=params, progress=progress)
+
+
+def run_loaded(
+    scenario: Any,
+    *,
+    seed: int | None = None,
+    optimize: bool = True,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Simulate a loaded scenario's default plan, optimise, simulate the plan."""
+    say = progress or (lambda _msg: None)
     run_seed = scenario.seed if seed is None else seed
     say(f"simulating the default plan of {scenario.name} (seed {run_seed})")
     base_plan = default_plan(scenario)

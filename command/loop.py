@@ -1,0 +1,259 @@
+"""The incident loop: intake -> dispatch -> handling -> supervision -> evaluation -> archive.
+
+The same functions serve the CLI and the console:
+- `plan_incident`: simulate the baseline (the scenario's default plan), optimise, simulate the plan, and
+  propose it with both forecasts and the solver's word; the run itself is audited.
+- `approve_and_apply`: the commander's approval (see `command.plans.approve_plan`), then the plan goes into
+  effect.
+- `advance`: run the simulated world forward under the plan in effect to the next decision point — the next
+  inject, the first threshold breach the plan's own simulation shows, the end of the operational period, or
+  a time asked for — and write what happened on the way into the activity log. An inject or a breach marks
+  the incident for re-planning.
+
+A simulation run is a pure function of the scenario, the plan and the seed, so advancing replays the plan
+from the start with the incident's seed and reads the trajectory up to the new time: the state at time t is
+the same whichever way it is reached. Re-planning at time t keeps what the plan in effect already did before
+t and takes the new plan's actions from t on (the optimiser does not yet take the simulated state at t as its
+starting point; that is the scenario models' next step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from command import audit
+from command.authority import incident_for
+from command.errors import CommandError, Conflict, Infeasible
+from command.incidents import log_activity, scenario_of, set_phase
+from command.plans import Shown, activate_plan, active_plan, approve_plan, create_plan
+from command.runs import run_loaded
+from command.security import Actor
+from command.store import ActivityEntry, Incident, OperationalPeriod, Store
+from optimizer.result import SolveParams
+from scenarios import Plan
+from scenarios.defaults import default_plan
+from simulation import SimResult, simulate
+
+Progress = Callable[[str], None]
+
+
+def _kpis(result: SimResult | None) -> dict[str, float] | None:
+    return None if result is None else dict(result.kpis)
+
+
+def plan_incident(
+    store: Store,
+    actor: Actor,
+    incident_id: int,
+    *,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+    propose: bool = True,
+) -> int:
+    """Baseline, optimise, simulate, propose: the new plan's id (`Infeasible` with the diagnosis if none)."""
+    actor.require("plan.propose", "propose plans")
+    say = progress or (lambda _msg: None)
+    with store.read() as session:
+        incident = incident_for(session, actor, incident_id)
+        if incident.status != "open":
+            raise Conflict(f"incident {incident_id} is {incident.status}; no new plans")
+        scenario, seed, now_s = scenario_of(incident), incident.seed, incident.sim_time_s
+    previous = active_plan(store, actor, incident_id)
+    outcome = run_loaded(scenario, seed=seed, optimize=True, params=replace(params or SolveParams(), seed=seed),
+                         progress=say)  # fmt: skip
+    solve = outcome.solve
+    assert solve is not None
+    _audit_run(store, actor, incident_id, outcome)
+    if solve.plan is None:
+        raise Infeasible(solve.diagnosis or f"the optimiser found no plan ({solve.status})")
+    plan, planned = solve.plan, outcome.planned
+    if previous is not None and now_s > 0:
+        say(f"keeping what plan {previous.number} already did before {scenario.clock.label(now_s)}")
+        plan = _splice(previous.plan, plan, now_s)
+        planned = simulate(scenario, plan, seed=seed)
+    forecast = {
+        "seed": seed,
+        "baseline": _kpis(outcome.baseline),
+        "planned": _kpis(planned),
+        "previous": previous.forecast.get("planned") if previous is not None else None,
+        "previous_plan": previous.plan_id if previous is not None else None,
+        "rationale": list(solve.rationale),
+    }
+    solver = {**solve.stats().model_dump(), "diagnosis": solve.diagnosis, "rationale": list(solve.rationale)}
+    say("proposing")
+    return create_plan(store, actor, incident_id, plan, forecast=forecast, solver=solver, state_time_s=now_s,
+                       state_hash=_state_hash(scenario.name, seed, now_s, previous), propose=propose,
+                       scenario=scenario)  # fmt: skip
+
+
+def _splice(done: Plan, new: Plan, at_s: float) -> Plan:
+    """Actions of `done` before `at_s`, then the actions of `new` from `at_s` on."""
+    meta = new.meta.model_copy(update={"state_time_s": at_s,
+                                       "note": f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"})  # fmt: skip
+    return Plan.build(meta, [a for a in done.actions if a.at_s < at_s] + [a for a in new.actions if a.at_s >= at_s])
+
+
+def _state_hash(name: str, seed: int, at_s: float, previous: Any) -> str:
+    basis = json.dumps([name, seed, at_s, previous.digest if previous is not None else None])
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def _audit_run(store: Store, actor: Actor, incident_id: int, outcome: Any) -> None:
+    with store.write() as session:
+        now = store.now()
+        solve = outcome.solve
+        audit.append(session, at=now, actor=actor.username, action="run", incident_id=incident_id,
+                     subject=outcome.scenario.name,
+                     details={"seed": outcome.seed, "baseline": outcome.baseline.kpis,
+                              "planned": outcome.planned.kpis if outcome.planned is not None else None,
+                              "solver": solve.stats().model_dump() if solve is not None else None})  # fmt: skip
+        log_activity(session, incident_id, now, actor.id, "run",
+                     f"simulated the default plan and optimised ({solve.summary().splitlines()[0] if solve else 'n/a'})")
+
+
+def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "") -> int:
+    """Approve what was shown and put it into effect; the decision id."""
+    decision = approve_plan(store, actor, plan_id, password=password, shown=shown, note=note)
+    activate_plan(store, actor, plan_id)
+    return decision
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A threshold the simulated trajectory crosses, when and how."""
+
+    t_s: float
+    kind: str
+    text: str
+
+
+def breaches(scenario: Any, result: SimResult) -> list[Breach]:
+    """The threshold crossings in a run, earliest first (per scenario kind)."""
+    out: list[Breach] = []
+    if scenario.kind == "mass_testing":
+        rec, th = result.records, scenario.thresholds
+        at_site, start = rec.get("at_site_s"), rec.get("swab_start_s")
+        if at_site is not None and start is not None and th.max_wait_s is not None and at_site.size:
+            waited = np.where(np.isfinite(start), start, np.inf) - at_site
+            over = np.isfinite(at_site) & (waited > th.max_wait_s)
+            if over.any():
+                first = float((at_site[over] + th.max_wait_s).min())
+                out.append(Breach(first, "wait", f"a visitor has waited more than {th.max_wait_s / 60:g} min "
+                                                 f"({int(over.sum())} visitors will)"))  # fmt: skip
+        end = rec.get("swab_end_s")
+        if th.target_finish_s is not None and end is not None and end.size:
+            if not np.all(np.isfinite(end)) or float(end.max()) > th.target_finish_s:
+                left = int(np.count_nonzero(~(end <= th.target_finish_s)))
+                out.append(Breach(th.target_finish_s, "finish",
+                                  f"{left} visitors still untested at the target finish time"))  # fmt: skip
+    return sorted(out, key=lambda b: b.t_s)
+
+
+@dataclass(frozen=True)
+class AdvanceReport:
+    """What `advance` did: from when to when, why it stopped there, and what happened on the way."""
+
+    from_s: float
+    to_s: float
+    stopped_for: str
+    events: dict[str, int]
+    kpis_at_end: dict[str, float]
+    needs_replan: str
+    finished: bool
+
+    def lines(self, label: Callable[[float], str]) -> list[str]:
+        out = [f"advanced {label(self.from_s)} -> {label(self.to_s)} ({self.stopped_for})"]
+        out += [f"  {n:>6} x {kind}" for kind, n in sorted(self.events.items())]
+        if self.needs_replan:
+            out.append(f"re-plan needed: {self.needs_replan}")
+        if self.finished:
+            out.append("the scenario's horizon is reached: evaluation")
+        return out
+
+
+def _period_end(session: Any, incident: Incident) -> float:
+    rows = session.scalars(select(OperationalPeriod).where(OperationalPeriod.incident_id == incident.id)
+                           .order_by(OperationalPeriod.number)).all()  # fmt: skip
+    for period in rows:
+        if period.end_s > incident.sim_time_s + 1e-9:
+            return period.end_s
+    return rows[-1].end_s if rows else incident.sim_time_s
+
+
+def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | None = None) -> AdvanceReport:
+    """Run the incident's world forward under the plan in effect to the next decision point."""
+    actor.require("incident.advance", "advance incidents")
+    with store.read() as session:
+        incident = incident_for(session, actor, incident_id)
+        if incident.status != "open":
+            raise Conflict(f"incident {incident_id} is {incident.status}")
+        scenario, seed, now_s = scenario_of(incident), incident.seed, incident.sim_time_s
+        period_end = _period_end(session, incident)
+        # Each kind of breach stops the clock once per incident: after that it is known and being handled.
+        reported = set(session.scalars(select(ActivityEntry.kind).where(ActivityEntry.incident_id == incident_id,
+                                                                        ActivityEntry.kind.like("breach:%"))))  # fmt: skip
+    horizon = scenario.clock.horizon_s
+    if now_s >= horizon:
+        raise Conflict(f"incident {incident_id} has reached the end of its scenario ({scenario.clock.label(horizon)})")
+    if until_s is not None and until_s <= now_s:
+        raise CommandError(f"until: {until_s:g} s is not after the incident's time ({now_s:g} s)")
+    current = active_plan(store, actor, incident_id)
+    plan = current.plan if current is not None else default_plan(scenario)
+    result = simulate(scenario, plan, seed=seed)
+    stops: list[tuple[float, str]] = [(period_end, "end of the operational period"), (horizon, "end of the horizon")]
+    if until_s is not None:
+        stops.append((until_s, "the time asked for"))
+    injects = [inj for inj in scenario.injects if now_s < inj.at_s]
+    stops += [(inj.at_s, f"inject: {inj.kind}") for inj in injects]
+    found = [b for b in breaches(scenario, result) if now_s < b.t_s and f"breach:{b.kind}" not in reported]
+    stops += [(b.t_s, f"threshold breach: {b.kind}") for b in found]
+    to_s, why = min(stops, key=lambda s: s[0])
+    to_s = min(to_s, horizon)
+    seen = [e for e in result.events if now_s < e.t_s <= to_s]
+    counts = dict(Counter(e.kind for e in seen))
+    kpis_now = {name: float(np.interp(to_s, t, v)) for name, (t, v) in result.series.items() if t}
+    fired = [inj for inj in injects if inj.at_s <= to_s]
+    breached = [b for b in found if b.t_s <= to_s]
+    replan = "; ".join([f"inject {inj.kind} at {scenario.clock.label(inj.at_s)}"
+                        + (f" ({inj.note})" if inj.note else "") for inj in fired]
+                       + [f"{b.text} at {scenario.clock.label(b.t_s)}" for b in breached])  # fmt: skip
+    finished = to_s >= horizon - 1e-9
+    with store.write() as session:
+        now = store.now()
+        incident = incident_for(session, actor, incident_id, lock=True)
+        if incident.sim_time_s != now_s:
+            raise Conflict(f"incident {incident_id} was advanced by someone else meanwhile; look again")
+        incident.sim_time_s = to_s
+        if replan:
+            incident.needs_replan = replan[:400]
+        for inj in fired:
+            audit.append(session, at=now, actor="system", action="inject", incident_id=incident_id,
+                         subject=inj.kind, details={"at_s": inj.at_s, "target": inj.target, "params": inj.params,
+                                                    "note": inj.note})  # fmt: skip
+            log_activity(session, incident_id, now, None, "inject", f"inject {inj.kind}: {inj.note}", inj.at_s)
+        for e in seen[:200]:
+            log_activity(session, incident_id, now, None, f"sim:{e.kind}"[:32], e.text, e.t_s)
+        if len(seen) > 200:
+            log_activity(session, incident_id, now, None, "sim", f"... and {len(seen) - 200} more events", to_s)
+        for b in breached:
+            log_activity(session, incident_id, now, None, f"breach:{b.kind}", b.text, b.t_s)
+        set_phase(session, incident, "evaluation" if finished else "supervision", actor=actor.username, at=now)
+        audit.append(session, at=now, actor=actor.username, action="advance", incident_id=incident_id,
+                     subject=incident.code, details={"from_s": now_s, "to_s": to_s, "why": why,
+                                                     "plan": current.plan_id if current else None,
+                                                     "events": counts, "replan": replan})  # fmt: skip
+        if finished:
+            log_activity(session, incident_id, now, actor.id, "evaluation",
+                         "horizon reached; outcome: " + ", ".join(f"{k}={v:g}" for k, v in result.kpis.items()), to_s)
+    return AdvanceReport(now_s, to_s, why, counts, kpis_now, replan, finished)
+
+
+__all__ = ["AdvanceReport", "Breach", "advance", "approve_and_apply", "breaches", "plan_incident"]

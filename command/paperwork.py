@@ -1,0 +1,97 @@
+"""Paperwork from the store: the ICS-204 assignment lists of an approved plan and the incident's ICS-214 log.
+
+The roster in the paperwork is masked exactly as the person exporting may see it. Every export is audited;
+the files are written to temporary names first and renamed into place after the audit entry commits, so a
+failed export leaves neither a half-written file nor an unaudited one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+
+from command import audit, ics
+from command.authority import incident_for
+from command.errors import BadInput, Conflict
+from command.incidents import activity, roster, scenario_of
+from command.plans import PlanView, view_plan
+from command.security import Actor
+from command.store import Jurisdiction, OperationalPeriod, Store, User
+from scenarios import Scenario
+
+DECIDED = {"approved", "active", "superseded", "completed"}
+
+
+def _header(store: Store, actor: Actor, plan_id: int) -> tuple[ics.IncidentHeader, PlanView, Scenario]:
+    view = view_plan(store, actor, plan_id)
+    if view.status not in DECIDED:
+        raise Conflict(f"plan {plan_id} is {view.status}; assignment lists are made from an approved plan")
+    approval = next((d for d in reversed(view.decisions) if d.decision == "approved"), None)
+    assert approval is not None
+    with store.read() as session:
+        incident = incident_for(session, actor, view.incident_id)
+        scenario = scenario_of(incident)
+        period = session.scalars(select(OperationalPeriod).where(OperationalPeriod.incident_id == incident.id)
+                                 .where(OperationalPeriod.start_s <= view.state_time_s)
+                                 .order_by(OperationalPeriod.number.desc())).first()  # fmt: skip
+        jur = session.get(Jurisdiction, incident.jurisdiction_id)
+        commander = session.scalar(select(User.username).where(User.username == approval.by)) or approval.by
+        start_s, end_s = (period.start_s, period.end_s) if period else (0.0, scenario.clock.horizon_s)
+        header = ics.IncidentHeader(
+            name=incident.title, code=incident.code, jurisdiction=jur.name if jur else "?",
+            exercise=incident.exercise, period_number=period.number if period else 1,
+            period_start=scenario.clock.at(start_s), period_end=scenario.clock.at(end_s), commander=commander,
+            approved_by=approval.by, approved_at=approval.at, plan_id=view.plan_id, plan_version=approval.version,
+            plan_digest=approval.shown.get("digest", view.digest),
+        )  # fmt: skip
+    return header, view, scenario
+
+
+def export_ics(store: Store, actor: Actor, plan_id: int, out_dir: Path) -> list[Path]:
+    """Write ICS-204 lists (CSV, HTML) for an approved plan and the incident's ICS-214 log; the files written."""
+    actor.require("export", "export paperwork")
+    header, view, scenario = _header(store, actor, plan_id)
+    people, masked = roster(store, actor, view.incident_id)
+    entries = [ics.RosterEntry(team=p.team, name=p.name, phone=p.phone, role=p.role) for p in people]
+    lists = ics.assignment_lists(view.plan, scenario, roster=entries)
+    log = [ics.ActivityEntry(at=a.at, actor=a.actor, kind=a.kind, text=a.text)
+           for a in activity(store, actor, view.incident_id)]  # fmt: skip
+    stem = f"{header.code}_plan{view.number}v{header.plan_version}"
+    contents = {
+        f"ics204_{stem}.csv": ics.to_csv(lists, header),
+        f"ics204_{stem}.html": ics.to_html(lists, header),
+        f"ics214_{header.code}.csv": ics.activity_log_csv(log, header),
+        f"ics214_{header.code}.html": ics.activity_log_html(log, header),
+    }
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for name, text in contents.items():
+            final = out_dir / name
+            temp = out_dir / f".{name}.{os.getpid()}.part"
+            temp.write_text(text, encoding="utf-8")
+            temps.append((temp, final))
+        with store.write() as session:
+            audit.append(session, at=store.now(), actor=actor.username, action="export",
+                         incident_id=view.incident_id, subject=f"plan {plan_id}",
+                         details={"forms": ["ics204", "ics214"], "files": sorted(contents), "masked": masked,
+                                  "teams": len(lists)})  # fmt: skip
+    except OSError as exc:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+        raise BadInput(f"--out {out_dir}: cannot write ({exc.strerror})") from None
+    except BaseException:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+        raise
+    for temp, final in temps:
+        temp.replace(final)
+    return [final for _, final in temps]
+
+
+__all__ = ["export_ics"]

@@ -1,0 +1,381 @@
+"""The plan lifecycle: draft -> proposed -> approved | rejected -> active -> superseded | completed.
+
+A plan's content lives in numbered versions; revising a draft or proposed plan adds a version. Approval is an
+explicit act: the commander re-enters their password, and the call carries what they were shown (the
+version, its digest, the forecast KPIs with and without the plan). The approval is refused when:
+- the password is wrong (and the failure is counted toward the lock-out);
+- the actor does not hold command of the incident at that moment, or the plan commits resources outside
+  their grant's limits;
+- the plan is no longer proposed (someone decided first), or it changed since it was shown (a newer
+  version, or a digest that does not match: the optimistic version check).
+The decision, the status change, the audit entry and the activity line commit in one transaction under the
+writers' lock, so two commanders racing cannot both approve, and a process killed mid-approval leaves the
+approval either wholly there or wholly absent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from command import audit
+from command.authority import GrantLimits, incident_for, require_holder, resources_used, subtree
+from command.errors import BadInput, Conflict, NotAuthorised, NotFound
+from command.faults import fault_point
+from command.incidents import log_activity, scenario_of, set_phase
+from command.security import Actor, authenticate
+from command.store import Decision, Incident, Jurisdiction, PlanRecord, PlanVersion, Store, User
+from scenarios import Plan, ScenarioError, diff_plans
+from scenarios.schema import Scenario
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a decider was shown: the plan version, its digest, and the forecasts with and without it."""
+
+    plan_id: int
+    version: int
+    digest: str
+    forecast: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plan_id": self.plan_id, "version": self.version, "digest": self.digest, "forecast": self.forecast}
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    decision: str
+    version: int
+    by: str
+    at: datetime
+    reason: str
+    shown: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A plan version as a user sees it, with its history of decisions."""
+
+    plan_id: int
+    incident_id: int
+    incident_code: str
+    number: int
+    status: str
+    version: int
+    current_version: int
+    digest: str
+    plan: Plan
+    solver: dict[str, Any]
+    forecast: dict[str, Any]
+    scenario_hash: str
+    state_time_s: float
+    created_by: str
+    created_at: datetime
+    decisions: tuple[DecisionView, ...]
+    exercise: bool
+
+    def shown(self) -> Shown:
+        """What approving this view means: this version, this digest, these forecasts."""
+        return Shown(self.plan_id, self.version, self.digest, self.forecast)
+
+
+def check_plan_fits(plan: Plan, scenario: Scenario, *, file: str = "plan") -> None:
+    """Refuse a plan made for another scenario, or one the scenario cannot carry out (`BadInput`, every problem)."""
+    if plan.meta.scenario != scenario.name:
+        raise BadInput(f"{file}: meta.scenario: plan is for {plan.meta.scenario!r}, the incident runs {scenario.name!r}")
+    if scenario.kind == "mass_testing":
+        from scenarios.mass_testing import check_plan
+
+        problems = check_plan(plan, scenario, file=file)
+        if problems:
+            raise BadInput("\n".join(str(p) for p in problems))
+
+
+def _plan_for(session: Session, actor: Actor, plan_id: int, *, lock: bool = False) -> tuple[PlanRecord, Incident]:
+    query = select(PlanRecord).where(PlanRecord.id == plan_id)
+    record = session.scalars(query.with_for_update() if lock else query).first()
+    if record is None:
+        raise NotFound(f"plan {plan_id}: not found in jurisdiction {actor.jurisdiction!r}")
+    try:
+        incident = incident_for(session, actor, record.incident_id, lock=lock)
+    except NotFound:
+        raise NotFound(f"plan {plan_id}: not found in jurisdiction {actor.jurisdiction!r}") from None
+    return record, incident
+
+
+def _version(session: Session, plan_id: int, version: int) -> PlanVersion:
+    row = session.scalars(select(PlanVersion).where(PlanVersion.plan_id == plan_id,
+                                                    PlanVersion.version == version)).first()  # fmt: skip
+    if row is None:
+        raise NotFound(f"plan {plan_id}: no version {version}")
+    return row
+
+
+def create_plan(
+    store: Store,
+    actor: Actor,
+    incident_id: int,
+    plan: Plan,
+    *,
+    forecast: dict[str, Any] | None = None,
+    solver: dict[str, Any] | None = None,
+    state_time_s: float = 0.0,
+    state_hash: str = "",
+    propose: bool = True,
+    scenario: Scenario | None = None,
+) -> int:
+    """Record a plan for an incident (proposed, or a draft); its id. The plan must fit the incident's scenario."""
+    actor.require("plan.propose", "propose plans")
+    with store.write() as session:
+        now = store.now()
+        incident = incident_for(session, actor, incident_id, lock=True)
+        if incident.status != "open":
+            raise Conflict(f"incident {incident_id} is {incident.status}; no new plans")
+        check_plan_fits(plan, scenario or scenario_of(incident))
+        number = (session.scalar(select(func.max(PlanRecord.number))
+                                 .where(PlanRecord.incident_id == incident_id)) or 0) + 1  # fmt: skip
+        record = PlanRecord(incident_id=incident_id, number=number, status="proposed" if propose else "draft",
+                            current_version=1, created_by=actor.id, created_at=now, updated_at=now)  # fmt: skip
+        session.add(record)
+        session.flush()
+        session.add(_new_version(record, 1, plan, incident, actor, now, forecast, solver, state_time_s, state_hash))
+        audit.append(session, at=now, actor=actor.username, action="plan_propose" if propose else "plan_draft",
+                     incident_id=incident_id, subject=f"plan {record.id}",
+                     details={"number": number, "version": 1, "digest": plan.digest(),
+                              "produced_by": plan.meta.produced_by, "actions": len(plan.actions)})  # fmt: skip
+        log_activity(session, incident_id, now, actor.id, "dispatch",
+                     f"plan {number} {'proposed' if propose else 'drafted'} ({len(plan.actions)} actions, "
+                     f"by {plan.meta.produced_by})", state_time_s)  # fmt: skip
+        if propose:
+            set_phase(session, incident, "dispatch", actor=actor.username, at=now)
+        return record.id
+
+
+def _new_version(record: PlanRecord, version: int, plan: Plan, incident: Incident, actor: Actor, now: datetime,
+                 forecast: dict[str, Any] | None, solver: dict[str, Any] | None, state_time_s: float,
+                 state_hash: str) -> PlanVersion:  # fmt: skip
+    return PlanVersion(plan_id=record.id, version=version, plan_json=plan.to_json(indent=None),
+                       plan_digest=plan.digest(), scenario_hash=plan.meta.scenario_hash or incident.scenario_hash,
+                       state_time_s=state_time_s, state_hash=state_hash,
+                       solver_json=json.dumps(solver or {}, default=str),
+                       forecast_json=json.dumps(forecast or {}, default=str), created_by=actor.id,
+                       created_at=now)  # fmt: skip
+
+
+def revise_plan(store: Store, actor: Actor, plan_id: int, plan: Plan, *, forecast: dict[str, Any] | None = None,
+                solver: dict[str, Any] | None = None, state_time_s: float = 0.0) -> int:  # fmt: skip
+    """Add a version to a draft or proposed plan; the new version number. Earlier views become stale."""
+    actor.require("plan.propose", "revise plans")
+    with store.write() as session:
+        now = store.now()
+        record, incident = _plan_for(session, actor, plan_id, lock=True)
+        if record.status not in {"draft", "proposed"}:
+            raise Conflict(f"plan {plan_id} is {record.status}; only a draft or proposed plan can be revised")
+        check_plan_fits(plan, scenario_of(incident))
+        record.current_version += 1
+        record.updated_at = now
+        session.add(_new_version(record, record.current_version, plan, incident, actor, now, forecast, solver,
+                                 state_time_s, ""))  # fmt: skip
+        audit.append(session, at=now, actor=actor.username, action="plan_revise", incident_id=incident.id,
+                     subject=f"plan {plan_id}", details={"version": record.current_version, "digest": plan.digest()})
+        log_activity(session, incident.id, now, actor.id, "dispatch",
+                     f"plan {record.number} revised to version {record.current_version}", state_time_s)
+        return record.current_version
+
+
+def propose_draft(store: Store, actor: Actor, plan_id: int) -> None:
+    """Move a draft to proposed."""
+    actor.require("plan.propose", "propose plans")
+    with store.write() as session:
+        now = store.now()
+        record, incident = _plan_for(session, actor, plan_id, lock=True)
+        if record.status != "draft":
+            raise Conflict(f"plan {plan_id} is {record.status}, not a draft")
+        record.status, record.updated_at = "proposed", now
+        audit.append(session, at=now, actor=actor.username, action="plan_propose", incident_id=incident.id,
+                     subject=f"plan {plan_id}", details={"version": record.current_version})  # fmt: skip
+        set_phase(session, incident, "dispatch", actor=actor.username, at=now)
+
+
+def view_plan(store: Store, actor: Actor, plan_id: int, version: int | None = None) -> PlanView:
+    """A plan version (the current one by default) with its forecasts and decisions."""
+    actor.require("incident.read", "read plans")
+    with store.read() as session:
+        record, incident = _plan_for(session, actor, plan_id)
+        row = _version(session, plan_id, version or record.current_version)
+        names = dict(session.execute(select(User.id, User.username)).tuples().all())
+        decisions = tuple(
+            DecisionView(d.decision, d.version, names.get(d.user_id, "?"), d.decided_at, d.reason,
+                         json.loads(d.shown_json))
+            for d in session.scalars(select(Decision).where(Decision.plan_id == plan_id).order_by(Decision.id))
+        )  # fmt: skip
+        return PlanView(record.id, incident.id, incident.code, record.number, record.status, row.version,
+                        record.current_version, row.plan_digest, Plan.model_validate_json(row.plan_json),
+                        json.loads(row.solver_json), json.loads(row.forecast_json), row.scenario_hash,
+                        row.state_time_s, names.get(row.created_by, "?"), row.created_at, decisions,
+                        incident.exercise)  # fmt: skip
+
+
+def list_plans(store: Store, actor: Actor, incident_id: int) -> list[PlanView]:
+    actor.require("incident.read", "read plans")
+    with store.read() as session:
+        incident_for(session, actor, incident_id)
+        ids = session.scalars(select(PlanRecord.id).where(PlanRecord.incident_id == incident_id)
+                              .order_by(PlanRecord.number)).all()  # fmt: skip
+    return [view_plan(store, actor, i) for i in ids]
+
+
+def _check_shown(record: PlanRecord, current: PlanVersion, shown: Shown, plan_id: int) -> None:
+    if record.status != "proposed":
+        raise Conflict(f"plan {plan_id} is already {record.status}; nothing to decide")
+    if shown.version != record.current_version:
+        raise Conflict(f"plan {plan_id} changed since it was shown: you were shown version {shown.version}, "
+                       f"the current version is {record.current_version}; review it again")  # fmt: skip
+    if shown.digest != current.plan_digest:
+        raise Conflict(f"plan {plan_id} version {shown.version}: what was shown (digest {shown.digest[:12]}) is not "
+                       f"the stored plan ({current.plan_digest[:12]}); review it again")  # fmt: skip
+
+
+def _district_codes(session: Session) -> set[str]:
+    return set(session.scalars(select(Jurisdiction.code)))
+
+
+def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown,
+                 note: str = "") -> int:  # fmt: skip
+    """Approve what was shown, re-entering the password; the decision's id. See the module docstring."""
+    actor.require("plan.decide", "approve plans")
+    authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}")
+    with store.write() as session:
+        now = store.now()
+        record, incident = _plan_for(session, actor, plan_id, lock=True)
+        grant = require_holder(session, actor, incident, now, f"approve plan {plan_id}")
+        if incident.status != "open":
+            raise Conflict(f"incident {incident.id} is {incident.status}")
+        current = _version(session, plan_id, record.current_version)
+        _check_shown(record, current, shown, plan_id)
+        plan = Plan.model_validate_json(current.plan_json)
+        violations = GrantLimits.from_json(grant.limits_json).violations(resources_used(plan), _district_codes(session))
+        if violations:
+            raise NotAuthorised(f"plan {plan_id}: " + "; ".join(violations))
+        record.status, record.updated_at = "approved", now
+        decision = Decision(plan_id=plan_id, version=current.version, decision="approved", user_id=actor.id,
+                            grant_id=grant.id, reason=note, shown_json=json.dumps(shown.to_json(), default=str),
+                            decided_at=now)  # fmt: skip
+        session.add(decision)
+        session.flush()
+        fault_point("approve:after_decision")
+        audit.append(session, at=now, actor=actor.username, action="plan_approve", incident_id=incident.id,
+                     subject=f"plan {plan_id}", details={"version": current.version, "digest": current.plan_digest,
+                                                         "grant": grant.id, "shown": shown.to_json()})  # fmt: skip
+        log_activity(session, incident.id, now, actor.id, "dispatch",
+                     f"plan {record.number} version {current.version} approved by {actor.username}"
+                     + (f": {note}" if note else ""), incident.sim_time_s)  # fmt: skip
+        fault_point("approve:before_commit")
+        return decision.id
+
+
+def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, reason: str) -> int:
+    """Reject what was shown, with a reason; the decision's id."""
+    actor.require("plan.decide", "reject plans")
+    if not reason.strip():
+        raise BadInput("reason: a rejection needs a reason")
+    authenticate(store, actor.username, password, purpose=f"reject plan {plan_id}")
+    with store.write() as session:
+        now = store.now()
+        record, incident = _plan_for(session, actor, plan_id, lock=True)
+        grant = require_holder(session, actor, incident, now, f"reject plan {plan_id}")
+        current = _version(session, plan_id, record.current_version)
+        _check_shown(record, current, shown, plan_id)
+        record.status, record.updated_at = "rejected", now
+        decision = Decision(plan_id=plan_id, version=current.version, decision="rejected", user_id=actor.id,
+                            grant_id=grant.id, reason=reason, shown_json=json.dumps(shown.to_json(), default=str),
+                            decided_at=now)  # fmt: skip
+        session.add(decision)
+        session.flush()
+        audit.append(session, at=now, actor=actor.username, action="plan_reject", incident_id=incident.id,
+                     subject=f"plan {plan_id}", details={"version": current.version, "reason": reason})
+        log_activity(session, incident.id, now, actor.id, "dispatch",
+                     f"plan {record.number} version {current.version} rejected: {reason}", incident.sim_time_s)
+        return decision.id
+
+
+def activate_plan(store: Store, actor: Actor, plan_id: int) -> None:
+    """Put an approved plan into effect; the incident's previously active plan is superseded."""
+    with store.write() as session:
+        now = store.now()
+        record, incident = _plan_for(session, actor, plan_id, lock=True)
+        require_holder(session, actor, incident, now, f"activate plan {plan_id}")
+        if record.status != "approved":
+            raise Conflict(f"plan {plan_id} is {record.status}; only an approved plan can be activated")
+        for other in session.scalars(select(PlanRecord).where(PlanRecord.incident_id == incident.id,
+                                                              PlanRecord.status == "active")):  # fmt: skip
+            other.status, other.updated_at = "superseded", now
+            audit.append(session, at=now, actor=actor.username, action="plan_supersede", incident_id=incident.id,
+                         subject=f"plan {other.id}", details={"by": plan_id})  # fmt: skip
+        record.status, record.updated_at = "active", now
+        incident.needs_replan = ""
+        audit.append(session, at=now, actor=actor.username, action="plan_activate", incident_id=incident.id,
+                     subject=f"plan {plan_id}", details={"version": record.current_version})  # fmt: skip
+        log_activity(session, incident.id, now, actor.id, "handling", f"plan {record.number} in effect",
+                     incident.sim_time_s)  # fmt: skip
+        set_phase(session, incident, "handling", actor=actor.username, at=now)
+
+
+def active_plan(store: Store, actor: Actor, incident_id: int) -> PlanView | None:
+    with store.read() as session:
+        incident_for(session, actor, incident_id)
+        pid = session.scalar(select(PlanRecord.id).where(PlanRecord.incident_id == incident_id,
+                                                         PlanRecord.status == "active"))  # fmt: skip
+    return None if pid is None else view_plan(store, actor, pid)
+
+
+def diff(store: Store, actor: Actor, old: tuple[int, int | None], new: tuple[int, int | None]) -> list[str]:
+    """Readable lines of what changed from one plan version to another (`(plan_id, version or None)`)."""
+    a, b = view_plan(store, actor, *old), view_plan(store, actor, *new)
+    if a.incident_id != b.incident_id:
+        raise BadInput(f"plans {a.plan_id} and {b.plan_id} belong to different incidents")
+    scenario = None
+    try:
+        from command.incidents import load_incident_scenario
+
+        scenario = load_incident_scenario(store, actor, a.incident_id)
+    except (ScenarioError, NotFound):
+        scenario = None
+    label = (lambda t: scenario.clock.label(t)) if scenario is not None else None
+    return diff_plans(a.plan, b.plan).lines(label)
+
+
+def parse_plan_file(text: str, *, file: str) -> Plan:
+    """A plan from JSON text; every problem named by field path (`BadInput`)."""
+    try:
+        return Plan.from_json(text, file=file)
+    except ScenarioError as exc:
+        raise BadInput("\n".join(str(p) for p in exc.problems)) from None
+
+
+def holder_jurisdiction_ok(session: Session, user: User, incident: Incident) -> bool:
+    return incident.jurisdiction_id in subtree(session, user.jurisdiction_id)
+
+
+__all__ = [
+    "DecisionView",
+    "PlanView",
+    "Shown",
+    "activate_plan",
+    "active_plan",
+    "approve_plan",
+    "check_plan_fits",
+    "create_plan",
+    "diff",
+    "list_plans",
+    "parse_plan_file",
+    "propose_draft",
+    "reject_plan",
+    "revise_plan",
+    "view_plan",
+]

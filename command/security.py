@@ -1,0 +1,266 @@
+"""Who is acting: passwords (argon2), log-in with lock-out counted in the store, expiring sessions, roles.
+
+The lock-out lives in the `users` row (failed count and locked-until time), so it holds across restarts and
+across processes. A failed password is committed before the refusal is raised; everything else a refusal
+touches is rolled back. Every log-in, failed log-in and refusal by lock-out leaves an audit entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from command import audit
+from command.errors import AccountLocked, AuthFailed, BadInput, NotAuthorised
+from command.store import ROLES, Jurisdiction, LoginSession, Store, User
+
+
+@dataclass(frozen=True)
+class SecurityPolicy:
+    """Log-in and session rules, and the argon2 cost (RFC 9106's second recommended profile by default)."""
+
+    max_failed_logins: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    session_idle: timedelta = timedelta(minutes=30)
+    session_max: timedelta = timedelta(hours=12)
+    min_password_length: int = 10
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    def hasher(self) -> PasswordHasher:
+        return PasswordHasher(time_cost=self.argon2_time_cost, memory_cost=self.argon2_memory_kib,
+                              parallelism=self.argon2_parallelism)  # fmt: skip
+
+
+DEFAULT_POLICY = SecurityPolicy()
+
+#: What each role may do. Deciding on a plan also needs the incident's current authority grant.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"users.manage", "grants.manage", "incident.open", "incident.close", "incident.read",
+                        "audit.verify", "export", "personal.read"}),
+    "planner": frozenset({"incident.open", "incident.read", "plan.propose", "run", "incident.advance", "export"}),
+    "commander": frozenset({"incident.read", "plan.propose", "plan.decide", "run", "incident.advance",
+                            "incident.close", "export"}),
+    "observer": frozenset({"incident.read"}),
+}  # fmt: skip
+
+USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An authenticated user, as the command functions see them."""
+
+    id: int
+    username: str
+    role: str
+    jurisdiction_id: int
+    jurisdiction: str
+    demo: bool = False
+
+    def can(self, permission: str) -> bool:
+        return permission in PERMISSIONS.get(self.role, frozenset())
+
+    def require(self, permission: str, what: str) -> None:
+        if not self.can(permission):
+            raise NotAuthorised(f"{self.username} ({self.role}) may not {what}")
+
+
+def policy_of(store: Store) -> SecurityPolicy:
+    policy = getattr(store, "policy", None)
+    return policy if isinstance(policy, SecurityPolicy) else DEFAULT_POLICY
+
+
+def check_password_strength(password: str, policy: SecurityPolicy, *, username: str = "") -> None:
+    if len(password) < policy.min_password_length:
+        raise BadInput(f"password: must be at least {policy.min_password_length} characters")
+    if username and username.lower() in password.lower():
+        raise BadInput("password: must not contain the user name")
+
+
+def hash_password(password: str, policy: SecurityPolicy = DEFAULT_POLICY) -> str:
+    return policy.hasher().hash(password)
+
+
+def _actor(session: Session, user: User) -> Actor:
+    code = session.get(Jurisdiction, user.jurisdiction_id)
+    return Actor(user.id, user.username, user.role, user.jurisdiction_id, code.code if code else "?", user.demo)
+
+
+def _check_secret(policy: SecurityPolicy, user: User | None, password: str) -> bool:
+    hasher = policy.hasher()
+    if user is None:
+        # Spend the same time as for a real user so that timing does not tell which names exist.
+        try:
+            hasher.verify(_DUMMY_HASH.get(policy), password)
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    try:
+        return hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+class _DummyHashes:
+    def __init__(self) -> None:
+        self._by_policy: dict[SecurityPolicy, str] = {}
+
+    def get(self, policy: SecurityPolicy) -> str:
+        if policy not in self._by_policy:
+            self._by_policy[policy] = policy.hasher().hash(secrets.token_hex(16))
+        return self._by_policy[policy]
+
+
+_DUMMY_HASH = _DummyHashes()
+
+
+def authenticate(store: Store, username: str, password: str, *, purpose: str = "login") -> Actor:
+    """Check a user name and password; count failures and lock the account after too many.
+
+    `purpose` says why (a log-in, a CLI command, re-entry to approve a plan); it goes into the audit entry.
+    """
+    policy = policy_of(store)
+    failure: AuthFailed | None = None
+    actor: Actor | None = None
+    with store.write() as session:
+        now = store.now()
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            audit.append(session, at=now, actor=username, action="login_locked", subject=username,
+                         details={"purpose": purpose, "locked_until": user.locked_until.isoformat()})  # fmt: skip
+            failure = AccountLocked(f"account {username!r} is locked until "
+                                    f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins")  # fmt: skip
+        elif user is None or not user.active or not _check_secret(policy, user, password):
+            details: dict[str, object] = {"purpose": purpose}
+            if user is not None and user.active:
+                user.failed_logins += 1
+                details["failed_logins"] = user.failed_logins
+                if user.failed_logins >= policy.max_failed_logins:
+                    user.locked_until = now + policy.lockout
+                    user.failed_logins = 0
+                    details["locked_until"] = user.locked_until.isoformat()
+            elif user is None:
+                details["unknown_user"] = True
+            audit.append(session, at=now, actor=username[:64], action="login_failed", subject=username[:200],
+                         details=details)  # fmt: skip
+            failure = AuthFailed("wrong user name or password" if user is None or user.active
+                                 else f"account {username!r} is disabled")  # fmt: skip
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            if policy.hasher().check_needs_rehash(user.password_hash):
+                user.password_hash = hash_password(password, policy)
+            audit.append(session, at=now, actor=username, action="login", subject=username,
+                         details={"purpose": purpose})  # fmt: skip
+            actor = _actor(session, user)
+    if failure is not None:
+        raise failure
+    assert actor is not None
+    return actor
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store: Store, actor: Actor) -> str:
+    """A new session token for an authenticated user (only its hash is stored)."""
+    policy = policy_of(store)
+    token = secrets.token_urlsafe(32)
+    with store.write() as session:
+        now = store.now()
+        session.add(LoginSession(token_hash=_token_hash(token), user_id=actor.id, created_at=now,
+                                 last_seen_at=now, expires_at=now + policy.session_max))  # fmt: skip
+    return token
+
+
+def resume_session(store: Store, token: str) -> Actor:
+    """The user behind a live session token; refused when ended, idle too long, past its limit, or locked."""
+    policy = policy_of(store)
+    with store.write() as session:
+        now = store.now()
+        row = session.get(LoginSession, _token_hash(token)) if token else None
+        if row is None or row.ended_at is not None:
+            raise AuthFailed("not logged in (no such session)")
+        user = session.get(User, row.user_id)
+        if now >= row.expires_at or now - row.last_seen_at > policy.session_idle:
+            row.ended_at = now
+            expired = True
+        else:
+            expired = user is None or not user.active or (user.locked_until is not None and user.locked_until > now)
+            row.last_seen_at = now
+        actor = None if expired or user is None else _actor(session, user)
+    if actor is None:
+        raise AuthFailed("session expired; log in again")
+    return actor
+
+
+def end_session(store: Store, token: str) -> None:
+    with store.write() as session:
+        row = session.get(LoginSession, _token_hash(token))
+        if row is not None and row.ended_at is None:
+            row.ended_at = store.now()
+            user = session.get(User, row.user_id)
+            audit.append(session, at=store.now(), actor=user.username if user else "?", action="logout",
+                         subject=user.username if user else "")  # fmt: skip
+
+
+def require_role(role: str) -> str:
+    if role not in ROLES:
+        raise BadInput(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def check_username(username: str) -> str:
+    if not USERNAME.match(username):
+        raise BadInput(f"user name {username!r}: use 2-64 lower-case letters, digits, '.', '_' or '-', "
+                       "starting with a letter")  # fmt: skip
+    return username
+
+
+# ------------------------------------------------------------------------------------------ masking
+
+
+def mask_name(name: str) -> str:
+    """Keep the first character (a Chinese family name, or an initial): `张伟` -> `张*`, `Li Ming` -> `L******`."""
+    name = name.strip()
+    if not name:
+        return ""
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the first three and last two digits: `13812345678` -> `138******78`."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) <= 5:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "PERMISSIONS",
+    "Actor",
+    "SecurityPolicy",
+    "authenticate",
+    "check_password_strength",
+    "check_username",
+    "end_session",
+    "hash_password",
+    "mask_name",
+    "mask_phone",
+    "policy_of",
+    "require_role",
+    "resume_session",
+    "start_session",
+]

@@ -1,0 +1,218 @@
+"""Creating a store, its jurisdictions and its users; listing users with personal fields masked as needed.
+
+`init_store` creates the schema (Alembic), the jurisdiction tree (Shanghai and its 16 districts by default;
+the Bund police station under Huangpu) and the first admin, whose password comes from the caller: there is
+no default password in a real store. `init_demo_store` makes a store clearly marked as a demo, with one user
+per role and a password shared by all of them, for the README's first command and for drills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from command import audit
+from command.authority import jurisdiction_by_code, visible_jurisdictions
+from command.errors import BadInput, Conflict
+from command.migrate import check_current, current_revision, upgrade
+from command.security import (
+    Actor,
+    check_password_strength,
+    check_username,
+    hash_password,
+    mask_name,
+    mask_phone,
+    policy_of,
+    require_role,
+)
+from command.store import Jurisdiction, Store, User
+
+#: Shanghai's 16 districts (codes are pinyin), and the Bund police station under Huangpu.
+SHANGHAI = ("shanghai", "上海市 Shanghai")
+DISTRICTS = (
+    ("huangpu", "黄浦区 Huangpu"), ("xuhui", "徐汇区 Xuhui"), ("changning", "长宁区 Changning"),
+    ("jingan", "静安区 Jing'an"), ("putuo", "普陀区 Putuo"), ("hongkou", "虹口区 Hongkou"),
+    ("yangpu", "杨浦区 Yangpu"), ("minhang", "闵行区 Minhang"), ("baoshan", "宝山区 Baoshan"),
+    ("jiading", "嘉定区 Jiading"), ("pudong", "浦东新区 Pudong"), ("jinshan", "金山区 Jinshan"),
+    ("songjiang", "松江区 Songjiang"), ("qingpu", "青浦区 Qingpu"), ("fengxian", "奉贤区 Fengxian"),
+    ("chongming", "崇明区 Chongming"),
+)  # fmt: skip
+BELOW = (("bund_station", "外滩派出所 Bund police station", "huangpu"),)
+
+DEMO_PASSWORD = "yiwang-demo-only"
+#: username, role, jurisdiction, display name, phone (all fictitious)
+DEMO_USERS = (
+    ("admin", "admin", "shanghai", "示范管理员 Demo Admin", "13800000001"),
+    ("planner", "planner", "shanghai", "示范规划员 Demo Planner", "13800000002"),
+    ("pudong_commander", "commander", "pudong", "浦东示范指挥 Demo Pudong Commander", "13800000003"),
+    ("bund_chief", "commander", "huangpu", "外滩示范所长 Demo Bund Chief", "13800000004"),
+    ("trainee", "observer", "pudong", "示范学员 Demo Trainee", "13800000005"),
+    ("xuhui_observer", "observer", "xuhui", "徐汇示范观察员 Demo Xuhui Observer", "13800000006"),
+)
+
+
+def _seed_jurisdictions(session: object) -> None:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    city = Jurisdiction(code=SHANGHAI[0], name=SHANGHAI[1])
+    session.add(city)
+    session.flush()
+    ids = {}
+    for code, name in DISTRICTS:
+        row = Jurisdiction(code=code, name=name, parent_id=city.id)
+        session.add(row)
+        session.flush()
+        ids[code] = row.id
+    for code, name, parent in BELOW:
+        session.add(Jurisdiction(code=code, name=name, parent_id=ids[parent]))
+
+
+def init_store(store: Store, *, admin: str, password: str, display_name: str = "", demo: bool = False) -> None:
+    """Create the schema, the jurisdictions and the first admin; refuse a store that already has users."""
+    check_username(admin)
+    if not demo:
+        check_password_strength(password, policy_of(store), username=admin)
+    upgrade(store)
+    with store.write() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            raise Conflict(f"{store.safe_url}: the store already has users; nothing changed")
+        now = store.now()
+        _seed_jurisdictions(session)
+        session.flush()
+        city = jurisdiction_by_code(session, SHANGHAI[0])
+        session.add(User(username=admin, display_name=display_name or admin, phone="", role="admin",
+                         jurisdiction_id=city.id, password_hash=hash_password(password, policy_of(store)),
+                         failed_logins=0, active=True, demo=demo, created_at=now))  # fmt: skip
+        audit.append(session, at=now, actor=admin, action="init", subject=store.safe_url,
+                     details={"demo": demo, "jurisdictions": len(DISTRICTS) + 1 + len(BELOW)})  # fmt: skip
+
+
+def init_demo_store(store: Store) -> None:
+    """A store marked as a demo: one user per role, all with the password `DEMO_PASSWORD`."""
+    init_store(store, admin="admin", password=DEMO_PASSWORD, display_name=DEMO_USERS[0][3], demo=True)
+    with store.write() as session:
+        now = store.now()
+        hashed = hash_password(DEMO_PASSWORD, policy_of(store))
+        for username, role, jur, name, phone in DEMO_USERS[1:]:
+            session.add(User(username=username, display_name=name, phone=phone, role=role,
+                             jurisdiction_id=jurisdiction_by_code(session, jur).id, password_hash=hashed,
+                             failed_logins=0, active=True, demo=True, created_at=now))  # fmt: skip
+            audit.append(session, at=now, actor="admin", action="user_add", subject=username,
+                         details={"role": role, "jurisdiction": jur, "demo": True})  # fmt: skip
+
+
+def is_demo(store: Store) -> bool:
+    """True for a store made by `init_demo_store` (shown as a banner wherever the store is used)."""
+    with store.read() as session:
+        return bool(session.scalar(select(func.count()).select_from(User).where(User.demo.is_(True))))
+
+
+def open_existing(store: Store) -> Store:
+    """Check the store is initialised and at this code's schema (raises `StoreError` with what to run)."""
+    check_current(store)
+    return store
+
+
+def store_revision(store: Store) -> str | None:
+    return current_revision(store)
+
+
+def add_user(
+    store: Store,
+    admin: Actor,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    jurisdiction: str,
+    display_name: str = "",
+    phone: str = "",
+) -> int:
+    """Add a user (admins only); the new user's id."""
+    admin.require("users.manage", "add users")
+    check_username(username)
+    require_role(role)
+    check_password_strength(password, policy_of(store), username=username)
+    if len(phone) > 40 or len(display_name) > 200:
+        raise BadInput("phone or display name too long (40 and 200 characters at most)")
+    hashed = hash_password(password, policy_of(store))
+    with store.write() as session:
+        now = store.now()
+        if session.scalars(select(User).where(User.username == username)).first() is not None:
+            raise Conflict(f"user {username!r} exists already")
+        jur = jurisdiction_by_code(session, jurisdiction)
+        if jur.id not in visible_jurisdictions(session, admin):
+            raise BadInput(f"jurisdiction {jurisdiction!r} is outside {admin.username}'s own")
+        user = User(username=username, display_name=display_name, phone=phone, role=role, jurisdiction_id=jur.id,
+                    password_hash=hashed, failed_logins=0, active=True, demo=False, created_at=now)  # fmt: skip
+        session.add(user)
+        session.flush()
+        audit.append(session, at=now, actor=admin.username, action="user_add", subject=username,
+                     details={"role": role, "jurisdiction": jurisdiction})  # fmt: skip
+        return user.id
+
+
+def set_active(store: Store, admin: Actor, username: str, active: bool) -> None:
+    admin.require("users.manage", "disable or enable users")
+    from command.authority import user_by_name
+
+    with store.write() as session:
+        user = user_by_name(session, username)
+        if user.id == admin.id and not active:
+            raise BadInput("an admin cannot disable their own account")
+        user.active = active
+        if active:
+            user.failed_logins, user.locked_until = 0, None
+        audit.append(session, at=store.now(), actor=admin.username, action="user_update", subject=username,
+                     details={"active": active})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UserView:
+    username: str
+    role: str
+    jurisdiction: str
+    display_name: str
+    phone: str
+    active: bool
+    locked_until: datetime | None
+    demo: bool
+
+
+def list_users(store: Store, actor: Actor) -> list[UserView]:
+    """The users of the actor's jurisdiction and below; names and phones masked unless the actor is an admin."""
+    with store.read() as session:
+        visible = visible_jurisdictions(session, actor)
+        codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).tuples().all())
+        rows = session.scalars(select(User).where(User.jurisdiction_id.in_(visible)).order_by(User.username)).all()
+        unmasked = actor.can("personal.read")
+        return [UserView(u.username, u.role, codes[u.jurisdiction_id],
+                         u.display_name if unmasked else mask_name(u.display_name),
+                         u.phone if unmasked else mask_phone(u.phone), u.active, u.locked_until, u.demo)
+                for u in rows]  # fmt: skip
+
+
+def list_jurisdictions(store: Store) -> list[tuple[str, str, str | None]]:
+    """`(code, name, parent code)` for every jurisdiction."""
+    with store.read() as session:
+        rows = session.scalars(select(Jurisdiction).order_by(Jurisdiction.id)).all()
+        codes = {j.id: j.code for j in rows}
+        return [(j.code, j.name, codes.get(j.parent_id) if j.parent_id else None) for j in rows]
+
+
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_USERS",
+    "UserView",
+    "add_user",
+    "init_demo_store",
+    "init_store",
+    "is_demo",
+    "list_jurisdictions",
+    "list_users",
+    "open_existing",
+    "set_active",
+]
