@@ -246,7 +246,7 @@ def grants_of(store: Store, actor: Actor, incident_id: int) -> list[GrantView]:
     actor.require("incident.read", "read grants")
     with store.read() as session:
         incident_for(session, actor, incident_id)
-        names = dict(session.execute(select(User.id, User.username)).tuples().all())
+        names = dict(session.execute(select(User.id, User.username)).all())
         rows = session.scalars(select(AuthorityGrant).where(AuthorityGrant.incident_id == incident_id)
                                .order_by(AuthorityGrant.id)).all()  # fmt: skip
         return [GrantView(g.id, g.incident_id, names.get(g.user_id, "?"), names.get(g.granted_by, "?"), g.valid_from,

@@ -311,7 +311,7 @@ def activity(store: Store, actor: Actor, incident_id: int) -> list[ActivityView]
     actor.require("incident.read", "read activity logs")
     with store.read() as session:
         incident_for(session, actor, incident_id)
-        names = dict(session.execute(select(User.id, User.username)).tuples().all())
+        names = dict(session.execute(select(User.id, User.username)).all())
         rows = session.scalars(select(ActivityEntry).where(ActivityEntry.incident_id == incident_id)
                                .order_by(ActivityEntry.id)).all()  # fmt: skip
         return [ActivityView(r.at, r.sim_s, names.get(r.user_id, "system") if r.user_id else "system", r.kind, r.text)

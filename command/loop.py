@@ -154,7 +154,8 @@ def breaches(scenario: Any, result: SimResult) -> list[Breach]:
                 left = int(np.count_nonzero(~(end <= th.target_finish_s)))
                 out.append(Breach(th.target_finish_s, "finish",
                                   f"{left} visitors still untested at the target finish time"))  # fmt: skip
-    return sorted(out, key=lambda b: b.t_s)
+    horizon = scenario.clock.horizon_s
+    return sorted((b for b in out if b.t_s <= horizon), key=lambda b: b.t_s)
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,7 @@ def view_plan(store: Store, actor: Actor, plan_id: int, version: int | None = No
     with store.read() as session:
         record, incident = _plan_for(session, actor, plan_id)
         row = _version(session, plan_id, version or record.current_version)
-        names = dict(session.execute(select(User.id, User.username)).tuples().all())
+        names = dict(session.execute(select(User.id, User.username)).all())
         decisions = tuple(
             DecisionView(d.decision, d.version, names.get(d.user_id, "?"), d.decided_at, d.reason,
                          json.loads(d.shown_json))

@@ -140,7 +140,7 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
                          details={"purpose": purpose, "locked_until": user.locked_until.isoformat()})  # fmt: skip
             failure = AccountLocked(f"account {username!r} is locked until "
                                     f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins")  # fmt: skip
-        elif user is None or not user.active or not _check_secret(policy, user, password):
+        elif not _check_secret(policy, user, password) or user is None or not user.active:
             details: dict[str, object] = {"purpose": purpose}
             if user is not None and user.active:
                 user.failed_logins += 1

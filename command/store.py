@@ -35,7 +35,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 DATABASE_URL_ENV = "YIWANG_DATABASE_URL"
@@ -337,11 +337,12 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session (rolled back at the end)."""
+        """A read-only session (rolled back at the end; the rows it loaded stay readable, detached)."""
         with self._reader() as session:
             try:
                 yield session
             finally:
+                session.expunge_all()
                 session.rollback()
 
     @contextmanager
@@ -349,7 +350,12 @@ class Store:
         """A write transaction holding the writers' lock; commits on success, rolls back on any error."""
         with self._writer() as session, session.begin():
             # On PostgreSQL the head row is the writers' lock; on SQLite BEGIN IMMEDIATE already holds it.
-            head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+            try:
+                head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+            except DBAPIError:
+                if self.is_initialised():
+                    raise
+                head = None
             if head is None:
                 raise StoreError(f"{self.safe_url}: the store is not initialised; run `yiwang init` first")
             yield session

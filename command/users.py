@@ -186,7 +186,7 @@ def list_users(store: Store, actor: Actor) -> list[UserView]:
     """The users of the actor's jurisdiction and below; names and phones masked unless the actor is an admin."""
     with store.read() as session:
         visible = visible_jurisdictions(session, actor)
-        codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).tuples().all())
+        codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).all())
         rows = session.scalars(select(User).where(User.jurisdiction_id.in_(visible)).order_by(User.username)).all()
         unmasked = actor.can("personal.read")
         return [UserView(u.username, u.role, codes[u.jurisdiction_id],

@@ -20,3 +20,21 @@ def data_dir() -> Path:
 def one_site_mmc() -> Path:
     """One test site, Poisson arrivals, exponential swabs, 8 testers: an M/M/8 queue at utilisation 0.8."""
     return DATA / "one_site_mmc.yaml"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, or a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def world(store_url: str):  # type: ignore[no-untyped-def]
+    """A store with an admin, planners, commanders and observers in Pudong, Huangpu, Xuhui and the city."""
+    from store_support import make_world
+
+    w = make_world(store_url)
+    yield w
+    w.store.dispose()

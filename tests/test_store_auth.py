@@ -1,0 +1,152 @@
+"""Log-in, lock-out and sessions, on SQLite and PostgreSQL: the rules live in the store, not in memory."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from store_support import FAST, PASSWORD
+
+from command import audit
+from command.errors import AccountLocked, AuthFailed, BadInput
+from command.security import (
+    DEFAULT_POLICY,
+    authenticate,
+    end_session,
+    hash_password,
+    mask_name,
+    mask_phone,
+    resume_session,
+    start_session,
+)
+from command.store import Store, User
+
+
+def _actions(store: Store) -> list[str]:
+    return [e.action for e in audit.entries(store)]
+
+
+def test_login_succeeds_with_the_right_password_and_is_audited(world):
+    """The right password yields the user's identity, role and jurisdiction, and an audited log-in."""
+    actor = authenticate(world.store, "cmd_pudong", PASSWORD)
+    assert (actor.username, actor.role, actor.jurisdiction) == ("cmd_pudong", "commander", "pudong")
+    assert _actions(world.store)[-1] == "login"
+
+
+def test_wrong_password_and_unknown_user_fail_alike_and_are_audited(world):
+    """A wrong password and an unknown user get the same message, and both leave a failed-login entry."""
+    with pytest.raises(AuthFailed, match="wrong user name or password") as wrong:
+        authenticate(world.store, "cmd_pudong", "not the password")
+    with pytest.raises(AuthFailed, match="wrong user name or password") as unknown:
+        authenticate(world.store, "nobody_here", "whatever")
+    assert str(wrong.value) == str(unknown.value)
+    assert _actions(world.store)[-2:] == ["login_failed", "login_failed"]
+
+
+def test_lockout_after_repeated_failures_holds_across_restarts_and_expires(world, store_url):
+    """After N failed log-ins the account is locked, even for the right password and in a new store object,
+    until the lock-out time has passed."""
+    for _ in range(FAST.max_failed_logins):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, "obs_pudong", "wrong password!")
+    with pytest.raises(AccountLocked, match="locked until"):
+        authenticate(world.store, "obs_pudong", PASSWORD)
+    restarted = Store(store_url, clock=world.clock, policy=FAST)  # another process would see the same rows
+    try:
+        with pytest.raises(AccountLocked):
+            authenticate(restarted, "obs_pudong", PASSWORD)
+        world.clock.advance(minutes=9)
+        with pytest.raises(AccountLocked):
+            authenticate(restarted, "obs_pudong", PASSWORD)
+        world.clock.advance(minutes=2)
+        assert authenticate(restarted, "obs_pudong", PASSWORD).username == "obs_pudong"
+    finally:
+        restarted.dispose()
+    assert "login_locked" in _actions(world.store)
+
+
+def test_a_success_resets_the_failure_count(world):
+    """Failures that stay below the limit are forgotten after a successful log-in."""
+    for _ in range(FAST.max_failed_logins - 1):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, "planner", "wrong password!")
+    authenticate(world.store, "planner", PASSWORD)
+    for _ in range(FAST.max_failed_logins - 1):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, "planner", "wrong password!")
+    assert authenticate(world.store, "planner", PASSWORD).username == "planner"
+
+
+def test_passwords_are_stored_as_argon2id_hashes(world):
+    """The store holds argon2id hashes, never the password."""
+    with world.store.read() as session:
+        hashes = session.scalars(select(User.password_hash)).all()
+    assert hashes and all(h.startswith("$argon2id$") for h in hashes)
+    assert not any(PASSWORD in h for h in hashes)
+
+
+def test_default_policy_hashes_with_rfc9106_cost():
+    """The default argon2 cost is RFC 9106's second profile: 64 MiB, three passes."""
+    h = hash_password("a long enough password", DEFAULT_POLICY)
+    assert "$m=65536,t=3,p=4$" in h
+    assert DEFAULT_POLICY.hasher().verify(h, "a long enough password")
+
+
+def test_sessions_expire_when_idle_and_at_their_limit(world):
+    """A session works while used, ends after 30 idle minutes, and ends at its absolute limit even if used."""
+    actor = world["planner"]
+    token = start_session(world.store, actor)
+    world.clock.advance(minutes=29)
+    assert resume_session(world.store, token).username == "planner"
+    world.clock.advance(minutes=31)
+    with pytest.raises(AuthFailed, match="expired"):
+        resume_session(world.store, token)
+    with pytest.raises(AuthFailed):  # once expired, it stays ended
+        resume_session(world.store, token)
+    token = start_session(world.store, actor)
+    for _ in range(8 * 3):  # keep it busy every 20 minutes for 8 hours
+        world.clock.advance(minutes=20)
+        try:
+            resume_session(world.store, token)
+        except AuthFailed:
+            break
+    else:
+        pytest.fail("the session outlived its absolute limit")
+    end_session(world.store, start_session(world.store, actor))
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, "forged-token")
+
+
+def test_session_of_a_locked_user_is_refused(world):
+    """Locking an account also stops its open sessions."""
+    token = start_session(world.store, world["obs_xuhui"])
+    for _ in range(FAST.max_failed_logins):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, "obs_xuhui", "wrong password!")
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, token)
+
+
+def test_weak_passwords_are_refused(world):
+    """New passwords must be long enough and must not contain the user name."""
+    from command.users import add_user
+
+    for pw in ("short", "xx_newuser_xx_long"):
+        with pytest.raises(BadInput, match="password"):
+            add_user(world.store, world["admin"], username="newuser", password=pw, role="observer",
+                     jurisdiction="pudong")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"), [("张伟", "张*"), ("欧阳娜娜", "欧***"), ("Li Ming", "L******"), ("", ""), ("王", "王*")]
+)
+def test_mask_name_keeps_only_the_first_character(name, masked):
+    """A masked name keeps its first character and hides the rest."""
+    assert mask_name(name) == masked
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"), [("13812345678", "138******78"), ("+86 138-1234-5678", "861********78"), ("110", "***")]
+)
+def test_mask_phone_keeps_the_first_three_and_last_two_digits(phone, masked):
+    """A masked phone number shows three leading and two trailing digits at most."""
+    assert mask_phone(phone) == masked

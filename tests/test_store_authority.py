@@ -1,0 +1,265 @@
+"""Delegated authority and the plan lifecycle: who may see, propose, approve and reject, and when."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+from store_support import PASSWORD, tiny_plan, tiny_scenario
+
+from command import audit
+from command.authority import GrantLimits, grant_command, grants_of, revoke_command
+from command.errors import AuthFailed, BadInput, Conflict, NotAuthorised, NotFound
+from command.incidents import (
+    RosterRow,
+    close_incident,
+    get_incident,
+    import_roster,
+    list_incidents,
+    open_incident,
+    roster,
+)
+from command.plans import (
+    Shown,
+    activate_plan,
+    approve_plan,
+    create_plan,
+    diff,
+    list_plans,
+    reject_plan,
+    revise_plan,
+    view_plan,
+)
+from command.store import Decision
+from command.users import list_users
+
+
+@pytest.fixture
+def incident(world):
+    """A Pudong incident from the tiny scenario, command granted to cmd_pudong, one proposed plan."""
+    scenario = tiny_scenario()
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong")
+    grant_command(world.store, world["admin"], iid, "cmd_pudong", hours=8, reason="on-site command")
+    pid = create_plan(world.store, world["planner"], iid, tiny_plan(scenario), scenario=scenario)
+    return iid, pid, scenario
+
+
+def _approve(world, who: str, pid: int, *, version: int | None = None):
+    view = view_plan(world.store, world[who], pid, version)
+    return approve_plan(world.store, world[who], pid, password=PASSWORD, shown=view.shown())
+
+
+def test_the_holder_approves_and_what_was_shown_is_recorded(world, incident):
+    """The commander holding the incident approves; the decision keeps the version, digest and forecast shown."""
+    _, pid, _ = incident
+    view = view_plan(world.store, world["cmd_pudong"], pid)
+    approve_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown(), note="go")
+    after = view_plan(world.store, world["cmd_pudong"], pid)
+    assert after.status == "approved"
+    (decision,) = after.decisions
+    assert (decision.decision, decision.by, decision.version) == ("approved", "cmd_pudong", 1)
+    assert decision.shown == {"plan_id": pid, "version": 1, "digest": view.digest, "forecast": view.forecast}
+    entry = audit.entries(world.store)[-1]
+    assert entry.action == "plan_approve" and json.loads(entry.details)["digest"] == view.digest
+
+
+@pytest.mark.parametrize("who", ["cmd_pudong2", "cmd_city", "planner", "obs_pudong", "admin"])
+def test_nobody_but_the_holder_may_approve(world, incident, who):
+    """Another commander (even one above the district), a planner, an observer or an admin is refused."""
+    _, pid, _ = incident
+    with pytest.raises(NotAuthorised):
+        _approve(world, who, pid)
+    assert view_plan(world.store, world["admin"], pid).status == "proposed"
+
+
+def test_wrong_password_at_approval_is_refused_and_counted(world, incident):
+    """Approval re-checks the password; a wrong one refuses the approval and counts toward the lock-out."""
+    _, pid, _ = incident
+    view = view_plan(world.store, world["cmd_pudong"], pid)
+    with pytest.raises(AuthFailed):
+        approve_plan(world.store, world["cmd_pudong"], pid, password="wrong password!", shown=view.shown())
+    assert view_plan(world.store, world["admin"], pid).status == "proposed"
+    assert audit.entries(world.store)[-1].action == "login_failed"
+
+
+def test_a_stale_version_is_refused_with_a_clear_message(world, incident):
+    """Approving version 1 after version 2 was made is refused and names both versions."""
+    _, pid, scenario = incident
+    shown_v1 = view_plan(world.store, world["cmd_pudong"], pid).shown()
+    assert revise_plan(world.store, world["planner"], pid, tiny_plan(scenario, count=7)) == 2
+    with pytest.raises(Conflict, match="shown version 1, the current version is 2"):
+        approve_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=shown_v1)
+    _approve(world, "cmd_pudong", pid)
+    assert view_plan(world.store, world["admin"], pid).status == "approved"
+
+
+def test_a_forged_digest_is_refused(world, incident):
+    """What was shown must be the stored plan: a digest that does not match is refused."""
+    _, pid, _ = incident
+    view = view_plan(world.store, world["cmd_pudong"], pid)
+    forged = Shown(pid, view.version, "0" * 64, view.forecast)
+    with pytest.raises(Conflict, match="not the stored plan"):
+        approve_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=forged)
+
+
+def test_a_decided_plan_cannot_be_decided_again(world, incident):
+    """Once approved, a second approval or a rejection is refused as already decided."""
+    _, pid, _ = incident
+    _approve(world, "cmd_pudong", pid)
+    with pytest.raises(Conflict, match="already approved"):
+        _approve(world, "cmd_pudong", pid)
+    with pytest.raises(Conflict, match="already approved"):
+        reject_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, reason="changed my mind",
+                    shown=view_plan(world.store, world["cmd_pudong"], pid).shown())  # fmt: skip
+
+
+def test_rejection_needs_a_reason_and_records_it(world, incident):
+    """A rejection without a reason is refused; with one, it is recorded."""
+    _, pid, _ = incident
+    shown = view_plan(world.store, world["cmd_pudong"], pid).shown()
+    with pytest.raises(BadInput, match="reason"):
+        reject_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=shown, reason="  ")
+    reject_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=shown, reason="too few testers")
+    view = view_plan(world.store, world["obs_pudong"], pid)
+    assert view.status == "rejected" and view.decisions[0].reason == "too few testers"
+
+
+def test_transfer_moves_authority_and_revocation_removes_it(world, incident):
+    """A new grant transfers command (the old holder loses it); a revocation leaves no holder."""
+    iid, pid, _ = incident
+    grant_command(world.store, world["admin"], iid, "cmd_pudong2", hours=4, reason="shift change")
+    with pytest.raises(NotAuthorised, match="does not hold command"):
+        _approve(world, "cmd_pudong", pid)
+    assert get_incident(world.store, world["obs_pudong"], iid).holder == "cmd_pudong2"
+    revoke_command(world.store, world["admin"], iid, reason="incident scaled down")
+    with pytest.raises(NotAuthorised, match="no one holds command"):
+        _approve(world, "cmd_pudong2", pid)
+    grants = grants_of(world.store, world["admin"], iid)
+    assert [g.holder for g in grants] == ["cmd_pudong", "cmd_pudong2"]
+    assert all(g.revoked_at is not None for g in grants)
+
+
+def test_an_expired_grant_no_longer_authorises(world, incident):
+    """Command granted for eight hours is gone after eight hours."""
+    _, pid, _ = incident
+    world.clock.advance(hours=8, seconds=1)
+    with pytest.raises(NotAuthorised, match="no one holds command"):
+        _approve(world, "cmd_pudong", pid)
+
+
+def test_grants_go_only_to_commanders_who_can_see_the_incident(world, incident):
+    """Command cannot go to a planner, to a commander of another district, or be granted by a non-admin."""
+    iid, _, _ = incident
+    with pytest.raises(BadInput, match="only an active commander"):
+        grant_command(world.store, world["admin"], iid, "planner")
+    with pytest.raises(BadInput, match="outside their jurisdiction"):
+        grant_command(world.store, world["admin"], iid, "cmd_huangpu")
+    with pytest.raises(NotAuthorised):
+        grant_command(world.store, world["cmd_pudong"], iid, "cmd_pudong2")
+    with pytest.raises(NotFound):
+        grant_command(world.store, world["admin"], iid, "no_such_user")
+
+
+def test_grant_limits_keep_resources_out_of_a_plan(world, incident):
+    """A holder limited to other resources cannot approve a plan that commits the 'local' tester pool."""
+    iid, pid, _ = incident
+    grant_command(world.store, world["admin"], iid, "cmd_pudong", limits=GrantLimits(resources=("buses",)))
+    with pytest.raises(NotAuthorised, match="resource 'local' is outside this authority"):
+        _approve(world, "cmd_pudong", pid)
+    grant_command(world.store, world["admin"], iid, "cmd_pudong", limits=GrantLimits(resources=("local",)))
+    _approve(world, "cmd_pudong", pid)
+
+
+def test_users_see_only_their_jurisdictions_incidents(world, incident):
+    """Pudong and city users see the Pudong incident; Xuhui and Huangpu users do not, not even by id."""
+    iid, pid, _ = incident
+    for who in ("obs_pudong", "cmd_pudong", "planner", "cmd_city", "admin", "pd_planner"):
+        assert [i.id for i in list_incidents(world.store, world[who])] == [iid]
+    for who in ("obs_xuhui", "cmd_huangpu"):
+        assert list_incidents(world.store, world[who]) == []
+        with pytest.raises(NotFound):
+            get_incident(world.store, world[who], iid)
+        with pytest.raises(NotFound):
+            view_plan(world.store, world[who], pid)
+        with pytest.raises(NotFound):
+            list_plans(world.store, world[who], iid)
+
+
+def test_incidents_can_only_be_opened_within_ones_own_jurisdiction(world):
+    """A Pudong planner cannot open an incident in Huangpu; an observer cannot open one at all."""
+    with pytest.raises(BadInput, match="outside"):
+        open_incident(world.store, world["pd_planner"], tiny_scenario(), jurisdiction="huangpu")
+    with pytest.raises(NotAuthorised):
+        open_incident(world.store, world["obs_pudong"], tiny_scenario(), jurisdiction="pudong")
+
+
+def test_roster_is_masked_for_those_who_do_not_need_it(world, incident):
+    """Names and phones are plain for the admin and the holder, masked for the planner, observer and others."""
+    iid, _, _ = incident
+    people = [RosterRow("local", "张三丰", "13812345678", "leader"), RosterRow("local", "李四", "13900001111", "member")]
+    import_roster(world.store, world["cmd_pudong"], iid, people)
+    for who in ("admin", "cmd_pudong"):
+        rows, masked = roster(world.store, world[who], iid)
+        assert not masked and rows == people
+    for who in ("planner", "obs_pudong", "cmd_pudong2", "cmd_city"):
+        rows, masked = roster(world.store, world[who], iid)
+        assert masked
+        assert [(r.name, r.phone) for r in rows] == [("张**", "138******78"), ("李*", "139******11")]
+    with pytest.raises(NotAuthorised):
+        import_roster(world.store, world["planner"], iid, people)
+
+
+def test_user_list_masks_personal_fields_for_non_admins(world):
+    """Only admins see users' names and phone numbers; others see them masked, and only their jurisdiction."""
+    admin_view = {u.username: u for u in list_users(world.store, world["admin"])}
+    assert admin_view["cmd_pudong"].phone.startswith("1380013")
+    pudong_view = {u.username: u for u in list_users(world.store, world["obs_pudong"])}
+    assert set(pudong_view) == {"cmd_pudong", "cmd_pudong2", "obs_pudong", "pd_planner"}
+    assert all("*" in u.phone and u.display_name.endswith("*") for u in pudong_view.values())
+
+
+def test_lifecycle_through_activation_supersession_and_close(world, incident):
+    """approved -> active; a newer plan supersedes it; closing completes the active plan and withdraws the rest."""
+    iid, pid, scenario = incident
+    _approve(world, "cmd_pudong", pid)
+    with pytest.raises(NotAuthorised):
+        activate_plan(world.store, world["planner"], pid)
+    activate_plan(world.store, world["cmd_pudong"], pid)
+    assert get_incident(world.store, world["admin"], iid).active_plan == 1
+    pid2 = create_plan(world.store, world["planner"], iid, tiny_plan(scenario, count=6), scenario=scenario)
+    _approve(world, "cmd_pudong", pid2)
+    activate_plan(world.store, world["cmd_pudong"], pid2)
+    assert view_plan(world.store, world["admin"], pid).status == "superseded"
+    pid3 = create_plan(world.store, world["planner"], iid, tiny_plan(scenario, count=5), scenario=scenario)
+    assert diff(world.store, world["planner"], (pid2, None), (pid3, None))[-1].startswith("~")
+    with pytest.raises(Conflict):
+        close_incident(world.store, world["cmd_pudong2"], iid)
+    close_incident(world.store, world["cmd_pudong"], iid, reason="all tested")
+    statuses = [view_plan(world.store, world["admin"], p).status for p in (pid, pid2, pid3)]
+    assert statuses == ["superseded", "completed", "withdrawn"]
+    assert list_incidents(world.store, world["admin"]) == []
+    assert get_incident(world.store, world["admin"], iid).phase == "archive"
+    with pytest.raises(Conflict):
+        create_plan(world.store, world["planner"], iid, tiny_plan(scenario), scenario=scenario)
+
+
+def test_plans_for_another_scenario_or_beyond_its_resources_are_refused(world, incident):
+    """A plan must fit the incident's scenario: the right scenario name and no more testers than it has."""
+    iid, _, scenario = incident
+    with pytest.raises(BadInput, match="assigns 9 any testers of 'local', which has 8"):
+        create_plan(world.store, world["planner"], iid, tiny_plan(scenario, count=9), scenario=scenario)
+    other = tiny_plan(scenario)
+    other = other.model_copy(update={"meta": other.meta.model_copy(update={"scenario": "bund_light_show"})})
+    with pytest.raises(BadInput, match="meta.scenario"):
+        create_plan(world.store, world["planner"], iid, other, scenario=scenario)
+
+
+def test_refusals_change_nothing(world, incident):
+    """A refused approval leaves no decision row behind."""
+    _, pid, _ = incident
+    for who in ("cmd_pudong2", "obs_pudong"):
+        with pytest.raises((NotAuthorised, Conflict)):
+            _approve(world, who, pid)
+    with world.store.read() as session:
+        assert session.scalars(select(Decision)).all() == []
