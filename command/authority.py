@@ -177,7 +177,8 @@ def grant_command(
             raise Conflict(f"incident {incident_id} is {incident.status}; command cannot be granted")
         user = user_by_name(session, username)
         if user.role != "commander" or not user.active:
-            raise BadInput(f"user {username!r} is a {user.role}{'' if user.active else ' (disabled)'}; "
+            article = "an" if user.role[0] in "aeiou" else "a"
+            raise BadInput(f"user {username!r} is {article} {user.role}{'' if user.active else ' (disabled)'}; "
                            "only an active commander can hold command")  # fmt: skip
         if incident.jurisdiction_id not in subtree(session, user.jurisdiction_id):
             raise BadInput(f"user {username!r} cannot see incident {incident_id} (outside their jurisdiction)")

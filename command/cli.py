@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from command.errors import CommandError, Infeasible
 from command.store import StoreError
@@ -51,6 +52,9 @@ def handles_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail([f"infeasible: {exc}"], EXIT_INFEASIBLE)
         except (CommandError, StoreError) as exc:
             _fail(str(exc).splitlines() or [type(exc).__name__], EXIT_BAD_INPUT)
+        except OperationalError as exc:  # the store cannot be reached or opened: say so, in one line
+            _fail([f"store: cannot use the database: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}"],
+                  EXIT_BAD_INPUT)  # fmt: skip
 
     return wrapper
 

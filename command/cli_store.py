@@ -19,10 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from command.errors import BadInput, CommandError
+from command.errors import BadInput, CommandError, NotAuthorised
 from command.migrate import check_current, upgrade
 from command.security import Actor, authenticate
-from command.store import Store
+from command.store import Store, StoreError
 
 PASSWORD_ENV = "YIWANG_PASSWORD"
 NEW_PASSWORD_ENV = "YIWANG_NEW_PASSWORD"
@@ -40,7 +40,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _store(db: str | None) -> Store:
+    """An existing store at this code's schema (a SQLite file that is not there is not created)."""
     store = Store(db)
+    database = store.engine.url.database
+    if store.backend == "sqlite" and database not in (None, "", ":memory:") and not Path(database).is_file():
+        raise StoreError(f"{store.safe_url}: no Yiwang store here; run `yiwang init` to create one")
     check_current(store)
     return store
 
@@ -261,6 +265,9 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         loaded = load_scenario(scenario, overrides=set_ or [])
         store = _store(db_url)
         actor = _actor(store, user, "incident open")
+        if demo_roster and not actor.can("personal.read"):
+            raise NotAuthorised(f"--demo-roster: {actor.username} ({actor.role}) may not attach a roster; "
+                                "an admin or the commander can, with `incident roster --import`")  # fmt: skip
         iid = open_incident(store, actor, loaded, jurisdiction=jurisdiction, title=title, exercise=exercise,
                             seed=seed, period_s=None if period_hours is None else period_hours * 3600)  # fmt: skip
         if demo_roster:
@@ -380,7 +387,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
             try:
                 text = import_file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise BadInput(f"{import_file}: cannot read ({exc})") from None
+                raise BadInput(f"{import_file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
             n = import_roster(store, actor, incident_id, parse_roster(text, file=import_file.name))
             typer.echo(f"roster of incident {incident_id}: {n} people")
             return
@@ -461,7 +468,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{file}: cannot read ({exc})") from None
+            raise BadInput(f"{file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
         new = parse_plan_file(text, file=file.name)
         store = _store(db_url)
         actor = _actor(store, user, "plan propose")

@@ -116,11 +116,15 @@ class _DummyHashes:
         self._by_policy: dict[SecurityPolicy, str] = {}
 
     def get(self, policy: SecurityPolicy) -> str:
+        if policy == DEFAULT_POLICY:  # a fixed hash of a random string: no cost at the first unknown name
+            return _DEFAULT_DUMMY
         if policy not in self._by_policy:
             self._by_policy[policy] = policy.hasher().hash(secrets.token_hex(16))
         return self._by_policy[policy]
 
 
+#: argon2id (default cost) of a random string nobody kept: what an unknown user name is checked against.
+_DEFAULT_DUMMY = "$argon2id$v=19$m=65536,t=3,p=4$ikI3HKl658Up6I9zBk+MAA$qHMHLpCIEGYpWaPQuyIxt+dtGoXh5Lkdshz2mYuGqL0"
 _DUMMY_HASH = _DummyHashes()
 
 
@@ -153,8 +157,9 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
                 details["unknown_user"] = True
             audit.append(session, at=now, actor=username[:64], action="login_failed", subject=username[:200],
                          details=details)  # fmt: skip
-            failure = AuthFailed("wrong user name or password" if user is None or user.active
-                                 else f"account {username!r} is disabled")  # fmt: skip
+            # A disabled account is named only to someone who knows its password.
+            disabled = user is not None and not user.active and _check_secret(policy, user, password)
+            failure = AuthFailed(f"account {username!r} is disabled" if disabled else "wrong user name or password")
         else:
             user.failed_logins = 0
             user.locked_until = None

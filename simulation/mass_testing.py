@@ -459,6 +459,8 @@ class MassTestingModel:
             rec.sample("booths_staffed", env.now, sum(s.staffed for s in self.sites.values()))
             rec.sample("bay_waiting", env.now, sum(b.waiting() for b in self.bays.values()))
             rec.sample("buses_on_road", env.now, self.buses_out)
+            for name, site in self.sites.items():  # per site, for the console's map
+                rec.sample(f"site_queue:{name}", env.now, len(site.queue))
             yield env.timeout(SAMPLE_EVERY_S)
 
     # ---------------------------------------------------------------------------------- run

@@ -273,7 +273,7 @@ REFUSALS = {
     "open with an empty title": R("planner_sh", "incident open {scenario} --jurisdiction pudong --title ''",
                                   "title: must be 1-200 characters"),
     "open with a roster the user may not attach": R("planner_sh", "incident open {scenario} --jurisdiction pudong "
-                                                    "--demo-roster", "may not change incident 3's roster"),
+                                                    "--demo-roster", "may not attach a roster"),
     "open as an observer": R("obs_xh", "incident open {scenario} --jurisdiction xuhui", "may not open incidents"),
     "close as a non-holder": R("cmd_pd2", "incident close 1", "only the commander holding it"),
     "roster CSV with bad rows": R("admin", "incident roster 1 --import {inputs}/bad_roster.csv",
@@ -322,10 +322,7 @@ REFUSALS = {
 }  # fmt: skip
 
 #: Refusals that still leave something behind: bugs to fix (strict, so that a fix shows up as XPASS).
-KNOWN_BUGS = {
-    "open with a roster the user may not attach": "`incident open --demo-roster` commits the incident before "
-    "the roster import is refused",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _refusal_params() -> list[Any]:
