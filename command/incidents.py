@@ -173,6 +173,13 @@ def load_incident_scenario(store: Store, actor: Actor, incident_id: int) -> Scen
         return scenario_of(incident_for(session, actor, incident_id))
 
 
+def scenario_document(store: Store, actor: Actor, incident_id: int) -> str:
+    """The incident's stored scenario document (JSON text), for callers that cache by its content."""
+    actor.require("incident.read", "read incidents")
+    with store.read() as session:
+        return incident_for(session, actor, incident_id).scenario_json
+
+
 def set_phase(session: Session, incident: Incident, phase: str, *, actor: str, at: datetime) -> None:
     """Move the incident along the loop (never backwards past its current phase)."""
     assert phase in INCIDENT_PHASES
@@ -199,11 +206,13 @@ def close_incident(store: Store, actor: Actor, incident_id: int, *, reason: str 
             if new:
                 audit.append(session, at=now, actor=actor.username,
                              action="plan_complete" if new == "completed" else "plan_withdraw",
-                             incident_id=incident_id, subject=f"plan {plan.number}",
+                             incident_id=incident_id, subject=f"plan {plan.id}",
                              details={"from": plan.status})  # fmt: skip
                 plan.status, plan.updated_at = new, now
         if grant is not None:
             grant.revoked_at, grant.revoked_by = now, actor.id
+            audit.append(session, at=now, actor=actor.username, action="revoke", incident_id=incident_id,
+                         subject=f"grant {grant.id}", details={"reason": "incident closed"})  # fmt: skip
         incident.status, incident.closed_at = "closed", now
         set_phase(session, incident, "archive", actor=actor.username, at=now)
         audit.append(session, at=now, actor=actor.username, action="incident_close", incident_id=incident_id,
@@ -334,6 +343,7 @@ __all__ = [
     "open_incident",
     "parse_roster",
     "roster",
+    "scenario_document",
     "scenario_of",
     "set_phase",
 ]

@@ -131,20 +131,29 @@ _DUMMY_HASH = _DummyHashes()
 def authenticate(store: Store, username: str, password: str, *, purpose: str = "login") -> Actor:
     """Check a user name and password; count failures and lock the account after too many.
 
+    The (deliberately slow) hash is checked before the writers' lock is taken, against the hash read then;
+    the outcome is recorded under the lock, re-reading the row so that a lock-out set meanwhile still holds.
     `purpose` says why (a log-in, a CLI command, re-entry to approve a plan); it goes into the audit entry.
     """
     policy = policy_of(store)
+    with store.read() as session:
+        seen = session.scalars(select(User).where(User.username == username)).first()
+        seen_hash = seen.password_hash if seen is not None else None
+    # Unknown users are checked against a dummy hash, so that timing does not tell which names exist.
+    secret_ok = _check_secret(policy, seen, password)
     failure: AuthFailed | None = None
     actor: Actor | None = None
     with store.write() as session:
         now = store.now()
         user = session.scalars(select(User).where(User.username == username)).first()
+        if user is not None and user.password_hash != seen_hash:  # changed meanwhile: check against the new one
+            secret_ok = _check_secret(policy, user, password)
         if user is not None and user.locked_until is not None and user.locked_until > now:
             audit.append(session, at=now, actor=username, action="login_locked", subject=username,
                          details={"purpose": purpose, "locked_until": user.locked_until.isoformat()})  # fmt: skip
             failure = AccountLocked(f"account {username!r} is locked until "
                                     f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins")  # fmt: skip
-        elif not _check_secret(policy, user, password) or user is None or not user.active:
+        elif not secret_ok or user is None or not user.active:
             details: dict[str, object] = {"purpose": purpose}
             if user is not None and user.active:
                 user.failed_logins += 1
@@ -158,7 +167,7 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
             audit.append(session, at=now, actor=username[:64], action="login_failed", subject=username[:200],
                          details=details)  # fmt: skip
             # A disabled account is named only to someone who knows its password.
-            disabled = user is not None and not user.active and _check_secret(policy, user, password)
+            disabled = user is not None and not user.active and secret_ok
             failure = AuthFailed(f"account {username!r} is disabled" if disabled else "wrong user name or password")
         else:
             user.failed_logins = 0

@@ -195,6 +195,14 @@ def list_users(store: Store, actor: Actor) -> list[UserView]:
                 for u in rows]  # fmt: skip
 
 
+def visible_jurisdiction_codes(store: Store, actor: Actor) -> list[str]:
+    """The codes of the actor's jurisdiction and those below it, in creation order."""
+    with store.read() as session:
+        visible = visible_jurisdictions(session, actor)
+        return list(session.scalars(select(Jurisdiction.code).where(Jurisdiction.id.in_(visible))
+                                    .order_by(Jurisdiction.id)))  # fmt: skip
+
+
 def list_jurisdictions(store: Store) -> list[tuple[str, str, str | None]]:
     """`(code, name, parent code)` for every jurisdiction."""
     with store.read() as session:
@@ -215,4 +223,5 @@ __all__ = [
     "list_users",
     "open_existing",
     "set_active",
+    "visible_jurisdiction_codes",
 ]

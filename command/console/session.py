@@ -1,0 +1,87 @@
+"""The console's link to the store: the cached store, the signed-in user, the language.
+
+The user is never taken from what the browser's session state says about them: every rerun resolves the
+session token against the store (`resume_session`), which checks expiry, lock-out and that the account is
+still active, and every action re-checks authority on the server side with that identity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from command.console.i18n import DEFAULT_LANGUAGE, t
+from command.errors import AuthFailed
+from command.migrate import check_current
+from command.security import Actor, authenticate, end_session, resume_session, start_session
+from command.store import Store, StoreError, default_url
+
+TOKEN = "yiwang_token"
+LANG = "yiwang_lang"
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(url: str) -> Store:
+    store = Store(url)
+    database = store.engine.url.database
+    if store.backend == "sqlite" and database not in (None, "", ":memory:") and not Path(database).is_file():
+        raise StoreError(f"{store.safe_url}: no Yiwang store here; run `yiwang init` (or `yiwang init --demo`)")
+    check_current(store)
+    return store
+
+
+def store() -> Store:
+    """The store named by YIWANG_DATABASE_URL (or ./yiwang.db), opened once per server process."""
+    return _store_for(default_url())
+
+
+def lang() -> str:
+    return str(st.session_state.get(LANG, DEFAULT_LANGUAGE))
+
+
+def tr(key: str, **values: Any) -> str:
+    """Interface text in the user's language."""
+    return t(key, lang(), **values)
+
+
+def current_actor() -> Actor | None:
+    """The signed-in user, resolved from the session token by the store; None when signed out or expired."""
+    token = st.session_state.get(TOKEN)
+    if not token:
+        return None
+    try:
+        return resume_session(store(), str(token))
+    except AuthFailed:
+        st.session_state.pop(TOKEN, None)
+        st.session_state["yiwang_expired"] = True
+        return None
+
+
+def current_token() -> str:
+    return str(st.session_state.get(TOKEN, ""))
+
+
+def sign_in(username: str, password: str) -> Actor:
+    actor = authenticate(store(), username, password, purpose="console")
+    st.session_state[TOKEN] = start_session(store(), actor)
+    st.session_state.pop("yiwang_expired", None)
+    return actor
+
+
+def sign_out() -> None:
+    token = st.session_state.pop(TOKEN, None)
+    if token:
+        end_session(store(), str(token))
+    for key in list(st.session_state):
+        if key != LANG:
+            del st.session_state[key]
+
+
+def actor_for_action() -> Actor:
+    """The identity an action runs as: re-resolved from the token at the moment of the action."""
+    return resume_session(store(), current_token())
+
+
+__all__ = ["actor_for_action", "current_actor", "current_token", "lang", "sign_in", "sign_out", "store", "tr"]

@@ -1,0 +1,121 @@
+"""What the pages show, computed once and cached: parsed scenarios, simulation runs, the map.
+
+Simulation runs are cached by their inputs (the scenario document, the plan's JSON and the seed), so a rerun
+or a time-slider move never simulates again; only a new plan or a new scenario does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pydeck as pdk
+import streamlit as st
+
+from scenarios import Plan, Scenario, scenario_graph
+from scenarios.defaults import default_plan
+from scenarios.loading import scenario_from_document
+from simulation import simulate
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def scenario_from_json(document: str) -> Scenario:
+    return scenario_from_document(json.loads(document), file="incident")
+
+
+@dataclass(frozen=True)
+class SimView:
+    """A run as the pages need it: KPIs, series (t in minutes), and the event log."""
+
+    kpis: dict[str, float]
+    series: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]
+    events: tuple[tuple[float, str, str], ...]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def run(document: str, plan_json: str | None, seed: int) -> SimView:
+    """Simulate a scenario under a plan (its default plan when None); cached by the three inputs."""
+    scenario = scenario_from_json(document)
+    plan = Plan.model_validate_json(plan_json) if plan_json else default_plan(scenario)
+    result = simulate(scenario, plan, seed=seed)
+    series = {k: (tuple(x / 60 for x in t), v) for k, (t, v) in result.series.items()}
+    return SimView(dict(result.kpis), series, tuple((e.t_s, e.kind, e.text) for e in result.events))
+
+
+def value_at(series: tuple[tuple[float, ...], tuple[float, ...]], minute: float) -> float:
+    """The last sample at or before `minute` (0 before the first)."""
+    times, values = series
+    lo, hi = 0, len(times)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if times[mid] <= minute:
+            lo = mid + 1
+        else:
+            hi = mid
+    return float(values[lo - 1]) if lo else 0.0
+
+
+def _colour(value: float, top: float) -> list[int]:
+    """Green (none) through amber to red (the most at any time), opaque."""
+    x = 0.0 if top <= 0 else max(0.0, min(1.0, value / top))
+    if x < 0.5:
+        return [int(40 + 430 * x), 170, 60, 230]
+    return [235, int(170 - 280 * (x - 0.5)), 50, 230]
+
+
+def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
+    """Per-node state at a time (people queuing at each test site), and the run's maximum for the colour scale."""
+    values, top = {}, 0.0
+    for name, series in view.series.items():
+        if name.startswith("site_queue:"):
+            node = name.split(":", 1)[1]
+            values[node] = value_at(series, minute)
+            top = max(top, max(series[1], default=0.0))
+    return values, top
+
+
+def deck(scenario: Scenario, values: dict[str, float], top: float) -> pdk.Deck:
+    """The city graph as its own base map (no tiles): edges as paths, nodes coloured by state."""
+    graph = scenario_graph(scenario)
+    paths = []
+    for u, v, data in graph.edges(data=True):
+        coords = data.get("geometry") or ((graph.nodes[u]["lon"], graph.nodes[u]["lat"]),
+                                          (graph.nodes[v]["lon"], graph.nodes[v]["lat"]))  # fmt: skip
+        paths.append({"path": [list(c) for c in coords], "name": data.get("name", f"{u} - {v}"),
+                      "mode": data.get("mode", "")})  # fmt: skip
+    points = []
+    for node, data in graph.nodes(data=True):
+        value = values.get(node)
+        points.append({
+            "lon": data["lon"], "lat": data["lat"], "name": f"{data.get('name', node)} ({node})",
+            "kind": data.get("kind", ""), "value": "" if value is None else f"{value:,.0f}",
+            "radius": 8 if value is None else 14 + 60 * (0 if top <= 0 else value / top),
+            "colour": [150, 150, 160, 160] if value is None else _colour(value, top),
+        })  # fmt: skip
+    lons = [p["lon"] for p in points]
+    lats = [p["lat"] for p in points]
+    span = max(max(lons) - min(lons), max(lats) - min(lats), 1e-3)
+    zoom = max(9.0, min(17.0, 8.6 - __import__("math").log2(span / 0.9)))
+    view = pdk.ViewState(longitude=(min(lons) + max(lons)) / 2, latitude=(min(lats) + max(lats)) / 2, zoom=zoom)
+    layers = [
+        pdk.Layer("PathLayer", paths, get_path="path", get_color=[120, 120, 130, 140], width_min_pixels=1,
+                  get_width=3, pickable=True),
+        pdk.Layer("ScatterplotLayer", points, get_position=["lon", "lat"], get_fill_color="colour",
+                  get_radius="radius", radius_min_pixels=2, radius_max_pixels=30, pickable=True),
+    ]  # fmt: skip
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
+                    tooltip={"text": "{name}\n{kind} {value}"})  # fmt: skip
+
+
+def kpi_frame(base: SimView, planned: SimView | None, name: str, labels: tuple[str, str]) -> Any:
+    """A table of one series over time (minutes), default plan against the plan in effect."""
+    import pandas as pd
+
+    frames = {labels[0]: pd.Series(base.series[name][1], index=base.series[name][0])}
+    if planned is not None and name in planned.series:
+        frames[labels[1]] = pd.Series(planned.series[name][1], index=planned.series[name][0])
+    return pd.DataFrame(frames)
+
+
+__all__ = ["SimView", "deck", "kpi_frame", "node_values", "run", "scenario_from_json", "value_at"]
