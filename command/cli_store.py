@@ -621,6 +621,21 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         for path in export_ics(store, _actor(store, user, "export ics204"), plan_id, out):
             typer.echo(f"wrote {path}")
 
+    # ------------------------------------------------------------------ console
+
+    @app.command("console")
+    @guard
+    def console_cmd(
+        port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8501,
+        address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        db_url: DbOption = None,
+    ) -> None:
+        """Start the Streamlit console (offline: no telemetry, no CDN, no map tiles)."""
+        from command.console.launch import run_console
+
+        _store(db_url).dispose()  # refuse a missing or outdated store before starting a server
+        raise typer.Exit(run_console(port=port, address=address, db_url=db_url))
+
     # ------------------------------------------------------------------ demo
 
     @app.command("demo")

@@ -94,4 +94,13 @@ def export_ics(store: Store, actor: Actor, plan_id: int, out_dir: Path) -> list[
     return [final for _, final in temps]
 
 
-__all__ = ["export_ics"]
+def audit_export(store: Store, actor: Actor, plan_id: int, *, files: list[str], via: str) -> None:
+    """Record an export made elsewhere (the console's download) in the audit chain."""
+    actor.require("export", "export paperwork")
+    view = view_plan(store, actor, plan_id)
+    with store.write() as session:
+        audit.append(session, at=store.now(), actor=actor.username, action="export", incident_id=view.incident_id,
+                     subject=f"plan {plan_id}", details={"forms": ["ics204"], "files": files, "via": via})  # fmt: skip
+
+
+__all__ = ["audit_export", "export_ics"]

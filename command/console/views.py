@@ -7,6 +7,7 @@ or a time-slider move never simulates again; only a new plan or a new scenario d
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,10 +94,12 @@ def deck(scenario: Scenario, values: dict[str, float], top: float) -> pdk.Deck:
             "radius": 8 if value is None else 14 + 60 * (0 if top <= 0 else value / top),
             "colour": [150, 150, 160, 160] if value is None else _colour(value, top),
         })  # fmt: skip
-    lons = [p["lon"] for p in points]
-    lats = [p["lat"] for p in points]
-    span = max(max(lons) - min(lons), max(lats) - min(lats), 1e-3)
-    zoom = max(9.0, min(17.0, 8.6 - __import__("math").log2(span / 0.9)))
+    # Frame the places that carry state (the test sites, say) when there are any, else the whole graph.
+    focus = [p for p, (node, _) in zip(points, graph.nodes(data=True), strict=True) if node in values] or points
+    lons = [p["lon"] for p in focus]
+    lats = [p["lat"] for p in focus]
+    span = max(max(lons) - min(lons), max(lats) - min(lats), 2e-3) * 1.3
+    zoom = max(8.0, min(17.0, math.log2(900 / span)))  # about 900 px across the framed span
     view = pdk.ViewState(longitude=(min(lons) + max(lons)) / 2, latitude=(min(lats) + max(lats)) / 2, zoom=zoom)
     layers = [
         pdk.Layer("PathLayer", paths, get_path="path", get_color=[120, 120, 130, 140], width_min_pixels=1,

@@ -1,0 +1,65 @@
+"""The console's entry script (`streamlit run`): set-up, the language switch, sign-in, and pages by role.
+
+Thin by design: it renders and calls functions in `command/`. Absolute imports only (Streamlit puts this
+script's folder on `sys.path`; a bare `import session` would load a second copy).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from command.console.i18n import LANGUAGES
+from command.console.screens import admin, board, incident, login, review, whatif
+from command.console.screens.common import GOTO, show_flash
+from command.console.session import LANG, current_actor, lang, sign_out, store, tr
+from command.store import StoreError
+from command.users import is_demo
+
+
+def main() -> None:
+    st.set_page_config(page_title="一网 Yiwang", page_icon="🛰", layout="wide")
+    with st.sidebar:
+        codes = list(LANGUAGES)
+        st.selectbox(tr("app.language"), codes, index=codes.index(lang()), key=LANG, format_func=LANGUAGES.get)
+    try:
+        demo = is_demo(store())
+    except StoreError as exc:
+        st.error(tr("app.store_error", error=str(exc)))
+        st.stop()
+    if demo:
+        st.warning(tr("app.demo_store"), icon="⚠️")
+    actor = current_actor()
+    if actor is None:
+        pages = [st.Page(login.render, title=tr("page.login"), url_path="login", default=True)]
+    else:
+        with st.sidebar:
+            st.caption(tr("app.signed_in", user=actor.username, role=tr(f"role.{actor.role}"),
+                          jurisdiction=actor.jurisdiction))  # fmt: skip
+            if st.button(tr("app.logout"), key="logout"):
+                sign_out()
+                st.rerun()
+        pages = _pages(actor)
+    show_flash()
+    navigation = st.navigation(pages)
+    target = st.session_state.pop(GOTO, None)  # set by `goto` (a board row's button, or a test)
+    chosen = next((p for p in pages if p.url_path == target), None)
+    if chosen is not None and chosen.url_path != navigation.url_path:
+        st.switch_page(chosen)
+    navigation.run()
+
+
+def _pages(actor) -> list:  # type: ignore[no-untyped-def]
+    """The pages a role sees; every action on them re-checks authority on the server side anyway."""
+
+    def page(module, key: str, *, default: bool = False):  # type: ignore[no-untyped-def]
+        return st.Page(lambda: module.render(actor), title=tr(f"page.{key}"), url_path=key, default=default)
+
+    out = [page(board, "board", default=True), page(incident, "incident"), page(review, "review")]
+    if actor.can("run"):
+        out.append(page(whatif, "whatif"))
+    if actor.can("users.manage"):
+        out.append(page(admin, "admin"))
+    return out
+
+
+main()

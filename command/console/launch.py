@@ -1,0 +1,39 @@
+"""Start the console: `streamlit run` on the entry script, bound to one address, with telemetry off."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).with_name("app.py")
+
+
+def streamlit_args(*, port: int, address: str) -> list[str]:
+    """The command line that serves the console (no usage statistics, no file watcher, no dev tools)."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false", "--browser.serverAddress", address,
+        "--client.toolbarMode", "minimal", "--global.developmentMode", "false",
+        "--theme.base", "light",
+    ]  # fmt: skip
+
+
+def run_console(*, port: int, address: str, db_url: str | None) -> int:
+    """Serve until interrupted; the exit status of the server."""
+    env = dict(os.environ)
+    if db_url:
+        env["YIWANG_DATABASE_URL"] = db_url
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    print(f"Yiwang console on http://{address}:{port} (store: {db_url or env.get('YIWANG_DATABASE_URL') or 'yiwang.db'})",
+          flush=True)  # fmt: skip
+    try:
+        return subprocess.call(streamlit_args(port=port, address=address), env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+__all__ = ["APP", "run_console", "streamlit_args"]

@@ -1,0 +1,46 @@
+"""Pieces several pages share: choosing an incident, the exercise banner."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from command.console.session import store, tr
+from command.incidents import IncidentView, list_incidents
+from command.security import Actor
+
+
+def choose_incident(actor: Actor, key: str) -> IncidentView | None:
+    """A select box of the user's incidents (remembering the last one chosen on any page)."""
+    rows = list_incidents(store(), actor, include_closed=True)
+    if not rows:
+        st.info(tr("incident.none"))
+        return None
+    ids = [r.id for r in rows]
+    current = st.session_state.get("incident_id")
+    index = ids.index(current) if current in ids else 0
+    labels = {r.id: f"{r.code} · {(tr('board.exercise_tag') if r.exercise else '')}{r.title}" for r in rows}
+    chosen = st.selectbox(tr("incident.choose"), ids, index=index, key=key, format_func=labels.__getitem__)
+    st.session_state["incident_id"] = chosen
+    view = next(r for r in rows if r.id == chosen)
+    if view.exercise:
+        st.warning("EXERCISE / 演练")
+    return view
+
+
+GOTO = "yiwang_goto"
+
+
+def goto(page: str) -> None:
+    """Open another page (by its url path: board, incident, review, whatif, admin) on the next run."""
+    st.session_state[GOTO] = page
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """A message shown once, at the top of the next run (survives `st.rerun`)."""
+    st.session_state["yiwang_flash"] = (kind, message)
+
+
+def show_flash() -> None:
+    kind, message = st.session_state.pop("yiwang_flash", (None, None))
+    if message:
+        getattr(st, kind)(message)

@@ -1,0 +1,239 @@
+"""Plan review, the centre of the console: what the plan does, what it will cause, and the decision.
+
+Approve and Reject are shown only to the incident's current commander, and are refused on the server side for
+anyone else whatever the page shows: the action runs as the identity the session token resolves to now, and
+`approve_plan` checks the grant, the version and the digest of what this page showed.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from command import ics
+from command.console import jobs, views
+from command.console.screens.common import choose_incident, flash
+from command.console.session import actor_for_action, current_token, store, tr
+from command.errors import AuthFailed, CommandError
+from command.incidents import get_incident, roster, scenario_document
+from command.loop import approve_and_apply, plan_incident
+from command.plans import PlanView, Shown, diff, list_plans, reject_plan
+from command.security import Actor
+from optimizer.result import SolveParams
+
+PLAN_STEPS = 4  # baseline, optimise, simulate the plan, propose
+
+
+def render(actor: Actor) -> None:
+    incident = choose_incident(actor, "review_choose")
+    if incident is None:
+        return
+    if actor.can("plan.propose") and incident.status == "open":
+        _run_controls(actor, incident.id)
+    plans = list_plans(store(), actor, incident.id)
+    if not plans:
+        st.info(tr("review.none"))
+        return
+    by_id = {p.plan_id: p for p in plans}
+    default = max(by_id, key=lambda i: (by_id[i].status == "proposed", i))
+    pid = st.selectbox(tr("review.choose"), list(by_id), index=list(by_id).index(default), key="review_plan",
+                       format_func=lambda i: f"#{by_id[i].number} · {by_id[i].status} · v{by_id[i].current_version}")  # fmt: skip
+    view = by_id[pid]
+    document = scenario_document(store(), actor, incident.id)
+    scenario = views.scenario_from_json(document)
+    _header(view)
+    _forecast(view, by_id)
+    _what_binds(view)
+    _assignments(actor, view, scenario)
+    _diff(actor, view, by_id)
+    _decisions(view)
+    if view.status == "proposed":
+        _decide(actor, view, get_incident(store(), actor, incident.id).holder)
+    elif view.status in {"approved", "active", "superseded", "completed"}:
+        _download(actor, view, scenario)
+
+
+def _run_controls(actor: Actor, incident_id: int) -> None:
+    key = f"plan:{incident_id}"
+    job = jobs.get(key)
+    if job is None or job.done:
+        if st.button(tr("review.run"), key="review_run", type="secondary"):
+            token = current_token()
+            time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
+
+            def work(report):  # type: ignore[no-untyped-def]
+                from command.security import resume_session
+
+                who = resume_session(store(), token)  # the identity at the moment the job starts
+                return plan_incident(store(), who, incident_id, params=SolveParams(time_limit_s=time_limit),
+                                     progress=report)  # fmt: skip
+
+            job = jobs.start(key, "plan", work, steps=PLAN_STEPS)
+    if job is None:
+        return
+    if job.running:
+        _progress(key)
+    elif job.cancelled:
+        st.warning(tr("review.cancelled"))
+    elif job.error:
+        st.error(tr("review.failed", error=job.error))
+    elif job.result is not None:
+        st.success(tr("review.done", plan=job.result))
+        st.session_state["review_plan"] = job.result
+
+
+@st.fragment(run_every=0.5)
+def _progress(key: str) -> None:
+    job = jobs.get(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.fraction, text=job.messages[-1] if job.messages else tr("review.running"))
+    if st.button(tr("review.cancel"), key=f"cancel_{key}"):
+        job.cancel()
+
+
+def _header(view: PlanView) -> None:
+    st.subheader(tr("review.header", number=view.number, version=view.version, versions=view.current_version,
+                    status=view.status, digest=view.digest[:12]))  # fmt: skip
+    s = view.solver
+    if s:
+        gap = s.get("gap")
+        st.caption(tr("review.solver", status=s.get("status"), objective=_num(s.get("objective")),
+                      bound=_num(s.get("bound")), gap="n/a" if gap is None else f"{100 * gap:.2f}%"))  # fmt: skip
+
+
+def _num(x: object) -> str:
+    return "n/a" if x is None else f"{x:,.4g}" if isinstance(x, int | float) else str(x)
+
+
+def _forecast(view: PlanView, by_id: dict[int, PlanView]) -> None:
+    st.markdown(f"**{tr('review.forecast')}**")
+    f = view.forecast
+    base, planned = f.get("baseline") or {}, f.get("planned") or {}
+    previous = f.get("previous")
+    if previous is None:  # the plan in effect (or last approved) when this one is not already it
+        earlier = [p for p in by_id.values() if p.plan_id != view.plan_id and p.status in {"active", "approved"}]
+        previous = earlier[-1].forecast.get("planned") if earlier else None
+    rows = []
+    for k, b in base.items():
+        p = planned.get(k)
+        row = {tr("review.col.kpi"): k, tr("review.col.baseline"): round(b, 2),
+               tr("review.col.plan"): None if p is None else round(p, 2),
+               tr("review.col.change"): None if p is None else round(p - b, 2)}  # fmt: skip
+        if previous:
+            row[tr("review.col.previous")] = None if k not in previous else round(previous[k], 2)
+        rows.append(row)
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _what_binds(view: PlanView) -> None:
+    lines = view.solver.get("rationale") or view.forecast.get("rationale") or []
+    diagnosis = view.solver.get("diagnosis")
+    if lines or diagnosis:
+        with st.expander(tr("review.binds"), expanded=True):
+            for line in lines:
+                st.markdown(f"- {line}")
+            if diagnosis:
+                st.warning(diagnosis)
+
+
+def _assignments(actor: Actor, view: PlanView, scenario) -> None:  # type: ignore[no-untyped-def]
+    st.markdown(f"**{tr('review.assignments')}**")
+    people, masked = roster(store(), actor, view.incident_id)
+    entries = [ics.RosterEntry(team=p.team, name=p.name, phone=p.phone, role=p.role) for p in people]
+    for team in ics.assignment_lists(view.plan, scenario, roster=entries):
+        leader = f" · {team.leader.name} {team.leader.phone}" if team.leader else ""
+        with st.expander(f"{ics.TEAM_LABELS.get(team.team, team.team)} ({len(team.lines)}){leader}"):
+            st.dataframe([{"time": line.at.strftime("%H:%M"), "until": line.until.strftime("%H:%M") if line.until else "",
+                           "action": ics.ACTION_LABELS.get(line.action, line.action), "where": line.where,
+                           "count": line.count, "detail": line.detail} for line in team.lines],
+                         hide_index=True, width="stretch")  # fmt: skip
+    if masked:
+        st.caption(tr("incident.masked"))
+
+
+def _diff(actor: Actor, view: PlanView, by_id: dict[int, PlanView]) -> None:
+    previous = view.forecast.get("previous_plan")
+    if previous is None:
+        earlier = [p for p in by_id.values() if p.plan_id < view.plan_id and p.status in {"active", "superseded",
+                                                                                        "approved", "completed"}]  # fmt: skip
+        previous = earlier[-1].plan_id if earlier else None
+    with st.expander(tr("review.diff")):
+        if previous is None:
+            st.caption(tr("review.no_previous"))
+        else:
+            st.code("\n".join(diff(store(), actor, (previous, None), (view.plan_id, view.version))), language=None)
+
+
+def _decisions(view: PlanView) -> None:
+    if view.decisions:
+        st.markdown(f"**{tr('review.decisions')}**")
+        st.dataframe([{"decision": d.decision, "version": d.version, "by": d.by, "at": f"{d.at:%Y-%m-%d %H:%M:%S}",
+                       "reason": d.reason} for d in view.decisions], hide_index=True, width="stretch")  # fmt: skip
+
+
+def _decide(actor: Actor, view: PlanView, holder: str | None) -> None:
+    st.markdown(f"**{tr('review.decide')}**")
+    if not (actor.can("plan.decide") and holder == actor.username):
+        st.info(tr("review.not_holder", holder=holder or tr("common.none")))
+        return
+    shown = view.shown()  # exactly what this page showed: this version, this digest, these forecasts
+    approve_col, reject_col = st.columns(2)
+    with approve_col, st.form(f"approve_{view.plan_id}_{view.version}"):
+        password = st.text_input(tr("review.password"), type="password", key="approve_password")
+        if st.form_submit_button(tr("review.approve"), type="primary"):
+            approve(view.plan_id, shown, password)
+    with reject_col, st.form(f"reject_{view.plan_id}_{view.version}"):
+        reason = st.text_area(tr("review.reason"), key="reject_reason")
+        password = st.text_input(tr("review.password"), type="password", key="reject_password")
+        if st.form_submit_button(tr("review.reject")):
+            reject(view.plan_id, shown, password, reason)
+
+
+def approve(plan_id: int, shown: Shown, password: str) -> bool:
+    """Approve as whoever the session token says, now; refusals are shown, never trusted to the page."""
+    try:
+        approve_and_apply(store(), actor_for_action(), plan_id, password=password, shown=shown)
+    except (CommandError, AuthFailed) as exc:
+        st.error(tr("review.refused", error=str(exc)))
+        return False
+    flash(tr("review.approved", plan=plan_id, version=shown.version))
+    st.rerun()
+    return True
+
+
+def reject(plan_id: int, shown: Shown, password: str, reason: str) -> bool:
+    try:
+        reject_plan(store(), actor_for_action(), plan_id, password=password, shown=shown, reason=reason)
+    except (CommandError, AuthFailed) as exc:
+        st.error(tr("review.refused", error=str(exc)))
+        return False
+    flash(tr("review.rejected", plan=plan_id))
+    st.rerun()
+    return True
+
+
+def _download(actor: Actor, view: PlanView, scenario) -> None:  # type: ignore[no-untyped-def]
+    approval = next((d for d in reversed(view.decisions) if d.decision == "approved"), None)
+    if approval is None:
+        return
+    incident = get_incident(store(), actor, view.incident_id)
+    people, _ = roster(store(), actor, view.incident_id)
+    entries = [ics.RosterEntry(team=p.team, name=p.name, phone=p.phone, role=p.role) for p in people]
+    header = ics.IncidentHeader(name=incident.title, code=incident.code, jurisdiction=incident.jurisdiction,
+                                exercise=incident.exercise, period_number=1, period_start=scenario.clock.at(0),
+                                period_end=scenario.clock.at(scenario.clock.horizon_s), commander=approval.by,
+                                approved_by=approval.by, approved_at=approval.at, plan_id=view.plan_id,
+                                plan_version=approval.version, plan_digest=view.digest)  # fmt: skip
+    html = ics.to_html(ics.assignment_lists(view.plan, scenario, roster=entries), header)
+    name = f"ics204_{incident.code}_plan{view.number}v{approval.version}.html"
+    st.download_button(tr("review.export"), html, file_name=name, mime="text/html", key="review_download",
+                       on_click=record_export, args=(view.plan_id, name))  # fmt: skip
+
+
+def record_export(plan_id: int, file_name: str) -> None:
+    """Every download of paperwork leaves an audit entry, as the identity the session resolves to."""
+    from command.paperwork import audit_export
+
+    audit_export(store(), actor_for_action(), plan_id, files=[file_name], via="console")
