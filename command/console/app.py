@@ -26,6 +26,7 @@ def main() -> None:
     except StoreError as exc:
         st.error(tr("app.store_error", error=str(exc)))
         st.stop()
+        return
     if demo:
         st.warning(tr("app.demo_store"), icon="⚠️")
     actor = current_actor()

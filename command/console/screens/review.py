@@ -42,6 +42,7 @@ def render(actor: Actor) -> None:
     scenario = views.scenario_from_json(document)
     _header(view)
     _forecast(view, by_id)
+    _forecast_chart(document, view, incident.seed)
     _what_binds(view)
     _assignments(actor, view, scenario)
     _diff(actor, view, by_id)
@@ -125,6 +126,19 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView]) -> None:
             row[tr("review.col.previous")] = None if k not in previous else round(previous[k], 2)
         rows.append(row)
     st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
+    """The plan's simulated course against the default plan's, one series at a time (both runs cached)."""
+    base = views.run(document, None, seed)
+    this = views.run(document, view.plan.to_json(indent=None), seed)
+    names = sorted(n for n in base.series if ":" not in n)
+    if not names:
+        return
+    name = st.selectbox(tr("incident.series"), names, key=f"review_series_{view.plan_id}",
+                        index=names.index("queue_total") if "queue_total" in names else 0)  # fmt: skip
+    frame = views.kpi_frame(base, this, name, (tr("review.col.baseline"), tr("review.col.plan")))
+    st.line_chart(frame, x_label="min", y_label=name)
 
 
 def _what_binds(view: PlanView) -> None:

@@ -1,0 +1,298 @@
+"""The console in a real browser: Debian's Chromium, driven by Playwright, against `yiwang console`.
+
+A module-scoped fixture makes a DEMO store in a temporary folder, opens an incident from the built-in
+`disney_mass_testing` scenario in Pudong and gives `pudong_commander` command of it; another starts the real
+server (`yiwang console`) on a free port and stops it, with everything it started, at the end. The pages are
+reached through the sidebar links only: a reload starts a new Streamlit session, which is logged out.
+
+Every step leaves a screenshot in `artifacts/browser/<test>_<step>.png`. Without Chromium or the playwright
+package the tests skip, or fail when CI=true, so CI cannot silently lose them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import select
+
+from command.audit import entries, verify
+from command.authority import grant_command
+from command.incidents import get_incident, open_incident
+from command.plans import create_plan, list_plans
+from command.security import authenticate
+from command.store import Decision, PlanRecord, Store, User
+from command.users import DEMO_PASSWORD, init_demo_store
+from scenarios import load_scenario
+from scenarios.defaults import default_plan
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]  # fmt: skip
+YIWANG = Path(sys.executable).with_name("yiwang")  # the console command of the venv running the tests
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
+SCENARIO = "disney_mass_testing"
+START_TIMEOUT_S = 60  # until the server's health check answers
+STOP_TIMEOUT_S = 10  # between asking the server to stop and killing it
+STEP_TIMEOUT_MS = 60_000  # any one page to render (the incident view simulates the scenario once)
+PLAN_TIMEOUT_MS = 180_000  # baseline, optimisation (10 s limit) and forecast of the Disney scenario
+
+
+def browser_missing() -> str | None:
+    """Why these tests cannot run here, or None when they can."""
+    if importlib.util.find_spec("playwright") is None:
+        return "the Python package playwright is not installed (pip install -e '.[test]')"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} is missing (Debian packages chromium and fonts-noto-cjk; scripts/test installs them)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser_ready() -> None:
+    """Skip without a browser, or fail when CI=true."""
+    reason = browser_missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"a browser is required in CI: {reason}")
+        pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The prepared store: its URL, and the incident `pudong_commander` commands."""
+
+    url: str
+    incident_id: int
+    incident_code: str
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """A DEMO store with one open Disney mass-testing incident in Pudong, commanded by pudong_commander."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('console') / 'yiwang.db'}"
+    store = Store(url)
+    try:
+        init_demo_store(store)
+        admin = authenticate(store, "admin", DEMO_PASSWORD)
+        incident_id = open_incident(store, admin, SCENARIO, jurisdiction="pudong")
+        grant_command(store, admin, incident_id, "pudong_commander", reason="browser test")
+        code = get_incident(store, admin, incident_id).code
+    finally:
+        store.dispose()
+    return Demo(url=url, incident_id=incident_id, incident_code=code)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _healthy(base: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+    try:
+        with opener.open(f"{base}/_stcore/health", timeout=2) as answer:
+            return answer.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop the server's whole process group: `yiwang console` runs Streamlit as a child process."""
+    for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            server.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; make sure no child outlived it.
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        break
+
+
+@pytest.fixture(scope="module")
+def console(browser_ready: None, demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of `yiwang console` serving the demo store, on a free port of 127.0.0.1."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("console_log") / "console.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [str(YIWANG), "console", "--port", str(port), "--address", "127.0.0.1", "--db", demo.url],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(base):
+            if server.poll() is not None or time.monotonic() > deadline:
+                state = f"exited with {server.returncode}" if server.poll() is not None else "not healthy"
+                pytest.fail(f"yiwang console {state} after {START_TIMEOUT_S} s at most; its output:\n"
+                            + log_path.read_text(errors="replace")[-4000:])  # fmt: skip
+            time.sleep(0.25)
+        yield base
+    finally:
+        _stop(server)
+
+
+@pytest.fixture(scope="module")
+def browser(browser_ready: None) -> Iterator[Browser]:
+    """Debian's Chromium, headless, with a fresh temporary profile."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, console: str) -> Iterator[Page]:
+    """A new browser context (its own Streamlit session) on the console's start page."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    try:
+        tab = context.new_page()
+        tab.goto(console)
+        yield tab
+    finally:
+        context.close()
+
+
+class Shots:
+    """Screenshots of one test's steps, numbered in order: `<test>_<nn>_<step>.png`."""
+
+    def __init__(self, test: str) -> None:
+        self.test, self.count = test, 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, page: Page, step: str) -> None:
+        self.count += 1
+        page.wait_for_timeout(500)  # let Streamlit finish painting the last rerun
+        page.screenshot(path=SCREENSHOTS / f"{self.test}_{self.count:02d}_{step}.png", full_page=True)
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Shots:
+    return Shots(request.node.name)
+
+
+def log_in(page: Page, username: str) -> None:
+    """Sign in on the login page and wait for the incident board."""
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("heading", name="本辖区事件").wait_for()
+
+
+def open_page(page: Page, link: str, *, ready: str) -> None:
+    """Follow a sidebar link and wait for a heading or text of the page."""
+    page.get_by_role("link", name=link).click()
+    page.get_by_text(ready, exact=True).first.wait_for()
+
+
+def test_commander_plans_and_approves(page: Page, shot: Shots, demo: Demo) -> None:
+    """The incident's commander plans it, reviews the forecast and approves, which puts the plan in effect."""
+    from playwright.sync_api import expect
+
+    log_in(page, "pudong_commander")
+    expect(page.get_by_text(demo.incident_code).first).to_be_attached()
+    shot(page, "board")
+
+    open_page(page, "事件态势", ready="态势图")
+    expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    shot(page, "incident")
+
+    page.get_by_role("link", name="方案审批").click()
+    page.get_by_role("button", name="生成方案（模拟+优化）").click()
+    expect(page.get_by_text("已生成方案")).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(page.get_by_text("预测结果对比")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    shot(page, "proposed")
+
+    approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="批准并执行"))
+    approve_form.get_by_label("重新输入密码以确认").fill(DEMO_PASSWORD)
+    approve_form.get_by_role("button", name="批准并执行").click()
+    expect(page.get_by_text("已批准方案")).to_be_visible()
+    expect(page.get_by_role("button", name="批准并执行")).to_have_count(0)
+    shot(page, "approved")
+
+    store = Store(demo.url)
+    try:
+        with store.read() as session:
+            plans = session.scalars(select(PlanRecord).where(PlanRecord.incident_id == demo.incident_id)).all()
+            newest = max(plans, key=lambda p: p.id)
+            decisions = session.execute(select(Decision.decision, User.username)
+                                        .join(User, Decision.user_id == User.id)
+                                        .where(Decision.plan_id == newest.id)).all()  # fmt: skip
+        log = entries(store, incident_id=demo.incident_id)
+        chain = verify(store)
+    finally:
+        store.dispose()
+    assert newest.status == "active"
+    assert [tuple(d) for d in decisions] == [("approved", "pudong_commander")]
+    assert any(e.action == "plan_approve" and e.actor == "pudong_commander" and e.subject == f"plan {newest.id}"
+               for e in log)  # fmt: skip
+    assert chain.ok, chain.lines()
+
+
+def test_observer_cannot_plan_or_decide(page: Page, shot: Shots, demo: Demo) -> None:
+    """An observer sees a proposed plan on the review page but gets no planning, approval or password controls."""
+    from playwright.sync_api import expect
+
+    store = Store(demo.url)
+    try:
+        planner = authenticate(store, "planner", DEMO_PASSWORD)
+        if not any(p.status == "proposed" for p in list_plans(store, planner, demo.incident_id)):
+            create_plan(store, planner, demo.incident_id, default_plan(load_scenario(SCENARIO)))
+    finally:
+        store.dispose()
+
+    log_in(page, "trainee")
+    shot(page, "board")
+    open_page(page, "方案审批", ready="预测结果对比")
+    expect(page.get_by_text("只有本事件的现场指挥可以审批")).to_be_visible()
+    expect(page.get_by_text("proposed").first).to_be_attached()
+    shot(page, "review")
+
+    expect(page.get_by_role("button", name="生成方案（模拟+优化）")).to_have_count(0)
+    expect(page.get_by_role("button", name="批准并执行")).to_have_count(0)
+    expect(page.get_by_role("button", name="驳回")).to_have_count(0)
+    expect(page.get_by_label("重新输入密码以确认")).to_have_count(0)
+    expect(page.locator("input[type=password]")).to_have_count(0)
+
+
+def test_admin_sees_audit_chain_intact(page: Page, shot: Shots) -> None:
+    """The admin page's audit verification reports the chain intact."""
+    from playwright.sync_api import expect
+
+    log_in(page, "admin")
+    open_page(page, "系统管理", ready="用户")
+    page.get_by_role("tab", name="审计链校验").click()
+    page.get_by_role("button", name="校验审计链").click()
+    expect(page.get_by_text("audit chain intact")).to_be_visible()
+    shot(page, "audit")
