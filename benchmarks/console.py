@@ -44,9 +44,9 @@ def bare(url: str, name: str, time_limit: float) -> float:
 
 
 def console(url: str, name: str, time_limit: float) -> tuple[float, float, float, float]:
-    from streamlit.testing.v1 import AppTest
-
     from importlib.util import find_spec
+
+    from streamlit.testing.v1 import AppTest
 
     store = Store(url, policy=FAST)
     admin = authenticate(store, "admin", DEMO_PASSWORD)

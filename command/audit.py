@@ -128,7 +128,7 @@ def verify_rows(rows: Iterator[AuditEntry] | list[AuditEntry], head_seq: int, he
             findings.append(Finding(row.seq, f"edited: its content ({_describe(row)}) does not match its hash"))
         elif row.prev_hash != prev_hash:
             findings.append(Finding(row.seq, f"out of chain ({_describe(row)}): it does not follow the entry "
-                                             "before it (inserted, reordered, or the one before was changed)"))  # fmt: skip
+                                             "before it (inserted, reordered, or the one before was changed)"))
         if row.seq > head_seq:
             findings.append(Finding(row.seq, f"past the head ({head_seq}): inserted after the last recorded entry"))
         prev_hash = row.hash

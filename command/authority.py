@@ -141,7 +141,7 @@ def require_holder(session: Session, actor: Actor, incident: Incident, at: datet
                             "an admin must grant it first")  # fmt: skip
     if grant.user_id != actor.id:
         raise NotAuthorised(f"incident {incident.id}: {actor.username} does not hold command "
-                            f"(grant {grant.id} is held by another user until {grant.valid_until:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+                            f"(grant {grant.id} is held by another user until {grant.valid_until:%Y-%m-%d %H:%M} UTC)")
     return grant
 
 

@@ -115,7 +115,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
     def init_cmd(
         db_url: DbOption = None,
         admin: Annotated[str, typer.Option(help="The first admin's user name.")] = "admin",
-        demo: Annotated[bool, typer.Option("--demo", help="A DEMO store: demo users sharing a known password.")] = False,
+        demo: Annotated[bool, typer.Option("--demo", help="A DEMO store: demo users share a known password.")] = False,
     ) -> None:
         """Create a store and its first admin (password from YIWANG_NEW_PASSWORD or a prompt)."""
         from command.users import DEMO_PASSWORD, DEMO_USERS, init_demo_store, init_store
@@ -124,7 +124,8 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         if demo:
             init_demo_store(store)
             typer.echo(f"DEMO store created at {store.safe_url} (not for real incidents)")
-            typer.echo(f"demo users (password {DEMO_PASSWORD!r}): " + ", ".join(f"{u} ({r}, {j})" for u, r, j, *_ in DEMO_USERS))
+            people = ", ".join(f"{u} ({r}, {j})" for u, r, j, *_ in DEMO_USERS)
+            typer.echo(f"demo users (password {DEMO_PASSWORD!r}): {people}")
             return
         password = _secret(NEW_PASSWORD_ENV, f"New password for {admin}", confirm=True)
         init_store(store, admin=admin, password=password)
@@ -180,7 +181,8 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         table = Table("user", "role", "jurisdiction", "name", "phone", "state")
         for r in rows:
             state = "disabled" if not r.active else ("locked" if r.locked_until else "active")
-            table.add_row(r.username, r.role, r.jurisdiction, r.display_name, r.phone, state + (" DEMO" if r.demo else ""))
+            state += " DEMO" if r.demo else ""
+            table.add_row(r.username, r.role, r.jurisdiction, r.display_name, r.phone, state)
         _out().print(table)
 
     @users.command("disable")
@@ -374,7 +376,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
     def incident_roster(
         incident_id: int,
         import_file: Annotated[Path | None, typer.Option("--import", help="Replace the roster from a CSV "
-                                                         "(team,name,phone,role).")] = None,  # fmt: skip
+                                                         "(team,name,phone,role).")] = None,
         user: UserOption = None,
         db_url: DbOption = None,
     ) -> None:
@@ -419,7 +421,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
             doc = {"plan_id": view.plan_id, "incident": view.incident_id, "number": view.number, "status": view.status,
                    "version": view.version, "current_version": view.current_version, "digest": view.digest,
                    "solver": view.solver, "forecast": view.forecast, "exercise": view.exercise,
-                   "decisions": [d.__dict__ for d in view.decisions], "plan": json.loads(view.plan.to_json())}  # fmt: skip
+                   "decisions": [d.__dict__ for d in view.decisions], "plan": json.loads(view.plan.to_json())}
             typer.echo(json.dumps(doc, default=str, ensure_ascii=False, indent=1))
             return
         clock = load_incident_scenario(store, actor, view.incident_id).clock
@@ -430,7 +432,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         if view.solver:
             gap = view.solver.get("gap")
             out.print(f"solver: {view.solver.get('status')}, objective {view.solver.get('objective')}, "
-                      f"bound {view.solver.get('bound')}, gap {'n/a' if gap is None else f'{100 * gap:.2f}%'}")  # fmt: skip
+                      f"bound {view.solver.get('bound')}, gap {'n/a' if gap is None else f'{100 * gap:.2f}%'}")
             for line in view.solver.get("rationale", []):
                 out.print(f"  - {line}")
         f = view.forecast

@@ -39,4 +39,13 @@ class AccountLocked(AuthFailed):
     """Too many failed logins: the account is locked until a given time."""
 
 
-__all__ = ["AccountLocked", "AuthFailed", "BadInput", "CommandError", "Conflict", "Infeasible", "NotAuthorised", "NotFound"]
+__all__ = [
+    "AccountLocked",
+    "AuthFailed",
+    "BadInput",
+    "CommandError",
+    "Conflict",
+    "Infeasible",
+    "NotAuthorised",
+    "NotFound",
+]

@@ -217,7 +217,8 @@ def close_incident(store: Store, actor: Actor, incident_id: int, *, reason: str 
         set_phase(session, incident, "archive", actor=actor.username, at=now)
         audit.append(session, at=now, actor=actor.username, action="incident_close", incident_id=incident_id,
                      subject=incident.code, details={"reason": reason})  # fmt: skip
-        log_activity(session, incident_id, now, actor.id, "archive", f"incident closed{': ' + reason if reason else ''}",
+        closing = f"incident closed{': ' + reason if reason else ''}"
+        log_activity(session, incident_id, now, actor.id, "archive", closing,
                      incident.sim_time_s)  # fmt: skip
 
 
@@ -286,7 +287,7 @@ def roster(store: Store, actor: Actor, incident_id: int) -> tuple[list[RosterRow
         rows = session.scalars(select(RosterMember).where(RosterMember.incident_id == incident_id)
                                .order_by(RosterMember.team, RosterMember.id)).all()  # fmt: skip
         return [RosterRow(r.team, r.name if unmasked else mask_name(r.name),
-                          r.phone if unmasked else mask_phone(r.phone), r.role) for r in rows], not unmasked  # fmt: skip
+                          r.phone if unmasked else mask_phone(r.phone), r.role) for r in rows], not unmasked
 
 
 def demo_roster(scenario: Any) -> list[RosterRow]:

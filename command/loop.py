@@ -96,8 +96,8 @@ def plan_incident(
 
 def _splice(done: Plan, new: Plan, at_s: float) -> Plan:
     """Actions of `done` before `at_s`, then the actions of `new` from `at_s` on."""
-    meta = new.meta.model_copy(update={"state_time_s": at_s,
-                                       "note": f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"})  # fmt: skip
+    note = f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"
+    meta = new.meta.model_copy(update={"state_time_s": at_s, "note": note})
     return Plan.build(meta, [a for a in done.actions if a.at_s < at_s] + [a for a in new.actions if a.at_s >= at_s])
 
 
@@ -116,7 +116,8 @@ def _audit_run(store: Store, actor: Actor, incident_id: int, outcome: Any) -> No
                               "planned": outcome.planned.kpis if outcome.planned is not None else None,
                               "solver": solve.stats().model_dump() if solve is not None else None})  # fmt: skip
         log_activity(session, incident_id, now, actor.id, "run",
-                     f"simulated the default plan and optimised ({solve.summary().splitlines()[0] if solve else 'n/a'})")
+                     "simulated the default plan and optimised "
+                     f"({solve.summary().splitlines()[0] if solve else 'n/a'})")  # fmt: skip
 
 
 def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "") -> int:
@@ -149,11 +150,12 @@ def breaches(scenario: Any, result: SimResult) -> list[Breach]:
                 out.append(Breach(first, "wait", f"a visitor has waited more than {th.max_wait_s / 60:g} min "
                                                  f"({int(over.sum())} visitors will)"))  # fmt: skip
         end = rec.get("swab_end_s")
-        if th.target_finish_s is not None and end is not None and end.size:
-            if not np.all(np.isfinite(end)) or float(end.max()) > th.target_finish_s:
-                left = int(np.count_nonzero(~(end <= th.target_finish_s)))
-                out.append(Breach(th.target_finish_s, "finish",
-                                  f"{left} visitors still untested at the target finish time"))  # fmt: skip
+        late = th.target_finish_s is not None and end is not None and end.size > 0 and (
+            not np.all(np.isfinite(end)) or float(end.max()) > th.target_finish_s)
+        if late:
+            left = int(np.count_nonzero(~(end <= th.target_finish_s)))
+            text = f"{left} visitors still untested at the target finish time"
+            out.append(Breach(th.target_finish_s, "finish", text))
     horizon = scenario.clock.horizon_s
     return sorted((b for b in out if b.t_s <= horizon), key=lambda b: b.t_s)
 
@@ -200,7 +202,7 @@ def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | No
         period_end = _period_end(session, incident)
         # Each kind of breach stops the clock once per incident: after that it is known and being handled.
         reported = set(session.scalars(select(ActivityEntry.kind).where(ActivityEntry.incident_id == incident_id,
-                                                                        ActivityEntry.kind.like("breach:%"))))  # fmt: skip
+                                                                        ActivityEntry.kind.like("breach:%"))))
     horizon = scenario.clock.horizon_s
     if now_s >= horizon:
         raise Conflict(f"incident {incident_id} has reached the end of its scenario ({scenario.clock.label(horizon)})")

@@ -87,7 +87,8 @@ class PlanView:
 def check_plan_fits(plan: Plan, scenario: Scenario, *, file: str = "plan") -> None:
     """Refuse a plan made for another scenario, or one the scenario cannot carry out (`BadInput`, every problem)."""
     if plan.meta.scenario != scenario.name:
-        raise BadInput(f"{file}: meta.scenario: plan is for {plan.meta.scenario!r}, the incident runs {scenario.name!r}")
+        raise BadInput(f"{file}: meta.scenario: plan is for {plan.meta.scenario!r}, "
+                       f"the incident runs {scenario.name!r}")  # fmt: skip
     if scenario.kind == "mass_testing":
         from scenarios.mass_testing import check_plan
 

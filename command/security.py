@@ -7,6 +7,7 @@ touches is rolled back. Every log-in, failed log-in and refusal by lock-out leav
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -100,10 +101,8 @@ def _check_secret(policy: SecurityPolicy, user: User | None, password: str) -> b
     hasher = policy.hasher()
     if user is None:
         # Spend the same time as for a real user so that timing does not tell which names exist.
-        try:
+        with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_DUMMY_HASH.get(policy), password)
-        except (VerificationError, InvalidHashError):
-            pass
         return False
     try:
         return hasher.verify(user.password_hash, password)
@@ -152,7 +151,7 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
             audit.append(session, at=now, actor=username, action="login_locked", subject=username,
                          details={"purpose": purpose, "locked_until": user.locked_until.isoformat()})  # fmt: skip
             failure = AccountLocked(f"account {username!r} is locked until "
-                                    f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins")  # fmt: skip
+                                    f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins")
         elif not secret_ok or user is None or not user.active:
             details: dict[str, object] = {"purpose": purpose}
             if user is not None and user.active:

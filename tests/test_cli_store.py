@@ -434,7 +434,7 @@ def test_audit_verify_names_a_tampered_entry(populated, tmp_path, monkeypatch):
 def test_demo_runs_to_the_end_and_refuses_a_real_store(populated, tmp_path, monkeypatch):
     """`yiwang demo` runs the whole loop on a new DEMO store, and refuses a real store without touching it."""
     out = tmp_path / "out"
-    result = yiwang(monkeypatch, "demo", "--db", url(tmp_path / "demo.db"), "--out", out, "--time-limit", "2")
+    result = yiwang(monkeypatch, "demo", "--db", url(tmp_path / "demo.db"), "--out", out, "--time-limit", "10")
     assert result.code == 0, result.err
     assert "6. audit: audit chain intact" in result.out
     assert len(list(out.glob("ics204_EX-*.html"))) == 1

@@ -5,12 +5,16 @@ A module-scoped fixture makes a DEMO store in a temporary folder, opens an incid
 server (`yiwang console`) on a free port and stops it, with everything it started, at the end. The pages are
 reached through the sidebar links only: a reload starts a new Streamlit session, which is logged out.
 
-Every step leaves a screenshot in `artifacts/browser/<test>_<step>.png`. Without Chromium or the playwright
-package the tests skip, or fail when CI=true, so CI cannot silently lose them.
+Every step leaves a screenshot in `artifacts/browser/<test>_<nn>_<step>.png`. Without Chromium or the
+playwright package the tests skip, or fail when CI=true, so CI cannot silently lose them.
+
+Planning the Disney scenario runs the optimiser with the review screen's default limit (10 s): the browser has
+no way to set `yiwang_time_limit` in the session state, so the wait for it is long (PLAN_TIMEOUT_MS).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -52,6 +56,8 @@ START_TIMEOUT_S = 60  # until the server's health check answers
 STOP_TIMEOUT_S = 10  # between asking the server to stop and killing it
 STEP_TIMEOUT_MS = 60_000  # any one page to render (the incident view simulates the scenario once)
 PLAN_TIMEOUT_MS = 180_000  # baseline, optimisation (10 s limit) and forecast of the Disney scenario
+VIEWPORT = {"width": 1400, "height": 1000}
+MAX_SHOT_PX = 6000  # the tallest screenshot taken
 
 
 def browser_missing() -> str | None:
@@ -113,23 +119,25 @@ def _healthy(base: str) -> bool:
         return False
 
 
+def _group_alive(server: subprocess.Popen[bytes]) -> bool:
+    server.poll()  # reap the leader once it has exited, so that it does not linger as a zombie
+    try:
+        os.killpg(server.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop the server's whole process group: `yiwang console` runs Streamlit as a child process."""
-    for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
-        try:
+    """Stop the server's whole process group (`yiwang console` runs Streamlit as a child): ask, then kill."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            server.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
-        # The leader is gone; make sure no child outlived it.
-        try:
-            os.killpg(server.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        break
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _group_alive(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not _group_alive(server):
+            return
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +180,7 @@ def browser(browser_ready: None) -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, console: str) -> Iterator[Page]:
     """A new browser context (its own Streamlit session) on the console's start page."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     context.set_default_timeout(STEP_TIMEOUT_MS)
     try:
         tab = context.new_page()
@@ -183,7 +191,11 @@ def page(browser: Browser, console: str) -> Iterator[Page]:
 
 
 class Shots:
-    """Screenshots of one test's steps, numbered in order: `<test>_<nn>_<step>.png`."""
+    """Screenshots of one test's steps, numbered in order: `<test>_<nn>_<step>.png`, each of the whole page.
+
+    Streamlit scrolls its main area inside the window, so a "full page" screenshot would show only the window:
+    the window is made as tall as the main area's content for the picture, then set back.
+    """
 
     def __init__(self, test: str) -> None:
         self.test, self.count = test, 0
@@ -192,11 +204,20 @@ class Shots:
     def __call__(self, page: Page, step: str) -> None:
         self.count += 1
         page.wait_for_timeout(500)  # let Streamlit finish painting the last rerun
-        page.screenshot(path=SCREENSHOTS / f"{self.test}_{self.count:02d}_{step}.png", full_page=True)
+        size = page.viewport_size
+        assert size is not None
+        content = int(page.get_by_test_id("stMain").evaluate("main => main.scrollHeight"))
+        page.set_viewport_size({"width": size["width"], "height": min(max(content, size["height"]), MAX_SHOT_PX)})
+        page.wait_for_timeout(300)
+        try:
+            page.screenshot(path=SCREENSHOTS / f"{self.test}_{self.count:02d}_{step}.png")
+        finally:
+            page.set_viewport_size(size)
 
 
 @pytest.fixture
 def shot(request: pytest.FixtureRequest) -> Shots:
+    """Screenshots named after the test."""
     return Shots(request.node.name)
 
 
@@ -229,9 +250,12 @@ def test_commander_plans_and_approves(page: Page, shot: Shots, demo: Demo) -> No
 
     page.get_by_role("link", name="方案审批").click()
     page.get_by_role("button", name="生成方案（模拟+优化）").click()
-    expect(page.get_by_text("已生成方案")).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    finished = page.get_by_text("已生成方案").or_(page.get_by_text("失败：")).or_(page.get_by_text("已取消"))
+    expect(finished.first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    assert "已生成方案" in finished.first.inner_text(), finished.first.inner_text()
     expect(page.get_by_text("预测结果对比")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
     shot(page, "proposed")
 
     approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="批准并执行"))

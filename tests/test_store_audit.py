@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import text
 
@@ -28,7 +30,7 @@ def test_untouched_chain_verifies(world):
     assert report.ok, report.lines()
     assert report.entries == len(entries) == report.head_seq
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
 
 
 @pytest.mark.parametrize("column", ["actor", "action", "details", "at", "subject"])

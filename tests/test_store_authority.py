@@ -197,7 +197,8 @@ def test_incidents_can_only_be_opened_within_ones_own_jurisdiction(world):
 def test_roster_is_masked_for_those_who_do_not_need_it(world, incident):
     """Names and phones are plain for the admin and the holder, masked for the planner, observer and others."""
     iid, _, _ = incident
-    people = [RosterRow("local", "张三丰", "13812345678", "leader"), RosterRow("local", "李四", "13900001111", "member")]
+    people = [RosterRow("local", "张三丰", "13812345678", "leader"),
+              RosterRow("local", "李四", "13900001111", "member")]  # fmt: skip
     import_roster(world.store, world["cmd_pudong"], iid, people)
     for who in ("admin", "cmd_pudong"):
         rows, masked = roster(world.store, world[who], iid)
@@ -251,7 +252,7 @@ def test_plans_for_another_scenario_or_beyond_its_resources_are_refused(world, i
         create_plan(world.store, world["planner"], iid, tiny_plan(scenario, count=9), scenario=scenario)
     other = tiny_plan(scenario)
     other = other.model_copy(update={"meta": other.meta.model_copy(update={"scenario": "bund_light_show"})})
-    with pytest.raises(BadInput, match="meta.scenario"):
+    with pytest.raises(BadInput, match=r"meta\.scenario"):
         create_plan(world.store, world["planner"], iid, other, scenario=scenario)
 
 

@@ -29,7 +29,8 @@ COMMANDERS = ("cmd_pudong", "cmd_pudong2", "cmd_city", "cmd_huangpu")
 DECIDERS = (*COMMANDERS, "planner", "obs_pudong", "admin")
 READERS = ("cmd_pudong", "cmd_huangpu", "cmd_city", "planner", "pd_planner", "obs_pudong", "obs_xuhui", "admin")
 #: Which jurisdictions each reader sees (their own and below).
-SEES = {"cmd_pudong": {"pudong"}, "cmd_pudong2": {"pudong"}, "pd_planner": {"pudong"}, "obs_pudong": {"pudong"}, "obs_xuhui": {"xuhui"},
+SEES = {"cmd_pudong": {"pudong"}, "cmd_pudong2": {"pudong"}, "pd_planner": {"pudong"}, "obs_pudong": {"pudong"},
+        "obs_xuhui": {"xuhui"},
         "cmd_huangpu": {"huangpu", "bund_station"}}  # fmt: skip
 CITY = {"cmd_city", "planner", "admin"}
 SECRET_NAME, SECRET_PHONE = "欧阳机密", "13712345678"

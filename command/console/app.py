@@ -31,7 +31,7 @@ def main() -> None:
         st.warning(tr("app.demo_store"), icon="⚠️")
     actor = current_actor()
     if actor is None:
-        pages = [st.Page(login.render, title=tr("page.login"), url_path="login", default=True)]
+        pages = {"login": st.Page(login.render, title=tr("page.login"), url_path="login", default=True)}
     else:
         with st.sidebar:
             st.caption(tr("app.signed_in", user=actor.username, role=tr(f"role.{actor.role}"),
@@ -41,25 +41,26 @@ def main() -> None:
                 st.rerun()
         pages = _pages(actor)
     show_flash()
-    navigation = st.navigation(pages)
+    navigation = st.navigation(list(pages.values()))
     target = st.session_state.pop(GOTO, None)  # set by `goto` (a board row's button, or a test)
-    chosen = next((p for p in pages if p.url_path == target), None)
+    chosen = pages.get(str(target))  # by key: the default page's `url_path` is "", whatever it was given
     if chosen is not None and chosen.url_path != navigation.url_path:
         st.switch_page(chosen)
     navigation.run()
 
 
-def _pages(actor) -> list:  # type: ignore[no-untyped-def]
-    """The pages a role sees; every action on them re-checks authority on the server side anyway."""
+def _pages(actor) -> dict:  # type: ignore[no-untyped-def]
+    """The pages a role sees, by url path; every action on them re-checks authority on the server side anyway."""
 
     def page(module, key: str, *, default: bool = False):  # type: ignore[no-untyped-def]
         return st.Page(lambda: module.render(actor), title=tr(f"page.{key}"), url_path=key, default=default)
 
-    out = [page(board, "board", default=True), page(incident, "incident"), page(review, "review")]
+    out = {"board": page(board, "board", default=True), "incident": page(incident, "incident"),
+           "review": page(review, "review")}  # fmt: skip
     if actor.can("run"):
-        out.append(page(whatif, "whatif"))
+        out["whatif"] = page(whatif, "whatif")
     if actor.can("users.manage"):
-        out.append(page(admin, "admin"))
+        out["admin"] = page(admin, "admin")
     return out
 
 

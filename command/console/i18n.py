@@ -90,6 +90,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "review.choose": ("方案", "Plan"),
     "review.header": ("方案 {number}（第 {version} 版，共 {versions} 版）· {status} · 摘要 {digest}", "Plan {number} (version {version} of {versions}) · {status} · digest {digest}"),
     "review.solver": ("求解：{status}，目标 {objective}，下界 {bound}，间隙 {gap}", "Solver: {status}, objective {objective}, bound {bound}, gap {gap}"),
+    "review.no_forecast": ("该方案没有预测结果（未经模拟提交）", "This plan has no forecast (it was proposed without a simulation)"),
     "review.binds": ("约束与边际价值", "What binds, and what one more unit would buy"),
     "review.forecast": ("预测结果对比", "Forecast consequences"),
     "review.col.kpi": ("指标", "KPI"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,17 +22,16 @@ def streamlit_args(*, port: int, address: str) -> list[str]:
 
 
 def run_console(*, port: int, address: str, db_url: str | None) -> int:
-    """Serve until interrupted; the exit status of the server."""
+    """Become the Streamlit server (exec: one process, so SIGTERM from a service manager reaches it)."""
     env = dict(os.environ)
     if db_url:
         env["YIWANG_DATABASE_URL"] = db_url
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
-    print(f"Yiwang console on http://{address}:{port} (store: {db_url or env.get('YIWANG_DATABASE_URL') or 'yiwang.db'})",
-          flush=True)  # fmt: skip
-    try:
-        return subprocess.call(streamlit_args(port=port, address=address), env=env)
-    except KeyboardInterrupt:
-        return 0
+    store = db_url or env.get("YIWANG_DATABASE_URL") or "sqlite:///yiwang.db"
+    print(f"Yiwang console on http://{address}:{port} (store: {store})", flush=True)
+    args = streamlit_args(port=port, address=address)
+    os.execve(args[0], args, env)
+    return 1  # not reached
 
 
 __all__ = ["APP", "run_console", "streamlit_args"]

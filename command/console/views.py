@@ -99,7 +99,7 @@ def deck(scenario: Scenario, values: dict[str, float], top: float) -> pdk.Deck:
     lons = [p["lon"] for p in focus]
     lats = [p["lat"] for p in focus]
     span = max(max(lons) - min(lons), max(lats) - min(lats), 2e-3) * 1.3
-    zoom = max(8.0, min(17.0, math.log2(900 / span)))  # about 900 px across the framed span
+    zoom = max(8.0, min(17.0, math.log2(400 / span)))  # the framed span fits the map's height (460 px)
     view = pdk.ViewState(longitude=(min(lons) + max(lons)) / 2, latitude=(min(lats) + max(lats)) / 2, zoom=zoom)
     layers = [
         pdk.Layer("PathLayer", paths, get_path="path", get_color=[120, 120, 130, 140], width_min_pixels=1,

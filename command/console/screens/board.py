@@ -23,7 +23,8 @@ def render(actor: Actor) -> None:
         st.info(tr("board.none"))
     else:
         table = [{
-            tr("board.col.code"): r.code, tr("board.col.title"): (tr("board.exercise_tag") if r.exercise else "") + r.title,
+            tr("board.col.code"): r.code,
+            tr("board.col.title"): (tr("board.exercise_tag") if r.exercise else "") + r.title,
             tr("board.col.jurisdiction"): r.jurisdiction, tr("board.col.status"): r.status,
             tr("board.col.phase"): r.phase, tr("board.col.commander"): r.holder or "-",
             tr("board.col.plan"): r.active_plan or "-", tr("board.col.alarm"): r.needs_replan or "",

@@ -72,12 +72,12 @@ def render(actor: Actor) -> None:
             st.caption(tr("incident.masked"))
         st.dataframe([p.__dict__ for p in people], hide_index=True, width="stretch")
 
-    if actor.can("incident.advance") and incident.status == "open" and incident.sim_time_s < clock.horizon_s:
-        if st.button(tr("incident.advance"), key="incident_advance"):
-            try:
-                report = advance(store(), actor_for_action(), incident.id)
-            except CommandError as exc:
-                st.error(tr("common.error", error=str(exc)))
-            else:
-                flash(tr("incident.advanced", text="; ".join(report.lines(clock.label))))
-                st.rerun()
+    can_advance = actor.can("incident.advance") and incident.status == "open" and incident.sim_time_s < clock.horizon_s
+    if can_advance and st.button(tr("incident.advance"), key="incident_advance"):
+        try:
+            report = advance(store(), actor_for_action(), incident.id)
+        except CommandError as exc:
+            st.error(tr("common.error", error=str(exc)))
+        else:
+            flash(tr("incident.advanced", text="; ".join(report.lines(clock.label))))
+            st.rerun()

@@ -36,7 +36,7 @@ def render(actor: Actor) -> None:
     by_id = {p.plan_id: p for p in plans}
     default = max(by_id, key=lambda i: (by_id[i].status == "proposed", i))
     pid = st.selectbox(tr("review.choose"), list(by_id), index=list(by_id).index(default), key="review_plan",
-                       format_func=lambda i: f"#{by_id[i].number} · {by_id[i].status} · v{by_id[i].current_version}")  # fmt: skip
+                       format_func=lambda i: f"#{by_id[i].number} · {by_id[i].status} · v{by_id[i].current_version}")
     view = by_id[pid]
     document = scenario_document(store(), actor, incident.id)
     scenario = views.scenario_from_json(document)
@@ -56,19 +56,18 @@ def render(actor: Actor) -> None:
 def _run_controls(actor: Actor, incident_id: int) -> None:
     key = f"plan:{incident_id}"
     job = jobs.get(key)
-    if job is None or job.done:
-        if st.button(tr("review.run"), key="review_run", type="secondary"):
-            token = current_token()
-            time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
+    if (job is None or job.done) and st.button(tr("review.run"), key="review_run", type="secondary"):
+        token = current_token()
+        time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
 
-            def work(report):  # type: ignore[no-untyped-def]
-                from command.security import resume_session
+        def work(report):  # type: ignore[no-untyped-def]
+            from command.security import resume_session
 
-                who = resume_session(store(), token)  # the identity at the moment the job starts
-                return plan_incident(store(), who, incident_id, params=SolveParams(time_limit_s=time_limit),
-                                     progress=report)  # fmt: skip
+            who = resume_session(store(), token)  # the identity at the moment the job starts
+            return plan_incident(store(), who, incident_id, params=SolveParams(time_limit_s=time_limit),
+                                 progress=report)  # fmt: skip
 
-            job = jobs.start(key, "plan", work, steps=PLAN_STEPS)
+        job = jobs.start(key, "plan", work, steps=PLAN_STEPS)
     if job is None:
         return
     if job.running:
@@ -79,7 +78,9 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
         st.error(tr("review.failed", error=job.error))
     elif job.result is not None:
         st.success(tr("review.done", plan=job.result))
-        st.session_state["review_plan"] = job.result
+        if st.session_state.get("review_jumped") is not job:  # open the new plan once; then the user chooses
+            st.session_state["review_jumped"] = job
+            st.session_state["review_plan"] = job.result
 
 
 @st.fragment(run_every=0.5)
@@ -112,6 +113,9 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView]) -> None:
     st.markdown(f"**{tr('review.forecast')}**")
     f = view.forecast
     base, planned = f.get("baseline") or {}, f.get("planned") or {}
+    if not base and not planned:
+        st.caption(tr("review.no_forecast"))
+        return
     previous = f.get("previous")
     if previous is None:  # the plan in effect (or last approved) when this one is not already it
         earlier = [p for p in by_id.values() if p.plan_id != view.plan_id and p.status in {"active", "approved"}]
@@ -159,7 +163,8 @@ def _assignments(actor: Actor, view: PlanView, scenario) -> None:  # type: ignor
     for team in ics.assignment_lists(view.plan, scenario, roster=entries):
         leader = f" · {team.leader.name} {team.leader.phone}" if team.leader else ""
         with st.expander(f"{ics.TEAM_LABELS.get(team.team, team.team)} ({len(team.lines)}){leader}"):
-            st.dataframe([{"time": line.at.strftime("%H:%M"), "until": line.until.strftime("%H:%M") if line.until else "",
+            st.dataframe([{"time": line.at.strftime("%H:%M"),
+                           "until": line.until.strftime("%H:%M") if line.until else "",
                            "action": ics.ACTION_LABELS.get(line.action, line.action), "where": line.where,
                            "count": line.count, "detail": line.detail} for line in team.lines],
                          hide_index=True, width="stretch")  # fmt: skip
@@ -171,7 +176,7 @@ def _diff(actor: Actor, view: PlanView, by_id: dict[int, PlanView]) -> None:
     previous = view.forecast.get("previous_plan")
     if previous is None:
         earlier = [p for p in by_id.values() if p.plan_id < view.plan_id and p.status in {"active", "superseded",
-                                                                                        "approved", "completed"}]  # fmt: skip
+                                                                                        "approved", "completed"}]
         previous = earlier[-1].plan_id if earlier else None
     with st.expander(tr("review.diff")):
         if previous is None:

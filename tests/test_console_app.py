@@ -1,0 +1,563 @@
+"""The Streamlit console driven headless through `streamlit.testing.v1.AppTest`.
+
+Each test gets its own SQLite store, copied from one built once per module with the command functions (much
+faster than clicking through the admin page): the admin, a planner, two Pudong commanders (`cmd_a` holds the
+incident), a Pudong observer and a Xuhui observer; one incident from the tiny scenario in Pudong, and one
+proposed plan. The console opens the store named by `YIWANG_DATABASE_URL` and caches it per URL, so a store
+per test means a fresh cache entry per test.
+
+Pages are reached the way a board row's button reaches them: by setting `yiwang_goto` to a page's url path
+(`AppTest.switch_page` only knows file pages, and these pages are functions under `st.navigation`).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from store_support import ADMIN_PASSWORD, FAST, PASSWORD, tiny_plan, tiny_scenario
+from streamlit.testing.v1 import AppTest
+
+import command.console.app
+import command.loop
+from command import audit
+from command.authority import grant_command
+from command.console import views
+from command.console.i18n import TEXT, t
+from command.errors import NotAuthorised
+from command.incidents import list_incidents, open_incident
+from command.loop import approve_and_apply
+from command.plans import PlanView, approve_plan, create_plan, list_plans, view_plan
+from command.security import Actor, authenticate, resume_session
+from command.store import ROLES, Store
+from command.users import add_user, init_store
+from scenarios.loading import builtin_scenario_dir
+
+APP = str(Path(command.console.app.__file__))
+CONSOLE = Path(command.console.app.__file__).parent
+PAGES = ("board", "incident", "review", "whatif", "admin")
+
+#: username -> (role, jurisdiction); `admin` is made by `init_store`.
+USERS = {
+    "planner": ("planner", "shanghai"),
+    "cmd_a": ("commander", "pudong"),
+    "cmd_b": ("commander", "pudong"),
+    "obs_pd": ("observer", "pudong"),
+    "obs_xh": ("observer", "xuhui"),
+}
+PASSWORDS = {"admin": ADMIN_PASSWORD} | dict.fromkeys(USERS, PASSWORD)
+
+JOB_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Template:
+    """The module's prepared store, and what was made in it."""
+
+    path: Path
+    incident_id: int
+    plan_id: int
+    actors: dict[str, Actor]
+
+
+@dataclass
+class Console:
+    """One test's copy of the store: its URL (set as YIWANG_DATABASE_URL), and a handle to check it."""
+
+    url: str
+    store: Store
+    incident_id: int
+    plan_id: int
+    actors: dict[str, Actor]
+
+    def plans(self) -> list[PlanView]:
+        return list_plans(self.store, self.actors["admin"], self.incident_id)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The users of each role, a Pudong incident commanded by cmd_a, and one proposed plan."""
+    path = tmp_path_factory.mktemp("console") / "template.db"
+    store = Store(f"sqlite:///{path}", policy=FAST)
+    init_store(store, admin="admin", password=ADMIN_PASSWORD, display_name="张管理")
+    actors = {"admin": authenticate(store, "admin", ADMIN_PASSWORD)}
+    for i, (name, (role, jurisdiction)) in enumerate(USERS.items()):
+        add_user(store, actors["admin"], username=name, password=PASSWORD, role=role, jurisdiction=jurisdiction,
+                 display_name=f"王{name}", phone=f"1380013{i:04d}")  # fmt: skip
+        actors[name] = authenticate(store, name, PASSWORD)
+    scenario = tiny_scenario()
+    iid = open_incident(store, actors["admin"], scenario, jurisdiction="pudong")
+    grant_command(store, actors["admin"], iid, "cmd_a", hours=8, reason="on-site command")
+    forecast = {"seed": scenario.seed, "baseline": {"queue_total_max": 40.0}, "planned": {"queue_total_max": 12.0}}
+    pid = create_plan(store, actors["planner"], iid, tiny_plan(scenario), scenario=scenario, forecast=forecast)
+    store.dispose()
+    return Template(path, iid, pid, actors)
+
+
+@pytest.fixture
+def console(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A private copy of the template store, named in YIWANG_DATABASE_URL for the console to open."""
+    path = tmp_path / "store.db"
+    with closing(sqlite3.connect(template.path)) as source, closing(sqlite3.connect(path)) as target:
+        source.backup(target)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("YIWANG_DATABASE_URL", url)
+    handle = Console(url, Store(url, policy=FAST), template.incident_id, template.plan_id, template.actors)
+    yield handle
+    handle.store.dispose()
+
+
+# ------------------------------------------------------------------------------------------ driving the app
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    return at
+
+
+def submit_button(at: AppTest, form_prefix: str):  # type: ignore[no-untyped-def]
+    """The submit button of the form whose key starts with `form_prefix` (None when there is no such form)."""
+    return next((b for b in at.button if b.form_id and b.form_id.startswith(form_prefix)), None)
+
+
+def log_in(at: AppTest, username: str, password: str | None = None) -> AppTest:
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(PASSWORDS[username] if password is None else password)
+    submit_button(at, "login").click()
+    at.run()
+    if submit_button(at, "login") is not None and not at.error:  # `st.rerun()` after signing in
+        at.run()
+    return at
+
+
+def signed_in(username: str) -> AppTest:
+    return log_in(new_app(), username)
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    at.session_state["yiwang_goto"] = page
+    return at.run()
+
+
+def keys(widgets) -> set[str]:  # type: ignore[no-untyped-def]
+    return {w.key for w in widgets if w.key}
+
+
+def page_shown(at: AppTest) -> str:
+    """Which page the last run rendered, told by a widget only that page has."""
+    if submit_button(at, "login") is not None:
+        return "login"
+    selects = keys(at.selectbox)
+    for page, marker in (("admin", "au_role"), ("incident", "incident_choose"), ("review", "review_choose"),
+                         ("whatif", "whatif_scenario")):  # fmt: skip
+        if marker in selects:
+            return page
+    headings = {h.value for h in at.header}
+    if headings & {t("board.heading", "zh"), t("board.heading", "en")}:
+        return "board"
+    return "?"
+
+
+def values(elements) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(e.value) for e in elements]
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ------------------------------------------------------------------------------------------ 1. logging in
+
+
+def test_login_shows_the_board_with_the_role_in_the_sidebar(console: Console) -> None:
+    """A right password opens the board, and the sidebar names the user and their role."""
+    at = signed_in("planner")
+    no_exception(at)
+    assert page_shown(at) == "board"
+    (caption,) = [c for c in values(at.sidebar.caption) if "planner" in c]
+    assert t("role.planner") in caption
+    assert "logout" in keys(at.sidebar.button)
+
+
+def test_failed_login_shows_the_error_and_no_other_page(console: Console) -> None:
+    """A wrong password is refused with a message, and no page beyond the login page opens."""
+    at = log_in(new_app(), "planner", "not the password at all")
+    no_exception(at)
+    assert any(e.startswith(t("login.failed", error="")) for e in values(at.error))
+    assert "yiwang_token" not in at.session_state
+    for page in PAGES:
+        assert page_shown(goto(at, page)) == "login"
+    assert "logout" not in keys(at.button)
+
+
+def test_five_wrong_passwords_lock_the_account(console: Console) -> None:
+    """After five wrong passwords (the default policy) even the right one is refused as locked."""
+    at = new_app()
+    for _ in range(5):
+        log_in(at, "cmd_b", "wrong password, again")
+        assert page_shown(at) == "login"
+    log_in(at, "cmd_b")
+    no_exception(at)
+    assert page_shown(at) == "login"
+    assert any("is locked until" in e for e in values(at.error))  # AccountLocked's message
+
+
+# ------------------------------------------------------------------------------------------ 2. pages by role
+
+
+@pytest.mark.parametrize(
+    ("username", "pages"),
+    [
+        ("admin", {"board", "incident", "review", "admin"}),
+        ("planner", {"board", "incident", "review", "whatif"}),
+        ("cmd_a", {"board", "incident", "review", "whatif"}),
+        ("obs_pd", {"board", "incident", "review"}),
+    ],
+)
+def test_each_role_is_offered_its_pages(console: Console, username: str, pages: set[str]) -> None:
+    """Everyone gets board, incident and review; planners and commanders what-if; only admins admin."""
+    at = signed_in(username)
+    reached = set()
+    for page in PAGES:
+        goto(at, "board")
+        shown = page_shown(goto(at, page))
+        no_exception(at)
+        if shown == page:
+            reached.add(page)
+        else:
+            assert shown == "board", f"{username} asked for {page} and got {shown}"
+    assert reached == pages
+
+
+def test_an_observer_elsewhere_sees_no_pudong_incident(console: Console) -> None:
+    """The Xuhui observer gets the same pages, but the Pudong incident is on none of them."""
+    at = signed_in("obs_xh")
+    no_exception(at)
+    assert t("board.none") in values(at.info)
+    for page in ("incident", "review"):
+        goto(at, page)
+        no_exception(at)
+        assert t("incident.none") in values(at.info)
+        assert not {"incident_choose", "review_choose"} & keys(at.selectbox)
+
+
+def test_an_observer_sent_to_admin_stays_off_it(console: Console) -> None:
+    """An observer who sets `yiwang_goto` to `admin` does not get the admin page."""
+    at = signed_in("obs_pd")
+    goto(at, "admin")
+    no_exception(at)
+    assert page_shown(at) == "board"
+    assert not {"au_name", "au_password"} & keys(at.text_input)
+
+
+# ------------------------------------------------------------------------------------------ 3. approving
+
+
+def test_the_holder_approves_on_the_review_page(console: Console) -> None:
+    """The commander holding the incident sees the approve form, and approving puts the plan into effect."""
+    at = goto(signed_in("cmd_a"), "review")
+    assert page_shown(at) == "review"
+    button = submit_button(at, "approve_")
+    assert button is not None
+    at.text_input(key="approve_password").input(PASSWORD)
+    button.click()
+    at.run()
+    no_exception(at)
+    assert t("review.approved", plan=console.plan_id, version=1) in values(at.success)
+    assert submit_button(at, "approve_") is None
+
+    view = view_plan(console.store, console.actors["cmd_a"], console.plan_id)
+    assert view.status == "active"
+    (decision,) = view.decisions
+    assert (decision.decision, decision.version, decision.by) == ("approved", 1, "cmd_a")
+    assert decision.shown["digest"] == view.digest
+    trail = [(e.action, e.actor, e.subject) for e in audit.entries(console.store, incident_id=console.incident_id)]
+    approved = trail.index(("plan_approve", "cmd_a", f"plan {console.plan_id}"))
+    assert ("plan_activate", "cmd_a", f"plan {console.plan_id}") in trail[approved:]
+    assert audit.verify(console.store).ok
+
+
+@pytest.mark.parametrize("username", ["cmd_b", "obs_pd", "planner"])
+def test_no_approve_form_for_anyone_else(console: Console, username: str) -> None:
+    """The other commander, an observer and the planner see the plan but no approve or reject form."""
+    at = goto(signed_in(username), "review")
+    no_exception(at)
+    assert page_shown(at) == "review"
+    assert submit_button(at, "approve_") is None
+    assert submit_button(at, "reject_") is None
+    assert "approve_password" not in keys(at.text_input)
+    assert console.plans()[0].status == "proposed"
+
+
+def test_a_wrong_password_in_the_approve_form_is_refused(console: Console) -> None:
+    """The holder's approval with a wrong password is refused on the page and the plan stays proposed."""
+    at = goto(signed_in("cmd_a"), "review")
+    at.text_input(key="approve_password").input("not my password")
+    submit_button(at, "approve_").click()
+    at.run()
+    no_exception(at)
+    assert any(e.startswith(t("review.refused", error="")) for e in values(at.error))
+    assert view_plan(console.store, console.actors["admin"], console.plan_id).status == "proposed"
+
+
+# ------------------------------------------------------------------------------------------ 4. forging
+
+
+def test_a_forged_token_signs_the_session_out(console: Console) -> None:
+    """A session token the store does not know is dropped: the login page shows, with the expiry notice."""
+    at = signed_in("cmd_a")
+    at.session_state["yiwang_token"] = "forged-" + "x" * 40
+    at.run()
+    no_exception(at)
+    assert page_shown(at) == "login"
+    assert t("app.session_expired") in values(at.warning)
+    assert page_shown(goto(at, "review")) == "login"
+
+
+def test_an_observer_cannot_approve_whatever_the_session_state_says(console: Console) -> None:
+    """The identity behind an observer's token is refused by `approve_plan`, and keys a naive app might trust
+    (a role, a user name) change neither the page nor the plan."""
+    at = signed_in("obs_pd")
+    who = resume_session(console.store, at.session_state["yiwang_token"])
+    assert (who.username, who.role) == ("obs_pd", "observer")
+    shown = view_plan(console.store, who, console.plan_id).shown()
+    with pytest.raises(NotAuthorised):
+        approve_plan(console.store, who, console.plan_id, password=PASSWORD, shown=shown)
+
+    for key, value in {"role": "commander", "username": "cmd_a", "user": "cmd_a", "yiwang_role": "commander",
+                       "yiwang_user": "cmd_a", "actor": console.actors["cmd_a"]}.items():  # fmt: skip
+        at.session_state[key] = value
+    goto(at, "review")
+    no_exception(at)
+    assert page_shown(at) == "review"
+    assert submit_button(at, "approve_") is None
+    assert t("review.not_holder", holder="cmd_a") in values(at.info)
+    assert any("obs_pd" in c for c in values(at.sidebar.caption))
+    assert page_shown(goto(at, "admin")) == "review"  # the request is ignored: it stays where it was
+    assert view_plan(console.store, console.actors["admin"], console.plan_id).status == "proposed"
+
+
+# ------------------------------------------------------------------------------------------ 5. running a plan
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Hold the plan job after its first progress report until the test sets the returned event."""
+    event = threading.Event()
+    real = command.loop.run_loaded
+
+    def gated(*args, progress, **kwargs):  # type: ignore[no-untyped-def]
+        progress("waiting for the test")
+        event.wait(JOB_TIMEOUT_S)
+        return real(*args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(command.loop, "run_loaded", gated)
+    yield event
+    event.set()  # never leave a job thread waiting
+
+
+def start_plan_job(console: Console):  # type: ignore[no-untyped-def]
+    at = goto(signed_in("planner"), "review")
+    at.session_state["yiwang_time_limit"] = 2
+    at.button(key="review_run").click()
+    at.run()
+    no_exception(at)
+    job = at.session_state["yiwang_jobs"][f"plan:{console.incident_id}"]
+    return at, job
+
+
+def poll_until_done(at: AppTest, job) -> None:  # type: ignore[no-untyped-def]
+    """Rerun the page as the browser's fragment timer would, until the job ends (bounded)."""
+    end = time.monotonic() + JOB_TIMEOUT_S
+    while not job.done and time.monotonic() < end:
+        time.sleep(0.2)
+        at.run()
+    assert job.done, f"the job did not end within {JOB_TIMEOUT_S} s: {job.messages}"
+    at.run()
+    no_exception(at)
+
+
+def test_plan_it_runs_in_the_background_with_progress(console: Console, gate: threading.Event) -> None:
+    """The planner's run shows progress while it works, then proposes a new plan."""
+    at, job = start_plan_job(console)
+    end = time.monotonic() + JOB_TIMEOUT_S
+    while not job.messages and time.monotonic() < end:  # the thread's first report (then it waits at the gate)
+        time.sleep(0.05)
+    at.run()
+    assert job.running
+    (bar,) = at.get("progress")
+    assert bar.text == "waiting for the test"
+    assert f"cancel_plan:{console.incident_id}" in keys(at.button)
+    assert "review_run" not in keys(at.button)
+
+    gate.set()
+    poll_until_done(at, job)
+    assert (job.error, job.cancelled) == (None, False)
+    assert job.messages[-1] == "proposing"
+    plans = console.plans()
+    assert [p.plan_id for p in plans] == [console.plan_id, job.result]
+    assert plans[-1].status == "proposed"
+    assert plans[-1].created_by == "planner"
+    assert t("review.done", plan=job.result) in values(at.success)
+
+
+def test_after_a_run_an_earlier_plan_can_still_be_chosen(console: Console, gate: threading.Event) -> None:
+    """The finished run opens its new plan once; choosing the earlier plan afterwards is not undone."""
+    at, job = start_plan_job(console)
+    gate.set()
+    poll_until_done(at, job)
+    assert at.selectbox(key="review_plan").value == job.result
+    at.selectbox(key="review_plan").set_value(console.plan_id)
+    at.run()
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="review_plan").value == console.plan_id
+
+
+def test_a_cancelled_run_proposes_nothing(console: Console, gate: threading.Event) -> None:
+    """Cancel stops the run at its next step, the page says so, and no plan is added."""
+    at, job = start_plan_job(console)
+    at.button(key=f"cancel_plan:{console.incident_id}").click()
+    at.run()
+    gate.set()
+    poll_until_done(at, job)
+    assert job.cancelled
+    assert job.result is None
+    assert t("review.cancelled") in values(at.warning)
+    assert [p.plan_id for p in console.plans()] == [console.plan_id]
+    assert "run" not in [e.action for e in audit.entries(console.store, incident_id=console.incident_id)]
+
+
+# ------------------------------------------------------------------------------------------ 6. uploading
+
+
+def broken_upload(**edits: object) -> bytes:
+    """The Disney scenario as a YAML upload, with `edits` applied (`path.to.field` -> value)."""
+    doc = yaml.safe_load((builtin_scenario_dir() / "disney_mass_testing.yaml").read_text(encoding="utf-8"))
+    for path, value in edits.items():
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = doc
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return yaml.safe_dump(doc, allow_unicode=True).encode()
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        ({"population.zones.0.visitors": -5, "resources.testers.pudong.count": -3},
+         ["broken.yaml: population.zones[0].visitors: must be >= 0 (got -5)",
+          "broken.yaml: resources.testers.pudong.count: must be >= 0 (got -3)"]),
+        ({"testing.sites.0.node": "no_such_node"},
+         ["broken.yaml: testing.sites[0].node: unknown node 'no_such_node' (not in graph 'disney')"]),
+    ],
+    ids=["out-of-range", "unknown-node"],
+)  # fmt: skip
+def test_a_broken_upload_shows_one_error_per_field(
+    console: Console, edits: dict[str, object], expected: list[str]
+) -> None:
+    """Each problem in an uploaded scenario is its own `FILE: field.path: reason` line; nothing is opened."""
+    before = list_incidents(console.store, console.actors["admin"], include_closed=True)
+    at = signed_in("planner")
+    at.radio(key="board_source").set_value("upload")
+    at.run()
+    at.file_uploader(key="board_upload").set_value(("broken.yaml", broken_upload(**edits), "application/x-yaml"))
+    at.run()
+    at.button(key="board_open").click()
+    at.run()
+    no_exception(at)
+    errors = values(at.error)
+    assert errors == [t("board.scenario_errors", n=len(expected)), *expected]
+    assert all(re.fullmatch(r"broken\.yaml: [\w.\[\]]+: .+", line) for line in errors[1:])
+    assert not at.success
+    assert list_incidents(console.store, console.actors["admin"], include_closed=True) == before
+
+
+# ------------------------------------------------------------------------------------------ 7. languages
+
+
+def test_switching_to_english_shows_english_text(console: Console) -> None:
+    """Choosing English in the sidebar turns the board and the sidebar into English."""
+    at = signed_in("planner")
+    assert t("board.heading", "zh") in values(at.header)
+    at.selectbox(key="yiwang_lang").set_value("en")
+    at.run()
+    no_exception(at)
+    assert "Incidents in your jurisdiction" in values(at.header)
+    assert t("app.signed_in", "en", user="planner", role="planner", jurisdiction="shanghai") in values(
+        at.sidebar.caption
+    )
+    assert at.button(key="logout").label == "Log out"
+
+
+#: `tr("key")`, `t("key")` and the f-string forms `tr(f"role.{...}")` in the console's source.
+TEXT_KEY = re.compile(r"""\b(?:tr|t)\(\s*(f?)(["'])(.+?)\2""")
+
+
+def test_every_text_key_has_both_languages_and_every_used_key_exists() -> None:
+    """Every interface text has Chinese and English, and every key the console's code asks for is defined."""
+    missing_language = [k for k, (zh, en) in TEXT.items() if not zh.strip() or not en.strip()]
+    assert not missing_language
+
+    used: dict[str, list[str]] = {}
+    for path in sorted(CONSOLE.rglob("*.py")):
+        for is_f, _, key in TEXT_KEY.findall(path.read_text(encoding="utf-8")):
+            used.setdefault(key if not is_f else "f:" + key, []).append(path.name)
+    assert len(used) > 50, "the pattern no longer finds the console's text keys"
+    literal = {k for k in used if not k.startswith("f:")}
+    assert not sorted(literal - TEXT.keys())
+    for template in (k[2:] for k in used if k.startswith("f:")):  # every f-string key matches some key
+        pattern = re.compile(re.sub(r"\\\{.*?\\\}", r"[\\w.]+", re.escape(template)))
+        assert any(pattern.fullmatch(k) for k in TEXT), template
+    assert {f"role.{r}" for r in ROLES} <= TEXT.keys()
+    assert {f"page.{p}" for p in (*PAGES, "login")} <= TEXT.keys()
+    assert {"board.source.builtin", "board.source.upload"} <= TEXT.keys()
+
+
+# ------------------------------------------------------------------------------------------ 8. the incident view
+
+
+def test_the_incident_page_draws_the_map_and_chart_without_resimulating(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The map and the KPI chart are drawn, and reruns, a slider move or another series simulate nothing."""
+    view = view_plan(console.store, console.actors["cmd_a"], console.plan_id)
+    approve_and_apply(console.store, console.actors["cmd_a"], console.plan_id, password=PASSWORD, shown=view.shown())
+    calls: list[str] = []
+    real = views.simulate
+
+    def counting(scenario, plan, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(plan.meta.produced_by)
+        return real(scenario, plan, **kwargs)
+
+    monkeypatch.setattr(views, "simulate", counting)
+    views.run.clear()  # other tests in this process may have filled the cache
+
+    at = goto(signed_in("planner"), "incident")
+    no_exception(at)
+    assert page_shown(at) == "incident"
+    assert len(at.get("deck_gl_json_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1
+    assert len(calls) == 2  # the default plan and the plan in effect, once each
+
+    for _ in range(3):
+        at.run()
+    at.slider(key=f"incident_minute_{console.incident_id}").set_value(120)
+    at.run()
+    series = at.selectbox(key="incident_series")
+    other = next(o for o in series.options if o != series.value)
+    series.set_value(other)
+    at.run()
+    no_exception(at)
+    assert len(at.get("deck_gl_json_chart")) == 1
+    assert len(calls) == 2
