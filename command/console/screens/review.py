@@ -76,11 +76,11 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
         st.warning(tr("review.cancelled"))
     elif job.error:
         st.error(tr("review.failed", error=job.error))
-    elif job.result is not None:
+    elif job.result is not None and st.session_state.get("review_jumped") is not job:
+        # Say so and open the new plan once; after that the user chooses, and the message is gone.
         st.success(tr("review.done", plan=job.result))
-        if st.session_state.get("review_jumped") is not job:  # open the new plan once; then the user chooses
-            st.session_state["review_jumped"] = job
-            st.session_state["review_plan"] = job.result
+        st.session_state["review_jumped"] = job
+        st.session_state["review_plan"] = job.result
 
 
 @st.fragment(run_every=0.5)
