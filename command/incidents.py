@@ -296,7 +296,7 @@ def demo_roster(scenario: Any) -> list[RosterRow]:
     if scenario.kind == "mass_testing":
         teams = [*scenario.resources.testers, "buses"]
     elif scenario.kind == "crowd":
-        teams = [t.name if hasattr(t, "name") else str(i) for i, t in enumerate(getattr(scenario, "staff", ()) or ())]
+        teams = list(scenario.staff)
     elif scenario.kind == "typhoon":
         teams = ["escorts", "traffic"]
     family = "王李张刘陈杨黄赵吴周"

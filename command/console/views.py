@@ -65,11 +65,18 @@ def _colour(value: float, top: float) -> list[int]:
     return [235, int(170 - 280 * (x - 0.5)), 50, 230]
 
 
+#: Per-node series a model may record as `<metric>:<node>`, in order of preference for the map.
+MAP_METRICS = ("density", "site_queue", "waiting", "queue")
+
+
 def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
-    """Per-node state at a time (people queuing at each test site), and the run's maximum for the colour scale."""
-    values, top = {}, 0.0
+    """Per-node state at a time (crowd density, people queuing at a test site, riders waiting), and the run's
+    maximum for the colour scale."""
+    values: dict[str, float] = {}
+    top = 0.0
+    metric = next((m for m in MAP_METRICS if any(n.startswith(f"{m}:") for n in view.series)), None)
     for name, series in view.series.items():
-        if name.startswith("site_queue:"):
+        if metric is not None and name.startswith(f"{metric}:"):
             node = name.split(":", 1)[1]
             values[node] = value_at(series, minute)
             top = max(top, max(series[1], default=0.0))

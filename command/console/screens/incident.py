@@ -12,7 +12,7 @@ from command.incidents import activity, roster, scenario_document
 from command.loop import advance
 from command.plans import active_plan
 from command.security import Actor
-from scenarios import scenario_graph
+from scenarios import ScenarioError, scenario_graph
 
 
 def render(actor: Actor) -> None:
@@ -32,8 +32,12 @@ def render(actor: Actor) -> None:
         st.error(tr("incident.replan", why=incident.needs_replan))
 
     current = active_plan(store(), actor, incident.id)
-    base = views.run(document, None, incident.seed)
-    planned = views.run(document, current.plan.to_json(indent=None), incident.seed) if current else None
+    try:
+        base = views.run(document, None, incident.seed)
+        planned = views.run(document, current.plan.to_json(indent=None), incident.seed) if current else None
+    except (ValueError, ScenarioError) as exc:  # a scenario kind whose model has not landed yet
+        st.info(tr("common.error", error=str(exc).splitlines()[0]))
+        return
     shown = planned or base
 
     st.subheader(tr("incident.map"))

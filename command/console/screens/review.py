@@ -19,6 +19,7 @@ from command.loop import approve_and_apply, plan_incident
 from command.plans import PlanView, Shown, diff, list_plans, reject_plan
 from command.security import Actor
 from optimizer.result import SolveParams
+from scenarios import ScenarioError
 
 PLAN_STEPS = 4  # baseline, optimise, simulate the plan, propose
 
@@ -134,8 +135,11 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView]) -> None:
 
 def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
     """The plan's simulated course against the default plan's, one series at a time (both runs cached)."""
-    base = views.run(document, None, seed)
-    this = views.run(document, view.plan.to_json(indent=None), seed)
+    try:
+        base = views.run(document, None, seed)
+        this = views.run(document, view.plan.to_json(indent=None), seed)
+    except (ValueError, ScenarioError):  # a scenario kind whose model has not landed yet
+        return
     names = sorted(n for n in base.series if ":" not in n)
     if not names:
         return
