@@ -69,6 +69,7 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
                                  progress=report)  # fmt: skip
 
         job = jobs.start(key, "plan", work, steps=PLAN_STEPS)
+        st.session_state["review_decided"] = False
     if job is None:
         return
     if job.running:
@@ -77,11 +78,12 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
         st.warning(tr("review.cancelled"))
     elif job.error:
         st.error(tr("review.failed", error=job.error))
-    elif job.result is not None and st.session_state.get("review_jumped") is not job:
-        # Say so and open the new plan once; after that the user chooses, and the message is gone.
-        st.success(tr("review.done", plan=job.result))
-        st.session_state["review_jumped"] = job
-        st.session_state["review_plan"] = job.result
+    elif job.result is not None:
+        if st.session_state.get("review_jumped") is not job:  # open the new plan once; then the user chooses
+            st.session_state["review_jumped"] = job
+            st.session_state["review_plan"] = job.result
+        if st.session_state.get("review_plan") == job.result and not st.session_state.get("review_decided"):
+            st.success(tr("review.done", plan=job.result))
 
 
 @st.fragment(run_every=0.5)
@@ -221,6 +223,7 @@ def approve(plan_id: int, shown: Shown, password: str) -> bool:
     except (CommandError, AuthFailed) as exc:
         st.error(tr("review.refused", error=str(exc)))
         return False
+    st.session_state["review_decided"] = True
     flash(tr("review.approved", plan=plan_id, version=shown.version))
     st.rerun()
     return True
@@ -232,6 +235,7 @@ def reject(plan_id: int, shown: Shown, password: str, reason: str) -> bool:
     except (CommandError, AuthFailed) as exc:
         st.error(tr("review.refused", error=str(exc)))
         return False
+    st.session_state["review_decided"] = True
     flash(tr("review.rejected", plan=plan_id))
     st.rerun()
     return True
