@@ -168,6 +168,49 @@ def _print_run(outcome: Any, rows: list[tuple[str, float, float | None]]) -> Non
 
 
 @app.command()
+@handles_input_errors
+def sweep(
+    ref: Annotated[str, typer.Argument(help="A scenario file or built-in name.", metavar="FILE_OR_NAME")],
+    replications: Annotated[int, typer.Option(help="Replications per variant.", min=1)],
+    vary: Annotated[list[str] | None, typer.Option(help="field.path=v1,v2,... (repeatable: all combinations).")] = None,
+    plan: Annotated[str, typer.Option(help="default, optimised, or a plan JSON file.")] = "default",
+    engine: Annotated[str, typer.Option(help="serial, local (processes) or dask.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="A Dask scheduler address (else a LocalCluster).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (local and LocalCluster).", min=1)] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the scenario's).", min=0)] = None,
+    out: Annotated[Path | None, typer.Option(help="Sweep folder (resumed if it holds this sweep).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Monte Carlo KPI distributions per variant; the same seed gives the same numbers on every engine."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from command.sweeps import run_sweep
+
+    folder = out or Path("sweeps") / f"{Path(ref).stem}-seed{seed if seed is not None else 'default'}-n{replications}"
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"sweep {ref} ({engine})", total=None)
+        report = run_sweep(ref, replications=replications, out=folder, vary=vary or [], plan=plan, engine=engine,
+                           scheduler=scheduler, workers=workers, seed=seed,
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.summary, ensure_ascii=False, indent=1))
+        return
+    for variant in report.summary["variants"]:
+        table = Table(title=f"{variant['label']}: {variant['replications']} replications")
+        for col in ("KPI", "mean", "95% interval", "p5", "p50", "p95"):
+            table.add_column(col, justify="left" if col == "KPI" else "right")
+        for name, s in variant["kpis"].items():
+            table.add_row(name, f"{s['mean']:,.3f}", f"{s['ci_low']:,.3f} – {s['ci_high']:,.3f}", f"{s['p5']:,.3f}",
+                          f"{s['p50']:,.3f}", f"{s['p95']:,.3f}")  # fmt: skip
+        for name, b in variant["breaches"].items():
+            table.add_row(f"P({name})", f"{100 * b['p']:.1f}%", f"{100 * b['ci_low']:.1f}% – {100 * b['ci_high']:.1f}%",
+                          "", "", "")  # fmt: skip
+        Console().print(table)
+    typer.echo(f"{report.ran} replications run, {report.reused} reused; results in {report.out}", err=True)
+
+
+@app.command()
 def routes(
     path: Annotated[Path, typer.Argument(help="A VRPLIB (.vrp) or Solomon instance file.", metavar="FILE")],
     time_limit: Annotated[float, typer.Option(help="Search time limit, seconds.", min=0.1)] = 10.0,
