@@ -35,8 +35,8 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="*", default=builtin_scenario_names())
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="yiwang-sweeps-"))
-    print("| scenario | replications | serial s | 2 processes s | Dask 2 workers s | processes speed-up | Dask speed-up |"
-          " identical |")
+    print("| scenario | replications | serial s | 2 processes s | Dask 2 workers s | processes speed-up "
+          "| Dask speed-up | identical |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name in args.scenarios:
         try:

@@ -43,7 +43,7 @@ def test_variants_are_the_cartesian_product_of_the_varied_fields():
     variants = variants_from(["a.b=1,2", "c=x,y,z"])
     assert [v.overrides for v in variants][:2] == [("a.b=1", "c=x"), ("a.b=1", "c=y")]
     assert len(variants) == 6
-    with pytest.raises(BadInput, match="expected field.path=v1,v2"):
+    with pytest.raises(BadInput, match=r"expected field\.path=v1,v2"):
         variants_from(["novalues"])
 
 
@@ -65,9 +65,9 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(tmp_path):
     """Killing a sweep midway and resuming gives the uninterrupted run's results, redoing nothing finished."""
     whole = _short(tmp_path, "whole", engine="serial", replications=6)
     out = tmp_path / "killed"
-    code = ("import sys; from command.sweeps import run_sweep; "
-            f"run_sweep({TINY!r}, replications=6, out=__import__('pathlib').Path({str(out)!r}), "
-            "vary=['clock.horizon_s=7200', 'resources.testers.local.count=7,8'], seed=11, engine='serial')")  # fmt: skip
+    code = ("from pathlib import Path; from command.sweeps import run_sweep; "
+            f"run_sweep({TINY!r}, replications=6, out=Path({str(out)!r}), seed=11, engine='serial', "
+            "vary=['clock.horizon_s=7200', 'resources.testers.local.count=7,8'])")  # fmt: skip
     child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ})
     lines = out / "replications.jsonl"
     deadline = time.monotonic() + 120
@@ -79,8 +79,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_results(tmp_path):
     assert 3 <= finished < 12, "the child should have been killed midway"
     with lines.open("a") as fh:  # as if killed in the middle of writing a line
         fh.write('{"variant": 1, "replicat')
-    resumed = run_sweep(TINY, replications=6, out=out, vary=["clock.horizon_s=7200", "resources.testers.local.count=7,8"],
-                        seed=11, engine="serial")  # fmt: skip
+    resumed = run_sweep(TINY, replications=6, out=out, seed=11, engine="serial",
+                        vary=["clock.horizon_s=7200", "resources.testers.local.count=7,8"])  # fmt: skip
     assert resumed.reused == finished and resumed.ran == 12 - finished
     assert resumed.rows == whole.rows
     assert resumed.summary == whole.summary
