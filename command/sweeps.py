@@ -23,6 +23,7 @@ from command.errors import BadInput, Conflict
 from optimizer.result import SolveParams
 from scenarios import Plan, ScenarioError, load_scenario, scenario_hash
 from scenarios.defaults import default_plan
+from scenarios.loading import scenario_from_document
 from simulation.sweep import Job, Metrics, breach_probability, engine_named, summarise, tasks
 
 Progress = Callable[[int, int], None]
@@ -76,7 +77,9 @@ class SweepReport:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _plan_for(scenario: Any, choice: str, params: SolveParams) -> Plan:
+def _plan_for(scenario: Any, choice: str | Plan, params: SolveParams) -> Plan:
+    if isinstance(choice, Plan):
+        return choice
     if choice == "default":
         return default_plan(scenario)
     if choice == "optimised":
@@ -118,13 +121,22 @@ def _read_done(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
     return done
 
 
+def _load(ref: Any, overrides: list[str]) -> Any:
+    """A scenario by name or file, or a loaded scenario (with what-if overrides applied to its document)."""
+    if isinstance(ref, str | Path):
+        return load_scenario(ref, overrides=overrides)
+    if not overrides:
+        return ref
+    return scenario_from_document(ref.model_dump(mode="json"), file=ref.name, overrides=overrides)
+
+
 def run_sweep(
-    ref: str,
+    ref: Any,
     *,
     replications: int,
     out: Path,
     vary: list[str] | None = None,
-    plan: str = "default",
+    plan: str | Plan = "default",
     engine: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
@@ -137,7 +149,7 @@ def run_sweep(
     if not 1 <= replications <= 1_000_000:
         raise BadInput(f"--replications: {replications} must be between 1 and 1,000,000")
     variants = variants_from(vary or [])
-    scenarios = [load_scenario(ref, overrides=list(v.overrides)) for v in variants]
+    scenarios = [_load(ref, list(v.overrides)) for v in variants]
     root = scenarios[0].seed if seed is None else seed
     out.mkdir(parents=True, exist_ok=True)
     manifest_path, lines_path, plans_dir = out / "sweep.json", out / "replications.jsonl", out / "plans"
@@ -154,7 +166,7 @@ def run_sweep(
         "scenario": scenarios[0].name, "kind": scenarios[0].kind, "seed": root, "replications": replications,
         "variants": [{"label": v.label, "overrides": list(v.overrides), "scenario_hash": scenario_hash(s),
                       "plan_digest": p.digest()} for v, s, p in zip(variants, scenarios, plans, strict=True)],
-        "plan": plan,
+        "plan": plan if isinstance(plan, str) else "given",
     }  # fmt: skip
     if manifest is not None and manifest != identity:
         raise Conflict(f"{out} holds a different sweep ({manifest.get('scenario')}, seed {manifest.get('seed')}, "
@@ -218,4 +230,19 @@ def _write_parquet(path: Path, variants: list[Variant], rows: list[dict[str, Any
     pq.write_table(pa.table(columns), path)
 
 
-__all__ = ["BREACHES", "SweepReport", "Variant", "run_sweep", "variants_from"]
+def risk(scenario_ref: Any, plans: dict[str, Plan], *, replications: int, seed: int, folder: Path,
+         engine: str = "local", progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """Breach probabilities and KPI summaries of several plans on the same seeds (common random numbers).
+
+    Each plan's sweep is kept under `folder` by its identity, so asking again costs nothing.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for label, plan in plans.items():
+        where = folder / f"{plan.digest()[:16]}-seed{seed}-n{replications}"
+        report = run_sweep(scenario_ref, replications=replications, out=where, plan=plan, seed=seed,
+                           engine=engine, progress=progress)  # fmt: skip
+        out[label] = report.summary["variants"][0]
+    return out
+
+
+__all__ = ["BREACHES", "SweepReport", "Variant", "risk", "run_sweep", "variants_from"]

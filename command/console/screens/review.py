@@ -45,6 +45,7 @@ def render(actor: Actor) -> None:
     _forecast(view, by_id)
     _forecast_chart(document, view, incident.seed)
     _what_binds(view)
+    _risk(scenario, view, incident.seed)
     _assignments(actor, view, scenario)
     _diff(actor, view, by_id)
     _decisions(view)
@@ -149,6 +150,52 @@ def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
                         index=names.index("queue_total") if "queue_total" in names else 0)  # fmt: skip
     frame = views.kpi_frame(base, this, name, (tr("review.col.baseline"), tr("review.col.plan")))
     st.line_chart(frame, x_label="min", y_label=name)
+
+
+RISK_REPLICATIONS = 30
+
+
+def _risk(scenario, view: PlanView, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """Chance of breaching each threshold under this plan and under the default plan, from replications on the
+    same seeds (run once in the background; kept on disk by plan digest and seed, so asking again is free)."""
+    with st.expander(tr("review.risk")):
+        key = f"risk:{view.plan_id}:{view.version}"
+        job = jobs.get(key)
+        if job is None or (job.done and (job.error or job.cancelled)):
+            if st.button(tr("review.risk_run", n=RISK_REPLICATIONS), key=f"risk_{view.plan_id}"):
+                import tempfile
+                from pathlib import Path
+
+                from command.sweeps import risk
+                from scenarios.defaults import default_plan
+
+                plans = {"this": view.plan, "default": default_plan(scenario)}
+                folder = Path(tempfile.gettempdir()) / "yiwang-risk"
+
+                def work(report):  # type: ignore[no-untyped-def]
+                    return risk(scenario, plans, replications=RISK_REPLICATIONS, seed=seed, folder=folder,
+                                engine="serial", progress=lambda done, total: report(f"{done}/{total}"))  # fmt: skip
+
+                jobs.start(key, "risk", work, steps=2 * RISK_REPLICATIONS + 2)
+                st.rerun()
+            return
+        if job.running:
+            st.progress(job.fraction, text=tr("review.running"))
+            if st.button(tr("review.cancel"), key=f"cancel_{key}"):
+                job.cancel()
+            return
+        if job.error:
+            st.error(tr("review.failed", error=job.error))
+            return
+        if job.cancelled:
+            st.warning(tr("review.cancelled"))
+            return
+        for label in ("this", "default"):
+            result = job.result[label]
+            st.markdown(f"**{tr('review.risk_this' if label == 'this' else 'review.risk_default')}**")
+            for name, b in result["breaches"].items():
+                st.markdown("- " + tr("review.risk_row", label=name, p=f"{100 * b['p']:.1f}%",
+                                      lo=f"{100 * b['ci_low']:.1f}%", hi=f"{100 * b['ci_high']:.1f}%"))  # fmt: skip
 
 
 def _what_binds(view: PlanView) -> None:
