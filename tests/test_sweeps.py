@@ -125,3 +125,22 @@ def test_summary_statistics_and_breach_intervals():
     p, lo, hi = breach_probability([True] * 3 + [False] * 97)
     assert p == 0.03 and 0.0 < lo < 0.03 < hi < 0.09
     assert breach_probability([False] * 10)[1] == 0.0
+
+
+def test_risk_compares_plans_on_the_same_seeds_and_is_kept(tmp_path):
+    """Risk of two plans runs each on the same seeds; asking again reuses the kept replications."""
+    from command.sweeps import risk
+    from scenarios import load_scenario
+    from scenarios.defaults import default_plan
+
+    scenario = load_scenario(TINY, overrides=[*SHORT, "thresholds.target_finish_s=7000"])
+    base = default_plan(scenario)
+    fewer = base.model_copy(update={"actions": tuple(a.model_copy(update={"count": 6}) if a.type == "assign_staff"
+                                                     else a for a in base.actions)})  # fmt: skip
+    first = risk(scenario, {"default": base, "fewer": fewer}, replications=5, seed=3, folder=tmp_path)
+    assert set(first) == {"default", "fewer"}
+    assert first["fewer"]["kpis"]["mean_wait_min"]["mean"] > first["default"]["kpis"]["mean_wait_min"]["mean"]
+    for result in first.values():
+        assert 0.0 <= result["breaches"]["misses_target_finish"]["p"] <= 1.0
+    again = risk(scenario, {"default": base, "fewer": fewer}, replications=5, seed=3, folder=tmp_path)
+    assert again == first
