@@ -623,6 +623,24 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         for path in export_ics(store, _actor(store, user, "export ics204"), plan_id, out):
             typer.echo(f"wrote {path}")
 
+    @app.command("review")
+    @guard
+    def review_cmd(
+        incident_id: Annotated[int, typer.Argument(help="Incident id.", metavar="INCIDENT")],
+        out: Annotated[Path, typer.Option(help="The HTML file to write.")],
+        counterfactual: Annotated[list[str] | None, typer.Option(
+            help="set:field.path=value or shift:ACTION_TYPE:FROM_S:DELTA_S (repeatable).")] = None,
+        user: UserOption = None,
+        db_url: DbOption = None,
+    ) -> None:
+        """After-action review of an incident or drill: timeline, decisions, KPIs, counterfactual replays (HTML)."""
+        from command.after_action import write_report
+
+        store = _store(db_url)
+        path = write_report(store, _actor(store, user, "review"), incident_id, out,
+                            counterfactual_specs=counterfactual or [])  # fmt: skip
+        typer.echo(f"wrote {path}")
+
     # ------------------------------------------------------------------ console
 
     @app.command("console")
