@@ -223,10 +223,14 @@ def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | No
     seen = [e for e in result.events if now_s < e.t_s <= to_s]
     counts = dict(Counter(e.kind for e in seen))
     kpis_now = {name: float(np.interp(to_s, t, v)) for name, (t, v) in result.series.items() if t}
-    fired = [inj for inj in injects if inj.at_s <= to_s]
+    # What each inject did is the simulation's to say: a conditional one fires only if its condition held.
+    reached = [inj for inj in injects if inj.at_s <= to_s]
+    said = {e.data.get("index"): e for e in seen if e.kind in {"inject", "inject_skipped"}}
+    index_of = {id(inj): i for i, inj in enumerate(scenario.injects)}
+    fired = [(inj, said.get(index_of[id(inj)])) for inj in reached]
     breached = [b for b in found if b.t_s <= to_s]
     replan = "; ".join([f"inject {inj.kind} at {scenario.clock.label(inj.at_s)}"
-                        + (f" ({inj.note})" if inj.note else "") for inj in fired]
+                        + (f" ({inj.note})" if inj.note else "") for inj, e in fired if e is None or e.kind == "inject"]
                        + [f"{b.text} at {scenario.clock.label(b.t_s)}" for b in breached])  # fmt: skip
     finished = to_s >= horizon - 1e-9
     with store.write() as session:
@@ -237,11 +241,14 @@ def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | No
         incident.sim_time_s = to_s
         if replan:
             incident.needs_replan = replan[:400]
-        for inj in fired:
+        for inj, event in fired:
+            took = event is None or event.kind == "inject"
             audit.append(session, at=now, actor="system", action="inject", incident_id=incident_id,
                          subject=inj.kind, details={"at_s": inj.at_s, "target": inj.target, "params": inj.params,
+                                                    "condition": inj.condition, "fired": took,
                                                     "note": inj.note})  # fmt: skip
-            log_activity(session, incident_id, now, None, "inject", f"inject {inj.kind}: {inj.note}", inj.at_s)
+            text = event.text if event is not None else f"inject {inj.kind}: {inj.note}"
+            log_activity(session, incident_id, now, None, "inject" if took else "inject_skipped", text, inj.at_s)
         for e in seen[:200]:
             log_activity(session, incident_id, now, None, f"sim:{e.kind}"[:32], e.text, e.t_s)
         if len(seen) > 200:

@@ -141,13 +141,27 @@ class ArrivalProfile(Model):
 
 
 class Inject(Model):
-    """A drill event at a given time: a message, a delay, a closure, a revised forecast."""
+    """A drill event at a given time: a message, a delay, a closure, a revised forecast.
+
+    `condition` (e.g. `queue_total > 500`) makes it fire only if the simulated state then says so; the effects
+    of each kind are in `scenarios/injects.py`.
+    """
 
     at_s: Seconds
     kind: Ident
     target: str | None = None
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    condition: str | None = Field(default=None, max_length=200)
     note: str = ""
+
+    @model_validator(mode="after")
+    def _valid(self) -> Inject:
+        from scenarios.injects import delay_of, parse_condition
+
+        parse_condition(self.condition)  # raises ValueError naming the problem
+        if self.kind == "delay" and (not self.target or delay_of(self) <= 0):
+            raise ValueError("a delay inject needs a target (the pool) and params.delay_s > 0")
+        return self
 
 
 class DefaultPlan(Model):
@@ -316,6 +330,10 @@ class MassTestingScenario(ScenarioBase):
             raise ValueError("population.home_modes.car is > 0 but population.parking lists no car park")
         if modes.bus > 0 and (self.resources.buses is None or self.resources.buses.count == 0):
             raise ValueError("population.home_modes.bus is > 0 but the scenario has no buses")
+        for i, inj in enumerate(self.injects):
+            if inj.kind == "delay" and inj.target not in self.resources.testers:
+                raise ValueError(f"injects[{i}].target: {inj.target!r} is not a tester pool of the scenario "
+                                 f"({', '.join(self.resources.testers)})")  # fmt: skip
         return self
 
     @property

@@ -26,6 +26,7 @@ import numpy as np
 import simpy
 
 from scenarios.errors import ScenarioError
+from scenarios.injects import delay_of, parse_condition
 from scenarios.mass_testing import MassTestingGeometry, check_plan, default_plan, largest_remainder, roles_of
 from scenarios.plan import AssignStaff, DispatchBus, Plan, RouteVisitors
 from scenarios.schema import ArrivalProfile, MassTestingScenario
@@ -200,6 +201,7 @@ class MassTestingModel:
         self.groups: list[tuple[float, int, float]] = []  # (arrival, count, shift end) of tester groups
         self.presence: list[tuple[str, str, str, float, float, int]] = []  # (pool, role, site, from, until, n)
         self.trips: list[tuple[str, float, int]] = []  # (bus, departure, riders)
+        self.delays: list[tuple[float, str, float]] = []  # (fired at, pool, seconds) of delay injects
         self.stop = self.env.event()
 
     # ---------------------------------------------------------------------------------- visitors
@@ -337,6 +339,14 @@ class MassTestingModel:
             self.rec.event(env.now, "unreachable", f"{act.count} {act.pool} testers cannot reach {act.to}")
             return
         depart = self.geo.tester_departure_s(pool, act.wave, act.at_s)
+        if any(inj.kind == "delay" for inj in self.s.injects):
+            # Groups that have not left when a delay inject fires leave that much later.
+            yield env.timeout(max(0.0, depart - env.now))
+            extra = sum(s for fired, p, s in self.delays if p == act.pool and fired <= env.now)
+            if extra:
+                self.rec.event(env.now, "testers_delayed", f"{act.count} {act.pool} testers leave {extra / 60:g} min "
+                               "late (inject)", pool=act.pool, count=act.count, delay_s=extra)  # fmt: skip
+            depart = env.now + extra
         yield env.timeout(depart + travel - env.now)
         site = self.sites[act.to]
         until = env.now + pool.shift_s
@@ -351,6 +361,34 @@ class MassTestingModel:
         yield env.timeout(until - env.now)
         site.present[act.role] -= act.count
         site.restaff(self.per_booth)
+
+    def state(self, quantity: str) -> float | None:
+        """The current value of a quantity an inject's condition may read (the sampler's series names)."""
+        readers = {
+            "queue_total": lambda: sum(len(s.queue) for s in self.sites.values()),
+            "queue_max_site": lambda: max((len(s.queue) for s in self.sites.values()), default=0),
+            "tested": lambda: int(np.count_nonzero(self.swab_end <= self.env.now)),
+            "departed": lambda: int(np.count_nonzero(self.departed <= self.env.now)),
+            "booths_staffed": lambda: sum(s.staffed for s in self.sites.values()),
+            "bay_waiting": lambda: sum(b.waiting() for b in self.bays.values()),
+            "buses_on_road": lambda: self.buses_out,
+        }
+        reader = readers.get(quantity)
+        return None if reader is None else float(reader())
+
+    def injects(self) -> Generator[simpy.Event, Any, None]:
+        """Each drill inject at its time: fires if its condition holds on the state then, and takes effect."""
+        env = self.env
+        for index, inj in sorted(enumerate(self.s.injects), key=lambda p: (p[1].at_s, p[0])):
+            yield env.timeout(max(0.0, inj.at_s - env.now))
+            condition = parse_condition(inj.condition)
+            fired = condition is None or condition.holds(self.state)
+            if fired and inj.kind == "delay" and inj.target is not None:
+                self.delays.append((env.now, inj.target, delay_of(inj)))
+            gate = f" ({condition}: {'yes' if fired else 'no'})" if condition is not None else ""
+            self.rec.event(env.now, "inject" if fired else "inject_skipped",
+                           f"inject {inj.kind}{' ' + inj.target if inj.target else ''}{gate}: {inj.note}".rstrip(": "),
+                           index=index, inject=inj.kind, fired=fired)  # fmt: skip
 
     def after_swab(self, v: int, site: str) -> None:
         """Send a tested visitor on their way home."""
@@ -524,6 +562,8 @@ class MassTestingModel:
                 lambda _e: self.rec.event(closes, "metro_closed", f"{self.s.metro.station} closes")  # type: ignore[union-attr]
             )
         env.process(self.sampler())
+        if self.s.injects:
+            env.process(self.injects())
         horizon = env.timeout(self.s.clock.horizon_s)
         if self.n == 0:
             self.stop.succeed()
