@@ -134,7 +134,8 @@ def holder_of(session: Session, incident_id: int, at: datetime) -> User | None:
 
 def require_holder(session: Session, actor: Actor, incident: Incident, at: datetime, what: str) -> AuthorityGrant:
     """The actor's grant over the incident now, or `NotAuthorised` naming who holds it (if anyone)."""
-    actor.require("plan.decide", what)
+    if not (actor.can("plan.decide") or (incident.exercise and actor.role == "observer")):
+        actor.require("plan.decide", what)  # raises: only commanders decide (and trainees, in an exercise)
     grant = current_grant(session, incident.id, at)
     if grant is None:
         raise NotAuthorised(f"incident {incident.id}: no one holds command now, so no one may {what}; "
@@ -176,10 +177,11 @@ def grant_command(
         if incident.status != "open":
             raise Conflict(f"incident {incident_id} is {incident.status}; command cannot be granted")
         user = user_by_name(session, username)
-        if user.role != "commander" or not user.active:
+        may_hold = {"commander", "observer"} if incident.exercise else {"commander"}  # trainees, in drills
+        if user.role not in may_hold or not user.active:
             article = "an" if user.role[0] in "aeiou" else "a"
             raise BadInput(f"user {username!r} is {article} {user.role}{'' if user.active else ' (disabled)'}; "
-                           "only an active commander can hold command")  # fmt: skip
+                           "only an active commander (or, in an exercise, a trainee) can hold command")  # fmt: skip
         if incident.jurisdiction_id not in subtree(session, user.jurisdiction_id):
             raise BadInput(f"user {username!r} cannot see incident {incident_id} (outside their jurisdiction)")
         known = set(session.scalars(select(Jurisdiction.code)))

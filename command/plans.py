@@ -246,10 +246,16 @@ def _district_codes(session: Session) -> set[str]:
     return set(session.scalars(select(Jurisdiction.code)))
 
 
+def _may_decide_some(actor: Actor, what: str) -> None:
+    """Refuse early (before the password) roles that never decide: commanders do, and trainees in drills."""
+    if actor.role != "observer":
+        actor.require("plan.decide", what)
+
+
 def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown,
                  note: str = "") -> int:  # fmt: skip
     """Approve what was shown, re-entering the password; the decision's id. See the module docstring."""
-    actor.require("plan.decide", "approve plans")
+    _may_decide_some(actor, "approve plans")
     authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}")
     with store.write() as session:
         now = store.now()
@@ -282,7 +288,7 @@ def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, sho
 
 def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, reason: str) -> int:
     """Reject what was shown, with a reason; the decision's id."""
-    actor.require("plan.decide", "reject plans")
+    _may_decide_some(actor, "reject plans")
     if not reason.strip():
         raise BadInput("reason: a rejection needs a reason")
     authenticate(store, actor.username, password, purpose=f"reject plan {plan_id}")

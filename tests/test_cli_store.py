@@ -254,7 +254,7 @@ REFUSALS = {
     "no password": R("cmd_pd", "incident list", "set YIWANG_PASSWORD", password=""),
     # grants
     "grant to no such user": R("admin", "grant 1 ghost", "user 'ghost': no such user"),
-    "grant to an observer": R("admin", "grant 1 obs_xh", "only an active commander can hold command"),
+    "grant to an observer": R("admin", "grant 1 obs_xh", "only an active commander"),
     "grant for no time": R("admin", "grant 1 cmd_pd2 --hours 0", "hours: 0 must be more than 0"),
     "grant by a planner": R("planner_sh", "grant 1 cmd_pd2", "may not grant command"),
     "grant hours not a number": R("admin", "grant 1 cmd_pd2 --hours lots", "Invalid value for '--hours'", lines=None),

@@ -247,7 +247,8 @@ def _decisions(view: PlanView) -> None:
 
 def _decide(actor: Actor, view: PlanView, holder: str | None) -> None:
     st.markdown(f"**{tr('review.decide')}**")
-    if not (actor.can("plan.decide") and holder == actor.username):
+    may_decide = actor.can("plan.decide") or (view.exercise and actor.role == "observer")  # trainees, in drills
+    if not (may_decide and holder == actor.username):
         st.info(tr("review.not_holder", holder=holder or tr("common.none")))
         return
     shown = view.shown()  # exactly what this page showed: this version, this digest, these forecasts
