@@ -14,7 +14,10 @@ def optimise(scenario: Any, params: SolveParams | None = None) -> PlanResult:
         from optimizer.mass_testing import optimise_mass_testing
 
         return optimise_mass_testing(scenario, params=params)
-    raise ValueError(f"no optimisation model for scenario kind {scenario.kind!r} yet")
+    from scenarios import ScenarioError
+
+    raise ScenarioError.single(scenario.name, "kind", f"no optimisation model for {scenario.kind!r} scenarios yet; "
+                               "simulate the scenario's own plan with --no-optimize")  # fmt: skip
 
 
 __all__ = ["PlanResult", "SolveParams", "optimise"]

@@ -23,7 +23,8 @@ same suspensions and the same city:
 
 Inject format (kind `forecast`): `params` may hold `wind_force`, `warning`, `from_s` (default: the inject's
 time) and `until_s` (default: the end of time); the given fields replace the timeline's over `[from_s,
-until_s)`, the others keep their forecast values.
+until_s)`, the others keep their forecast values. A forecast inject with a `condition` revises the timeline
+only if the simulation finds the condition true at the inject's time.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 import networkx as nx
 
 from scenarios.errors import Problem, ScenarioError
+from scenarios.injects import parse_condition
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan, PlanMeta
 from scenarios.schema import WARNING_ORDER, FerryLine, HazardPoint, TyphoonScenario
@@ -76,8 +78,9 @@ def revise_timeline(timeline: Sequence[HazardPoint], *, from_s: float, until_s: 
     return tuple(out)
 
 
-def forecast_revisions(scenario: TyphoonScenario) -> list[tuple[float, dict[str, Any]]]:
-    """The `forecast` injects as `(at_s, revision keyword arguments)`, in time order; bad params are errors."""
+def forecast_revisions(scenario: TyphoonScenario) -> list[tuple[int, float, dict[str, Any]]]:
+    """The `forecast` injects as `(index, at_s, revision keyword arguments)`, in time order; bad params are
+    errors."""
     out = []
     for i, inj in enumerate(scenario.injects):
         if inj.kind != FORECAST_INJECT:
@@ -96,24 +99,30 @@ def forecast_revisions(scenario: TyphoonScenario) -> list[tuple[float, dict[str,
                                        f"{warning!r} is not one of {list(WARNING_ORDER)}")  # fmt: skip
         from_s = max(inj.at_s, float(p.get("from_s", inj.at_s)))
         until_s = float(p.get("until_s", math.inf))
-        out.append((inj.at_s, {"from_s": from_s, "until_s": until_s, "warning": warning,
+        out.append((i, inj.at_s, {"from_s": from_s, "until_s": until_s, "warning": warning,
                                "wind_force": None if wind is None else int(wind)}))  # fmt: skip
-    return sorted(out, key=lambda r: r[0])
+    return sorted(out, key=lambda r: (r[1], r[0]))
 
 
-def hazard_timeline(scenario: TyphoonScenario, *, known_at_s: float = math.inf) -> tuple[HazardPoint, ...]:
-    """The wind and warning timeline in force once every forecast inject up to `known_at_s` is announced."""
+def hazard_timeline(scenario: TyphoonScenario, *, known_at_s: float = math.inf,
+                    fired: Collection[int] | None = None) -> tuple[HazardPoint, ...]:  # fmt: skip
+    """The wind and warning timeline in force once the forecast injects up to `known_at_s` are announced.
+
+    An inject with a condition counts only if its index is in `fired` (the simulation says which fired).
+    """
     timeline = tuple(scenario.hazard.timeline)
-    for at_s, revision in forecast_revisions(scenario):
-        if at_s <= known_at_s:
+    for index, at_s, revision in forecast_revisions(scenario):
+        conditional = parse_condition(scenario.injects[index].condition) is not None
+        if at_s <= known_at_s and (not conditional or (fired is not None and index in fired)):
             timeline = revise_timeline(timeline, **revision)
     return timeline
 
 
 def adverse(point: HazardPoint, ferry: FerryLine) -> bool:
     """Whether these conditions stop this ferry line."""
-    by_warning = ferry.suspend_warning != "none" and WARNING_ORDER[point.warning] >= WARNING_ORDER[ferry.suspend_warning]
-    return point.wind_force >= ferry.suspend_wind_force or by_warning
+    if point.wind_force >= ferry.suspend_wind_force:
+        return True
+    return ferry.suspend_warning != "none" and WARNING_ORDER[point.warning] >= WARNING_ORDER[ferry.suspend_warning]
 
 
 def suspension_windows(timeline: Sequence[HazardPoint], ferry: FerryLine, *, until_s: float) -> tuple[Window, ...]:
@@ -139,7 +148,8 @@ def suspension_windows(timeline: Sequence[HazardPoint], ferry: FerryLine, *, unt
     return tuple((a, b) for a, b in windows if b > a)
 
 
-def ferry_windows(scenario: TyphoonScenario, timeline: Sequence[HazardPoint] | None = None) -> dict[str, tuple[Window, ...]]:
+def ferry_windows(scenario: TyphoonScenario,
+                  timeline: Sequence[HazardPoint] | None = None) -> dict[str, tuple[Window, ...]]:  # fmt: skip
     """Each ferry line's suspension windows within the horizon (under the full timeline unless one is given)."""
     timeline = hazard_timeline(scenario) if timeline is None else timeline
     return {name: suspension_windows(timeline, line, until_s=scenario.clock.horizon_s)
@@ -237,8 +247,8 @@ class TyphoonGeometry:
                 try:
                     out[(name, d)] = float(nx.dijkstra_path_length(self.graph, entry, exit_, weight=weight))
                 except nx.NetworkXNoPath:
-                    raise ScenarioError.single(self.scenario.name, f"tunnels.{name}.portals",
-                                               f"no tunnel edge leads from {entry!r} to {exit_!r}") from None  # fmt: skip
+                    reason = f"no tunnel edge leads from {entry!r} to {exit_!r}"
+                    raise ScenarioError.single(self.scenario.name, f"tunnels.{name}.portals", reason) from None
         return out
 
     def transit_s(self, tunnel: str, direction: str) -> float:

@@ -13,6 +13,10 @@ def simulate(scenario: Any, plan: Any = None, *, seed: int | None = None) -> Sim
         from simulation.mass_testing import simulate as run_mass_testing
 
         return run_mass_testing(scenario, plan, seed=seed)
+    if scenario.kind == "typhoon":
+        from simulation.typhoon import simulate as run_typhoon
+
+        return run_typhoon(scenario, plan, seed=seed)
     raise ValueError(f"no simulation model for scenario kind {scenario.kind!r} yet")
 
 

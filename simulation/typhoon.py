@@ -1,0 +1,609 @@
+"""Typhoon: ferries stop for the storm; riders cross in escorted batches through a cleared tunnel lane.
+
+The actors, each a small SimPy process (one-off moments are callbacks):
+- `rider_arrivals`: delivery riders appear at their bank area, flow by flow (Poisson or evenly spaced by the
+  flow's profile, from the flow's own random streams: arrival times, patience and a uniform number that
+  decides whether a `direct_riders` order with a share below 1 applies to them);
+- `ferry`: one per line and direction, leaving every `headway_s` within the service hours unless the line is
+  suspended, with up to `riders_per_trip` riders from its pier's queue;
+- `escort_team`: one per team, working through its `escort_batch` orders in time order: set-up at the
+  gathering point, then the batch (up to `max_riders`, at most the batch size) boards and rides through the
+  tunnel at the slower of escort and e-bike speed, then the team returns. A batch goes only if it boards while
+  the lane is usable (cleared, and the `changeover_s` sweep done) and leaves the tunnel before the lane reopens;
+  a batch with nobody waiting does not go;
+- changes, scheduled as callbacks: at every moment the world changes (hazard, ferry suspended or resumed,
+  service hours, lane cleared or restored, an order to riders starts or ends) the change is logged and waiting
+  riders choose again;
+- injects, at their times and before any other change due then: each fires if its condition holds on the
+  state (`readings()`, the sampler's series names); a `forecast` inject revises the timeline in force from
+  then on, and the ferry suspensions and weather changes still to come are rescheduled from it; a `delay`
+  inject holds back the batches of team `target` (or `escorts`, all teams) not yet started;
+- `traffic`: motor vehicles, a discrete-time queue per tunnel direction in steps of `TRAFFIC_STEP_S`, advanced
+  for all directions at once a sample interval at a time: whole vehicles arrive (Poisson or evenly spaced by
+  the hourly demand, from each direction's own stream) and whole vehicles leave as the capacity allows, the
+  capacity being open lanes x lane capacity (x merge factor while a lane is cleared), integrated exactly over
+  time and rounded down cumulatively (so no fraction is lost); a block of steps is Lindley's recursion in
+  closed form (`queue_steps`). Delay is the area under the queue (trapezoid per step); vehicles are conserved
+  exactly (arrived = through + queued).
+- `sampler`: every minute (by default), the series for charts and the map: `readings()`.
+
+A waiting rider goes where an order in force for their origin sends them; otherwise to the quickest open
+crossing (a pier with a line running, or a tunnel direction with a lane cleared); otherwise to their usual
+(quickest) pier to wait for the ferries. They ride between places by e-bike on their own bank, and give up
+`patience` after appearing. Their waiting time is the time spent waiting at a place, riding excluded.
+
+KPIs: `rider_mean_wait_min` and `rider_p95_wait_min` over every rider who appeared (waiting until they
+crossed, gave up, or the run ended); `riders_crossed` (boarded a ferry or a batch); `riders_stranded` (gave up
+or still waiting at the end); `vehicle_delay_h` (vehicle-hours queued at tunnel entrances); `max_vehicle_queue`
+(most vehicles queued at one tunnel direction); `escort_utilisation` (team time busy over team time while any
+lane is cleared); `ferry_suspended_h` (hours in which at least one ferry line is suspended); and, for context,
+`riders` (appeared) and `riders_escorted`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from scenarios.errors import ScenarioError
+from scenarios.injects import delay_of, parse_condition
+from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan
+from scenarios.schema import ArrivalProfile, Inject, TyphoonScenario
+from scenarios.typhoon import (
+    DIRECTIONS,
+    FORECAST_INJECT,
+    TyphoonGeometry,
+    check_plan,
+    clear_intervals,
+    conditions_at,
+    default_plan,
+    ferry_windows,
+    hazard_timeline,
+    inside,
+    team_names,
+    union,
+)
+from simulation.core import (
+    CountingEnvironment,
+    Recorder,
+    RunStats,
+    SimResult,
+    WallClock,
+    even_times,
+    poisson_times,
+    streams,
+)
+
+SAMPLE_EVERY_S = 60.0
+TRAFFIC_STEP_S = 10.0
+UNSEEN, WAITING, CROSSED, GAVE_UP = 0, 1, 2, 3
+NOWHERE = -1  # a rider with no crossing point at all waits at their origin
+
+
+@dataclass
+class PointQueue:
+    """Riders waiting at a crossing point, first come first served; entries of riders who left are skipped."""
+
+    entries: deque[tuple[int, int]] = field(default_factory=deque)  # (rider, ticket)
+    count: int = 0
+
+
+class TyphoonModel:
+    """One run of a typhoon scenario under a plan."""
+
+    def __init__(self, scenario: TyphoonScenario, plan: Plan | None = None, *, seed: int | None = None,
+                 geometry: TyphoonGeometry | None = None, sample_every_s: float = SAMPLE_EVERY_S):  # fmt: skip
+        from scenarios.loading import scenario_graph
+
+        self.s = scenario
+        self.geo = geometry or TyphoonGeometry(scenario, scenario_graph(scenario))
+        self.plan = plan if plan is not None else default_plan(scenario, self.geo.graph)
+        problems = check_plan(self.plan, scenario, self.geo)
+        if problems:
+            raise ScenarioError(problems)
+        self.seed = scenario.seed if seed is None else seed
+        self.horizon = scenario.clock.horizon_s
+        self.sample_every_s = sample_every_s
+        self.env = CountingEnvironment()
+        self.rec = Recorder()
+        self.fired: set[int] = set()  # indexes of the injects that fired
+        self.timeline = hazard_timeline(scenario, known_at_s=-1.0)  # forecasts revise it as their injects fire
+        self.suspended = ferry_windows(scenario, self.timeline)
+        self.weather_gen = 0
+        self.delays: list[tuple[float, str, float]] = []  # (fired at, team or `escorts`, seconds)
+        self.ways = [(t, d) for t in scenario.tunnels for d in DIRECTIONS]
+        self.cleared = {w: clear_intervals(self.plan, *w) for w in self.ways}
+        changeover = scenario.lanes.changeover_s
+        self.usable = {w: tuple((a + changeover, b) for a, b in iv if b > a + changeover)
+                       for w, iv in self.cleared.items()}  # fmt: skip
+        self.orders: dict[str, list[DirectRiders]] = {}
+        for act in self.plan.of_type(DirectRiders):
+            self.orders.setdefault(act.origin, []).append(act)
+        parts = ("arrivals", "patience", "choice")  # one stream each per flow: common random numbers across plans
+        names = [f"flow{k}:{part}" for k in range(len(scenario.riders.flows)) for part in parts]
+        names += [f"vehicles:{t}:{d}" for t, d in self.ways]
+        self.rng = streams(self.seed, tuple(names))
+        self.queues = [PointQueue() for _ in self.geo.points]
+        self._make_riders()
+        self.batches: list[tuple[str, str, str, float, float, int]] = []  # (team, tunnel, dir, board, free, riders)
+        self.trips: list[tuple[str, int, float, int]] = []  # (line, direction index, departure, riders)
+
+    # ---------------------------------------------------------------------------------- riders
+
+    def _make_riders(self) -> None:
+        s, rng = self.s, self.rng
+        appear, flow, patience, choice = [], [], [], []
+        for k, f in enumerate(s.riders.flows):
+            times = profile_times(f.arrivals, self.horizon, rng[f"flow{k}:arrivals"])
+            appear.append(times)
+            flow.append(np.full(times.size, k, dtype=np.int32))
+            patience.append(np.asarray(s.riders.patience.sample(rng[f"flow{k}:patience"], times.size), dtype=float))
+            choice.append(rng[f"flow{k}:choice"].uniform(size=times.size))
+        order = np.argsort(np.concatenate(appear), kind="stable")
+        self.appear = np.concatenate(appear)[order]
+        self.flow = np.concatenate(flow)[order]
+        self.patience = np.concatenate(patience)[order].reshape(-1)
+        self.choice = np.concatenate(choice)[order]
+        n = self.n = self.appear.size
+        self.state = np.full(n, UNSEEN, dtype=np.int8)
+        self.point = np.full(n, NOWHERE, dtype=np.int32)
+        self.where = [s.riders.flows[k].origin for k in self.flow]  # node the rider is at (or riding to)
+        self.riding = np.zeros(n, dtype=bool)
+        self.ticket = np.zeros(n, dtype=np.int64)
+        self.joined = np.full(n, np.nan)
+        self.waited = np.zeros(n)
+        self.ride_s = np.zeros(n)
+        self.start = np.full(n, np.nan)  # boarded a ferry or a batch
+        self.done = np.full(n, np.nan)  # reached the destination area
+        self.gave_up = np.full(n, np.nan)
+        self.via = np.full(n, NOWHERE, dtype=np.int32)  # crossing point used
+        self.cross_count = np.zeros(n, dtype=np.int32)
+        self.counts = {"arrived": 0, "crossed": 0, "waiting": 0, "gave_up": 0}
+        self.waiting_at_origin = {f.origin: 0 for f in s.riders.flows}
+
+    def rider_arrivals(self) -> Generator[simpy.Event, Any, None]:
+        """Riders appear at their bank areas in time order."""
+        env = self.env
+        for r in range(self.n):
+            if self.appear[r] > env.now:
+                yield env.timeout(self.appear[r] - env.now)
+            self.state[r] = WAITING
+            self.counts["arrived"] += 1
+            self.counts["waiting"] += 1
+            self.waiting_at_origin[self.where[r]] += 1
+            env.timeout(self.patience[r]).callbacks.append(lambda _e, r=r: self.give_up(r))
+            self.joined[r] = env.now
+            self.send(r, self.choose(r))
+
+    def is_open(self, i: int) -> bool:
+        """Whether a crossing point is taking riders now: a line runs from the pier, or the lane is cleared."""
+        p, now = self.geo.points[i], self.env.now
+        if p.kind == "escort":
+            return inside(self.cleared[(p.tunnel, p.direction)], now)  # type: ignore[index]
+        return any(self.ferry_runs(line, now) for line, _ in self.geo.pier_lines[p.node])
+
+    def ferry_runs(self, line: str, t: float) -> bool:
+        f = self.s.ferries[line]
+        return f.service_from_s <= t < f.service_until_s and not inside(self.suspended[line], t)
+
+    def choose(self, r: int) -> int:
+        """Where rider `r` should wait now: as ordered, else the quickest open point, else their usual pier."""
+        k, now = self.flow[r], self.env.now
+        options = self.geo.flow_points[k]
+        share = 0.0
+        for act in self.orders.get(self.s.riders.flows[k].origin, ()):
+            if act.at_s <= now and (act.until_s is None or now < act.until_s):
+                share += act.share
+                if self.choice[r] < share:
+                    there = [i for i in options if i in self.geo.points_at[act.to]]
+                    if there:
+                        return next((i for i in there if self.is_open(i)), there[0])
+                    break
+        for i in options:
+            if self.is_open(i):
+                return i
+        piers = [i for i in options if self.geo.points[i].kind == "pier"]
+        return piers[0] if piers else (options[0] if options else NOWHERE)
+
+    def send(self, r: int, i: int) -> None:
+        """Rider `r` (not riding) heads for point `i`: waits there, or rides there first."""
+        if i == self.point[r] and not self.riding[r]:
+            if i != NOWHERE and math.isnan(self.joined[r]):
+                self._join(r, i)
+            return
+        self._leave(r)
+        self.point[r] = i
+        target = self.where[r] if i == NOWHERE else self.geo.points[i].node
+        ride = self.geo.ride_s[self.where[r]][target]
+        if ride <= 0:
+            self.where[r] = target
+            self._join(r, i)
+            return
+        self.riding[r] = True
+        self.where[r] = target
+        ticket = self.ticket[r]
+        self.env.timeout(ride).callbacks.append(lambda _e: self.reach(r, ticket, ride))
+
+    def reach(self, r: int, ticket: int, ride: float) -> None:
+        """Rider `r` reaches the point they rode to; they choose again on arrival."""
+        if self.state[r] != WAITING or self.ticket[r] != ticket:
+            return
+        self.riding[r] = False
+        self.ride_s[r] += ride
+        self.joined[r] = np.nan
+        self.send(r, self.choose(r))
+
+    def _join(self, r: int, i: int) -> None:
+        self.joined[r] = self.env.now
+        if i != NOWHERE:
+            q = self.queues[i]
+            q.entries.append((r, int(self.ticket[r])))
+            q.count += 1
+
+    def _leave(self, r: int) -> None:
+        """Rider `r` stops waiting where they are (to ride on, board, or give up)."""
+        if not math.isnan(self.joined[r]):
+            self.waited[r] += self.env.now - self.joined[r]
+            self.joined[r] = np.nan
+            if self.point[r] != NOWHERE:
+                self.queues[self.point[r]].count -= 1
+        self.ticket[r] += 1
+
+    def give_up(self, r: int) -> None:
+        """Rider `r`'s patience runs out before they board."""
+        if self.state[r] != WAITING:
+            return
+        self._leave(r)
+        self.riding[r] = False
+        self.state[r] = GAVE_UP
+        self.gave_up[r] = self.env.now
+        self._stop_waiting(r, "gave_up")
+
+    def _stop_waiting(self, r: int, outcome: str) -> None:
+        self.counts["waiting"] -= 1
+        self.counts[outcome] += 1
+        self.waiting_at_origin[self.s.riders.flows[self.flow[r]].origin] -= 1
+
+    def destination(self, r: int) -> str:
+        return self.s.riders.flows[self.flow[r]].destination
+
+    def board(self, i: int, room: int) -> list[int]:
+        """Up to `room` riders waiting at point `i` board, first come first served."""
+        q, out = self.queues[i], []
+        while q.entries and len(out) < room:
+            r, ticket = q.entries.popleft()
+            if self.state[r] == WAITING and self.ticket[r] == ticket and not self.riding[r]:
+                self._leave(r)
+                self.state[r] = CROSSED
+                self.start[r] = self.env.now
+                self.via[r] = i
+                self.cross_count[r] += 1
+                self._stop_waiting(r, "crossed")
+                out.append(r)
+        return out
+
+    # ---------------------------------------------------------------------------------- processes
+
+    def ferry(self, line: str, direction: int) -> Generator[simpy.Event, Any, None]:
+        """A line's departures from one pier: every headway in service hours, unless suspended."""
+        env, f = self.env, self.s.ferries[line]
+        here, far = f.piers if direction == 0 else f.piers[::-1]
+        point = self.geo.point_index[f"pier:{here}"]
+        t = f.service_from_s
+        while t < min(f.service_until_s, self.horizon):
+            yield env.timeout(t - env.now)
+            t += f.headway_s
+            if inside(self.suspended[line], env.now):
+                continue
+            riders = self.board(point, f.riders_per_trip)
+            for r in riders:
+                self.done[r] = env.now + f.crossing_s + self.geo.ride_s[far][self.destination(r)]
+            self.trips.append((line, direction, env.now, len(riders)))
+
+    def escort_team(self, team: str, orders: list[EscortBatch]) -> Generator[simpy.Event, Any, None]:
+        """A team leads its batches in order: set-up, boarding, transit, return."""
+        env, e = self.env, self.s.escorts
+        for act in orders:
+            if act.at_s > env.now:
+                yield env.timeout(act.at_s - env.now)
+            late = sum(s for fired, who, s in self.delays if who in (team, "escorts") and fired <= env.now)
+            if late and act.at_s + late > env.now:
+                self.rec.event(env.now, "escort_delayed", f"{team} starts {late / 60:g} min late (inject)",
+                               team=team, delay_s=late)  # fmt: skip
+                yield env.timeout(act.at_s + late - env.now)
+            way = (act.tunnel, act.direction)
+            transit = self.geo.transit_s(*way)
+            board_at = env.now + e.setup_s
+            windows = self.usable[way]
+            if not any(a <= board_at and board_at + transit <= b + 1e-9 for a, b in windows):
+                self.rec.event(env.now, "batch_refused", f"{team}: no usable lane in {act.tunnel} {act.direction} "
+                               f"at {self.s.clock.label(board_at)}", team=team, tunnel=act.tunnel,
+                               direction=act.direction)  # fmt: skip
+                continue
+            yield env.timeout(e.setup_s)
+            point = self.geo.point_index[f"escort:{act.tunnel}:{act.direction}"]
+            riders = self.board(point, min(act.max_riders, e.batch_size))
+            if not riders:
+                self.batches.append((team, act.tunnel, act.direction, env.now, env.now, 0))
+                continue
+            exit_ = self.geo.points[point].far_node
+            for r in riders:
+                self.done[r] = env.now + transit + self.geo.ride_s[exit_][self.destination(r)]  # type: ignore[index]
+            self.batches.append((team, act.tunnel, act.direction, env.now, env.now + transit + e.return_s,
+                                 len(riders)))  # fmt: skip
+            self.rec.event(env.now, "batch", f"{team} leads {len(riders)} riders through {act.tunnel} {act.direction}",
+                           team=team, tunnel=act.tunnel, direction=act.direction, riders=len(riders))  # fmt: skip
+            yield env.timeout(transit + e.return_s)
+
+    def at(self, t_s: float, action: Any) -> None:
+        """Call `action()` at simulated time `t_s` (after whatever is already due then)."""
+        self.env.timeout(max(0.0, t_s - self.env.now)).callbacks.append(lambda _e: action())
+
+    def change(self, kind: str, text: str, data: dict[str, Any]) -> None:
+        """Log a change of the world and, unless it is only the weather, let waiting riders choose again."""
+        if kind:
+            self.rec.event(self.env.now, kind, text, **data)
+        if kind != "hazard":
+            for r in np.flatnonzero((self.state == WAITING) & ~self.riding):
+                self.send(int(r), self.choose(int(r)))
+
+    def schedule_weather(self, since_s: float) -> None:
+        """Schedule the hazard changes and ferry suspensions of the timeline in force from `since_s` on; a later
+        forecast revision voids them (by generation) and schedules its own."""
+        self.weather_gen += 1
+        gen = self.weather_gen
+        changes = [(p.at_s, "hazard", f"wind force {p.wind_force}, warning {p.warning}",
+                    {"wind_force": p.wind_force, "warning": p.warning}) for p in self.timeline]  # fmt: skip
+        for line, windows in self.suspended.items():
+            for a, b in windows:
+                changes.append((a, "ferry_suspended", f"{line} suspended", {"line": line}))
+                if b < self.horizon:
+                    changes.append((b, "ferry_resumed", f"{line} resumes", {"line": line}))
+        for t, kind, text, data in sorted(changes, key=lambda c: c[0]):
+            if since_s <= t < self.horizon:
+                self.at(t, lambda k=kind, x=text, d=data: self.change(k, x, d) if self.weather_gen == gen else None)
+
+    def plan_changes(self) -> list[tuple[float, str, str, dict[str, Any]]]:
+        """The moments the plan or the ferry timetable changes what riders can do."""
+        out: list[tuple[float, str, str, dict[str, Any]]] = []
+        for f in self.s.ferries.values():
+            out += [(f.service_from_s, "", "", {}), (f.service_until_s, "", "", {})]
+        for act in self.plan.of_type(ClearLane):
+            where = {"tunnel": act.tunnel, "direction": act.direction, "lanes": act.lanes}
+            text = f"{act.lanes} lane(s) of {act.tunnel} {act.direction} cleared"
+            out.append((act.at_s, "lane_cleared", text, where))
+            out.append((act.until_s, "lane_restored", f"{act.tunnel} {act.direction} lanes back to traffic", where))
+        for act in self.plan.of_type(DirectRiders):
+            out.append((act.at_s, "riders_directed", f"riders from {act.origin} sent to {act.to} ({act.share:.0%})",
+                        {"origin": act.origin, "to": act.to, "share": act.share}))  # fmt: skip
+            if act.until_s is not None:
+                out.append((act.until_s, "", "", {}))
+        return sorted((c for c in out if c[0] < self.horizon), key=lambda c: c[0])
+
+    def inject(self, index: int, inj: Inject) -> None:
+        """A drill inject at its time: fires if its condition holds on the state then, and takes effect.
+
+        `forecast` revises the timeline in force from now on (ferry suspensions follow); `delay` holds back
+        the batches of team `target` (or of all teams, target `escorts`) not yet started by `params.delay_s`.
+        """
+        now = self.env.now
+        condition = parse_condition(inj.condition)
+        fired = condition is None or condition.holds(self.reading)
+        if fired:
+            self.fired.add(index)
+            if inj.kind == FORECAST_INJECT:
+                self.timeline = hazard_timeline(self.s, known_at_s=now, fired=self.fired)
+                self.suspended = ferry_windows(self.s, self.timeline)
+                self.rec.event(now, "forecast_revised", "forecast revised: " + ", ".join(
+                    f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in inj.params.items()))  # fmt: skip
+                self.schedule_weather(since_s=now)
+            elif inj.kind == "delay" and inj.target is not None:
+                self.delays.append((now, inj.target, delay_of(inj)))
+        gate = f" ({condition}: {'yes' if fired else 'no'})" if condition is not None else ""
+        self.rec.event(now, "inject" if fired else "inject_skipped",
+                       f"inject {inj.kind}{' ' + inj.target if inj.target else ''}{gate}: {inj.note}".rstrip(": "),
+                       index=index, inject=inj.kind, fired=fired)  # fmt: skip
+
+    def traffic(self) -> Generator[simpy.Event, Any, None]:
+        """Motor vehicles at every tunnel direction, advanced a block of steps (one sample interval) at a time."""
+        env, edges = self.env, self.step_edges
+        per_block = max(1, round(self.sample_every_s / TRAFFIC_STEP_S))
+        q = np.zeros(len(self.ways), dtype=np.int64)
+        i = 0
+        while i < edges.size - 1:
+            j = min(edges.size - 1, i + per_block)
+            yield env.timeout(edges[j] - env.now)
+            block = queue_steps(q, self.veh_arrivals[:, i:j], self.veh_capacity[:, i:j])
+            before = np.concatenate([q[:, None], block[:, :-1]], axis=1)
+            self.veh_served[:, i:j] = before + self.veh_arrivals[:, i:j] - block
+            self.veh_queue[:, i:j] = block
+            self.veh_delay_s += float(((before + block) * np.diff(edges[i : j + 1]) / 2).sum())
+            q = self.q_now = block[:, -1]
+            i = j
+
+    def readings(self) -> dict[str, float]:
+        """The state now, by series name: what the sampler records and what an inject's condition may read."""
+        now, c = self.env.now, self.counts
+        out = {f"riders_{name}": float(c[name]) for name in ("arrived", "crossed", "waiting", "gave_up")}
+        out.update({f"riders_waiting:{area}": float(n) for area, n in self.waiting_at_origin.items()})
+        escort = 0
+        for p, q in zip(self.geo.points, self.queues, strict=True):
+            if p.kind == "escort":
+                escort += q.count
+                if (p.tunnel, p.direction) in self.active_ways:
+                    out[f"escort_queue:{p.tunnel}:{p.direction}"] = float(q.count)
+            else:
+                out[f"pier_queue:{p.node}"] = float(q.count)
+        out["escort_queue_total"] = float(escort)
+        for (t, d), n in zip(self.ways, self.q_now, strict=True):
+            out[f"vehicle_queue:{t}:{d}"] = float(n)
+        out["vehicle_queue_total"] = float(self.q_now.sum())
+        out["ferries_suspended"] = float(sum(inside(w, now) for w in self.suspended.values()))
+        out["lanes_cleared"] = float(sum(inside(self.cleared[w], now) for w in self.ways))
+        out["wind_force"] = float(conditions_at(self.timeline, now).wind_force)
+        return out
+
+    def reading(self, quantity: str) -> float | None:
+        """One quantity of the state now (None if the model has no such quantity)."""
+        return self.readings().get(quantity)
+
+    def sampler(self) -> Generator[simpy.Event, Any, None]:
+        """Every sample interval: riders by state and by origin, queues at crossing points and tunnels, the storm."""
+        while True:
+            for name, value in self.readings().items():
+                self.rec.sample(name, self.env.now, value)
+            yield self.env.timeout(self.sample_every_s)
+
+    # ---------------------------------------------------------------------------------- vehicles
+
+    def _make_vehicles(self) -> None:
+        """Vehicle arrivals per step (from each direction's own stream) and capacity per step (from the plan)."""
+        edges = np.arange(0.0, self.horizon, TRAFFIC_STEP_S)
+        self.step_edges = np.append(edges, self.horizon)
+        steps = self.step_edges.size - 1
+        arrivals, capacity = [], []
+        for t, d in self.ways:
+            tunnel = self.s.tunnels[t]
+            profile = tunnel.demand_ab if d == "ab" else tunnel.demand_ba
+            times = profile_times(profile, self.horizon, self.rng[f"vehicles:{t}:{d}"])
+            arrivals.append(np.histogram(times, bins=self.step_edges)[0] if steps else np.zeros(0, dtype=np.int64))
+            capacity.append(np.diff(np.floor(self._cumulative_capacity(t, d) + 1e-9)))
+        self.veh_arrivals = np.asarray(arrivals, dtype=np.int64).reshape(len(self.ways), steps)
+        self.veh_capacity = np.asarray(capacity, dtype=np.int64).reshape(len(self.ways), steps)
+        self.veh_served = np.zeros_like(self.veh_arrivals)
+        self.veh_queue = np.zeros_like(self.veh_arrivals)
+        self.veh_delay_s = 0.0
+        self.q_now = np.zeros(len(self.ways), dtype=np.int64)
+
+    def lanes_cleared(self, tunnel: str, direction: str, t: float) -> int:
+        """Lanes of a tunnel direction cleared of motor traffic at `t`."""
+        acts = self.plan.of_type(ClearLane)
+        n = sum(a.lanes for a in acts if a.tunnel == tunnel and a.direction == direction and a.at_s <= t < a.until_s)
+        return min(n, self.s.tunnels[tunnel].lanes_per_direction)
+
+    def motor_capacity_vph(self, tunnel: str, direction: str, t: float) -> float:
+        """Vehicles per hour a tunnel direction can take at `t`."""
+        spec = self.s.tunnels[tunnel]
+        cleared = self.lanes_cleared(tunnel, direction, t)
+        factor = spec.merge_factor if cleared else 1.0
+        return (spec.lanes_per_direction - cleared) * spec.lane_capacity_vph * factor
+
+    def _cumulative_capacity(self, tunnel: str, direction: str) -> np.ndarray:
+        """Vehicles the direction could have served from 0 to each step edge (exact: capacity is piecewise
+        constant between the plan's lane changes)."""
+        acts = [a for a in self.plan.of_type(ClearLane) if a.tunnel == tunnel and a.direction == direction]
+        cuts = sorted({0.0, self.horizon, *(x for a in acts for x in (a.at_s, a.until_s) if 0 < x < self.horizon)})
+        rates = [self.motor_capacity_vph(tunnel, direction, a) for a in cuts[:-1]]
+        cum = np.concatenate([[0.0], np.cumsum(np.diff(cuts) * np.asarray(rates) / 3600)])
+        return np.interp(self.step_edges, cuts, cum)
+
+    # ---------------------------------------------------------------------------------- run
+
+    def run(self) -> SimResult:
+        env = self.env
+        self._make_vehicles()
+        used = {(a.tunnel, a.direction) for a in (*self.plan.of_type(ClearLane), *self.plan.of_type(EscortBatch))}
+        self.active_ways = used
+        env.process(self.rider_arrivals())
+        for line in self.s.ferries:
+            for direction in (0, 1):
+                env.process(self.ferry(line, direction))
+        orders: dict[str, list[EscortBatch]] = {name: [] for name in team_names(self.s)}
+        for act in self.plan.of_type(EscortBatch):
+            orders[act.team].append(act)
+        for team, acts in orders.items():
+            if acts:
+                env.process(self.escort_team(team, acts))
+        for index, inj in sorted(enumerate(self.s.injects), key=lambda p: (p[1].at_s, p[0])):
+            self.at(inj.at_s, lambda i=index, x=inj: self.inject(i, x))  # before other changes due at the same time
+        self.schedule_weather(since_s=0.0)
+        for t, kind, text, data in self.plan_changes():
+            self.at(t, lambda k=kind, x=text, d=data: self.change(k, x, d))
+        env.process(self.traffic())
+        env.process(self.sampler())
+        with WallClock() as clock:
+            env.run(until=self.horizon)
+            while env.peek() <= self.horizon:  # the last traffic step and anything else due at the horizon
+                env.step()
+        return self._result(clock.elapsed)
+
+    def _result(self, wall_s: float) -> SimResult:
+        env, s = self.env, self.s
+        end = self.horizon
+        still = self.state == WAITING
+        waiting_now = still & ~np.isnan(self.joined)
+        waited = self.waited.copy()
+        waited[waiting_now] += end - self.joined[waiting_now]
+        seen = self.state != UNSEEN
+        waits = waited[seen]
+        cleared = union(w for ws in self.cleared.values() for w in ws)
+        cleared_s = sum(min(b, end) - a for a, b in cleared if a < end)
+        busy_s = sum(min(free, end) - (board - s.escorts.setup_s) for _, _, _, board, free, n in self.batches if n)
+        team_s = s.escorts.count * cleared_s
+        suspended = union(w for ws in self.suspended.values() for w in ws)
+        kpis = {
+            "rider_mean_wait_min": float(waits.mean() / 60) if waits.size else 0.0,
+            "rider_p95_wait_min": float(np.percentile(waits, 95) / 60) if waits.size else 0.0,
+            "riders_stranded": float(self.counts["gave_up"] + self.counts["waiting"]),
+            "riders_crossed": float(self.counts["crossed"]),
+            "vehicle_delay_h": float(self.veh_delay_s / 3600),
+            "max_vehicle_queue": float(self.veh_queue.max(initial=0)),
+            "escort_utilisation": busy_s / team_s if team_s > 0 else 0.0,
+            "ferry_suspended_h": sum(min(b, end) - a for a, b in suspended) / 3600,
+            "riders": float(self.counts["arrived"]),
+            "riders_escorted": float(sum(n for *_, n in self.batches)),
+        }
+        self.rec.event(env.now, "end", f"{self.counts['crossed']} of {self.counts['arrived']} riders crossed, "
+                       f"{self.counts['gave_up']} gave up, {self.counts['waiting']} still waiting")  # fmt: skip
+        kinds = np.array([p.kind == "escort" for p in self.geo.points] + [False])
+        return SimResult(
+            scenario=s.name,
+            kind=s.kind,
+            seed=self.seed,
+            kpis={k: round(v, 6) for k, v in kpis.items()},
+            series=self.rec.series(),
+            events=tuple(sorted(self.rec.events, key=lambda e: e.t_s)),
+            stats=RunStats(events=env.events_processed, sim_s=float(env.now), wall_s=wall_s),
+            records={
+                "flow": self.flow, "appear_s": self.appear, "patience_s": self.patience, "state": self.state,
+                "wait_s": waited, "ride_s": self.ride_s, "start_s": self.start, "done_s": self.done,
+                "gave_up_s": self.gave_up, "via": self.via, "cross_count": self.cross_count,
+                "escorted": kinds[self.via], "step_end_s": self.step_edges[1:],
+                "veh_arrived": np.cumsum(self.veh_arrivals, axis=1), "veh_served": np.cumsum(self.veh_served, axis=1),
+                "veh_queue": self.veh_queue,
+                "batches": np.array([(b[3], b[4], b[5]) for b in self.batches], dtype=float).reshape(-1, 3),
+                "trips": np.array([(t[2], t[3]) for t in self.trips], dtype=float).reshape(-1, 2),
+            },
+        )  # fmt: skip
+
+
+def profile_times(profile: ArrivalProfile, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Arrival times up to the horizon for a piecewise-constant profile (Poisson or evenly spaced)."""
+    starts = [p.from_s for p in profile.periods]
+    ends = [*starts[1:], horizon_s]
+    pieces = [(a, min(b, horizon_s), p.rate_per_h) for a, b, p in zip(starts, ends, profile.periods, strict=True)]
+    return poisson_times(rng, iter(pieces)) if profile.process == "poisson" else even_times(iter(pieces))
+
+
+def queue_steps(q0: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Queue at the end of each step of a discrete-time queue per row: q[i] = max(0, q[i-1] + a[i] - c[i]).
+
+    Lindley's recursion in closed form, q[n] = S[n] - min(-q0, min over k <= n of S[k]) with S the running
+    sum of a - c, so a block of steps costs a few numpy calls.
+    """
+    if arrivals.shape[1] == 0:
+        return np.zeros_like(arrivals)
+    total = np.cumsum(arrivals - capacity, axis=1)
+    return total - np.minimum(np.minimum.accumulate(total, axis=1), -q0[:, None])
+
+
+def simulate(scenario: TyphoonScenario, plan: Plan | None = None, *, seed: int | None = None,
+             geometry: TyphoonGeometry | None = None, sample_every_s: float = SAMPLE_EVERY_S) -> SimResult:  # fmt: skip
+    """Run a typhoon scenario under a plan (the scenario's default plan if none)."""
+    return TyphoonModel(scenario, plan, seed=seed, geometry=geometry, sample_every_s=sample_every_s).run()
