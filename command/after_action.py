@@ -33,8 +33,8 @@ from scenarios.loading import scenario_from_document
 from simulation import SimResult, simulate
 
 DECIDED = ("approved", "active", "superseded", "completed")
-CHART_SERIES = ("queue_total", "tested", "departed", "bay_waiting", "riders_waiting", "vehicle_queue",
-                "people_total", "max_density")  # fmt: skip
+CHART_SERIES = ("queue_total", "tested", "departed", "bay_waiting", "riders_waiting", "riders_crossed",
+                "riders_gave_up", "vehicle_queue_total", "people_total", "max_density")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def _colour(value: float, top: float) -> list[int]:
 
 
 #: Per-node series a model may record as `<metric>:<node>`, in order of preference for the map.
-MAP_METRICS = ("density", "site_queue", "waiting", "queue")
+MAP_METRICS = ("density", "site_queue", "riders_waiting", "waiting", "queue")
 
 
 def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
