@@ -18,7 +18,7 @@ RUN_STEPS = 3  # baseline, optimise, simulate the plan
 
 
 def render(actor: Actor) -> None:
-    names = [n for n in builtin_scenario_names() if load_scenario(n).kind == "mass_testing"]
+    names = [n for n in builtin_scenario_names() if load_scenario(n).kind in FIELDS]
     name = st.selectbox(tr("whatif.scenario"), names, key="whatif_scenario")
     base = load_scenario(name)
     with st.form("whatif_form"):
@@ -36,7 +36,11 @@ def render(actor: Actor) -> None:
                 st.error(str(problem))
         else:
             def work(report):  # type: ignore[no-untyped-def]
-                outcome = run_loaded(scenario, seed=int(seed), params=SolveParams(time_limit_s=10.0), progress=report)
+                params = SolveParams(time_limit_s=10.0)
+                try:
+                    outcome = run_loaded(scenario, seed=int(seed), params=params, progress=report)
+                except ScenarioError:  # no optimiser for this kind yet: the scenario's own plan only
+                    outcome = run_loaded(scenario, seed=int(seed), optimize=False, progress=report)
                 return {"label": label, "seed": int(seed), "baseline": outcome.baseline.kpis,
                         "planned": outcome.planned.kpis if outcome.planned else None}  # fmt: skip
 
@@ -54,6 +58,30 @@ def render(actor: Actor) -> None:
 
 def _fields(scenario: Any) -> list[str]:
     """Number inputs for the fields planners change most, as `--set` overrides (validated like the file)."""
+    return FIELDS[scenario.kind](scenario)
+
+
+def _typhoon_fields(scenario: Any) -> list[str]:
+    """The wind timeline (force at each point), the escort teams, and the objective's weights."""
+    out: list[str] = []
+    cols = st.columns(2)
+    with cols[0]:
+        for i, point in enumerate(scenario.hazard.timeline):
+            v = st.number_input(f"wind force · {scenario.clock.label(point.at_s)}", value=int(point.wind_force),
+                                min_value=0, max_value=17, step=1, key=f"wf_wind_{i}")  # fmt: skip
+            out.append(f"hazard.timeline[{i}].wind_force={int(v)}")
+    with cols[1]:
+        teams = st.number_input("escort teams", value=int(scenario.escorts.count), step=1, key="wf_teams")
+        batch = st.number_input("batch size", value=int(scenario.escorts.batch_size), step=5, key="wf_batch")
+        out += [f"escorts.count={int(teams)}", f"escorts.batch_size={int(batch)}"]
+        for name in ("rider_wait_per_h", "rider_stranded", "vehicle_delay_per_h"):
+            v = st.number_input(f"weight · {name}", value=float(getattr(scenario.weights, name)), step=0.1,
+                                key=f"wf_w_{name}")  # fmt: skip
+            out.append(f"weights.{name}={float(v)}")
+    return out
+
+
+def _mass_testing_fields(scenario: Any) -> list[str]:
     out: list[str] = []
     cols = st.columns(2)
     with cols[0]:
@@ -76,6 +104,9 @@ def _fields(scenario: Any) -> list[str]:
             v = st.number_input("max wait (min)", value=int(th.max_wait_s // 60), step=5, key="wf_wait")
             out.append(f"thresholds.max_wait_s={int(v) * 60}")
     return out
+
+
+FIELDS = {"mass_testing": _mass_testing_fields, "typhoon": _typhoon_fields}
 
 
 @st.fragment(run_every=0.5)
