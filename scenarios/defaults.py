@@ -14,6 +14,8 @@ def default_plan(scenario: Any, graph: nx.DiGraph | None = None) -> Plan:
     """Expand the scenario's default rule and add its explicit default actions."""
     if scenario.kind == "mass_testing":
         from scenarios.mass_testing import default_plan as rule_plan
+    elif scenario.kind == "crowd":
+        from scenarios.crowd import default_plan as rule_plan
     elif scenario.kind == "typhoon":
         from scenarios.typhoon import default_plan as rule_plan
     else:

@@ -13,6 +13,10 @@ def simulate(scenario: Any, plan: Any = None, *, seed: int | None = None) -> Sim
         from simulation.mass_testing import simulate as run_mass_testing
 
         return run_mass_testing(scenario, plan, seed=seed)
+    if scenario.kind == "crowd":
+        from simulation.crowd import simulate as run_crowd
+
+        return run_crowd(scenario, plan, seed=seed)
     if scenario.kind == "typhoon":
         from simulation.typhoon import simulate as run_typhoon
 

@@ -1,0 +1,179 @@
+"""Crowd scenarios: the default plan a commander follows without the optimiser, and plan checks.
+
+The `nearest` rule (the only one so far):
+- every staff team is posted at its own base from the start (a team with a call-up delay arrives after it);
+- no metering, no closures, no show changes;
+- one-way control on stairs only if the scenario's `counterflow_control` is true: where two stairs join the
+  same square to the same platform (their lower ends within `STAIR_PAIR_M` of each other, and their upper
+  ends too), the shorter stair carries people up and the other one down (the "zipper" at Chen Yi Square in
+  2021). With `counterflow_control: false` (the 2014 case) every stair stays two-way.
+
+Pure data: no SimPy here; the simulation applies the plan.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import networkx as nx
+
+from scenarios.errors import Problem, ScenarioError
+from scenarios.graphs import PEDESTRIAN_MODES, haversine_m
+from scenarios.loading import scenario_graph, scenario_hash
+from scenarios.plan import (
+    AssignStaff,
+    ChangeShow,
+    CloseExit,
+    CloseRoad,
+    MeterFlow,
+    OneWay,
+    Plan,
+    PlanMeta,
+    RouteVisitors,
+)
+from scenarios.schema import CrowdScenario
+
+STAIR_PAIR_M = 80.0
+RULES = ("nearest",)
+
+
+@dataclass(frozen=True)
+class Stair:
+    """A chain of stair edges from its lower end to its upper end (landings in between)."""
+
+    nodes: tuple[str, ...]
+    length_m: float
+
+    @property
+    def lower(self) -> str:
+        return self.nodes[0]
+
+    @property
+    def upper(self) -> str:
+        return self.nodes[-1]
+
+
+UPPER_KINDS = ("viewing_area", "promenade")
+
+
+def stairs(graph: nx.DiGraph) -> list[Stair]:
+    """The stairs of a graph as chains of stair edges; the upper end is the one nearer the platform on foot
+    (a `viewing_area` or `promenade` node)."""
+    g = nx.Graph()
+    for u, v, data in graph.edges(data=True):
+        if data["mode"] == "stair":
+            g.add_edge(u, v, length_m=data["length_m"])
+    walk = nx.Graph()
+    for u, v, data in graph.edges(data=True):
+        if data["mode"] in PEDESTRIAN_MODES:
+            walk.add_edge(u, v, length_m=data["length_m"])
+    tops = [n for n, k in graph.nodes(data="kind") if k in UPPER_KINDS and n in walk]
+    dist = nx.multi_source_dijkstra_path_length(walk, tops, weight="length_m") if tops else {}
+    out = []
+    for comp in nx.connected_components(g):
+        ends = sorted(n for n in comp if g.degree(n) == 1)
+        if len(ends) != 2:
+            continue  # a loop or a branching stair: no obvious up and down
+        a, b = ends
+        path = nx.shortest_path(g, a, b, weight="length_m")
+        if dist.get(path[0], float("inf")) < dist.get(path[-1], float("inf")):
+            path.reverse()
+        length = sum(g.edges[x, y]["length_m"] for x, y in itertools.pairwise(path))
+        out.append(Stair(tuple(path), length))
+    return sorted(out, key=lambda s: s.nodes)
+
+
+def _near(graph: nx.DiGraph, a: str, b: str) -> float:
+    na, nb = graph.nodes[a], graph.nodes[b]
+    return haversine_m(na["lon"], na["lat"], nb["lon"], nb["lat"])
+
+
+def stair_one_ways(graph: nx.DiGraph) -> list[OneWay]:
+    """One-way controls for paired stairs: the shorter of two side-by-side stairs up, the other down."""
+    found = stairs(graph)
+    used: set[int] = set()
+    actions = []
+    for i, s in enumerate(found):
+        if i in used:
+            continue
+        group = [i] + [
+            j for j in range(i + 1, len(found)) if j not in used
+            and _near(graph, s.lower, found[j].lower) <= STAIR_PAIR_M
+            and _near(graph, s.upper, found[j].upper) <= STAIR_PAIR_M
+        ]  # fmt: skip
+        if len(group) < 2:
+            continue
+        used.update(group)
+        ordered = sorted(group, key=lambda j: (found[j].length_m, found[j].nodes))
+        for rank, j in enumerate(ordered):
+            path = found[j].nodes if rank % 2 == 0 else tuple(reversed(found[j].nodes))
+            for u, v in itertools.pairwise(path):
+                actions.append(OneWay(at_s=0.0, u=u, v=v, note="stair one-way (counter-flow control)"))
+    return actions
+
+
+def default_plan(scenario: CrowdScenario, graph: nx.DiGraph | None = None) -> Plan:
+    """The scenario's own plan: teams at their bases; stair one-ways only under counter-flow control."""
+    if scenario.default_plan.rule not in RULES:
+        raise ScenarioError.single(
+            scenario.name, "default_plan.rule", f"unknown rule {scenario.default_plan.rule!r}; expected 'nearest'"
+        )
+    graph = graph if graph is not None else scenario_graph(scenario)
+    actions: list = [
+        AssignStaff(at_s=0.0, pool=name, to=team.base, count=team.count, note="posted at its base")
+        for name, team in scenario.staff.items()
+        if team.count > 0
+    ]
+    if scenario.counterflow_control:
+        actions += stair_one_ways(graph)
+    note = "staff at their bases; no metering"
+    note += "; paired stairs one-way" if scenario.counterflow_control else "; no counter-flow control"
+    meta = PlanMeta(scenario=scenario.name, scenario_hash=scenario_hash(scenario), produced_by="default:nearest",
+                    seed=scenario.seed, note=note)  # fmt: skip
+    return Plan.build(meta, actions)
+
+
+def _walk_edge(graph: nx.DiGraph, u: str, v: str) -> bool:
+    return any(graph.has_edge(a, b) and graph.edges[a, b]["mode"] in PEDESTRIAN_MODES for a, b in ((u, v), (v, u)))
+
+
+def check_plan(plan: Plan, scenario: CrowdScenario, graph: nx.DiGraph, *, file: str = "plan") -> list[Problem]:
+    """Problems that make a plan impossible for this crowd scenario (unknown teams, edges, segments)."""
+    problems = []
+    for i, act in enumerate(plan.actions):
+        where = f"actions[{i}]"
+        nodes = [getattr(act, f) for f in ("to", "node", "u", "v", "origin") if hasattr(act, f)]
+        missing = [n for n in nodes if n not in graph]
+        if missing:
+            problems.append(Problem(file, where, f"unknown node {missing[0]!r} (not in the city graph)"))
+            continue
+        if isinstance(act, AssignStaff):
+            team = scenario.staff.get(act.pool)
+            if team is None:
+                problems.append(Problem(file, f"{where}.pool", f"no staff team {act.pool!r} in the scenario"))
+            elif act.count > team.count:
+                problems.append(
+                    Problem(file, f"{where}.count", f"{act.count} exceeds team {act.pool!r} ({team.count})")
+                )
+        elif isinstance(act, OneWay):
+            if not _walk_edge(graph, act.u, act.v):
+                problems.append(Problem(file, where, f"no walkway between {act.u!r} and {act.v!r}"))
+        elif isinstance(act, CloseRoad):
+            has = any(graph.has_edge(a, b) and graph.edges[a, b].get("carriageway_m", 0) > 0
+                      for a, b in ((act.u, act.v), (act.v, act.u)))  # fmt: skip
+            if not has:
+                problems.append(Problem(file, where, f"no road with a carriageway between {act.u!r} and {act.v!r}"))
+        elif isinstance(act, ChangeShow):
+            if act.segment >= len(scenario.shows):
+                problems.append(Problem(file, f"{where}.segment", f"no show segment {act.segment} "
+                                        f"(the scenario has {len(scenario.shows)})"))  # fmt: skip
+        elif isinstance(act, RouteVisitors):
+            if act.origin not in scenario.demand.origins:
+                problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not an origin of the demand"))
+        elif not isinstance(act, MeterFlow | CloseExit):
+            problems.append(Problem(file, f"{where}.type", f"{act.type} does not apply to a crowd scenario"))
+    return problems
+
+
+__all__ = ["RULES", "Stair", "check_plan", "default_plan", "stair_one_ways", "stairs"]
