@@ -69,12 +69,31 @@ def _colour(value: float, top: float) -> list[int]:
 MAP_METRICS = ("density", "site_queue", "riders_waiting", "waiting", "queue")
 
 
+#: Level of service by density (persons/m², Fruin's walkway levels A-F), then the crowd-safety levels
+#: (4 warning, 5 critical): (upper bound, label, colour).
+DENSITY_LEVELS = (
+    (0.31, "A", [46, 160, 67, 230]), (0.43, "B", [110, 180, 60, 230]), (0.72, "C", [190, 200, 50, 230]),
+    (1.08, "D", [240, 200, 40, 230]), (2.17, "E", [245, 150, 40, 230]), (4.0, "F", [230, 80, 40, 230]),
+    (5.0, "F, over 4/m² (warning)", [190, 20, 30, 240]), (float("inf"), "F, over 5/m² (critical)", [120, 0, 120, 250]),
+)  # fmt: skip
+
+
+def density_level(value: float) -> tuple[str, list[int]]:
+    """The level-of-service label and colour of a density."""
+    return next((label, colour) for bound, label, colour in DENSITY_LEVELS if value < bound)
+
+
+def map_metric(view: SimView) -> str | None:
+    """Which per-node series the map shows for this run (see `MAP_METRICS`)."""
+    return next((m for m in MAP_METRICS if any(n.startswith(f"{m}:") for n in view.series)), None)
+
+
 def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
     """Per-node state at a time (crowd density, people queuing at a test site, riders waiting), and the run's
     maximum for the colour scale."""
     values: dict[str, float] = {}
     top = 0.0
-    metric = next((m for m in MAP_METRICS if any(n.startswith(f"{m}:") for n in view.series)), None)
+    metric = map_metric(view)
     for name, series in view.series.items():
         if metric is not None and name.startswith(f"{metric}:"):
             node = name.split(":", 1)[1]
@@ -83,8 +102,9 @@ def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
     return values, top
 
 
-def deck(scenario: Scenario, values: dict[str, float], top: float) -> pdk.Deck:
-    """The city graph as its own base map (no tiles): edges as paths, nodes coloured by state."""
+def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: str | None = None) -> pdk.Deck:
+    """The city graph as its own base map (no tiles): edges as paths, nodes coloured by state (densities by
+    level of service on a fixed scale; counts relative to the run's maximum)."""
     graph = scenario_graph(scenario)
     paths = []
     for u, v, data in graph.edges(data=True):
@@ -97,9 +117,10 @@ def deck(scenario: Scenario, values: dict[str, float], top: float) -> pdk.Deck:
         value = values.get(node)
         points.append({
             "lon": data["lon"], "lat": data["lat"], "name": f"{data.get('name', node)} ({node})",
-            "kind": data.get("kind", ""), "value": "" if value is None else f"{value:,.0f}",
+            "kind": data.get("kind", ""), "value": "" if value is None else _label(value, metric),
             "radius": 8 if value is None else 14 + 60 * (0 if top <= 0 else value / top),
-            "colour": [150, 150, 160, 160] if value is None else _colour(value, top),
+            "colour": [150, 150, 160, 160] if value is None else (
+                density_level(value)[1] if metric == "density" else _colour(value, top)),
         })  # fmt: skip
     # Frame the places that carry state (the test sites, say) when there are any, else the whole graph.
     focus = [p for p, (node, _) in zip(points, graph.nodes(data=True), strict=True) if node in values] or points
@@ -116,6 +137,12 @@ def deck(scenario: Scenario, values: dict[str, float], top: float) -> pdk.Deck:
     ]  # fmt: skip
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
                     tooltip={"text": "{name}\n{kind} {value}"})  # fmt: skip
+
+
+def _label(value: float, metric: str | None) -> str:
+    if metric == "density":
+        return f"{value:.2f} /m² (LOS {density_level(value)[0]})"
+    return f"{value:,.0f}"
 
 
 def kpi_frame(base: SimView, planned: SimView | None, name: str, labels: tuple[str, str]) -> Any:

@@ -44,9 +44,10 @@ def render(actor: Actor) -> None:
     horizon_min = int(clock.horizon_s // 60)
     minute = st.slider(tr("incident.time"), 0, horizon_min, int(incident.sim_time_s // 60), step=5,
                        key=f"incident_minute_{incident.id}", format="%d min")  # fmt: skip
-    st.caption(clock.label(minute * 60) + " · " + tr("incident.legend"))
+    legend = "incident.legend_density" if views.map_metric(shown) == "density" else "incident.legend"
+    st.caption(clock.label(minute * 60) + " · " + tr(legend))
     values, top = views.node_values(shown, minute)
-    st.pydeck_chart(views.deck(scenario, values, top), height=460)
+    st.pydeck_chart(views.deck(scenario, values, top, metric=views.map_metric(shown)), height=460)
     attribution = scenario_graph(scenario).graph.get("attribution", "")
     if "OpenStreetMap" in attribution:
         st.caption(tr("incident.osm"))
