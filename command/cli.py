@@ -193,6 +193,7 @@ def sweep(
         report = run_sweep(ref, replications=replications, out=folder, vary=vary or [], plan=plan, engine=engine,
                            scheduler=scheduler, workers=workers, seed=seed,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    typer.echo(f"{report.ran} replications run, {report.reused} reused; results in {report.out}", err=True)
     if as_json:
         typer.echo(json.dumps(report.summary, ensure_ascii=False, indent=1))
         return
@@ -207,7 +208,6 @@ def sweep(
             table.add_row(f"P({name})", f"{100 * b['p']:.1f}%", f"{100 * b['ci_low']:.1f}% – {100 * b['ci_high']:.1f}%",
                           "", "", "")  # fmt: skip
         Console().print(table)
-    typer.echo(f"{report.ran} replications run, {report.reused} reused; results in {report.out}", err=True)
 
 
 @app.command()

@@ -27,6 +27,7 @@ from scenarios.loading import scenario_from_document
 from simulation.sweep import Job, Metrics, breach_probability, engine_named, summarise, tasks
 
 Progress = Callable[[int, int], None]
+ENGINES = ("serial", "local", "dask")
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ def run_sweep(
     """Run (or resume) a sweep into `out`; see the module docstring."""
     if not 1 <= replications <= 1_000_000:
         raise BadInput(f"--replications: {replications} must be between 1 and 1,000,000")
+    if engine not in ENGINES:
+        raise BadInput(f"--engine: {engine!r} is not one of {', '.join(ENGINES)}")
     variants = variants_from(vary or [])
     scenarios = [_load(ref, list(v.overrides)) for v in variants]
     root = scenarios[0].seed if seed is None else seed

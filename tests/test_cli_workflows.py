@@ -1,0 +1,91 @@
+"""The sweep, drill and review commands as a user runs them: real processes, real exit codes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+TINY = str(DATA / "one_site_mmc.yaml")
+SHORT = "clock.horizon_s=3600"
+
+
+def yiwang(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "command.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600, env={**os.environ, **env})  # fmt: skip
+
+
+def test_sweep_prints_distributions_and_resumes_from_its_folder(tmp_path):
+    """A sweep prints its summary as JSON; the same command again reuses every replication."""
+    args = ("sweep", TINY, "--replications", "3", "--vary", f"{SHORT}", "--engine", "serial", "--out", "sw", "--json")
+    first = yiwang(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    variant = summary["variants"][0]
+    assert variant["replications"] == 3
+    assert {"mean", "ci_low", "ci_high", "p5", "p50", "p95"} <= set(variant["kpis"]["mean_wait_min"])
+    assert "misses_target_finish" in variant["breaches"]
+    again = yiwang(*args, cwd=tmp_path)
+    assert again.returncode == 0 and json.loads(again.stdout) == summary
+    assert "0 replications run, 3 reused" in again.stderr
+    assert (tmp_path / "sw" / "replications.parquet").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("--vary", "nonsense"), "expected field.path=v1,v2"),
+     (("--vary", "resources.testers.local.count=-1"), "resources.testers.local.count: must be >= 0"),
+     (("--engine", "cloud"), "is not one of serial, local, dask"),
+     (("--plan", "missing.json"), "expected default, optimised or a plan JSON file")],
+)  # fmt: skip
+def test_bad_sweep_input_exits_2_with_the_reason(tmp_path, args, message):
+    """A malformed variant, an invalid value, an unknown engine or a missing plan file: exit 2, one reason."""
+    result = yiwang("sweep", TINY, "--replications", "2", "--out", "sw", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_drill_start_score_and_review_from_the_command_line(tmp_path):
+    """A drill starts from an inject file, scores its (no) decisions, and its review is written and audited."""
+    db = f"sqlite:///{tmp_path / 'drill.db'}"
+    assert yiwang("init", "--demo", "--db", db, cwd=tmp_path).returncode == 0
+    script = tmp_path / "drill.yaml"
+    script.write_text("- {at_s: 600, kind: delay, target: local, params: {delay_s: 300}, note: held up}\n"
+                      "- {at_s: 900, kind: message, condition: 'queue_total > 1', note: queue growing}\n")  # fmt: skip
+    env = {"YIWANG_PASSWORD": "yiwang-demo-only", "YIWANG_DATABASE_URL": db}
+    started = yiwang("drill", "start", TINY, "--injects", str(script), "--jurisdiction", "pudong",
+                     "--trainee", "trainee", "--user", "admin", cwd=tmp_path, **env)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert "2 injects; trainee is in command" in started.stdout
+    scored = yiwang("drill", "score", "1", "--user", "admin", cwd=tmp_path, **env)
+    assert scored.returncode == 0 and "no decisions yet" in scored.stdout
+    advanced = yiwang("incident", "advance", "1", "--user", "planner", cwd=tmp_path, **env)
+    assert advanced.returncode == 0 and "(inject: delay)" in advanced.stdout
+    review = yiwang("review", "1", "--out", "aar.html", "--user", "trainee", cwd=tmp_path, **env)
+    assert review.returncode == 0, review.stderr
+    html = (tmp_path / "aar.html").read_text(encoding="utf-8")
+    assert "EXERCISE / 演练" in html and "inject delay local" in html
+    verify = yiwang("audit", "verify", cwd=tmp_path, **env)
+    assert verify.returncode == 0, verify.stderr
+
+
+def test_bad_drill_input_exits_2_and_opens_nothing(tmp_path):
+    """An inject script that is not a list, or an inject with a bad condition, is refused; no incident opens."""
+    db = f"sqlite:///{tmp_path / 'd.db'}"
+    assert yiwang("init", "--demo", "--db", db, cwd=tmp_path).returncode == 0
+    env = {"YIWANG_PASSWORD": "yiwang-demo-only", "YIWANG_DATABASE_URL": db}
+    for text, message in [("at_s: 5\n", "expected a list of injects"),
+                          ("- {at_s: 5, kind: message, condition: 'very busy'}\n", "expected QUANTITY OP NUMBER")]:  # fmt: skip
+        script = tmp_path / "bad.yaml"
+        script.write_text(text)
+        result = yiwang("drill", "start", TINY, "--injects", str(script), "--jurisdiction", "pudong",
+                        "--trainee", "trainee", "--user", "admin", cwd=tmp_path, **env)  # fmt: skip
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    listed = yiwang("incident", "list", "--json", "--user", "admin", cwd=tmp_path, **env)
+    assert json.loads(listed.stdout) == []
