@@ -80,8 +80,9 @@ def test_bad_drill_input_exits_2_and_opens_nothing(tmp_path):
     db = f"sqlite:///{tmp_path / 'd.db'}"
     assert yiwang("init", "--demo", "--db", db, cwd=tmp_path).returncode == 0
     env = {"YIWANG_PASSWORD": "yiwang-demo-only", "YIWANG_DATABASE_URL": db}
-    for text, message in [("at_s: 5\n", "expected a list of injects"),
-                          ("- {at_s: 5, kind: message, condition: 'very busy'}\n", "expected QUANTITY OP NUMBER")]:  # fmt: skip
+    cases = [("at_s: 5\n", "expected a list of injects"),
+             ("- {at_s: 5, kind: message, condition: 'very busy'}\n", "expected QUANTITY OP NUMBER")]
+    for text, message in cases:
         script = tmp_path / "bad.yaml"
         script.write_text(text)
         result = yiwang("drill", "start", TINY, "--injects", str(script), "--jurisdiction", "pudong",
