@@ -43,7 +43,7 @@ from scenarios.loading import builtin_scenario_dir
 
 APP = str(Path(command.console.app.__file__))
 CONSOLE = Path(command.console.app.__file__).parent
-PAGES = ("board", "incident", "review", "whatif", "admin")
+PAGES = ("board", "incident", "review", "whatif", "sweeps", "admin")
 
 #: username -> (role, jurisdiction); `admin` is made by `init_store`.
 USERS = {
@@ -158,7 +158,7 @@ def page_shown(at: AppTest) -> str:
         return "login"
     selects = keys(at.selectbox)
     for page, marker in (("admin", "au_role"), ("incident", "incident_choose"), ("review", "review_choose"),
-                         ("whatif", "whatif_scenario")):  # fmt: skip
+                         ("whatif", "whatif_scenario"), ("sweeps", "sweep_scenario")):  # fmt: skip
         if marker in selects:
             return page
     headings = {h.value for h in at.header}
@@ -218,8 +218,8 @@ def test_five_wrong_passwords_lock_the_account(console: Console) -> None:
     ("username", "pages"),
     [
         ("admin", {"board", "incident", "review", "admin"}),
-        ("planner", {"board", "incident", "review", "whatif"}),
-        ("cmd_a", {"board", "incident", "review", "whatif"}),
+        ("planner", {"board", "incident", "review", "whatif", "sweeps"}),
+        ("cmd_a", {"board", "incident", "review", "whatif", "sweeps"}),
         ("obs_pd", {"board", "incident", "review"}),
     ],
 )
@@ -561,3 +561,22 @@ def test_the_incident_page_draws_the_map_and_chart_without_resimulating(
     no_exception(at)
     assert len(at.get("deck_gl_json_chart")) == 1
     assert len(calls) == 2
+
+
+def test_a_sweep_runs_in_the_background_and_shows_intervals(console: Console) -> None:
+    """A planner's sweep of two variants runs off the script thread and shows means, intervals and breaches."""
+    at = goto(signed_in("planner"), "sweeps")
+    at.selectbox(key="sweep_scenario").set_value("disney_mass_testing")
+    at.number_input(key="sweep_n").set_value(2)
+    at.text_input(key="sweep_vary").input("resources.testers.xuhui.count=60,120")
+    submit_button(at, "sweep_form").click()
+    at.run()
+    job = at.session_state["yiwang_jobs"]["sweep"]
+    assert job.wait(JOB_TIMEOUT_S), "the sweep did not finish"
+    at.run()
+    no_exception(at)
+    assert job.error is None, job.error
+    (table,) = at.dataframe
+    frame = table.value
+    assert list(frame.columns)[1:] == ["resources.testers.xuhui.count=60", "resources.testers.xuhui.count=120"]
+    assert "P(misses_target_finish)" in set(frame.iloc[:, 0])

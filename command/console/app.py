@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from command.console.i18n import LANGUAGES
-from command.console.screens import admin, board, incident, login, review, whatif
+from command.console.screens import admin, board, incident, login, review, sweeps, whatif
 from command.console.screens.common import GOTO, show_flash
 from command.console.session import LANG, current_actor, lang, sign_out, store, tr
 from command.store import StoreError
@@ -59,6 +59,7 @@ def _pages(actor) -> dict:  # type: ignore[no-untyped-def]
            "review": page(review, "review")}  # fmt: skip
     if actor.can("run"):
         out["whatif"] = page(whatif, "whatif")
+        out["sweeps"] = page(sweeps, "sweeps")
     if actor.can("users.manage"):
         out["admin"] = page(admin, "admin")
     return out

@@ -129,6 +129,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "whatif.fields": ("可调整参数", "Fields to change"),
     "whatif.invalid": ("参数有误：", "Invalid fields:"),
     "whatif.none": ("还没有推演结果", "No runs yet"),
+    # sweeps
+    "page.sweeps": ("多次推演（蒙特卡洛）", "Sweeps (Monte Carlo)"),
+    "sweep.replications": ("每个方案的重复次数", "Replications per variant"),
+    "sweep.vary": ("变化的参数（字段=值1,值2；多个用分号隔开）", "Fields to vary (field.path=v1,v2; several separated by ';')"),
+    "sweep.run": ("开始推演", "Run the sweep"),
+    "sweep.hint": ("各次重复使用由根种子派生的独立随机数，结果可复现", "Each replication has its own random stream spawned from the root seed: results are reproducible"),
+    "sweep.results": ("推演结果：均值 [95% 区间]，越限概率（每个方案 {n} 次）", "Results: mean [95% interval] and chance of breaching ({n} replications per variant)"),
     # admin
     "admin.users": ("用户", "Users"),
     "admin.add_user": ("新增用户", "Add a user"),
