@@ -14,6 +14,10 @@ def optimise(scenario: Any, params: SolveParams | None = None) -> PlanResult:
         from optimizer.mass_testing import optimise_mass_testing
 
         return optimise_mass_testing(scenario, params=params)
+    if scenario.kind == "typhoon":
+        from optimizer.typhoon import optimise_typhoon
+
+        return optimise_typhoon(scenario, params=params)
     from scenarios import ScenarioError
 
     raise ScenarioError.single(scenario.name, "kind", f"no optimisation model for {scenario.kind!r} scenarios yet; "
