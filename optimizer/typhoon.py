@@ -441,6 +441,8 @@ def static_schedule(problem: TyphoonProblem, ways: tuple[int, ...]) -> Schedule 
     if not sent:
         return None
     busy = np.flatnonzero(problem.suspended.any(axis=0))
+    if busy.size == 0:  # no suspension in this window (a rolling window before or after the storm)
+        return None
     a, b = max(0, int(busy[0]) - 1), int(busy[-1]) + 1
     if b - a < problem.min_clear:
         a = max(0, b - problem.min_clear)
