@@ -94,9 +94,10 @@ def main() -> int:
                                   options=TyphoonOptions(extra_team=False, pareto_factors=()))  # fmt: skip
         opt_wall += result.wall_s
         gap = "n/a" if result.gap is None else f"{100 * result.gap:.1f}%"
-        print(f"| {k} | {scenario.clock.label(t)} | {result.status} | "
-              f"{'n/a' if result.objective is None else f'{result.objective:,.1f}'} | "
-              f"{'n/a' if result.bound is None else f'{result.bound:,.1f}'} | {gap} | {result.wall_s:.2f} |")  # fmt: skip
+        objective = "n/a" if result.objective is None else f"{result.objective:,.1f}"
+        bound = "n/a" if result.bound is None else f"{result.bound:,.1f}"
+        print(f"| {k} | {scenario.clock.label(t)} | {result.status} | {objective} | {bound} | {gap} "
+              f"| {result.wall_s:.2f} |")  # fmt: skip
         end = t + step
         continuing = set()
         if result.plan is not None:
@@ -115,8 +116,9 @@ def main() -> int:
     sim_wall += final.stats.wall_s
     total = time.perf_counter() - start_all
     print()
-    print(f"day of {horizon / 3600:g} h, re-planned every {args.step_h:g} h looking {args.lookahead_h:g} h ahead, "
-          f"seed {seed}: total wall {total:.1f} s (optimisation {opt_wall:.1f} s, simulation {sim_wall:.1f} s)")  # fmt: skip
+    print(f"day of {horizon / 3600:g} h, re-planned every {args.step_h:g} h looking {args.lookahead_h:g} h "
+          f"ahead, seed {seed}: total wall {total:.1f} s (optimisation {opt_wall:.1f} s, "
+          f"simulation {sim_wall:.1f} s)")  # fmt: skip
     bare = bare_simpy(events)
     print(f"simulation: {events:,} events in {sim_wall:.2f} s; plain SimPy, same events: {bare:.2f} s; "
           f"ratio {sim_wall / bare:.2f}x")  # fmt: skip
