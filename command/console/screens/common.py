@@ -1,4 +1,5 @@
-"""Pieces several pages share: choosing an incident, the exercise banner."""
+"""Pieces several pages share: choosing an incident, the exercise banner, messages across reruns, the
+progress of background jobs."""
 
 from __future__ import annotations
 
@@ -44,3 +45,29 @@ def show_flash() -> None:
     kind, message = st.session_state.pop("yiwang_flash", (None, None))
     if message:
         getattr(st, kind)(message)
+
+
+@st.fragment(run_every=0.5)
+def job_progress(key: str, cancel_key: str) -> None:
+    """A running job's progress bar and Cancel button, refreshed on their own; the page reruns when it ends."""
+    from command.console import jobs
+
+    job = jobs.get(key)
+    if job is None:
+        return
+    if job.done:
+        st.rerun()
+    st.progress(job.fraction, text=job.messages[-1] if job.messages else tr("review.running"))
+    if st.button(tr("review.cancel"), key=cancel_key):
+        job.cancel()
+
+
+def job_outcome_shown(job) -> bool:  # type: ignore[no-untyped-def]
+    """Show a finished job's failure or cancellation; True when there is nothing else to show."""
+    if job.error:
+        st.error(tr("review.failed", error=job.error))
+        return True
+    if job.cancelled:
+        st.warning(tr("review.cancelled"))
+        return True
+    return False

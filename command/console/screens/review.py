@@ -11,7 +11,7 @@ import streamlit as st
 
 from command import ics
 from command.console import jobs, views
-from command.console.screens.common import choose_incident, flash
+from command.console.screens.common import choose_incident, flash, job_outcome_shown, job_progress
 from command.console.session import actor_for_action, current_token, store, tr
 from command.errors import AuthFailed, CommandError
 from command.incidents import get_incident, roster, scenario_document
@@ -74,7 +74,7 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
     if job is None:
         return
     if job.running:
-        _progress(key)
+        job_progress(key, f"cancel_{key}")
     elif job.cancelled:
         st.warning(tr("review.cancelled"))
     elif job.error:
@@ -86,17 +86,6 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
         if st.session_state.get("review_plan") == job.result and not st.session_state.get("review_decided"):
             st.success(tr("review.done", plan=job.result))
 
-
-@st.fragment(run_every=0.5)
-def _progress(key: str) -> None:
-    job = jobs.get(key)
-    if job is None:
-        return
-    if job.done:
-        st.rerun()
-    st.progress(job.fraction, text=job.messages[-1] if job.messages else tr("review.running"))
-    if st.button(tr("review.cancel"), key=f"cancel_{key}"):
-        job.cancel()
 
 
 def _header(view: PlanView) -> None:
@@ -180,15 +169,9 @@ def _risk(scenario, view: PlanView, seed: int) -> None:  # type: ignore[no-untyp
                 st.rerun()
             return
         if job.running:
-            st.progress(job.fraction, text=tr("review.running"))
-            if st.button(tr("review.cancel"), key=f"cancel_{key}"):
-                job.cancel()
+            job_progress(key, f"cancel_{key}")
             return
-        if job.error:
-            st.error(tr("review.failed", error=job.error))
-            return
-        if job.cancelled:
-            st.warning(tr("review.cancelled"))
+        if job_outcome_shown(job):
             return
         for label in ("this", "default"):
             result = job.result[label]

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from command.console import jobs
+from command.console.screens.common import job_outcome_shown, job_progress
 from command.console.screens.whatif import FIELDS
 from command.console.session import tr
 from command.security import Actor
@@ -45,13 +46,9 @@ def render(actor: Actor) -> None:
         st.caption(tr("sweep.hint"))
         return
     if job.running:
-        _progress()
+        job_progress(KEY, "sweep_cancel")
         return
-    if job.error:
-        st.error(tr("review.failed", error=job.error))
-        return
-    if job.cancelled:
-        st.warning(tr("review.cancelled"))
+    if job_outcome_shown(job):
         return
     _show(job.result)
 
@@ -62,17 +59,6 @@ def _variants(spec: list[str]) -> int:
         n *= max(1, len([v for v in item.partition("=")[2].split(",") if v.strip()]))
     return n
 
-
-@st.fragment(run_every=0.5)
-def _progress() -> None:
-    job = jobs.get(KEY)
-    if job is None:
-        return
-    if job.done:
-        st.rerun()
-    st.progress(job.fraction, text=job.messages[-1] if job.messages else tr("review.running"))
-    if st.button(tr("review.cancel"), key="sweep_cancel"):
-        job.cancel()
 
 
 def _show(summary: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from command.console import jobs
+from command.console.screens.common import job_progress
 from command.console.session import tr
 from command.runs import run_loaded
 from command.security import Actor
@@ -48,7 +49,7 @@ def render(actor: Actor) -> None:
     job = jobs.get("whatif")
     if job is not None:
         if job.running:
-            _progress()
+            job_progress("whatif", "whatif_cancel")
         elif job.error:
             st.error(tr("review.failed", error=job.error))
         elif job.result is not None and job.result not in _runs():
@@ -108,17 +109,6 @@ def _mass_testing_fields(scenario: Any) -> list[str]:
 
 FIELDS = {"mass_testing": _mass_testing_fields, "typhoon": _typhoon_fields}
 
-
-@st.fragment(run_every=0.5)
-def _progress() -> None:
-    job = jobs.get("whatif")
-    if job is None:
-        return
-    if job.done:
-        st.rerun()
-    st.progress(job.fraction, text=job.messages[-1] if job.messages else tr("review.running"))
-    if st.button(tr("review.cancel"), key="whatif_cancel"):
-        job.cancel()
 
 
 def _runs() -> list[dict[str, Any]]:
