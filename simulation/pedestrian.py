@@ -20,6 +20,7 @@ density and q(D) above it (Lebacque's sending and receiving functions).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -67,14 +68,15 @@ def _argmax_flow(fd: FundamentalDiagram) -> tuple[float, float]:
     return float(d), float(fd.flow(d))
 
 
-class _Diagram:
-    """Shared parts: flow = density × speed, the capacity point, demand and supply."""
+class _Diagram(ABC):
+    """Shared parts: flow = density × speed, the capacity point, demand and supply; each diagram gives speed."""
 
     jam_density: float
     free_speed: float
 
+    @abstractmethod
     def speed(self, density: np.ndarray | float) -> np.ndarray:
-        raise NotImplementedError
+        """Walking speed (m/s) at a density (persons/m²)."""
 
     def flow(self, density: np.ndarray | float) -> np.ndarray:
         d = np.clip(np.asarray(density, dtype=float), 0.0, self.jam_density)

@@ -321,17 +321,7 @@ REFUSALS = {
     "init --demo on a real store": R(None, "init --demo", "the store already has users; nothing changed"),
 }  # fmt: skip
 
-#: Refusals that still leave something behind: bugs to fix (strict, so that a fix shows up as XPASS).
-KNOWN_BUGS: dict[str, str] = {}
-
-
-def _refusal_params() -> list[Any]:
-    return [pytest.param(case, id=name, marks=[pytest.mark.xfail(reason=KNOWN_BUGS[name], strict=True)]
-                         if name in KNOWN_BUGS else [])
-            for name, case in REFUSALS.items()]  # fmt: skip
-
-
-@pytest.mark.parametrize("case", _refusal_params())
+@pytest.mark.parametrize("case", [pytest.param(case, id=name) for name, case in REFUSALS.items()])
 def test_bad_input_is_refused_with_a_reason_and_changes_nothing(case, populated, tmp_path, monkeypatch):
     """Every CLI command's bad input gives a one-line reason and a non-zero exit, and changes nothing in the store."""
     base, inputs = populated
