@@ -64,6 +64,11 @@ def incident_for(session: Session, actor: Actor, incident_id: int, *, lock: bool
     return incident
 
 
+def usernames(session: Session) -> dict[int, str]:
+    """User id -> user name, for showing who did what."""
+    return dict(session.execute(select(User.id, User.username)).all())  # type: ignore[arg-type]
+
+
 def user_by_name(session: Session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
@@ -126,10 +131,6 @@ def current_grant(session: Session, incident_id: int, at: datetime) -> Authority
     )
     return session.scalars(query).first()
 
-
-def holder_of(session: Session, incident_id: int, at: datetime) -> User | None:
-    grant = current_grant(session, incident_id, at)
-    return session.get(User, grant.user_id) if grant is not None else None
 
 
 def require_holder(session: Session, actor: Actor, incident: Incident, at: datetime, what: str) -> AuthorityGrant:
@@ -249,7 +250,7 @@ def grants_of(store: Store, actor: Actor, incident_id: int) -> list[GrantView]:
     actor.require("incident.read", "read grants")
     with store.read() as session:
         incident_for(session, actor, incident_id)
-        names = dict(session.execute(select(User.id, User.username)).all())
+        names = usernames(session)
         rows = session.scalars(select(AuthorityGrant).where(AuthorityGrant.incident_id == incident_id)
                                .order_by(AuthorityGrant.id)).all()  # fmt: skip
         return [GrantView(g.id, g.incident_id, names.get(g.user_id, "?"), names.get(g.granted_by, "?"), g.valid_from,
@@ -263,7 +264,6 @@ __all__ = [
     "current_grant",
     "grant_command",
     "grants_of",
-    "holder_of",
     "incident_for",
     "jurisdiction_by_code",
     "require_holder",
@@ -272,5 +272,6 @@ __all__ = [
     "sees_personal_data",
     "subtree",
     "user_by_name",
+    "usernames",
     "visible_jurisdictions",
 ]

@@ -487,6 +487,17 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
                           solver=new.meta.solver.model_dump() if new.meta.solver else {})  # fmt: skip
         typer.echo(f"plan {pid} {'drafted' if draft else 'proposed'} for incident {incident_id}")
 
+    @plan.command("submit")
+    @guard
+    def plan_submit(plan_id: Annotated[int, typer.Argument(metavar="PLAN")], user: UserOption = None,
+                    db_url: DbOption = None) -> None:  # fmt: skip
+        """Propose a draft plan (draft -> proposed)."""
+        from command.plans import propose_draft
+
+        store = _store(db_url)
+        propose_draft(store, _actor(store, user, "plan submit"), plan_id)
+        typer.echo(f"plan {plan_id} proposed")
+
     @plan.command("list")
     @guard
     def plan_list(incident_id: Annotated[int, typer.Argument(metavar="INCIDENT")], user: UserOption = None,

@@ -22,11 +22,11 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from command.authority import grant_command, incident_for
+from command.authority import grant_command, incident_for, usernames
 from command.errors import BadInput, Conflict
 from command.incidents import demo_roster, import_roster, open_incident, scenario_of
 from command.security import Actor
-from command.store import Decision, PlanRecord, PlanVersion, Store, User
+from command.store import Decision, PlanRecord, PlanVersion, Store
 from scenarios import Plan, ScenarioError, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
@@ -115,7 +115,7 @@ def score_drill(store: Store, actor: Actor, incident_id: int) -> list[DecisionSc
         if not incident.exercise:
             raise Conflict(f"incident {incident_id} is not an exercise; only drills are scored")
         scenario, seed = scenario_of(incident), incident.seed
-        names = dict(session.execute(select(User.id, User.username)).all())
+        names = usernames(session)
         rows = session.execute(
             select(Decision, PlanRecord.number)
             .join(PlanRecord, Decision.plan_id == PlanRecord.id)

@@ -25,6 +25,7 @@ from command.authority import (
     incident_for,
     jurisdiction_by_code,
     sees_personal_data,
+    usernames,
     visible_jurisdictions,
 )
 from command.errors import BadInput, Conflict, NotAuthorised
@@ -321,7 +322,7 @@ def activity(store: Store, actor: Actor, incident_id: int) -> list[ActivityView]
     actor.require("incident.read", "read activity logs")
     with store.read() as session:
         incident_for(session, actor, incident_id)
-        names = dict(session.execute(select(User.id, User.username)).all())
+        names = usernames(session)
         rows = session.scalars(select(ActivityEntry).where(ActivityEntry.incident_id == incident_id)
                                .order_by(ActivityEntry.id)).all()  # fmt: skip
         return [ActivityView(r.at, r.sim_s, names.get(r.user_id, "system") if r.user_id else "system", r.kind, r.text)

@@ -18,7 +18,7 @@ from command.errors import BadInput, Conflict
 from command.incidents import activity, roster, scenario_of
 from command.plans import PlanView, view_plan
 from command.security import Actor
-from command.store import Jurisdiction, OperationalPeriod, Store, User
+from command.store import Jurisdiction, OperationalPeriod, Store
 from scenarios import Scenario
 
 DECIDED = {"approved", "active", "superseded", "completed"}
@@ -37,7 +37,7 @@ def _header(store: Store, actor: Actor, plan_id: int) -> tuple[ics.IncidentHeade
                                  .where(OperationalPeriod.start_s <= view.state_time_s)
                                  .order_by(OperationalPeriod.number.desc())).first()  # fmt: skip
         jur = session.get(Jurisdiction, incident.jurisdiction_id)
-        commander = session.scalar(select(User.username).where(User.username == approval.by)) or approval.by
+        commander = approval.by
         start_s, end_s = (period.start_s, period.end_s) if period else (0.0, scenario.clock.horizon_s)
         header = ics.IncidentHeader(
             name=incident.title, code=incident.code, jurisdiction=jur.name if jur else "?",
@@ -49,8 +49,10 @@ def _header(store: Store, actor: Actor, plan_id: int) -> tuple[ics.IncidentHeade
     return header, view, scenario
 
 
-def export_ics(store: Store, actor: Actor, plan_id: int, out_dir: Path) -> list[Path]:
-    """Write ICS-204 lists (CSV, HTML) for an approved plan and the incident's ICS-214 log; the files written."""
+def forms(store: Store, actor: Actor, plan_id: int) -> tuple[dict[str, str], bool, int]:
+    """The ICS-204 lists (CSV, HTML) of an approved plan and its incident's ICS-214 log, by file name, with the
+    roster masked as this actor may see it; and whether it was masked. The CLI writes them; the console offers
+    the HTML lists for download. Also the incident's id."""
     actor.require("export", "export paperwork")
     header, view, scenario = _header(store, actor, plan_id)
     people, masked = roster(store, actor, view.incident_id)
@@ -65,6 +67,12 @@ def export_ics(store: Store, actor: Actor, plan_id: int, out_dir: Path) -> list[
         f"ics214_{header.code}.csv": ics.activity_log_csv(log, header),
         f"ics214_{header.code}.html": ics.activity_log_html(log, header),
     }
+    return contents, masked, view.incident_id
+
+
+def export_ics(store: Store, actor: Actor, plan_id: int, out_dir: Path) -> list[Path]:
+    """Write ICS-204 lists (CSV, HTML) for an approved plan and the incident's ICS-214 log; the files written."""
+    contents, masked, incident_id = forms(store, actor, plan_id)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -78,9 +86,9 @@ def export_ics(store: Store, actor: Actor, plan_id: int, out_dir: Path) -> list[
             temps.append((temp, final))
         with store.write() as session:
             audit.append(session, at=store.now(), actor=actor.username, action="export",
-                         incident_id=view.incident_id, subject=f"plan {plan_id}",
-                         details={"forms": ["ics204", "ics214"], "files": sorted(contents), "masked": masked,
-                                  "teams": len(lists)})  # fmt: skip
+                         incident_id=incident_id, subject=f"plan {plan_id}",
+                         details={"forms": ["ics204", "ics214"], "files": sorted(contents),
+                                  "masked": masked})  # fmt: skip
     except OSError as exc:
         for temp, _ in temps:
             temp.unlink(missing_ok=True)
@@ -103,4 +111,4 @@ def audit_export(store: Store, actor: Actor, plan_id: int, *, files: list[str], 
                      subject=f"plan {plan_id}", details={"forms": ["ics204"], "files": files, "via": via})  # fmt: skip
 
 
-__all__ = ["audit_export", "export_ics"]
+__all__ = ["audit_export", "export_ics", "forms"]

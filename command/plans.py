@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from command import audit
-from command.authority import GrantLimits, incident_for, require_holder, resources_used, subtree
+from command.authority import GrantLimits, incident_for, require_holder, resources_used, usernames
 from command.errors import BadInput, Conflict, NotAuthorised, NotFound
 from command.faults import fault_point
 from command.incidents import log_activity, scenario_of, set_phase
 from command.security import Actor, authenticate
-from command.store import Decision, Incident, Jurisdiction, PlanRecord, PlanVersion, Store, User
+from command.store import Decision, Incident, Jurisdiction, PlanRecord, PlanVersion, Store
 from scenarios import Plan, ScenarioError, diff_plans
 from scenarios.schema import Scenario
 
@@ -209,7 +209,7 @@ def view_plan(store: Store, actor: Actor, plan_id: int, version: int | None = No
     with store.read() as session:
         record, incident = _plan_for(session, actor, plan_id)
         row = _version(session, plan_id, version or record.current_version)
-        names = dict(session.execute(select(User.id, User.username)).all())
+        names = usernames(session)
         decisions = tuple(
             DecisionView(d.decision, d.version, names.get(d.user_id, "?"), d.decided_at, d.reason,
                          json.loads(d.shown_json))
@@ -232,6 +232,8 @@ def list_plans(store: Store, actor: Actor, incident_id: int) -> list[PlanView]:
 
 
 def _check_shown(record: PlanRecord, current: PlanVersion, shown: Shown, plan_id: int) -> None:
+    if record.status == "draft":
+        raise Conflict(f"plan {plan_id} is a draft, not proposed yet; nothing to decide")
     if record.status != "proposed":
         raise Conflict(f"plan {plan_id} is already {record.status}; nothing to decide")
     if shown.version != record.current_version:
@@ -364,9 +366,6 @@ def parse_plan_file(text: str, *, file: str) -> Plan:
     except ScenarioError as exc:
         raise BadInput("\n".join(str(p) for p in exc.problems)) from None
 
-
-def holder_jurisdiction_ok(session: Session, user: User, incident: Incident) -> bool:
-    return incident.jurisdiction_id in subtree(session, user.jurisdiction_id)
 
 
 __all__ = [

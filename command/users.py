@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from command import audit
 from command.authority import jurisdiction_by_code, visible_jurisdictions
 from command.errors import BadInput, Conflict
-from command.migrate import check_current, current_revision, upgrade
+from command.migrate import upgrade
 from command.security import (
     Actor,
     check_password_strength,
@@ -110,14 +110,6 @@ def is_demo(store: Store) -> bool:
         return bool(session.scalar(select(func.count()).select_from(User).where(User.demo.is_(True))))
 
 
-def open_existing(store: Store) -> Store:
-    """Check the store is initialised and at this code's schema (raises `StoreError` with what to run)."""
-    check_current(store)
-    return store
-
-
-def store_revision(store: Store) -> str | None:
-    return current_revision(store)
 
 
 def add_user(
@@ -221,7 +213,6 @@ __all__ = [
     "is_demo",
     "list_jurisdictions",
     "list_users",
-    "open_existing",
     "set_active",
     "visible_jurisdiction_codes",
 ]

@@ -264,3 +264,20 @@ def test_refusals_change_nothing(world, incident):
             _approve(world, who, pid)
     with world.store.read() as session:
         assert session.scalars(select(Decision)).all() == []
+
+
+def test_a_draft_is_not_decided_until_it_is_proposed(world, incident):
+    """A draft cannot be approved; once proposed it can, and proposing it twice is refused."""
+    from command.plans import propose_draft
+
+    iid, _, scenario = incident
+    draft = create_plan(world.store, world["planner"], iid, tiny_plan(scenario, count=7), scenario=scenario,
+                        propose=False)  # fmt: skip
+    assert view_plan(world.store, world["admin"], draft).status == "draft"
+    with pytest.raises(Conflict, match="a draft, not proposed"):
+        _approve(world, "cmd_pudong", draft)
+    propose_draft(world.store, world["planner"], draft)
+    with pytest.raises(Conflict, match="not a draft"):
+        propose_draft(world.store, world["planner"], draft)
+    _approve(world, "cmd_pudong", draft)
+    assert view_plan(world.store, world["admin"], draft).status == "approved"

@@ -52,7 +52,7 @@ def render(actor: Actor) -> None:
     if view.status == "proposed":
         _decide(actor, view, get_incident(store(), actor, incident.id).holder)
     elif view.status in {"approved", "active", "superseded", "completed"}:
-        _download(actor, view, scenario)
+        _download(actor, view)
 
 
 def _run_controls(actor: Actor, incident_id: int) -> None:
@@ -272,21 +272,15 @@ def reject(plan_id: int, shown: Shown, password: str, reason: str) -> bool:
     return True
 
 
-def _download(actor: Actor, view: PlanView, scenario) -> None:  # type: ignore[no-untyped-def]
-    approval = next((d for d in reversed(view.decisions) if d.decision == "approved"), None)
-    if approval is None:
+def _download(actor: Actor, view: PlanView) -> None:
+    """The ICS-204 lists of a decided plan, as the CLI exports them (roster masked as this user may see it)."""
+    from command.paperwork import forms
+
+    if not actor.can("export"):
         return
-    incident = get_incident(store(), actor, view.incident_id)
-    people, _ = roster(store(), actor, view.incident_id)
-    entries = [ics.RosterEntry(team=p.team, name=p.name, phone=p.phone, role=p.role) for p in people]
-    header = ics.IncidentHeader(name=incident.title, code=incident.code, jurisdiction=incident.jurisdiction,
-                                exercise=incident.exercise, period_number=1, period_start=scenario.clock.at(0),
-                                period_end=scenario.clock.at(scenario.clock.horizon_s), commander=approval.by,
-                                approved_by=approval.by, approved_at=approval.at, plan_id=view.plan_id,
-                                plan_version=approval.version, plan_digest=view.digest)  # fmt: skip
-    html = ics.to_html(ics.assignment_lists(view.plan, scenario, roster=entries), header)
-    name = f"ics204_{incident.code}_plan{view.number}v{approval.version}.html"
-    st.download_button(tr("review.export"), html, file_name=name, mime="text/html", key="review_download",
+    contents, _, _ = forms(store(), actor, view.plan_id)
+    name = next(n for n in contents if n.startswith("ics204_") and n.endswith(".html"))
+    st.download_button(tr("review.export"), contents[name], file_name=name, mime="text/html", key="review_download",
                        on_click=record_export, args=(view.plan_id, name))  # fmt: skip
 
 
