@@ -17,6 +17,7 @@ import itertools
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
 from scenarios.errors import Problem, ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, haversine_m
@@ -35,6 +36,7 @@ from scenarios.plan import (
 from scenarios.schema import CrowdScenario
 
 STAIR_PAIR_M = 80.0
+PULL_S = 600.0  # EST: dwellers due to leave this long (× attraction) before a show wait for it
 RULES = ("nearest",)
 
 
@@ -176,4 +178,45 @@ def check_plan(plan: Plan, scenario: CrowdScenario, graph: nx.DiGraph, *, file: 
     return problems
 
 
-__all__ = ["RULES", "Stair", "check_plan", "default_plan", "stair_one_ways", "stairs"]
+def show_hold(scenario: CrowdScenario, plan: Plan, n_steps: int, dt: float) -> np.ndarray:
+    """For each step, whether dwellers whose time is up stay: during a show, or just before one (its pull).
+
+    Show changes: `cancel` ends the segment at the action's time; `shorten` cuts `minutes` off its end (not
+    before the action); `pause` stops it for `minutes` from the action's time and moves the rest later (a
+    pause before the start delays the whole segment).
+    """
+    intervals: list[tuple[float, float, float]] = []
+    changes: dict[int, list[ChangeShow]] = {}
+    for act in plan.of_type(ChangeShow):
+        changes.setdefault(act.segment, []).append(act)
+    for i, show in enumerate(scenario.shows):
+        pieces = [(show.start_s, show.start_s + show.duration_s)]
+        for act in changes.get(i, []):
+            t, shift = act.at_s, act.minutes * 60
+            new = []
+            for a, b in pieces:
+                if act.change == "cancel":
+                    if t > a:
+                        new.append((a, min(b, t)))
+                elif act.change == "shorten":
+                    new.append((a, max(a, b - shift, min(t, b))))
+                elif t <= a:
+                    new.append((a + shift, b + shift))
+                elif t < b:
+                    new += [(a, t), (t + shift, b + shift)]
+                else:
+                    new.append((a, b))
+            pieces = [(a, b) for a, b in new if b > a]
+        if pieces:
+            first = pieces[0][0]
+            intervals.append((first - PULL_S * show.attraction, first, show.attraction))
+        intervals += [(a, b, show.attraction) for a, b in pieces]
+    t = np.arange(n_steps + 1) * dt
+    hold = np.zeros(n_steps + 1, dtype=bool)
+    for a, b, attraction in intervals:
+        if attraction > 0:
+            hold |= (t >= a) & (t < b)
+    return hold
+
+
+__all__ = ["PULL_S", "RULES", "Stair", "check_plan", "default_plan", "show_hold", "stair_one_ways", "stairs"]

@@ -72,13 +72,13 @@ import networkx as nx
 import numpy as np
 import simpy
 
-from scenarios.crowd import check_plan
+from scenarios.crowd import check_plan, show_hold
 from scenarios.crowd import default_plan as crowd_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES
+from scenarios.pedestrian import SFPE, SFPE_K_LEVEL, SFPE_K_STAIR, Bottleneck, Weidmann
 from scenarios.plan import (
     AssignStaff,
-    ChangeShow,
     CloseExit,
     CloseRoad,
     MeterFlow,
@@ -89,7 +89,6 @@ from scenarios.plan import (
 )
 from scenarios.schema import CrowdScenario
 from simulation.core import CountingEnvironment, Recorder, RunStats, SimResult, WallClock, streams
-from simulation.pedestrian import SFPE, SFPE_K_LEVEL, SFPE_K_STAIR, Bottleneck, Weidmann
 
 STREAMS = ("arrivals", "dwell")
 SAMPLE_EVERY_S = 60.0
@@ -97,7 +96,6 @@ ROUTE_EVERY_S = 60.0
 ROUTE_SMOOTHING = 0.5  # share of the way route shares move towards the fastest next edge at each update
 COUNTERFLOW_FRICTION = 0.15  # EST: capacity lost to balanced counter-flow without lanes
 STAFF_REACH_M = 250.0  # EST: a posted team controls the walkways this far (on foot) from its post
-PULL_S = 600.0  # EST: dwellers due to leave this long (× attraction) before a show wait for it
 HYSTERESIS_PPM2 = 0.2
 STALL_SPEED_MPS = 0.1  # a two-way edge at critical density moving slower than this is stalled
 STALL_HOLD_S = 30.0
@@ -218,47 +216,6 @@ def build_network(graph: nx.DiGraph, *, dt: float, free_speed: float, stair_fact
 
 
 # ------------------------------------------------------------------------------------------ shows
-
-
-def show_hold(scenario: CrowdScenario, plan: Plan, n_steps: int, dt: float) -> np.ndarray:
-    """For each step, whether dwellers whose time is up stay: during a show, or just before one (its pull).
-
-    Show changes: `cancel` ends the segment at the action's time; `shorten` cuts `minutes` off its end (not
-    before the action); `pause` stops it for `minutes` from the action's time and moves the rest later (a
-    pause before the start delays the whole segment).
-    """
-    intervals: list[tuple[float, float, float]] = []
-    changes: dict[int, list[ChangeShow]] = {}
-    for act in plan.of_type(ChangeShow):
-        changes.setdefault(act.segment, []).append(act)
-    for i, show in enumerate(scenario.shows):
-        pieces = [(show.start_s, show.start_s + show.duration_s)]
-        for act in changes.get(i, []):
-            t, shift = act.at_s, act.minutes * 60
-            new = []
-            for a, b in pieces:
-                if act.change == "cancel":
-                    if t > a:
-                        new.append((a, min(b, t)))
-                elif act.change == "shorten":
-                    new.append((a, max(a, b - shift, min(t, b))))
-                elif t <= a:
-                    new.append((a + shift, b + shift))
-                elif t < b:
-                    new += [(a, t), (t + shift, b + shift)]
-                else:
-                    new.append((a, b))
-            pieces = [(a, b) for a, b in new if b > a]
-        if pieces:
-            first = pieces[0][0]
-            intervals.append((first - PULL_S * show.attraction, first, show.attraction))
-        intervals += [(a, b, show.attraction) for a, b in pieces]
-    t = np.arange(n_steps + 1) * dt
-    hold = np.zeros(n_steps + 1, dtype=bool)
-    for a, b, attraction in intervals:
-        if attraction > 0:
-            hold |= (t >= a) & (t < b)
-    return hold
 
 
 def dwell_kernel(scenario: CrowdScenario, rng: np.random.Generator, dt: float, n_steps: int) -> np.ndarray:

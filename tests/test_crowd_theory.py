@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from crowd_builders import crowd_scenario, plan_of
 
+from scenarios.pedestrian import SFPE, Bottleneck, Weidmann
 from scenarios.plan import AssignStaff, OneWay
 from simulation.crowd import CrowdModel
-from simulation.pedestrian import SFPE, Bottleneck, Weidmann
 
 V0 = 1.34
 WIDTH = 4.0
