@@ -175,6 +175,26 @@ def check_plan(plan: Plan, scenario: CrowdScenario, graph: nx.DiGraph, *, file: 
                 problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not an origin of the demand"))
         elif not isinstance(act, MeterFlow | CloseExit):
             problems.append(Problem(file, f"{where}.type", f"{act.type} does not apply to a crowd scenario"))
+    problems += _overbooked(plan, scenario, file)
+    return problems
+
+
+def _overbooked(plan: Plan, scenario: CrowdScenario, file: str) -> list[Problem]:
+    """A pool split over several posts: at no moment may its posts hold more people than it has."""
+    problems = []
+    by_pool: dict[str, list[tuple[int, AssignStaff]]] = {}
+    for i, act in enumerate(plan.actions):
+        if isinstance(act, AssignStaff) and act.pool in scenario.staff:
+            by_pool.setdefault(act.pool, []).append((i, act))
+    for pool, acts in by_pool.items():
+        size = scenario.staff[pool].count
+        for i, act in acts:  # the total peaks at some assignment's start
+            t = act.at_s
+            total = sum(a.count for _, a in acts if a.at_s <= t and (a.until_s is None or a.until_s > t))
+            if total > size:
+                problems.append(Problem(file, f"actions[{i}].count", f"team {pool!r} has {size}; from "
+                                        f"{t:g} s its posts would hold {total}"))  # fmt: skip
+                break
     return problems
 
 

@@ -46,7 +46,8 @@ The rules of one step of `dt` seconds (Lebacque's demand/supply form of the cell
   distribution (as a flow: the cohort is spread over the distribution); dwellers whose time is up stay while
   a show runs, and for `PULL_S` × attraction before one starts; then they leave. `change_show` moves, cuts or
   cancels the show intervals.
-- Staff: a team posted to a node covers every node within `STAFF_REACH_M` on foot; metering and one-way
+- Staff: a team (or part of one: a pool may be split over several posts) posted to a node covers every node
+  within `STAFF_REACH_M` on foot; metering and one-way
   control are only in force where a team covers them (the event log says when a control waits for staff).
 - Thresholds (the scenario's warning, critical and crush densities) are watched at every node and every
   edge; each crossing upwards (and each clearing, with a hysteresis of `HYSTERESIS_PPM2`) triggers a SimPy
@@ -285,7 +286,7 @@ class CrowdModel:
         self.controls: list[Control] = [Control(a) for a in self.plan.actions if isinstance(a, MeterFlow | OneWay)]
         self.closed_nodes: set[str] = set()
         self.open_roads: set[int] = set()
-        self.posted: dict[str, tuple[str, int]] = {}  # team -> (node, count) while on post
+        self.posted: dict[int, tuple[str, int]] = {}  # assignment (its index in the plan) -> (node, count) on post
         self._reach: dict[str, set[str]] = {}
         self.route_override: dict[str, list[tuple[float, int]]] = {}
         # bookkeeping
@@ -1013,15 +1014,16 @@ class CrowdModel:
         arrive = max(act.at_s, team.callup_delay_s) + walk
         if arrive > env.now:
             yield env.timeout(arrive - env.now)
-        self.posted[act.pool] = (act.to, act.count)
+        key = next(i for i, a in enumerate(self.plan.actions) if a is act)
+        self.posted[key] = (act.to, act.count)
         self.rec.event(env.now, "staff_posted", f"{act.count} of {act.pool} posted at {act.to}",
                        team=act.pool, node=act.to, count=act.count)  # fmt: skip
         self.refresh_controls(env.now)
         if act.until_s is not None:
             if act.until_s > env.now:
                 yield env.timeout(act.until_s - env.now)
-            if self.posted.get(act.pool, (None, 0))[0] == act.to:
-                del self.posted[act.pool]
+            if key in self.posted:
+                del self.posted[key]
                 self.rec.event(env.now, "staff_stood_down", f"{act.pool} leaves {act.to}", team=act.pool)
                 self.refresh_controls(env.now)
 
