@@ -32,7 +32,8 @@ The rules of one step of `dt` seconds (Lebacque's demand/supply form of the cell
   incoming link gets the same fraction); so the amounts that leave one place are exactly the ones that
   enter the next, and people are conserved to rounding.
 - Metering caps the inflow of arriving classes through a node (leavers are let through); at an origin it
-  caps entry from the outside, and the people held back wait in that origin's queue.
+  caps entry from the outside only (people already inside who pass an entrance are not held there), and the
+  people held back wait in that origin's queue.
 - Arrivals: the scenario's rate × origin share each step (Poisson counts or expected amounts), split over
   destinations by their shares, wait in their origin's queue until the origin has room; a closed origin's
   arrivals come in at the nearest open one.
@@ -889,11 +890,16 @@ class CrowdModel:
             if not isinstance(c.action, MeterFlow) or c.action.node not in net.index:
                 continue
             n = net.index[c.action.node]
+            self.origins_at[n] = np.flatnonzero(self.origin_node == n)
+            if self.origins_at[n].size:
+                # An entrance's gate meters people coming in from outside; those already inside who pass the
+                # entrance on their way are not held there.
+                self.last_cells_into[n] = self.cells_into[n] = self.doors_into[n] = np.zeros(0, dtype=np.int64)
+                continue
             into = np.flatnonzero(net.head == n)
             self.last_cells_into[n] = np.flatnonzero(self.c_last & (self.c_head == n)) if nc else np.zeros(0, int)
             self.cells_into[n] = np.flatnonzero(np.isin(net.cell_edge, into)) if nc else np.zeros(0, int)
             self.doors_into[n] = np.intersect1d(into, self.door_edges)
-            self.origins_at[n] = np.flatnonzero(self.origin_node == n)
 
     def _redirects(self) -> None:
         """Arrivals at a closed origin come in at the nearest open one (on foot at free speed)."""
