@@ -18,6 +18,10 @@ def optimise(scenario: Any, params: SolveParams | None = None) -> PlanResult:
         from optimizer.typhoon import optimise_typhoon
 
         return optimise_typhoon(scenario, params=params)
+    if scenario.kind == "crowd":
+        from optimizer.crowd import optimise_crowd
+
+        return optimise_crowd(scenario, params=params)
     from scenarios import ScenarioError
 
     raise ScenarioError.single(scenario.name, "kind", f"no optimisation model for {scenario.kind!r} scenarios yet; "
