@@ -66,6 +66,7 @@ warning density), `visitors_served` (reached a viewing area); and more (`visitor
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,8 @@ SWAP_PMPS = 0.15  # EST: at a standstill, counter-flowing people squeeze past ea
 MIN_CELL_M = 10.0  # cells are at least this long (a free step is 1.34-2.7 m; long streets need no finer grid)
 DWELL_SAMPLES = 200_000
 KPI_LEVELS = (4.0, 5.0)  # the person-minute KPIs are named after these densities
+KERNELS = ("numba", "numpy")  # the compiled step (`simulation.crowd_kernel`) and the NumPy reference
+KERNEL_ENV = "YIWANG_CROWD_KERNEL"  # set it to "numpy" to run the reference step
 
 
 # ------------------------------------------------------------------------------------------ the network
@@ -246,8 +249,17 @@ class CrowdModel:
 
     def __init__(self, scenario: CrowdScenario, plan: Plan | None = None, *, seed: int | None = None,
                  dt: float | None = None, cell_m: float = MIN_CELL_M, graph: nx.DiGraph | None = None,
-                 on_step: Callable[[CrowdModel], None] | None = None):  # fmt: skip
+                 on_step: Callable[[CrowdModel], None] | None = None, kernel: str | None = None):  # fmt: skip
         from scenarios.loading import scenario_graph
+
+        kernel = kernel or os.environ.get(KERNEL_ENV) or KERNELS[0]
+        if kernel not in KERNELS:
+            raise ValueError(f"crowd step kernel {kernel!r} (argument or {KERNEL_ENV}): not one of {KERNELS}")
+        self.compiled = kernel == "numba"
+        if self.compiled:  # imported here: NumPy-only runs do not load numba
+            from simulation import crowd_kernel
+
+            self._kernels = crowd_kernel
 
         self.s = scenario
         self.graph = graph if graph is not None else scenario_graph(scenario)
@@ -279,6 +291,8 @@ class CrowdModel:
         self._arrays()
         self.hold = show_hold(scenario, self.plan, self.n_steps, self.dt)
         self.kernel = dwell_kernel(scenario, self.rng["dwell"], self.dt, self.n_steps)
+        nonzero = np.flatnonzero(self.kernel)
+        self.kernel_span = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
         self.due = np.zeros((len(self.targets), self.n_steps + self.kernel.size + 2))
         self.held = np.zeros(len(self.targets))
         self.step_no = 0
@@ -407,6 +421,30 @@ class CrowdModel:
         self.se_opp = net.cell_twin[self.se_first]
         self.se_node = net.tail[se]
         self._geometry()
+        self._kernel_arrays()
+
+    def _kernel_arrays(self) -> None:
+        """What the compiled step needs beyond the NumPy step's index sets: cell flags, buffers, the diagram."""
+        net, fd = self.net, self.fd
+        self.k_cells = (net.cell_edge, self.c_first, self.c_last, self.c_head, net.cell_twin, self.last_idx)
+        self.canon_two_way = net.twin[self.canon_edges] >= 0
+        n_places, n_canon = len(self.place_names), self.canon_edges.size
+        self.place_rho = np.zeros(n_places)
+        self.level_changed = np.zeros(n_places, dtype=np.int64)
+        self.level_old = np.zeros(n_places, dtype=np.int64)
+        self.stall_started = np.zeros(n_canon, dtype=np.int64)
+        self.stall_ended = np.zeros(n_canon, dtype=np.int64)
+        self.stall_fwd = np.zeros(n_canon)
+        self.stall_bwd = np.zeros(n_canon)
+        self.moved_c = np.zeros(net.n_cells_total)
+        th = self.s.thresholds
+        self.level_values = np.array([th.warning_ppm2, th.critical_ppm2, th.crush_ppm2])
+        self.kpi_levels = np.array(KPI_LEVELS)
+        if isinstance(fd, SFPE):
+            kind, a, gamma = 1.0, fd.k, 0.0
+        else:
+            kind, a, gamma = 0.0, fd.v0, fd.gamma
+        self.fd_params = (kind, a, gamma, self.jam, self.rho_crit, fd.capacity, COUNTERFLOW_FRICTION)
 
     def _geometry(self) -> None:
         """Cell areas, their inverses, speed factor × width, and door capacities: they change with widths."""
@@ -449,9 +487,78 @@ class CrowdModel:
 
     def step(self) -> None:
         """Advance every cell and node by one step (see the module docstring for the rules)."""
+        self._arrive(self.step_no * self.dt)
+        if self.compiled:
+            self._step_compiled()
+        else:
+            self._step_numpy()
+        if self.on_step is not None:
+            self.on_step(self)
+
+    def _step_compiled(self) -> None:
+        """The step after the arrivals, by the compiled kernels: the same rules as `_step_numpy`."""
+        ck, net, dt = self._kernels, self.net, self.dt
+        cells, nodes = self.n_cells_arr, self.n_nodes_arr
+        own, both, rho = self._post if self._post is not None else ck.densities(cells, net.cell_twin, self.inv_area)
+        moved, own_next = np.empty(net.n_cells_total), np.empty(net.n_cells_total)
+        lo, hi = self.kernel_span
+        entered, ff_in, ff_out, served, departed, inside = ck.flow_step(
+            cells, nodes, self.queue, self.dwelling, own, both, rho,
+            self.fd_params, dt, self.LEAVE,
+            *self.k_cells, self.c_exit, self.c_factor_w, self.area_c,
+            self.P, net.tail, net.head, net.first_cell, self.cap_e, self.e_exit,
+            net.node_area, self.node_width, self.node_closed, self.origin_node, self.phi0_origin,
+            self.m_rate, *self.m_lc, *self.m_de, *self.m_go,
+            self.sw_a, self.sw_b, self.sw_cap, self.se_edge, self.se_first, self.se_opp, self.se_node, self.se_cap,
+            moved, self.moved_c, own_next,
+            self.step_no, self.hold, self.due, self.kernel, lo, hi, self.dwell_at, self.held, self.target_node,
+            self.open_exits, self.phi0_leave,
+        )  # fmt: skip
+        self.entered_network += entered
+        self.freeflow_s += ff_in
+        self.served += served
+        self.departed += departed
+        self.freeflow_s += ff_out
+        self.walk_person_s += inside * dt
+        self.step_no += 1
+        self.last_flow = moved
+        self._watch_compiled(self.step_no * dt, own_next)
+
+    def _watch_compiled(self, t: float, own: np.ndarray) -> None:
+        """`_watch` by the compiled kernel; the event log and the peak's name are written here."""
+        ck, net, dt = self._kernels, self.net, self.dt
+        stall = bool(self.stall_edges.size and self.canon_cells.size and self.step_no % self.stall_every == 0)
+        every = self.stall_every * dt
+        both, rho, top, n_changed, n_started, n_ended, n_now, q = ck.watch_step(
+            own, self.n_cells_arr, self.n_nodes_arr, self.dwelling, net.cell_twin, self.inv_area, net.node_area,
+            self.canon_cells, self.canon_starts, self.level_values, HYSTERESIS_PPM2,
+            self.kpi_levels, self.over, self.place_level, self.place_peak, self.peak[0], dt, self.place_rho,
+            self.level_changed, self.level_old,
+            stall, self.s.thresholds.critical_ppm2, STALL_SPEED_MPS, STALL_HOLD_S, every, self.canon_two_way,
+            net.cell_len, self.moved_c, self.stall_run, self.stalled,
+            self.stall_started, self.stall_ended, self.stall_fwd, self.stall_bwd,
+            bool(self.meters), *self.m_go, *self.m_ci, self.queue, self.rho_crit,
+        )  # fmt: skip
+        self._post = (own, both, rho)
+        self.rho_c = rho
+        place_rho = self.place_rho
+        if top >= 0:
+            self.peak = (float(place_rho[top]), t, self.place_names[top])
+        if n_changed:
+            changed = self.level_changed[:n_changed]
+            self._level_events(t, changed, self.level_old[:n_changed], self.place_level[changed], place_rho)
+        if stall:
+            self.stalled_s += float(n_now) * every
+            rho_e = place_rho[net.n_nodes :]
+            self._stall_events(t, self.stall_started[:n_started], self.stall_ended[:n_ended], rho_e,
+                               self.stall_fwd, self.stall_bwd)  # fmt: skip
+        if self.meters:
+            self.max_meter_queue = max(self.max_meter_queue, q)
+            self.meter_wait_person_s += q * dt
+
+    def _step_numpy(self) -> None:
+        """The step after the arrivals, in NumPy: the reference for the compiled kernels."""
         net, dt, fd = self.net, self.dt, self.fd
-        t = self.step_no * dt
-        self._arrive(t)
         nodes, cells, queue = self.n_nodes_arr, self.n_cells_arr, self.queue
         own, both, rho = self._post if self._post is not None else self._densities()
         node_tot = nodes.sum(axis=1) + self.dwelling
@@ -551,8 +658,6 @@ class CrowdModel:
         self.step_no += 1
         self.last_flow = moved
         self._watch(self.step_no * dt, f_c)
-        if self.on_step is not None:
-            self.on_step(self)
 
     def _swaps(self, cells: np.ndarray, frac_c: np.ndarray, f_c: np.ndarray, dem_e: np.ndarray,
                f_e: np.ndarray, blocked: np.ndarray) -> tuple[np.ndarray, ...]:  # fmt: skip
@@ -690,18 +795,22 @@ class CrowdModel:
         new = np.where(up > old, up, np.where(keep < old, keep, old))
         changed = np.flatnonzero(new != old)
         if changed.size:
-            names = ("clear", "warning", "critical", "crush")
-            out = []
-            for p in changed:
-                lvl = int(new[p])
-                rising = lvl > old[p]
-                if rising:
-                    for j in range(int(old[p]) + 1, lvl + 1):
-                        self.crossings[names[j]] += 1
-                out.append((self.place_names[p], names[lvl], rising, float(place_rho[p])))
             self.place_level = new
-            ev, self.breach = self.breach, self.env.event()
-            ev.succeed((t, out))
+            self._level_events(t, changed, old[changed], new[changed], place_rho)
+
+    def _level_events(self, t: float, changed: np.ndarray, old: np.ndarray, new: np.ndarray,
+                      place_rho: np.ndarray) -> None:  # fmt: skip
+        """Count the crossings of the places whose level changed and hand them to the watcher process."""
+        names = ("clear", "warning", "critical", "crush")
+        out = []
+        for p, was, lvl in zip(changed.tolist(), old.tolist(), new.tolist(), strict=True):
+            rising = lvl > was
+            if rising:
+                for j in range(was + 1, lvl + 1):
+                    self.crossings[names[j]] += 1
+            out.append((self.place_names[p], names[lvl], rising, float(place_rho[p])))
+        ev, self.breach = self.breach, self.env.event()
+        ev.succeed((t, out))
 
     def _stalls(self, t: float, own: np.ndarray, both: np.ndarray, rho: np.ndarray, f_c: np.ndarray,
                 rho_e: np.ndarray) -> None:  # fmt: skip
@@ -723,6 +832,13 @@ class CrowdModel:
         self.stalled_s += float(now.sum()) * every
         started = np.flatnonzero((self.stall_run >= STALL_HOLD_S) & ~self.stalled)
         ended = np.flatnonzero(~now & self.stalled)
+        self._stall_events(t, started, ended, rho_e, fwd, bwd)
+        self.stalled = np.where(now, self.stalled | (self.stall_run >= STALL_HOLD_S), False)
+
+    def _stall_events(self, t: float, started: np.ndarray, ended: np.ndarray, rho_e: np.ndarray, fwd: np.ndarray,
+                      bwd: np.ndarray) -> None:  # fmt: skip
+        """Log the edges where counter-flow has just stalled, and those moving again."""
+        net = self.net
         for p in started:
             u, v = net.edges[self.canon_edges[p]]
             self.rec.event(t, "counterflow_stalled", f"counter-flow stalled on {u} - {v} "
@@ -731,7 +847,6 @@ class CrowdModel:
         for p in ended:
             u, v = net.edges[self.canon_edges[p]]
             self.rec.event(t, "counterflow_moving", f"{u} - {v} moving again", u=u, v=v)
-        self.stalled = np.where(now, self.stalled | (self.stall_run >= STALL_HOLD_S), False)
 
     def _meter_queue(self, rho: np.ndarray) -> float:
         """People held back by meters: origin queues at metered origins, and congested cells feeding a meter."""
@@ -869,6 +984,28 @@ class CrowdModel:
             if c.enforced and isinstance(c.action, MeterFlow) and c.action.node in net.index
         }
         self._redirects()
+        self._kernel_sets()
+
+    def _kernel_sets(self) -> None:
+        """The compiled step's view of closures, exits and meters (flags per cell, edge and node; CSR lists)."""
+        net = self.net
+        self.c_exit = np.zeros(net.n_cells_total, dtype=bool)
+        self.c_exit[self.exit_last] = True
+        self.e_exit = np.zeros(len(net.edges), dtype=bool)
+        self.e_exit[self.exit_doors] = True
+        self.node_closed = np.zeros(net.n_nodes, dtype=bool)
+        self.node_closed[self.closed_idx] = True
+        nodes = list(self.meters)
+        self.m_rate = np.array([self.meters[n] for n in nodes], dtype=float)
+
+        def csr(lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            ptr = np.cumsum([0, *(x.size for x in lists)]).astype(np.int64)
+            return ptr, np.concatenate([np.zeros(0, dtype=np.int64), *lists]).astype(np.int64)
+
+        self.m_lc = csr([self.last_cells_into[n] for n in nodes])
+        self.m_de = csr([self.doors_into[n] for n in nodes])
+        self.m_go = csr([self.origins_at[n] for n in nodes])
+        self.m_ci = csr([self.cells_into[n] for n in nodes])
 
     def _exit_sets(self) -> None:
         """Last cells and doors that lead into an open exit (their leavers are absorbed there)."""
@@ -1118,6 +1255,8 @@ class CrowdModel:
         self._prepare()
         free = self.edge_times()
         self.phi0_nodes = np.nan_to_num(self.potentials(free), posinf=0.0)
+        self.phi0_origin = self.phi0_nodes[self.origin_node]
+        self.phi0_leave = self.phi0_nodes[self.target_node, self.LEAVE]
         net = self.net
         remain = (net.n_cells[net.cell_edge] - net.cell_pos) * net.cell_len / (self.fd.free_speed * self.c_factor)
         self.phi0_cells = remain[:, None] + self.phi0_nodes[self.c_head]
@@ -1212,9 +1351,9 @@ def _default_plan(scenario: CrowdScenario, graph: nx.DiGraph) -> Plan:
 
 
 def simulate(scenario: CrowdScenario, plan: Plan | None = None, *, seed: int | None = None,
-             dt: float | None = None, cell_m: float = MIN_CELL_M) -> SimResult:  # fmt: skip
+             dt: float | None = None, cell_m: float = MIN_CELL_M, kernel: str | None = None) -> SimResult:  # fmt: skip
     """Run a crowd scenario under a plan (the scenario's default plan if none)."""
-    return CrowdModel(scenario, plan, seed=seed, dt=dt, cell_m=cell_m).run()
+    return CrowdModel(scenario, plan, seed=seed, dt=dt, cell_m=cell_m, kernel=kernel).run()
 
 
 __all__ = ["CrowdModel", "CrowdNetwork", "build_network", "dwell_kernel", "show_hold", "simulate"]

@@ -1,0 +1,576 @@
+"""The crowd model's step, compiled: the same rules as `CrowdModel`'s NumPy step, as loops over cells and nodes.
+
+`simulation.crowd` keeps the NumPy step as the reference; these kernels do the same arithmetic in the same
+order where it matters (sums per node are formed apart and then added, as `np.bincount` does), so that the two
+agree to rounding. A NumPy step costs about 150 small array calls whatever the crowd; a compiled step costs one
+call and a few passes over the cells.
+
+- `flow_step`: everything a step does after the arrivals join the queues: what cells, doors and origins send
+  and receive, metering, receivers sharing their room, leavers at the exits, counter-flow swaps, applying the
+  flows; then `absorb` (arrivals start to dwell, leavers are gone, dwell ends).
+- `watch_step`: densities after the step, the place densities and peaks, the person-seconds over the KPI
+  levels, the threshold levels (the places whose level changed are returned, for the event log), the stall
+  check (every few steps) and the people held back by meters.
+
+Determinism: no parallel loops and no fast-math, so results do not depend on threads or on the machine's
+vector width beyond what NumPy's own sums do. `cache=True` keeps the compiled code between processes (where
+the package folder is writable).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from scenarios.pedestrian import SFPE_A, SFPE_MIN_DENSITY
+
+WEIDMANN, SFPE = 0, 1  # the kinds of fundamental diagram `fd_flow` knows
+EXP_NEGLIGIBLE = 38.0
+
+
+@numba.njit(cache=True)
+def fd_flow(kind: int, a: float, gamma: float, jam: float, d: float) -> float:
+    """Specific flow at density `d`: Weidmann (v0 = a) or SFPE (k = a), as `scenarios.pedestrian` has them."""
+    d = min(max(d, 0.0), jam)
+    if kind == WEIDMANN:
+        x = min(max(d, 1e-12), jam)
+        z = gamma * (1.0 / x - 1.0 / jam)
+        # Past z = 38, exp(-z) < 2⁻⁵⁴ and 1 − exp(-z) rounds to 1 exactly: skip the exponential (whose
+        # underflow at sparse densities is slow).
+        return d * (a * (1.0 - math.exp(-z))) if z < EXP_NEGLIGIBLE else d * (a * 1.0)
+    x = min(max(d, SFPE_MIN_DENSITY), jam)
+    return d * (a * (1.0 - SFPE_A * x))
+
+
+@numba.njit(cache=True)
+def densities(cells, c_twin, inv_area):
+    """Per cell: its own people, both directions' people, and the density of both."""
+    nc, K = cells.shape
+    own = np.empty(nc)
+    for c in range(nc):
+        s = 0.0
+        for k in range(K):
+            s += cells[c, k]
+        own[c] = s
+    both, rho = both_ways(own, c_twin, inv_area)
+    return own, both, rho
+
+
+@numba.njit(cache=True)
+def both_ways(own, c_twin, inv_area):
+    """Per cell, from its own people: both directions' people and their density."""
+    both = own.copy()
+    rho = np.empty(own.size)
+    for c in range(own.size):
+        if c_twin[c] >= 0:
+            both[c] += own[c_twin[c]]
+        rho[c] = both[c] * inv_area[c]
+    return both, rho
+
+
+@numba.njit(cache=True)
+def cell_flow(cells, c, k, g_c, c_exit, leave_c, L, c_meter, fac):
+    """What cell `c` sends of class `k` this step: its share, or its leavers at an exit, times its meter."""
+    x = cells[c, k] * g_c[c]
+    if k == L and c_exit[c]:
+        x = leave_c[c]
+    if c_meter.size and c_meter[c] >= 0:
+        x *= fac[c_meter[c], k]
+    return x
+
+
+@numba.njit(cache=True)
+def squeeze(xa, xb, i, ta, tb, cap):
+    """Scale row `i` of both sides' remainders (totals `ta`, `tb`) so that each side passes min(ta, tb, cap)."""
+    x = min(min(ta, tb), cap)
+    ra = x / ta if ta > 0 else 0.0
+    rb = x / tb if tb > 0 else 0.0
+    for k in range(xa.shape[1]):
+        xa[i, k] *= ra
+        xb[i, k] *= rb
+
+
+@numba.njit(cache=True)
+def add_sums(nodes, sums, sign):
+    """Add `sign` × `sums` to `nodes` and clear `sums` (per-node sums are formed apart, as `np.bincount` does)."""
+    for n in range(nodes.shape[0]):
+        for k in range(nodes.shape[1]):
+            nodes[n, k] += sign * sums[n, k]
+            sums[n, k] = 0.0
+
+
+@numba.njit(cache=True)
+def add_rows(cells, live, rows, shift, amounts, sign):
+    """`cells[rows[i] + shift] += sign × amounts[i]` for the live `i`, in order."""
+    for i in range(rows.size):
+        if live[i]:
+            for k in range(cells.shape[1]):
+                cells[rows[i] + shift, k] += sign * amounts[i, k]
+
+
+@numba.njit(cache=True)
+def flow_step(
+    cells, nodes, queue, dwelling, own, both, rho,
+    fd, dt, L,
+    c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
+    P, tail, head, first_cell, cap_e, e_exit,
+    node_area, node_width, node_closed, origin_node, phi0_origin,
+    m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
+    sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
+    moved, moved_c, own_next,
+    k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+):  # fmt: skip
+    """One step of flows, in place; returns the bookkeeping sums (see `CrowdModel.step` for the rules).
+
+    `fd` is (kind, a, gamma, jam, critical density, capacity, counter-flow friction). `moved`, `moved_c` and
+    `own_next` are filled: what each cell sent before the exit and meter adjustments, what it sent in the end,
+    and the people in it after the step.
+    Returns (entered the network, free-flow seconds of the entries, free-flow seconds of those who stop
+    dwelling, served, departed, people inside walking).
+    """
+    kind, a_fd, gamma, jam, rho_crit, cap, kappa = fd
+    kind = int(kind)
+    nc, K = cells.shape
+    m = tail.size
+    nn = nodes.shape[0]
+    n_o = queue.shape[0]
+    # Cells: counter-flow friction, what each sends (its share of demand) and can receive (supply and room).
+    frac_c = np.empty(nc)
+    send = np.empty(nc)
+    recv = np.empty(nc)
+    flow_c = np.empty(nc)
+    for c in range(nc):
+        fric = 1.0
+        b = both[c]
+        t = c_twin[c]
+        if t >= 0:
+            fric = 1.0 - kappa * (1.0 - abs(2 * own[c] - b) / (b if b > 0 else 1.0))
+        base = c_factor_w[c] * fric * dt
+        # The two directions of a cell share its density: one flow(D) does for both.
+        f = flow_c[t] if 0 <= t < c and rho[t] == rho[c] else fd_flow(kind, a_fd, gamma, jam, rho[c])
+        flow_c[c] = f
+        below = rho[c] < rho_crit
+        per = ((f if below else cap) * base) / b if b > 0 else 0.0
+        frac_c[c] = min(per, 1.0)
+        send[c] = own[c] * frac_c[c]
+        recv[c] = min((cap if below else f) * base, max(jam * area_c[c] - b, 0.0))
+    # Nodes send each class over their out-edges in the route shares; an edge's end passes at most its door
+    # capacity.
+    dem_e = np.empty((m, K))
+    tot_e = np.empty(m)
+    for e in range(m):
+        s = 0.0
+        for k in range(K):
+            dem_e[e, k] = nodes[tail[e], k] * P[e, k]
+            s += dem_e[e, k]
+        if s > cap_e[e]:
+            r = cap_e[e] / s
+            for k in range(K):
+                dem_e[e, k] *= r
+            s = cap_e[e]
+        tot_e[e] = s
+    dem_g = queue.copy()
+    # Metering: arriving classes into a metered node get at most its rate; leavers pass.
+    n_m = m_rate.size
+    fac = np.ones((n_m, K))
+    m_on = np.zeros(n_m, dtype=np.bool_)
+    any_m = False
+    for j in range(n_m):
+        s1 = 0.0
+        for i in range(m_lc_ptr[j], m_lc_ptr[j + 1]):
+            c = m_lc[i]
+            for k in range(K):
+                if k != L:
+                    s1 += cells[c, k] * frac_c[c]
+        s2 = 0.0
+        for i in range(m_de_ptr[j], m_de_ptr[j + 1]):
+            for k in range(K):
+                if k != L:
+                    s2 += dem_e[m_de[i], k]
+        s3 = 0.0
+        for i in range(m_go_ptr[j], m_go_ptr[j + 1]):
+            for k in range(K):
+                if k != L:
+                    s3 += dem_g[m_go[i], k]
+        asked = s1 + s2 + s3
+        budget = m_rate[j] * dt
+        if asked <= budget:
+            continue
+        m_on[j] = True
+        any_m = True
+        for k in range(K):
+            if k != L:
+                fac[j, k] = budget / asked
+        for i in range(m_de_ptr[j], m_de_ptr[j + 1]):
+            for k in range(K):
+                dem_e[m_de[i], k] *= fac[j, k]
+        for i in range(m_go_ptr[j], m_go_ptr[j + 1]):
+            for k in range(K):
+                dem_g[m_go[i], k] *= fac[j, k]
+    if any_m:
+        for e in range(m):
+            s = 0.0
+            for k in range(K):
+                s += dem_e[e, k]
+            tot_e[e] = s
+        for j in range(n_m):
+            if m_on[j]:
+                for i in range(m_lc_ptr[j], m_lc_ptr[j + 1]):
+                    c = m_lc[i]
+                    s = 0.0
+                    for k in range(K):
+                        s += cells[c, k] * frac_c[c] * fac[j, k]
+                    send[c] = s
+    # Receivers share their room in proportion to what is asked of them.
+    in_c = np.empty(nc)
+    for c in range(nc):
+        in_c[c] = tot_e[c_edge[c]] if c_first[c] else send[c - 1]
+    r_cell = np.empty(nc)
+    for c in range(nc):
+        asked = in_c[c]
+        if c_twin[c] >= 0:
+            asked += in_c[c_twin[c]]
+        r_cell[c] = recv[c] / asked if asked > recv[c] else 1.0
+    # Leavers reaching an open exit are gone at once: they take no room there.
+    leave_c = np.empty(nc)  # read at exit cells only
+    a_last = np.zeros(nn)
+    for c in last_idx:
+        sn = send[c]
+        if c_exit[c]:
+            leave_c[c] = cells[c, L] * frac_c[c]
+            sn -= leave_c[c]
+        a_last[c_head[c]] += sn
+    a_door = np.zeros(nn)
+    for e in range(m):
+        if first_cell[e] < 0:
+            a_door[head[e]] += tot_e[e] - dem_e[e, L] if e_exit[e] else tot_e[e]
+    a_orig = np.zeros(nn)
+    for o in range(n_o):
+        s = 0.0
+        for k in range(K):
+            s += dem_g[o, k]
+        a_orig[origin_node[o]] += s
+    # A node receives no more than its room; once congested, no more than flow(D) across its walkways.
+    r_node = np.empty(nn)
+    for n in range(nn):
+        s = 0.0
+        for k in range(K):
+            s += nodes[n, k]
+        tot = s + dwelling[n]
+        rho_n = tot / node_area[n]
+        room = jam * node_area[n] - tot
+        nr = room if rho_n < rho_crit else min(fd_flow(kind, a_fd, gamma, jam, rho_n) * node_width[n] * dt, room)
+        nr = max(nr, 0.0)
+        if node_closed[n]:
+            nr = 0.0
+        asked = a_last[n] + a_door[n] + a_orig[n]
+        r_node[n] = nr / asked if asked > nr else 1.0
+    # The flows: what each sender may send times the share its receiver can take. A cell's outflow is
+    # `cell_flow` of its people before the step; it is not stored, so that a step reads the cells once.
+    g_c = np.empty(nc)
+    for c in range(nc):
+        rd = r_node[c_head[c]] if c_last[c] else r_cell[c + 1]
+        g_c[c] = frac_c[c] * rd
+        moved[c] = send[c] * rd
+    c_meter = np.empty(0, dtype=np.int64)
+    if any_m:
+        c_meter = np.full(nc, -1, dtype=np.int64)
+        for j in range(n_m):
+            if m_on[j]:
+                for i in range(m_lc_ptr[j], m_lc_ptr[j + 1]):
+                    c_meter[m_lc[i]] = j
+    f_e = np.empty((m, K))
+    for e in range(m):
+        fc = first_cell[e]
+        r = r_cell[fc] if fc >= 0 else r_node[head[e]]
+        for k in range(K):
+            f_e[e, k] = dem_e[e, k] * r
+        if e_exit[e]:
+            f_e[e, L] = dem_e[e, L]
+    f_g = np.empty((n_o, K))
+    for o in range(n_o):
+        r = r_node[origin_node[o]]
+        for k in range(K):
+            f_g[o, k] = dem_g[o, k] * r
+    # Counter-flow swaps, where both sides of a boundary are held up (computed before the flows apply).
+    touched = np.zeros(nc, dtype=np.bool_)
+    n_sw = sw_a.size
+    sw_live = np.zeros(n_sw, dtype=np.bool_)
+    xa = np.empty((n_sw, K))  # rows of live boundaries only
+    xb = np.empty((n_sw, K))
+    for i in range(n_sw):
+        a, b = sw_a[i], sw_b[i]
+        if send[a] - moved[a] > 0 and send[b] - moved[b] > 0:
+            sw_live[i] = True
+            touched[a] = touched[a + 1] = touched[b] = touched[b + 1] = True
+            ta = 0.0
+            tb = 0.0
+            for k in range(K):
+                fa = cell_flow(cells, a, k, g_c, c_exit, leave_c, L, c_meter, fac)
+                xa[i, k] = max(cells[a, k] * frac_c[a] - fa, 0.0)
+                ta += xa[i, k]
+                fb = cell_flow(cells, b, k, g_c, c_exit, leave_c, L, c_meter, fac)
+                xb[i, k] = max(cells[b, k] * frac_c[b] - fb, 0.0)
+                tb += xb[i, k]
+            squeeze(xa, xb, i, ta, tb, sw_cap[i])
+    n_se = se_edge.size
+    se_live = np.zeros(n_se, dtype=np.bool_)
+    ye = np.empty((n_se, K))
+    yo = np.empty((n_se, K))
+    for i in range(n_se):
+        o = se_opp[i]
+        if send[o] - moved[o] > 0:
+            se_live[i] = True
+            touched[o] = touched[se_first[i]] = True
+            e = se_edge[i]
+            te = 0.0
+            to = 0.0
+            for k in range(K):
+                ye[i, k] = max(dem_e[e, k] - f_e[e, k], 0.0)
+                te += ye[i, k]
+                fo = cell_flow(cells, o, k, g_c, c_exit, leave_c, L, c_meter, fac)
+                yo[i, k] = max(cells[o, k] * frac_c[o] - fo, 0.0)
+                to += yo[i, k]
+            squeeze(ye, yo, i, te, to, se_cap[i])
+    # Apply them: what leaves one place enters the next. Nodes first (they need the cells before the step).
+    tmp = np.zeros((nn, K))
+    for e in range(m):
+        for k in range(K):
+            tmp[tail[e], k] += f_e[e, k]
+    add_sums(nodes, tmp, -1.0)
+    for c in last_idx:
+        for k in range(K):
+            tmp[c_head[c], k] += cell_flow(cells, c, k, g_c, c_exit, leave_c, L, c_meter, fac)
+    add_sums(nodes, tmp, 1.0)
+    for e in range(m):
+        if first_cell[e] < 0:
+            for k in range(K):
+                tmp[head[e], k] += f_e[e, k]
+    add_sums(nodes, tmp, 1.0)
+    entered = 0.0
+    freeflow = 0.0
+    for o in range(n_o):
+        for k in range(K):
+            tmp[origin_node[o], k] += f_g[o, k]
+            queue[o, k] -= f_g[o, k]
+            entered += f_g[o, k]
+            freeflow += f_g[o, k] * phi0_origin[o, k]
+    add_sums(nodes, tmp, 1.0)
+    # Cells, from the last to the first (so that the cell before still holds what it had): each loses its
+    # outflow and gains its inflow; rounding dust below zero is cleared (no flow exceeds what its sender
+    # holds), except where swaps still apply.
+    for c in range(nc - 1, -1, -1):
+        special = c_exit[c] or (any_m and c_meter[c] >= 0)
+        first = c_first[c]
+        special_in = not first and (c_exit[c - 1] or (any_m and c_meter[c - 1] >= 0))
+        e = c_edge[c]
+        out_sum = 0.0
+        own_sum = 0.0
+        for k in range(K):
+            out = cell_flow(cells, c, k, g_c, c_exit, leave_c, L, c_meter, fac) if special else cells[c, k] * g_c[c]
+            if first:
+                inflow = f_e[e, k]
+            elif special_in:
+                inflow = cell_flow(cells, c - 1, k, g_c, c_exit, leave_c, L, c_meter, fac)
+            else:
+                inflow = cells[c - 1, k] * g_c[c - 1]
+            x = (cells[c, k] - out) + inflow
+            out_sum += out
+            if not touched[c]:
+                x = max(x, 0.0)
+                own_sum += x
+            cells[c, k] = x
+        moved_c[c] = out_sum
+        own_next[c] = own_sum
+    # The swaps: each side hands its share over the boundary (the people on either side stay as many).
+    add_rows(cells, sw_live, sw_a, 0, xa, -1.0)
+    add_rows(cells, sw_live, sw_a, 1, xa, 1.0)
+    add_rows(cells, sw_live, sw_b, 0, xb, -1.0)
+    add_rows(cells, sw_live, sw_b, 1, xb, 1.0)
+    add_rows(cells, se_live, se_first, 0, ye, 1.0)
+    add_rows(cells, se_live, se_opp, 0, yo, -1.0)
+    for i in range(n_se):
+        if se_live[i]:
+            for k in range(K):
+                tmp[se_node[i], k] += yo[i, k] - ye[i, k]
+    add_sums(nodes, tmp, 1.0)
+    in_cells = 0.0
+    for c in range(nc):
+        if touched[c]:
+            s = 0.0
+            for k in range(K):
+                x = max(cells[c, k], 0.0)
+                cells[c, k] = x
+                s += x
+            own_next[c] = s
+        in_cells += own_next[c]
+    released, served, departed = absorb(
+        nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+        dwelling, L,
+    )  # fmt: skip
+    walking = 0.0
+    for n in range(nn):
+        for k in range(K):
+            walking += nodes[n, k]
+    return entered, freeflow, released, served, departed, walking + in_cells
+
+
+@numba.njit(cache=True)
+def absorb(
+    nodes, k_step, hold, due, pmf, lo, hi, dwell_at, held, target_node, open_exits, phi0_leave, dwelling, L
+):  # fmt: skip
+    """Arrivals at their viewing area start to dwell; leavers at an open exit are gone; dwell ends.
+
+    Returns (free-flow seconds of those who stop dwelling, served, departed); `dwelling` is refilled."""
+    n_t = target_node.size
+    served = 0.0
+    for i in range(n_t):
+        got = nodes[target_node[i], i]
+        nodes[target_node[i], i] = 0.0
+        dwell_at[i] += got
+        served += got
+        if got != 0.0:  # the cohort leaves over the coming steps, in the dwell distribution's shares
+            row = due[i, k_step + lo : k_step + hi]
+            share = pmf[lo:hi]
+            for j in range(row.size):
+                row[j] += got * share[j]
+    departed = 0.0
+    for x in open_exits:
+        departed += nodes[x, L]
+        nodes[x, L] = 0.0
+    released = 0.0
+    if hold[k_step]:
+        for i in range(n_t):
+            held[i] += due[i, k_step]
+    else:
+        for i in range(n_t):
+            r = min(due[i, k_step] + held[i], dwell_at[i])
+            held[i] = 0.0
+            dwell_at[i] -= r
+            nodes[target_node[i], L] += r
+            released += r * phi0_leave[i]
+    dwelling[:] = 0.0
+    for i in range(n_t):
+        dwelling[target_node[i]] += dwell_at[i]
+    return released, served, departed
+
+
+@numba.njit(cache=True)
+def watch_step(
+    own, cells, nodes, dwelling, c_twin, inv_area, node_area, canon_cells, canon_starts, levels, hysteresis,
+    kpi_levels, over, place_level, place_peak, peak, dt, place_rho, changed, old_level,
+    stall, crit, stall_speed, stall_hold, every, canon_two_way, cell_len, moved_c, stall_run, stalled,
+    started, ended, fwd, bwd,
+    meter_on, m_go_ptr, m_go, m_ci_ptr, m_ci, queue, rho_crit,
+):  # fmt: skip
+    """Densities after a step (`own`: each cell's people), against the thresholds and KPI levels; stalls when
+    `stall`; meter queues.
+
+    Fills `place_rho` (nodes, then canonical edges), `changed` and `old_level` (the places whose level
+    changed, their level before; `place_level` holds the new ones), and with `stall`: `started`, `ended`,
+    `fwd`, `bwd`. Returns (both, rho, the new peak place or -1, changes, stalls started, stalls ended,
+    edges stalled now, people held back by meters).
+    """
+    both, rho = both_ways(own, c_twin, inv_area)
+    nn, K = nodes.shape
+    n_e = canon_starts.size
+    n_cc = canon_cells.size
+    node_tot = np.empty(nn)
+    for n in range(nn):
+        s = 0.0
+        for k in range(K):
+            s += nodes[n, k]
+        node_tot[n] = s + dwelling[n]
+        place_rho[n] = node_tot[n] / node_area[n]
+    for p in range(n_e):
+        stop = canon_starts[p + 1] if p + 1 < n_e else n_cc
+        r = rho[canon_cells[canon_starts[p]]]
+        for i in range(canon_starts[p] + 1, stop):
+            r = max(r, rho[canon_cells[i]])
+        place_rho[nn + p] = r
+    n_p = place_rho.size
+    top = 0
+    for p in range(n_p):
+        place_peak[p] = max(place_peak[p], place_rho[p])
+        if place_rho[p] > place_rho[top]:
+            top = p
+    new_peak = -1
+    if n_p and place_rho[top] > peak + 1e-12:
+        new_peak = top
+    # Person-seconds at places denser than each KPI level.
+    for j in range(kpi_levels.size):
+        s1 = 0.0
+        for n in range(nn):
+            if place_rho[n] > kpi_levels[j]:
+                s1 += node_tot[n]
+        s2 = 0.0
+        for i in range(n_cc):
+            c = canon_cells[i]
+            if rho[c] > kpi_levels[j]:
+                s2 += both[c]
+        over[j] += (s1 + s2) * dt
+    # Threshold levels: up at a crossing, down only past the hysteresis.
+    n_changed = 0
+    for p in range(n_p):
+        up = 0
+        keep = 0
+        for j in range(levels.size):
+            if place_rho[p] >= levels[j]:
+                up += 1
+            if place_rho[p] + hysteresis >= levels[j]:
+                keep += 1
+        old = place_level[p]
+        new = up if up > old else (keep if keep < old else old)
+        if new != old:
+            changed[n_changed] = p
+            old_level[n_changed] = old
+            place_level[p] = new
+            n_changed += 1
+    n_started = n_ended = n_now = 0
+    if stall:
+        for p in range(n_e):
+            lo = canon_starts[p]
+            hi = canon_starts[p + 1] if p + 1 < n_e else n_cc
+            f = 0.0
+            total = 0.0
+            mv = 0.0
+            for i in range(lo, hi):
+                c = canon_cells[i]
+                f += own[c]
+                total += both[c]
+                mc = moved_c[c] + (moved_c[c_twin[c]] if c_twin[c] >= 0 else 0.0)
+                mv += mc * cell_len[c]
+            speed = mv / (total * dt) if total > 0 else np.inf
+            b = total - f
+            fwd[p] = f
+            bwd[p] = b
+            now = (place_rho[nn + p] >= crit) and (min(f, b) >= max(1.0, 0.1 * total)) and (speed < stall_speed)
+            now = now and canon_two_way[p]
+            stall_run[p] = stall_run[p] + every if now else 0.0
+            if now:
+                n_now += 1
+            if stall_run[p] >= stall_hold and not stalled[p]:
+                started[n_started] = p
+                n_started += 1
+            if not now and stalled[p]:
+                ended[n_ended] = p
+                n_ended += 1
+            stalled[p] = (stalled[p] or stall_run[p] >= stall_hold) if now else False
+    q = 0.0
+    if meter_on:
+        for j in range(m_go_ptr.size - 1):
+            s = 0.0
+            for i in range(m_go_ptr[j], m_go_ptr[j + 1]):
+                for k in range(K):
+                    s += queue[m_go[i], k]
+            q += s
+            s = 0.0
+            for i in range(m_ci_ptr[j], m_ci_ptr[j + 1]):
+                c = m_ci[i]
+                if rho[c] >= rho_crit:
+                    for k in range(K):
+                        s += cells[c, k]
+            q += s
+    return both, rho, new_peak, n_changed, n_started, n_ended, n_now, q
