@@ -364,6 +364,21 @@ def flow_step(
     for c in range(nc - 1, -1, -1):
         special = c_exit[c] or (any_m and c_meter[c] >= 0)
         first = c_first[c]
+        if not (first or special or touched[c] or c_exit[c - 1] or (any_m and c_meter[c - 1] >= 0)):
+            # Most cells: fed by the cell before, nobody leaving at an exit, no meter, no swap.
+            g, g_in = g_c[c], g_c[c - 1]
+            out_sum = 0.0
+            own_sum = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                x = max((v - out) + cells[c - 1, k] * g_in, 0.0)
+                out_sum += out
+                own_sum += x
+                cells[c, k] = x
+            moved_c[c] = out_sum
+            own_next[c] = own_sum
+            continue
         special_in = not first and (c_exit[c - 1] or (any_m and c_meter[c - 1] >= 0))
         e = c_edge[c]
         out_sum = 0.0
