@@ -7,10 +7,19 @@ import itertools
 
 import numpy as np
 import pytest
+from ortools.sat.python import cp_model
 from typhoon_worlds import small_typhoon, storm
 
 from optimizer import SolveParams, optimise
-from optimizer.typhoon import fluid_cost, schedule_feasible, solve_typhoon, typhoon_problem
+from optimizer.typhoon import (
+    TyphoonModel,
+    best_static_schedule,
+    fluid_cost,
+    schedule_feasible,
+    schedule_values,
+    solve_typhoon,
+    typhoon_problem,
+)
 from scenarios.loading import load_scenario
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch
 from scenarios.typhoon import check_plan, default_plan
@@ -150,6 +159,42 @@ def test_solver_objective_agrees_with_the_pure_objective():
     assert solution.source == "CP-SAT" and solution.cost is not None and solution.objective is not None
     assert solution.cost.objective == pytest.approx(solution.objective, abs=1e-9)
     assert solution.bound is not None and solution.bound <= solution.objective + 1e-9
+
+
+def test_a_schedule_satisfies_every_constraint_valid_inequalities_included():
+    """The values of a schedule (the best static one), the extra variables of the valid inequalities included,
+    satisfy the whole model: the inequalities cut off no schedule and the hint is complete."""
+    problem = typhoon_problem(two_banks())
+    model = TyphoonModel(problem)
+    start = best_static_schedule(problem)
+    assert start is not None
+    values = schedule_values(problem, start)
+    assert {var.name for var in model.variables()} <= set(values)
+    model.hint(values)
+    solver = cp_model.CpSolver()
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.num_workers = 1
+    assert solver.solve(model.m) == cp_model.OPTIMAL
+    assert solver.objective_value == start.cost.objective_int
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_lp_bound_is_below_the_brute_force_optimum(case):
+    """The LP relaxation's bound never exceeds the least objective over every lane schedule."""
+    problem = typhoon_problem(small_window(**CASES[case]))
+    best = min(fluid_cost(problem, np.array([bits])).objective_int
+               for bits in itertools.product([False, True], repeat=problem.n_periods)
+               if schedule_feasible(problem, np.array([bits])))  # fmt: skip
+    bound = TyphoonModel(problem).lp_bound(5.0)
+    assert bound is not None and bound <= best
+
+
+def test_lp_bound_is_reported_and_kept_below_the_objective():
+    """Asked for, the LP bound is reported, the solver's bound is at least it and still at most the objective."""
+    problem = typhoon_problem(two_banks())
+    solution = solve_typhoon(problem, params=FAST, lp_bound_s=5.0)
+    assert solution.lp_bound is not None and solution.bound is not None and solution.objective is not None
+    assert solution.lp_bound <= solution.bound <= solution.objective + 1e-9
 
 
 def test_plan_for_two_banks_runs_in_the_simulation():
