@@ -70,14 +70,18 @@ def both_ways(own, c_twin, inv_area):
     return both, rho
 
 
-@numba.njit(cache=True)
-def cell_flow(cells, c, k, g_c, c_exit, leave_c, L, c_meter, fac):
-    """What cell `c` sends of class `k` this step: its share, or its leavers at an exit, times its meter."""
-    x = cells[c, k] * g_c[c]
-    if k == L and c_exit[c]:
-        x = leave_c[c]
-    if c_meter.size and c_meter[c] >= 0:
-        x *= fac[c_meter[c], k]
+@numba.njit(cache=True, inline="always")
+def flow_keys(c, c_exit, L, c_meter):
+    """For cell `c`: the class whose flow is its leavers at an exit (-1: none), and its meter (-1: none)."""
+    return (L if c_exit[c] else -1), (c_meter[c] if c_meter.size > 0 else -1)
+
+
+@numba.njit(cache=True, inline="always")
+def cell_flow(v, g, k, leave_k, leave, j, fac):
+    """What a cell holding `v` of class `k` sends: its share `g` (or its leavers at an exit), times its meter."""
+    x = leave if k == leave_k else v * g
+    if j >= 0:
+        x *= fac[j, k]
     return x
 
 
@@ -234,7 +238,7 @@ def flow_step(
             asked += in_c[c_twin[c]]
         r_cell[c] = recv[c] / asked if asked > recv[c] else 1.0
     # Leavers reaching an open exit are gone at once: they take no room there.
-    leave_c = np.empty(nc)  # read at exit cells only
+    leave_c = np.zeros(nc)
     a_last = np.zeros(nn)
     for c in last_idx:
         sn = send[c]
@@ -307,11 +311,13 @@ def flow_step(
             touched[a] = touched[a + 1] = touched[b] = touched[b + 1] = True
             ta = 0.0
             tb = 0.0
+            la, ja = flow_keys(a, c_exit, L, c_meter)
+            lb, jb = flow_keys(b, c_exit, L, c_meter)
             for k in range(K):
-                fa = cell_flow(cells, a, k, g_c, c_exit, leave_c, L, c_meter, fac)
+                fa = cell_flow(cells[a, k], g_c[a], k, la, leave_c[a], ja, fac)
                 xa[i, k] = max(cells[a, k] * frac_c[a] - fa, 0.0)
                 ta += xa[i, k]
-                fb = cell_flow(cells, b, k, g_c, c_exit, leave_c, L, c_meter, fac)
+                fb = cell_flow(cells[b, k], g_c[b], k, lb, leave_c[b], jb, fac)
                 xb[i, k] = max(cells[b, k] * frac_c[b] - fb, 0.0)
                 tb += xb[i, k]
             squeeze(xa, xb, i, ta, tb, sw_cap[i])
@@ -327,10 +333,11 @@ def flow_step(
             e = se_edge[i]
             te = 0.0
             to = 0.0
+            lo_, jo = flow_keys(o, c_exit, L, c_meter)
             for k in range(K):
                 ye[i, k] = max(dem_e[e, k] - f_e[e, k], 0.0)
                 te += ye[i, k]
-                fo = cell_flow(cells, o, k, g_c, c_exit, leave_c, L, c_meter, fac)
+                fo = cell_flow(cells[o, k], g_c[o], k, lo_, leave_c[o], jo, fac)
                 yo[i, k] = max(cells[o, k] * frac_c[o] - fo, 0.0)
                 to += yo[i, k]
             squeeze(ye, yo, i, te, to, se_cap[i])
@@ -341,8 +348,9 @@ def flow_step(
             tmp[tail[e], k] += f_e[e, k]
     add_sums(nodes, tmp, -1.0)
     for c in last_idx:
+        lc, jc = flow_keys(c, c_exit, L, c_meter)
         for k in range(K):
-            tmp[c_head[c], k] += cell_flow(cells, c, k, g_c, c_exit, leave_c, L, c_meter, fac)
+            tmp[c_head[c], k] += cell_flow(cells[c, k], g_c[c], k, lc, leave_c[c], jc, fac)
     add_sums(nodes, tmp, 1.0)
     for e in range(m):
         if first_cell[e] < 0:
@@ -362,9 +370,10 @@ def flow_step(
     # outflow and gains its inflow; rounding dust below zero is cleared (no flow exceeds what its sender
     # holds), except where swaps still apply.
     for c in range(nc - 1, -1, -1):
-        special = c_exit[c] or (any_m and c_meter[c] >= 0)
+        lc, jc = flow_keys(c, c_exit, L, c_meter)
         first = c_first[c]
-        if not (first or special or touched[c] or c_exit[c - 1] or (any_m and c_meter[c - 1] >= 0)):
+        lp, jp = flow_keys(c - 1, c_exit, L, c_meter) if not first else (-1, -1)
+        if not (first or touched[c] or lc >= 0 or jc >= 0 or lp >= 0 or jp >= 0):
             # Most cells: fed by the cell before, nobody leaving at an exit, no meter, no swap.
             g, g_in = g_c[c], g_c[c - 1]
             out_sum = 0.0
@@ -379,18 +388,12 @@ def flow_step(
             moved_c[c] = out_sum
             own_next[c] = own_sum
             continue
-        special_in = not first and (c_exit[c - 1] or (any_m and c_meter[c - 1] >= 0))
         e = c_edge[c]
         out_sum = 0.0
         own_sum = 0.0
         for k in range(K):
-            out = cell_flow(cells, c, k, g_c, c_exit, leave_c, L, c_meter, fac) if special else cells[c, k] * g_c[c]
-            if first:
-                inflow = f_e[e, k]
-            elif special_in:
-                inflow = cell_flow(cells, c - 1, k, g_c, c_exit, leave_c, L, c_meter, fac)
-            else:
-                inflow = cells[c - 1, k] * g_c[c - 1]
+            out = cell_flow(cells[c, k], g_c[c], k, lc, leave_c[c], jc, fac)
+            inflow = f_e[e, k] if first else cell_flow(cells[c - 1, k], g_c[c - 1], k, lp, leave_c[c - 1], jp, fac)
             x = (cells[c, k] - out) + inflow
             out_sum += out
             if not touched[c]:
