@@ -790,7 +790,7 @@ class TyphoonModel:
         if lp.Solve() != pywraplp.Solver.OPTIMAL:
             return None
         value = objective.Value()
-        return math.floor(value - 1e-6 * abs(value) - 1)
+        return max(0, math.floor(value - 1e-6 * abs(value) - 1))  # every term of the objective is >= 0
 
     def add_lower_bound(self, bound: int) -> None:
         """Tell CP-SAT a proven lower bound on the objective (it then starts its search from it)."""

@@ -221,23 +221,25 @@ def test_same_seed_same_run_and_the_same_riders_under_any_plan():
 
 
 def test_huangpu_typhoon_runs_under_its_default_plan_and_stops_its_ferries_in_the_storm():
-    """The built-in day suspends every line from 07:00 to 18:30 and the default plan escorts riders meanwhile."""
+    """The built-in 24-hour day suspends every line from 07:00 to 18:30 and the default plan escorts riders
+    meanwhile; the ferries run overnight."""
     scenario = load_scenario("huangpu_typhoon")
     windows = ferry_windows(scenario)
-    assert set(windows.values()) == {((7200, 48_600),)}
+    assert set(windows.values()) == {((25_200, 66_600),)}
     plan = default_plan(scenario)
     assert {(a.tunnel, a.direction, a.at_s, a.until_s) for a in plan.of_type(ClearLane)} == {
-        ("yanan", "ab", 7200, 48_600), ("yanan", "ba", 7200, 48_600)}  # fmt: skip
+        ("yanan", "ab", 25_200, 66_600), ("yanan", "ba", 25_200, 66_600)}  # fmt: skip
     model = TyphoonModel(scenario, plan)
     result = model.run()
     k = result.kpis
     assert k["ferry_suspended_h"] == pytest.approx(11.5)
-    suspended = {e.data["line"] for e in result.events if e.kind == "ferry_suspended" and e.t_s == 7200}
+    suspended = {e.data["line"] for e in result.events if e.kind == "ferry_suspended" and e.t_s == 25_200}
     assert suspended == set(scenario.ferries)
-    assert not any(7200 <= t < 48_600 for _, _, t, _ in model.trips)
+    assert not any(25_200 <= t < 66_600 for _, _, t, _ in model.trips)
+    assert any(t < 25_200 for _, _, t, _ in model.trips)  # the night's ferries run
     assert k["riders_escorted"] > 0
     batch_times = [e.t_s for e in result.events if e.kind == "batch"]
-    assert batch_times and min(batch_times) >= 7200 and max(batch_times) < 48_600
+    assert batch_times and min(batch_times) >= 25_200 and max(batch_times) < 66_600
     assert k["vehicle_delay_h"] > 0 and 0 < k["escort_utilisation"] <= 1
     assert set(k) >= {"rider_mean_wait_min", "rider_p95_wait_min", "riders_stranded", "riders_crossed",
                       "vehicle_delay_h", "max_vehicle_queue", "escort_utilisation", "ferry_suspended_h"}  # fmt: skip
