@@ -56,6 +56,10 @@ said in the rationale). CP-SAT runs without its presolve (it found little and to
 periods). Bounds are CP-SAT's, or with `lp_bound_s` the LP relaxation's (GLOP, rounded down safely) when higher;
 either holds for this fluid model on its grid, not for the simulation.
 
+Trade-off: `optimise_typhoon` solves again at car-delay weights x `pareto_factors` and puts the points (rider-hours
+waiting, riders stranded, vehicle-hours, lane-periods cleared; this plan's marked) in the plan's
+`meta.trade_off`, so the console can show what one more cleared period costs.
+
 Not modelled (the simulation has them): random arrivals and batch sizes, ferry capacity and service hours once
 the ferries run, travel of teams between tunnels, riders re-choosing mid-wait.
 """
@@ -76,7 +80,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.result import PlanResult, SolveParams
 from scenarios.loading import scenario_graph, scenario_hash
-from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan, PlanMeta
+from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan, PlanMeta, TradeOffPoint
 from scenarios.schema import TyphoonScenario, TyphoonWeights
 from scenarios.typhoon import (
     DIRECTIONS,
@@ -1051,28 +1055,36 @@ def optimise_typhoon(scenario: TyphoonScenario, *, params: SolveParams = DEFAULT
             rationale.append(f"one more escort team ({problem.teams + 1}) would lower the objective by {gain:.1f} "
                              f"to {more.objective:.1f} ({more.status}, {side:g} s)")  # fmt: skip
     w = scenario.weights
+    trade_off: list[TradeOffPoint] = []
     for i, factor in enumerate((*sorted(f for f in options.pareto_factors if f < 1), 1.0,
                                 *sorted(f for f in options.pareto_factors if f > 1))):  # fmt: skip
         if factor == 1.0:
-            point = cost
+            point, clear = cost, sol.clear
         else:
             weights = w.model_copy(update={"vehicle_delay_per_h": w.vehicle_delay_per_h * factor})
             other_problem = problem.with_weights(weights)
             other = solve_typhoon(other_problem, params=params, time_limit_s=side,
                                   starts=_starts_for(other_problem, sol))  # fmt: skip
-            if other.cost is None:
+            if other.cost is None or other.clear is None:
                 continue
-            point = other.cost
+            point, clear = other.cost, other.clear
+        cleared = int(clear.sum())
         details.update({f"pareto_{i}_vehicle_weight": w.vehicle_delay_per_h * factor,
                         f"pareto_{i}_rider_wait_h": point.rider_wait_h,
                         f"pareto_{i}_riders_stranded": float(point.stranded),
-                        f"pareto_{i}_vehicle_h": point.vehicle_h})  # fmt: skip
+                        f"pareto_{i}_vehicle_h": point.vehicle_h,
+                        f"pareto_{i}_cleared_periods": float(cleared)})  # fmt: skip
+        trade_off.append(TradeOffPoint(vehicle_weight=w.vehicle_delay_per_h * factor, rider_wait_h=point.rider_wait_h,
+                                       riders_stranded=float(point.stranded), vehicle_h=point.vehicle_h,
+                                       cleared_periods=cleared, period_s=problem.period_s,
+                                       chosen=factor == 1.0))  # fmt: skip
         rationale.append(f"trade-off at car-delay weight {w.vehicle_delay_per_h * factor:g}/h: "
                          f"{point.rider_wait_h:.0f} rider-hours waiting, {point.stranded:.0f} stranded, "
-                         f"{point.vehicle_h:.0f} vehicle-hours")  # fmt: skip
+                         f"{point.vehicle_h:.0f} vehicle-hours, {cleared} lane-periods cleared")  # fmt: skip
     note = (f"weights: {w.rider_wait_per_h:g} per rider-hour waiting, {w.rider_stranded:g} per rider stranded, "
             f"{w.vehicle_delay_per_h:g} per vehicle-hour; " + "; ".join(rationale[:1]))  # fmt: skip
     result = PlanResult(None, sol.status, sol.objective, sol.bound, time.perf_counter() - started, params.seed,
                         tuple(rationale), details=details)  # fmt: skip
-    plan = Plan.build(meta.model_copy(update={"note": note, "solver": result.stats()}), actions)
+    plan = Plan.build(meta.model_copy(update={"note": note, "solver": result.stats(), "trade_off": tuple(trade_off)}),
+                      actions)  # fmt: skip
     return replace(result, plan=plan)

@@ -182,6 +182,19 @@ class SolverStats(Model):
     wall_s: float | None = Field(default=None, ge=0)
 
 
+class TradeOffPoint(Model):
+    """One schedule of an optimiser's trade-off set (rider wait against car delay), in the optimiser's own model:
+    the car-delay weight it was optimised at and what it costs."""
+
+    vehicle_weight: float = Field(ge=0)  # per vehicle-hour of delay
+    rider_wait_h: float = Field(ge=0)
+    riders_stranded: float = Field(ge=0)
+    vehicle_h: float = Field(ge=0)
+    cleared_periods: int = Field(ge=0)  # lane-periods cleared, summed over tunnel directions
+    period_s: Seconds = Field(gt=0)
+    chosen: bool = False  # the schedule this plan carries out
+
+
 class PlanMeta(Model):
     """Where a plan comes from."""
 
@@ -193,6 +206,8 @@ class PlanMeta(Model):
     solver: SolverStats | None = None
     objective_terms: dict[str, float] = Field(default_factory=dict)
     note: str = ""
+    # Left out of the JSON when empty, so that plans without one keep the JSON and digest they always had.
+    trade_off: tuple[TradeOffPoint, ...] = Field(default=(), exclude_if=lambda points: not points)
 
 
 class Plan(Model):

@@ -25,6 +25,7 @@ import pytest
 import yaml
 from store_support import ADMIN_PASSWORD, FAST, PASSWORD, tiny_plan, tiny_scenario
 from streamlit.testing.v1 import AppTest
+from typhoon_worlds import small_typhoon, storm
 
 import command.console.app
 import command.loop
@@ -39,7 +40,9 @@ from command.plans import PlanView, approve_plan, create_plan, list_plans, view_
 from command.security import Actor, authenticate, resume_session
 from command.store import ROLES, Store
 from command.users import add_user, init_store
+from scenarios.defaults import default_plan
 from scenarios.loading import builtin_scenario_dir
+from scenarios.plan import TradeOffPoint
 
 APP = str(Path(command.console.app.__file__))
 CONSOLE = Path(command.console.app.__file__).parent
@@ -580,3 +583,72 @@ def test_a_sweep_runs_in_the_background_and_shows_intervals(console: Console) ->
     frame = table.value
     assert list(frame.columns)[1:] == ["resources.testers.xuhui.count=60", "resources.testers.xuhui.count=120"]
     assert "P(misses_target_finish)" in set(frame.iloc[:, 0])
+
+
+# ------------------------------------------------------------------------------------------ 9. the trade-off
+
+
+#: A typhoon plan's trade-off set: the chosen schedule, one that clears more (cars cheaper), one that clears less.
+TRADE_OFF = (
+    TradeOffPoint(vehicle_weight=0.125, rider_wait_h=7.0, riders_stranded=3, vehicle_h=26.0, cleared_periods=10,
+                  period_s=900),
+    TradeOffPoint(vehicle_weight=0.5, rider_wait_h=10.0, riders_stranded=4, vehicle_h=20.0, cleared_periods=8,
+                  period_s=900, chosen=True),
+    TradeOffPoint(vehicle_weight=2.0, rider_wait_h=16.0, riders_stranded=9, vehicle_h=5.0, cleared_periods=4,
+                  period_s=900),
+)  # fmt: skip
+
+
+def typhoon_incident(console: Console) -> int:
+    """A small typhoon incident in Pudong with one proposed plan that carries `TRADE_OFF`; its id."""
+    scenario = small_typhoon(hazard=storm((0, 9, "red")))
+    iid = open_incident(console.store, console.actors["admin"], scenario, jurisdiction="pudong")
+    plan = default_plan(scenario)
+    plan = plan.model_copy(update={"meta": plan.meta.model_copy(update={"trade_off": TRADE_OFF})})
+    create_plan(console.store, console.actors["planner"], iid, plan, scenario=scenario)
+    return iid
+
+
+def chart_rows(at: AppTest) -> list[list[dict]]:
+    """The rows of data of each chart drawn (Streamlit sends them as Arrow tables beside the Vega-Lite spec)."""
+    import pyarrow as pa
+
+    charts = at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")
+    return [[row for d in e.proto.datasets for row in pa.ipc.open_stream(d.data.data).read_all().to_pylist()]
+            for e in charts]  # fmt: skip
+
+
+def test_a_typhoon_plan_shows_its_trade_off_with_the_plan_marked_and_the_price_of_a_period(console: Console) -> None:
+    """The review of a typhoon plan draws the trade-off set with this plan marked, and reads what one more cleared
+    period costs off the chosen point and the next one that clears more (6 vehicle-hours and 3 rider-hours over
+    2 periods: 3.0 vehicle-hours and 90 rider-minutes a period)."""
+    iid = typhoon_incident(console)
+    at = goto(signed_in("planner"), "review")
+    at.selectbox(key="review_choose").set_value(iid)
+    at.run()
+    no_exception(at)
+    assert t("review.trade_off") in " ".join(values(at.markdown))
+    (rows,) = [rows for rows in chart_rows(at) if rows and "rider_wait_h" in rows[0]]
+    assert len(rows) == 3
+    (chosen,) = [r for r in rows if r["chosen"]]
+    assert (chosen["vehicle_h"], chosen["rider_wait_h"], chosen["kind"]) == (20.0, 10.0, t("review.trade_off.chosen"))
+    reading = t("review.trade_off.reading", minutes="15", vehicle_h="3.0", rider_min="90")
+    assert reading in values(at.markdown)
+
+
+def test_a_plan_without_a_trade_off_shows_none(console: Console) -> None:
+    """The tiny mass-testing plan carries no trade-off set, so the review draws none."""
+    at = goto(signed_in("planner"), "review")
+    no_exception(at)
+    assert t("review.trade_off") not in " ".join(values(at.markdown))
+
+
+def test_the_price_of_a_period_falls_back_to_the_point_that_clears_less() -> None:
+    """When the plan clears the most, the price is the slope from the nearest point that clears less; when every
+    point clears the same, there is no price."""
+    most = tuple(p.model_copy(update={"chosen": p.cleared_periods == 10}) for p in TRADE_OFF)
+    price = views.cleared_period_price(most)
+    assert price is not None
+    assert (price.vehicle_h, price.rider_min, price.period_min) == (3.0, 90.0, 15.0)
+    flat = tuple(p.model_copy(update={"cleared_periods": 8}) for p in TRADE_OFF)
+    assert views.cleared_period_price(flat) is None

@@ -19,6 +19,7 @@ from scenarios.plan import (
     MeterFlow,
     OneWay,
     RouteVisitors,
+    TradeOffPoint,
 )
 
 idents = st.from_regex(r"[a-z0-9_]{1,10}", fullmatch=True)
@@ -69,6 +70,19 @@ def test_json_round_trip_is_lossless(plan):
     assert again == plan
     assert again.digest() == plan.digest()
     assert diff_plans(plan, again).empty
+
+
+def test_a_trade_off_set_round_trips_and_its_absence_changes_no_digest():
+    """A plan's trade-off set survives JSON; a plan without one has no `trade_off` in its JSON, so the digests
+    of plans made before the field existed are unchanged."""
+    meta = PlanMeta(scenario="s", produced_by="optimizer:typhoon")
+    bare = Plan.build(meta, [ClearLane(at_s=0, tunnel="t", direction="ab", until_s=900)])
+    assert "trade_off" not in bare.to_json() and "trade_off" not in bare.model_dump(mode="json")["meta"]
+    point = TradeOffPoint(vehicle_weight=0.5, rider_wait_h=10.0, riders_stranded=4.0, vehicle_h=20.0,
+                          cleared_periods=8, period_s=900, chosen=True)  # fmt: skip
+    rich = bare.model_copy(update={"meta": meta.model_copy(update={"trade_off": (point,)})})
+    again = Plan.from_json(rich.to_json())
+    assert again.meta.trade_off == (point,) and again.digest() == rich.digest() != bare.digest()
 
 
 @settings(max_examples=200)

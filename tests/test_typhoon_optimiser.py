@@ -213,8 +213,21 @@ def test_huangpu_rationale_has_the_extra_team_and_the_trade_off(huangpu):
     weights = sorted(v for k, v in result.details.items() if k.endswith("_vehicle_weight"))
     assert len(weights) == 3
     for i in range(3):
-        point = {f"pareto_{i}_{name}" for name in ("rider_wait_h", "riders_stranded", "vehicle_h")}
+        point = {f"pareto_{i}_{name}" for name in ("rider_wait_h", "riders_stranded", "vehicle_h", "cleared_periods")}
         assert point <= set(result.details)
+
+
+def test_huangpu_plan_carries_its_trade_off_set(huangpu):
+    """The plan itself carries the trade-off set (for the console), this plan's schedule marked as chosen."""
+    _scenario, _default, result = huangpu
+    assert result.plan is not None
+    points = result.plan.meta.trade_off
+    assert [p.vehicle_weight for p in points] == sorted(v for k, v in result.details.items()
+                                                        if k.endswith("_vehicle_weight"))  # fmt: skip
+    (chosen,) = [p for p in points if p.chosen]
+    assert chosen.vehicle_h == pytest.approx(result.details["vehicle_h"])
+    assert chosen.rider_wait_h == pytest.approx(result.details["rider_wait_h"])
+    assert chosen.cleared_periods > 0 and chosen.period_s == 900
 
 
 def test_huangpu_optimised_plan_beats_the_default_in_simulation(huangpu):

@@ -7,6 +7,8 @@ from typing import Any
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
 
+# A table of interface text, one entry a line.
+# fmt: off
 TEXT: dict[str, tuple[str, str]] = {
     # shell
     "app.title": ("一网 指挥台", "Yiwang console"),
@@ -104,6 +106,19 @@ TEXT: dict[str, tuple[str, str]] = {
     "review.col.plan": ("本方案", "This plan"),
     "review.col.previous": ("上一生效方案", "Previous approved plan"),
     "review.col.change": ("变化", "Change"),
+    "review.trade_off": ("取舍：骑手等待与车辆延误", "Trade-off: rider wait against car delay"),
+    "review.trade_off.x": ("车辆延误（车·小时）", "Vehicle delay (vehicle-hours)"),
+    "review.trade_off.y": ("骑手等待（人·小时）", "Rider wait (rider-hours)"),
+    "review.trade_off.kind": ("方案", "Schedule"),
+    "review.trade_off.chosen": ("本方案", "this plan"),
+    "review.trade_off.other": ("其他车辆延误权重下的方案", "at another car-delay weight"),
+    "review.trade_off.weight": ("车辆延误权重（每车·小时）", "Car-delay weight (per vehicle-hour)"),
+    "review.trade_off.cleared": ("清空车道时段数", "Lane-periods cleared"),
+    "review.trade_off.stranded": ("放弃过江的骑手", "Riders stranded"),
+    "review.trade_off.reading": ("多清空一个车道时段（{minutes} 分钟）约增加 {vehicle_h} 车·小时延误，减少 {rider_min} 人·分钟等待", "One more cleared period ({minutes} min of one lane) costs {vehicle_h} vehicle-hours and saves {rider_min} rider-minutes"),
+    "review.trade_off.reading_no_saving": ("多清空一个车道时段（{minutes} 分钟）约增加 {vehicle_h} 车·小时延误，骑手等待反而增加 {rider_min} 人·分钟", "One more cleared period ({minutes} min of one lane) costs {vehicle_h} vehicle-hours and saves no rider waiting ({rider_min} rider-minutes more)"),
+    "review.trade_off.flat": ("各权重下清空的车道时段数相同（{periods} 个），看不出多清空一个时段的代价", "Every schedule of the set clears the same {periods} lane-periods: it does not show what one more costs"),
+    "review.trade_off.source": ("优化模型（流体模型）的估计，不是模拟结果；各点为不同车辆延误权重下的最优方案", "Estimates of the optimiser's fluid model, not of the simulation; each point is the best schedule at one car-delay weight"),
     "review.assignments": ("各队任务分配（ICS 204）", "Assignments per team (ICS 204)"),
     "review.diff": ("与上一生效方案的差异", "Changes from the previous approved plan"),
     "review.no_previous": ("没有上一生效方案", "No previous approved plan"),
@@ -157,6 +172,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "common.error": ("错误：{error}", "Error: {error}"),
     "common.none": ("无", "none"),
 }
+# fmt: on
 
 
 def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:

@@ -17,6 +17,7 @@ import streamlit as st
 from scenarios import Plan, Scenario, scenario_graph
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
+from scenarios.plan import TradeOffPoint
 from simulation import simulate
 
 
@@ -155,4 +156,69 @@ def kpi_frame(base: SimView, planned: SimView | None, name: str, labels: tuple[s
     return pd.DataFrame(frames)
 
 
-__all__ = ["SimView", "deck", "kpi_frame", "node_values", "run", "scenario_from_json", "value_at"]
+@dataclass(frozen=True)
+class ClearedPeriodPrice:
+    """What one more cleared lane-period buys, read off a trade-off set: the slope from the chosen schedule to
+    the nearest one that clears more (or, when it clears the most, from the nearest one that clears less)."""
+
+    vehicle_h: float  # more vehicle-hours of delay per lane-period
+    rider_min: float  # fewer rider-minutes waiting per lane-period (negative: more)
+    period_min: float
+
+
+def cleared_period_price(points: tuple[TradeOffPoint, ...]) -> ClearedPeriodPrice | None:
+    """The marginal price of a cleared period; None without a chosen point or another that clears differently."""
+    chosen = next((p for p in points if p.chosen), None)
+    if chosen is None:
+        return None
+    more = [p for p in points if p.cleared_periods > chosen.cleared_periods]
+    less = [p for p in points if p.cleared_periods < chosen.cleared_periods]
+    if more:
+        other = min(more, key=lambda p: p.cleared_periods)
+    elif less:
+        other = max(less, key=lambda p: p.cleared_periods)
+    else:
+        return None
+    step = other.cleared_periods - chosen.cleared_periods
+    return ClearedPeriodPrice(vehicle_h=(other.vehicle_h - chosen.vehicle_h) / step,
+                              rider_min=60 * (chosen.rider_wait_h - other.rider_wait_h) / step,
+                              period_min=chosen.period_s / 60)  # fmt: skip
+
+
+def trade_off_chart(points: tuple[TradeOffPoint, ...], text: dict[str, str]) -> Any:
+    """Rider-hours waiting against vehicle-hours of delay, one point per car-delay weight, the chosen one marked.
+    `text` holds the labels: x, y, chosen, other, kind, weight, cleared, stranded."""
+    import altair as alt
+    import pandas as pd
+
+    frame = pd.DataFrame([{"vehicle_h": round(p.vehicle_h, 1), "rider_wait_h": round(p.rider_wait_h, 1),
+                           "weight": p.vehicle_weight, "cleared": p.cleared_periods,
+                           "stranded": round(p.riders_stranded), "chosen": p.chosen,
+                           "kind": text["chosen"] if p.chosen else text["other"]}
+                          for p in sorted(points, key=lambda p: p.vehicle_h)])  # fmt: skip
+    x = alt.X("vehicle_h:Q", title=text["x"])
+    y = alt.Y("rider_wait_h:Q", title=text["y"])
+    tooltip = [alt.Tooltip("weight:Q", title=text["weight"]), alt.Tooltip("cleared:Q", title=text["cleared"]),
+               alt.Tooltip("vehicle_h:Q", title=text["x"]), alt.Tooltip("rider_wait_h:Q", title=text["y"]),
+               alt.Tooltip("stranded:Q", title=text["stranded"])]  # fmt: skip
+    kinds = alt.Scale(domain=[text["chosen"], text["other"]], range=["#d62728", "#7f7f7f"])
+    line = alt.Chart(frame).mark_line(color="#7f7f7f").encode(x=x, y=y)
+    dots = alt.Chart(frame).mark_point(filled=True).encode(
+        x=x, y=y, tooltip=tooltip, color=alt.Color("kind:N", scale=kinds, title=text["kind"]),
+        size=alt.condition("datum.chosen", alt.value(220), alt.value(70)))  # fmt: skip
+    label = alt.Chart(frame).transform_filter("datum.chosen").mark_text(dx=10, align="left", color="#d62728")
+    return line + dots + label.encode(x=x, y=y, text="kind:N")
+
+
+__all__ = [
+    "ClearedPeriodPrice",
+    "SimView",
+    "cleared_period_price",
+    "deck",
+    "kpi_frame",
+    "node_values",
+    "run",
+    "scenario_from_json",
+    "trade_off_chart",
+    "value_at",
+]

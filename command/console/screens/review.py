@@ -36,8 +36,13 @@ def render(actor: Actor) -> None:
         return
     by_id = {p.plan_id: p for p in plans}
     default = max(by_id, key=lambda i: (by_id[i].status == "proposed", i))
-    pid = st.selectbox(tr("review.choose"), list(by_id), index=list(by_id).index(default), key="review_plan",
-                       format_func=lambda i: f"#{by_id[i].number} · {by_id[i].status} · v{by_id[i].current_version}")
+    pid = st.selectbox(
+        tr("review.choose"),
+        list(by_id),
+        index=list(by_id).index(default),
+        key="review_plan",
+        format_func=lambda i: f"#{by_id[i].number} · {by_id[i].status} · v{by_id[i].current_version}",
+    )
     view = by_id[pid]
     document = scenario_document(store(), actor, incident.id)
     scenario = views.scenario_from_json(document)
@@ -45,6 +50,7 @@ def render(actor: Actor) -> None:
     _forecast(view, by_id)
     _forecast_chart(document, view, incident.seed)
     _what_binds(view)
+    _trade_off(view)
     _risk(scenario, view, incident.seed)
     _assignments(actor, view, scenario)
     _diff(actor, view, by_id)
@@ -85,7 +91,6 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
             st.session_state["review_plan"] = job.result
         if st.session_state.get("review_plan") == job.result and not st.session_state.get("review_decided"):
             st.success(tr("review.done", plan=job.result))
-
 
 
 def _header(view: PlanView) -> None:
@@ -192,6 +197,29 @@ def _what_binds(view: PlanView) -> None:
                 st.warning(diagnosis)
 
 
+def _trade_off(view: PlanView) -> None:
+    """The optimiser's trade-off set (rider wait against car delay), this plan marked, and what one more
+    cleared period costs; only plans whose optimiser made one (typhoon)."""
+    points = view.plan.meta.trade_off
+    if not points:
+        return
+    st.markdown(f"**{tr('review.trade_off')}**")
+    text = {"x": tr("review.trade_off.x"), "y": tr("review.trade_off.y"), "chosen": tr("review.trade_off.chosen"),
+            "other": tr("review.trade_off.other"), "kind": tr("review.trade_off.kind"),
+            "weight": tr("review.trade_off.weight"), "cleared": tr("review.trade_off.cleared"),
+            "stranded": tr("review.trade_off.stranded")}  # fmt: skip
+    st.altair_chart(views.trade_off_chart(points, text), width="stretch")
+    price = views.cleared_period_price(points)
+    if price is None:
+        chosen = next((p for p in points if p.chosen), points[0])
+        st.caption(tr("review.trade_off.flat", periods=chosen.cleared_periods))
+    else:
+        key = "review.trade_off.reading" if price.rider_min >= 0 else "review.trade_off.reading_no_saving"
+        st.markdown(tr(key, minutes=f"{price.period_min:g}", vehicle_h=f"{price.vehicle_h:,.1f}",
+                       rider_min=f"{abs(price.rider_min):,.0f}"))  # fmt: skip
+    st.caption(tr("review.trade_off.source"))
+
+
 def _assignments(actor: Actor, view: PlanView, scenario) -> None:  # type: ignore[no-untyped-def]
     st.markdown(f"**{tr('review.assignments')}**")
     people, masked = roster(store(), actor, view.incident_id)
@@ -211,8 +239,11 @@ def _assignments(actor: Actor, view: PlanView, scenario) -> None:  # type: ignor
 def _diff(actor: Actor, view: PlanView, by_id: dict[int, PlanView]) -> None:
     previous = view.forecast.get("previous_plan")
     if previous is None:
-        earlier = [p for p in by_id.values() if p.plan_id < view.plan_id and p.status in {"active", "superseded",
-                                                                                        "approved", "completed"}]
+        earlier = [
+            p
+            for p in by_id.values()
+            if p.plan_id < view.plan_id and p.status in {"active", "superseded", "approved", "completed"}
+        ]
         previous = earlier[-1].plan_id if earlier else None
     with st.expander(tr("review.diff")):
         if previous is None:
