@@ -599,12 +599,12 @@ TRADE_OFF = (
 )  # fmt: skip
 
 
-def typhoon_incident(console: Console) -> int:
-    """A small typhoon incident in Pudong with one proposed plan that carries `TRADE_OFF`; its id."""
+def typhoon_incident(console: Console, trade_off: tuple[TradeOffPoint, ...] = TRADE_OFF) -> int:
+    """A small typhoon incident in Pudong with one proposed plan that carries a trade-off set; its id."""
     scenario = small_typhoon(hazard=storm((0, 9, "red")))
     iid = open_incident(console.store, console.actors["admin"], scenario, jurisdiction="pudong")
     plan = default_plan(scenario)
-    plan = plan.model_copy(update={"meta": plan.meta.model_copy(update={"trade_off": TRADE_OFF})})
+    plan = plan.model_copy(update={"meta": plan.meta.model_copy(update={"trade_off": trade_off})})
     create_plan(console.store, console.actors["planner"], iid, plan, scenario=scenario)
     return iid
 
@@ -652,3 +652,18 @@ def test_the_price_of_a_period_falls_back_to_the_point_that_clears_less() -> Non
     assert (price.vehicle_h, price.rider_min, price.period_min) == (3.0, 90.0, 15.0)
     flat = tuple(p.model_copy(update={"cleared_periods": 8}) for p in TRADE_OFF)
     assert views.cleared_period_price(flat) is None
+
+
+def test_a_set_that_clears_equally_long_says_what_less_car_delay_costs(console: Console) -> None:
+    """When every schedule clears the same lane-periods (they differ in where), the review says what the nearest
+    schedule with less car delay saves and costs instead (15 vehicle-hours for 360 rider-minutes and 5 riders)."""
+    flat = tuple(p.model_copy(update={"cleared_periods": 8}) for p in TRADE_OFF)
+    step = views.step_to_less_car_delay(flat)
+    assert step == views.TradeStep(vehicle_weight=2.0, vehicle_h=15.0, rider_min=360.0, stranded=5.0)
+    iid = typhoon_incident(console, flat)
+    at = goto(signed_in("planner"), "review")
+    at.selectbox(key="review_choose").set_value(iid)
+    at.run()
+    no_exception(at)
+    reading = t("review.trade_off.flat_step", periods=8, weight="2", vehicle_h="15", rider_min="360", stranded="5")
+    assert reading in values(at.markdown)

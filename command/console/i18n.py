@@ -118,6 +118,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "review.trade_off.reading": ("多清空一个车道时段（{minutes} 分钟）约增加 {vehicle_h} 车·小时延误，减少 {rider_min} 人·分钟等待", "One more cleared period ({minutes} min of one lane) costs {vehicle_h} vehicle-hours and saves {rider_min} rider-minutes"),
     "review.trade_off.reading_no_saving": ("多清空一个车道时段（{minutes} 分钟）约增加 {vehicle_h} 车·小时延误，骑手等待反而增加 {rider_min} 人·分钟", "One more cleared period ({minutes} min of one lane) costs {vehicle_h} vehicle-hours and saves no rider waiting ({rider_min} rider-minutes more)"),
     "review.trade_off.flat": ("各权重下清空的车道时段数相同（{periods} 个），看不出多清空一个时段的代价", "Every schedule of the set clears the same {periods} lane-periods: it does not show what one more costs"),
+    "review.trade_off.flat_step": ("各权重下清空的车道时段数相同（{periods} 个），区别在于清空哪条隧道：按车辆延误权重 {weight}/车·小时 的方案少 {vehicle_h} 车·小时延误，多 {rider_min} 人·分钟等待、{stranded} 名骑手放弃", "Every schedule of the set clears the same {periods} lane-periods; they differ in which tunnels: the one at car-delay weight {weight}/h has {vehicle_h} fewer vehicle-hours, {rider_min} more rider-minutes waiting and {stranded} more riders stranded"),
     "review.trade_off.source": ("优化模型（流体模型）的估计，不是模拟结果；各点为不同车辆延误权重下的最优方案", "Estimates of the optimiser's fluid model, not of the simulation; each point is the best schedule at one car-delay weight"),
     "review.assignments": ("各队任务分配（ICS 204）", "Assignments per team (ICS 204)"),
     "review.diff": ("与上一生效方案的差异", "Changes from the previous approved plan"),

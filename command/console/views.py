@@ -185,6 +185,28 @@ def cleared_period_price(points: tuple[TradeOffPoint, ...]) -> ClearedPeriodPric
                               period_min=chosen.period_s / 60)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TradeStep:
+    """From the chosen schedule to the nearest one of the set with less car delay: what it saves and costs."""
+
+    vehicle_weight: float  # the car-delay weight that schedule was optimised at
+    vehicle_h: float  # fewer vehicle-hours of delay
+    rider_min: float  # more rider-minutes waiting (negative: fewer)
+    stranded: float  # more riders stranded (negative: fewer)
+
+
+def step_to_less_car_delay(points: tuple[TradeOffPoint, ...]) -> TradeStep | None:
+    """The step to the nearest schedule with less car delay; None without a chosen point or such a schedule."""
+    chosen = next((p for p in points if p.chosen), None)
+    fewer = [p for p in points if chosen is not None and p.vehicle_h < chosen.vehicle_h]
+    if chosen is None or not fewer:
+        return None
+    other = max(fewer, key=lambda p: p.vehicle_h)
+    return TradeStep(vehicle_weight=other.vehicle_weight, vehicle_h=chosen.vehicle_h - other.vehicle_h,
+                     rider_min=60 * (other.rider_wait_h - chosen.rider_wait_h),
+                     stranded=other.riders_stranded - chosen.riders_stranded)  # fmt: skip
+
+
 def trade_off_chart(points: tuple[TradeOffPoint, ...], text: dict[str, str]) -> Any:
     """Rider-hours waiting against vehicle-hours of delay, one point per car-delay weight, the chosen one marked.
     `text` holds the labels: x, y, chosen, other, kind, weight, cleared, stranded."""
@@ -213,12 +235,14 @@ def trade_off_chart(points: tuple[TradeOffPoint, ...], text: dict[str, str]) -> 
 __all__ = [
     "ClearedPeriodPrice",
     "SimView",
+    "TradeStep",
     "cleared_period_price",
     "deck",
     "kpi_frame",
     "node_values",
     "run",
     "scenario_from_json",
+    "step_to_less_car_delay",
     "trade_off_chart",
     "value_at",
 ]

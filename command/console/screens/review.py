@@ -210,9 +210,15 @@ def _trade_off(view: PlanView) -> None:
             "stranded": tr("review.trade_off.stranded")}  # fmt: skip
     st.altair_chart(views.trade_off_chart(points, text), width="stretch")
     price = views.cleared_period_price(points)
-    if price is None:
+    if price is None:  # every schedule clears as long: they differ in where, which the step says
         chosen = next((p for p in points if p.chosen), points[0])
-        st.caption(tr("review.trade_off.flat", periods=chosen.cleared_periods))
+        step = views.step_to_less_car_delay(points)
+        if step is None:
+            st.markdown(tr("review.trade_off.flat", periods=chosen.cleared_periods))
+        else:
+            st.markdown(tr("review.trade_off.flat_step", periods=chosen.cleared_periods,
+                           weight=f"{step.vehicle_weight:g}", vehicle_h=f"{step.vehicle_h:,.0f}",
+                           rider_min=f"{step.rider_min:,.0f}", stranded=f"{step.stranded:,.0f}"))  # fmt: skip
     else:
         key = "review.trade_off.reading" if price.rider_min >= 0 else "review.trade_off.reading_no_saving"
         st.markdown(tr(key, minutes=f"{price.period_min:g}", vehicle_h=f"{price.vehicle_h:,.1f}",
