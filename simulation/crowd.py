@@ -2,6 +2,8 @@
 
 People are not agents. They are amounts (real numbers) per place and per class, so that a step costs the same
 for 1,000 or 1,000,000 people; the cost grows with the graph (cells, nodes) and the number of classes only.
+The step runs compiled (`simulation.crowd_kernel`, Numba loops over cells and nodes); the NumPy step below is
+its reference, run with `CrowdModel(..., kernel="numpy")` or `YIWANG_CROWD_KERNEL=numpy`.
 
 The network.
 - Every walkable edge (walk, stair, and road edges a plan closes to traffic) is cut into cells as long as a
