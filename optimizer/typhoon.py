@@ -1069,6 +1069,7 @@ def optimise_typhoon(scenario: TyphoonScenario, *, params: SolveParams = DEFAULT
                 continue
             point, clear = other.cost, other.clear
         cleared = int(clear.sum())
+        cleared_ways = tuple(_way(way) for w, way in enumerate(problem.ways) if clear[w].any())
         details.update({f"pareto_{i}_vehicle_weight": w.vehicle_delay_per_h * factor,
                         f"pareto_{i}_rider_wait_h": point.rider_wait_h,
                         f"pareto_{i}_riders_stranded": float(point.stranded),
@@ -1076,7 +1077,7 @@ def optimise_typhoon(scenario: TyphoonScenario, *, params: SolveParams = DEFAULT
                         f"pareto_{i}_cleared_periods": float(cleared)})  # fmt: skip
         trade_off.append(TradeOffPoint(vehicle_weight=w.vehicle_delay_per_h * factor, rider_wait_h=point.rider_wait_h,
                                        riders_stranded=float(point.stranded), vehicle_h=point.vehicle_h,
-                                       cleared_periods=cleared, period_s=problem.period_s,
+                                       cleared_periods=cleared, cleared_ways=cleared_ways, period_s=problem.period_s,
                                        chosen=factor == 1.0))  # fmt: skip
         rationale.append(f"trade-off at car-delay weight {w.vehicle_delay_per_h * factor:g}/h: "
                          f"{point.rider_wait_h:.0f} rider-hours waiting, {point.stranded:.0f} stranded, "

@@ -191,6 +191,7 @@ class TradeOffPoint(Model):
     riders_stranded: float = Field(ge=0)
     vehicle_h: float = Field(ge=0)
     cleared_periods: int = Field(ge=0)  # lane-periods cleared, summed over tunnel directions
+    cleared_ways: tuple[str, ...] = ()  # the tunnel directions it clears a lane of ("fuxing ba")
     period_s: Seconds = Field(gt=0)
     chosen: bool = False  # the schedule this plan carries out
 

@@ -588,14 +588,16 @@ def test_a_sweep_runs_in_the_background_and_shows_intervals(console: Console) ->
 # ------------------------------------------------------------------------------------------ 9. the trade-off
 
 
-#: A typhoon plan's trade-off set: the chosen schedule, one that clears more (cars cheaper), one that clears less.
+#: A typhoon plan's trade-off set: the chosen schedule, one that clears the same tunnels longer (cars cheaper), one
+#: that clears them shorter.
+WAYS = ("fuxing ba", "renmin ab")
 TRADE_OFF = (
     TradeOffPoint(vehicle_weight=0.125, rider_wait_h=7.0, riders_stranded=3, vehicle_h=26.0, cleared_periods=10,
-                  period_s=900),
+                  cleared_ways=WAYS, period_s=900),
     TradeOffPoint(vehicle_weight=0.5, rider_wait_h=10.0, riders_stranded=4, vehicle_h=20.0, cleared_periods=8,
-                  period_s=900, chosen=True),
+                  cleared_ways=WAYS, period_s=900, chosen=True),
     TradeOffPoint(vehicle_weight=2.0, rider_wait_h=16.0, riders_stranded=9, vehicle_h=5.0, cleared_periods=4,
-                  period_s=900),
+                  cleared_ways=WAYS, period_s=900),
 )  # fmt: skip
 
 
@@ -644,26 +646,30 @@ def test_a_plan_without_a_trade_off_shows_none(console: Console) -> None:
 
 
 def test_the_price_of_a_period_falls_back_to_the_point_that_clears_less() -> None:
-    """When the plan clears the most, the price is the slope from the nearest point that clears less; when every
-    point clears the same, there is no price."""
+    """When the plan clears the most, the price is the slope from the nearest point that clears the same tunnels
+    less; when every point clears as long, or the others clear other tunnels, there is no price."""
     most = tuple(p.model_copy(update={"chosen": p.cleared_periods == 10}) for p in TRADE_OFF)
     price = views.cleared_period_price(most)
     assert price is not None
     assert (price.vehicle_h, price.rider_min, price.period_min) == (3.0, 90.0, 15.0)
     flat = tuple(p.model_copy(update={"cleared_periods": 8}) for p in TRADE_OFF)
     assert views.cleared_period_price(flat) is None
+    elsewhere = tuple(p if p.chosen else p.model_copy(update={"cleared_ways": ("yanan ab",)}) for p in TRADE_OFF)
+    assert views.cleared_period_price(elsewhere) is None
 
 
-def test_a_set_that_clears_equally_long_says_what_less_car_delay_costs(console: Console) -> None:
-    """When every schedule clears the same lane-periods (they differ in where), the review says what the nearest
-    schedule with less car delay saves and costs instead (15 vehicle-hours for 360 rider-minutes and 5 riders)."""
-    flat = tuple(p.model_copy(update={"cleared_periods": 8}) for p in TRADE_OFF)
-    step = views.step_to_less_car_delay(flat)
-    assert step == views.TradeStep(vehicle_weight=2.0, vehicle_h=15.0, rider_min=360.0, stranded=5.0)
-    iid = typhoon_incident(console, flat)
+def test_a_set_that_differs_in_tunnels_says_what_less_car_delay_costs(console: Console) -> None:
+    """When the other schedules clear other tunnels (as on huangpu_typhoon), the review says what the nearest one
+    with less car delay clears, saves and costs instead (15 vehicle-hours for 360 rider-minutes and 5 riders)."""
+    elsewhere = tuple(p if p.chosen else p.model_copy(update={"cleared_ways": ("yanan ab",)}) for p in TRADE_OFF)
+    step = views.step_to_less_car_delay(elsewhere)
+    assert step == views.TradeStep(vehicle_weight=2.0, cleared_periods=4, cleared_ways=("yanan ab",), vehicle_h=15.0,
+                                   rider_min=360.0, stranded=5.0)  # fmt: skip
+    iid = typhoon_incident(console, elsewhere)
     at = goto(signed_in("planner"), "review")
     at.selectbox(key="review_choose").set_value(iid)
     at.run()
     no_exception(at)
-    reading = t("review.trade_off.flat_step", periods=8, weight="2", vehicle_h="15", rider_min="360", stranded="5")
+    reading = t("review.trade_off.step", weight="2", ways="yanan ab", periods=4, chosen_periods=8, vehicle_h="15",
+                rider_min="360", stranded="5")  # fmt: skip
     assert reading in values(at.markdown)

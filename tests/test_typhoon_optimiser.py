@@ -228,6 +228,7 @@ def test_huangpu_plan_carries_its_trade_off_set(huangpu):
     assert chosen.vehicle_h == pytest.approx(result.details["vehicle_h"])
     assert chosen.rider_wait_h == pytest.approx(result.details["rider_wait_h"])
     assert chosen.cleared_periods > 0 and chosen.period_s == 900
+    assert chosen.cleared_ways and all(len(way.split()) == 2 for way in chosen.cleared_ways)
 
 
 def test_huangpu_optimised_plan_beats_the_default_in_simulation(huangpu):

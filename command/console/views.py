@@ -159,7 +159,7 @@ def kpi_frame(base: SimView, planned: SimView | None, name: str, labels: tuple[s
 @dataclass(frozen=True)
 class ClearedPeriodPrice:
     """What one more cleared lane-period buys, read off a trade-off set: the slope from the chosen schedule to
-    the nearest one that clears more (or, when it clears the most, from the nearest one that clears less)."""
+    the nearest one that clears the same tunnel directions longer (or, when none does, shorter)."""
 
     vehicle_h: float  # more vehicle-hours of delay per lane-period
     rider_min: float  # fewer rider-minutes waiting per lane-period (negative: more)
@@ -167,12 +167,15 @@ class ClearedPeriodPrice:
 
 
 def cleared_period_price(points: tuple[TradeOffPoint, ...]) -> ClearedPeriodPrice | None:
-    """The marginal price of a cleared period; None without a chosen point or another that clears differently."""
+    """The marginal price of a cleared period; None without a chosen point, or without another that clears the
+    same tunnel directions for more or fewer periods (a slope across different tunnels would price the tunnel
+    choice, not the period)."""
     chosen = next((p for p in points if p.chosen), None)
     if chosen is None:
         return None
-    more = [p for p in points if p.cleared_periods > chosen.cleared_periods]
-    less = [p for p in points if p.cleared_periods < chosen.cleared_periods]
+    alike = [p for p in points if p.cleared_ways == chosen.cleared_ways]
+    more = [p for p in alike if p.cleared_periods > chosen.cleared_periods]
+    less = [p for p in alike if p.cleared_periods < chosen.cleared_periods]
     if more:
         other = min(more, key=lambda p: p.cleared_periods)
     elif less:
@@ -190,6 +193,8 @@ class TradeStep:
     """From the chosen schedule to the nearest one of the set with less car delay: what it saves and costs."""
 
     vehicle_weight: float  # the car-delay weight that schedule was optimised at
+    cleared_periods: int  # what it clears
+    cleared_ways: tuple[str, ...]
     vehicle_h: float  # fewer vehicle-hours of delay
     rider_min: float  # more rider-minutes waiting (negative: fewer)
     stranded: float  # more riders stranded (negative: fewer)
@@ -202,27 +207,28 @@ def step_to_less_car_delay(points: tuple[TradeOffPoint, ...]) -> TradeStep | Non
     if chosen is None or not fewer:
         return None
     other = max(fewer, key=lambda p: p.vehicle_h)
-    return TradeStep(vehicle_weight=other.vehicle_weight, vehicle_h=chosen.vehicle_h - other.vehicle_h,
+    return TradeStep(vehicle_weight=other.vehicle_weight, cleared_periods=other.cleared_periods,
+                     cleared_ways=other.cleared_ways, vehicle_h=chosen.vehicle_h - other.vehicle_h,
                      rider_min=60 * (other.rider_wait_h - chosen.rider_wait_h),
                      stranded=other.riders_stranded - chosen.riders_stranded)  # fmt: skip
 
 
 def trade_off_chart(points: tuple[TradeOffPoint, ...], text: dict[str, str]) -> Any:
     """Rider-hours waiting against vehicle-hours of delay, one point per car-delay weight, the chosen one marked.
-    `text` holds the labels: x, y, chosen, other, kind, weight, cleared, stranded."""
+    `text` holds the labels: x, y, chosen, other, kind, weight, cleared, stranded, ways."""
     import altair as alt
     import pandas as pd
 
     frame = pd.DataFrame([{"vehicle_h": round(p.vehicle_h, 1), "rider_wait_h": round(p.rider_wait_h, 1),
-                           "weight": p.vehicle_weight, "cleared": p.cleared_periods,
+                           "weight": p.vehicle_weight, "cleared": p.cleared_periods, "ways": ", ".join(p.cleared_ways),
                            "stranded": round(p.riders_stranded), "chosen": p.chosen,
                            "kind": text["chosen"] if p.chosen else text["other"]}
                           for p in sorted(points, key=lambda p: p.vehicle_h)])  # fmt: skip
     x = alt.X("vehicle_h:Q", title=text["x"])
     y = alt.Y("rider_wait_h:Q", title=text["y"])
-    tooltip = [alt.Tooltip("weight:Q", title=text["weight"]), alt.Tooltip("cleared:Q", title=text["cleared"]),
-               alt.Tooltip("vehicle_h:Q", title=text["x"]), alt.Tooltip("rider_wait_h:Q", title=text["y"]),
-               alt.Tooltip("stranded:Q", title=text["stranded"])]  # fmt: skip
+    fields = {"weight:Q": "weight", "cleared:Q": "cleared", "ways:N": "ways", "vehicle_h:Q": "x",
+              "rider_wait_h:Q": "y", "stranded:Q": "stranded"}  # fmt: skip
+    tooltip = [alt.Tooltip(field, title=text[label]) for field, label in fields.items()]
     kinds = alt.Scale(domain=[text["chosen"], text["other"]], range=["#d62728", "#7f7f7f"])
     line = alt.Chart(frame).mark_line(color="#7f7f7f").encode(x=x, y=y)
     dots = alt.Chart(frame).mark_point(filled=True).encode(

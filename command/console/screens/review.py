@@ -207,17 +207,18 @@ def _trade_off(view: PlanView) -> None:
     text = {"x": tr("review.trade_off.x"), "y": tr("review.trade_off.y"), "chosen": tr("review.trade_off.chosen"),
             "other": tr("review.trade_off.other"), "kind": tr("review.trade_off.kind"),
             "weight": tr("review.trade_off.weight"), "cleared": tr("review.trade_off.cleared"),
-            "stranded": tr("review.trade_off.stranded")}  # fmt: skip
+            "stranded": tr("review.trade_off.stranded"), "ways": tr("review.trade_off.ways")}  # fmt: skip
     st.altair_chart(views.trade_off_chart(points, text), width="stretch")
     price = views.cleared_period_price(points)
-    if price is None:  # every schedule clears as long: they differ in where, which the step says
+    if price is None:  # no schedule clears the same tunnels longer or shorter: they differ in where
         chosen = next((p for p in points if p.chosen), points[0])
         step = views.step_to_less_car_delay(points)
         if step is None:
-            st.markdown(tr("review.trade_off.flat", periods=chosen.cleared_periods))
+            st.markdown(tr("review.trade_off.no_step", periods=chosen.cleared_periods))
         else:
-            st.markdown(tr("review.trade_off.flat_step", periods=chosen.cleared_periods,
-                           weight=f"{step.vehicle_weight:g}", vehicle_h=f"{step.vehicle_h:,.0f}",
+            st.markdown(tr("review.trade_off.step", weight=f"{step.vehicle_weight:g}",
+                           ways=", ".join(step.cleared_ways) or "-", periods=step.cleared_periods,
+                           chosen_periods=chosen.cleared_periods, vehicle_h=f"{step.vehicle_h:,.0f}",
                            rider_min=f"{step.rider_min:,.0f}", stranded=f"{step.stranded:,.0f}"))  # fmt: skip
     else:
         key = "review.trade_off.reading" if price.rider_min >= 0 else "review.trade_off.reading_no_saving"
