@@ -21,6 +21,7 @@ t]`, `over_critical[d, t]` and `over_capacity[e, t]`.
 Constraints, each group a function:
 - `add_queues`: Q[o, t+1] = Q[o, t] + arrivals[o, t] - g[o, t] (the forecast: the demand's expected rate);
   an origin that cannot be metered (no staff can be posted there, second pass) lets everybody in at once;
+  an entrance lets in no more than its walkways out carry;
 - `add_routes_in`: the people let in at o for d (g times d's share) take o's routes to d;
 - `add_dwell`: S is what the routes deliver; people due to leave (S convolved with the dwell distribution)
   are released, or held while a show holds them; D[d, t+1] = D[d, t] + S - R;
@@ -39,7 +40,9 @@ people beyond a density, not everybody in a dense place.
 
 **Stairs.** Paired stairs (two stairs side by side between the same square and the same platform) are made
 one-way, the shorter up and the other down (the "zipper" used at Chen Yi Square since 2015): counter-flow on
-a stair costs capacity and stalls it at high density, which a one-way stair cannot do. The routes respect it.
+a stair costs capacity and stalls it at high density, which a one-way stair cannot do. Unpaired stairs stay
+two-way or become up-only (people leave the platform by other ways), whichever gives the flow LP the lower
+optimum (both are solved). The routes respect the one-ways.
 
 **Staff (`staff_problem`, `solve_staff`): CP-SAT over periods of `staff_period_s` (15 minutes).** A control
 (a metered origin, a one-way stair) is in force only where staff are posted within reach on foot (the
@@ -47,7 +50,9 @@ simulation's rule). Variables `y[p, n, s]`: pool p holds post n in staff period 
 `cov[r, s]`: requirement r covered.
 - `add_pool_sizes`: a pool's posts, of `min_post` staff each (a control needs a team, not one person; the
   rest of the pool stays in reserve at its base), hold at most its size at once;
-- `add_availability`: a pool reaches a post only after its call-up delay and the walk from its base;
+- `add_availability`: a pool reaches a post only after its call-up delay and the walk from its base (a pool
+  on duty from the start may hold any post from the start: it was sent there before the clock started);
+- `add_continuity`: a post the pool could not yet have walked to is held only if it has been held since then;
 - `add_coverage`: a requirement is covered only if some held post reaches it.
 Objective: uncovered requirements (weighted by the people the metering holds back), then posts opened or
 closed between periods (moves), then metres walked from the bases.
@@ -85,6 +90,7 @@ from scenarios.schema import CrowdScenario
 
 STAFF_REACH_M = 250.0  # the simulation's rule: a post controls the walkways this far on foot
 DWELL_SAMPLES = 100_000
+RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
 
 
 @dataclass(frozen=True)
@@ -104,14 +110,15 @@ class CrowdOptions:
 
     period_s: float = 120.0
     staff_period_s: float = 900.0
-    target_ppm2: float = 3.0  # viewing areas are kept below this (a margin under the 4 /m² warning level)
+    target_ppm2: float = 2.5  # viewing areas are kept below this (a margin under the 4 /m² warning level)
     utilisation: float = 0.75  # the share of a walkway's capacity the plan may load (random arrivals, friction)
-    paths_per_pair: int = 3
+    stair_utilisation: float = 0.5  # the same on stairs (a queue at a stair's foot fills a small landing fast)
+    paths_per_pair: int = 1  # people take the shortest route (as they do in the simulation at free flow)
     path_slack: float = 1.5
     exits_per_area: int = 3
     min_post: int = 20  # EST: staff a post needs to hold a control
     min_meter_per_min: float = 1.0
-    single_stairs: str = "two-way"  # unpaired stairs: "two-way", "up" or "down" only
+    single_stairs: str = "best"  # unpaired stairs: "two-way", "up" or "down" only, or "best" of two-way and up
     weights: CrowdWeights = field(default_factory=CrowdWeights)
 
 
@@ -135,6 +142,7 @@ class FlowProblem:
     n_periods: int
     origins: tuple[str, ...]
     arrivals: np.ndarray  # (origins, periods) expected people
+    entrance: np.ndarray  # (origins,) people an entrance lets in per period at most
     split: np.ndarray  # (origins, destinations) destination shares
     destinations: tuple[str, ...]
     area: np.ndarray  # (destinations,) m²
@@ -242,9 +250,13 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     capacity = np.zeros(len(walkways))
     for i, (u, v) in enumerate(walkways):
         data = g.edges[u, v] if g.has_edge(u, v) else g.edges[v, u]
-        capacity[i] = per_m * data["width_m"] * data["factor"] * dt * options.utilisation
+        share = options.stair_utilisation if data["factor"] < 1 else options.utilisation
+        capacity[i] = per_m * data["width_m"] * data["factor"] * dt * share
     # Forecast arrivals: the demand's expected rate, integrated over each period.
     origins = tuple(o for o in scenario.demand.origins if o in g)
+    # An entrance lets people in no faster than its walkways out carry them (utilisation included).
+    entrance = np.array([sum(per_m * d["width_m"] * d["factor"] for *_, d in g.out_edges(o, data=True))
+                         * dt * options.utilisation for o in origins])  # fmt: skip
     share = np.array([scenario.demand.origins[o] for o in origins])
     share = share / share.sum() if share.sum() > 0 else share
     samples = start_s + dt * (np.arange(n)[:, None] + (np.arange(12)[None, :] + 0.5) / 12)
@@ -278,7 +290,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     hold = grid[np.round(mids / step).astype(np.int64)]
     th = scenario.thresholds
     return FlowProblem(
-        start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, split=split,
+        start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, entrance=entrance, split=split,
         destinations=destinations, area=area, routes_in=routes_in, routes_out=routes_out,
         walkways=tuple(walkways), capacity=capacity, kernel=kernel, hold=hold,
         target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
@@ -304,11 +316,11 @@ def _free_time(g: nx.DiGraph, a: str, b: str) -> float:
 class _Flows:
     """The LP's variables and constraint groups (kept together so that each group is a small function)."""
 
-    def __init__(self, p: FlowProblem):
+    def __init__(self, p: FlowProblem, solver: str = "GLOP"):
         self.p = p
-        self.solver = pywraplp.Solver.CreateSolver("GLOP")
-        if self.solver is None:  # pragma: no cover - GLOP ships with every OR-Tools wheel
-            raise RuntimeError("OR-Tools has no GLOP solver")
+        self.solver = pywraplp.Solver.CreateSolver(solver)
+        if self.solver is None:
+            raise RuntimeError(f"OR-Tools has no {solver} solver here")
         s, T = self.solver, p.n_periods
         inf = s.infinity()
         no, nd = len(p.origins), len(p.destinations)
@@ -334,6 +346,7 @@ class _Flows:
             s.Add(self.Q[o][0] == 0)
             for t in range(p.n_periods):
                 s.Add(self.Q[o][t + 1] == self.Q[o][t] + float(p.arrivals[o, t]) - self.g[o][t])
+                self.g[o][t].SetUb(max(float(p.entrance[o]), float(p.arrivals[o, t])))
                 if not p.meterable[o, t]:
                     s.Add(self.Q[o][t + 1] == 0)
 
@@ -528,6 +541,11 @@ class StaffProblem:
     reach: tuple[frozenset[int], ...]  # for each requirement, the posts that reach it
     min_post: int
     start_s: float
+    on_duty: tuple[bool, ...] = ()  # pools with no call-up delay: at any post from the start
+
+    def __post_init__(self) -> None:
+        if not self.on_duty:
+            object.__setattr__(self, "on_duty", (False,) * len(self.pools))
 
 
 @dataclass(frozen=True)
@@ -570,6 +588,7 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
         posts=posts, ready=ready, walk_m=walk_m, requirements=requirements,
         need=np.array([need[r] for r in requirements]).reshape(len(requirements), n_periods),
         reach=tuple(frozenset(index[n] for n in near[r]) for r in requirements), min_post=min_post, start_s=start_s,
+        on_duty=tuple(scenario.staff[p].callup_delay_s <= 0 for p in pools),
     )  # fmt: skip
 
 
@@ -594,14 +613,23 @@ def add_pool_sizes(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
 
 def add_availability(p: StaffProblem) -> list[tuple[int, int, int]]:
     # A pool holds a post only from the period after its call-up delay and walk are over (so no variable
-    # exists for the periods before).
+    # exists for the periods before); a pool on duty from the start holds any post from the start (it was
+    # sent there before the clock started).
     out = []
     for i in range(len(p.pools)):
         for j in range(len(p.posts)):
             for s in range(p.n_periods):
-                if p.ready[i, j] <= p.start_s + s * p.period_s + 1e-9:
+                at = p.start_s + s * p.period_s
+                if p.ready[i, j] <= at + 1e-9 or (p.on_duty[i] and p.start_s <= 0 and np.isfinite(p.ready[i, j])):
                     out.append((i, j, s))
     return out
+
+
+def add_continuity(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
+    # A post a team could not yet have walked to is held only by a team that has held it since the start.
+    for (i, j, s), var in y.items():
+        if s > 0 and p.ready[i, j] > p.start_s + s * p.period_s + 1e-9:
+            model.AddImplication(var, y[i, j, s - 1])
 
 
 def add_coverage(model: cp_model.CpModel, y: dict, cov: dict, p: StaffProblem) -> None:
@@ -620,6 +648,7 @@ def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2
     cov = {(r, s): model.NewBoolVar(f"c{r},{s}") for r in range(len(p.requirements)) for s in range(p.n_periods)
            if p.need[r, s] > 0}  # fmt: skip
     add_pool_sizes(model, y, p)
+    add_continuity(model, y, p)
     add_coverage(model, y, cov, p)
     # Objective: uncovered need (scaled to integers), then posts opened or closed (moves), then metres walked.
     top = max(1.0, float(p.need.max()) if p.need.size else 1.0)
@@ -677,13 +706,20 @@ def _metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: flo
 
 def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOptions) -> list[MeterFlow]:
     """Metering where the LP holds people back: its entry rate (plus the inbound people who pass through the
-    origin on their way), per run of periods with rates within 15% of each other, at the run's lowest rate."""
+    origin on their way), per run of periods with rates within 15% of each other, at the run's lowest rate.
+
+    Once an origin is metered it stays metered: where the LP holds nobody back any more, the meter lets in
+    `RELEASE` times the LP's rate, so that whoever is still waiting outside (more than forecast, by chance)
+    comes in gradually and not all at once into the entrance."""
     assert sol.entry is not None and sol.queue is not None and sol.through is not None
     dt, T = problem.period_s, problem.n_periods
     out = []
     for o, name in enumerate(problem.origins):
-        metered = (sol.queue[o, 1:] > 0.5) & problem.meterable[o]
+        holding = (sol.queue[o, 1:] > 0.5) & problem.meterable[o]
+        metered = np.cumsum(holding) > 0
+        metered &= problem.meterable[o]
         rate = (sol.entry[o] + sol.through[o]) / dt * 60
+        rate = np.minimum(np.where(holding, rate, RELEASE * rate), max(problem.entrance[o], 1.0) / dt * 60)
         t = 0
         while t < T:
             if not metered[t]:
@@ -760,8 +796,9 @@ def _describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, st
         if missing:
             names = sorted({m[0] for m in missing})
             cost = (final.objective or 0) - (first.objective or 0)
-            lines.append(f"staff: {len(missing)} control-periods at {', '.join(names[:4])} cannot be staffed; "
-                         f"more staff there would lower the objective by up to {cost:,.0f}")  # fmt: skip
+            gain = (f"more staff there would lower the objective by up to {cost:,.0f}" if cost > 0.5 else
+                    "the flow LP does as well without them")  # fmt: skip
+            lines.append(f"staff: {len(missing)} control-periods at {', '.join(names[:4])} cannot be staffed; {gain}")
         else:
             lines.append(f"staff: every control staffed ({int(staff.x.sum() // max(1, sp.min_post))} post-periods "
                          f"of {sp.min_post}; the rest of each pool in reserve at its base)")  # fmt: skip
@@ -784,6 +821,13 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
                                      "queue": options.weights.queue, "walk": options.weights.walk})  # fmt: skip
     budget = max(1.0, params.time_limit_s)
     first = solve_flows(problem, time_limit_s=budget)
+    if options.single_stairs == "best":
+        # Unpaired stairs: two-way, or up only (down by other ways); the flow LP's optimum decides.
+        up = flow_problem(scenario, graph=graph, options=replace(options, single_stairs="up"), start_s=start_s,
+                          seed=params.seed)  # fmt: skip
+        other = solve_flows(up, time_limit_s=budget)
+        if other.objective is not None and (first.objective is None or other.objective < first.objective):
+            problem, first = up, other
     if first.objective is None:
         return PlanResult(None, first.status, None, None, time.perf_counter() - started, params.seed,
                           diagnosis=f"the flow LP found no solution ({first.status})")  # fmt: skip

@@ -1152,11 +1152,15 @@ class CrowdModel:
             self.split[i] = split
 
     def staff_team(self, act: AssignStaff) -> Generator[simpy.Event, Any, None]:
-        """A team goes from its base to its post (after its call-up delay), holds it, and is stood down."""
+        """A team goes from its base to its post (after its call-up delay), holds it, and is stood down.
+
+        A team on duty from the start (no call-up delay) that the plan posts at time 0 is at its post when the
+        clock starts: the plan was made, and the team sent, before the evening began."""
         env = self.env
         team = self.s.staff[act.pool]
         walk = self.staff_walk(team.base, act.to)
-        arrive = max(act.at_s, team.callup_delay_s) + walk
+        on_duty = act.at_s <= 0 and team.callup_delay_s <= 0
+        arrive = 0.0 if on_duty else max(act.at_s, team.callup_delay_s) + walk
         if arrive > env.now:
             yield env.timeout(arrive - env.now)
         key = next(i for i, a in enumerate(self.plan.actions) if a is act)
