@@ -6,7 +6,16 @@ simulated state by name (the models' per-minute series names, e.g. `queue_total`
 against a number: `queue_total > 500`. Effects by kind:
 - `message`: nothing changes; the trainee is told.
 - `delay`: the staff of pool `target` not yet dispatched leave `params.delay_s` seconds later
-  ("80 testers from Xuhui are delayed by 45 minutes").
+  ("80 testers from Xuhui are delayed by 45 minutes"); in a crowd, the teams of pool `target` not yet at their
+  posts arrive that much later.
+Crowd scenarios (`simulation/crowd.py`) also know:
+- `surge`: `params.rate_per_h` more people arrive at origin `target` for `params.duration_s` seconds ("a metro
+  station reports overcrowding at 20:10": a train unloads more people than forecast);
+- `close_exit`: node `target` (a metro station exit, an entrance) is closed for `params.duration_s` seconds (no
+  duration: to the end), as by a plan's `CloseExit`: its arrivals, and those queued outside it, come in at the
+  nearest open origin, and the node takes nobody in;
+- `show`: the organiser changes light-show segment `params.segment` (`params.change`: `pause`, `shorten` or
+  `cancel`; `params.minutes` for the first two), as by a plan's `ChangeShow` at the inject's time.
 Other kinds are recorded and shown but change nothing in a model that does not know them.
 """
 
@@ -14,14 +23,15 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 CONDITION = re.compile(r"^\s*([a-z][a-z0-9_:]*)\s*(<=|>=|==|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
 }  # fmt: skip
-EFFECT_KINDS = ("message", "delay")
+EFFECT_KINDS = ("message", "delay", "surge", "close_exit", "show")
+SHOW_CHANGES = ("pause", "shorten", "cancel")
 
 
 @dataclass(frozen=True)
@@ -49,11 +59,39 @@ def parse_condition(text: str | None) -> Condition | None:
     return Condition(m.group(1), m.group(2), float(m.group(3)))
 
 
+def number(params: Mapping[str, object], key: str, default: float = 0.0) -> float:
+    """A numeric parameter of an inject (`default` if absent or not a number)."""
+    value = params.get(key, default)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
 def delay_of(inject: object) -> float:
     """The delay (seconds) a `delay` inject imposes."""
-    params = getattr(inject, "params", {}) or {}
-    value = params.get("delay_s", 0)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+    return number(getattr(inject, "params", {}) or {}, "delay_s")
 
 
-__all__ = ["EFFECT_KINDS", "Condition", "delay_of", "parse_condition"]
+def effect_problem(kind: str, target: str | None, params: Mapping[str, object]) -> str | None:
+    """What is wrong with an inject's target and params for its kind (None: nothing); kinds not listed in
+    `EFFECT_KINDS` are not checked. Whether the target exists in the scenario is the scenario's to check."""
+
+    def positive(key: str) -> bool:
+        return number(params, key) > 0
+
+    if kind == "delay" and (not target or not positive("delay_s")):
+        return "a delay inject needs a target (the pool) and params.delay_s > 0"
+    if kind == "surge" and (not target or not positive("rate_per_h") or not positive("duration_s")):
+        return "a surge inject needs a target (the origin), params.rate_per_h > 0 and params.duration_s > 0"
+    if kind == "close_exit" and (not target or ("duration_s" in params and not positive("duration_s"))):
+        return "a close_exit inject needs a target (the node) and, if given, params.duration_s > 0"
+    if kind == "show":
+        segment, change = params.get("segment"), params.get("change")
+        if not isinstance(segment, int) or isinstance(segment, bool) or segment < 0:
+            return "a show inject needs params.segment, the index of a show segment (0, 1, ...)"
+        if change not in SHOW_CHANGES:
+            return f"a show inject needs params.change, one of {', '.join(SHOW_CHANGES)}"
+        if change != "cancel" and not positive("minutes"):
+            return f"a show inject that is a {change} needs params.minutes > 0"
+    return None
+
+
+__all__ = ["EFFECT_KINDS", "SHOW_CHANGES", "Condition", "delay_of", "effect_problem", "number", "parse_condition"]

@@ -194,7 +194,8 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
 
 
 def check_against_graph(scenario: Any, graph: nx.DiGraph, file: str) -> list[Problem]:
-    """Every node a scenario names exists in its graph and is of an allowed kind; default actions parse."""
+    """Every node a scenario names (a crowd drill's closures too) exists in its graph and is of an allowed kind;
+    default actions parse."""
     problems = []
     name = graph.graph.get("name", "graph")
     for path, node, ref in node_refs(scenario):
@@ -208,6 +209,10 @@ def check_against_graph(scenario: Any, graph: nx.DiGraph, file: str) -> list[Pro
             continue
         for path, node, ref in node_refs(action, where):
             problems.extend(_check_node(graph, node, ref.kinds, file, path, name))
+    if getattr(scenario, "kind", None) == "crowd":
+        for i, inj in enumerate(scenario.injects):
+            if inj.kind == "close_exit" and inj.target is not None:  # the node a crowd drill closes
+                problems.extend(_check_node(graph, inj.target, (), file, f"injects[{i}].target", name))
     return problems
 
 

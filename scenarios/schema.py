@@ -156,11 +156,12 @@ class Inject(Model):
 
     @model_validator(mode="after")
     def _valid(self) -> Inject:
-        from scenarios.injects import delay_of, parse_condition
+        from scenarios.injects import effect_problem, parse_condition
 
         parse_condition(self.condition)  # raises ValueError naming the problem
-        if self.kind == "delay" and (not self.target or delay_of(self) <= 0):
-            raise ValueError("a delay inject needs a target (the pool) and params.delay_s > 0")
+        problem = effect_problem(self.kind, self.target, self.params)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -419,6 +420,23 @@ class CrowdScenario(ScenarioBase):
     counterflow_control: bool = True
     staff: dict[Ident, StaffTeam] = Field(default_factory=dict)
     thresholds: CrowdThresholds = CrowdThresholds()
+
+    @model_validator(mode="after")
+    def _inject_targets(self) -> CrowdScenario:
+        """A surge is at an origin of the demand, a delay holds up a staff team, a show inject names a segment
+        (a closure's node is checked against the graph when the scenario is loaded)."""
+        for i, inj in enumerate(self.injects):
+            if inj.kind == "surge" and inj.target not in self.demand.origins:
+                raise ValueError(f"injects[{i}].target: {inj.target!r} is not an origin of the demand "
+                                 f"({', '.join(self.demand.origins)})")  # fmt: skip
+            if inj.kind == "delay" and inj.target not in self.staff:
+                raise ValueError(f"injects[{i}].target: {inj.target!r} is not a staff team of the scenario "
+                                 f"({', '.join(self.staff) or 'none'})")  # fmt: skip
+            segment = inj.params.get("segment")
+            if inj.kind == "show" and isinstance(segment, int) and segment >= len(self.shows):
+                raise ValueError(f"injects[{i}].params.segment: no show segment {segment} "
+                                 f"(the scenario has {len(self.shows)})")  # fmt: skip
+        return self
 
 
 # ------------------------------------------------------------------------------------------ typhoon

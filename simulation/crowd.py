@@ -52,6 +52,13 @@ The rules of one step of `dt` seconds (Lebacque's demand/supply form of the cell
 - Staff: a team (or part of one: a pool may be split over several posts) posted to a node covers every node
   within `STAFF_REACH_M` on foot; metering and one-way
   control are only in force where a team covers them (the event log says when a control waits for staff).
+- Closures: a closed node (a plan's `CloseExit`, or a `close_exit` inject) takes nobody in, leavers head for the
+  open exits, and its arrivals and the people queued outside it come in at the nearest open origin.
+- Injects (drills), at their times and before the step due then: each fires if its condition holds on the state
+  (`readings()`, the sampler's series names) and is logged (`inject` or `inject_skipped`); a `surge` adds
+  arrivals at its origin (Poisson counts from their own stream, or expected amounts, as the scenario's
+  arrivals), a `close_exit` closes a node for a while, a `delay` holds back the teams of its pool not yet at
+  their posts, and a `show` changes a show segment as a plan's `ChangeShow` would.
 - Thresholds (the scenario's warning, critical and crush densities) are watched at every node and every
   edge; each crossing upwards (and each clearing, with a hysteresis of `HYSTERESIS_PPM2`) triggers a SimPy
   event that the watcher process writes to the event log and the KPIs count.
@@ -81,9 +88,11 @@ from scenarios.crowd import check_plan, show_hold
 from scenarios.crowd import default_plan as crowd_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES
+from scenarios.injects import delay_of, number, parse_condition
 from scenarios.pedestrian import SFPE, SFPE_K_LEVEL, SFPE_K_STAIR, Bottleneck, Weidmann
 from scenarios.plan import (
     AssignStaff,
+    ChangeShow,
     CloseExit,
     CloseRoad,
     MeterFlow,
@@ -92,10 +101,10 @@ from scenarios.plan import (
     RouteVisitors,
     parse_action,
 )
-from scenarios.schema import CrowdScenario
+from scenarios.schema import CrowdScenario, Inject
 from simulation.core import CountingEnvironment, Recorder, RunStats, SimResult, WallClock, streams
 
-STREAMS = ("arrivals", "dwell")
+STREAMS = ("arrivals", "dwell", "surge")  # a stream each: a surge leaves the other arrivals as they were
 SAMPLE_EVERY_S = 60.0
 ROUTE_EVERY_S = 60.0
 ROUTE_SMOOTHING = 0.5  # share of the way route shares move towards the fastest next edge at each update
@@ -306,8 +315,15 @@ class CrowdModel:
         self.posted: dict[int, tuple[str, int]] = {}  # assignment (its index in the plan) -> (node, count) on post
         self._reach: dict[str, set[str]] = {}
         self.route_override: dict[str, list[tuple[float, int]]] = {}
+        # drills: what the injects that fired changed
+        self.fired: set[int] = set()  # indexes of the injects that fired
+        self.surges: list[tuple[int, float, float, float]] = []  # (origin, from, until, extra people a second)
+        self.drill_closed: dict[str, int] = {}  # node -> closures in force by injects
+        self.delays: list[tuple[float, str, float]] = []  # (fired at, pool, seconds)
+        self.show_changes: list[ChangeShow] = []
         # bookkeeping
         self.entered = 0.0  # arrived at an origin's queue
+        self.arrived_at = np.zeros(len(self.origins))  # the same per origin (where they came in)
         self.entered_network = 0.0
         self.served = 0.0
         self.departed = 0.0
@@ -701,15 +717,24 @@ class CrowdModel:
     def _arrive(self, t: float) -> None:
         """This step's arrivals join their origins' queues, split over destinations."""
         s, dt = self.s, self.dt
+        poisson = s.demand.arrivals.process == "poisson"
         rate = s.demand.arrivals.rate_at(t) / 3600 * dt
-        if rate <= 0:
+        surge = [(o, r) for o, a, b, r in self.surges if a <= t < b]
+        if rate <= 0 and not surge:
             return
-        mean = rate * self.origin_share
-        counts = self.rng["arrivals"].poisson(mean) if s.demand.arrivals.process == "poisson" else mean
-        counts = np.asarray(counts, dtype=float)
+        counts = np.zeros(len(self.origins))
+        if rate > 0:
+            mean = rate * self.origin_share
+            counts += self.rng["arrivals"].poisson(mean) if poisson else mean
+        if surge:
+            extra = np.zeros(len(self.origins))
+            for o, r in surge:
+                extra[o] += r * dt
+            counts += self.rng["surge"].poisson(extra) if poisson else extra
         if self.redirect is not None:
             counts = np.bincount(self.redirect, weights=counts, minlength=counts.size)
         self.queue += counts[:, None] * self.split
+        self.arrived_at += counts
         total = float(counts.sum())
         self.entered += total
         queued = float(self.queue.sum())
@@ -965,9 +990,9 @@ class CrowdModel:
     def _prepare(self) -> None:
         """Index sets that depend on closures (exits, meters) and the free-flow potentials."""
         net = self.net
-        self.closed_idx = np.array([net.index[n] for n in self.closed_nodes if n in net.index], dtype=np.int64)
-        self.open_exits = np.array([net.index[x] for x in self.exit_nodes if x not in self.closed_nodes],
-                                   dtype=np.int64)  # fmt: skip
+        self.shut = self.closed_nodes | {n for n, k in self.drill_closed.items() if k > 0}
+        self.closed_idx = np.array([net.index[n] for n in sorted(self.shut) if n in net.index], dtype=np.int64)
+        self.open_exits = np.array([net.index[x] for x in self.exit_nodes if x not in self.shut], dtype=np.int64)
         self._exit_sets()
         head_closed = np.isin(net.head, self.closed_idx)
         blocked = head_closed.copy()
@@ -1041,18 +1066,21 @@ class CrowdModel:
             self.doors_into[n] = np.intersect1d(into, self.door_edges)
 
     def _redirects(self) -> None:
-        """Arrivals at a closed origin come in at the nearest open one (on foot at free speed)."""
-        closed = [i for i, o in enumerate(self.origins) if o in self.closed_nodes]
+        """Arrivals at a closed origin, and the people queued outside it, come in at the nearest open one (on
+        foot at free speed)."""
+        closed = [i for i, o in enumerate(self.origins) if o in self.shut]
         self.redirect = None
         if not closed:
             return
-        open_ = [i for i, o in enumerate(self.origins) if o not in self.closed_nodes]
+        open_ = [i for i, o in enumerate(self.origins) if o not in self.shut]
         redirect = np.arange(len(self.origins))
         for i in closed:
             row = self.ff_origin[i]
             choices = [(row[j], j) for j in open_ if math.isfinite(row[j])]
             if choices:
-                redirect[i] = min(choices)[1]
+                j = redirect[i] = min(choices)[1]
+                self.queue[j] += self.queue[i]
+                self.queue[i] = 0.0
         self.redirect = redirect
 
     def reach(self, node: str) -> set[str]:
@@ -1155,14 +1183,24 @@ class CrowdModel:
         """A team goes from its base to its post (after its call-up delay), holds it, and is stood down.
 
         A team on duty from the start (no call-up delay) that the plan posts at time 0 is at its post when the
-        clock starts: the plan was made, and the team sent, before the evening began."""
+        clock starts: the plan was made, and the team sent, before the evening began. A `delay` inject for its
+        pool that fires before it reaches its post makes it arrive that much later."""
         env = self.env
         team = self.s.staff[act.pool]
         walk = self.staff_walk(team.base, act.to)
         on_duty = act.at_s <= 0 and team.callup_delay_s <= 0
         arrive = 0.0 if on_duty else max(act.at_s, team.callup_delay_s) + walk
-        if arrive > env.now:
-            yield env.timeout(arrive - env.now)
+        late = 0.0
+        while True:
+            if arrive > env.now:
+                yield env.timeout(arrive - env.now)
+            more = sum(d for _, pool, d in self.delays if pool == act.pool) - late
+            if more <= 0:
+                break
+            late += more
+            arrive += more
+            self.rec.event(env.now, "staff_delayed", f"{act.count} of {act.pool} reach {act.to} "
+                           f"{late / 60:g} min late (inject)", team=act.pool, node=act.to, delay_s=late)  # fmt: skip
         key = next(i for i, a in enumerate(self.plan.actions) if a is act)
         self.posted[key] = (act.to, act.count)
         self.rec.event(env.now, "staff_posted", f"{act.count} of {act.pool} posted at {act.to}",
@@ -1197,33 +1235,103 @@ class CrowdModel:
 
     def sampler(self) -> Generator[simpy.Event, Any, None]:
         """Every minute: density at every node (the map), totals, queues; and staff utilisation."""
-        env, rec, net = self.env, self.rec, self.net
+        env, rec = self.env, self.rec
         while True:
             t = env.now
-            own, both, rho = self._densities()
-            node_tot = self.node_people()
-            rho_n = node_tot / net.node_area
-            cc = self.canon_cells
-            rho_e = np.maximum.reduceat(rho[cc], self.canon_starts) if cc.size else np.zeros(0)
-            place_rho = np.concatenate([rho_n, rho_e])
-            edge_max = np.zeros(net.n_nodes)
-            np.maximum.at(edge_max, self.inc_node, place_rho[self.inc_place])
-            shown = np.where(self.given_area, rho_n, np.maximum(rho_n, edge_max))
-            for i, name in enumerate(net.nodes):
-                rec.sample(f"density:{name}", t, round(float(shown[i]), 4))
-            dwelling = float(self.dwell_at.sum())
-            on_site = float(node_tot.sum() + own.sum())
-            rec.sample("on_site", t, on_site)
-            rec.sample("dwelling", t, dwelling)
-            rec.sample("walking", t, on_site - dwelling)
-            rec.sample("entry_queue", t, float(self.queue.sum()))
-            rec.sample("served", t, self.served)
-            rec.sample("departed", t, self.departed)
-            rec.sample("peak_density_now", t, float(place_rho.max()) if place_rho.size else 0.0)
-            people_over = node_tot[rho_n > KPI_LEVELS[0]].sum() + both[cc][rho[cc] > KPI_LEVELS[0]].sum()
-            rec.sample("people_over_4ppm2", t, float(people_over))
+            now, place_rho = self._state_now()
+            for name, value in now.items():
+                rec.sample(name, t, value)
             self._staff_minute(place_rho)
             yield env.timeout(SAMPLE_EVERY_S)
+
+    def readings(self) -> dict[str, float]:
+        """The state now, by series name: what the sampler records and what an inject's condition may read."""
+        return self._state_now()[0]
+
+    def _state_now(self) -> tuple[dict[str, float], np.ndarray]:
+        """The sampler's series now, and the density of every place (nodes, then physical edges)."""
+        net = self.net
+        own, both, rho = self._densities()
+        node_tot = self.node_people()
+        rho_n = node_tot / net.node_area
+        cc = self.canon_cells
+        rho_e = np.maximum.reduceat(rho[cc], self.canon_starts) if cc.size else np.zeros(0)
+        place_rho = np.concatenate([rho_n, rho_e])
+        edge_max = np.zeros(net.n_nodes)
+        np.maximum.at(edge_max, self.inc_node, place_rho[self.inc_place])
+        shown = np.where(self.given_area, rho_n, np.maximum(rho_n, edge_max))
+        out = {f"density:{name}": round(float(shown[i]), 4) for i, name in enumerate(net.nodes)}
+        dwelling = float(self.dwell_at.sum())
+        on_site = float(node_tot.sum() + own.sum())
+        people_over = node_tot[rho_n > KPI_LEVELS[0]].sum() + both[cc][rho[cc] > KPI_LEVELS[0]].sum()
+        out.update({
+            "on_site": on_site,
+            "dwelling": dwelling,
+            "walking": on_site - dwelling,
+            "entry_queue": float(self.queue.sum()),
+            "served": self.served,
+            "departed": self.departed,
+            "peak_density_now": float(place_rho.max()) if place_rho.size else 0.0,
+            "people_over_4ppm2": float(people_over),
+        })  # fmt: skip
+        return out, place_rho
+
+    # ---------------------------------------------------------------------------------- drills
+
+    def injector(self) -> Generator[simpy.Event, Any, None]:
+        """Each drill inject at its time, before the step due then (all wake-ups are set at the start, so
+        they come before the step's own at the same time)."""
+        env = self.env
+        order = sorted(enumerate(self.s.injects), key=lambda p: (p[1].at_s, p[0]))
+        wakes = [env.timeout(max(0.0, inj.at_s - env.now)) for _, inj in order]
+        for (index, inj), wake in zip(order, wakes, strict=True):
+            if inj.at_s > env.now:
+                yield wake
+            self.inject(index, inj)
+
+    def inject(self, index: int, inj: Inject) -> None:
+        """A drill inject at its time: fires if its condition holds on the state then, and takes effect."""
+        now = self.env.now
+        condition = parse_condition(inj.condition)
+        fired = condition is None or condition.holds(self.readings().get)
+        gate = f" ({condition}: {'yes' if fired else 'no'})" if condition is not None else ""
+        self.rec.event(now, "inject" if fired else "inject_skipped",
+                       f"inject {inj.kind}{' ' + inj.target if inj.target else ''}{gate}: {inj.note}".rstrip(": "),
+                       index=index, inject=inj.kind, fired=fired)  # fmt: skip
+        if not fired:
+            return
+        self.fired.add(index)
+        duration = number(inj.params, "duration_s", math.inf)
+        if inj.kind == "surge" and inj.target in self.origins:
+            rate = number(inj.params, "rate_per_h")
+            self.surges.append((self.origins.index(inj.target), now, now + duration, rate / 3600))
+        elif inj.kind == "close_exit" and inj.target is not None:
+            self.env.process(self.drill_closure(inj.target, now + duration))
+        elif inj.kind == "delay" and inj.target is not None:
+            self.delays.append((now, inj.target, delay_of(inj)))
+        elif inj.kind == "show":
+            change = ChangeShow.model_validate({"at_s": now, "segment": inj.params["segment"],
+                                                "change": inj.params["change"],
+                                                "minutes": number(inj.params, "minutes")})  # fmt: skip
+            self.show_changes.append(change)
+            plan = Plan.build(self.plan.meta, [*self.plan.actions, *self.show_changes])
+            self.hold = show_hold(self.s, plan, self.n_steps, self.dt)
+            self.rec.event(now, "show", f"show segment {change.segment}: {change.change}"
+                           + (f" {change.minutes:g} min" if change.change != "cancel" else ""),
+                           segment=change.segment, change=change.change)  # fmt: skip
+
+    def drill_closure(self, node: str, until_s: float) -> Generator[simpy.Event, Any, None]:
+        """A node closed by an inject from now until `until_s` (or the end), as a plan's `CloseExit` would."""
+        env = self.env
+        self.drill_closed[node] = self.drill_closed.get(node, 0) + 1
+        self.rec.event(env.now, "exit", f"{node} closed (inject)", node=node)
+        self.refresh_controls(env.now)
+        if until_s >= self.s.clock.horizon_s:
+            return
+        yield env.timeout(until_s - env.now)
+        self.drill_closed[node] -= 1
+        self.rec.event(env.now, "exit", f"{node} reopened (inject)", node=node)
+        self.refresh_controls(env.now)
 
     def _staff_minute(self, place_rho: np.ndarray) -> None:
         """A posted team is busy this minute if its zone has a control in force or a place at warning."""
@@ -1273,6 +1381,8 @@ class CrowdModel:
         self.ff_origin = ff
         self.reroute(smoothing=1.0)
         env = self.env
+        if self.s.injects:
+            env.process(self.injector())  # first: an inject at time 0 comes before the first step
         for act in self.plan.of_type(AssignStaff):
             env.process(self.staff_team(act))
         env.process(self.controller())
