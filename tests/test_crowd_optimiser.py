@@ -162,3 +162,15 @@ def test_crowd_plan_beats_the_default_plan_in_the_simulation(new_year_two_hours,
     assert planned.kpis["minutes_over_5ppm2"] < 0.2 * default.kpis["minutes_over_5ppm2"]
     assert planned.kpis["minutes_over_4ppm2"] < 0.5 * default.kpis["minutes_over_4ppm2"]
     assert planned.kpis["stalled_edge_min"] <= default.kpis["stalled_edge_min"]
+
+
+@pytest.mark.slow
+def test_crowd_plan_beats_the_default_plan_over_20_seeds(new_year_two_hours, new_year_plan):
+    """Over 20 seeds (random arrivals and dwell), the optimised plan has fewer person-minutes above the
+    critical density and a lower peak density than the default plan on every seed."""
+    s = new_year_two_hours
+    for seed in range(s.seed, s.seed + 20):
+        default = simulate(s, seed=seed, dt=2.0).kpis
+        planned = simulate(s, new_year_plan.plan, seed=seed, dt=2.0).kpis
+        assert planned["minutes_over_5ppm2"] < default["minutes_over_5ppm2"], seed
+        assert planned["peak_density_ppm2"] < default["peak_density_ppm2"], seed

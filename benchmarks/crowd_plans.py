@@ -1,0 +1,81 @@
+"""Crowd plans over many seeds: the optimised plan against the scenario's default plan (issue 4's acceptance).
+
+For each crowd scenario: optimise once (at the scenario's seed, as `yiwang run` does), then simulate the
+default plan and the optimised plan at seeds seed, seed+1, ..., seed+N-1 (each seed drives the random
+arrivals and dwell times) at the scenario's own step. The table gives, per plan, the mean and worst of the
+KPIs the issue names, and on how many seeds the optimised plan is better on both person-minutes above the
+critical density and peak density. This is a plain script, not a test: it takes minutes.
+
+    python benchmarks/crowd_plans.py                       # both crowd scenarios, 20 seeds
+    python benchmarks/crowd_plans.py --seeds 5 --dt 2      # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from optimizer.crowd import optimise_crowd
+from optimizer.result import SolveParams
+from scenarios.loading import load_scenario
+from scenarios.plan import Plan
+from simulation.crowd import simulate
+
+NAMES = ("bund_new_year_2014", "bund_light_show")
+KPIS = ("peak_density_ppm2", "minutes_over_5ppm2", "minutes_over_4ppm2", "visitors_served", "max_metering_queue",
+        "entry_queue_end")  # fmt: skip
+
+
+def _run(args: tuple[str, str | None, int, float | None]) -> dict[str, float]:
+    name, plan_json, seed, dt = args
+    scenario = load_scenario(name)
+    plan = Plan.from_json(plan_json) if plan_json is not None else None
+    return dict(simulate(scenario, plan, seed=seed, dt=dt).kpis)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--dt", type=float, default=None, help="step (default: the scenario's)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("names", nargs="*", default=list(NAMES))
+    args = parser.parse_args()
+    rows = []
+    for name in args.names:
+        scenario = load_scenario(name)
+        started = time.perf_counter()
+        result = optimise_crowd(scenario, params=SolveParams(seed=scenario.seed))
+        solve_s = time.perf_counter() - started
+        assert result.plan is not None, result.summary()
+        plan_json = result.plan.to_json()
+        seeds = [scenario.seed + k for k in range(args.seeds)]
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            default = list(pool.map(_run, [(name, None, s, args.dt) for s in seeds]))
+            planned = list(pool.map(_run, [(name, plan_json, s, args.dt) for s in seeds]))
+        sim_s = time.perf_counter() - started
+        better = sum(1 for d, p in zip(default, planned, strict=True)
+                     if p["minutes_over_5ppm2"] < d["minutes_over_5ppm2"]
+                     and p["peak_density_ppm2"] < d["peak_density_ppm2"])  # fmt: skip
+        rows.append((name, solve_s, sim_s, default, planned, better))
+        print(f"{name}: optimised in {solve_s:.1f} s ({result.status}, gap {result.gap or 0:.2%}); "
+              f"{2 * len(seeds)} runs in {sim_s:.0f} s", flush=True)  # fmt: skip
+    print()
+    print("| scenario | plan | " + " | ".join(KPIS) + " | better on both |")
+    print("|---|---|" + "---:|" * len(KPIS) + "---:|")
+    for name, _solve, _sim, default, planned, better in rows:
+        for label, runs in (("default", default), ("optimised", planned)):
+            cells = []
+            for k in KPIS:
+                values = np.array([r[k] for r in runs])
+                worst = values.min() if k == "visitors_served" else values.max()
+                cells.append(f"{values.mean():,.1f} ({worst:,.1f})")
+            tail = f"{better} of {len(runs)}" if label == "optimised" else ""
+            print(f"| {name} | {label} | " + " | ".join(cells) + f" | {tail} |")
+
+
+if __name__ == "__main__":
+    main()
