@@ -771,9 +771,14 @@ def _describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, st
                  f"{t['queue_person_min']:,.0f} person-minutes waiting outside, "
                  f"{t['over_critical_person_min']:,.0f} person-minutes beyond critical density or a walkway's "
                  "capacity")  # fmt: skip
-    if problem.one_ways:
-        lines.append(f"paired stairs one-way ({len(problem.one_ways)} flights): counter-flow costs a stair "
+    single = [a for a in problem.one_ways if a.note.startswith("single stair")]
+    paired = len(problem.one_ways) - len(single)
+    if paired:
+        lines.append(f"paired stairs one-way, one up and one down ({paired} flights): counter-flow costs a stair "
                      "capacity and can stall it at high density")  # fmt: skip
+    if single:
+        lines.append(f"single stairs up only ({len(single)} flights): people leave the platform by the paired "
+                     "stairs, ramps and ends (the flow LP's optimum is lower than with them two-way)")  # fmt: skip
     assert final.queue is not None
     held = final.queue[:, 1:].max(axis=1)
     for o in np.argsort(-held)[:3]:
