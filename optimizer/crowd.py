@@ -867,6 +867,10 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
     details = {f"lp_{k}": float(v) for k, v in final.terms.items()}
     lp_wall = first.wall_s + (final.wall_s if final is not first else 0.0)
     details.update({"periods": float(problem.n_periods), "lp_wall_s": lp_wall, "staff_wall_s": staff.wall_s})
+    if staff.objective is not None and staff.bound is not None:
+        # The staff model's own figures (its objective counts uncovered need, moves and metres walked).
+        details.update({"staff_objective": float(staff.objective), "staff_bound": float(staff.bound)})
+        rationale.append(f"staff model {staff.status}: objective {staff.objective:,.0f}, bound {staff.bound:,.0f}")
     status = "OPTIMAL" if final.status == "OPTIMAL" and staff.status == "OPTIMAL" else (
         "FEASIBLE" if final.objective is not None else final.status)  # fmt: skip
     result = PlanResult(None, status, final.objective, first.objective, time.perf_counter() - started, params.seed,
