@@ -664,6 +664,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         jurisdiction: Annotated[str, typer.Option(help="Jurisdiction code of the exercise.")],
         trainee: Annotated[str, typer.Option(help="The trainee who takes command (a commander or an observer).")],
         hours: Annotated[float, typer.Option(help="How long the trainee holds command.")] = 8.0,
+        set_: Annotated[list[str] | None, typer.Option("--set", help="field.path=value (repeatable).")] = None,
         user: UserOption = None,
         db_url: DbOption = None,
     ) -> None:
@@ -675,7 +676,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         actor = _actor(store, user, "drill start")
         actor.require("grants.manage", "start drills")
         iid = start_drill(store, actor, scenario, injects=script, jurisdiction=jurisdiction, trainee=trainee,
-                          hours=hours, file=injects.name)  # fmt: skip
+                          hours=hours, file=injects.name, overrides=set_ or [])  # fmt: skip
         typer.echo(f"exercise incident {iid} opened with {len(script)} injects; {trainee} is in command")
 
     @drill.command("score")

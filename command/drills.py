@@ -63,9 +63,12 @@ def start_drill(
     trainee: str,
     hours: float = 8.0,
     file: str = "injects",
+    overrides: list[str] | None = None,
 ) -> int:
-    """Open the exercise incident with the injects and grant command to the trainee; the incident id."""
-    base = load_scenario(ref)
+    """Open the exercise incident with the injects and grant command to the trainee; the incident id.
+
+    `overrides` (`field.path=value`, as `yiwang run --set`) change the scenario first, e.g. a shorter horizon."""
+    base = load_scenario(ref, overrides=overrides)
     doc = base.model_dump(mode="json")
     doc["injects"] = [*doc.get("injects", []), *injects]
     try:

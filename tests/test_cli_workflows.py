@@ -75,6 +75,41 @@ def test_drill_start_score_and_review_from_the_command_line(tmp_path):
     assert verify.returncode == 0, verify.stderr
 
 
+def test_a_crowd_drill_runs_from_the_command_line(tmp_path):
+    """A Bund drill (30 minutes) stops at the metro surge at 20:10, the trainee approves the optimiser's plan,
+    the conditional closure at 20:15 is skipped as its condition does not hold, and the decision is scored."""
+    db = f"sqlite:///{tmp_path / 'crowd.db'}"
+    assert yiwang("init", "--demo", "--db", db, cwd=tmp_path).returncode == 0
+    script = tmp_path / "bund.yaml"
+    script.write_text("- {at_s: 600, kind: surge, target: enr_exit_henan_north, note: metro station overcrowded,\n"
+                      "   params: {rate_per_h: 20000, duration_s: 600}}\n"
+                      "- {at_s: 900, kind: close_exit, target: enr_exit_henan_north, params: {duration_s: 600},\n"
+                      "   condition: 'density:enr_exit_henan_north > 5', note: the metro operator closes it}\n")  # fmt: skip
+    env = {"YIWANG_PASSWORD": "yiwang-demo-only", "YIWANG_DATABASE_URL": db}
+    started = yiwang("drill", "start", "bund_new_year_2014", "--set", "clock.horizon_s=1800", "--injects",
+                     str(script), "--jurisdiction", "huangpu", "--trainee", "bund_chief", "--user", "admin",
+                     cwd=tmp_path, **env)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert "2 injects; bund_chief is in command" in started.stdout
+    advanced = yiwang("incident", "advance", "1", "--user", "planner", cwd=tmp_path, **env)
+    assert advanced.returncode == 0, advanced.stderr
+    assert "-> 20:10 (inject: surge)" in advanced.stdout and "metro station overcrowded" in advanced.stdout
+    planned = yiwang("incident", "plan", "1", "--time-limit", "5", "--user", "planner", cwd=tmp_path, **env)
+    assert planned.returncode == 0, planned.stderr
+    approved = yiwang("plan", "approve", "1", "--version", "1", "--user", "bund_chief", cwd=tmp_path, **env)
+    assert approved.returncode == 0, approved.stderr
+    advanced = yiwang("incident", "advance", "1", "--user", "planner", cwd=tmp_path, **env)
+    assert advanced.returncode == 0 and "-> 20:15 (inject: close_exit)" in advanced.stdout, advanced.stderr
+    assert "re-plan needed" not in advanced.stdout  # the skipped closure asks for nothing
+    log = yiwang("incident", "log", "1", "--user", "bund_chief", cwd=tmp_path, **env)
+    assert "density:enr_exit_henan_north > 5: no" in log.stdout, log.stdout
+    scored = yiwang("drill", "score", "1", "--json", "--user", "admin", cwd=tmp_path, **env)
+    assert scored.returncode == 0, scored.stderr
+    [score] = json.loads(scored.stdout)
+    assert (score["decision"], score["by"], score["score"]) == ("approved", "bund_chief", 100.0)
+    assert set(score["kpis"]) == {"minutes_over_5ppm2", "minutes_over_4ppm2"}
+
+
 def test_bad_drill_input_exits_2_and_opens_nothing(tmp_path):
     """An inject script that is not a list, or an inject with a bad condition, is refused; no incident opens."""
     db = f"sqlite:///{tmp_path / 'd.db'}"
