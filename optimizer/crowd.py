@@ -252,11 +252,11 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         data = g.edges[u, v] if g.has_edge(u, v) else g.edges[v, u]
         share = options.stair_utilisation if data["factor"] < 1 else options.utilisation
         capacity[i] = per_m * data["width_m"] * data["factor"] * dt * share
-    # Forecast arrivals: the demand's expected rate, integrated over each period.
     origins = tuple(o for o in scenario.demand.origins if o in g)
     # An entrance lets people in no faster than its walkways out carry them (utilisation included).
     entrance = np.array([sum(per_m * d["width_m"] * d["factor"] for *_, d in g.out_edges(o, data=True))
                          * dt * options.utilisation for o in origins])  # fmt: skip
+    # Forecast arrivals: the demand's expected rate, integrated over each period.
     share = np.array([scenario.demand.origins[o] for o in origins])
     share = share / share.sum() if share.sum() > 0 else share
     samples = start_s + dt * (np.arange(n)[:, None] + (np.arange(12)[None, :] + 0.5) / 12)
