@@ -13,16 +13,16 @@ Pages are reached the way a board row's button reaches them: by setting `yiwang_
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import console_support as support
 import pytest
 import yaml
+from console_support import Template, copy_store, new_app, no_exception, submit_button, users_store
 from store_support import ADMIN_PASSWORD, FAST, PASSWORD, tiny_plan, tiny_scenario
 from streamlit.testing.v1 import AppTest
 from typhoon_worlds import small_typhoon, storm
@@ -37,9 +37,8 @@ from command.errors import NotAuthorised
 from command.incidents import list_incidents, open_incident
 from command.loop import approve_and_apply
 from command.plans import PlanView, approve_plan, create_plan, list_plans, view_plan
-from command.security import Actor, authenticate, resume_session
+from command.security import Actor, resume_session
 from command.store import ROLES, Store
-from command.users import add_user, init_store
 from scenarios.defaults import default_plan
 from scenarios.loading import builtin_scenario_dir
 from scenarios.plan import TradeOffPoint
@@ -61,16 +60,6 @@ PASSWORDS = {"admin": ADMIN_PASSWORD} | dict.fromkeys(USERS, PASSWORD)
 JOB_TIMEOUT_S = 120
 
 
-@dataclass(frozen=True)
-class Template:
-    """The module's prepared store, and what was made in it."""
-
-    path: Path
-    incident_id: int
-    plan_id: int
-    actors: dict[str, Actor]
-
-
 @dataclass
 class Console:
     """One test's copy of the store: its URL (set as YIWANG_DATABASE_URL), and a handle to check it."""
@@ -89,13 +78,7 @@ class Console:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """The users of each role, a Pudong incident commanded by cmd_a, and one proposed plan."""
     path = tmp_path_factory.mktemp("console") / "template.db"
-    store = Store(f"sqlite:///{path}", policy=FAST)
-    init_store(store, admin="admin", password=ADMIN_PASSWORD, display_name="张管理")
-    actors = {"admin": authenticate(store, "admin", ADMIN_PASSWORD)}
-    for i, (name, (role, jurisdiction)) in enumerate(USERS.items()):
-        add_user(store, actors["admin"], username=name, password=PASSWORD, role=role, jurisdiction=jurisdiction,
-                 display_name=f"王{name}", phone=f"1380013{i:04d}")  # fmt: skip
-        actors[name] = authenticate(store, name, PASSWORD)
+    store, actors = users_store(path, USERS)
     scenario = tiny_scenario()
     iid = open_incident(store, actors["admin"], scenario, jurisdiction="pudong")
     grant_command(store, actors["admin"], iid, "cmd_a", hours=8, reason="on-site command")
@@ -108,10 +91,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 @pytest.fixture
 def console(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A private copy of the template store, named in YIWANG_DATABASE_URL for the console to open."""
-    path = tmp_path / "store.db"
-    with closing(sqlite3.connect(template.path)) as source, closing(sqlite3.connect(path)) as target:
-        source.backup(target)
-    url = f"sqlite:///{path}"
+    url = copy_store(template.path, tmp_path / "store.db")
     monkeypatch.setenv("YIWANG_DATABASE_URL", url)
     handle = Console(url, Store(url, policy=FAST), template.incident_id, template.plan_id, template.actors)
     yield handle
@@ -121,25 +101,8 @@ def console(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 # ------------------------------------------------------------------------------------------ driving the app
 
 
-def new_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    return at
-
-
-def submit_button(at: AppTest, form_prefix: str):  # type: ignore[no-untyped-def]
-    """The submit button of the form whose key starts with `form_prefix` (None when there is no such form)."""
-    return next((b for b in at.button if b.form_id and b.form_id.startswith(form_prefix)), None)
-
-
 def log_in(at: AppTest, username: str, password: str | None = None) -> AppTest:
-    at.text_input(key="login_username").input(username)
-    at.text_input(key="login_password").input(PASSWORDS[username] if password is None else password)
-    submit_button(at, "login").click()
-    at.run()
-    if submit_button(at, "login") is not None and not at.error:  # `st.rerun()` after signing in
-        at.run()
-    return at
+    return support.log_in(at, username, PASSWORDS[username] if password is None else password)
 
 
 def signed_in(username: str) -> AppTest:
@@ -172,10 +135,6 @@ def page_shown(at: AppTest) -> str:
 
 def values(elements) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(e.value) for e in elements]
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 # ------------------------------------------------------------------------------------------ 1. logging in
@@ -379,14 +338,7 @@ def start_plan_job(console: Console):  # type: ignore[no-untyped-def]
 
 
 def poll_until_done(at: AppTest, job) -> None:  # type: ignore[no-untyped-def]
-    """Rerun the page as the browser's fragment timer would, until the job ends (bounded)."""
-    end = time.monotonic() + JOB_TIMEOUT_S
-    while not job.done and time.monotonic() < end:
-        time.sleep(0.2)
-        at.run()
-    assert job.done, f"the job did not end within {JOB_TIMEOUT_S} s: {job.messages}"
-    at.run()
-    no_exception(at)
+    support.poll_until_done(at, job, JOB_TIMEOUT_S)
 
 
 def test_plan_it_runs_in_the_background_with_progress(console: Console, gate: threading.Event) -> None:

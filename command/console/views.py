@@ -17,7 +17,7 @@ import streamlit as st
 from scenarios import Plan, Scenario, scenario_graph
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
-from scenarios.plan import TradeOffPoint
+from scenarios.plan import AssignStaff, MeterFlow, OneWay, TradeOffPoint
 from simulation import simulate
 
 
@@ -146,6 +146,20 @@ def _label(value: float, metric: str | None) -> str:
     return f"{value:,.0f}"
 
 
+#: The series a chart opens on, in order of preference: what the commander watches first for each kind.
+CHART_SERIES = ("queue_total", "peak_density_now")
+
+
+def default_series(names: list[str]) -> int:
+    """The index of the series a KPI chart opens on (see `CHART_SERIES`); the first one otherwise."""
+    return next((names.index(n) for n in CHART_SERIES if n in names), 0)
+
+
+def peak_place(view: SimView) -> str | None:
+    """Where and when a crowd run's density peaked, as the simulation logged it (None for other kinds)."""
+    return next((text for _, kind, text in reversed(view.events) if kind == "peak_density"), None)
+
+
 def kpi_frame(base: SimView, planned: SimView | None, name: str, labels: tuple[str, str]) -> Any:
     """A table of one series over time (minutes), default plan against the plan in effect."""
     import pandas as pd
@@ -238,16 +252,88 @@ def trade_off_chart(points: tuple[TradeOffPoint, ...], text: dict[str, str]) -> 
     return line + dots + label.encode(x=x, y=y, text="kind:N")
 
 
+# ------------------------------------------------------------------------------------------ crowd controls
+
+
+@dataclass(frozen=True)
+class MeterSpell:
+    """One entrance metered without a break: from, until, and the rates it steps through (people per minute)."""
+
+    node: str
+    from_s: float
+    until_s: float | None  # None: to the end of the plan
+    rates: tuple[float, ...]
+
+    @property
+    def low(self) -> float:
+        return min(self.rates)
+
+    @property
+    def high(self) -> float:
+        return max(self.rates)
+
+
+def meter_spells(plan: Plan) -> list[MeterSpell]:
+    """A plan's metering, one spell per entrance and unbroken stretch (a meter action that starts when the one
+    before it at the same node ends continues its spell), in order of start and node."""
+    open_: dict[str, MeterSpell] = {}
+    done: list[MeterSpell] = []
+    for a in sorted((a for a in plan.actions if isinstance(a, MeterFlow)), key=lambda a: (a.at_s, a.node)):
+        spell = open_.get(a.node)
+        if spell is not None and spell.until_s is not None and abs(spell.until_s - a.at_s) < 1e-6:
+            open_[a.node] = MeterSpell(a.node, spell.from_s, a.until_s, (*spell.rates, a.rate_per_min))
+            continue
+        if spell is not None:
+            done.append(spell)
+        open_[a.node] = MeterSpell(a.node, a.at_s, a.until_s, (a.rate_per_min,))
+    return sorted([*done, *open_.values()], key=lambda m: (m.from_s, m.node))
+
+
+def one_ways(plan: Plan) -> list[OneWay]:
+    """A plan's one-way walkways (stairs, mostly), in order of start."""
+    return sorted((a for a in plan.actions if isinstance(a, OneWay)), key=lambda a: (a.at_s, a.u, a.v))
+
+
+def staff_posts(plan: Plan) -> list[AssignStaff]:
+    """A plan's staff posts, in order of pool, start and post."""
+    return sorted((a for a in plan.actions if isinstance(a, AssignStaff)), key=lambda a: (a.pool, a.at_s, a.to))
+
+
+def most_on_post(posts: list[AssignStaff]) -> dict[str, int]:
+    """Per pool, the most of its people on post at any one time."""
+    most: dict[str, int] = {}
+    for a in posts:
+        on = sum(b.count for b in posts
+                 if b.pool == a.pool and b.at_s <= a.at_s and (b.until_s is None or b.until_s > a.at_s))  # fmt: skip
+        most[a.pool] = max(most.get(a.pool, 0), on)
+    return most
+
+
+def place_names(scenario: Scenario) -> dict[str, str]:
+    """Node id -> its readable name in the scenario's graph (nodes without a name are left out)."""
+    graph = scenario_graph(scenario)
+    return {node: str(data["name"]) for node, data in graph.nodes(data=True) if data.get("name")}
+
+
 __all__ = [
+    "CHART_SERIES",
     "ClearedPeriodPrice",
+    "MeterSpell",
     "SimView",
     "TradeStep",
     "cleared_period_price",
     "deck",
+    "default_series",
     "kpi_frame",
+    "meter_spells",
+    "most_on_post",
     "node_values",
+    "one_ways",
+    "peak_place",
+    "place_names",
     "run",
     "scenario_from_json",
+    "staff_posts",
     "step_to_less_car_delay",
     "trade_off_chart",
     "value_at",

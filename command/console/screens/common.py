@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from command.console.i18n import TEXT
 from command.console.session import store, tr
 from command.incidents import IncidentView, list_incidents
 from command.security import Actor
@@ -26,6 +27,11 @@ def choose_incident(actor: Actor, key: str) -> IncidentView | None:
     if view.exercise:
         st.warning("EXERCISE / 演练")
     return view
+
+
+def kpi_label(key: str) -> str:
+    """A KPI's name in the user's language where the console has one (the crowd model's), else its field name."""
+    return tr(f"kpi.{key}") if f"kpi.{key}" in TEXT else key
 
 
 GOTO = "yiwang_goto"

@@ -11,7 +11,7 @@ import streamlit as st
 
 from command import ics
 from command.console import jobs, views
-from command.console.screens.common import choose_incident, flash, job_outcome_shown, job_progress
+from command.console.screens.common import choose_incident, flash, job_outcome_shown, job_progress, kpi_label
 from command.console.session import actor_for_action, current_token, store, tr
 from command.errors import AuthFailed, CommandError
 from command.incidents import get_incident, roster, scenario_document
@@ -52,6 +52,8 @@ def render(actor: Actor) -> None:
     _what_binds(view)
     _trade_off(view)
     _risk(scenario, view, incident.seed)
+    if scenario.kind == "crowd":
+        _crowd_controls(view, scenario)
     _assignments(actor, view, scenario)
     _diff(actor, view, by_id)
     _decisions(view)
@@ -121,7 +123,7 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView]) -> None:
     rows = []
     for k, b in base.items():
         p = planned.get(k)
-        row = {tr("review.col.kpi"): k, tr("review.col.baseline"): round(b, 2),
+        row = {tr("review.col.kpi"): kpi_label(k), tr("review.col.field"): k, tr("review.col.baseline"): round(b, 2),
                tr("review.col.plan"): None if p is None else round(p, 2),
                tr("review.col.change"): None if p is None else round(p - b, 2)}  # fmt: skip
         if previous:
@@ -137,11 +139,14 @@ def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
         this = views.run(document, view.plan.to_json(indent=None), seed)
     except (ValueError, ScenarioError):  # a scenario kind whose model has not landed yet
         return
+    peaks = views.peak_place(base), views.peak_place(this)
+    if peaks[0] and peaks[1]:  # a crowd run: where and when each plan's density peaks
+        st.caption(tr("review.peak", base=peaks[0], plan=peaks[1]))
     names = sorted(n for n in base.series if ":" not in n)
     if not names:
         return
     name = st.selectbox(tr("incident.series"), names, key=f"review_series_{view.plan_id}",
-                        index=names.index("queue_total") if "queue_total" in names else 0)  # fmt: skip
+                        index=views.default_series(names))  # fmt: skip
     frame = views.kpi_frame(base, this, name, (tr("review.col.baseline"), tr("review.col.plan")))
     st.line_chart(frame, x_label="min", y_label=name)
 
@@ -225,6 +230,55 @@ def _trade_off(view: PlanView) -> None:
         st.markdown(tr(key, minutes=f"{price.period_min:g}", vehicle_h=f"{price.vehicle_h:,.1f}",
                        rider_min=f"{abs(price.rider_min):,.0f}"))  # fmt: skip
     st.caption(tr("review.trade_off.source"))
+
+
+def _crowd_controls(view: PlanView, scenario) -> None:  # type: ignore[no-untyped-def]
+    """A crowd plan's controls as a commander reads them: metering per entrance (one row per unbroken spell, the
+    rate per period beneath), the one-way walkways, and the staff posts with what each pool keeps in reserve."""
+    st.markdown(f"**{tr('review.crowd')}**")
+    names = views.place_names(scenario)
+    clock = scenario.clock
+
+    def place(node: str) -> str:
+        return f"{names[node]} ({node})" if node in names else node
+
+    def until(t_s: float | None) -> str:
+        return tr("review.crowd.end") if t_s is None else clock.label(t_s)
+
+    col = {k: tr(f"review.crowd.col.{k}") for k in ("node", "from", "until", "rate", "low", "high", "steps",
+                                                     "walkway", "pool", "post", "count", "note")}  # fmt: skip
+    spells = views.meter_spells(view.plan)
+    if spells:
+        st.markdown(tr("review.crowd.metering", n=len({m.node for m in spells})))
+        st.dataframe([{col["node"]: place(m.node), col["from"]: clock.label(m.from_s), col["until"]: until(m.until_s),
+                       col["low"]: m.low, col["high"]: m.high, col["steps"]: len(m.rates)} for m in spells],
+                     hide_index=True, width="stretch")  # fmt: skip
+        meters = sorted((a for a in view.plan.actions if a.type == "meter_flow"), key=lambda a: (a.node, a.at_s))
+        with st.expander(tr("review.crowd.metering_steps", n=len(meters))):
+            st.dataframe([{col["node"]: place(a.node), col["from"]: clock.label(a.at_s), col["until"]: until(a.until_s),
+                           col["rate"]: a.rate_per_min} for a in meters], hide_index=True, width="stretch")  # fmt: skip
+    else:
+        st.caption(tr("review.crowd.no_metering"))
+    ways = views.one_ways(view.plan)
+    if ways:
+        st.markdown(tr("review.crowd.one_way", n=len(ways)))
+        st.dataframe([{col["walkway"]: f"{place(a.u)} → {place(a.v)}", col["from"]: clock.label(a.at_s),
+                       col["until"]: until(a.until_s), col["note"]: a.note} for a in ways],
+                     hide_index=True, width="stretch")  # fmt: skip
+    else:
+        st.caption(tr("review.crowd.no_one_way"))
+    posts = views.staff_posts(view.plan)
+    if posts:
+        st.markdown(tr("review.crowd.staff", n=len(posts)))
+        st.dataframe([{col["pool"]: a.pool, col["post"]: place(a.to), col["count"]: a.count,
+                       col["from"]: clock.label(a.at_s), col["until"]: until(a.until_s)} for a in posts],
+                     hide_index=True, width="stretch")  # fmt: skip
+        posted = views.most_on_post(posts)
+        pools = [tr("review.crowd.pool_line", pool=pool, posted=posted.get(pool, 0), count=team.count)
+                 for pool, team in scenario.staff.items()]  # fmt: skip
+        st.caption(tr("review.crowd.pools", text="; ".join(pools)))
+    else:
+        st.caption(tr("review.crowd.no_staff"))
 
 
 def _assignments(actor: Actor, view: PlanView, scenario) -> None:  # type: ignore[no-untyped-def]
