@@ -905,12 +905,18 @@ class CrowdModel:
         return times
 
     def potentials(self, times: np.ndarray) -> np.ndarray:
-        """Seconds from every node to each class's target (Bellman–Ford on arrays, all classes at once)."""
+        """Seconds from every node to each class's target (Bellman–Ford on arrays, all classes at once; compiled
+        label correcting with the compiled step, the same numbers)."""
         net, K = self.net, self.K
         phi = np.full((net.n_nodes, K), np.inf)
         phi[self.target_node, np.arange(len(self.targets))] = 0.0
         phi[self.open_exits, self.LEAVE] = 0.0
         fixed = np.isfinite(phi)
+        if self.compiled:
+            from simulation.crowd_kernel import shortest_times
+
+            return shortest_times(phi, fixed, np.ascontiguousarray(times, dtype=float), net.head, self.tail_nodes,
+                                  self.tail_starts)  # fmt: skip
         for _ in range(net.n_nodes + 1):
             cand = times[:, None] + phi[net.head]
             best = np.minimum.reduceat(cand, self.tail_starts, axis=0) if cand.size else cand

@@ -592,3 +592,35 @@ def watch_step(
                         s += cells[c, k]
             q += s
     return both, rho, new_peak, n_changed, n_started, n_ended, n_now, q
+
+
+@numba.njit(cache=True)
+def shortest_times(phi, fixed, times, head, tail_nodes, tail_starts):
+    """Seconds from every node to each class's target, in place (`CrowdModel.potentials`' rule).
+
+    `phi` holds 0 at the targets (`fixed`) and inf elsewhere; every other node takes, class by class, the
+    least `times[e] + phi[head[e]]` over its out-edges, until nothing changes (label correcting, in place).
+    The result is the least fixed point of those equations, the same numbers the NumPy reference's Jacobi
+    sweeps reach, whatever the order of the updates."""
+    n_seg = tail_nodes.size
+    n_edges = times.size
+    K = phi.shape[1]
+    for _ in range(phi.shape[0] + 1):
+        changed = False
+        for s in range(n_seg):
+            node = tail_nodes[s]
+            end = tail_starts[s + 1] if s + 1 < n_seg else n_edges
+            for k in range(K):
+                if fixed[node, k]:
+                    continue
+                best = phi[node, k]
+                for e in range(tail_starts[s], end):
+                    c = times[e] + phi[head[e], k]
+                    if c < best:
+                        best = c
+                if best < phi[node, k]:
+                    phi[node, k] = best
+                    changed = True
+        if not changed:
+            break
+    return phi
