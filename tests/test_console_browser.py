@@ -34,10 +34,12 @@ from sqlalchemy import select
 from command.audit import entries, verify
 from command.authority import grant_command
 from command.incidents import get_incident, open_incident
+from command.loop import plan_incident
 from command.plans import create_plan, list_plans
 from command.security import authenticate
 from command.store import Decision, PlanRecord, Store, User
 from command.users import DEMO_PASSWORD, init_demo_store
+from optimizer.result import SolveParams
 from scenarios import load_scenario
 from scenarios.defaults import default_plan
 
@@ -320,3 +322,40 @@ def test_admin_sees_audit_chain_intact(page: Page, shot: Shots) -> None:
     page.get_by_role("button", name="校验审计链").click()
     expect(page.get_by_text("audit chain intact")).to_be_visible()
     shot(page, "audit")
+
+
+def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot: Shots, demo: Demo) -> None:
+    """The Bund police chief reviews an optimised plan for New Year's Eve 2014 (its first hour): the crowd KPIs,
+    metering, one-way stairs and staff posts are shown; approved, the map colours its densities by level of
+    service."""
+    from playwright.sync_api import expect
+
+    store = Store(demo.url)
+    try:
+        admin = authenticate(store, "admin", DEMO_PASSWORD)
+        scenario = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=3600"])
+        incident_id = open_incident(store, admin, scenario, jurisdiction="huangpu")
+        grant_command(store, admin, incident_id, "bund_chief", reason="browser test")
+        plan_incident(store, authenticate(store, "planner", DEMO_PASSWORD), incident_id,
+                      params=SolveParams(time_limit_s=10.0))  # fmt: skip
+    finally:
+        store.dispose()
+
+    log_in(page, "bund_chief")
+    open_page(page, "方案审批", ready="人群管控措施")
+    for text in ("峰值密度（人/m²）", "超过 5 人/m² 的人·分钟", "限流排队最多人数"):
+        expect(page.get_by_text(text, exact=True).first).to_be_attached()
+    for heading in ("限流（", "单向通行（", "人员岗位（"):
+        expect(page.get_by_text(heading).first).to_be_visible()
+    expect(page.get_by_text("密度峰值：默认方案").first).to_be_visible()
+    shot(page, "review")
+
+    approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="批准并执行"))
+    approve_form.get_by_label("重新输入密码以确认").fill(DEMO_PASSWORD)
+    approve_form.get_by_role("button", name="批准并执行").click()
+    expect(page.get_by_text("已批准方案")).to_be_visible()
+
+    open_page(page, "事件态势", ready="态势图")
+    expect(page.get_by_text("人群密度服务水平", exact=False).first).to_be_visible()
+    expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
+    shot(page, "map")
