@@ -237,6 +237,16 @@ def open_page(page: Page, link: str, *, ready: str) -> None:
     page.get_by_text(ready, exact=True).first.wait_for()
 
 
+def approve(page: Page) -> None:
+    """Approve the plan shown, with the password, and wait for the confirmation."""
+    from playwright.sync_api import expect
+
+    approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="批准并执行"))
+    approve_form.get_by_label("重新输入密码以确认").fill(DEMO_PASSWORD)
+    approve_form.get_by_role("button", name="批准并执行").click()
+    expect(page.get_by_text("已批准方案")).to_be_visible()
+
+
 def test_commander_plans_and_approves(page: Page, shot: Shots, demo: Demo) -> None:
     """The incident's commander plans it, reviews the forecast and approves, which puts the plan in effect."""
     from playwright.sync_api import expect
@@ -260,10 +270,7 @@ def test_commander_plans_and_approves(page: Page, shot: Shots, demo: Demo) -> No
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
     shot(page, "proposed")
 
-    approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="批准并执行"))
-    approve_form.get_by_label("重新输入密码以确认").fill(DEMO_PASSWORD)
-    approve_form.get_by_role("button", name="批准并执行").click()
-    expect(page.get_by_text("已批准方案")).to_be_visible()
+    approve(page)
     expect(page.get_by_role("button", name="批准并执行")).to_have_count(0)
     shot(page, "approved")
 
@@ -350,10 +357,7 @@ def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot
     expect(page.get_by_text("密度峰值：默认方案").first).to_be_visible()
     shot(page, "review")
 
-    approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="批准并执行"))
-    approve_form.get_by_label("重新输入密码以确认").fill(DEMO_PASSWORD)
-    approve_form.get_by_role("button", name="批准并执行").click()
-    expect(page.get_by_text("已批准方案")).to_be_visible()
+    approve(page)
 
     open_page(page, "事件态势", ready="态势图")
     expect(page.get_by_text("人群密度服务水平", exact=False).first).to_be_visible()
