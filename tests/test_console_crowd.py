@@ -21,8 +21,9 @@ from store_support import ADMIN_PASSWORD, FAST, PASSWORD
 from streamlit.testing.v1 import AppTest
 
 from command.authority import grant_command
-from command.console import views
+from command.console import jobs, views
 from command.console.i18n import t
+from command.console.screens import whatif
 from command.incidents import open_incident
 from command.loop import approve_and_apply, plan_incident
 from command.plans import list_plans, view_plan
@@ -31,6 +32,7 @@ from command.store import Store
 from optimizer.result import SolveParams
 from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
+from scenarios.loading import builtin_scenario_names
 from scenarios.plan import AssignStaff, MeterFlow, PlanMeta
 from simulation import simulate
 
@@ -260,3 +262,31 @@ def test_most_on_post_counts_only_posts_held_at_the_same_time() -> None:
              AssignStaff(at_s=600, pool="p", to="c", count=40),
              AssignStaff(at_s=0, pool="q", to="a", count=5)]  # fmt: skip
     assert views.most_on_post(posts) == {"p": 50, "q": 5}
+
+
+@pytest.mark.parametrize("name", builtin_scenario_names())
+def test_the_what_if_fields_left_alone_give_back_the_scenario(
+    console: Console, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Submitting a scenario's what-if form unchanged runs the scenario itself: every field the form offers
+    writes back the value it showed, validly, and none keeps the value of the scenario the page opened on."""
+    asked: list[list[str]] = []
+    real = whatif.load_scenario
+
+    def recording(ref, *, overrides=None):  # type: ignore[no-untyped-def]
+        if overrides is not None:
+            asked.append(overrides)
+        return real(ref, overrides=overrides)
+
+    monkeypatch.setattr(whatif, "load_scenario", recording)
+    monkeypatch.setattr(jobs, "start", lambda *args, **kwargs: None)  # nothing is run
+    at = goto(signed_in("planner"), "whatif")
+    at.selectbox(key="whatif_scenario").set_value(name)
+    at.run()
+    next(b for b in at.button if b.form_id == "whatif_form").click()
+    at.run()
+    no_exception(at)
+    assert not at.error, values(at.error)
+    (overrides,) = asked
+    assert overrides
+    assert real(name, overrides=overrides) == real(name)
