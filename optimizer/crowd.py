@@ -3,7 +3,9 @@
 Two stages, each a model of its own.
 
 **Flows (`flow_problem`, `solve_flows`): a linear programme on a time-expanded network of walking routes.**
-Periods of `period_s` (2 minutes by default) from `start_s` to the end of the scenario. Visitors enter at the
+Periods of `period_s` (2 minutes by default) from `start_s` to `lookahead_s` past the end of the scenario (so
+that the LP does not let everyone still waiting rush in just before its horizon closes; the plan keeps only
+what happens before the end). Visitors enter at the
 demand's origins, walk to their viewing area (the demand's destination shares, fixed: a plan does not choose
 where people want to go), dwell there for the scenario's dwell distribution (held while a show runs and just
 before one, as in the simulation), and walk to an exit. Each origin-destination pair has up to
@@ -90,6 +92,7 @@ from scenarios.schema import CrowdScenario
 
 STAFF_REACH_M = 250.0  # the simulation's rule: a post controls the walkways this far on foot
 DWELL_SAMPLES = 100_000
+LP_MIN_S = 300.0  # the flow LP's time limit at least (it is solved to optimality or not used)
 RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
 
 
@@ -113,11 +116,13 @@ class CrowdOptions:
     target_ppm2: float = 2.5  # viewing areas are kept below this (a margin under the 4 /m² warning level)
     utilisation: float = 0.75  # the share of a walkway's capacity the plan may load (random arrivals, friction)
     stair_utilisation: float = 0.5  # the same on stairs (a queue at a stair's foot fills a small landing fast)
+    entrance_utilisation: float = 0.75  # the same for people let in at an entrance
     paths_per_pair: int = 1  # people take the shortest route (as they do in the simulation at free flow)
     path_slack: float = 1.5
     exits_per_area: int = 3
     min_post: int = 20  # EST: staff a post needs to hold a control
     min_meter_per_min: float = 1.0
+    lookahead_s: float = 1800.0  # the LP looks this far past the scenario's end (no rush in at the very end)
     single_stairs: str = "best"  # unpaired stairs: "two-way", "up" or "down" only, or "best" of two-way and up
     weights: CrowdWeights = field(default_factory=CrowdWeights)
 
@@ -169,7 +174,6 @@ class FlowSolution:
     wall_s: float
     entry: np.ndarray | None = None  # g (origins, periods)
     queue: np.ndarray | None = None  # Q (origins, periods + 1)
-    through: np.ndarray | None = None  # inbound people passing each origin node, per period
     dwellers: np.ndarray | None = None  # D (destinations, periods + 1)
     over_capacity: dict[tuple[int, int], float] = field(default_factory=dict)
     over_area: dict[tuple[int, int], float] = field(default_factory=dict)
@@ -238,7 +242,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
                 one_ways.append(OneWay(at_s=0.0, u=a, v=b, note=f"single stair {options.single_stairs} only"))
     g = walking_graph(scenario, graph, one_ways)
     dt = options.period_s
-    n = max(1, math.ceil((scenario.clock.horizon_s - start_s) / dt - 1e-9))
+    n = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / dt - 1e-9))
     # Physical walkways and their capacity per period: the lesser of the diagram's maximum flow and the door's
     # specific flow, times width, the stair factor, the period and the utilisation allowed.
     w = scenario.walking
@@ -255,7 +259,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     origins = tuple(o for o in scenario.demand.origins if o in g)
     # An entrance lets people in no faster than its walkways out carry them (utilisation included).
     entrance = np.array([sum(per_m * d["width_m"] * d["factor"] for *_, d in g.out_edges(o, data=True))
-                         * dt * options.utilisation for o in origins])  # fmt: skip
+                         * dt * options.entrance_utilisation for o in origins])  # fmt: skip
     # Forecast arrivals: the demand's expected rate, integrated over each period.
     share = np.array([scenario.demand.origins[o] for o in origins])
     share = share / share.sum() if share.sum() > 0 else share
@@ -490,15 +494,6 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
     entry = val(np.array(m.g, dtype=object)) if m.g else np.zeros((0, T))
     queue = val(np.array(m.Q, dtype=object)) if m.Q else np.zeros((0, T + 1))
     dwellers = val(np.array(m.D, dtype=object))
-    through = np.zeros((len(problem.origins), T))
-    origin_index = {o: i for i, o in enumerate(problem.origins)}
-    for key, routes in problem.routes_in.items():
-        for r, route in enumerate(routes):
-            flows = val(np.array(m.f[key][r], dtype=object))
-            for node, off in zip(route.nodes[1:-1], route.offsets[1:], strict=True):
-                i = origin_index.get(node)
-                if i is not None and off < T:
-                    through[i, off:] += flows[: T - off]
     over_capacity = {k: v.solution_value() for k, v in m.over_capacity.items() if v.solution_value() > 1e-6}
     over_area = {}
     for d in range(len(problem.destinations)):
@@ -518,7 +513,7 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
         "let_in": float(entry.sum()),
     }  # fmt: skip
     return FlowSolution(status, m.solver.Objective().Value(), time.perf_counter() - started, entry=entry,
-                        queue=queue, through=through, dwellers=dwellers, over_capacity=over_capacity,
+                        queue=queue, dwellers=dwellers, over_capacity=over_capacity,
                         over_area=over_area, binding=tuple(duals[:10]), terms=terms)  # fmt: skip
 
 
@@ -705,20 +700,20 @@ def _metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: flo
 
 
 def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOptions) -> list[MeterFlow]:
-    """Metering where the LP holds people back: its entry rate (plus the inbound people who pass through the
-    origin on their way), per run of periods with rates within 15% of each other, at the run's lowest rate.
+    """Metering where the LP holds people back: its entry rate, per run of periods with rates within 15% of each
+    other, at the run's lowest rate.
 
     Once an origin is metered it stays metered: where the LP holds nobody back any more, the meter lets in
     `RELEASE` times the LP's rate, so that whoever is still waiting outside (more than forecast, by chance)
     comes in gradually and not all at once into the entrance."""
-    assert sol.entry is not None and sol.queue is not None and sol.through is not None
+    assert sol.entry is not None and sol.queue is not None
     dt, T = problem.period_s, problem.n_periods
     out = []
     for o, name in enumerate(problem.origins):
         holding = (sol.queue[o, 1:] > 0.5) & problem.meterable[o]
         metered = np.cumsum(holding) > 0
         metered &= problem.meterable[o]
-        rate = (sol.entry[o] + sol.through[o]) / dt * 60
+        rate = sol.entry[o] / dt * 60  # a meter at an entrance holds only people coming in from outside
         rate = np.minimum(np.where(holding, rate, RELEASE * rate), max(problem.entrance[o], 1.0) / dt * 60)
         t = 0
         while t < T:
@@ -824,7 +819,9 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
                     objective_terms={"over_critical": options.weights.over_critical,
                                      "over_target": options.weights.over_target,
                                      "queue": options.weights.queue, "walk": options.weights.walk})  # fmt: skip
-    budget = max(1.0, params.time_limit_s)
+    # The flow LP has no usable answer before it is solved, so it gets at least `LP_MIN_S`; the time limit
+    # applies as such to the staff model.
+    budget = max(LP_MIN_S, params.time_limit_s)
     first = solve_flows(problem, time_limit_s=budget)
     if options.single_stairs == "best":
         # Unpaired stairs: two-way, or up only (down by other ways); the flow LP's optimum decides.
@@ -844,7 +841,7 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
         need[act.u] = np.full(n_staff, top)
     sp = staff_problem(scenario, graph, need=need, period_s=options.staff_period_s, n_periods=n_staff,
                        min_post=options.min_post, start_s=start_s)  # fmt: skip
-    staff = solve_staff(sp, time_limit_s=min(budget, 10.0), workers=params.workers, seed=params.seed)
+    staff = solve_staff(sp, time_limit_s=max(1.0, params.time_limit_s), workers=params.workers, seed=params.seed)
     final = first
     if staff.covered is not None:
         per = max(1, round(options.staff_period_s / problem.period_s))
@@ -863,6 +860,10 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
     actions: list[Any] = [*problem.one_ways, *_meter_actions(problem, final, options)]
     if staff.x is not None:
         actions += _staff_actions(sp, staff, scenario)
+    # Nothing after the scenario's end (the LP looked past it only so as not to rush people in at the end).
+    end = scenario.clock.horizon_s
+    actions = [a if getattr(a, "until_s", None) is None or a.until_s < end else a.model_copy(update={"until_s": None})
+               for a in actions if a.at_s < end]  # fmt: skip
     rationale = _describe(problem, first, final, staff, sp, scenario.clock)
     details = {f"lp_{k}": float(v) for k, v in final.terms.items()}
     lp_wall = first.wall_s + (final.wall_s if final is not first else 0.0)
@@ -873,7 +874,9 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
         rationale.append(f"staff model {staff.status}: objective {staff.objective:,.0f}, bound {staff.bound:,.0f}")
     status = "OPTIMAL" if final.status == "OPTIMAL" and staff.status == "OPTIMAL" else (
         "FEASIBLE" if final.objective is not None else final.status)  # fmt: skip
-    result = PlanResult(None, status, final.objective, first.objective, time.perf_counter() - started, params.seed,
+    # The first LP (every origin meterable) bounds the staffed one from below, if it was solved to optimality.
+    bound = first.objective if first.status == "OPTIMAL" and final.status == "OPTIMAL" else None
+    result = PlanResult(None, status, final.objective, bound, time.perf_counter() - started, params.seed,
                         tuple(rationale), details=details)  # fmt: skip
     note = "; ".join(rationale[:2])
     plan = Plan.build(meta.model_copy(update={"note": note, "solver": result.stats()}), actions)

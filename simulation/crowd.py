@@ -37,7 +37,8 @@ The rules of one step of `dt` seconds (Lebacque's demand/supply form of the cell
   caps entry from the outside only (people already inside who pass an entrance are not held there), and the
   people held back wait in that origin's queue.
 - Arrivals: the scenario's rate × origin share each step (Poisson counts or expected amounts), split over
-  destinations by their shares, wait in their origin's queue until the origin has room; a closed origin's
+  destinations by their shares, wait in their origin's queue until the origin has room, and come in no
+  faster than the walkways out of the origin carry them (specific flow × width); a closed origin's
   arrivals come in at the nearest open one.
 - Routes: every `ROUTE_EVERY_S` the shortest times to every destination and to the open exits are
   recomputed from the current speeds (all classes at once, Bellman–Ford on arrays), and each node's route
@@ -473,6 +474,8 @@ class CrowdModel:
         self.c_factor_w = self.c_factor * width
         self.cap_e = self.door.capacity(net.width) * self.dt
         self.node_width = np.bincount(net.head, weights=net.width, minlength=net.n_nodes)
+        out_width = np.bincount(net.tail, weights=net.width, minlength=net.n_nodes)
+        self.cap_g = self.door.capacity(out_width[self.origin_node]) * self.dt  # people an entrance lets in a step
         self.sw_cap = (
             SWAP_PMPS * net.width[net.cell_edge[self.sw_a]] * net.speed_factor[net.cell_edge[self.sw_a]] * self.dt
         )
@@ -525,7 +528,7 @@ class CrowdModel:
             self.fd_params, dt, self.LEAVE,
             *self.k_cells, self.c_exit, self.c_factor_w, self.area_c,
             self.P, net.tail, net.head, net.first_cell, self.cap_e, self.e_exit,
-            net.node_area, self.node_width, self.node_closed, self.origin_node, self.phi0_origin,
+            net.node_area, self.node_width, self.node_closed, self.origin_node, self.phi0_origin, self.cap_g,
             self.m_rate, *self.m_lc, *self.m_de, *self.m_go,
             self.sw_a, self.sw_b, self.sw_cap, self.se_edge, self.se_first, self.se_opp, self.se_node, self.se_cap,
             moved, self.moved_c, own_next,
@@ -606,6 +609,11 @@ class CrowdModel:
             dem_e[over] *= (self.cap_e[over] / tot_e[over])[:, None]
             tot_e[over] = self.cap_e[over]
         dem_g = queue.copy()  # metering scales it; the queue keeps whoever is held back
+        # An entrance lets people in no faster than its walkways out carry them.
+        tot_g = dem_g.sum(axis=1)
+        over_g = tot_g > self.cap_g
+        if over_g.any():
+            dem_g[over_g] *= (self.cap_g[over_g] / tot_g[over_g])[:, None]
         # Metering: arriving classes into a metered node get at most its rate; leavers pass.
         meter = self._meter(cells, frac_c, dem_e, dem_g) if self.meters else {}
         if meter:

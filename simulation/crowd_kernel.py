@@ -120,7 +120,7 @@ def flow_step(
     fd, dt, L,
     c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
     P, tail, head, first_cell, cap_e, e_exit,
-    node_area, node_width, node_closed, origin_node, phi0_origin,
+    node_area, node_width, node_closed, origin_node, phi0_origin, cap_g,
     m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
     sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
     moved, moved_c, own_next,
@@ -176,6 +176,15 @@ def flow_step(
             s = cap_e[e]
         tot_e[e] = s
     dem_g = queue.copy()
+    # An entrance lets people in no faster than its walkways out carry them (specific flow x their width).
+    for o in range(n_o):
+        s = 0.0
+        for k in range(K):
+            s += dem_g[o, k]
+        if s > cap_g[o]:
+            r = cap_g[o] / s
+            for k in range(K):
+                dem_g[o, k] *= r
     # Metering: arriving classes into a metered node get at most its rate; leavers pass.
     n_m = m_rate.size
     fac = np.ones((n_m, K))
