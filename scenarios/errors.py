@@ -116,6 +116,9 @@ def _prefixes(locs: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
     return {loc[:i] for loc in locs for i in range(len(loc) + 1)}
 
 
+_NAMED = re.compile(r"^([a-z_]\w*(?:\[\d+\]|\.[a-z_]\w*)*): (.+)$", re.DOTALL)
+
+
 def problems_from_validation(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
     """Translate a pydantic `ValidationError` into problems with dotted field paths."""
     problems = []
@@ -131,9 +134,12 @@ def problems_from_validation(file: str, exc: ValidationError, prefix: str = "") 
             if not (isinstance(p, str) and (p.startswith("function-") or p in _UNION_TAGS))
         ]
         path = dotted(loc)
+        reason = _reason(err)
+        named = _NAMED.match(reason) if not path else None
+        if named:  # a check across fields names the field it found wrong: `injects[0].target: ...`
+            path, reason = named.groups()
         if prefix:
             path = f"{prefix}.{path}" if path and not path.startswith("[") else f"{prefix}{path}"
-        reason = _reason(err)
         if (path, reason) not in seen:
             seen.add((path, reason))
             problems.append(Problem(file, path or "(document)", reason))

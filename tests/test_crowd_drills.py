@@ -161,19 +161,22 @@ def test_a_show_inject_acts_like_the_plans_show_change(tmp_path):
 
 def test_crowd_inject_targets_and_params_are_checked(tmp_path):
     """A surge not at an origin, a closure of an unknown node, a delay of an unknown team, a show segment the
-    scenario lacks, and a surge without a rate are refused naming the inject."""
+    scenario lacks, and a surge without a rate are refused with the inject's field path and the reason."""
     bad = [
-        ({**SURGE, "target": "j"}, "not an origin"),
-        ({"at_s": 5, "kind": "close_exit", "target": "nowhere"}, "unknown node 'nowhere'"),
-        ({"at_s": 5, "kind": "delay", "target": "nobody", "params": {"delay_s": 60}}, "not a staff team"),
-        ({"at_s": 5, "kind": "show", "params": {"segment": 0, "change": "cancel"}}, "no show segment 0"),
-        ({"at_s": 5, "kind": "show", "params": {"segment": 0, "change": "pause"}}, "params.minutes > 0"),
-        ({**SURGE, "params": {"duration_s": 60}}, "rate_per_h > 0"),
-    ]
-    for inject, reason in bad:
-        with pytest.raises(ScenarioError, match="injects") as info:
+        ({**SURGE, "target": "j"}, "injects[0].target", "not an origin"),
+        ({"at_s": 5, "kind": "close_exit", "target": "nowhere"}, "injects[0].target", "unknown node 'nowhere'"),
+        ({"at_s": 5, "kind": "delay", "target": "nobody", "params": {"delay_s": 60}}, "injects[0].target",
+         "not a staff team"),
+        ({"at_s": 5, "kind": "show", "params": {"segment": 0, "change": "cancel"}}, "injects[0].params.segment",
+         "no show segment 0"),
+        ({"at_s": 5, "kind": "show", "params": {"segment": 0, "change": "pause"}}, "injects[0]", "minutes > 0"),
+        ({**SURGE, "params": {"duration_s": 60}}, "injects[0]", "rate_per_h > 0"),
+    ]  # fmt: skip
+    for inject, path, reason in bad:
+        with pytest.raises(ScenarioError) as info:
             _world(tmp_path, [inject])
-        assert reason in str(info.value)
+        [problem] = info.value.problems
+        assert problem.path == path and reason in problem.reason
 
 
 @st.composite
