@@ -156,6 +156,12 @@ def breaches(scenario: Any, result: SimResult) -> list[Breach]:
             left = int(np.count_nonzero(~(end <= th.target_finish_s)))
             text = f"{left} visitors still untested at the target finish time"
             out.append(Breach(th.target_finish_s, "finish", text))
+    elif scenario.kind == "crowd":
+        # The first place to reach the critical density, and the first to reach the crush density.
+        for kind, name in (("density_critical", "critical density"), ("density_crush", "crush density")):
+            first = next((e for e in result.events if e.kind == kind), None)
+            if first is not None:
+                out.append(Breach(first.t_s, kind.removeprefix("density_"), f"{name}: {first.text}"))
     horizon = scenario.clock.horizon_s
     return sorted((b for b in out if b.t_s <= horizon), key=lambda b: b.t_s)
 
