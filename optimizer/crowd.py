@@ -115,7 +115,7 @@ class CrowdOptions:
     staff_period_s: float = 900.0
     target_ppm2: float = 2.5  # viewing areas are kept below this (a margin under the 4 /m² warning level)
     utilisation: float = 0.75  # the share of a walkway's capacity the plan may load (random arrivals, friction)
-    stair_utilisation: float = 0.5  # the same on stairs (a queue at a stair's foot fills a small landing fast)
+    stair_utilisation: float = 0.35  # the same on stairs (a queue at a stair's foot fills a small landing fast)
     entrance_utilisation: float = 0.75  # the same for people let in at an entrance
     paths_per_pair: int = 1  # people take the shortest route (as they do in the simulation at free flow)
     path_slack: float = 1.5

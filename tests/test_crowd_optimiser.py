@@ -176,3 +176,16 @@ def test_crowd_plan_beats_the_default_plan_over_20_seeds(new_year_two_hours, new
         planned = simulate(s, new_year_plan.plan, seed=seed, dt=2.0).kpis
         assert planned["minutes_over_5ppm2"] < default["minutes_over_5ppm2"], seed
         assert planned["peak_density_ppm2"] < default["peak_density_ppm2"], seed
+
+
+@pytest.mark.slow
+def test_new_year_2014_under_the_optimised_plan_stays_below_the_warning_density():
+    """The whole 2014 evening under the optimiser's plan (stair zipper, metering, staff posts) stays below
+    4 /m² everywhere at the scenario's seed, where the default plan stalls the Chen Yi Square stair."""
+    s = load_scenario("bund_new_year_2014")
+    result = optimise_crowd(s, params=SolveParams(seed=s.seed))
+    assert result.plan is not None
+    planned = simulate(s, result.plan, seed=s.seed)
+    assert planned.kpis["peak_density_ppm2"] < 4.0
+    assert planned.kpis["minutes_over_4ppm2"] == 0
+    assert planned.kpis["stalled_edge_min"] == 0
