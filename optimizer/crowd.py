@@ -22,7 +22,8 @@ t]`, `over_critical[d, t]` and `over_capacity[e, t]`.
 
 Constraints, each group a function:
 - `add_queues`: Q[o, t+1] = Q[o, t] + arrivals[o, t] - g[o, t] (the forecast: the demand's expected rate);
-  an origin that cannot be metered (no staff can be posted there, second pass) lets everybody in at once;
+  an origin that cannot be metered (no staff can be posted there, second pass) lets everybody in at once; an
+  origin from which no viewing area can be reached lets nobody in;
   an entrance lets in no more than its walkways out carry;
 - `add_routes_in`: the people let in at o for d (g times d's share) take o's routes to d;
 - `add_dwell`: S is what the routes deliver; people due to leave (S convolved with the dwell distribution)
@@ -84,6 +85,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import show_hold, stair_one_ways, stairs
+from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.pedestrian import SFPE, SFPE_K_LEVEL, SFPE_K_STAIR, Bottleneck, Weidmann
@@ -227,8 +229,10 @@ def _routes(g: nx.DiGraph, source: str, target: str, *, k: int, slack: float,
 
 
 def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, options: CrowdOptions = CrowdOptions(),
-                 start_s: float = 0.0, seed: int = 0) -> FlowProblem:  # fmt: skip
-    """The flow LP's data: forecast arrivals, routes, walkway capacities, the dwell distribution and show holds."""
+                 start_s: float = 0.0, seed: int = 0,
+                 leave_out: frozenset[tuple[str, str]] = frozenset()) -> FlowProblem:  # fmt: skip
+    """The flow LP's data: forecast arrivals, routes, walkway capacities, the dwell distribution and show holds
+    (from an empty site at `start_s`); `leave_out` names one-way steps (u, v) not to make."""
     graph = graph if graph is not None else scenario_graph(scenario)
     one_ways = stair_one_ways(graph)
     if options.single_stairs in ("up", "down"):
@@ -240,6 +244,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
             for u, v in steps:
                 a, b = (u, v) if options.single_stairs == "up" else (v, u)
                 one_ways.append(OneWay(at_s=0.0, u=a, v=b, note=f"single stair {options.single_stairs} only"))
+    one_ways = [a for a in one_ways if (a.u, a.v) not in leave_out]
     g = walking_graph(scenario, graph, one_ways)
     dt = options.period_s
     n = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / dt - 1e-9))
@@ -267,16 +272,22 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     rate = np.array([[scenario.demand.arrivals.rate_at(float(t)) for t in row] for row in samples]).mean(axis=1)
     arrivals = share[:, None] * (rate * dt / 3600)[None, :]
     destinations = tuple(d for d in scenario.demand.destinations if d in g)
+    if not origins or not destinations:
+        raise ScenarioError.single(scenario.name, "demand", "no origin or no destination is on a walkway of the "
+                                   "graph: nothing to plan")  # fmt: skip
     dshare = np.array([scenario.demand.destinations[d] for d in destinations])
-    dshare = dshare / dshare.sum()
-    split = np.tile(dshare, (len(origins), 1))
     area = np.array([float(graph.nodes[d].get("area_m2", 0) or 0) or _junction_area(g, d) for d in destinations])
-    # Routes in (origin to viewing area) and out (viewing area to its nearest exits).
+    # Routes in (origin to viewing area) and out (viewing area to its nearest exits). Each origin's people
+    # share themselves over the destinations they can reach (the demand's shares among those).
     routes_in = {}
+    split = np.zeros((len(origins), len(destinations)))
     for i, o in enumerate(origins):
         for j, d in enumerate(destinations):
             routes_in[i, j] = tuple(_routes(g, o, d, k=options.paths_per_pair, slack=options.path_slack,
                                             walkway_id=walkway_id, period_s=dt))  # fmt: skip
+            split[i, j] = dshare[j] if routes_in[i, j] else 0.0
+        if split[i].sum() > 0:
+            split[i] /= split[i].sum()
     exits = [x for x in scenario.exits if x in g]
     routes_out = {}
     for j, d in enumerate(destinations):
@@ -348,10 +359,11 @@ class _Flows:
         p, s = self.p, self.solver
         for o in range(len(p.origins)):
             s.Add(self.Q[o][0] == 0)
+            reaches = p.split[o].sum() > 0
             for t in range(p.n_periods):
                 s.Add(self.Q[o][t + 1] == self.Q[o][t] + float(p.arrivals[o, t]) - self.g[o][t])
-                self.g[o][t].SetUb(max(float(p.entrance[o]), float(p.arrivals[o, t])))
-                if not p.meterable[o, t]:
+                self.g[o][t].SetUb(max(float(p.entrance[o]), float(p.arrivals[o, t])) if reaches else 0.0)
+                if not p.meterable[o, t] and reaches:
                     s.Add(self.Q[o][t + 1] == 0)
 
     def add_routes_in(self) -> None:
@@ -363,8 +375,6 @@ class _Flows:
                 ct.SetCoefficient(self.g[o][t], -float(p.split[o, d]))
                 for r in range(len(routes)):
                     ct.SetCoefficient(self.f[o, d][r][t], 1.0)
-                if not routes:
-                    s.Add(self.g[o][t] * float(p.split[o, d]) == 0)
 
     def add_dwell(self) -> None:
         # S[d, t] is what the routes deliver at t; people due (S convolved with the dwell distribution) are
@@ -537,10 +547,13 @@ class StaffProblem:
     min_post: int
     start_s: float
     on_duty: tuple[bool, ...] = ()  # pools with no call-up delay: at any post from the start
+    callup: tuple[float, ...] = ()  # each pool's call-up delay, seconds
 
     def __post_init__(self) -> None:
         if not self.on_duty:
             object.__setattr__(self, "on_duty", (False,) * len(self.pools))
+        if not self.callup:
+            object.__setattr__(self, "callup", (0.0,) * len(self.pools))
 
 
 @dataclass(frozen=True)
@@ -584,25 +597,27 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
         need=np.array([need[r] for r in requirements]).reshape(len(requirements), n_periods),
         reach=tuple(frozenset(index[n] for n in near[r]) for r in requirements), min_post=min_post, start_s=start_s,
         on_duty=tuple(scenario.staff[p].callup_delay_s <= 0 for p in pools),
+        callup=tuple(float(scenario.staff[p].callup_delay_s) for p in pools),
     )  # fmt: skip
 
 
 def add_pool_sizes(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
-    # A pool's posts (of `min_post` staff each) hold at most its size at once, counting a post from the period
-    # before it is held (its team leaves its base early enough to be there at the start).
+    # A pool's posts (of `min_post` staff each) hold at most its size at once, counting a post from when its
+    # team leaves the base (as many periods ahead as its walk takes; a pool on duty at the start is there).
     for i, size in enumerate(p.size):
+        walk = [max(0.0, float(p.ready[i, j]) - p.callup[i]) if np.isfinite(p.ready[i, j]) else 0.0
+                for j in range(len(p.posts))]  # fmt: skip
         for s in range(p.n_periods):
             busy = []
             for j in range(len(p.posts)):
-                now, soon = y.get((i, j, s)), y.get((i, j, s + 1))
-                if now is not None and soon is not None:
+                ahead = math.ceil(walk[j] / p.period_s - 1e-9)
+                window = [y[i, j, s + d] for d in range(ahead + 1) if (i, j, s + d) in y]
+                if len(window) == 1:
+                    busy.append(window[0])
+                elif window:
                     either = model.NewBoolVar("")
-                    model.AddBoolOr([now, soon]).OnlyEnforceIf(either)
-                    model.Add(either >= now)
-                    model.Add(either >= soon)
+                    model.AddMaxEquality(either, window)
                     busy.append(either)
-                elif now is not None or soon is not None:
-                    busy.append(now if now is not None else soon)
             model.Add(p.min_post * sum(busy) <= size)
 
 
@@ -647,7 +662,7 @@ def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2
     add_coverage(model, y, cov, p)
     # Objective: uncovered need (scaled to integers), then posts opened or closed (moves), then metres walked.
     top = max(1.0, float(p.need.max()) if p.need.size else 1.0)
-    uncovered = [round(1000 * p.need[r, s] / top) * (1 - var) for (r, s), var in cov.items()]
+    uncovered = [max(1, round(1000 * p.need[r, s] / top)) * (1 - var) for (r, s), var in cov.items()]
     moves = []
     for (i, j, s), var in y.items():
         prev = y.get((i, j, s - 1))
@@ -681,21 +696,29 @@ def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2
 # ------------------------------------------------------------------------------------------ the plan
 
 
+def _staff_periods(problem: FlowProblem, t: int, staff_period_s: float, n_staff: int) -> range:
+    """The staff periods LP period t overlaps."""
+    a = problem.period_s * t
+    b = problem.period_s * (t + 1) - 1e-6
+    return range(min(n_staff - 1, int(a // staff_period_s)), min(n_staff - 1, int(b // staff_period_s)) + 1)
+
+
 def _metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float, n_staff: int,
                     lead: int = 2) -> dict[str, np.ndarray]:  # fmt: skip
-    """People held back per origin and staff period, from `lead` staff periods early (the team walks there
-    from its base first)."""
+    """People held back per origin and staff period, from `lead` staff periods before the LP first holds people
+    back there (the team walks from its base first) to the end (the meter stays on: `_meter_actions`)."""
     assert sol.queue is not None
-    per = max(1, round(staff_period_s / problem.period_s))
     need: dict[str, np.ndarray] = {}
     for o, name in enumerate(problem.origins):
         held = sol.queue[o, 1:]
+        holding = np.flatnonzero((held > 0.5) & problem.meterable[o])
+        if not holding.size:
+            continue
         weights = np.zeros(n_staff)
-        for t in np.flatnonzero(held > 0.5):
-            s = min(n_staff - 1, t // per)
-            weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], held[t])
-        if weights.any():
-            need[name] = weights
+        for t in range(int(holding[0]), problem.n_periods):
+            for s in _staff_periods(problem, t, staff_period_s, n_staff):
+                weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], max(held[t], 1.0))
+        need[name] = weights
     return need
 
 
@@ -809,8 +832,12 @@ DEFAULT_PARAMS = SolveParams()
 
 
 def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PARAMS,
-                   options: CrowdOptions = CrowdOptions(), start_s: float = 0.0) -> PlanResult:  # fmt: skip
-    """Metering, stair one-ways and staff posts for a crowd scenario, from `start_s` to its end."""
+                   options: CrowdOptions = CrowdOptions()) -> PlanResult:  # fmt: skip
+    """Metering, stair one-ways and staff posts for a crowd scenario, from its start to its end.
+
+    The plan is made before the evening starts, from an empty site (the loop re-plans from the start and keeps
+    what the plan in effect already did: `command.loop`)."""
+    start_s = 0.0
     started = time.perf_counter()
     graph = scenario_graph(scenario)
     problem = flow_problem(scenario, graph=graph, options=options, start_s=start_s, seed=params.seed)
@@ -823,13 +850,17 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
     # applies as such to the staff model.
     budget = max(LP_MIN_S, params.time_limit_s)
     first = solve_flows(problem, time_limit_s=budget)
-    if options.single_stairs == "best":
+    lp_wall = first.wall_s
+    paired = {frozenset((a.u, a.v)) for a in problem.one_ways}
+    unpaired = any(frozenset(step) not in paired for st in stairs(graph) for step in itertools.pairwise(st.nodes))
+    if options.single_stairs == "best" and unpaired:
         # Unpaired stairs: two-way, or up only (down by other ways); the flow LP's optimum decides.
         up = flow_problem(scenario, graph=graph, options=replace(options, single_stairs="up"), start_s=start_s,
                           seed=params.seed)  # fmt: skip
         other = solve_flows(up, time_limit_s=budget)
+        lp_wall += other.wall_s
         if other.objective is not None and (first.objective is None or other.objective < first.objective):
-            problem, first = up, other
+            problem, first, options = up, other, replace(options, single_stairs="up")
     if first.objective is None:
         return PlanResult(None, first.status, None, None, time.perf_counter() - started, params.seed,
                           diagnosis=f"the flow LP found no solution ({first.status})")  # fmt: skip
@@ -843,20 +874,31 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
                        min_post=options.min_post, start_s=start_s)  # fmt: skip
     staff = solve_staff(sp, time_limit_s=max(1.0, params.time_limit_s), workers=params.workers, seed=params.seed)
     final = first
-    if staff.covered is not None:
-        per = max(1, round(options.staff_period_s / problem.period_s))
-        meterable = problem.meterable.copy()
-        index = {r: k for k, r in enumerate(sp.requirements)}
-        for o, name in enumerate(problem.origins):
-            k = index.get(name)
-            for t in range(problem.n_periods):
-                s = min(n_staff - 1, t // per)
-                meterable[o, t] = k is not None and bool(staff.covered[k, s])
-        if not meterable.all():
-            final = solve_flows(problem.with_meterable(meterable), time_limit_s=budget)
-            problem = problem.with_meterable(meterable)
-            if final.objective is None:
-                final = first
+    if staff.covered is None:
+        return PlanResult(None, staff.status, None, None, time.perf_counter() - started, params.seed,
+                          diagnosis=f"the staff model found no posting in {params.time_limit_s:g} s "
+                                    f"({staff.status}); allow it more time")  # fmt: skip
+    index = {r: k for k, r in enumerate(sp.requirements)}
+    # One-way stairs no team can hold are left out (the simulation would not enforce them).
+    unheld = [a for a in problem.one_ways
+              if a.u not in index or not staff.covered[index[a.u]][sp.need[index[a.u]] > 0].all()]  # fmt: skip
+    meterable = problem.meterable.copy()
+    for o, name in enumerate(problem.origins):
+        k = index.get(name)
+        for t in range(problem.n_periods):
+            periods = _staff_periods(problem, t, options.staff_period_s, n_staff)
+            meterable[o, t] = k is not None and all(bool(staff.covered[k, s]) for s in periods)
+    if not meterable.all() or unheld:
+        if unheld:
+            problem = flow_problem(scenario, graph=graph, options=options, start_s=start_s, seed=params.seed,
+                                   leave_out=frozenset((a.u, a.v) for a in unheld))  # fmt: skip
+        problem = problem.with_meterable(meterable)
+        final = solve_flows(problem, time_limit_s=budget)
+        if final.objective is None:
+            return PlanResult(None, final.status, None, first.objective if first.status == "OPTIMAL" else None,
+                              time.perf_counter() - started, params.seed,
+                              diagnosis=f"the flow LP with the staffable controls only found no solution "
+                                        f"({final.status})")  # fmt: skip
     actions: list[Any] = [*problem.one_ways, *_meter_actions(problem, final, options)]
     if staff.x is not None:
         actions += _staff_actions(sp, staff, scenario)
@@ -865,8 +907,10 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
     actions = [a if getattr(a, "until_s", None) is None or a.until_s < end else a.model_copy(update={"until_s": None})
                for a in actions if a.at_s < end]  # fmt: skip
     rationale = _describe(problem, first, final, staff, sp, scenario.clock)
+    if unheld:
+        rationale.append(f"one-way stairs left out: no team can hold {', '.join(sorted({a.u for a in unheld}))}")
     details = {f"lp_{k}": float(v) for k, v in final.terms.items()}
-    lp_wall = first.wall_s + (final.wall_s if final is not first else 0.0)
+    lp_wall += final.wall_s if final is not first else 0.0
     details.update({"periods": float(problem.n_periods), "lp_wall_s": lp_wall, "staff_wall_s": staff.wall_s})
     if staff.objective is not None and staff.bound is not None:
         # The staff model's own figures (its objective counts uncovered need, moves and metres walked).
@@ -875,7 +919,7 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
     status = "OPTIMAL" if final.status == "OPTIMAL" and staff.status == "OPTIMAL" else (
         "FEASIBLE" if final.objective is not None else final.status)  # fmt: skip
     # The first LP (every origin meterable) bounds the staffed one from below, if it was solved to optimality.
-    bound = first.objective if first.status == "OPTIMAL" and final.status == "OPTIMAL" else None
+    bound = first.objective if first.status == "OPTIMAL" and final.status == "OPTIMAL" and not unheld else None
     result = PlanResult(None, status, final.objective, bound, time.perf_counter() - started, params.seed,
                         tuple(rationale), details=details)  # fmt: skip
     note = "; ".join(rationale[:2])

@@ -4,6 +4,7 @@ against the default plan in the simulation."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -97,7 +98,9 @@ def _staff_objective(p: StaffProblem, held: dict[tuple[int, int, int], int]) -> 
     """The staff model's objective for a 0/1 choice of posts, or None if it breaks a pool's size."""
     for i, size in enumerate(p.size):
         for s in range(p.n_periods):
-            busy = sum(1 for j in range(len(p.posts)) if held.get((i, j, s)) or held.get((i, j, s + 1)))
+            # a post counts from when its team leaves the base: as many periods ahead as the walk takes
+            ahead = [math.ceil((p.ready[i, j] - p.callup[i]) / p.period_s - 1e-9) for j in range(len(p.posts))]
+            busy = sum(1 for j in range(len(p.posts)) if any(held.get((i, j, s + d)) for d in range(ahead[j] + 1)))
             if p.min_post * busy > size:
                 return None
     top = max(1.0, float(p.need.max()))
@@ -189,3 +192,36 @@ def test_new_year_2014_under_the_optimised_plan_stays_below_the_warning_density(
     assert planned.kpis["peak_density_ppm2"] < 4.0
     assert planned.kpis["minutes_over_4ppm2"] == 0
     assert planned.kpis["stalled_edge_min"] == 0
+
+
+def test_origins_that_reach_no_viewing_area_are_not_planned_for(tmp_path):
+    """An origin cut off from every viewing area lets nobody in; the other origin is planned as usual, and its
+    people go only to the areas they can reach."""
+    nodes = [
+        ("o1", "entrance", 0, 0, 0),
+        ("v1", "viewing_area", 100, 0, AREA),
+        ("x1", "exit", 150, 0, 0),
+        ("o2", "entrance", 0, 500, 0),
+        ("v2", "viewing_area", 100, 500, AREA),
+        ("x2", "exit", 150, 500, 0),
+    ]
+    edges = [("o1", "v1", 100.0, 6.0), ("v1", "x1", 50.0, 6.0), ("o2", "v2", 100.0, 6.0), ("v2", "x2", 50.0, 6.0)]
+    s = crowd_scenario(tmp_path, nodes, edges, origins={"o1": 0.5, "o2": 0.5}, destinations={"v1": 0.5, "v2": 0.5},
+                       exits=["x1", "x2"], rate_per_h=600, horizon_s=3600)  # fmt: skip
+    problem = flow_problem(s)
+    assert problem.split.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    sol = solve_flows(problem)
+    assert sol.terms["queue_person_min"] == pytest.approx(0, abs=1e-6)
+    assert sol.terms["let_in"] == pytest.approx(problem.arrivals.sum(), rel=1e-9)
+
+
+def test_a_crowd_plan_without_staff_leaves_out_the_controls_no_one_can_hold(tmp_path):
+    """With no staff at all, the plan meters nothing and makes no stair one-way (the simulation would not
+    enforce them), says so, and reports no bound it cannot stand behind."""
+    s = _one_area(tmp_path, rate_per_h=20_000)
+    s = s.model_copy(update={"staff": {}})
+    result = optimise_crowd(s, params=SolveParams(seed=1, time_limit_s=5))
+    assert result.plan is not None
+    assert not result.plan.of_type(MeterFlow) and not result.plan.of_type(AssignStaff)
+    assert check_plan(result.plan, s, scenario_graph(s)) == []
+    assert any("cannot be staffed" in line for line in result.rationale)
