@@ -81,10 +81,12 @@ def test_a_crowd_drill_runs_from_the_command_line(tmp_path):
     db = f"sqlite:///{tmp_path / 'crowd.db'}"
     assert yiwang("init", "--demo", "--db", db, cwd=tmp_path).returncode == 0
     script = tmp_path / "bund.yaml"
-    script.write_text("- {at_s: 600, kind: surge, target: enr_exit_henan_north, note: metro station overcrowded,\n"
-                      "   params: {rate_per_h: 20000, duration_s: 600}}\n"
-                      "- {at_s: 900, kind: close_exit, target: enr_exit_henan_north, params: {duration_s: 600},\n"
-                      "   condition: 'density:enr_exit_henan_north > 5', note: the metro operator closes it}\n")  # fmt: skip
+    script.write_text(
+        "- {at_s: 600, kind: surge, target: enr_exit_henan_north, note: metro station overcrowded,\n"
+        "   params: {rate_per_h: 20000, duration_s: 600}}\n"
+        "- {at_s: 900, kind: close_exit, target: enr_exit_henan_north, params: {duration_s: 600},\n"
+        "   condition: 'density:enr_exit_henan_north > 5', note: the metro operator closes it}\n"
+    )
     env = {"YIWANG_PASSWORD": "yiwang-demo-only", "YIWANG_DATABASE_URL": db}
     started = yiwang("drill", "start", "bund_new_year_2014", "--set", "clock.horizon_s=1800", "--injects",
                      str(script), "--jurisdiction", "huangpu", "--trainee", "bund_chief", "--user", "admin",
