@@ -86,9 +86,9 @@ from ortools.sat.python import cp_model
 from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import show_hold, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
-from scenarios.graphs import PEDESTRIAN_MODES
+from scenarios.graphs import PEDESTRIAN_MODES, walkways
 from scenarios.loading import scenario_graph, scenario_hash
-from scenarios.pedestrian import SFPE, SFPE_K_LEVEL, SFPE_K_STAIR, Bottleneck, Weidmann
+from scenarios.pedestrian import Bottleneck, walking_model
 from scenarios.plan import AssignStaff, MeterFlow, OneWay, Plan, PlanMeta
 from scenarios.schema import CrowdScenario
 
@@ -188,9 +188,8 @@ class FlowSolution:
 
 def walking_graph(scenario: CrowdScenario, graph: nx.DiGraph, one_ways: list[OneWay]) -> nx.DiGraph:
     """Directed walkways with their free walking times (stairs slower), without the directions one-ways forbid."""
-    w = scenario.walking
-    stair_factor = SFPE_K_STAIR / SFPE_K_LEVEL if w.fundamental_diagram == "sfpe" else w.stair_speed_factor
-    free = SFPE_K_LEVEL if w.fundamental_diagram == "sfpe" else w.free_speed_mps
+    fd, stair_factor = walking_model(scenario.walking)
+    free = fd.free_speed
     forbidden = {(a.v, a.u) for a in one_ways}
     g = nx.DiGraph()
     for u, v, data in graph.edges(data=True):
@@ -250,10 +249,8 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     n = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / dt - 1e-9))
     # Physical walkways and their capacity per period: the lesser of the diagram's maximum flow and the door's
     # specific flow, times width, the stair factor, the period and the utilisation allowed.
-    w = scenario.walking
-    fd = SFPE(SFPE_K_LEVEL) if w.fundamental_diagram == "sfpe" else Weidmann(
-        v0=w.free_speed_mps, gamma=w.weidmann_gamma, d_max=w.jam_density_ppm2)  # fmt: skip
-    per_m = min(fd.capacity, Bottleneck(w.specific_flow_pmps).capacity(1.0))
+    fd, _ = walking_model(scenario.walking)
+    per_m = min(fd.capacity, Bottleneck(scenario.walking.specific_flow_pmps).capacity(1.0))
     walkways = sorted({tuple(sorted((u, v))) for u, v in g.edges})
     walkway_id = {frozenset(e): i for i, e in enumerate(walkways)}
     capacity = np.zeros(len(walkways))
@@ -291,7 +288,8 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     exits = [x for x in scenario.exits if x in g]
     routes_out = {}
     for j, d in enumerate(destinations):
-        near = sorted(exits, key=lambda x: _free_time(g, d, x))[: options.exits_per_area]
+        times = nx.single_source_dijkstra_path_length(g, d, weight="time_s")
+        near = sorted((x for x in exits if x in times), key=lambda x: times[x])[: options.exits_per_area]
         found = [r for x in near for r in _routes(g, d, x, k=1, slack=1.0, walkway_id=walkway_id, period_s=dt)]
         routes_out[j] = tuple(found)
     # Dwell: the share of a cohort released j periods after it arrives (a fixed sample of the distribution).
@@ -316,13 +314,6 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
 def _junction_area(g: nx.DiGraph, node: str) -> float:
     widths = [*sorted((d["width_m"] for *_, d in g.in_edges(node, data=True)), reverse=True), 1.0, 1.0]
     return max(1.0, widths[0] * widths[1])
-
-
-def _free_time(g: nx.DiGraph, a: str, b: str) -> float:
-    try:
-        return nx.shortest_path_length(g, a, b, weight="time_s")
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        return math.inf
 
 
 # ------------------------------------------------------------------------------------------ the flow LP
@@ -569,12 +560,8 @@ class StaffSolution:
 def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str, np.ndarray], period_s: float,
                   n_periods: int, min_post: int, start_s: float = 0.0) -> StaffProblem:  # fmt: skip
     """Candidate posts (within reach of a requirement on foot) and when each pool can reach them."""
-    walk = nx.Graph()
-    for u, v, data in graph.edges(data=True):
-        if data["mode"] in PEDESTRIAN_MODES:
-            walk.add_edge(u, v, length_m=data["length_m"])
-    w = scenario.walking
-    speed = SFPE_K_LEVEL if w.fundamental_diagram == "sfpe" else w.free_speed_mps
+    walk = walkways(graph)
+    speed = walking_model(scenario.walking)[0].free_speed
     requirements = tuple(r for r in need if r in walk)
     near: dict[str, dict[str, float]] = {
         r: nx.single_source_dijkstra_path_length(walk, r, cutoff=STAFF_REACH_M, weight="length_m") for r in requirements

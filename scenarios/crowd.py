@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 
 from scenarios.errors import Problem, ScenarioError
-from scenarios.graphs import PEDESTRIAN_MODES, haversine_m
+from scenarios.graphs import PEDESTRIAN_MODES, haversine_m, walkways
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.plan import (
     AssignStaff,
@@ -66,10 +66,7 @@ def stairs(graph: nx.DiGraph) -> list[Stair]:
     for u, v, data in graph.edges(data=True):
         if data["mode"] == "stair":
             g.add_edge(u, v, length_m=data["length_m"])
-    walk = nx.Graph()
-    for u, v, data in graph.edges(data=True):
-        if data["mode"] in PEDESTRIAN_MODES:
-            walk.add_edge(u, v, length_m=data["length_m"])
+    walk = walkways(graph)
     tops = [n for n, k in graph.nodes(data="kind") if k in UPPER_KINDS and n in walk]
     dist = nx.multi_source_dijkstra_path_length(walk, tops, weight="length_m") if tops else {}
     out = []

@@ -391,6 +391,15 @@ def mode_subgraph(graph: nx.DiGraph, modes: Iterable[str]) -> nx.DiGraph:
     return graph.edge_subgraph([(u, v) for u, v, m in graph.edges(data="mode") if m in wanted])
 
 
+def walkways(graph: nx.DiGraph) -> nx.Graph:
+    """The pedestrian edges as an undirected graph weighted by `length_m` (distances on foot)."""
+    walk = nx.Graph()
+    for u, v, data in graph.edges(data=True):
+        if data["mode"] in PEDESTRIAN_MODES:
+            walk.add_edge(u, v, length_m=data["length_m"])
+    return walk
+
+
 def nodes_of_kind(graph: nx.DiGraph, *kinds: str) -> list[str]:
     """The ids of nodes of any of the given kinds, in file order."""
     return [n for n, k in graph.nodes(data="kind") if k in kinds]

@@ -124,10 +124,6 @@ class Weidmann(_Diagram):
         d = np.clip(np.asarray(density, dtype=float), 1e-12, self.d_max)
         return self.v0 * (1.0 - np.exp(-self.gamma * (1.0 / d - 1.0 / self.d_max)))
 
-    def scaled(self, factor: float) -> Weidmann:
-        """The same diagram with every speed multiplied by `factor` (stairs)."""
-        return Weidmann(v0=self.v0 * factor, gamma=self.gamma, d_max=self.d_max)
-
 
 @dataclass(frozen=True)
 class SFPE(_Diagram):
@@ -163,10 +159,10 @@ class Bottleneck:
         return self.specific_flow * width_m
 
 
-def diagrams(walking: object) -> tuple[FundamentalDiagram, FundamentalDiagram]:
-    """The level and the stair diagram a scenario's `walking` section configures."""
-    kind = getattr(walking, "fundamental_diagram", "weidmann")
-    if kind == "sfpe":
-        return SFPE(SFPE_K_LEVEL), SFPE(SFPE_K_STAIR)
-    level = Weidmann(v0=walking.free_speed_mps, gamma=walking.weidmann_gamma, d_max=walking.jam_density_ppm2)  # type: ignore[attr-defined]
-    return level, level.scaled(walking.stair_speed_factor)  # type: ignore[attr-defined]
+def walking_model(walking: object) -> tuple[Weidmann | SFPE, float]:
+    """The level diagram a scenario's `walking` section configures, and the factor stairs scale its speeds by."""
+    if getattr(walking, "fundamental_diagram", "weidmann") == "sfpe":
+        return SFPE(SFPE_K_LEVEL), SFPE_K_STAIR / SFPE_K_LEVEL
+    w = walking
+    level = Weidmann(v0=w.free_speed_mps, gamma=w.weidmann_gamma, d_max=w.jam_density_ppm2)  # type: ignore[attr-defined]
+    return level, float(w.stair_speed_factor)  # type: ignore[attr-defined]

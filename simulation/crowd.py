@@ -88,9 +88,9 @@ import simpy
 from scenarios.crowd import check_plan, show_hold
 from scenarios.crowd import default_plan as crowd_default_plan
 from scenarios.errors import ScenarioError
-from scenarios.graphs import PEDESTRIAN_MODES
+from scenarios.graphs import PEDESTRIAN_MODES, walkways
 from scenarios.injects import delay_of, number, parse_condition
-from scenarios.pedestrian import SFPE, SFPE_K_LEVEL, SFPE_K_STAIR, Bottleneck, Weidmann
+from scenarios.pedestrian import SFPE, Bottleneck, walking_model
 from scenarios.plan import (
     AssignStaff,
     ChangeShow,
@@ -286,12 +286,7 @@ class CrowdModel:
         self.env = CountingEnvironment()
         self.rec = Recorder()
         w = scenario.walking
-        if w.fundamental_diagram == "sfpe":
-            self.fd: Weidmann | SFPE = SFPE(SFPE_K_LEVEL)
-            stair_factor = SFPE_K_STAIR / SFPE_K_LEVEL
-        else:
-            self.fd = Weidmann(v0=w.free_speed_mps, gamma=w.weidmann_gamma, d_max=w.jam_density_ppm2)
-            stair_factor = w.stair_speed_factor
+        self.fd, stair_factor = walking_model(w)
         self.door = Bottleneck(w.specific_flow_pmps)
         self.jam = self.fd.jam_density
         self.rho_crit = self.fd.critical_density
@@ -921,10 +916,8 @@ class CrowdModel:
         phi[self.open_exits, self.LEAVE] = 0.0
         fixed = np.isfinite(phi)
         if self.compiled:
-            from simulation.crowd_kernel import shortest_times
-
-            return shortest_times(phi, fixed, np.ascontiguousarray(times, dtype=float), net.head, self.tail_nodes,
-                                  self.tail_starts)  # fmt: skip
+            return self._kernels.shortest_times(phi, fixed, np.ascontiguousarray(times, dtype=float), net.head,
+                                                self.tail_nodes, self.tail_starts)  # fmt: skip
         for _ in range(net.n_nodes + 1):
             cand = times[:, None] + phi[net.head]
             best = np.minimum.reduceat(cand, self.tail_starts, axis=0) if cand.size else cand
@@ -1370,11 +1363,7 @@ class CrowdModel:
 
     def setup(self) -> None:
         """Everything before the first step: walking graph, free-flow potentials, first routes, processes."""
-        walk = nx.Graph()
-        for u, v, data in self.graph.edges(data=True):
-            if data["mode"] in PEDESTRIAN_MODES:
-                walk.add_edge(u, v, length_m=data["length_m"])
-        self.walk_graph = walk
+        walk = self.walk_graph = walkways(self.graph)
         self.redirect: np.ndarray | None = None
         self._meter_sets()
         self.meters: dict[int, float] = {}
