@@ -50,6 +50,7 @@ def main() -> int:
             reports[engine] = run_sweep(name, replications=args.replications, out=folder / f"{name}-{engine}",
                                         engine=engine, workers=2)  # fmt: skip
             walls[engine] = time.perf_counter() - start
+            print(f"<!-- {name}: {engine} took {walls[engine]:.1f} s -->", flush=True)
         same = reports["serial"].rows == reports["local"].rows == reports["dask"].rows
         print(f"| {name} | {args.replications} | {walls['serial']:.1f} | {walls['local']:.1f} | {walls['dask']:.1f} "
               f"| {walls['serial'] / walls['local']:.2f}x | {walls['serial'] / walls['dask']:.2f}x | {same} |")

@@ -660,7 +660,9 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
     @guard
     def drill_start(
         scenario: Annotated[str, typer.Argument(help="A scenario file or built-in name.", metavar="FILE_OR_NAME")],
-        injects: Annotated[Path, typer.Option(help="The inject script: a YAML list of injects.")],
+        injects: Annotated[str, typer.Option(help="The inject script: a YAML list of injects, or a built-in drill "
+                                                  "(disney_testers_delayed, bund_2014_metro_surge, "
+                                                  "typhoon_upgraded).", metavar="FILE_OR_NAME")],
         jurisdiction: Annotated[str, typer.Option(help="Jurisdiction code of the exercise.")],
         trainee: Annotated[str, typer.Option(help="The trainee who takes command (a commander or an observer).")],
         hours: Annotated[float, typer.Option(help="How long the trainee holds command.")] = 8.0,
@@ -676,7 +678,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         actor = _actor(store, user, "drill start")
         actor.require("grants.manage", "start drills")
         iid = start_drill(store, actor, scenario, injects=script, jurisdiction=jurisdiction, trainee=trainee,
-                          hours=hours, file=injects.name, overrides=set_ or [])  # fmt: skip
+                          hours=hours, file=Path(injects).name, overrides=set_ or [])  # fmt: skip
         typer.echo(f"exercise incident {iid} opened with {len(script)} injects; {trainee} is in command")
 
     @drill.command("score")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,24 @@ SCORE_KPIS: dict[str, tuple[str, ...]] = {
 }
 
 
-def read_injects(path: Path) -> list[dict[str, Any]]:
-    """An inject script: a YAML list of injects (at_s, kind, target, params, condition, note)."""
+def builtin_drill_dir() -> Path:
+    return Path(str(resources.files("scenarios") / "data" / "drills"))
+
+
+def builtin_drill_names() -> list[str]:
+    """The inject scripts that come with Yiwang (each says in its comments which scenario it is for)."""
+    return sorted(p.stem for p in builtin_drill_dir().glob("*.yaml"))
+
+
+def read_injects(ref: str | Path) -> list[dict[str, Any]]:
+    """An inject script, by built-in name or path: a YAML list of injects (at_s, kind, target, params,
+    condition, note)."""
+    path = Path(ref).expanduser()
+    if str(ref) in builtin_drill_names() and not path.is_file():
+        path = builtin_drill_dir() / f"{ref}.yaml"
+    elif not path.is_file():
+        names = ", ".join(builtin_drill_names()) or "none"
+        raise BadInput(f"{ref}: no such file, and not a built-in drill (built-in: {names})")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -12,9 +12,18 @@ The same functions serve the CLI and the console:
 
 A simulation run is a pure function of the scenario, the plan and the seed, so advancing replays the plan
 from the start with the incident's seed and reads the trajectory up to the new time: the state at time t is
-the same whichever way it is reached. Re-planning at time t keeps what the plan in effect already did before
-t and takes the new plan's actions from t on (the optimiser does not yet take the simulated state at t as its
-starting point; that is the scenario models' next step).
+the same whichever way it is reached.
+
+Re-planning at time t:
+- The optimiser is told what has happened by t and nothing later: the injects that fired by t (under the
+  plan in effect), as facts (`scenarios.injects.known_injects`). A drill's script stays hidden from it, as from
+  the trainee.
+- The new plan takes over at t (`_splice`): what the plan in effect did before t stands; its controls still
+  in force at t end at t, unless the new plan has the same control (same action and target) in force at t
+  too, in which case it simply carries on to the new plan's end; the new plan's controls in force at t start
+  at t; its later actions follow. One-off actions (a bus dispatched, a batch led) are never moved.
+- The optimiser plans the whole scenario (its models have no state at t as their starting point yet; that
+  is the scenario models' next step), so its actions from t on assume that it had been in charge before t.
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ from command.runs import run_loaded
 from command.security import Actor
 from command.store import ActivityEntry, Incident, OperationalPeriod, Store
 from optimizer.result import SolveParams
-from scenarios import Plan
+from scenarios import Plan, scenario_hash
 from scenarios.defaults import default_plan
+from scenarios.injects import known_injects
+from scenarios.plan import AssignStaff, ClearLane, CloseExit, CloseRoad, DirectRiders, MeterFlow, OneWay
 from simulation import SimResult, simulate
 
 Progress = Callable[[str], None]
@@ -67,17 +78,24 @@ def plan_incident(
             raise Conflict(f"incident {incident_id} is {incident.status}; no new plans")
         scenario, seed, now_s = scenario_of(incident), incident.seed, incident.sim_time_s
     previous = active_plan(store, actor, incident_id)
+    known = _known_injects(scenario, previous.plan if previous is not None else default_plan(scenario), seed, now_s)
+    if known:
+        say(f"planning for {len(known)} inject(s) that have happened: "
+            + ", ".join(f"{i.kind} at {scenario.clock.label(i.at_s)}" for i in known))  # fmt: skip
+    plan_for = scenario.model_copy(update={"injects": known})
     outcome = run_loaded(scenario, seed=seed, optimize=True, params=replace(params or SolveParams(), seed=seed),
-                         progress=say)  # fmt: skip
+                         progress=say, plan_for=plan_for)  # fmt: skip
     solve = outcome.solve
     assert solve is not None
     _audit_run(store, actor, incident_id, outcome)
     if solve.plan is None:
         raise Infeasible(solve.diagnosis or f"the optimiser found no plan ({solve.status})")
     plan, planned = solve.plan, outcome.planned
+    # The plan belongs to the incident's scenario, not to the optimiser's view of it.
+    plan = Plan.build(plan.meta.model_copy(update={"scenario_hash": scenario_hash(scenario)}), plan.actions)
     if previous is not None and now_s > 0:
         say(f"keeping what plan {previous.number} already did before {scenario.clock.label(now_s)}")
-        plan = _splice(previous.plan, plan, now_s)
+        plan = _splice(previous.plan, plan, now_s, kind=scenario.kind)
         planned = simulate(scenario, plan, seed=seed)
     forecast = {
         "seed": seed,
@@ -94,11 +112,50 @@ def plan_incident(
                        scenario=scenario)  # fmt: skip
 
 
-def _splice(done: Plan, new: Plan, at_s: float) -> Plan:
-    """Actions of `done` before `at_s`, then the actions of `new` from `at_s` on."""
+def _known_injects(scenario: Any, plan: Plan, seed: int, now_s: float) -> tuple[Any, ...]:
+    """The injects that have fired by `now_s` under `plan` (conditional ones only if their condition held)."""
+    if not any(inj.at_s <= now_s for inj in scenario.injects):
+        return ()
+    result = simulate(scenario, plan, seed=seed)
+    fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= now_s}
+    return known_injects(scenario.injects, at_s=now_s, fired=fired)
+
+
+#: Actions that hold a state over a time window (a control), which can end or start at any moment. A tester
+#: group's `AssignStaff` is not one: it is a group of people leaving their centre once (`wave`), and a plan
+#: counts each group once; a crowd's `AssignStaff` is a post held for a time, and is one.
+CONTROLS: tuple[type, ...] = (MeterFlow, OneWay, CloseRoad, CloseExit, DirectRiders, ClearLane)
+
+
+def _in_force(action: Any, at_s: float, controls: tuple[type, ...]) -> bool:
+    """Whether a control started before `at_s` is still in force at it."""
+    if not isinstance(action, controls) or action.at_s >= at_s:
+        return False
+    return action.until_s is None or action.until_s > at_s
+
+
+def _splice(done: Plan, new: Plan, at_s: float, *, kind: str = "") -> Plan:
+    """The new plan taking over from the plan in effect at `at_s` (see the module's docstring)."""
+    controls = (*CONTROLS, AssignStaff) if kind == "crowd" else CONTROLS
+    carried = {a.key(): a for a in new.actions if _in_force(a, at_s, controls)}
+    kept = []
+    for a in done.actions:
+        if a.at_s >= at_s:
+            continue
+        if _in_force(a, at_s, controls):
+            same = carried.get(a.key())
+            if same is not None and same.model_dump(exclude={"at_s", "until_s", "note"}) == a.model_dump(
+                    exclude={"at_s", "until_s", "note"}):  # fmt: skip
+                a = a.model_copy(update={"until_s": same.until_s})
+                del carried[a.key()]
+            else:
+                a = a.model_copy(update={"until_s": at_s})
+        kept.append(a)
+    taken = [a.model_copy(update={"at_s": at_s}) for a in carried.values()]
+    taken += [a for a in new.actions if a.at_s >= at_s]
     note = f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"
     meta = new.meta.model_copy(update={"state_time_s": at_s, "note": note})
-    return Plan.build(meta, [a for a in done.actions if a.at_s < at_s] + [a for a in new.actions if a.at_s >= at_s])
+    return Plan.build(meta, kept + taken)
 
 
 def _state_hash(name: str, seed: int, at_s: float, previous: Any) -> str:

@@ -81,8 +81,12 @@ def run_loaded(
     optimize: bool = True,
     params: SolveParams | None = None,
     progress: Progress | None = None,
+    plan_for: Any | None = None,
 ) -> RunOutcome:
-    """Simulate a loaded scenario's default plan, optimise, simulate the plan."""
+    """Simulate a loaded scenario's default plan, optimise, simulate the plan.
+
+    `plan_for` is the scenario as the optimiser is to see it (the loop gives it only the injects that have
+    fired so far); both plans are simulated on `scenario` itself."""
     say = progress or (lambda _msg: None)
     run_seed = scenario.seed if seed is None else seed
     say(f"simulating the default plan of {scenario.name} (seed {run_seed})")
@@ -91,7 +95,7 @@ def run_loaded(
     if not optimize:
         return RunOutcome(scenario, run_seed, base_plan, baseline)
     say("optimising")
-    solve = optimise(scenario, replace(params or SolveParams(), seed=run_seed))
+    solve = optimise(scenario if plan_for is None else plan_for, replace(params or SolveParams(), seed=run_seed))
     planned = None
     if solve.plan is not None:
         say("simulating the optimised plan")

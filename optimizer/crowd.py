@@ -64,6 +64,12 @@ If some metering cannot be staffed, the flows are solved again with those origin
 the result's objective is that second solve's, and its bound is the first solve's (every origin meterable: a
 relaxation of the staffed problem), so the gap says what the staff shortage costs.
 
+**Injects the planner is given** (`scenarios.injects.facts`: the loop passes those that have fired) are planned
+for as the simulation applies them: a `surge` adds its rate to its origin's forecast arrivals; a `close_exit`
+closes its node for its duration (an origin's queue and arrivals move to the nearest origin open then; exit
+routes through it take nobody, and an area with no open exit route keeps its people); a `show` change alters
+the show holds; a `delay` makes the pool's teams reach posts they would not yet have reached that much later.
+
 Not modelled here (the simulation has them): congestion slowing people down (routes are at free speed and
 walkways are limited to a share of their capacity instead), route choice by current walking times (the
 routes' loads are a system optimum, not what people choose), random arrivals, closing roads and exits.
@@ -87,9 +93,10 @@ from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import show_hold, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
+from scenarios.injects import delay_of, facts, number
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.pedestrian import Bottleneck, walking_model
-from scenarios.plan import AssignStaff, MeterFlow, OneWay, Plan, PlanMeta
+from scenarios.plan import AssignStaff, ChangeShow, MeterFlow, OneWay, Plan, PlanMeta
 from scenarios.schema import CrowdScenario
 
 STAFF_REACH_M = 250.0  # the simulation's rule: a post controls the walkways this far on foot
@@ -164,6 +171,12 @@ class FlowProblem:
     weights: CrowdWeights
     meterable: np.ndarray  # (origins, periods) bool
     one_ways: tuple[OneWay, ...]
+    # Closures the planner knows of (`close_exit` injects): an origin closed in a period lets nobody in, and
+    # its queue and arrivals move to `move_to` (the nearest origin open then; -1: none, they wait); an exit
+    # route closed in a period takes nobody.
+    closed: np.ndarray | None = None  # (origins, periods) bool
+    move_to: np.ndarray | None = None  # (origins, periods) int
+    out_open: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes, periods) bool
 
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
         return replace(self, meterable=meterable)
@@ -268,6 +281,13 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     samples = start_s + dt * (np.arange(n)[:, None] + (np.arange(12)[None, :] + 0.5) / 12)
     rate = np.array([[scenario.demand.arrivals.rate_at(float(t)) for t in row] for row in samples]).mean(axis=1)
     arrivals = share[:, None] * (rate * dt / 3600)[None, :]
+    edges = start_s + dt * np.arange(n + 1)
+    known = facts(scenario.injects)
+    for inj in known:
+        if inj.kind == "surge" and inj.target in origins:
+            until = inj.at_s + number(inj.params, "duration_s")
+            covered = np.clip(np.minimum(edges[1:], until) - np.maximum(edges[:-1], inj.at_s), 0, None)
+            arrivals[origins.index(inj.target)] += number(inj.params, "rate_per_h") / 3600 * covered
     destinations = tuple(d for d in scenario.demand.destinations if d in g)
     if not origins or not destinations:
         raise ScenarioError.single(scenario.name, "demand", "no origin or no destination is on a walkway of the "
@@ -285,21 +305,39 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
             split[i, j] = dshare[j] if routes_in[i, j] else 0.0
         if split[i].sum() > 0:
             split[i] /= split[i].sum()
-    exits = [x for x in scenario.exits if x in g]
-    routes_out = {}
+    mids = start_s + (np.arange(n) + 0.5) * dt
+    shut = _closures(known, mids)  # node -> (periods,) bool
+    exits = [x for x in scenario.exits if x in g and not shut.get(x, np.zeros(n, dtype=bool)).all()]
+    routes_out, out_open = {}, {}
     for j, d in enumerate(destinations):
         times = nx.single_source_dijkstra_path_length(g, d, weight="time_s")
-        near = sorted((x for x in exits if x in times), key=lambda x: times[x])[: options.exits_per_area]
+        ranked = sorted((x for x in exits if x in times), key=lambda x: times[x])
+        # The nearest exits, and as many more as are closed for a while (their people go on to the next).
+        near = ranked[: options.exits_per_area + sum(x in shut for x in ranked[: options.exits_per_area])]
         found = [r for x in near for r in _routes(g, d, x, k=1, slack=1.0, walkway_id=walkway_id, period_s=dt)]
         routes_out[j] = tuple(found)
+        if any(r.nodes[-1] in shut for r in found):
+            out_open[j] = np.array([~shut.get(r.nodes[-1], np.zeros(n, dtype=bool)) for r in found])
+    # Origins closed: nobody comes in there; the queue and the arrivals go to the nearest origin open then.
+    closed = np.array([shut.get(o, np.zeros(n, dtype=bool)) for o in origins]).reshape(len(origins), n)
+    move_to = np.full((len(origins), n), -1, dtype=np.int64)
+    undirected = g.to_undirected(as_view=True)
+    for i in np.flatnonzero(closed.any(axis=1)):
+        times = nx.single_source_dijkstra_path_length(undirected, origins[i], weight="time_s")
+        ranked = sorted((k for k, o in enumerate(origins) if k != i and o in times), key=lambda k: times[origins[k]])
+        for t in np.flatnonzero(closed[i]):
+            move_to[i, t] = next((k for k in ranked if not closed[k, t]), -1)
     # Dwell: the share of a cohort released j periods after it arrives (a fixed sample of the distribution).
     draws = np.asarray(scenario.dwell.sample(np.random.default_rng(seed), DWELL_SAMPLES), dtype=float)
     kernel = np.bincount(np.minimum((draws // dt).astype(np.int64), n), minlength=n + 1).astype(float)
     kernel = kernel[: n + 1] / kernel.sum()
-    # Show holds at each period's middle (the plan changes no show).
+    # Show holds at each period's middle (the plan changes no show; the organiser's changes it knows of do).
     step = dt / 2
-    mids = start_s + (np.arange(n) + 0.5) * dt
-    grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name)), math.ceil(mids[-1] / step) + 1, step)
+    changes = [ChangeShow(at_s=inj.at_s, segment=int(inj.params["segment"]), change=str(inj.params["change"]),
+                          minutes=number(inj.params, "minutes"), note="inject")
+               for inj in known if inj.kind == "show"]  # fmt: skip
+    grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=tuple(changes)),
+                     math.ceil(mids[-1] / step) + 1, step)  # fmt: skip
     hold = grid[np.round(mids / step).astype(np.int64)]
     th = scenario.thresholds
     return FlowProblem(
@@ -308,7 +346,19 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         walkways=tuple(walkways), capacity=capacity, kernel=kernel, hold=hold,
         target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
         weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
+        closed=closed, move_to=move_to, out_open=out_open,
     )  # fmt: skip
+
+
+def _closures(known: list[Any], mids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per node closed by a `close_exit` the planner knows of: whether it is closed at each period's middle."""
+    out: dict[str, np.ndarray] = {}
+    for inj in known:
+        if inj.kind == "close_exit" and inj.target:
+            until = inj.at_s + number(inj.params, "duration_s", math.inf)
+            shut = (mids >= inj.at_s) & (mids < until)
+            out[inj.target] = out[inj.target] | shut if inj.target in out else shut
+    return out
 
 
 def _junction_area(g: nx.DiGraph, node: str) -> float:
@@ -345,16 +395,35 @@ class _Flows:
         self.capacity_rows: dict[tuple[int, int], Any] = {}
 
     def add_queues(self) -> None:
-        # Q[o, t+1] = Q[o, t] + arrivals[o, t] - g[o, t]; nobody waits outside at the start; an origin that
-        # cannot be metered in period t keeps nobody waiting.
-        p, s = self.p, self.solver
+        # Q[o, t+1] = Q[o, t] + arrivals[o, t] - g[o, t] - moved out + moved in; nobody waits outside at the
+        # start; an origin that cannot be metered in period t keeps nobody waiting; a closed origin lets nobody
+        # in and its queue moves to the nearest open origin (`move_to`), if there is one.
+        p, s, T = self.p, self.solver, self.p.n_periods
+        inf = s.infinity()
+        closed = p.closed if p.closed is not None else np.zeros((len(p.origins), T), dtype=bool)
+        move_to = p.move_to if p.move_to is not None else np.full((len(p.origins), T), -1)
+        moved = {(o, t): s.NumVar(0, inf, "") for o, t in zip(*np.nonzero(closed & (move_to >= 0)), strict=True)}
+        into: dict[tuple[int, int], list[Any]] = defaultdict(list)
+        for (o, t), var in moved.items():
+            into[int(move_to[o, t]), t].append(var)
         for o in range(len(p.origins)):
             s.Add(self.Q[o][0] == 0)
             reaches = p.split[o].sum() > 0
-            for t in range(p.n_periods):
-                s.Add(self.Q[o][t + 1] == self.Q[o][t] + float(p.arrivals[o, t]) - self.g[o][t])
-                self.g[o][t].SetUb(max(float(p.entrance[o]), float(p.arrivals[o, t])) if reaches else 0.0)
-                if not p.meterable[o, t] and reaches:
+            for t in range(T):
+                ct = s.Constraint(float(p.arrivals[o, t]), float(p.arrivals[o, t]))  # Q' - Q + g + out - in = a
+                ct.SetCoefficient(self.Q[o][t + 1], 1.0)
+                ct.SetCoefficient(self.Q[o][t], -1.0)
+                ct.SetCoefficient(self.g[o][t], 1.0)
+                if (o, t) in moved:
+                    ct.SetCoefficient(moved[o, t], 1.0)
+                    s.Add(self.Q[o][t + 1] == 0)
+                for var in into[o, t]:
+                    ct.SetCoefficient(var, -1.0)
+                ub = max(float(p.entrance[o]), float(p.arrivals[o, t])) if reaches and not closed[o, t] else 0.0
+                if into[o, t] and not p.meterable[o, t] and reaches:
+                    ub = inf  # an entrance nobody can meter lets everybody in, those sent from a closed one too
+                self.g[o][t].SetUb(ub)
+                if not p.meterable[o, t] and reaches and not closed[o, t]:
                     s.Add(self.Q[o][t + 1] == 0)
 
     def add_routes_in(self) -> None:
@@ -395,7 +464,8 @@ class _Flows:
                 due.SetCoefficient(self.H[d][t], 1.0)
                 due.SetCoefficient(self.R[d][t], -1.0)
                 due.SetCoefficient(self.H[d][t + 1], -1.0)
-                if p.hold[t]:
+                shut = d in p.out_open and not p.out_open[d][:, t].any()
+                if p.hold[t] or shut:  # a show holds them, or no exit route is open: they stay
                     s.Add(self.R[d][t] == 0)
                 else:
                     s.Add(self.H[d][t + 1] == 0)
@@ -410,6 +480,8 @@ class _Flows:
                 ct.SetCoefficient(self.R[d][t], -1.0)
                 for r in range(len(routes)):
                     ct.SetCoefficient(self.h[d][r][t], 1.0)
+                    if d in p.out_open and not p.out_open[d][r, t]:
+                        self.h[d][r][t].SetUb(0.0)  # a closed exit takes nobody
 
     def add_area_limits(self) -> None:
         # People at a viewing area: at most the target density times its area, and at most the critical
@@ -571,21 +643,32 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
     pools = tuple(p for p, team in scenario.staff.items() if team.count >= min_post and team.base in walk)
     ready = np.full((len(pools), len(posts)), np.inf)
     walk_m = np.full((len(pools), len(posts)), np.inf)
+    delays = [(inj.at_s, inj.target, delay_of(inj)) for inj in facts(scenario.injects) if inj.kind == "delay"]
     for i, name in enumerate(pools):
         team = scenario.staff[name]
         dist = nx.single_source_dijkstra_path_length(walk, team.base, weight="length_m")
         for j, n in enumerate(posts):
             if n in dist:
                 walk_m[i, j] = dist[n]
-                ready[i, j] = team.callup_delay_s + dist[n] / speed
+                # A delay reaches the teams not yet at their posts when it comes (as in the simulation).
+                ready[i, j] = _delayed(team.callup_delay_s + dist[n] / speed, name, delays)
     return StaffProblem(
         period_s=period_s, n_periods=n_periods, pools=pools, size=tuple(scenario.staff[p].count for p in pools),
         posts=posts, ready=ready, walk_m=walk_m, requirements=requirements,
         need=np.array([need[r] for r in requirements]).reshape(len(requirements), n_periods),
         reach=tuple(frozenset(index[n] for n in near[r]) for r in requirements), min_post=min_post, start_s=start_s,
-        on_duty=tuple(scenario.staff[p].callup_delay_s <= 0 for p in pools),
+        on_duty=tuple(scenario.staff[p].callup_delay_s <= 0 and not any(pool == p and at <= start_s
+                                                                        for at, pool, _ in delays) for p in pools),
         callup=tuple(float(scenario.staff[p].callup_delay_s) for p in pools),
     )  # fmt: skip
+
+
+def _delayed(arrive_s: float, pool: str, delays: list[tuple[float, str | None, float]]) -> float:
+    """When a team of `pool` due at `arrive_s` arrives, after the delays that come before it has arrived."""
+    for at_s, target, late in sorted(delays, key=lambda d: d[0]):
+        if target == pool and at_s < arrive_s:
+            arrive_s += late
+    return arrive_s
 
 
 def add_pool_sizes(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:

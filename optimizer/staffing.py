@@ -2,8 +2,9 @@
 
 The fluid model (times in seconds after the scenario's start):
 - a pool's testers leave in waves: wave w leaves at `callup_delay_s + w * group_interval_s` carrying at most
-  `group_size` testers; a tester of pool p in wave w reaches site s at a = departure + travel(p, s) and works
-  there until a + `shift_s`;
+  `group_size` testers (a `delay` inject the planner is given holds back the waves due to leave after it
+  fires: they leave that much later, as in the simulation); a tester of pool p in wave w reaches site s at
+  a = departure + travel(p, s) and works there until a + `shift_s`;
 - between two tester events a site staffs b booths: at most its booths, and at most the testers present of
   each role divided by that role's testers per booth (b is whole when a booth needs two or more testers of a
   role, as in the simulation; with one of each, a whole b comes free);
@@ -49,6 +50,7 @@ import numpy as np
 from ortools.linear_solver import linear_solver_pb2, pywraplp
 
 from optimizer.result import PlanResult, SolveParams
+from scenarios.injects import delay_of, facts
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.mass_testing import MassTestingGeometry, pool_role_counts, roles_of
 from scenarios.plan import AssignStaff, Plan, PlanMeta, RouteVisitors, SolverStats
@@ -92,6 +94,7 @@ class PoolSpec:
     group_size: int
     group_interval_s: float
     shift_s: float
+    delays: tuple[tuple[float, float], ...] = ()  # (at_s, seconds) of the pool's `delay` injects the planner knows
 
     @property
     def count(self) -> int:
@@ -101,8 +104,15 @@ class PoolSpec:
     def n_waves(self) -> int:
         return -(-self.count // self.group_size)
 
-    def departure_s(self, wave: int) -> float:
+    def scheduled_s(self, wave: int) -> float:
+        """When a wave is due to leave (what a plan says)."""
         return self.callup_delay_s + wave * self.group_interval_s
+
+    def departure_s(self, wave: int, at_s: float = 0.0) -> float:
+        """When a wave sent at `at_s` leaves: its turn, and then as much later as the delays known by then say
+        (as the simulation times a group)."""
+        t = max(at_s, self.scheduled_s(wave))
+        return t + sum(late for when, late in self.delays if when <= t)
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,7 @@ def staffing_problem(scenario: MassTestingScenario, geometry: MassTestingGeometr
     geo = geometry if geometry is not None else MassTestingGeometry(scenario, scenario_graph(scenario))
     counts = pool_role_counts(scenario)
     per_booth = tuple(roles_of(scenario).items())
+    known = facts(scenario.injects)  # delays the planner knows of: the waves they hold back leave later
     testers = scenario.resources.testers
     pools = tuple(
         PoolSpec(
@@ -243,6 +254,7 @@ def staffing_problem(scenario: MassTestingScenario, geometry: MassTestingGeometr
             group_size=pool.group_size,
             group_interval_s=pool.group_interval_s,
             shift_s=pool.shift_s,
+            delays=tuple((inj.at_s, delay_of(inj)) for inj in known if inj.kind == "delay" and inj.target == name),
         )
         for name, pool in testers.items()
     )
@@ -325,7 +337,7 @@ def plan_crews_and_shares(problem: StaffingProblem, plan: Plan) -> tuple[list[Cr
         if not math.isfinite(travel):
             continue  # never arrives
         pool = problem.pools[p]
-        arrive = max(act.at_s, pool.departure_s(act.wave)) + travel
+        arrive = pool.departure_s(act.wave, act.at_s) + travel
         leave = arrive + pool.shift_s
         if act.until_s is not None:
             leave = min(leave, max(arrive, act.until_s))
@@ -980,7 +992,8 @@ def to_plan(problem: StaffingProblem, a: Assignment, meta: PlanMeta) -> Plan:
         if n > 0:
             wave = problem.waves[g]
             pool = problem.pools[wave.pool].name
-            actions.append(AssignStaff(at_s=wave.depart_s, pool=pool, to=problem.sites[s], count=n, role=r,
+            actions.append(AssignStaff(at_s=problem.pools[wave.pool].scheduled_s(wave.index), pool=pool,
+                                       to=problem.sites[s], count=n, role=r,
                                        wave=wave.index))  # fmt: skip
     routed = {z for (z, _), v in a.y.items() if v > 0}
     for (z, s), v in sorted(a.y.items()):

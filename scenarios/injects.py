@@ -17,14 +17,20 @@ Crowd scenarios (`simulation/crowd.py`) also know:
 - `show`: the organiser changes light-show segment `params.segment` (`params.change`: `pause`, `shorten` or
   `cancel`; `params.minutes` for the first two), as by a plan's `ChangeShow` at the inject's time.
 Other kinds are recorded and shown but change nothing in a model that does not know them.
+
+Planners (`optimizer/`) take the injects in the scenario they are given as facts to plan for, except those
+with a condition (which nobody can know in advance: `facts`). The command loop re-plans an incident with the
+injects that have fired by then and nothing later (`known_injects`), so a drill's optimiser knows what the
+trainee knows and no more.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 CONDITION = re.compile(r"^\s*([a-z][a-z0-9_:]*)\s*(<=|>=|==|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -94,4 +100,19 @@ def effect_problem(kind: str, target: str | None, params: Mapping[str, object]) 
     return None
 
 
-__all__ = ["EFFECT_KINDS", "SHOW_CHANGES", "Condition", "delay_of", "effect_problem", "number", "parse_condition"]
+def facts(injects: Iterable[Any]) -> list[Any]:
+    """The injects a planner can count on: those without a condition, in time order."""
+    return sorted((inj for inj in injects if not inj.condition), key=lambda inj: inj.at_s)
+
+
+def known_injects(injects: Iterable[Any], *, at_s: float, fired: Collection[int]) -> tuple[Any, ...]:
+    """What a planner knows at `at_s`: the injects (by index) that fired by then, as facts (their conditions
+    held, so they are dropped)."""
+    return tuple(inj.model_copy(update={"condition": None}) for i, inj in enumerate(injects)
+                 if i in fired and inj.at_s <= at_s)  # fmt: skip
+
+
+__all__ = [
+    "EFFECT_KINDS", "SHOW_CHANGES", "Condition", "delay_of", "effect_problem", "facts", "known_injects", "number",
+    "parse_condition",
+]  # fmt: skip

@@ -113,7 +113,8 @@ def test_a_crowd_drill_runs_from_the_command_line(tmp_path):
 
 
 def test_bad_drill_input_exits_2_and_opens_nothing(tmp_path):
-    """An inject script that is not a list, or an inject with a bad condition, is refused; no incident opens."""
+    """An inject script that is not a list, an inject with a bad condition, or a drill that is neither a file
+    nor built in, is refused and no incident opens; a built-in drill by name opens one."""
     db = f"sqlite:///{tmp_path / 'd.db'}"
     assert yiwang("init", "--demo", "--db", db, cwd=tmp_path).returncode == 0
     env = {"YIWANG_PASSWORD": "yiwang-demo-only", "YIWANG_DATABASE_URL": db}
@@ -125,5 +126,11 @@ def test_bad_drill_input_exits_2_and_opens_nothing(tmp_path):
         result = yiwang("drill", "start", TINY, "--injects", str(script), "--jurisdiction", "pudong",
                         "--trainee", "trainee", "--user", "admin", cwd=tmp_path, **env)  # fmt: skip
         assert result.returncode == 2 and message in result.stderr, result.stderr
+    unknown = yiwang("drill", "start", TINY, "--injects", "no_such_drill", "--jurisdiction", "pudong",
+                     "--trainee", "trainee", "--user", "admin", cwd=tmp_path, **env)  # fmt: skip
+    assert unknown.returncode == 2 and "not a built-in drill (built-in: bund_2014_metro_surge" in unknown.stderr
     listed = yiwang("incident", "list", "--json", "--user", "admin", cwd=tmp_path, **env)
     assert json.loads(listed.stdout) == []
+    built_in = yiwang("drill", "start", "disney_mass_testing", "--injects", "disney_testers_delayed",
+                      "--jurisdiction", "pudong", "--trainee", "trainee", "--user", "admin", cwd=tmp_path, **env)
+    assert built_in.returncode == 0 and "3 injects; trainee is in command" in built_in.stdout, built_in.stderr

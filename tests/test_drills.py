@@ -132,3 +132,35 @@ def test_only_exercises_are_scored(tmp_path):
     with pytest.raises(Conflict, match="not an exercise"):
         score_drill(world.store, world["admin"], real)
     world.store.dispose()
+
+
+BUILT_IN = [("disney_testers_delayed", "disney_mass_testing"), ("bund_2014_metro_surge", "bund_new_year_2014"),
+            ("typhoon_upgraded", "huangpu_typhoon")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("drill_name", "scenario_name"), BUILT_IN)
+def test_the_built_in_drills_are_valid_for_the_scenario_they_name(drill_name, scenario_name):
+    """Each built-in inject script names its scenario and passes that scenario's checks (targets, params)."""
+    from command.drills import builtin_drill_dir, builtin_drill_names, read_injects
+    from scenarios.loading import scenario_from_document
+
+    assert drill_name in builtin_drill_names()
+    assert f"Drill for {scenario_name}" in (builtin_drill_dir() / f"{drill_name}.yaml").read_text(encoding="utf-8")
+    script = read_injects(drill_name)
+    doc = load_scenario(scenario_name).model_dump(mode="json")
+    doc["injects"] = script
+    assert len(scenario_from_document(doc, file=drill_name).injects) == len(script) >= 3
+
+
+def test_the_disney_drill_holds_back_xuhuis_testers_and_an_unknown_drill_is_named():
+    from command.drills import read_injects
+
+    doc = load_scenario("disney_mass_testing").model_dump(mode="json")
+    doc["injects"] = read_injects("disney_testers_delayed")
+    from scenarios.loading import scenario_from_document
+
+    result = simulate(scenario_from_document(doc, file="drill"), None, seed=1)
+    late = [e for e in result.events if e.kind == "testers_delayed"]
+    assert late and {e.data["pool"] for e in late} == {"xuhui"} and all(e.data["delay_s"] == 2700 for e in late)
+    with pytest.raises(BadInput, match=r"not a built-in drill .*bund_2014_metro_surge"):
+        read_injects("no_such_drill")

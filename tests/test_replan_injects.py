@@ -1,0 +1,255 @@
+"""Re-planning with what has happened: the optimisers plan for the injects they are given (as the simulation
+applies them), the loop gives them the injects that have fired and nothing later, and the new plan takes over
+from the plan in effect at the re-planning time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from store_support import DATA, PASSWORD, make_world
+
+import command.loop
+from command.authority import grant_command
+from command.incidents import open_incident
+from command.loop import _splice, advance, approve_and_apply, plan_incident
+from command.plans import view_plan
+from optimizer.crowd import CrowdOptions, flow_problem, solve_flows, staff_problem
+from optimizer.mass_testing import optimise_mass_testing
+from optimizer.result import SolveParams
+from optimizer.staffing import plan_crews_and_shares, staffing_problem
+from scenarios import load_scenario
+from scenarios.crowd import check_plan
+from scenarios.injects import facts, known_injects
+from scenarios.loading import scenario_from_document, scenario_graph
+from scenarios.plan import AssignStaff, DispatchBus, MeterFlow, Plan, PlanMeta
+from simulation import simulate
+from tests.crowd_builders import crowd_scenario
+
+TINY = DATA / "one_site_mmc.yaml"
+
+
+def _with_injects(scenario, injects):  # type: ignore[no-untyped-def]
+    doc = scenario.model_dump(mode="json")
+    doc["injects"] = injects
+    return scenario_from_document(doc, file="test")
+
+
+# ------------------------------------------------------------------------------------------ what is known
+
+
+def test_a_planner_knows_the_injects_that_fired_by_then_as_facts():
+    """Only injects that fired, and only up to the time, count; their conditions held, so they are dropped;
+    a conditional inject nobody has seen fire is no fact."""
+    scenario = _with_injects(load_scenario(TINY), [
+        {"at_s": 600, "kind": "message", "note": "a"},
+        {"at_s": 1200, "kind": "message", "condition": "tested > 5", "note": "b"},
+        {"at_s": 1800, "kind": "message", "condition": "tested > 1000000000", "note": "c"},
+        {"at_s": 3600, "kind": "message", "note": "d"},
+    ])  # fmt: skip
+    known = known_injects(scenario.injects, at_s=2000, fired={0, 1, 3})
+    assert [(i.note, i.condition) for i in known] == [("a", None), ("b", None)]
+    assert [i.note for i in facts(scenario.injects)] == ["a", "d"]
+
+
+# ------------------------------------------------------------------------------------------ the splice
+
+
+def _plan(*actions) -> Plan:  # type: ignore[no-untyped-def]
+    return Plan.build(PlanMeta(scenario="x"), actions)
+
+
+def test_a_new_plan_takes_over_the_controls_in_force_at_the_replanning_time():
+    """A meter in force at t that the new plan changes ends at t and the new one starts at t; a meter both plans
+    hold the same carries on to the new plan's end; one-off actions before t stay; later ones are the new
+    plan's."""
+    done = _plan(
+        MeterFlow(at_s=0, node="a", rate_per_min=10),
+        MeterFlow(at_s=0, node="b", rate_per_min=20, until_s=5000),
+        DispatchBus(at_s=100, origin="bay", to="home"),
+        MeterFlow(at_s=4000, node="c", rate_per_min=5),
+    )
+    new = _plan(
+        MeterFlow(at_s=0, node="a", rate_per_min=4),
+        MeterFlow(at_s=600, node="b", rate_per_min=20, until_s=3000),
+        DispatchBus(at_s=200, origin="bay", to="home"),
+        MeterFlow(at_s=2500, node="d", rate_per_min=7),
+    )
+    out = _splice(done, new, 1800, kind="crowd")
+    got = [(a.type, getattr(a, "node", None), a.at_s, getattr(a, "until_s", None), getattr(a, "rate_per_min", None))
+           for a in out.actions]  # fmt: skip
+    assert got == [
+        ("meter_flow", "a", 0, 1800, 10),  # the old rate until t
+        ("meter_flow", "b", 0, 3000, 20),  # the same meter: carried on to the new plan's end
+        ("dispatch_bus", None, 100, None, None),  # done before t
+        ("meter_flow", "a", 1800, None, 4),  # the new rate from t
+        ("meter_flow", "d", 2500, None, 7),
+    ]
+    assert out.meta.state_time_s == 1800
+
+
+def test_tester_groups_are_not_moved_by_a_splice_but_crowd_posts_are():
+    """A tester group left its centre once and is counted once: it is kept as sent. A crowd team's post is a
+    control: it ends at t if the new plan does not hold it."""
+    old = AssignStaff(at_s=0, pool="p", to="s1", count=8)
+    new = AssignStaff(at_s=0, pool="p", to="s2", count=8)
+    tested = _splice(_plan(old), _plan(new), 1800, kind="mass_testing")
+    assert tested.actions == (old,)
+    crowd = _splice(_plan(old), _plan(new), 1800, kind="crowd")
+    assert [(a.to, a.at_s, a.until_s) for a in crowd.actions] == [("s1", 0, 1800), ("s2", 1800, None)]
+
+
+# ------------------------------------------------------------------------------------------ crowd planner
+
+
+def _two_gates(tmp, injects=(), **extra):  # type: ignore[no-untyped-def]
+    """Gates o1 and o2 lead to a viewing area v, which has two exits x1 (near) and x2 (far)."""
+    nodes = [("o1", "entrance", 0, 0, 0), ("o2", "entrance", 0, 80, 0), ("v", "viewing_area", 100, 40, 600),
+             ("x1", "exit", 160, 40, 0), ("x2", "exit", 100, 200, 0)]  # fmt: skip
+    edges = [("o1", "v", 110.0, 6.0), ("o2", "v", 110.0, 6.0), ("v", "x1", 60.0, 6.0), ("v", "x2", 160.0, 6.0)]
+    return crowd_scenario(tmp, nodes, edges, origins={"o1": 0.5, "o2": 0.5}, destinations={"v": 1.0},
+                          exits=["x1", "x2"], rate_per_h=3000, horizon_s=5400, injects=list(injects),
+                          dwell={"dist": "deterministic", "value_s": 900}, **extra)  # fmt: skip
+
+
+def test_the_crowd_planner_adds_a_known_surge_to_its_origin_and_ignores_an_unknown_one(tmp_path):
+    surge = {"at_s": 1500, "kind": "surge", "target": "o2", "params": {"rate_per_h": 6000, "duration_s": 900}}
+    base = flow_problem(_two_gates(tmp_path))
+    known = flow_problem(_two_gates(tmp_path, [surge]))
+    guessed = flow_problem(_two_gates(tmp_path, [{**surge, "condition": "queue_total > 10"}]))
+    extra = known.arrivals - base.arrivals
+    assert extra[0].sum() == pytest.approx(0) and extra[1].sum() == pytest.approx(6000 * 900 / 3600)
+    t = base.start_s + base.period_s * np.arange(base.n_periods)
+    assert extra[1][(t + base.period_s <= 1500) | (t >= 2400)].sum() == pytest.approx(0)  # only while it lasts
+    assert np.array_equal(guessed.arrivals, base.arrivals)
+
+
+def test_a_closed_entrance_lets_nobody_in_and_its_people_come_in_at_the_other(tmp_path):
+    """While o1 is closed the LP lets nobody in there; everyone who arrives is let in or still waiting at the
+    end (people are conserved across the move)."""
+    close = {"at_s": 1200, "kind": "close_exit", "target": "o1", "params": {"duration_s": 1800}}
+    problem = flow_problem(_two_gates(tmp_path, [close]), options=CrowdOptions(period_s=60.0))
+    assert problem.closed is not None and problem.move_to is not None
+    shut = problem.closed[0]
+    assert shut.sum() == 30 and (problem.move_to[0][shut] == 1).all() and not problem.closed[1].any()
+    sol = solve_flows(problem)
+    assert sol.status == "OPTIMAL" and sol.entry is not None and sol.queue is not None
+    assert sol.entry[0][shut].max() == pytest.approx(0, abs=1e-9)
+    assert sol.queue[0][1:][shut].max() == pytest.approx(0, abs=1e-9)  # nobody left waiting at the closed gate
+    assert sol.entry.sum() + sol.queue[:, -1].sum() == pytest.approx(problem.arrivals.sum(), rel=1e-9)
+
+
+def test_a_closed_exit_takes_nobody_and_the_far_exit_takes_them(tmp_path):
+    close = {"at_s": 0, "kind": "close_exit", "target": "x1", "params": {"duration_s": 3600}}
+    problem = flow_problem(_two_gates(tmp_path, [close]), options=CrowdOptions(period_s=60.0, exits_per_area=1))
+    ends = [r.nodes[-1] for r in problem.routes_out[0]]
+    assert ends == ["x1", "x2"]  # the nearest exit, and the next one while it is closed
+    sol = solve_flows(problem)
+    assert sol.status == "OPTIMAL"
+    forever = flow_problem(_two_gates(tmp_path, [{**close, "params": {}}]), options=CrowdOptions(exits_per_area=1))
+    assert [r.nodes[-1] for r in forever.routes_out[0]] == ["x2"]  # closed to the end: not a route at all
+    assert problem.out_open[0][0].sum() == problem.n_periods - 60 and problem.out_open[0][1].all()
+
+
+def test_a_known_staff_delay_postpones_the_posts_a_team_had_not_reached(tmp_path):
+    """A reserve called up at 20 minutes is delayed by 30 minutes at 10 minutes: it reaches its posts 30 minutes
+    later; the team on duty from the start is not affected."""
+    staff = {"gate": {"count": 40, "base": "o1"}, "reserve": {"count": 40, "base": "x2", "callup_delay_s": 1200}}
+    delay = {"at_s": 600, "kind": "delay", "target": "reserve", "params": {"delay_s": 1800}}
+    need = {"o1": np.ones(6), "o2": np.ones(6)}
+
+    def ready(injects):  # type: ignore[no-untyped-def]
+        s = _two_gates(tmp_path, injects, staff=staff)
+        p = staff_problem(s, scenario_graph(s), need=need, period_s=900, n_periods=6, min_post=20)
+        return p, p.ready.copy()
+
+    p, before = ready([])
+    _, after = ready([delay])
+    r, g = p.pools.index("reserve"), p.pools.index("gate")
+    assert np.allclose(after[r], before[r] + 1800) and np.array_equal(after[g], before[g])
+
+
+def test_a_known_show_change_changes_when_people_are_held(tmp_path):
+    shows = [{"start_s": 1800, "duration_s": 600}]
+    cancel = {"at_s": 900, "kind": "show", "params": {"segment": 0, "change": "cancel"}}
+    held = flow_problem(_two_gates(tmp_path, shows=shows)).hold
+    cancelled = flow_problem(_two_gates(tmp_path, [cancel], shows=shows)).hold
+    assert held.any() and not cancelled.any()
+
+
+# ------------------------------------------------------------------------------------------ mass testing
+
+
+def test_the_staffing_planner_times_delayed_waves_as_the_simulation_does():
+    """Waves due to leave after a delay inject leave that much later: the plan still says when they are due, and
+    the planner's crews reach the site when the simulation's do."""
+    base = load_scenario(TINY, overrides=["resources.testers.local.callup_delay_s=3600"])
+    scenario = _with_injects(base, [{"at_s": 1800, "kind": "delay", "target": "local", "params": {"delay_s": 900}}])
+    result = optimise_mass_testing(scenario, params=SolveParams(time_limit_s=5))
+    assert result.plan is not None
+    staff = [a for a in result.plan.actions if isinstance(a, AssignStaff)]
+    assert staff and all(a.at_s == 3600 for a in staff)  # when they are due; the world delays them
+    crews, _ = plan_crews_and_shares(staffing_problem(scenario), result.plan)
+    sim = simulate(scenario, result.plan, seed=1)
+    arrived = sorted(e.t_s for e in sim.events if e.kind == "testers_arrive")
+    assert arrived == pytest.approx(sorted(c.arrive_s for c in crews))
+    assert min(arrived) >= 3600 + 900
+
+
+# ------------------------------------------------------------------------------------------ the loop
+
+
+def test_the_loop_tells_the_optimiser_what_has_happened_and_nothing_later(tmp_path, monkeypatch):
+    """Planned at the start, the optimiser sees no inject (the drill's delay is still to come); re-planned after
+    the delay fired, it sees that delay as a fact; the message skipped by its condition stays unknown."""
+    world = make_world(f"sqlite:///{tmp_path / 'known.db'}")
+    scenario = _with_injects(load_scenario(TINY, overrides=["resources.testers.local.callup_delay_s=3600"]), [
+        {"at_s": 1800, "kind": "delay", "target": "local", "params": {"delay_s": 900}},
+        {"at_s": 2400, "kind": "message", "condition": "queue_total > 1000000000", "note": "never"},
+        {"at_s": 7200, "kind": "message", "note": "later"},
+    ])  # fmt: skip
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong")
+    grant_command(world.store, world["admin"], iid, "cmd_pudong", hours=12)
+    seen: list[tuple] = []
+    real = command.loop.run_loaded
+
+    def spy(*args, plan_for=None, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(tuple((i.kind, i.at_s, i.condition) for i in plan_for.injects))
+        return real(*args, plan_for=plan_for, **kwargs)
+
+    monkeypatch.setattr(command.loop, "run_loaded", spy)
+    fast = SolveParams(time_limit_s=3)
+    first = plan_incident(world.store, world["planner"], iid, params=fast)
+    assert advance(world.store, world["planner"], iid).to_s == 1800
+    advance(world.store, world["planner"], iid)  # to the skipped message at 2400
+    second = plan_incident(world.store, world["planner"], iid, params=fast)
+    assert seen == [(), (("delay", 1800.0, None),)]
+    plan = view_plan(world.store, world["admin"], second).plan
+    assert plan.meta.scenario_hash == view_plan(world.store, world["admin"], first).plan.meta.scenario_hash
+    world.store.dispose()
+
+
+def test_a_crowd_incident_replanned_after_a_surge_gets_a_valid_plan_that_meters_the_surge(tmp_path):
+    """The Bund's 20:10 case in miniature: a plan is approved, a train unloads far more people at gate o2 than
+    forecast, and the re-plan knows it: the spliced plan passes the scenario's checks (no team booked twice
+    across the splice) and meters o2 during the surge, which the plan it replaces had no reason to."""
+    surge = {"at_s": 1800, "kind": "surge", "target": "o2", "params": {"rate_per_h": 9000, "duration_s": 1200}}
+    staff = {"gate1": {"count": 20, "base": "o1"}, "gate2": {"count": 20, "base": "o2"}}
+    scenario = _two_gates(tmp_path, [surge], staff=staff)
+    world = make_world(f"sqlite:///{tmp_path / 'crowd.db'}")
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="huangpu")
+    grant_command(world.store, world["admin"], iid, "cmd_huangpu", hours=12)
+    fast = SolveParams(time_limit_s=3)
+    first = plan_incident(world.store, world["planner"], iid, params=fast)
+    chief = world["cmd_huangpu"]
+    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=view_plan(world.store, chief, first).shown())
+    assert advance(world.store, world["planner"], iid, until_s=1800).to_s == 1800
+    second = plan_incident(world.store, world["planner"], iid, params=fast)
+    old, new = (view_plan(world.store, chief, p).plan for p in (first, second))
+    assert check_plan(new, scenario, scenario_graph(scenario)) == []
+
+    def meters(plan: Plan) -> list[MeterFlow]:
+        return [a for a in plan.actions if isinstance(a, MeterFlow) and a.node == "o2" and 1800 <= a.at_s < 3000]
+
+    assert not any(isinstance(a, MeterFlow) for a in old.actions)  # the forecast alone fits: nothing to meter
+    assert meters(new) and min(a.rate_per_min for a in meters(new)) < 9000 / 60  # the surge is held back
+    world.store.dispose()
