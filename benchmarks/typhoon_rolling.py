@@ -30,27 +30,6 @@ def weighted(scenario, kpis: dict[str, float]) -> float:  # type: ignore[no-unty
         w.vehicle_delay_per_h * kpis["vehicle_delay_h"]  # fmt: skip
 
 
-def value_at(series, t_s: float) -> float:  # type: ignore[no-untyped-def]
-    times, values = series
-    last = 0.0
-    for t, v in zip(times, values, strict=True):
-        if t > t_s:
-            break
-        last = v
-    return float(last)
-
-
-def state_at(result, t_s: float, continuing: set[tuple[str, str]]) -> TyphoonState:  # type: ignore[no-untyped-def]
-    waiting = {name.split(":", 1)[1]: round(value_at(s, t_s)) for name, s in result.series.items()
-               if name.startswith("riders_waiting:")}  # fmt: skip
-    queued = {}
-    for name, s in result.series.items():
-        if name.startswith("vehicle_queue:"):
-            _, tunnel, direction = name.split(":")
-            queued[(tunnel, direction)] = round(value_at(s, t_s))
-    return TyphoonState(waiting=waiting, queued=queued, cleared=frozenset(continuing))
-
-
 def bare_simpy(events: int) -> float:
     """Wall seconds for a plain SimPy run processing `events` timeouts."""
     env = simpy.Environment()
@@ -90,7 +69,7 @@ def main() -> int:
         so_far = simulate(scenario, Plan.build(meta, kept), seed=seed)
         events += so_far.stats.events
         sim_wall += so_far.stats.wall_s
-        state = state_at(so_far, t, continuing)
+        state = TyphoonState.read(so_far.series, t, continuing)
         params = SolveParams(time_limit_s=args.time_limit, workers=2, seed=seed)
         result = optimise_typhoon(scenario, params=params, start_s=t, state=state, hours=args.lookahead_h,
                                   options=TyphoonOptions(extra_team=False, pareto_factors=(),

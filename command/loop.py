@@ -22,8 +22,10 @@ Re-planning at time t:
   in force at t end at t, unless the new plan has the same control (same action and target) in force at t
   too, in which case it simply carries on to the new plan's end; the new plan's controls in force at t start
   at t; its later actions follow. One-off actions (a bus dispatched, a batch led) are never moved.
-- The optimiser plans the whole scenario (its models have no state at t as their starting point yet; that
-  is the scenario models' next step), so its actions from t on assume that it had been in charge before t.
+- A typhoon is planned from the simulated state at t (riders waiting per area, vehicles queued per tunnel
+  direction, lanes cleared: `optimizer.typhoon.TyphoonState`). The crowd and mass-testing models plan the
+  whole scenario from its start (they have no state at t as their starting point yet), so their actions from
+  t on assume that they had been in charge before t.
 """
 
 from __future__ import annotations
@@ -78,13 +80,17 @@ def plan_incident(
             raise Conflict(f"incident {incident_id} is {incident.status}; no new plans")
         scenario, seed, now_s = scenario_of(incident), incident.seed, incident.sim_time_s
     previous = active_plan(store, actor, incident_id)
-    known = _known_injects(scenario, previous.plan if previous is not None else default_plan(scenario), seed, now_s)
+    in_effect = previous.plan if previous is not None else default_plan(scenario)
+    known, state = _what_has_happened(scenario, in_effect, seed, now_s)
     if known:
         say(f"planning for {len(known)} inject(s) that have happened: "
             + ", ".join(f"{i.kind} at {scenario.clock.label(i.at_s)}" for i in known))  # fmt: skip
+    if state is not None:
+        say(f"planning from the simulated state at {scenario.clock.label(now_s)}")
     plan_for = scenario.model_copy(update={"injects": known})
     outcome = run_loaded(scenario, seed=seed, optimize=True, params=replace(params or SolveParams(), seed=seed),
-                         progress=say, plan_for=plan_for)  # fmt: skip
+                         progress=say, plan_for=plan_for, start_s=now_s if state is not None else 0.0,
+                         state=state)  # fmt: skip
     solve = outcome.solve
     assert solve is not None
     _audit_run(store, actor, incident_id, outcome)
@@ -112,13 +118,21 @@ def plan_incident(
                        scenario=scenario)  # fmt: skip
 
 
-def _known_injects(scenario: Any, plan: Plan, seed: int, now_s: float) -> tuple[Any, ...]:
-    """The injects that have fired by `now_s` under `plan` (conditional ones only if their condition held)."""
-    if not any(inj.at_s <= now_s for inj in scenario.injects):
-        return ()
+def _what_has_happened(scenario: Any, plan: Plan, seed: int, now_s: float) -> tuple[tuple[Any, ...], Any]:
+    """From the simulation of the plan in effect: the injects that have fired by `now_s` (conditional ones only
+    if their condition held), and for a typhoon the state at `now_s` to plan from (None: plan from the start)."""
+    typhoon = scenario.kind == "typhoon" and now_s > 0
+    if not typhoon and not any(inj.at_s <= now_s for inj in scenario.injects):
+        return (), None
     result = simulate(scenario, plan, seed=seed)
     fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= now_s}
-    return known_injects(scenario.injects, at_s=now_s, fired=fired)
+    known = known_injects(scenario.injects, at_s=now_s, fired=fired)
+    if not typhoon:
+        return known, None
+    from optimizer.typhoon import TyphoonState
+
+    cleared = {(a.tunnel, a.direction) for a in plan.actions if isinstance(a, ClearLane) and _in_force(a, now_s)}
+    return known, TyphoonState.read(result.series, now_s, cleared)
 
 
 #: Actions that hold a state over a time window (a control), which can end or start at any moment. A tester
@@ -127,9 +141,9 @@ def _known_injects(scenario: Any, plan: Plan, seed: int, now_s: float) -> tuple[
 CONTROLS: tuple[type, ...] = (MeterFlow, OneWay, CloseRoad, CloseExit, DirectRiders, ClearLane)
 
 
-def _in_force(action: Any, at_s: float, controls: tuple[type, ...]) -> bool:
-    """Whether a control started before `at_s` is still in force at it."""
-    if not isinstance(action, controls) or action.at_s >= at_s:
+def _in_force(action: Any, at_s: float, controls: tuple[type, ...] = CONTROLS, *, since: bool = False) -> bool:
+    """Whether a control started before `at_s` (or at it, with `since`) is in force at it."""
+    if not isinstance(action, controls) or action.at_s > at_s or (action.at_s == at_s and not since):
         return False
     return action.until_s is None or action.until_s > at_s
 
@@ -137,7 +151,8 @@ def _in_force(action: Any, at_s: float, controls: tuple[type, ...]) -> bool:
 def _splice(done: Plan, new: Plan, at_s: float, *, kind: str = "") -> Plan:
     """The new plan taking over from the plan in effect at `at_s` (see the module's docstring)."""
     controls = (*CONTROLS, AssignStaff) if kind == "crowd" else CONTROLS
-    carried = {a.key(): a for a in new.actions if _in_force(a, at_s, controls)}
+    # The new plan's controls in force at t: carried on from the old ones where they are the same, else from t.
+    carried = {a.key(): a for a in new.actions if _in_force(a, at_s, controls, since=True)}
     kept = []
     for a in done.actions:
         if a.at_s >= at_s:
@@ -152,7 +167,7 @@ def _splice(done: Plan, new: Plan, at_s: float, *, kind: str = "") -> Plan:
                 a = a.model_copy(update={"until_s": at_s})
         kept.append(a)
     taken = [a.model_copy(update={"at_s": at_s}) for a in carried.values()]
-    taken += [a for a in new.actions if a.at_s >= at_s]
+    taken += [a for a in new.actions if a.at_s >= at_s and not _in_force(a, at_s, controls, since=True)]
     note = f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"
     meta = new.meta.model_copy(update={"state_time_s": at_s, "note": note})
     return Plan.build(meta, kept + taken)

@@ -7,8 +7,12 @@ from typing import Any
 from optimizer.result import PlanResult, SolveParams
 
 
-def optimise(scenario: Any, params: SolveParams | None = None) -> PlanResult:
-    """Optimise a scenario's decisions, dispatching on its kind."""
+def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float = 0.0,
+             state: Any = None) -> PlanResult:  # fmt: skip
+    """Optimise a scenario's decisions, dispatching on its kind.
+
+    `start_s` and `state` (a `TyphoonState`) re-plan a typhoon from the simulated state at `start_s`; the other
+    models plan the whole scenario from its start (the loop keeps what was done before: `command.loop`)."""
     params = params or SolveParams(seed=scenario.seed)
     if scenario.kind == "mass_testing":
         from optimizer.mass_testing import optimise_mass_testing
@@ -17,7 +21,7 @@ def optimise(scenario: Any, params: SolveParams | None = None) -> PlanResult:
     if scenario.kind == "typhoon":
         from optimizer.typhoon import optimise_typhoon
 
-        return optimise_typhoon(scenario, params=params)
+        return optimise_typhoon(scenario, params=params, start_s=start_s, state=state)
     if scenario.kind == "crowd":
         from optimizer.crowd import optimise_crowd
 

@@ -253,3 +253,51 @@ def test_a_crowd_incident_replanned_after_a_surge_gets_a_valid_plan_that_meters_
     assert not any(isinstance(a, MeterFlow) for a in old.actions)  # the forecast alone fits: nothing to meter
     assert meters(new) and min(a.rate_per_min for a in meters(new)) < 9000 / 60  # the surge is held back
     world.store.dispose()
+
+
+def test_reading_a_typhoon_state_takes_the_last_sample_at_or_before_the_time():
+    from optimizer.typhoon import TyphoonState
+
+    series = {"riders_waiting:area_a": ((0.0, 60.0, 120.0), (0.0, 7.4, 12.0)),
+              "vehicle_queue:yanan:ab": ((0.0, 60.0, 120.0), (3.0, 5.0, 9.0)), "riders_crossed": ((0.0,), (1.0,))}
+    state = TyphoonState.read(series, 90.0, [("yanan", "ab")])
+    assert state.waiting == {"area_a": 7} and state.queued == {("yanan", "ab"): 5}
+    assert state.cleared == frozenset({("yanan", "ab")})
+
+
+def test_a_typhoon_is_replanned_from_the_simulated_state_with_the_upgraded_forecast(tmp_path, monkeypatch):
+    """The storm is forecast to ease at 07:30; at 06:00 it is upgraded to last until 09:00. Re-planned then, the
+    optimiser starts from the simulated state at 06:00 (the lane it finds cleared, riders waiting) and keeps the
+    lane cleared past 07:30, which the first plan could not know to do."""
+    from typhoon_worlds import small_typhoon, storm
+
+    upgrade = {"at_s": 3600, "kind": "forecast", "params": {"from_s": 3600, "until_s": 14400, "wind_force": 9,
+                                                             "warning": "red"}, "note": "typhoon upgraded"}  # fmt: skip
+    scenario = small_typhoon(hazard=storm((0, 4, "none"), (1800, 9, "red"), (9000, 4, "none")), injects=[upgrade])
+    world = make_world(f"sqlite:///{tmp_path / 'typhoon.db'}")
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="huangpu")
+    grant_command(world.store, world["admin"], iid, "cmd_huangpu", hours=12)
+    chief, fast = world["cmd_huangpu"], SolveParams(time_limit_s=3)
+    calls: list[tuple] = []
+    real = command.loop.run_loaded
+
+    def spy(*args, start_s=0.0, state=None, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((start_s, state))
+        return real(*args, start_s=start_s, state=state, **kwargs)
+
+    monkeypatch.setattr(command.loop, "run_loaded", spy)
+    first = plan_incident(world.store, world["planner"], iid, params=fast)
+    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=view_plan(world.store, chief, first).shown())
+    assert advance(world.store, world["planner"], iid).to_s == 3600  # the inject
+    second = plan_incident(world.store, world["planner"], iid, params=fast)
+    (start0, state0), (start1, state1) = calls
+    assert (start0, state0) == (0.0, None)
+    assert start1 == 3600 and state1 is not None
+    assert state1.cleared == {("yanan", "ab")} and set(state1.waiting) == {"area_bund_nanjing_e"}
+
+    def cleared_until(pid: int) -> float:
+        plan = view_plan(world.store, chief, pid).plan
+        return max(a.until_s for a in plan.actions if a.type == "clear_lane")
+
+    assert cleared_until(first) <= 9000 + 1800 < cleared_until(second)
+    world.store.dispose()
