@@ -22,10 +22,12 @@ Re-planning at time t:
   in force at t end at t, unless the new plan has the same control (same action and target) in force at t
   too, in which case it simply carries on to the new plan's end; the new plan's controls in force at t start
   at t; its later actions follow. One-off actions (a bus dispatched, a batch led) are never moved.
-- A typhoon is planned from the simulated state at t (riders waiting per area, vehicles queued per tunnel
-  direction, lanes cleared: `optimizer.typhoon.TyphoonState`). The crowd and mass-testing models plan the
-  whole scenario from its start (they have no state at t as their starting point yet), so their actions from
-  t on assume that they had been in charge before t.
+- A typhoon or a crowd is planned from the simulated state at t: riders waiting per area, vehicles queued
+  per tunnel direction and lanes cleared (`optimizer.typhoon.TyphoonState`); people waiting outside each
+  entrance, walking to and present at each viewing area with when they are due to leave, and the teams at
+  their posts (`scenarios.crowd.CrowdState`). Mass testing is planned from the scenario's start (the model has
+  no state at t as its starting point yet), so its actions from t on assume that it had been in charge
+  before t.
 """
 
 from __future__ import annotations
@@ -99,9 +101,10 @@ def plan_incident(
     plan, planned = solve.plan, outcome.planned
     # The plan belongs to the incident's scenario, not to the optimiser's view of it.
     plan = Plan.build(plan.meta.model_copy(update={"scenario_hash": scenario_hash(scenario)}), plan.actions)
-    if previous is not None and now_s > 0:
-        say(f"keeping what plan {previous.number} already did before {scenario.clock.label(now_s)}")
-        plan = _splice(previous.plan, plan, now_s, kind=scenario.kind)
+    if now_s > 0:
+        done = f"plan {previous.number}" if previous is not None else "the default plan"
+        say(f"keeping what {done} already did before {scenario.clock.label(now_s)}")
+        plan = _splice(in_effect, plan, now_s, kind=scenario.kind)
         planned = simulate(scenario, plan, seed=seed)
     forecast = {
         "seed": seed,
@@ -120,7 +123,13 @@ def plan_incident(
 
 def _what_has_happened(scenario: Any, plan: Plan, seed: int, now_s: float) -> tuple[tuple[Any, ...], Any]:
     """From the simulation of the plan in effect: the injects that have fired by `now_s` (conditional ones only
-    if their condition held), and for a typhoon the state at `now_s` to plan from (None: plan from the start)."""
+    if their condition held), and for a typhoon or a crowd the state at `now_s` to plan from (None: plan from
+    the start)."""
+    if scenario.kind == "crowd" and now_s > 0:
+        from simulation.crowd import crowd_state
+
+        state, fired = crowd_state(scenario, plan, seed=seed, at_s=now_s)
+        return known_injects(scenario.injects, at_s=now_s, fired=fired), state
     typhoon = scenario.kind == "typhoon" and now_s > 0
     if not typhoon and not any(inj.at_s <= now_s for inj in scenario.injects):
         return (), None

@@ -11,8 +11,9 @@ def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float
              state: Any = None) -> PlanResult:  # fmt: skip
     """Optimise a scenario's decisions, dispatching on its kind.
 
-    `start_s` and `state` (a `TyphoonState`) re-plan a typhoon from the simulated state at `start_s`; the other
-    models plan the whole scenario from its start (the loop keeps what was done before: `command.loop`)."""
+    `state` (a `TyphoonState` with `start_s`, or a `scenarios.crowd.CrowdState`, which carries its time)
+    re-plans a typhoon or a crowd from the simulated state then; mass testing is planned from the scenario's
+    start (the loop keeps what was done before: `command.loop`)."""
     params = params or SolveParams(seed=scenario.seed)
     if scenario.kind == "mass_testing":
         from optimizer.mass_testing import optimise_mass_testing
@@ -25,7 +26,7 @@ def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float
     if scenario.kind == "crowd":
         from optimizer.crowd import optimise_crowd
 
-        return optimise_crowd(scenario, params=params)
+        return optimise_crowd(scenario, params=params, state=state)
     from scenarios import ScenarioError
 
     raise ScenarioError.single(scenario.name, "kind", f"no optimisation model for {scenario.kind!r} scenarios yet; "

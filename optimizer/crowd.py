@@ -90,7 +90,7 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from optimizer.result import PlanResult, SolveParams
-from scenarios.crowd import show_hold, stair_one_ways, stairs
+from scenarios.crowd import CrowdState, show_hold, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
 from scenarios.injects import delay_of, facts, number
@@ -177,6 +177,13 @@ class FlowProblem:
     closed: np.ndarray | None = None  # (origins, periods) bool
     move_to: np.ndarray | None = None  # (origins, periods) int
     out_open: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes, periods) bool
+    # Where people are at `start_s` (a re-plan from a `CrowdState`; None: an empty site): waiting outside each
+    # origin, walking to each viewing area (they arrive in the first period), present at each, and when those
+    # present are due to leave (per period).
+    outside0: np.ndarray | None = None  # (origins,)
+    heading0: np.ndarray | None = None  # (destinations,)
+    present0: np.ndarray | None = None  # (destinations,)
+    due0: np.ndarray | None = None  # (destinations, periods)
 
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
         return replace(self, meterable=meterable)
@@ -241,10 +248,13 @@ def _routes(g: nx.DiGraph, source: str, target: str, *, k: int, slack: float,
 
 
 def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, options: CrowdOptions = CrowdOptions(),
-                 start_s: float = 0.0, seed: int = 0,
-                 leave_out: frozenset[tuple[str, str]] = frozenset()) -> FlowProblem:  # fmt: skip
-    """The flow LP's data: forecast arrivals, routes, walkway capacities, the dwell distribution and show holds
-    (from an empty site at `start_s`); `leave_out` names one-way steps (u, v) not to make."""
+                 start_s: float = 0.0, seed: int = 0, leave_out: frozenset[tuple[str, str]] = frozenset(),
+                 state: CrowdState | None = None) -> FlowProblem:  # fmt: skip
+    """The flow LP's data: forecast arrivals, routes, walkway capacities, the dwell distribution and show holds,
+    from an empty site at `start_s`, or from `state` (at its time); `leave_out` names one-way steps (u, v) not
+    to make."""
+    if state is not None:
+        start_s = state.at_s
     graph = graph if graph is not None else scenario_graph(scenario)
     one_ways = stair_one_ways(graph)
     if options.single_stairs in ("up", "down"):
@@ -340,13 +350,23 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
                      math.ceil(mids[-1] / step) + 1, step)  # fmt: skip
     hold = grid[np.round(mids / step).astype(np.int64)]
     th = scenario.thresholds
+    outside0 = heading0 = present0 = due0 = None
+    if state is not None:
+        outside0 = np.array([state.outside.get(o, 0.0) for o in origins])
+        heading0 = np.array([state.heading.get(d, 0.0) for d in destinations])
+        present0 = np.array([state.present.get(d, 0.0) for d in destinations])
+        due0 = np.zeros((len(destinations), n))
+        for j, d in enumerate(destinations):
+            for minute, people in enumerate(state.due.get(d, ())):
+                due0[j, min(n - 1, int(minute * 60 // dt))] += people
     return FlowProblem(
         start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, entrance=entrance, split=split,
         destinations=destinations, area=area, routes_in=routes_in, routes_out=routes_out,
         walkways=tuple(walkways), capacity=capacity, kernel=kernel, hold=hold,
         target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
         weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
-        closed=closed, move_to=move_to, out_open=out_open,
+        closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
+        due0=due0,
     )  # fmt: skip
 
 
@@ -407,7 +427,7 @@ class _Flows:
         for (o, t), var in moved.items():
             into[int(move_to[o, t]), t].append(var)
         for o in range(len(p.origins)):
-            s.Add(self.Q[o][0] == 0)
+            s.Add(self.Q[o][0] == (float(p.outside0[o]) if p.outside0 is not None else 0.0))
             reaches = p.split[o].sum() > 0
             for t in range(T):
                 ct = s.Constraint(float(p.arrivals[o, t]), float(p.arrivals[o, t]))  # Q' - Q + g + out - in = a
@@ -450,14 +470,16 @@ class _Flows:
                     for t in range(T):
                         if t + route.lag < T:
                             arriving[t + route.lag].append(self.f[o, d][r][t])
-            s.Add(self.D[d][0] == 0)
+            s.Add(self.D[d][0] == (float(p.present0[d]) if p.present0 is not None else 0.0))
             s.Add(self.H[d][0] == 0)
             for t in range(T):
-                ct = s.Constraint(0, 0)
+                walking = float(p.heading0[d]) if p.heading0 is not None and t == 0 else 0.0
+                ct = s.Constraint(walking, walking)  # S = what the routes deliver (+ those on their way at the start)
                 ct.SetCoefficient(self.S[d][t], 1.0)
                 for var in arriving[t]:
                     ct.SetCoefficient(var, -1.0)
-                due = s.Constraint(0, 0)  # due(t) + H(t) - R(t) - H(t+1) = 0
+                already = float(p.due0[d, t]) if p.due0 is not None else 0.0  # those present at the start
+                due = s.Constraint(-already, -already)  # due(t) + H(t) - R(t) - H(t+1) = 0
                 for j in range(min(t + 1, kernel.size)):
                     if kernel[j] > 0:
                         due.SetCoefficient(self.S[d][t - j], float(kernel[j]))
@@ -630,8 +652,12 @@ class StaffSolution:
 
 
 def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str, np.ndarray], period_s: float,
-                  n_periods: int, min_post: int, start_s: float = 0.0) -> StaffProblem:  # fmt: skip
-    """Candidate posts (within reach of a requirement on foot) and when each pool can reach them."""
+                  n_periods: int, min_post: int, start_s: float = 0.0,
+                  posted: dict[tuple[str, str], int] | None = None) -> StaffProblem:  # fmt: skip
+    """Candidate posts (within reach of a requirement on foot) and when each pool can reach them.
+
+    Re-planned at `start_s` > 0, a pool holds the posts it is at (`posted`, from the state) from the start and
+    reaches the others from its base, leaving no earlier than `start_s` (and its call-up)."""
     walk = walkways(graph)
     speed = walking_model(scenario.walking)[0].free_speed
     requirements = tuple(r for r in need if r in walk)
@@ -644,6 +670,7 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
     ready = np.full((len(pools), len(posts)), np.inf)
     walk_m = np.full((len(pools), len(posts)), np.inf)
     delays = [(inj.at_s, inj.target, delay_of(inj)) for inj in facts(scenario.injects) if inj.kind == "delay"]
+    leave = [max(scenario.staff[p].callup_delay_s, start_s) for p in pools]  # the earliest each can set off
     for i, name in enumerate(pools):
         team = scenario.staff[name]
         dist = nx.single_source_dijkstra_path_length(walk, team.base, weight="length_m")
@@ -651,7 +678,9 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
             if n in dist:
                 walk_m[i, j] = dist[n]
                 # A delay reaches the teams not yet at their posts when it comes (as in the simulation).
-                ready[i, j] = _delayed(team.callup_delay_s + dist[n] / speed, name, delays)
+                ready[i, j] = _delayed(leave[i] + dist[n] / speed, name, delays)
+            if start_s > 0 and (posted or {}).get((name, n), 0) > 0:
+                ready[i, j] = start_s  # there already
     return StaffProblem(
         period_s=period_s, n_periods=n_periods, pools=pools, size=tuple(scenario.staff[p].count for p in pools),
         posts=posts, ready=ready, walk_m=walk_m, requirements=requirements,
@@ -659,7 +688,7 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
         reach=tuple(frozenset(index[n] for n in near[r]) for r in requirements), min_post=min_post, start_s=start_s,
         on_duty=tuple(scenario.staff[p].callup_delay_s <= 0 and not any(pool == p and at <= start_s
                                                                         for at, pool, _ in delays) for p in pools),
-        callup=tuple(float(scenario.staff[p].callup_delay_s) for p in pools),
+        callup=tuple(float(x) for x in leave),
     )  # fmt: skip
 
 
@@ -828,7 +857,7 @@ def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOption
 def _staff_actions(p: StaffProblem, sol: StaffSolution, scenario: CrowdScenario) -> list[AssignStaff]:
     """One assignment per run of staff periods a pool holds a post."""
     assert sol.x is not None
-    callup = [scenario.staff[pool].callup_delay_s for pool in p.pools]
+    callup = p.callup
     out = []
     for i, pool in enumerate(p.pools):
         for j, post in enumerate(p.posts):
@@ -902,15 +931,16 @@ DEFAULT_PARAMS = SolveParams()
 
 
 def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PARAMS,
-                   options: CrowdOptions = CrowdOptions()) -> PlanResult:  # fmt: skip
-    """Metering, stair one-ways and staff posts for a crowd scenario, from its start to its end.
+                   options: CrowdOptions = CrowdOptions(), state: CrowdState | None = None) -> PlanResult:  # fmt: skip
+    """Metering, stair one-ways and staff posts for a crowd scenario, to its end: from its start and an empty
+    site, or from `state` (the people where they are at its time, the teams at their posts), for a re-plan.
 
-    The plan is made before the evening starts, from an empty site (the loop re-plans from the start and keeps
-    what the plan in effect already did: `command.loop`)."""
-    start_s = 0.0
+    Every action of a plan from a state is at or after the state's time (the loop keeps what the plan in
+    effect did before: `command.loop`)."""
+    start_s = 0.0 if state is None else state.at_s
     started = time.perf_counter()
     graph = scenario_graph(scenario)
-    problem = flow_problem(scenario, graph=graph, options=options, start_s=start_s, seed=params.seed)
+    problem = flow_problem(scenario, graph=graph, options=options, seed=params.seed, state=state)
     meta = PlanMeta(scenario=scenario.name, scenario_hash=scenario_hash(scenario), produced_by="optimizer:crowd",
                     state_time_s=start_s, seed=params.seed,
                     objective_terms={"over_critical": options.weights.over_critical,
@@ -925,8 +955,8 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
     unpaired = any(frozenset(step) not in paired for st in stairs(graph) for step in itertools.pairwise(st.nodes))
     if options.single_stairs == "best" and unpaired:
         # Unpaired stairs: two-way, or up only (down by other ways); the flow LP's optimum decides.
-        up = flow_problem(scenario, graph=graph, options=replace(options, single_stairs="up"), start_s=start_s,
-                          seed=params.seed)  # fmt: skip
+        up = flow_problem(scenario, graph=graph, options=replace(options, single_stairs="up"), seed=params.seed,
+                          state=state)  # fmt: skip
         other = solve_flows(up, time_limit_s=budget)
         lp_wall += other.wall_s
         if other.objective is not None and (first.objective is None or other.objective < first.objective):
@@ -941,7 +971,8 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
     for act in problem.one_ways:
         need[act.u] = np.full(n_staff, top)
     sp = staff_problem(scenario, graph, need=need, period_s=options.staff_period_s, n_periods=n_staff,
-                       min_post=options.min_post, start_s=start_s)  # fmt: skip
+                       min_post=options.min_post, start_s=start_s,
+                       posted=state.posted if state is not None else None)  # fmt: skip
     staff = solve_staff(sp, time_limit_s=max(1.0, params.time_limit_s), workers=params.workers, seed=params.seed)
     final = first
     if staff.covered is None:
@@ -960,7 +991,7 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
             meterable[o, t] = k is not None and all(bool(staff.covered[k, s]) for s in periods)
     if not meterable.all() or unheld:
         if unheld:
-            problem = flow_problem(scenario, graph=graph, options=options, start_s=start_s, seed=params.seed,
+            problem = flow_problem(scenario, graph=graph, options=options, seed=params.seed, state=state,
                                    leave_out=frozenset((a.u, a.v) for a in unheld))  # fmt: skip
         problem = problem.with_meterable(meterable)
         final = solve_flows(problem, time_limit_s=budget)
@@ -969,7 +1000,9 @@ def optimise_crowd(scenario: CrowdScenario, *, params: SolveParams = DEFAULT_PAR
                               time.perf_counter() - started, params.seed,
                               diagnosis=f"the flow LP with the staffable controls only found no solution "
                                         f"({final.status})")  # fmt: skip
-    actions: list[Any] = [*problem.one_ways, *_meter_actions(problem, final, options)]
+    # (A stair's one-way is made from the start, or from the state's time when re-planning.)
+    actions: list[Any] = [*(a.model_copy(update={"at_s": max(a.at_s, start_s)}) for a in problem.one_ways),
+                          *_meter_actions(problem, final, options)]  # fmt: skip
     if staff.x is not None:
         actions += _staff_actions(sp, staff, scenario)
     # Nothing after the scenario's end (the LP looked past it only so as not to rush people in at the end).

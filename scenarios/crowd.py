@@ -14,7 +14,7 @@ Pure data: no SimPy here; the simulation applies the plan.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -195,6 +195,30 @@ def _overbooked(plan: Plan, scenario: CrowdScenario, file: str) -> list[Problem]
     return problems
 
 
+@dataclass(frozen=True)
+class CrowdState:
+    """Where the people are at `at_s` (what a re-plan starts from; `simulation.crowd.crowd_state` reads it off a
+    run of the plan in effect).
+
+    `outside`: per origin, people waiting to come in (held back by a meter, a closure or the entrance's own
+    width); `heading`: per viewing area, people walking there; `present`: per viewing area, people there
+    (dwelling, or held by a show); `due`: per viewing area, of those present, how many are due to leave in
+    each minute from `at_s` on (the first minute includes those a show holds); `leaving`: people walking to
+    the exits; `posted`: per (pool, node), staff at their posts."""
+
+    at_s: float
+    outside: dict[str, float]
+    heading: dict[str, float]
+    present: dict[str, float]
+    due: dict[str, tuple[float, ...]]
+    leaving: float = 0.0
+    posted: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def on_site(self) -> float:
+        return sum(self.heading.values()) + sum(self.present.values()) + self.leaving
+
+
 def show_hold(scenario: CrowdScenario, plan: Plan, n_steps: int, dt: float) -> np.ndarray:
     """For each step, whether dwellers whose time is up stay: during a show, or just before one (its pull).
 
@@ -236,4 +260,6 @@ def show_hold(scenario: CrowdScenario, plan: Plan, n_steps: int, dt: float) -> n
     return hold
 
 
-__all__ = ["PULL_S", "RULES", "Stair", "check_plan", "default_plan", "show_hold", "stair_one_ways", "stairs"]
+__all__ = [
+    "PULL_S", "RULES", "CrowdState", "Stair", "check_plan", "default_plan", "show_hold", "stair_one_ways", "stairs",
+]  # fmt: skip

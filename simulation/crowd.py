@@ -85,7 +85,7 @@ import networkx as nx
 import numpy as np
 import simpy
 
-from scenarios.crowd import check_plan, show_hold
+from scenarios.crowd import CrowdState, check_plan, show_hold
 from scenarios.crowd import default_plan as crowd_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
@@ -1400,6 +1400,40 @@ class CrowdModel:
             self.env.run(until=self.s.clock.horizon_s)
         return self._result(clock.elapsed)
 
+    def state(self) -> CrowdState:
+        """Where the people are now (see `scenarios.crowd.CrowdState`), after the steps run so far."""
+        names = self.targets
+        walking = self.n_nodes_arr.sum(axis=0) + self.n_cells_arr.sum(axis=0)  # per class
+        per_min = max(1, round(60.0 / self.dt))
+        due = {}
+        for i, name in enumerate(names):
+            future = self.due[i, self.step_no :].copy()
+            future[0] += self.held[i]  # held by a show: due as soon as it lets them go
+            total = float(future.sum())
+            if total > 0:
+                future *= float(self.dwell_at[i]) / total  # exactly those present
+            bins = np.add.reduceat(future, np.arange(0, future.size, per_min)) if future.size else future
+            last = int(np.flatnonzero(bins > 1e-6)[-1]) + 1 if (bins > 1e-6).any() else 0
+            due[name] = tuple(float(x) for x in bins[:last])
+        posted: dict[tuple[str, str], int] = {}
+        for key, (node, count) in self.posted.items():
+            pool = self.plan.actions[key].pool  # type: ignore[union-attr]
+            posted[(pool, node)] = posted.get((pool, node), 0) + count
+        return CrowdState(
+            at_s=self.step_no * self.dt,
+            outside={o: float(self.queue[i].sum()) for i, o in enumerate(self.origins)},
+            heading={t: float(walking[i]) for i, t in enumerate(names)},
+            present={t: float(self.dwell_at[i]) for i, t in enumerate(names)},
+            due=due, leaving=float(walking[self.LEAVE]), posted=posted,
+        )  # fmt: skip
+
+    def run_until(self, t_s: float) -> None:
+        """Set up (the first time) and run the world up to `t_s` (steps due before it)."""
+        if not hasattr(self, "phi0_nodes"):
+            self.setup()
+        if t_s > self.env.now:
+            self.env.run(until=t_s)
+
     def people(self) -> dict[str, float]:
         """Where everybody is: queued outside, walking or dwelling inside, gone; and how many came."""
         return {
@@ -1475,4 +1509,20 @@ def simulate(scenario: CrowdScenario, plan: Plan | None = None, *, seed: int | N
     return CrowdModel(scenario, plan, seed=seed, dt=dt, cell_m=cell_m, kernel=kernel).run()
 
 
-__all__ = ["CrowdModel", "CrowdNetwork", "build_network", "dwell_kernel", "show_hold", "simulate"]
+def crowd_state(scenario: CrowdScenario, plan: Plan | None, *, seed: int | None = None,
+                at_s: float) -> tuple[CrowdState, set[int]]:  # fmt: skip
+    """The state of a run of `plan` at `at_s` (before anything due then), and the injects that fire by then: those
+    that fired before, and those due at `at_s` whose condition holds on the state then (as the run decides)."""
+    model = CrowdModel(scenario, plan, seed=seed)
+    model.run_until(at_s)
+    fired = set(model.fired)
+    read = model.readings().get
+    for index, inj in enumerate(scenario.injects):
+        if inj.at_s == at_s:
+            condition = parse_condition(inj.condition)
+            if condition is None or condition.holds(read):
+                fired.add(index)
+    return model.state(), fired
+
+
+__all__ = ["CrowdModel", "CrowdNetwork", "build_network", "crowd_state", "dwell_kernel", "show_hold", "simulate"]
