@@ -25,9 +25,9 @@ Re-planning at time t:
 - A typhoon or a crowd is planned from the simulated state at t: riders waiting per area, vehicles queued
   per tunnel direction and lanes cleared (`optimizer.typhoon.TyphoonState`); people waiting outside each
   entrance, walking to and present at each viewing area with when they are due to leave, and the teams at
-  their posts (`scenarios.crowd.CrowdState`). Mass testing is planned from the scenario's start (the model has
-  no state at t as its starting point yet), so its actions from t on assume that it had been in charge
-  before t.
+  their posts (`scenarios.crowd.CrowdState`). Mass testing keeps the visitors' routing in force at t (they
+  have been sent to their sites) and plans the tester groups not yet sent against it; the groups already
+  sent are as they were.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from optimizer.result import SolveParams
 from scenarios import Plan, scenario_hash
 from scenarios.defaults import default_plan
 from scenarios.injects import known_injects
+from scenarios.mass_testing import mass_testing_state
 from scenarios.plan import AssignStaff, ClearLane, CloseExit, CloseRoad, DirectRiders, MeterFlow, OneWay
 from simulation import SimResult, simulate
 
@@ -88,11 +89,13 @@ def plan_incident(
         say(f"planning for {len(known)} inject(s) that have happened: "
             + ", ".join(f"{i.kind} at {scenario.clock.label(i.at_s)}" for i in known))  # fmt: skip
     if state is not None:
-        say(f"planning from the simulated state at {scenario.clock.label(now_s)}")
-    plan_for = scenario.model_copy(update={"injects": known})
-    outcome = run_loaded(scenario, seed=seed, optimize=True, params=replace(params or SolveParams(), seed=seed),
-                         progress=say, plan_for=plan_for, start_s=now_s if state is not None else 0.0,
-                         state=state)  # fmt: skip
+        what = "the routing and tester groups in force" if scenario.kind == "mass_testing" else "the simulated state"
+        say(f"planning from {what} at {scenario.clock.label(now_s)}")
+    # What the planner knows: the scenario with the injects that have happened, and none still to come. The
+    # forecasts are made on it too (they must not show the effect of what nobody knows yet).
+    known_world = scenario.model_copy(update={"injects": known})
+    outcome = run_loaded(known_world, seed=seed, optimize=True, params=replace(params or SolveParams(), seed=seed),
+                         progress=say, start_s=now_s if state is not None else 0.0, state=state)  # fmt: skip
     solve = outcome.solve
     assert solve is not None
     _audit_run(store, actor, incident_id, outcome)
@@ -104,8 +107,8 @@ def plan_incident(
     if now_s > 0:
         done = f"plan {previous.number}" if previous is not None else "the default plan"
         say(f"keeping what {done} already did before {scenario.clock.label(now_s)}")
-        plan = _splice(in_effect, plan, now_s, kind=scenario.kind)
-        planned = simulate(scenario, plan, seed=seed)
+        plan = _splice(in_effect, plan, now_s, scenario=scenario)
+        planned = simulate(known_world, plan, seed=seed)
     forecast = {
         "seed": seed,
         "baseline": _kpis(outcome.baseline),
@@ -131,16 +134,20 @@ def _what_has_happened(scenario: Any, plan: Plan, seed: int, now_s: float) -> tu
         state, fired = crowd_state(scenario, plan, seed=seed, at_s=now_s)
         return known_injects(scenario.injects, at_s=now_s, fired=fired), state
     typhoon = scenario.kind == "typhoon" and now_s > 0
+    routing = mass_testing_state(plan, scenario, now_s) if scenario.kind == "mass_testing" and now_s > 0 else None
     if not typhoon and not any(inj.at_s <= now_s for inj in scenario.injects):
-        return (), None
+        return (), routing
     result = simulate(scenario, plan, seed=seed)
     fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= now_s}
     known = known_injects(scenario.injects, at_s=now_s, fired=fired)
     if not typhoon:
-        return known, None
+        return known, routing
     from optimizer.typhoon import TyphoonState
 
-    cleared = {(a.tunnel, a.direction) for a in plan.actions if isinstance(a, ClearLane) and _in_force(a, now_s)}
+    # A lane counts as cleared (no changeover, no minimum left to serve) once it has been cleared for the
+    # minimum time; one cleared more recently is planned as a new clearing (and the splice keeps it the minimum).
+    cleared = {(a.tunnel, a.direction) for a in plan.actions if isinstance(a, ClearLane) and _in_force(a, now_s)
+               and now_s - a.at_s >= scenario.lanes.min_clear_s}  # fmt: skip
     return known, TyphoonState.read(result.series, now_s, cleared)
 
 
@@ -157,29 +164,66 @@ def _in_force(action: Any, at_s: float, controls: tuple[type, ...] = CONTROLS, *
     return action.until_s is None or action.until_s > at_s
 
 
-def _splice(done: Plan, new: Plan, at_s: float, *, kind: str = "") -> Plan:
-    """The new plan taking over from the plan in effect at `at_s` (see the module's docstring)."""
+def _same(a: Any, b: Any) -> bool:
+    """The same control with the same settings (whenever it starts and ends)."""
+    skip = {"at_s", "until_s", "note"}
+    return bool(a.key() == b.key() and a.model_dump(exclude=skip) == b.model_dump(exclude=skip))
+
+
+def _splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None) -> Plan:
+    """The new plan taking over from the plan in effect at `at_s` (see the module's docstring).
+
+    With the scenario: a typhoon's lane clearing cut short still lasts its minimum time, and a tester group
+    taken from the new plan is cut to what the pool has left after the groups already sent."""
+    kind = getattr(scenario, "kind", "")
     controls = (*CONTROLS, AssignStaff) if kind == "crowd" else CONTROLS
+    min_clear = scenario.lanes.min_clear_s if kind == "typhoon" else 0.0
     # The new plan's controls in force at t: carried on from the old ones where they are the same, else from t.
-    carried = {a.key(): a for a in new.actions if _in_force(a, at_s, controls, since=True)}
+    carried = [a for a in new.actions if _in_force(a, at_s, controls, since=True)]
     kept = []
     for a in done.actions:
         if a.at_s >= at_s:
             continue
         if _in_force(a, at_s, controls):
-            same = carried.get(a.key())
-            if same is not None and same.model_dump(exclude={"at_s", "until_s", "note"}) == a.model_dump(
-                    exclude={"at_s", "until_s", "note"}):  # fmt: skip
+            same = next((b for b in carried if _same(a, b)), None)
+            if same is not None:
                 a = a.model_copy(update={"until_s": same.until_s})
-                del carried[a.key()]
+                carried.remove(same)
             else:
-                a = a.model_copy(update={"until_s": at_s})
+                end = max(at_s, a.at_s + min_clear) if isinstance(a, ClearLane) else at_s
+                a = a.model_copy(update={"until_s": end})
         kept.append(a)
-    taken = [a.model_copy(update={"at_s": at_s}) for a in carried.values()]
+    taken = [a.model_copy(update={"at_s": at_s}) for a in carried]
     taken += [a for a in new.actions if a.at_s >= at_s and not _in_force(a, at_s, controls, since=True)]
+    if kind == "mass_testing":
+        taken = _fit_tester_groups(scenario, kept, taken)
     note = f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"
     meta = new.meta.model_copy(update={"state_time_s": at_s, "note": note})
     return Plan.build(meta, kept + taken)
+
+
+def _fit_tester_groups(scenario: Any, kept: list[Any], taken: list[Any]) -> list[Any]:
+    """The new plan's tester groups cut to what each pool has left, by role and by group, after those sent."""
+    from scenarios.mass_testing import pool_role_counts
+
+    left = dict(pool_role_counts(scenario))
+    room = {(name, w): pool.group_size for name, pool in scenario.resources.testers.items()
+            for w in range(-(-pool.count // pool.group_size))}  # fmt: skip
+    for a in kept:
+        if isinstance(a, AssignStaff):
+            left[(a.pool, a.role)] = left.get((a.pool, a.role), 0) - a.count
+            room[(a.pool, a.wave)] = room.get((a.pool, a.wave), 0) - a.count
+    out = []
+    for a in taken:
+        if isinstance(a, AssignStaff):
+            n = min(a.count, left.get((a.pool, a.role), 0), room.get((a.pool, a.wave), 0))
+            if n <= 0:
+                continue
+            left[(a.pool, a.role)] -= n
+            room[(a.pool, a.wave)] -= n
+            a = a if n == a.count else a.model_copy(update={"count": n})
+        out.append(a)
+    return out
 
 
 def _state_hash(name: str, seed: int, at_s: float, previous: Any) -> str:

@@ -81,15 +81,11 @@ def run_loaded(
     optimize: bool = True,
     params: SolveParams | None = None,
     progress: Progress | None = None,
-    plan_for: Any | None = None,
     start_s: float = 0.0,
     state: Any = None,
 ) -> RunOutcome:
-    """Simulate a loaded scenario's default plan, optimise, simulate the plan.
-
-    `plan_for` is the scenario as the optimiser is to see it (the loop gives it only the injects that have
-    fired so far); both plans are simulated on `scenario` itself. `start_s` and `state` are the optimiser's
-    (`optimizer.optimise`)."""
+    """Simulate a loaded scenario's default plan, optimise, simulate the plan (`start_s` and `state`: re-plan
+    from a simulated state, `optimizer.optimise`)."""
     say = progress or (lambda _msg: None)
     run_seed = scenario.seed if seed is None else seed
     say(f"simulating the default plan of {scenario.name} (seed {run_seed})")
@@ -98,8 +94,7 @@ def run_loaded(
     if not optimize:
         return RunOutcome(scenario, run_seed, base_plan, baseline)
     say("optimising")
-    solve = optimise(scenario if plan_for is None else plan_for, replace(params or SolveParams(), seed=run_seed),
-                     start_s=start_s, state=state)  # fmt: skip
+    solve = optimise(scenario, replace(params or SolveParams(), seed=run_seed), start_s=start_s, state=state)
     planned = None
     if solve.plan is not None:
         say("simulating the optimised plan")

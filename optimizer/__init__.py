@@ -11,14 +11,15 @@ def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float
              state: Any = None) -> PlanResult:  # fmt: skip
     """Optimise a scenario's decisions, dispatching on its kind.
 
-    `state` (a `TyphoonState` with `start_s`, or a `scenarios.crowd.CrowdState`, which carries its time)
-    re-plans a typhoon or a crowd from the simulated state then; mass testing is planned from the scenario's
-    start (the loop keeps what was done before: `command.loop`)."""
+    `state` re-plans from what is in force at a time: a `TyphoonState` (with `start_s`) or a
+    `scenarios.crowd.CrowdState` (which carries its time) is the simulated state then; for mass testing a
+    `scenarios.mass_testing.MassTestingState` (the routing in force and the groups sent), which the plan keeps
+    (the loop keeps what was done before: `command.loop`)."""
     params = params or SolveParams(seed=scenario.seed)
     if scenario.kind == "mass_testing":
         from optimizer.mass_testing import optimise_mass_testing
 
-        return optimise_mass_testing(scenario, params=params)
+        return optimise_mass_testing(scenario, params=params, state=state)
     if scenario.kind == "typhoon":
         from optimizer.typhoon import optimise_typhoon
 

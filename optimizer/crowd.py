@@ -72,7 +72,9 @@ the show holds; a `delay` makes the pool's teams reach posts they would not yet 
 
 Not modelled here (the simulation has them): congestion slowing people down (routes are at free speed and
 walkways are limited to a share of their capacity instead), route choice by current walking times (the
-routes' loads are a system optimum, not what people choose), random arrivals, closing roads and exits.
+routes' loads are a system optimum, not what people choose), random arrivals, closing roads, and exits
+closed by the plan itself (a closure the planner is told of is modelled: an exit route is closed by the period
+people set off on it, and only at its end node).
 """
 
 from __future__ import annotations
@@ -201,6 +203,7 @@ class FlowSolution:
     over_area: dict[tuple[int, int], float] = field(default_factory=dict)
     binding: tuple[tuple[int, int, float], ...] = ()  # (walkway, period, dual) of the most valuable capacities
     terms: dict[str, float] = field(default_factory=dict)
+    leaving: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes out, periods) people
 
 
 # ------------------------------------------------------------------------------------------ the network
@@ -440,11 +443,12 @@ class _Flows:
                 for var in into[o, t]:
                     ct.SetCoefficient(var, -1.0)
                 ub = max(float(p.entrance[o]), float(p.arrivals[o, t])) if reaches and not closed[o, t] else 0.0
-                if into[o, t] and not p.meterable[o, t] and reaches:
-                    ub = inf  # an entrance nobody can meter lets everybody in, those sent from a closed one too
-                self.g[o][t].SetUb(ub)
                 if not p.meterable[o, t] and reaches and not closed[o, t]:
+                    # An entrance nobody can meter lets everybody in: those waiting (from a metered spell, the
+                    # start, or sent from a closed entrance) too.
+                    ub = inf
                     s.Add(self.Q[o][t + 1] == 0)
+                self.g[o][t].SetUb(ub)
 
     def add_routes_in(self) -> None:
         # The people let in at o for d (g times d's share) take o's routes to d.
@@ -607,9 +611,10 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
         "held_at_end": float(queue[:, -1].sum()),
         "let_in": float(entry.sum()),
     }  # fmt: skip
+    leaving = {d: val(np.array(rows, dtype=object)).reshape(len(rows), T) for d, rows in m.h.items()}
     return FlowSolution(status, m.solver.Objective().Value(), time.perf_counter() - started, entry=entry,
                         queue=queue, dwellers=dwellers, over_capacity=over_capacity,
-                        over_area=over_area, binding=tuple(duals[:10]), terms=terms)  # fmt: skip
+                        over_area=over_area, binding=tuple(duals[:10]), terms=terms, leaving=leaving)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ staff posts
@@ -632,7 +637,9 @@ class StaffProblem:
     min_post: int
     start_s: float
     on_duty: tuple[bool, ...] = ()  # pools with no call-up delay: at any post from the start
-    callup: tuple[float, ...] = ()  # each pool's call-up delay, seconds
+    callup: tuple[float, ...] = ()  # each pool's call-up delay, seconds (from `start_s` at the earliest)
+    walk_s: np.ndarray | None = None  # (pools, posts) seconds on foot from the pool's base
+    delays: tuple[tuple[float, str | None, float], ...] = ()  # (at_s, pool, seconds) of `delay` injects known
 
     def __post_init__(self) -> None:
         if not self.on_duty:
@@ -669,7 +676,7 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
     pools = tuple(p for p, team in scenario.staff.items() if team.count >= min_post and team.base in walk)
     ready = np.full((len(pools), len(posts)), np.inf)
     walk_m = np.full((len(pools), len(posts)), np.inf)
-    delays = [(inj.at_s, inj.target, delay_of(inj)) for inj in facts(scenario.injects) if inj.kind == "delay"]
+    delays = tuple((inj.at_s, inj.target, delay_of(inj)) for inj in facts(scenario.injects) if inj.kind == "delay")
     leave = [max(scenario.staff[p].callup_delay_s, start_s) for p in pools]  # the earliest each can set off
     for i, name in enumerate(pools):
         team = scenario.staff[name]
@@ -688,14 +695,15 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
         reach=tuple(frozenset(index[n] for n in near[r]) for r in requirements), min_post=min_post, start_s=start_s,
         on_duty=tuple(scenario.staff[p].callup_delay_s <= 0 and not any(pool == p and at <= start_s
                                                                         for at, pool, _ in delays) for p in pools),
-        callup=tuple(float(x) for x in leave),
+        callup=tuple(float(x) for x in leave), walk_s=walk_m / speed, delays=delays,
     )  # fmt: skip
 
 
-def _delayed(arrive_s: float, pool: str, delays: list[tuple[float, str | None, float]]) -> float:
-    """When a team of `pool` due at `arrive_s` arrives, after the delays that come before it has arrived."""
+def _delayed(arrive_s: float, pool: str, delays: tuple[tuple[float, str | None, float], ...]) -> float:
+    """When a team of `pool` due at `arrive_s` arrives, after the delays that come before it has arrived (or as
+    it arrives: the simulation counts those too)."""
     for at_s, target, late in sorted(delays, key=lambda d: d[0]):
-        if target == pool and at_s < arrive_s:
+        if target == pool and at_s <= arrive_s:
             arrive_s += late
     return arrive_s
 
@@ -871,9 +879,12 @@ def _staff_actions(p: StaffProblem, sol: StaffSolution, scenario: CrowdScenario)
                 while s < p.n_periods and held[s]:
                     s += 1
                 until = p.start_s + s * p.period_s if s < p.n_periods else None
-                # The team leaves its base in time to be at its post when the run starts.
+                # The team leaves its base in time to be at its post when the run starts, allowing for the
+                # delays that will have held it up by then (one that comes after it has arrived does not).
                 begin = p.start_s + start * p.period_s
-                leave = max(p.start_s, begin - (p.ready[i, j] - callup[i]))
+                walk = float(p.walk_s[i, j]) if p.walk_s is not None else float(p.ready[i, j] - callup[i])
+                late = sum(d for at, who, d in p.delays if who == pool and at <= begin)
+                leave = max(p.start_s, begin - walk - late)
                 out.append(AssignStaff(at_s=leave, pool=pool, to=post, count=p.min_post, until_s=until,
                                        note="holds controls within reach (staff CP-SAT)"))  # fmt: skip
     return out

@@ -22,7 +22,7 @@ from optimizer.buses import forecast_bay_demand, plan_buses
 from optimizer.result import PlanResult, SolveParams
 from optimizer.staffing import fluid_makespan, plan_staffing, staffing_problem
 from scenarios.loading import scenario_graph
-from scenarios.mass_testing import MassTestingGeometry
+from scenarios.mass_testing import MassTestingGeometry, MassTestingState
 from scenarios.plan import Plan, RouteVisitors
 from scenarios.schema import MassTestingScenario
 
@@ -49,14 +49,16 @@ def testing_forecast(problem, plan: Plan, horizon_s: float) -> dict[str, list[fl
     return out
 
 
-def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams) -> PlanResult:
-    """Staffing and routing, then buses; one plan with both."""
+def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
+                          state: MassTestingState | None = None) -> PlanResult:  # fmt: skip
+    """Staffing and routing, then buses; one plan with both. Re-planned from a `state`
+    (`scenarios.mass_testing.mass_testing_state`), visitors keep their sites and the groups sent stay sent."""
     started = time.perf_counter()
     geo = MassTestingGeometry(scenario, scenario_graph(scenario))
-    staff = plan_staffing(scenario, geo, params=params)
+    staff = plan_staffing(scenario, geo, params=params, state=state)
     if staff.plan is None or scenario.resources.buses is None:
         return staff
-    problem = staffing_problem(scenario, geo)
+    problem = staffing_problem(scenario, geo, state=state)
     tested = testing_forecast(problem, staff.plan, scenario.clock.horizon_s)
     forecast = forecast_bay_demand(scenario, tested, geo, bucket_s=BUCKET_S)
     buses = plan_buses(scenario, forecast, geo, params=params)

@@ -52,7 +52,7 @@ from ortools.linear_solver import linear_solver_pb2, pywraplp
 from optimizer.result import PlanResult, SolveParams
 from scenarios.injects import delay_of, facts
 from scenarios.loading import scenario_graph, scenario_hash
-from scenarios.mass_testing import MassTestingGeometry, pool_role_counts, roles_of
+from scenarios.mass_testing import MassTestingGeometry, MassTestingState, pool_role_counts, roles_of
 from scenarios.plan import AssignStaff, Plan, PlanMeta, RouteVisitors, SolverStats
 from scenarios.schema import ArrivalProfile, MassTestingScenario
 
@@ -155,6 +155,11 @@ class StaffingProblem:
     mean_swab_s: float
     horizon_s: float
     unlimited_waves: int | None = None  # the diagnosis's variant: waves this large and no pool limits
+    # Re-planning: visitors already sent to their sites keep them ((zone, site) -> share), and the waves due to
+    # leave before the re-planning time are as they were sent ((wave, site, role) -> testers; others none).
+    fixed_shares: dict[tuple[int, int], float] | None = None
+    fixed_waves: frozenset[int] = frozenset()
+    fixed_x: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
     @cached_property
     def waves(self) -> tuple[Wave, ...]:
@@ -239,8 +244,10 @@ def _timeline(problem: StaffingProblem, s: int) -> Timeline:
     return Timeline(times, active, tuple(sorted(u)))
 
 
-def staffing_problem(scenario: MassTestingScenario, geometry: MassTestingGeometry | None = None) -> StaffingProblem:
-    """The staffing problem of a mass-testing scenario, with travel times from its city graph."""
+def staffing_problem(scenario: MassTestingScenario, geometry: MassTestingGeometry | None = None, *,
+                     state: MassTestingState | None = None) -> StaffingProblem:  # fmt: skip
+    """The staffing problem of a mass-testing scenario, with travel times from its city graph; re-planned from a
+    `state`, the zones' shares are the routing in force and the waves due before its time are as sent."""
     geo = geometry if geometry is not None else MassTestingGeometry(scenario, scenario_graph(scenario))
     counts = pool_role_counts(scenario)
     per_booth = tuple(roles_of(scenario).items())
@@ -262,7 +269,7 @@ def staffing_problem(scenario: MassTestingScenario, geometry: MassTestingGeometr
     zones = scenario.population.zones
     travel = [[geo.tester_travel[testers[p.name].centre][s] for s in sites] for p in pools]
     walk = [[geo.walk_zone_site[z.node][s] for s in sites] for z in zones]
-    return StaffingProblem(
+    problem = StaffingProblem(
         name=scenario.name,
         zones=tuple(z.node for z in zones),
         visitors=tuple(z.visitors for z in zones),
@@ -275,7 +282,34 @@ def staffing_problem(scenario: MassTestingScenario, geometry: MassTestingGeometr
         walk=np.array(walk, dtype=float).reshape(len(zones), len(sites)),
         mean_swab_s=float(scenario.testing.swab_time.mean_s),
         horizon_s=scenario.clock.horizon_s,
-    )
+    )  # fmt: skip
+    return problem if state is None else _fixed_by(problem, state)
+
+
+def _fixed_by(problem: StaffingProblem, state: MassTestingState) -> StaffingProblem:
+    """The problem with the routing in force and the waves already due fixed (see `StaffingProblem`)."""
+    zi = {z: i for i, z in enumerate(problem.zones)}
+    si = {t: i for i, t in enumerate(problem.sites)}
+    shares = {(zi[z], si[t]): v for (z, t), v in state.routing.items() if z in zi and t in si}
+    gi = {(problem.pools[w.pool].name, w.index): g for g, w in enumerate(problem.waves)}
+    due = frozenset(g for g, w in enumerate(problem.waves) if problem.pools[w.pool].scheduled_s(w.index) < state.at_s)
+    sent: dict[tuple[int, int, str], int] = defaultdict(int)
+    for a in state.groups:
+        g = gi.get((a.pool, a.wave))
+        if g in due and a.to in si:
+            sent[(g, si[a.to], a.role)] += a.count
+    return replace(problem, fixed_shares=shares, fixed_waves=due, fixed_x=dict(sent))
+
+
+def assignment_of(problem: StaffingProblem, groups: tuple[AssignStaff, ...]) -> Assignment:
+    """A re-plan's starting point: the plan in effect's tester groups, with the routing the problem fixes."""
+    gi = {(problem.pools[w.pool].name, w.index): g for g, w in enumerate(problem.waves)}
+    si = {t: i for i, t in enumerate(problem.sites)}
+    x: dict[tuple[int, int, str], int] = defaultdict(int)
+    for a in groups:
+        if (a.pool, a.wave) in gi and a.to in si:
+            x[(gi[(a.pool, a.wave)], si[a.to], a.role)] += a.count
+    return Assignment(dict(x), dict(problem.fixed_shares or {}))
 
 
 # ------------------------------------------------------------------------------------------ scoring a plan
@@ -546,13 +580,21 @@ class FluidModel:
                 if math.isfinite(problem.travel[wave.pool, s]):
                     for r, n in problem.pools[wave.pool].roles:
                         ub = wave.size if problem.unlimited_waves else min(n, wave.size)
-                        if ub > 0:
+                        if g in problem.fixed_waves:  # sent already, as it was sent
+                            sent = problem.fixed_x.get((g, s, r), 0)
+                            self.x[(g, s, r)] = solver.Var(sent, sent, integer, f"x_{g}_{s}_{r}")
+                        elif ub > 0:
                             self.x[(g, s, r)] = solver.Var(0, ub, integer, f"x_{g}_{s}_{r}")
         self.y: dict[tuple[int, int], Any] = {}
+        fixed = problem.fixed_shares
         for z in range(len(problem.zones)):
             for s in range(len(problem.sites)):
                 if problem.mass[z] > 0 and math.isfinite(problem.walk[z, s]):
-                    self.y[(z, s)] = solver.Var(0, 1, integer and not split_zones, f"y_{z}_{s}")
+                    if fixed is not None:  # visitors already sent keep their sites
+                        share = fixed.get((z, s), 0.0)
+                        self.y[(z, s)] = solver.NumVar(share, share, f"y_{z}_{s}")
+                    else:
+                        self.y[(z, s)] = solver.Var(0, 1, integer and not split_zones, f"y_{z}_{s}")
         self.b: dict[tuple[int, int], Any] = {}
         self.cap: dict[tuple[int, int], Any] = {}
         for s, tl in enumerate(problem.timelines):
@@ -885,22 +927,34 @@ def _gap(objective: float, bound: float) -> float:
 
 
 def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: StaffingParams,
-                    deadline: float) -> Search:  # fmt: skip
-    """Bisection on the makespan: the LP relaxation for the bound, then MIP probes for plans."""
+                    deadline: float, incumbent: Assignment | None = None) -> Search:  # fmt: skip
+    """Bisection on the makespan: the LP relaxation for the bound, then MIP probes for plans (from `incumbent`,
+    a plan to beat, when re-planning)."""
     out = Search()
     if not out.start(problem, tol=params.relative_gap / 10, deadline=deadline):
         return out
+    if incumbent is not None:
+        out.offer(problem, incumbent)
     backend = "HIGHS" if options.backend == "CP_SAT" else options.backend
     out.model = FluidModel(problem, integer=True, backend=backend, split_zones=options.split_zones, params=params)
     probe: Any = out.model
     if options.backend == "CP_SAT":
+        if problem.fixed_shares is not None:
+            raise ValueError("the CP_SAT backend cannot re-plan from a state; use HIGHS, SCIP or CBC")
         probe = CpSatProbe(problem, split_zones=options.split_zones, params=params)
     top = problem.horizon_cap_s * (1 + 1e-9) + 1e-6
     trial, step = min(out.lp_s, top), 0.0
+    if math.isfinite(out.best_s):  # a plan to beat: start halfway between it and the bound
+        trial = (out.lower_s + out.best_s) / 2
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         probe.set_makespan(trial)
-        status = probe.solve(deadline - started)
+        budget = deadline - started
+        if problem.fixed_shares is not None:
+            # With the routing fixed, a probe near the LP's threshold can be slow to decide: a probe gets a
+            # quarter of what is left, and an undecided one moves the bisection on.
+            budget = max(1.0, budget / 4)
+        status = probe.solve(min(budget, deadline - started))
         out.probes.append((trial, status, time.perf_counter() - started))
         if status in ("OPTIMAL", "FEASIBLE"):
             out.offer(problem, probe.assignment())
@@ -1184,6 +1238,7 @@ def plan_staffing(
     *,
     params: SolveParams = DEFAULT_PARAMS,
     options: StaffingParams = DEFAULT_OPTIONS,
+    state: MassTestingState | None = None,
 ) -> PlanResult:
     """Testers to sites by wave and role, and zones to sites: the least makespan, then walking and travel.
 
@@ -1191,11 +1246,14 @@ def plan_staffing(
     and a proven lower bound (see the module docstring). `rationale` says what binds and what more would buy;
     `diagnosis` says how many testers the scenario's `thresholds.target_finish_s` needs when it cannot be met,
     or why there is no plan at all. `params.time_limit_s` bounds the solve; the marginal analysis and the
-    diagnosis have budgets of their own (half of it, and all of it).
+    diagnosis have budgets of their own (half of it, and all of it). Re-planned from a `state`, visitors keep
+    their sites, the groups already sent are as sent, and the search starts from the plan in effect's groups.
     """
     started = time.perf_counter()
     deadline = started + params.time_limit_s
-    problem = staffing_problem(scenario, geometry)
+    problem = staffing_problem(scenario, geometry, state=state)
+    if state is not None and options.formulation == "direct":
+        raise ValueError("the direct formulation cannot re-plan from a state; use the bisection")
     label = scenario.clock.label
     target = scenario.thresholds.target_finish_s
     details: dict[str, float] = {}
@@ -1214,8 +1272,11 @@ def plan_staffing(
 
     if stuck := problem.stranded_zones():
         return result(None, "INFEASIBLE", None, None, [], f"visitors of {_names(stuck)} cannot walk to any test site")
-    search_for = search_direct if options.formulation == "direct" else search_makespan
-    search = search_for(problem, params=params, options=options, deadline=deadline)
+    if options.formulation == "direct":
+        search = search_direct(problem, params=params, options=options, deadline=deadline)
+    else:
+        start = assignment_of(problem, state.groups) if state is not None else None
+        search = search_makespan(problem, params=params, options=options, deadline=deadline, incumbent=start)
     details.update(phase1_s=time.perf_counter() - started, probes=len(search.probes), lp_makespan_s=search.lp_s)
     if search.best is None:
         if search.status == "INFEASIBLE":

@@ -2,9 +2,10 @@
 
 A time-indexed CP-SAT model on a window of periods of `scenario.lanes.period_s` (15 min by default),
 t_p = start_s + p * period_s, p = 0 .. P-1. By default the window runs from one period before the first ferry
-suspension known at `start_s` to the end of the last one (`typhoon_problem`). Rolling re-planning (the API;
-this first version plans one window from t=0): pass `start_s`, `hours` and a `TyphoonState` (riders waiting
-per origin, vehicles queued per way, ways cleared at `start_s`) and solve again as the storm and queues evolve.
+suspension known at `start_s` to the end of the last one (`typhoon_problem`). Re-planning: pass `start_s` and
+a `TyphoonState` (riders waiting per origin, vehicles queued per way, ways cleared at `start_s`; `read` takes
+it from a simulation's series), and `hours` for a rolling window; the command loop does this when an incident
+is re-planned, and `benchmarks/typhoon_rolling.py` rolls through a whole day.
 
 Data (`TyphoonProblem`): the tunnel directions ("ways") some rider origin can reach within `max_ride_s` by
 e-bike; the rider origins (bank areas: the flows from one area all cross the river the same way, so they share

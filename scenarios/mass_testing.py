@@ -260,6 +260,41 @@ def _waves(scenario: MassTestingScenario, geo: MassTestingGeometry, pool_name: s
     return out
 
 
+@dataclass(frozen=True)
+class MassTestingState:
+    """What a re-plan at `at_s` starts from: the visitors' routing in force ((zone, site) -> share; they have been
+    sent to their sites), and the plan in effect's tester groups (those due before `at_s` have been sent)."""
+
+    at_s: float
+    routing: dict[tuple[str, str], float]
+    groups: tuple[AssignStaff, ...]
+
+
+def mass_testing_state(plan: Plan, scenario: MassTestingScenario, at_s: float,
+                       geometry: MassTestingGeometry | None = None) -> MassTestingState:  # fmt: skip
+    return MassTestingState(at_s, routing_in_force(plan, scenario, at_s, geometry), tuple(plan.of_type(AssignStaff)))
+
+
+def routing_in_force(plan: Plan, scenario: MassTestingScenario, at_s: float,
+                     geometry: MassTestingGeometry | None = None) -> dict[tuple[str, str], float]:  # fmt: skip
+    """Each zone's routing in force at `at_s` under `plan`, as the simulation applies it: the shares of the
+    zone's latest `RouteVisitors` at or before `at_s`, the rest to its nearest site. (zone, site) -> share."""
+    geo = geometry or MassTestingGeometry(scenario, scenario_graph(scenario))
+    sites = [t.node for t in scenario.testing.sites]
+    out: dict[tuple[str, str], float] = {}
+    for zone in (z.node for z in scenario.population.zones):
+        acts = [a for a in plan.of_type(RouteVisitors) if a.origin == zone and a.at_s <= at_s]
+        latest = max((a.at_s for a in acts), default=None)
+        for a in acts:
+            if a.at_s == latest:
+                out[(zone, a.to)] = out.get((zone, a.to), 0.0) + a.share
+        rest = 1.0 - sum(v for (z, _), v in out.items() if z == zone)
+        if rest > 1e-9:
+            nearest = min(sites, key=lambda t: (geo.walk_zone_site[zone][t], t))
+            out[(zone, nearest)] = out.get((zone, nearest), 0.0) + rest
+    return out
+
+
 def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan") -> list[Problem]:
     """Problems that make a plan impossible for this scenario (unknown pools or sites, too many testers)."""
     problems = []

@@ -4,6 +4,8 @@ from the plan in effect at the re-planning time."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from store_support import DATA, PASSWORD, make_world
@@ -17,15 +19,16 @@ from optimizer.crowd import CrowdOptions, flow_problem, solve_flows, staff_probl
 from optimizer.mass_testing import optimise_mass_testing
 from optimizer.result import SolveParams
 from optimizer.staffing import plan_crews_and_shares, staffing_problem
-from scenarios import load_scenario
+from scenarios import load_scenario, scenario_hash
 from scenarios.crowd import check_plan
 from scenarios.injects import facts, known_injects
 from scenarios.loading import scenario_from_document, scenario_graph
-from scenarios.plan import AssignStaff, DispatchBus, MeterFlow, Plan, PlanMeta
+from scenarios.plan import AssignStaff, ClearLane, DispatchBus, MeterFlow, Plan, PlanMeta
 from simulation import simulate
 from tests.crowd_builders import crowd_scenario
 
 TINY = DATA / "one_site_mmc.yaml"
+CROWD = SimpleNamespace(kind="crowd")
 
 
 def _with_injects(scenario, injects):  # type: ignore[no-untyped-def]
@@ -74,7 +77,7 @@ def test_a_new_plan_takes_over_the_controls_in_force_at_the_replanning_time():
         DispatchBus(at_s=200, origin="bay", to="home"),
         MeterFlow(at_s=2500, node="d", rate_per_min=7),
     )
-    out = _splice(done, new, 1800, kind="crowd")
+    out = _splice(done, new, 1800, scenario=CROWD)
     got = [(a.type, getattr(a, "node", None), a.at_s, getattr(a, "until_s", None), getattr(a, "rate_per_min", None))
            for a in out.actions]  # fmt: skip
     assert got == [
@@ -90,12 +93,26 @@ def test_a_new_plan_takes_over_the_controls_in_force_at_the_replanning_time():
 def test_tester_groups_are_not_moved_by_a_splice_but_crowd_posts_are():
     """A tester group left its centre once and is counted once: it is kept as sent. A crowd team's post is a
     control: it ends at t if the new plan does not hold it."""
+    sent = AssignStaff(at_s=0, pool="local", to="site_a", count=8)
+    resent = AssignStaff(at_s=0, pool="local", to="site_a", count=6)
+    again = AssignStaff(at_s=3600, pool="local", to="site_a", count=8)  # the same (only) group, sent again
+    tested = _splice(_plan(sent), _plan(resent, again), 1800, scenario=load_scenario(TINY))
+    assert tested.actions == (sent,)  # nobody is left to send
     old = AssignStaff(at_s=0, pool="p", to="s1", count=8)
     new = AssignStaff(at_s=0, pool="p", to="s2", count=8)
-    tested = _splice(_plan(old), _plan(new), 1800, kind="mass_testing")
-    assert tested.actions == (old,)
-    crowd = _splice(_plan(old), _plan(new), 1800, kind="crowd")
+    crowd = _splice(_plan(old), _plan(new), 1800, scenario=CROWD)
     assert [(a.to, a.at_s, a.until_s) for a in crowd.actions] == [("s1", 0, 1800), ("s2", 1800, None)]
+
+
+def test_a_lane_clearing_cut_short_by_a_splice_still_lasts_its_minimum():
+    """A lane cleared at 20 minutes and not in the new plan ends at 50 minutes (30 minutes' minimum), not at the
+    re-planning time; one the new plan keeps carries on to the new plan's end."""
+    typhoon = SimpleNamespace(kind="typhoon", lanes=SimpleNamespace(min_clear_s=1800))
+    done = _plan(ClearLane(at_s=1200, tunnel="yanan", direction="ab", until_s=7200),
+                 ClearLane(at_s=1200, tunnel="yanan", direction="ba", until_s=7200))
+    new = _plan(ClearLane(at_s=1800, tunnel="yanan", direction="ba", until_s=9000))
+    out = _splice(done, new, 1800, scenario=typhoon)
+    assert [(a.direction, a.at_s, a.until_s) for a in out.actions] == [("ab", 1200, 3000), ("ba", 1200, 9000)]
 
 
 # ------------------------------------------------------------------------------------------ crowd planner
@@ -144,7 +161,10 @@ def test_a_closed_exit_takes_nobody_and_the_far_exit_takes_them(tmp_path):
     ends = [r.nodes[-1] for r in problem.routes_out[0]]
     assert ends == ["x1", "x2"]  # the nearest exit, and the next one while it is closed
     sol = solve_flows(problem)
-    assert sol.status == "OPTIMAL"
+    assert sol.status == "OPTIMAL" and sol.dwellers is not None
+    shut = ~problem.out_open[0][0]
+    assert sol.leaving[0][0][shut].max() == pytest.approx(0, abs=1e-9)  # nobody sets off for x1 while closed
+    assert sol.leaving[0][1][shut].sum() > 100  # they go to x2 instead
     forever = flow_problem(_two_gates(tmp_path, [{**close, "params": {}}]), options=CrowdOptions(exits_per_area=1))
     assert [r.nodes[-1] for r in forever.routes_out[0]] == ["x2"]  # closed to the end: not a route at all
     assert problem.out_open[0][0].sum() == problem.n_periods - 60 and problem.out_open[0][1].all()
@@ -166,6 +186,27 @@ def test_a_known_staff_delay_postpones_the_posts_a_team_had_not_reached(tmp_path
     _, after = ready([delay])
     r, g = p.pools.index("reserve"), p.pools.index("gate")
     assert np.allclose(after[r], before[r] + 1800) and np.array_equal(after[g], before[g])
+
+
+def test_a_team_sent_after_a_known_delay_leaves_early_enough_to_be_at_its_post_in_time(tmp_path):
+    """The simulation delays every team of the pool that arrives after the delay fired, those sent later too; the
+    plan sends them that much earlier, so that they are at their posts when the staff model wants them."""
+    from optimizer.crowd import _staff_actions, solve_staff
+    from scenarios.plan import Plan, PlanMeta
+    from simulation.crowd import simulate as simulate_crowd
+
+    staff = {"reserve": {"count": 20, "base": "x2"}}
+    delay = {"at_s": 300, "kind": "delay", "target": "reserve", "params": {"delay_s": 1200}}
+    s = _two_gates(tmp_path, [delay], staff=staff)
+    need = {"o1": np.array([0, 0, 1.0, 1.0])}  # wanted at o1 from 30 minutes on
+    p = staff_problem(s, scenario_graph(s), need=need, period_s=900, n_periods=4, min_post=20)
+    sol = solve_staff(p)
+    (post,) = _staff_actions(p, sol, s)
+    begin = 1800.0
+    assert post.at_s == pytest.approx(begin - float(p.walk_s[0, p.posts.index(post.to)]) - 1200)
+    plan = Plan.build(PlanMeta(scenario=s.name), [post])
+    arrived = [e.t_s for e in simulate_crowd(s, plan, seed=1).events if e.kind == "staff_posted"]
+    assert arrived and arrived[0] <= begin + 1e-6
 
 
 def test_a_known_show_change_changes_when_people_are_held(tmp_path):
@@ -199,8 +240,9 @@ def test_the_staffing_planner_times_delayed_waves_as_the_simulation_does():
 
 
 def test_the_loop_tells_the_optimiser_what_has_happened_and_nothing_later(tmp_path, monkeypatch):
-    """Planned at the start, the optimiser sees no inject (the drill's delay is still to come); re-planned after
-    the delay fired, it sees that delay as a fact; the message skipped by its condition stays unknown."""
+    """Planned at the start, the optimiser (and the forecasts) see no inject (the drill's delay is still to
+    come); re-planned after the delay fired, they see that delay as a fact; the message skipped by its condition
+    stays unknown."""
     world = make_world(f"sqlite:///{tmp_path / 'known.db'}")
     scenario = _with_injects(load_scenario(TINY, overrides=["resources.testers.local.callup_delay_s=3600"]), [
         {"at_s": 1800, "kind": "delay", "target": "local", "params": {"delay_s": 900}},
@@ -212,9 +254,9 @@ def test_the_loop_tells_the_optimiser_what_has_happened_and_nothing_later(tmp_pa
     seen: list[tuple] = []
     real = command.loop.run_loaded
 
-    def spy(*args, plan_for=None, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(tuple((i.kind, i.at_s, i.condition) for i in plan_for.injects))
-        return real(*args, plan_for=plan_for, **kwargs)
+    def spy(known_world, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(tuple((i.kind, i.at_s, i.condition) for i in known_world.injects))
+        return real(known_world, **kwargs)
 
     monkeypatch.setattr(command.loop, "run_loaded", spy)
     fast = SolveParams(time_limit_s=3)
@@ -223,8 +265,8 @@ def test_the_loop_tells_the_optimiser_what_has_happened_and_nothing_later(tmp_pa
     advance(world.store, world["planner"], iid)  # to the skipped message at 2400
     second = plan_incident(world.store, world["planner"], iid, params=fast)
     assert seen == [(), (("delay", 1800.0, None),)]
-    plan = view_plan(world.store, world["admin"], second).plan
-    assert plan.meta.scenario_hash == view_plan(world.store, world["admin"], first).plan.meta.scenario_hash
+    for pid in (first, second):
+        assert view_plan(world.store, world["admin"], pid).plan.meta.scenario_hash == scenario_hash(scenario)
     world.store.dispose()
 
 
@@ -368,6 +410,57 @@ def test_a_crowd_replanned_from_its_state_does_better_than_one_planned_from_an_e
     assert min(a.at_s for a in from_state.actions) == 1800
     assert any(isinstance(a, MeterFlow) and a.at_s == 1800 for a in from_state.actions)
     over = {name: simulate(scenario, plan, seed=1).kpis["minutes_over_4ppm2"]
-            for name, plan in (("default", base), ("state", _splice(base, from_state, 1800, kind="crowd")),
-                               ("empty", _splice(base, from_empty, 1800, kind="crowd")))}  # fmt: skip
+            for name, plan in (("default", base), ("state", _splice(base, from_state, 1800, scenario=scenario)),
+                               ("empty", _splice(base, from_empty, 1800, scenario=scenario)))}  # fmt: skip
     assert over["state"] < over["empty"] < over["default"]
+
+
+# ------------------------------------------------------------------------------------------ mass testing from a state
+
+
+def test_a_staffing_replan_keeps_the_routing_and_the_groups_already_sent():
+    """Re-planned at 18:50 from the default plan: the zones' shares are the default routing, the waves due before
+    18:50 are exactly as the default plan sent them, and the plan in effect is the search's first plan."""
+    from optimizer.staffing import FluidModel, assignment_of, score
+    from scenarios.defaults import default_plan
+    from scenarios.mass_testing import mass_testing_state, routing_in_force
+
+    scenario = load_scenario("disney_mass_testing")
+    base = default_plan(scenario)
+    state = mass_testing_state(base, scenario, 2700)
+    problem = staffing_problem(scenario, state=state)
+    assert problem.fixed_waves and all(problem.pools[problem.waves[g].pool].scheduled_s(problem.waves[g].index) < 2700
+                                       for g in problem.fixed_waves)  # fmt: skip
+    start = assignment_of(problem, state.groups)  # the default plan: a plan the re-plan must beat
+    assert all(start.x.get(k, 0) == n for k, n in problem.fixed_x.items())
+    assert score(problem, start).makespan_s < problem.horizon_cap_s
+    model = FluidModel(problem, integer=False, params=SolveParams())
+    model.set_makespan(problem.horizon_cap_s)
+    assert model.solve(30) in ("OPTIMAL", "FEASIBLE")
+    got = model.assignment()
+    for g, s, r in model.x:
+        if g in problem.fixed_waves:
+            assert got.x.get((g, s, r), 0) == problem.fixed_x.get((g, s, r), 0)
+    routing = routing_in_force(base, scenario, 2700)
+    zi, si = {z: i for i, z in enumerate(problem.zones)}, {t: i for i, t in enumerate(problem.sites)}
+    for (z, t), share in routing.items():
+        assert got.y.get((zi[z], si[t]), 0.0) == pytest.approx(share, abs=1e-9)
+
+
+def test_the_disney_drill_replanned_after_xuhuis_delay_beats_the_plan_in_effect(tmp_path):
+    """At 18:50 Xuhui's testers are held up 45 minutes. Re-planned then, with the visitors' routing and the
+    groups already sent as they are, the plan finishes testing sooner in the simulation than the default plan
+    it takes over from, and passes the scenario's checks."""
+    from command.drills import read_injects, start_drill
+
+    world = make_world(f"sqlite:///{tmp_path / 'disney.db'}")
+    script = read_injects("disney_testers_delayed")
+    iid = start_drill(world.store, world["admin"], "disney_mass_testing", injects=script, jurisdiction="pudong",
+                      trainee="cmd_pudong")  # fmt: skip
+    assert advance(world.store, world["planner"], iid).to_s == 2700
+    said: list[str] = []
+    pid = plan_incident(world.store, world["planner"], iid, params=SolveParams(time_limit_s=10), progress=said.append)
+    assert any("routing and tester groups in force at 18:50" in line for line in said)
+    view = view_plan(world.store, world["admin"], pid)
+    assert view.forecast["planned"]["last_tested_min"] < view.forecast["baseline"]["last_tested_min"]
+    world.store.dispose()
