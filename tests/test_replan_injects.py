@@ -155,6 +155,31 @@ def test_a_closed_entrance_lets_nobody_in_and_its_people_come_in_at_the_other(tm
     assert sol.entry.sum() + sol.queue[:, -1].sum() == pytest.approx(problem.arrivals.sum(), rel=1e-9)
 
 
+def test_a_gate_nobody_can_meter_takes_in_those_sent_from_a_closed_one_and_those_waiting_at_the_start(tmp_path):
+    """The second solve (some gates unstaffed) stays feasible: an unmetered gate lets in everybody waiting,
+    those sent from the closed gate and those outside at the re-planning time too."""
+    from scenarios.crowd import CrowdState
+
+    close = {"at_s": 2400, "kind": "close_exit", "target": "o1", "params": {"duration_s": 1800}}
+    state = CrowdState(at_s=1800, outside={"o1": 800.0, "o2": 900.0}, heading={}, present={"v": 1400.0},
+                       due={"v": (0.0,) * 30 + (1400.0,)})  # fmt: skip
+    problem = flow_problem(_crowded(tmp_path).model_copy(update={"injects": (_inject(close),)}), state=state,
+                           options=CrowdOptions(period_s=60.0))  # fmt: skip
+    meterable = problem.meterable.copy()
+    meterable[1, :] = False  # o2 has nobody to meter it
+    sol = solve_flows(problem.with_meterable(meterable))
+    assert sol.status == "OPTIMAL" and sol.queue is not None and sol.entry is not None
+    assert sol.queue[1, 1:].max() == pytest.approx(0, abs=1e-6)
+    assert sol.entry[1, 0] >= 900 - 1e-6  # those waiting at o2 come in at once
+    assert sol.entry.sum() + sol.queue[:, -1].sum() == pytest.approx(1700 + problem.arrivals.sum(), rel=1e-9)
+
+
+def _inject(doc):  # type: ignore[no-untyped-def]
+    from scenarios.schema import Inject
+
+    return Inject.model_validate(doc)
+
+
 def test_a_closed_exit_takes_nobody_and_the_far_exit_takes_them(tmp_path):
     close = {"at_s": 0, "kind": "close_exit", "target": "x1", "params": {"duration_s": 3600}}
     problem = flow_problem(_two_gates(tmp_path, [close]), options=CrowdOptions(period_s=60.0, exits_per_area=1))
