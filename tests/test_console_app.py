@@ -12,6 +12,7 @@ Pages are reached the way a board row's button reaches them: by setting `yiwang_
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -38,7 +39,7 @@ from command.incidents import list_incidents, open_incident
 from command.loop import approve_and_apply
 from command.plans import PlanView, approve_plan, create_plan, list_plans, view_plan
 from command.security import Actor, resume_session
-from command.store import ROLES, Store
+from command.store import ROLES, Incident, Store
 from scenarios.defaults import default_plan
 from scenarios.loading import builtin_scenario_dir
 from scenarios.plan import TradeOffPoint
@@ -219,6 +220,28 @@ def test_an_observer_sent_to_admin_stays_off_it(console: Console) -> None:
     no_exception(at)
     assert page_shown(at) == "board"
     assert not {"au_name", "au_password"} & keys(at.text_input)
+
+
+def test_an_admin_starts_a_built_in_drill_with_a_trainee_in_command(console: Console) -> None:
+    """The Drills tab shows the chosen script's injects at the scenario's clock times; starting it opens an
+    exercise incident in the jurisdiction chosen, with the trainee holding command."""
+    at = goto(signed_in("admin"), "admin")
+    no_exception(at)
+    at.selectbox(key="dr_scenario").select("bund_new_year_2014")
+    at.selectbox(key="dr_script").select("bund_2014_metro_surge")
+    at.run()
+    shown = next(d.value for d in at.dataframe if t("admin.drill_col.at") in d.value.columns)
+    assert list(shown[t("admin.drill_col.at")]) == ["20:10", "21:00", "22:00"]
+    at.selectbox(key="dr_jur").select("pudong")
+    at.selectbox(key="dr_trainee").select("obs_pd")
+    submit_button(at, "admin_drill").click()
+    at.run()
+    no_exception(at)
+    drills = [i for i in list_incidents(console.store, console.actors["admin"]) if i.exercise]
+    assert len(drills) == 1 and drills[0].holder == "obs_pd" and drills[0].scenario_name == "bund_new_year_2014"
+    with console.store.read() as session:
+        injects = json.loads(session.get(Incident, drills[0].id).scenario_json)["injects"]
+    assert [i["kind"] for i in injects] == ["surge", "close_exit", "delay"]
 
 
 # ------------------------------------------------------------------------------------------ 3. approving

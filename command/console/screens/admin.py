@@ -1,4 +1,4 @@
-"""Administration: users, jurisdictions, command grants and revocations, audit verification."""
+"""Administration: users, jurisdictions, command grants and revocations, drills, audit verification."""
 
 from __future__ import annotations
 
@@ -8,20 +8,26 @@ from command.audit import verify
 from command.authority import grant_command, grants_of, revoke_command
 from command.console.screens.common import choose_incident, flash
 from command.console.session import actor_for_action, store, tr
+from command.drills import builtin_drill_names, read_injects, start_drill
 from command.errors import CommandError
+from command.incidents import get_incident
 from command.security import Actor
 from command.store import ROLES
 from command.users import add_user, list_jurisdictions, list_users, visible_jurisdiction_codes
+from scenarios import ScenarioError, load_scenario
+from scenarios.loading import builtin_scenario_names
 
 
 def render(actor: Actor) -> None:
-    users_tab, grants_tab, audit_tab, places_tab = st.tabs(
-        [tr("admin.users"), tr("admin.grants"), tr("admin.audit"), tr("admin.jurisdictions")]
+    users_tab, grants_tab, drills_tab, audit_tab, places_tab = st.tabs(
+        [tr("admin.users"), tr("admin.grants"), tr("admin.drills"), tr("admin.audit"), tr("admin.jurisdictions")]
     )
     with users_tab:
         _users(actor)
     with grants_tab:
         _grants(actor)
+    with drills_tab:
+        _drills(actor)
     with audit_tab:
         if st.button(tr("admin.verify"), key="admin_verify"):
             report = verify(store())
@@ -88,3 +94,33 @@ def _grants(actor: Actor) -> None:
                 else:
                     flash(tr("admin.revoked"))
                     st.rerun()
+
+
+def _drills(actor: Actor) -> None:
+    """Start an exercise: a built-in scenario, a built-in inject script (shown before it starts), a trainee."""
+    st.caption(tr("admin.drill_help"))
+    scenario_name = st.selectbox(tr("board.scenario"), builtin_scenario_names(), key="dr_scenario")
+    script_name = st.selectbox(tr("admin.drill_script"), builtin_drill_names(), key="dr_script")
+    script = read_injects(script_name)
+    clock = load_scenario(scenario_name).clock
+    st.markdown(f"**{tr('admin.drill_injects')}**")
+    st.dataframe([{tr("admin.drill_col.at"): clock.label(float(i["at_s"])), tr("admin.drill_col.kind"): i["kind"],
+                   tr("admin.drill_col.target"): i.get("target") or "", tr("admin.drill_col.condition"):
+                   i.get("condition") or "", tr("admin.drill_col.note"): i.get("note", "")} for i in script],
+                 hide_index=True, width="stretch")  # fmt: skip
+    trainees = [u.username for u in list_users(store(), actor) if u.role in ("commander", "observer") and u.active]
+    with st.form("admin_drill"):
+        jurisdiction = st.selectbox(tr("board.jurisdiction"), visible_jurisdiction_codes(store(), actor), key="dr_jur")
+        trainee = st.selectbox(tr("admin.trainee"), trainees, key="dr_trainee")
+        hours = st.number_input(tr("admin.hours"), min_value=0.5, max_value=72.0, value=8.0, step=0.5, key="dr_hours")
+        if st.form_submit_button(tr("admin.drill_start"), type="primary"):
+            try:
+                iid = start_drill(store(), actor_for_action(), scenario_name, injects=script,
+                                  jurisdiction=str(jurisdiction), trainee=str(trainee), hours=float(hours),
+                                  file=f"{script_name}.yaml")  # fmt: skip
+                code = get_incident(store(), actor, iid).code
+            except (CommandError, ScenarioError) as exc:
+                st.error(tr("common.error", error=str(exc)))
+            else:
+                flash(tr("admin.drill_started", code=code, user=trainee))
+                st.rerun()
