@@ -126,22 +126,22 @@ def plan_incident(
 
 def _what_has_happened(scenario: Any, plan: Plan, seed: int, now_s: float) -> tuple[tuple[Any, ...], Any]:
     """From the simulation of the plan in effect: the injects that have fired by `now_s` (conditional ones only
-    if their condition held), and for a typhoon or a crowd the state at `now_s` to plan from (None: plan from
-    the start)."""
+    if their condition held), and the state at `now_s` to plan from (None at the start): a crowd's or a
+    typhoon's simulated state, or the routing and tester groups in force in mass testing."""
     if scenario.kind == "crowd" and now_s > 0:
         from simulation.crowd import crowd_state
 
         state, fired = crowd_state(scenario, plan, seed=seed, at_s=now_s)
         return known_injects(scenario.injects, at_s=now_s, fired=fired), state
     typhoon = scenario.kind == "typhoon" and now_s > 0
-    routing = mass_testing_state(plan, scenario, now_s) if scenario.kind == "mass_testing" and now_s > 0 else None
+    in_force = mass_testing_state(plan, scenario, now_s) if scenario.kind == "mass_testing" and now_s > 0 else None
     if not typhoon and not any(inj.at_s <= now_s for inj in scenario.injects):
-        return (), routing
+        return (), in_force
     result = simulate(scenario, plan, seed=seed)
     fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= now_s}
     known = known_injects(scenario.injects, at_s=now_s, fired=fired)
     if not typhoon:
-        return known, routing
+        return known, in_force
     from optimizer.typhoon import TyphoonState
 
     # A lane counts as cleared (no changeover, no minimum left to serve) once it has been cleared for the
