@@ -1,0 +1,69 @@
+"""Re-planning mid-incident: a plan made from the state at that moment against one made from the scenario's start
+(both told the injects that have happened, both spliced into the plan in effect), and the plan in effect kept.
+
+A built-in drill runs under the scenario's default plan up to `--at`; then the optimiser plans (a) from the
+simulated state or what is in force then, as `command.loop` does, and (b) from the start, as the loop did before
+it had states. Each spliced plan is simulated on the whole drill (the world, later injects included) with the
+scenario's seed, and the scenario kind's headline KPIs are printed with the optimiser's wall time.
+
+    python benchmarks/replan.py --scenario bund_new_year_2014 --drill bund_2014_metro_surge --at 3600 \
+        [--set clock.horizon_s=10800] [--time-limit 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from command.drills import SCORE_KPIS, read_injects
+from command.loop import _splice, _what_has_happened
+from optimizer import optimise
+from optimizer.result import SolveParams
+from scenarios import load_scenario
+from scenarios.defaults import default_plan
+from scenarios.loading import scenario_from_document
+from simulation import simulate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", required=True)
+    parser.add_argument("--drill", required=True)
+    parser.add_argument("--at", type=float, required=True, help="re-planning time, seconds after the start")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    args = parser.parse_args()
+    doc = load_scenario(args.scenario, overrides=args.overrides).model_dump(mode="json")
+    doc["injects"] = read_injects(args.drill)
+    world = scenario_from_document(doc, file=args.drill)
+    seed = world.seed
+    in_effect = default_plan(world)
+    known, state = _what_has_happened(world, in_effect, seed, args.at)
+    known_world = world.model_copy(update={"injects": known})
+    params = SolveParams(time_limit_s=args.time_limit, seed=seed)
+    kpis = SCORE_KPIS[world.kind]
+    print(f"{world.name} with {args.drill}, re-planned at {world.clock.label(args.at)} under the default plan; "
+          f"known then: {', '.join(i.kind for i in known) or 'nothing'}")  # fmt: skip
+    print()
+    print("| plan after " + world.clock.label(args.at) + " | optimiser wall s | " + " | ".join(kpis) + " |")
+    print("|---|---:|" + "---:|" * len(kpis))
+    rows = [("the default plan kept", None, in_effect)]
+    variants = [("re-planned from the state", state)] if state is not None else []
+    variants.append(("re-planned from the start", None))
+    for label, from_state in variants:
+        began = time.perf_counter()
+        solve = optimise(known_world, params, start_s=args.at if from_state is not None else 0.0, state=from_state)
+        wall = time.perf_counter() - began
+        if solve.plan is None:
+            print(f"| {label} | {wall:.1f} | no plan: {solve.diagnosis or solve.status} |")
+            continue
+        rows.append((label, wall, _splice(in_effect, solve.plan, args.at, scenario=world)))
+    for label, wall, plan in rows:
+        result = simulate(world, plan, seed=seed)
+        cells = " | ".join(f"{result.kpis[k]:,.1f}" for k in kpis)
+        print(f"| {label} | {'-' if wall is None else f'{wall:.1f}'} | {cells} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
