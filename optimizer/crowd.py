@@ -73,8 +73,8 @@ the show holds; a `delay` makes the pool's teams reach posts they would not yet 
 Not modelled here (the simulation has them): congestion slowing people down (routes are at free speed and
 walkways are limited to a share of their capacity instead), route choice by current walking times (the
 routes' loads are a system optimum, not what people choose), random arrivals, closing roads, and exits
-closed by the plan itself (a closure the planner is told of is modelled: an exit route is closed by the period
-people set off on it, and only at its end node).
+closed by the plan itself (a closure the planner is told of is modelled: a route out takes nobody who would
+reach a closed node on it while it is closed).
 """
 
 from __future__ import annotations
@@ -329,8 +329,8 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         near = ranked[: options.exits_per_area + sum(x in shut for x in ranked[: options.exits_per_area])]
         found = [r for x in near for r in _routes(g, d, x, k=1, slack=1.0, walkway_id=walkway_id, period_s=dt)]
         routes_out[j] = tuple(found)
-        if any(r.nodes[-1] in shut for r in found):
-            out_open[j] = np.array([~shut.get(r.nodes[-1], np.zeros(n, dtype=bool)) for r in found])
+        if any(node in shut for r in found for node in r.nodes[1:]):
+            out_open[j] = np.array([_route_open(r, shut, n) for r in found]).reshape(len(found), n)
     # Origins closed: nobody comes in there; the queue and the arrivals go to the nearest origin open then.
     closed = np.array([shut.get(o, np.zeros(n, dtype=bool)) for o in origins]).reshape(len(origins), n)
     move_to = np.full((len(origins), n), -1, dtype=np.int64)
@@ -371,6 +371,18 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
         due0=due0,
     )  # fmt: skip
+
+
+def _route_open(route: Route, shut: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """For each period people could set off on a route, whether every node on it is open when they get there
+    (a closed node takes nobody in: the simulation's rule)."""
+    out = np.ones(n, dtype=bool)
+    reach = [0, *(off + 1 for off in route.offsets[:-1]), route.lag]  # periods from setting off to each node
+    for node, ahead in zip(route.nodes[1:], reach[1:], strict=True):
+        if node in shut:
+            closed = shut[node]
+            out &= ~closed[np.minimum(np.arange(n) + ahead, n - 1)]
+    return out
 
 
 def _closures(known: list[Any], mids: np.ndarray) -> dict[str, np.ndarray]:
