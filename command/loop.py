@@ -190,7 +190,7 @@ def _splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None) -> Plan
                 a = a.model_copy(update={"until_s": same.until_s})
                 carried.remove(same)
             else:
-                end = max(at_s, a.at_s + min_clear) if isinstance(a, ClearLane) else at_s
+                end = min(a.until_s, max(at_s, a.at_s + min_clear)) if isinstance(a, ClearLane) else at_s
                 a = a.model_copy(update={"until_s": end})
         kept.append(a)
     taken = [a.model_copy(update={"at_s": at_s}) for a in carried]

@@ -147,6 +147,7 @@ class Route:
     offsets: tuple[int, ...]
     lag: int  # periods from entering to arriving
     free_s: float
+    at_nodes: tuple[int, ...] = ()  # the period offset at which it reaches each node after the first
 
 
 @dataclass(frozen=True)
@@ -180,10 +181,10 @@ class FlowProblem:
     move_to: np.ndarray | None = None  # (origins, periods) int
     out_open: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes, periods) bool
     # Where people are at `start_s` (a re-plan from a `CrowdState`; None: an empty site): waiting outside each
-    # origin, walking to each viewing area (they arrive in the first period), present at each, and when those
+    # origin, walking to each viewing area (by the period they would arrive in), present at each, and when those
     # present are due to leave (per period).
     outside0: np.ndarray | None = None  # (origins,)
-    heading0: np.ndarray | None = None  # (destinations,)
+    heading0: np.ndarray | None = None  # (destinations, periods)
     present0: np.ndarray | None = None  # (destinations,)
     due0: np.ndarray | None = None  # (destinations, periods)
 
@@ -224,14 +225,15 @@ def walking_graph(scenario: CrowdScenario, graph: nx.DiGraph, one_ways: list[One
 
 
 def _route(g: nx.DiGraph, nodes: list[str], walkway_id: dict[frozenset[str], int], period_s: float) -> Route:
-    offsets, ways = [], []
+    offsets, ways, at_nodes = [], [], []
     clock = 0.0
     for a, b in itertools.pairwise(nodes):
         t = g.edges[a, b]["time_s"]
         ways.append(walkway_id[frozenset((a, b))])
         offsets.append(int((clock + t / 2) // period_s))
         clock += t
-    return Route(tuple(nodes), tuple(ways), tuple(offsets), round(clock / period_s), clock)
+        at_nodes.append(int(clock // period_s))
+    return Route(tuple(nodes), tuple(ways), tuple(offsets), round(clock / period_s), clock, tuple(at_nodes))
 
 
 def _routes(g: nx.DiGraph, source: str, target: str, *, k: int, slack: float,
@@ -356,12 +358,14 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     outside0 = heading0 = present0 = due0 = None
     if state is not None:
         outside0 = np.array([state.outside.get(o, 0.0) for o in origins])
-        heading0 = np.array([state.heading.get(d, 0.0) for d in destinations])
         present0 = np.array([state.present.get(d, 0.0) for d in destinations])
-        due0 = np.zeros((len(destinations), n))
+        heading0, due0 = np.zeros((len(destinations), n)), np.zeros((len(destinations), n))
         for j, d in enumerate(destinations):
             for minute, people in enumerate(state.due.get(d, ())):
                 due0[j, min(n - 1, int(minute * 60 // dt))] += people
+            walking = state.arriving.get(d) or (state.heading.get(d, 0.0),)
+            for minute, people in enumerate(walking):
+                heading0[j, min(n - 1, int(minute * 60 // dt))] += people
     return FlowProblem(
         start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, entrance=entrance, split=split,
         destinations=destinations, area=area, routes_in=routes_in, routes_out=routes_out,
@@ -377,8 +381,7 @@ def _route_open(route: Route, shut: dict[str, np.ndarray], n: int) -> np.ndarray
     """For each period people could set off on a route, whether every node on it is open when they get there
     (a closed node takes nobody in: the simulation's rule)."""
     out = np.ones(n, dtype=bool)
-    reach = [0, *(off + 1 for off in route.offsets[:-1]), route.lag]  # periods from setting off to each node
-    for node, ahead in zip(route.nodes[1:], reach[1:], strict=True):
+    for node, ahead in zip(route.nodes[1:], route.at_nodes, strict=True):
         if node in shut:
             closed = shut[node]
             out &= ~closed[np.minimum(np.arange(n) + ahead, n - 1)]
@@ -489,7 +492,7 @@ class _Flows:
             s.Add(self.D[d][0] == (float(p.present0[d]) if p.present0 is not None else 0.0))
             s.Add(self.H[d][0] == 0)
             for t in range(T):
-                walking = float(p.heading0[d]) if p.heading0 is not None and t == 0 else 0.0
+                walking = float(p.heading0[d, t]) if p.heading0 is not None else 0.0
                 ct = s.Constraint(walking, walking)  # S = what the routes deliver (+ those on their way at the start)
                 ct.SetCoefficient(self.S[d][t], 1.0)
                 for var in arriving[t]:

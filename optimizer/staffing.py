@@ -307,8 +307,10 @@ def assignment_of(problem: StaffingProblem, groups: tuple[AssignStaff, ...]) -> 
     si = {t: i for i, t in enumerate(problem.sites)}
     x: dict[tuple[int, int, str], int] = defaultdict(int)
     for a in groups:
-        if (a.pool, a.wave) in gi and a.to in si:
-            x[(gi[(a.pool, a.wave)], si[a.to], a.role)] += a.count
+        g, s = gi.get((a.pool, a.wave)), si.get(a.to)
+        if g is not None and s is not None and a.role in problem.roles and math.isfinite(problem.travel[
+                problem.waves[g].pool, s]):  # fmt: skip
+            x[(g, s, a.role)] += a.count
     return Assignment(dict(x), dict(problem.fixed_shares or {}))
 
 
@@ -668,6 +670,8 @@ class FluidModel:
         for g, row in self.wave_rows.items():
             row.SetUb(size[g])
         for (g, _, r), v in self.x.items():
+            if g in p.fixed_waves:  # sent already: as it was sent, whatever the what-if
+                continue
             q = p.waves[g].pool
             have = dict(p.pools[q].roles)[r] + (extra[r] if q == pool else 0)
             v.SetUb(size[g] if p.unlimited_waves else min(have, size[g]))
@@ -982,7 +986,8 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
 
 
 def send_spares(problem: StaffingProblem, a: Assignment) -> Assignment:
-    """Send every tester not yet assigned, in the pool's earliest waves with room, to the pool's nearest site."""
+    """Send every tester not yet assigned, in the pool's earliest waves with room (not one already sent, when
+    re-planning), to the pool's nearest site."""
     x = dict(a.x)
     used: dict[tuple[int, str], int] = defaultdict(int)
     load: dict[int, int] = defaultdict(int)
@@ -997,7 +1002,7 @@ def send_spares(problem: StaffingProblem, a: Assignment) -> Assignment:
         for r, n in pool.roles:
             spare = n - used[(p, r)]
             for g, wave in enumerate(problem.waves):
-                if wave.pool == p and spare > 0 and load[g] < wave.size:
+                if wave.pool == p and spare > 0 and load[g] < wave.size and g not in problem.fixed_waves:
                     take = min(spare, wave.size - load[g])
                     x[(g, site, r)] = x.get((g, site, r), 0) + take
                     load[g] += take

@@ -204,7 +204,8 @@ class CrowdState:
     width); `heading`: per viewing area, people walking there; `present`: per viewing area, people there
     (dwelling, or held by a show); `due`: per viewing area, of those present, how many are due to leave in
     each minute from `at_s` on (the first minute includes those a show holds); `leaving`: people walking to
-    the exits; `posted`: per (pool, node), staff at their posts."""
+    the exits; `posted`: per (pool, node), staff at their posts; `arriving`: per viewing area, of those heading
+    there, how many would arrive in each minute at free walking speed (absent: all in the first)."""
 
     at_s: float
     outside: dict[str, float]
@@ -213,6 +214,7 @@ class CrowdState:
     due: dict[str, tuple[float, ...]]
     leaving: float = 0.0
     posted: dict[tuple[str, str], int] = field(default_factory=dict)
+    arriving: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def on_site(self) -> float:

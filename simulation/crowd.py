@@ -1190,15 +1190,17 @@ class CrowdModel:
         """A team goes from its base to its post (after its call-up delay), holds it, and is stood down.
 
         A team on duty from the start (no call-up delay) that the plan posts at time 0 is at its post when the
-        clock starts: the plan was made, and the team sent, before the evening began. A `delay` inject for its
-        pool that fires before it reaches its post makes it arrive that much later."""
+        clock starts: the plan was made, and the team sent, before the evening began. A team taking over a post
+        its pool holds when it starts (a re-plan's post where the plan in effect had one) is there already. A
+        `delay` inject for its pool that fires before it reaches its post makes it arrive that much later."""
         env = self.env
         team = self.s.staff[act.pool]
         walk = self.staff_walk(team.base, act.to)
         on_duty = act.at_s <= 0 and team.callup_delay_s <= 0
-        arrive = 0.0 if on_duty else max(act.at_s, team.callup_delay_s) + walk
+        there = self._pool_holds(act)
+        arrive = 0.0 if on_duty else act.at_s if there else max(act.at_s, team.callup_delay_s) + walk
         late = 0.0
-        while True:
+        while not there:
             if arrive > env.now:
                 yield env.timeout(arrive - env.now)
             more = sum(d for _, pool, d in self.delays if pool == act.pool) - late
@@ -1208,6 +1210,8 @@ class CrowdModel:
             arrive += more
             self.rec.event(env.now, "staff_delayed", f"{act.count} of {act.pool} reach {act.to} "
                            f"{late / 60:g} min late (inject)", team=act.pool, node=act.to, delay_s=late)  # fmt: skip
+        if there and arrive > env.now:
+            yield env.timeout(arrive - env.now)
         key = next(i for i, a in enumerate(self.plan.actions) if a is act)
         self.posted[key] = (act.to, act.count)
         self.rec.event(env.now, "staff_posted", f"{act.count} of {act.pool} posted at {act.to}",
@@ -1220,6 +1224,21 @@ class CrowdModel:
                 del self.posted[key]
                 self.rec.event(env.now, "staff_stood_down", f"{act.pool} leaves {act.to}", team=act.pool)
                 self.refresh_controls(env.now)
+
+    def _pool_holds(self, act: AssignStaff) -> bool:
+        """Whether another assignment of the same pool holds `act`'s post when `act` starts: reached it before
+        then (at free walking, delays aside) and in force up to then."""
+        team = self.s.staff[act.pool]
+        for other in self.plan.of_type(AssignStaff):
+            if other is act or other.pool != act.pool or other.to != act.to or other.at_s >= act.at_s:
+                continue
+            if other.until_s is not None and other.until_s < act.at_s:
+                continue
+            on_duty = other.at_s <= 0 and team.callup_delay_s <= 0
+            reached = 0.0 if on_duty else max(other.at_s, team.callup_delay_s) + self.staff_walk(team.base, other.to)
+            if reached <= act.at_s:
+                return True
+        return False
 
     def staff_walk(self, a: str, b: str) -> float:
         if a == b:
@@ -1404,17 +1423,25 @@ class CrowdModel:
         """Where the people are now (see `scenarios.crowd.CrowdState`), after the steps run so far."""
         names = self.targets
         walking = self.n_nodes_arr.sum(axis=0) + self.n_cells_arr.sum(axis=0)  # per class
-        per_min = max(1, round(60.0 / self.dt))
-        due = {}
+
+        def per_minute(people: np.ndarray, after_s: np.ndarray) -> tuple[float, ...]:
+            bins = np.bincount((after_s // 60).astype(np.int64), weights=people) if people.size else people
+            last = int(np.flatnonzero(bins > 1e-6)[-1]) + 1 if (bins > 1e-6).any() else 0
+            return tuple(float(x) for x in bins[:last])
+
+        due, arriving = {}, {}
         for i, name in enumerate(names):
             future = self.due[i, self.step_no :].copy()
-            future[0] += self.held[i]  # held by a show: due as soon as it lets them go
+            if future.size:
+                future[0] += self.held[i]  # held by a show: due as soon as it lets them go
             total = float(future.sum())
             if total > 0:
                 future *= float(self.dwell_at[i]) / total  # exactly those present
-            bins = np.add.reduceat(future, np.arange(0, future.size, per_min)) if future.size else future
-            last = int(np.flatnonzero(bins > 1e-6)[-1]) + 1 if (bins > 1e-6).any() else 0
-            due[name] = tuple(float(x) for x in bins[:last])
+            due[name] = per_minute(future, np.arange(future.size) * self.dt)
+            # Those walking there, by when they would arrive at free walking speed.
+            people = np.concatenate([self.n_nodes_arr[:, i], self.n_cells_arr[:, i]])
+            eta = np.concatenate([self.phi0_nodes[:, i], self.phi0_cells[:, i]])
+            arriving[name] = per_minute(people[people > 0], eta[people > 0])
         posted: dict[tuple[str, str], int] = {}
         for key, (node, count) in self.posted.items():
             pool = self.plan.actions[key].pool  # type: ignore[union-attr]
@@ -1424,7 +1451,7 @@ class CrowdModel:
             outside={o: float(self.queue[i].sum()) for i, o in enumerate(self.origins)},
             heading={t: float(walking[i]) for i, t in enumerate(names)},
             present={t: float(self.dwell_at[i]) for i, t in enumerate(names)},
-            due=due, leaving=float(walking[self.LEAVE]), posted=posted,
+            due=due, leaving=float(walking[self.LEAVE]), posted=posted, arriving=arriving,
         )  # fmt: skip
 
     def run_until(self, t_s: float) -> None:

@@ -193,9 +193,9 @@ def test_a_closed_exit_takes_nobody_and_the_far_exit_takes_them(tmp_path):
     forever = flow_problem(_two_gates(tmp_path, [{**close, "params": {}}]), options=CrowdOptions(exits_per_area=1))
     assert [r.nodes[-1] for r in forever.routes_out[0]] == ["x2"]  # closed to the end: not a route at all
     # Closed for the first hour: those who would reach x1 before it reopens do not set off for it.
-    lag = problem.routes_out[0][0].lag
-    assert lag >= 1 and problem.out_open[0][0].sum() == problem.n_periods - 60 + lag
-    assert not problem.out_open[0][0][: 60 - lag].any() and problem.out_open[0][1].all()
+    ahead = problem.routes_out[0][0].at_nodes[-1]  # periods from setting off to reaching x1
+    assert problem.out_open[0][0].sum() == problem.n_periods - 60 + ahead
+    assert not problem.out_open[0][0][: 60 - ahead].any() and problem.out_open[0][1].all()
 
 
 def test_a_known_staff_delay_postpones_the_posts_a_team_had_not_reached(tmp_path):
@@ -399,6 +399,8 @@ def test_a_crowd_state_accounts_for_everybody_who_came(tmp_path):
     assert sum(state.outside.values()) == pytest.approx(people["queued"])
     assert state.on_site == pytest.approx(people["inside"])
     assert sum(state.due["v"]) == pytest.approx(state.present["v"]) and state.present["v"] > 1500
+    # Those walking in arrive within the two minutes a gate-to-area walk takes at free speed.
+    assert sum(state.arriving["v"]) == pytest.approx(state.heading["v"]) and 1 <= len(state.arriving["v"]) <= 2
     assert state.posted == {("gate1", "o1"): 20, ("gate2", "o2"): 20}  # the default plan: each team at its base
 
 
@@ -491,4 +493,28 @@ def test_the_disney_drill_replanned_after_xuhuis_delay_beats_the_plan_in_effect(
     assert any("routing and tester groups in force at 18:50" in line for line in said)
     view = view_plan(world.store, world["admin"], pid)
     assert view.forecast["planned"]["last_tested_min"] < view.forecast["baseline"]["last_tested_min"]
+    from scenarios.mass_testing import check_plan as check_testing
+
+    assert check_testing(view.plan, load_scenario("disney_mass_testing")) == []
     world.store.dispose()
+
+
+def test_a_team_taking_over_a_post_its_pool_holds_is_there_already(tmp_path):
+    """After a splice, a pool's post that the new plan keeps (with another head-count) starts at the re-planning
+    time with nobody walking and no delay; a post elsewhere is walked to, late by the pool's delay."""
+    from scenarios.plan import Plan, PlanMeta
+    from simulation.crowd import simulate as simulate_crowd
+
+    staff = {"gate": {"count": 60, "base": "x2", "callup_delay_s": 300}}
+    delay = {"at_s": 600, "kind": "delay", "target": "gate", "params": {"delay_s": 900}}
+    s = _two_gates(tmp_path, [delay], staff=staff)
+    plan = Plan.build(PlanMeta(scenario=s.name), [
+        AssignStaff(at_s=0, pool="gate", to="o1", count=60, until_s=1800),
+        AssignStaff(at_s=1800, pool="gate", to="o1", count=20),
+        AssignStaff(at_s=1800, pool="gate", to="o2", count=20),
+    ])  # fmt: skip
+    posted = [(e.t_s, e.data["node"], e.data["count"]) for e in simulate_crowd(s, plan, seed=1).events
+              if e.kind == "staff_posted"]  # fmt: skip
+    assert (1800.0, "o1", 20) in posted
+    (late,) = [t for t, node, _ in posted if node == "o2"]
+    assert late > 1800 + 900  # walked from the base, and held up by the delay
