@@ -95,10 +95,10 @@ from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import CrowdState, show_hold, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
-from scenarios.injects import delay_of, facts, number
+from scenarios.injects import delay_of, facts, number, show_change
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.pedestrian import Bottleneck, walking_model
-from scenarios.plan import AssignStaff, ChangeShow, MeterFlow, OneWay, Plan, PlanMeta
+from scenarios.plan import AssignStaff, MeterFlow, OneWay, Plan, PlanMeta
 from scenarios.schema import CrowdScenario
 
 STAFF_REACH_M = 250.0  # the simulation's rule: a post controls the walkways this far on foot
@@ -253,13 +253,12 @@ def _routes(g: nx.DiGraph, source: str, target: str, *, k: int, slack: float,
 
 
 def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, options: CrowdOptions = CrowdOptions(),
-                 start_s: float = 0.0, seed: int = 0, leave_out: frozenset[tuple[str, str]] = frozenset(),
+                 seed: int = 0, leave_out: frozenset[tuple[str, str]] = frozenset(),
                  state: CrowdState | None = None) -> FlowProblem:  # fmt: skip
     """The flow LP's data: forecast arrivals, routes, walkway capacities, the dwell distribution and show holds,
-    from an empty site at `start_s`, or from `state` (at its time); `leave_out` names one-way steps (u, v) not
+    from an empty site at the start, or from `state` (at its time); `leave_out` names one-way steps (u, v) not
     to make."""
-    if state is not None:
-        start_s = state.at_s
+    start_s = 0.0 if state is None else state.at_s
     graph = graph if graph is not None else scenario_graph(scenario)
     one_ways = stair_one_ways(graph)
     if options.single_stairs in ("up", "down"):
@@ -348,10 +347,8 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     kernel = kernel[: n + 1] / kernel.sum()
     # Show holds at each period's middle (the plan changes no show; the organiser's changes it knows of do).
     step = dt / 2
-    changes = [ChangeShow(at_s=inj.at_s, segment=int(inj.params["segment"]), change=str(inj.params["change"]),
-                          minutes=number(inj.params, "minutes"), note="inject")
-               for inj in known if inj.kind == "show"]  # fmt: skip
-    grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=tuple(changes)),
+    changes = tuple(show_change(inj) for inj in known if inj.kind == "show")
+    grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=changes),
                      math.ceil(mids[-1] / step) + 1, step)  # fmt: skip
     hold = grid[np.round(mids / step).astype(np.int64)]
     th = scenario.thresholds
@@ -359,13 +356,9 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     if state is not None:
         outside0 = np.array([state.outside.get(o, 0.0) for o in origins])
         present0 = np.array([state.present.get(d, 0.0) for d in destinations])
-        heading0, due0 = np.zeros((len(destinations), n)), np.zeros((len(destinations), n))
-        for j, d in enumerate(destinations):
-            for minute, people in enumerate(state.due.get(d, ())):
-                due0[j, min(n - 1, int(minute * 60 // dt))] += people
-            walking = state.arriving.get(d) or (state.heading.get(d, 0.0),)
-            for minute, people in enumerate(walking):
-                heading0[j, min(n - 1, int(minute * 60 // dt))] += people
+        due0 = np.array([_per_period(state.due.get(d, ()), n, dt) for d in destinations]).reshape(-1, n)
+        heading0 = np.array([_per_period(state.arriving.get(d) or (state.heading.get(d, 0.0),), n, dt)
+                             for d in destinations]).reshape(-1, n)  # fmt: skip
     return FlowProblem(
         start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, entrance=entrance, split=split,
         destinations=destinations, area=area, routes_in=routes_in, routes_out=routes_out,
@@ -375,6 +368,13 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
         due0=due0,
     )  # fmt: skip
+
+
+def _per_period(per_minute: tuple[float, ...], n: int, period_s: float) -> np.ndarray:
+    """People per minute from the start, gathered into the LP's periods (the last takes any later)."""
+    out = np.zeros(n)
+    np.add.at(out, np.minimum(n - 1, (np.arange(len(per_minute)) * 60 // period_s).astype(np.int64)), per_minute)
+    return out
 
 
 def _route_open(route: Route, shut: dict[str, np.ndarray], n: int) -> np.ndarray:

@@ -100,6 +100,15 @@ def effect_problem(kind: str, target: str | None, params: Mapping[str, object]) 
     return None
 
 
+def show_change(inject: Any) -> Any:
+    """A `show` inject as the plan action it acts like: a `ChangeShow` at the inject's time."""
+    from scenarios.plan import ChangeShow  # here: the plan vocabulary's schema imports this module
+
+    params = inject.params
+    return ChangeShow(at_s=inject.at_s, segment=int(params["segment"]), change=str(params["change"]),
+                      minutes=number(params, "minutes"), note=inject.note or "inject")  # fmt: skip
+
+
 def facts(injects: Iterable[Any]) -> list[Any]:
     """The injects a planner can count on: those without a condition, in time order."""
     return sorted((inj for inj in injects if not inj.condition), key=lambda inj: inj.at_s)
@@ -114,5 +123,5 @@ def known_injects(injects: Iterable[Any], *, at_s: float, fired: Collection[int]
 
 __all__ = [
     "EFFECT_KINDS", "SHOW_CHANGES", "Condition", "delay_of", "effect_problem", "facts", "known_injects", "number",
-    "parse_condition",
+    "parse_condition", "show_change",
 ]  # fmt: skip

@@ -89,7 +89,7 @@ from scenarios.crowd import CrowdState, check_plan, show_hold
 from scenarios.crowd import default_plan as crowd_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
-from scenarios.injects import delay_of, number, parse_condition
+from scenarios.injects import delay_of, number, parse_condition, show_change
 from scenarios.pedestrian import SFPE, Bottleneck, walking_model
 from scenarios.plan import (
     AssignStaff,
@@ -1336,9 +1336,7 @@ class CrowdModel:
         elif inj.kind == "delay" and inj.target is not None:
             self.delays.append((now, inj.target, delay_of(inj)))
         elif inj.kind == "show":
-            change = ChangeShow.model_validate({"at_s": now, "segment": inj.params["segment"],
-                                                "change": inj.params["change"],
-                                                "minutes": number(inj.params, "minutes")})  # fmt: skip
+            change = show_change(inj)
             self.show_changes.append(change)
             plan = Plan.build(self.plan.meta, [*self.plan.actions, *self.show_changes])
             self.hold = show_hold(self.s, plan, self.n_steps, self.dt)
