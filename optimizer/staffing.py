@@ -291,18 +291,13 @@ def _fixed_by(problem: StaffingProblem, state: MassTestingState) -> StaffingProb
     zi = {z: i for i, z in enumerate(problem.zones)}
     si = {t: i for i, t in enumerate(problem.sites)}
     shares = {(zi[z], si[t]): v for (z, t), v in state.routing.items() if z in zi and t in si}
-    gi = {(problem.pools[w.pool].name, w.index): g for g, w in enumerate(problem.waves)}
     due = frozenset(g for g, w in enumerate(problem.waves) if problem.pools[w.pool].scheduled_s(w.index) < state.at_s)
-    sent: dict[tuple[int, int, str], int] = defaultdict(int)
-    for a in state.groups:
-        g = gi.get((a.pool, a.wave))
-        if g in due and a.to in si:
-            sent[(g, si[a.to], a.role)] += a.count
-    return replace(problem, fixed_shares=shares, fixed_waves=due, fixed_x=dict(sent))
+    sent = {k: n for k, n in _counts_of(problem, state.groups).items() if k[0] in due}
+    return replace(problem, fixed_shares=shares, fixed_waves=due, fixed_x=sent)
 
 
-def assignment_of(problem: StaffingProblem, groups: tuple[AssignStaff, ...]) -> Assignment:
-    """A re-plan's starting point: the plan in effect's tester groups, with the routing the problem fixes."""
+def _counts_of(problem: StaffingProblem, groups: tuple[AssignStaff, ...]) -> dict[tuple[int, int, str], int]:
+    """A plan's tester groups as the model's numbers, (wave, site, role) -> testers (those the model has)."""
     gi = {(problem.pools[w.pool].name, w.index): g for g, w in enumerate(problem.waves)}
     si = {t: i for i, t in enumerate(problem.sites)}
     x: dict[tuple[int, int, str], int] = defaultdict(int)
@@ -311,7 +306,12 @@ def assignment_of(problem: StaffingProblem, groups: tuple[AssignStaff, ...]) -> 
         if g is not None and s is not None and a.role in problem.roles and math.isfinite(problem.travel[
                 problem.waves[g].pool, s]):  # fmt: skip
             x[(g, s, a.role)] += a.count
-    return Assignment(dict(x), dict(problem.fixed_shares or {}))
+    return dict(x)
+
+
+def assignment_of(problem: StaffingProblem, groups: tuple[AssignStaff, ...]) -> Assignment:
+    """A re-plan's starting point: the plan in effect's tester groups, with the routing the problem fixes."""
+    return Assignment(_counts_of(problem, groups), dict(problem.fixed_shares or {}))
 
 
 # ------------------------------------------------------------------------------------------ scoring a plan
