@@ -303,6 +303,7 @@ class CrowdModel:
         self.due = np.zeros((len(self.targets), self.n_steps + self.kernel.size + 2))
         self.held = np.zeros(len(self.targets))
         self.step_no = 0
+        self.set_up = False  # `setup` has run (processes started)
         self._post: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # densities after the last step
         # controls and closures
         self.controls: list[Control] = [Control(a) for a in self.plan.actions if isinstance(a, MeterFlow | OneWay)]
@@ -1315,11 +1316,16 @@ class CrowdModel:
                 yield wake
             self.inject(index, inj)
 
+    def fires(self, inj: Inject) -> bool:
+        """Whether an inject due now fires: it has no condition, or its condition holds on the state now."""
+        condition = parse_condition(inj.condition)
+        return condition is None or condition.holds(self.readings().get)
+
     def inject(self, index: int, inj: Inject) -> None:
         """A drill inject at its time: fires if its condition holds on the state then, and takes effect."""
         now = self.env.now
         condition = parse_condition(inj.condition)
-        fired = condition is None or condition.holds(self.readings().get)
+        fired = self.fires(inj)
         gate = f" ({condition}: {'yes' if fired else 'no'})" if condition is not None else ""
         self.rec.event(now, "inject" if fired else "inject_skipped",
                        f"inject {inj.kind}{' ' + inj.target if inj.target else ''}{gate}: {inj.note}".rstrip(": "),
@@ -1380,6 +1386,7 @@ class CrowdModel:
 
     def setup(self) -> None:
         """Everything before the first step: walking graph, free-flow potentials, first routes, processes."""
+        self.set_up = True
         walk = self.walk_graph = walkways(self.graph)
         self.redirect: np.ndarray | None = None
         self._meter_sets()
@@ -1454,7 +1461,7 @@ class CrowdModel:
 
     def run_until(self, t_s: float) -> None:
         """Set up (the first time) and run the world up to `t_s` (steps due before it)."""
-        if not hasattr(self, "phi0_nodes"):
+        if not self.set_up:
             self.setup()
         if t_s > self.env.now:
             self.env.run(until=t_s)
@@ -1540,13 +1547,7 @@ def crowd_state(scenario: CrowdScenario, plan: Plan | None, *, seed: int | None 
     that fired before, and those due at `at_s` whose condition holds on the state then (as the run decides)."""
     model = CrowdModel(scenario, plan, seed=seed)
     model.run_until(at_s)
-    fired = set(model.fired)
-    read = model.readings().get
-    for index, inj in enumerate(scenario.injects):
-        if inj.at_s == at_s:
-            condition = parse_condition(inj.condition)
-            if condition is None or condition.holds(read):
-                fired.add(index)
+    fired = set(model.fired) | {i for i, inj in enumerate(scenario.injects) if inj.at_s == at_s and model.fires(inj)}
     return model.state(), fired
 
 
