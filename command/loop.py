@@ -27,7 +27,11 @@ Re-planning at time t:
   entrance, walking to and present at each viewing area with when they are due to leave, and the teams at
   their posts (`scenarios.crowd.CrowdState`). Mass testing keeps the visitors' routing in force at t (they
   have been sent to their sites) and plans the tester groups not yet sent against it; the groups already
-  sent are as they were.
+  sent are as they were. Its buses are planned from where they are at t (idle at a bay, or away and back at
+  a time), for the riders waiting then and those the new plan's testing has still to send
+  (`scenarios.mass_testing.BusState`). A plan whose dispatch orders take over from first come, first served
+  says from when (`PlanMeta.dispatch_from_s`), so that the buses run first come, first served before t, as
+  they did.
 """
 
 from __future__ import annotations
@@ -55,7 +59,16 @@ from scenarios import Plan, scenario_hash
 from scenarios.defaults import default_plan
 from scenarios.injects import known_injects
 from scenarios.mass_testing import mass_testing_state
-from scenarios.plan import AssignStaff, ClearLane, CloseExit, CloseRoad, DirectRiders, MeterFlow, OneWay
+from scenarios.plan import (
+    AssignStaff,
+    ClearLane,
+    CloseExit,
+    CloseRoad,
+    DirectRiders,
+    DispatchBus,
+    MeterFlow,
+    OneWay,
+)
 from simulation import SimResult, simulate
 
 Progress = Callable[[str], None]
@@ -90,7 +103,8 @@ def plan_incident(
             + ", ".join(f"{i.kind} at {scenario.clock.label(i.at_s)}" for i in known))  # fmt: skip
     if state is not None:
         what = "the routing and tester groups in force" if scenario.kind == "mass_testing" else "the simulated state"
-        say(f"planning from {what} at {scenario.clock.label(now_s)}")
+        buses = ", with the buses where they are then" if getattr(state, "buses", None) is not None else ""
+        say(f"planning from {what} at {scenario.clock.label(now_s)}{buses}")
     # What the planner knows: the scenario with the injects that have happened, and none still to come. The
     # forecasts are made on it too (they must not show the effect of what nobody knows yet).
     known_world = scenario.model_copy(update={"injects": known})
@@ -133,15 +147,23 @@ def _what_has_happened(scenario: Any, plan: Plan, seed: int, now_s: float) -> tu
 
         state, fired = crowd_state(scenario, plan, seed=seed, at_s=now_s)
         return known_injects(scenario.injects, at_s=now_s, fired=fired), state
+    if scenario.kind == "mass_testing" and now_s > 0:
+        from simulation.mass_testing import MassTestingModel
+
+        model = MassTestingModel(scenario, plan, seed=seed)
+        so_far = model.run(until_s=now_s)
+        fired = {int(e.data["index"]) for e in so_far.events if e.kind == "inject" and e.t_s <= now_s}
+        buses = model.bus_state() if scenario.resources.buses is not None else None
+        return (known_injects(scenario.injects, at_s=now_s, fired=fired),
+                mass_testing_state(plan, scenario, now_s, model.geo, buses=buses))  # fmt: skip
     typhoon = scenario.kind == "typhoon" and now_s > 0
-    in_force = mass_testing_state(plan, scenario, now_s) if scenario.kind == "mass_testing" and now_s > 0 else None
     if not typhoon and not any(inj.at_s <= now_s for inj in scenario.injects):
-        return (), in_force
+        return (), None
     result = simulate(scenario, plan, seed=seed)
     fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= now_s}
     known = known_injects(scenario.injects, at_s=now_s, fired=fired)
     if not typhoon:
-        return known, in_force
+        return known, None
     from optimizer.typhoon import TyphoonState
 
     # A lane counts as cleared (no changeover, no minimum left to serve) once it has been cleared for the
@@ -198,7 +220,13 @@ def _splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None) -> Plan
     if kind == "mass_testing":
         taken = _fit_tester_groups(scenario, kept, taken)
     note = f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"
-    meta = new.meta.model_copy(update={"state_time_s": at_s, "note": note})
+    update: dict[str, Any] = {"state_time_s": at_s, "note": note}
+    if any(isinstance(a, DispatchBus) for a in kept + taken):
+        # Dispatch orders govern the buses from when they did under the plan in effect; if they did not (first
+        # come, first served), from now, so that the buses' past stays what it was.
+        had = any(isinstance(a, DispatchBus) for a in done.actions)
+        update["dispatch_from_s"] = (done.meta.dispatch_from_s if had else at_s) or None
+    meta = new.meta.model_copy(update=update)
     return Plan.build(meta, kept + taken)
 
 

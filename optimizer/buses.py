@@ -31,7 +31,7 @@ Objective, lexicographic, in two phases on CP-SAT (chosen by measurement against
    fleet-capacity flow bound (trips each bay needs against trips its buses can start), the LP relaxation
    (bisection: no plan clears by t where even the LP cannot), and CP-SAT's infeasibility proofs. Plans:
    CP-SAT feasibility probes "everyone carried by step t", by bisection from the bound to the best plan
-   (the greedy schedule first), restarted with new seeds (time to a first plan is heavy-tailed).
+   (the better of two greedy schedules first), restarted with new seeds (time to a first plan is heavy-tailed).
 2. with phase 1's value kept: `wait_weight` per rider-minute waited plus `km_weight` per bus-km (BusParams).
    Bound: the LP relaxation, then CP-SAT on the whole model; plans: CP-SAT, then large neighbourhoods
    (one window of time, or three destinations, re-planned with everything else fixed).
@@ -59,7 +59,7 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from optimizer.result import PlanResult, SolveParams, relative_gap
-from scenarios.mass_testing import MassTestingGeometry, largest_remainder
+from scenarios.mass_testing import BusState, MassTestingGeometry, largest_remainder
 from scenarios.plan import DispatchBus, Plan, PlanMeta, SolverStats
 from scenarios.schema import MassTestingScenario
 
@@ -108,6 +108,30 @@ class BayForecast:
         """Riders forecast in all (optionally at one bay, or for one destination)."""
         return sum(sum(row) for (b, d), row in self.arrivals.items()
                    if (bay is None or b == bay) and (destination is None or d == destination))  # fmt: skip
+
+    def after(self, at_s: float) -> BayForecast:
+        """The riders still to come at `at_s`, on buckets from `at_s` (a re-plan's forecast: those who came
+        before are in its state). A bucket's riders are spread evenly over it, as `forecast_bay_demand` has them."""
+        offset = at_s - self.start_s
+        if not (math.isfinite(offset) and offset >= 0):
+            raise ValueError(f"at_s: {at_s!r} must be at or after the forecast's start ({self.start_s:g} s)")
+        b = self.bucket_s
+        arrivals: dict[tuple[str, str], tuple[float, ...]] = {}
+        for key, row in self.arrivals.items():
+            new: dict[int, float] = {}
+            for k, riders in enumerate(row):
+                lo, hi = max(k * b, offset), (k + 1) * b
+                if riders <= 0 or hi <= lo:
+                    continue
+                q = math.floor((lo - offset) / b + EPS)
+                while lo < hi - EPS:
+                    end = min(hi, offset + (q + 1) * b)
+                    if end > lo:
+                        new[q] = new.get(q, 0.0) + riders * (end - lo) / b
+                    lo, q = max(lo, end), q + 1
+            if new:
+                arrivals[key] = tuple(new.get(q, 0.0) for q in range(max(new) + 1))
+        return BayForecast(bucket_s=b, arrivals=arrivals, start_s=at_s)
 
     def cumulative(self, bay: str, destination: str, n: int) -> np.ndarray:
         """Whole riders who have reached `bay` for `destination` by the end of buckets 0 .. n-1 (rounded)."""
@@ -225,19 +249,6 @@ class BusParams:
     first_phase_share: float = 0.6  # of the time limit, at most, for phase 1 (the rest for phase 2)
     diagnose: bool = True  # when the target is missed, find the fleet it would take
     deterministic: bool = True  # CP-SAT's interleaved search: the same answer for the same seed and limit
-
-
-@dataclass(frozen=True)
-class BusState:
-    """The buses' side of a simulated state at the forecast's start, for re-planning (a rolling horizon).
-
-    `waiting[(bay, destination)]`: riders queued now; `idle[bay]`: buses idle there now; `returning`: one
-    `(bay, at_s)` per bus away on a trip, idle at that bay again at `at_s`. The depots no longer count.
-    """
-
-    waiting: Mapping[tuple[str, str], int] = field(default_factory=dict)
-    idle: Mapping[str, int] = field(default_factory=dict)
-    returning: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -530,8 +541,13 @@ def score_schedule(problem: BusProblem, dispatch: np.ndarray) -> BusScore:
     )
 
 
-def greedy_schedule(problem: BusProblem) -> np.ndarray:
-    """Every idle bus leaves at once for the destination with the most riders waiting (full loads first)."""
+GreedyRule = Literal["most_waiting", "shortest_cycle"]
+
+
+def greedy_schedule(problem: BusProblem, rule: GreedyRule = "most_waiting") -> np.ndarray:
+    """Every idle bus leaves at once: for the destination with the most riders waiting (full loads first), or,
+    by `shortest_cycle`, for the one with riders waiting whose round trip is the shortest (so that the long
+    trips come last, when a bus need not come back)."""
     p = problem
     b_n, d_n, g = p.riders.shape
     n = np.zeros_like(p.riders)
@@ -543,7 +559,10 @@ def greedy_schedule(problem: BusProblem) -> np.ndarray:
         for i in range(b_n):
             waiting = p.riders[i, :, j] - cum[i]
             while idle[i] > 0 and waiting.max(initial=0) > 0:
-                k = int(np.argmax(waiting))
+                if rule == "most_waiting":
+                    k = int(np.argmax(waiting))
+                else:
+                    k = int(np.argmin(np.where(waiting > 0, p.cycle[i], np.iinfo(np.int64).max)))
                 n[i, k, j] += 1
                 take = min(p.capacity, int(waiting[k]))
                 waiting[k] -= take
@@ -1175,8 +1194,8 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS,
     """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2."""
     p = problem
     budget = Budget(params.time_limit_s, deterministic=options.deterministic)
-    greedy = greedy_schedule(p)
-    gscore = score_schedule(p, greedy)
+    starts = [(g, score_schedule(p, g)) for g in (greedy_schedule(p), greedy_schedule(p, "shortest_cycle"))]
+    greedy, gscore = min(starts, key=lambda pair: _phase1_value(p, pair[1]))  # the first plan: the better greedy
     bound, source = own_bound(p)
     one = _Phase1(greedy, _phase1_value(p, gscore), bound, source, "FEASIBLE")
     nothing = p.riders_total == 0 or p.n_steps == 0

@@ -52,7 +52,9 @@ def testing_forecast(problem, plan: Plan, horizon_s: float) -> dict[str, list[fl
 def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
                           state: MassTestingState | None = None) -> PlanResult:  # fmt: skip
     """Staffing and routing, then buses; one plan with both. Re-planned from a `state`
-    (`scenarios.mass_testing.mass_testing_state`), visitors keep their sites and the groups sent stay sent."""
+    (`scenarios.mass_testing.mass_testing_state`), visitors keep their sites and the groups sent stay sent; with
+    the state's buses, the dispatches start from the riders waiting and the buses where they are at `state.at_s`,
+    for the riders the forecast has still to come."""
     started = time.perf_counter()
     geo = MassTestingGeometry(scenario, scenario_graph(scenario))
     staff = plan_staffing(scenario, geo, params=params, state=state)
@@ -61,7 +63,10 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
     problem = staffing_problem(scenario, geo, state=state)
     tested = testing_forecast(problem, staff.plan, scenario.clock.horizon_s)
     forecast = forecast_bay_demand(scenario, tested, geo, bucket_s=BUCKET_S)
-    buses = plan_buses(scenario, forecast, geo, params=params)
+    at_bays = state.buses if state is not None else None
+    if at_bays is not None:  # from the buses and riders where they are, for the riders still to come
+        forecast = forecast.after(state.at_s)  # type: ignore[union-attr]
+    buses = plan_buses(scenario, forecast, geo, params=params, state=at_bays)
     if buses.plan is None:
         return replace(staff, rationale=(*staff.rationale, f"buses: {buses.diagnosis or buses.status}; "
                                          "the simulation runs them first come, first served"))  # fmt: skip
@@ -76,11 +81,16 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
         if value is not None:
             details[f"buses_{name}"] = float(value)
     diagnosis = "; ".join(d for d in (staff.diagnosis, buses.diagnosis) if d) or None
+    from_state = () if at_bays is None else (
+        f"buses: re-planned from {scenario.clock.label(forecast.start_s)}: {sum(at_bays.waiting.values())} riders "
+        f"waiting, {sum(at_bays.idle.values())} buses idle, {len(at_bays.returning)} away; "
+        f"{forecast.total():.0f} riders forecast to come",
+    )  # fmt: skip
     return replace(
         staff,
         plan=plan,
         wall_s=time.perf_counter() - started,
-        rationale=(*staff.rationale, *(f"buses: {r}" for r in buses.rationale)),
+        rationale=(*staff.rationale, *from_state, *(f"buses: {r}" for r in buses.rationale)),
         diagnosis=diagnosis,
         details=details,
     )

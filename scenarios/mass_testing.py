@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import networkx as nx
@@ -261,18 +262,41 @@ def _waves(scenario: MassTestingScenario, geo: MassTestingGeometry, pool_name: s
 
 
 @dataclass(frozen=True)
+class BusState:
+    """The buses' side of a simulated state at a moment, for re-planning the dispatches from it.
+
+    `waiting[(bay, destination)]`: riders queued now; `idle[bay]`: buses idle there now; `returning`: one
+    `(bay, at_s)` per bus away (on a trip, loading, or driving from its depot), idle at that bay again at `at_s`.
+    The depots no longer count.
+    """
+
+    waiting: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    idle: Mapping[str, int] = field(default_factory=dict)
+    returning: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def fleet(self) -> int:
+        return sum(self.idle.values()) + len(self.returning)
+
+
+@dataclass(frozen=True)
 class MassTestingState:
     """What a re-plan at `at_s` starts from: the visitors' routing in force ((zone, site) -> share; they have been
-    sent to their sites), and the plan in effect's tester groups (those due before `at_s` have been sent)."""
+    sent to their sites), the plan in effect's tester groups (those due before `at_s` have been sent), and, from
+    a simulation of the plan in effect up to `at_s`, the buses (`simulation.mass_testing.MassTestingModel
+    .bus_state`; None: the buses are planned from the start)."""
 
     at_s: float
     routing: dict[tuple[str, str], float]
     groups: tuple[AssignStaff, ...]
+    buses: BusState | None = None
 
 
 def mass_testing_state(plan: Plan, scenario: MassTestingScenario, at_s: float,
-                       geometry: MassTestingGeometry | None = None) -> MassTestingState:  # fmt: skip
-    return MassTestingState(at_s, routing_in_force(plan, scenario, at_s, geometry), tuple(plan.of_type(AssignStaff)))
+                       geometry: MassTestingGeometry | None = None, *,
+                       buses: BusState | None = None) -> MassTestingState:  # fmt: skip
+    return MassTestingState(at_s, routing_in_force(plan, scenario, at_s, geometry), tuple(plan.of_type(AssignStaff)),
+                            buses)  # fmt: skip
 
 
 def routing_in_force(plan: Plan, scenario: MassTestingScenario, at_s: float,

@@ -209,6 +209,10 @@ class PlanMeta(Model):
     note: str = ""
     # Left out of the JSON when empty, so that plans without one keep the JSON and digest they always had.
     trade_off: tuple[TradeOffPoint, ...] = Field(default=(), exclude_if=lambda points: not points)
+    # Buses follow the plan's dispatch orders from this time; before it, first come, first served. Set when a
+    # plan with orders takes over from one without (a re-plan), so that the buses' past stays what it was.
+    # None (left out of the JSON, as above): the orders govern from the start.
+    dispatch_from_s: Seconds | None = Field(default=None, exclude_if=lambda t: t is None)
 
 
 class Plan(Model):

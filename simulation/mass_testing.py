@@ -27,7 +27,14 @@ import simpy
 
 from scenarios.errors import ScenarioError
 from scenarios.injects import delay_of, parse_condition
-from scenarios.mass_testing import MassTestingGeometry, check_plan, default_plan, largest_remainder, roles_of
+from scenarios.mass_testing import (
+    BusState,
+    MassTestingGeometry,
+    check_plan,
+    default_plan,
+    largest_remainder,
+    roles_of,
+)
 from scenarios.plan import AssignStaff, DispatchBus, Plan, RouteVisitors
 from scenarios.schema import ArrivalProfile, MassTestingScenario
 from simulation.core import (
@@ -128,15 +135,16 @@ class Bay:
 
 
 class BusPolicy(Protocol):
-    """Decides where an idle bus at a bay goes next (a generator that yields SimPy events while it waits)."""
+    """Decides where an idle bus at a bay goes next (a generator that yields SimPy events while it waits), and
+    how long a bus that chose its trip at a given moment waits for more riders once loaded."""
 
     def next_trip(self, env: simpy.Environment, bay: Bay) -> Generator[simpy.Event, Any, str]: ...
+
+    def fill_wait(self, chosen_s: float) -> float: ...
 
 
 class FirstComeFirstServed:
     """A bus takes the destination of the rider who has waited longest, and waits up to 5 min to fill."""
-
-    fill_wait_s = FCFS_FILL_WAIT_S
 
     def next_trip(self, env: simpy.Environment, bay: Bay) -> Generator[simpy.Event, Any, str]:
         while (dest := bay.head_destination()) is None:
@@ -145,19 +153,33 @@ class FirstComeFirstServed:
             yield ev
         return dest
 
+    def fill_wait(self, chosen_s: float) -> float:
+        return FCFS_FILL_WAIT_S
+
 
 class Scheduled:
-    """A bus follows the plan's dispatch orders at its bay; after the last order it falls back to FCFS.
+    """A bus follows the plan's dispatch orders at its bay from `from_s`; after the last order it falls back to
+    first come, first served without waiting to fill.
 
-    An order whose destination has no rider waiting is dropped (an empty bus does not leave).
+    Before `from_s` (a plan whose orders took over from first come, first served at a re-plan) buses serve first
+    come, first served as they did then, waiting to fill. An order whose destination has no rider waiting is
+    dropped (an empty bus does not leave).
     """
 
-    fill_wait_s = 0.0
-
-    def __init__(self) -> None:
+    def __init__(self, from_s: float = 0.0) -> None:
+        self.from_s = from_s
         self.fallback = FirstComeFirstServed()
 
     def next_trip(self, env: simpy.Environment, bay: Bay) -> Generator[simpy.Event, Any, str]:
+        while env.now < self.from_s:
+            dest = bay.head_destination()
+            if dest is not None:
+                return dest
+            ev = env.event()
+            bay.idle.append(ev)
+            yield env.any_of([ev, env.timeout(self.from_s - env.now)])
+            if not ev.triggered:
+                bay.idle.remove(ev)
         while bay.orders:
             at_s, _, dest = bay.orders[0]
             if at_s > env.now:
@@ -167,6 +189,9 @@ class Scheduled:
             if bay.riders[dest]:
                 return dest
         return (yield from self.fallback.next_trip(env, bay))
+
+    def fill_wait(self, chosen_s: float) -> float:
+        return FCFS_FILL_WAIT_S if chosen_s < self.from_s else 0.0
 
 
 # ------------------------------------------------------------------------------------------ the model
@@ -201,6 +226,7 @@ class MassTestingModel:
         self.groups: list[tuple[float, int, float]] = []  # (arrival, count, shift end) of tester groups
         self.presence: list[tuple[str, str, str, float, float, int]] = []  # (pool, role, site, from, until, n)
         self.trips: list[tuple[str, float, int]] = []  # (bus, departure, riders)
+        self.bus_at: dict[str, tuple[str, float]] = {}  # bus -> (its bay, when it is (or was) idle there)
         self.delays: list[tuple[float, str, float]] = []  # (fired at, pool, seconds) of delay injects
         self.stop = self.env.event()
 
@@ -460,21 +486,28 @@ class MassTestingModel:
         """A bus drives to its bay, then shuttles riders to destinations as its policy says."""
         env, fleet = self.env, self.s.resources.buses
         assert fleet is not None
+        drive = self.geo.bus_drive
+        self.bus_at[name] = (bay, ready_at_s + drive[depot][bay])
         yield env.timeout(ready_at_s)
-        yield env.timeout(self.geo.bus_drive[depot][bay])
+        yield env.timeout(drive[depot][bay])
         self.bus_km += self.geo.bus_distance_m[depot][bay] / 1000
         b = self.bays[bay]
         while True:
             dest = yield from policy.next_trip(env, b)
+            chosen, back = env.now, drive[bay][dest] + fleet.unload_time_s + drive[dest][bay]
             riders = b.board(dest, fleet.capacity)
             filling = Filling(riders, fleet.capacity - len(riders), env.event())
+            # Away until loaded, there and back (a wait to fill, if any, not foreseen).
+            self.bus_at[name] = (bay, chosen + fleet.load_time_s + back)
             if filling.room > 0:  # riders who come while the bus loads (or waits to fill) board it
                 b.filling.setdefault(dest, deque()).append(filling)
             yield env.timeout(fleet.load_time_s)
-            if filling.room > 0 and policy.fill_wait_s > 0:
-                yield env.any_of([filling.full, env.timeout(policy.fill_wait_s)])
+            if filling.room > 0 and (wait := policy.fill_wait(chosen)) > 0:
+                self.bus_at[name] = (bay, env.now + wait + back)  # at the latest
+                yield env.any_of([filling.full, env.timeout(wait)])
             if filling.room > 0:
                 b.filling[dest].remove(filling)
+            self.bus_at[name] = (bay, env.now + back)
             for v in riders:
                 self._depart(v, env.now)
             self.trips.append((name, env.now, len(riders)))
@@ -523,7 +556,25 @@ class MassTestingModel:
                 k += 1
                 self.env.process(self.bus(f"bus_{k:03d}", depot.node, bay, depot.ready_at_s, policy))
 
-    def run(self) -> SimResult:
+    def bus_state(self) -> BusState:
+        """The buses' side of the state now, for a re-plan: riders queued per bay and destination (not those
+        aboard a bus loading), buses idle per bay, and when each bus away (on a trip, loading, or still driving
+        from its depot) is idle at its bay again."""
+        now = self.env.now
+        waiting = {(b, d): len(q) for b, bay in self.bays.items() for d, q in bay.riders.items() if q}
+        idle: dict[str, int] = {}
+        returning = []
+        for name in sorted(self.bus_at):
+            bay, at_s = self.bus_at[name]
+            if at_s <= now:
+                idle[bay] = idle.get(bay, 0) + 1
+            else:
+                returning.append((bay, at_s))
+        return BusState(waiting=waiting, idle=idle, returning=tuple(returning))
+
+    def run(self, until_s: float | None = None) -> SimResult:
+        """Run to the end (everybody finished, or the horizon), or only up to `until_s` (a state for a re-plan:
+        the result is then that of the run so far)."""
         env = self.env
         self._route_visitors()
         self.buses_out = 0
@@ -544,7 +595,8 @@ class MassTestingModel:
         for act in self.plan.of_type(AssignStaff):
             env.process(self.tester_group(act))
         orders = self.plan.of_type(DispatchBus)
-        policy: BusPolicy = Scheduled() if orders else FirstComeFirstServed()
+        from_s = self.plan.meta.dispatch_from_s or 0.0
+        policy: BusPolicy = Scheduled(from_s) if orders else FirstComeFirstServed()
         seq = 0
         for act in orders:
             for _ in range(act.count):
@@ -564,7 +616,7 @@ class MassTestingModel:
         env.process(self.sampler())
         if self.s.injects:
             env.process(self.injects())
-        horizon = env.timeout(self.s.clock.horizon_s)
+        horizon = env.timeout(self.s.clock.horizon_s if until_s is None else min(until_s, self.s.clock.horizon_s))
         if self.n == 0:
             self.stop.succeed()
         with WallClock() as clock:
