@@ -2,6 +2,7 @@
 Dask LocalCluster, as ratios measured in one run; and Dask's per-task overhead on near-empty tasks.
 
     python benchmarks/sweeps.py [--replications 1000] [--scenarios disney_mass_testing ...] [--out DIR]
+        [--engines local dask serial]
 
 With `--out DIR` a run cut off (a session ending) keeps each engine it finished: an engine's wall time is
 written beside its replications once it completes, and a rerun with the same DIR skips finished engines and
@@ -23,6 +24,8 @@ from scenarios import ScenarioError, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import builtin_scenario_names
 
+ENGINES = ("serial", "local", "dask")
+
 
 def overhead_per_task(n: int = 400) -> float:
     """Seconds per task that Dask adds, from tasks that do (almost) nothing."""
@@ -41,6 +44,8 @@ def main() -> int:
     parser.add_argument("--replications", type=int, default=1000)
     parser.add_argument("--scenarios", nargs="*", default=builtin_scenario_names())
     parser.add_argument("--out", type=Path, help="keep the sweeps here, and skip engines finished in it")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
+                        help="the order to run the engines in (all three run: the table needs them)")  # fmt: skip
     args = parser.parse_args()
     folder = args.out or Path(tempfile.mkdtemp(prefix="yiwang-sweeps-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -54,7 +59,7 @@ def main() -> int:
             print(f"| {name} | not runnable yet: {exc.problems[0].reason} | | | | | | |")
             continue
         walls, rows, earlier = {}, {}, []
-        for engine in ("serial", "local", "dask"):
+        for engine in dict.fromkeys([*args.engines, *ENGINES]):
             out = folder / f"{name}-{engine}"
             timing = folder / f"{name}-{engine}.json"
             if timing.exists() and json.loads(timing.read_text())["replications"] == args.replications:
