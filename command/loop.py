@@ -21,7 +21,10 @@ Re-planning at time t:
 - The new plan takes over at t (`_splice`): what the plan in effect did before t stands; its controls still
   in force at t end at t, unless the new plan has the same control (same action and target) in force at t
   too, in which case it simply carries on to the new plan's end; the new plan's controls in force at t start
-  at t; its later actions follow. One-off actions (a bus dispatched, a batch led) are never moved.
+  at t; its later actions follow. One-off actions (a bus dispatched, a batch led) are never moved; a bus
+  dispatch order of the plan in effect that no bus has carried out by t lapses at t (`DispatchBus.until_s`):
+  the new plan was made for the buses as they are then. Buses under orders wait for the next one, so each
+  bay's first order after t is kept too, cancelled at t: until t they wait as they did (`_orders_until`).
 - A typhoon or a crowd is planned from the simulated state at t: riders waiting per area, vehicles queued
   per tunnel direction and lanes cleared (`optimizer.typhoon.TyphoonState`); people waiting outside each
   entrance, walking to and present at each viewing area with when they are due to leave, and the teams at
@@ -202,9 +205,9 @@ def _splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None) -> Plan
     min_clear = scenario.lanes.min_clear_s if kind == "typhoon" else 0.0
     # The new plan's controls in force at t: carried on from the old ones where they are the same, else from t.
     carried = [a for a in new.actions if _in_force(a, at_s, controls, since=True)]
-    kept = []
+    kept = _orders_until(done, at_s)
     for a in done.actions:
-        if a.at_s >= at_s:
+        if a.at_s >= at_s or isinstance(a, DispatchBus):
             continue
         if _in_force(a, at_s, controls):
             same = next((b for b in carried if _same(a, b)), None)
@@ -228,6 +231,27 @@ def _splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None) -> Plan
         update["dispatch_from_s"] = (done.meta.dispatch_from_s if had else at_s) or None
     meta = new.meta.model_copy(update=update)
     return Plan.build(meta, kept + taken)
+
+
+def _orders_until(done: Plan, at_s: float) -> list[Any]:
+    """The bus dispatch orders of the plan in effect, as they stand once a re-plan takes over at `at_s`.
+
+    A bus under orders waits at its bay for the next one, so the orders dated after t shaped what the buses did
+    before t. Kept, so that the buses' past stays what it was: every order dated before t, lapsing at t if no
+    bus has carried it out by then; any order that lapsed by t; and, at each bay, the first order still live
+    after t, cancelled at t (buses waiting for it wait until t, and then the new plan's orders govern).
+    """
+    out, waited_for = [], set()
+    for a in done.of_type(DispatchBus):
+        live_at_t = a.until_s is None or a.until_s > at_s
+        if a.at_s < at_s:
+            out.append(a.model_copy(update={"until_s": at_s}) if live_at_t else a)
+        elif not live_at_t:
+            out.append(a)
+        elif a.origin not in waited_for:
+            waited_for.add(a.origin)
+            out.append(a.model_copy(update={"until_s": at_s, "note": f"cancelled by the re-plan at {at_s:g} s"}))
+    return out
 
 
 def _fit_tester_groups(scenario: Any, kept: list[Any], taken: list[Any]) -> list[Any]:

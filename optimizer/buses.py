@@ -583,24 +583,34 @@ def arrival_bound(problem: BusProblem) -> int | None:
 def flow_bound(problem: BusProblem) -> int | None:
     """Fleet-capacity flow bound: the first j by which each bay's buses can start the trips its riders need.
 
-    A bay needs at least ceil(riders / capacity) trips per destination; a bus first idle at e can start at
-    most floor((j - e) / c) + 1 trips by t_j, c its bay's shortest cycle. None: never within the grid.
+    A bay needs at least n_d = ceil(riders / capacity) trips to each destination d, and its buses must start
+    them all by t_j:
+    - by count: a bus first idle at e can start at most floor((j - e) / c) + 1 trips by t_j, c the bay's
+      shortest cycle;
+    - by busy time: a bus starts its next trip no sooner than a cycle after its last, so every trip but each
+      bus's last keeps a bus busy for its whole cycle: sum_d n_d c_d less the cycles of the B longest trips (B
+      buses idle by t_j, each with a last trip) is at most sum_b (j - e_b).
+    None: never within the grid (so some rider is stranded).
     """
     p = problem
     best = 0
     for i in range(len(p.bays)):
-        need = int(sum(math.ceil(t / p.capacity) for t in p.total[i]))
+        trips = np.array([math.ceil(t / p.capacity) for t in p.total[i]], dtype=np.int64)
+        need = int(trips.sum())
         if need == 0:
             continue
         live = p.cycle[i][p.total[i] > 0]
         if np.any(live == 0):
             return None
         c = int(live.min())
+        longest_first = np.sort(np.repeat(p.cycle[i], trips))[::-1]
+        busy = int(longest_first.sum())
         starts = np.repeat(np.arange(p.n_steps), p.supply[i])
         found = None
         for j in range(p.n_steps):
             ready = starts[starts <= j]
-            if int(((j - ready) // c + 1).sum()) >= need:
+            enough = int(((j - ready) // c + 1).sum()) >= need
+            if enough and int((j - ready).sum()) >= busy - int(longest_first[: ready.size].sum()):
                 found = j
                 break
         if found is None:
@@ -993,6 +1003,8 @@ def own_bound(problem: BusProblem) -> tuple[float, str]:
         candidates.append((float(arrive), "the last rider's arrival plus loading"))
     if flow is not None:
         candidates.append((float(flow), "the fleet-capacity flow bound"))
+    elif g:  # the buses cannot start every trip needed within the grid: a rider at least is stranded
+        candidates.append((float(g + 1 + g), "the fleet-capacity flow bound (a rider at least is stranded)"))
     return max(candidates, key=lambda c: c[0])
 
 

@@ -54,7 +54,12 @@ class AssignStaff(_Action):
 
 
 class DispatchBus(_Action):
-    """Send buses from a bay to a destination (one trip each), optionally a named bus."""
+    """Send buses from a bay to a destination (one trip each), optionally a named bus.
+
+    An order no bus has carried out by `until_s` lapses: a re-plan took over then (`command.loop._splice`); one
+    with `until_s` before `at_s` was cancelled before it was due (buses waiting for it wait until `until_s`).
+    Left out of the JSON when unset, so that plans without one keep the JSON and digest they always had.
+    """
 
     type: Literal["dispatch_bus"] = "dispatch_bus"
     key_fields: ClassVar[tuple[str, ...]] = ("bus", "origin", "to")
@@ -62,6 +67,7 @@ class DispatchBus(_Action):
     to: NodeId
     count: int = Field(default=1, ge=1, le=100_000)
     bus: str | None = None
+    until_s: Seconds | None = Field(default=None, exclude_if=lambda t: t is None)
 
 
 class RouteVisitors(_Action):

@@ -105,7 +105,7 @@ class Bay:
     riders: dict[str, deque[tuple[float, int]]]
     idle: deque[simpy.Event] = field(default_factory=deque)  # buses waiting for any rider (FCFS)
     filling: dict[str, deque[Filling]] = field(default_factory=dict)
-    orders: list[tuple[float, int, str]] = field(default_factory=list)  # heap of (at_s, seq, destination)
+    orders: list[tuple[float, int, str, float]] = field(default_factory=list)  # heap: (at_s, seq, dest, lapses at)
 
     def waiting(self) -> int:
         return sum(len(q) for q in self.riders.values())
@@ -163,7 +163,8 @@ class Scheduled:
 
     Before `from_s` (a plan whose orders took over from first come, first served at a re-plan) buses serve first
     come, first served as they did then, waiting to fill. An order whose destination has no rider waiting is
-    dropped (an empty bus does not leave).
+    dropped (an empty bus does not leave), and so is one that has lapsed (`DispatchBus.until_s`: a re-plan took
+    over before any bus was free to carry it out); a bus waiting for a cancelled order waits until it lapses.
     """
 
     def __init__(self, from_s: float = 0.0) -> None:
@@ -181,9 +182,12 @@ class Scheduled:
             if not ev.triggered:
                 bay.idle.remove(ev)
         while bay.orders:
-            at_s, _, dest = bay.orders[0]
+            at_s, _, dest, until_s = bay.orders[0]
+            if until_s <= env.now:  # lapsed, or cancelled, before a bus could carry it out
+                heapq.heappop(bay.orders)
+                continue
             if at_s > env.now:
-                yield env.timeout(at_s - env.now)
+                yield env.timeout(min(at_s, until_s) - env.now)
                 continue
             heapq.heappop(bay.orders)
             if bay.riders[dest]:
@@ -600,7 +604,8 @@ class MassTestingModel:
         seq = 0
         for act in orders:
             for _ in range(act.count):
-                heapq.heappush(self.bays[act.origin].orders, (act.at_s, seq, act.to))
+                until_s = math.inf if act.until_s is None else act.until_s
+                heapq.heappush(self.bays[act.origin].orders, (act.at_s, seq, act.to, until_s))
                 seq += 1
         self._start_buses(policy)
         unreachable = np.flatnonzero(~np.isfinite(self.at_site))

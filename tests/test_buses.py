@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from optimizer.buses import (
@@ -339,6 +339,49 @@ def test_flow_bound_is_below_the_optimum():
     out = solve_buses(p, params=FAST, options=EXACT)
     assert out.phase_status[0] == "OPTIMAL"
     assert flow_bound(p) is not None and flow_bound(p) <= out.last_value
+
+
+def test_one_bus_with_every_rider_waiting_needs_the_longest_trip_last():
+    """One bus, free from step 2, riders for three destinations (cycles 3, 6 and 10 steps) all waiting: every
+    trip but the last keeps the bus busy its whole cycle, so the best plan ends with a long trip. For 5, 16 and
+    23 riders (1 + 4 + 5 trips of 5) the last starts at step 2 + 77 - 10 = 69, and the flow bound proves it;
+    for 6, 16 and 21 (2 + 4 + 5 trips) it would be step 72, past the grid's last (71): a rider is stranded, and
+    the bound proves that too (the target is missed by every plan)."""
+    drive = {"dest_a": 300.0, "dest_b": 700.0, "dest_c": 1300.0}
+    scenario, geo = tiny_world(buses=1, capacity=5, drive_s=drive, horizon_s=6 * 3600, ready_s=400.0)
+    fits = bus_problem(scenario, forecast({"dest_a": [5], "dest_b": [16], "dest_c": [23]}), geo)
+    assert list(fits.cycle[0]) == [3, 6, 10] and fits.n_steps == 72 and fits.supply[0, 2] == 1
+    assert flow_bound(fits) == 69
+    out = solve_buses(fits, params=SolveParams(time_limit_s=2.0), options=EXACT)
+    assert out.score.stranded == 0 and out.last_value == 69 and out.phase_status[0] == "OPTIMAL"
+    short = bus_problem(scenario, forecast({"dest_a": [6], "dest_b": [16], "dest_c": [21]}), geo)
+    assert flow_bound(short) is None
+    out = solve_buses(short, params=SolveParams(time_limit_s=2.0), options=EXACT)
+    assert out.status == "INFEASIBLE" and out.score.stranded == 1
+    assert out.last_bound == out.last_value  # one stranded rider, proven the fewest
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), min_size=1, max_size=4), st.integers(1, 3),
+       st.integers(2, 6), st.sampled_from([0.0, 400.0]))  # fmt: skip
+def test_the_flow_bound_never_exceeds_a_proven_optimum(rows, buses, capacity, ready_s):
+    """Against CP-SAT's proven optimum on small cases (one bay, up to three buses): the flow bound, busy time
+    included, is never above it, and when it says nobody can be carried in time somebody is stranded."""
+    drive = {"dest_a": 300.0, "dest_b": 1000.0}
+    scenario, geo = tiny_world(buses=buses, capacity=capacity, drive_s=drive, horizon_s=60 + 16 * STEP,
+                               ready_s=ready_s)  # fmt: skip
+    p = bus_problem(scenario, forecast({d: [r[i] for r in rows] for i, d in enumerate(drive)}), geo)
+    out = solve_buses(p, params=SolveParams(time_limit_s=10.0, relative_gap=0.0), options=EXACT)
+    event(f"phase 1 {out.phase_status[0].lower()}")
+    if out.phase_status[0] != "OPTIMAL":
+        return  # nothing proven to compare with
+    bound = flow_bound(p)
+    event("nobody can be carried in time" if bound is None else "bound == optimum" if bound == out.last_value
+          else "bound < optimum")  # fmt: skip
+    if bound is None:
+        assert out.score.stranded > 0
+    else:
+        assert bound <= out.last_value
 
 
 # ------------------------------------------------------------------------------------------ diagnosis

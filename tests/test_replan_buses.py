@@ -3,7 +3,11 @@ leaves the buses' past as it was."""
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
+
 import pytest
+import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +20,7 @@ from scenarios.defaults import default_plan
 from scenarios.mass_testing import BusState
 from scenarios.plan import DispatchBus, Plan, PlanMeta
 from simulation import simulate
-from simulation.mass_testing import MassTestingModel
+from simulation.mass_testing import FCFS_FILL_WAIT_S, Bay, MassTestingModel, Scheduled
 
 AT_S = 10_800.0  # 3 h into the Disney scenario: its buses have been carrying riders for 40 minutes
 
@@ -141,3 +145,93 @@ def test_the_riders_still_to_come_are_those_of_the_forecast_after_the_moment(row
     assert fc.after(start_s).total() == pytest.approx(fc.total())
     with pytest.raises(ValueError, match="at_s"):
         fc.after(start_s - 1)
+
+
+# ------------------------------------------------------------------------------------------ the policy
+
+
+def _first_trip(bay: Bay, policy: Scheduled, free_at_s: float, arrivals=()) -> tuple[float, str]:  # type: ignore[no-untyped-def]
+    """When a bus free at the bay from `free_at_s` leaves, and for where; `arrivals`: (t, rider, destination)."""
+    env = simpy.Environment()
+    got: list[tuple[float, str]] = []
+
+    def rider(t: float, v: int, dest: str):  # type: ignore[no-untyped-def]
+        yield env.timeout(t)
+        bay.arrive(env.now, v, dest)
+
+    def bus():  # type: ignore[no-untyped-def]
+        yield env.timeout(free_at_s)
+        dest = yield from policy.next_trip(env, bay)
+        got.append((env.now, dest))
+
+    for t, v, dest in arrivals:
+        env.process(rider(t, v, dest))
+    env.process(bus())
+    env.run()
+    return got[0]
+
+
+def _bay(**waiting: int) -> Bay:
+    bay = Bay("bay", {"a": deque(), "b": deque()})
+    for dest, n in waiting.items():
+        bay.riders[dest].extend((0.0, 100 * ord(dest) + i) for i in range(n))
+    return bay
+
+
+def test_an_order_no_bus_was_free_to_carry_out_before_it_lapsed_is_dropped():
+    """An order for b, due at 0 and lapsing at 300 s: a bus free at 600 s does not carry it out (it serves the
+    longest-waiting rider's destination, a), while one free at 200 s does, and so does one at 600 s when the
+    order lapses at 900 s. An order due at 900 s but cancelled at 500 s holds a bus free at 200 s until 500 s."""
+    cases = [(0.0, 300.0, 600.0, (600.0, "a")), (0.0, 300.0, 200.0, (200.0, "b")),
+             (0.0, 900.0, 600.0, (600.0, "b")), (900.0, 500.0, 200.0, (500.0, "a"))]  # fmt: skip
+    for at_s, until_s, free_at_s, trip in cases:
+        bay = _bay(a=1, b=1)
+        bay.riders["a"][0] = (-1.0, 1)  # a's rider has waited longest
+        heapq.heappush(bay.orders, (at_s, 0, "b", until_s))
+        assert _first_trip(bay, Scheduled(), free_at_s) == trip
+
+
+def test_before_the_orders_govern_a_bus_serves_first_come_first_served_and_then_follows_them():
+    """Orders governing from 1,000 s: a bus free at 600 s with riders waiting leaves at once for the longest
+    waiting (and waits to fill, as first come, first served does); a bus free at 600 s with nobody waiting
+    waits, and at 1,000 s turns to its orders (an order at 1,200 s for b, whose rider came at 1,100 s) without
+    leaving a stale wake-up call at the bay."""
+    bay = _bay(a=1)
+    heapq.heappush(bay.orders, (1200.0, 0, "b", float("inf")))
+    policy = Scheduled(from_s=1000.0)
+    assert _first_trip(bay, policy, 600.0) == (600.0, "a")
+    assert policy.fill_wait(600.0) == FCFS_FILL_WAIT_S and policy.fill_wait(1000.0) == 0.0
+    empty = _bay()
+    heapq.heappush(empty.orders, (1200.0, 0, "b", float("inf")))
+    assert _first_trip(empty, Scheduled(from_s=1000.0), 600.0, arrivals=[(1100.0, 7, "b")]) == (1200.0, "b")
+    assert not empty.idle
+
+
+def test_a_splice_lets_the_orders_in_effect_lapse_at_the_replanning_time_and_keeps_the_past(disney):  # type: ignore[no-untyped-def]
+    """Re-planned again at 3.5 h with no dispatch orders: the orders of the plan in effect dated before then
+    lapse then (those dated later are not taken), and the departures before 3.5 h are those of the plan in
+    effect."""
+    base = default_plan(disney)
+    orders = Plan.build(PlanMeta(scenario=disney.name, produced_by="test"),
+                        [DispatchBus(at_s=AT_S + 600 * k, origin=bay, to=dest, count=2)
+                         for k in range(6) for bay in disney.resources.buses.bays
+                         for dest in disney.resources.buses.destinations])  # fmt: skip
+    first = _splice(base, orders, AT_S, scenario=disney)
+    later = AT_S + 1800
+    second = _splice(first, base, later, scenario=disney)
+    kept = second.of_type(DispatchBus)
+    assert kept and all(a.until_s == later for a in kept)
+    after = [a for a in kept if a.at_s >= later]  # each bay's next order, cancelled: its buses were waiting
+    assert sorted(a.origin for a in after) == sorted(disney.resources.buses.bays)
+    assert all(a.until_s is None for a in first.of_type(DispatchBus))
+    assert _departures(simulate(disney, second, seed=disney.seed), later) == \
+        _departures(simulate(disney, first, seed=disney.seed), later)  # fmt: skip
+
+
+def test_a_dispatch_order_keeps_its_digest_unless_it_lapses():
+    order = DispatchBus(at_s=60, origin="bay", to="dest")
+    plan = Plan.build(PlanMeta(scenario="x"), [order])
+    assert "until_s" not in plan.to_json()
+    assert Plan.from_json(plan.to_json()) == plan
+    lapsing = order.model_copy(update={"until_s": 120.0})
+    assert Plan.from_json(Plan.build(PlanMeta(scenario="x"), [lapsing]).to_json()).actions[0].until_s == 120.0

@@ -83,7 +83,7 @@ def test_a_new_plan_takes_over_the_controls_in_force_at_the_replanning_time():
     assert got == [
         ("meter_flow", "a", 0, 1800, 10),  # the old rate until t
         ("meter_flow", "b", 0, 3000, 20),  # the same meter: carried on to the new plan's end
-        ("dispatch_bus", None, 100, None, None),  # done before t
+        ("dispatch_bus", None, 100, 1800, None),  # dated before t: stays, and lapses at t if nobody carried it out
         ("meter_flow", "a", 1800, None, 4),  # the new rate from t
         ("meter_flow", "d", 2500, None, 7),
     ]
