@@ -119,16 +119,9 @@ class BayForecast:
         arrivals: dict[tuple[str, str], tuple[float, ...]] = {}
         for key, row in self.arrivals.items():
             new: dict[int, float] = {}
-            for k, riders in enumerate(row):
+            for k, riders in enumerate(row):  # the part of bucket k from `at_s` on, on the new grid
                 lo, hi = max(k * b, offset), (k + 1) * b
-                if riders <= 0 or hi <= lo:
-                    continue
-                q = math.floor((lo - offset) / b + EPS)
-                while lo < hi - EPS:
-                    end = min(hi, offset + (q + 1) * b)
-                    if end > lo:
-                        new[q] = new.get(q, 0.0) + riders * (end - lo) / b
-                    lo, q = max(lo, end), q + 1
+                _spread(new, lo - offset, hi - offset, riders * max(hi - lo, 0.0) / b, b)
             if new:
                 arrivals[key] = tuple(new.get(q, 0.0) for q in range(max(new) + 1))
         return BayForecast(bucket_s=b, arrivals=arrivals, start_s=at_s)
@@ -138,6 +131,19 @@ class BayForecast:
         row = np.asarray(self.arrivals.get((bay, destination), ()), dtype=float)
         cum = np.cumsum(np.concatenate([row, np.zeros(max(0, n - row.size))]))[:n] if n else np.zeros(0)
         return np.floor(cum + 0.5 + EPS).astype(np.int64)
+
+
+def _spread(row: dict[int, float], lo: float, hi: float, riders: float, bucket_s: float) -> None:
+    """Add `riders` coming evenly over [lo, hi) (seconds from the grid's start) to `row`'s buckets."""
+    if riders <= 0 or hi <= lo:
+        return
+    width = hi - lo
+    k = math.floor(lo / bucket_s + EPS)
+    while lo < hi - EPS:
+        end = min(hi, (k + 1) * bucket_s)
+        if end > lo:
+            row[k] = row.get(k, 0.0) + riders * (end - lo) / width
+        lo, k = max(lo, end), k + 1
 
 
 def forecast_bay_demand(
@@ -189,15 +195,8 @@ def forecast_bay_demand(
 
     def spread(bay: str, lo: float, hi: float, riders: float) -> None:
         """Add `riders` reaching `bay` evenly over [lo, hi) (seconds after start_s) to the buckets."""
-        if riders <= 0 or not math.isfinite(lo):
-            return
-        row, width = per_bay[bay], hi - lo
-        k = math.floor(lo / bucket_s + EPS)
-        while lo < hi - EPS:
-            end = min(hi, (k + 1) * bucket_s)
-            if end > lo:
-                row[k] = row.get(k, 0.0) + riders * (end - lo) / width
-            lo, k = max(lo, end), k + 1
+        if math.isfinite(lo):
+            _spread(per_bay[bay], lo, hi, riders, bucket_s)
 
     for site, row in per_site.items():
         exits = geo.walk_site_exit[site]

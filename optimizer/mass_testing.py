@@ -64,8 +64,8 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
     tested = testing_forecast(problem, staff.plan, scenario.clock.horizon_s)
     forecast = forecast_bay_demand(scenario, tested, geo, bucket_s=BUCKET_S)
     at_bays = state.buses if state is not None else None
-    if at_bays is not None:  # from the buses and riders where they are, for the riders still to come
-        forecast = forecast.after(state.at_s)  # type: ignore[union-attr]
+    if state is not None and at_bays is not None:  # from the buses and riders where they are, for those to come
+        forecast = forecast.after(state.at_s)
     buses = plan_buses(scenario, forecast, geo, params=params, state=at_bays)
     if buses.plan is None:
         return replace(staff, rationale=(*staff.rationale, f"buses: {buses.diagnosis or buses.status}; "

@@ -35,6 +35,15 @@ def _departures(result, before_s: float) -> list[tuple[float, str, str, str, int
             for e in result.events if e.kind == "bus_departs" and e.t_s < before_s]  # fmt: skip
 
 
+def _orders_from(disney, at_s: float) -> Plan:  # type: ignore[no-untyped-def]
+    """A plan of dispatch orders only: two buses from every bay to every destination every 10 minutes for an hour
+    from `at_s`."""
+    return Plan.build(PlanMeta(scenario=disney.name, produced_by="test"),
+                      [DispatchBus(at_s=at_s + 600 * k, origin=bay, to=dest, count=2)
+                       for k in range(6) for bay in disney.resources.buses.bays
+                       for dest in disney.resources.buses.destinations])  # fmt: skip
+
+
 def test_the_bus_state_holds_every_bus_and_the_riders_queued_at_the_bays(disney):  # type: ignore[no-untyped-def]
     """Part-way through: every bus of the fleet is idle at a bay or away with a time it is back, later than now;
     the riders queued are those the run's own reading of the bays gives; and running on from the state's moment
@@ -58,10 +67,7 @@ def test_a_dispatch_plan_taking_over_from_first_come_first_served_leaves_the_bus
     the buses do not sit waiting for orders that were not given yet."""
     base = default_plan(disney)
     assert not base.of_type(DispatchBus)
-    orders = Plan.build(PlanMeta(scenario=disney.name, produced_by="test"),
-                        [DispatchBus(at_s=AT_S + 600 * k, origin=bay, to=dest, count=2)
-                         for k in range(6) for bay in disney.resources.buses.bays
-                         for dest in disney.resources.buses.destinations])  # fmt: skip
+    orders = _orders_from(disney, AT_S)
     spliced = _splice(base, orders, AT_S, scenario=disney)
     assert spliced.meta.dispatch_from_s == AT_S
     before = _departures(simulate(disney, base, seed=disney.seed), AT_S)
@@ -212,10 +218,7 @@ def test_a_splice_lets_the_orders_in_effect_lapse_at_the_replanning_time_and_kee
     lapse then (those dated later are not taken), and the departures before 3.5 h are those of the plan in
     effect."""
     base = default_plan(disney)
-    orders = Plan.build(PlanMeta(scenario=disney.name, produced_by="test"),
-                        [DispatchBus(at_s=AT_S + 600 * k, origin=bay, to=dest, count=2)
-                         for k in range(6) for bay in disney.resources.buses.bays
-                         for dest in disney.resources.buses.destinations])  # fmt: skip
+    orders = _orders_from(disney, AT_S)
     first = _splice(base, orders, AT_S, scenario=disney)
     later = AT_S + 1800
     second = _splice(first, base, later, scenario=disney)
