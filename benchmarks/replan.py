@@ -4,8 +4,10 @@
 A built-in drill runs under the scenario's default plan up to `--at`; then the optimiser plans (a) from the
 simulated state or what is in force then, as `command.loop` does, and (b) from the start, as the loop did before
 it had states; for mass testing also (c) from the state but the buses from their depots, as before the buses
-had a state of their own. Each spliced plan is simulated on the whole drill (the world, later injects included)
-with the scenario's seed, and the scenario kind's headline KPIs are printed with the optimiser's wall time.
+had a state of their own, and (d) from the state with the buses on the 5-minute grid only, as before a re-plan
+was refined on a finer one (`optimizer.mass_testing.REPLAN_BUCKET_S`). Each spliced plan is simulated on the
+whole drill (the world, later injects included) with the scenario's seed, and the scenario kind's headline KPIs
+are printed with the optimiser's wall time.
 
     python benchmarks/replan.py --scenario bund_new_year_2014 --drill bund_2014_metro_surge --at 3600 \
         [--set clock.horizon_s=10800] [--time-limit 10]
@@ -15,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
+import optimizer.mass_testing
 from command.drills import SCORE_KPIS, read_injects
 from command.loop import _splice, _what_has_happened
 from optimizer import optimise
@@ -28,6 +33,17 @@ from simulation import simulate
 
 #: Shown beside the drill score's KPIs: how the buses did.
 EXTRA_KPIS = {"mass_testing": ("last_departed_min", "stranded_visitors")}
+
+
+@contextmanager
+def _replan_grid(seconds: float | None) -> Iterator[None]:
+    """Re-plans' buses refined on a grid of `seconds` (None: as the optimiser has it) while inside."""
+    kept = optimizer.mass_testing.REPLAN_BUCKET_S
+    optimizer.mass_testing.REPLAN_BUCKET_S = kept if seconds is None else seconds
+    try:
+        yield
+    finally:
+        optimizer.mass_testing.REPLAN_BUCKET_S = kept
 
 
 def main() -> int:
@@ -53,13 +69,18 @@ def main() -> int:
     print("| plan after " + world.clock.label(args.at) + " | optimiser wall s | " + " | ".join(kpis) + " |")
     print("|---|---:|" + "---:|" * len(kpis))
     rows = [("the default plan kept", None, in_effect)]
-    variants = [("re-planned from the state", state, False)] if state is not None else []
-    if getattr(state, "buses", None) is not None:  # as before the buses had a state: planned from the depots
-        variants.append(("re-planned from the state, buses from the start", replace(state, buses=None), True))
-    variants.append(("re-planned from the start", None, False))
-    for label, from_state, unmarked in variants:
+    variants = [("re-planned from the state", state, False, None)] if state is not None else []
+    if getattr(state, "buses", None) is not None:
+        coarse = optimizer.mass_testing.BUCKET_S  # as before a re-plan was refined on a finer grid
+        variants.append(("re-planned from the state, buses on the 5-min grid only", state, False, coarse))
+        # as before the buses had a state: planned from the depots
+        variants.append(("re-planned from the state, buses from the start", replace(state, buses=None), True, None))
+    variants.append(("re-planned from the start", None, False, None))
+    for label, from_state, unmarked, grid in variants:
         began = time.perf_counter()
-        solve = optimise(known_world, params, start_s=args.at if from_state is not None else 0.0, state=from_state)
+        with _replan_grid(grid):
+            solve = optimise(known_world, params, start_s=args.at if from_state is not None else 0.0,
+                             state=from_state)  # fmt: skip
         wall = time.perf_counter() - began
         if solve.plan is None:
             print(f"| {label} | {wall:.1f} | no plan: {solve.diagnosis or solve.status} |")

@@ -109,22 +109,26 @@ class BayForecast:
         return sum(sum(row) for (b, d), row in self.arrivals.items()
                    if (bay is None or b == bay) and (destination is None or d == destination))  # fmt: skip
 
-    def after(self, at_s: float) -> BayForecast:
-        """The riders still to come at `at_s`, on buckets from `at_s` (a re-plan's forecast: those who came
-        before are in its state). A bucket's riders are spread evenly over it, as `forecast_bay_demand` has them."""
+    def after(self, at_s: float, bucket_s: float | None = None) -> BayForecast:
+        """The riders still to come at `at_s`, on buckets of `bucket_s` (default this forecast's) from `at_s`: a
+        re-plan's forecast, those who came before being in its state. A bucket's riders are spread evenly over
+        it, as `forecast_bay_demand` has them, on both grids."""
         offset = at_s - self.start_s
         if not (math.isfinite(offset) and offset >= 0):
             raise ValueError(f"at_s: {at_s!r} must be at or after the forecast's start ({self.start_s:g} s)")
         b = self.bucket_s
+        nb = b if bucket_s is None else float(bucket_s)
+        if not (math.isfinite(nb) and nb > 0):
+            raise ValueError(f"bucket_s: {bucket_s!r} must be a positive number of seconds")
         arrivals: dict[tuple[str, str], tuple[float, ...]] = {}
         for key, row in self.arrivals.items():
             new: dict[int, float] = {}
             for k, riders in enumerate(row):  # the part of bucket k from `at_s` on, on the new grid
                 lo, hi = max(k * b, offset), (k + 1) * b
-                _spread(new, lo - offset, hi - offset, riders * max(hi - lo, 0.0) / b, b)
+                _spread(new, lo - offset, hi - offset, riders * max(hi - lo, 0.0) / b, nb)
             if new:
                 arrivals[key] = tuple(new.get(q, 0.0) for q in range(max(new) + 1))
-        return BayForecast(bucket_s=b, arrivals=arrivals, start_s=at_s)
+        return BayForecast(bucket_s=nb, arrivals=arrivals, start_s=at_s)
 
     def cumulative(self, bay: str, destination: str, n: int) -> np.ndarray:
         """Whole riders who have reached `bay` for `destination` by the end of buckets 0 .. n-1 (rounded)."""
@@ -248,6 +252,7 @@ class BusParams:
     first_phase_share: float = 0.6  # of the time limit, at most, for phase 1 (the rest for phase 2)
     diagnose: bool = True  # when the target is missed, find the fleet it would take
     deterministic: bool = True  # CP-SAT's interleaved search: the same answer for the same seed and limit
+    coarse_share: float = 0.3  # of the time limit, for the forecast's grid when `plan_buses` refines on a finer one
 
 
 @dataclass(frozen=True, eq=False)
@@ -616,6 +621,25 @@ def flow_bound(problem: BusProblem) -> int | None:
             return None
         best = max(best, found)
     return best
+
+
+def regrid_schedule(dispatch: np.ndarray, coarse: BusProblem, fine: BusProblem) -> np.ndarray:
+    """A schedule of `coarse` on `fine`'s grid: every dispatch at the same moment, which must be a moment of the
+    fine grid; dispatches after the fine grid's last step are dropped. The fine grid rounds round trips and
+    returns up less, so a coarse plan stays feasible on it (`solve_buses` checks the fleet all the same)."""
+    if (coarse.bays, coarse.destinations) != (fine.bays, fine.destinations):
+        raise ValueError("fine: the problems' bays and destinations differ")
+    if np.shape(dispatch) != coarse.riders.shape:
+        raise ValueError(f"dispatch: shape {np.shape(dispatch)} is not the coarse problem's {coarse.riders.shape}")
+    out = np.zeros_like(fine.riders)
+    for i, k, j in zip(*np.nonzero(dispatch), strict=True):
+        q = (coarse.t(int(j)) - fine.start_s) / fine.bucket_s
+        if q < -EPS or abs(q - round(q)) > 1e-6:
+            raise ValueError(f"dispatch: the moment {coarse.t(int(j)):g} s is not on the fine grid "
+                             f"({fine.bucket_s:g} s from {fine.start_s:g} s)")  # fmt: skip
+        if round(q) < fine.n_steps:
+            out[i, k, round(q)] += dispatch[i, k, j]
+    return out
 
 
 # ------------------------------------------------------------------------------------------ the model
@@ -1200,13 +1224,21 @@ def _within(two: _Phase2, params: SolveParams) -> bool:
     return gap is not None and gap <= params.relative_gap + EPS
 
 
-def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS,
-                options: BusParams = BusParams()) -> BusOutcome:  # fmt: skip
-    """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2."""
+def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, options: BusParams = BusParams(),
+                starts: Sequence[np.ndarray] = ()) -> BusOutcome:  # fmt: skip
+    """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2.
+
+    The search starts from the best of the two greedy schedules and `starts` (schedules on this problem's grid,
+    e.g. a coarser grid's plan through `regrid_schedule`); a start that needs more buses than there are is
+    ignored."""
     p = problem
     budget = Budget(params.time_limit_s, deterministic=options.deterministic)
-    starts = [(g, score_schedule(p, g)) for g in (greedy_schedule(p), greedy_schedule(p, "shortest_cycle"))]
-    greedy, gscore = min(starts, key=lambda pair: _phase1_value(p, pair[1]))  # the first plan: the better greedy
+    for n, given in enumerate(starts):
+        if np.shape(given) != p.riders.shape:
+            raise ValueError(f"starts[{n}]: shape {np.shape(given)} is not the problem's {p.riders.shape}")
+    scored = [(g, score_schedule(p, g)) for g in (greedy_schedule(p), greedy_schedule(p, "shortest_cycle"))]
+    scored += [(g, sc) for g in starts if (sc := score_schedule(p, np.asarray(g, dtype=np.int64))).fleet_shortfall == 0]
+    greedy, gscore = min(scored, key=lambda pair: _phase1_value(p, pair[1]))  # the first plan: the best start
     bound, source = own_bound(p)
     one = _Phase1(greedy, _phase1_value(p, gscore), bound, source, "FEASIBLE")
     nothing = p.riders_total == 0 or p.n_steps == 0
@@ -1328,6 +1360,7 @@ def plan_buses(
     options: BusParams = BusParams(),
     target_s: float | None = None,
     state: BusState | None = None,
+    refine_s: float | None = None,
 ) -> PlanResult:
     """Dispatch the scenario's buses against a bay forecast: last departure first, then waiting, then bus-km.
 
@@ -1335,14 +1368,39 @@ def plan_buses(
     no plan meets it the status is INFEASIBLE, the diagnosis says how many buses it would take, and the plan
     is the best effort (fewest stranded, then the earliest last departure). `state`: re-plan from a
     simulated moment (riders waiting and buses where they are at `forecast.start_s`).
+
+    `refine_s`: a finer grid (seconds; it must divide the forecast's bucket). The forecast's grid is solved first
+    with `options.coarse_share` of the time limit; its plan is one of the starts of the search on the finer
+    grid, which has the rest of the limit and loses less to rounding.
     """
     from scenarios.loading import scenario_hash
 
     started = time.perf_counter()
     geo = geometry if geometry is not None else _geometry(scenario)
-    problem = bus_problem(scenario, forecast, geo, placement=options.placement, boarding=options.boarding,
-                          target_s=target_s, state=state)  # fmt: skip
-    out = solve_buses(problem, params=params, options=options)
+
+    def problem_on(fc: BayForecast) -> BusProblem:
+        return bus_problem(scenario, fc, geo, placement=options.placement, boarding=options.boarding,
+                           target_s=target_s, state=state)  # fmt: skip
+
+    problem = problem_on(forecast)
+    coarse_lines: tuple[str, ...] = ()
+    if refine_s is None or refine_s == forecast.bucket_s:
+        out = solve_buses(problem, params=params, options=options)
+    else:
+        ratio = forecast.bucket_s / refine_s if math.isfinite(refine_s) and refine_s > 0 else math.nan
+        if not (ratio >= 1 and abs(ratio - round(ratio)) < 1e-9):
+            raise ValueError(f"refine_s: {refine_s!r} must be a positive divisor of the forecast's bucket "
+                             f"({forecast.bucket_s:g} s)")  # fmt: skip
+        share = min(1.0, max(0.0, options.coarse_share))
+        coarse = solve_buses(problem, params=replace(params, time_limit_s=share * params.time_limit_s),
+                             options=replace(options, diagnose=False))  # fmt: skip
+        fine = problem_on(forecast.after(forecast.start_s, refine_s))
+        out = solve_buses(fine, params=replace(params, time_limit_s=(1 - share) * params.time_limit_s),
+                          options=options, starts=[regrid_schedule(coarse.dispatch, problem, fine)])  # fmt: skip
+        problem = fine
+        gone = coarse.score.last_departure_s
+        was = "" if gone is None else f" (last rider departs at {scenario.clock.label(gone)})"
+        coarse_lines = (f"refined from a plan on the {coarse.problem.bucket_s / 60:g}-min grid{was}",)
     wall = time.perf_counter() - started
     objective, bound = out.minutes(out.last_value), out.minutes(out.last_bound)
     details = outcome_details(out, options)
@@ -1366,7 +1424,7 @@ def plan_buses(
         bound=bound,
         wall_s=wall,
         seed=params.seed,
-        rationale=rationale(out, scenario.clock.label),
+        rationale=(*rationale(out, scenario.clock.label), *coarse_lines),
         diagnosis=diagnosis(out, scenario.clock.label),
         details=details,
     )
@@ -1450,6 +1508,7 @@ __all__ = [
     "own_bound",
     "plan_buses",
     "rationale",
+    "regrid_schedule",
     "score_schedule",
     "solve_buses",
 ]

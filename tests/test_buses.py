@@ -26,7 +26,9 @@ from optimizer.buses import (
     bus_problem,
     flow_bound,
     forecast_bay_demand,
+    greedy_schedule,
     plan_buses,
+    regrid_schedule,
     score_schedule,
     solve_buses,
 )
@@ -468,6 +470,51 @@ def test_forecast_rejects_bad_input():
         BayForecast(bucket_s=300, arrivals={("bay_0", "dest_a"): (-1.0,)})
     with pytest.raises(ValueError, match="'bay_9' is not a bus bay"):
         bus_problem(scenario, BayForecast(bucket_s=300, arrivals={("bay_9", "dest_a"): (1.0,)}), geo)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=6), st.integers(1, 3),
+       st.integers(2, 6), st.sampled_from([(90.0, 240.0), (100.0, 250.0), (130.0, 170.0), (20.0, 400.0)]),
+       st.sampled_from([60.0, 100.0, 150.0, 300.0]), st.sampled_from(["most_waiting", "shortest_cycle"]))  # fmt: skip
+def test_a_plan_stays_feasible_and_no_later_on_a_finer_grid(rows, buses, capacity, drives, fine_s, rule):
+    """On a finer grid round trips, returns and riders' arrivals are rounded less, so a coarse grid's plan moved
+    onto it (the same dispatches at the same moments) needs no more buses than there are, strands no more riders
+    and has the last one leave no later: it is a sound start for the search on the finer grid."""
+    scenario, geo = tiny_world(buses=buses, capacity=capacity, horizon_s=60 + 14 * STEP,
+                               drive_s={"dest_a": drives[0], "dest_b": drives[1]})  # fmt: skip
+    fc = forecast({"dest_a": [a for a, _ in rows], "dest_b": [b for _, b in rows]})
+    coarse = bus_problem(scenario, fc, geo)
+    fine = bus_problem(scenario, fc.after(fc.start_s, fine_s), geo)
+    plan = greedy_schedule(coarse, rule)
+    moved = regrid_schedule(plan, coarse, fine)
+    before, after = score_schedule(coarse, plan), score_schedule(fine, moved)
+    assert after.fleet_shortfall == 0
+    assert after.stranded <= before.stranded
+    if before.stranded == 0 and before.last_departure_s is not None:
+        assert after.last_departure_s is not None and after.last_departure_s <= before.last_departure_s
+        assert after.trips == before.trips
+
+
+def test_a_finer_grid_refines_a_re_plan():
+    """One bus, 12 riders waiting, a 320 s round trip: the 5-minute grid rounds it up to 10 minutes (departures
+    at 0, 600 and 1200 s); refined on a 60 s grid the bus leaves every 6 minutes (0, 360, 720 s)."""
+    from optimizer.buses import BusState
+
+    scenario, geo = tiny_world(buses=1, capacity=4, horizon_s=4 * 3600, drive_s={"dest_a": 100.0, "dest_b": 400.0})
+    fc = BayForecast(bucket_s=STEP, start_s=0.0, arrivals={("bay_0", "dest_a"): (0.0,)})
+    state = BusState(waiting={("bay_0", "dest_a"): 12}, idle={"bay_0": 1}, returning=())
+    coarse = plan_buses(scenario, fc, geo, params=FAST, options=EXACT, state=state)
+    fine = plan_buses(scenario, fc, geo, params=FAST, options=EXACT, state=state, refine_s=60.0)
+    assert [a.at_s for a in coarse.plan.of_type(DispatchBus)] == [0.0, 600.0, 1200.0]
+    assert [a.at_s for a in fine.plan.of_type(DispatchBus)] == [0.0, 360.0, 720.0]
+    assert coarse.objective == pytest.approx((1200 + 60) / 60) and fine.objective == pytest.approx((720 + 60) / 60)
+    assert fine.details["bucket_s"] == 60.0 and fine.status == "OPTIMAL"
+    assert any("refined from a plan on the 5-min grid" in line for line in fine.rationale)
+    with pytest.raises(ValueError, match="refine_s"):
+        plan_buses(scenario, fc, geo, params=FAST, options=EXACT, state=state, refine_s=70.0)
+    p = bus_problem(scenario, fc, geo, state=state)
+    with pytest.raises(ValueError, match=r"starts\[0\]"):
+        solve_buses(p, params=FAST, options=EXACT, starts=[np.zeros((1, 1, 1), dtype=np.int64)])
 
 
 def test_replanning_from_a_state():

@@ -128,14 +128,15 @@ def test_a_bus_problem_from_a_state_has_its_buses_and_riders_and_no_depots():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(0, 50), min_size=1, max_size=12), st.floats(0, 4000), st.sampled_from([60.0, 300.0]),
-       st.floats(0, 900))  # fmt: skip
-def test_the_riders_still_to_come_are_those_of_the_forecast_after_the_moment(row, at_offset, bucket_s, start_s):  # type: ignore[no-untyped-def]
-    """`BayForecast.after(t)`: on buckets from t; by the end of each of its buckets as many riders have come as
-    the forecast has coming from t to then (a bucket's riders spread evenly over it); nobody is made up or lost."""
+       st.floats(0, 900), st.sampled_from([None, 60.0, 90.0, 300.0, 420.0]))  # fmt: skip
+def test_the_riders_still_to_come_are_those_of_the_forecast_after_the_moment(row, at_offset, bucket_s, start_s, grid):  # type: ignore[no-untyped-def]
+    """`BayForecast.after(t, grid)`: on buckets of `grid` (default the forecast's) from t; by the end of each of
+    its buckets as many riders have come as the forecast has coming from t to then (a bucket's riders spread
+    evenly over it, on either grid); nobody is made up or lost."""
     fc = BayForecast(bucket_s=bucket_s, arrivals={("bay", "d"): tuple(row)}, start_s=start_s)
     at_s = start_s + at_offset
-    later = fc.after(at_s)
-    assert later.start_s == at_s and later.bucket_s == bucket_s
+    later = fc.after(at_s, grid)
+    assert later.start_s == at_s and later.bucket_s == (bucket_s if grid is None else grid)
 
     def by(forecast: BayForecast, t: float) -> float:
         """Riders reaching the bay by time t, with each bucket's spread evenly over it."""
@@ -146,11 +147,13 @@ def test_the_riders_still_to_come_are_those_of_the_forecast_after_the_moment(row
         return got
 
     for k in (0, 1, 2, 7, 10**6):
-        end = at_s + k * bucket_s
+        end = at_s + k * later.bucket_s
         assert by(later, end) == pytest.approx(by(fc, end) - by(fc, at_s), abs=1e-6)
-    assert fc.after(start_s).total() == pytest.approx(fc.total())
+    assert fc.after(start_s, grid).total() == pytest.approx(fc.total())
     with pytest.raises(ValueError, match="at_s"):
         fc.after(start_s - 1)
+    with pytest.raises(ValueError, match="bucket_s"):
+        fc.after(at_s, 0.0)
 
 
 # ------------------------------------------------------------------------------------------ the policy
