@@ -39,6 +39,8 @@ Objective, lexicographic, in two phases on CP-SAT (chosen by measurement against
 buckets for each stranded rider), its bound the best proven one; phase 2's objective, bound and gap are in
 `details`. When the target is missed, `min_fleet` finds how many buses it would take (spare buses ready at
 the bays when the fleet first could be) and that is the diagnosis. Bounds hold for the model on its grid.
+A finer grid loses less to rounding but is a bigger model: `plan_buses(coarse_s=)` first solves phase 1 on a
+coarser grid and starts the fine search from that plan (`regrid_schedule`: it stays feasible on the fine grid).
 
 Time: `SolveParams.time_limit_s`. With `BusParams.deterministic` (default) CP-SAT runs one worker on its
 deterministic clock (about `DET_PER_S` units a second), so the same input gives the same plan every run;
@@ -250,9 +252,10 @@ class BusParams:
     boarding: Boarding = "until_departure"  # who boards: riders there by departure, or only by the dispatch
     backend: Backend = "CP_SAT"  # CP_SAT, or a MIP solver through pywraplp (for comparison)
     first_phase_share: float = 0.6  # of the time limit, at most, for phase 1 (the rest for phase 2)
+    improve: bool = True  # phase 2; without it the plan is phase 1's (as a start for a finer grid)
     diagnose: bool = True  # when the target is missed, find the fleet it would take
     deterministic: bool = True  # CP-SAT's interleaved search: the same answer for the same seed and limit
-    coarse_share: float = 0.3  # of the time limit, for the forecast's grid when `plan_buses` refines on a finer one
+    coarse_share: float = 0.3  # of the time limit, for the coarser grid when `plan_buses` is given one
 
 
 @dataclass(frozen=True, eq=False)
@@ -318,10 +321,12 @@ def bus_problem(
     boarding: Boarding = "until_departure",
     target_s: float | None = None,
     state: BusState | None = None,
+    min_steps: int = 0,
 ) -> BusProblem:
     """The dispatch problem of a scenario's fleet facing a bay forecast, on the forecast's time grid.
 
     With a `state` (re-planning at `forecast.start_s`), its waiting riders and its buses replace the depots.
+    `min_steps`: at least this many dispatch moments (up to the horizon), e.g. to hold a coarser grid's plan.
     """
     fleet = scenario.resources.buses
     if fleet is None:
@@ -390,7 +395,7 @@ def bus_problem(
             trips = int(sum(math.ceil(t / fleet.capacity) for t in totals[i]))
             rounds = math.ceil(trips / len(arrive[i]))
             clear = max(clear, max(n_fc, max(arrive[i])) + rounds * int(live.max()) + 2)
-        g = min(g_horizon, clear)
+        g = min(g_horizon, max(clear, min_steps))
     # Riders of bucket q count from its end; with boarding until departure, those there by t_j + load board.
     lead = math.floor(fleet.load_time_s / step + EPS) if boarding == "until_departure" else 0
     riders = np.zeros((len(bays), len(dests), g), dtype=np.int64)
@@ -625,8 +630,9 @@ def flow_bound(problem: BusProblem) -> int | None:
 
 def regrid_schedule(dispatch: np.ndarray, coarse: BusProblem, fine: BusProblem) -> np.ndarray:
     """A schedule of `coarse` on `fine`'s grid: every dispatch at the same moment, which must be a moment of the
-    fine grid; dispatches after the fine grid's last step are dropped. The fine grid rounds round trips and
-    returns up less, so a coarse plan stays feasible on it (`solve_buses` checks the fleet all the same)."""
+    fine grid, and not after its last step. When the fine grid's step divides the coarse one's, it rounds round
+    trips and returns up less and counts riders from the same moments or later, so the plan stays feasible on
+    it and carries at least as many riders by each moment (`solve_buses` checks the fleet all the same)."""
     if (coarse.bays, coarse.destinations) != (fine.bays, fine.destinations):
         raise ValueError("fine: the problems' bays and destinations differ")
     if np.shape(dispatch) != coarse.riders.shape:
@@ -637,8 +643,10 @@ def regrid_schedule(dispatch: np.ndarray, coarse: BusProblem, fine: BusProblem) 
         if q < -EPS or abs(q - round(q)) > 1e-6:
             raise ValueError(f"dispatch: the moment {coarse.t(int(j)):g} s is not on the fine grid "
                              f"({fine.bucket_s:g} s from {fine.start_s:g} s)")  # fmt: skip
-        if round(q) < fine.n_steps:
-            out[i, k, round(q)] += dispatch[i, k, j]
+        if round(q) >= fine.n_steps:
+            raise ValueError(f"dispatch: the moment {coarse.t(int(j)):g} s is after the fine grid's last step "
+                             f"({fine.t(fine.n_steps - 1):g} s); build it with min_steps")  # fmt: skip
+        out[i, k, round(q)] += dispatch[i, k, j]
     return out
 
 
@@ -1277,7 +1285,7 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, op
 
     # Phase 2: phase 1's value kept (the same last step, or no more stranded); weighted waiting and bus-km.
     two = _Phase2(dispatch, _wait_km(score, options), None, "UNKNOWN")
-    if not nothing and budget.left() > 0:
+    if not nothing and options.improve and budget.left() > 0:
         two = _improve(p, dispatch, last_step=score.last_step if score.stranded == 0 else None,
                        stranded=score.stranded, params=params, options=options, budget=budget)  # fmt: skip
         dispatch, score = two.best, score_schedule(p, two.best)
@@ -1360,7 +1368,7 @@ def plan_buses(
     options: BusParams = BusParams(),
     target_s: float | None = None,
     state: BusState | None = None,
-    refine_s: float | None = None,
+    coarse_s: float | None = None,
 ) -> PlanResult:
     """Dispatch the scenario's buses against a bay forecast: last departure first, then waiting, then bus-km.
 
@@ -1369,38 +1377,40 @@ def plan_buses(
     is the best effort (fewest stranded, then the earliest last departure). `state`: re-plan from a
     simulated moment (riders waiting and buses where they are at `forecast.start_s`).
 
-    `refine_s`: a finer grid (seconds; it must divide the forecast's bucket). The forecast's grid is solved first
-    with `options.coarse_share` of the time limit; its plan is one of the starts of the search on the finer
-    grid, which has the rest of the limit and loses less to rounding.
+    `coarse_s`: a coarser grid (seconds, a multiple of the forecast's bucket) to solve first, phase 1 only, with
+    `options.coarse_share` of the time limit. Its plan is one of the starts of the search on the forecast's
+    grid, which has the rest: a fine grid loses less to rounding, a coarse one finds good plans sooner.
     """
     from scenarios.loading import scenario_hash
 
     started = time.perf_counter()
     geo = geometry if geometry is not None else _geometry(scenario)
 
-    def problem_on(fc: BayForecast) -> BusProblem:
+    def problem_on(fc: BayForecast, min_steps: int = 0) -> BusProblem:
         return bus_problem(scenario, fc, geo, placement=options.placement, boarding=options.boarding,
-                           target_s=target_s, state=state)  # fmt: skip
+                           target_s=target_s, state=state, min_steps=min_steps)  # fmt: skip
 
-    problem = problem_on(forecast)
+    step = forecast.bucket_s
+    ratio = math.nan if coarse_s is None or not (math.isfinite(coarse_s) and coarse_s > 0) else coarse_s / step
+    if coarse_s is not None and not (ratio >= 1 - EPS and abs(ratio - round(ratio)) < 1e-9):
+        raise ValueError(f"coarse_s: {coarse_s!r} must be a positive multiple of the forecast's bucket ({step:g} s)")
     coarse_lines: tuple[str, ...] = ()
-    if refine_s is None or refine_s == forecast.bucket_s:
+    if coarse_s is None or round(ratio) == 1:
+        problem = problem_on(forecast)
         out = solve_buses(problem, params=params, options=options)
     else:
-        ratio = forecast.bucket_s / refine_s if math.isfinite(refine_s) and refine_s > 0 else math.nan
-        if not (ratio >= 1 and abs(ratio - round(ratio)) < 1e-9):
-            raise ValueError(f"refine_s: {refine_s!r} must be a positive divisor of the forecast's bucket "
-                             f"({forecast.bucket_s:g} s)")  # fmt: skip
-        share = min(1.0, max(0.0, options.coarse_share))
-        coarse = solve_buses(problem, params=replace(params, time_limit_s=share * params.time_limit_s),
-                             options=replace(options, diagnose=False))  # fmt: skip
-        fine = problem_on(forecast.after(forecast.start_s, refine_s))
-        out = solve_buses(fine, params=replace(params, time_limit_s=(1 - share) * params.time_limit_s),
-                          options=options, starts=[regrid_schedule(coarse.dispatch, problem, fine)])  # fmt: skip
-        problem = fine
-        gone = coarse.score.last_departure_s
+        share = min(0.95, max(0.05, options.coarse_share))
+        rough = problem_on(forecast.after(forecast.start_s, coarse_s))
+        first = solve_buses(rough, params=replace(params, time_limit_s=share * params.time_limit_s),
+                            options=replace(options, diagnose=False, improve=False, first_phase_share=1.0))  # fmt: skip
+        used = np.flatnonzero(first.dispatch.sum(axis=(0, 1)))
+        reach = 0 if used.size == 0 else round((rough.t(int(used[-1])) - forecast.start_s) / step) + 1
+        problem = problem_on(forecast, min_steps=reach)
+        out = solve_buses(problem, params=replace(params, time_limit_s=(1 - share) * params.time_limit_s),
+                          options=options, starts=[regrid_schedule(first.dispatch, rough, problem)])  # fmt: skip
+        gone = first.score.last_departure_s
         was = "" if gone is None else f" (last rider departs at {scenario.clock.label(gone)})"
-        coarse_lines = (f"refined from a plan on the {coarse.problem.bucket_s / 60:g}-min grid{was}",)
+        coarse_lines = (f"started from a plan on the {coarse_s / 60:g}-min grid{was}",)
     wall = time.perf_counter() - started
     objective, bound = out.minutes(out.last_value), out.minutes(out.last_bound)
     details = outcome_details(out, options)

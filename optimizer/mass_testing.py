@@ -27,8 +27,8 @@ from scenarios.plan import Plan, RouteVisitors
 from scenarios.schema import MassTestingScenario
 
 BUCKET_S = 300.0
-#: The finer grid a re-plan from the buses' state is refined on (`plan_buses(refine_s=)`), started from its
-#: plan on the 5-minute grid. The bus model rounds each round trip and each bus's return up to its grid;
+#: The bus model's grid for a re-plan from the buses' state; its search starts from a plan on the 5-minute grid
+#: (`plan_buses(coarse_s=)`). The bus model rounds each round trip and each bus's return up to its grid;
 #: mid-incident the buses are few against the riders left and make many trips each, so the rounding costs
 #: more than a plan gains (`benchmarks/README.md`, re-planning).
 REPLAN_BUCKET_S = 60.0
@@ -59,7 +59,7 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
     """Staffing and routing, then buses; one plan with both. Re-planned from a `state`
     (`scenarios.mass_testing.mass_testing_state`), visitors keep their sites and the groups sent stay sent; with
     the state's buses, the dispatches start from the riders waiting and the buses where they are at `state.at_s`,
-    for the riders the forecast has still to come, refined on the grid of `REPLAN_BUCKET_S`."""
+    for the riders the forecast has still to come, on the finer grid of `REPLAN_BUCKET_S`."""
     started = time.perf_counter()
     geo = MassTestingGeometry(scenario, scenario_graph(scenario))
     staff = plan_staffing(scenario, geo, params=params, state=state)
@@ -70,9 +70,9 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
     forecast = forecast_bay_demand(scenario, tested, geo, bucket_s=BUCKET_S)
     at_bays = state.buses if state is not None else None
     if state is not None and at_bays is not None:  # from the buses and riders where they are, for those to come
-        forecast = forecast.after(state.at_s)
-    refine = REPLAN_BUCKET_S if at_bays is not None else None
-    buses = plan_buses(scenario, forecast, geo, params=params, state=at_bays, refine_s=refine)
+        forecast = forecast.after(state.at_s, REPLAN_BUCKET_S)
+    coarse = BUCKET_S if at_bays is not None else None
+    buses = plan_buses(scenario, forecast, geo, params=params, state=at_bays, coarse_s=coarse)
     if buses.plan is None:
         return replace(staff, rationale=(*staff.rationale, f"buses: {buses.diagnosis or buses.status}; "
                                          "the simulation runs them first come, first served"))  # fmt: skip

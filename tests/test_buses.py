@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from optimizer.buses import (
@@ -473,48 +473,84 @@ def test_forecast_rejects_bad_input():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=6), st.integers(1, 3),
+@given(st.lists(st.tuples(st.floats(0, 9), st.floats(0, 9)), min_size=1, max_size=6), st.integers(1, 3),
        st.integers(2, 6), st.sampled_from([(90.0, 240.0), (100.0, 250.0), (130.0, 170.0), (20.0, 400.0)]),
-       st.sampled_from([60.0, 100.0, 150.0, 300.0]), st.sampled_from(["most_waiting", "shortest_cycle"]))  # fmt: skip
-def test_a_plan_stays_feasible_and_no_later_on_a_finer_grid(rows, buses, capacity, drives, fine_s, rule):
+       st.sampled_from([60.0, 100.0, 150.0, 300.0]), st.sampled_from(["most_waiting", "shortest_cycle"]),
+       st.booleans())  # fmt: skip
+@example([(0.0, 9.0)], 1, 2, (100.0, 250.0), 60.0, "most_waiting", False)  # the fine grid must be made longer
+def test_a_plan_stays_feasible_and_no_later_on_a_finer_grid(rows, buses, capacity, drives, fine_s, rule, midway):
     """On a finer grid round trips, returns and riders' arrivals are rounded less, so a coarse grid's plan moved
     onto it (the same dispatches at the same moments) needs no more buses than there are, strands no more riders
-    and has the last one leave no later: it is a sound start for the search on the finer grid."""
+    and has the last one leave no later: it is a sound start for the search on the finer grid. The fine grid is
+    made long enough to hold it (`min_steps`); otherwise its own bound on the steps may end it sooner."""
+    from optimizer.buses import BusState
+
     scenario, geo = tiny_world(buses=buses, capacity=capacity, horizon_s=60 + 14 * STEP,
                                drive_s={"dest_a": drives[0], "dest_b": drives[1]})  # fmt: skip
     fc = forecast({"dest_a": [a for a, _ in rows], "dest_b": [b for _, b in rows]})
-    coarse = bus_problem(scenario, fc, geo)
-    fine = bus_problem(scenario, fc.after(fc.start_s, fine_s), geo)
+    state = None
+    if midway:  # re-planning: riders waiting, a bus back at a moment off both grids
+        state = BusState(waiting={("bay_0", "dest_b"): 3}, idle={"bay_0": buses}, returning=(("bay_0", 410.0),))
+    fine_fc = fc.after(fc.start_s, fine_s)
+    coarse = bus_problem(scenario, fc, geo, state=state)
     plan = greedy_schedule(coarse, rule)
+    used = np.flatnonzero(plan.sum(axis=(0, 1)))
+    reach = 0 if used.size == 0 else round(coarse.t(int(used[-1])) / fine_s) + 1
+    fine = bus_problem(scenario, fine_fc, geo, state=state, min_steps=reach)
     moved = regrid_schedule(plan, coarse, fine)
     before, after = score_schedule(coarse, plan), score_schedule(fine, moved)
+    assert int(moved.sum()) == int(plan.sum())
     assert after.fleet_shortfall == 0
     assert after.stranded <= before.stranded
     if before.stranded == 0 and before.last_departure_s is not None:
         assert after.last_departure_s is not None and after.last_departure_s <= before.last_departure_s
-        assert after.trips == before.trips
+    short = bus_problem(scenario, fine_fc, geo, state=state)
+    if reach > short.n_steps:
+        with pytest.raises(ValueError, match="min_steps"):
+            regrid_schedule(plan, coarse, short)
 
 
-def test_a_finer_grid_refines_a_re_plan():
+def test_a_re_plan_on_a_fine_grid_starts_from_a_coarse_plan():
     """One bus, 12 riders waiting, a 320 s round trip: the 5-minute grid rounds it up to 10 minutes (departures
-    at 0, 600 and 1200 s); refined on a 60 s grid the bus leaves every 6 minutes (0, 360, 720 s)."""
+    at 0, 600 and 1200 s); on a 60 s grid started from that plan the bus leaves every 6 minutes (0, 360, 720 s)."""
     from optimizer.buses import BusState
 
     scenario, geo = tiny_world(buses=1, capacity=4, horizon_s=4 * 3600, drive_s={"dest_a": 100.0, "dest_b": 400.0})
-    fc = BayForecast(bucket_s=STEP, start_s=0.0, arrivals={("bay_0", "dest_a"): (0.0,)})
     state = BusState(waiting={("bay_0", "dest_a"): 12}, idle={"bay_0": 1}, returning=())
-    coarse = plan_buses(scenario, fc, geo, params=FAST, options=EXACT, state=state)
-    fine = plan_buses(scenario, fc, geo, params=FAST, options=EXACT, state=state, refine_s=60.0)
+    five = BayForecast(bucket_s=STEP, start_s=0.0, arrivals={("bay_0", "dest_a"): (0.0,)})
+    one = five.after(0.0, 60.0)
+    coarse = plan_buses(scenario, five, geo, params=FAST, options=EXACT, state=state)
+    fine = plan_buses(scenario, one, geo, params=FAST, options=EXACT, state=state, coarse_s=STEP)
     assert [a.at_s for a in coarse.plan.of_type(DispatchBus)] == [0.0, 600.0, 1200.0]
     assert [a.at_s for a in fine.plan.of_type(DispatchBus)] == [0.0, 360.0, 720.0]
     assert coarse.objective == pytest.approx((1200 + 60) / 60) and fine.objective == pytest.approx((720 + 60) / 60)
     assert fine.details["bucket_s"] == 60.0 and fine.status == "OPTIMAL"
-    assert any("refined from a plan on the 5-min grid" in line for line in fine.rationale)
-    with pytest.raises(ValueError, match="refine_s"):
-        plan_buses(scenario, fc, geo, params=FAST, options=EXACT, state=state, refine_s=70.0)
-    p = bus_problem(scenario, fc, geo, state=state)
+    assert any("started from a plan on the 5-min grid" in line for line in fine.rationale)
+    for wrong in (90.0, 30.0, 0.0, math.inf):
+        with pytest.raises(ValueError, match="coarse_s"):
+            plan_buses(scenario, one, geo, params=FAST, options=EXACT, state=state, coarse_s=wrong)
+
+
+def test_the_search_starts_from_the_best_start_given():
+    """Greedy sends the one bus off with the first rider and is away when the next four come (last departure at
+    step 3); waiting one step carries all five at once (step 2, the arrival bound). Given that schedule as a
+    start, with no time to search, the outcome is it, proven optimal; without it, greedy's. A start of the wrong
+    shape is refused; one that needs more buses than there are is ignored."""
+    scenario, geo = tiny_world(buses=1, capacity=5, horizon_s=60 + 12 * STEP)
+    p = bus_problem(scenario, forecast({"dest_a": [0, 0], "dest_b": [1, 4]}), geo)
+    b = p.destinations.index("dest_b")
+    wait = np.zeros_like(p.riders)
+    wait[0, b, 2] = 1
+    two_buses = np.zeros_like(p.riders)
+    two_buses[0, b, 1] = two_buses[0, b, 2] = 1
+    none = SolveParams(time_limit_s=0.0)
+    assert score_schedule(p, greedy_schedule(p)).last_step == 3
+    assert solve_buses(p, params=none, options=EXACT).last_value == 3
+    out = solve_buses(p, params=none, options=EXACT, starts=[two_buses, wait])
+    assert out.last_value == 2 and out.phase_status[0] == "OPTIMAL" and np.array_equal(out.dispatch, wait)
+    assert solve_buses(p, params=none, options=EXACT, starts=[two_buses]).last_value == 3
     with pytest.raises(ValueError, match=r"starts\[0\]"):
-        solve_buses(p, params=FAST, options=EXACT, starts=[np.zeros((1, 1, 1), dtype=np.int64)])
+        solve_buses(p, params=none, options=EXACT, starts=[np.zeros((1, 1, 1), dtype=np.int64)])
 
 
 def test_replanning_from_a_state():
