@@ -27,11 +27,11 @@ from scenarios.plan import Plan, RouteVisitors
 from scenarios.schema import MassTestingScenario
 
 BUCKET_S = 300.0
-#: The bus model's grid for a re-plan from the buses' state; its search starts from a plan on the 5-minute grid
-#: (`plan_buses(coarse_s=)`). The bus model rounds each round trip and each bus's return up to its grid;
-#: mid-incident the buses are few against the riders left and make many trips each, so the rounding costs
-#: more than a plan gains (`benchmarks/README.md`, re-planning).
-REPLAN_BUCKET_S = 60.0
+#: The bus model's grid for a re-plan from the buses' state. A finer one (60 s) is planned with its search
+#: started from a plan on the 5-minute grid (`plan_buses(coarse_s=)`). It rounds round trips up less and is
+#: better in the model, but it is kept at 5 minutes: in the simulation it helps a late re-plan and hurts an
+#: early one, and it overruns the time limit (`benchmarks/README.md`, re-planning).
+REPLAN_BUCKET_S = BUCKET_S
 
 
 def testing_forecast(problem, plan: Plan, horizon_s: float) -> dict[str, list[float]]:
@@ -59,7 +59,7 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
     """Staffing and routing, then buses; one plan with both. Re-planned from a `state`
     (`scenarios.mass_testing.mass_testing_state`), visitors keep their sites and the groups sent stay sent; with
     the state's buses, the dispatches start from the riders waiting and the buses where they are at `state.at_s`,
-    for the riders the forecast has still to come, on the finer grid of `REPLAN_BUCKET_S`."""
+    for the riders the forecast has still to come, on the grid of `REPLAN_BUCKET_S`."""
     started = time.perf_counter()
     geo = MassTestingGeometry(scenario, scenario_graph(scenario))
     staff = plan_staffing(scenario, geo, params=params, state=state)
