@@ -1391,11 +1391,11 @@ def plan_buses(
                            target_s=target_s, state=state, min_steps=min_steps)  # fmt: skip
 
     step = forecast.bucket_s
-    ratio = math.nan if coarse_s is None or not (math.isfinite(coarse_s) and coarse_s > 0) else coarse_s / step
-    if coarse_s is not None and not (ratio >= 1 - EPS and abs(ratio - round(ratio)) < 1e-9):
+    times = coarse_s / step if coarse_s is not None and math.isfinite(coarse_s) and coarse_s > 0 else 0.0
+    if coarse_s is not None and not (round(times) >= 1 and abs(times - round(times)) < 1e-9):
         raise ValueError(f"coarse_s: {coarse_s!r} must be a positive multiple of the forecast's bucket ({step:g} s)")
     coarse_lines: tuple[str, ...] = ()
-    if coarse_s is None or round(ratio) == 1:
+    if coarse_s is None or round(times) == 1:
         problem = problem_on(forecast)
         out = solve_buses(problem, params=params, options=options)
     else:
