@@ -92,7 +92,7 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from optimizer.result import PlanResult, SolveParams
-from scenarios.crowd import CrowdState, show_hold, stair_one_ways, stairs
+from scenarios.crowd import CrowdState, show_hold, staff_reach, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
 from scenarios.injects import delay_of, facts, number, show_change
@@ -101,7 +101,6 @@ from scenarios.pedestrian import Bottleneck, walking_model
 from scenarios.plan import AssignStaff, MeterFlow, OneWay, Plan, PlanMeta
 from scenarios.schema import CrowdScenario
 
-STAFF_REACH_M = 250.0  # the simulation's rule: a post controls the walkways this far on foot
 DWELL_SAMPLES = 100_000
 LP_MIN_S = 300.0  # the flow LP's time limit at least (it is solved to optimality or not used)
 RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
@@ -684,7 +683,7 @@ def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str,
     speed = walking_model(scenario.walking)[0].free_speed
     requirements = tuple(r for r in need if r in walk)
     near: dict[str, dict[str, float]] = {
-        r: nx.single_source_dijkstra_path_length(walk, r, cutoff=STAFF_REACH_M, weight="length_m") for r in requirements
+        r: staff_reach(walk, r) for r in requirements
     }  # fmt: skip
     posts = tuple(sorted({n for d in near.values() for n in d}))
     index = {n: i for i, n in enumerate(posts)}

@@ -67,12 +67,10 @@ the ferries run, travel of teams between tunnels, riders re-choosing mid-wait.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -88,6 +86,7 @@ from scenarios.schema import TyphoonScenario, TyphoonWeights
 from scenarios.typhoon import (
     DIRECTIONS,
     TyphoonGeometry,
+    TyphoonState,
     ferry_windows,
     hazard_timeline,
     team_names,
@@ -102,34 +101,6 @@ Way = tuple[str, str]
 
 
 # ------------------------------------------------------------------------------------------ the problem
-
-
-@dataclass(frozen=True)
-class TyphoonState:
-    """What is true at the window's start: riders waiting per origin, vehicles queued per way, ways cleared."""
-
-    waiting: dict[str, int] = field(default_factory=dict)
-    queued: dict[Way, int] = field(default_factory=dict)
-    cleared: frozenset[Way] = frozenset()  # cleared at start_s (past their minimum), no changeover to pay
-
-    @classmethod
-    def read(cls, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], t_s: float,
-             cleared: Iterable[Way] = ()) -> TyphoonState:  # fmt: skip
-        """The state at `t_s` from a simulation's series (`riders_waiting:AREA`, `vehicle_queue:TUNNEL:DIR`; the
-        last sample at or before `t_s`), with the ways whose lane is cleared then."""
-
-        def at(name: str) -> int:
-            times, values = series[name]
-            k = bisect.bisect_right(times, t_s) - 1
-            return round(values[k]) if k >= 0 else 0
-
-        waiting = {name.split(":", 1)[1]: at(name) for name in series if name.startswith("riders_waiting:")}
-        queued: dict[Way, int] = {}
-        for name in series:
-            if name.startswith("vehicle_queue:"):
-                _, tunnel, direction = name.split(":")
-                queued[(tunnel, direction)] = at(name)
-        return cls(waiting=waiting, queued=queued, cleared=frozenset(cleared))
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ from scenarios.schema import CrowdScenario
 STAIR_PAIR_M = 80.0
 PULL_S = 600.0  # EST: dwellers due to leave this long (× attraction) before a show wait for it
 RULES = ("nearest",)
+STAFF_REACH_M = 250.0  # EST: a posted team controls the walkways this far (on foot) from its post
+
+
+def staff_reach(walk: nx.Graph, post: str) -> dict[str, float]:
+    """The nodes a team posted at `post` controls, with their walking distance (m): within `STAFF_REACH_M`.
+
+    One rule for both sides: the simulation puts a post's controls into effect only there, and the optimiser
+    plans a control only where a post can reach it."""
+    return nx.single_source_dijkstra_path_length(walk, post, cutoff=STAFF_REACH_M, weight="length_m")
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,7 @@ class CrowdState:
     leaving: float = 0.0
     posted: dict[tuple[str, str], int] = field(default_factory=dict)
     arriving: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    fired: frozenset[int] = frozenset()  # the injects fired by `at_s` (`scenarios.state.ReplanState`)
 
     @property
     def on_site(self) -> float:

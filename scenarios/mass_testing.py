@@ -290,13 +290,14 @@ class MassTestingState:
     routing: dict[tuple[str, str], float]
     groups: tuple[AssignStaff, ...]
     buses: BusState | None = None
+    fired: frozenset[int] = frozenset()  # the injects fired by `at_s` (`scenarios.state.ReplanState`)
 
 
 def mass_testing_state(plan: Plan, scenario: MassTestingScenario, at_s: float,
                        geometry: MassTestingGeometry | None = None, *,
-                       buses: BusState | None = None) -> MassTestingState:  # fmt: skip
+                       buses: BusState | None = None, fired: frozenset[int] = frozenset()) -> MassTestingState:  # fmt: skip
     return MassTestingState(at_s, routing_in_force(plan, scenario, at_s, geometry), tuple(plan.of_type(AssignStaff)),
-                            buses)  # fmt: skip
+                            buses, fired)  # fmt: skip
 
 
 def routing_in_force(plan: Plan, scenario: MassTestingScenario, at_s: float,

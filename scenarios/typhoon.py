@@ -32,8 +32,8 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -450,3 +450,39 @@ def default_plan(scenario: TyphoonScenario, graph: nx.DiGraph | None = None) -> 
     note = (f"one lane of {tunnel} cleared per direction with riders ({', '.join(ways) or 'none'}) for each ferry "
             f"suspension; escorts back to back; riders directed to its crossing points")  # fmt: skip
     return Plan.build(meta.model_copy(update={"note": note}), actions)
+
+
+# ------------------------------------------------------------------------------------------ state
+
+
+@dataclass(frozen=True)
+class TyphoonState:
+    """What is true at `at_s`, the moment a re-plan starts from: riders waiting per origin, vehicles queued per
+    way (tunnel, direction), the ways whose lane is cleared then (past their minimum: no changeover to pay), and
+    the injects that had fired by then (`scenarios.state.ReplanState`). The default is the scenario's start."""
+
+    waiting: dict[str, int] = field(default_factory=dict)
+    queued: dict[tuple[str, str], int] = field(default_factory=dict)
+    cleared: frozenset[tuple[str, str]] = frozenset()
+    at_s: float = 0.0
+    fired: frozenset[int] = frozenset()
+
+    @classmethod
+    def read(cls, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], t_s: float,
+             cleared: Iterable[tuple[str, str]] = (), fired: Iterable[int] = ()) -> TyphoonState:  # fmt: skip
+        """The state at `t_s` from a simulation's series (`riders_waiting:AREA`, `vehicle_queue:TUNNEL:DIR`; the
+        last sample at or before `t_s`), with the ways whose lane is cleared then and the injects fired by then."""
+
+        def at(name: str) -> int:
+            times, values = series[name]
+            k = bisect.bisect_right(times, t_s) - 1
+            return round(values[k]) if k >= 0 else 0
+
+        waiting = {name.split(":", 1)[1]: at(name) for name in series if name.startswith("riders_waiting:")}
+        queued: dict[tuple[str, str], int] = {}
+        for name in series:
+            if name.startswith("vehicle_queue:"):
+                _, tunnel, direction = name.split(":")
+                queued[(tunnel, direction)] = at(name)
+        return cls(waiting=waiting, queued=queued, cleared=frozenset(cleared), at_s=float(t_s),
+                   fired=frozenset(fired))  # fmt: skip

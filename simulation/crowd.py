@@ -85,7 +85,7 @@ import networkx as nx
 import numpy as np
 import simpy
 
-from scenarios.crowd import CrowdState, check_plan, show_hold
+from scenarios.crowd import STAFF_REACH_M, CrowdState, check_plan, show_hold, staff_reach
 from scenarios.crowd import default_plan as crowd_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
@@ -110,7 +110,6 @@ SAMPLE_EVERY_S = 60.0
 ROUTE_EVERY_S = 60.0
 ROUTE_SMOOTHING = 0.5  # share of the way route shares move towards the fastest next edge at each update
 COUNTERFLOW_FRICTION = 0.15  # EST: capacity lost to balanced counter-flow without lanes
-STAFF_REACH_M = 250.0  # EST: a posted team controls the walkways this far (on foot) from its post
 HYSTERESIS_PPM2 = 0.2
 STALL_SPEED_MPS = 0.1  # a two-way edge at critical density moving slower than this is stalled
 STALL_HOLD_S = 30.0
@@ -1095,9 +1094,7 @@ class CrowdModel:
         """Nodes a team posted at `node` covers: within `STAFF_REACH_M` on foot."""
         if node not in self._reach:
             if node in self.walk_graph:
-                dist = nx.single_source_dijkstra_path_length(self.walk_graph, node, cutoff=STAFF_REACH_M,
-                                                             weight="length_m")  # fmt: skip
-                self._reach[node] = set(dist)
+                self._reach[node] = set(staff_reach(self.walk_graph, node))
             else:
                 self._reach[node] = {node}
         return self._reach[node]
