@@ -29,13 +29,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def _simulate(scenario: Any, plan: Plan, seed: int) -> dict[str, float]:
-    try:
-        from command.kinds import kind_of
-    except ImportError:  # before the kind registry
-        from simulation import simulate
+    from command.kinds import simulate
 
-        return dict(simulate(scenario, plan, seed=seed).kpis)
-    return dict(kind_of(scenario).simulate(scenario, plan, seed=seed).kpis)
+    return dict(simulate(scenario, plan, seed=seed).kpis)
 
 
 def _optimise(scenario: Any) -> Plan | None:
@@ -104,7 +100,8 @@ def check(snapshot: Path) -> int:
     moved: list[str] = []
     for name, entry in sorted(data.items()):
         scenario = drills[name] if name.startswith("drill:") else load_scenario(name)
-        moved += compare(name, "baseline", entry["baseline"], _simulate(scenario, default_plan(scenario), scenario.seed))
+        baseline = _simulate(scenario, default_plan(scenario), scenario.seed)
+        moved += compare(name, "baseline", entry["baseline"], baseline)
         if "plan" in entry:
             plan = Plan.from_json(json.dumps(entry["plan"]))
             moved += compare(name, "planned", entry["planned"], _simulate(scenario, plan, scenario.seed))

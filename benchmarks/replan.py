@@ -22,17 +22,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import optimizer.mass_testing
-from command.drills import SCORE_KPIS, read_injects
-from command.loop import _splice, _what_has_happened
-from optimizer import optimise
+from command.drills import read_injects, score_kpis
+from command.kinds import kind_of, optimise, simulate
+from command.loop import _what_has_happened
 from optimizer.result import SolveParams
 from scenarios import load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
-from simulation import simulate
+from scenarios.splice import splice as _splice
 
 #: Shown beside the drill score's KPIs: how the buses did.
-EXTRA_KPIS = {"mass_testing": ("last_departed_min", "stranded_visitors")}
+EXTRA_KPIS = ("last_departed_min", "stranded_visitors")
 
 
 @contextmanager
@@ -63,7 +63,7 @@ def main() -> int:
     known, state = _what_has_happened(world, in_effect, seed, args.at)
     known_world = world.model_copy(update={"injects": known})
     params = SolveParams(time_limit_s=args.time_limit, seed=seed)
-    kpis = SCORE_KPIS[world.kind] + EXTRA_KPIS.get(world.kind, ())
+    kpis = score_kpis(world) + tuple(k for k in EXTRA_KPIS if kind_of(world).spec.kpi(k) is not None)
     print(f"{world.name} with {args.drill}, re-planned at {world.clock.label(args.at)} under the default plan; "
           f"known then: {', '.join(i.kind for i in known) or 'nothing'}")  # fmt: skip
     print()
@@ -81,8 +81,7 @@ def main() -> int:
     for label, from_state, unmarked, grid in variants:
         began = time.perf_counter()
         with _replan_grid(grid):
-            solve = optimise(known_world, params, start_s=args.at if from_state is not None else 0.0,
-                             state=from_state)  # fmt: skip
+            solve = optimise(known_world, params, state=from_state)
         wall = time.perf_counter() - began
         if solve.plan is None:
             print(f"| {label} | {wall:.1f} | no plan: {solve.diagnosis or solve.status} |")

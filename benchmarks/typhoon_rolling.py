@@ -15,12 +15,12 @@ import time
 
 import simpy
 
+from command.kinds import simulate
 from optimizer.result import SolveParams
 from optimizer.typhoon import TyphoonOptions, TyphoonState, optimise_typhoon
 from scenarios import Plan, PlanMeta, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.plan import ClearLane, DirectRiders
-from simulation import simulate
 
 
 def weighted(scenario, kpis: dict[str, float]) -> float:  # type: ignore[no-untyped-def]

@@ -24,13 +24,14 @@ from typing import Any
 from command import audit
 from command.errors import BadInput, Conflict
 from command.incidents import activity, get_incident, scenario_document
+from command.kinds import simulate
 from command.plans import PlanView, list_plans
 from command.security import Actor
 from command.store import Store
 from scenarios import Plan, ScenarioError
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
-from simulation import SimResult, simulate
+from simulation.core import SimResult
 
 DECIDED = ("approved", "active", "superseded", "completed")
 CHART_SERIES = ("queue_total", "tested", "departed", "bay_waiting", "riders_waiting", "riders_crossed",

@@ -465,7 +465,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
         """Propose a plan from a JSON file (its consequences are simulated for the forecast)."""
         from command.incidents import load_incident_scenario
         from command.plans import create_plan, parse_plan_file
-        from simulation import simulate
+        from command.kinds import simulate
 
         try:
             text = file.read_text(encoding="utf-8")

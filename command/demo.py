@@ -18,6 +18,7 @@ from command.audit import verify
 from command.authority import grant_command
 from command.errors import CommandError
 from command.incidents import demo_roster, import_roster, open_incident
+from command.kinds import kind_of
 from command.loop import advance, approve_and_apply, plan_incident
 from command.paperwork import export_ics
 from command.plans import view_plan
@@ -27,9 +28,6 @@ from command.users import DEMO_PASSWORD, init_demo_store, is_demo
 from optimizer.result import SolveParams
 from scenarios import load_scenario
 
-#: Where each built-in scenario's incident belongs, and who commands it in the demo store.
-HOME = {"mass_testing": ("pudong", "pudong_commander"), "crowd": ("bund_station", "bund_chief"),
-        "typhoon": ("huangpu", "bund_chief")}  # fmt: skip
 MAX_STEPS = 50
 
 
@@ -49,7 +47,8 @@ def run_demo(scenario_name: str, *, db_url: str, out: Path, time_limit_s: float,
 
         upgrade(store)
         console.print(f"[bold]DEMO store[/] {store.safe_url}")
-    jurisdiction, commander_name = HOME[scenario.kind]
+    home = kind_of(scenario).demo  # where the kind's incident belongs, and who commands it in the demo store
+    jurisdiction, commander_name = home.get("jurisdiction", "huangpu"), home.get("commander", "bund_chief")
     admin = authenticate(store, "admin", DEMO_PASSWORD, purpose="demo")
     iid = open_incident(store, admin, scenario, jurisdiction=jurisdiction, exercise=True,
                         title=f"[DEMO] {scenario.title}")  # fmt: skip

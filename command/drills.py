@@ -26,19 +26,17 @@ from sqlalchemy import select
 from command.authority import grant_command, incident_for, usernames
 from command.errors import BadInput, Conflict
 from command.incidents import demo_roster, import_roster, open_incident, scenario_of
+from command.kinds import kind_of, simulate
 from command.security import Actor
 from command.store import Decision, PlanRecord, PlanVersion, Store
 from scenarios import Plan, ScenarioError, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
-from simulation import simulate
 
-#: Per scenario kind, the KPIs a decision is scored on (lower is better for each).
-SCORE_KPIS: dict[str, tuple[str, ...]] = {
-    "mass_testing": ("last_tested_min", "mean_wait_min"),
-    "crowd": ("minutes_over_5ppm2", "minutes_over_4ppm2"),
-    "typhoon": ("rider_mean_wait_min", "riders_stranded", "vehicle_delay_h"),
-}
+
+def score_kpis(scenario: Any) -> tuple[str, ...]:
+    """The KPIs a decision is scored on: the scenario kind's headline KPIs (lower is better for each)."""
+    return tuple(k.name for k in kind_of(scenario).spec.headline)
 
 
 def builtin_drill_dir() -> Path:
@@ -145,7 +143,7 @@ def score_drill(store: Store, actor: Actor, incident_id: int) -> list[DecisionSc
         versions = {(v.plan_id, v.version): Plan.model_validate_json(v.plan_json)
                     for v in session.scalars(select(PlanVersion).join(PlanRecord)
                                              .where(PlanRecord.incident_id == incident_id))}  # fmt: skip
-    keys = SCORE_KPIS.get(scenario.kind, ())
+    keys = score_kpis(scenario)
     cache: dict[str, dict[str, float]] = {}
 
     def kpis_of(plan: Plan) -> dict[str, float]:
@@ -171,4 +169,4 @@ def scores_json(scores: list[DecisionScore]) -> str:
     return json.dumps([s.__dict__ for s in scores], ensure_ascii=False, indent=1)
 
 
-__all__ = ["SCORE_KPIS", "DecisionScore", "read_injects", "score_drill", "scores_json", "start_drill"]
+__all__ = ["DecisionScore", "read_injects", "score_drill", "score_kpis", "scores_json", "start_drill"]

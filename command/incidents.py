@@ -42,6 +42,7 @@ from command.store import (
     User,
 )
 from scenarios import Scenario, ScenarioError, load_scenario, scenario_hash
+from scenarios.kinds import spec_of
 from scenarios.loading import scenario_from_document
 
 MAX_ROSTER_ROWS = 20_000
@@ -293,13 +294,7 @@ def roster(store: Store, actor: Actor, incident_id: int) -> tuple[list[RosterRow
 
 def demo_roster(scenario: Any) -> list[RosterRow]:
     """A fictitious roster (marked as such) with a leader and a deputy for each team a scenario has."""
-    teams: list[str] = []
-    if scenario.kind == "mass_testing":
-        teams = [*scenario.resources.testers, "buses"]
-    elif scenario.kind == "crowd":
-        teams = list(scenario.staff)
-    elif scenario.kind == "typhoon":
-        teams = ["escorts", "traffic"]
+    teams = list(spec_of(scenario.kind).roster_teams(scenario))
     family = "王李张刘陈杨黄赵吴周"
     out = []
     for i, team in enumerate(teams):

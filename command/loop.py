@@ -18,23 +18,14 @@ Re-planning at time t:
 - The optimiser is told what has happened by t and nothing later: the injects that fired by t (under the
   plan in effect), as facts (`scenarios.injects.known_injects`). A drill's script stays hidden from it, as from
   the trainee.
-- The new plan takes over at t (`_splice`): what the plan in effect did before t stands; its controls still
-  in force at t end at t, unless the new plan has the same control (same action and target) in force at t
-  too, in which case it simply carries on to the new plan's end; the new plan's controls in force at t start
-  at t; its later actions follow. One-off actions (a bus dispatched, a batch led) are never moved; a bus
-  dispatch order of the plan in effect that no bus has carried out by t lapses at t (`DispatchBus.until_s`):
-  the new plan was made for the buses as they are then. Buses under orders wait for the next one, so each
-  bay's first order after t is kept too, cancelled at t: until t they wait as they did (`_orders_until`).
-- A typhoon or a crowd is planned from the simulated state at t: riders waiting per area, vehicles queued
-  per tunnel direction and lanes cleared (`optimizer.typhoon.TyphoonState`); people waiting outside each
-  entrance, walking to and present at each viewing area with when they are due to leave, and the teams at
-  their posts (`scenarios.crowd.CrowdState`). Mass testing keeps the visitors' routing in force at t (they
-  have been sent to their sites) and plans the tester groups not yet sent against it; the groups already
-  sent are as they were. Its buses are planned from where they are at t (idle at a bay, or away and back at
-  a time), for the riders waiting then and those the new plan's testing has still to send
-  (`scenarios.mass_testing.BusState`). A plan whose dispatch orders take over from first come, first served
-  says from when (`PlanMeta.dispatch_from_s`), so that the buses run first come, first served before t, as
-  they did.
+- It plans from the state at t, read off a run of the plan in effect by the scenario kind's `state_at`
+  (`command.kinds`): a crowd's people outside each entrance, walking and present at each viewing area, and
+  teams at their posts; a typhoon's riders waiting, vehicles queued and lanes cleared; mass testing's routing
+  and tester groups in force and the buses where they are. Each state says its time and the injects fired by
+  then (`scenarios.state.ReplanState`).
+- The new plan takes over at t by one rule for every kind (`scenarios.splice`): what the plan in effect did
+  before t stands, its controls in force at t end there or carry on, one-off actions are never moved, and the
+  kind's own rules apply (a lane clearing's minimum, tester groups cut to what the pools have left).
 """
 
 from __future__ import annotations
@@ -53,6 +44,7 @@ from command import audit
 from command.authority import incident_for
 from command.errors import CommandError, Conflict, Infeasible
 from command.incidents import log_activity, scenario_of, set_phase
+from command.kinds import breaches, kind_of, simulate, state_at
 from command.plans import Shown, activate_plan, active_plan, approve_plan, create_plan
 from command.runs import run_loaded
 from command.security import Actor
@@ -61,18 +53,8 @@ from optimizer.result import SolveParams
 from scenarios import Plan, scenario_hash
 from scenarios.defaults import default_plan
 from scenarios.injects import known_injects
-from scenarios.mass_testing import mass_testing_state
-from scenarios.plan import (
-    AssignStaff,
-    ClearLane,
-    CloseExit,
-    CloseRoad,
-    DirectRiders,
-    DispatchBus,
-    MeterFlow,
-    OneWay,
-)
-from simulation import SimResult, simulate
+from scenarios.splice import splice
+from simulation.core import Breach, SimResult
 
 Progress = Callable[[str], None]
 
@@ -105,14 +87,14 @@ def plan_incident(
         say(f"planning for {len(known)} inject(s) that have happened: "
             + ", ".join(f"{i.kind} at {scenario.clock.label(i.at_s)}" for i in known))  # fmt: skip
     if state is not None:
-        what = "the routing and tester groups in force" if scenario.kind == "mass_testing" else "the simulated state"
+        what = kind_of(scenario).spec.state_label
         buses = ", with the buses where they are then" if getattr(state, "buses", None) is not None else ""
         say(f"planning from {what} at {scenario.clock.label(now_s)}{buses}")
     # What the planner knows: the scenario with the injects that have happened, and none still to come. The
     # forecasts are made on it too (they must not show the effect of what nobody knows yet).
     known_world = scenario.model_copy(update={"injects": known})
     outcome = run_loaded(known_world, seed=seed, optimize=True, params=replace(params or SolveParams(), seed=seed),
-                         progress=say, start_s=now_s if state is not None else 0.0, state=state)  # fmt: skip
+                         progress=say, state=state)  # fmt: skip
     solve = outcome.solve
     assert solve is not None
     _audit_run(store, actor, incident_id, outcome)
@@ -124,7 +106,7 @@ def plan_incident(
     if now_s > 0:
         done = f"plan {previous.number}" if previous is not None else "the default plan"
         say(f"keeping what {done} already did before {scenario.clock.label(now_s)}")
-        plan = _splice(in_effect, plan, now_s, scenario=scenario)
+        plan = splice(in_effect, plan, now_s, scenario=scenario)
         planned = simulate(known_world, plan, seed=seed)
     forecast = {
         "seed": seed,
@@ -143,139 +125,15 @@ def plan_incident(
 
 def _what_has_happened(scenario: Any, plan: Plan, seed: int, now_s: float) -> tuple[tuple[Any, ...], Any]:
     """From the simulation of the plan in effect: the injects that have fired by `now_s` (conditional ones only
-    if their condition held), and the state at `now_s` to plan from (None at the start): a crowd's or a
-    typhoon's simulated state, or the routing and tester groups in force in mass testing."""
-    if scenario.kind == "crowd" and now_s > 0:
-        from simulation.crowd import crowd_state
-
-        state, fired = crowd_state(scenario, plan, seed=seed, at_s=now_s)
-        return known_injects(scenario.injects, at_s=now_s, fired=fired), state
-    if scenario.kind == "mass_testing" and now_s > 0:
-        from simulation.mass_testing import MassTestingModel
-
-        model = MassTestingModel(scenario, plan, seed=seed)
-        so_far = model.run(until_s=now_s)
-        fired = {int(e.data["index"]) for e in so_far.events if e.kind == "inject" and e.t_s <= now_s}
-        buses = model.bus_state() if scenario.resources.buses is not None else None
-        return (known_injects(scenario.injects, at_s=now_s, fired=fired),
-                mass_testing_state(plan, scenario, now_s, model.geo, buses=buses))  # fmt: skip
-    typhoon = scenario.kind == "typhoon" and now_s > 0
-    if not typhoon and not any(inj.at_s <= now_s for inj in scenario.injects):
+    if their condition held), and the state at `now_s` to plan from (its kind's `state_at`; None at the start)."""
+    if now_s > 0:
+        state = state_at(scenario, plan, seed=seed, at_s=now_s)
+        return known_injects(scenario.injects, at_s=now_s, fired=state.fired), state
+    if not any(inj.at_s <= now_s for inj in scenario.injects):
         return (), None
     result = simulate(scenario, plan, seed=seed)
     fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= now_s}
-    known = known_injects(scenario.injects, at_s=now_s, fired=fired)
-    if not typhoon:
-        return known, None
-    from optimizer.typhoon import TyphoonState
-
-    # A lane counts as cleared (no changeover, no minimum left to serve) once it has been cleared for the
-    # minimum time; one cleared more recently is planned as a new clearing (and the splice keeps it the minimum).
-    cleared = {(a.tunnel, a.direction) for a in plan.actions if isinstance(a, ClearLane) and _in_force(a, now_s)
-               and now_s - a.at_s >= scenario.lanes.min_clear_s}  # fmt: skip
-    return known, TyphoonState.read(result.series, now_s, cleared)
-
-
-#: Actions that hold a state over a time window (a control), which can end or start at any moment. A tester
-#: group's `AssignStaff` is not one: it is a group of people leaving their centre once (`wave`), and a plan
-#: counts each group once; a crowd's `AssignStaff` is a post held for a time, and is one.
-CONTROLS: tuple[type, ...] = (MeterFlow, OneWay, CloseRoad, CloseExit, DirectRiders, ClearLane)
-
-
-def _in_force(action: Any, at_s: float, controls: tuple[type, ...] = CONTROLS, *, since: bool = False) -> bool:
-    """Whether a control started before `at_s` (or at it, with `since`) is in force at it."""
-    if not isinstance(action, controls) or action.at_s > at_s or (action.at_s == at_s and not since):
-        return False
-    return action.until_s is None or action.until_s > at_s
-
-
-def _same(a: Any, b: Any) -> bool:
-    """The same control with the same settings (whenever it starts and ends)."""
-    skip = {"at_s", "until_s", "note"}
-    return bool(a.key() == b.key() and a.model_dump(exclude=skip) == b.model_dump(exclude=skip))
-
-
-def _splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None) -> Plan:
-    """The new plan taking over from the plan in effect at `at_s` (see the module's docstring).
-
-    With the scenario: a typhoon's lane clearing cut short still lasts its minimum time, and a tester group
-    taken from the new plan is cut to what the pool has left after the groups already sent."""
-    kind = getattr(scenario, "kind", "")
-    controls = (*CONTROLS, AssignStaff) if kind == "crowd" else CONTROLS
-    min_clear = scenario.lanes.min_clear_s if kind == "typhoon" else 0.0
-    # The new plan's controls in force at t: carried on from the old ones where they are the same, else from t.
-    carried = [a for a in new.actions if _in_force(a, at_s, controls, since=True)]
-    kept = _orders_until(done, at_s)
-    for a in done.actions:
-        if a.at_s >= at_s or isinstance(a, DispatchBus):
-            continue
-        if _in_force(a, at_s, controls):
-            same = next((b for b in carried if _same(a, b)), None)
-            if same is not None:
-                a = a.model_copy(update={"until_s": same.until_s})
-                carried.remove(same)
-            else:
-                end = min(a.until_s, max(at_s, a.at_s + min_clear)) if isinstance(a, ClearLane) else at_s
-                a = a.model_copy(update={"until_s": end})
-        kept.append(a)
-    taken = [a.model_copy(update={"at_s": at_s}) for a in carried]
-    taken += [a for a in new.actions if a.at_s >= at_s and not _in_force(a, at_s, controls, since=True)]
-    if kind == "mass_testing":
-        taken = _fit_tester_groups(scenario, kept, taken)
-    note = f"re-planned at {at_s:g} s; earlier actions kept from the plan in effect"
-    update: dict[str, Any] = {"state_time_s": at_s, "note": note}
-    if any(isinstance(a, DispatchBus) for a in kept + taken):
-        # Dispatch orders govern the buses from when they did under the plan in effect; if they did not (first
-        # come, first served), from now, so that the buses' past stays what it was.
-        had = any(isinstance(a, DispatchBus) for a in done.actions)
-        update["dispatch_from_s"] = (done.meta.dispatch_from_s if had else at_s) or None
-    meta = new.meta.model_copy(update=update)
-    return Plan.build(meta, kept + taken)
-
-
-def _orders_until(done: Plan, at_s: float) -> list[Any]:
-    """The bus dispatch orders of the plan in effect, as they stand once a re-plan takes over at `at_s`.
-
-    A bus under orders waits at its bay for the next one, so the orders dated after t shaped what the buses did
-    before t. Kept, so that the buses' past stays what it was: every order dated before t, lapsing at t if no
-    bus has carried it out by then; any order that lapsed by t; and, at each bay, the first order still live
-    after t, cancelled at t (buses waiting for it wait until t, and then the new plan's orders govern).
-    """
-    out, waited_for = [], set()
-    for a in done.of_type(DispatchBus):
-        live_at_t = a.until_s is None or a.until_s > at_s
-        if a.at_s < at_s:
-            out.append(a.model_copy(update={"until_s": at_s}) if live_at_t else a)
-        elif not live_at_t:
-            out.append(a)
-        elif a.origin not in waited_for:
-            waited_for.add(a.origin)
-            out.append(a.model_copy(update={"until_s": at_s, "note": f"cancelled by the re-plan at {at_s:g} s"}))
-    return out
-
-
-def _fit_tester_groups(scenario: Any, kept: list[Any], taken: list[Any]) -> list[Any]:
-    """The new plan's tester groups cut to what each pool has left, by role and by group, after those sent."""
-    from scenarios.mass_testing import pool_role_counts
-
-    left = dict(pool_role_counts(scenario))
-    room = {(name, w): pool.group_size for name, pool in scenario.resources.testers.items()
-            for w in range(-(-pool.count // pool.group_size))}  # fmt: skip
-    for a in kept:
-        if isinstance(a, AssignStaff):
-            left[(a.pool, a.role)] = left.get((a.pool, a.role), 0) - a.count
-            room[(a.pool, a.wave)] = room.get((a.pool, a.wave), 0) - a.count
-    out = []
-    for a in taken:
-        if isinstance(a, AssignStaff):
-            n = min(a.count, left.get((a.pool, a.role), 0), room.get((a.pool, a.wave), 0))
-            if n <= 0:
-                continue
-            left[(a.pool, a.role)] -= n
-            room[(a.pool, a.wave)] -= n
-            a = a if n == a.count else a.model_copy(update={"count": n})
-        out.append(a)
-    return out
+    return known_injects(scenario.injects, at_s=now_s, fired=fired), None
 
 
 def _state_hash(name: str, seed: int, at_s: float, previous: Any) -> str:
@@ -302,45 +160,6 @@ def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str
     decision = approve_plan(store, actor, plan_id, password=password, shown=shown, note=note)
     activate_plan(store, actor, plan_id)
     return decision
-
-
-@dataclass(frozen=True)
-class Breach:
-    """A threshold the simulated trajectory crosses, when and how."""
-
-    t_s: float
-    kind: str
-    text: str
-
-
-def breaches(scenario: Any, result: SimResult) -> list[Breach]:
-    """The threshold crossings in a run, earliest first (per scenario kind)."""
-    out: list[Breach] = []
-    if scenario.kind == "mass_testing":
-        rec, th = result.records, scenario.thresholds
-        at_site, start = rec.get("at_site_s"), rec.get("swab_start_s")
-        if at_site is not None and start is not None and th.max_wait_s is not None and at_site.size:
-            waited = np.where(np.isfinite(start), start, np.inf) - at_site
-            over = np.isfinite(at_site) & (waited > th.max_wait_s)
-            if over.any():
-                first = float((at_site[over] + th.max_wait_s).min())
-                out.append(Breach(first, "wait", f"a visitor has waited more than {th.max_wait_s / 60:g} min "
-                                                 f"({int(over.sum())} visitors will)"))  # fmt: skip
-        end = rec.get("swab_end_s")
-        late = th.target_finish_s is not None and end is not None and end.size > 0 and (
-            not np.all(np.isfinite(end)) or float(end.max()) > th.target_finish_s)
-        if late:
-            left = int(np.count_nonzero(~(end <= th.target_finish_s)))
-            text = f"{left} visitors still untested at the target finish time"
-            out.append(Breach(th.target_finish_s, "finish", text))
-    elif scenario.kind == "crowd":
-        # The first place to reach the critical density, and the first to reach the crush density.
-        for kind, name in (("density_critical", "critical density"), ("density_crush", "crush density")):
-            first = next((e for e in result.events if e.kind == kind), None)
-            if first is not None:
-                out.append(Breach(first.t_s, kind.removeprefix("density_"), f"{name}: {first.text}"))
-    horizon = scenario.clock.horizon_s
-    return sorted((b for b in out if b.t_s <= horizon), key=lambda b: b.t_s)
 
 
 @dataclass(frozen=True)

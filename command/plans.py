@@ -31,6 +31,7 @@ from command.incidents import log_activity, scenario_of, set_phase
 from command.security import Actor, authenticate
 from command.store import Decision, Incident, Jurisdiction, PlanRecord, PlanVersion, Store
 from scenarios import Plan, ScenarioError, diff_plans
+from scenarios.kinds import spec_of
 from scenarios.schema import Scenario
 
 
@@ -89,12 +90,10 @@ def check_plan_fits(plan: Plan, scenario: Scenario, *, file: str = "plan") -> No
     if plan.meta.scenario != scenario.name:
         raise BadInput(f"{file}: meta.scenario: plan is for {plan.meta.scenario!r}, "
                        f"the incident runs {scenario.name!r}")  # fmt: skip
-    if scenario.kind == "mass_testing":
-        from scenarios.mass_testing import check_plan
-
-        problems = check_plan(plan, scenario, file=file)
-        if problems:
-            raise BadInput("\n".join(str(p) for p in problems))
+    check = spec_of(scenario.kind).check_plan
+    problems = check(plan, scenario, file=file) if check is not None else []
+    if problems:
+        raise BadInput("\n".join(str(p) for p in problems))
 
 
 def _plan_for(session: Session, actor: Actor, plan_id: int, *, lock: bool = False) -> tuple[PlanRecord, Incident]:

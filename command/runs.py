@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from optimizer import optimise
+from command.kinds import optimise, simulate
 from optimizer.result import PlanResult, SolveParams
 from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_hash
-from simulation import SimResult, simulate
+from simulation.core import SimResult
 
 Progress = Callable[[str], None]
 
@@ -60,6 +60,11 @@ class RunOutcome:
         return out
 
 
+def solve_params(time_limit_s: float, **tunables: Any) -> SolveParams:
+    """The optimiser's tunables for a time limit (what the console's settings give), the rest at their defaults."""
+    return SolveParams(time_limit_s=time_limit_s, **tunables)
+
+
 def run_scenario(
     ref: str,
     *,
@@ -81,11 +86,10 @@ def run_loaded(
     optimize: bool = True,
     params: SolveParams | None = None,
     progress: Progress | None = None,
-    start_s: float = 0.0,
     state: Any = None,
 ) -> RunOutcome:
-    """Simulate a loaded scenario's default plan, optimise, simulate the plan (`start_s` and `state`: re-plan
-    from a simulated state, `optimizer.optimise`)."""
+    """Simulate a loaded scenario's default plan, optimise, simulate the plan (`state`: re-plan from the state a
+    run of the plan in effect reached, `command.kinds.state_at`)."""
     say = progress or (lambda _msg: None)
     run_seed = scenario.seed if seed is None else seed
     say(f"simulating the default plan of {scenario.name} (seed {run_seed})")
@@ -94,7 +98,7 @@ def run_loaded(
     if not optimize:
         return RunOutcome(scenario, run_seed, base_plan, baseline)
     say("optimising")
-    solve = optimise(scenario, replace(params or SolveParams(), seed=run_seed), start_s=start_s, state=state)
+    solve = optimise(scenario, replace(params or SolveParams(), seed=run_seed), state=state)
     planned = None
     if solve.plan is not None:
         say("simulating the optimised plan")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from command.errors import BadInput, Conflict
+from command.kinds import kind_of, optimise, simulate
 from optimizer.result import SolveParams
 from scenarios import Plan, ScenarioError, load_scenario, scenario_hash
 from scenarios.defaults import default_plan
@@ -49,23 +50,6 @@ def variants_from(vary: list[str]) -> list[Variant]:
     return [Variant(" ".join(combo), tuple(combo)) for combo in itertools.product(*axes)]
 
 
-#: Threshold breaches per scenario kind: name -> (scenario, KPIs of one replication) -> breached?
-BREACHES: dict[str, dict[str, Callable[[Any, dict[str, float]], bool]]] = {
-    "mass_testing": {
-        "misses_target_finish": lambda s, k: s.thresholds.target_finish_s is not None
-        and k["last_tested_min"] * 60 > s.thresholds.target_finish_s,
-        "anyone_stranded": lambda s, k: k["stranded_visitors"] > 0,
-    },
-    "crowd": {
-        "over_critical_density": lambda s, k: k.get("minutes_over_5ppm2", 0.0) > 0,
-        "over_warning_density": lambda s, k: k.get("minutes_over_4ppm2", 0.0) > 0,
-    },
-    "typhoon": {
-        "riders_stranded": lambda s, k: k.get("riders_stranded", 0.0) > 0,
-    },
-}
-
-
 @dataclass
 class SweepReport:
     """A finished sweep: per variant, the KPI summaries and breach probabilities; where it was written."""
@@ -84,8 +68,6 @@ def _plan_for(scenario: Any, choice: str | Plan, params: SolveParams) -> Plan:
     if choice == "default":
         return default_plan(scenario)
     if choice == "optimised":
-        from optimizer import optimise
-
         result = optimise(scenario, params)
         if result.plan is None:
             raise Conflict(f"no optimised plan: {result.diagnosis or result.status}")
@@ -184,7 +166,7 @@ def run_sweep(
     reused, total = len(done), len(variants) * replications
     say = progress or (lambda _done, _total: None)
     say(reused, total)
-    jobs = [Job(s, p, metrics) for s, p in zip(scenarios, plans, strict=True)]
+    jobs = [Job(s, p, simulate, metrics) for s, p in zip(scenarios, plans, strict=True)]
     with lines_path.open("a", encoding="utf-8") as fh:
         for task, kpis in engine_named(engine, scheduler=scheduler, workers=workers).map(jobs, todo):
             row = {"variant": task.variant, "replication": task.replication, "seed": task.seed, "kpis": kpis}
@@ -205,7 +187,7 @@ def _summarise(variants: list[Variant], scenarios: list[Any], rows: list[dict[st
     for v, (variant, scenario) in enumerate(zip(variants, scenarios, strict=True)):
         mine = [r["kpis"] for r in rows if r["variant"] == v]
         keys = list(dict.fromkeys(k for kpis in mine for k in kpis))
-        checks = BREACHES.get(scenario.kind, {})
+        checks = kind_of(scenario).spec.breach_checks
         breaches = {}
         for name, check in checks.items():
             p, lo, hi = breach_probability([bool(check(scenario, k)) for k in mine])
@@ -248,4 +230,4 @@ def risk(scenario_ref: Any, plans: dict[str, Plan], *, replications: int, seed: 
     return out
 
 
-__all__ = ["BREACHES", "SweepReport", "Variant", "risk", "run_sweep", "variants_from"]
+__all__ = ["SweepReport", "Variant", "risk", "run_sweep", "variants_from"]

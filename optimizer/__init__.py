@@ -1,37 +1,13 @@
-"""OR-Tools models: a scenario (and a state) in, a plan with honest solver statistics out."""
+"""OR-Tools models: a scenario (and a re-planning state) in, a plan with honest solver statistics out.
+
+One module (or package) per decision; each scenario kind's entry point is `optimise(scenario, params=None, *,
+state=None)` (`optimise_mass_testing`, `optimise_crowd`, `optimise_typhoon`), the state being the kind's
+`scenarios.state.ReplanState` at the time the plan takes over. Which optimiser serves a scenario is the kind
+registry's to say (`command.kinds.optimise`): nothing here branches on a kind's name.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from optimizer.result import PlanResult, SolveParams
 
-
-def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float = 0.0,
-             state: Any = None) -> PlanResult:  # fmt: skip
-    """Optimise a scenario's decisions, dispatching on its kind.
-
-    `state` re-plans from what is in force at a time: a `TyphoonState` (with `start_s`) or a
-    `scenarios.crowd.CrowdState` (which carries its time) is the simulated state then; for mass testing a
-    `scenarios.mass_testing.MassTestingState` (the routing in force and the groups sent), which the plan keeps
-    (the loop keeps what was done before: `command.loop`)."""
-    params = params or SolveParams(seed=scenario.seed)
-    if scenario.kind == "mass_testing":
-        from optimizer.mass_testing import optimise_mass_testing
-
-        return optimise_mass_testing(scenario, params=params, state=state)
-    if scenario.kind == "typhoon":
-        from optimizer.typhoon import optimise_typhoon
-
-        return optimise_typhoon(scenario, params=params, start_s=start_s, state=state)
-    if scenario.kind == "crowd":
-        from optimizer.crowd import optimise_crowd
-
-        return optimise_crowd(scenario, params=params, state=state)
-    from scenarios import ScenarioError
-
-    raise ScenarioError.single(scenario.name, "kind", f"no optimisation model for {scenario.kind!r} scenarios yet; "
-                               "simulate the scenario's own plan with --no-optimize")  # fmt: skip
-
-
-__all__ = ["PlanResult", "SolveParams", "optimise"]
+__all__ = ["PlanResult", "SolveParams"]

@@ -92,10 +92,10 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from optimizer.result import PlanResult, SolveParams
-from scenarios.crowd import CrowdState, show_hold, staff_reach, stair_one_ways, stairs
+from scenarios.crowd import CrowdState, show_change, show_hold, staff_reach, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
-from scenarios.injects import delay_of, facts, number, show_change
+from scenarios.injects import delay_of, facts, number
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.pedestrian import Bottleneck, walking_model
 from scenarios.plan import AssignStaff, MeterFlow, OneWay, Plan, PlanMeta

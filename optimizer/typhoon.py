@@ -1008,6 +1008,7 @@ def optimise_typhoon(scenario: TyphoonScenario, *, params: SolveParams = DEFAULT
                      options: TyphoonOptions = TyphoonOptions(), start_s: float = 0.0,
                      state: TyphoonState | None = None, hours: float | None = None) -> PlanResult:  # fmt: skip
     """Plan one window (by default the ferry suspensions known at `start_s`): lanes, escorts, riders' orders."""
+    start_s = state.at_s if state is not None else start_s
     started = time.perf_counter()
     geo = TyphoonGeometry(scenario, scenario_graph(scenario))
     problem = typhoon_problem(scenario, geo, start_s=start_s, hours=hours, state=state, options=options)

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from scenarios.errors import Problem, ScenarioError
-from scenarios.graphs import PEDESTRIAN_MODES, haversine_m, walkways
-from scenarios.loading import scenario_graph, scenario_hash
+from scenarios.graphs import PEDESTRIAN_MODES, haversine_m, scenario_graph, walkways
+from scenarios.injects import number
+from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import (
     AssignStaff,
     ChangeShow,
@@ -33,7 +35,7 @@ from scenarios.plan import (
     PlanMeta,
     RouteVisitors,
 )
-from scenarios.schema import CrowdScenario
+from scenarios.schema import CrowdScenario, scenario_hash
 
 STAIR_PAIR_M = 80.0
 PULL_S = 600.0  # EST: dwellers due to leave this long (× attraction) before a show wait for it
@@ -275,3 +277,108 @@ def show_hold(scenario: CrowdScenario, plan: Plan, n_steps: int, dt: float) -> n
 __all__ = [
     "PULL_S", "RULES", "CrowdState", "Stair", "check_plan", "default_plan", "show_hold", "stair_one_ways", "stairs",
 ]  # fmt: skip
+
+
+def show_change(inject: Any) -> ChangeShow:
+    """A `show` inject as the plan action it acts like: a `ChangeShow` at the inject's time (one rule for the
+    simulation, which applies it, and the optimiser, which plans for it once known)."""
+    params = inject.params
+    return ChangeShow(at_s=inject.at_s, segment=int(params["segment"]), change=str(params["change"]),
+                      minutes=number(params, "minutes"), note=inject.note or "inject")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ the kind
+
+
+def _check(plan: Plan, scenario: CrowdScenario, *, file: str = "plan") -> list[Problem]:
+    return check_plan(plan, scenario, scenario_graph(scenario), file=file)
+
+
+def _whatif(scenario: CrowdScenario) -> list[WhatIfField]:
+    """The horizon (a short one keeps the optimiser to seconds), the arrival rate of each period, the dwell, the
+    staff teams, whether the default plan has counter-flow control (the optimiser may make stairs one-way either
+    way), and the warning and critical densities."""
+    clock = scenario.clock
+    out = [WhatIfField(key="horizon", path="clock.horizon_s", en="Horizon (min)", zh="模拟时长（分钟）",
+                       value=int(clock.horizon_s // 60), scale=60, minimum=10, step=30)]  # fmt: skip
+    if scenario.evenings > 1:
+        out.append(WhatIfField(key="evenings", path="evenings", en="Evenings", zh="晚数", value=scenario.evenings,
+                               minimum=1, maximum=31))  # fmt: skip
+    for i, period in enumerate(scenario.demand.arrivals.periods):
+        at = clock.label(period.from_s)
+        out.append(WhatIfField(key=f"rate_{i}", path=f"demand.arrivals.periods[{i}].rate_per_h",
+                               en=f"Arrivals per hour from {at}", zh=f"{at} 起每小时到达人数",
+                               value=int(period.rate_per_h), minimum=0, step=5000))  # fmt: skip
+    if "mean_s" in type(scenario.dwell).model_fields:
+        out.append(WhatIfField(key="dwell", path="dwell.mean_s", en="Mean dwell (min)", zh="平均停留时间（分钟）",
+                               value=float(scenario.dwell.mean_s) / 60, type="float", scale=60, minimum=1.0,
+                               step=5.0))  # type: ignore[attr-defined]  # fmt: skip
+    for team, spec in scenario.staff.items():
+        out.append(WhatIfField(key=f"staff_{team}", path=f"staff.{team}.count", en=f"Staff · {team}",
+                               zh=f"人员 · {team}", value=int(spec.count), minimum=0, step=50, column=1))  # fmt: skip
+    out.append(WhatIfField(key="counterflow", path="counterflow_control", type="bool", column=1,
+                           en="Default plan has counter-flow control (one-way stairs)",
+                           zh="默认方案实行楼梯单向通行（对向人流管控）",
+                           value=bool(scenario.counterflow_control)))  # fmt: skip
+    th = scenario.thresholds
+    for name, en, zh in (("warning_ppm2", "Warning density (/m²)", "预警密度（人/m²）"),
+                         ("critical_ppm2", "Critical density (/m²)", "危险密度（人/m²）")):  # fmt: skip
+        out.append(WhatIfField(key=name, path=f"thresholds.{name}", en=en, zh=zh, value=float(getattr(th, name)),
+                               type="float", minimum=0.5, maximum=12.0, step=0.5, column=1))  # fmt: skip
+    return out
+
+
+KPIS = (
+    Kpi(name="peak_density_ppm2", unit="/m²", better="lower", en="Peak density", zh="峰值密度"),
+    Kpi(name="minutes_over_5ppm2", unit="person-minutes", better="lower", headline=True,
+        en="Time people spent above 5 /m²", zh="超过每平方米5人的人·分钟"),
+    Kpi(name="minutes_over_4ppm2", unit="person-minutes", better="lower", headline=True,
+        en="Time people spent above 4 /m²", zh="超过每平方米4人的人·分钟"),
+    Kpi(name="max_metering_queue", unit="people", better="lower", en="Largest queue at a meter",
+        zh="限流处最大排队人数"),
+    Kpi(name="mean_extra_walk_min", unit="min", better="lower", en="Mean extra walking", zh="平均额外步行时间"),
+    Kpi(name="staff_utilisation", unit="share", better="higher", en="Staff posted where needed", zh="警力使用率"),
+    Kpi(name="visitors_served", unit="people", better="higher", en="Visitors who reached a viewing area",
+        zh="到达观景区的人数"),
+    Kpi(name="peak_density_min", unit="min after start", better="neither", en="When the peak density was",
+        zh="峰值密度出现时刻"),
+    Kpi(name="visitors", unit="people", better="neither", en="Visitors who entered", zh="进入人数"),
+    Kpi(name="departed", unit="people", better="neither", en="Visitors who left", zh="离开人数"),
+    Kpi(name="on_site_end", unit="people", better="neither", en="On site at the end", zh="结束时仍在现场人数"),
+    Kpi(name="entry_queue_end", unit="people", better="lower", en="Waiting to enter at the end",
+        zh="结束时入口外等候人数"),
+    Kpi(name="max_entry_queue", unit="people", better="lower", en="Largest wait to enter", zh="入口外最大等候人数"),
+    Kpi(name="metering_wait_person_min", unit="person-minutes", better="lower", en="Time held by meters",
+        zh="限流等候人·分钟"),
+    Kpi(name="stalled_edge_min", unit="walkway-minutes", better="lower", en="Walkways stalled", zh="通道停滞时长"),
+    Kpi(name="turned_away", unit="people", better="lower", en="Turned away", zh="被劝离人数"),
+    Kpi(name="warning_crossings", unit="crossings", better="lower", en="Places crossing the warning density",
+        zh="超过预警密度次数"),
+    Kpi(name="critical_crossings", unit="crossings", better="lower", en="Places crossing the critical density",
+        zh="超过危险密度次数"),
+    Kpi(name="crush_crossings", unit="crossings", better="lower", en="Places crossing the crush density",
+        zh="超过踩踏密度次数"),
+)  # fmt: skip
+
+SPEC = KindSpec(
+    name="crowd",
+    title_en="Crowd",
+    title_zh="大客流",
+    schema=CrowdScenario,
+    default_plan=default_plan,
+    state=CrowdState,
+    kpis=KPIS,
+    injects=frozenset({"message", "delay", "surge", "close_exit", "show"}),
+    # A crowd's staff post is held for a time: a control, ended or carried on by a re-plan.
+    splice=SpliceRules(controls=(AssignStaff,)),
+    breach_checks={
+        "over_critical_density": lambda s, k: k.get("minutes_over_5ppm2", 0.0) > 0,
+        "over_warning_density": lambda s, k: k.get("minutes_over_4ppm2", 0.0) > 0,
+    },
+    whatif=_whatif,
+    roster_teams=lambda scenario: list(scenario.staff),
+    check_plan=_check,
+    map_layers=("density",),
+    chart_series=("queue_total", "peak_density_now"),
+    review_panels=("controls",),
+)

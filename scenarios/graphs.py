@@ -460,3 +460,8 @@ def summarise(graph: nx.DiGraph) -> GraphSummary:
         attribution=graph.graph.get("attribution", ""),
         sources=tuple(graph.graph.get("sources", ())),
     )
+
+
+def scenario_graph(scenario: Any) -> nx.DiGraph:
+    """The (frozen, cached) city graph a validated scenario runs on."""
+    return load_graph(scenario.graph)

@@ -37,6 +37,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
 }  # fmt: skip
 EFFECT_KINDS = ("message", "delay", "surge", "close_exit", "show")
+NODE_TARGETS = frozenset({"close_exit"})  # inject kinds whose target is a node of the city graph
 SHOW_CHANGES = ("pause", "shorten", "cancel")
 
 
@@ -100,15 +101,6 @@ def effect_problem(kind: str, target: str | None, params: Mapping[str, object]) 
     return None
 
 
-def show_change(inject: Any) -> Any:
-    """A `show` inject as the plan action it acts like: a `ChangeShow` at the inject's time."""
-    from scenarios.plan import ChangeShow  # here: the plan vocabulary's schema imports this module
-
-    params = inject.params
-    return ChangeShow(at_s=inject.at_s, segment=int(params["segment"]), change=str(params["change"]),
-                      minutes=number(params, "minutes"), note=inject.note or "inject")  # fmt: skip
-
-
 def facts(injects: Iterable[Any]) -> list[Any]:
     """The injects a planner can count on: those without a condition, in time order."""
     return sorted((inj for inj in injects if not inj.condition), key=lambda inj: inj.at_s)
@@ -122,6 +114,6 @@ def known_injects(injects: Iterable[Any], *, at_s: float, fired: Collection[int]
 
 
 __all__ = [
-    "EFFECT_KINDS", "SHOW_CHANGES", "Condition", "delay_of", "effect_problem", "facts", "known_injects", "number",
-    "parse_condition", "show_change",
+    "EFFECT_KINDS", "NODE_TARGETS", "SHOW_CHANGES", "Condition", "delay_of", "effect_problem", "facts", "known_injects",
+    "number", "parse_condition",
 ]  # fmt: skip

@@ -8,8 +8,6 @@ nodes of the wrong kind. Nothing else escapes it for bad input.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -21,9 +19,11 @@ import yaml
 from pydantic import ValidationError
 
 from scenarios.errors import Problem, ScenarioError, problems_from_validation
-from scenarios.graphs import builtin_graph_names, load_graph
+from scenarios.graphs import builtin_graph_names, load_graph, scenario_graph
+from scenarios.injects import NODE_TARGETS
+from scenarios.kinds import kind_names, spec_of
 from scenarios.plan import parse_action
-from scenarios.schema import SCENARIO_TYPES, Scenario, node_refs
+from scenarios.schema import Scenario, node_refs, scenario_hash
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
@@ -169,11 +169,11 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
     if overrides:
         doc = apply_overrides(doc, overrides, file)
     kind = doc.get("kind")
-    if not isinstance(kind, str) or kind not in SCENARIO_TYPES:
+    if not isinstance(kind, str) or kind not in kind_names():
         reason = "required field is missing" if kind is None else f"unknown kind {kind!r}"
-        raise ScenarioError.single(file, "kind", f"{reason}; expected one of {sorted(SCENARIO_TYPES)}")
+        raise ScenarioError.single(file, "kind", f"{reason}; expected one of {kind_names()}")
     try:
-        scenario: Any = SCENARIO_TYPES[kind].model_validate(doc)
+        scenario: Any = spec_of(kind).schema.model_validate(doc)
     except ValidationError as exc:
         raise ScenarioError(problems_from_validation(file, exc)) from None
     except (RecursionError, OverflowError, ValueError) as exc:
@@ -194,7 +194,7 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
 
 
 def check_against_graph(scenario: Any, graph: nx.DiGraph, file: str) -> list[Problem]:
-    """Every node a scenario names (a crowd drill's closures too) exists in its graph and is of an allowed kind;
+    """Every node a scenario names (a drill's closures too) exists in its graph and is of an allowed kind;
     default actions parse."""
     problems = []
     name = graph.graph.get("name", "graph")
@@ -209,10 +209,9 @@ def check_against_graph(scenario: Any, graph: nx.DiGraph, file: str) -> list[Pro
             continue
         for path, node, ref in node_refs(action, where):
             problems.extend(_check_node(graph, node, ref.kinds, file, path, name))
-    if getattr(scenario, "kind", None) == "crowd":
-        for i, inj in enumerate(scenario.injects):
-            if inj.kind == "close_exit" and inj.target is not None:  # the node a crowd drill closes
-                problems.extend(_check_node(graph, inj.target, (), file, f"injects[{i}].target", name))
+    for i, inj in enumerate(scenario.injects):
+        if inj.kind in NODE_TARGETS and inj.target is not None:  # the node a drill closes
+            problems.extend(_check_node(graph, inj.target, (), file, f"injects[{i}].target", name))
     return problems
 
 
@@ -226,12 +225,8 @@ def _check_node(graph: nx.DiGraph, node: str, kinds: tuple[str, ...], file: str,
     return []
 
 
-def scenario_hash(scenario: Any) -> str:
-    """SHA-256 of the scenario's canonical JSON: which exact scenario a plan or a run was made from."""
-    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def scenario_graph(scenario: Any) -> nx.DiGraph:
-    """The (frozen, cached) city graph a validated scenario runs on."""
-    return load_graph(scenario.graph)
+__all__ = [
+    "MAX_DOCUMENT_BYTES", "ScenarioInfo", "apply_overrides", "builtin_scenario_dir", "builtin_scenario_names",
+    "builtin_scenarios", "check_against_graph", "load_scenario", "parse_document", "read_document",
+    "resolve_scenario_path", "scenario_from_document", "scenario_graph", "scenario_hash",
+]  # fmt: skip

@@ -16,13 +16,15 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import networkx as nx
 
 from scenarios.errors import Problem
-from scenarios.loading import scenario_graph, scenario_hash
+from scenarios.graphs import scenario_graph
+from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import AssignStaff, DispatchBus, Plan, PlanMeta, RouteVisitors
-from scenarios.schema import MassTestingScenario, TesterPool
+from scenarios.schema import MassTestingScenario, TesterPool, scenario_hash
 from scenarios.travel import distance_matrix, time_matrix
 
 
@@ -295,7 +297,8 @@ class MassTestingState:
 
 def mass_testing_state(plan: Plan, scenario: MassTestingScenario, at_s: float,
                        geometry: MassTestingGeometry | None = None, *,
-                       buses: BusState | None = None, fired: frozenset[int] = frozenset()) -> MassTestingState:  # fmt: skip
+                       buses: BusState | None = None,
+                       fired: frozenset[int] = frozenset()) -> MassTestingState:  # fmt: skip
     return MassTestingState(at_s, routing_in_force(plan, scenario, at_s, geometry), tuple(plan.of_type(AssignStaff)),
                             buses, fired)  # fmt: skip
 
@@ -374,3 +377,95 @@ def check_plan(plan: Plan, scenario: MassTestingScenario, *, file: str = "plan")
         if total > 1 + 1e-9:
             problems.append(Problem(file, "actions", f"routes {total:.3g} of zone {zone!r} (more than all of it)"))
     return problems
+
+
+# ------------------------------------------------------------------------------------------ the kind
+
+
+def fit_tester_groups(scenario: MassTestingScenario, kept: list[Any], taken: list[Any]) -> list[Any]:
+    """A re-plan's tester groups cut to what each pool has left, by role and by group, after those sent."""
+    left = dict(pool_role_counts(scenario))
+    room = {(name, w): pool.group_size for name, pool in scenario.resources.testers.items()
+            for w in range(-(-pool.count // pool.group_size))}  # fmt: skip
+    for a in kept:
+        if isinstance(a, AssignStaff):
+            left[(a.pool, a.role)] = left.get((a.pool, a.role), 0) - a.count
+            room[(a.pool, a.wave)] = room.get((a.pool, a.wave), 0) - a.count
+    out = []
+    for a in taken:
+        if isinstance(a, AssignStaff):
+            n = min(a.count, left.get((a.pool, a.role), 0), room.get((a.pool, a.wave), 0))
+            if n <= 0:
+                continue
+            left[(a.pool, a.role)] -= n
+            room[(a.pool, a.wave)] -= n
+            a = a if n == a.count else a.model_copy(update={"count": n})
+        out.append(a)
+    return out
+
+
+def _whatif(scenario: MassTestingScenario) -> list[WhatIfField]:
+    """Visitors per zone; testers per pool; buses (with their depots, which must hold them all); the thresholds."""
+    out = [WhatIfField(key=f"zone_{i}", path=f"population.zones[{i}].visitors", en=f"{zone.node} · visitors",
+                       zh=f"{zone.node} · 游客", value=zone.visitors, minimum=None, step=100)
+           for i, zone in enumerate(scenario.population.zones)]  # fmt: skip
+    out += [WhatIfField(key=f"pool_{pool}", path=f"resources.testers.{pool}.count", en=f"testers · {pool}",
+                        zh=f"采样人员 · {pool}", value=spec.count, minimum=None, step=10, column=1)
+            for pool, spec in scenario.resources.testers.items()]  # fmt: skip
+    buses = scenario.resources.buses
+    if buses is not None:
+        out.append(WhatIfField(key="buses", path="resources.buses.count", en="buses", zh="大巴", value=buses.count,
+                               minimum=None, step=10, column=1))  # fmt: skip
+        out += [WhatIfField(key=f"depot_{i}", path=f"resources.buses.depots[{i}].count",
+                            en=f"buses at depot {d.node}", zh=f"{d.node} 停车场大巴", value=d.count, minimum=0,
+                            step=10, column=1) for i, d in enumerate(buses.depots)]  # fmt: skip
+    th = scenario.thresholds
+    if th.target_finish_s is not None:
+        out.append(WhatIfField(key="finish", path="thresholds.target_finish_s", en="target finish (min after start)",
+                               zh="目标完成时间（开始后分钟）", value=int(th.target_finish_s // 60), scale=60,
+                               minimum=None, step=15, column=1))  # fmt: skip
+    if th.max_wait_s is not None:
+        out.append(WhatIfField(key="wait", path="thresholds.max_wait_s", en="max wait (min)", zh="最长等待（分钟）",
+                               value=int(th.max_wait_s // 60), scale=60, minimum=None, step=5, column=1))  # fmt: skip
+    return out
+
+
+KPIS = (
+    Kpi(name="last_tested_min", unit="min after start", better="lower", headline=True, en="Last visitor tested",
+        zh="最后一人完成采样"),
+    Kpi(name="mean_wait_min", unit="min", better="lower", headline=True, en="Mean wait to be swabbed",
+        zh="平均等待采样"),
+    Kpi(name="p95_wait_min", unit="min", better="lower", en="95th-percentile wait to be swabbed",
+        zh="等待采样95分位"),
+    Kpi(name="max_queue", unit="people", better="lower", en="Longest queue at a site", zh="采样点最长排队"),
+    Kpi(name="last_departed_min", unit="min after start", better="lower", en="Last visitor left by bus or metro",
+        zh="最后一人离开"),
+    Kpi(name="stranded_visitors", unit="people", better="lower", en="Visitors not moved out", zh="未能离开的游客"),
+    Kpi(name="bus_km", unit="km", better="lower", en="Bus distance driven", zh="大巴行驶里程"),
+    Kpi(name="tester_hours", unit="tester-hours", better="lower", en="Tester time on site", zh="采样人员工时"),
+    Kpi(name="visitors", unit="people", better="neither", en="Visitors to test", zh="需采样游客"),
+    Kpi(name="tested", unit="people", better="higher", en="Visitors tested", zh="已采样游客"),
+)  # fmt: skip
+
+SPEC = KindSpec(
+    name="mass_testing",
+    title_en="Mass testing",
+    title_zh="大规模核酸检测",
+    schema=MassTestingScenario,
+    default_plan=default_plan,
+    state=MassTestingState,
+    state_label="the routing and tester groups in force",
+    kpis=KPIS,
+    injects=frozenset({"message", "delay"}),
+    splice=SpliceRules(fit=fit_tester_groups),
+    breach_checks={
+        "misses_target_finish": lambda s, k: s.thresholds.target_finish_s is not None
+        and k["last_tested_min"] * 60 > s.thresholds.target_finish_s,
+        "anyone_stranded": lambda s, k: k["stranded_visitors"] > 0,
+    },
+    whatif=_whatif,
+    roster_teams=lambda scenario: [*scenario.resources.testers, "buses"],
+    check_plan=check_plan,
+    map_layers=("site_queue",),
+    chart_series=("queue_total",),
+)

@@ -11,7 +11,9 @@ kinds); `node_refs(scenario)` finds them all, so that the loader can check them 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -541,12 +543,15 @@ class TyphoonScenario(ScenarioBase):
     weights: TyphoonWeights = TyphoonWeights()
 
 
+#: The built-in kinds' scenarios. A kind added later has its own schema model (a `ScenarioBase` with a
+#: `kind` literal), registered with its `scenarios.kinds.KindSpec`.
 Scenario = MassTestingScenario | CrowdScenario | TyphoonScenario
-SCENARIO_TYPES: dict[str, type[ScenarioBase]] = {
-    "mass_testing": MassTestingScenario,
-    "crowd": CrowdScenario,
-    "typhoon": TyphoonScenario,
-}
+
+
+def scenario_hash(scenario: Any) -> str:
+    """SHA-256 of the scenario's canonical JSON: which exact scenario a plan or a run was made from."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------ node refs

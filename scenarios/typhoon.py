@@ -40,10 +40,11 @@ from typing import Any
 import networkx as nx
 
 from scenarios.errors import Problem, ScenarioError
+from scenarios.graphs import scenario_graph
 from scenarios.injects import parse_condition
-from scenarios.loading import scenario_graph, scenario_hash
+from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan, PlanMeta
-from scenarios.schema import WARNING_ORDER, FerryLine, HazardPoint, TyphoonScenario
+from scenarios.schema import WARNING_ORDER, FerryLine, HazardPoint, TyphoonScenario, scenario_hash
 
 FORECAST_INJECT = "forecast"
 DEFAULT_RULES = ("first_tunnel", "nearest", "none")  # `nearest` (the schema's default) means `first_tunnel`
@@ -486,3 +487,65 @@ class TyphoonState:
                 queued[(tunnel, direction)] = at(name)
         return cls(waiting=waiting, queued=queued, cleared=frozenset(cleared), at_s=float(t_s),
                    fired=frozenset(fired))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ the kind
+
+
+def _min_clear(scenario: TyphoonScenario, action: Any) -> float:
+    """A lane clearing cut short by a re-plan still lasts its minimum time."""
+    return scenario.lanes.min_clear_s if isinstance(action, ClearLane) else 0.0
+
+
+def _whatif(scenario: TyphoonScenario) -> list[WhatIfField]:
+    """The wind timeline (force at each point), the escort teams, and the objective's weights."""
+    out = [WhatIfField(key=f"wind_{i}", path=f"hazard.timeline[{i}].wind_force",
+                       en=f"wind force · {scenario.clock.label(p.at_s)}", zh=f"风力 · {scenario.clock.label(p.at_s)}",
+                       value=int(p.wind_force), minimum=0, maximum=17)
+           for i, p in enumerate(scenario.hazard.timeline)]  # fmt: skip
+    out += [WhatIfField(key="teams", path="escorts.count", en="escort teams", zh="护送警组",
+                        value=scenario.escorts.count, minimum=None, column=1),
+            WhatIfField(key="batch", path="escorts.batch_size", en="batch size", zh="每批人数",
+                        value=scenario.escorts.batch_size, minimum=None, step=5, column=1)]  # fmt: skip
+    for name in ("rider_wait_per_h", "rider_stranded", "vehicle_delay_per_h"):
+        out.append(WhatIfField(key=f"w_{name}", path=f"weights.{name}", en=f"weight · {name}", zh=f"权重 · {name}",
+                               value=float(getattr(scenario.weights, name)), type="float", minimum=None, step=0.1,
+                               column=1))  # fmt: skip
+    return out
+
+
+KPIS = (
+    Kpi(name="rider_mean_wait_min", unit="min", better="lower", headline=True, en="Riders' mean wait",
+        zh="骑手平均等待"),
+    Kpi(name="rider_p95_wait_min", unit="min", better="lower", en="Riders' 95th-percentile wait",
+        zh="骑手等待95分位"),
+    Kpi(name="riders_stranded", unit="riders", better="lower", headline=True, en="Riders stranded",
+        zh="滞留骑手"),
+    Kpi(name="riders_crossed", unit="riders", better="higher", en="Riders who crossed", zh="过江骑手"),
+    Kpi(name="vehicle_delay_h", unit="vehicle-hours", better="lower", headline=True, en="Delay to motor traffic",
+        zh="机动车延误"),
+    Kpi(name="max_vehicle_queue", unit="vehicles", better="lower", en="Longest tunnel queue",
+        zh="隧道最长排队"),
+    Kpi(name="escort_utilisation", unit="share", better="neither", en="Escort teams busy", zh="护送警组忙碌比例"),
+    Kpi(name="ferry_suspended_h", unit="h", better="neither", en="Ferries suspended", zh="轮渡停航时长"),
+    Kpi(name="riders", unit="riders", better="neither", en="Riders who needed to cross", zh="需过江骑手"),
+    Kpi(name="riders_escorted", unit="riders", better="neither", en="Riders escorted through a tunnel",
+        zh="经隧道护送骑手"),
+)  # fmt: skip
+
+SPEC = KindSpec(
+    name="typhoon",
+    title_en="Typhoon",
+    title_zh="台风",
+    schema=TyphoonScenario,
+    default_plan=default_plan,
+    state=TyphoonState,
+    kpis=KPIS,
+    injects=frozenset({"message", FORECAST_INJECT}),
+    splice=SpliceRules(min_hold_s=_min_clear),
+    breach_checks={"riders_stranded": lambda s, k: k.get("riders_stranded", 0.0) > 0},
+    whatif=_whatif,
+    roster_teams=lambda scenario: ["escorts", "traffic"],
+    check_plan=lambda plan, scenario, *, file="plan": check_plan(plan, scenario, file=file),
+    map_layers=("riders_waiting",),
+)

@@ -1,27 +1,13 @@
-"""SimPy models: a scenario and a plan in, KPIs, time series, an event log and run statistics out."""
+"""SimPy models: a scenario and a plan in, KPIs, time series, an event log and run statistics out.
+
+One module (or package) per scenario kind, each with `simulate(scenario, plan=None, *, seed=None, until_s=None)`
+and `state_at(scenario, plan, *, seed, at_s)`; the shared parts are `core` (the kernel, recording, results) and
+`sweep` (replications on any engine). Which model runs a scenario is the kind registry's to say
+(`command.kinds.simulate`): nothing here branches on a kind's name.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from simulation.core import Breach, LogEvent, RunStats, SimResult
 
-from simulation.core import LogEvent, RunStats, SimResult
-
-
-def simulate(scenario: Any, plan: Any = None, *, seed: int | None = None) -> SimResult:
-    """Run any scenario under a plan (its default plan if none), dispatching on the scenario's kind."""
-    if scenario.kind == "mass_testing":
-        from simulation.mass_testing import simulate as run_mass_testing
-
-        return run_mass_testing(scenario, plan, seed=seed)
-    if scenario.kind == "crowd":
-        from simulation.crowd import simulate as run_crowd
-
-        return run_crowd(scenario, plan, seed=seed)
-    if scenario.kind == "typhoon":
-        from simulation.typhoon import simulate as run_typhoon
-
-        return run_typhoon(scenario, plan, seed=seed)
-    raise ValueError(f"no simulation model for scenario kind {scenario.kind!r} yet")
-
-
-__all__ = ["LogEvent", "RunStats", "SimResult", "simulate"]
+__all__ = ["Breach", "LogEvent", "RunStats", "SimResult"]

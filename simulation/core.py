@@ -57,6 +57,26 @@ class Recorder:
 
 
 @dataclass(frozen=True)
+class Breach:
+    """A threshold a simulated trajectory crosses: when, which threshold, and what it means."""
+
+    t_s: float
+    kind: str
+    text: str
+
+
+def event_breaches(result: SimResult, events: dict[str, tuple[str, str]]) -> list[Breach]:
+    """The first event of each kind named in `events` (event kind -> (breach kind, threshold name)) as a
+    breach."""
+    out = []
+    for event_kind, (kind, name) in events.items():
+        first = next((e for e in result.events if e.kind == event_kind), None)
+        if first is not None:
+            out.append(Breach(first.t_s, kind, f"{name}: {first.text}"))
+    return out
+
+
+@dataclass(frozen=True)
 class RunStats:
     """How much work a run was: events processed, simulated seconds, wall seconds."""
 

@@ -78,18 +78,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import simpy
 
-from scenarios.crowd import STAFF_REACH_M, CrowdState, check_plan, show_hold, staff_reach
+from scenarios.crowd import STAFF_REACH_M, CrowdState, check_plan, show_change, show_hold, staff_reach
 from scenarios.crowd import default_plan as crowd_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, walkways
-from scenarios.injects import delay_of, number, parse_condition, show_change
+from scenarios.injects import delay_of, number, parse_condition
 from scenarios.pedestrian import SFPE, Bottleneck, walking_model
 from scenarios.plan import (
     AssignStaff,
@@ -103,7 +103,16 @@ from scenarios.plan import (
     parse_action,
 )
 from scenarios.schema import CrowdScenario, Inject
-from simulation.core import CountingEnvironment, Recorder, RunStats, SimResult, WallClock, streams
+from simulation.core import (
+    Breach,
+    CountingEnvironment,
+    Recorder,
+    RunStats,
+    SimResult,
+    WallClock,
+    event_breaches,
+    streams,
+)
 
 STREAMS = ("arrivals", "dwell", "surge")  # a stream each: a surge leaves the other arrivals as they were
 SAMPLE_EVERY_S = 60.0
@@ -1533,8 +1542,11 @@ def _default_plan(scenario: CrowdScenario, graph: nx.DiGraph) -> Plan:
 
 
 def simulate(scenario: CrowdScenario, plan: Plan | None = None, *, seed: int | None = None,
-             dt: float | None = None, cell_m: float = MIN_CELL_M, kernel: str | None = None) -> SimResult:  # fmt: skip
+             until_s: float | None = None, dt: float | None = None, cell_m: float = MIN_CELL_M,
+             kernel: str | None = None) -> SimResult:  # fmt: skip
     """Run a crowd scenario under a plan (the scenario's default plan if none)."""
+    if until_s is not None:
+        raise ValueError("a crowd run up to a time: not yet")
     return CrowdModel(scenario, plan, seed=seed, dt=dt, cell_m=cell_m, kernel=kernel).run()
 
 
@@ -1549,3 +1561,19 @@ def crowd_state(scenario: CrowdScenario, plan: Plan | None, *, seed: int | None 
 
 
 __all__ = ["CrowdModel", "CrowdNetwork", "build_network", "crowd_state", "dwell_kernel", "show_hold", "simulate"]
+
+
+#: The crowd's threshold breaches: the first place to reach the critical density, and the first to reach the
+#: crush density (event kind -> (breach kind, threshold)).
+BREACH_EVENTS = {"density_critical": ("critical", "critical density"), "density_crush": ("crush", "crush density")}
+
+
+def breaches(scenario: CrowdScenario, result: SimResult) -> list[Breach]:
+    """The thresholds a crowd run crosses, as the simulation logged them."""
+    return event_breaches(result, BREACH_EVENTS)
+
+
+def state_at(scenario: CrowdScenario, plan: Plan, *, seed: int, at_s: float) -> CrowdState:
+    """The state of a run of `plan` at `at_s`, with the injects fired by then."""
+    state, fired = crowd_state(scenario, plan, seed=seed, at_s=at_s)
+    return replace(state, fired=frozenset(fired))

@@ -25,19 +25,22 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
+from scenarios.defaults import default_plan as scenario_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.injects import delay_of, parse_condition
 from scenarios.mass_testing import (
     BusState,
     MassTestingGeometry,
+    MassTestingState,
     check_plan,
-    default_plan,
     largest_remainder,
+    mass_testing_state,
     roles_of,
 )
 from scenarios.plan import AssignStaff, DispatchBus, Plan, RouteVisitors
 from scenarios.schema import ArrivalProfile, MassTestingScenario
 from simulation.core import (
+    Breach,
     CountingEnvironment,
     Recorder,
     RunStats,
@@ -210,7 +213,7 @@ class MassTestingModel:
 
         self.s = scenario
         self.geo = geometry or MassTestingGeometry(scenario, scenario_graph(scenario))
-        self.plan = plan if plan is not None else default_plan(scenario, self.geo.graph)
+        self.plan = plan if plan is not None else scenario_default_plan(scenario, self.geo.graph)
         problems = check_plan(self.plan, scenario)
         if problems:
             raise ScenarioError(problems)
@@ -691,6 +694,39 @@ def _normalised(weights: list[float]) -> np.ndarray:
 
 
 def simulate(scenario: MassTestingScenario, plan: Plan | None = None, *, seed: int | None = None,
-             geometry: MassTestingGeometry | None = None) -> SimResult:  # fmt: skip
-    """Run a mass-testing scenario under a plan (the scenario's default plan if none)."""
-    return MassTestingModel(scenario, plan, seed=seed, geometry=geometry).run()
+             until_s: float | None = None, geometry: MassTestingGeometry | None = None) -> SimResult:  # fmt: skip
+    """Run a mass-testing scenario under a plan (the scenario's default plan if none), to the end or only up to
+    `until_s` (the result is then that of the run so far)."""
+    return MassTestingModel(scenario, plan, seed=seed, geometry=geometry).run(until_s=until_s)
+
+
+def state_at(scenario: MassTestingScenario, plan: Plan, *, seed: int, at_s: float) -> MassTestingState:
+    """What a re-plan at `at_s` starts from, read off a run of `plan` up to then: the routing in force, the tester
+    groups, the buses where they are (with a fleet), and the injects that fired by then."""
+    model = MassTestingModel(scenario, plan, seed=seed)
+    so_far = model.run(until_s=at_s)
+    fired = frozenset(int(e.data["index"]) for e in so_far.events if e.kind == "inject" and e.t_s <= at_s)
+    buses = model.bus_state() if scenario.resources.buses is not None else None
+    return mass_testing_state(plan, scenario, at_s, model.geo, buses=buses, fired=fired)
+
+
+def breaches(scenario: MassTestingScenario, result: SimResult) -> list[Breach]:
+    """The thresholds a run crosses: a visitor waiting longer than the maximum wait (first when it happens), and
+    visitors still untested at the target finish time."""
+    out: list[Breach] = []
+    rec, th = result.records, scenario.thresholds
+    at_site, start = rec.get("at_site_s"), rec.get("swab_start_s")
+    if at_site is not None and start is not None and th.max_wait_s is not None and at_site.size:
+        waited = np.where(np.isfinite(start), start, np.inf) - at_site
+        over = np.isfinite(at_site) & (waited > th.max_wait_s)
+        if over.any():
+            first = float((at_site[over] + th.max_wait_s).min())
+            out.append(Breach(first, "wait", f"a visitor has waited more than {th.max_wait_s / 60:g} min "
+                                             f"({int(over.sum())} visitors will)"))  # fmt: skip
+    end = rec.get("swab_end_s")
+    late = th.target_finish_s is not None and end is not None and end.size > 0 and (
+        not np.all(np.isfinite(end)) or float(end.max()) > th.target_finish_s)
+    if late:
+        left = int(np.count_nonzero(~(end <= th.target_finish_s)))
+        out.append(Breach(th.target_finish_s, "finish", f"{left} visitors still untested at the target finish time"))
+    return out

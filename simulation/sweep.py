@@ -45,10 +45,13 @@ def tasks(root_seed: int, variants: int, replications: int) -> list[Task]:
     return [Task(v, r, replication_seed(root_seed, v, r)) for v in range(variants) for r in range(replications)]
 
 
-def run_one(scenario: Any, plan: Any, seed: int, metrics: Metrics | None = None) -> dict[str, float]:
-    """Simulate one replication and return its KPIs (plus any extra metrics computed from the run)."""
-    from simulation import simulate
+#: A scenario kind's simulation: (scenario, plan, *, seed) -> SimResult (picklable, to reach the workers).
+Simulate = Callable[..., SimResult]
 
+
+def run_one(simulate: Simulate, scenario: Any, plan: Any, seed: int,
+            metrics: Metrics | None = None) -> dict[str, float]:  # fmt: skip
+    """Simulate one replication and return its KPIs (plus any extra metrics computed from the run)."""
     result = simulate(scenario, plan, seed=seed)
     out = {k: float(v) for k, v in result.kpis.items()}
     if metrics is not None:
@@ -58,15 +61,17 @@ def run_one(scenario: Any, plan: Any, seed: int, metrics: Metrics | None = None)
 
 @dataclass(frozen=True)
 class Job:
-    """What a worker needs: the variant's scenario and plan, and the extra metrics function (picklable)."""
+    """What a worker needs: the variant's scenario and plan, its kind's simulation, and the extra metrics function
+    (all picklable)."""
 
     scenario: Any
     plan: Any
+    simulate: Simulate
     metrics: Metrics | None = None
 
 
 def _run_task(job: Job, task: Task) -> tuple[Task, dict[str, float]]:
-    return task, run_one(job.scenario, job.plan, task.seed, job.metrics)
+    return task, run_one(job.simulate, job.scenario, job.plan, task.seed, job.metrics)
 
 
 class Engine(Protocol):

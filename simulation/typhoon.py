@@ -51,18 +51,20 @@ from typing import Any
 import numpy as np
 import simpy
 
+from scenarios.defaults import default_plan as scenario_default_plan
 from scenarios.errors import ScenarioError
 from scenarios.injects import delay_of, parse_condition
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan
 from scenarios.schema import ArrivalProfile, Inject, TyphoonScenario
+from scenarios.splice import in_force
 from scenarios.typhoon import (
     DIRECTIONS,
     FORECAST_INJECT,
     TyphoonGeometry,
+    TyphoonState,
     check_plan,
     clear_intervals,
     conditions_at,
-    default_plan,
     ferry_windows,
     hazard_timeline,
     inside,
@@ -103,7 +105,7 @@ class TyphoonModel:
 
         self.s = scenario
         self.geo = geometry or TyphoonGeometry(scenario, scenario_graph(scenario))
-        self.plan = plan if plan is not None else default_plan(scenario, self.geo.graph)
+        self.plan = plan if plan is not None else scenario_default_plan(scenario, self.geo.graph)
         problems = check_plan(self.plan, scenario, self.geo)
         if problems:
             raise ScenarioError(problems)
@@ -505,7 +507,9 @@ class TyphoonModel:
 
     # ---------------------------------------------------------------------------------- run
 
-    def run(self) -> SimResult:
+    def run(self, until_s: float | None = None) -> SimResult:
+        """Run to the horizon, or only up to `until_s` (the result is then that of the run so far)."""
+        end = self.horizon if until_s is None else min(until_s, self.horizon)
         env = self.env
         self._make_vehicles()
         used = {(a.tunnel, a.direction) for a in (*self.plan.of_type(ClearLane), *self.plan.of_type(EscortBatch))}
@@ -528,14 +532,13 @@ class TyphoonModel:
         env.process(self.traffic())
         env.process(self.sampler())
         with WallClock() as clock:
-            env.run(until=self.horizon)
-            while env.peek() <= self.horizon:  # the last traffic step and anything else due at the horizon
+            env.run(until=end)
+            while env.peek() <= end:  # the last traffic step and anything else due at the end
                 env.step()
-        return self._result(clock.elapsed)
+        return self._result(clock.elapsed, end)
 
-    def _result(self, wall_s: float) -> SimResult:
+    def _result(self, wall_s: float, end: float) -> SimResult:
         env, s = self.env, self.s
-        end = self.horizon
         still = self.state == WAITING
         waiting_now = still & ~np.isnan(self.joined)
         waited = self.waited.copy()
@@ -604,6 +607,22 @@ def queue_steps(q0: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray) -> n
 
 
 def simulate(scenario: TyphoonScenario, plan: Plan | None = None, *, seed: int | None = None,
-             geometry: TyphoonGeometry | None = None, sample_every_s: float = SAMPLE_EVERY_S) -> SimResult:  # fmt: skip
-    """Run a typhoon scenario under a plan (the scenario's default plan if none)."""
-    return TyphoonModel(scenario, plan, seed=seed, geometry=geometry, sample_every_s=sample_every_s).run()
+             until_s: float | None = None, geometry: TyphoonGeometry | None = None,
+             sample_every_s: float = SAMPLE_EVERY_S) -> SimResult:  # fmt: skip
+    """Run a typhoon scenario under a plan (the scenario's default plan if none), to the horizon or only up to
+    `until_s`."""
+    model = TyphoonModel(scenario, plan, seed=seed, geometry=geometry, sample_every_s=sample_every_s)
+    return model.run(until_s=until_s)
+
+
+def state_at(scenario: TyphoonScenario, plan: Plan, *, seed: int, at_s: float) -> TyphoonState:
+    """What a re-plan at `at_s` starts from, read off the run of `plan`: riders waiting per area, vehicles queued
+    per tunnel direction (the last samples at or before `at_s`), the lanes cleared, and the injects fired by then.
+
+    A lane counts as cleared (no changeover, no minimum left to serve) once it has been cleared for the minimum
+    time; one cleared more recently is planned as a new clearing (and the splice keeps it the minimum)."""
+    result = simulate(scenario, plan, seed=seed)
+    fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= at_s}
+    cleared = {(a.tunnel, a.direction) for a in plan.of_type(ClearLane)
+               if in_force(a, at_s) and at_s - a.at_s >= scenario.lanes.min_clear_s}  # fmt: skip
+    return TyphoonState.read(result.series, at_s, cleared, fired)

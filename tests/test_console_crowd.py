@@ -25,6 +25,7 @@ from command.console import jobs, views
 from command.console.i18n import t
 from command.console.screens import whatif
 from command.incidents import open_incident
+from command.kinds import simulate
 from command.loop import approve_and_apply, plan_incident
 from command.plans import list_plans, view_plan
 from command.security import Actor
@@ -34,7 +35,6 @@ from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import builtin_scenario_names
 from scenarios.plan import AssignStaff, MeterFlow, PlanMeta
-from simulation import simulate
 
 HOUR = ["clock.horizon_s=3600"]  # the first hour of the evening: the optimiser takes seconds, not half a minute
 JOB_TIMEOUT_S = 60

@@ -8,10 +8,10 @@ from store_support import DATA, PASSWORD, make_world, tiny_plan
 
 from command.drills import score_drill, start_drill
 from command.errors import BadInput, Conflict, NotAuthorised
+from command.kinds import simulate
 from command.loop import advance
 from command.plans import approve_plan, create_plan, reject_plan, revise_plan, view_plan
 from scenarios import load_scenario
-from simulation import simulate
 
 TINY = str(DATA / "one_site_mmc.yaml")
 SCRIPT = [

@@ -272,7 +272,7 @@ def test_empty_plan_prints_one_page_without_work(disney):
 @pytest.mark.slow
 def test_optimised_disney_plan_prints(disney):
     """The optimiser's Disney plan gives one line per action, a CSV row per line and one sheet per team."""
-    from optimizer import optimise
+    from command.kinds import optimise
     from optimizer.result import SolveParams
 
     plan = optimise(disney, SolveParams(time_limit_s=5)).plan

@@ -10,11 +10,11 @@ from command import audit
 from command.authority import grant_command
 from command.errors import Conflict, Infeasible
 from command.incidents import activity, get_incident, open_incident
+from command.kinds import simulate
 from command.loop import advance, approve_and_apply, breaches, plan_incident
 from command.plans import view_plan
 from optimizer.result import SolveParams
 from scenarios import load_scenario
-from simulation import simulate
 
 FAST_SOLVE = SolveParams(time_limit_s=3)
 

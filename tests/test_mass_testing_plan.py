@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer import optimise
+from command.kinds import optimise
 from optimizer.result import SolveParams
 from scenarios import load_scenario
 from scenarios.defaults import default_plan

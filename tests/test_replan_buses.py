@@ -11,7 +11,8 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from command.loop import _splice, _what_has_happened
+from command.kinds import simulate
+from command.loop import _what_has_happened
 from optimizer.buses import BayForecast, bus_problem
 from optimizer.mass_testing import optimise_mass_testing
 from optimizer.result import SolveParams
@@ -19,7 +20,7 @@ from scenarios import load_scenario
 from scenarios.defaults import default_plan
 from scenarios.mass_testing import BusState
 from scenarios.plan import DispatchBus, Plan, PlanMeta
-from simulation import simulate
+from scenarios.splice import splice as _splice
 from simulation.mass_testing import FCFS_FILL_WAIT_S, Bay, MassTestingModel, Scheduled
 
 AT_S = 10_800.0  # 3 h into the Disney scenario: its buses have been carrying riders for 40 minutes

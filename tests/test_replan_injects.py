@@ -13,7 +13,9 @@ from store_support import DATA, PASSWORD, make_world
 import command.loop
 from command.authority import grant_command
 from command.incidents import open_incident
-from command.loop import _splice, advance, approve_and_apply, plan_incident
+from command.kinds import simulate
+from command.loop import advance, approve_and_apply, plan_incident
+from scenarios.splice import splice as _splice
 from command.plans import view_plan
 from optimizer.crowd import CrowdOptions, flow_problem, solve_flows, staff_problem
 from optimizer.mass_testing import optimise_mass_testing
@@ -24,7 +26,6 @@ from scenarios.crowd import check_plan
 from scenarios.injects import facts, known_injects
 from scenarios.loading import scenario_from_document, scenario_graph
 from scenarios.plan import AssignStaff, ClearLane, DispatchBus, MeterFlow, Plan, PlanMeta
-from simulation import simulate
 from tests.crowd_builders import crowd_scenario
 
 TINY = DATA / "one_site_mmc.yaml"
@@ -326,7 +327,7 @@ def test_a_crowd_incident_replanned_after_a_surge_gets_a_valid_plan_that_meters_
 
 
 def test_reading_a_typhoon_state_takes_the_last_sample_at_or_before_the_time():
-    from optimizer.typhoon import TyphoonState
+    from scenarios.typhoon import TyphoonState
 
     series = {"riders_waiting:area_a": ((0.0, 60.0, 120.0), (0.0, 7.4, 12.0)),
               "vehicle_queue:yanan:ab": ((0.0, 60.0, 120.0), (3.0, 5.0, 9.0)), "riders_crossed": ((0.0,), (1.0,))}
@@ -351,9 +352,9 @@ def test_a_typhoon_is_replanned_from_the_simulated_state_with_the_upgraded_forec
     calls: list[tuple] = []
     real = command.loop.run_loaded
 
-    def spy(*args, start_s=0.0, state=None, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append((start_s, state))
-        return real(*args, start_s=start_s, state=state, **kwargs)
+    def spy(*args, state=None, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((state.at_s if state is not None else 0.0, state))
+        return real(*args, state=state, **kwargs)
 
     monkeypatch.setattr(command.loop, "run_loaded", spy)
     first = plan_incident(world.store, world["planner"], iid, params=fast)

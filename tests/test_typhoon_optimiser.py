@@ -10,7 +10,8 @@ import pytest
 from ortools.sat.python import cp_model
 from typhoon_worlds import small_typhoon, storm
 
-from optimizer import SolveParams, optimise
+from command.kinds import optimise
+from optimizer import SolveParams
 from optimizer.typhoon import (
     TyphoonModel,
     best_static_schedule,

@@ -14,11 +14,11 @@ from typing import Any
 import pydeck as pdk
 import streamlit as st
 
+from command.kinds import kind_of, simulate
 from scenarios import Plan, Scenario, scenario_graph
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
 from scenarios.plan import AssignStaff, MeterFlow, OneWay, TradeOffPoint
-from simulation import simulate
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -33,6 +33,8 @@ class SimView:
     kpis: dict[str, float]
     series: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]
     events: tuple[tuple[float, str, str], ...]
+    map_layers: tuple[str, ...] = ()  # the kind's per-node series the map colours, preferred first
+    chart_series: tuple[str, ...] = ()  # the kind's series a chart opens on, preferred first
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -42,7 +44,9 @@ def run(document: str, plan_json: str | None, seed: int) -> SimView:
     plan = Plan.model_validate_json(plan_json) if plan_json else default_plan(scenario)
     result = simulate(scenario, plan, seed=seed)
     series = {k: (tuple(x / 60 for x in t), v) for k, (t, v) in result.series.items()}
-    return SimView(dict(result.kpis), series, tuple((e.t_s, e.kind, e.text) for e in result.events))
+    spec = kind_of(scenario).spec
+    return SimView(dict(result.kpis), series, tuple((e.t_s, e.kind, e.text) for e in result.events),
+                   spec.map_layers, spec.chart_series)  # fmt: skip
 
 
 def value_at(series: tuple[tuple[float, ...], tuple[float, ...]], minute: float) -> float:
@@ -66,8 +70,6 @@ def _colour(value: float, top: float) -> list[int]:
     return [235, int(170 - 280 * (x - 0.5)), 50, 230]
 
 
-#: Per-node series a model may record as `<metric>:<node>`, in order of preference for the map.
-MAP_METRICS = ("density", "site_queue", "riders_waiting", "waiting", "queue")
 
 
 #: Level of service by density (persons/m², Fruin's walkway levels A-F), then the crowd-safety levels
@@ -85,8 +87,9 @@ def density_level(value: float) -> tuple[str, list[int]]:
 
 
 def map_metric(view: SimView) -> str | None:
-    """Which per-node series the map shows for this run (see `MAP_METRICS`)."""
-    return next((m for m in MAP_METRICS if any(n.startswith(f"{m}:") for n in view.series)), None)
+    """Which per-node series (`<metric>:<node>`) the map shows for this run: the first of its kind's map layers
+    the run recorded."""
+    return next((m for m in view.map_layers if any(n.startswith(f"{m}:") for n in view.series)), None)
 
 
 def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
@@ -146,13 +149,9 @@ def _label(value: float, metric: str | None) -> str:
     return f"{value:,.0f}"
 
 
-#: The series a chart opens on, in order of preference: what the commander watches first for each kind.
-CHART_SERIES = ("queue_total", "peak_density_now")
-
-
-def default_series(names: list[str]) -> int:
-    """The index of the series a KPI chart opens on (see `CHART_SERIES`); the first one otherwise."""
-    return next((names.index(n) for n in CHART_SERIES if n in names), 0)
+def default_series(names: list[str], preferred: tuple[str, ...] = ()) -> int:
+    """The index of the series a KPI chart opens on: the first of the kind's chart series there is; else 0."""
+    return next((names.index(n) for n in preferred if n in names), 0)
 
 
 def peak_place(view: SimView) -> str | None:
@@ -316,7 +315,6 @@ def place_names(scenario: Scenario) -> dict[str, str]:
 
 
 __all__ = [
-    "CHART_SERIES",
     "ClearedPeriodPrice",
     "MeterSpell",
     "SimView",

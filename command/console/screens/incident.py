@@ -56,7 +56,7 @@ def render(actor: Actor) -> None:
     names = sorted(n for n in base.series if ":" not in n)
     if names:
         name = st.selectbox(tr("incident.series"), names, key="incident_series",
-                            index=views.default_series(names))  # fmt: skip
+                            index=views.default_series(names, base.chart_series))  # fmt: skip
         frame = views.kpi_frame(base, planned, name, (tr("incident.default_label"), tr("incident.plan_label")))
         st.line_chart(frame, x_label="min", y_label=name)
 

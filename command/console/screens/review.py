@@ -15,10 +15,11 @@ from command.console.screens.common import choose_incident, flash, job_outcome_s
 from command.console.session import actor_for_action, current_token, store, tr
 from command.errors import AuthFailed, CommandError
 from command.incidents import get_incident, roster, scenario_document
+from command.kinds import kind_of
 from command.loop import approve_and_apply, plan_incident
 from command.plans import PlanView, Shown, diff, list_plans, reject_plan
+from command.runs import solve_params
 from command.security import Actor
-from optimizer.result import SolveParams
 from scenarios import ScenarioError
 
 PLAN_STEPS = 4  # baseline, optimise, simulate the plan, propose
@@ -52,7 +53,7 @@ def render(actor: Actor) -> None:
     _what_binds(view)
     _trade_off(view)
     _risk(scenario, view, incident.seed)
-    if scenario.kind == "crowd":
+    if "controls" in kind_of(scenario).spec.review_panels:
         _crowd_controls(view, scenario)
     _assignments(actor, view, scenario)
     _diff(actor, view, by_id)
@@ -74,7 +75,7 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
             from command.security import resume_session
 
             who = resume_session(store(), token)  # the identity at the moment the job starts
-            return plan_incident(store(), who, incident_id, params=SolveParams(time_limit_s=time_limit),
+            return plan_incident(store(), who, incident_id, params=solve_params(time_limit),
                                  progress=report)  # fmt: skip
 
         job = jobs.start(key, "plan", work, steps=PLAN_STEPS)
@@ -146,7 +147,7 @@ def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
     if not names:
         return
     name = st.selectbox(tr("incident.series"), names, key=f"review_series_{view.plan_id}",
-                        index=views.default_series(names))  # fmt: skip
+                        index=views.default_series(names, base.chart_series))  # fmt: skip
     frame = views.kpi_frame(base, this, name, (tr("review.col.baseline"), tr("review.col.plan")))
     st.line_chart(frame, x_label="min", y_label=name)
 

@@ -11,8 +11,8 @@ import streamlit as st
 
 from command.console import jobs
 from command.console.screens.common import job_outcome_shown, job_progress
-from command.console.screens.whatif import FIELDS
 from command.console.session import tr
+from command.kinds import whatif_fields
 from command.security import Actor
 from command.sweeps import run_sweep
 from scenarios import load_scenario
@@ -22,7 +22,7 @@ KEY = "sweep"
 
 
 def render(actor: Actor) -> None:
-    names = [n for n in builtin_scenario_names() if load_scenario(n).kind in FIELDS]
+    names = [n for n in builtin_scenario_names() if whatif_fields(load_scenario(n))]
     with st.form("sweep_form"):
         name = st.selectbox(tr("whatif.scenario"), names, key="sweep_scenario")
         replications = st.number_input(tr("sweep.replications"), min_value=2, max_value=1000, value=20, step=10,

@@ -9,10 +9,10 @@ import streamlit as st
 
 from command.console import jobs
 from command.console.screens.common import job_progress, kpi_label
-from command.console.session import tr
-from command.runs import run_loaded
+from command.console.session import lang, tr
+from command.kinds import whatif_fields
+from command.runs import run_loaded, solve_params
 from command.security import Actor
-from optimizer.result import SolveParams
 from scenarios import ScenarioError, load_scenario
 from scenarios.loading import builtin_scenario_names
 
@@ -20,7 +20,7 @@ RUN_STEPS = 3  # baseline, optimise, simulate the plan
 
 
 def render(actor: Actor) -> None:
-    names = [n for n in builtin_scenario_names() if load_scenario(n).kind in FIELDS]
+    names = [n for n in builtin_scenario_names() if whatif_fields(load_scenario(n))]
     name = st.selectbox(tr("whatif.scenario"), names, key="whatif_scenario")
     base = load_scenario(name)
     with st.form("whatif_form"):
@@ -40,7 +40,7 @@ def render(actor: Actor) -> None:
             time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
 
             def work(report):  # type: ignore[no-untyped-def]
-                params = SolveParams(time_limit_s=time_limit)
+                params = solve_params(time_limit)
                 outcome = run_loaded(scenario, seed=int(seed), params=params, progress=report)
                 solve = outcome.solve
                 return {"label": label, "seed": int(seed), "baseline": outcome.baseline.kpis,
@@ -68,98 +68,25 @@ def _keys(scenario: Any) -> Callable[[str], str]:
 
 
 def _fields(scenario: Any) -> list[str]:
-    """Number inputs for the fields planners change most, as `--set` overrides (validated like the file)."""
-    return FIELDS[scenario.kind](scenario)
-
-
-def _typhoon_fields(scenario: Any) -> list[str]:
-    """The wind timeline (force at each point), the escort teams, and the objective's weights."""
+    """Inputs for the fields planners change most (the scenario kind's what-if fields), as `--set` overrides
+    (validated like the file)."""
     key = _keys(scenario)
+    language = lang()
     out: list[str] = []
     cols = st.columns(2)
-    with cols[0]:
-        for i, point in enumerate(scenario.hazard.timeline):
-            v = st.number_input(f"wind force · {scenario.clock.label(point.at_s)}", value=int(point.wind_force),
-                                min_value=0, max_value=17, step=1, key=key(f"wind_{i}"))  # fmt: skip
-            out.append(f"hazard.timeline[{i}].wind_force={int(v)}")
-    with cols[1]:
-        teams = st.number_input("escort teams", value=int(scenario.escorts.count), step=1, key=key("teams"))
-        batch = st.number_input("batch size", value=int(scenario.escorts.batch_size), step=5, key=key("batch"))
-        out += [f"escorts.count={int(teams)}", f"escorts.batch_size={int(batch)}"]
-        for name in ("rider_wait_per_h", "rider_stranded", "vehicle_delay_per_h"):
-            v = st.number_input(f"weight · {name}", value=float(getattr(scenario.weights, name)), step=0.1,
-                                key=key(f"w_{name}"))  # fmt: skip
-            out.append(f"weights.{name}={float(v)}")
+    for f in whatif_fields(scenario):
+        with cols[f.column % 2]:
+            if f.type == "bool":
+                shown: Any = st.checkbox(f.label(language), value=bool(f.value), key=key(f.key))
+            elif f.type == "int":
+                shown = st.number_input(f.label(language), value=int(f.value), step=int(f.step), key=key(f.key),
+                                        min_value=None if f.minimum is None else int(f.minimum),
+                                        max_value=None if f.maximum is None else int(f.maximum))  # fmt: skip
+            else:
+                shown = st.number_input(f.label(language), value=float(f.value), step=float(f.step), key=key(f.key),
+                                        min_value=f.minimum, max_value=f.maximum)  # fmt: skip
+            out.append(f.override(shown))
     return out
-
-
-def _mass_testing_fields(scenario: Any) -> list[str]:
-    key = _keys(scenario)
-    out: list[str] = []
-    cols = st.columns(2)
-    with cols[0]:
-        for i, zone in enumerate(scenario.population.zones):
-            v = st.number_input(f"{zone.node} · visitors", value=int(zone.visitors), step=100, key=key(f"zone_{i}"))
-            out.append(f"population.zones[{i}].visitors={int(v)}")
-    with cols[1]:
-        for pool, spec in scenario.resources.testers.items():
-            v = st.number_input(f"testers · {pool}", value=int(spec.count), step=10, key=key(f"pool_{pool}"))
-            out.append(f"resources.testers.{pool}.count={int(v)}")
-        if scenario.resources.buses is not None:
-            v = st.number_input("buses", value=int(scenario.resources.buses.count), step=10, key=key("buses"))
-            out.append(f"resources.buses.count={int(v)}")
-        th = scenario.thresholds
-        if th.target_finish_s is not None:
-            v = st.number_input("target finish (min after start)", value=int(th.target_finish_s // 60), step=15,
-                                key=key("finish"))  # fmt: skip
-            out.append(f"thresholds.target_finish_s={int(v) * 60}")
-        if th.max_wait_s is not None:
-            v = st.number_input("max wait (min)", value=int(th.max_wait_s // 60), step=5, key=key("wait"))
-            out.append(f"thresholds.max_wait_s={int(v) * 60}")
-    return out
-
-
-def _crowd_fields(scenario: Any) -> list[str]:
-    """The horizon (a short one keeps the optimiser to seconds), the arrival rate of each period, the dwell, the
-    staff teams, whether the default plan has counter-flow control (the optimiser may make stairs one-way either
-    way), and the warning and critical densities."""
-    key = _keys(scenario)
-    out: list[str] = []
-    clock = scenario.clock
-    cols = st.columns(2)
-    with cols[0]:
-        horizon = st.number_input(tr("whatif.crowd.horizon"), value=int(clock.horizon_s // 60), min_value=10,
-                                  step=30, key=key("horizon"))  # fmt: skip
-        out.append(f"clock.horizon_s={int(horizon) * 60}")
-        if scenario.evenings > 1:
-            v = st.number_input(tr("whatif.crowd.evenings"), value=int(scenario.evenings), min_value=1, max_value=31,
-                                step=1, key=key("evenings"))  # fmt: skip
-            out.append(f"evenings={int(v)}")
-        for i, period in enumerate(scenario.demand.arrivals.periods):
-            v = st.number_input(tr("whatif.crowd.arrivals", at=clock.label(period.from_s)), min_value=0,
-                                value=int(period.rate_per_h), step=5000, key=key(f"rate_{i}"))  # fmt: skip
-            out.append(f"demand.arrivals.periods[{i}].rate_per_h={int(v)}")
-        if "mean_s" in type(scenario.dwell).model_fields:
-            v = st.number_input(tr("whatif.crowd.dwell"), value=float(scenario.dwell.mean_s) / 60, min_value=1.0,
-                                step=5.0, key=key("dwell"))  # fmt: skip
-            out.append(f"dwell.mean_s={float(v) * 60}")
-    with cols[1]:
-        for team, spec in scenario.staff.items():
-            v = st.number_input(tr("whatif.crowd.staff", team=team), value=int(spec.count), min_value=0, step=50,
-                                key=key(f"staff_{team}"))  # fmt: skip
-            out.append(f"staff.{team}.count={int(v)}")
-        control = st.checkbox(tr("whatif.crowd.counterflow"), value=bool(scenario.counterflow_control),
-                              key=key("counterflow"))  # fmt: skip
-        out.append(f"counterflow_control={'true' if control else 'false'}")
-        th = scenario.thresholds
-        for name in ("warning_ppm2", "critical_ppm2"):
-            v = st.number_input(tr(f"whatif.crowd.{name}"), value=float(getattr(th, name)), min_value=0.5,
-                                max_value=12.0, step=0.5, key=key(name))  # fmt: skip
-            out.append(f"thresholds.{name}={float(v)}")
-    return out
-
-
-FIELDS = {"mass_testing": _mass_testing_fields, "typhoon": _typhoon_fields, "crowd": _crowd_fields}
 
 
 def _runs() -> list[dict[str, Any]]:

@@ -1,0 +1,180 @@
+"""The kind registry: every scenario kind is one `Kind`, registered here; nothing else branches on a kind's name.
+
+A kind is one implementation of one contract:
+- its domain half, `scenarios.kinds.KindSpec` (schema model, default plan rule, re-planning state type, KPI table
+  with units, directions, headline flags and zh/en labels, supported injects, splice rules, sweep thresholds,
+  what-if fields, roster teams, plan checks, the console's map layers and chart series);
+- `simulate(scenario, plan=None, *, seed=None, until_s=None) -> SimResult`, its simulation;
+- `state_at(scenario, plan, *, seed, at_s) -> state`, the state a re-plan at `at_s` starts from, read off a run
+  of the plan in effect (a `scenarios.state.ReplanState`: it says its time and the injects fired by then);
+- `optimise(scenario, *, params, state=None) -> PlanResult`, its optimiser (None: the kind has none yet,
+  and `yiwang run` says so unless told `--no-optimize`);
+- `breaches(scenario, result) -> list[Breach]`, the thresholds a run crosses (what stops `advance`).
+
+The built-in kinds are made in `_builtins`, their parts named by import path so that loading the registry does
+not load every model (`lazy`). More kinds come from the modules named in the environment variable `YIWANG_KINDS`
+(comma-separated; each calls `register` when imported), loaded in every process that looks a kind up, sweep
+workers included, and from `register` calls at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizer.result import PlanResult, SolveParams
+from scenarios.errors import ScenarioError
+from scenarios.kinds import KindSpec, WhatIfField, register_spec, spec_of, unregister_spec
+from simulation.core import Breach, SimResult
+
+#: Modules that register more kinds when imported (comma-separated), e.g. a city's own kind.
+PLUGINS_ENV = "YIWANG_KINDS"
+
+
+class lazy:
+    """A function named by `module:attribute`, imported on first call (picklable: sweeps send it to workers)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._fn: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fn is None:
+            module, _, name = self.target.partition(":")
+            self._fn = getattr(importlib.import_module(module), name)
+        return self._fn(*args, **kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"target": self.target}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.target, self._fn = state["target"], None
+
+    def __repr__(self) -> str:
+        return f"lazy({self.target!r})"
+
+
+def no_breaches(scenario: Any, result: SimResult) -> list[Breach]:
+    """A kind without thresholds that stop the clock."""
+    return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class Kind:
+    """One scenario kind: its domain spec, its simulation, its re-planning state, its optimiser, its thresholds."""
+
+    spec: KindSpec
+    simulate: Callable[..., SimResult]
+    state_at: Callable[..., Any]
+    optimise: Callable[..., PlanResult] | None = None
+    breaches: Callable[[Any, SimResult], list[Breach]] = no_breaches
+    #: Where the demo store files an incident of this kind, and who commands it there.
+    demo: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _builtins() -> list[Kind]:
+    return [
+        Kind(spec=spec_of("mass_testing"), simulate=lazy("simulation.mass_testing:simulate"),
+             state_at=lazy("simulation.mass_testing:state_at"),
+             optimise=lazy("optimizer.mass_testing:optimise_mass_testing"),
+             breaches=lazy("simulation.mass_testing:breaches"),
+             demo={"jurisdiction": "pudong", "commander": "pudong_commander"}),
+        Kind(spec=spec_of("crowd"), simulate=lazy("simulation.crowd:simulate"),
+             state_at=lazy("simulation.crowd:state_at"), optimise=lazy("optimizer.crowd:optimise_crowd"),
+             breaches=lazy("simulation.crowd:breaches"),
+             demo={"jurisdiction": "bund_station", "commander": "bund_chief"}),
+        Kind(spec=spec_of("typhoon"), simulate=lazy("simulation.typhoon:simulate"),
+             state_at=lazy("simulation.typhoon:state_at"), optimise=lazy("optimizer.typhoon:optimise_typhoon"),
+             demo={"jurisdiction": "huangpu", "commander": "bund_chief"}),
+    ]  # fmt: skip
+
+
+_KINDS: dict[str, Kind] = {}
+_loaded = False
+
+
+def register(kind: Kind, *, replace: bool = False) -> Kind:
+    """Add a kind (its spec too); a `ValueError` if its name is taken, unless `replace`."""
+    _load()
+    if kind.name in _KINDS and not replace and _KINDS[kind.name] is not kind:
+        raise ValueError(f"scenario kind {kind.name!r} is already registered")
+    register_spec(kind.spec, replace=True)
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a kind (what a test that registered one does when it is done)."""
+    _KINDS.pop(name, None)
+    unregister_spec(name)
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for kind in _builtins():
+        register_spec(kind.spec, replace=True)
+        _KINDS[kind.name] = kind
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        importlib.import_module(module)
+
+
+def kinds() -> list[Kind]:
+    """Every registered kind, by name."""
+    _load()
+    return [_KINDS[n] for n in sorted(_KINDS)]
+
+
+def kind_of(scenario_or_kind: Any) -> Kind:
+    """The kind of a scenario (or a kind by name); a `KeyError` naming the known kinds if there is none."""
+    _load()
+    name = scenario_or_kind if isinstance(scenario_or_kind, str) else scenario_or_kind.kind
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown scenario kind {name!r}; known: {', '.join(sorted(_KINDS))}") from None
+
+
+def simulate(scenario: Any, plan: Any = None, *, seed: int | None = None, until_s: float | None = None) -> SimResult:
+    """Simulate a scenario under a plan (its default plan if none) with its kind's model."""
+    return kind_of(scenario).simulate(scenario, plan, seed=seed, until_s=until_s)
+
+
+def state_at(scenario: Any, plan: Any, *, seed: int, at_s: float) -> Any:
+    """The state a re-plan at `at_s` starts from, read off a run of `plan` (its kind's `ReplanState`)."""
+    return kind_of(scenario).state_at(scenario, plan, seed=seed, at_s=at_s)
+
+
+def optimise(scenario: Any, params: SolveParams | None = None, *, state: Any = None) -> PlanResult:
+    """Optimise a scenario's decisions with its kind's optimiser, from its start or from a re-planning state."""
+    kind = kind_of(scenario)
+    if kind.optimise is None:
+        raise ScenarioError.single(scenario.name, "kind", f"no optimisation model for {kind.name!r} scenarios yet; "
+                                   "simulate the scenario's own plan with --no-optimize")  # fmt: skip
+    return kind.optimise(scenario, params=params or SolveParams(seed=scenario.seed), state=state)
+
+
+def whatif_fields(scenario: Any) -> list[WhatIfField]:
+    """The fields a what-if form offers for this scenario (its kind's; none if the kind has no form)."""
+    make = kind_of(scenario).spec.whatif
+    return list(make(scenario)) if make is not None else []
+
+
+def breaches(scenario: Any, result: SimResult) -> list[Breach]:
+    """The thresholds a run crosses, earliest first, within the scenario's horizon."""
+    found = kind_of(scenario).breaches(scenario, result)
+    horizon = scenario.clock.horizon_s
+    return sorted((b for b in found if b.t_s <= horizon), key=lambda b: b.t_s)
+
+
+__all__ = ["PLUGINS_ENV", "Kind", "breaches", "kind_of", "kinds", "lazy", "no_breaches", "optimise", "register",
+           "simulate", "state_at", "unregister", "whatif_fields"]  # fmt: skip
