@@ -7,6 +7,9 @@ The default plan (rule `nearest`) is what a commander does without an optimiser:
 - all testers are spread over the sites in proportion to their booths, each district filling the sites
   nearest to it first, leaving in groups of `group_size` every `group_interval_s` after the call-up delay;
 - buses serve the bays first come, first served (no dispatch actions: the simulation's own policy).
+
+Where the buses start (`bus_start_bays`) is one rule, here, that the simulation follows and the bus optimiser
+plans for.
 """
 
 from __future__ import annotations
