@@ -7,6 +7,9 @@ The default plan (rule `nearest`) is what a commander does without an optimiser:
 - all testers are spread over the sites in proportion to their booths, each district filling the sites
   nearest to it first, leaving in groups of `group_size` every `group_interval_s` after the call-up delay;
 - buses serve the bays first come, first served (no dispatch actions: the simulation's own policy).
+
+Where the buses start (`bus_start_bays`) is one rule, here, that the simulation follows and the bus optimiser
+plans for.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from scenarios.errors import Problem
 from scenarios.graphs import scenario_graph
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import AssignStaff, DispatchBus, Plan, PlanMeta, RouteVisitors
-from scenarios.schema import MassTestingScenario, TesterPool, scenario_hash
+from scenarios.schema import BusDepot, BusFleet, MassTestingScenario, TesterPool, scenario_hash
 from scenarios.travel import distance_matrix, time_matrix
 
 
@@ -192,7 +195,7 @@ def _open_sites(scenario: MassTestingScenario, geo: MassTestingGeometry) -> list
 
 def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
     """Split `total` whole units over keys in proportion to `weights` (largest remainder; equal split when all
-    weights are 0). The simulation places buses over bays with it, and the bus optimiser mirrors that."""
+    weights are 0). The buses' placement over the bays uses it (`bus_start_bays`)."""
     s = sum(weights.values())
     if s <= 0:
         base = {k: total // len(weights) for k in weights}
@@ -203,6 +206,23 @@ def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
     out = {k: math.floor(v) for k, v in raw.items()}
     for k in sorted(raw, key=lambda k: (out[k] - raw[k], k))[: total - sum(out.values())]:
         out[k] += 1
+    return out
+
+
+def bus_start_bays(fleet: BusFleet, expected: dict[str, float]) -> list[tuple[BusDepot, str]]:
+    """Where the buses start: one `(depot, bay)` per bus of the fleet, the depots' buses in the order listed.
+
+    The fleet is split over the bays (`expected`'s keys, in order) in proportion to the riders expected at each
+    (largest remainder), the bays with the largest share first, and the depots' buses are dealt to those slots in
+    turn (all to the first bay when none has a share). The simulation places its buses so, and the bus optimiser
+    plans for it (`optimizer.buses.problem.bus_placement`)."""
+    bays = list(expected)
+    share = largest_remainder(fleet.count, expected)
+    slots = [b for b in sorted(bays, key=lambda b: -share[b]) for _ in range(share[b])]
+    out: list[tuple[BusDepot, str]] = []
+    for depot in fleet.depots:
+        for _ in range(depot.count):
+            out.append((depot, slots[len(out) % len(slots)] if slots else bays[0]))
     return out
 
 

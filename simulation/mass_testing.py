@@ -32,8 +32,8 @@ from scenarios.mass_testing import (
     BusState,
     MassTestingGeometry,
     MassTestingState,
+    bus_start_bays,
     check_plan,
-    largest_remainder,
     mass_testing_state,
     roles_of,
 )
@@ -554,14 +554,8 @@ class MassTestingModel:
             bay = self.exit_of[site][0]
             if bay is not None:
                 expected[bay] += float(n)
-        share = largest_remainder(fleet.count, expected)
-        slots = [b for b in sorted(self.bays, key=lambda b: -share[b]) for _ in range(share[b])]
-        k = 0
-        for depot in fleet.depots:
-            for _j in range(depot.count):
-                bay = slots[k % len(slots)] if slots else next(iter(self.bays))
-                k += 1
-                self.env.process(self.bus(f"bus_{k:03d}", depot.node, bay, depot.ready_at_s, policy))
+        for k, (depot, bay) in enumerate(bus_start_bays(fleet, expected), start=1):
+            self.env.process(self.bus(f"bus_{k:03d}", depot.node, bay, depot.ready_at_s, policy))
 
     def bus_state(self) -> BusState:
         """The buses' side of the state now, for a re-plan: riders queued per bay and destination (not those

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import networkx as nx
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from optimizer.buses import (
     BayForecast,
     BusParams,
+    bus_placement,
     bus_problem,
     flow_bound,
     forecast_bay_demand,
@@ -33,9 +35,9 @@ from optimizer.buses import (
     solve_buses,
 )
 from optimizer.result import SolveParams
-from scenarios.mass_testing import MassTestingGeometry, check_plan
+from scenarios.mass_testing import MassTestingGeometry, bus_start_bays, check_plan
 from scenarios.plan import DispatchBus
-from scenarios.schema import MassTestingScenario
+from scenarios.schema import BusDepot, BusFleet, MassTestingScenario
 
 STEP = 300.0
 FAST = SolveParams(time_limit_s=5.0, workers=2, relative_gap=0.0)
@@ -439,6 +441,28 @@ def test_same_input_same_plan():
     a, b = (r.plan.model_dump(exclude={"meta": {"solver": {"wall_s"}}}) for r in runs)
     assert a == b
     assert runs[0].details == runs[1].details
+
+
+# ------------------------------------------------------------------------------------------ the placement
+
+
+def test_buses_start_in_proportion_to_the_riders_expected_largest_share_first():
+    """Five buses over riders expected 3:1 go four to one bay and one to the other, dealt depot by depot."""
+    fleet = BusFleet(count=5, capacity=40, depots=(BusDepot(node="d1", count=3), BusDepot(node="d2", count=2)),
+                     bays=("a", "b"), destinations={"x": 1.0})  # fmt: skip
+    start = [(depot.node, bay) for depot, bay in bus_start_bays(fleet, {"b": 1.0, "a": 3.0})]
+    assert start == [("d1", "a"), ("d1", "a"), ("d1", "a"), ("d2", "a"), ("d2", "b")]
+
+
+def test_the_optimiser_places_buses_by_the_shared_rule():
+    """`bus_placement` ("proportional") counts the buses of `bus_start_bays` on the forecast's riders per bay."""
+    scenario, geo = tiny_world(buses=3)
+    fc = BayForecast(bucket_s=STEP, arrivals={("bay_0", "dest_a"): (4.0,), ("bay_0", "dest_b"): (2.0,)})
+    fleet = scenario.resources.buses
+    assert fleet is not None
+    expected = {b: fc.total(bay=b) for b in fleet.bays}
+    dealt = Counter((depot.node, bay) for depot, bay in bus_start_bays(fleet, expected))
+    assert bus_placement(scenario, fc, geo) == [(depot, bay, n) for (depot, bay), n in dealt.items()]
 
 
 # ------------------------------------------------------------------------------------------ the forecast
