@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from command.store import GENESIS_HASH, AuditEntry, AuditHead, Store
+from command.store import GENESIS_HASH, ActivityEntry, AuditEntry, AuditHead, Store
 
 #: Every action the log records.
 ACTIONS = (
@@ -104,6 +104,21 @@ class VerifyReport:
         if self.ok:
             return [f"audit chain intact: {self.entries} entries, head {self.head_seq} {self.head_hash[:16]}"]
         return [str(f) for f in self.findings]
+
+
+def log_activity(session: Session, incident_id: int, at: datetime, user_id: int | None, kind: str, text: str,
+                 sim_s: float | None = None) -> None:  # fmt: skip
+    """Add a line to an incident's activity log (ICS 214): what people read, beside the chained audit entry."""
+    session.add(ActivityEntry(incident_id=incident_id, at=at, sim_s=sim_s, user_id=user_id, kind=kind[:32],
+                              text=text))  # fmt: skip
+
+
+def record(session: Session, *, at: datetime, actor: str, user_id: int | None, action: str, incident_id: int,
+           subject: str, details: dict[str, Any], text: str, sim_s: float | None = None) -> None:
+    """One write path for a step people take on an incident: its audit entry and its activity-log line, in the
+    same transaction (both or neither)."""
+    append(session, at=at, actor=actor, action=action, incident_id=incident_id, subject=subject, details=details)
+    log_activity(session, incident_id, at, user_id, action, text, sim_s)
 
 
 def _describe(row: AuditEntry) -> str:

@@ -199,13 +199,11 @@ def grant_command(
                                reason=reason[:400])  # fmt: skip
         session.add(grant)
         session.flush()
-        audit.append(session, at=now, actor=admin.username, action="grant", incident_id=incident_id,
-                     subject=f"grant {grant.id}", details={"to": username, "hours": hours, "reason": reason,
-                                                           "limits": json.loads(limits.to_json())})  # fmt: skip
-        from command.incidents import log_activity
-
-        log_activity(session, incident_id, now, admin.id, "grant",
-                     f"command granted to {username} for {hours:g} h" + (f": {reason}" if reason else ""))
+        said = f"command granted to {username} for {hours:g} h" + (f": {reason}" if reason else "")
+        audit.record(session, at=now, actor=admin.username, user_id=admin.id, action="grant", incident_id=incident_id,
+                     subject=f"grant {grant.id}", text=said,
+                     details={"to": username, "hours": hours, "reason": reason,
+                              "limits": json.loads(limits.to_json())})  # fmt: skip
         return grant.id
 
 
@@ -221,11 +219,8 @@ def revoke_command(store: Store, admin: Actor, incident_id: int, *, reason: str)
         if grant is None:
             raise Conflict(f"incident {incident_id}: no grant is in force, nothing to revoke")
         grant.revoked_at, grant.revoked_by = now, admin.id
-        audit.append(session, at=now, actor=admin.username, action="revoke", incident_id=incident_id,
-                     subject=f"grant {grant.id}", details={"reason": reason})  # fmt: skip
-        from command.incidents import log_activity
-
-        log_activity(session, incident_id, now, admin.id, "revoke", f"command revoked: {reason}")
+        audit.record(session, at=now, actor=admin.username, user_id=admin.id, action="revoke", incident_id=incident_id,
+                     subject=f"grant {grant.id}", details={"reason": reason}, text=f"command revoked: {reason}")
         return grant.id
 
 

@@ -464,8 +464,8 @@ def register(app: typer.Typer, guard: Callable[[Callable[..., Any]], Callable[..
     ) -> None:
         """Propose a plan from a JSON file (its consequences are simulated for the forecast)."""
         from command.incidents import load_incident_scenario
-        from command.plans import create_plan, parse_plan_file
         from command.kinds import simulate
+        from command.plans import create_plan, parse_plan_file
 
         try:
             text = file.read_text(encoding="utf-8")

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from command import audit
+from command.audit import log_activity
 from command.authority import (
     current_grant,
     incident_for,
@@ -46,13 +47,6 @@ from scenarios.kinds import spec_of
 from scenarios.loading import scenario_from_document
 
 MAX_ROSTER_ROWS = 20_000
-
-
-def log_activity(session: Session, incident_id: int, at: datetime, user_id: int | None, kind: str, text: str,
-                 sim_s: float | None = None) -> None:  # fmt: skip
-    """Add a line to the incident's activity log (ICS 214)."""
-    session.add(ActivityEntry(incident_id=incident_id, at=at, sim_s=sim_s, user_id=user_id, kind=kind[:32],
-                              text=text))  # fmt: skip
 
 
 def scenario_of(incident: Incident) -> Scenario:
