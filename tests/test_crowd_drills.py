@@ -18,7 +18,8 @@ from test_crowd_invariants import Books
 from scenarios import ScenarioError
 from scenarios.loading import load_scenario
 from scenarios.plan import AssignStaff, ChangeShow, CloseExit, MeterFlow, Plan
-from simulation.crowd import CrowdModel
+from scenarios.state import ReplanState
+from simulation.crowd import CrowdModel, state_at
 
 # Two entrances 200 m apart on either side of a junction, a viewing area and an exit off it.
 NODES = [("a", "entrance", 0, 0, 0), ("b", "entrance", 200, 0, 0), ("j", "junction", 100, 0, 0),
@@ -87,6 +88,21 @@ def test_a_conditional_inject_fires_only_when_its_condition_holds(tmp_path):
     assert _told(free) == [(600.0, "inject_skipped", 0)]
     assert "entry_queue > 100: yes" in next(e.text for e in held.events if e.kind == "inject")
     assert held.kpis["visitors"] == pytest.approx(free.kpis["visitors"] + 600)
+
+
+def test_state_at_says_which_injects_fired_by_then(tmp_path):
+    """`state_at` fills `fired` with the injects that fired by `at_s`, those due at `at_s` whose condition holds
+    included, and leaves out a conditional one whose condition did not hold and those not yet due."""
+    gated = {**SURGE, "at_s": 600, "condition": "entry_queue > 100"}
+    later = {**SURGE, "at_s": 900}
+    s = _world(tmp_path, [SURGE, gated, later])
+    plan = plan_of(s)
+    assert state_at(s, plan, seed=1, at_s=300).fired == frozenset({0})  # due then, no condition: fires
+    assert state_at(s, plan, seed=1, at_s=299).fired == frozenset()
+    state = state_at(s, plan, seed=1, at_s=800)
+    assert state.fired == frozenset({0}) and state.at_s == 800  # the gated surge was skipped (no queue)
+    assert isinstance(state, ReplanState)
+    assert state_at(s, plan, seed=1, at_s=1000).fired == frozenset({0, 2})
 
 
 def test_a_closed_entrance_sends_its_arrivals_to_the_nearest_open_one_and_takes_nobody_in(tmp_path):

@@ -107,6 +107,38 @@ def test_people_are_conserved_and_densities_bounded_at_every_step(tmp_path_facto
     assert result.kpis["visitors"] == pytest.approx(model.entered)
 
 
+def test_a_run_stopped_at_until_s_tells_what_the_whole_run_had_told_by_then():
+    """`simulate(..., until_s=t)` stops at t: its series and events are the whole run's before t (bar the
+    closing `peak_density` and `end` events), its visitors are those who had come by then, and it says when it
+    stopped."""
+    s = load_scenario("bund_light_show", overrides=["clock.horizon_s=1800"])
+    whole = simulate(s, seed=s.seed)
+    part = simulate(s, seed=s.seed, until_s=900)
+    assert part.stats.sim_s == 900 and whole.stats.sim_s == 1800
+    for name, (times, values) in part.series.items():
+        t_all, v_all = whole.series[name]
+        assert times == t_all[: len(times)] and values == v_all[: len(values)] and max(times) < 900
+    closing = ("peak_density", "end")
+    told = [e for e in part.events if e.kind not in closing]
+    assert told == [e for e in whole.events if e.kind not in closing and e.t_s < 900]
+    assert 0 < part.kpis["visitors"] < whole.kpis["visitors"]
+    assert simulate(s, seed=s.seed, until_s=5000).kpis == whole.kpis  # past the horizon: the whole run
+
+
+def test_without_a_plan_a_run_follows_the_scenarios_default_plan():
+    """With no plan, a crowd run simulates `scenarios.defaults.default_plan(scenario)`: the rule and the
+    scenario's explicit default actions."""
+    from scenarios.defaults import default_plan as full_default
+
+    close = '[{"type": "close_exit", "at_s": 300, "node": "entrance_yanan_west"}]'
+    s = load_scenario("bund_light_show", overrides=["clock.horizon_s=900", f"default_plan.actions={close}"])
+    plan = full_default(s)
+    assert any(a.type == "close_exit" for a in plan.actions)
+    run = simulate(s, seed=3)
+    assert run.kpis == simulate(s, plan, seed=3).kpis
+    assert any(e.kind == "exit" and "entrance_yanan_west closed" in e.text for e in run.events)
+
+
 def _jammed_corridor(tmp: Path, **kw) -> CrowdModel:
     """An entrance feeding a corridor that ends in a narrow door: the corridor jams."""
     nodes = [("o", "entrance", 0, 0, 0), ("m", "junction", 60, 0, 0), ("x", "exit", 60.5, 0, 0),

@@ -36,7 +36,7 @@ def same_results(ref: CrowdModel, fast: CrowdModel) -> None:
     horizon = ref.s.clock.horizon_s
     ref.env.run(until=horizon)
     fast.env.run(until=horizon)
-    a, b = ref._result(0.0), fast._result(0.0)
+    a, b = ref.result(0.0), fast.result(0.0)
     assert b.kpis == pytest.approx(a.kpis, rel=1e-9, abs=1e-9)
     assert b.events == a.events
     np.testing.assert_allclose(b.records["place_peak_ppm2"], a.records["place_peak_ppm2"], rtol=1e-9, atol=1e-12)

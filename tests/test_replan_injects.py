@@ -15,7 +15,6 @@ from command.authority import grant_command
 from command.incidents import open_incident
 from command.kinds import simulate
 from command.loop import advance, approve_and_apply, plan_incident
-from scenarios.splice import splice as _splice
 from command.plans import view_plan
 from optimizer.crowd import CrowdOptions, flow_problem, solve_flows, staff_problem
 from optimizer.mass_testing import optimise_mass_testing
@@ -26,6 +25,7 @@ from scenarios.crowd import check_plan
 from scenarios.injects import facts, known_injects
 from scenarios.loading import scenario_from_document, scenario_graph
 from scenarios.plan import AssignStaff, ClearLane, DispatchBus, MeterFlow, Plan, PlanMeta
+from scenarios.splice import splice as _splice
 from tests.crowd_builders import crowd_scenario
 
 TINY = DATA / "one_site_mmc.yaml"
@@ -389,14 +389,14 @@ def _crowded(tmp):  # type: ignore[no-untyped-def]
 
 def test_a_crowd_state_accounts_for_everybody_who_came(tmp_path):
     from scenarios.crowd import default_plan
-    from simulation.crowd import CrowdModel, crowd_state
+    from simulation.crowd import CrowdModel, state_at
 
     scenario = _crowded(tmp_path)
-    state, fired = crowd_state(scenario, default_plan(scenario), seed=1, at_s=1800)
+    state = state_at(scenario, default_plan(scenario), seed=1, at_s=1800)
     model = CrowdModel(scenario, default_plan(scenario), seed=1)
     model.run_until(1800)
     people = model.people()
-    assert state.at_s == 1800 and fired == set()
+    assert state.at_s == 1800 and state.fired == frozenset()
     assert sum(state.outside.values()) == pytest.approx(people["queued"])
     assert state.on_site == pytest.approx(people["inside"])
     assert sum(state.due["v"]) == pytest.approx(state.present["v"]) and state.present["v"] > 1500
@@ -429,11 +429,11 @@ def test_a_crowd_replanned_from_its_state_does_better_than_one_planned_from_an_e
     empty site spliced in at the same time, and far fewer than the default plan's."""
     from optimizer.crowd import optimise_crowd
     from scenarios.crowd import default_plan
-    from simulation.crowd import crowd_state
+    from simulation.crowd import state_at
 
     scenario = _crowded(tmp_path)
     base = default_plan(scenario)
-    state, _ = crowd_state(scenario, base, seed=1, at_s=1800)
+    state = state_at(scenario, base, seed=1, at_s=1800)
     fast = SolveParams(time_limit_s=3)
     from_state = optimise_crowd(scenario, params=fast, state=state).plan
     from_empty = optimise_crowd(scenario, params=fast).plan

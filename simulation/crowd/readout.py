@@ -1,0 +1,370 @@
+"""What a crowd run tells: thresholds watched after every step, the KPIs, the series, the events, the state.
+
+- Thresholds (the scenario's warning, critical and crush densities) are watched at every node and every
+  edge; each crossing upwards (and each clearing, with a hysteresis of `HYSTERESIS_PPM2`) triggers a SimPy
+  event that the watcher process writes to the event log and the KPIs count. An edge at critical density
+  with both directions present moving slower than `STALL_SPEED_MPS` for `STALL_HOLD_S` is logged as stalled.
+- The sampler's series every minute (`state_now`): density at every node (for the map), people on site,
+  dwelling and walking, the entry queue, served, departed, the peak density now, people over 4 /m²; the same
+  names are what an inject's condition reads (`readings`).
+- The state a re-plan starts from (`crowd_state`: `scenarios.crowd.CrowdState`), and the run's result.
+
+KPIs: `peak_density_ppm2` (where and when: the `peak_density` event and `peak_density_min`),
+`minutes_over_4ppm2` and `minutes_over_5ppm2` (person-minutes at places denser than 4 and 5 /m²),
+`max_metering_queue` (people held back by meters in force: origin queues and congested cells feeding a
+metered node), `mean_extra_walk_min` (walking time beyond the free-flow shortest time, per visitor who came
+in), `staff_utilisation` (share of posted staff-minutes whose zone had a control in force or a place at the
+warning density), `visitors_served` (reached a viewing area); and more (`visitors`, `departed`,
+`turned_away`, `stalled_edge_min`, the crossing counts, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scenarios.crowd import CrowdState
+from scenarios.plan import MeterFlow
+from simulation.core import Breach, RunStats, SimResult, event_breaches
+from simulation.crowd.step import densities
+
+if TYPE_CHECKING:
+    from simulation.crowd.model import CrowdModel
+
+SAMPLE_EVERY_S = 60.0
+HYSTERESIS_PPM2 = 0.2  # a place is back below a threshold once it is this far under it
+STALL_SPEED_MPS = 0.1  # a two-way edge at critical density moving slower than this is stalled
+STALL_HOLD_S = 30.0
+STALL_CHECK_S = 5.0
+KPI_LEVELS = (4.0, 5.0)  # the person-minute KPIs are named after these densities
+LEVEL_NAMES = ("clear", "warning", "critical", "crush")
+
+
+class Watch:
+    """Densities after each step against the thresholds, the KPI integrals, stalls and queues behind meters."""
+
+    def __init__(self, model: CrowdModel):
+        self.m = model
+        lay = model.lay
+        n_places, n_canon = len(lay.place_names), lay.canon_edges.size
+        self.place_level = np.zeros(n_places, dtype=np.int64)  # 0 clear, 1 warning, 2 critical, 3 crush
+        self.place_peak = np.zeros(n_places)
+        self.peak = (0.0, 0.0, "")  # density, time, place
+        self.over = np.zeros(len(KPI_LEVELS))  # person-seconds above 4 and 5 /m²
+        self.crossings = dict.fromkeys(LEVEL_NAMES[1:], 0)
+        self.breach = model.env.event()  # succeeds with (t, crossings) when places change level
+        self.stall_run = np.zeros(n_canon)  # seconds each edge has been stalling
+        self.stall_every = max(1, round(STALL_CHECK_S / model.dt))
+        self.stalled = np.zeros(n_canon, dtype=bool)
+        self.stalled_s = 0.0
+        self.max_meter_queue = 0.0
+        self.meter_wait_person_s = 0.0
+        self.staff_posted_s = 0.0
+        self.staff_busy_s = 0.0
+        # what the compiled watch fills in
+        self.place_rho = np.zeros(n_places)
+        self.level_changed = np.zeros(n_places, dtype=np.int64)
+        self.level_old = np.zeros(n_places, dtype=np.int64)
+        self.stall_started = np.zeros(n_canon, dtype=np.int64)
+        self.stall_ended = np.zeros(n_canon, dtype=np.int64)
+        self.stall_fwd = np.zeros(n_canon)
+        self.stall_bwd = np.zeros(n_canon)
+        th = model.s.thresholds
+        self.level_values = np.array([th.warning_ppm2, th.critical_ppm2, th.crush_ppm2])
+        self.kpi_levels = np.array(KPI_LEVELS)
+
+    def after_numpy(self, t: float, f_c: np.ndarray) -> None:
+        """After the NumPy step (`f_c`: the cells' flows)."""
+        m = self.m
+        net, lay, dt = m.net, m.lay, m.dt
+        own, both, rho = m.post = densities(m)
+        m.rho_c = rho
+        node_tot = m.node_people()
+        rho_n = node_tot / net.node_area
+        cc = lay.canon_cells
+        rho_e = np.maximum.reduceat(rho[cc], lay.canon_starts) if cc.size else np.zeros(0)
+        place_rho = np.concatenate([rho_n, rho_e])
+        np.maximum(self.place_peak, place_rho, out=self.place_peak)
+        top = int(np.argmax(place_rho)) if place_rho.size else 0
+        if place_rho.size and place_rho[top] > self.peak[0] + 1e-12:
+            self.peak = (float(place_rho[top]), t, lay.place_names[top])
+        for i, level in enumerate(KPI_LEVELS):
+            self.over[i] += (node_tot[rho_n > level].sum() + both[cc][rho[cc] > level].sum()) * dt
+        self._levels(t, place_rho)
+        if lay.stall_edges.size and cc.size and m.step_no % self.stall_every == 0:
+            self._stalls(t, own, both, rho, f_c, rho_e)
+        if m.ctl.meters:
+            q = self._meter_queue(rho)
+            self.max_meter_queue = max(self.max_meter_queue, q)
+            self.meter_wait_person_s += q * dt
+
+    def after_compiled(self, t: float, own: np.ndarray) -> None:
+        """`after_numpy` by the compiled kernel; the event log and the peak's name are written here."""
+        m = self.m
+        ck, net, lay, ctl, dt = m.kernels, m.net, m.lay, m.ctl, m.dt
+        assert ck is not None
+        stall = bool(lay.stall_edges.size and lay.canon_cells.size and m.step_no % self.stall_every == 0)
+        every = self.stall_every * dt
+        both, rho, top, n_changed, n_started, n_ended, n_now, q = ck.watch_step(
+            own, m.n_cells_arr, m.n_nodes_arr, m.dwelling, net.cell_twin, m.geo.inv_area, net.node_area,
+            lay.canon_cells, lay.canon_starts, self.level_values, HYSTERESIS_PPM2,
+            self.kpi_levels, self.over, self.place_level, self.place_peak, self.peak[0], dt, self.place_rho,
+            self.level_changed, self.level_old,
+            stall, m.s.thresholds.critical_ppm2, STALL_SPEED_MPS, STALL_HOLD_S, every, lay.canon_two_way,
+            net.cell_len, m.moved_c, self.stall_run, self.stalled,
+            self.stall_started, self.stall_ended, self.stall_fwd, self.stall_bwd,
+            bool(ctl.meters), *ctl.m_go, *ctl.m_ci, m.queue, m.rho_crit,
+        )  # fmt: skip
+        m.post = (own, both, rho)
+        m.rho_c = rho
+        place_rho = self.place_rho
+        if top >= 0:
+            self.peak = (float(place_rho[top]), t, lay.place_names[top])
+        if n_changed:
+            changed = self.level_changed[:n_changed]
+            self._level_events(t, changed, self.level_old[:n_changed], self.place_level[changed], place_rho)
+        if stall:
+            self.stalled_s += float(n_now) * every
+            rho_e = place_rho[net.n_nodes :]
+            self._stall_events(t, self.stall_started[:n_started], self.stall_ended[:n_ended], rho_e,
+                               self.stall_fwd, self.stall_bwd)  # fmt: skip
+        if ctl.meters:
+            self.max_meter_queue = max(self.max_meter_queue, q)
+            self.meter_wait_person_s += q * dt
+
+    def _levels(self, t: float, place_rho: np.ndarray) -> None:
+        th = self.m.s.thresholds
+        levels = np.array([th.warning_ppm2, th.critical_ppm2, th.crush_ppm2])
+        up = (place_rho[:, None] >= levels[None, :]).sum(axis=1)
+        keep = ((place_rho[:, None] + HYSTERESIS_PPM2) >= levels[None, :]).sum(axis=1)
+        old = self.place_level
+        new = np.where(up > old, up, np.where(keep < old, keep, old))
+        changed = np.flatnonzero(new != old)
+        if changed.size:
+            self.place_level = new
+            self._level_events(t, changed, old[changed], new[changed], place_rho)
+
+    def _level_events(self, t: float, changed: np.ndarray, old: np.ndarray, new: np.ndarray,
+                      place_rho: np.ndarray) -> None:  # fmt: skip
+        """Count the crossings of the places whose level changed and hand them to the watcher process."""
+        out = []
+        for p, was, lvl in zip(changed.tolist(), old.tolist(), new.tolist(), strict=True):
+            rising = lvl > was
+            if rising:
+                for j in range(was + 1, lvl + 1):
+                    self.crossings[LEVEL_NAMES[j]] += 1
+            out.append((self.m.lay.place_names[p], LEVEL_NAMES[lvl], rising, float(place_rho[p])))
+        ev, self.breach = self.breach, self.m.env.event()
+        ev.succeed((t, out))
+
+    def _stalls(self, t: float, own: np.ndarray, both: np.ndarray, rho: np.ndarray, f_c: np.ndarray,
+                rho_e: np.ndarray) -> None:  # fmt: skip
+        """Two-way edges at critical density where both directions are present and nobody gets anywhere."""
+        m = self.m
+        net, lay = m.net, m.lay
+        cc, starts = lay.canon_cells, lay.canon_starts
+        moved_c = f_c.sum(axis=1)
+        tw = lay.twin_safe[cc]
+        moved = (moved_c[cc] + np.where(lay.has_twin[cc], moved_c[tw], 0.0)) * net.cell_len[cc]
+        fwd = np.add.reduceat(own[cc], starts)
+        total = np.add.reduceat(both[cc], starts)
+        speed = np.divide(np.add.reduceat(moved, starts), total * m.dt, out=np.full(total.shape, np.inf),
+                          where=total > 0)  # fmt: skip
+        bwd = total - fwd
+        crit = m.s.thresholds.critical_ppm2
+        now = (rho_e >= crit) & (np.minimum(fwd, bwd) >= np.maximum(1.0, 0.1 * total)) & (speed < STALL_SPEED_MPS)
+        now &= net.twin[lay.canon_edges] >= 0
+        every = self.stall_every * m.dt
+        self.stall_run = np.where(now, self.stall_run + every, 0.0)
+        self.stalled_s += float(now.sum()) * every
+        started = np.flatnonzero((self.stall_run >= STALL_HOLD_S) & ~self.stalled)
+        ended = np.flatnonzero(~now & self.stalled)
+        self._stall_events(t, started, ended, rho_e, fwd, bwd)
+        self.stalled = np.where(now, self.stalled | (self.stall_run >= STALL_HOLD_S), False)
+
+    def _stall_events(self, t: float, started: np.ndarray, ended: np.ndarray, rho_e: np.ndarray, fwd: np.ndarray,
+                      bwd: np.ndarray) -> None:  # fmt: skip
+        """Log the edges where counter-flow has just stalled, and those moving again."""
+        m = self.m
+        net, canon_edges = m.net, m.lay.canon_edges
+        for p in started:
+            u, v = net.edges[canon_edges[p]]
+            m.rec.event(t, "counterflow_stalled", f"counter-flow stalled on {u} - {v} "
+                        f"({rho_e[p]:.2f} /m², {fwd[p]:.0f} one way and {bwd[p]:.0f} the other)",
+                        u=u, v=v, density=round(float(rho_e[p]), 3))  # fmt: skip
+        for p in ended:
+            u, v = net.edges[canon_edges[p]]
+            m.rec.event(t, "counterflow_moving", f"{u} - {v} moving again", u=u, v=v)
+
+    def _meter_queue(self, rho: np.ndarray) -> float:
+        """People held back by meters: origin queues at metered origins, and congested cells feeding a meter."""
+        m, ctl = self.m, self.m.ctl
+        total = 0.0
+        for node in ctl.meters:
+            go = ctl.origins_at[node]
+            total += float(m.queue[go].sum())
+            cells = ctl.cells_into[node]
+            if cells.size:
+                jammed = cells[rho[cells] >= m.fd.critical_density]
+                total += float(m.n_cells_arr[jammed].sum())
+        return total
+
+
+def staff_minute(m: CrowdModel, place_rho: np.ndarray) -> None:
+    """A posted team is busy this minute if its zone has a control in force or a place at warning."""
+    warn = m.s.thresholds.warning_ppm2
+    net, ctl, watch = m.net, m.ctl, m.watch
+    hot = {net.nodes[i] for i in np.flatnonzero(place_rho[: net.n_nodes] >= warn)}
+    for p in np.flatnonzero(place_rho[net.n_nodes :] >= warn):
+        u, v = net.edges[m.lay.canon_edges[p]]
+        hot |= {u, v}
+    controlled: set[str] = set()
+    for c in ctl.controls:
+        if c.enforced:
+            a = c.action
+            controlled |= {a.node} if isinstance(a, MeterFlow) else {a.u, a.v}
+    for node, count in ctl.posted.values():
+        zone = ctl.reach(node)
+        watch.staff_posted_s += count * SAMPLE_EVERY_S
+        if zone & (hot | controlled):
+            watch.staff_busy_s += count * SAMPLE_EVERY_S
+
+
+def state_now(m: CrowdModel) -> tuple[dict[str, float], np.ndarray]:
+    """The sampler's series now, and the density of every place (nodes, then physical edges)."""
+    net, lay = m.net, m.lay
+    own, both, rho = densities(m)
+    node_tot = m.node_people()
+    rho_n = node_tot / net.node_area
+    cc = lay.canon_cells
+    rho_e = np.maximum.reduceat(rho[cc], lay.canon_starts) if cc.size else np.zeros(0)
+    place_rho = np.concatenate([rho_n, rho_e])
+    edge_max = np.zeros(net.n_nodes)
+    np.maximum.at(edge_max, lay.inc_node, place_rho[lay.inc_place])
+    shown = np.where(lay.given_area, rho_n, np.maximum(rho_n, edge_max))
+    out = {f"density:{name}": round(float(shown[i]), 4) for i, name in enumerate(net.nodes)}
+    dwelling = float(m.dwell_at.sum())
+    on_site = float(node_tot.sum() + own.sum())
+    people_over = node_tot[rho_n > KPI_LEVELS[0]].sum() + both[cc][rho[cc] > KPI_LEVELS[0]].sum()
+    out.update({
+        "on_site": on_site,
+        "dwelling": dwelling,
+        "walking": on_site - dwelling,
+        "entry_queue": float(m.queue.sum()),
+        "served": m.served,
+        "departed": m.departed,
+        "peak_density_now": float(place_rho.max()) if place_rho.size else 0.0,
+        "people_over_4ppm2": float(people_over),
+    })  # fmt: skip
+    return out, place_rho
+
+
+def readings(m: CrowdModel) -> dict[str, float]:
+    """The state now, by series name: what the sampler records and what an inject's condition may read."""
+    return state_now(m)[0]
+
+
+def people(m: CrowdModel) -> dict[str, float]:
+    """Where everybody is: queued outside, walking or dwelling inside, gone; and how many came."""
+    return {
+        "queued": float(m.queue.sum()),
+        "inside": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()),
+        "departed": m.departed,
+        "entered": m.entered,
+    }
+
+
+def crowd_state(m: CrowdModel, fired: frozenset[int]) -> CrowdState:
+    """Where the people are now (see `scenarios.crowd.CrowdState`), after the steps run so far."""
+    names = m.targets
+    walking = m.n_nodes_arr.sum(axis=0) + m.n_cells_arr.sum(axis=0)  # per class
+
+    def per_minute(people: np.ndarray, after_s: np.ndarray) -> tuple[float, ...]:
+        bins = np.bincount((after_s // 60).astype(np.int64), weights=people) if people.size else people
+        last = int(np.flatnonzero(bins > 1e-6)[-1]) + 1 if (bins > 1e-6).any() else 0
+        return tuple(float(x) for x in bins[:last])
+
+    due, arriving = {}, {}
+    phi0_nodes, phi0_cells = m.routes.phi0_nodes, m.routes.phi0_cells
+    for i, name in enumerate(names):
+        future = m.due[i, m.step_no :].copy()
+        if future.size:
+            future[0] += m.held[i]  # held by a show: due as soon as it lets them go
+        total = float(future.sum())
+        if total > 0:
+            future *= float(m.dwell_at[i]) / total  # exactly those present
+        due[name] = per_minute(future, np.arange(future.size) * m.dt)
+        # Those walking there, by when they would arrive at free walking speed.
+        people = np.concatenate([m.n_nodes_arr[:, i], m.n_cells_arr[:, i]])
+        eta = np.concatenate([phi0_nodes[:, i], phi0_cells[:, i]])
+        arriving[name] = per_minute(people[people > 0], eta[people > 0])
+    posted: dict[tuple[str, str], int] = {}
+    for key, (node, count) in m.ctl.posted.items():
+        pool = m.plan.actions[key].pool  # type: ignore[union-attr]
+        posted[(pool, node)] = posted.get((pool, node), 0) + count
+    return CrowdState(
+        at_s=m.step_no * m.dt,
+        outside={o: float(m.queue[i].sum()) for i, o in enumerate(m.origins)},
+        heading={t: float(walking[i]) for i, t in enumerate(names)},
+        present={t: float(m.dwell_at[i]) for i, t in enumerate(names)},
+        due=due, leaving=float(walking[m.LEAVE]), posted=posted, arriving=arriving, fired=fired,
+    )  # fmt: skip
+
+
+def result(m: CrowdModel, wall_s: float) -> SimResult:
+    """The run's KPIs, series, events and statistics, as of now (logging the peak and the end)."""
+    env, s, w = m.env, m.s, m.watch
+    phi0_nodes, phi0_cells = m.routes.phi0_nodes, m.routes.phi0_cells
+    remaining_ff = float((m.n_nodes_arr * phi0_nodes).sum() + (m.n_cells_arr * phi0_cells).sum())
+    extra_s = m.walk_person_s - m.freeflow_s + remaining_ff
+    peak, peak_t, peak_place = w.peak
+    kpis = {
+        "peak_density_ppm2": peak,
+        "minutes_over_4ppm2": w.over[0] / 60,
+        "minutes_over_5ppm2": w.over[1] / 60,
+        "max_metering_queue": w.max_meter_queue,
+        "mean_extra_walk_min": extra_s / max(m.entered_network, 1.0) / 60,
+        "staff_utilisation": w.staff_busy_s / w.staff_posted_s if w.staff_posted_s else 0.0,
+        "visitors_served": m.served,
+        "peak_density_min": peak_t / 60,
+        "visitors": m.entered,
+        "departed": m.departed,
+        "on_site_end": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()),
+        "entry_queue_end": float(m.queue.sum()),
+        "max_entry_queue": m.max_entry_queue,
+        "metering_wait_person_min": w.meter_wait_person_s / 60,
+        "stalled_edge_min": w.stalled_s / 60,
+        "turned_away": m.turned_away,
+        "warning_crossings": float(w.crossings["warning"]),
+        "critical_crossings": float(w.crossings["critical"]),
+        "crush_crossings": float(w.crossings["crush"]),
+    }
+    m.rec.event(peak_t, "peak_density", f"peak density {peak:.2f} /m² at {peak_place} ({s.clock.label(peak_t)})",
+                place=peak_place, density=round(peak, 3))  # fmt: skip
+    m.rec.event(env.now, "end", f"{m.entered:,.0f} arrived, {m.served:,.0f} reached a viewing area, "
+                f"{m.departed:,.0f} left")  # fmt: skip
+    return SimResult(
+        scenario=s.name,
+        kind=s.kind,
+        seed=m.seed,
+        kpis={k: round(float(v), 6) for k, v in kpis.items()},
+        series=m.rec.series(),
+        events=tuple(sorted(m.rec.events, key=lambda e: e.t_s)),
+        stats=RunStats(events=env.events_processed, sim_s=float(env.now), wall_s=wall_s),
+        records={"place": np.array(m.lay.place_names), "place_peak_ppm2": w.place_peak.copy()},
+    )
+
+
+__all__ = ["HYSTERESIS_PPM2", "KPI_LEVELS", "SAMPLE_EVERY_S", "STALL_CHECK_S", "STALL_HOLD_S", "STALL_SPEED_MPS",
+           "Watch", "crowd_state", "people", "readings", "result", "state_now"]  # fmt: skip
+
+
+#: The crowd's threshold breaches: the first place to reach the critical density, and the first to reach the
+#: crush density (event kind -> (breach kind, threshold)).
+BREACH_EVENTS = {"density_critical": ("critical", "critical density"), "density_crush": ("crush", "crush density")}
+
+
+def breaches(scenario: Any, result: SimResult) -> list[Breach]:
+    """The thresholds a crowd run crosses, as the simulation logged them."""
+    return event_breaches(result, BREACH_EVENTS)
