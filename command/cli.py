@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from command.errors import CommandError, Infeasible
+from command.kinds import load_kinds
 from command.store import StoreError
 from scenarios import ScenarioError, builtin_graph_names, builtin_scenarios, load_graph, load_scenario, summarise
 from scenarios.loading import builtin_scenario_names
@@ -240,6 +241,7 @@ cli_store.register(app, handles_input_errors)
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app and turn anything unexpected into exit 1 with a message."""
     try:
+        load_kinds()  # the built-in kinds and those named in YIWANG_KINDS, before any scenario is read
         app(args=argv, prog_name="yiwang", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code

@@ -128,6 +128,12 @@ def _load() -> None:
         importlib.import_module(module)
 
 
+def load_kinds() -> None:
+    """Register the built-in kinds and those the modules in `YIWANG_KINDS` add (once per process); what an entry
+    point does before it reads any scenario, so that the loader knows every kind's schema."""
+    _load()
+
+
 def kinds() -> list[Kind]:
     """Every registered kind, by name."""
     _load()
@@ -176,5 +182,7 @@ def breaches(scenario: Any, result: SimResult) -> list[Breach]:
     return sorted((b for b in found if b.t_s <= horizon), key=lambda b: b.t_s)
 
 
-__all__ = ["PLUGINS_ENV", "Kind", "breaches", "kind_of", "kinds", "lazy", "no_breaches", "optimise", "register",
-           "simulate", "state_at", "unregister", "whatif_fields"]  # fmt: skip
+__all__ = [
+    "PLUGINS_ENV", "Kind", "breaches", "kind_of", "kinds", "lazy", "load_kinds", "no_breaches", "optimise",
+    "register", "simulate", "state_at", "unregister", "whatif_fields",
+]  # fmt: skip

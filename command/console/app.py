@@ -12,11 +12,13 @@ from command.console.i18n import LANGUAGES
 from command.console.screens import admin, board, incident, login, review, sweeps, whatif
 from command.console.screens.common import GOTO, show_flash
 from command.console.session import LANG, current_actor, lang, sign_out, store, tr
+from command.kinds import load_kinds
 from command.store import StoreError
 from command.users import is_demo
 
 
 def main() -> None:
+    load_kinds()  # the built-in kinds and those named in YIWANG_KINDS
     st.set_page_config(page_title="一网 Yiwang", page_icon="🛰", layout="wide")
     with st.sidebar:
         codes = list(LANGUAGES)
