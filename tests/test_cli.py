@@ -119,7 +119,7 @@ def test_wheel_ships_every_package_and_the_builtin_data(tmp_path):
                     str(tmp_path), str(root)], check=True, capture_output=True, timeout=600)  # fmt: skip
     wheel = next(tmp_path.glob("yiwang-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("command/cli.py", "optimizer/routing/__init__.py", "simulation/mass_testing.py",
+    for required in ("command/cli/__init__.py", "optimizer/routing/__init__.py", "simulation/mass_testing.py",
                      "scenarios/data/graphs/disney.geojson", "scenarios/data/graphs/bund.geojson",
                      "scenarios/data/graphs/crossings.geojson",
                      "scenarios/data/scenarios/disney_mass_testing.yaml"):  # fmt: skip
