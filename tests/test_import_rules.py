@@ -177,8 +177,10 @@ def test_relative_and_nested_imports_resolve_to_the_module_they_load(tmp_path):
         "optimizer/__init__.py": "from optimizer.result import Result\n",
         "optimizer/result.py": "import scenarios.plan\n",
         "optimizer/buses/__init__.py": "from . import model\nfrom .model import build\n",
-        "optimizer/buses/model.py": ("from ..result import Result\nfrom scenarios import Plan\nimport numpy\n"
-                                     "def f():\n    from simulation.core import run\n"),
+        "optimizer/buses/model.py": (
+            "from ..result import Result\nfrom scenarios import Plan\nimport numpy\n"
+            "def f():\n    from simulation.core import run\n"
+        ),
         "scenarios/__init__.py": "from .plan import Plan\n",
         "scenarios/plan.py": "",
         "simulation/__init__.py": "",
@@ -199,7 +201,8 @@ def test_relative_and_nested_imports_resolve_to_the_module_they_load(tmp_path):
         ("scenarios", "scenarios.plan", 1, False),
     }
     assert layer_violations(all_imports(tmp_path, PACKAGES[:3])) == [
-        "optimizer/buses/model.py:5: optimizer.buses.model imports simulation.core (inside a function)"]
+        "optimizer/buses/model.py:5: optimizer.buses.model imports simulation.core (inside a function)"
+    ]
 
 
 def test_the_checks_report_a_cycle_and_a_layer_break_they_are_shown(tmp_path):

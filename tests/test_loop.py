@@ -127,15 +127,17 @@ def test_advance_stops_at_a_breach_once_then_runs_to_the_period_end(sqlite_world
     assert second.events == {"testers_arrive": 1}
     log = activity(world.store, world["admin"], iid)[n_log + 1 :]
     assert [(a.sim_s, a.kind, a.text) for a in log] == [
-        (arrive, "sim:testers_arrive", "8 local testers (any) at site_a")]
+        (arrive, "sim:testers_arrive", "8 local testers (any) at site_a")
+    ]
     # The KPI series at the end is the direct simulation's; `tested` at 4 h counts the swabs ended by then.
     assert second.kpis_at_end["tested"] == np.count_nonzero(direct.records["swab_end_s"] <= 4 * 3600)
     kinds = [a.kind for a in activity(world.store, world["admin"], iid)]
     assert kinds.count("breach:wait") == 1
     assert get_incident(world.store, world["admin"], iid).phase == "supervision"
     advances = [e for e in audit.entries(world.store, incident_id=iid) if e.action == "advance"]
-    assert [(json.loads(e.details)["from_s"], json.loads(e.details)["to_s"], json.loads(e.details)["why"])
-            for e in advances] == [(0.0, first.to_s, first.stopped_for), (first.to_s, 14400.0, second.stopped_for)]
+    assert [
+        (json.loads(e.details)["from_s"], json.loads(e.details)["to_s"], json.loads(e.details)["why"]) for e in advances
+    ] == [(0.0, first.to_s, first.stopped_for), (first.to_s, 14400.0, second.stopped_for)]
 
 
 def test_replanning_keeps_what_was_already_done(sqlite_world):

@@ -151,8 +151,12 @@ def test_summary_statistics_and_breach_intervals():
 
 
 #: The fixture made deterministic: 80 (or 160) visitors waiting at the start, no arrivals, 60 s swabs.
-DETERMINISTIC = ["population.zones[0].arrivals.periods[0].rate_per_h=0", "clock.horizon_s=7200",
-                 "testing.swab_time={dist: deterministic, value_s: 60}", "resources.testers.local.shift_s=7200"]
+DETERMINISTIC = [
+    "population.zones[0].arrivals.periods[0].rate_per_h=0",
+    "clock.horizon_s=7200",
+    "testing.swab_time={dist: deterministic, value_s: 60}",
+    "resources.testers.local.shift_s=7200",
+]
 
 
 def _haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -181,7 +181,8 @@ def check_problem_line(line: str, doc) -> None:
     # A field reported missing is absent where its parent is; any other path names a place in the document
     # (or a top-level field, which may be absent altogether).
     assert _resolves(doc, where) or (len(steps) == 1 and steps[0] in TOP_LEVEL), (
-        f"{path!r} is not in the document: {line!r}")
+        f"{path!r} is not in the document: {line!r}"
+    )
     if missing:
         assert not _resolves(doc, steps), f"reported missing but present: {line!r}"
 
