@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from store_support import DATA, PASSWORD, tiny_scenario
@@ -15,6 +17,7 @@ from command.loop import advance, approve_and_apply, breaches, plan_incident
 from command.plans import view_plan
 from optimizer.result import SolveParams
 from scenarios import load_scenario
+from scenarios.defaults import default_plan
 
 FAST_SOLVE = SolveParams(time_limit_s=3)
 
@@ -39,21 +42,32 @@ def test_plan_incident_proposes_with_both_forecasts_and_audits_the_run(sqlite_wo
     """Planning simulates the default plan and the optimised one, proposes it, and logs the run."""
     world = sqlite_world
     iid = _open(world)
+    assert get_incident(world.store, world["admin"], iid).phase == "intake"
     pid = plan_incident(world.store, world["planner"], iid, params=FAST_SOLVE)
     view = view_plan(world.store, world["cmd_pudong"], pid)
     assert view.status == "proposed" and view.solver["status"] in {"OPTIMAL", "FEASIBLE"}
     scenario = tiny_scenario()
     expected = simulate(scenario, view.plan, seed=scenario.seed).kpis
     assert view.forecast["planned"] == pytest.approx(expected)  # the forecast is the plan's own simulation
-    assert set(view.forecast["baseline"]) == set(expected)
+    # The baseline forecast is the default plan's own simulation at the incident's seed.
+    assert view.forecast["baseline"] == pytest.approx(simulate(scenario, default_plan(scenario), seed=7).kpis)
+    assert view.forecast["seed"] == 7 and view.forecast["previous_plan"] is None  # seed: 7 in one_site_mmc.yaml
     actions = [e.action for e in audit.entries(world.store, incident_id=iid)]
-    assert actions[-3:] == ["run", "plan_propose", "incident_phase"]
+    assert actions == ["incident_open", "grant", "run", "plan_propose", "incident_phase"]
+    assert get_incident(world.store, world["admin"], iid).phase == "dispatch"
+    run, proposed = activity(world.store, world["admin"], iid)[-2:]
+    assert (run.kind, run.actor) == ("run", "planner")
+    assert run.text.startswith("simulated the default plan and optimised (")
+    produced_by = view.plan.meta.produced_by
+    assert (proposed.kind, proposed.actor, proposed.sim_s) == ("dispatch", "planner", 0.0)
+    assert proposed.text == f"plan 1 proposed ({len(view.plan.actions)} actions, by {produced_by})"
 
 
 def test_infeasible_planning_raises_the_diagnosis_and_proposes_nothing(sqlite_world):
     """With no testers, planning reports how many are needed and no plan is recorded."""
     world = sqlite_world
     iid = _open(world, ["resources.testers.local.count=0"])
+    # M/M/c is stable only if c > lambda / mu = (384 / h) / (1 / 60 s) = 6.4 busy testers, so at least 7.
     with pytest.raises(Infeasible, match="needs at least 7 testers"):
         plan_incident(world.store, world["planner"], iid, params=FAST_SOLVE)
     assert get_incident(world.store, world["admin"], iid).proposed_plans == ()
@@ -77,17 +91,53 @@ def test_advance_stops_at_a_breach_once_then_runs_to_the_period_end(sqlite_world
     pid = plan_incident(world.store, world["planner"], iid, params=FAST_SOLVE)
     view = view_plan(world.store, world["cmd_pudong"], pid)
     approve_and_apply(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown())
+    assert get_incident(world.store, world["admin"], iid).phase == "handling"
+    # The oracle: the approved plan simulated directly at the incident's seed. Nobody is swabbed before the
+    # testers arrive, so the first visitor at the site is the first to wait 120 s: t = at_site[0] + 120 s.
+    scenario = load_scenario(DATA / "one_site_mmc.yaml", overrides=["thresholds.max_wait_s=120"])
+    direct = simulate(scenario, view.plan, seed=scenario.seed)
+    at, start = direct.records["at_site_s"], direct.records["swab_start_s"]
+    (arrive,) = [e.t_s for e in direct.events if e.kind == "testers_arrive"]
+    first_at = float(at.min())
+    assert first_at + 120 < arrive  # so the breach is the first visitor's, before any swab
+    # Visitors who will wait more than 120 s; one never swabbed by the horizon waits for ever.
+    over = int(np.count_nonzero(np.isfinite(at) & ~(start - at <= 120)))
+    n_log = len(activity(world.store, world["admin"], iid))
+
     first = advance(world.store, world["cmd_pudong"], iid)
-    assert first.stopped_for == "threshold breach: wait" and 0 < first.to_s < 4 * 3600
-    assert "waited more than 2 min" in first.needs_replan
-    assert get_incident(world.store, world["admin"], iid).needs_replan
+    assert (first.from_s, first.to_s) == (0.0, pytest.approx(first_at + 120))
+    assert first.stopped_for == "threshold breach: wait" and not first.finished
+    assert first.events == {}  # the testers arrive only after the breach
+    text = f"a visitor has waited more than 2 min ({over} visitors will)"
+    # 18:00 (the scenario's start) + first_at + 120 s, below 180 s: 18:02.
+    assert first_at + 120 < 180 and first.needs_replan == f"{text} at 18:02"
+    for name, (t, v) in direct.series.items():
+        assert first.kpis_at_end[name] == pytest.approx(float(np.interp(first.to_s, t, v)))
+    log = activity(world.store, world["admin"], iid)[n_log:]
+    assert [(a.sim_s, a.actor, a.kind, a.text) for a in log] == [(first.to_s, "system", "breach:wait", text)]
+    incident = get_incident(world.store, world["admin"], iid)
+    assert incident.needs_replan == first.needs_replan and incident.sim_time_s == first.to_s
+    assert incident.phase == "supervision"
+
     second = advance(world.store, world["cmd_pudong"], iid)
     assert (second.from_s, second.to_s) == (first.to_s, 4 * 3600)
-    assert second.stopped_for == "end of the operational period"
-    assert sum(second.events.values()) >= 0
+    assert second.stopped_for == "end of the operational period" and not second.finished
+    assert second.needs_replan == ""  # the breach is known already: it does not stop the clock twice
+    # Exactly one simulated event lies in (breach, 4 h]: the testers' arrival (the run's `end` is at 10 h).
+    assert second.events == {"testers_arrive": 1}
+    log = activity(world.store, world["admin"], iid)[n_log + 1 :]
+    assert [(a.sim_s, a.kind, a.text) for a in log] == [
+        (arrive, "sim:testers_arrive", "8 local testers (any) at site_a")
+    ]
+    # The KPI series at the end is the direct simulation's; `tested` at 4 h counts the swabs ended by then.
+    assert second.kpis_at_end["tested"] == np.count_nonzero(direct.records["swab_end_s"] <= 4 * 3600)
     kinds = [a.kind for a in activity(world.store, world["admin"], iid)]
     assert kinds.count("breach:wait") == 1
     assert get_incident(world.store, world["admin"], iid).phase == "supervision"
+    advances = [e for e in audit.entries(world.store, incident_id=iid) if e.action == "advance"]
+    assert [
+        (json.loads(e.details)["from_s"], json.loads(e.details)["to_s"], json.loads(e.details)["why"]) for e in advances
+    ] == [(0.0, first.to_s, first.stopped_for), (first.to_s, 14400.0, second.stopped_for)]
 
 
 def test_replanning_keeps_what_was_already_done(sqlite_world):
@@ -98,11 +148,15 @@ def test_replanning_keeps_what_was_already_done(sqlite_world):
     first = view_plan(world.store, world["cmd_pudong"], pid)
     approve_and_apply(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=first.shown())
     report = advance(world.store, world["cmd_pudong"], iid, until_s=1800)
-    assert report.to_s <= 1800
+    # The wait breach (the first visitor at the site plus 120 s, as above) comes before the 1800 s asked for.
+    direct = simulate(tiny_scenario(), first.plan, seed=7)
+    assert report.stopped_for == "threshold breach: wait"
+    assert report.to_s == pytest.approx(float(direct.records["at_site_s"].min()) + 120)
     pid2 = plan_incident(world.store, world["planner"], iid, params=FAST_SOLVE)
     second = view_plan(world.store, world["cmd_pudong"], pid2)
     assert second.state_time_s == report.to_s
     before = [a for a in first.plan.actions if a.at_s < report.to_s]
+    assert before  # the testers sent and the visitors routed at 0 s
     assert [a for a in second.plan.actions if a.at_s < report.to_s] == before
     assert second.forecast["previous_plan"] == pid
     approve_and_apply(world.store, world["cmd_pudong"], pid2, password=PASSWORD, shown=second.shown())
@@ -112,22 +166,33 @@ def test_replanning_keeps_what_was_already_done(sqlite_world):
 
 
 def test_advance_to_the_horizon_ends_in_evaluation_and_replays_the_same_world(sqlite_world):
-    """Advancing to the end reaches evaluation; the KPIs logged are the plan's own simulation at the seed."""
+    """With one period and no thresholds, one advance reaches the horizon and evaluation, logging the simulated
+    events and the KPIs of the default plan's own simulation at the seed."""
     world = sqlite_world
     iid = _open(world)
-    for _ in range(10):
-        report = advance(world.store, world["cmd_pudong"], iid)
-        if report.finished:
-            break
-    assert report.finished
+    scenario = tiny_scenario()
+    direct = simulate(scenario, default_plan(scenario), seed=7)
+    n_log = len(activity(world.store, world["admin"], iid))
+    report = advance(world.store, world["cmd_pudong"], iid)
+    # The only period is the whole horizon (36,000 s), and it comes first of the stops at that time.
+    assert (report.from_s, report.to_s, report.finished) == (0.0, 36_000.0, True)
+    assert report.stopped_for == "end of the operational period" and report.needs_replan == ""
+    assert report.events == {"testers_arrive": 1, "end": 1}
     assert get_incident(world.store, world["admin"], iid).phase == "evaluation"
     with pytest.raises(Conflict, match="end of its scenario"):
         advance(world.store, world["cmd_pudong"], iid)
-    scenario = tiny_scenario()
-    final = simulate(scenario, None, seed=scenario.seed).kpis
-    last = activity(world.store, world["admin"], iid)[-1]
-    assert last.kind == "evaluation" and f"tested={final['tested']:g}" in last.text
-    assert np.isfinite(report.to_s)
+    k = direct.kpis
+    (arrive,) = [e.t_s for e in direct.events if e.kind == "testers_arrive"]
+    # Eight testers, on duty from their arrival to the horizon.
+    assert k["tester_hours"] == pytest.approx(8 * (36_000 - arrive) / 3600, abs=1e-3)
+    assert k["tested"] + k["stranded_visitors"] == k["visitors"]
+    outcome = ", ".join(f"{name}={value:g}" for name, value in k.items())
+    log = activity(world.store, world["admin"], iid)[n_log:]
+    assert [(a.sim_s, a.actor, a.kind, a.text) for a in log] == [
+        (arrive, "system", "sim:testers_arrive", "8 local testers (any) at site_a"),
+        (36_000.0, "system", "sim:end", f"{k['tested']:g} of {k['visitors']:g} tested, {k['tested']:g} departed"),
+        (36_000.0, "cmd_pudong", "evaluation", f"horizon reached; outcome: {outcome}"),
+    ]
 
 
 def test_observers_cannot_plan_or_advance(sqlite_world):

@@ -151,11 +151,24 @@ def test_a_forecast_inject_revises_the_timeline_from_its_moment_on():
     scenario = small_typhoon(hazard=hazard, injects=[inject])
     assert [(p.at_s, p.wind_force) for p in hazard_timeline(scenario, known_at_s=0)] == [(0, 3), (3600, 8), (7200, 4)]
     assert [(p.at_s, p.wind_force) for p in hazard_timeline(scenario)] == [(0, 3), (3600, 8), (5000, 9), (10_800, 4)]
-    assert ferry_windows(scenario)["dongjin"] == ((3600, 12_600),)
+    line = scenario.ferries["dongjin"]
+    assert (line.suspend_wind_force, line.resume_delay_s) == (7, 1800)  # the line stops at force 7 and up
+    # The full timeline: adverse (force 8) from 3600 s, force 9 from the revision at 5000 s, calm (force 4) from
+    # the revision's end; the line resumes the resume delay after the calm: 10,800 + 1800 = 12,600 s.
+    revised_end = inject["params"]["until_s"] + line.resume_delay_s
+    assert ferry_windows(scenario)["dongjin"] == ((3600, revised_end),)
+    # The start-of-day plan clears one lane for the suspension of the forecast known at 0 s (the inject at 5000 s
+    # is not known yet): adverse from the first point at force >= 7 to the first calm point after it plus the
+    # resume delay, and at least the minimum clearing time.
+    points = [(p["at_s"], p["wind_force"]) for p in hazard["timeline"]]
+    start = next(t for t, force in points if force >= line.suspend_wind_force)
+    calm = next(t for t, force in points if t > start and force < line.suspend_wind_force)
+    end = max(calm + line.resume_delay_s, start + scenario.lanes.min_clear_s)
+    assert (start, end) == (3600, 9000)  # 7200 + 1800, min_clear_s 0
     (clear,) = default_plan(scenario).of_type(ClearLane)
-    assert (clear.at_s, clear.until_s) == (3600, 9000)
+    assert (clear.at_s, clear.until_s) == (start, end)
     result = simulate(scenario)
-    assert result.kpis["ferry_suspended_h"] == pytest.approx((12_600 - 3600) / 3600)
+    assert result.kpis["ferry_suspended_h"] == pytest.approx((revised_end - start) / 3600)
     assert any(e.kind == "forecast_revised" and e.t_s == 5000 for e in result.events)
     bad = {**inject, "params": {"wind_force": 30}}
     with pytest.raises(ScenarioError, match=r"injects\[0\]\.params\.wind_force"):
@@ -169,12 +182,15 @@ def test_a_conditional_forecast_revises_the_storm_only_if_its_condition_holds():
     met = small_typhoon(hazard=hazard, injects=[{**revision, "condition": "riders_waiting > 0"}])
     unmet = small_typhoon(hazard=hazard, injects=[{**revision, "condition": "riders_waiting > 100000"}])
     fired, skipped = simulate(met, Plan(meta=PlanMeta(scenario=met.name))), simulate(unmet)
-    assert fired.kpis["ferry_suspended_h"] == pytest.approx((12_600 - 3600) / 3600)
-    assert skipped.kpis["ferry_suspended_h"] == pytest.approx((9000 - 3600) / 3600)
+    delay = met.ferries["dongjin"].resume_delay_s
+    # Fired: suspended from 3600 s until the revised calm (10,800 s) plus the resume delay; skipped: until the
+    # forecast calm (7200 s) plus the resume delay.
+    assert fired.kpis["ferry_suspended_h"] == pytest.approx((10_800 + delay - 3600) / 3600)
+    assert skipped.kpis["ferry_suspended_h"] == pytest.approx((7200 + delay - 3600) / 3600)
     assert [e.kind for e in fired.events if e.kind.startswith("inject")] == ["inject"]
     assert [e.kind for e in skipped.events if e.kind.startswith("inject")] == ["inject_skipped"]
     resumed = [e.t_s for e in fired.events if e.kind == "ferry_resumed"]
-    assert resumed == [12_600], "the resumption forecast before the revision is void"
+    assert resumed == [10_800 + delay], "the resumption forecast before the revision is void"
 
 
 def test_a_delay_inject_holds_back_the_escorts_not_yet_started():
