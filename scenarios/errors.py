@@ -56,9 +56,12 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def dotted(loc: Iterable[Any]) -> str:
-    """Render a pydantic location tuple as `a.b[2].c` (odd keys quoted: `a['my key']`)."""
+    """Render a pydantic location tuple as `a.b[2].c` (odd keys quoted: `a['my key']`). Pydantic marks an error in
+    a mapping's key (not its value) with a `[key]` step after the key; the path ends at the key itself."""
     out = ""
     for part in loc:
+        if part == "[key]":
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         elif _PLAIN_KEY.fullmatch(str(part)):

@@ -79,11 +79,26 @@ def _function_lines(tree: ast.AST) -> set[int]:
     return inside
 
 
+def _type_only_lines(tree: ast.AST) -> set[int]:
+    """The line numbers of imports under `if TYPE_CHECKING:`: read by type checkers only, never run."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+        ):
+            lines |= {sub.lineno for stmt in node.body for sub in ast.walk(stmt)
+                      if isinstance(sub, ast.Import | ast.ImportFrom)}  # fmt: skip
+    return lines
+
+
 def imports_of(name: str, modules: dict[str, Path], root: Path) -> list[Import]:
-    """The project modules a module imports, anywhere in it (top level, functions, conditionals)."""
+    """The project modules a module imports, anywhere it runs (top level, functions, conditionals); imports for
+    type checkers only (`if TYPE_CHECKING:`) are not dependencies and are left out."""
     path = modules[name]
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     in_function = _function_lines(tree)
+    type_only = _type_only_lines(tree)
     package = name if _is_package(name, modules) else name.rpartition(".")[0]
     file = path.relative_to(root).as_posix()
     found: list[Import] = []
@@ -94,6 +109,8 @@ def imports_of(name: str, modules: dict[str, Path], root: Path) -> list[Import]:
             found.append(imp)
 
     for node in ast.walk(tree):
+        if getattr(node, "lineno", None) in type_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 add(_nearest(alias.name, modules), node)

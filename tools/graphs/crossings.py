@@ -750,8 +750,10 @@ def check(where: dict[str, tuple[float, float]], bbox: list[float]) -> None:
 def build() -> dict:
     where = {n[0]: n[4] for n in NODES}
     margin = 0.002  # degrees, about 200 m
-    lons = [p[0] for p in where.values()]
-    lats = [p[1] for p in where.values()]
+    # The box holds every node and every point of every drawn edge (a road's OSM line can bend outside its ends).
+    drawn = [*where.values(), *(p for e in EDGES for p in _line(e, where))]
+    lons = [p[0] for p in drawn]
+    lats = [p[1] for p in drawn]
     bbox = [
         round(math.floor((min(lons) - margin) * 1000) / 1000, 3),
         round(math.floor((min(lats) - margin) * 1000) / 1000, 3),
