@@ -8,64 +8,26 @@ solving is a flag, so that the search asks the backend and never its name:
 - `restarts`: short runs with new seeds find first plans sooner than one long run (CP-SAT's heavy tail);
 - `neighbourhoods`: variable domains can be narrowed in place and the model solved again (large neighbourhoods).
 
-`Budget` is the search's clock: wall seconds, or CP-SAT's deterministic time (about `DET_PER_S` units a
-second on one worker), so that the same input gives the same plan every run.
+The search's clock is `optimizer.solving.Budget`: wall seconds, or CP-SAT's deterministic time (about
+`DET_PER_S` units a second on one worker), so that the same input gives the same plan every run.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from optimizer.result import SolveParams
+from optimizer.solving import DET_PER_S, Budget, cp_sat_status, mip_status
 
 Backend = Literal["CP_SAT", "SCIP", "HIGHS", "CBC", "GLOP"]
 RELAXATION: Backend = "GLOP"  # the backend that solves the LP relaxation (for bounds)
 
-DET_PER_S = 0.5  # CP-SAT deterministic time per wall second, one worker (measured 0.47-0.65 on the Disney case)
-WALL_CAP = 3.0  # a deterministic run stops anyway at this multiple of its time limit plus a second (then
-#                it is not reproducible)
 SOLVE_OVERHEAD = 0.01  # deterministic time charged per solver call for the model building around it
-
-
-@dataclass
-class Budget:
-    """Solver time: wall seconds, or CP-SAT's deterministic time (the same work, so the same answer, every run)."""
-
-    limit_s: float
-    deterministic: bool
-    det_used: float = 0.0
-    t0: float = field(default_factory=time.perf_counter)
-
-    @property
-    def total(self) -> float:
-        return self.limit_s * (DET_PER_S if self.deterministic else 1.0)
-
-    def wall(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def used(self) -> float:
-        return self.det_used if self.deterministic else self.wall()
-
-    @property
-    def wall_cap_s(self) -> float:
-        return WALL_CAP * self.limit_s + 1.0 if self.deterministic else self.limit_s
-
-    def left(self, until: float | None = None) -> float:
-        """Units left before `until` (a mark) or the end; none once the wall cap is reached."""
-        if self.wall() >= self.wall_cap_s:
-            return 0.0
-        end = self.total if until is None else min(until, self.total)
-        return max(0.0, end - self.used())
-
-    def mark(self, share: float) -> float:
-        """The point `share` of the way from now to the end: where a phase must stop."""
-        return self.used() + share * self.left()
 
 
 class SolverBackend(Protocol):
@@ -148,9 +110,7 @@ class CpSatBackend:
             solver.parameters.max_time_in_seconds = amount
         code = solver.solve(self.cp)
         budget.det_used += solver.deterministic_time + SOLVE_OVERHEAD
-        self.status = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
-                       cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID"}.get(
-            code, "UNKNOWN")  # fmt: skip
+        self.status = cp_sat_status(code)
         return self.status
 
     def value(self, v: Any) -> int:
@@ -210,8 +170,7 @@ class MipBackend:
         self._set_gap(mp, gap)
         code = self.mip.Solve(mp)
         self._charge(budget, started)
-        self.status = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
-                       pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(code, "UNKNOWN")  # fmt: skip
+        self.status = mip_status(code)
         return self.status
 
     def _set_threads(self, params: SolveParams) -> None:

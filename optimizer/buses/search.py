@@ -31,12 +31,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from optimizer.buses.backends import DET_PER_S, RELAXATION, Backend, Budget
+from optimizer.buses.backends import RELAXATION, Backend
 from optimizer.buses.bounds import BusScore, greedy_schedule, own_bound, regrid_schedule, score_schedule
 from optimizer.buses.forecast import EPS, BayForecast
 from optimizer.buses.model import OBJECTIVE_SCALE, DispatchModel
 from optimizer.buses.problem import DEFAULT_OPTIONS, BusParams, BusProblem
 from optimizer.result import SolveParams, relative_gap
+from optimizer.solving import DET_PER_S, Budget
 
 DEFAULT_PARAMS = SolveParams()
 

@@ -1,0 +1,103 @@
+"""What every optimisation model shares about solving: the status names and what each means, one time budget,
+and how solver options are named.
+
+Statuses. Every model reports one of these words (`PlanResult.status`), whatever solver it ran on:
+- `OPTIMAL`: the plan is proven best within the relative gap asked for (`SolveParams.relative_gap`);
+- `FEASIBLE`: a plan that meets every constraint, not proven best: the gap says how far from the bound it may be;
+- `INFEASIBLE`: no plan meets the constraints; the result's diagnosis says which resource or rule binds;
+- `MODEL_INVALID`: the model itself is wrong (a bug, reported as such);
+- `UNKNOWN`: the time ran out before any plan was found (or the solver stopped for another reason).
+`cp_sat_status` and `mip_status` translate the solvers' own codes; nothing else maps a solver code.
+
+Time. A `Budget` is a model's whole solving time, spent by its phases and side solves: wall seconds, or CP-SAT's
+deterministic time (a count of work units, so that the same input gives the same plan however busy the machine
+is), with a wall-clock cap that a deterministic run stops at anyway.
+
+Options. The tunables every model reads are `SolveParams` (`time_limit_s`, `workers`, `relative_gap`, `seed`); a
+model's own choices are a frozen `<Model>Options` dataclass beside it (`TyphoonOptions`, `CrowdOptions`,
+`BusParams`), with durations in `_s`, shares of the time limit in `_share`, and counts as plain nouns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ortools.linear_solver import pywraplp
+from ortools.sat.python import cp_model
+
+#: The status words and what each means for the commander reading a plan.
+STATUS_MEANING: dict[str, str] = {
+    "OPTIMAL": "proven best within the gap asked for",
+    "FEASIBLE": "meets every constraint; not proven best (see the gap to the bound)",
+    "INFEASIBLE": "no plan meets the constraints (see the diagnosis)",
+    "MODEL_INVALID": "the model is wrong: please report it",
+    "UNKNOWN": "no plan found within the time limit",
+}
+
+#: The statuses that come with a plan.
+WITH_PLAN = frozenset({"OPTIMAL", "FEASIBLE"})
+
+DET_PER_S = 0.5  # CP-SAT deterministic time per wall second, one worker (measured 0.47-0.65 on the Disney case)
+WALL_CAP = 3.0  # a deterministic run stops anyway at this multiple of its time limit plus a second (then
+#                it is not reproducible)
+
+
+def cp_sat_status(code: int) -> str:
+    """A CP-SAT status code as a status word."""
+    return {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE", cp_model.INFEASIBLE: "INFEASIBLE",
+            cp_model.MODEL_INVALID: "MODEL_INVALID"}.get(code, "UNKNOWN")  # fmt: skip
+
+
+def mip_status(code: int) -> str:
+    """A pywraplp (linear solver: GLOP, SCIP, CBC, HiGHS) result code as a status word."""
+    return {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
+            pywraplp.Solver.INFEASIBLE: "INFEASIBLE",
+            pywraplp.Solver.MODEL_INVALID: "MODEL_INVALID"}.get(code, "UNKNOWN")  # fmt: skip
+
+
+def has_plan(status: str) -> bool:
+    return status in WITH_PLAN
+
+
+@dataclass
+class Budget:
+    """Solver time: wall seconds, or CP-SAT's deterministic time (the same work, so the same answer, every run)."""
+
+    limit_s: float
+    deterministic: bool = False
+    det_used: float = 0.0
+    t0: float = field(default_factory=time.perf_counter)
+
+    @property
+    def total(self) -> float:
+        return self.limit_s * (DET_PER_S if self.deterministic else 1.0)
+
+    def wall(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def used(self) -> float:
+        return self.det_used if self.deterministic else self.wall()
+
+    @property
+    def wall_cap_s(self) -> float:
+        return WALL_CAP * self.limit_s + 1.0 if self.deterministic else self.limit_s
+
+    def left(self, until: float | None = None) -> float:
+        """Units left before `until` (a mark) or the end; none once the wall cap is reached."""
+        if self.wall() >= self.wall_cap_s:
+            return 0.0
+        end = self.total if until is None else min(until, self.total)
+        return max(0.0, end - self.used())
+
+    def mark(self, share: float) -> float:
+        """The point `share` of the way from now to the end: where a phase must stop."""
+        return self.used() + share * self.left()
+
+    def seconds_left(self) -> float:
+        """Wall seconds left (what a solver without deterministic time is given)."""
+        return max(0.0, self.wall_cap_s - self.wall()) if self.deterministic else self.left()
+
+
+__all__ = ["DET_PER_S", "STATUS_MEANING", "WALL_CAP", "WITH_PLAN", "Budget", "cp_sat_status", "has_plan",
+           "mip_status"]  # fmt: skip
