@@ -188,4 +188,5 @@ def variant(formulation: str, backend: str, **options: Any) -> tuple[StaffingPar
         return StaffingParams(backend="HIGHS", **options), CP_SAT_PROBES
     if formulation not in ("bisection", "direct"):
         raise ValueError(f"{formulation}:{backend}: the formulations are bisection and direct")
-    return StaffingParams(backend=backend, **options), Direct() if formulation == "direct" else BISECTION
+    params = StaffingParams(backend=backend, **options)  # type: ignore[arg-type]
+    return params, Direct() if formulation == "direct" else BISECTION

@@ -49,7 +49,8 @@ class ProbeFactory(Protocol):
 class Formulation(Protocol):
     """How the first phase finds the least makespan; `name` goes into the plan's `produced_by`."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, deadline: float,
                incumbent: Assignment | None) -> Search: ...  # fmt: skip
