@@ -8,6 +8,9 @@ plus the built-in `disney_mass_testing` scenario when it is there. Formulations:
   or CP-SAT (CP-SAT on a whole-second, whole-visitor copy of the model);
 - direct: one MIP with the makespan a variable on a 60 s grid, by SCIP, CBC or HiGHS.
 
+The bisection is the product's (`optimizer.staffing`); the CP-SAT probes and the direct MIP are measured only
+here, from benchmarks/staffing_formulations.py.
+
 Columns: phase 1 (the makespan, to a proven 1% gap: the goal is under 10 s on 2 cores), the gap reached, the
 second phase (walking and travel with the makespan fixed), and the makespans of the default plan and the
 optimised one in the same fluid model.
@@ -24,9 +27,10 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+from staffing_formulations import variant  # a sibling module: run as `python benchmarks/staffing.py`
 
 from optimizer.result import SolveParams
-from optimizer.staffing import StaffingParams, fluid_makespan, plan_staffing, staffing_problem
+from optimizer.staffing import fluid_makespan, plan_staffing, staffing_problem
 from scenarios.mass_testing import MassTestingGeometry, default_plan
 from scenarios.schema import MassTestingScenario
 
@@ -95,9 +99,9 @@ def run(name: str, scenario: MassTestingScenario, geometry: MassTestingGeometry,
     """One solve (without the marginal analysis): phase times, gap, makespans."""
     form, backend = formulation.split(":")
     params = SolveParams(time_limit_s=time_limit_s, workers=2, relative_gap=0.01)
-    options = StaffingParams(formulation=form, backend=backend, marginal=False)  # type: ignore[arg-type]
+    options, first_phase = variant(form, backend, marginal=False)
     started = time.perf_counter()
-    result = plan_staffing(scenario, geometry, params=params, options=options)
+    result = plan_staffing(scenario, geometry, params=params, options=options, formulation=first_phase)
     wall = time.perf_counter() - started
     problem = staffing_problem(scenario, geometry)
     default = fluid_makespan(problem, default_plan(scenario, geometry.graph)).makespan_s
