@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer.result import SolveParams
+from optimizer.solving import Budget
 from optimizer.staffing.model import FluidModel, _grouped, _normalise_shares
 from optimizer.staffing.problem import Assignment, StaffingParams, StaffingProblem
 from optimizer.staffing.search import BISECTION, Bisection, Formulation, Search
@@ -29,14 +30,14 @@ class Direct:
     grid_step_s: float = 60.0
     name: str = "direct"
 
-    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, deadline: float,
+    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
                incumbent: Assignment | None) -> Search:  # fmt: skip
         if incumbent is not None or problem.fixed_shares is not None:
             raise ValueError("the direct formulation cannot re-plan from a state; use the bisection")
-        return search_direct(problem, params=params, options=options, deadline=deadline, grid_step_s=self.grid_step_s)
+        return search_direct(problem, params=params, options=options, budget=budget, grid_step_s=self.grid_step_s)
 
 
-def search_direct(problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, deadline: float,
+def search_direct(problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
                   grid_step_s: float = 60.0) -> Search:  # fmt: skip
     """One MIP with the makespan a variable on a time grid (`grid_step_s`) over the LP relaxation's rough range.
 
@@ -44,7 +45,7 @@ def search_direct(problem: StaffingProblem, *, params: SolveParams, options: Sta
     when o_j is set. The MIP's bound holds on the grid: the makespan itself is at least that bound less one step.
     """
     out = Search()
-    if not out.start(problem, tol=0.01, deadline=deadline) or not math.isfinite(out.lp_s):
+    if not out.start(problem, tol=0.01, budget=budget) or not math.isfinite(out.lp_s):
         return out
     started = time.perf_counter()
     model = FluidModel(problem, integer=True, backend=options.backend, split_zones=options.split_zones, params=params)
@@ -85,7 +86,7 @@ def search_direct(problem: StaffingProblem, *, params: SolveParams, options: Sta
     for j, o in enumerate(used, start=1):
         obj.SetCoefficient(o, grid[j] - grid[j - 1])
     obj.SetMinimization()
-    status = model.solve(deadline - time.perf_counter(), relative_gap=params.relative_gap / 2)
+    status = model.solve(budget.left(), relative_gap=params.relative_gap / 2)
     out.probes.append((grid[-1], status, time.perf_counter() - started))
     if status in ("OPTIMAL", "FEASIBLE"):
         out.offer(problem, model.assignment())

@@ -4,7 +4,6 @@ diagnosis (how many testers a finish time needs, or why no number can)."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.result import SolveParams
+from optimizer.solving import Budget
 from optimizer.staffing.fluid import FluidOutcome, _nearest_site
 from optimizer.staffing.model import FluidModel
 from optimizer.staffing.problem import (
@@ -93,13 +93,13 @@ def rationale(problem: StaffingProblem, outcome: FluidOutcome, search: Search,
     return lines, booth[:2]
 
 
-def marginal_values(search: Search, *, options: StaffingParams, booth_sites: list[int], deadline: float) -> list[str]:
+def marginal_values(search: Search, *, options: StaffingParams, booth_sites: list[int], budget: Budget) -> list[str]:
     """What more buys: the LP relaxation's least makespan re-found with more testers in each pool, or a booth more
     at the booth-bound bottleneck sites (the base and each variant to the same tolerance, on the same LP)."""
     lp, bracket = search.lp, search.lp_bracket
     if lp is None or bracket is None or not math.isfinite(bracket[1]):
         return []
-    lp.deadline = deadline
+    lp.budget = budget
     tol = 1e-4
     lp.model.what_if()
     base = lp.threshold(tol=tol, lo=bracket[0], hi=bracket[1])
@@ -114,7 +114,7 @@ def marginal_values(search: Search, *, options: StaffingParams, booth_sites: lis
     variants += [(f"one more booth at {problem.sites[s]}", {"site": s, "booths": 1}) for s in booth_sites]
     out = []
     for label, change in variants:
-        if time.perf_counter() >= deadline:
+        if budget.left() <= 0:
             out.append("what more would buy: not computed (out of time)")
             break
         lp.model.what_if(**change)
@@ -150,7 +150,7 @@ def _unlimited(problem: StaffingProblem, finish_by_s: float) -> StaffingProblem:
 
 
 def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Callable[[float], str], params: SolveParams,
-             options: StaffingParams, deadline: float) -> StaffingDiagnosis:  # fmt: skip
+             options: StaffingParams, budget: Budget) -> StaffingDiagnosis:  # fmt: skip
     """The fewest testers that finish by `finish_by_s`, leaving on the pools' schedules in groups of any size.
 
     The same model with every wave unlimited and no pool limits, minimising the testers sent: the LP's value
@@ -164,8 +164,8 @@ def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Callable[[f
     lp = FluidModel(big, integer=False)
     lp.set_makespan(finish_by_s)
     lp.minimise_testers()
-    if lp.solve(max(0.01, deadline - time.perf_counter())) != "OPTIMAL":
-        found = LpSearch(big, deadline=deadline).threshold(tol=1e-3)
+    if lp.solve(max(0.01, budget.left())) != "OPTIMAL":
+        found = LpSearch(big, budget=budget).threshold(tol=1e-3)
         earliest = None if found is None else found[0]
         walks = [float(np.min(big.walk[z])) for z in range(len(big.zones)) if big.mass[z] > 0]
         why = ("visitors are still walking to their sites" if walks and max(walks) >= finish_by_s
@@ -178,7 +178,7 @@ def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Callable[[f
     mip.set_makespan(finish_by_s)
     mip.minimise_testers()
     found_n: int | None = None
-    if mip.solve(max(0.01, deadline - time.perf_counter())) in ("OPTIMAL", "FEASIBLE"):
+    if mip.solve(max(0.01, budget.left())) in ("OPTIMAL", "FEASIBLE"):
         value, best_bound = mip.objective()
         found_n, bound = round(value), max(bound, best_bound)
     needed = max(0, math.ceil(bound - 1e-6))
@@ -203,4 +203,4 @@ def diagnose_staffing(scenario: MassTestingScenario, geometry: MassTestingGeomet
         finish_by_s = scenario.clock.horizon_s
     problem = staffing_problem(scenario, geometry)
     return diagnose(problem, finish_by_s, label=scenario.clock.label, params=params, options=options,
-                    deadline=time.perf_counter() + params.time_limit_s)  # fmt: skip
+                    budget=Budget(params.time_limit_s))  # fmt: skip

@@ -28,6 +28,7 @@ from typing import Any
 from ortools.linear_solver import linear_solver_pb2, pywraplp
 
 from optimizer.result import SolveParams
+from optimizer.solving import mip_status
 from optimizer.staffing.problem import DEFAULT_PARAMS, Assignment, PoolSpec, StaffingParams, StaffingProblem
 
 
@@ -278,7 +279,7 @@ class FluidModel:
         mp = pywraplp.MPSolverParameters()
         if not self.integer:
             self.solver.SetTimeLimit(max(1, int(1000 * time_limit_s)))
-            status = _status(self.solver.Solve(mp))
+            status = mip_status(self.solver.Solve(mp))
             ok = status == "OPTIMAL"
             self._value = (lambda v: v.solution_value()) if ok else None
             self._objective = (self.solver.Objective().Value(),) * 2 if ok else None
@@ -293,7 +294,7 @@ class FluidModel:
         elif self.backend == "HIGHS":  # no banner on stdout (it would spoil `--json`), and our seed
             fresh.SetSolverSpecificParametersAsString(f"output_flag=false\nrandom_seed={self.seed}\n")
         mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(relative_gap, 1e-9))
-        status = _status(fresh.Solve(mp))
+        status = mip_status(fresh.Solve(mp))
         if status in ("OPTIMAL", "FEASIBLE"):
             values = [v.solution_value() for v in fresh.variables()]
             self._value = lambda v: values[v.index()]
@@ -314,14 +315,6 @@ class FluidModel:
         x = {key: round(value(v)) for key, v in self.x.items() if value(v) > 0.5}
         y = {key: value(v) for key, v in self.y.items() if value(v) > 1e-9}
         return Assignment(x, _normalise_shares(y))
-
-
-def _status(code: int) -> str:
-    return {
-        pywraplp.Solver.OPTIMAL: "OPTIMAL",
-        pywraplp.Solver.FEASIBLE: "FEASIBLE",
-        pywraplp.Solver.INFEASIBLE: "INFEASIBLE",
-    }.get(code, "UNKNOWN")
 
 
 def _normalise_shares(y: dict[tuple[int, int], float]) -> dict[tuple[int, int], float]:

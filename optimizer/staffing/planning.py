@@ -10,6 +10,7 @@ import math
 import time
 
 from optimizer.result import PlanResult, SolveParams
+from optimizer.solving import Budget
 from optimizer.staffing.explain import _minutes, _names, diagnose, marginal_values, rationale, to_plan
 from optimizer.staffing.fluid import score
 from optimizer.staffing.problem import (
@@ -46,7 +47,7 @@ def plan_staffing(
     `formulation` is the first phase's search: the bisection, unless a benchmark measures another.
     """
     started = time.perf_counter()
-    deadline = started + params.time_limit_s
+    budget = Budget(params.time_limit_s, t0=started)
     problem = staffing_problem(scenario, geometry, state=state)
     label = scenario.clock.label
     target = scenario.thresholds.target_finish_s
@@ -61,13 +62,13 @@ def plan_staffing(
                           diagnosis=diagnosis, details={k: float(v) for k, v in details.items()})  # fmt: skip
 
     def diagnosis_by(finish_by_s: float) -> str:
-        when = time.perf_counter() + params.time_limit_s
-        return diagnose(problem, finish_by_s, label=label, params=params, options=options, deadline=when).message
+        return diagnose(problem, finish_by_s, label=label, params=params, options=options,
+                        budget=Budget(params.time_limit_s)).message
 
     if stuck := problem.stranded_zones():
         return result(None, "INFEASIBLE", None, None, [], f"visitors of {_names(stuck)} cannot walk to any test site")
     start = assignment_of(problem, state.groups) if state is not None else None
-    search = formulation.search(problem, params=params, options=options, deadline=deadline, incumbent=start)
+    search = formulation.search(problem, params=params, options=options, budget=budget, incumbent=start)
     details.update(phase1_s=time.perf_counter() - started, probes=len(search.probes), lp_makespan_s=search.lp_s)
     if search.best is None:
         if search.status == "INFEASIBLE":
@@ -76,7 +77,7 @@ def plan_staffing(
             why = f"no plan found within the time limit of {params.time_limit_s:g} s"
         return result(None, search.status, None, search.lower_s, [], why)
 
-    second = second_phase(search, params=params, options=options, deadline=deadline)
+    second = second_phase(search, params=params, options=options, budget=budget)
     outcome = score(problem, second.assignment)
     gap = _gap(outcome.makespan_s, search.lower_s)
     status = "OPTIMAL" if gap <= params.relative_gap or outcome.makespan_s - search.lower_s <= ABS_TOL_S else "FEASIBLE"
@@ -98,8 +99,8 @@ def plan_staffing(
     plan = to_plan(problem, second.assignment, meta)
     lines, booth_sites = rationale(problem, outcome, search, label)
     if options.marginal:
-        budget = time.perf_counter() + max(1.0, params.time_limit_s / 2)
-        lines += marginal_values(search, options=options, booth_sites=booth_sites, deadline=budget)
+        lines += marginal_values(search, options=options, booth_sites=booth_sites,
+                                 budget=Budget(max(1.0, params.time_limit_s / 2)))
     diagnosis = None
     if target is not None:
         details["target_met"] = float(outcome.makespan_s <= target)

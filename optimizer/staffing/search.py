@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from optimizer.result import SolveParams
+from optimizer.solving import Budget
 from optimizer.staffing.fluid import score
 from optimizer.staffing.model import FluidModel
 from optimizer.staffing.problem import Assignment, StaffingParams, StaffingProblem
@@ -52,7 +53,7 @@ class Formulation(Protocol):
     @property
     def name(self) -> str: ...
 
-    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, deadline: float,
+    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
                incumbent: Assignment | None) -> Search: ...  # fmt: skip
 
 
@@ -103,9 +104,9 @@ class LpSearch:
     which keeps the warm-started simplex quick.
     """
 
-    def __init__(self, problem: StaffingProblem, *, deadline: float):
+    def __init__(self, problem: StaffingProblem, *, budget: Budget):
         self.problem = problem
-        self.deadline = deadline
+        self.budget = budget
         self.model = FluidModel(problem, integer=False, elastic=True)
         self.eps = 1e-6 * max(1.0, float(problem.mass.sum()))
         self.top = problem.horizon_cap_s * (1 + 1e-9) + 1e-6
@@ -113,7 +114,7 @@ class LpSearch:
     def shortfall(self, t: float) -> float | None:
         """Visitors not swabbed by `t` in the best LP plan (None if the LP did not finish in time)."""
         self.model.set_makespan(t)
-        if self.model.solve(max(0.01, self.deadline - time.perf_counter())) != "OPTIMAL":
+        if self.model.solve(max(0.01, self.budget.left())) != "OPTIMAL":
             return None
         return self.model.objective()[0]
 
@@ -140,7 +141,7 @@ class LpSearch:
                 return 0.0, 0.0
             hi, lo = lo, max(0.0, lo - 2 * ((hi if hi is not None else lo) - lo) - 0.05 * lo - 1.0)
         before: tuple[float, float] | None = None
-        while hi is None or (hi - lo > max(ABS_TOL_S, tol * hi) and time.perf_counter() < self.deadline):
+        while hi is None or (hi - lo > max(ABS_TOL_S, tol * hi) and self.budget.left() > 0):
             step = 0.9 * max(ABS_TOL_S, tol * (hi if hi is not None else lo))
             if before is None:
                 trial = lo + f_lo / rate  # no plan finishes before this
@@ -182,9 +183,9 @@ class Search:
     def gap(self) -> float:
         return _gap(self.best_s, self.lower_s) if math.isfinite(self.best_s) else math.inf
 
-    def start(self, problem: StaffingProblem, *, tol: float, deadline: float) -> bool:
+    def start(self, problem: StaffingProblem, *, tol: float, budget: Budget) -> bool:
         """The LP relaxation's bracket and the totals' bound; False when no plan can ever finish."""
-        self.lp = LpSearch(problem, deadline=deadline)
+        self.lp = LpSearch(problem, budget=budget)
         found = self.lp_bracket = self.lp.threshold(tol=tol)
         if found is None:
             self.status, self.lower_s, self.lower_source = "INFEASIBLE", math.inf, "the LP relaxation never is"
@@ -210,12 +211,12 @@ def _gap(objective: float, bound: float) -> float:
     return max(0.0, objective - bound) / max(objective, 1e-9)
 
 
-def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, deadline: float,
+def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
                     incumbent: Assignment | None = None, probe_by: ProbeFactory | None = None) -> Search:  # fmt: skip
     """Bisection on the makespan: the LP relaxation for the bound, then MIP probes for plans (from `incumbent`,
     a plan to beat, when re-planning). The probes are the MIP itself unless `probe_by` makes others."""
     out = Search()
-    if not out.start(problem, tol=params.relative_gap / 10, deadline=deadline):
+    if not out.start(problem, tol=params.relative_gap / 10, budget=budget):
         return out
     if incumbent is not None:
         out.offer(problem, incumbent)
@@ -228,15 +229,16 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
     trial, step = min(out.lp_s, top), 0.0
     if math.isfinite(out.best_s):  # a plan to beat: start halfway between it and the bound
         trial = (out.lower_s + out.best_s) / 2
-    while time.perf_counter() < deadline:
+    while budget.left() > 0:
         started = time.perf_counter()
         probe.set_makespan(trial)
-        budget = deadline - started
+        left = budget.left()
+        allowed = left
         if problem.fixed_shares is not None:
             # With the routing fixed, a probe near the LP's threshold can be slow to decide: a probe gets a
             # quarter of what is left, and an undecided one moves the bisection on.
-            budget = max(1.0, budget / 4)
-        status = probe.solve(min(budget, deadline - started))
+            allowed = max(1.0, allowed / 4)
+        status = probe.solve(min(allowed, left))
         out.probes.append((trial, status, time.perf_counter() - started))
         if status in ("OPTIMAL", "FEASIBLE"):
             out.offer(problem, probe.assignment())
@@ -267,9 +269,9 @@ class Bisection:
     name: str = "bisection"
     probe_by: ProbeFactory | None = None
 
-    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, deadline: float,
+    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
                incumbent: Assignment | None) -> Search:  # fmt: skip
-        return search_makespan(problem, params=params, options=options, deadline=deadline, incumbent=incumbent,
+        return search_makespan(problem, params=params, options=options, budget=budget, incumbent=incumbent,
                                probe_by=self.probe_by)  # fmt: skip
 
 
@@ -311,19 +313,19 @@ class SecondPhase:
     bound: float | None = None
 
 
-def second_phase(search: Search, *, params: SolveParams, options: StaffingParams, deadline: float) -> SecondPhase:
+def second_phase(search: Search, *, params: SolveParams, options: StaffingParams, budget: Budget) -> SecondPhase:
     """With the makespan fixed at the best found (plus any slack), minimise walking and tester travel."""
     assert search.model is not None and search.best is not None
     model, problem = search.model, search.model.problem
     limit = search.best_s * (1 + options.makespan_slack)
     fallback = send_spares(problem, search.best) if options.send_all_testers else search.best
-    if not options.secondary or deadline - time.perf_counter() < 0.05:
+    if not options.secondary or budget.left() < 0.05:
         return SecondPhase(fallback, "SKIPPED")
     model.set_makespan(limit * (1 + 1e-9) + 1e-6)
     if options.send_all_testers:
         model.add_all_testers_sent()  # Every tester who can reach a site is sent.
     model.minimise_walk_and_travel(options)
-    status = model.solve(deadline - time.perf_counter(), relative_gap=params.relative_gap)
+    status = model.solve(budget.left(), relative_gap=params.relative_gap)
     if status not in ("OPTIMAL", "FEASIBLE"):
         return SecondPhase(fallback, status)
     a = model.assignment()
