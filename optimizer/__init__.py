@@ -11,8 +11,9 @@ def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float
              state: Any = None) -> PlanResult:  # fmt: skip
     """Optimise a scenario's decisions, dispatching on its kind.
 
-    `state` re-plans from what is in force at a time: a `TyphoonState` (with `start_s`) or a
-    `scenarios.crowd.CrowdState` (which carries its time) is the simulated state then; for mass testing a
+    `state` re-plans from what is in force at a time: a `scenarios.typhoon.TyphoonState` or a
+    `scenarios.crowd.CrowdState` (each carries its time, `at_s`) is the simulated state then (`start_s` without
+    a state starts a typhoon window from an empty state then); for mass testing a
     `scenarios.mass_testing.MassTestingState` (the routing in force and the groups sent), which the plan keeps
     (the loop keeps what was done before: `command.loop`)."""
     params = params or SolveParams(seed=scenario.seed)
@@ -22,8 +23,12 @@ def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float
         return optimise_mass_testing(scenario, params=params, state=state)
     if scenario.kind == "typhoon":
         from optimizer.typhoon import optimise_typhoon
+        from scenarios.typhoon import TyphoonState
 
-        return optimise_typhoon(scenario, params=params, start_s=start_s, state=state)
+        # The state carries its time (`at_s`); a bare `start_s` (no state) is an empty state then.
+        if state is None and start_s:
+            state = TyphoonState(at_s=start_s)
+        return optimise_typhoon(scenario, params, state=state)
     if scenario.kind == "crowd":
         from optimizer.crowd import optimise_crowd
 

@@ -326,7 +326,7 @@ def test_a_crowd_incident_replanned_after_a_surge_gets_a_valid_plan_that_meters_
 
 
 def test_reading_a_typhoon_state_takes_the_last_sample_at_or_before_the_time():
-    from optimizer.typhoon import TyphoonState
+    from scenarios.typhoon import TyphoonState
 
     series = {"riders_waiting:area_a": ((0.0, 60.0, 120.0), (0.0, 7.4, 12.0)),
               "vehicle_queue:yanan:ab": ((0.0, 60.0, 120.0), (3.0, 5.0, 9.0)), "riders_crossed": ((0.0,), (1.0,))}
