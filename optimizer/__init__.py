@@ -32,7 +32,7 @@ def optimise(scenario: Any, params: SolveParams | None = None, *, start_s: float
     if scenario.kind == "crowd":
         from optimizer.crowd import optimise_crowd
 
-        return optimise_crowd(scenario, params=params, state=state)
+        return optimise_crowd(scenario, params, state=state)
     from scenarios import ScenarioError
 
     raise ScenarioError.single(scenario.name, "kind", f"no optimisation model for {scenario.kind!r} scenarios yet; "
