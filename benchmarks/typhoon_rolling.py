@@ -17,10 +17,11 @@ import simpy
 
 from command.kinds import simulate
 from optimizer.result import SolveParams
-from optimizer.typhoon import TyphoonOptions, TyphoonState, optimise_typhoon
+from optimizer.typhoon import TyphoonOptions, optimise_typhoon
 from scenarios import Plan, PlanMeta, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.plan import ClearLane, DirectRiders
+from scenarios.typhoon import TyphoonState
 
 
 def weighted(scenario, kpis: dict[str, float]) -> float:  # type: ignore[no-untyped-def]
@@ -71,7 +72,7 @@ def main() -> int:
         sim_wall += so_far.stats.wall_s
         state = TyphoonState.read(so_far.series, t, continuing)
         params = SolveParams(time_limit_s=args.time_limit, workers=2, seed=seed)
-        result = optimise_typhoon(scenario, params=params, start_s=t, state=state, hours=args.lookahead_h,
+        result = optimise_typhoon(scenario, params, state=state, hours=args.lookahead_h,
                                   options=TyphoonOptions(extra_team=False, pareto_factors=(),
                                                          lp_bound_s=args.lp_bound_s))  # fmt: skip
         opt_wall += result.wall_s

@@ -1,0 +1,296 @@
+"""The crowd flow LP's data (`flow_problem` -> `FlowProblem`): a time-expanded network of walking routes, from
+an empty site at the scenario's start or from a `CrowdState` at its time.
+
+Periods of `period_s` (2 minutes by default) from the start (the state's time) to `lookahead_s` past the end of
+the scenario (so that the LP does not let everyone still waiting rush in just before its horizon closes; the
+plan keeps only what happens before the end). Visitors enter at the demand's origins, walk to their viewing
+area (the demand's destination shares, fixed: a plan does not choose where people want to go), dwell there for
+the scenario's dwell distribution (held while a show runs and just before one, as in the simulation), and walk
+to an exit. Each origin-destination pair has up to `paths_per_pair` routes (the shortest by free walking time
+and alternatives at most `path_slack` times longer), each viewing area `exits_per_area` routes to its nearest
+exits. A route's flow occupies each of its walkways in the period it reaches it at free walking speed (the
+network is time-expanded along the routes, so a walkway is loaded by the people who entered its routes the
+right number of periods earlier).
+
+**Stairs.** Paired stairs (two stairs side by side between the same square and the same platform) are made
+one-way, the shorter up and the other down (the "zipper" used at Chen Yi Square since 2015): counter-flow on
+a stair costs capacity and stalls it at high density, which a one-way stair cannot do. Unpaired stairs stay
+two-way or become up-only (people leave the platform by other ways), whichever gives the flow LP the lower
+optimum (both are solved). The routes respect the one-ways.
+
+**Injects the planner is given** (`scenarios.injects.facts`: the loop passes those that have fired) are planned
+for as the simulation applies them: a `surge` adds its rate to its origin's forecast arrivals; a `close_exit`
+closes its node for its duration (an origin's queue and arrivals move to the nearest origin open then; exit
+routes through it take nobody, and an area with no open exit route keeps its people); a `show` change alters
+the show holds; a `delay` is the staff model's (`optimizer.crowd.staff`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions, CrowdWeights
+from scenarios.crowd import CrowdState, show_change, show_hold, stair_one_ways, stairs
+from scenarios.errors import ScenarioError
+from scenarios.graphs import PEDESTRIAN_MODES
+from scenarios.injects import facts, number
+from scenarios.loading import scenario_graph
+from scenarios.pedestrian import Bottleneck, walking_model
+from scenarios.plan import OneWay, Plan, PlanMeta
+from scenarios.schema import CrowdScenario
+
+DWELL_SAMPLES = 100_000
+
+
+@dataclass(frozen=True)
+class Route:
+    """A walking route: its nodes, the physical walkways it uses and the period offset at which it reaches each."""
+
+    nodes: tuple[str, ...]
+    walkways: tuple[int, ...]
+    offsets: tuple[int, ...]
+    lag: int  # periods from entering to arriving
+    free_s: float
+    at_nodes: tuple[int, ...] = ()  # the period offset at which it reaches each node after the first
+
+
+@dataclass(frozen=True)
+class FlowProblem:
+    """Data of the flow LP (pure numbers and routes; no solver objects)."""
+
+    start_s: float
+    period_s: float
+    n_periods: int
+    origins: tuple[str, ...]
+    arrivals: np.ndarray  # (origins, periods) expected people
+    entrance: np.ndarray  # (origins,) people an entrance lets in per period at most
+    split: np.ndarray  # (origins, destinations) destination shares
+    destinations: tuple[str, ...]
+    area: np.ndarray  # (destinations,) m²
+    routes_in: dict[tuple[int, int], tuple[Route, ...]]  # (origin, destination) -> routes
+    routes_out: dict[int, tuple[Route, ...]]  # destination -> routes to exits
+    walkways: tuple[tuple[str, str], ...]  # physical walkways (u < v)
+    capacity: np.ndarray  # people per period a walkway may carry (utilisation included)
+    kernel: np.ndarray  # share of a cohort released j periods after arriving
+    hold: np.ndarray  # (periods,) dwellers stay for a show
+    target_ppm2: float
+    critical_ppm2: float
+    weights: CrowdWeights
+    meterable: np.ndarray  # (origins, periods) bool
+    one_ways: tuple[OneWay, ...]
+    # Closures the planner knows of (`close_exit` injects): an origin closed in a period lets nobody in, and
+    # its queue and arrivals move to `move_to` (the nearest origin open then; -1: none, they wait); an exit
+    # route closed in a period takes nobody.
+    closed: np.ndarray | None = None  # (origins, periods) bool
+    move_to: np.ndarray | None = None  # (origins, periods) int
+    out_open: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes, periods) bool
+    # Where people are at `start_s` (a re-plan from a `CrowdState`; None: an empty site): waiting outside each
+    # origin, walking to each viewing area (by the period they would arrive in), present at each, and when those
+    # present are due to leave (per period).
+    outside0: np.ndarray | None = None  # (origins,)
+    heading0: np.ndarray | None = None  # (destinations, periods)
+    present0: np.ndarray | None = None  # (destinations,)
+    due0: np.ndarray | None = None  # (destinations, periods)
+
+    def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
+        return replace(self, meterable=meterable)
+
+
+def walking_graph(scenario: CrowdScenario, graph: nx.DiGraph, one_ways: list[OneWay]) -> nx.DiGraph:
+    """Directed walkways with their free walking times (stairs slower), without the directions one-ways forbid."""
+    fd, stair_factor = walking_model(scenario.walking)
+    free = fd.free_speed
+    forbidden = {(a.v, a.u) for a in one_ways}
+    g = nx.DiGraph()
+    for u, v, data in graph.edges(data=True):
+        if data["mode"] not in PEDESTRIAN_MODES or data.get("width_m", 0) <= 0 or (u, v) in forbidden:
+            continue
+        factor = stair_factor if data["mode"] == "stair" else 1.0
+        g.add_edge(u, v, time_s=data["length_m"] / (free * factor), width_m=float(data["width_m"]), factor=factor)
+    return g
+
+
+def _route(g: nx.DiGraph, nodes: list[str], walkway_id: dict[frozenset[str], int], period_s: float) -> Route:
+    offsets, ways, at_nodes = [], [], []
+    clock = 0.0
+    for a, b in itertools.pairwise(nodes):
+        t = g.edges[a, b]["time_s"]
+        ways.append(walkway_id[frozenset((a, b))])
+        offsets.append(int((clock + t / 2) // period_s))
+        clock += t
+        at_nodes.append(int(clock // period_s))
+    return Route(tuple(nodes), tuple(ways), tuple(offsets), round(clock / period_s), clock, tuple(at_nodes))
+
+
+def _routes(g: nx.DiGraph, source: str, target: str, *, k: int, slack: float,
+            walkway_id: dict[frozenset[str], int], period_s: float) -> list[Route]:  # fmt: skip
+    out: list[Route] = []
+    try:
+        for nodes in nx.shortest_simple_paths(g, source, target, weight="time_s"):
+            route = _route(g, nodes, walkway_id, period_s)
+            if out and route.free_s > slack * out[0].free_s:
+                break
+            out.append(route)
+            if len(out) >= k:
+                break
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return []
+    return out
+
+
+def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, options: CrowdOptions = DEFAULT_OPTIONS,
+                 seed: int = 0, leave_out: frozenset[tuple[str, str]] = frozenset(),
+                 state: CrowdState | None = None) -> FlowProblem:  # fmt: skip
+    """The flow LP's data: forecast arrivals, routes, walkway capacities, the dwell distribution and show holds,
+    from an empty site at the start, or from `state` (at its time); `leave_out` names one-way steps (u, v) not
+    to make."""
+    start_s = 0.0 if state is None else state.at_s
+    graph = graph if graph is not None else scenario_graph(scenario)
+    one_ways = stair_one_ways(graph)
+    if options.single_stairs in ("up", "down"):
+        paired = {(a.u, a.v) for a in one_ways} | {(a.v, a.u) for a in one_ways}
+        for stair in stairs(graph):
+            steps = list(itertools.pairwise(stair.nodes))
+            if any(step in paired for step in steps):
+                continue
+            for u, v in steps:
+                a, b = (u, v) if options.single_stairs == "up" else (v, u)
+                one_ways.append(OneWay(at_s=0.0, u=a, v=b, note=f"single stair {options.single_stairs} only"))
+    one_ways = [a for a in one_ways if (a.u, a.v) not in leave_out]
+    g = walking_graph(scenario, graph, one_ways)
+    dt = options.period_s
+    n = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / dt - 1e-9))
+    # Physical walkways and their capacity per period: the lesser of the diagram's maximum flow and the door's
+    # specific flow, times width, the stair factor, the period and the utilisation allowed.
+    fd, _ = walking_model(scenario.walking)
+    per_m = min(fd.capacity, Bottleneck(scenario.walking.specific_flow_pmps).capacity(1.0))
+    walkways = sorted({tuple(sorted((u, v))) for u, v in g.edges})
+    walkway_id = {frozenset(e): i for i, e in enumerate(walkways)}
+    capacity = np.zeros(len(walkways))
+    for i, (u, v) in enumerate(walkways):
+        data = g.edges[u, v] if g.has_edge(u, v) else g.edges[v, u]
+        share = options.stair_utilisation if data["factor"] < 1 else options.utilisation
+        capacity[i] = per_m * data["width_m"] * data["factor"] * dt * share
+    origins = tuple(o for o in scenario.demand.origins if o in g)
+    # An entrance lets people in no faster than its walkways out carry them (utilisation included).
+    entrance = np.array([sum(per_m * d["width_m"] * d["factor"] for *_, d in g.out_edges(o, data=True))
+                         * dt * options.entrance_utilisation for o in origins])  # fmt: skip
+    # Forecast arrivals: the demand's expected rate, integrated over each period.
+    share = np.array([scenario.demand.origins[o] for o in origins])
+    share = share / share.sum() if share.sum() > 0 else share
+    samples = start_s + dt * (np.arange(n)[:, None] + (np.arange(12)[None, :] + 0.5) / 12)
+    rate = np.array([[scenario.demand.arrivals.rate_at(float(t)) for t in row] for row in samples]).mean(axis=1)
+    arrivals = share[:, None] * (rate * dt / 3600)[None, :]
+    edges = start_s + dt * np.arange(n + 1)
+    known = facts(scenario.injects)
+    for inj in known:
+        if inj.kind == "surge" and inj.target in origins:
+            until = inj.at_s + number(inj.params, "duration_s")
+            covered = np.clip(np.minimum(edges[1:], until) - np.maximum(edges[:-1], inj.at_s), 0, None)
+            arrivals[origins.index(inj.target)] += number(inj.params, "rate_per_h") / 3600 * covered
+    destinations = tuple(d for d in scenario.demand.destinations if d in g)
+    if not origins or not destinations:
+        raise ScenarioError.single(scenario.name, "demand", "no origin or no destination is on a walkway of the "
+                                   "graph: nothing to plan")  # fmt: skip
+    dshare = np.array([scenario.demand.destinations[d] for d in destinations])
+    area = np.array([float(graph.nodes[d].get("area_m2", 0) or 0) or _junction_area(g, d) for d in destinations])
+    # Routes in (origin to viewing area) and out (viewing area to its nearest exits). Each origin's people
+    # share themselves over the destinations they can reach (the demand's shares among those).
+    routes_in = {}
+    split = np.zeros((len(origins), len(destinations)))
+    for i, o in enumerate(origins):
+        for j, d in enumerate(destinations):
+            routes_in[i, j] = tuple(_routes(g, o, d, k=options.paths_per_pair, slack=options.path_slack,
+                                            walkway_id=walkway_id, period_s=dt))  # fmt: skip
+            split[i, j] = dshare[j] if routes_in[i, j] else 0.0
+        if split[i].sum() > 0:
+            split[i] /= split[i].sum()
+    mids = start_s + (np.arange(n) + 0.5) * dt
+    shut = _closures(known, mids)  # node -> (periods,) bool
+    exits = [x for x in scenario.exits if x in g and not shut.get(x, np.zeros(n, dtype=bool)).all()]
+    routes_out, out_open = {}, {}
+    for j, d in enumerate(destinations):
+        times = nx.single_source_dijkstra_path_length(g, d, weight="time_s")
+        ranked = sorted((x for x in exits if x in times), key=lambda x: times[x])
+        # The nearest exits, and as many more as are closed for a while (their people go on to the next).
+        near = ranked[: options.exits_per_area + sum(x in shut for x in ranked[: options.exits_per_area])]
+        found = [r for x in near for r in _routes(g, d, x, k=1, slack=1.0, walkway_id=walkway_id, period_s=dt)]
+        routes_out[j] = tuple(found)
+        if any(node in shut for r in found for node in r.nodes[1:]):
+            out_open[j] = np.array([_route_open(r, shut, n) for r in found]).reshape(len(found), n)
+    # Origins closed: nobody comes in there; the queue and the arrivals go to the nearest origin open then.
+    closed = np.array([shut.get(o, np.zeros(n, dtype=bool)) for o in origins]).reshape(len(origins), n)
+    move_to = np.full((len(origins), n), -1, dtype=np.int64)
+    undirected = g.to_undirected(as_view=True)
+    for i in np.flatnonzero(closed.any(axis=1)):
+        times = nx.single_source_dijkstra_path_length(undirected, origins[i], weight="time_s")
+        ranked = sorted((k for k, o in enumerate(origins) if k != i and o in times), key=lambda k: times[origins[k]])
+        for t in np.flatnonzero(closed[i]):
+            move_to[i, t] = next((k for k in ranked if not closed[k, t]), -1)
+    # Dwell: the share of a cohort released j periods after it arrives (a fixed sample of the distribution).
+    draws = np.asarray(scenario.dwell.sample(np.random.default_rng(seed), DWELL_SAMPLES), dtype=float)
+    kernel = np.bincount(np.minimum((draws // dt).astype(np.int64), n), minlength=n + 1).astype(float)
+    kernel = kernel[: n + 1] / kernel.sum()
+    # Show holds at each period's middle (the plan changes no show; the organiser's changes it knows of do).
+    step = dt / 2
+    changes = tuple(show_change(inj) for inj in known if inj.kind == "show")
+    grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=changes),
+                     math.ceil(mids[-1] / step) + 1, step)  # fmt: skip
+    hold = grid[np.round(mids / step).astype(np.int64)]
+    th = scenario.thresholds
+    outside0 = heading0 = present0 = due0 = None
+    if state is not None:
+        outside0 = np.array([state.outside.get(o, 0.0) for o in origins])
+        present0 = np.array([state.present.get(d, 0.0) for d in destinations])
+        due0 = np.array([_per_period(state.due.get(d, ()), n, dt) for d in destinations]).reshape(-1, n)
+        heading0 = np.array([_per_period(state.arriving.get(d) or (state.heading.get(d, 0.0),), n, dt)
+                             for d in destinations]).reshape(-1, n)  # fmt: skip
+    return FlowProblem(
+        start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, entrance=entrance, split=split,
+        destinations=destinations, area=area, routes_in=routes_in, routes_out=routes_out,
+        walkways=tuple(walkways), capacity=capacity, kernel=kernel, hold=hold,
+        target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
+        weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
+        closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
+        due0=due0,
+    )  # fmt: skip
+
+
+def _per_period(per_minute: tuple[float, ...], n: int, period_s: float) -> np.ndarray:
+    """People per minute from the start, gathered into the LP's periods (the last takes any later)."""
+    out = np.zeros(n)
+    np.add.at(out, np.minimum(n - 1, (np.arange(len(per_minute)) * 60 // period_s).astype(np.int64)), per_minute)
+    return out
+
+
+def _route_open(route: Route, shut: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """For each period people could set off on a route, whether every node on it is open when they get there
+    (a closed node takes nobody in: the simulation's rule)."""
+    out = np.ones(n, dtype=bool)
+    for node, ahead in zip(route.nodes[1:], route.at_nodes, strict=True):
+        if node in shut:
+            closed = shut[node]
+            out &= ~closed[np.minimum(np.arange(n) + ahead, n - 1)]
+    return out
+
+
+def _closures(known: list[Any], mids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per node closed by a `close_exit` the planner knows of: whether it is closed at each period's middle."""
+    out: dict[str, np.ndarray] = {}
+    for inj in known:
+        if inj.kind == "close_exit" and inj.target:
+            until = inj.at_s + number(inj.params, "duration_s", math.inf)
+            shut = (mids >= inj.at_s) & (mids < until)
+            out[inj.target] = out[inj.target] | shut if inj.target in out else shut
+    return out
+
+
+def _junction_area(g: nx.DiGraph, node: str) -> float:
+    widths = [*sorted((d["width_m"] for *_, d in g.in_edges(node, data=True)), reverse=True), 1.0, 1.0]
+    return max(1.0, widths[0] * widths[1])

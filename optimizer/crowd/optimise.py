@@ -1,0 +1,133 @@
+"""The crowd optimiser's entry point: `optimise_crowd(scenario, params, state=...)` solves the flow LP (and again
+with unpaired stairs up-only, keeping the better), posts the staff the metering and the one-way stairs need,
+and returns a `PlanResult` with metering, stair one-ways and staff posts.
+
+If some metering cannot be staffed, the flows are solved again with those origins unmetered in those periods;
+the result's objective is that second solve's, and its bound is the first solve's (every origin meterable: a
+relaxation of the staffed problem), so the gap says what the staff shortage costs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from optimizer.crowd.flow import flow_problem
+from optimizer.crowd.lp import solve_flows
+from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions
+from optimizer.crowd.report import _meter_actions, _staff_actions, describe
+from optimizer.crowd.staff import metering_needs, solve_staff, staff_periods, staff_problem
+from optimizer.result import PlanResult, SolveParams
+from scenarios.crowd import CrowdState, stairs
+from scenarios.loading import scenario_graph, scenario_hash
+from scenarios.plan import Plan, PlanMeta
+from scenarios.schema import CrowdScenario
+
+DEFAULT_PARAMS = SolveParams()
+LP_MIN_S = 300.0  # the flow LP's time limit at least (it is solved to optimality or not used)
+
+
+def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *, state: CrowdState | None = None,
+                   options: CrowdOptions = DEFAULT_OPTIONS) -> PlanResult:  # fmt: skip
+    """Metering, stair one-ways and staff posts for a crowd scenario, to its end: from its start and an empty
+    site, or from `state` (the people where they are at its time, the teams at their posts), for a re-plan.
+
+    Every action of a plan from a state is at or after the state's time (the loop keeps what the plan in
+    effect did before: `command.loop`)."""
+    params = DEFAULT_PARAMS if params is None else params
+    start_s = 0.0 if state is None else state.at_s
+    started = time.perf_counter()
+    graph = scenario_graph(scenario)
+    problem = flow_problem(scenario, graph=graph, options=options, seed=params.seed, state=state)
+    meta = PlanMeta(scenario=scenario.name, scenario_hash=scenario_hash(scenario), produced_by="optimizer:crowd",
+                    state_time_s=start_s, seed=params.seed,
+                    objective_terms={"over_critical": options.weights.over_critical,
+                                     "over_target": options.weights.over_target,
+                                     "queue": options.weights.queue, "walk": options.weights.walk})  # fmt: skip
+    # The flow LP has no usable answer before it is solved, so it gets at least `LP_MIN_S`; the time limit
+    # applies as such to the staff model.
+    budget = max(LP_MIN_S, params.time_limit_s)
+    first = solve_flows(problem, time_limit_s=budget)
+    lp_wall = first.wall_s
+    paired = {frozenset((a.u, a.v)) for a in problem.one_ways}
+    unpaired = any(frozenset(step) not in paired for st in stairs(graph) for step in itertools.pairwise(st.nodes))
+    if options.single_stairs == "best" and unpaired:
+        # Unpaired stairs: two-way, or up only (down by other ways); the flow LP's optimum decides.
+        up = flow_problem(scenario, graph=graph, options=replace(options, single_stairs="up"), seed=params.seed,
+                          state=state)  # fmt: skip
+        other = solve_flows(up, time_limit_s=budget)
+        lp_wall += other.wall_s
+        if other.objective is not None and (first.objective is None or other.objective < first.objective):
+            problem, first, options = up, other, replace(options, single_stairs="up")
+    if first.objective is None:
+        return PlanResult(None, first.status, None, None, time.perf_counter() - started, params.seed,
+                          diagnosis=f"the flow LP found no solution ({first.status})")  # fmt: skip
+    n_staff = max(1, math.ceil(problem.n_periods * problem.period_s / options.staff_period_s))
+    need = metering_needs(problem, first, options.staff_period_s, n_staff)
+    # One-way stairs come first: they are staffed from the start, at the weight of the heaviest metering.
+    top = max([1.0, *(float(w.max()) for w in need.values())])
+    for act in problem.one_ways:
+        need[act.u] = np.full(n_staff, top)
+    sp = staff_problem(scenario, graph, need=need, period_s=options.staff_period_s, n_periods=n_staff,
+                       min_post=options.min_post, start_s=start_s,
+                       posted=state.posted if state is not None else None)  # fmt: skip
+    staff = solve_staff(sp, time_limit_s=max(1.0, params.time_limit_s), workers=params.workers, seed=params.seed)
+    final = first
+    if staff.covered is None:
+        return PlanResult(None, staff.status, None, None, time.perf_counter() - started, params.seed,
+                          diagnosis=f"the staff model found no posting in {params.time_limit_s:g} s "
+                                    f"({staff.status}); allow it more time")  # fmt: skip
+    index = {r: k for k, r in enumerate(sp.requirements)}
+    # One-way stairs no team can hold are left out (the simulation would not enforce them).
+    unheld = [a for a in problem.one_ways
+              if a.u not in index or not staff.covered[index[a.u]][sp.need[index[a.u]] > 0].all()]  # fmt: skip
+    meterable = problem.meterable.copy()
+    for o, name in enumerate(problem.origins):
+        k = index.get(name)
+        for t in range(problem.n_periods):
+            periods = staff_periods(problem, t, options.staff_period_s, n_staff)
+            meterable[o, t] = k is not None and all(bool(staff.covered[k, s]) for s in periods)
+    if not meterable.all() or unheld:
+        if unheld:
+            problem = flow_problem(scenario, graph=graph, options=options, seed=params.seed, state=state,
+                                   leave_out=frozenset((a.u, a.v) for a in unheld))  # fmt: skip
+        problem = problem.with_meterable(meterable)
+        final = solve_flows(problem, time_limit_s=budget)
+        if final.objective is None:
+            return PlanResult(None, final.status, None, first.objective if first.status == "OPTIMAL" else None,
+                              time.perf_counter() - started, params.seed,
+                              diagnosis=f"the flow LP with the staffable controls only found no solution "
+                                        f"({final.status})")  # fmt: skip
+    # (A stair's one-way is made from the start, or from the state's time when re-planning.)
+    actions: list[Any] = [*(a.model_copy(update={"at_s": max(a.at_s, start_s)}) for a in problem.one_ways),
+                          *_meter_actions(problem, final, options)]  # fmt: skip
+    if staff.x is not None:
+        actions += _staff_actions(sp, staff, scenario)
+    # Nothing after the scenario's end (the LP looked past it only so as not to rush people in at the end).
+    end = scenario.clock.horizon_s
+    actions = [a if getattr(a, "until_s", None) is None or a.until_s < end else a.model_copy(update={"until_s": None})
+               for a in actions if a.at_s < end]  # fmt: skip
+    rationale = describe(problem, first, final, staff, sp, scenario.clock)
+    if unheld:
+        rationale.append(f"one-way stairs left out: no team can hold {', '.join(sorted({a.u for a in unheld}))}")
+    details = {f"lp_{k}": float(v) for k, v in final.terms.items()}
+    lp_wall += final.wall_s if final is not first else 0.0
+    details.update({"periods": float(problem.n_periods), "lp_wall_s": lp_wall, "staff_wall_s": staff.wall_s})
+    if staff.objective is not None and staff.bound is not None:
+        # The staff model's own figures (its objective counts uncovered need, moves and metres walked).
+        details.update({"staff_objective": float(staff.objective), "staff_bound": float(staff.bound)})
+        rationale.append(f"staff model {staff.status}: objective {staff.objective:,.0f}, bound {staff.bound:,.0f}")
+    status = "OPTIMAL" if final.status == "OPTIMAL" and staff.status == "OPTIMAL" else (
+        "FEASIBLE" if final.objective is not None else final.status)  # fmt: skip
+    # The first LP (every origin meterable) bounds the staffed one from below, if it was solved to optimality.
+    bound = first.objective if first.status == "OPTIMAL" and final.status == "OPTIMAL" and not unheld else None
+    result = PlanResult(None, status, final.objective, bound, time.perf_counter() - started, params.seed,
+                        tuple(rationale), details=details)  # fmt: skip
+    note = "; ".join(rationale[:2])
+    plan = Plan.build(meta.model_copy(update={"note": note, "solver": result.stats()}), actions)
+    return replace(result, plan=plan)

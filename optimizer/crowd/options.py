@@ -1,0 +1,39 @@
+"""The crowd models' tunables: the flow LP's and the staff model's options and the LP's objective weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CrowdWeights:
+    """Objective weights (per person-minute): safety first, then waiting outside, then walking."""
+
+    over_critical: float = 1000.0
+    over_target: float = 100.0
+    queue: float = 1.0
+    walk: float = 0.01
+    leftover_min: float = 60.0  # minutes charged for each person still held back at the end
+
+
+@dataclass(frozen=True)
+class CrowdOptions:
+    """The flow and staff models' tunables."""
+
+    period_s: float = 120.0
+    staff_period_s: float = 900.0
+    target_ppm2: float = 2.5  # viewing areas are kept below this (a margin under the 4 /m² warning level)
+    utilisation: float = 0.75  # the share of a walkway's capacity the plan may load (random arrivals, friction)
+    stair_utilisation: float = 0.35  # the same on stairs (a queue at a stair's foot fills a small landing fast)
+    entrance_utilisation: float = 0.75  # the same for people let in at an entrance
+    paths_per_pair: int = 1  # people take the shortest route (as they do in the simulation at free flow)
+    path_slack: float = 1.5
+    exits_per_area: int = 3
+    min_post: int = 20  # EST: staff a post needs to hold a control
+    min_meter_per_min: float = 1.0
+    lookahead_s: float = 1800.0  # the LP looks this far past the scenario's end (no rush in at the very end)
+    single_stairs: str = "best"  # unpaired stairs: "two-way", "up" or "down" only, or "best" of two-way and up
+    weights: CrowdWeights = field(default_factory=CrowdWeights)
+
+
+DEFAULT_OPTIONS = CrowdOptions()

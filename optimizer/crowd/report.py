@@ -1,0 +1,127 @@
+"""What the crowd models' solutions mean: the plan's actions (metering from the flow LP, staff posts from the
+staff model) and the rationale (what the flows do, what binds, what the staff can hold)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from optimizer.crowd.flow import FlowProblem
+from optimizer.crowd.lp import FlowSolution
+from optimizer.crowd.options import CrowdOptions
+from optimizer.crowd.staff import StaffProblem, StaffSolution
+from scenarios.plan import AssignStaff, MeterFlow
+from scenarios.schema import CrowdScenario
+
+RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
+
+
+def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOptions) -> list[MeterFlow]:
+    """Metering where the LP holds people back: its entry rate, per run of periods with rates within 15% of each
+    other, at the run's lowest rate.
+
+    Once an origin is metered it stays metered: where the LP holds nobody back any more, the meter lets in
+    `RELEASE` times the LP's rate, so that whoever is still waiting outside (more than forecast, by chance)
+    comes in gradually and not all at once into the entrance."""
+    assert sol.entry is not None and sol.queue is not None
+    dt, T = problem.period_s, problem.n_periods
+    out = []
+    for o, name in enumerate(problem.origins):
+        holding = (sol.queue[o, 1:] > 0.5) & problem.meterable[o]
+        metered = np.cumsum(holding) > 0
+        metered &= problem.meterable[o]
+        rate = sol.entry[o] / dt * 60  # a meter at an entrance holds only people coming in from outside
+        rate = np.minimum(np.where(holding, rate, RELEASE * rate), max(problem.entrance[o], 1.0) / dt * 60)
+        t = 0
+        while t < T:
+            if not metered[t]:
+                t += 1
+                continue
+            start, low = t, rate[t]
+            while t + 1 < T and metered[t + 1] and abs(rate[t + 1] - low) <= 0.15 * max(low, 1.0):
+                t += 1
+                low = min(low, rate[t])
+            t += 1
+            until = problem.start_s + t * dt
+            out.append(MeterFlow(at_s=problem.start_s + start * dt, node=name,
+                                 rate_per_min=round(max(low, options.min_meter_per_min), 1),
+                                 until_s=until if t < T else None, note="metering (flow LP)"))  # fmt: skip
+    return out
+
+
+def _staff_actions(p: StaffProblem, sol: StaffSolution, scenario: CrowdScenario) -> list[AssignStaff]:
+    """One assignment per run of staff periods a pool holds a post."""
+    assert sol.x is not None
+    callup = p.callup
+    out = []
+    for i, pool in enumerate(p.pools):
+        for j, post in enumerate(p.posts):
+            held = sol.x[i, j] > 0
+            s = 0
+            while s < p.n_periods:
+                if not held[s]:
+                    s += 1
+                    continue
+                start = s
+                while s < p.n_periods and held[s]:
+                    s += 1
+                until = p.start_s + s * p.period_s if s < p.n_periods else None
+                # The team leaves its base in time to be at its post when the run starts, allowing for the
+                # delays that will have held it up by then (one that comes after it has arrived does not).
+                begin = p.start_s + start * p.period_s
+                walk = float(p.walk_s[i, j]) if p.walk_s is not None else float(p.ready[i, j] - callup[i])
+                late = sum(d for at, who, d in p.delays if who == pool and at <= begin)
+                leave = max(p.start_s, begin - walk - late)
+                out.append(AssignStaff(at_s=leave, pool=pool, to=post, count=p.min_post, until_s=until,
+                                       note="holds controls within reach (staff CP-SAT)"))  # fmt: skip
+    return out
+
+
+def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, staff: StaffSolution | None,
+             sp: StaffProblem | None, clock: Any) -> list[str]:  # fmt: skip
+    """The rationale: what the flows do, what binds, and whether the staff can hold every control."""
+    lines = []
+    t = final.terms
+    lines.append(f"flow LP ({problem.n_periods} periods of {problem.period_s / 60:g} min): "
+                 f"{t['let_in']:,.0f} let in, {t['held_at_end']:,.0f} still held back at the end, "
+                 f"{t['queue_person_min']:,.0f} person-minutes waiting outside, "
+                 f"{t['over_critical_person_min']:,.0f} person-minutes beyond critical density or a walkway's "
+                 "capacity")  # fmt: skip
+    single = [a for a in problem.one_ways if a.note.startswith("single stair")]
+    paired = len(problem.one_ways) - len(single)
+    if paired:
+        lines.append(f"paired stairs one-way, one up and one down ({paired} flights): counter-flow costs a stair "
+                     "capacity and can stall it at high density")  # fmt: skip
+    if single:
+        lines.append(f"single stairs up only ({len(single)} flights): people leave the platform by the paired "
+                     "stairs, ramps and ends (the flow LP's optimum is lower than with them two-way)")  # fmt: skip
+    assert final.queue is not None
+    held = final.queue[:, 1:].max(axis=1)
+    for o in np.argsort(-held)[:3]:
+        if held[o] > 0.5:
+            t_peak = int(np.argmax(final.queue[o, 1:]))
+            lines.append(f"meter {problem.origins[o]}: up to {held[o]:,.0f} held back (at "
+                         f"{clock.label(problem.start_s + (t_peak + 1) * problem.period_s)})")  # fmt: skip
+    for way, t_, dual in final.binding[:3]:
+        u, v = problem.walkways[way]
+        lines.append(f"binds: walkway {u} - {v} at {clock.label(problem.start_s + t_ * problem.period_s)}; one more "
+                     f"person through it in that period is worth {dual:.1f} in the objective")  # fmt: skip
+    for d in range(len(problem.destinations)):
+        assert final.dwellers is not None
+        peak = final.dwellers[d].max() / problem.area[d]
+        if peak >= problem.target_ppm2 - 1e-6:
+            lines.append(f"binds: viewing area {problem.destinations[d]} full at {problem.target_ppm2:g} /m² "
+                         f"({problem.area[d]:,.0f} m²)")  # fmt: skip
+    if staff is not None and sp is not None and staff.covered is not None:
+        missing = [(sp.requirements[r], s) for r, s in zip(*np.nonzero((sp.need > 0) & ~staff.covered), strict=True)]
+        if missing:
+            names = sorted({m[0] for m in missing})
+            cost = (final.objective or 0) - (first.objective or 0)
+            gain = (f"more staff there would lower the objective by up to {cost:,.0f}" if cost > 0.5 else
+                    "the flow LP does as well without them")  # fmt: skip
+            lines.append(f"staff: {len(missing)} control-periods at {', '.join(names[:4])} cannot be staffed; {gain}")
+        else:
+            lines.append(f"staff: every control staffed ({int(staff.x.sum() // max(1, sp.min_post))} post-periods "
+                         f"of {sp.min_post}; the rest of each pool in reserve at its base)")  # fmt: skip
+    return lines

@@ -1,0 +1,246 @@
+"""Crowd staff posts: a control (a metered origin, a one-way stair) is in force only where staff are posted
+within reach on foot (the simulation's rule), so a CP-SAT model over periods of `staff_period_s` (15 minutes)
+posts the pools (`staff_problem` -> `StaffProblem`, `solve_staff`); the needs it covers come from the flow LP's
+metering (`metering_needs`).
+
+Variables: `y[p, n, s]` pool p holds post n in staff period s; `cov[r, s]` requirement r covered.
+
+Constraints, each group a function:
+- `add_pool_sizes`: a pool's posts, of `min_post` staff each (a control needs a team, not one person; the
+  rest of the pool stays in reserve at its base), hold at most its size at once;
+- `add_availability`: a pool reaches a post only after its call-up delay and the walk from its base (a pool
+  on duty from the start may hold any post from the start: it was sent there before the clock started);
+- `add_continuity`: a post the pool could not yet have walked to is held only if it has been held since then;
+- `add_coverage`: a requirement is covered only if some held post reaches it.
+
+Objective: uncovered requirements (weighted by the people the metering holds back), then posts opened or
+closed between periods (moves), then metres walked from the bases.
+
+A `delay` inject the planner is given makes the pool's teams reach posts they would not yet have reached that
+much later.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+from ortools.sat.python import cp_model
+
+from optimizer.crowd.flow import FlowProblem
+from optimizer.crowd.lp import FlowSolution
+from optimizer.solving import cp_sat_status
+from scenarios.crowd import staff_reach
+from scenarios.graphs import walkways
+from scenarios.injects import delay_of, facts
+from scenarios.pedestrian import walking_model
+from scenarios.schema import CrowdScenario
+
+
+@dataclass(frozen=True)
+class StaffProblem:
+    """Where controls need staff, when, and who can get there."""
+
+    period_s: float
+    n_periods: int
+    pools: tuple[str, ...]
+    size: tuple[int, ...]
+    posts: tuple[str, ...]  # candidate posts: nodes that reach some requirement
+    ready: np.ndarray  # (pools, posts) seconds from the start until the pool can hold the post
+    walk_m: np.ndarray  # (pools, posts) metres from the pool's base
+    requirements: tuple[str, ...]  # nodes a control acts at
+    need: np.ndarray  # (requirements, periods) weight (people held back, or 1 for a stair) when needed, else 0
+    reach: tuple[frozenset[int], ...]  # for each requirement, the posts that reach it
+    min_post: int
+    start_s: float
+    on_duty: tuple[bool, ...] = ()  # pools with no call-up delay: at any post from the start
+    callup: tuple[float, ...] = ()  # each pool's call-up delay, seconds (from `start_s` at the earliest)
+    walk_s: np.ndarray | None = None  # (pools, posts) seconds on foot from the pool's base
+    delays: tuple[tuple[float, str | None, float], ...] = ()  # (at_s, pool, seconds) of `delay` injects known
+
+    def __post_init__(self) -> None:
+        if not self.on_duty:
+            object.__setattr__(self, "on_duty", (False,) * len(self.pools))
+        if not self.callup:
+            object.__setattr__(self, "callup", (0.0,) * len(self.pools))
+
+
+@dataclass(frozen=True)
+class StaffSolution:
+    status: str
+    objective: float | None
+    bound: float | None
+    wall_s: float
+    x: np.ndarray | None = None  # (pools, posts, periods) staff posted
+    covered: np.ndarray | None = None  # (requirements, periods) bool
+
+
+def staff_problem(scenario: CrowdScenario, graph: nx.DiGraph, *, need: dict[str, np.ndarray], period_s: float,
+                  n_periods: int, min_post: int, start_s: float = 0.0,
+                  posted: dict[tuple[str, str], int] | None = None) -> StaffProblem:  # fmt: skip
+    """Candidate posts (within reach of a requirement on foot) and when each pool can reach them.
+
+    Re-planned at `start_s` > 0, a pool holds the posts it is at (`posted`, from the state) from the start and
+    reaches the others from its base, leaving no earlier than `start_s` (and its call-up)."""
+    walk = walkways(graph)
+    speed = walking_model(scenario.walking)[0].free_speed
+    requirements = tuple(r for r in need if r in walk)
+    near: dict[str, dict[str, float]] = {
+        r: staff_reach(walk, r) for r in requirements
+    }  # fmt: skip
+    posts = tuple(sorted({n for d in near.values() for n in d}))
+    index = {n: i for i, n in enumerate(posts)}
+    pools = tuple(p for p, team in scenario.staff.items() if team.count >= min_post and team.base in walk)
+    ready = np.full((len(pools), len(posts)), np.inf)
+    walk_m = np.full((len(pools), len(posts)), np.inf)
+    delays = tuple((inj.at_s, inj.target, delay_of(inj)) for inj in facts(scenario.injects) if inj.kind == "delay")
+    leave = [max(scenario.staff[p].callup_delay_s, start_s) for p in pools]  # the earliest each can set off
+    for i, name in enumerate(pools):
+        team = scenario.staff[name]
+        dist = nx.single_source_dijkstra_path_length(walk, team.base, weight="length_m")
+        for j, n in enumerate(posts):
+            if n in dist:
+                walk_m[i, j] = dist[n]
+                # A delay reaches the teams not yet at their posts when it comes (as in the simulation).
+                ready[i, j] = _delayed(leave[i] + dist[n] / speed, name, delays)
+            if start_s > 0 and (posted or {}).get((name, n), 0) > 0:
+                ready[i, j] = start_s  # there already
+    return StaffProblem(
+        period_s=period_s, n_periods=n_periods, pools=pools, size=tuple(scenario.staff[p].count for p in pools),
+        posts=posts, ready=ready, walk_m=walk_m, requirements=requirements,
+        need=np.array([need[r] for r in requirements]).reshape(len(requirements), n_periods),
+        reach=tuple(frozenset(index[n] for n in near[r]) for r in requirements), min_post=min_post, start_s=start_s,
+        on_duty=tuple(scenario.staff[p].callup_delay_s <= 0 and not any(pool == p and at <= start_s
+                                                                        for at, pool, _ in delays) for p in pools),
+        callup=tuple(float(x) for x in leave), walk_s=walk_m / speed, delays=delays,
+    )  # fmt: skip
+
+
+def _delayed(arrive_s: float, pool: str, delays: tuple[tuple[float, str | None, float], ...]) -> float:
+    """When a team of `pool` due at `arrive_s` arrives, after the delays that come before it has arrived (or as
+    it arrives: the simulation counts those too)."""
+    for at_s, target, late in sorted(delays, key=lambda d: d[0]):
+        if target == pool and at_s <= arrive_s:
+            arrive_s += late
+    return arrive_s
+
+
+def add_pool_sizes(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
+    # A pool's posts (of `min_post` staff each) hold at most its size at once, counting a post from when its
+    # team leaves the base (as many periods ahead as its walk takes; a pool on duty at the start is there).
+    for i, size in enumerate(p.size):
+        walk = [max(0.0, float(p.ready[i, j]) - p.callup[i]) if np.isfinite(p.ready[i, j]) else 0.0
+                for j in range(len(p.posts))]  # fmt: skip
+        for s in range(p.n_periods):
+            busy = []
+            for j in range(len(p.posts)):
+                ahead = math.ceil(walk[j] / p.period_s - 1e-9)
+                window = [y[i, j, s + d] for d in range(ahead + 1) if (i, j, s + d) in y]
+                if len(window) == 1:
+                    busy.append(window[0])
+                elif window:
+                    either = model.NewBoolVar("")
+                    model.AddMaxEquality(either, window)
+                    busy.append(either)
+            model.Add(p.min_post * sum(busy) <= size)
+
+
+def add_availability(p: StaffProblem) -> list[tuple[int, int, int]]:
+    # A pool holds a post only from the period after its call-up delay and walk are over (so no variable
+    # exists for the periods before); a pool on duty from the start holds any post from the start (it was
+    # sent there before the clock started).
+    out = []
+    for i in range(len(p.pools)):
+        for j in range(len(p.posts)):
+            for s in range(p.n_periods):
+                at = p.start_s + s * p.period_s
+                if p.ready[i, j] <= at + 1e-9 or (p.on_duty[i] and p.start_s <= 0 and np.isfinite(p.ready[i, j])):
+                    out.append((i, j, s))
+    return out
+
+
+def add_continuity(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
+    # A post a team could not yet have walked to is held only by a team that has held it since the start.
+    for (i, j, s), var in y.items():
+        if s > 0 and p.ready[i, j] > p.start_s + s * p.period_s + 1e-9:
+            model.AddImplication(var, y[i, j, s - 1])
+
+
+def add_coverage(model: cp_model.CpModel, y: dict, cov: dict, p: StaffProblem) -> None:
+    # A requirement is covered in a period only if some held post reaches it.
+    for (r, s), var in cov.items():
+        model.AddBoolOr([y[i, j, s] for i in range(len(p.pools)) for j in p.reach[r] if (i, j, s) in y] +
+                        [var.Not()])  # fmt: skip
+
+
+def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2, seed: int = 0) -> StaffSolution:
+    """Post the pools so that every control is staffed when it is needed, with few moves and short walks."""
+    started = time.perf_counter()
+    model = cp_model.CpModel()
+    keys = add_availability(p)
+    y = {k: model.NewBoolVar(f"y{k}") for k in keys}
+    cov = {(r, s): model.NewBoolVar(f"c{r},{s}") for r in range(len(p.requirements)) for s in range(p.n_periods)
+           if p.need[r, s] > 0}  # fmt: skip
+    add_pool_sizes(model, y, p)
+    add_continuity(model, y, p)
+    add_coverage(model, y, cov, p)
+    # Objective: uncovered need (scaled to integers), then posts opened or closed (moves), then metres walked.
+    top = max(1.0, float(p.need.max()) if p.need.size else 1.0)
+    uncovered = [max(1, round(1000 * p.need[r, s] / top)) * (1 - var) for (r, s), var in cov.items()]
+    moves = []
+    for (i, j, s), var in y.items():
+        prev = y.get((i, j, s - 1))
+        if prev is None:
+            moves.append(var)
+            continue
+        change = model.NewBoolVar("")
+        model.Add(change >= var - prev)
+        model.Add(change >= prev - var)
+        moves.append(change)
+    walked = [int(p.walk_m[i, j] // 100) * y[i, j, s] for (i, j, s) in y]
+    model.Minimize(1_000_000 * sum(uncovered) + 1_000 * sum(moves) + sum(walked))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit_s
+    solver.parameters.num_workers = max(1, workers)
+    solver.parameters.random_seed = seed
+    code = solver.Solve(model)
+    status = cp_sat_status(code)
+    wall = time.perf_counter() - started
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return StaffSolution(status, None, solver.BestObjectiveBound(), wall)
+    xs = np.zeros((len(p.pools), len(p.posts), p.n_periods), dtype=np.int64)
+    for (i, j, s), var in y.items():
+        xs[i, j, s] = p.min_post * solver.Value(var)
+    covered = np.zeros(p.need.shape, dtype=bool)
+    for (r, s), var in cov.items():
+        covered[r, s] = bool(solver.Value(var))
+    return StaffSolution(status, solver.ObjectiveValue(), solver.BestObjectiveBound(), wall, xs, covered)
+
+
+def staff_periods(problem: FlowProblem, t: int, staff_period_s: float, n_staff: int) -> range:
+    """The staff periods LP period t overlaps."""
+    a = problem.period_s * t
+    b = problem.period_s * (t + 1) - 1e-6
+    return range(min(n_staff - 1, int(a // staff_period_s)), min(n_staff - 1, int(b // staff_period_s)) + 1)
+
+
+def metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float, n_staff: int,
+                   lead: int = 2) -> dict[str, np.ndarray]:  # fmt: skip
+    """People held back per origin and staff period, from `lead` staff periods before the LP first holds people
+    back there (the team walks from its base first) to the end (the meter stays on: `optimizer.crowd.report`)."""
+    assert sol.queue is not None
+    need: dict[str, np.ndarray] = {}
+    for o, name in enumerate(problem.origins):
+        held = sol.queue[o, 1:]
+        holding = np.flatnonzero((held > 0.5) & problem.meterable[o])
+        if not holding.size:
+            continue
+        weights = np.zeros(n_staff)
+        for t in range(int(holding[0]), problem.n_periods):
+            for s in staff_periods(problem, t, staff_period_s, n_staff):
+                weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], max(held[t], 1.0))
+        need[name] = weights
+    return need

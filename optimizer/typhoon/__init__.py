@@ -1,0 +1,46 @@
+"""Typhoon: which tunnel lanes to clear when, where the escort teams work, and where riders are sent.
+
+A time-indexed CP-SAT model on a window of periods of `scenario.lanes.period_s` (15 min by default). By default
+the window runs from one period before the first ferry suspension known at its start to the end of the last
+one. Re-planning: pass a `scenarios.typhoon.TyphoonState` (its time `at_s` is the window's start; riders waiting
+per origin, vehicles queued per way, ways cleared then; `read` takes it from a simulation's series), and
+`hours` for a rolling window; the command loop does this when an incident is re-planned, and
+`benchmarks/typhoon_rolling.py` rolls through a whole day.
+
+One job per module:
+- `problem`: the window's data (`TyphoonProblem`, its per-rider costs, `typhoon_problem`) and `TyphoonOptions`;
+- `cost`: the model's objective for a given schedule as a pure function (`fluid_cost`; the brute-force tests
+  use it) and the rules a schedule keeps (`schedule_feasible`);
+- `static`: the search's first schedules (`best_static_schedule`);
+- `model`: the CP-SAT model (`TyphoonModel`), its variables, one function per constraint group (listed in its
+  docstring), its objective, and the hint from a schedule (`schedule_values`);
+- `bound`: a lower bound from the model's LP relaxation (GLOP);
+- `search`: solving a window (`solve_typhoon`), and the side solves (one more team; the trade-off's weights);
+- `report`: the plan's actions, the rationale and the trade-off points;
+- `optimise`: the entry point, `optimise_typhoon`.
+
+Trade-off: `optimise_typhoon` solves again at car-delay weights x `pareto_factors` and puts the points (rider-hours
+waiting, riders stranded, vehicle-hours, lane-periods cleared; this plan's marked) in the plan's
+`meta.trade_off`, so the console can show what one more cleared period costs.
+
+Not modelled (the simulation has them): random arrivals and batch sizes, ferry capacity and service hours once
+the ferries run, travel of teams between tunnels, riders re-choosing mid-wait.
+"""
+
+from __future__ import annotations
+
+from optimizer.typhoon.bound import lp_relaxation_bound
+from optimizer.typhoon.cost import FluidCost, even_teams, fluid_cost, schedule_feasible
+from optimizer.typhoon.model import TyphoonModel, schedule_values
+from optimizer.typhoon.optimise import optimise_typhoon
+from optimizer.typhoon.problem import SCALE, PerRider, TyphoonOptions, TyphoonProblem, typhoon_problem
+from optimizer.typhoon.report import plan_actions
+from optimizer.typhoon.search import TyphoonSolution, as_schedule, rescore, solve_typhoon
+from optimizer.typhoon.static import Schedule, best_static_schedule, static_schedule
+
+__all__ = [
+    "SCALE", "FluidCost", "PerRider", "Schedule", "TyphoonModel", "TyphoonOptions", "TyphoonProblem",
+    "TyphoonSolution", "as_schedule", "best_static_schedule", "even_teams", "fluid_cost", "lp_relaxation_bound",
+    "optimise_typhoon", "plan_actions", "rescore", "schedule_feasible", "schedule_values", "solve_typhoon",
+    "static_schedule", "typhoon_problem",
+]  # fmt: skip

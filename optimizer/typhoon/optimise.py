@@ -1,0 +1,71 @@
+"""The typhoon optimiser's entry point: `optimise_typhoon(scenario, params, state=...)` plans one window (lanes,
+escorts, riders' orders), with the rationale, what one more escort team would buy and the trade-off against car
+delay, and returns a `PlanResult`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from optimizer.result import PlanResult, SolveParams
+from optimizer.typhoon.problem import DEFAULT_OPTIONS, TyphoonOptions, typhoon_problem
+from optimizer.typhoon.report import describe_cost, describe_extra_team, describe_schedule, plan_actions, trade_off
+from optimizer.typhoon.search import DEFAULT_PARAMS, extra_team_solve, solve_typhoon, trade_off_runs
+from scenarios.loading import scenario_graph, scenario_hash
+from scenarios.plan import Plan, PlanMeta
+from scenarios.schema import TyphoonScenario
+from scenarios.typhoon import TyphoonGeometry, TyphoonState
+
+
+def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = None, *,
+                     state: TyphoonState | None = None, options: TyphoonOptions = DEFAULT_OPTIONS,
+                     hours: float | None = None) -> PlanResult:  # fmt: skip
+    """Plan one window from `state` (its time `at_s`, riders waiting, vehicles queued, lanes cleared; the
+    scenario's start with no state): by default the ferry suspensions known then, or `hours` from then."""
+    params = DEFAULT_PARAMS if params is None else params
+    start_s = 0.0 if state is None else state.at_s
+    started = time.perf_counter()
+    geo = TyphoonGeometry(scenario, scenario_graph(scenario))
+    problem = typhoon_problem(scenario, geo, state=state, hours=hours, options=options)
+    meta = PlanMeta(scenario=scenario.name, scenario_hash=scenario_hash(scenario), produced_by="optimizer:typhoon",
+                    state_time_s=start_s, seed=params.seed,
+                    objective_terms=scenario.weights.model_dump())  # fmt: skip
+    if problem.n_periods == 0 or not problem.ways:
+        plan = Plan(meta=meta.model_copy(update={"note": "no ferry suspension ahead: nothing to clear"}))
+        return PlanResult(plan, "OPTIMAL", 0.0, 0.0, time.perf_counter() - started, params.seed,
+                          ("no ferry suspension in the window, or no tunnel within reach of the riders",))  # fmt: skip
+    side = params.time_limit_s * options.side_share
+    sol = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s)
+    if sol.clear is None or sol.teams is None or sol.cost is None:
+        return PlanResult(None, sol.status, None, sol.bound, time.perf_counter() - started, params.seed,
+                          diagnosis=f"no schedule in {params.time_limit_s:g} s ({sol.status})")  # fmt: skip
+    actions = plan_actions(problem, scenario, geo, clear=sol.clear, teams=sol.teams, sent=sol.sent)
+    rationale = describe_schedule(problem, scenario, sol)
+    cost = sol.cost
+    if sol.source != "CP-SAT":
+        rationale.append(f"CP-SAT found nothing better than the first schedule (the best static one) in "
+                         f"{params.time_limit_s:g} s; the bound is CP-SAT's")  # fmt: skip
+    rationale.append(describe_cost(problem, scenario, cost))
+    details: dict[str, float] = {
+        "periods": float(problem.n_periods), "window_start_s": problem.start_s,
+        "rider_wait_h": cost.rider_wait_h, "riders_stranded": float(cost.stranded), "vehicle_h": cost.vehicle_h,
+    }  # fmt: skip
+    if sol.lp_bound is not None:
+        details["lp_bound"] = sol.lp_bound
+        rationale.append(f"bound {sol.bound:.1f}: the LP relaxation gave {sol.lp_bound:.1f}")
+    if options.extra_team:
+        more = extra_team_solve(problem, sol, params=params, time_limit_s=side)
+        extra, lines = describe_extra_team(problem, sol, more, side)
+        details.update(extra)
+        rationale += lines
+    w = scenario.weights
+    runs = trade_off_runs(problem, sol, w, factors=options.pareto_factors, params=params, time_limit_s=side)
+    pareto, points, lines = trade_off(problem, w, runs)
+    details.update(pareto)
+    rationale += lines
+    note = (f"weights: {w.rider_wait_per_h:g} per rider-hour waiting, {w.rider_stranded:g} per rider stranded, "
+            f"{w.vehicle_delay_per_h:g} per vehicle-hour; " + "; ".join(rationale[:1]))  # fmt: skip
+    result = PlanResult(None, sol.status, sol.objective, sol.bound, time.perf_counter() - started, params.seed,
+                        tuple(rationale), details=details)  # fmt: skip
+    meta = meta.model_copy(update={"note": note, "solver": result.stats(), "trade_off": tuple(points)})
+    return replace(result, plan=Plan.build(meta, actions))

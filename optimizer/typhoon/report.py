@@ -1,0 +1,161 @@
+"""What a typhoon solution means: the plan's actions (`plan_actions`: lanes cleared, escort batches, riders'
+orders), the rationale (what the schedule does and what binds, what one more team would buy), and the
+trade-off points (`trade_off`: what one more cleared period costs, for the plan's `meta.trade_off`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from optimizer.typhoon.cost import FluidCost
+from optimizer.typhoon.problem import TyphoonProblem, Way
+from optimizer.typhoon.search import TradeOffRun, TyphoonSolution
+from scenarios.plan import ClearLane, DirectRiders, EscortBatch, TradeOffPoint
+from scenarios.schema import TyphoonScenario, TyphoonWeights
+from scenarios.typhoon import TyphoonGeometry, team_names
+
+
+def _runs(row: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs `[a, b)` of True in a row."""
+    out, start = [], None
+    for p, on in enumerate([*row.tolist(), False]):
+        if on and start is None:
+            start = p
+        elif not on and start is not None:
+            out.append((start, p))
+            start = None
+    return out
+
+
+def _team_intervals(teams: np.ndarray, names: list[str]) -> list[tuple[str, int, int, int]]:
+    """`(team, way, first period, end period)`: teams kept where they are as long as the count there allows."""
+    W, P = teams.shape
+    at: dict[str, int | None] = dict.fromkeys(names)
+    since: dict[str, int] = dict.fromkeys(names, 0)
+    out = []
+    for p in range(P + 1):
+        want = teams[:, p] if p < P else np.zeros(W, dtype=np.int64)
+        here = {w: [t for t in names if at[t] == w] for w in range(W)}
+        for w in range(W):
+            for t in here[w][int(want[w]) :]:  # too many here: release the last ones
+                out.append((t, w, since[t], p))
+                at[t] = None
+        free = iter([t for t in names if at[t] is None])
+        for w in range(W):
+            for _ in range(int(want[w]) - min(len(here[w]), int(want[w]))):
+                t = next(free)
+                at[t], since[t] = w, p
+    return out
+
+
+def plan_actions(problem: TyphoonProblem, scenario: TyphoonScenario, geo: TyphoonGeometry, *, clear: np.ndarray,
+                 teams: np.ndarray, sent: dict[str, Way]) -> list[Any]:  # fmt: skip
+    """Clear-lane, escort-batch and direct-riders actions that carry out a schedule."""
+    pr, e = problem, scenario.escorts
+    actions: list[Any] = []
+    clear_runs: dict[int, list[tuple[float, float]]] = {}
+    for w, (tunnel, d) in enumerate(pr.ways):
+        clear_runs[w] = [(pr.t(a), pr.t(b)) for a, b in _runs(clear[w])]
+        for a, b in clear_runs[w]:
+            actions.append(ClearLane(at_s=a, tunnel=tunnel, direction=d, lanes=1, until_s=b))
+    # Each team leads batches back to back while it is assigned to a cleared way; teams that join a way at the
+    # same moment are staggered evenly over a cycle.
+    groups: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
+    for team, w, a, b in _team_intervals(teams, team_names(scenario)):
+        groups[(w, a)].append((team, b))
+    changeover = scenario.lanes.changeover_s
+    for (w, a), members in sorted(groups.items()):
+        tunnel, d = pr.ways[w]
+        transit, cycle = geo.transit_s(tunnel, d), geo.cycle_s(tunnel, d)
+        for j, (team, b) in enumerate(members):
+            lane_a, lane_b = next((lo, hi) for lo, hi in clear_runs[w] if lo <= pr.t(a) < hi)
+            at = max(pr.t(a), lane_a + changeover - e.setup_s) + j * cycle / len(members)
+            while at + e.setup_s + transit <= min(pr.t(b), lane_b) + 1e-9:
+                actions.append(EscortBatch(at_s=round(at, 3), tunnel=tunnel, direction=d, team=team,
+                                           max_riders=e.batch_size))  # fmt: skip
+                at += cycle
+    # Riders of each origin are sent to the way the model chose for them for each of their suspensions in the
+    # window in which it is cleared at all; they wait there for the next batch (as the fluid backlog does).
+    for o, origin in enumerate(pr.origins):
+        way = sent.get(origin)
+        if way is None:
+            continue
+        w = pr.ways.index(way)
+        node = geo.points[geo.point_index[f"escort:{way[0]}:{way[1]}"]].node
+        for a, b in _runs(pr.suspended[o]):
+            if clear[w, a:b].any():
+                actions.append(DirectRiders(at_s=pr.t(a), origin=origin, to=node, share=1.0, until_s=pr.t(b)))
+    return actions
+
+
+def _way(w: Way) -> str:
+    return f"{w[0]} {w[1]}"
+
+
+def describe_schedule(problem: TyphoonProblem, scenario: TyphoonScenario, sol: TyphoonSolution) -> list[str]:
+    """What the schedule does and what binds."""
+    assert sol.clear is not None and sol.teams is not None and sol.cost is not None
+    lines = []
+    for w, way in enumerate(problem.ways):
+        runs = _runs(sol.clear[w])
+        if not runs:
+            continue
+        when = ", ".join(f"{scenario.clock.label(problem.t(a))}-{scenario.clock.label(problem.t(b))}"
+                         for a, b in runs)  # fmt: skip
+        room = problem.team_rate[w] * sol.teams[w]
+        used = sol.cost.carried[:, w, :].sum(axis=0)
+        full = int(((room > 0) & (used >= room)).sum())
+        lines.append(f"clear one lane of {_way(way)} {when}, {sol.teams[w].max()} team(s) at most; escort capacity "
+                     f"full in {full} of {int(sol.clear[w].sum())} periods")  # fmt: skip
+    if not lines:
+        lines.append("clear nothing: the weighted car delay outweighs the riders' waiting")
+    return lines
+
+
+def describe_cost(problem: TyphoonProblem, scenario: TyphoonScenario, cost: FluidCost) -> str:
+    """The fluid model's outcome for the plan's schedule, in one line."""
+    return (f"fluid model: {cost.rider_wait_h:.0f} rider-hours waiting, {cost.stranded:.0f} riders stranded, "
+            f"{cost.vehicle_h:.0f} vehicle-hours of delay over {problem.n_periods} periods of "
+            f"{problem.period_s / 60:g} min from {scenario.clock.label(problem.start_s)}")  # fmt: skip
+
+
+def describe_extra_team(problem: TyphoonProblem, sol: TyphoonSolution, more: TyphoonSolution,
+                        time_limit_s: float) -> tuple[dict[str, float], list[str]]:  # fmt: skip
+    """What one more escort team would buy (`more`: the window solved with it), as details and a rationale line;
+    nothing if either solve found no schedule."""
+    if more.objective is None or sol.objective is None:
+        return {}, []
+    gain = sol.objective - more.objective
+    return ({"extra_team_objective": more.objective},
+            [f"one more escort team ({problem.teams + 1}) would lower the objective by {gain:.1f} "
+             f"to {more.objective:.1f} ({more.status}, {time_limit_s:g} s)"])  # fmt: skip
+
+
+def trade_off(problem: TyphoonProblem, weights: TyphoonWeights,
+              runs: list[TradeOffRun]) -> tuple[dict[str, float], list[TradeOffPoint], list[str]]:  # fmt: skip
+    """The trade-off points (rider-hours waiting, riders stranded, vehicle-hours, lane-periods cleared; the plan's
+    own marked) as details, the plan's `meta.trade_off` and rationale lines."""
+    details: dict[str, float] = {}
+    points: list[TradeOffPoint] = []
+    lines: list[str] = []
+    for run in runs:
+        i, factor, point, clear = run.index, run.factor, run.cost, run.clear
+        weight = weights.vehicle_delay_per_h * factor
+        cleared = int(clear.sum())
+        cleared_ways = tuple(_way(way) for k, way in enumerate(problem.ways) if clear[k].any())
+        details.update({f"pareto_{i}_vehicle_weight": weight,
+                        f"pareto_{i}_rider_wait_h": point.rider_wait_h,
+                        f"pareto_{i}_riders_stranded": float(point.stranded),
+                        f"pareto_{i}_vehicle_h": point.vehicle_h,
+                        f"pareto_{i}_cleared_periods": float(cleared)})  # fmt: skip
+        points.append(TradeOffPoint(vehicle_weight=weight, rider_wait_h=point.rider_wait_h,
+                                    riders_stranded=float(point.stranded), vehicle_h=point.vehicle_h,
+                                    cleared_periods=cleared, cleared_ways=cleared_ways, period_s=problem.period_s,
+                                    chosen=factor == 1.0))  # fmt: skip
+        lines.append(f"trade-off at car-delay weight {weight:g}/h: "
+                     f"{point.rider_wait_h:.0f} rider-hours waiting, {point.stranded:.0f} stranded, "
+                     f"{point.vehicle_h:.0f} vehicle-hours, {cleared} lane-periods cleared")  # fmt: skip
+    return details, points, lines

@@ -1,0 +1,170 @@
+"""The typhoon model's search: solving one window (`solve_typhoon`), and the side solves the report needs (one
+more escort team; other car-delay weights for the trade-off).
+
+CP-SAT starts from a complete hint, the best "static" schedule (`optimizer.typhoon.static`); if it finds nothing
+better in time, that schedule is returned (status FEASIBLE, said in the rationale). CP-SAT runs without its
+presolve (it found little and took 0.8 s of a 1 s budget on 24 periods). Bounds are CP-SAT's, or with
+`lp_bound_s` the LP relaxation's (`optimizer.typhoon.bound`) when higher; either holds for this fluid model on
+its grid, not for the simulation. A side solve gets a share of the time limit and starts from the main solution
+or its own problem's best static schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from optimizer.result import SolveParams
+from optimizer.solving import cp_sat_status
+from optimizer.typhoon.cost import FluidCost, fluid_cost
+from optimizer.typhoon.model import TyphoonModel, schedule_values
+from optimizer.typhoon.problem import SCALE, TyphoonProblem, Way
+from optimizer.typhoon.static import Schedule, best_static_schedule
+from scenarios.schema import TyphoonWeights
+
+DEFAULT_PARAMS = SolveParams()
+
+
+@dataclass(frozen=True)
+class TyphoonSolution:
+    """One solve of one window: the solver's numbers and the schedule (no solver object)."""
+
+    problem: TyphoonProblem
+    status: str
+    objective: float | None
+    bound: float | None
+    wall_s: float
+    clear: np.ndarray | None = None
+    teams: np.ndarray | None = None
+    cost: FluidCost | None = None
+    sent: dict[str, Way] = field(default_factory=dict)  # the way each origin's riders are sent to
+    source: str = "CP-SAT"  # or `first schedule` when CP-SAT found nothing better in time
+    lp_bound: float | None = None  # the LP relaxation's bound, when one was asked for and solved in time
+
+
+def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams) -> TyphoonSolution:
+    """Solve the model as it stands (hint and bounds included) with CP-SAT; its status and, if it found one, the
+    schedule it found, costed by `fluid_cost`."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+    solver.parameters.num_workers = max(1, params.workers)
+    solver.parameters.random_seed = params.seed
+    solver.parameters.relative_gap_limit = params.relative_gap
+    # CP-SAT's presolve finds little here and took 0.8 s of a 1 s budget on a 24-period window.
+    solver.parameters.cp_model_presolve = False
+    started = time.perf_counter()
+    status = solver.solve(model.m)
+    wall = time.perf_counter() - started
+    name = cp_sat_status(status)
+    pr, v = model.problem, model.v
+    bound = solver.best_objective_bound / SCALE if math.isfinite(solver.best_objective_bound) else None
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return TyphoonSolution(pr, name, None, bound, wall)
+    W, NO, P = len(pr.ways), len(pr.origins), pr.n_periods
+    clear = np.array([[solver.value(v.x[(w, p)]) for p in range(P)] for w in range(W)], dtype=bool).reshape(W, P)
+    teams = np.array([[solver.value(v.n[(w, p)]) for p in range(P)] for w in range(W)],
+                     dtype=np.int64).reshape(W, P)  # fmt: skip
+    carried = np.zeros((NO, W, P), dtype=np.int64)
+    for key, var in v.c.items():
+        carried[key] = solver.value(var)
+    sent = {o: w for (o, w), y in v.y.items() if solver.value(y)}
+    cost = fluid_cost(pr, clear, teams, carried, sent)
+    return TyphoonSolution(pr, name, solver.objective_value / SCALE, bound, wall,
+                           clear=clear, teams=teams, cost=cost,
+                           sent={pr.origins[o]: pr.ways[w] for o, w in sent.items()})  # fmt: skip
+
+
+def solve_typhoon(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARAMS, time_limit_s: float | None = None,
+                  starts: tuple[Schedule, ...] | None = None, lp_bound_s: float = 0.0) -> TyphoonSolution:  # fmt: skip
+    """Solve one window with CP-SAT from the best of the given schedules (by default the best static one); if
+    CP-SAT finds nothing better in time, that schedule is the answer. With `lp_bound_s`, the LP relaxation is
+    solved first (in up to that many seconds more) and its bound handed to CP-SAT."""
+    limit = params.time_limit_s if time_limit_s is None else time_limit_s
+    started = time.perf_counter()
+    model = TyphoonModel(problem)
+    lp_bound = None
+    if lp_bound_s > 0 and problem.n_periods:
+        lp_bound = model.lp_bound(lp_bound_s)
+        limit += time.perf_counter() - started  # the LP's time is on top of CP-SAT's
+        if lp_bound is not None:
+            model.add_lower_bound(lp_bound)
+    if starts is None:
+        static = best_static_schedule(problem)
+        starts = () if static is None else (static,)
+    first = min((rescore(problem, x) for x in starts), key=lambda x: x.cost.objective_int, default=None)
+    if first is not None:
+        model.hint(schedule_values(problem, first))
+    out = run_cp_sat(model, max(0.01, limit - (time.perf_counter() - started)), params)
+    if lp_bound is not None:
+        out = replace(out, lp_bound=lp_bound / SCALE, bound=max(out.bound or 0.0, lp_bound / SCALE))
+    if first is not None and (out.cost is None or out.cost.objective_int > first.cost.objective_int):
+        sent = {problem.origins[o]: problem.ways[w] for o, w in first.sent.items()}
+        out = replace(out, status="FEASIBLE", objective=first.cost.objective, clear=first.clear, teams=first.teams,
+                      cost=first.cost, sent=sent, source="first schedule")  # fmt: skip
+    return replace(out, wall_s=time.perf_counter() - started)
+
+
+def rescore(problem: TyphoonProblem, schedule: Schedule) -> Schedule:
+    """The same schedule costed under this problem (other weights, more teams)."""
+    return replace(schedule, cost=fluid_cost(problem, schedule.clear, schedule.teams, sent=schedule.sent))
+
+
+def _starts_for(problem: TyphoonProblem, solution: TyphoonSolution) -> tuple[Schedule, ...]:
+    """A what-if solve starts from the main solution or this problem's best static schedule."""
+    static = best_static_schedule(problem)
+    return (as_schedule(solution), *(() if static is None else (static,)))
+
+
+def as_schedule(solution: TyphoonSolution) -> Schedule:
+    """A solution's schedule, to start another solve from."""
+    pr = solution.problem
+    assert solution.clear is not None and solution.teams is not None and solution.cost is not None
+    sent = {pr.origins.index(o): pr.ways.index(w) for o, w in solution.sent.items()}
+    return Schedule(solution.clear, solution.teams, sent, solution.cost)
+
+
+def extra_team_solve(problem: TyphoonProblem, solution: TyphoonSolution, *, params: SolveParams,
+                     time_limit_s: float) -> TyphoonSolution:  # fmt: skip
+    """The same window with one more escort team (what one more team would buy), started from the solution."""
+    bigger = problem.with_teams(problem.teams + 1)
+    return solve_typhoon(bigger, params=params, time_limit_s=time_limit_s, starts=_starts_for(bigger, solution))
+
+
+@dataclass(frozen=True)
+class TradeOffRun:
+    """One point of the trade-off: the car-delay weight (x the scenario's) and the outcome of the schedule at it."""
+
+    index: int  # the point's place among the factors, in order (failed solves keep theirs)
+    factor: float
+    cost: FluidCost
+    clear: np.ndarray
+
+
+def trade_off_factors(factors: tuple[float, ...]) -> tuple[float, ...]:
+    """The weight multipliers in order: those below 1, the plan's own (1), those above 1."""
+    return (*sorted(f for f in factors if f < 1), 1.0, *sorted(f for f in factors if f > 1))
+
+
+def trade_off_runs(problem: TyphoonProblem, solution: TyphoonSolution, weights: TyphoonWeights, *,
+                   factors: tuple[float, ...], params: SolveParams,
+                   time_limit_s: float) -> list[TradeOffRun]:  # fmt: skip
+    """The window solved again at car-delay weights x each factor (the plan's own solution at 1), each started
+    from the solution; a solve that finds no schedule in time gives no point."""
+    assert solution.cost is not None and solution.clear is not None
+    out = []
+    for i, factor in enumerate(trade_off_factors(factors)):
+        if factor == 1.0:
+            out.append(TradeOffRun(i, factor, solution.cost, solution.clear))
+            continue
+        other_weights = weights.model_copy(update={"vehicle_delay_per_h": weights.vehicle_delay_per_h * factor})
+        other_problem = problem.with_weights(other_weights)
+        other = solve_typhoon(other_problem, params=params, time_limit_s=time_limit_s,
+                              starts=_starts_for(other_problem, solution))  # fmt: skip
+        if other.cost is None or other.clear is None:
+            continue
+        out.append(TradeOffRun(i, factor, other.cost, other.clear))
+    return out
