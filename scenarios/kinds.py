@@ -18,6 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+#: KPI units as a Chinese label says them (a unit not here is shown as it is).
+UNIT_ZH = {
+    "min": "分钟", "min after start": "开始后分钟", "h": "小时", "people": "人", "riders": "人", "vehicles": "辆",
+    "person-minutes": "人·分钟", "/m²": "人/m²", "km": "公里", "vehicle-hours": "车·小时", "crossings": "次",
+    "walkway-minutes": "通道·分钟", "tester-hours": "人·小时",
+}  # fmt: skip
+
 #: The modules that define the built-in kinds' specs (`SPEC`), imported on first use.
 BUILTIN_SPECS = ("scenarios.mass_testing", "scenarios.crowd", "scenarios.typhoon")
 
@@ -39,9 +46,12 @@ class Kpi:
     headline: bool = False
 
     def label(self, lang: str = "en") -> str:
-        """The label with its unit, in the language asked for ("zh" or "en")."""
-        text = self.zh if lang == "zh" else self.en
-        return f"{text} ({self.unit})" if self.unit and self.unit != "share" else text
+        """The label with its unit, in the language asked for ("zh" or "en"): `Mean wait (min)`, `平均等待（分钟）`."""
+        if not self.unit or self.unit == "share":
+            return self.zh if lang == "zh" else self.en
+        if lang == "zh":
+            return f"{self.zh}（{UNIT_ZH.get(self.unit, self.unit)}）"
+        return f"{self.en} ({self.unit})"
 
     def worse(self, default: float, plan: float, *, tolerance: float = 1e-9) -> bool:
         """Whether `plan` is worse than `default` in this KPI's direction (beyond a relative tolerance)."""

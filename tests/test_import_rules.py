@@ -266,3 +266,11 @@ def test_no_import_cycles_between_the_projects_modules():
     """No project module reaches itself through the imports of others (function-level imports included)."""
     found = import_cycles(IMPORTS)
     assert not found, _report(found)
+
+
+def test_the_console_reaches_the_engines_only_through_command():
+    """The console's pages and views never import a simulation or an optimiser: they call `command/` (runs, the
+    loop, the kind registry), which composes the engines."""
+    found = [str(i) for i in IMPORTS if i.source.startswith("command.console")
+             and _package(i.target) in {"simulation", "optimizer"}]  # fmt: skip
+    assert not found, _report(found)

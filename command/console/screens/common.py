@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from command.console.i18n import TEXT
-from command.console.session import store, tr
+from command.console.session import lang, store, tr
 from command.incidents import IncidentView, list_incidents
+from command.kinds import kind_of
 from command.security import Actor
 
 
@@ -29,9 +29,10 @@ def choose_incident(actor: Actor, key: str) -> IncidentView | None:
     return view
 
 
-def kpi_label(key: str) -> str:
-    """A KPI's name in the user's language where the console has one (the crowd model's), else its field name."""
-    return tr(f"kpi.{key}") if f"kpi.{key}" in TEXT else key
+def kpi_label(key: str, kind: str) -> str:
+    """A KPI's label with its unit in the user's language, from its scenario kind's KPI table (else its name)."""
+    kpi = kind_of(kind).spec.kpi(key)
+    return kpi.label(lang()) if kpi is not None else key
 
 
 GOTO = "yiwang_goto"

@@ -48,7 +48,7 @@ def render(actor: Actor) -> None:
     document = scenario_document(store(), actor, incident.id)
     scenario = views.scenario_from_json(document)
     _header(view)
-    _forecast(view, by_id)
+    _forecast(view, by_id, scenario.kind)
     _forecast_chart(document, view, incident.seed)
     _what_binds(view)
     _trade_off(view)
@@ -110,7 +110,7 @@ def _num(x: object) -> str:
     return "n/a" if x is None else f"{x:,.4g}" if isinstance(x, int | float) else str(x)
 
 
-def _forecast(view: PlanView, by_id: dict[int, PlanView]) -> None:
+def _forecast(view: PlanView, by_id: dict[int, PlanView], kind: str) -> None:
     st.markdown(f"**{tr('review.forecast')}**")
     f = view.forecast
     base, planned = f.get("baseline") or {}, f.get("planned") or {}
@@ -124,8 +124,8 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView]) -> None:
     rows = []
     for k, b in base.items():
         p = planned.get(k)
-        row = {tr("review.col.kpi"): kpi_label(k), tr("review.col.field"): k, tr("review.col.baseline"): round(b, 2),
-               tr("review.col.plan"): None if p is None else round(p, 2),
+        row = {tr("review.col.kpi"): kpi_label(k, kind), tr("review.col.field"): k,
+               tr("review.col.baseline"): round(b, 2), tr("review.col.plan"): None if p is None else round(p, 2),
                tr("review.col.change"): None if p is None else round(p - b, 2)}  # fmt: skip
         if previous:
             row[tr("review.col.previous")] = None if k not in previous else round(previous[k], 2)

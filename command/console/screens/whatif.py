@@ -43,7 +43,7 @@ def render(actor: Actor) -> None:
                 params = solve_params(time_limit)
                 outcome = run_loaded(scenario, seed=int(seed), params=params, progress=report)
                 solve = outcome.solve
-                return {"label": label, "seed": int(seed), "baseline": outcome.baseline.kpis,
+                return {"label": label, "seed": int(seed), "kind": scenario.kind, "baseline": outcome.baseline.kpis,
                         "planned": outcome.planned.kpis if outcome.planned else None,
                         "solver": solve.summary().splitlines()[0] if solve is not None else "",
                         "rationale": list(solve.rationale) if solve is not None else [],
@@ -102,7 +102,8 @@ def _compare() -> None:
     keys = list(dict.fromkeys(k for r in runs for k in r["baseline"]))
     table = []
     for k in keys:
-        row: dict[str, Any] = {tr("review.col.kpi"): kpi_label(k), tr("review.col.field"): k}
+        kind = next(r["kind"] for r in runs if k in r["baseline"])
+        row: dict[str, Any] = {tr("review.col.kpi"): kpi_label(k, kind), tr("review.col.field"): k}
         for r in runs:
             row[f"{r['label']} · {tr('review.col.baseline')}"] = round(r["baseline"].get(k, float("nan")), 2)
             if r["planned"]:
