@@ -114,11 +114,12 @@ def log_activity(session: Session, incident_id: int, at: datetime, user_id: int 
 
 
 def record(session: Session, *, at: datetime, actor: str, user_id: int | None, action: str, incident_id: int,
-           subject: str, details: dict[str, Any], text: str, sim_s: float | None = None) -> None:
-    """One write path for a step people take on an incident: its audit entry and its activity-log line, in the
-    same transaction (both or neither)."""
+           subject: str, details: dict[str, Any], text: str, sim_s: float | None = None,
+           phase: str | None = None) -> None:  # fmt: skip
+    """One write path for a step people take on an incident: its audit entry and its activity-log line (filed
+    under the loop's `phase` when given, else the action), in the same transaction (both or neither)."""
     append(session, at=at, actor=actor, action=action, incident_id=incident_id, subject=subject, details=details)
-    log_activity(session, incident_id, at, user_id, action, text, sim_s)
+    log_activity(session, incident_id, at, user_id, phase or action, text, sim_s)
 
 
 def _describe(row: AuditEntry) -> str:

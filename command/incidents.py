@@ -98,12 +98,12 @@ def open_incident(
             session.add(OperationalPeriod(incident_id=incident.id, number=number, start_s=start,
                                           end_s=min(horizon, start + period)))  # fmt: skip
             number, start = number + 1, start + period
-        audit.append(session, at=now, actor=actor.username, action="incident_open", incident_id=incident.id,
-                     subject=incident.code, details={"scenario": scenario.name, "hash": incident.scenario_hash,
-                                                     "jurisdiction": jurisdiction, "exercise": exercise,
-                                                     "seed": incident.seed})  # fmt: skip
-        log_activity(session, incident.id, now, actor.id, "intake",
-                     f"{'exercise ' if exercise else ''}incident opened from scenario {scenario.name}", 0.0)
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="incident_open",
+                     incident_id=incident.id, subject=incident.code, phase="intake", sim_s=0.0,
+                     details={"scenario": scenario.name, "hash": incident.scenario_hash, "jurisdiction": jurisdiction,
+                              "exercise": exercise, "seed": incident.seed},
+                     text=f"{'exercise ' if exercise else ''}incident opened from scenario "
+                          f"{scenario.name}")  # fmt: skip
         return incident.id
 
 
@@ -211,11 +211,9 @@ def close_incident(store: Store, actor: Actor, incident_id: int, *, reason: str 
                          subject=f"grant {grant.id}", details={"reason": "incident closed"})  # fmt: skip
         incident.status, incident.closed_at = "closed", now
         set_phase(session, incident, "archive", actor=actor.username, at=now)
-        audit.append(session, at=now, actor=actor.username, action="incident_close", incident_id=incident_id,
-                     subject=incident.code, details={"reason": reason})  # fmt: skip
-        closing = f"incident closed{': ' + reason if reason else ''}"
-        log_activity(session, incident_id, now, actor.id, "archive", closing,
-                     incident.sim_time_s)  # fmt: skip
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="incident_close",
+                     incident_id=incident_id, subject=incident.code, phase="archive", sim_s=incident.sim_time_s,
+                     details={"reason": reason}, text=f"incident closed{': ' + reason if reason else ''}")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ roster

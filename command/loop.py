@@ -41,9 +41,10 @@ import numpy as np
 from sqlalchemy import select
 
 from command import audit
+from command.audit import log_activity
 from command.authority import incident_for
 from command.errors import CommandError, Conflict, Infeasible
-from command.incidents import log_activity, scenario_of, set_phase
+from command.incidents import scenario_of, set_phase
 from command.kinds import breaches, kind_of, simulate, state_at
 from command.plans import Shown, activate_plan, active_plan, approve_plan, create_plan
 from command.runs import run_loaded
@@ -145,14 +146,13 @@ def _audit_run(store: Store, actor: Actor, incident_id: int, outcome: Any) -> No
     with store.write() as session:
         now = store.now()
         solve = outcome.solve
-        audit.append(session, at=now, actor=actor.username, action="run", incident_id=incident_id,
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="run", incident_id=incident_id,
                      subject=outcome.scenario.name,
                      details={"seed": outcome.seed, "baseline": outcome.baseline.kpis,
                               "planned": outcome.planned.kpis if outcome.planned is not None else None,
-                              "solver": solve.stats().model_dump() if solve is not None else None})  # fmt: skip
-        log_activity(session, incident_id, now, actor.id, "run",
-                     "simulated the default plan and optimised "
-                     f"({solve.summary().splitlines()[0] if solve else 'n/a'})")  # fmt: skip
+                              "solver": solve.stats().model_dump() if solve is not None else None},
+                     text="simulated the default plan and optimised "
+                          f"({solve.summary().splitlines()[0] if solve else 'n/a'})")  # fmt: skip
 
 
 def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "") -> int:

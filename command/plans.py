@@ -27,7 +27,7 @@ from command import audit
 from command.authority import GrantLimits, incident_for, require_holder, resources_used, usernames
 from command.errors import BadInput, Conflict, NotAuthorised, NotFound
 from command.faults import fault_point
-from command.incidents import log_activity, scenario_of, set_phase
+from command.incidents import scenario_of, set_phase
 from command.security import Actor, authenticate
 from command.store import Decision, Incident, Jurisdiction, PlanRecord, PlanVersion, Store
 from scenarios import Plan, ScenarioError, diff_plans
@@ -144,13 +144,13 @@ def create_plan(
         session.add(record)
         session.flush()
         session.add(_new_version(record, 1, plan, incident, actor, now, forecast, solver, state_time_s, state_hash))
-        audit.append(session, at=now, actor=actor.username, action="plan_propose" if propose else "plan_draft",
-                     incident_id=incident_id, subject=f"plan {record.id}",
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id,
+                     action="plan_propose" if propose else "plan_draft", incident_id=incident_id,
+                     subject=f"plan {record.id}", phase="dispatch", sim_s=state_time_s,
                      details={"number": number, "version": 1, "digest": plan.digest(),
-                              "produced_by": plan.meta.produced_by, "actions": len(plan.actions)})  # fmt: skip
-        log_activity(session, incident_id, now, actor.id, "dispatch",
-                     f"plan {number} {'proposed' if propose else 'drafted'} ({len(plan.actions)} actions, "
-                     f"by {plan.meta.produced_by})", state_time_s)  # fmt: skip
+                              "produced_by": plan.meta.produced_by, "actions": len(plan.actions)},
+                     text=f"plan {number} {'proposed' if propose else 'drafted'} ({len(plan.actions)} actions, "
+                          f"by {plan.meta.produced_by})")  # fmt: skip
         if propose:
             set_phase(session, incident, "dispatch", actor=actor.username, at=now)
         return record.id
@@ -181,10 +181,10 @@ def revise_plan(store: Store, actor: Actor, plan_id: int, plan: Plan, *, forecas
         record.updated_at = now
         session.add(_new_version(record, record.current_version, plan, incident, actor, now, forecast, solver,
                                  state_time_s, ""))  # fmt: skip
-        audit.append(session, at=now, actor=actor.username, action="plan_revise", incident_id=incident.id,
-                     subject=f"plan {plan_id}", details={"version": record.current_version, "digest": plan.digest()})
-        log_activity(session, incident.id, now, actor.id, "dispatch",
-                     f"plan {record.number} revised to version {record.current_version}", state_time_s)
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="plan_revise",
+                     incident_id=incident.id, subject=f"plan {plan_id}", phase="dispatch", sim_s=state_time_s,
+                     details={"version": record.current_version, "digest": plan.digest()},
+                     text=f"plan {record.number} revised to version {record.current_version}")  # fmt: skip
         return record.current_version
 
 
@@ -277,12 +277,12 @@ def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, sho
         session.add(decision)
         session.flush()
         fault_point("approve:after_decision")
-        audit.append(session, at=now, actor=actor.username, action="plan_approve", incident_id=incident.id,
-                     subject=f"plan {plan_id}", details={"version": current.version, "digest": current.plan_digest,
-                                                         "grant": grant.id, "shown": shown.to_json()})  # fmt: skip
-        log_activity(session, incident.id, now, actor.id, "dispatch",
-                     f"plan {record.number} version {current.version} approved by {actor.username}"
-                     + (f": {note}" if note else ""), incident.sim_time_s)  # fmt: skip
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="plan_approve",
+                     incident_id=incident.id, subject=f"plan {plan_id}", phase="dispatch", sim_s=incident.sim_time_s,
+                     details={"version": current.version, "digest": current.plan_digest, "grant": grant.id,
+                              "shown": shown.to_json()},
+                     text=f"plan {record.number} version {current.version} approved by {actor.username}"
+                          + (f": {note}" if note else ""))  # fmt: skip
         fault_point("approve:before_commit")
         return decision.id
 
@@ -305,10 +305,10 @@ def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, show
                             decided_at=now)  # fmt: skip
         session.add(decision)
         session.flush()
-        audit.append(session, at=now, actor=actor.username, action="plan_reject", incident_id=incident.id,
-                     subject=f"plan {plan_id}", details={"version": current.version, "reason": reason})
-        log_activity(session, incident.id, now, actor.id, "dispatch",
-                     f"plan {record.number} version {current.version} rejected: {reason}", incident.sim_time_s)
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="plan_reject",
+                     incident_id=incident.id, subject=f"plan {plan_id}", phase="dispatch", sim_s=incident.sim_time_s,
+                     details={"version": current.version, "reason": reason},
+                     text=f"plan {record.number} version {current.version} rejected: {reason}")  # fmt: skip
         return decision.id
 
 
@@ -327,10 +327,9 @@ def activate_plan(store: Store, actor: Actor, plan_id: int) -> None:
                          subject=f"plan {other.id}", details={"by": plan_id})  # fmt: skip
         record.status, record.updated_at = "active", now
         incident.needs_replan = ""
-        audit.append(session, at=now, actor=actor.username, action="plan_activate", incident_id=incident.id,
-                     subject=f"plan {plan_id}", details={"version": record.current_version})  # fmt: skip
-        log_activity(session, incident.id, now, actor.id, "handling", f"plan {record.number} in effect",
-                     incident.sim_time_s)  # fmt: skip
+        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="plan_activate",
+                     incident_id=incident.id, subject=f"plan {plan_id}", phase="handling", sim_s=incident.sim_time_s,
+                     details={"version": record.current_version}, text=f"plan {record.number} in effect")  # fmt: skip
         set_phase(session, incident, "handling", actor=actor.username, at=now)
 
 
