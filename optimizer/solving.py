@@ -43,7 +43,7 @@ WALL_CAP = 3.0  # a deterministic run stops anyway at this multiple of its time 
 #                it is not reproducible)
 
 
-def cp_sat_status(code: int) -> str:
+def cp_sat_status(code: cp_model.CpSolverStatus) -> str:
     """A CP-SAT status code as a status word."""
     return {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE", cp_model.INFEASIBLE: "INFEASIBLE",
             cp_model.MODEL_INVALID: "MODEL_INVALID"}.get(code, "UNKNOWN")  # fmt: skip

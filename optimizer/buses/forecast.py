@@ -118,11 +118,11 @@ def forecast_bay_demand(
     geo = geometry if geometry is not None else geometry_of(scenario)
     sites = [s.node for s in scenario.testing.sites]
     if isinstance(tested, Mapping):
-        per_site = {}
-        for site, row in tested.items():
+        per_site: dict[str, np.ndarray] = {}
+        for site, counts in tested.items():
             if site not in sites:
                 raise ValueError(f"tested: {site!r} is not one of the scenario's test sites")
-            per_site[site] = np.asarray(row, dtype=float)
+            per_site[site] = np.asarray(counts, dtype=float)
     else:
         curve = np.asarray(tested, dtype=float)
         booths = {s.node: s.booths for s in scenario.testing.sites}
@@ -172,8 +172,8 @@ def forecast_bay_demand(
                     spread(fallback_bay, late_lo + extra, b + extra, count * modes.metro * (b - late_lo) / (b - a))
     n = max((max(r) + 1 for r in per_bay.values() if r), default=0)
     arrivals = {}
-    for bay, row in per_bay.items():
-        riders = np.array([row.get(k, 0.0) for k in range(n)])
+    for bay, by_bucket in per_bay.items():
+        riders = np.array([by_bucket.get(k, 0.0) for k in range(n)])
         if riders.sum() <= 0:
             continue
         for dest, share in buses.destinations.items():

@@ -182,11 +182,11 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     entrance = np.array([sum(per_m * d["width_m"] * d["factor"] for *_, d in g.out_edges(o, data=True))
                          * dt * options.entrance_utilisation for o in origins])  # fmt: skip
     # Forecast arrivals: the demand's expected rate, integrated over each period.
-    share = np.array([scenario.demand.origins[o] for o in origins])
-    share = share / share.sum() if share.sum() > 0 else share
+    oshare = np.array([scenario.demand.origins[o] for o in origins])
+    oshare = oshare / oshare.sum() if oshare.sum() > 0 else oshare
     samples = start_s + dt * (np.arange(n)[:, None] + (np.arange(12)[None, :] + 0.5) / 12)
     rate = np.array([[scenario.demand.arrivals.rate_at(float(t)) for t in row] for row in samples]).mean(axis=1)
-    arrivals = share[:, None] * (rate * dt / 3600)[None, :]
+    arrivals = oshare[:, None] * (rate * dt / 3600)[None, :]
     edges = start_s + dt * np.arange(n + 1)
     known = facts(scenario.injects)
     for inj in known:
@@ -228,11 +228,11 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     closed = np.array([shut.get(o, np.zeros(n, dtype=bool)) for o in origins]).reshape(len(origins), n)
     move_to = np.full((len(origins), n), -1, dtype=np.int64)
     undirected = g.to_undirected(as_view=True)
-    for i in np.flatnonzero(closed.any(axis=1)):
-        times = nx.single_source_dijkstra_path_length(undirected, origins[i], weight="time_s")
-        ranked = sorted((k for k, o in enumerate(origins) if k != i and o in times), key=lambda k: times[origins[k]])
-        for t in np.flatnonzero(closed[i]):
-            move_to[i, t] = next((k for k in ranked if not closed[k, t]), -1)
+    for c in np.flatnonzero(closed.any(axis=1)):
+        times = nx.single_source_dijkstra_path_length(undirected, origins[c], weight="time_s")
+        others = sorted((k for k, o in enumerate(origins) if k != c and o in times), key=lambda k: times[origins[k]])
+        for t in np.flatnonzero(closed[c]):
+            move_to[c, t] = next((k for k in others if not closed[k, t]), -1)
     # Dwell: the share of a cohort released j periods after it arrives (a fixed sample of the distribution).
     draws = np.asarray(scenario.dwell.sample(np.random.default_rng(seed), DWELL_SAMPLES), dtype=float)
     kernel = np.bincount(np.minimum((draws // dt).astype(np.int64), n), minlength=n + 1).astype(float)

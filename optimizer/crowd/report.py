@@ -122,6 +122,7 @@ def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, sta
                     "the flow LP does as well without them")  # fmt: skip
             lines.append(f"staff: {len(missing)} control-periods at {', '.join(names[:4])} cannot be staffed; {gain}")
         else:
+            assert staff.x is not None  # a staff solution has posts whenever it has coverage
             lines.append(f"staff: every control staffed ({int(staff.x.sum() // max(1, sp.min_post))} post-periods "
                          f"of {sp.min_post}; the rest of each pool in reserve at its base)")  # fmt: skip
     return lines

@@ -142,10 +142,10 @@ def add_pool_sizes(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
                 if len(window) == 1:
                     busy.append(window[0])
                 elif window:
-                    either = model.NewBoolVar("")
-                    model.AddMaxEquality(either, window)
+                    either = model.new_bool_var("")
+                    model.add_max_equality(either, window)
                     busy.append(either)
-            model.Add(p.min_post * sum(busy) <= size)
+            model.add(p.min_post * sum(busy) <= size)
 
 
 def add_availability(p: StaffProblem) -> list[tuple[int, int, int]]:
@@ -166,13 +166,13 @@ def add_continuity(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
     # A post a team could not yet have walked to is held only by a team that has held it since the start.
     for (i, j, s), var in y.items():
         if s > 0 and p.ready[i, j] > p.start_s + s * p.period_s + 1e-9:
-            model.AddImplication(var, y[i, j, s - 1])
+            model.add_implication(var, y[i, j, s - 1])
 
 
 def add_coverage(model: cp_model.CpModel, y: dict, cov: dict, p: StaffProblem) -> None:
     # A requirement is covered in a period only if some held post reaches it.
     for (r, s), var in cov.items():
-        model.AddBoolOr([y[i, j, s] for i in range(len(p.pools)) for j in p.reach[r] if (i, j, s) in y] +
+        model.add_bool_or([y[i, j, s] for i in range(len(p.pools)) for j in p.reach[r] if (i, j, s) in y] +
                         [var.Not()])  # fmt: skip
 
 
@@ -181,8 +181,8 @@ def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2
     started = time.perf_counter()
     model = cp_model.CpModel()
     keys = add_availability(p)
-    y = {k: model.NewBoolVar(f"y{k}") for k in keys}
-    cov = {(r, s): model.NewBoolVar(f"c{r},{s}") for r in range(len(p.requirements)) for s in range(p.n_periods)
+    y = {k: model.new_bool_var(f"y{k}") for k in keys}
+    cov = {(r, s): model.new_bool_var(f"c{r},{s}") for r in range(len(p.requirements)) for s in range(p.n_periods)
            if p.need[r, s] > 0}  # fmt: skip
     add_pool_sizes(model, y, p)
     add_continuity(model, y, p)
@@ -196,28 +196,28 @@ def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2
         if prev is None:
             moves.append(var)
             continue
-        change = model.NewBoolVar("")
-        model.Add(change >= var - prev)
-        model.Add(change >= prev - var)
+        change = model.new_bool_var("")
+        model.add(change >= var - prev)
+        model.add(change >= prev - var)
         moves.append(change)
     walked = [int(p.walk_m[i, j] // 100) * y[i, j, s] for (i, j, s) in y]
-    model.Minimize(1_000_000 * sum(uncovered) + 1_000 * sum(moves) + sum(walked))
+    model.minimize(1_000_000 * sum(uncovered) + 1_000 * sum(moves) + sum(walked))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = max(1, workers)
     solver.parameters.random_seed = seed
-    code = solver.Solve(model)
+    code = solver.solve(model)
     status = cp_sat_status(code)
     wall = time.perf_counter() - started
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return StaffSolution(status, None, solver.BestObjectiveBound(), wall)
+        return StaffSolution(status, None, solver.best_objective_bound, wall)
     xs = np.zeros((len(p.pools), len(p.posts), p.n_periods), dtype=np.int64)
     for (i, j, s), var in y.items():
-        xs[i, j, s] = p.min_post * solver.Value(var)
+        xs[i, j, s] = p.min_post * solver.value(var)
     covered = np.zeros(p.need.shape, dtype=bool)
     for (r, s), var in cov.items():
-        covered[r, s] = bool(solver.Value(var))
-    return StaffSolution(status, solver.ObjectiveValue(), solver.BestObjectiveBound(), wall, xs, covered)
+        covered[r, s] = bool(solver.value(var))
+    return StaffSolution(status, solver.objective_value, solver.best_objective_bound, wall, xs, covered)
 
 
 def staff_periods(problem: FlowProblem, t: int, staff_period_s: float, n_staff: int) -> range:

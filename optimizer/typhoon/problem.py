@@ -191,11 +191,11 @@ def typhoon_problem(scenario: TyphoonScenario, geometry: TyphoonGeometry | None 
     n = max(0, math.ceil((t1 - t0) / period - 1e-9))
     edges = t0 + period * np.arange(n + 1)
     # Ways within reach of each origin.
-    ways = []
+    escorted: list[tuple[str | None, str | None]] = []
     for p in geo.points:
         if p.kind == "escort" and any(geo.ride_s[o][p.node] <= options.max_ride_s for o in origins):
-            ways.append((p.tunnel, p.direction))
-    ways = [w for w in ((t, d) for t in s.tunnels for d in DIRECTIONS) if w in ways]
+            escorted.append((p.tunnel, p.direction))
+    ways: list[Way] = [w for w in ((t, d) for t in s.tunnels for d in DIRECTIONS) if w in escorted]
     reach = np.array([[geo.ride_s[o][geo.points[geo.point_index[f"escort:{t}:{d}"]].node] <= options.max_ride_s
                        and geo.point_index[f"escort:{t}:{d}"] in geo.flow_points[flows_of[o][0]]
                        for t, d in ways] for o in origins], dtype=bool).reshape(len(origins), len(ways))  # fmt: skip

@@ -6,7 +6,7 @@ trade-off points (`trade_off`: what one more cleared period costs, for the plan'
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -16,6 +16,15 @@ from optimizer.typhoon.search import TradeOffRun, TyphoonSolution
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch, TradeOffPoint
 from scenarios.schema import TyphoonScenario, TyphoonWeights
 from scenarios.typhoon import TyphoonGeometry, team_names
+
+
+def _direction(d: str) -> Literal["ab", "ba"]:
+    """A way's direction as a plan action takes it."""
+    if d == "ab":
+        return "ab"
+    if d == "ba":
+        return "ba"
+    raise ValueError(f"way direction: {d!r} is neither 'ab' nor 'ba'")
 
 
 def _runs(row: np.ndarray) -> list[tuple[int, int]]:
@@ -60,7 +69,7 @@ def plan_actions(problem: TyphoonProblem, scenario: TyphoonScenario, geo: Typhoo
     for w, (tunnel, d) in enumerate(pr.ways):
         clear_runs[w] = [(pr.t(a), pr.t(b)) for a, b in _runs(clear[w])]
         for a, b in clear_runs[w]:
-            actions.append(ClearLane(at_s=a, tunnel=tunnel, direction=d, lanes=1, until_s=b))
+            actions.append(ClearLane(at_s=a, tunnel=tunnel, direction=_direction(d), lanes=1, until_s=b))
     # Each team leads batches back to back while it is assigned to a cleared way; teams that join a way at the
     # same moment are staggered evenly over a cycle.
     groups: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
@@ -74,7 +83,7 @@ def plan_actions(problem: TyphoonProblem, scenario: TyphoonScenario, geo: Typhoo
             lane_a, lane_b = next((lo, hi) for lo, hi in clear_runs[w] if lo <= pr.t(a) < hi)
             at = max(pr.t(a), lane_a + changeover - e.setup_s) + j * cycle / len(members)
             while at + e.setup_s + transit <= min(pr.t(b), lane_b) + 1e-9:
-                actions.append(EscortBatch(at_s=round(at, 3), tunnel=tunnel, direction=d, team=team,
+                actions.append(EscortBatch(at_s=round(at, 3), tunnel=tunnel, direction=_direction(d), team=team,
                                            max_riders=e.batch_size))  # fmt: skip
                 at += cycle
     # Riders of each origin are sent to the way the model chose for them for each of their suspensions in the
