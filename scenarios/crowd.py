@@ -331,9 +331,9 @@ def _whatif(scenario: CrowdScenario) -> list[WhatIfField]:
 KPIS = (
     Kpi(name="peak_density_ppm2", unit="/m²", better="lower", en="Peak density", zh="峰值密度"),
     Kpi(name="minutes_over_5ppm2", unit="person-minutes", better="lower", headline=True,
-        en="Time people spent above 5 /m²", zh="超过每平方米5人的时间"),
+        en="Time above 5 /m²", zh="超过每平方米5人的时间"),
     Kpi(name="minutes_over_4ppm2", unit="person-minutes", better="lower", headline=True,
-        en="Time people spent above 4 /m²", zh="超过每平方米4人的时间"),
+        en="Time above 4 /m²", zh="超过每平方米4人的时间"),
     Kpi(name="max_metering_queue", unit="people", better="lower", en="Largest queue at a meter",
         zh="限流处最大排队人数"),
     Kpi(name="mean_extra_walk_min", unit="min", better="lower", en="Mean extra walking", zh="平均额外步行时间"),

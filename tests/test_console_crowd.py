@@ -146,7 +146,7 @@ def test_planning_a_crowd_incident_proposes_a_plan_whose_controls_the_review_rea
                 "visitors_served"):  # fmt: skip
         assert rows.loc[key, "Default plan"] == round(new.forecast["baseline"][key], 2)
         assert rows.loc[key, "This plan"] == round(new.forecast["planned"][key], 2)
-    assert rows.loc["minutes_over_4ppm2", "KPI"] == "Person-minutes over 4 /m²"
+    assert rows.loc["minutes_over_4ppm2", "KPI"] == "Time above 4 /m² (person-minutes)"  # the crowd KPI table
     assert rows.loc["minutes_over_4ppm2", "This plan"] < rows.loc["minutes_over_4ppm2", "Default plan"]
 
     rationale = [m for m in markdown if m.startswith("- ")]
