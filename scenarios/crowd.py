@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
 
 from scenarios.errors import Problem, ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, haversine_m, scenario_graph, walkways
-from scenarios.injects import number
+from scenarios.injects import ShowChange, number
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import (
+    Action,
     AssignStaff,
     ChangeShow,
     CloseExit,
@@ -48,7 +49,8 @@ def staff_reach(walk: nx.Graph, post: str) -> dict[str, float]:
 
     One rule for both sides: the simulation puts a post's controls into effect only there, and the optimiser
     plans a control only where a post can reach it."""
-    return nx.single_source_dijkstra_path_length(walk, post, cutoff=STAFF_REACH_M, weight="length_m")
+    reach: dict[str, float] = nx.single_source_dijkstra_path_length(walk, post, cutoff=STAFF_REACH_M, weight="length_m")
+    return reach
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def default_plan(scenario: CrowdScenario, graph: nx.DiGraph | None = None) -> Pl
             scenario.name, "default_plan.rule", f"unknown rule {scenario.default_plan.rule!r}; expected 'nearest'"
         )
     graph = graph if graph is not None else scenario_graph(scenario)
-    actions: list = [
+    actions: list[Action] = [
         AssignStaff(at_s=0.0, pool=name, to=team.base, count=team.count, note="posted at its base")
         for name, team in scenario.staff.items()
         if team.count > 0
@@ -266,11 +268,11 @@ def show_hold(scenario: CrowdScenario, plan: Plan, n_steps: int, dt: float) -> n
             first = pieces[0][0]
             intervals.append((first - PULL_S * show.attraction, first, show.attraction))
         intervals += [(a, b, show.attraction) for a, b in pieces]
-    t = np.arange(n_steps + 1) * dt
+    step_t = np.arange(n_steps + 1) * dt
     hold = np.zeros(n_steps + 1, dtype=bool)
     for a, b, attraction in intervals:
         if attraction > 0:
-            hold |= (t >= a) & (t < b)
+            hold |= (step_t >= a) & (step_t < b)
     return hold
 
 
@@ -283,7 +285,8 @@ def show_change(inject: Any) -> ChangeShow:
     """A `show` inject as the plan action it acts like: a `ChangeShow` at the inject's time (one rule for the
     simulation, which applies it, and the optimiser, which plans for it once known)."""
     params = inject.params
-    return ChangeShow(at_s=inject.at_s, segment=int(params["segment"]), change=str(params["change"]),
+    change = cast(ShowChange, str(params["change"]))  # checked when the scenario loaded; ChangeShow checks it too
+    return ChangeShow(at_s=inject.at_s, segment=int(params["segment"]), change=change,
                       minutes=number(params, "minutes"), note=inject.note or "inject")  # fmt: skip
 
 
@@ -312,7 +315,7 @@ def _whatif(scenario: CrowdScenario) -> list[WhatIfField]:
     if "mean_s" in type(scenario.dwell).model_fields:
         out.append(WhatIfField(key="dwell", path="dwell.mean_s", en="Mean dwell (min)", zh="平均停留时间（分钟）",
                                value=float(scenario.dwell.mean_s) / 60, type="float", scale=60, minimum=1.0,
-                               step=5.0))  # type: ignore[attr-defined]  # fmt: skip
+                               step=5.0))  # fmt: skip
     for team, spec in scenario.staff.items():
         out.append(WhatIfField(key=f"staff_{team}", path=f"staff.{team}.count", en=f"Staff · {team}",
                                zh=f"人员 · {team}", value=int(spec.count), minimum=0, step=50, column=1))  # fmt: skip

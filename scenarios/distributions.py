@@ -8,7 +8,7 @@ Draws always come from a `numpy.random.Generator` the caller owns: no module-lev
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -97,7 +97,7 @@ class Empirical(_Dist):
         if self.weights is None:
             return None
         w = np.asarray(self.weights, dtype=float)
-        return w / w.sum()
+        return cast(np.ndarray, w / w.sum())  # numpy's stubs type this quotient as Any
 
     @property
     def mean_s(self) -> float:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ _BOUND_WORDS = {
 }
 
 
-def _reason(err: dict[str, Any]) -> str:
+def _reason(err: ErrorDetails) -> str:
     """Turn one pydantic error into a short reason that names the bad value."""
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import networkx as nx
 
@@ -37,6 +37,14 @@ NODE_KINDS = frozenset(
 EDGE_MODES = frozenset({"walk", "stair", "road", "tunnel", "ferry", "metro"})
 PEDESTRIAN_MODES = frozenset({"walk", "stair"})
 VEHICLE_MODES = frozenset({"road", "tunnel"})
+
+
+class EdgeData(TypedDict, total=False):
+    """The attributes of an edge that travel times are weighed by (what a weight function gets as `data`)."""
+
+    mode: str
+    length_m: float
+    free_speed_mps: float
 
 #: Shanghai's administrative extent, generously: every built-in graph lies inside it.
 SHANGHAI_BBOX = (120.85, 30.66, 122.12, 31.88)

@@ -30,7 +30,7 @@ import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 CONDITION = re.compile(r"^\s*([a-z][a-z0-9_:]*)\s*(<=|>=|==|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -38,7 +38,8 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }  # fmt: skip
 EFFECT_KINDS = ("message", "delay", "surge", "close_exit", "show")
 NODE_TARGETS = frozenset({"close_exit"})  # inject kinds whose target is a node of the city graph
-SHOW_CHANGES = ("pause", "shorten", "cancel")
+ShowChange = Literal["pause", "shorten", "cancel"]  # what a `show` inject does to its segment
+SHOW_CHANGES: tuple[ShowChange, ...] = ("pause", "shorten", "cancel")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,6 @@ def known_injects(injects: Iterable[Any], *, at_s: float, fired: Collection[int]
 
 
 __all__ = [
-    "EFFECT_KINDS", "NODE_TARGETS", "SHOW_CHANGES", "Condition", "delay_of", "effect_problem", "facts", "known_injects",
-    "number", "parse_condition",
+    "EFFECT_KINDS", "NODE_TARGETS", "SHOW_CHANGES", "Condition", "ShowChange", "delay_of", "effect_problem", "facts",
+    "known_injects", "number", "parse_condition",
 ]  # fmt: skip

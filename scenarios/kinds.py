@@ -16,7 +16,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from scenarios.plan import Control
+    from scenarios.schema import ScenarioBase
 
 #: KPI units as a Chinese label says them (a unit not here is shown as it is).
 UNIT_ZH = {
@@ -102,7 +106,7 @@ class SpliceRules:
     re-plan cuts it short (a typhoon lane's minimum clearing); `fit(scenario, kept, taken)`: the new plan's
     actions cut to what the kind's resources have left after the kept ones (tester groups)."""
 
-    controls: tuple[type, ...] = ()
+    controls: tuple[type[Control], ...] = ()
     min_hold_s: Callable[[Any, Any], float] | None = None
     fit: Callable[[Any, list[Any], list[Any]], list[Any]] | None = None
 
@@ -118,7 +122,7 @@ class KindSpec:
     name: str
     title_en: str
     title_zh: str
-    schema: type
+    schema: type[ScenarioBase]
     default_plan: Callable[..., Any]  # (scenario, graph=None) -> Plan: the kind's named rule
     state: type  # the re-planning state (`scenarios.state.ReplanState`)
     state_label: str = "the simulated state"  # what a re-plan starts from, as the progress line says it

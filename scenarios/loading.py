@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import yaml
@@ -115,9 +115,9 @@ def apply_overrides(doc: dict[str, Any], overrides: list[str], file: str) -> dic
                 target = None
                 break
         last = parts[-1]
-        if (isinstance(target, dict) and not isinstance(last, int)) or (
-            isinstance(target, list) and isinstance(last, int) and last < len(target)
-        ):
+        if isinstance(target, dict) and not isinstance(last, int):  # noqa: SIM114 (apart, each index type checks)
+            target[last] = value
+        elif isinstance(target, list) and isinstance(last, int) and last < len(target):
             target[last] = value
         else:
             problems.append(Problem(file, path, "--set: no such field or list position in the scenario"))
@@ -190,7 +190,7 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
     problems = check_against_graph(scenario, graph, file)
     if problems:
         raise ScenarioError(problems)
-    return scenario
+    return cast(Scenario, scenario)  # a kind's schema model: one of `Scenario` for the built-in kinds
 
 
 def check_against_graph(scenario: Any, graph: nx.DiGraph, file: str) -> list[Problem]:

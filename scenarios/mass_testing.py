@@ -26,7 +26,7 @@ import networkx as nx
 from scenarios.errors import Problem
 from scenarios.graphs import scenario_graph
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
-from scenarios.plan import AssignStaff, DispatchBus, Plan, PlanMeta, RouteVisitors
+from scenarios.plan import Action, AssignStaff, DispatchBus, Plan, PlanMeta, RouteVisitors
 from scenarios.schema import BusDepot, BusFleet, MassTestingScenario, TesterPool, scenario_hash
 from scenarios.travel import distance_matrix, time_matrix
 
@@ -231,7 +231,7 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
     buses."""
     geo = MassTestingGeometry(scenario, graph if graph is not None else scenario_graph(scenario))
     open_sites = _open_sites(scenario, geo)
-    actions: list = _nearest_with_room(scenario, geo, open_sites)
+    actions: list[Action] = [*_nearest_with_room(scenario, geo, open_sites)]
     booths = {s.node: s.booths for s in scenario.testing.sites if s.node in open_sites}
     pools = scenario.resources.testers
     departures: dict[str, list[int]] = {p: [0, pools[p].group_size] for p in pools}  # pool -> [wave, room]

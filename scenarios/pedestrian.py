@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast, overload
 
 import numpy as np
 
@@ -73,6 +73,7 @@ class _Diagram(ABC):
 
     jam_density: float
     free_speed: float
+    _peak: tuple[float, float]  # (critical density, capacity): each diagram sets it once it is built
 
     @abstractmethod
     def speed(self, density: np.ndarray | float) -> np.ndarray:
@@ -80,7 +81,7 @@ class _Diagram(ABC):
 
     def flow(self, density: np.ndarray | float) -> np.ndarray:
         d = np.clip(np.asarray(density, dtype=float), 0.0, self.jam_density)
-        return d * self.speed(d)
+        return cast(np.ndarray, d * self.speed(d))  # numpy's stubs type this product as Any
 
     @property
     def critical_density(self) -> float:
@@ -121,7 +122,7 @@ class Weidmann(_Diagram):
         return self.v0
 
     def speed(self, density: np.ndarray | float) -> np.ndarray:
-        d = np.clip(np.asarray(density, dtype=float), 1e-12, self.d_max)
+        d: np.ndarray = np.clip(np.asarray(density, dtype=float), 1e-12, self.d_max)
         return self.v0 * (1.0 - np.exp(-self.gamma * (1.0 / d - 1.0 / self.d_max)))
 
 
@@ -144,7 +145,7 @@ class SFPE(_Diagram):
         return self.k * (1.0 - SFPE_A * SFPE_MIN_DENSITY)
 
     def speed(self, density: np.ndarray | float) -> np.ndarray:
-        d = np.clip(np.asarray(density, dtype=float), SFPE_MIN_DENSITY, self.jam_density)
+        d: np.ndarray = np.clip(np.asarray(density, dtype=float), SFPE_MIN_DENSITY, self.jam_density)
         return self.k * (1.0 - SFPE_A * d)
 
 
@@ -154,6 +155,10 @@ class Bottleneck:
 
     specific_flow: float = 1.3
 
+    @overload
+    def capacity(self, width_m: float) -> float: ...
+    @overload
+    def capacity(self, width_m: np.ndarray) -> np.ndarray: ...
     def capacity(self, width_m: float | np.ndarray) -> float | np.ndarray:
         """Persons per second through an opening of this effective width."""
         return self.specific_flow * width_m

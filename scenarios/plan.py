@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
@@ -31,6 +31,8 @@ class _Action(Model):
 
     at_s: Seconds
     note: str = ""
+    if TYPE_CHECKING:  # each action declares its own `type` tag (the union's discriminator), a Literal
+        type: str
 
     def key(self) -> tuple[Any, ...]:
         return (self.type, *(getattr(self, f) for f in self.key_fields))
@@ -38,6 +40,17 @@ class _Action(Model):
     def label(self) -> str:
         targets = " ".join(f"{f}={getattr(self, f)}" for f in self.key_fields if getattr(self, f) is not None)
         return f"{self.type} {targets}".rstrip()
+
+
+class Control(Protocol):
+    """An action that holds a state over a time window (`scenarios.splice.CONTROLS`): from `at_s` until `until_s`
+    (None: to the end)."""
+
+    @property
+    def at_s(self) -> float: ...
+
+    @property
+    def until_s(self) -> float | None: ...
 
 
 class AssignStaff(_Action):
@@ -366,6 +379,7 @@ __all__ = [
     "ClearLane",
     "CloseExit",
     "CloseRoad",
+    "Control",
     "DirectRiders",
     "DispatchBus",
     "EscortBatch",

@@ -22,15 +22,28 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.kinds import SpliceRules
-from scenarios.plan import ClearLane, CloseExit, CloseRoad, DirectRiders, DispatchBus, MeterFlow, OneWay, Plan
+from scenarios.plan import (
+    Action,
+    ClearLane,
+    CloseExit,
+    CloseRoad,
+    Control,
+    DirectRiders,
+    DispatchBus,
+    MeterFlow,
+    OneWay,
+    Plan,
+)
 
 #: Actions that hold a state over a time window (a control), which can end or start at any moment. A tester
 #: group's `AssignStaff` is not one: it is a group of people leaving their centre once (`wave`), and a plan
 #: counts each group once; a crowd's `AssignStaff` is a post held for a time, and the crowd kind adds it.
-CONTROLS: tuple[type, ...] = (MeterFlow, OneWay, CloseRoad, CloseExit, DirectRiders, ClearLane)
+CONTROLS: tuple[type[Control], ...] = (MeterFlow, OneWay, CloseRoad, CloseExit, DirectRiders, ClearLane)
 
 
-def in_force(action: Any, at_s: float, controls: tuple[type, ...] = CONTROLS, *, since: bool = False) -> bool:
+def in_force(
+    action: object, at_s: float, controls: tuple[type[Control], ...] = CONTROLS, *, since: bool = False
+) -> bool:
     """Whether a control started before `at_s` (or at it, with `since`) is in force at it."""
     if not isinstance(action, controls) or action.at_s > at_s or (action.at_s == at_s and not since):
         return False
@@ -53,12 +66,12 @@ def splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None, rules: S
     rules = rules or SpliceRules()
     controls = (*CONTROLS, *rules.controls)
     # The new plan's controls in force at t: carried on from the old ones where they are the same, else from t.
-    carried = [a for a in new.actions if in_force(a, at_s, controls, since=True)]
+    carried = [a for a in new.actions if isinstance(a, controls) and in_force(a, at_s, controls, since=True)]
     kept = orders_until(done, at_s)
     for a in done.actions:
         if a.at_s >= at_s or isinstance(a, DispatchBus):
             continue
-        if in_force(a, at_s, controls):
+        if isinstance(a, controls) and in_force(a, at_s, controls):
             same = next((b for b in carried if same_control(a, b)), None)
             if same is not None:
                 a = a.model_copy(update={"until_s": same.until_s})
@@ -68,7 +81,7 @@ def splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None, rules: S
                 end = max(at_s, a.at_s + hold)  # at t, or at the end of the minimum the control must last
                 a = a.model_copy(update={"until_s": end if a.until_s is None else min(a.until_s, end)})
         kept.append(a)
-    taken = [a.model_copy(update={"at_s": at_s}) for a in carried]
+    taken: list[Action] = [a.model_copy(update={"at_s": at_s}) for a in carried]
     taken += [a for a in new.actions if a.at_s >= at_s and not in_force(a, at_s, controls, since=True)]
     if rules.fit is not None:
         taken = rules.fit(scenario, kept, taken)

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import networkx as nx
 
-from scenarios.graphs import PEDESTRIAN_MODES, VEHICLE_MODES
+from scenarios.graphs import PEDESTRIAN_MODES, VEHICLE_MODES, EdgeData
 
 Mover = Literal["walk", "drive", "mixed"]
 
 
-def _weight(mover: Mover, walk_speed_mps: float, stair_factor: float):
-    def weight(_u: str, _v: str, data: dict) -> float | None:
+def _weight(mover: Mover, walk_speed_mps: float, stair_factor: float) -> Callable[[str, str, EdgeData], float | None]:
+    def weight(_u: str, _v: str, data: EdgeData) -> float | None:
         mode = data["mode"]
         if mode in PEDESTRIAN_MODES:
             if mover == "drive":

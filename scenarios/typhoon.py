@@ -35,12 +35,12 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import networkx as nx
 
 from scenarios.errors import Problem, ScenarioError
-from scenarios.graphs import scenario_graph
+from scenarios.graphs import EdgeData, scenario_graph
 from scenarios.injects import parse_condition
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan, PlanMeta
@@ -48,7 +48,8 @@ from scenarios.schema import WARNING_ORDER, FerryLine, HazardPoint, TyphoonScena
 
 FORECAST_INJECT = "forecast"
 DEFAULT_RULES = ("first_tunnel", "nearest", "none")  # `nearest` (the schema's default) means `first_tunnel`
-DIRECTIONS = ("ab", "ba")
+Direction = Literal["ab", "ba"]  # through a tunnel: `ab` from its first portal to its second
+DIRECTIONS: tuple[Direction, ...] = ("ab", "ba")
 RIDE_MODES = frozenset({"road", "walk"})
 CALM = HazardPoint(at_s=0.0, wind_force=0, warning="none")
 
@@ -220,7 +221,7 @@ class TyphoonGeometry:
         """Seconds by e-bike between the places that matter, on roads only (`inf` across the river)."""
         speed = self.scenario.riders.ebike_speed_mps
 
-        def weight(_u: str, _v: str, data: dict) -> float | None:
+        def weight(_u: str, _v: str, data: EdgeData) -> float | None:
             return data["length_m"] / speed if data["mode"] in RIDE_MODES else None
 
         out = {}
@@ -238,10 +239,10 @@ class TyphoonGeometry:
     def tunnel_length_m(self) -> dict[tuple[str, str], float]:
         """Metres through each tunnel direction, along the graph's tunnel edges."""
 
-        def weight(_u: str, _v: str, data: dict) -> float | None:
+        def weight(_u: str, _v: str, data: EdgeData) -> float | None:
             return data["length_m"] if data["mode"] == "tunnel" else None
 
-        out = {}
+        out: dict[tuple[str, str], float] = {}
         for name in self.scenario.tunnels:
             for d in DIRECTIONS:
                 entry, exit_ = self.ends(name, d)

@@ -721,6 +721,7 @@ def breaches(scenario: MassTestingScenario, result: SimResult) -> list[Breach]:
     late = th.target_finish_s is not None and end is not None and end.size > 0 and (
         not np.all(np.isfinite(end)) or float(end.max()) > th.target_finish_s)
     if late:
+        assert end is not None and th.target_finish_s is not None  # `late` says so
         left = int(np.count_nonzero(~(end <= th.target_finish_s)))
         out.append(Breach(th.target_finish_s, "finish", f"{left} visitors still untested at the target finish time"))
     return out

@@ -179,7 +179,11 @@ class TyphoonModel:
             self.counts["arrived"] += 1
             self.counts["waiting"] += 1
             self.waiting_at_origin[self.where[r]] += 1
-            env.timeout(self.patience[r]).callbacks.append(lambda _e, r=r: self.give_up(r))
+
+            def patience_out(_e: simpy.Event, r: int = r) -> None:
+                self.give_up(r)
+
+            env.timeout(self.patience[r]).callbacks.append(patience_out)
             self.joined[r] = env.now
             self.send(r, self.choose(r))
 
@@ -277,7 +281,8 @@ class TyphoonModel:
 
     def board(self, i: int, room: int) -> list[int]:
         """Up to `room` riders waiting at point `i` board, first come first served."""
-        q, out = self.queues[i], []
+        q = self.queues[i]
+        out: list[int] = []
         while q.entries and len(out) < room:
             r, ticket = q.entries.popleft()
             if self.state[r] == WAITING and self.ticket[r] == ticket and not self.riding[r]:
@@ -360,6 +365,7 @@ class TyphoonModel:
         forecast revision voids them (by generation) and schedules its own."""
         self.weather_gen += 1
         gen = self.weather_gen
+        changes: list[tuple[float, str, str, dict[str, Any]]]
         changes = [(p.at_s, "hazard", f"wind force {p.wind_force}, warning {p.warning}",
                     {"wind_force": p.wind_force, "warning": p.warning}) for p in self.timeline]  # fmt: skip
         for line, windows in self.suspended.items():

@@ -22,7 +22,7 @@ def main() -> None:
     st.set_page_config(page_title="一网 Yiwang", page_icon="🛰", layout="wide")
     with st.sidebar:
         codes = list(LANGUAGES)
-        st.selectbox(tr("app.language"), codes, index=codes.index(lang()), key=LANG, format_func=LANGUAGES.get)
+        st.selectbox(tr("app.language"), codes, index=codes.index(lang()), key=LANG, format_func=LANGUAGES.__getitem__)
     try:
         demo = is_demo(store())
     except StoreError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from alembic import context
 
 from command.store import Base
@@ -15,7 +17,8 @@ def run_migrations_online() -> None:
     if connection is None:  # plain `alembic` command line: build an engine from the configured URL
         from command.store import make_engine
 
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        engine = make_engine(cast(str, url))  # no URL configured (None): make_engine says it is not a database URL
         with engine.connect() as conn:
             _run(conn)
         engine.dispose()

@@ -101,9 +101,9 @@ class Controls:
         blocked = head_closed.copy()
         for c in self.controls:
             if c.enforced and isinstance(c.action, OneWay):
-                e = net.edge_index.get((c.action.v, c.action.u))
-                if e is not None:
-                    blocked[e] = True
+                twin = net.edge_index.get((c.action.v, c.action.u))
+                if twin is not None:
+                    blocked[twin] = True
         for e in np.flatnonzero(net.is_road):
             if e not in self.open_roads:
                 blocked[e] = True

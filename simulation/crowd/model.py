@@ -122,7 +122,7 @@ class CrowdModel:
         self.n_cells_arr = np.zeros((nc, K))
         self.queue = np.zeros((len(self.origins), K))  # outside each origin, waiting to come in
         self.dwell_at = np.zeros(len(self.targets))  # dwellers at each target
-        self.dwelling = np.zeros(net.n_nodes)  # the same per node
+        self.dwelling: np.ndarray = np.zeros(net.n_nodes)  # the same per node
         self.split = np.tile(self.dest_share, (len(self.origins), 1))  # newcomers' destinations per origin
         self.base_split = self.split.copy()  # the same when no viewing area is full
         self.post: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # densities after the last step

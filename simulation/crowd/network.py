@@ -97,7 +97,9 @@ def build_network(graph: nx.DiGraph, *, dt: float, free_speed: float, stair_fact
     n_cells = np.floor(paired / np.where(stair, step_m, np.maximum(step_m, cell_m)) + 1e-9).astype(np.int64)
     n_cells = np.where(paired >= step_m - 1e-9, np.maximum(n_cells, 1), 0)
     first = np.full(m, -1, dtype=np.int64)
-    cell_edge, cell_len, cell_pos = [], [], []
+    cell_edge: list[int] = []
+    cell_len: list[float] = []
+    cell_pos: list[int] = []
     for e in range(m):
         if n_cells[e] == 0:
             continue

@@ -37,7 +37,7 @@ def arrive(m: CrowdModel, t: float) -> None:
     surge = [(o, r) for o, a, b, r in ctl.surges if a <= t < b]
     if rate <= 0 and not surge:
         return
-    counts = np.zeros(len(m.origins))
+    counts: np.ndarray = np.zeros(len(m.origins))
     if rate > 0:
         mean = rate * m.origin_share
         counts += m.rng["arrivals"].poisson(mean) if poisson else mean
@@ -79,8 +79,9 @@ def controller(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
     for i, act in enumerate(m.plan.actions):
         if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors):
             timeline.append((act.at_s, i, "on", act))
-            if getattr(act, "until_s", None) is not None:
-                timeline.append((act.until_s, i, "off", act))
+            until_s = getattr(act, "until_s", None)  # a `RouteVisitors` has none: it holds to the end
+            if until_s is not None:
+                timeline.append((until_s, i, "off", act))
     timeline.sort(key=lambda x: (x[0], x[1], x[2] == "on"))
     for at_s, _i, what, act in timeline:
         if at_s > env.now:

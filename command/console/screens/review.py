@@ -89,7 +89,8 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
     elif job.error:
         st.error(tr("review.failed", error=job.error))
     elif job.result is not None:
-        if st.session_state.get("review_jumped") is not job:  # open the new plan once; then the user chooses
+        jumped: object = st.session_state.get("review_jumped")  # as `object`: so `is` does not make `job` optional
+        if jumped is not job:  # open the new plan once; then the user chooses
             st.session_state["review_jumped"] = job
             st.session_state["review_plan"] = job.result
         if st.session_state.get("review_plan") == job.result and not st.session_state.get("review_decided"):
