@@ -16,7 +16,8 @@ Crowd scenarios (`simulation/crowd.py`) also know:
   nearest open origin, and the node takes nobody in;
 - `show`: the organiser changes light-show segment `params.segment` (`params.change`: `pause`, `shorten` or
   `cancel`; `params.minutes` for the first two), as by a plan's `ChangeShow` at the inject's time.
-Other kinds are recorded and shown but change nothing in a model that does not know them.
+Each scenario kind says which inject kinds it knows (`scenarios.kinds.KindSpec.injects`); a scenario with any
+other is refused when it is loaded, so that a drill's inject never silently does nothing.
 
 Planners (`optimizer/`) take the injects in the scenario they are given as facts to plan for, except those
 with a condition (which nobody can know in advance: `facts`). The command loop re-plans an incident with the

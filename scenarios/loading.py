@@ -178,6 +178,12 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
         raise ScenarioError(problems_from_validation(file, exc)) from None
     except (RecursionError, OverflowError, ValueError) as exc:
         raise ScenarioError.single(file, "(document)", f"cannot validate: {exc}") from None
+    supported = spec_of(kind).injects
+    unsupported = [Problem(file, f"injects[{i}].kind", f"{inj.kind!r} does nothing in a {kind} scenario; this kind "
+                           f"knows {', '.join(sorted(supported))}")
+                   for i, inj in enumerate(scenario.injects) if inj.kind not in supported]  # fmt: skip
+    if unsupported:
+        raise ScenarioError(unsupported)
     graph_ref = scenario.graph
     if graph_ref not in builtin_graph_names() and base_dir is not None:
         candidate = (base_dir / graph_ref).expanduser()

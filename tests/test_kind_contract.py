@@ -178,3 +178,18 @@ def test_nothing_outside_the_registry_branches_on_a_kinds_name():
     found = [hit for package in ("command", "optimizer", "simulation", "scenarios")
              for path in sorted((ROOT / package).rglob("*.py")) for hit in _kind_branches(path)]  # fmt: skip
     assert found == []
+
+
+def test_an_inject_the_scenarios_kind_does_not_know_is_refused_with_its_place():
+    """A `surge` in a typhoon scenario would do nothing, so loading refuses it: one line naming the inject's
+    place and the kinds of inject a typhoon knows."""
+    from scenarios import ScenarioError
+    from scenarios.loading import scenario_from_document
+
+    doc = load_scenario("huangpu_typhoon").model_dump(mode="json")
+    doc["injects"] = [{"at_s": 600, "kind": "message", "note": "fine"},
+                      {"at_s": 900, "kind": "surge", "target": "x", "params": {"rate_per_h": 10, "duration_s": 60}}]
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_document(doc, file="storm.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "storm.yaml: injects[1].kind: 'surge' does nothing in a typhoon scenario; this kind knows forecast, message"]
