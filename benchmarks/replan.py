@@ -29,7 +29,7 @@ from optimizer.result import SolveParams
 from scenarios import load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
-from scenarios.splice import splice as _splice
+from scenarios.splice import splice
 
 #: Shown beside the drill score's KPIs: how the buses did.
 EXTRA_KPIS = ("last_departed_min", "stranded_visitors")
@@ -86,7 +86,7 @@ def main() -> int:
         if solve.plan is None:
             print(f"| {label} | {wall:.1f} | no plan: {solve.diagnosis or solve.status} |")
             continue
-        plan = _splice(in_effect, solve.plan, args.at, scenario=world)
+        plan = splice(in_effect, solve.plan, args.at, scenario=world)
         if unmarked:  # nor did a spliced plan say from when its dispatch orders govern the buses
             plan = plan.model_copy(update={"meta": plan.meta.model_copy(update={"dispatch_from_s": None})})
         rows.append((label, wall, plan))

@@ -210,7 +210,7 @@ def _overbooked(plan: Plan, scenario: CrowdScenario, file: str) -> list[Problem]
 
 @dataclass(frozen=True)
 class CrowdState:
-    """Where the people are at `at_s` (what a re-plan starts from; `simulation.crowd.crowd_state` reads it off a
+    """Where the people are at `at_s` (what a re-plan starts from; `simulation.crowd.state_at` reads it off a
     run of the plan in effect).
 
     `outside`: per origin, people waiting to come in (held back by a meter, a closure or the entrance's own

@@ -8,7 +8,7 @@ against a number: `queue_total > 500`. Effects by kind:
 - `delay`: the staff of pool `target` not yet dispatched leave `params.delay_s` seconds later
   ("80 testers from Xuhui are delayed by 45 minutes"); in a crowd, the teams of pool `target` not yet at their
   posts arrive that much later.
-Crowd scenarios (`simulation/crowd.py`) also know:
+Crowd scenarios (`simulation/crowd/`) also know:
 - `surge`: `params.rate_per_h` more people arrive at origin `target` for `params.duration_s` seconds ("a metro
   station reports overcrowding at 20:10": a train unloads more people than forecast);
 - `close_exit`: node `target` (a metro station exit, an entrance) is closed for `params.duration_s` seconds (no

@@ -69,7 +69,7 @@ class AssignStaff(_Action):
 class DispatchBus(_Action):
     """Send buses from a bay to a destination (one trip each), optionally a named bus.
 
-    An order no bus has carried out by `until_s` lapses: a re-plan took over then (`command.loop._splice`); one
+    An order no bus has carried out by `until_s` lapses: a re-plan took over then (`scenarios.splice`); one
     with `until_s` before `at_s` was cancelled before it was due (buses waiting for it wait until `until_s`).
     Left out of the JSON when unset, so that plans without one keep the JSON and digest they always had.
     """

@@ -20,7 +20,7 @@ from scenarios import load_scenario
 from scenarios.defaults import default_plan
 from scenarios.mass_testing import BusState
 from scenarios.plan import DispatchBus, Plan, PlanMeta
-from scenarios.splice import splice as _splice
+from scenarios.splice import splice
 from simulation.mass_testing import FCFS_FILL_WAIT_S, Bay, MassTestingModel, Scheduled
 
 AT_S = 10_800.0  # 3 h into the Disney scenario: its buses have been carrying riders for 40 minutes
@@ -69,7 +69,7 @@ def test_a_dispatch_plan_taking_over_from_first_come_first_served_leaves_the_bus
     base = default_plan(disney)
     assert not base.of_type(DispatchBus)
     orders = _orders_from(disney, AT_S)
-    spliced = _splice(base, orders, AT_S, scenario=disney)
+    spliced = splice(base, orders, AT_S, scenario=disney)
     assert spliced.meta.dispatch_from_s == AT_S
     before = _departures(simulate(disney, base, seed=disney.seed), AT_S)
     after = simulate(disney, spliced, seed=disney.seed)
@@ -78,10 +78,10 @@ def test_a_dispatch_plan_taking_over_from_first_come_first_served_leaves_the_bus
     unmarked = spliced.model_copy(update={"meta": spliced.meta.model_copy(update={"dispatch_from_s": None})})
     assert _departures(simulate(disney, unmarked, seed=disney.seed), AT_S) != before
     # Spliced again later, the orders keep governing from the first handover.
-    again = _splice(spliced, orders, AT_S + 1800, scenario=disney)
+    again = splice(spliced, orders, AT_S + 1800, scenario=disney)
     assert again.meta.dispatch_from_s == AT_S
     # A plan whose orders governed from the start keeps them doing so.
-    assert _splice(orders, orders, AT_S, scenario=disney).meta.dispatch_from_s is None
+    assert splice(orders, orders, AT_S, scenario=disney).meta.dispatch_from_s is None
 
 
 def test_a_plan_without_dispatch_orders_keeps_its_json_and_digest():
@@ -105,7 +105,7 @@ def test_the_loop_hands_the_optimiser_the_buses_where_they_are_and_the_new_order
     orders = result.plan.of_type(DispatchBus)
     assert orders and min(a.at_s for a in orders) >= AT_S
     assert any(line.startswith("buses: re-planned from") for line in result.rationale)
-    spliced = _splice(base, result.plan, AT_S, scenario=disney)
+    spliced = splice(base, result.plan, AT_S, scenario=disney)
     run = simulate(disney, spliced, seed=disney.seed)
     assert _departures(run, AT_S) == _departures(simulate(disney, base, seed=disney.seed), AT_S)
     assert run.kpis["stranded_visitors"] == 0
@@ -223,9 +223,9 @@ def test_a_splice_lets_the_orders_in_effect_lapse_at_the_replanning_time_and_kee
     effect."""
     base = default_plan(disney)
     orders = _orders_from(disney, AT_S)
-    first = _splice(base, orders, AT_S, scenario=disney)
+    first = splice(base, orders, AT_S, scenario=disney)
     later = AT_S + 1800
-    second = _splice(first, base, later, scenario=disney)
+    second = splice(first, base, later, scenario=disney)
     kept = second.of_type(DispatchBus)
     assert kept and all(a.until_s == later for a in kept)
     after = [a for a in kept if a.at_s >= later]  # each bay's next order, cancelled: its buses were waiting

@@ -25,7 +25,7 @@ from scenarios.crowd import check_plan
 from scenarios.injects import facts, known_injects
 from scenarios.loading import scenario_from_document, scenario_graph
 from scenarios.plan import AssignStaff, ClearLane, DispatchBus, MeterFlow, Plan, PlanMeta
-from scenarios.splice import splice as _splice
+from scenarios.splice import splice
 from tests.crowd_builders import crowd_scenario
 
 TINY = DATA / "one_site_mmc.yaml"
@@ -78,7 +78,7 @@ def test_a_new_plan_takes_over_the_controls_in_force_at_the_replanning_time():
         DispatchBus(at_s=200, origin="bay", to="home"),
         MeterFlow(at_s=2500, node="d", rate_per_min=7),
     )
-    out = _splice(done, new, 1800, scenario=CROWD)
+    out = splice(done, new, 1800, scenario=CROWD)
     got = [(a.type, getattr(a, "node", None), a.at_s, getattr(a, "until_s", None), getattr(a, "rate_per_min", None))
            for a in out.actions]  # fmt: skip
     assert got == [
@@ -97,11 +97,11 @@ def test_tester_groups_are_not_moved_by_a_splice_but_crowd_posts_are():
     sent = AssignStaff(at_s=0, pool="local", to="site_a", count=8)
     resent = AssignStaff(at_s=0, pool="local", to="site_a", count=6)
     again = AssignStaff(at_s=3600, pool="local", to="site_a", count=8)  # the same (only) group, sent again
-    tested = _splice(_plan(sent), _plan(resent, again), 1800, scenario=load_scenario(TINY))
+    tested = splice(_plan(sent), _plan(resent, again), 1800, scenario=load_scenario(TINY))
     assert tested.actions == (sent,)  # nobody is left to send
     old = AssignStaff(at_s=0, pool="p", to="s1", count=8)
     new = AssignStaff(at_s=0, pool="p", to="s2", count=8)
-    crowd = _splice(_plan(old), _plan(new), 1800, scenario=CROWD)
+    crowd = splice(_plan(old), _plan(new), 1800, scenario=CROWD)
     assert [(a.to, a.at_s, a.until_s) for a in crowd.actions] == [("s1", 0, 1800), ("s2", 1800, None)]
 
 
@@ -112,7 +112,7 @@ def test_a_lane_clearing_cut_short_by_a_splice_still_lasts_its_minimum():
     done = _plan(ClearLane(at_s=1200, tunnel="yanan", direction="ab", until_s=7200),
                  ClearLane(at_s=1200, tunnel="yanan", direction="ba", until_s=7200))
     new = _plan(ClearLane(at_s=1800, tunnel="yanan", direction="ba", until_s=9000))
-    out = _splice(done, new, 1800, scenario=typhoon)
+    out = splice(done, new, 1800, scenario=typhoon)
     assert [(a.direction, a.at_s, a.until_s) for a in out.actions] == [("ab", 1200, 3000), ("ba", 1200, 9000)]
 
 
@@ -441,8 +441,8 @@ def test_a_crowd_replanned_from_its_state_does_better_than_one_planned_from_an_e
     assert min(a.at_s for a in from_state.actions) == 1800
     assert any(isinstance(a, MeterFlow) and a.at_s == 1800 for a in from_state.actions)
     over = {name: simulate(scenario, plan, seed=1).kpis["minutes_over_4ppm2"]
-            for name, plan in (("default", base), ("state", _splice(base, from_state, 1800, scenario=scenario)),
-                               ("empty", _splice(base, from_empty, 1800, scenario=scenario)))}  # fmt: skip
+            for name, plan in (("default", base), ("state", splice(base, from_state, 1800, scenario=scenario)),
+                               ("empty", splice(base, from_empty, 1800, scenario=scenario)))}  # fmt: skip
     assert over["state"] < over["empty"] < over["default"]
 
 
