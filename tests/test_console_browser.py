@@ -350,7 +350,8 @@ def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot
 
     log_in(page, "bund_chief")
     open_page(page, "方案审批", ready="人群管控措施")
-    for text in ("峰值密度（人/m²）", "超过 5 人/m² 的人·分钟", "限流排队最多人数"):
+    # The crowd KPI table's labels, with their units.
+    for text in ("峰值密度（人/m²）", "超过每平方米5人的时间（人·分钟）", "限流处最大排队人数（人）"):
         expect(page.get_by_text(text, exact=True).first).to_be_attached()
     for heading in ("限流（", "单向通行（", "人员岗位（"):
         expect(page.get_by_text(heading).first).to_be_visible()
