@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.buses import BayForecast, BusParams, bus_problem, forecast_bay_demand, plan_buses, solve_buses
+from optimizer.buses import BayForecast, BusOptions, bus_problem, forecast_bay_demand, plan_buses, solve_buses
 from optimizer.result import SolveParams, relative_gap
 from scenarios.graphs import load_graph
 from scenarios.mass_testing import MassTestingGeometry, default_plan
@@ -154,7 +154,7 @@ def main() -> None:
         sc, g, fc = case(buses, bucket_s, bays)
         problem = bus_problem(sc, fc, g)
         for limit in limits:
-            opts = BusParams(deterministic=mode == "deterministic", backend=backend)  # type: ignore[arg-type]
+            opts = BusOptions(deterministic=mode == "deterministic", backend=backend)  # type: ignore[arg-type]
             started = time.perf_counter()
             out = solve_buses(problem, params=SolveParams(time_limit_s=limit, workers=2), options=opts)
             wall = time.perf_counter() - started
@@ -182,7 +182,7 @@ def main() -> None:
         staff = default_plan(sc, g.graph)
         runs = [("FCFS", staff)]
         res = plan_buses(sc, fc, g, params=SolveParams(time_limit_s=10.0, workers=2),
-                         options=BusParams(deterministic=False))  # fmt: skip
+                         options=BusOptions(deterministic=False))  # fmt: skip
         runs.append(("optimised", Plan.build(staff.meta, [*staff.actions, *res.plan.actions])))
         for name, plan in runs:
             r = simulate(sc, plan, geometry=g)

@@ -19,7 +19,7 @@ from typing import Any
 from optimizer.result import SolveParams
 from optimizer.solving import Budget
 from optimizer.staffing.model import FluidModel, _grouped, _normalise_shares
-from optimizer.staffing.problem import Assignment, StaffingParams, StaffingProblem
+from optimizer.staffing.problem import Assignment, StaffingOptions, StaffingProblem
 from optimizer.staffing.search import BISECTION, Bisection, Formulation, Search
 
 
@@ -30,14 +30,14 @@ class Direct:
     grid_step_s: float = 60.0
     name: str = "direct"
 
-    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
+    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingOptions, budget: Budget,
                incumbent: Assignment | None) -> Search:  # fmt: skip
         if incumbent is not None or problem.fixed_shares is not None:
             raise ValueError("the direct formulation cannot re-plan from a state; use the bisection")
         return search_direct(problem, params=params, options=options, budget=budget, grid_step_s=self.grid_step_s)
 
 
-def search_direct(problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
+def search_direct(problem: StaffingProblem, *, params: SolveParams, options: StaffingOptions, budget: Budget,
                   grid_step_s: float = 60.0) -> Search:  # fmt: skip
     """One MIP with the makespan a variable on a time grid (`grid_step_s`) over the LP relaxation's rough range.
 
@@ -180,14 +180,14 @@ class CpSatProbe:
 CP_SAT_PROBES = Bisection(name="bisection, CP-SAT probes", probe_by=CpSatProbe)
 
 
-def variant(formulation: str, backend: str, **options: Any) -> tuple[StaffingParams, Formulation]:
+def variant(formulation: str, backend: str, **options: Any) -> tuple[StaffingOptions, Formulation]:
     """The options and first phase of "formulation:backend" as benchmarks/staffing.py names them (`options` are
-    more `StaffingParams`); the MIPs besides the probes (second phase, diagnosis) are HiGHS's with CP-SAT probes."""
+    more `StaffingOptions`); the MIPs besides the probes (second phase, diagnosis) are HiGHS's with CP-SAT probes."""
     if backend == "CP_SAT":
         if formulation != "bisection":
             raise ValueError(f"{formulation}:CP_SAT: CP-SAT only probes the bisection")
-        return StaffingParams(backend="HIGHS", **options), CP_SAT_PROBES
+        return StaffingOptions(backend="HIGHS", **options), CP_SAT_PROBES
     if formulation not in ("bisection", "direct"):
         raise ValueError(f"{formulation}:{backend}: the formulations are bisection and direct")
-    params = StaffingParams(backend=backend, **options)  # type: ignore[arg-type]
+    params = StaffingOptions(backend=backend, **options)  # type: ignore[arg-type]
     return params, Direct() if formulation == "direct" else BISECTION

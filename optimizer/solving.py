@@ -15,7 +15,8 @@ is), with a wall-clock cap that a deterministic run stops at anyway.
 
 Options. The tunables every model reads are `SolveParams` (`time_limit_s`, `workers`, `relative_gap`, `seed`); a
 model's own choices are a frozen `<Model>Options` dataclass beside it (`TyphoonOptions`, `CrowdOptions`,
-`BusParams`), with durations in `_s`, shares of the time limit in `_share`, and counts as plain nouns.
+`BusOptions`, `StaffingOptions`), with durations in `_s`, shares of the time limit in `_share`, and counts as
+plain nouns.
 """
 
 from __future__ import annotations

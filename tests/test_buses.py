@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from optimizer.buses import (
     BayForecast,
-    BusParams,
+    BusOptions,
     bus_placement,
     bus_problem,
     flow_bound,
@@ -41,7 +41,7 @@ from scenarios.schema import BusDepot, BusFleet, MassTestingScenario
 
 STEP = 300.0
 FAST = SolveParams(time_limit_s=5.0, workers=2, relative_gap=0.0)
-EXACT = BusParams(deterministic=True)
+EXACT = BusOptions(deterministic=True)
 FCFS_FILL_S = 300.0
 
 

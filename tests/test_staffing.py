@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from optimizer.result import SolveParams
 from optimizer.staffing import (
     Assignment,
-    StaffingParams,
+    StaffingOptions,
     diagnose_staffing,
     fluid_makespan,
     plan_staffing,
@@ -30,7 +30,7 @@ from scenarios.schema import MassTestingScenario
 from simulation.mass_testing import simulate
 
 EXACT = SolveParams(time_limit_s=30, relative_gap=1e-6)
-QUIET = StaffingParams(marginal=False)
+QUIET = StaffingOptions(marginal=False)
 
 
 def world(*, zones: Sequence[tuple[float, float, int]], sites: Sequence[tuple[float, float, int]],
@@ -219,7 +219,7 @@ def test_whole_routing_matches_brute_force(name):
     scenario, geo = world(**SMALL[name])
     problem = staffing_problem(scenario, geo)
     best = brute_force(problem)
-    result = plan_staffing(scenario, geo, params=EXACT, options=StaffingParams(split_zones=False, marginal=False))
+    result = plan_staffing(scenario, geo, params=EXACT, options=StaffingOptions(split_zones=False, marginal=False))
     assert result.objective == pytest.approx(best, rel=1e-5)
     assert result.bound <= best * (1 + 1e-9)
     assert fluid_makespan(problem, result.plan).makespan_s == pytest.approx(result.objective, rel=1e-9)
@@ -419,7 +419,7 @@ def test_random_tiny_worlds_match_brute_force(args):
     """On random tiny worlds, one site per zone: the solver's makespan is the enumerated optimum, above its bound."""
     scenario, geo = world(**args)
     best = brute_force(staffing_problem(scenario, geo))
-    result = plan_staffing(scenario, geo, params=EXACT, options=StaffingParams(split_zones=False, marginal=False))
+    result = plan_staffing(scenario, geo, params=EXACT, options=StaffingOptions(split_zones=False, marginal=False))
     if math.isinf(best):
         assert result.plan is None
         return

@@ -6,7 +6,7 @@ given as data, or built from a testing completion curve by `forecast_bay_demand`
 
 One job a module, each depending only on those above it:
 - `forecast`: the riders' forecast per bay (`BayForecast`, `forecast_bay_demand`);
-- `problem`: the frozen problem on its time grid and how it is built (`BusParams`, `BusProblem`, `bus_problem`,
+- `problem`: the frozen problem on its time grid and how it is built (`BusOptions`, `BusProblem`, `bus_problem`,
   where the buses start: `bus_placement`, on the rule shared with the simulation,
   `scenarios.mass_testing.bus_start_bays`);
 - `bounds`: schedules without a solver: scoring, greedy starts, regridding, lower bounds;
@@ -28,15 +28,15 @@ from optimizer.buses.bounds import (
     score_schedule,
 )
 from optimizer.buses.forecast import BayForecast, forecast_bay_demand
-from optimizer.buses.problem import BusParams, BusProblem, bus_placement, bus_problem
+from optimizer.buses.problem import BusOptions, BusProblem, bus_placement, bus_problem
 from optimizer.buses.report import diagnosis, dispatch_actions, outcome_details, plan_buses, rationale
 from optimizer.buses.search import BusOutcome, FleetNeed, min_fleet, solve_buses
 from scenarios.mass_testing import BusState
 
 __all__ = [
     "BayForecast",
+    "BusOptions",
     "BusOutcome",
-    "BusParams",
     "BusProblem",
     "BusScore",
     "BusState",

@@ -30,7 +30,7 @@ import numpy as np
 from optimizer.buses.backends import Backend, SolverBackend, make_backend
 from optimizer.buses.bounds import score_schedule
 from optimizer.buses.forecast import EPS
-from optimizer.buses.problem import BusParams, BusProblem
+from optimizer.buses.problem import BusOptions, BusProblem
 
 OBJECTIVE_SCALE = 1000  # phase 2's integer objective is in thousandths of a weighted rider-minute
 Pair = tuple[int, int]  # (bay index, destination index)
@@ -127,7 +127,7 @@ class DispatchModel:
         g = self.problem.n_steps
         return [(-1, self.c[(i, k, g - 1)]) for i, k in self.pairs], float(self.problem.riders_total)
 
-    def wait_km_terms(self, options: BusParams) -> tuple[list[tuple[int, Any]], float]:
+    def wait_km_terms(self, options: BusOptions) -> tuple[list[tuple[int, Any]], float]:
         """Weighted rider-minutes waited and bus-km, in thousandths, as (terms, constant)."""
         p = self.problem
         per_bucket = round(OBJECTIVE_SCALE * options.wait_weight * p.bucket_s / 60)

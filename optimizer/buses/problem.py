@@ -31,7 +31,7 @@ Boarding = Literal["until_departure", "at_dispatch"]
 
 
 @dataclass(frozen=True)
-class BusParams:
+class BusOptions:
     """The bus model's own tunables (time limit, gap, workers and seed are in `SolveParams`)."""
 
     wait_weight: float = 1.0  # per rider-minute waited at a bay (phase 2)
@@ -46,7 +46,7 @@ class BusParams:
     coarse_share: float = 0.3  # of the time limit, for the coarser grid when `plan_buses` is given one
 
 
-DEFAULT_OPTIONS = BusParams()
+DEFAULT_OPTIONS = BusOptions()
 
 
 @dataclass(frozen=True, eq=False)

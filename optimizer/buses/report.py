@@ -16,7 +16,7 @@ import numpy as np
 
 from optimizer.buses.bounds import BusScore
 from optimizer.buses.forecast import BayForecast, geometry_of
-from optimizer.buses.problem import DEFAULT_OPTIONS, BusParams, BusProblem, bus_problem
+from optimizer.buses.problem import DEFAULT_OPTIONS, BusOptions, BusProblem, bus_problem
 from optimizer.buses.search import DEFAULT_PARAMS, BusOutcome, solve_coarse_to_fine
 from optimizer.result import PlanResult, SolveParams, relative_gap
 from scenarios.mass_testing import BusState, MassTestingGeometry
@@ -30,7 +30,7 @@ def plan_buses(
     geometry: MassTestingGeometry | None = None,
     *,
     params: SolveParams = DEFAULT_PARAMS,
-    options: BusParams = DEFAULT_OPTIONS,
+    options: BusOptions = DEFAULT_OPTIONS,
     target_s: float | None = None,
     state: BusState | None = None,
     coarse_s: float | None = None,
@@ -105,7 +105,7 @@ def dispatch_actions(problem: BusProblem, dispatch: np.ndarray, score: BusScore 
     return out
 
 
-def outcome_details(out: BusOutcome, options: BusParams) -> dict[str, float]:
+def outcome_details(out: BusOutcome, options: BusOptions) -> dict[str, float]:
     """The outcome's numbers by name (all finite): KPI estimates, phase 2's value and bound, the fleet needed."""
     p, s = out.problem, out.score
     carried = p.riders_total - s.stranded

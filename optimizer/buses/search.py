@@ -8,7 +8,7 @@ Objective, lexicographic, in two phases on CP-SAT (chosen by measurement against
    where even the LP cannot), and CP-SAT's infeasibility proofs. Plans: CP-SAT feasibility probes "everyone
    carried by step t", by bisection from the bound to the best plan (the better of two greedy schedules
    first), restarted with new seeds (time to a first plan is heavy-tailed).
-2. with phase 1's value kept: `wait_weight` per rider-minute waited plus `km_weight` per bus-km (BusParams).
+2. with phase 1's value kept: `wait_weight` per rider-minute waited plus `km_weight` per bus-km (BusOptions).
    Bound: the LP relaxation, then CP-SAT on the whole model; plans: CP-SAT, then large neighbourhoods
    (one window of time, or three destinations, re-planned with everything else fixed).
 When the target is missed, `min_fleet` finds how many buses it would take (spare buses ready at the bays when
@@ -16,7 +16,7 @@ the fleet first could be). Bounds hold for the model on its grid. A finer grid l
 bigger model: `solve_coarse_to_fine` first solves phase 1 on a coarser grid and starts the fine search from
 that plan (`regrid_schedule`: it stays feasible on the fine grid).
 
-Time: `SolveParams.time_limit_s`, spent through a `Budget`. With `BusParams.deterministic` (default) CP-SAT
+Time: `SolveParams.time_limit_s`, spent through a `Budget`. With `BusOptions.deterministic` (default) CP-SAT
 runs one worker on its deterministic clock (about `DET_PER_S` units a second), so the same input gives the same
 plan every run; otherwise it runs `workers` in parallel on the wall clock (better plans in the same time, not
 reproducible). What a backend can do (restarts, neighbourhoods) it says itself (`optimizer.buses.backends`).
@@ -35,7 +35,7 @@ from optimizer.buses.backends import RELAXATION, Backend
 from optimizer.buses.bounds import BusScore, greedy_schedule, own_bound, regrid_schedule, score_schedule
 from optimizer.buses.forecast import EPS, BayForecast
 from optimizer.buses.model import OBJECTIVE_SCALE, DispatchModel
-from optimizer.buses.problem import DEFAULT_OPTIONS, BusParams, BusProblem
+from optimizer.buses.problem import DEFAULT_OPTIONS, BusOptions, BusProblem
 from optimizer.result import SolveParams, relative_gap
 from optimizer.solving import DET_PER_S, Budget
 
@@ -52,7 +52,7 @@ class FleetNeed:
     dispatch: np.ndarray | None = None  # the plan that does it with no spare bus, if one was found
 
 
-def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusParams = DEFAULT_OPTIONS,
+def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusOptions = DEFAULT_OPTIONS,
               budget: Budget | None = None, fleet_fails: bool = False) -> FleetNeed:  # fmt: skip
     """The fewest buses to move everyone by the target: the fleet plus spares ready at the bays early.
 
@@ -131,7 +131,7 @@ class _Phase1:
     probes: list[Probe] = field(default_factory=list)
 
 
-def _fewest_stranded(p: BusProblem, one: _Phase1, *, params: SolveParams, options: BusParams, budget: Budget,
+def _fewest_stranded(p: BusProblem, one: _Phase1, *, params: SolveParams, options: BusOptions, budget: Budget,
                      until: float) -> _Phase1:  # fmt: skip
     """Phase 1 when someone may be stranded: the most riders carried within the grid."""
     g = p.n_steps
@@ -152,7 +152,7 @@ def _fewest_stranded(p: BusProblem, one: _Phase1, *, params: SolveParams, option
     return one
 
 
-def _earliest_clear(p: BusProblem, one: _Phase1, *, params: SolveParams, options: BusParams, budget: Budget,
+def _earliest_clear(p: BusProblem, one: _Phase1, *, params: SolveParams, options: BusOptions, budget: Budget,
                     until: float) -> _Phase1:  # fmt: skip
     """Phase 1 when everyone can be carried: can they all be carried by step t?
 
@@ -223,7 +223,7 @@ def _probe(model: DispatchModel, amount: float, budget: Budget, params: SolvePar
     return status, attempt
 
 
-def _solver_name(options: BusParams) -> str:
+def _solver_name(options: BusOptions) -> str:
     return options.backend.replace("_", "-")
 
 
@@ -237,7 +237,7 @@ class _Phase2:
 
 
 def _improve(p: BusProblem, start: np.ndarray, *, last_step: int | None, stranded: int, params: SolveParams,
-             options: BusParams, budget: Budget) -> _Phase2:  # fmt: skip
+             options: BusOptions, budget: Budget) -> _Phase2:  # fmt: skip
     """Phase 2: least weighted waiting and km keeping phase 1's value, then a bound.
 
     The LP relaxation gives a first bound; CP-SAT on the whole model (a quarter of the time) a better bound
@@ -314,7 +314,7 @@ def _within(two: _Phase2, params: SolveParams) -> bool:
     return gap is not None and gap <= params.relative_gap + EPS
 
 
-def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, options: BusParams = DEFAULT_OPTIONS,
+def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, options: BusOptions = DEFAULT_OPTIONS,
                 starts: Sequence[np.ndarray] = ()) -> BusOutcome:  # fmt: skip
     """Phase 1 (stranded, then the last departure), the diagnosis if the target is missed, then phase 2.
 
@@ -385,7 +385,7 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, op
     )  # fmt: skip
 
 
-def _wait_km(score: BusScore, options: BusParams) -> float:
+def _wait_km(score: BusScore, options: BusOptions) -> float:
     return options.wait_weight * score.wait_rider_s / 60 + options.km_weight * score.bus_km
 
 
@@ -395,7 +395,7 @@ def solve_coarse_to_fine(
     *,
     coarse_s: float | None,
     params: SolveParams,
-    options: BusParams,
+    options: BusOptions,
 ) -> tuple[BusProblem, BusOutcome, BusOutcome | None]:
     """Solve on the forecast's grid, first on a coarser one when `coarse_s` is given: (problem, outcome, coarse).
 

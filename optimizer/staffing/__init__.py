@@ -1,10 +1,10 @@
 """Staffing the test sites: which testers go to which site in which wave, and which zones go to which site.
 
-    result = plan_staffing(scenario, geometry, params=SolveParams(time_limit_s=10), options=StaffingParams())
+    result = plan_staffing(scenario, geometry, params=SolveParams(time_limit_s=10), options=StaffingOptions())
 
 One module per job:
 - `problem`: the frozen data (`StaffingProblem`, built once by `staffing_problem`), the tunables
-  (`StaffingParams`) and a staffing as numbers (`Assignment`);
+  (`StaffingOptions`) and a staffing as numbers (`Assignment`);
 - `fluid`: the fluid model that scores a staffing or any plan (`score`, `fluid_makespan`); its rules are there;
 - `model`: the same model as a MIP at a trial makespan (`FluidModel`), one function per constraint group;
 - `search`: the least makespan with a proven bound (bisection: LP relaxation, then MIP probes), then walking
@@ -41,7 +41,7 @@ from optimizer.staffing.problem import (
     Assignment,
     Backend,
     PoolSpec,
-    StaffingParams,
+    StaffingOptions,
     StaffingProblem,
     Timeline,
     Wave,
@@ -83,7 +83,7 @@ __all__ = [
     "Search",
     "SecondPhase",
     "StaffingDiagnosis",
-    "StaffingParams",
+    "StaffingOptions",
     "StaffingProblem",
     "Timeline",
     "Wave",

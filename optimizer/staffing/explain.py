@@ -18,7 +18,7 @@ from optimizer.staffing.problem import (
     DEFAULT_OPTIONS,
     DEFAULT_PARAMS,
     Assignment,
-    StaffingParams,
+    StaffingOptions,
     StaffingProblem,
     staffing_problem,
 )
@@ -93,7 +93,7 @@ def rationale(problem: StaffingProblem, outcome: FluidOutcome, search: Search,
     return lines, booth[:2]
 
 
-def marginal_values(search: Search, *, options: StaffingParams, booth_sites: list[int], budget: Budget) -> list[str]:
+def marginal_values(search: Search, *, options: StaffingOptions, booth_sites: list[int], budget: Budget) -> list[str]:
     """What more buys: the LP relaxation's least makespan re-found with more testers in each pool, or a booth more
     at the booth-bound bottleneck sites (the base and each variant to the same tolerance, on the same LP)."""
     lp, bracket = search.lp, search.lp_bracket
@@ -150,7 +150,7 @@ def _unlimited(problem: StaffingProblem, finish_by_s: float) -> StaffingProblem:
 
 
 def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Callable[[float], str], params: SolveParams,
-             options: StaffingParams, budget: Budget) -> StaffingDiagnosis:  # fmt: skip
+             options: StaffingOptions, budget: Budget) -> StaffingDiagnosis:  # fmt: skip
     """The fewest testers that finish by `finish_by_s`, leaving on the pools' schedules in groups of any size.
 
     The same model with every wave unlimited and no pool limits, minimising the testers sent: the LP's value
@@ -195,7 +195,7 @@ def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Callable[[f
 
 def diagnose_staffing(scenario: MassTestingScenario, geometry: MassTestingGeometry | None = None, *,
                       finish_by_s: float | None = None, params: SolveParams = DEFAULT_PARAMS,
-                      options: StaffingParams = DEFAULT_OPTIONS) -> StaffingDiagnosis:  # fmt: skip
+                      options: StaffingOptions = DEFAULT_OPTIONS) -> StaffingDiagnosis:  # fmt: skip
     """How many testers finishing by `finish_by_s` needs (by default the scenario's target, else its horizon)."""
     if finish_by_s is None:
         finish_by_s = scenario.thresholds.target_finish_s

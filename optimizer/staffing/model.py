@@ -29,7 +29,7 @@ from ortools.linear_solver import linear_solver_pb2, pywraplp
 
 from optimizer.result import SolveParams
 from optimizer.solving import mip_status
-from optimizer.staffing.problem import DEFAULT_PARAMS, Assignment, PoolSpec, StaffingParams, StaffingProblem
+from optimizer.staffing.problem import DEFAULT_PARAMS, Assignment, PoolSpec, StaffingOptions, StaffingProblem
 
 
 def _row(solver: Any, variables: list, *, lb: float | None = None, ub: float | None = None) -> Any:
@@ -246,7 +246,7 @@ class FluidModel:
         for (s, _), v in self.b.items():
             v.SetUb(p.booths[s] + (booths if s == site else 0))
 
-    def minimise_walk_and_travel(self, options: StaffingParams) -> None:
+    def minimise_walk_and_travel(self, options: StaffingOptions) -> None:
         """The second phase's objective: visitor-seconds walked and tester-seconds travelled, weighted."""
         obj = self.solver.Objective()
         obj.Clear()

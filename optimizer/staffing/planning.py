@@ -16,7 +16,7 @@ from optimizer.staffing.fluid import score
 from optimizer.staffing.problem import (
     DEFAULT_OPTIONS,
     DEFAULT_PARAMS,
-    StaffingParams,
+    StaffingOptions,
     assignment_of,
     staffing_problem,
 )
@@ -32,7 +32,7 @@ def plan_staffing(
     geometry: MassTestingGeometry | None = None,
     *,
     params: SolveParams = DEFAULT_PARAMS,
-    options: StaffingParams = DEFAULT_OPTIONS,
+    options: StaffingOptions = DEFAULT_OPTIONS,
     state: MassTestingState | None = None,
     formulation: Formulation = BISECTION,
 ) -> PlanResult:

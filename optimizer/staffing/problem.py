@@ -29,7 +29,7 @@ DEFAULT_PARAMS = SolveParams()
 
 
 @dataclass(frozen=True)
-class StaffingParams:
+class StaffingOptions:
     """The staffing model's own tunables (the shared ones, time limit, gap, workers and seed, are `SolveParams`)."""
 
     walk_weight: float = 1.0  # per visitor-second walked, second phase
@@ -43,7 +43,7 @@ class StaffingParams:
     extra_testers: int = 10  # the unit of more testers in the marginal analysis
 
 
-DEFAULT_OPTIONS = StaffingParams()
+DEFAULT_OPTIONS = StaffingOptions()
 
 
 @dataclass(frozen=True)

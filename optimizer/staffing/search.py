@@ -7,7 +7,7 @@ positive shortfall at T proves that no plan finishes by T; that bound is ours, c
 probes (HiGHS by default; SCIP and CBC on request) from the LP's threshold up, each plan found scored by the
 exact fluid makespan, until the best is within `relative_gap` of the bound; a probe the MIP proves infeasible
 raises the bound. A second MIP then fixes the makespan and minimises visitor walking and tester travel (weights
-in `StaffingParams`). The first phase is a `Formulation`: `Bisection` here; the alternatives measured against it
+in `StaffingOptions`). The first phase is a `Formulation`: `Bisection` here; the alternatives measured against it
 (one MIP with the makespan a variable on a time grid; probes by CP-SAT on a whole-second copy of the model) live
 in benchmarks/staffing_formulations.py.
 """
@@ -26,7 +26,7 @@ from optimizer.result import SolveParams
 from optimizer.solving import Budget
 from optimizer.staffing.fluid import score
 from optimizer.staffing.model import FluidModel
-from optimizer.staffing.problem import Assignment, StaffingParams, StaffingProblem
+from optimizer.staffing.problem import Assignment, StaffingOptions, StaffingProblem
 
 ABS_TOL_S = 0.01  # makespans this close count as equal, whatever the relative gap
 
@@ -53,7 +53,7 @@ class Formulation(Protocol):
     @property
     def name(self) -> str: ...
 
-    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
+    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingOptions, budget: Budget,
                incumbent: Assignment | None) -> Search: ...  # fmt: skip
 
 
@@ -211,7 +211,7 @@ def _gap(objective: float, bound: float) -> float:
     return max(0.0, objective - bound) / max(objective, 1e-9)
 
 
-def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
+def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: StaffingOptions, budget: Budget,
                     incumbent: Assignment | None = None, probe_by: ProbeFactory | None = None) -> Search:  # fmt: skip
     """Bisection on the makespan: the LP relaxation for the bound, then MIP probes for plans (from `incumbent`,
     a plan to beat, when re-planning). The probes are the MIP itself unless `probe_by` makes others."""
@@ -269,7 +269,7 @@ class Bisection:
     name: str = "bisection"
     probe_by: ProbeFactory | None = None
 
-    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingParams, budget: Budget,
+    def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingOptions, budget: Budget,
                incumbent: Assignment | None) -> Search:  # fmt: skip
         return search_makespan(problem, params=params, options=options, budget=budget, incumbent=incumbent,
                                probe_by=self.probe_by)  # fmt: skip
@@ -313,7 +313,7 @@ class SecondPhase:
     bound: float | None = None
 
 
-def second_phase(search: Search, *, params: SolveParams, options: StaffingParams, budget: Budget) -> SecondPhase:
+def second_phase(search: Search, *, params: SolveParams, options: StaffingOptions, budget: Budget) -> SecondPhase:
     """With the makespan fixed at the best found (plus any slack), minimise walking and tester travel."""
     assert search.model is not None and search.best is not None
     model, problem = search.model, search.model.problem
