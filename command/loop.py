@@ -43,6 +43,7 @@ from sqlalchemy import select
 from command import audit
 from command.audit import log_activity
 from command.authority import incident_for
+from command.consequences import consequences
 from command.errors import CommandError, Conflict, Infeasible
 from command.incidents import scenario_of, set_phase
 from command.kinds import breaches, kind_of, simulate, state_at
@@ -116,6 +117,9 @@ def plan_incident(
         "previous": previous.forecast.get("planned") if previous is not None else None,
         "previous_plan": previous.plan_id if previous is not None else None,
         "rationale": list(solve.rationale),
+        # Before sign-off, what this plan makes worse than the default plan, the thresholds it crosses, a weak
+        # bound (`command.consequences`), on what is known now.
+        "warnings": [w.to_json() for w in consequences(known_world, outcome.baseline, planned, solve)],
     }
     solver = {**solve.stats().model_dump(), "diagnosis": solve.diagnosis, "rationale": list(solve.rationale)}
     say("proposing")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from command.consequences import Consequence, consequences
 from command.kinds import optimise, simulate
 from optimizer.result import PlanResult, SolveParams
 from scenarios import Plan, load_scenario
@@ -57,7 +58,13 @@ class RunOutcome:
         else:
             out["plan"] = out.get("plan") or json.loads(self.baseline_plan.to_json())
         out["sim"] = {"events": events, "sim_s": sim_s, "wall_s": round(wall_s, 6)}
+        out["warnings"] = [w.to_json() for w in self.warnings()]
         return out
+
+    def warnings(self) -> list[Consequence]:
+        """What the plan makes worse than the default plan, the thresholds its run crosses, a weak bound
+        (`command.consequences`); with no plan, the thresholds the default plan's run crosses."""
+        return consequences(self.scenario, self.baseline, self.planned, self.solve)
 
 
 def solve_params(time_limit_s: float, **tunables: Any) -> SolveParams:

@@ -542,7 +542,7 @@ SPEC = KindSpec(
     default_plan=default_plan,
     state=TyphoonState,
     kpis=KPIS,
-    injects=frozenset({"message", FORECAST_INJECT}),
+    injects=frozenset({"message", "delay", FORECAST_INJECT}),  # delay: an escort team held back
     splice=SpliceRules(min_hold_s=_min_clear),
     breach_checks={"riders_stranded": lambda s, k: k.get("riders_stranded", 0.0) > 0},
     whatif=_whatif,

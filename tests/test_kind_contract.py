@@ -72,6 +72,11 @@ def test_validate_run_and_sweep_take_the_fourth_kind(tmp_path):  # type: ignore[
     out = json.loads(done.stdout)
     assert out["kind"] == "shelter" and out["solver"]["status"] == "OPTIMAL"
     assert set(out["baseline"]["kpis"]) == set(out["planned"]["kpis"]) == {"mean_wait_min", "registered", "waiting_end"}
+    # Five clerks wait longer than eight: the plan says so before anyone signs it (its only headline KPI).
+    (worse,) = [w for w in out["warnings"] if w["kind"] == "worse"]
+    assert (worse["kpi"], worse["default"], worse["plan"]) == (
+        "mean_wait_min", out["baseline"]["kpis"]["mean_wait_min"], out["planned"]["kpis"]["mean_wait_min"])
+    assert worse["plan"] > worse["default"] and worse["message"].startswith("Mean wait (min): ")
 
     summaries = []
     for engine in ("local", "serial"):
@@ -106,6 +111,7 @@ def test_the_fourth_kind_runs_the_incident_loop_and_is_replanned_from_its_state(
     approve_and_apply(world.store, chief, first, password=PASSWORD, shown=view_plan(world.store, chief, first).shown())
     report = advance(world.store, world["planner"], iid)
     assert (report.to_s, report.stopped_for) == (1800, "inject: message")
+    assert [w["kpi"] for w in view_plan(world.store, chief, first).forecast["warnings"]] == ["mean_wait_min"]
     second = plan_incident(world.store, world["planner"], iid, params=SolveParams(time_limit_s=5))
     view = view_plan(world.store, chief, second)
     assert view.plan.meta.state_time_s == 1800
@@ -136,7 +142,8 @@ def test_the_console_shows_a_fourth_kind_incident(tmp_path, monkeypatch):  # typ
     iid = open_incident(store, actors["admin"], load_scenario(SHELTER), jurisdiction="pudong")
     grant_command(store, actors["admin"], iid, "cmd", hours=4)
     pid = plan_incident(store, actors["planner"], iid, params=SolveParams(time_limit_s=5))
-    approve_and_apply(store, actors["cmd"], pid, password=PASSWORD, shown=view_plan(store, actors["cmd"], pid).shown())
+    view = view_plan(store, actors["cmd"], pid)
+    approve_and_apply(store, actors["cmd"], pid, password=PASSWORD, shown=view.shown())
     store.dispose()
     monkeypatch.setenv("YIWANG_DATABASE_URL", f"sqlite:///{path}")
     at = log_in(new_app(), "planner", PASSWORD)
@@ -150,6 +157,8 @@ def test_the_console_shows_a_fourth_kind_incident(tmp_path, monkeypatch):  # typ
     at.session_state["yiwang_goto"] = "review"
     at.run()
     no_exception(at)
+    assert [w.value for w in at.warning if w.value.startswith("比默认方案更差")] == [
+        "比默认方案更差：平均等待（分钟），本方案 " + _fmt(view)]
     assert ADMIN_PASSWORD  # the admin signed the store up; nobody else used it
 
 
@@ -192,4 +201,28 @@ def test_an_inject_the_scenarios_kind_does_not_know_is_refused_with_its_place():
     with pytest.raises(ScenarioError) as caught:
         scenario_from_document(doc, file="storm.yaml")
     assert [str(p) for p in caught.value.problems] == [
-        "storm.yaml: injects[1].kind: 'surge' does nothing in a typhoon scenario; this kind knows forecast, message"]
+        "storm.yaml: injects[1].kind: 'surge' does nothing in a typhoon scenario; this kind knows delay, forecast, message"]
+
+
+def _fmt(view) -> str:  # type: ignore[no-untyped-def]
+    """The console's Chinese line for the plan's one `worse` warning, from the plan's own forecast."""
+    (w,) = view.forecast["warnings"]
+    return f"{w['plan']:,.4g}，默认方案 {w['default']:,.4g}"
+
+
+def test_consequences_name_a_breach_and_a_weak_bound(shelter):  # type: ignore[no-untyped-def]
+    """A plan whose run misses the wait target carries a breach; a plan proven only within 40% a weak bound;
+    a plan no worse, within 1% and with no breach carries nothing."""
+    from command.consequences import consequences
+    from optimizer.result import PlanResult
+
+    strict = shelter.model_copy(update={"target_wait_s": 1.0})
+    plan = default_plan(strict)
+    run = simulate(strict, plan, seed=2)
+    loose = PlanResult(plan=plan, status="FEASIBLE", objective=10.0, bound=6.0, wall_s=0.1)
+    found = consequences(strict, run, run, loose)
+    assert [(c.kind, c.kpi) for c in found] == [("breach", None), ("weak_bound", None)]
+    assert found[0].message == "the mean wait misses the target at 22:00"
+    assert "within 40% of the best possible only" in found[1].message
+    tight = PlanResult(plan=plan, status="OPTIMAL", objective=10.0, bound=9.95, wall_s=0.1)
+    assert consequences(shelter, run, run, tight) == []

@@ -76,6 +76,8 @@ def show_plan(store: Store, actor: Actor, plan_id: int, version: int | None, *, 
     f = view.forecast
     console.print(_kpi_table("forecast", {"without (default)": f.get("baseline"), "with this plan": f.get("planned"),
                                           "plan in effect": f.get("previous")}))  # fmt: skip
+    for w in f.get("warnings") or []:  # before sign-off: what this plan makes worse, breaches, a weak bound
+        console.print(f"warning ({w.get('kind')}): {w.get('message')}", markup=False, highlight=False)
     counts: dict[str, int] = {}
     for a in view.plan.actions:
         counts[a.type] = counts.get(a.type, 0) + 1

@@ -66,6 +66,8 @@ def _print_run(outcome: Any, rows: list[tuple[str, float, float | None]]) -> Non
     Console().print(table)
     if outcome.solve is not None:
         typer.echo(outcome.solve.summary())
+    for warning in outcome.warnings():
+        typer.echo(f"warning ({warning.kind}): {warning.message}")
     stats = outcome.baseline.stats
     typer.echo(f"simulated {stats.sim_s / 3600:.2f} h in {stats.wall_s:.2f} s ({stats.events:,} events) per run")
 

@@ -7,12 +7,14 @@ anyone else whatever the page shows: the action runs as the identity the session
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from command import ics
 from command.console import jobs, views
 from command.console.screens.common import choose_incident, flash, job_outcome_shown, job_progress, kpi_label
-from command.console.session import actor_for_action, current_token, store, tr
+from command.console.session import actor_for_action, current_token, lang, store, tr
 from command.errors import AuthFailed, CommandError
 from command.incidents import get_incident, roster, scenario_document
 from command.kinds import kind_of
@@ -132,6 +134,18 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView], kind: str) -> None:
             row[tr("review.col.previous")] = None if k not in previous else round(previous[k], 2)
         rows.append(row)
     st.dataframe(rows, hide_index=True, width="stretch")
+    _warnings(f.get("warnings") or [], kind)
+
+
+def _warnings(warnings: list[dict[str, Any]], kind: str) -> None:
+    """Before sign-off, each consequence the plan carries (`command.consequences`), in the user's language."""
+    for w in warnings:
+        kpi = kind_of(kind).spec.kpi(w["kpi"]) if w.get("kpi") else None
+        if w.get("kind") == "worse" and kpi is not None:
+            st.warning(tr("review.warning.worse", kpi=kpi.label(lang()), plan=f"{w['plan']:,.4g}",
+                          default=f"{w['default']:,.4g}"))  # fmt: skip
+        else:
+            st.warning(tr(f"review.warning.{w.get('kind')}", message=w.get("message", "")))
 
 
 def _forecast_chart(document: str, view: PlanView, seed: int) -> None:

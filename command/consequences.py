@@ -1,0 +1,71 @@
+"""A plan's consequences a commander must see before signing: never silently worse.
+
+Every run that proposes a plan checks it against the default plan on the same seed and says, as structured
+warnings (`ARCHITECTURE`: `warnings: [{kind, kpi, default, plan, message}]`):
+- `worse`: each headline KPI of the scenario's kind (its KPI table) the plan makes worse than the default plan,
+  in the KPI's own direction, by how much, in its unit;
+- `breach`: each threshold the plan's simulated run crosses (the kind's `breaches`: a critical density, a
+  visitor waiting past the maximum, testing past the target time), where and when;
+- `weak_bound`: the optimiser's plan is not proven within `GAP_LIMIT` of the best possible (or has no bound).
+A plan with none of these is one the commander can approve knowing what it does; one with some says so first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from command.kinds import breaches, kind_of
+from optimizer.result import PlanResult
+from simulation.core import SimResult
+
+#: A sub-model proven no closer than this to the best possible is reported as a weak bound.
+GAP_LIMIT = 0.05
+
+
+@dataclass(frozen=True)
+class Consequence:
+    """One warning about a plan: what kind, which KPI (if any), its value under the default plan and this one."""
+
+    kind: Literal["worse", "breach", "weak_bound"]
+    kpi: str | None
+    default: float | None
+    plan: float | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def consequences(scenario: Any, baseline: SimResult, planned: SimResult | None,
+                 solve: PlanResult | None = None) -> list[Consequence]:  # fmt: skip
+    """The warnings a plan carries: headline KPIs made worse, thresholds its run crosses, a weak bound. With no
+    plan (`planned` None), the thresholds the default plan's own run crosses."""
+    spec = kind_of(scenario).spec
+    out: list[Consequence] = []
+    run = planned if planned is not None else baseline
+    if planned is not None:
+        for kpi in spec.headline:
+            if kpi.name not in baseline.kpis or kpi.name not in planned.kpis:
+                continue
+            was, now = float(baseline.kpis[kpi.name]), float(planned.kpis[kpi.name])
+            if kpi.worse(was, now):
+                said = (f"{kpi.label()}: {now:,.4g} under this plan against {was:,.4g} under the default plan "
+                        f"({now - was:+,.4g} {kpi.unit}; {kpi.better} is better)")
+                out.append(Consequence("worse", kpi.name, was, now, said))
+    for b in breaches(scenario, run):
+        out.append(Consequence("breach", None, None, None, f"{b.text} at {scenario.clock.label(b.t_s)}"))
+    if solve is not None and solve.plan is not None:
+        gap = solve.gap
+        if gap is None:
+            out.append(Consequence("weak_bound", None, None, None,
+                                   f"the optimiser ({solve.status}) has no bound on how far this plan may be from "
+                                   "the best possible"))  # fmt: skip
+        elif gap > GAP_LIMIT:
+            out.append(Consequence("weak_bound", None, None, None,
+                                   f"the optimiser ({solve.status}) proved this plan within {100 * gap:.0f}% of the "
+                                   f"best possible only (more than {100 * GAP_LIMIT:.0f}%)"))  # fmt: skip
+    return out
+
+
+__all__ = ["GAP_LIMIT", "Consequence", "consequences"]
