@@ -201,7 +201,8 @@ def test_an_inject_the_scenarios_kind_does_not_know_is_refused_with_its_place():
     with pytest.raises(ScenarioError) as caught:
         scenario_from_document(doc, file="storm.yaml")
     assert [str(p) for p in caught.value.problems] == [
-        "storm.yaml: injects[1].kind: 'surge' does nothing in a typhoon scenario; this kind knows delay, forecast, message"]
+        "storm.yaml: injects[1].kind: 'surge' does nothing in a typhoon scenario; "
+        "this kind knows delay, forecast, message"]
 
 
 def _fmt(view) -> str:  # type: ignore[no-untyped-def]
