@@ -37,7 +37,7 @@ def run_demo(scenario_name: str, *, db_url: str, out: Path, time_limit_s: float,
     store = Store(db_url)
     if not store.is_initialised():
         init_demo_store(store)
-        console.print(f"[bold]DEMO store[/] created at {store.safe_url} (demo users share the password "
+        console.print(f"DEMO store created at {store.safe_url} (demo users share the password "
                       f"{DEMO_PASSWORD!r}; not for real incidents)")  # fmt: skip
     elif not is_demo(store):
         raise CommandError(f"{store.safe_url} is a real store; the demo only runs on a DEMO store "
@@ -46,7 +46,7 @@ def run_demo(scenario_name: str, *, db_url: str, out: Path, time_limit_s: float,
         from command.migrate import upgrade
 
         upgrade(store)
-        console.print(f"[bold]DEMO store[/] {store.safe_url}")
+        console.print(f"DEMO store {store.safe_url}")
     home = kind_of(scenario).demo  # where the kind's incident belongs, and who commands it in the demo store
     jurisdiction, commander_name = home.get("jurisdiction", "huangpu"), home.get("commander", "bund_chief")
     admin = authenticate(store, "admin", DEMO_PASSWORD, purpose="demo")

@@ -56,6 +56,11 @@ def register_union_tags(*tags: str) -> None:
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
+def key_path(path: str, key: object) -> str:
+    """The path of a mapping's entry: `path.key`, or `path['odd key']` when the key is not a plain name."""
+    return (f"{path}.{key}" if path else str(key)) if _PLAIN_KEY.fullmatch(str(key)) else f"{path}[{str(key)!r}]"
+
+
 def dotted(loc: Iterable[Any]) -> str:
     """Render a pydantic location tuple as `a.b[2].c` (odd keys quoted: `a['my key']`). Pydantic marks an error in
     a mapping's key (not its value) with a `[key]` step after the key; the path ends at the key itself."""

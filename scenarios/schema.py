@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from scenarios.distributions import Distribution
+from scenarios.errors import key_path
 
 MAX_COUNT = 10_000_000
 MAX_SECONDS = 31 * 24 * 3600.0
@@ -588,8 +589,8 @@ def _walk(annotation: Any, value: Any, path: str, refs: tuple[NodeRef, ...]) -> 
     if origin is dict and isinstance(value, dict):
         key_t, val_t = get_args(annotation)
         for key, item in value.items():
-            yield from _walk(key_t, key, f"{path}.{key}", ())
-            yield from _walk(val_t, item, f"{path}.{key}", ())
+            yield from _walk(key_t, key, key_path(path, key), ())
+            yield from _walk(val_t, item, key_path(path, key), ())
 
 
 def node_refs(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str, NodeRef]]:

@@ -89,3 +89,16 @@ def test_set_on_a_missing_list_position_is_refused(one_site_mmc):
     assert problems(one_site_mmc, "testing.sites[5].booths=3") == [
         "one_site_mmc.yaml: testing.sites[5].booths: --set: no such field or list position in the scenario"
     ]
+
+
+def test_an_odd_mapping_key_naming_no_node_is_quoted_in_the_path():
+    """A crowd origin keyed `:exit` (not a plain name) that names no node is reported at
+    `demand.origins[':exit']`, the same path form the schema errors use."""
+    doc = load_scenario("bund_new_year_2014").model_dump(mode="json")
+    origins = doc["demand"]["origins"]
+    first = next(iter(origins))
+    origins[f":{first}"] = origins.pop(first)
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_document(doc, file="odd.yaml")
+    assert f"odd.yaml: demand.origins[':{first}']: unknown node ':{first}' (not in graph 'bund')" in [
+        str(p) for p in caught.value.problems]

@@ -26,7 +26,7 @@ from command.cli import (
     store,
     users,
 )
-from command.cli.common import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_OK
+from command.cli.common import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_OK, say
 from command.errors import Infeasible
 from command.kinds import load_kinds
 
@@ -70,11 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_INTERNAL)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        say("interrupted", err=True)
         return 130
     except Exception as exc:  # the last line of defence: a message, not a traceback, and exit 1
-        typer.echo(f"yiwang: internal error: {type(exc).__name__}: {exc}", err=True)
-        typer.echo("please report this with the command you ran", err=True)
+        say(f"yiwang: internal error: {type(exc).__name__}: {exc}", err=True)
+        say("please report this with the command you ran", err=True)
         return EXIT_INTERNAL
     return EXIT_OK
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import DbOption, UserOption, handles_input_errors, log_in, open_store
+from command.cli.common import DbOption, UserOption, handles_input_errors, log_in, open_store, say
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def audit_verify(db_url: DbOption = None) -> None:
     store = open_store(db_url)
     report = verify(store)
     for line in report.lines():
-        typer.echo(line, err=not report.ok)
+        say(line, err=not report.ok)
     if not report.ok:
         raise typer.Exit(2)
 
@@ -32,7 +32,7 @@ def audit_head(db_url: DbOption = None) -> None:
     from command.audit import verify
 
     report = verify(open_store(db_url))
-    typer.echo(f"{report.head_seq} {report.head_hash}")
+    say(f"{report.head_seq} {report.head_hash}")
 
 
 @app.command("log")
@@ -49,4 +49,4 @@ def audit_log(
     store = open_store(db_url)
     log_in(store, user, "audit log").require("audit.verify", "read the audit log")
     for e in entries(store, incident_id=incident_id, limit=last):
-        typer.echo(f"{e.seq:>6} {e.at} {e.actor:<16} {e.action:<14} {e.subject} {e.details[:100]}")
+        say(f"{e.seq:>6} {e.at} {e.actor:<16} {e.action:<14} {e.subject} {e.details[:100]}")

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from command.errors import BadInput, CommandError, Infeasible
 from command.migrate import check_current
+from command.safe_text import clean
 from command.security import Actor, authenticate
 from command.store import Store, StoreError
 from scenarios import ScenarioError
@@ -51,10 +52,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def fail(lines: list[str], code: int) -> NoReturn:
-    """Print each line on standard error and exit with `code`."""
+    """Print each line on standard error (made harmless: `say`) and exit with `code`."""
     for line in lines:
-        typer.echo(line, err=True)
+        say(line, err=True)
     raise typer.Exit(code)
+
+
+def say(text: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print a line that may carry stored or user-supplied text: control characters are shown as escapes, never
+    acted on by the terminal (`command.safe_text.clean`)."""
+    typer.echo(clean(text), err=err, nl=nl)
 
 
 def handles_input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,6 +130,22 @@ def read_text(path: Path) -> str:
         raise BadInput(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def out_console() -> Console:
-    """The console for tables and plan views on standard output (no number highlighting)."""
-    return Console(highlight=False)
+class SafeConsole(Console):
+    """A Rich console for text that may come from the store or a file: no markup is interpreted (`[/x]` is shown,
+    not parsed), nothing is highlighted, and control characters in strings are shown as escapes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, highlight=False, **kwargs)
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+def out_console(*, stderr: bool = False) -> Console:
+    """The console for tables, plan views and progress (standard output, or standard error)."""
+    return SafeConsole(stderr=stderr)
+
+
+def cells(*values: object) -> list[str]:
+    """Table cells made harmless (a Rich table renders its cells through the console: see `SafeConsole`)."""
+    return [clean(v) for v in values]

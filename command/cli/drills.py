@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import DbOption, JsonOption, UserOption, handles_input_errors, log_in, open_store
+from command.cli.common import DbOption, JsonOption, UserOption, handles_input_errors, log_in, open_store, say
 
 app = typer.Typer(help="Training drills: an exercise with injects, a trainee in command, a score.",
                   no_args_is_help=True)  # fmt: skip
@@ -36,7 +36,7 @@ def drill_start(
     actor.require("grants.manage", "start drills")
     iid = start_drill(store, actor, scenario, injects=script, jurisdiction=jurisdiction, trainee=trainee,
                       hours=hours, file=Path(injects).name, overrides=set_ or [])  # fmt: skip
-    typer.echo(f"exercise incident {iid} opened with {len(script)} injects; {trainee} is in command")
+    say(f"exercise incident {iid} opened with {len(script)} injects; {trainee} is in command")
 
 
 @app.command("score")
@@ -53,11 +53,11 @@ def drill_score(
     store = open_store(db_url)
     scores = score_drill(store, log_in(store, user, "drill score"), incident_id)
     if as_json:
-        typer.echo(scores_json(scores))
+        say(scores_json(scores))
         return
     for s in scores:
-        typer.echo(s.line())
+        say(s.line())
     if scores:
-        typer.echo(f"mean score {sum(s.score for s in scores) / len(scores):.0f}/100")
+        say(f"mean score {sum(s.score for s in scores) / len(scores):.0f}/100")
     else:
-        typer.echo("no decisions yet")
+        say("no decisions yet")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import DbOption, UserOption, csv_items, handles_input_errors, log_in, open_store
+from command.cli.common import DbOption, UserOption, csv_items, handles_input_errors, log_in, open_store, say
 
 
 @handles_input_errors
@@ -27,7 +27,7 @@ def grant_cmd(
     actor = log_in(store, user, "grant")
     gid = grant_command(store, actor, incident_id, to, hours=hours, reason=reason,
                         limits=GrantLimits(csv_items(resources), csv_items(jurisdictions)))  # fmt: skip
-    typer.echo(f"grant {gid}: {to} holds command of incident {incident_id} for {hours:g} h")
+    say(f"grant {gid}: {to} holds command of incident {incident_id} for {hours:g} h")
 
 
 @handles_input_errors
@@ -42,4 +42,4 @@ def revoke_cmd(
 
     store = open_store(db_url)
     gid = revoke_command(store, log_in(store, user, "revoke"), incident_id, reason=reason)
-    typer.echo(f"grant {gid} revoked")
+    say(f"grant {gid} revoked")

@@ -7,18 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from command.cli.common import (
     DbOption,
     JsonOption,
     UserOption,
+    cells,
     handles_input_errors,
     log_in,
     open_store,
     out_console,
     read_text,
+    say,
 )
 from command.cli.plans import show_plan
 from command.errors import NotAuthorised
@@ -55,7 +56,7 @@ def incident_open(
                         seed=seed, period_s=None if period_hours is None else period_hours * 3600)  # fmt: skip
     if demo_roster:
         import_roster(store, actor, iid, make_roster(loaded))
-    typer.echo(f"incident {iid} opened ({loaded.name}, {jurisdiction}{', EXERCISE' if exercise else ''})")
+    say(f"incident {iid} opened ({loaded.name}, {jurisdiction}{', EXERCISE' if exercise else ''})")
 
 
 @app.command("list")
@@ -76,8 +77,8 @@ def incident_list(
         return
     table = Table("id", "code", "title", "jurisdiction", "status", "phase", "commander", "active plan", "alarm")
     for r in rows:
-        table.add_row(str(r.id), r.code + (" EXERCISE" if r.exercise else ""), r.title, r.jurisdiction, r.status,
-                      r.phase, r.holder or "-", str(r.active_plan or "-"), r.needs_replan[:60])  # fmt: skip
+        table.add_row(*cells(str(r.id), r.code + (" EXERCISE" if r.exercise else ""), r.title, r.jurisdiction, r.status,
+                      r.phase, r.holder or "-", str(r.active_plan or "-"), r.needs_replan[:60]))  # fmt: skip
     out_console().print(table)
 
 
@@ -99,9 +100,9 @@ def incident_show(incident_id: int, user: UserOption = None, db_url: DbOption = 
         typer.echo(json.dumps(doc, default=str, ensure_ascii=False, indent=1))
         return
     for key, value in view.__dict__.items():
-        typer.echo(f"{key:>14}: {value}")
+        say(f"{key:>14}: {value}")
     for p in plans:
-        typer.echo(f"plan {p.plan_id} (#{p.number}) {p.status} v{p.current_version} by {p.created_by}")
+        say(f"plan {p.plan_id} (#{p.number}) {p.status} v{p.current_version} by {p.created_by}")
 
 
 @app.command("plan")
@@ -119,7 +120,7 @@ def incident_plan(
 
     store = open_store(db_url)
     actor = log_in(store, user, "incident plan")
-    console = Console(stderr=True)
+    console = out_console(stderr=True)
     with console.status("starting") as status:
         pid = plan_incident(store, actor, incident_id, params=SolveParams(time_limit_s=time_limit),
                             progress=lambda m: status.update(m), propose=not draft)  # fmt: skip
@@ -143,7 +144,7 @@ def incident_advance(
     report = advance(store, actor, incident_id, until_s=until)
     clock = load_incident_scenario(store, actor, incident_id).clock
     for line in report.lines(clock.label):
-        typer.echo(line)
+        say(line)
 
 
 @app.command("log")
@@ -155,7 +156,7 @@ def incident_log(incident_id: int, user: UserOption = None, db_url: DbOption = N
     store = open_store(db_url)
     for a in activity(store, log_in(store, user, "incident log"), incident_id):
         sim = "" if a.sim_s is None else f" [+{a.sim_s / 60:.0f} min]"
-        typer.echo(f"{a.at:%Y-%m-%d %H:%M:%S}{sim} {a.actor} {a.kind}: {a.text}")
+        say(f"{a.at:%Y-%m-%d %H:%M:%S}{sim} {a.actor} {a.kind}: {a.text}")
 
 
 @app.command("roster")
@@ -175,13 +176,13 @@ def incident_roster(
     if import_file is not None:
         text = read_text(import_file)
         n = import_roster(store, actor, incident_id, parse_roster(text, file=import_file.name))
-        typer.echo(f"roster of incident {incident_id}: {n} people")
+        say(f"roster of incident {incident_id}: {n} people")
         return
     rows, masked = roster(store, actor, incident_id)
     for r in rows:
-        typer.echo(f"{r.team:<14} {r.role:<8} {r.name:<20} {r.phone}")
+        say(f"{r.team:<14} {r.role:<8} {r.name:<20} {r.phone}")
     if masked:
-        typer.echo("(names and phone numbers masked)", err=True)
+        say("(names and phone numbers masked)", err=True)
 
 
 @app.command("close")
@@ -193,4 +194,4 @@ def incident_close(incident_id: int, reason: Annotated[str, typer.Option(help="W
 
     store = open_store(db_url)
     close_incident(store, log_in(store, user, "incident close"), incident_id, reason=reason)
-    typer.echo(f"incident {incident_id} closed")
+    say(f"incident {incident_id} closed")

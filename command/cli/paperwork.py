@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import DbOption, UserOption, handles_input_errors, log_in, open_store
+from command.cli.common import DbOption, UserOption, handles_input_errors, log_in, open_store, say
 
 app = typer.Typer(help="Paperwork: ICS-204 assignment lists and ICS-214 activity logs.", no_args_is_help=True)
 
@@ -25,4 +25,4 @@ def export_ics204(
 
     store = open_store(db_url)
     for path in export_ics(store, log_in(store, user, "export ics204"), plan_id, out):
-        typer.echo(f"wrote {path}")
+        say(f"wrote {path}")

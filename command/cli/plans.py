@@ -19,9 +19,11 @@ from command.cli.common import (
     open_store,
     out_console,
     read_text,
+    say,
     secret,
 )
 from command.errors import BadInput, CommandError
+from command.safe_text import clean
 from command.security import Actor
 from command.store import Store
 
@@ -38,7 +40,7 @@ def _plan_ref(text: str) -> tuple[int, int | None]:
 
 
 def _kpi_table(title: str, columns: dict[str, dict[str, float] | None]) -> Table:
-    table = Table(title=title)
+    table = Table(title=clean(title))
     table.add_column("KPI")
     present = {k: v for k, v in columns.items() if v}
     for name in present:
@@ -77,7 +79,7 @@ def show_plan(store: Store, actor: Actor, plan_id: int, version: int | None, *, 
     console.print(_kpi_table("forecast", {"without (default)": f.get("baseline"), "with this plan": f.get("planned"),
                                           "plan in effect": f.get("previous")}))  # fmt: skip
     for w in f.get("warnings") or []:  # before sign-off: what this plan makes worse, breaches, a weak bound
-        console.print(f"warning ({w.get('kind')}): {w.get('message')}", markup=False, highlight=False)
+        console.print(f"warning ({w.get('kind')}): {w.get('message')}")
     counts: dict[str, int] = {}
     for a in view.plan.actions:
         counts[a.type] = counts.get(a.type, 0) + 1
@@ -119,7 +121,7 @@ def plan_propose(
                 "planned": simulate(scenario, new, seed=seed).kpis}  # fmt: skip
     pid = create_plan(store, actor, incident_id, new, forecast=forecast, propose=not draft, scenario=scenario,
                       solver=new.meta.solver.model_dump() if new.meta.solver else {})  # fmt: skip
-    typer.echo(f"plan {pid} {'drafted' if draft else 'proposed'} for incident {incident_id}")
+    say(f"plan {pid} {'drafted' if draft else 'proposed'} for incident {incident_id}")
 
 
 @app.command("submit")
@@ -131,7 +133,7 @@ def plan_submit(plan_id: Annotated[int, typer.Argument(metavar="PLAN")], user: U
 
     store = open_store(db_url)
     propose_draft(store, log_in(store, user, "plan submit"), plan_id)
-    typer.echo(f"plan {plan_id} proposed")
+    say(f"plan {plan_id} proposed")
 
 
 @app.command("list")
@@ -143,7 +145,7 @@ def plan_list(incident_id: Annotated[int, typer.Argument(metavar="INCIDENT")], u
 
     store = open_store(db_url)
     for p in list_plans(store, log_in(store, user, "plan list"), incident_id):
-        typer.echo(f"plan {p.plan_id} (#{p.number}) {p.status} v{p.current_version} by {p.created_by} "
+        say(f"plan {p.plan_id} (#{p.number}) {p.status} v{p.current_version} by {p.created_by} "
                    f"at {p.created_at:%Y-%m-%d %H:%M} UTC, {len(p.plan.actions)} actions")  # fmt: skip
 
 
@@ -180,7 +182,7 @@ def plan_approve(
     password = secret(PASSWORD_ENV, f"Re-enter the password of {actor.username} to approve")
     approve_and_apply(store, actor, plan_id, password=password,
                       shown=Shown(plan_id, version, view.digest, view.forecast), note=note)  # fmt: skip
-    typer.echo(f"plan {plan_id} version {version} approved by {actor.username} and in effect")
+    say(f"plan {plan_id} version {version} approved by {actor.username} and in effect")
 
 
 @app.command("reject")
@@ -201,7 +203,7 @@ def plan_reject(
     password = secret(PASSWORD_ENV, f"Re-enter the password of {actor.username} to reject")
     reject_plan(store, actor, plan_id, password=password, reason=reason,
                 shown=Shown(plan_id, version, view.digest, view.forecast))  # fmt: skip
-    typer.echo(f"plan {plan_id} version {version} rejected")
+    say(f"plan {plan_id} version {version} rejected")
 
 
 @app.command("diff")
@@ -217,4 +219,4 @@ def plan_diff(
 
     store = open_store(db_url)
     for line in diff(store, log_in(store, user, "plan diff"), _plan_ref(old), _plan_ref(new)):
-        typer.echo(line)
+        say(line)

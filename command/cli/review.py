@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import DbOption, UserOption, handles_input_errors, log_in, open_store
+from command.cli.common import DbOption, UserOption, handles_input_errors, log_in, open_store, say
 
 
 @handles_input_errors
@@ -25,4 +25,4 @@ def review_cmd(
     store = open_store(db_url)
     path = write_report(store, log_in(store, user, "review"), incident_id, out,
                         counterfactual_specs=counterfactual or [])  # fmt: skip
-    typer.echo(f"wrote {path}")
+    say(f"wrote {path}")

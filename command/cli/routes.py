@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import EXIT_BAD_INPUT, EXIT_INFEASIBLE, fail
+from command.cli.common import EXIT_BAD_INPUT, EXIT_INFEASIBLE, fail, say
 
 
 def routes(
@@ -24,8 +24,8 @@ def routes(
         result = solve(problem, time_limit_s=time_limit, backend=backend, seed=seed)
     except (InstanceError, ValueError) as exc:
         fail([f"{path}: {exc}" if str(path) not in str(exc) else str(exc)], EXIT_BAD_INPUT)
-    typer.echo(format_vrplib_solution(result), nl=False)
-    typer.echo(result.summary(), err=True)
+    say(format_vrplib_solution(result), nl=False)
+    say(result.summary(), err=True)
     if not result.complete:
         fail([f"infeasible: {len(result.dropped)} customers could not be served: {list(result.dropped)}"],
              EXIT_INFEASIBLE)  # fmt: skip

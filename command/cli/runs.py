@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from command.cli.common import SetOption, handles_input_errors
+from command.cli.common import SetOption, handles_input_errors, out_console, say
 from command.errors import Infeasible
+from command.safe_text import clean
 
 
 @handles_input_errors
@@ -28,7 +28,7 @@ def run(
     from command.runs import kpi_rows, run_scenario, write_outputs
     from optimizer.result import SolveParams
 
-    console = Console(stderr=True)
+    console = out_console(stderr=True)
     with console.status("starting") as status:
         outcome = run_scenario(
             ref,
@@ -51,7 +51,7 @@ def run(
 
 def _print_run(outcome: Any, rows: list[tuple[str, float, float | None]]) -> None:
     s = outcome.scenario
-    table = Table(title=f"{s.name}: {s.title} (seed {outcome.seed})")
+    table = Table(title=clean(f"{s.name}: {s.title} (seed {outcome.seed})"))
     table.add_column("KPI")
     table.add_column("default plan", justify="right")
     if outcome.planned is not None:
@@ -63,13 +63,13 @@ def _print_run(outcome: Any, rows: list[tuple[str, float, float | None]]) -> Non
             change = planned - base
             cells += [f"{planned:,.2f}", f"{change:+,.2f}"]
         table.add_row(*cells)
-    Console().print(table)
+    out_console().print(table)
     if outcome.solve is not None:
-        typer.echo(outcome.solve.summary())
+        say(outcome.solve.summary())
     for warning in outcome.warnings():
-        typer.echo(f"warning ({warning.kind}): {warning.message}")
+        say(f"warning ({warning.kind}): {warning.message}")
     stats = outcome.baseline.stats
-    typer.echo(f"simulated {stats.sim_s / 3600:.2f} h in {stats.wall_s:.2f} s ({stats.events:,} events) per run")
+    say(f"simulated {stats.sim_s / 3600:.2f} h in {stats.wall_s:.2f} s ({stats.events:,} events) per run")
 
 
 @handles_input_errors
@@ -92,22 +92,22 @@ def sweep(
 
     folder = out or Path("sweeps") / f"{Path(ref).stem}-seed{seed if seed is not None else 'default'}-n{replications}"
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=out_console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"sweep {ref} ({engine})", total=None)
         report = run_sweep(ref, replications=replications, out=folder, vary=vary or [], plan=plan, engine=engine,
                            scheduler=scheduler, workers=workers, seed=seed,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
-    typer.echo(f"{report.ran} replications run, {report.reused} reused; results in {report.out}", err=True)
+    say(f"{report.ran} replications run, {report.reused} reused; results in {report.out}", err=True)
     if as_json:
         typer.echo(json.dumps(report.summary, ensure_ascii=False, indent=1))
         return
     for variant in report.summary["variants"]:
-        Console().print(_variant_table(variant))
+        out_console().print(_variant_table(variant))
 
 
 def _variant_table(variant: dict[str, Any]) -> Table:
     """One sweep variant: each KPI's mean, 95% interval and percentiles, then each breach probability."""
-    table = Table(title=f"{variant['label']}: {variant['replications']} replications")
+    table = Table(title=clean(f"{variant['label']}: {variant['replications']} replications"))
     for col in ("KPI", "mean", "95% interval", "p5", "p50", "p95"):
         table.add_column(col, justify="left" if col == "KPI" else "right")
     for name, s in variant["kpis"].items():

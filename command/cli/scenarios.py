@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import EXIT_BAD_INPUT, SetOption, fail, handles_input_errors
+from command.cli.common import EXIT_BAD_INPUT, SetOption, fail, handles_input_errors, say
 from scenarios import ScenarioError, builtin_graph_names, builtin_scenarios, load_graph, load_scenario, summarise
 from scenarios.loading import builtin_scenario_names
 
@@ -25,7 +25,7 @@ def validate(
         except ScenarioError as exc:
             problems.extend(str(p) for p in exc.problems)
             continue
-        typer.echo(f"{ref}: valid ({scenario.kind}: {scenario.title})")
+        say(f"{ref}: valid ({scenario.kind}: {scenario.title})")
     if problems:
         fail(problems, EXIT_BAD_INPUT)
 
@@ -35,7 +35,7 @@ def list_scenarios() -> None:
     infos = builtin_scenarios()
     width = max((len(i.name) for i in infos), default=0)
     for info in infos:
-        typer.echo(f"{info.name:<{width}}  {info.kind:<12}  {info.title}")
+        say(f"{info.name:<{width}}  {info.kind:<12}  {info.title}")
 
 
 @handles_input_errors
@@ -51,4 +51,4 @@ def graph(
         typer.echo(json.dumps(summary.__dict__, ensure_ascii=False, indent=2))
     else:
         for line in summary.lines():
-            typer.echo(line)
+            say(line)

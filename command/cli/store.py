@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from command.cli.common import NEW_PASSWORD_ENV, DbOption, handles_input_errors, secret
+from command.cli.common import NEW_PASSWORD_ENV, DbOption, handles_input_errors, say, secret
 from command.errors import BadInput
 from command.migrate import upgrade
 from command.store import Store
@@ -26,13 +26,13 @@ def init_cmd(
     store = Store(db_url)
     if demo:
         init_demo_store(store)
-        typer.echo(f"DEMO store created at {store.safe_url} (not for real incidents)")
+        say(f"DEMO store created at {store.safe_url} (not for real incidents)")
         people = ", ".join(f"{u} ({r}, {j})" for u, r, j, *_ in DEMO_USERS)
-        typer.echo(f"demo users (password {DEMO_PASSWORD!r}): {people}")
+        say(f"demo users (password {DEMO_PASSWORD!r}): {people}")
         return
     password = secret(NEW_PASSWORD_ENV, f"New password for {admin}", confirm=True)
     init_store(store, admin=admin, password=password)
-    typer.echo(f"store created at {store.safe_url}; admin {admin!r} can log in")
+    say(f"store created at {store.safe_url}; admin {admin!r} can log in")
 
 
 @db_app.command("upgrade")
@@ -43,4 +43,4 @@ def db_upgrade(db_url: DbOption = None) -> None:
     if not store.is_initialised():
         raise BadInput(f"{store.safe_url}: no Yiwang store here; run `yiwang init`")
     upgrade(store)
-    typer.echo(f"{store.safe_url}: schema up to date")
+    say(f"{store.safe_url}: schema up to date")

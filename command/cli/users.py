@@ -13,10 +13,12 @@ from command.cli.common import (
     DbOption,
     JsonOption,
     UserOption,
+    cells,
     handles_input_errors,
     log_in,
     open_store,
     out_console,
+    say,
     secret,
 )
 
@@ -45,7 +47,7 @@ def users_add(
     password = secret(NEW_PASSWORD_ENV, f"New password for {username}", confirm=True)
     add_user(store, actor, username=username, password=password, role=role, jurisdiction=jurisdiction,
              display_name=display_name, phone=phone)  # fmt: skip
-    typer.echo(f"user {username!r} added ({role}, {jurisdiction})")
+    say(f"user {username!r} added ({role}, {jurisdiction})")
 
 
 @app.command("list")
@@ -63,7 +65,7 @@ def users_list(user: UserOption = None, db_url: DbOption = None, as_json: JsonOp
     for r in rows:
         state = "disabled" if not r.active else ("locked" if r.locked_until else "active")
         state += " DEMO" if r.demo else ""
-        table.add_row(r.username, r.role, r.jurisdiction, r.display_name, r.phone, state)
+        table.add_row(*cells(r.username, r.role, r.jurisdiction, r.display_name, r.phone, state))
     out_console().print(table)
 
 
@@ -75,7 +77,7 @@ def users_disable(username: str, user: UserOption = None, db_url: DbOption = Non
 
     store = open_store(db_url)
     set_active(store, log_in(store, user, "users disable"), username, False)
-    typer.echo(f"user {username!r} disabled")
+    say(f"user {username!r} disabled")
 
 
 @app.command("enable")
@@ -86,4 +88,4 @@ def users_enable(username: str, user: UserOption = None, db_url: DbOption = None
 
     store = open_store(db_url)
     set_active(store, log_in(store, user, "users enable"), username, True)
-    typer.echo(f"user {username!r} enabled")
+    say(f"user {username!r} enabled")
