@@ -20,7 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 
 from command.authority import grant_command, incident_for, usernames
@@ -31,7 +30,7 @@ from command.security import Actor
 from command.store import Decision, PlanRecord, PlanVersion, Store
 from scenarios import Plan, ScenarioError, load_scenario
 from scenarios.defaults import default_plan
-from scenarios.loading import scenario_from_document
+from scenarios.loading import read_yaml, scenario_from_document
 
 
 def score_kpis(scenario: Any) -> tuple[str, ...]:
@@ -58,11 +57,11 @@ def read_injects(ref: str | Path) -> list[dict[str, Any]]:
         names = ", ".join(builtin_drill_names()) or "none"
         raise BadInput(f"{ref}: no such file, and not a built-in drill (built-in: {names})")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    except ScenarioError as exc:
+        raise BadInput("\n".join(str(p) for p in exc.problems)) from None
     if not isinstance(doc, list) or not all(isinstance(i, dict) for i in doc):
         raise BadInput(f"{path}: expected a list of injects (mappings with at_s, kind, ...)")
     return doc

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from command import audit
 from command.authority import jurisdiction_by_code, visible_jurisdictions
-from command.errors import BadInput, Conflict
+from command.errors import BadInput, Conflict, NotFound
 from command.migrate import upgrade
 from command.security import (
     Actor,
@@ -149,10 +149,13 @@ def add_user(
 
 def set_active(store: Store, admin: Actor, username: str, active: bool) -> None:
     admin.require("users.manage", "disable or enable users")
-    from command.authority import user_by_name
-
     with store.write() as session:
-        user = user_by_name(session, username)
+        user = session.scalars(select(User).where(User.username == username)).first()
+        # An admin acts on the accounts of their own jurisdiction and below, as they add and list them: a
+        # district admin never disables, re-enables or unlocks a city-level account or another district's.
+        # One answer for an account that does not exist and one out of reach: the refusal says nothing of which.
+        if user is None or user.jurisdiction_id not in visible_jurisdictions(session, admin):
+            raise NotFound(f"user {username!r}: not found in jurisdiction {admin.jurisdiction!r}")
         if user.id == admin.id and not active:
             raise BadInput("an admin cannot disable their own account")
         user.active = active

@@ -25,7 +25,8 @@ from scenarios.kinds import kind_names, spec_of
 from scenarios.plan import parse_action
 from scenarios.schema import Scenario, node_refs, scenario_hash
 
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024  # the built-in scenarios are under 10 KB
+MAX_YAML_NODES = 60_000  # values and collections: a 10,000-period arrival profile and the rest fit
 
 
 def builtin_scenario_dir() -> Path:
@@ -49,7 +50,7 @@ def builtin_scenarios() -> list[ScenarioInfo]:
     out = []
     for name in builtin_scenario_names():
         path = builtin_scenario_dir() / f"{name}.yaml"
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}  # a safe loader
         out.append(ScenarioInfo(name, str(doc.get("kind", "?")), str(doc.get("title", "")), path))
     return out
 
@@ -98,9 +99,12 @@ def apply_overrides(doc: dict[str, Any], overrides: list[str], file: str) -> dic
         path = path.strip()
         try:
             parts = _split_path(path)
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except (ValueError, yaml.YAMLError) as exc:
+            value = read_yaml(raw, file) if raw.strip() else ""
+        except ValueError as exc:
             problems.append(Problem(file, path or item, f"--set: {exc}"))
+            continue
+        except ScenarioError as exc:
+            problems.append(Problem(file, path or item, f"--set: {exc.problems[0].reason}"))
             continue
         target: Any = out
         for depth, part in enumerate(parts[:-1]):
@@ -143,15 +147,59 @@ def read_document(path: Path) -> dict[str, Any]:
     return parse_document(text, file)
 
 
-def parse_document(text: str, file: str) -> dict[str, Any]:
+#: PyYAML's C loader where libyaml is there (about ten times faster than the pure-Python one), else the latter.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(text: str, file: str) -> Any:
+    """Parse YAML safely and in bounded time and memory: the C loader, at most `MAX_DOCUMENT_BYTES` of text and
+    `MAX_YAML_NODES` values counted as the document would expand, every alias (`*name`) counting all the values of
+    what it repeats (so that a kilobyte of aliases cannot expand into gigabytes). `ScenarioError` with the line
+    and column otherwise."""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise ScenarioError.single(file, "(document)", f"larger than {MAX_DOCUMENT_BYTES // 2**20} MiB")
     try:
-        doc = yaml.safe_load(text)
+        _count_nodes(text, file)
+        return yaml.load(text, Loader=YAML_LOADER)  # a safe loader (CSafeLoader or SafeLoader)
+    except ScenarioError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise ScenarioError.single(file, "(yaml)", f"{where}: {exc.problem or exc}") from None
+        raise ScenarioError.single(file, "(yaml)", f"{where}: {str(exc.problem or exc)[:200]}") from None
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
-        raise ScenarioError.single(file, "(yaml)", f"cannot parse: {exc}") from None
+        raise ScenarioError.single(file, "(yaml)", f"cannot parse: {str(exc)[:200]}") from None
+
+
+def _count_nodes(text: str, file: str) -> None:
+    """Refuse a document whose values, expanded, would number more than `MAX_YAML_NODES` (from its events alone:
+    nothing is built)."""
+    nodes = 0
+    size: dict[str, int] = {}  # anchor -> values under it
+    open_: list[tuple[str | None, int]] = []  # collections being read: their anchor and the count at their start
+    for event in yaml.parse(text, Loader=YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            nodes += size.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor:
+                size[event.anchor] = 1
+        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            open_.append((event.anchor, nodes))
+            nodes += 1
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent) and open_:
+            anchor, start = open_.pop()
+            if anchor:
+                size[anchor] = nodes - start
+        if nodes > MAX_YAML_NODES:
+            mark = event.start_mark
+            raise ScenarioError.single(file, "(yaml)", f"line {mark.line + 1}, column {mark.column + 1}: more than "
+                                       f"{MAX_YAML_NODES:,} values (aliases counted as written out); "
+                                       "a scenario is smaller")  # fmt: skip
+
+
+def parse_document(text: str, file: str) -> dict[str, Any]:
+    doc = read_yaml(text, file)
     if not isinstance(doc, dict):
         raise ScenarioError.single(file, "(document)", f"must be a mapping of fields (got {type(doc).__name__})")
     return doc
@@ -164,8 +212,11 @@ def load_scenario(ref: str | Path, *, overrides: list[str] | None = None) -> Sce
 
 
 def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | None = None,
-                           overrides: list[str] | None = None) -> Scenario:  # fmt: skip
-    """Validate a parsed document as a scenario (what `load_scenario` does after reading the file)."""
+                           overrides: list[str] | None = None, graph_files: bool = True) -> Scenario:  # fmt: skip
+    """Validate a parsed document as a scenario (what `load_scenario` does after reading the file).
+
+    `graph_files=False` (a document uploaded to the console): the graph must be a built-in one; a path is refused
+    without being looked at, so an upload can neither read the server's files nor tell which exist."""
     if overrides:
         doc = apply_overrides(doc, overrides, file)
     kind = doc.get("kind")
@@ -185,6 +236,9 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
     if unsupported:
         raise ScenarioError(unsupported)
     graph_ref = scenario.graph
+    if not graph_files and graph_ref not in builtin_graph_names():
+        raise ScenarioError.single(file, "graph", f"not a built-in graph (one of {', '.join(builtin_graph_names())}); "
+                                   "an uploaded scenario cannot name a file")  # fmt: skip
     if graph_ref not in builtin_graph_names() and base_dir is not None:
         candidate = (base_dir / graph_ref).expanduser()
         if candidate.is_file():
@@ -232,7 +286,8 @@ def _check_node(graph: nx.DiGraph, node: str, kinds: tuple[str, ...], file: str,
 
 
 __all__ = [
-    "MAX_DOCUMENT_BYTES", "ScenarioInfo", "apply_overrides", "builtin_scenario_dir", "builtin_scenario_names",
-    "builtin_scenarios", "check_against_graph", "load_scenario", "parse_document", "read_document",
-    "resolve_scenario_path", "scenario_from_document", "scenario_graph", "scenario_hash",
+    "MAX_DOCUMENT_BYTES", "MAX_YAML_NODES", "YAML_LOADER", "ScenarioInfo", "apply_overrides", "builtin_scenario_dir",
+    "builtin_scenario_names", "builtin_scenarios", "check_against_graph", "load_scenario", "parse_document",
+    "read_document", "read_yaml", "resolve_scenario_path", "scenario_from_document", "scenario_graph",
+    "scenario_hash",
 ]  # fmt: skip

@@ -315,7 +315,7 @@ REFUSALS = {
     "add a user as a planner": R("planner_sh", "users add lin --role planner --jurisdiction pudong",
                                  "may not add users", new_password=NEW),
     "disable oneself": R("admin", "users disable admin", "cannot disable their own account"),
-    "enable no such user": R("admin", "users enable ghost", "user 'ghost': no such user"),
+    "enable no such user": R("admin", "users enable ghost", "user 'ghost': not found in jurisdiction 'shanghai'"),
     "audit log as a planner": R("planner_sh", "audit log", "may not read the audit log"),
     "init an initialised store": R(None, "init", "the store already has users; nothing changed", new_password=NEW),
     "init --demo on a real store": R(None, "init --demo", "the store already has users; nothing changed"),

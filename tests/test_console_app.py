@@ -648,3 +648,23 @@ def test_a_set_that_differs_in_tunnels_says_what_less_car_delay_costs(console: C
     reading = t("review.trade_off.step", weight="2", ways="yanan ab", periods=4, chosen_periods=8, vehicle_h="15",
                 rider_min="360", stranded="5")  # fmt: skip
     assert reading in values(at.markdown)
+
+
+@pytest.mark.parametrize("graph", ["/etc/passwd", str(builtin_scenario_dir().parent / "graphs" / "disney.geojson"),
+                                   "/no/such/file.geojson"])  # fmt: skip
+def test_an_upload_cannot_name_a_file_on_the_server(console: Console, graph: str) -> None:
+    """An uploaded scenario's graph must be a built-in one: a path, whether it exists or not, is refused with the
+    same line (nothing read, nothing told), and no incident is opened (issue 21, item 7)."""
+    before = list_incidents(console.store, console.actors["admin"], include_closed=True)
+    at = signed_in("planner")
+    at.radio(key="board_source").set_value("upload")
+    at.run()
+    at.file_uploader(key="board_upload").set_value(("up.yaml", broken_upload(graph=graph), "application/x-yaml"))
+    at.run()
+    at.button(key="board_open").click()
+    at.run()
+    no_exception(at)
+    assert values(at.error) == [t("board.scenario_errors", n=1),
+                                "up.yaml: graph: not a built-in graph (one of bund, crossings, disney); an uploaded "
+                                "scenario cannot name a file"]  # fmt: skip
+    assert list_incidents(console.store, console.actors["admin"], include_closed=True) == before

@@ -102,3 +102,45 @@ def test_an_odd_mapping_key_naming_no_node_is_quoted_in_the_path():
         scenario_from_document(doc, file="odd.yaml")
     assert f"odd.yaml: demand.origins[':{first}']: unknown node ':{first}' (not in graph 'bund')" in [
         str(p) for p in caught.value.problems]
+
+
+def test_an_alias_bomb_is_refused_before_anything_is_built(tmp_path, monkeypatch):
+    """A 400-byte document whose aliases would expand to a billion values is refused from its events alone (the
+    loader that builds objects is never called), naming the line where the count passes the limit."""
+    import yaml
+
+    import scenarios.loading
+
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i, name in enumerate("bcdefghij"):
+        prev = "abcdefghij"[i]
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def never(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the document was built")
+
+    monkeypatch.setattr(yaml, "load", never)
+    with pytest.raises(ScenarioError) as caught:
+        scenarios.loading.load_scenario(path)
+    (problem,) = caught.value.problems
+    # Expanded sizes: a = 1 + 9 = 10, b = 1 + 9 x 10 = 91, c = 820, d = 7,381 (lines 1-4; 8,302 in all); line 5's
+    # e passes 60,000 at its eighth alias (8,302 + 1 + 7 x 7,381 = 59,970; the eighth makes 67,351), column 29.
+    assert str(problem) == ("bomb.yaml: (yaml): line 5, column 29: more than 60,000 values (aliases counted as "
+                            "written out); a scenario is smaller")
+
+
+def test_aliases_within_the_limit_still_load():
+    """The built-in typhoon repeats a tunnel's demand profile with an alias; it loads, both directions alike."""
+    tunnels = load_scenario("huangpu_typhoon").tunnels
+    assert any(t.demand_ab == t.demand_ba for t in tunnels.values())
+
+
+def test_a_document_past_the_size_limit_is_refused_unread(tmp_path):
+    """A file over 2 MiB is refused by its size, before it is parsed."""
+    path = tmp_path / "huge.yaml"
+    path.write_text("name: x\n" + "# padding\n" * 250_000, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert [str(p) for p in caught.value.problems] == ["huge.yaml: larger than 2 MiB"]

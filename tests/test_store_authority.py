@@ -281,3 +281,22 @@ def test_a_draft_is_not_decided_until_it_is_proposed(world, incident):
         propose_draft(world.store, world["planner"], draft)
     _approve(world, "cmd_pudong", draft)
     assert view_plan(world.store, world["admin"], draft).status == "approved"
+
+
+def test_a_district_admin_acts_only_on_accounts_of_its_own_district(world):  # type: ignore[no-untyped-def]
+    """A Pudong admin can disable and re-enable a Pudong observer, but not the city's planner, another district's
+    observer or the city admin; each refusal reads like an unknown user's, and changes nothing (issue 21, item 1)."""
+    from command.security import authenticate
+    from command.store import User
+    from command.users import add_user, set_active
+
+    add_user(world.store, world["admin"], username="pd_admin", password=PASSWORD, role="admin", jurisdiction="pudong")
+    pd_admin = authenticate(world.store, "pd_admin", PASSWORD)
+    set_active(world.store, pd_admin, "obs_pudong", False)
+    set_active(world.store, pd_admin, "obs_pudong", True)
+    for name in ("planner", "obs_xuhui", "admin", "ghost"):
+        with pytest.raises(NotFound) as caught:
+            set_active(world.store, pd_admin, name, False)
+        assert str(caught.value) == f"user {name!r}: not found in jurisdiction 'pudong'"
+    with world.store.read() as session:
+        assert all(u.active for u in session.scalars(select(User)))

@@ -60,7 +60,7 @@ def _open_form(actor: Actor) -> None:
             if len(data) > MAX_UPLOAD_BYTES:
                 raise ScenarioError.single(upload.name, "(document)", f"larger than {MAX_UPLOAD_BYTES} bytes")
             text = data.decode("utf-8", errors="replace")
-            scenario = scenario_from_document(parse_document(text, upload.name), file=upload.name)
+            scenario = scenario_from_document(parse_document(text, upload.name), file=upload.name, graph_files=False)
         iid = open_incident(store(), actor, scenario, jurisdiction=jurisdiction, exercise=exercise)
     except ScenarioError as exc:
         st.error(tr("board.scenario_errors", n=len(exc.problems)))
