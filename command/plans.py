@@ -253,9 +253,12 @@ def _may_decide_some(actor: Actor, what: str) -> None:
         actor.require("plan.decide", what)
 
 
-def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown,
-                 note: str = "") -> int:  # fmt: skip
-    """Approve what was shown, re-entering the password; the decision's id. See the module docstring."""
+def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
+                 activate: bool = False) -> int:  # fmt: skip
+    """Approve what was shown, re-entering the password; the decision's id. See the module docstring.
+
+    With `activate`, the plan goes into effect in the same transaction: approved and in effect, or neither (a
+    process that dies in between leaves the plan proposed, to be approved again)."""
     _may_decide_some(actor, "approve plans")
     authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}")
     with store.write() as session:
@@ -283,6 +286,9 @@ def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, sho
                               "shown": shown.to_json()},
                      text=f"plan {record.number} version {current.version} approved by {actor.username}"
                           + (f": {note}" if note else ""))  # fmt: skip
+        if activate:
+            _activate(session, actor, record, incident, now)
+            fault_point("approve:after_activate")
         fault_point("approve:before_commit")
         return decision.id
 
@@ -313,24 +319,30 @@ def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, show
 
 
 def activate_plan(store: Store, actor: Actor, plan_id: int) -> None:
-    """Put an approved plan into effect; the incident's previously active plan is superseded."""
+    """Put an approved plan into effect; the incident's previously active plan is superseded. (`approve_plan` with
+    `activate` does both at once; this is for a plan approved without it, e.g. by an older version.)"""
     with store.write() as session:
         now = store.now()
         record, incident = _plan_for(session, actor, plan_id, lock=True)
         require_holder(session, actor, incident, now, f"activate plan {plan_id}")
         if record.status != "approved":
             raise Conflict(f"plan {plan_id} is {record.status}; only an approved plan can be activated")
-        for other in session.scalars(select(PlanRecord).where(PlanRecord.incident_id == incident.id,
-                                                              PlanRecord.status == "active")):  # fmt: skip
-            other.status, other.updated_at = "superseded", now
-            audit.append(session, at=now, actor=actor.username, action="plan_supersede", incident_id=incident.id,
-                         subject=f"plan {other.id}", details={"by": plan_id})  # fmt: skip
-        record.status, record.updated_at = "active", now
-        incident.needs_replan = ""
-        audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="plan_activate",
-                     incident_id=incident.id, subject=f"plan {plan_id}", phase="handling", sim_s=incident.sim_time_s,
-                     details={"version": record.current_version}, text=f"plan {record.number} in effect")  # fmt: skip
-        set_phase(session, incident, "handling", actor=actor.username, at=now)
+        _activate(session, actor, record, incident, now)
+
+
+def _activate(session: Session, actor: Actor, record: PlanRecord, incident: Incident, now: datetime) -> None:
+    """The approved `record` in effect, superseding the incident's active plan, in the caller's transaction."""
+    for other in session.scalars(select(PlanRecord).where(PlanRecord.incident_id == incident.id,
+                                                          PlanRecord.status == "active")):  # fmt: skip
+        other.status, other.updated_at = "superseded", now
+        audit.append(session, at=now, actor=actor.username, action="plan_supersede", incident_id=incident.id,
+                     subject=f"plan {other.id}", details={"by": record.id})  # fmt: skip
+    record.status, record.updated_at = "active", now
+    incident.needs_replan = ""
+    audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="plan_activate",
+                 incident_id=incident.id, subject=f"plan {record.id}", phase="handling", sim_s=incident.sim_time_s,
+                 details={"version": record.current_version}, text=f"plan {record.number} in effect")  # fmt: skip
+    set_phase(session, incident, "handling", actor=actor.username, at=now)
 
 
 def active_plan(store: Store, actor: Actor, incident_id: int) -> PlanView | None:

@@ -45,7 +45,7 @@ CHILD_TIMEOUT_S = 60.0  # Safety net only: a child that hangs this long fails th
 PG_SETTLE_S = 10.0  # How long PostgreSQL may take to roll back a killed client's transaction.
 BUSY_MAX_PLANS = 10_000  # The busy loop's bounds; the parent kills it long before either is reached.
 BUSY_DEADLINE_S = 30.0
-APPROVE_FAULT_POINTS = ("approve:after_decision", "approve:before_commit")
+APPROVE_FAULT_POINTS = ("approve:after_decision", "approve:after_activate", "approve:before_commit")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _approve_until_fault(url: str, clock: RunningClock, plan_id: int, shown: Sho
     os.environ[FAULT_ENV] = point
     store = Store(url, clock=clock, policy=FAST)
     holder = authenticate(store, "cmd_pudong", PASSWORD)
-    approve_plan(store, holder, plan_id, password=PASSWORD, shown=shown)
+    approve_plan(store, holder, plan_id, password=PASSWORD, shown=shown, activate=True)  # as the loop approves
 
 
 def _busy_worker(url: str, clock: RunningClock, incident_id: int, seed: int, ready: Any) -> None:
@@ -236,9 +236,13 @@ def assert_consistent(store: Store) -> None:
         decided[d.plan_id].append(d.decision)
     for plan in plans:
         subject, said = f"plan {plan.id}", decided[plan.id]
-        # A proposed plan has no decision; an approved or rejected one has exactly that one decision.
-        assert plan.status in {"proposed", "approved", "rejected"}, f"{subject}: unexpected status {plan.status}"
-        assert said == ([] if plan.status == "proposed" else [plan.status]), f"{subject} is {plan.status}: {said}"
+        # A proposed plan has no decision; an approved one (in effect or once in effect) or a rejected one has
+        # exactly that one decision, and it was put into effect exactly when it is or was in effect.
+        assert plan.status in {"proposed", "approved", "active", "superseded", "rejected"}, (
+            f"{subject}: unexpected status {plan.status}")
+        verdict = {"proposed": [], "rejected": ["rejected"]}.get(plan.status, ["approved"])
+        assert said == verdict, f"{subject} is {plan.status}: {said}"
+        assert actions["plan_activate", subject] == (plan.status in {"active", "superseded"}), subject
         # Each decision has its audit entry and activity line, and nothing else does.
         assert actions["plan_propose", subject] == 1, subject
         assert actions["plan_approve", subject] == said.count("approved"), subject
@@ -327,8 +331,9 @@ def test_approval_racing_a_transfer_of_command_never_uses_a_revoked_grant(world,
 
 @pytest.mark.parametrize("point", APPROVE_FAULT_POINTS)
 def test_process_killed_mid_approval_leaves_no_trace_and_no_lock(world, store_url, point):
-    """A process killed in the middle of an approval leaves the plan proposed, no decision, no approval
-    entry and a valid chain, and the holder can then approve it."""
+    """A process killed in the middle of an approval (with its activation: one transaction) leaves the plan
+    proposed, no decision, no approval entry and a valid chain, never approved but not in effect, and the holder
+    can then approve it into effect (issue 21, item 3)."""
     scenario = tiny_scenario()
     _, plan_id, shown = proposed_plan(world, scenario)
     clock = running_clock(world)
@@ -343,8 +348,8 @@ def test_process_killed_mid_approval_leaves_no_trace_and_no_lock(world, store_ur
     assert_consistent(world.store)
     # No lock is left behind: the holder approves the same plan from this process.
     world.clock.now = clock()
-    approve_plan(world.store, world["cmd_pudong"], plan_id, password=PASSWORD, shown=shown)
-    assert plan_state(world.store, plan_id) == ("approved", 1, 1)
+    approve_plan(world.store, world["cmd_pudong"], plan_id, password=PASSWORD, shown=shown, activate=True)
+    assert plan_state(world.store, plan_id) == ("active", 1, 1)
     assert_consistent(world.store)
 
 

@@ -185,6 +185,23 @@ def plan_approve(
     say(f"plan {plan_id} version {version} approved by {actor.username} and in effect")
 
 
+@app.command("activate")
+@handles_input_errors
+def plan_activate(
+    plan_id: Annotated[int, typer.Argument(metavar="PLAN")],
+    user: UserOption = None,
+    db_url: DbOption = None,
+) -> None:
+    """Put a plan that was approved but is not in effect into effect (the incident's commander; for plans approved
+    before approval and activation became one step)."""
+    from command.plans import activate_plan
+
+    store = open_store(db_url)
+    actor = log_in(store, user, "plan activate")
+    activate_plan(store, actor, plan_id)
+    say(f"plan {plan_id} in effect")
+
+
 @app.command("reject")
 @handles_input_errors
 def plan_reject(
