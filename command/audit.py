@@ -33,7 +33,7 @@ ACTIONS = (
     "init", "login", "login_failed", "login_locked", "logout", "user_add", "user_update", "jurisdiction_add",
     "grant", "revoke", "incident_open", "incident_close", "incident_phase", "roster_import", "plan_draft",
     "plan_propose", "plan_revise", "plan_approve", "plan_reject", "plan_activate", "plan_supersede",
-    "plan_complete", "plan_withdraw", "run", "advance", "inject", "export", "audit_verify",
+    "plan_complete", "plan_withdraw", "run", "advance", "inject", "export", "audit_verify", "tamper_detected",
 )  # fmt: skip
 
 

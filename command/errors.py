@@ -27,6 +27,10 @@ class Conflict(CommandError):
     """The thing changed since it was shown, or is in a state that does not allow this (e.g. already decided)."""
 
 
+class Tampered(Conflict):
+    """Stored content does not match the digest it was stored with: it was changed outside Yiwang."""
+
+
 class Infeasible(CommandError):
     """No plan can meet the constraints; the message is the diagnosis."""
 
@@ -48,4 +52,5 @@ __all__ = [
     "Infeasible",
     "NotAuthorised",
     "NotFound",
+    "Tampered",
 ]

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from command import audit
 from command.authority import GrantLimits, incident_for, require_holder, resources_used, usernames
-from command.errors import BadInput, Conflict, NotAuthorised, NotFound
+from command.errors import BadInput, Conflict, NotAuthorised, NotFound, Tampered
 from command.faults import fault_point
 from command.incidents import scenario_of, set_phase
 from command.security import Actor, authenticate
@@ -114,6 +114,24 @@ def _version(session: Session, plan_id: int, version: int) -> PlanVersion:
     if row is None:
         raise NotFound(f"plan {plan_id}: no version {version}")
     return row
+
+
+def _stored_plan(row: PlanVersion) -> Plan:
+    """The plan a version stores, checked against the digest it was stored with: content edited in the database
+    behind Yiwang's back is never shown, approved or exported under the old digest (`Tampered`)."""
+    plan = Plan.model_validate_json(row.plan_json)
+    if plan.digest() != row.plan_digest:
+        raise Tampered(f"plan {row.plan_id} version {row.version}: the stored plan does not match its digest "
+                       f"{row.plan_digest[:12]} (its content was changed outside Yiwang); it cannot be shown, "
+                       "approved or exported until the store's administrator has looked")  # fmt: skip
+    return plan
+
+
+def _report_tampering(store: Store, actor: Actor, exc: Tampered, plan_id: int) -> None:
+    """An audit entry for a plan found edited (in a transaction of its own: the refused one rolls back)."""
+    with store.write() as session:
+        audit.append(session, at=store.now(), actor=actor.username, action="tamper_detected",
+                     subject=f"plan {plan_id}", details={"what": str(exc)})  # fmt: skip
 
 
 def create_plan(
@@ -205,9 +223,18 @@ def propose_draft(store: Store, actor: Actor, plan_id: int) -> None:
 def view_plan(store: Store, actor: Actor, plan_id: int, version: int | None = None) -> PlanView:
     """A plan version (the current one by default) with its forecasts and decisions."""
     actor.require("incident.read", "read plans")
+    try:
+        return _view_plan(store, actor, plan_id, version)
+    except Tampered as exc:
+        _report_tampering(store, actor, exc, plan_id)
+        raise
+
+
+def _view_plan(store: Store, actor: Actor, plan_id: int, version: int | None) -> PlanView:
     with store.read() as session:
         record, incident = _plan_for(session, actor, plan_id)
         row = _version(session, plan_id, version or record.current_version)
+        plan = _stored_plan(row)
         names = usernames(session)
         decisions = tuple(
             DecisionView(d.decision, d.version, names.get(d.user_id, "?"), d.decided_at, d.reason,
@@ -215,7 +242,7 @@ def view_plan(store: Store, actor: Actor, plan_id: int, version: int | None = No
             for d in session.scalars(select(Decision).where(Decision.plan_id == plan_id).order_by(Decision.id))
         )  # fmt: skip
         return PlanView(record.id, incident.id, incident.code, record.number, record.status, row.version,
-                        record.current_version, row.plan_digest, Plan.model_validate_json(row.plan_json),
+                        record.current_version, row.plan_digest, plan,
                         json.loads(row.solver_json), json.loads(row.forecast_json), row.scenario_hash,
                         row.state_time_s, names.get(row.created_by, "?"), row.created_at, decisions,
                         incident.exercise)  # fmt: skip
@@ -261,6 +288,14 @@ def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, sho
     process that dies in between leaves the plan proposed, to be approved again)."""
     _may_decide_some(actor, "approve plans")
     authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}")
+    try:
+        return _approve(store, actor, plan_id, shown=shown, note=note, activate=activate)
+    except Tampered as exc:
+        _report_tampering(store, actor, exc, plan_id)
+        raise
+
+
+def _approve(store: Store, actor: Actor, plan_id: int, *, shown: Shown, note: str, activate: bool) -> int:
     with store.write() as session:
         now = store.now()
         record, incident = _plan_for(session, actor, plan_id, lock=True)
@@ -269,7 +304,7 @@ def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, sho
             raise Conflict(f"incident {incident.id} is {incident.status}")
         current = _version(session, plan_id, record.current_version)
         _check_shown(record, current, shown, plan_id)
-        plan = Plan.model_validate_json(current.plan_json)
+        plan = _stored_plan(current)
         violations = GrantLimits.from_json(grant.limits_json).violations(resources_used(plan), _district_codes(session))
         if violations:
             raise NotAuthorised(f"plan {plan_id}: " + "; ".join(violations))

@@ -6,10 +6,15 @@ import itertools
 
 import pytest
 from sqlalchemy import text
+from store_support import PASSWORD, tiny_plan, tiny_scenario
 
 from command import audit
 from command.audit import entry_hash, verify
-from command.store import AuditEntry
+from command.authority import grant_command
+from command.errors import Tampered
+from command.incidents import open_incident
+from command.plans import approve_plan, create_plan, view_plan
+from command.store import AuditEntry, PlanVersion
 
 
 def _chain(world) -> list[AuditEntry]:
@@ -122,3 +127,27 @@ def test_unknown_actions_are_refused():
     """Only the listed actions may be logged (a typo cannot slip into the chain)."""
     with pytest.raises(ValueError, match="unknown audit action"):
         audit.append(None, at=None, actor="x", action="aprove")  # type: ignore[arg-type]
+
+
+def test_a_plan_edited_in_the_database_is_never_shown_or_approved_under_its_old_digest(world):  # type: ignore[no-untyped-def]
+    """A tester count changed from 8 to 1 in a stored plan version, behind Yiwang's back: viewing and approving
+    the plan are refused, naming the plan, the version and its digest; each refusal leaves an audit entry, and
+    nothing is approved (issue 21, item 2)."""
+    scenario = tiny_scenario()
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong")
+    grant_command(world.store, world["admin"], iid, "cmd_pudong", hours=4)
+    pid = create_plan(world.store, world["planner"], iid, tiny_plan(scenario), scenario=scenario)
+    holder = world["cmd_pudong"]
+    shown = view_plan(world.store, holder, pid).shown()
+    with world.store.write() as session:  # the edit an attacker with access to the database makes
+        row = session.query(PlanVersion).filter_by(plan_id=pid, version=1).one()
+        assert '"count":8' in row.plan_json
+        session.execute(text("UPDATE plan_versions SET plan_json = :j WHERE id = :i"),
+                        {"j": row.plan_json.replace('"count":8', '"count":1'), "i": row.id})  # fmt: skip
+    refusal = f"plan {pid} version 1: the stored plan does not match its digest {shown.digest[:12]}"
+    with pytest.raises(Tampered, match=refusal):
+        view_plan(world.store, holder, pid)
+    with pytest.raises(Tampered, match=refusal):
+        approve_plan(world.store, holder, pid, password=PASSWORD, shown=shown, activate=True)
+    actions = [e.action for e in audit.entries(world.store)]
+    assert actions.count("tamper_detected") == 2 and "plan_approve" not in actions
