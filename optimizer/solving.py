@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
@@ -55,6 +56,25 @@ def mip_status(code: int) -> str:
     return {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
             pywraplp.Solver.INFEASIBLE: "INFEASIBLE",
             pywraplp.Solver.MODEL_INVALID: "MODEL_INVALID"}.get(code, "UNKNOWN")  # fmt: skip
+
+
+def cp_sat_limits(parameters: Any, time_limit_s: float, *, workers: int, deterministic: bool) -> None:
+    """CP-SAT's stopping rule. Deterministic: one worker and `time_limit_s x DET_PER_S` units of deterministic
+    time, the same work every run, so the same input gives the same answer however busy the machine is; the wall
+    clock only a safety cap (`WALL_CAP`; `capped` says when it was hit). Otherwise `workers` workers for
+    `time_limit_s` wall seconds."""
+    if deterministic:
+        parameters.num_workers = 1
+        parameters.max_deterministic_time = max(0.01, time_limit_s * DET_PER_S)
+        parameters.max_time_in_seconds = WALL_CAP * time_limit_s + 1.0
+    else:
+        parameters.num_workers = max(1, workers)
+        parameters.max_time_in_seconds = max(0.01, time_limit_s)
+
+
+def capped(wall_s: float, time_limit_s: float, *, deterministic: bool) -> bool:
+    """Whether a deterministic CP-SAT run was stopped by its wall-clock safety cap (then not reproducible)."""
+    return deterministic and wall_s >= 0.99 * (WALL_CAP * time_limit_s + 1.0)
 
 
 def has_plan(status: str) -> bool:
@@ -100,5 +120,5 @@ class Budget:
         return max(0.0, self.wall_cap_s - self.wall()) if self.deterministic else self.left()
 
 
-__all__ = ["DET_PER_S", "STATUS_MEANING", "WALL_CAP", "WITH_PLAN", "Budget", "cp_sat_status", "has_plan",
-           "mip_status"]  # fmt: skip
+__all__ = ["DET_PER_S", "STATUS_MEANING", "WALL_CAP", "WITH_PLAN", "Budget", "capped", "cp_sat_limits",
+           "cp_sat_status", "has_plan", "mip_status"]  # fmt: skip

@@ -76,7 +76,8 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     sp = staff_problem(scenario, graph, need=need, period_s=options.staff_period_s, n_periods=n_staff,
                        min_post=options.min_post, start_s=start_s,
                        posted=state.posted if state is not None else None)  # fmt: skip
-    staff = solve_staff(sp, time_limit_s=max(1.0, params.time_limit_s), workers=params.workers, seed=params.seed)
+    staff = solve_staff(sp, time_limit_s=max(1.0, params.time_limit_s), workers=params.workers, seed=params.seed,
+                        deterministic=options.deterministic)
     final = first
     if staff.covered is None:
         return PlanResult(None, staff.status, None, None, time.perf_counter() - started, params.seed,

@@ -32,6 +32,7 @@ class CrowdOptions:
     min_post: int = 20  # EST: staff a post needs to hold a control
     min_meter_per_min: float = 1.0
     lookahead_s: float = 1800.0  # the LP looks this far past the scenario's end (no rush in at the very end)
+    deterministic: bool = True  # the staff model's CP-SAT on deterministic time (`optimizer.solving`)
     single_stairs: str = "best"  # unpaired stairs: "two-way", "up" or "down" only, or "best" of two-way and up
     weights: CrowdWeights = field(default_factory=CrowdWeights)
 

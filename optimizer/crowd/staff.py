@@ -32,7 +32,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.crowd.flow import FlowProblem
 from optimizer.crowd.lp import FlowSolution
-from optimizer.solving import cp_sat_status
+from optimizer.solving import cp_sat_limits, cp_sat_status
 from scenarios.crowd import staff_reach
 from scenarios.graphs import walkways
 from scenarios.injects import delay_of, facts
@@ -176,7 +176,8 @@ def add_coverage(model: cp_model.CpModel, y: dict, cov: dict, p: StaffProblem) -
                         [var.Not()])  # fmt: skip
 
 
-def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2, seed: int = 0) -> StaffSolution:
+def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2, seed: int = 0,
+                deterministic: bool = True) -> StaffSolution:  # fmt: skip
     """Post the pools so that every control is staffed when it is needed, with few moves and short walks."""
     started = time.perf_counter()
     model = cp_model.CpModel()
@@ -203,8 +204,7 @@ def solve_staff(p: StaffProblem, *, time_limit_s: float = 10.0, workers: int = 2
     walked = [int(p.walk_m[i, j] // 100) * y[i, j, s] for (i, j, s) in y]
     model.minimize(1_000_000 * sum(uncovered) + 1_000 * sum(moves) + sum(walked))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.num_workers = max(1, workers)
+    cp_sat_limits(solver.parameters, time_limit_s, workers=workers, deterministic=deterministic)
     solver.parameters.random_seed = seed
     code = solver.solve(model)
     status = cp_sat_status(code)

@@ -35,7 +35,7 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
         return PlanResult(plan, "OPTIMAL", 0.0, 0.0, time.perf_counter() - started, params.seed,
                           ("no ferry suspension in the window, or no tunnel within reach of the riders",))  # fmt: skip
     side = params.time_limit_s * options.side_share
-    sol = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s)
+    sol = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s, deterministic=options.deterministic)
     if sol.clear is None or sol.teams is None or sol.cost is None:
         return PlanResult(None, sol.status, None, sol.bound, time.perf_counter() - started, params.seed,
                           diagnosis=f"no schedule in {params.time_limit_s:g} s ({sol.status})")  # fmt: skip
@@ -45,6 +45,9 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     if sol.source != "CP-SAT":
         rationale.append(f"CP-SAT found nothing better than the first schedule (the best static one) in "
                          f"{params.time_limit_s:g} s; the bound is CP-SAT's")  # fmt: skip
+    if sol.capped:
+        rationale.append("CP-SAT was stopped by its wall-clock safety cap before its deterministic time ran out: "
+                         "solved again, this plan may differ")  # fmt: skip
     rationale.append(describe_cost(problem, scenario, cost))
     details: dict[str, float] = {
         "periods": float(problem.n_periods), "window_start_s": problem.start_s,
@@ -54,12 +57,13 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
         details["lp_bound"] = sol.lp_bound
         rationale.append(f"bound {sol.bound:.1f}: the LP relaxation gave {sol.lp_bound:.1f}")
     if options.extra_team:
-        more = extra_team_solve(problem, sol, params=params, time_limit_s=side)
+        more = extra_team_solve(problem, sol, params=params, time_limit_s=side, deterministic=options.deterministic)
         extra, lines = describe_extra_team(problem, sol, more, side)
         details.update(extra)
         rationale += lines
     w = scenario.weights
-    runs = trade_off_runs(problem, sol, w, factors=options.pareto_factors, params=params, time_limit_s=side)
+    runs = trade_off_runs(problem, sol, w, factors=options.pareto_factors, params=params, time_limit_s=side,
+                          deterministic=options.deterministic)
     pareto, points, lines = trade_off(problem, w, runs)
     details.update(pareto)
     rationale += lines

@@ -50,6 +50,7 @@ class TyphoonOptions:
     extra_team: bool = True  # re-solve with one more escort team for the rationale
     side_share: float = 0.25  # share of the time limit for each extra solve
     lp_bound_s: float = 0.0  # seconds more for the LP relaxation's bound before the main solve (0: none)
+    deterministic: bool = True  # CP-SAT on deterministic time: the same plan however busy the machine (solving.py)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.result import SolveParams
-from optimizer.solving import cp_sat_status
+from optimizer.solving import capped, cp_sat_limits, cp_sat_status
 from optimizer.typhoon.cost import FluidCost, fluid_cost
 from optimizer.typhoon.model import TyphoonModel, schedule_values
 from optimizer.typhoon.problem import SCALE, TyphoonProblem, Way
@@ -44,14 +44,15 @@ class TyphoonSolution:
     sent: dict[str, Way] = field(default_factory=dict)  # the way each origin's riders are sent to
     source: str = "CP-SAT"  # or `first schedule` when CP-SAT found nothing better in time
     lp_bound: float | None = None  # the LP relaxation's bound, when one was asked for and solved in time
+    capped: bool = False  # a deterministic solve stopped by its wall-clock safety cap (then not reproducible)
 
 
-def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams) -> TyphoonSolution:
+def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams, *,
+               deterministic: bool = True) -> TyphoonSolution:  # fmt: skip
     """Solve the model as it stands (hint and bounds included) with CP-SAT; its status and, if it found one, the
     schedule it found, costed by `fluid_cost`."""
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
-    solver.parameters.num_workers = max(1, params.workers)
+    cp_sat_limits(solver.parameters, time_limit_s, workers=params.workers, deterministic=deterministic)
     solver.parameters.random_seed = params.seed
     solver.parameters.relative_gap_limit = params.relative_gap
     # CP-SAT's presolve finds little here and took 0.8 s of a 1 s budget on a 24-period window.
@@ -62,8 +63,9 @@ def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams) ->
     name = cp_sat_status(status)
     pr, v = model.problem, model.v
     bound = solver.best_objective_bound / SCALE if math.isfinite(solver.best_objective_bound) else None
+    cut = capped(wall, time_limit_s, deterministic=deterministic)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return TyphoonSolution(pr, name, None, bound, wall)
+        return TyphoonSolution(pr, name, None, bound, wall, capped=cut)
     W, NO, P = len(pr.ways), len(pr.origins), pr.n_periods
     clear = np.array([[solver.value(v.x[(w, p)]) for p in range(P)] for w in range(W)], dtype=bool).reshape(W, P)
     teams = np.array([[solver.value(v.n[(w, p)]) for p in range(P)] for w in range(W)],
@@ -74,15 +76,18 @@ def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams) ->
     sent = {o: w for (o, w), y in v.y.items() if solver.value(y)}
     cost = fluid_cost(pr, clear, teams, carried, sent)
     return TyphoonSolution(pr, name, solver.objective_value / SCALE, bound, wall,
-                           clear=clear, teams=teams, cost=cost,
+                           clear=clear, teams=teams, cost=cost, capped=cut,
                            sent={pr.origins[o]: pr.ways[w] for o, w in sent.items()})  # fmt: skip
 
 
 def solve_typhoon(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARAMS, time_limit_s: float | None = None,
-                  starts: tuple[Schedule, ...] | None = None, lp_bound_s: float = 0.0) -> TyphoonSolution:  # fmt: skip
+                  starts: tuple[Schedule, ...] | None = None, lp_bound_s: float = 0.0,
+                  deterministic: bool = True) -> TyphoonSolution:  # fmt: skip
     """Solve one window with CP-SAT from the best of the given schedules (by default the best static one); if
     CP-SAT finds nothing better in time, that schedule is the answer. With `lp_bound_s`, the LP relaxation is
-    solved first (in up to that many seconds more) and its bound handed to CP-SAT."""
+    solved first (in up to that many seconds more) and its bound handed to CP-SAT. `deterministic`: CP-SAT gets
+    the whole limit in deterministic time (the wall time spent building the model is not taken off it, which
+    would make the answer depend on the machine's load)."""
     limit = params.time_limit_s if time_limit_s is None else time_limit_s
     started = time.perf_counter()
     model = TyphoonModel(problem)
@@ -98,7 +103,8 @@ def solve_typhoon(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARA
     first = min((rescore(problem, x) for x in starts), key=lambda x: x.cost.objective_int, default=None)
     if first is not None:
         model.hint(schedule_values(problem, first))
-    out = run_cp_sat(model, max(0.01, limit - (time.perf_counter() - started)), params)
+    left = limit if deterministic else max(0.01, limit - (time.perf_counter() - started))
+    out = run_cp_sat(model, left, params, deterministic=deterministic)
     if lp_bound is not None:
         out = replace(out, lp_bound=lp_bound / SCALE, bound=max(out.bound or 0.0, lp_bound / SCALE))
     if first is not None and (out.cost is None or out.cost.objective_int > first.cost.objective_int):
@@ -128,10 +134,11 @@ def as_schedule(solution: TyphoonSolution) -> Schedule:
 
 
 def extra_team_solve(problem: TyphoonProblem, solution: TyphoonSolution, *, params: SolveParams,
-                     time_limit_s: float) -> TyphoonSolution:  # fmt: skip
+                     time_limit_s: float, deterministic: bool = True) -> TyphoonSolution:  # fmt: skip
     """The same window with one more escort team (what one more team would buy), started from the solution."""
     bigger = problem.with_teams(problem.teams + 1)
-    return solve_typhoon(bigger, params=params, time_limit_s=time_limit_s, starts=_starts_for(bigger, solution))
+    return solve_typhoon(bigger, params=params, time_limit_s=time_limit_s, starts=_starts_for(bigger, solution),
+                         deterministic=deterministic)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,8 +157,8 @@ def trade_off_factors(factors: tuple[float, ...]) -> tuple[float, ...]:
 
 
 def trade_off_runs(problem: TyphoonProblem, solution: TyphoonSolution, weights: TyphoonWeights, *,
-                   factors: tuple[float, ...], params: SolveParams,
-                   time_limit_s: float) -> list[TradeOffRun]:  # fmt: skip
+                   factors: tuple[float, ...], params: SolveParams, time_limit_s: float,
+                   deterministic: bool = True) -> list[TradeOffRun]:  # fmt: skip
     """The window solved again at car-delay weights x each factor (the plan's own solution at 1), each started
     from the solution; a solve that finds no schedule in time gives no point."""
     assert solution.cost is not None and solution.clear is not None
@@ -163,7 +170,7 @@ def trade_off_runs(problem: TyphoonProblem, solution: TyphoonSolution, weights: 
         other_weights = weights.model_copy(update={"vehicle_delay_per_h": weights.vehicle_delay_per_h * factor})
         other_problem = problem.with_weights(other_weights)
         other = solve_typhoon(other_problem, params=params, time_limit_s=time_limit_s,
-                              starts=_starts_for(other_problem, solution))  # fmt: skip
+                              starts=_starts_for(other_problem, solution), deterministic=deterministic)  # fmt: skip
         if other.cost is None or other.clear is None:
             continue
         out.append(TradeOffRun(i, factor, other.cost, other.clear))
