@@ -81,7 +81,15 @@ def policy_of(store: Store) -> SecurityPolicy:
     return policy if isinstance(policy, SecurityPolicy) else DEFAULT_POLICY
 
 
+#: What the audit chain records instead of a log-in name that is no account's.
+UNKNOWN_USER = "(unknown user)"
+#: The password every account of a DEMO store shares (published in the README): never a real account's.
+PUBLISHED_DEMO_PASSWORD = "yiwang-demo-only"
+
+
 def check_password_strength(password: str, policy: SecurityPolicy, *, username: str = "") -> None:
+    if password == PUBLISHED_DEMO_PASSWORD:
+        raise BadInput("password: the demo stores' published password cannot be a real account's")
     if len(password) < policy.min_password_length:
         raise BadInput(f"password: must be at least {policy.min_password_length} characters")
     if username and username.lower() in password.lower():
@@ -163,7 +171,9 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
                     details["locked_until"] = user.locked_until.isoformat()
             elif user is None:
                 details["unknown_user"] = True
-            audit.append(session, at=now, actor=username[:64], action="login_failed", subject=username[:200],
+            # A name that is no account's is not written down: people type their password into the name field.
+            name = username if user is not None else UNKNOWN_USER
+            audit.append(session, at=now, actor=name[:64], action="login_failed", subject=name[:200],
                          details=details)  # fmt: skip
             # A disabled account is named only to someone who knows its password.
             disabled = user is not None and not user.active and secret_ok

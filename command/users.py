@@ -18,6 +18,7 @@ from command.authority import jurisdiction_by_code, visible_jurisdictions
 from command.errors import BadInput, Conflict, NotFound
 from command.migrate import upgrade
 from command.security import (
+    PUBLISHED_DEMO_PASSWORD,
     Actor,
     check_password_strength,
     check_username,
@@ -41,7 +42,7 @@ DISTRICTS = (
 )  # fmt: skip
 BELOW = (("bund_station", "外滩派出所 Bund police station", "huangpu"),)
 
-DEMO_PASSWORD = "yiwang-demo-only"
+DEMO_PASSWORD = PUBLISHED_DEMO_PASSWORD
 #: username, role, jurisdiction, display name, phone (all fictitious)
 DEMO_USERS = (
     ("admin", "admin", "shanghai", "示范管理员 Demo Admin", "13800000001"),

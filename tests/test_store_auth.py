@@ -150,3 +150,23 @@ def test_mask_name_keeps_only_the_first_character(name, masked):
 def test_mask_phone_keeps_the_first_three_and_last_two_digits(phone, masked):
     """A masked phone number shows three leading and two trailing digits at most."""
     assert mask_phone(phone) == masked
+
+
+def test_a_password_typed_as_a_user_name_is_not_written_down(world):
+    """A failed log-in under a name that is no account's (a password typed into the name field) is audited as an
+    unknown user, and the typed text appears nowhere in the audit chain (issue 21, item 11)."""
+    typed = "Tr0ub4dor&3-secret"
+    with pytest.raises(AuthFailed, match="wrong user name or password"):
+        authenticate(world.store, typed, "anything")
+    last = audit.entries(world.store)[-1]
+    assert (last.action, last.actor, last.subject) == ("login_failed", "(unknown user)", "(unknown user)")
+    assert all(typed not in f"{e.actor} {e.subject} {e.details}" for e in audit.entries(world.store))
+
+
+def test_the_demo_password_is_never_a_real_accounts(world):
+    """The demo stores' published password is refused for a real account, whatever else about it is fine."""
+    from command.users import DEMO_PASSWORD, add_user
+
+    with pytest.raises(BadInput, match="the demo stores' published password cannot be a real account's"):
+        add_user(world.store, world["admin"], username="new_cmd", password=DEMO_PASSWORD, role="commander",
+                 jurisdiction="pudong")  # fmt: skip
