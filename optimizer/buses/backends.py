@@ -6,7 +6,8 @@ measurement: benchmarks/README.md); SCIP, CBC and HiGHS through pywraplp are the
 solves the LP relaxation (the same model with continuous variables) for bounds. What a backend can do beyond
 solving is a flag, so that the search asks the backend and never its name:
 - `restarts`: short runs with new seeds find first plans sooner than one long run (CP-SAT's heavy tail);
-- `neighbourhoods`: variable domains can be narrowed in place and the model solved again (large neighbourhoods).
+- a `NeighbourhoodBackend` (CP-SAT) can also narrow variable domains in place and solve the model again (large
+  neighbourhoods); the search asks whether a backend is one, never which one it is.
 
 The search's clock is `optimizer.solving.Budget`: wall seconds, or CP-SAT's deterministic time (about
 `DET_PER_S` units a second on one worker), so that the same input gives the same plan every run.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
@@ -36,7 +37,6 @@ class SolverBackend(Protocol):
     name: str
     status: str  # of the last solve: OPTIMAL, FEASIBLE, INFEASIBLE, MODEL_INVALID or UNKNOWN
     restarts: bool  # short runs with new seeds beat one long run
-    neighbourhoods: bool  # `set_domain` and `domain_max` work
 
     def int_var(self, lb: int, ub: int, name: str) -> Any: ...
 
@@ -47,12 +47,6 @@ class SolverBackend(Protocol):
 
     def hint(self, values: dict[Any, int]) -> None: ...
 
-    def set_domain(self, v: Any, lo: int, hi: int) -> None:
-        """Narrow or restore a variable's domain in place (for the neighbourhoods of the search)."""
-
-    def domain_max(self, v: Any) -> int:
-        """The largest value of a variable's domain as built."""
-
     def solve(self, amount: float, budget: Budget, params: SolveParams, *, gap: float) -> str:
         """Solve with at most `amount` of the budget's units (fewer if the budget has fewer left)."""
 
@@ -62,11 +56,21 @@ class SolverBackend(Protocol):
         """(objective, best bound) of the last solve."""
 
 
+@runtime_checkable
+class NeighbourhoodBackend(SolverBackend, Protocol):
+    """A backend whose variable domains can be narrowed in place and the model solved again (CP-SAT)."""
+
+    def set_domain(self, v: Any, lo: int, hi: int) -> None:
+        """Narrow or restore a variable's domain in place (for the neighbourhoods of the search)."""
+
+    def domain_max(self, v: Any) -> int:
+        """The largest value of a variable's domain as built."""
+
+
 class CpSatBackend:
     """CP-SAT: seeded, on its deterministic clock (one worker) or the wall clock (`workers` in parallel)."""
 
     restarts = True
-    neighbourhoods = True
 
     def __init__(self, name: str = "CP_SAT"):
         self.name = name
@@ -126,7 +130,6 @@ class MipBackend:
     """A MIP solver through pywraplp, on the wall clock (charged to a deterministic budget at `DET_PER_S`)."""
 
     restarts = False
-    neighbourhoods = False
     takes_hints: ClassVar[bool] = False
 
     def __init__(self, name: str):
@@ -154,12 +157,6 @@ class MipBackend:
     def hint(self, values: dict[Any, int]) -> None:
         if self.takes_hints:
             self.mip.SetHint(list(values), [float(x) for x in values.values()])
-
-    def set_domain(self, v: Any, lo: int, hi: int) -> None:
-        raise NotImplementedError(f"{self.name}: no neighbourhood search on this backend")
-
-    def domain_max(self, v: Any) -> int:
-        raise NotImplementedError(f"{self.name}: no neighbourhood search on this backend")
 
     def solve(self, amount: float, budget: Budget, params: SolveParams, *, gap: float) -> str:
         amount = max(1e-3, min(amount, budget.left()))

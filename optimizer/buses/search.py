@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from optimizer.buses.backends import RELAXATION, Backend
+from optimizer.buses.backends import RELAXATION, Backend, NeighbourhoodBackend
 from optimizer.buses.bounds import BusScore, greedy_schedule, own_bound, regrid_schedule, score_schedule
 from optimizer.buses.forecast import EPS, BayForecast
 from optimizer.buses.model import OBJECTIVE_SCALE, DispatchModel
@@ -275,7 +275,8 @@ def _improve(p: BusProblem, start: np.ndarray, *, last_step: int | None, strande
         bound = model.m.objective()[1] / OBJECTIVE_SCALE
         out.bound = bound if out.bound is None else max(out.bound, bound)
     out.status = status
-    if not model.m.neighbourhoods or _within(out, params) or budget.left() <= 0:
+    m = model.m
+    if not isinstance(m, NeighbourhoodBackend) or _within(out, params) or budget.left() <= 0:
         return out
 
     # Large neighbourhoods in a fixed order, their width adapted to how the last one went (so that a
@@ -284,7 +285,7 @@ def _improve(p: BusProblem, start: np.ndarray, *, last_step: int | None, strande
     g = model.problem.n_steps
     width = max(4, math.ceil(g / 3))
     dests = sorted({k for _, k in model.pairs})
-    domains = {key: (0, model.m.domain_max(v)) for key, v in model.n.items()}
+    domains = {key: (0, m.domain_max(v)) for key, v in model.n.items()}
     cap = 2.0 * (DET_PER_S if budget.deterministic else 1.0)
     k, j0, r = 0, 0, 0
     while budget.left() > 0.01 and not _within(out, params):
@@ -298,7 +299,7 @@ def _improve(p: BusProblem, start: np.ndarray, *, last_step: int | None, strande
         for (i, d, j), v in model.n.items():
             free = d in chosen and j in steps
             lo, hi = domains[(i, d, j)] if free else (int(out.best[i, d, j]),) * 2
-            model.m.set_domain(v, lo, hi)
+            m.set_domain(v, lo, hi)
         model.hint_schedule(out.best)
         status = model.m.solve(cap, budget, params, gap=0.0)
         offer(model)
