@@ -2,6 +2,13 @@
 
 The same function serves `yiwang run`, the console and the incident loop. It takes callbacks for progress so
 that the CLI can show a spinner and the console a progress bar.
+
+Three plans are compared on the same seed:
+- `default`: the scenario's own plan (what was done, or would be done, without the optimiser);
+- `open_loop`: the optimiser's plan, made once at the start and followed to the end whatever happens;
+- `closed_loop` (with `replan_every_s`): the same start, re-planned every interval from the simulated state of
+  the plan as carried out so far (`closed_loop`), each re-plan told only what has happened by then, exactly as
+  the incident loop re-plans a live incident (`command.loop`).
 """
 
 from __future__ import annotations
@@ -13,19 +20,54 @@ from pathlib import Path
 from typing import Any
 
 from command.consequences import Consequence, consequences
-from command.kinds import optimise, simulate
+from command.errors import CommandError
+from command.kinds import optimise, simulate, state_at
 from optimizer.result import PlanResult, SolveParams
 from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
+from scenarios.injects import known_injects
 from scenarios.loading import scenario_hash
+from scenarios.splice import splice
 from simulation.core import SimResult
 
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class Replan:
+    """One re-plan of a closed loop: when, what the optimiser said, and whether its plan took over."""
+
+    at_s: float
+    status: str
+    gap: float | None
+    took_over: bool
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at_s": self.at_s, "status": self.status, "gap": self.gap, "took_over": self.took_over,
+                "note": self.note}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    """The optimised plan re-planned every `every_s` from the simulated state: the plan as carried out (each
+    re-plan spliced in at its time) and its run."""
+
+    every_s: float
+    plan: Plan
+    result: SimResult
+    replans: tuple[Replan, ...]
+
+    def to_json(self, *, with_series: bool = False) -> dict[str, Any]:
+        return {"every_s": self.every_s, "replans": [r.to_json() for r in self.replans],
+                "plan_digest": self.plan.digest(),
+                "run": self.result.to_dict(with_series=with_series, with_events=with_series)}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RunOutcome:
-    """A baseline run, and (unless optimisation was skipped) the optimised plan and its run."""
+    """A baseline run, and (unless optimisation was skipped) the optimised plan and its run, and (if asked for)
+    the closed loop's."""
 
     scenario: Any
     seed: int
@@ -33,6 +75,7 @@ class RunOutcome:
     baseline: SimResult
     solve: PlanResult | None = None
     planned: SimResult | None = None
+    closed: ClosedLoop | None = None
 
     def to_json(self, *, with_series: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,9 +100,26 @@ class RunOutcome:
             wall_s += self.planned.stats.wall_s
         else:
             out["plan"] = out.get("plan") or json.loads(self.baseline_plan.to_json())
+        kpis: dict[str, Any] = {"default": dict(self.baseline.kpis)}
+        if self.planned is not None:
+            kpis["open_loop"] = dict(self.planned.kpis)
+        if self.closed is not None:
+            out["closed_loop"] = self.closed.to_json(with_series=with_series)
+            out["closed_loop"]["warnings"] = [w.to_json() for w in self.closed_warnings()]
+            kpis["closed_loop"] = dict(self.closed.result.kpis)
+            events += self.closed.result.stats.events
+            sim_s += self.closed.result.stats.sim_s
+            wall_s += self.closed.result.stats.wall_s
+        out["kpis"] = kpis
         out["sim"] = {"events": events, "sim_s": sim_s, "wall_s": round(wall_s, 6)}
         out["warnings"] = [w.to_json() for w in self.warnings()]
         return out
+
+    def closed_warnings(self) -> list[Consequence]:
+        """What the closed loop makes worse than the default plan, and the thresholds its run crosses."""
+        if self.closed is None:
+            return []
+        return consequences(self.scenario, self.baseline, self.closed.result)
 
     def warnings(self) -> list[Consequence]:
         """What the plan makes worse than the default plan, the thresholds its run crosses, a weak bound
@@ -80,10 +140,81 @@ def run_scenario(
     optimize: bool = True,
     params: SolveParams | None = None,
     progress: Progress | None = None,
+    replan_every_s: float | None = None,
 ) -> RunOutcome:
-    """Load a scenario (with what-if overrides), simulate its default plan, optimise, simulate the plan."""
+    """Load a scenario (with what-if overrides), simulate its default plan, optimise, simulate the plan, and
+    (with `replan_every_s`) run the closed loop."""
     scenario = load_scenario(ref, overrides=overrides or [])
-    return run_loaded(scenario, seed=seed, optimize=optimize, params=params, progress=progress)
+    outcome = run_loaded(scenario, seed=seed, optimize=optimize, params=params, progress=progress)
+    if replan_every_s is None:
+        return outcome
+    if not optimize:
+        raise CommandError("replan_every: a closed loop re-plans with the optimiser; drop --no-optimize")
+    closed = closed_loop(scenario, seed=outcome.seed, every_s=replan_every_s, params=params,
+                         first=outcome.solve, progress=progress)  # fmt: skip
+    return replace(outcome, closed=closed)
+
+
+def closed_loop(
+    scenario: Any,
+    *,
+    seed: int,
+    every_s: float,
+    params: SolveParams | None = None,
+    first: PlanResult | None = None,
+    progress: Progress | None = None,
+) -> ClosedLoop:
+    """The optimised plan re-planned every `every_s` seconds from the state its run has reached then.
+
+    At each re-plan time t (every_s, 2 every_s, ... before the horizon) the optimiser is given what the incident
+    loop would give it: the state at t read off the run of the plan as carried out so far (the kind's
+    `state_at`), and the scenario with only the injects that have fired by t (`known_injects`). Its plan takes
+    over at t by the splice rule (`scenarios.splice`); what was done before t stands. A re-plan that finds no
+    plan leaves the plan in effect as it is, and says so. The first plan is the optimiser's on what is known at
+    the start (`first`, the open loop's plan, when nothing is hidden from it: no inject after the start).
+    """
+    if every_s <= 0:
+        raise CommandError(f"replan_every: {every_s:g} s is not a positive interval")
+    horizon = float(scenario.clock.horizon_s)
+    if every_s >= horizon:
+        raise CommandError(f"replan_every: {every_s:g} s is not shorter than the scenario's horizon "
+                           f"({horizon:g} s); nothing would be re-planned")  # fmt: skip
+    say = progress or (lambda _msg: None)
+    run_params = replace(params or SolveParams(), seed=seed)
+
+    def known_world(at_s: float, fired: set[int] | None) -> Any:
+        return scenario.model_copy(update={"injects": known_injects(scenario.injects, at_s=at_s, fired=fired)})
+
+    hidden = any(inj.at_s > 0 or inj.condition for inj in scenario.injects)
+    if first is None or hidden:
+        say("closed loop: optimising on what is known at the start")
+        at_start = {i for i, inj in enumerate(scenario.injects) if inj.at_s <= 0 and not inj.condition}
+        first = optimise(known_world(0.0, at_start), run_params)
+    if first.plan is None:
+        raise CommandError(f"closed loop: the optimiser found no plan at the start ({first.diagnosis or first.status})")
+    in_effect = _as_scenarios(first.plan, scenario)
+    replans: list[Replan] = []
+    k = 1
+    while k * every_s < horizon - 1e-9:
+        at_s = k * every_s
+        say(f"closed loop: re-planning at {scenario.clock.label(at_s)} ({k} of {int((horizon - 1e-9) // every_s)})")
+        state = state_at(scenario, in_effect, seed=seed, at_s=at_s)
+        solve = optimise(known_world(at_s, set(state.fired)), run_params, state=state)
+        if solve.plan is None:
+            replans.append(Replan(at_s, solve.status, solve.gap, False,
+                                  f"no plan ({solve.diagnosis or solve.status}); the plan in effect carries on"))
+        else:
+            in_effect = splice(in_effect, _as_scenarios(solve.plan, scenario), at_s, scenario=scenario)
+            replans.append(Replan(at_s, solve.status, solve.gap, True))
+        k += 1
+    say("closed loop: simulating the plan as carried out")
+    result = simulate(scenario, in_effect, seed=seed)
+    return ClosedLoop(every_s, in_effect, result, tuple(replans))
+
+
+def _as_scenarios(plan: Plan, scenario: Any) -> Plan:
+    """The plan as belonging to the scenario itself, not to the optimiser's view of it (fewer injects)."""
+    return Plan.build(plan.meta.model_copy(update={"scenario_hash": scenario_hash(scenario)}), plan.actions)
 
 
 def run_loaded(

@@ -53,8 +53,14 @@ class PlanResult:
         return self.plan is not None and self.status in {"OPTIMAL", "FEASIBLE"}
 
     def stats(self) -> SolverStats:
+        """What the solver said, with its wall time (for the run's record)."""
         return SolverStats(status=self.status, objective=self.objective, bound=self.bound, gap=self.gap,
                            wall_s=round(self.wall_s, 6))  # fmt: skip
+
+    def plan_stats(self) -> SolverStats:
+        """What the solver said, as a plan carries it: without the wall time, which a busier machine changes and
+        which would make the same plan's digest differ from run to run."""
+        return SolverStats(status=self.status, objective=self.objective, bound=self.bound, gap=self.gap)
 
     def summary(self) -> str:
         gap = "n/a" if self.gap is None else f"{100 * self.gap:.2f}%"

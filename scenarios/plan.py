@@ -192,7 +192,8 @@ def parse_action(data: dict[str, Any]) -> Any:
 
 
 class SolverStats(Model):
-    """What the solver said: status, objective, best bound, relative gap, wall time."""
+    """What the solver said: status, objective, best bound, relative gap, and (in a run's record, never in a plan's
+    meta: `optimizer.result.PlanResult.plan_stats`) wall time."""
 
     status: str
     objective: float | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,19 @@ from rich.table import Table
 from command.cli.common import SetOption, handles_input_errors, out_console, say
 from command.errors import Infeasible
 from command.safe_text import clean
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def duration_s(text: str, *, option: str) -> float:
+    """A duration with its unit (`90s`, `15m`, `1h`, `1h30m`) in seconds; a bare number is refused (seconds or
+    minutes? the reader of a scenario cannot tell either)."""
+    m = _DURATION.match(text.strip().lower())
+    if not text.strip() or m is None or not any(m.groups()):
+        raise typer.BadParameter(f"{text!r} is not a duration with a unit, e.g. 15m, 1h, 1h30m or 900s",
+                                 param_hint=option)  # fmt: skip
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in m.groups())
+    return 3600 * hours + 60 * minutes + seconds
 
 
 @handles_input_errors
@@ -23,11 +37,16 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Write run.json and the plans into this folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     time_limit: Annotated[float, typer.Option(help="Optimiser time limit per model, seconds.", min=0.1)] = 10.0,
+    replan_every: Annotated[str | None, typer.Option(
+        help="Also run the closed loop: re-plan from the simulated state at every interval (e.g. 30m, 1h).",
+        metavar="DURATION")] = None,
 ) -> None:
-    """Simulate the baseline, optimise, simulate the plan, and compare their KPIs."""
+    """Simulate the baseline, optimise, simulate the plan, and compare their KPIs (with --replan-every, the
+    closed loop's too)."""
     from command.runs import kpi_rows, run_scenario, write_outputs
     from optimizer.result import SolveParams
 
+    every_s = duration_s(replan_every, option="--replan-every") if replan_every is not None else None
     console = out_console(stderr=True)
     with console.status("starting") as status:
         outcome = run_scenario(
@@ -37,6 +56,7 @@ def run(
             optimize=not no_optimize,
             params=SolveParams(time_limit_s=time_limit),
             progress=lambda msg: status.update(msg),
+            replan_every_s=every_s,
         )
     if out is not None:
         for path in write_outputs(outcome, out):
@@ -52,22 +72,36 @@ def run(
 def _print_run(outcome: Any, rows: list[tuple[str, float, float | None]]) -> None:
     s = outcome.scenario
     table = Table(title=clean(f"{s.name}: {s.title} (seed {outcome.seed})"))
+    closed = outcome.closed
     table.add_column("KPI")
     table.add_column("default plan", justify="right")
     if outcome.planned is not None:
         table.add_column("optimised plan", justify="right")
         table.add_column("change", justify="right")
+    if closed is not None:
+        table.add_column(f"closed loop (every {closed.every_s / 60:g} min)", justify="right")
+        table.add_column("change", justify="right")
     for name, base, planned in rows:
         cells = [name, f"{base:,.2f}"]
-        if outcome.planned is not None and planned is not None:
-            change = planned - base
-            cells += [f"{planned:,.2f}", f"{change:+,.2f}"]
+        if outcome.planned is not None:
+            cells += [f"{planned:,.2f}", f"{planned - base:+,.2f}"] if planned is not None else ["", ""]
+        if closed is not None:
+            value = closed.result.kpis.get(name)
+            cells += [f"{value:,.2f}", f"{value - base:+,.2f}"] if value is not None else ["", ""]
         table.add_row(*cells)
     out_console().print(table)
     if outcome.solve is not None:
         say(outcome.solve.summary())
     for warning in outcome.warnings():
         say(f"warning ({warning.kind}): {warning.message}")
+    if closed is not None:
+        took = sum(r.took_over for r in closed.replans)
+        say(f"closed loop: {len(closed.replans)} re-plans every {closed.every_s / 60:g} min, {took} took over")
+        for r in closed.replans:
+            if not r.took_over:
+                say(f"  at {outcome.scenario.clock.label(r.at_s)}: {r.note}")
+        for warning in outcome.closed_warnings():
+            say(f"closed-loop warning ({warning.kind}): {warning.message}")
     stats = outcome.baseline.stats
     say(f"simulated {stats.sim_s / 3600:.2f} h in {stats.wall_s:.2f} s ({stats.events:,} events) per run")
 

@@ -130,5 +130,5 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     result = PlanResult(None, status, final.objective, bound, time.perf_counter() - started, params.seed,
                         tuple(rationale), details=details)  # fmt: skip
     note = "; ".join(rationale[:2])
-    plan = Plan.build(meta.model_copy(update={"note": note, "solver": result.stats()}), actions)
+    plan = Plan.build(meta.model_copy(update={"note": note, "solver": result.plan_stats()}), actions)
     return replace(result, plan=plan)

@@ -71,5 +71,5 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
             f"{w.vehicle_delay_per_h:g} per vehicle-hour; " + "; ".join(rationale[:1]))  # fmt: skip
     result = PlanResult(None, sol.status, sol.objective, sol.bound, time.perf_counter() - started, params.seed,
                         tuple(rationale), details=details)  # fmt: skip
-    meta = meta.model_copy(update={"note": note, "solver": result.stats(), "trade_off": tuple(points)})
+    meta = meta.model_copy(update={"note": note, "solver": result.plan_stats(), "trade_off": tuple(points)})
     return replace(result, plan=Plan.build(meta, actions))
