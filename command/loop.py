@@ -7,8 +7,11 @@ The same functions serve the CLI and the console:
   effect.
 - `advance`: run the simulated world forward under the plan in effect to the next decision point — the next
   inject, the first threshold breach the plan's own simulation shows, the end of the operational period, or
-  a time asked for — and write what happened on the way into the activity log. An inject or a breach marks
-  the incident for re-planning.
+  a time asked for — and write what happened on the way into the activity log. An inject, or a breach the plan
+  in effect did not forecast, marks the incident for re-planning; a breach its forecast showed (and the
+  commander saw before approving it: a `breach` warning) is logged as foreseen and raises no alarm, since a
+  re-plan on the same knowledge would find the same plan. The alarm is cleared when a new plan takes effect or
+  the horizon is reached (nothing is left to re-plan).
 
 A simulation run is a pure function of the scenario, the plan and the seed, so advancing replays the plan
 from the start with the incident's seed and reads the trajectory up to the new time: the state at time t is
@@ -120,6 +123,9 @@ def plan_incident(
         # Before sign-off, what this plan makes worse than the default plan, the thresholds it crosses, a weak
         # bound (`command.consequences`), on what is known now.
         "warnings": [w.to_json() for w in consequences(known_world, outcome.baseline, planned, solve)],
+        # The breaches its forecast shows (kind and time), so that `advance` can tell a foreseen one from news.
+        "breaches": [{"kind": b.kind, "t_s": b.t_s, "text": b.text}
+                     for b in breaches(known_world, planned if planned is not None else outcome.baseline)],
     }
     solver = {**solve.stats().model_dump(), "diagnosis": solve.diagnosis, "rationale": list(solve.rationale)}
     say("proposing")
@@ -186,6 +192,27 @@ class AdvanceReport:
         return out
 
 
+#: A breach counts as foreseen if the plan's forecast had one of its kind no later than this after it came.
+FORESEEN_SLACK_S = 60.0
+
+
+def _foreseen(current: Any) -> dict[str, float]:
+    """The plan in effect's forecast breaches, by kind, at their forecast time (none under the default plan,
+    which no commander approved with its warnings shown)."""
+    if current is None:
+        return {}
+    out: dict[str, float] = {}
+    for b in current.forecast.get("breaches") or ():
+        out[b["kind"]] = min(out.get(b["kind"], float("inf")), float(b["t_s"]))
+    return out
+
+
+def _was_foreseen(breach: Breach, foreseen: dict[str, float]) -> bool:
+    """Whether the plan's forecast showed this breach: one of its kind, no earlier than forecast (with slack)."""
+    at = foreseen.get(breach.kind)
+    return at is not None and breach.t_s >= at - FORESEEN_SLACK_S
+
+
 def _period_end(session: Any, incident: Incident) -> float:
     rows = session.scalars(select(OperationalPeriod).where(OperationalPeriod.incident_id == incident.id)
                            .order_by(OperationalPeriod.number)).all()  # fmt: skip
@@ -224,6 +251,7 @@ def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | No
     stops += [(b.t_s, f"threshold breach: {b.kind}") for b in found]
     to_s, why = min(stops, key=lambda s: s[0])
     to_s = min(to_s, horizon)
+    foreseen = _foreseen(current)
     seen = [e for e in result.events if now_s < e.t_s <= to_s]
     counts = dict(Counter(e.kind for e in seen))
     kpis_now = {name: float(np.interp(to_s, t, v)) for name, (t, v) in result.series.items() if t}
@@ -233,10 +261,13 @@ def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | No
     index_of = {id(inj): i for i, inj in enumerate(scenario.injects)}
     fired = [(inj, said.get(index_of[id(inj)])) for inj in reached]
     breached = [b for b in found if b.t_s <= to_s]
+    news = [b for b in breached if not _was_foreseen(b, foreseen)]
+    finished = to_s >= horizon - 1e-9
     replan = "; ".join([f"inject {inj.kind} at {scenario.clock.label(inj.at_s)}"
                         + (f" ({inj.note})" if inj.note else "") for inj, e in fired if e is None or e.kind == "inject"]
-                       + [f"{b.text} at {scenario.clock.label(b.t_s)}" for b in breached])  # fmt: skip
-    finished = to_s >= horizon - 1e-9
+                       + [f"{b.text} at {scenario.clock.label(b.t_s)}" for b in news])  # fmt: skip
+    if finished:
+        replan = ""  # the horizon is reached: there is nothing left to re-plan
     with store.write() as session:
         now = store.now()
         incident = incident_for(session, actor, incident_id, lock=True)
@@ -245,6 +276,10 @@ def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | No
         incident.sim_time_s = to_s
         if replan:
             incident.needs_replan = replan[:400]
+        elif finished and incident.needs_replan:
+            log_activity(session, incident_id, now, None, "alarm_cleared",
+                         f"re-plan alarm cleared at the end of the horizon (was: {incident.needs_replan})", to_s)
+            incident.needs_replan = ""
         for inj, event in fired:
             took = event is None or event.kind == "inject"
             audit.append(session, at=now, actor="system", action="inject", incident_id=incident_id,
@@ -258,7 +293,9 @@ def advance(store: Store, actor: Actor, incident_id: int, *, until_s: float | No
         if len(seen) > 200:
             log_activity(session, incident_id, now, None, "sim", f"... and {len(seen) - 200} more events", to_s)
         for b in breached:
-            log_activity(session, incident_id, now, None, f"breach:{b.kind}", b.text, b.t_s)
+            number = current.number if current is not None else "?"  # only a plan in effect foresees breaches
+            text = b.text if b in news else f"{b.text} (foreseen: plan {number}'s forecast showed it)"
+            log_activity(session, incident_id, now, None, f"breach:{b.kind}", text, b.t_s)
         set_phase(session, incident, "evaluation" if finished else "supervision", actor=actor.username, at=now)
         audit.append(session, at=now, actor=actor.username, action="advance", incident_id=incident_id,
                      subject=incident.code, details={"from_s": now_s, "to_s": to_s, "why": why,

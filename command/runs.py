@@ -182,7 +182,7 @@ def closed_loop(
     say = progress or (lambda _msg: None)
     run_params = replace(params or SolveParams(), seed=seed)
 
-    def known_world(at_s: float, fired: set[int] | None) -> Any:
+    def known_world(at_s: float, fired: set[int]) -> Any:
         return scenario.model_copy(update={"injects": known_injects(scenario.injects, at_s=at_s, fired=fired)})
 
     hidden = any(inj.at_s > 0 or inj.condition for inj in scenario.injects)

@@ -457,6 +457,8 @@ KPIS = (
         zh="平均等待采样"),
     Kpi(name="p95_wait_min", unit="min", better="lower", en="95th-percentile wait to be swabbed",
         zh="等待采样95分位"),
+    Kpi(name="max_wait_min", unit="min", better="lower", en="Longest wait to be swabbed (to the run's end if never)",
+        zh="最长等待采样"),
     Kpi(name="max_queue", unit="people", better="lower", en="Longest queue at a site", zh="采样点最长排队"),
     Kpi(name="last_departed_min", unit="min after start", better="lower", en="Last visitor left by bus or metro",
         zh="最后一人离开"),
@@ -482,6 +484,9 @@ SPEC = KindSpec(
         "misses_target_finish": lambda s, k: s.thresholds.target_finish_s is not None
         and k["last_tested_min"] * 60 > s.thresholds.target_finish_s,
         "anyone_stranded": lambda s, k: k["stranded_visitors"] > 0,
+        # The chance that someone waits longer than the maximum wait (the same threshold as the run's `wait` breach).
+        "anyone_waits_over_max": lambda s, k: s.thresholds.max_wait_s is not None
+        and k["max_wait_min"] * 60 > s.thresholds.max_wait_s,
     },
     whatif=_whatif,
     roster_teams=lambda scenario: [*scenario.resources.testers, "buses"],

@@ -638,12 +638,17 @@ class MassTestingModel:
         departed = np.isfinite(self.departed)
         horizon_min = s.clock.horizon_s / 60
         waits = (self.swab_start - self.at_site)[tested]
+        # The longest anyone waited to be swabbed, counting those still waiting at the run's end up to it.
+        arrived = np.isfinite(self.at_site)
+        waited = np.where(np.isfinite(self.swab_start), self.swab_start, env.now) - self.at_site
+        longest = float(waited[arrived].max()) if arrived.any() else 0.0
         end_testing = float(self.swab_end[tested].max()) if tested.all() and self.n else env.now
         tester_hours = sum(n * max(0.0, min(until, end_testing) - arrive) for arrive, n, until in self.groups) / 3600
         kpis = {
             "last_tested_min": float(self.swab_end.max() / 60) if tested.all() and self.n else horizon_min,
             "mean_wait_min": float(waits.mean() / 60) if waits.size else 0.0,
             "p95_wait_min": float(np.percentile(waits, 95) / 60) if waits.size else 0.0,
+            "max_wait_min": max(0.0, longest / 60),
             "max_queue": float(max((site.max_queue for site in self.sites.values()), default=0)),
             "last_departed_min": float(self.departed.max() / 60) if departed.all() and self.n else horizon_min,
             "stranded_visitors": float(self.n - int(departed.sum())),

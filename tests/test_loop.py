@@ -85,7 +85,8 @@ def test_breaches_match_the_simulated_records():
 
 
 def test_advance_stops_at_a_breach_once_then_runs_to_the_period_end(sqlite_world):
-    """The first advance stops at the breach and asks for a re-plan; the next runs on to the period's end."""
+    """The first advance stops at the breach; the approved plan's forecast showed it (the commander saw it before
+    approving), so it is logged as foreseen and asks for no re-plan. The next runs on to the period's end."""
     world = sqlite_world
     iid = _open(world, ["thresholds.max_wait_s=120"], period_s=4 * 3600)
     pid = plan_incident(world.store, world["planner"], iid, params=FAST_SOLVE)
@@ -110,13 +111,16 @@ def test_advance_stops_at_a_breach_once_then_runs_to_the_period_end(sqlite_world
     assert first.events == {}  # the testers arrive only after the breach
     text = f"a visitor has waited more than 2 min ({over} visitors will)"
     # 18:00 (the scenario's start) + first_at + 120 s, below 180 s: 18:02.
-    assert first_at + 120 < 180 and first.needs_replan == f"{text} at 18:02"
+    assert first_at + 120 < 180 and first.needs_replan == ""
+    assert view.forecast["breaches"] == [{"kind": "wait", "t_s": pytest.approx(first_at + 120), "text": text}]
+    assert any(w["kind"] == "breach" and w["message"] == f"{text} at 18:02" for w in view.forecast["warnings"])
     for name, (t, v) in direct.series.items():
         assert first.kpis_at_end[name] == pytest.approx(float(np.interp(first.to_s, t, v)))
     log = activity(world.store, world["admin"], iid)[n_log:]
-    assert [(a.sim_s, a.actor, a.kind, a.text) for a in log] == [(first.to_s, "system", "breach:wait", text)]
+    said = f"{text} (foreseen: plan 1's forecast showed it)"
+    assert [(a.sim_s, a.actor, a.kind, a.text) for a in log] == [(first.to_s, "system", "breach:wait", said)]
     incident = get_incident(world.store, world["admin"], iid)
-    assert incident.needs_replan == first.needs_replan and incident.sim_time_s == first.to_s
+    assert incident.needs_replan == "" and incident.sim_time_s == first.to_s
     assert incident.phase == "supervision"
 
     second = advance(world.store, world["cmd_pudong"], iid)
@@ -138,6 +142,25 @@ def test_advance_stops_at_a_breach_once_then_runs_to_the_period_end(sqlite_world
     assert [
         (json.loads(e.details)["from_s"], json.loads(e.details)["to_s"], json.loads(e.details)["why"]) for e in advances
     ] == [(0.0, first.to_s, first.stopped_for), (first.to_s, 14400.0, second.stopped_for)]
+
+
+def test_a_breach_nobody_approved_raises_the_alarm_and_the_horizon_clears_it(sqlite_world):
+    """Under the default plan (no commander saw its forecast) a breach asks for a re-plan; once the horizon is
+    reached there is nothing left to re-plan, so the alarm is cleared, and the log says so."""
+    world = sqlite_world
+    iid = _open(world, ["thresholds.max_wait_s=120"])
+    scenario = load_scenario(DATA / "one_site_mmc.yaml", overrides=["thresholds.max_wait_s=120"])
+    direct = simulate(scenario, default_plan(scenario), seed=scenario.seed)
+    (breach,) = [b for b in breaches(scenario, direct) if b.kind == "wait"]
+    first = advance(world.store, world["cmd_pudong"], iid)
+    assert first.stopped_for == "threshold breach: wait" and first.to_s == pytest.approx(breach.t_s)
+    assert first.needs_replan == f"{breach.text} at {scenario.clock.label(breach.t_s)}"
+    assert get_incident(world.store, world["admin"], iid).needs_replan == first.needs_replan
+    last = advance(world.store, world["cmd_pudong"], iid)
+    assert last.finished and last.needs_replan == ""
+    assert get_incident(world.store, world["admin"], iid).needs_replan == ""
+    cleared = [a for a in activity(world.store, world["admin"], iid) if a.kind == "alarm_cleared"]
+    assert [a.text for a in cleared] == [f"re-plan alarm cleared at the end of the horizon (was: {first.needs_replan})"]
 
 
 def test_replanning_keeps_what_was_already_done(sqlite_world):

@@ -168,7 +168,7 @@ def _haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 def test_a_deterministic_sweep_summarises_to_the_hand_computed_values(tmp_path):
     """With nothing random, every replication gives the queue's hand-computed KPIs, so each summary is that value
     with no spread (mean = every percentile, interval of width 0) and no breach (Wilson upper 0.5615 for n = 3)."""
-    scenario = load_scenario(TINY, overrides=DETERMINISTIC)
+    scenario = load_scenario(TINY, overrides=[*DETERMINISTIC, "thresholds.max_wait_s=1000"])
     report = run_sweep(scenario, replications=3, out=tmp_path / "det", seed=5, engine="serial",
                        vary=["population.zones[0].visitors=80,160"])  # fmt: skip
     # one_site.geojson: visitors walk queue_zone -> site_a (0.0002 deg of longitude at 31.144 N) at 1.2 m/s; the
@@ -188,6 +188,7 @@ def test_a_deterministic_sweep_summarises_to_the_hand_computed_values(tmp_path):
             "last_tested_min": (drive + 60 * rounds) / 60,
             "mean_wait_min": (drive - walk + 60 * (rounds - 1) / 2) / 60,
             "p95_wait_min": (drive - walk + 60 * p95_round) / 60,
+            "max_wait_min": (drive - walk + 60 * (rounds - 1)) / 60,  # the last round: 707.5 s and 1307.5 s
         }  # fmt: skip
         assert variant["replications"] == 3
         for kpi, value in expected.items():
@@ -199,6 +200,8 @@ def test_a_deterministic_sweep_summarises_to_the_hand_computed_values(tmp_path):
         # Wilson, 0 of 3: upper = 2 (z^2 / 6) / (1 + z^2 / 3) = 0.561497.
         assert (stranded["p"], stranded["ci_low"]) == (0.0, 0.0)
         assert stranded["ci_high"] == pytest.approx(0.561497, abs=1e-6)
+        # The maximum wait (1000 s) is passed by someone in every run of the larger crowd, in none of the smaller.
+        assert variant["breaches"]["anyone_waits_over_max"]["p"] == (0.0 if n == 80 else 1.0)
 
 
 def test_risk_compares_plans_on_the_same_seeds_and_is_kept(tmp_path):
