@@ -99,6 +99,23 @@ class Assignment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlanWarning:
+    """One consequence warning the plan carried when the commander approved it (`command.consequences`): what
+    kind, which KPI, its value under the default plan and this one, and the message shown."""
+
+    kind: str
+    kpi: str | None
+    default: float | None
+    plan: float | None
+    message: str
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> PlanWarning:
+        return cls(kind=str(doc.get("kind", "")), kpi=doc.get("kpi"), default=doc.get("default"),
+                   plan=doc.get("plan"), message=str(doc.get("message", "")))  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
 class ActivityEntry:
     """One entry of an activity log: when, who, what kind of entry, and what happened."""
 
@@ -273,6 +290,9 @@ def assignment_lists(plan: Plan, scenario: Scenario, *, roster: Sequence[RosterE
 ASSIGNMENT_COLUMNS = ("incident_code", "period", "team", "leader_name", "leader_phone", "time", "until", "action",
                       "where", "count", "detail")  # fmt: skip
 ACTIVITY_COLUMNS = ("incident_code", "period", "time", "actor", "kind", "activity")
+WARNING_COLUMNS = ("incident_code", "plan", "version", "kind", "kpi", "default_plan", "this_plan", "message")
+WARNING_LABELS = {"worse": "较默认方案更差 Worse than the default plan", "breach": "越过阈值 Threshold crossed",
+                  "weak_bound": "最优性未证实 Optimality not proven"}  # fmt: skip
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -324,6 +344,16 @@ def activity_log_csv(entries: Sequence[ActivityEntry], header: IncidentHeader) -
         for e in entries
     ]
     return _csv(ACTIVITY_COLUMNS, rows)
+
+
+def warnings_csv(warnings: Sequence[PlanWarning], header: IncidentHeader) -> str:
+    """One row per warning the plan carried when it was approved, in the order shown."""
+    rows = [
+        (_cell(header.code), header.plan_id, header.plan_version, w.kind, _cell(w.kpi or ""),
+         "" if w.default is None else w.default, "" if w.plan is None else w.plan, _cell(w.message))
+        for w in warnings
+    ]  # fmt: skip
+    return _csv(WARNING_COLUMNS, rows)
 
 
 # ------------------------------------------------------------------------------------------ HTML
@@ -449,7 +479,20 @@ def _team_label(team: str) -> str:
     return f"{label} ({team})" if label else team
 
 
-def _assignment_sheet(a: Assignment, header: IncidentHeader, instructions: str) -> str:
+def _warnings(warnings: Sequence[PlanWarning]) -> str:
+    """The consequence warnings the commander saw before approving, or that there were none."""
+    if not warnings:
+        return "<p>无 None: the plan was no worse than the default plan and crossed no threshold.</p>\n"
+    body = "".join(f"<tr><td>{_e(WARNING_LABELS.get(w.kind, w.kind))}</td><td>{_e(w.message)}</td></tr>\n"
+                   for w in warnings)  # fmt: skip
+    return (
+        "<table>\n<thead><tr><th>类别 Kind</th><th>说明 What the plan does</th></tr></thead>\n"
+        f"<tbody>\n{body}</tbody>\n</table>\n"
+    )
+
+
+def _assignment_sheet(a: Assignment, header: IncidentHeader, instructions: str,
+                      warnings: Sequence[PlanWarning] = ()) -> str:  # fmt: skip
     notes = [f"所有时间均为当地时间 All times are local {_offset(header)}".rstrip()]
     notes += [line for line in instructions.splitlines() if line.strip()]
     return (
@@ -462,25 +505,31 @@ def _assignment_sheet(a: Assignment, header: IncidentHeader, instructions: str) 
         + _work(a, header)
         + "<h2>6. 特别指示 Special instructions</h2>\n<ul>\n"
         + "".join(f"<li>{_e(n)}</li>\n" for n in notes)
-        + "</ul>\n<h2>7. 编制与批准 Prepared and approved</h2>\n"
+        + f"</ul>\n<h2>7. 方案风险提示 Warnings shown before approval ({len(warnings)})</h2>\n"
+        + _warnings(warnings)
+        + "<h2>8. 编制与批准 Prepared and approved</h2>\n"
         + _signoff(header)
         + "</section>"
     )
 
 
 def to_html(assignments: Sequence[Assignment], header: IncidentHeader, *,
-            instructions: Mapping[str, str] | None = None) -> str:  # fmt: skip
+            instructions: Mapping[str, str] | None = None, warnings: Sequence[PlanWarning] = ()) -> str:  # fmt: skip
     """A printable page of ICS-204-style assignment lists, one team per printed page.
 
-    `instructions` maps a team to its special instructions (one per line), printed under the standing ones.
+    `instructions` maps a team to its special instructions (one per line), printed under the standing ones;
+    `warnings` are the plan's consequence warnings as the commander saw them before approving, printed on every
+    team's page (what the plan is known to make worse travels with the work it assigns).
     """
     extra = instructions or {}
-    sheets = [_assignment_sheet(a, header, extra.get(a.team, "")) for a in assignments]
+    sheets = [_assignment_sheet(a, header, extra.get(a.team, ""), warnings) for a in assignments]
     if not sheets:
         sheets = [
             '<section class="sheet">\n'
             + _top("ICS 204", "工作任务分配表 Assignment list", header)
             + "<p>本方案无工作任务 The plan has no work assignments.</p>\n"
+            + f"<h2>方案风险提示 Warnings shown before approval ({len(warnings)})</h2>\n"
+            + _warnings(warnings)
             + _signoff(header)
             + "</section>"
         ]
@@ -516,10 +565,12 @@ __all__ = [
     "ASSIGNMENT_COLUMNS",
     "EXERCISE_BANNER",
     "TEAM_LABELS",
+    "WARNING_COLUMNS",
     "ActivityEntry",
     "Assignment",
     "AssignmentLine",
     "IncidentHeader",
+    "PlanWarning",
     "RosterEntry",
     "activity_log_csv",
     "activity_log_html",
@@ -527,4 +578,5 @@ __all__ = [
     "team_of",
     "to_csv",
     "to_html",
+    "warnings_csv",
 ]

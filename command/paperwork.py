@@ -61,9 +61,12 @@ def forms(store: Store, actor: Actor, plan_id: int) -> tuple[dict[str, str], boo
     log = [ics.ActivityEntry(at=a.at, actor=a.actor, kind=a.kind, text=a.text)
            for a in activity(store, actor, view.incident_id)]  # fmt: skip
     stem = f"{header.code}_plan{view.number}v{header.plan_version}"
+    # The consequence warnings the plan carried when proposed (what the commander saw before approving).
+    warnings = [ics.PlanWarning.from_json(w) for w in view.forecast.get("warnings") or ()]
     contents = {
         f"ics204_{stem}.csv": ics.to_csv(lists, header),
-        f"ics204_{stem}.html": ics.to_html(lists, header),
+        f"ics204_{stem}.html": ics.to_html(lists, header, warnings=warnings),
+        f"ics204_{stem}_warnings.csv": ics.warnings_csv(warnings, header),
         f"ics214_{header.code}.csv": ics.activity_log_csv(log, header),
         f"ics214_{header.code}.html": ics.activity_log_html(log, header),
     }

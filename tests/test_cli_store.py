@@ -175,8 +175,8 @@ def test_full_incident_walk_through(tmp_path, monkeypatch):
     written = run("export", "ics204", "1", "--out", out, user="cmd_pd")
     files = sorted(p.name for p in out.iterdir())
     assert files == sorted([f"ics204_{code}_plan1v1.csv", f"ics204_{code}_plan1v1.html", f"ics214_{code}.csv",
-                            f"ics214_{code}.html"])  # fmt: skip
-    assert written.out.count("wrote ") == 4
+                            f"ics214_{code}.html", f"ics204_{code}_plan1v1_warnings.csv"])  # fmt: skip
+    assert written.out.count("wrote ") == 5
     assert code in (out / f"ics204_{code}_plan1v1.html").read_text(encoding="utf-8")
 
     verified = ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db)))

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from command.ics import (
     ACTIVITY_COLUMNS,
     ASSIGNMENT_COLUMNS,
+    WARNING_COLUMNS,
     ActivityEntry,
     IncidentHeader,
+    PlanWarning,
     RosterEntry,
     activity_log_csv,
     activity_log_html,
@@ -24,6 +26,7 @@ from command.ics import (
     team_of,
     to_csv,
     to_html,
+    warnings_csv,
 )
 from scenarios import Plan, PlanMeta, load_scenario
 from scenarios.plan import (
@@ -285,3 +288,28 @@ def test_optimised_disney_plan_prints(disney):
     assert all(r["time"].endswith("+08:00") for r in rows)
     page = to_html(lists, header(exercise=True))
     assert page.count('<section class="sheet">') == len(lists) == page.count('<div class="exercise">')
+
+
+def test_the_warnings_the_commander_saw_travel_with_the_paperwork(disney):
+    """Each consequence warning the plan carried is on every team's page and, one row each, in its own CSV (a
+    message starting like a formula is kept from being read as one); a plan with none says so."""
+    warned = (
+        PlanWarning(kind="worse", kpi="mean_wait_min", default=20.5, plan=31.25,
+                    message="Mean wait to be swabbed (min): 31.25 under this plan against 20.5"),
+        PlanWarning.from_json({"kind": "breach", "kpi": None, "default": None, "plan": None,
+                               "message": "=a visitor has waited more than 60 min at 19:30"}),
+    )  # fmt: skip
+    lists = assignment_lists(every_kind_plan(), disney)
+    page = to_html(lists, header(), warnings=warned)
+    assert page.count("Warnings shown before approval (2)") == len(lists) > 1
+    assert page.count("Mean wait to be swabbed (min): 31.25 under this plan against 20.5") == len(lists)
+    assert page.count("较默认方案更差 Worse than the default plan") == len(lists)
+    rows = list(csv.reader(io.StringIO(warnings_csv(warned, header()))))
+    assert tuple(rows[0]) == WARNING_COLUMNS
+    assert rows[1] == ["SH-2021-1031", "7", "3", "worse", "mean_wait_min", "20.5", "31.25",
+                       "Mean wait to be swabbed (min): 31.25 under this plan against 20.5"]  # fmt: skip
+    assert rows[2][3:] == ["breach", "", "", "", "'=a visitor has waited more than 60 min at 19:30"]
+    none = to_html(lists, header())
+    assert none.count("Warnings shown before approval (0)") == len(lists)
+    assert "无 None: the plan was no worse than the default plan" in none
+    assert list(csv.reader(io.StringIO(warnings_csv((), header())))) == [list(WARNING_COLUMNS)]
