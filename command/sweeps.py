@@ -222,12 +222,33 @@ def risk(scenario_ref: Any, plans: dict[str, Plan], *, replications: int, seed: 
     Each plan's sweep is kept under `folder` by its identity, so asking again costs nothing.
     """
     out: dict[str, dict[str, Any]] = {}
+    seeds: dict[str, dict[int, dict[str, float]]] = {}
     for label, plan in plans.items():
         where = folder / f"{plan.digest()[:16]}-seed{seed}-n{replications}"
         report = run_sweep(scenario_ref, replications=replications, out=where, plan=plan, seed=seed,
                            engine=engine, progress=progress)  # fmt: skip
         out[label] = report.summary["variants"][0]
+        seeds[label] = {int(r["seed"]): r["kpis"] for r in report.rows}
+    if "default" in seeds:
+        scenario = _load(scenario_ref, [])
+        for label in out:
+            if label != "default":
+                out[label]["worse_on"] = seeds_worse(scenario, seeds["default"], seeds[label])
     return out
 
 
-__all__ = ["SweepReport", "Variant", "risk", "run_sweep", "variants_from"]
+def seeds_worse(scenario: Any, default: dict[int, dict[str, float]],
+                plan: dict[int, dict[str, float]]) -> dict[str, dict[str, int]]:  # fmt: skip
+    """Per headline KPI of the scenario's kind: on how many of the seeds both were run on the plan is worse than
+    the default plan, seed by seed (common random numbers), in the KPI's own direction."""
+    common = sorted(set(default) & set(plan))
+    out: dict[str, dict[str, int]] = {}
+    for kpi in kind_of(scenario).spec.headline:
+        pairs = [(default[s][kpi.name], plan[s][kpi.name]) for s in common
+                 if kpi.name in default[s] and kpi.name in plan[s]]  # fmt: skip
+        if pairs:
+            out[kpi.name] = {"seeds": sum(kpi.worse(a, b) for a, b in pairs), "of": len(pairs)}
+    return out
+
+
+__all__ = ["SweepReport", "Variant", "risk", "run_sweep", "seeds_worse", "variants_from"]

@@ -216,6 +216,12 @@ def test_risk_compares_plans_on_the_same_seeds_and_is_kept(tmp_path):
                                                      else a for a in base.actions)})  # fmt: skip
     first = risk(scenario, {"default": base, "fewer": fewer}, replications=5, seed=3, folder=tmp_path)
     assert set(first) == {"default", "fewer"}
+    # Seed by seed, visitors wait longer for 6 testers than for 8 on every seed (6 < 6.4 busy testers needed: the
+    # queue grows); nobody is through by the 2-h horizon under either, so neither finishes later.
+    assert first["fewer"]["worse_on"]["mean_wait_min"] == {"seeds": 5, "of": 5}
+    assert first["fewer"]["worse_on"]["last_tested_min"] == {"seeds": 0, "of": 5}
+    assert set(first["fewer"]["worse_on"]) == {"last_tested_min", "mean_wait_min"}
+    assert "worse_on" not in first["default"]
     assert first["fewer"]["kpis"]["mean_wait_min"]["mean"] > first["default"]["kpis"]["mean_wait_min"]["mean"]
     for result in first.values():
         assert 0.0 <= result["breaches"]["misses_target_finish"]["p"] <= 1.0
