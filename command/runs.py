@@ -162,6 +162,7 @@ def closed_loop(
     every_s: float,
     params: SolveParams | None = None,
     first: PlanResult | None = None,
+    start: Plan | None = None,
     progress: Progress | None = None,
 ) -> ClosedLoop:
     """The optimised plan re-planned every `every_s` seconds from the state its run has reached then.
@@ -171,7 +172,8 @@ def closed_loop(
     `state_at`), and the scenario with only the injects that have fired by t (`known_injects`). Its plan takes
     over at t by the splice rule (`scenarios.splice`); what was done before t stands. A re-plan that finds no
     plan leaves the plan in effect as it is, and says so. The first plan is the optimiser's on what is known at
-    the start (`first`, the open loop's plan, when nothing is hidden from it: no inject after the start).
+    the start (`first`, the open loop's plan, when nothing is hidden from it: no inject after the start), or the
+    plan given as `start` (a sweep's plan, or the default plan: re-planned from its state at the first interval).
     """
     if every_s <= 0:
         raise CommandError(f"replan_every: {every_s:g} s is not a positive interval")
@@ -186,13 +188,17 @@ def closed_loop(
         return scenario.model_copy(update={"injects": known_injects(scenario.injects, at_s=at_s, fired=fired)})
 
     hidden = any(inj.at_s > 0 or inj.condition for inj in scenario.injects)
-    if first is None or hidden:
-        say("closed loop: optimising on what is known at the start")
-        at_start = {i for i, inj in enumerate(scenario.injects) if inj.at_s <= 0 and not inj.condition}
-        first = optimise(known_world(0.0, at_start), run_params)
-    if first.plan is None:
-        raise CommandError(f"closed loop: the optimiser found no plan at the start ({first.diagnosis or first.status})")
-    in_effect = _as_scenarios(first.plan, scenario)
+    if start is not None:
+        in_effect = start
+    else:
+        if first is None or hidden:
+            say("closed loop: optimising on what is known at the start")
+            at_start = {i for i, inj in enumerate(scenario.injects) if inj.at_s <= 0 and not inj.condition}
+            first = optimise(known_world(0.0, at_start), run_params)
+        if first.plan is None:
+            raise CommandError(f"closed loop: the optimiser found no plan at the start "
+                               f"({first.diagnosis or first.status})")  # fmt: skip
+        in_effect = _as_scenarios(first.plan, scenario)
     replans: list[Replan] = []
     k = 1
     while k * every_s < horizon - 1e-9:
@@ -210,6 +216,18 @@ def closed_loop(
     say("closed loop: simulating the plan as carried out")
     result = simulate(scenario, in_effect, seed=seed)
     return ClosedLoop(every_s, in_effect, result, tuple(replans))
+
+
+@dataclass(frozen=True)
+class ClosedLoopRun:
+    """A closed loop as a sweep's simulation (`simulation.sweep.Simulate`, picklable for its workers): the plan
+    given is the start, re-planned every `every_s` from each replication's own simulated state."""
+
+    every_s: float
+    params: SolveParams
+
+    def __call__(self, scenario: Any, plan: Plan, *, seed: int) -> SimResult:
+        return closed_loop(scenario, seed=seed, every_s=self.every_s, params=self.params, start=plan).result
 
 
 def _as_scenarios(plan: Plan, scenario: Any) -> Plan:

@@ -15,7 +15,7 @@ import itertools
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +127,11 @@ def run_sweep(
     params: SolveParams | None = None,
     metrics: Metrics | None = None,
     progress: Progress | None = None,
+    replan_every_s: float | None = None,
 ) -> SweepReport:
-    """Run (or resume) a sweep into `out`; see the module docstring."""
+    """Run (or resume) a sweep into `out`; see the module docstring. With `replan_every_s`, each replication
+    runs the closed loop from the plan (`command.runs.closed_loop`): re-planned from its own simulated state at
+    every interval, so that the sweep measures the plan as a commander would carry it out."""
     if not 1 <= replications <= 1_000_000:
         raise BadInput(f"--replications: {replications} must be between 1 and 1,000,000")
     if engine not in ENGINES:
@@ -153,6 +156,8 @@ def run_sweep(
                       "plan_digest": p.digest()} for v, s, p in zip(variants, scenarios, plans, strict=True)],
         "plan": plan if isinstance(plan, str) else "given",
     }  # fmt: skip
+    if replan_every_s is not None:
+        identity["replan_every_s"] = replan_every_s
     if manifest is not None and manifest != identity:
         raise Conflict(f"{out} holds a different sweep ({manifest.get('scenario')}, seed {manifest.get('seed')}, "
                        f"{manifest.get('replications')} replications); pick another --out")  # fmt: skip
@@ -166,7 +171,12 @@ def run_sweep(
     reused, total = len(done), len(variants) * replications
     say = progress or (lambda _done, _total: None)
     say(reused, total)
-    jobs = [Job(s, p, simulate, metrics) for s, p in zip(scenarios, plans, strict=True)]
+    run: Any = simulate
+    if replan_every_s is not None:
+        from command.runs import ClosedLoopRun
+
+        run = ClosedLoopRun(replan_every_s, replace(params or SolveParams(), seed=root))
+    jobs = [Job(s, p, run, metrics) for s, p in zip(scenarios, plans, strict=True)]
     with lines_path.open("a", encoding="utf-8") as fh:
         for task, kpis in engine_named(engine, scheduler=scheduler, workers=workers).map(jobs, todo):
             row = {"variant": task.variant, "replication": task.replication, "seed": task.seed, "kpis": kpis}

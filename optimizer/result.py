@@ -12,15 +12,24 @@ from dataclasses import dataclass, field
 
 from scenarios.plan import Plan, SolverStats
 
+#: The solvers take a seed below 2^31 (CP-SAT's and HiGHS's `random_seed` are 32-bit signed integers); a run's
+#: seed may be any non-negative integer (a sweep's replication seeds have 62 bits), so it is folded into range.
+SOLVER_SEEDS = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class SolveParams:
-    """Tunables read the same way by the CLI, the console and the tests."""
+    """Tunables read the same way by the CLI, the console and the tests. `seed` is kept in the solvers' range
+    (`SOLVER_SEEDS`): a larger one is folded into it, the same one every time."""
 
     time_limit_s: float = 10.0
     workers: int = 2
     relative_gap: float = 0.01
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed < SOLVER_SEEDS:
+            object.__setattr__(self, "seed", self.seed % SOLVER_SEEDS)
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

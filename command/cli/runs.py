@@ -118,18 +118,24 @@ def sweep(
     seed: Annotated[int | None, typer.Option(help="Root seed (default: the scenario's).", min=0)] = None,
     out: Annotated[Path | None, typer.Option(help="Sweep folder (resumed if it holds this sweep).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    replan_every: Annotated[str | None, typer.Option(
+        help="Each replication re-plans the plan from its own simulated state at every interval (e.g. 1h): the "
+             "closed loop.", metavar="DURATION")] = None,
 ) -> None:
     """Monte Carlo KPI distributions per variant; the same seed gives the same numbers on every engine."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from command.sweeps import run_sweep
 
-    folder = out or Path("sweeps") / f"{Path(ref).stem}-seed{seed if seed is not None else 'default'}-n{replications}"
+    every_s = duration_s(replan_every, option="--replan-every") if replan_every is not None else None
+    loop = f"-replan{every_s:g}s" if every_s is not None else ""
+    root = seed if seed is not None else "default"
+    folder = out or Path("sweeps") / f"{Path(ref).stem}-seed{root}-n{replications}{loop}"
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=out_console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"sweep {ref} ({engine})", total=None)
         report = run_sweep(ref, replications=replications, out=folder, vary=vary or [], plan=plan, engine=engine,
-                           scheduler=scheduler, workers=workers, seed=seed,
+                           scheduler=scheduler, workers=workers, seed=seed, replan_every_s=every_s,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
     say(f"{report.ran} replications run, {report.reused} reused; results in {report.out}", err=True)
     if as_json:
