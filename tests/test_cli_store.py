@@ -413,8 +413,10 @@ def test_audit_verify_names_a_tampered_entry(populated, tmp_path, monkeypatch):
         conn.execute("""UPDATE audit_log SET details = '{"tampered":true}' WHERE seq = 3""")
     result = yiwang(monkeypatch, "audit", "verify", "--db", url(db))
     assert result.code == 2
-    (line,) = result.err.strip().splitlines()
+    line, *rows = result.err.strip().splitlines()
     assert line.startswith("entry 3: edited: its content (")
+    # The row entry 3 recorded has lost its record (the edit replaced the details that held its hash).
+    assert all("the entry that recorded it was deleted or edited" in r for r in rows)
     assert result.out == ""
 
 
