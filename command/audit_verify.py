@@ -158,7 +158,7 @@ def _bindings(entry: _Entry, into: dict[str, tuple[int, str]]) -> None:
 
 
 def _spans(seqs: Sequence[int]) -> str:
-    return f"{seqs[0]}" if seqs[0] == seqs[-1] else f"{seqs[0]}-{seqs[-1]}"
+    return f"entry {seqs[0]}" if seqs[0] == seqs[-1] else f"entries {seqs[0]}-{seqs[-1]}"
 
 
 # ------------------------------------------------------------------------------------------ the chain
@@ -185,16 +185,18 @@ def _head_findings(head: _Head, key: bytes | None, url: str) -> list[Finding]:
     if key is None:
         return [Finding(None, _missing_key(url))] if head.mac else []
     if not head.mac:
-        return [Finding(head.seq, "the head carries no MAC though an audit key is configured: the chain was "
-                                  "rewritten without the key (or never sealed with it)")]  # fmt: skip
+        return [Finding(None, "the head carries no MAC though an audit key is configured: the chain was rewritten "
+                              "without the key (or never sealed with it)")]  # fmt: skip
     if not hmac.compare_digest(head.mac, head_mac(key, head.seq, head.hash)):
-        return [Finding(head.seq, "the head's MAC does not match: the head was rewritten without the audit key")]
+        return [Finding(None, f"the head ({head.seq}) was rewritten without the audit key: its MAC does not match "
+                              "(entries after it cut off, or the head moved)")]  # fmt: skip
     return []
 
 
-def _diagnose(rows: list[_Entry], head: _Head, key: bytes | None,
-              bindings: dict[str, tuple[int, str]]) -> list[Finding]:  # fmt: skip
-    """Every problem of a chain that failed the streamed pass, each named at the entry it concerns."""
+def _diagnose(rows: list[_Entry], head: _Head, key: bytes | None, bindings: dict[str, tuple[int, str]],
+              written: dict[int, tuple[int, str]]) -> list[Finding]:  # fmt: skip
+    """Every problem of a chain that failed the streamed pass, each named at the entry it concerns; `written` is
+    filled with the genuine chain: the sequence number each entry was written with -> (its number now, its hash)."""
     findings: list[Finding] = []
     for e in rows:
         if e.seq < 1:
@@ -231,8 +233,8 @@ def _diagnose(rows: list[_Entry], head: _Head, key: bytes | None,
             inserted.append(e)
             continue
         if origin > top + 1:
-            gaps.append(Finding(top + 1, f"missing (deleted): entries {_spans([top + 1, origin - 1])} are gone; "
-                                         f"the chain goes on at {origin}"))  # fmt: skip
+            gaps.append(Finding(top + 1, f"missing (deleted): {_spans([top + 1, origin - 1])} gone; the chain "
+                                         f"goes on at {origin}"))  # fmt: skip
         elif top in at_position:
             gaps.append(Finding(at_position[top].seq, f"rewritten ({at_position[top].describe()}): its hash was "
                                                       f"recomputed, and entry {origin} names another one for it"))
@@ -243,7 +245,7 @@ def _diagnose(rows: list[_Entry], head: _Head, key: bytes | None,
         note = ""
         shifted = [s for s, p in moved if s > e.seq]
         if shifted:
-            note = (f"; entries {_spans(shifted)} were renumbered to make room (written as "
+            note = (f"; {_spans(shifted)} renumbered to make room (written as "
                     f"{_spans([p for s, p in moved if s > e.seq])})")  # fmt: skip
         findings.append(Finding(e.seq, f"inserted ({e.describe()}): it is not part of the chain{note}"))
     findings.extend(gaps)
@@ -252,28 +254,49 @@ def _diagnose(rows: list[_Entry], head: _Head, key: bytes | None,
         findings.append(Finding(first, "reordered: " + ", ".join(f"entry {s} was written as {p}" for s, p in moved)))
     # Entry by entry: content against hash (at the position it was written), and the MAC.
     keyed_from = min((p for p, e in at_position.items() if e.mac), default=None)
+    told = {id(e) for e in inserted}
+    forged: list[int] = []
     for e in chain:
         _bindings(e, bindings)  # rows are checked against what even a suspect entry says (it is named itself)
         pos = position.get(id(e), e.seq)
+        if id(e) in told:
+            continue
         if not e.valid_at(pos) and not e.valid_at(e.seq):
             findings.append(Finding(e.seq, f"edited: its content ({e.describe()}) does not match its hash"))
         elif key is not None and e.mac and not _mac_ok(key, e):
-            findings.append(Finding(e.seq, "forged: its MAC does not match: it was written or rewritten without the "
-                                           "audit key"))  # fmt: skip
+            forged.append(e.seq)
         elif key is not None and not e.mac and keyed_from is not None and pos > keyed_from:
             findings.append(Finding(e.seq, "its MAC is missing (entries after the first keyed one all carry one): "
                                            "rewritten without the audit key"))  # fmt: skip
+    for run in _runs(forged):
+        what = "its MAC does not match" if len(run) == 1 else "their MACs do not match"
+        findings.append(Finding(run[0], f"forged: {_spans(run)}: {what}: written or rewritten without the audit key"))
+    written.update({pos: (e.seq, e.hash) for pos, e in at_position.items()})
     # The head: the last entry written must be the one it records; nothing was written after it.
     for pos, e in sorted(at_position.items()):
         if pos > head.seq:
             findings.append(Finding(e.seq, f"past the head ({head.seq}): inserted after the last recorded entry"))
     last = max(at_position, default=0)
-    if last < head.seq and not any(f.seq == last + 1 and "missing" in f.problem for f in findings):
+    if last and last != head.seq and at_position[last].hash == head.hash:
+        findings.append(Finding(None, f"the head's sequence number was changed: it records {head.seq}, but its hash "
+                                      f"is that of entry {at_position[last].seq}, written as {last}"))  # fmt: skip
+    elif last < head.seq and not any(f.seq == last + 1 and "missing" in f.problem for f in findings):
         findings.append(Finding(last + 1, f"missing (deleted): the head records {head.seq} entries, the log "
                                           f"ends at {last}"))  # fmt: skip
     elif head.seq in at_position and at_position[head.seq].hash != head.hash:
         findings.append(Finding(at_position[head.seq].seq, "the last entry's hash differs from the head's"))
     return findings
+
+
+def _runs(seqs: list[int]) -> list[list[int]]:
+    """Consecutive numbers grouped: [3, 4, 5, 9] -> [[3, 4, 5], [9]]."""
+    runs: list[list[int]] = []
+    for seq in seqs:
+        if runs and seq == runs[-1][-1] + 1:
+            runs[-1].append(seq)
+        else:
+            runs.append([seq])
+    return runs
 
 
 def _origin(e: _Entry, after: int, limit: int) -> int | None:
@@ -286,16 +309,22 @@ def _origin(e: _Entry, after: int, limit: int) -> int | None:
     return None
 
 
-def _against_exported(hashes: dict[int, str], head: _Head, exported: ExportedHead) -> list[Finding]:
-    """The chain against a head exported earlier: the entry it named must still be there, unchanged."""
+def _against_exported(written: dict[int, tuple[int, str]], exported: ExportedHead,
+                      findings: list[Finding]) -> list[Finding]:  # fmt: skip
+    """The chain against a head exported earlier: the entry it named (by the number it was written with) must
+    still be there, unchanged."""
     if exported.seq == 0:
         return []
-    if exported.seq > head.seq and exported.seq not in hashes:
-        return [Finding(head.seq + 1, f"missing (cut back): the head exported earlier records {exported.seq} "
-                                      f"entries, the log now has {head.seq}")]  # fmt: skip
-    if hashes.get(exported.seq) != exported.hash:
-        return [Finding(exported.seq, f"not the entry the exported head recorded ({exported.hash[:16]}): the log "
-                                      "was rewritten at or before it since the head was exported")]  # fmt: skip
+    last = max(written, default=0)
+    if exported.seq > last:
+        if any(f.seq == last + 1 and f.problem.startswith("missing") for f in findings):
+            return []  # already named
+        return [Finding(last + 1, f"missing (cut back): the head exported earlier records {exported.seq} entries, "
+                                  f"the log now ends at {last}")]  # fmt: skip
+    seq, digest = written.get(exported.seq, (exported.seq, ""))
+    if digest != exported.hash:
+        return [Finding(seq, f"not the entry the exported head recorded ({exported.hash[:16]}): the log was "
+                             "rewritten at or before it since the head was exported")]  # fmt: skip
     return []
 
 
@@ -348,13 +377,15 @@ def verify_store(store: Store, *, exported: ExportedHead | None = None) -> Verif
         streamed = (_Entry.of(r) for r in session.scalars(query.execution_options(yield_per=1000)))
         count, intact = _scan(streamed, head, key, bindings)
         findings = _head_findings(head, key, store.safe_url)
+        written: dict[int, tuple[int, str]] = {}
         if not intact:
             bindings.clear()
             rows = [_Entry.of(r) for r in session.scalars(query)]
-            findings += _diagnose(rows, head, key, bindings)
+            findings += _diagnose(rows, head, key, bindings, written)
+        elif exported is not None:
+            written = {seq: (seq, digest) for seq, digest in session.execute(select(AuditEntry.seq, AuditEntry.hash))}
         if exported is not None:
-            hashes = dict(session.execute(select(AuditEntry.seq, AuditEntry.hash)).tuples().all())
-            findings += _against_exported(hashes, head, exported)
+            findings += _against_exported(written, exported, findings)
         lost = any(f.problem.startswith(("missing", "edited")) for f in findings)
         bound_rows, row_findings = _check_rows(session, bindings, lost)
     findings += row_findings

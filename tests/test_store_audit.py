@@ -5,17 +5,18 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from audit_tampering import CASES, NEEDS_KEY_OR_HEAD
 from sqlalchemy import select, text
-from store_support import PASSWORD, tiny_plan, tiny_scenario
+from store_support import FAST, PASSWORD, make_world, tiny_plan, tiny_scenario
 
-from command import audit
-from command.audit import entry_hash, verify
+from command import audit, audit_verify
+from command.audit import AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV, verify
 from command.authority import grant_command
-from command.errors import Tampered
+from command.errors import BadInput, Tampered
 from command.incidents import open_incident
 from command.plans import approve_plan, create_plan, view_plan
-from command.store import AuditEntry, Decision, PlanVersion, User
-from command.users import set_active
+from command.store import AuditEntry, Decision, PlanVersion, Store, StoreError, User
+from command.users import init_demo_store, init_store, set_active
 
 
 def _chain(world) -> list[AuditEntry]:
@@ -50,26 +51,6 @@ def test_edited_entry_is_named(world, column):
     assert report.findings[0].seq == 4 and "edited" in report.findings[0].problem
 
 
-def test_edit_with_a_recomputed_hash_is_named(world):
-    """A forger who recomputes the edited entry's hash is named at that entry: the next entry's link names the
-    hash it had (and, in a keyed chain, its MAC no longer matches)."""
-    e = _chain(world)[4]
-    forged = entry_hash(seq=e.seq, at=e.at, actor="mallory", action=e.action, incident_id=e.incident_id,
-                        subject=e.subject, details=e.details, prev_hash=e.prev_hash)  # fmt: skip
-    _sql(world, "UPDATE audit_log SET actor = 'mallory', hash = :h WHERE seq = :s", h=forged, s=e.seq)
-    report = verify(world.store)
-    assert {f.seq for f in report.findings} == {e.seq}
-    assert "rewritten" in report.findings[0].problem and f"entry {e.seq + 1} names another" in str(report.findings[0])
-
-
-def test_deleted_entry_in_the_middle_is_named(world):
-    """Deleting entry 6 is reported as entry 6 missing."""
-    _chain(world)
-    _sql(world, "DELETE FROM audit_log WHERE seq = 6")
-    report = verify(world.store)
-    assert report.findings[0].seq == 6 and "missing" in report.findings[0].problem
-
-
 def test_deleted_last_entries_are_found_from_the_head(world):
     """Deleting the newest entries is found: the head records more entries than the log holds."""
     n = len(_chain(world))
@@ -80,42 +61,6 @@ def test_deleted_last_entries_are_found_from_the_head(world):
     # The user the last entries added is no longer recorded by any entry: named, with the likely reason.
     assert [str(f) for f in report.findings if f.row] == [
         "user 9 (obs_xuhui) inserted: no audit entry records it (or the entry that recorded it was deleted or edited)"]
-
-
-def test_inserted_entry_is_named(world):
-    """An entry inserted past the head is named, even with a correctly computed link and hash."""
-    last = _chain(world)[-1]
-    seq, at = last.seq + 1, last.at
-    h = entry_hash(seq=seq, at=at, actor="mallory", action="grant", incident_id=None, subject="",
-                   details="{}", prev_hash=last.hash)  # fmt: skip
-    _sql(world, "INSERT INTO audit_log (seq, at, actor, action, incident_id, subject, details, prev_hash, hash) "
-                "VALUES (:seq, :at, 'mallory', 'grant', NULL, '', '{}', :prev, :h)",
-         seq=seq, at=at, prev=last.hash, h=h)  # fmt: skip
-    report = verify(world.store)
-    assert {f.seq for f in report.findings} == {seq}
-    assert any("past the head" in f.problem for f in report.findings)
-
-
-def test_inserted_entry_in_the_middle_is_named(world):
-    """Making room for a forged entry by renumbering the later ones is found at the first renumbered entry."""
-    n = len(_chain(world))
-    _sql(world, "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 5")
-    _sql(world, "UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1005")
-    _sql(world, "INSERT INTO audit_log (seq, at, actor, action, incident_id, subject, details, prev_hash, hash) "
-                "VALUES (5, '2026-11-29T10:00:00.000000+00:00', 'mallory', 'grant', NULL, '', '{}', 'x', 'y')")
-    report = verify(world.store)
-    assert report.findings and report.findings[0].seq == 5
-    assert n + 1 > report.head_seq
-
-
-def test_reordered_entries_are_named(world):
-    """Swapping two entries' contents is found at the first of them."""
-    _chain(world)
-    _sql(world, "UPDATE audit_log SET seq = -1 WHERE seq = 3")
-    _sql(world, "UPDATE audit_log SET seq = 3 WHERE seq = 4")
-    _sql(world, "UPDATE audit_log SET seq = 4 WHERE seq = -1")
-    report = verify(world.store)
-    assert report.findings[0].seq == 3
 
 
 def test_appends_keep_the_chain_valid_over_a_long_run(world):
@@ -276,3 +221,108 @@ def test_rows_of_a_store_made_before_content_hashes_are_bound_when_it_is_upgrade
     _sql(world, "UPDATE decisions SET reason = 'x' WHERE id = :d", d=decided["decision"])
     named = [f.row for f in verify(world.store).findings]
     assert named == [f"decision {decided['decision']} of plan {decided['plan']}"]
+
+
+# ------------------------------------------------------------------------------------------ every way to tamper
+
+TEST_KEY = "5e" * 32
+
+
+@pytest.fixture(params=["plain", "keyed", "exported"])
+def setting(request, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """How the chain is checked: no key and no exported head; keyed (HMAC); against a head exported before."""
+    if request.param == "keyed":
+        monkeypatch.setenv(AUDIT_KEY_ENV, TEST_KEY)
+    else:
+        monkeypatch.delenv(AUDIT_KEY_ENV, raising=False)
+    return str(request.param)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_verify_names_the_tampered_entry_in_every_case(store_url, setting, case):
+    """Each way of tampering with the chain is reported at the entry it concerns, and at no other: the first entry
+    edited or deleted, entries inserted at 0 or -1 (no spurious 'entry 0 missing'), an insertion with the later
+    entries renumbered (the inserted one named, not the renumbered ones as edited), a deletion, a reordering; a
+    rewritten tail is found by the key or an exported head (issue 21, item 10)."""
+    world = make_world(store_url)
+    try:
+        n, k = len(_chain(world)), 5
+        assert verify(world.store).ok
+        before = audit_verify.ExportedHead(n, audit.entries(world.store)[-1].hash)
+        expected = CASES[case](world.store, n, k)
+        report = verify(world.store, exported=before if setting == "exported" else None)
+        named = {f.seq for f in report.findings if f.seq is not None and not f.row}
+        assert named == expected.named(keyed=setting == "keyed", exported=setting == "exported"), report.lines()
+        if not (setting == "plain" and case in NEEDS_KEY_OR_HEAD):
+            assert not report.ok
+    finally:
+        world.store.dispose()
+
+
+def test_a_keyed_store_refuses_to_write_without_its_key(store_url, monkeypatch):
+    """A store whose chain is keyed writes nothing without the key, and says where the key is looked for; verify
+    without the key says the same; with the key back, all is well."""
+    monkeypatch.setenv(AUDIT_KEY_ENV, TEST_KEY)
+    world = make_world(store_url)
+    try:
+        assert verify(world.store).keyed
+        monkeypatch.delenv(AUDIT_KEY_ENV)
+        n = len(audit.entries(world.store))
+        with pytest.raises(StoreError, match=r"the audit chain is keyed but no audit key is available: set "
+                                             r"YIWANG_AUDIT_KEY_FILE to the key file \(or YIWANG_AUDIT_KEY"):
+            set_active(world.store, world["admin"], "obs_pudong", False)
+        assert len(audit.entries(world.store)) == n
+        assert "no audit key is available" in verify(world.store).lines()[0]
+        monkeypatch.setenv(AUDIT_KEY_ENV, "00" * 16)
+        with pytest.raises(StoreError, match="YIWANG_AUDIT_KEY: the audit key is 16 bytes; it needs at least 32"):
+            verify(world.store)
+        monkeypatch.setenv(AUDIT_KEY_ENV, TEST_KEY)
+        assert verify(world.store).ok
+    finally:
+        world.store.dispose()
+
+
+def test_a_key_file_keys_the_chain_and_a_wrong_key_is_told(store_url, monkeypatch, tmp_path):
+    """With the key in a file (`YIWANG_AUDIT_KEY_FILE`), entries carry MACs; verified under another key, the chain
+    is reported as written without that key; a key file that cannot be read is named."""
+    key_file = tmp_path / "audit.key"
+    key_file.write_text(TEST_KEY + "\n")
+    monkeypatch.setenv(AUDIT_KEY_FILE_ENV, str(key_file))
+    world = make_world(store_url)
+    try:
+        assert all(len(e.mac) == 64 for e in audit.entries(world.store))
+        assert verify(world.store).ok
+        key_file.write_text("ab" * 32)
+        lines = verify(world.store).lines()
+        assert lines[0].startswith("the head (") and "forged: entries 1-" in lines[1]
+        monkeypatch.setenv(AUDIT_KEY_FILE_ENV, str(tmp_path / "nowhere.key"))
+        with pytest.raises(StoreError, match=r"YIWANG_AUDIT_KEY_FILE=.*nowhere.key: cannot read the audit key file"):
+            verify(world.store)
+    finally:
+        world.store.dispose()
+
+
+def test_the_demo_store_keeps_a_generated_key_beside_it(tmp_path, monkeypatch):
+    """A SQLite demo store is keyed from its first entry, with a random key in a file beside it that only its owner
+    may read; a real store without a configured key is not keyed, and verify says so."""
+    monkeypatch.delenv(AUDIT_KEY_ENV, raising=False)
+    demo = Store(f"sqlite:///{tmp_path / 'demo.db'}", policy=FAST)
+    init_demo_store(demo)
+    key_file = tmp_path / "demo.db.audit-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600 and len(bytes.fromhex(key_file.read_text())) == 32
+    report = verify(demo)
+    assert report.ok and report.keyed and "(keyed)" in report.lines()[0]
+    real = Store(f"sqlite:///{tmp_path / 'real.db'}", policy=FAST)
+    init_store(real, admin="admin", password="operations centre 2026")
+    assert not (tmp_path / "real.db.audit-key").exists()
+    assert "not keyed: a rewritten tail is caught only against an exported head" in verify(real).lines()[0]
+
+
+def test_an_exported_head_that_is_not_one_is_refused(tmp_path):
+    """A head file that is not JSON, or lacks a sequence number or hash, is bad input naming the file and field."""
+    bad = tmp_path / "head.json"
+    for content, reason in (("{", "not JSON"), ('{"seq": -1, "hash": ""}', "seq: -1 is not a sequence number"),
+                            ('{"seq": 3, "hash": "xyz"}', "hash: 'xyz' is not a SHA-256 hex digest")):  # fmt: skip
+        bad.write_text(content)
+        with pytest.raises(BadInput, match=reason):
+            audit_verify.ExportedHead.read(bad)
