@@ -27,15 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from command.audit import (
-    BOUND,
-    _missing_key,
-    audit_key,
-    entry_hash,
-    entry_mac,
-    head_mac,
-    row_hash,
-)
+from command.audit_hashes import BOUND, audit_key, entry_hash, entry_mac, head_mac, missing_key_message, row_hash
 from command.errors import BadInput
 from command.store import GENESIS_HASH, AuditEntry, AuditHead, Store
 
@@ -183,7 +175,7 @@ def _scan(entries: Iterable[_Entry], head: _Head, key: bytes | None,
 
 def _head_findings(head: _Head, key: bytes | None, url: str) -> list[Finding]:
     if key is None:
-        return [Finding(None, _missing_key(url))] if head.mac else []
+        return [Finding(None, missing_key_message(url))] if head.mac else []
     if not head.mac:
         return [Finding(None, "the head carries no MAC though an audit key is configured: the chain was rewritten "
                               "without the key (or never sealed with it)")]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from audit_tampering import CASES, NEEDS_KEY_OR_HEAD
@@ -11,12 +12,14 @@ from store_support import FAST, PASSWORD, make_world, tiny_plan, tiny_scenario
 
 from command import audit, audit_verify
 from command.audit import AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV, verify
+from command.audit_access import check, export_head, readable_entries
 from command.authority import grant_command
-from command.errors import BadInput, Tampered
+from command.errors import BadInput, NotAuthorised, NotFound, Tampered
 from command.incidents import open_incident
 from command.plans import approve_plan, create_plan, view_plan
+from command.security import authenticate
 from command.store import AuditEntry, Decision, PlanVersion, Store, StoreError, User
-from command.users import init_demo_store, init_store, set_active
+from command.users import add_user, init_demo_store, init_store, set_active
 
 
 def _chain(world) -> list[AuditEntry]:
@@ -326,3 +329,48 @@ def test_an_exported_head_that_is_not_one_is_refused(tmp_path):
         bad.write_text(content)
         with pytest.raises(BadInput, match=reason):
             audit_verify.ExportedHead.read(bad)
+
+
+# ------------------------------------------------------------------------------------------ the audit, for admins
+
+
+def test_only_admins_verify_or_export_and_each_time_is_recorded(world):
+    """Planners, commanders and observers may not verify the audit or export its head; an admin's verification and
+    export are each recorded, as who, when and the result (issue 21, item 9)."""
+    for who in ("planner", "cmd_pudong", "obs_pudong"):
+        with pytest.raises(NotAuthorised, match=f"{who} .* may not verify the audit log"):
+            check(world.store, world[who])
+        with pytest.raises(NotAuthorised, match=f"{who} .* may not export the audit head"):
+            export_head(world.store, world[who])
+    report = check(world.store, world["admin"])
+    last = audit.entries(world.store)[-1]
+    assert report.ok and (last.action, last.actor, last.subject) == ("audit_verify", "admin", "intact")
+    assert json.loads(last.details) == {"ok": True, "entries": report.entries, "head": report.head_seq,
+                                        "findings": 0, "keyed": False}  # fmt: skip
+    head = export_head(world.store, world["admin"])
+    last = audit.entries(world.store)[-1]
+    assert (last.action, last.actor, last.seq, last.hash) == ("audit_head", "admin", head["seq"], head["hash"])
+    _sql(world, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    failed = check(world.store, world["admin"], exported=audit_verify.ExportedHead(head["seq"], head["hash"]))
+    last = audit.entries(world.store)[-1]
+    assert not failed.ok and last.subject == "1 problems" and json.loads(last.details)["first"].startswith("entry 2")
+
+
+def test_an_admin_reads_the_audit_of_their_jurisdiction_only(world):
+    """A Pudong admin reads the entries of Pudong's incidents and of Pudong's people, not Huangpu's incident nor the
+    city's users; asking for Huangpu's incident is told it is not found; the city admin reads everything."""
+    add_user(world.store, world["admin"], username="pd_admin", password=PASSWORD, role="admin", jurisdiction="pudong")
+    pd_admin = authenticate(world.store, "pd_admin", PASSWORD)
+    scenario = tiny_scenario()
+    pudong = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong")
+    huangpu = open_incident(world.store, world["admin"], scenario, jurisdiction="huangpu")
+    seen = readable_entries(world.store, pd_admin)
+    assert {e.incident_id for e in seen} == {None, pudong}
+    unattached = {e.subject for e in seen if e.incident_id is None}
+    assert {"pd_planner", "cmd_pudong", "obs_pudong", "pd_admin"} <= unattached
+    assert not unattached & {"planner", "cmd_city", "cmd_huangpu", "obs_xuhui"}
+    with pytest.raises(NotFound, match=f"incident {huangpu}: not found in jurisdiction 'pudong'"):
+        readable_entries(world.store, pd_admin, incident_id=huangpu)
+    assert len(readable_entries(world.store, world["admin"])) == len(audit.entries(world.store))
+    with pytest.raises(NotAuthorised):
+        readable_entries(world.store, world["cmd_pudong"], incident_id=pudong)

@@ -39,7 +39,7 @@ def _bind_existing_rows() -> None:
     """Hash the rows already there and record their hashes in one audit entry."""
     from sqlalchemy.orm import Session
 
-    from command import audit
+    from command import audit_hashes as audit
     from command.store import GENESIS_HASH, AuditHead
 
     conn = op.get_bind()
