@@ -433,7 +433,6 @@ def test_an_exported_head_catches_a_rewritten_tail_and_every_check_is_recorded(p
     recomputed (which the unkeyed chain alone cannot tell), `audit verify --head FILE` names the entry the head
     recorded; each check and export is in the log, as the admin who ran it, with its result (issue 21, item 9)."""
     db, head_file = copy_store(populated[0], tmp_path / "store.db"), tmp_path / "kept" / "head.json"
-    head_file.parent.mkdir()
     printed = ok(yiwang(monkeypatch, "audit", "head", "--out", head_file, "--db", url(db), user="admin")).out
     kept = json.loads(head_file.read_text())
     assert printed.strip() == f"{kept['seq']} {kept['hash']}" and kept["exported_by"] == "admin"

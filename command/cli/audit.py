@@ -59,6 +59,7 @@ def audit_head(
     if out is not None:
         temp = out.with_name(f".{out.name}.part")
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)
             temp.write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
             os.replace(temp, out)
         except OSError as exc:
