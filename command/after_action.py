@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from command import audit
+from command.audit_access import check, readable_entries, shown_details
 from command.errors import BadInput, Conflict
 from command.incidents import activity, get_incident, scenario_document
 from command.kinds import simulate
@@ -149,8 +150,11 @@ def report(store: Store, actor: Actor, incident_id: int, *, counterfactual_specs
     for p in decided:
         runs[f"plan {p.number} v{p.version}"] = simulate(scenario, p.plan, seed=incident.seed)
     cfs = counterfactuals(document, decided[-1].plan, incident.seed, specs) if specs else []
-    entries = audit.entries(store, incident_id=incident_id)
-    check = audit.verify(store)
+    # The audit timeline and the chain's state follow the rules for reading the audit log (admins, within their
+    # jurisdiction); everyone who may read the incident gets its activity log.
+    audited = actor.can("audit.verify")
+    entries = readable_entries(store, actor, incident_id=incident_id) if audited else []
+    chain = check(store, actor) if audited else None
 
     parts = [f"<h1>事后复盘 After-action review: {escape(incident.title)}</h1>"]
     if incident.exercise:
@@ -181,14 +185,20 @@ def report(store: Store, actor: Actor, incident_id: int, *, counterfactual_specs
                     for k, v in cf.kpis.items()]  # fmt: skip
             parts.append(f"<h3>{escape(cf.label)}</h3>" + _table(["KPI", "as run", "counterfactual", "change"], rows))
     parts.append("<h2>时间线 Timeline</h2>")
-    rows = [[e.at[:19].replace("T", " "), e.actor, e.action, e.subject, _short(e.details)] for e in entries]
-    parts.append(_table(["time (UTC)", "who", "what", "subject", "details"], rows))
+    if audited:
+        rows = [[e.at[:19].replace("T", " "), e.actor, e.action, e.subject, _short(shown_details(e.details))]
+                for e in entries]  # fmt: skip
+        parts.append(_table(["time (UTC)", "who", "what", "subject", "details"], rows))
+    else:
+        parts.append("<p>The audit timeline is shown to admins only (as the audit log is); the activity log below "
+                     "is the incident's record.</p>")  # fmt: skip
     parts.append("<h2>活动记录 Activity log (ICS 214)</h2>")
     log = activity(store, actor, incident_id)
     parts.append(_table(["time (UTC)", "simulated", "who", "kind", "text"],
                         [[f"{a.at:%Y-%m-%d %H:%M:%S}", "" if a.sim_s is None else clock.label(a.sim_s), a.actor,
                           a.kind, a.text] for a in log]))  # fmt: skip
-    parts.append("<h2>审计链 Audit chain</h2><p>" + escape("; ".join(check.lines())) + "</p>")
+    if chain is not None:
+        parts.append("<h2>审计链 Audit chain</h2><p>" + escape("; ".join(chain.lines())) + "</p>")
     return _page(f"AAR {incident.code}", "\n".join(parts))
 
 

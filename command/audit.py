@@ -1,4 +1,4 @@
-"""The audit log: append-only and hash-chained, with a verifier that names what was tampered with.
+"""The audit log: append-only, hash-chained and keyed, with a verifier that names what was tampered with.
 
 Each entry's hash is SHA-256 over its own fields exactly as stored (sequence number, UTC time, actor, action,
 incident, subject, details as canonical JSON) and the hash of the entry before it. The head row holds the
@@ -6,46 +6,138 @@ last sequence number and hash, written in the same transaction as the entry, so 
 the end is found too. Entries are appended only inside `Store.write()`, which holds the writers' lock: the
 chain never forks.
 
-`verify` walks the chain and reports, per problem, the entry it concerns:
-- an edited entry no longer matches its hash;
-- a deleted entry leaves a gap in the sequence (or a head that points past the last entry);
-- an inserted entry breaks the sequence, or the link to the entry before it, or lies past the head;
-- reordered entries break their links.
-The head hash can be copied elsewhere (`yiwang audit head`) to anchor the chain outside the database.
+**Keyed.** When an audit key is configured (`YIWANG_AUDIT_KEY`, `YIWANG_AUDIT_KEY_FILE`, or for a SQLite demo
+store the key file made beside it at `yiwang init --demo`), each entry also carries an HMAC-SHA256 of its hash
+under that key, and the head an HMAC of its sequence number and hash. The key never enters the database, so
+someone who can edit the database but not read the key cannot rewrite the tail of the chain and its head
+consistently. A store whose head carries a MAC refuses to write without the key; with a key configured, verify
+refuses a head without one.
+
+**Rows bound to the chain.** The rows people act on (users' role, jurisdiction and active flag; authority grants;
+plan versions; decisions) carry a content hash over the fields that matter, and the audit entry that made or
+changed a row records that hash (`details["rows"]`). Nobody has to remember to do it: every row of those tables
+added or changed in a `Store.write()` is hashed into the next entry appended in that transaction, and the
+transaction refuses to commit a changed row that no entry recorded (`require_bound`). A row whose stored content
+no longer matched its hash when it was loaded is refused there too (`Tampered`): an edit made behind Yiwang's back
+is never laundered into a new hash.
+
+`verify` walks the chain and reports, per problem, the entry or row it concerns:
+- an edited entry no longer matches its hash; a rewritten one (hash recomputed) fails its MAC, or breaks the
+  link of the entry after it;
+- a deleted entry leaves a gap (or a head that points past the last entry);
+- an inserted entry is not part of the chain (entries renumbered to make room for it are recognised, by their
+  links, as the originals they are); an entry numbered below 1 is inserted before the start;
+- reordered entries are named as such;
+- a bound row edited in the database no longer matches its hash, or no longer matches the hash its audit entry
+  recorded; a row no entry recorded was inserted; a recorded row that is gone was deleted.
+The head can be exported (`yiwang audit head --out FILE`) and checked later (`yiwang audit verify --head FILE`):
+a chain rewritten or cut back since is caught even without the key, and a rollback to an older copy of the store
+(which the key alone cannot tell from the real thing) is caught too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from command.store import GENESIS_HASH, ActivityEntry, AuditEntry, AuditHead, Store
+from command.audit_hashes import (
+    AUDIT_KEY_ENV,
+    AUDIT_KEY_FILE_ENV,
+    BOUND,
+    BoundTable,
+    audit_key,
+    canonical,
+    entry_hash,
+    entry_mac,
+    head_mac,
+    make_sidecar,
+    missing_key_message,
+    row_hash,
+)
+from command.audit_verify import ExportedHead, Finding, VerifyReport, verify_store
+from command.errors import Tampered
+from command.store import ActivityEntry, AuditEntry, AuditHead, Store, StoreError
 
 #: Every action the log records.
 ACTIONS = (
     "init", "login", "login_failed", "login_locked", "logout", "user_add", "user_update", "jurisdiction_add",
     "grant", "revoke", "incident_open", "incident_close", "incident_phase", "roster_import", "plan_draft",
     "plan_propose", "plan_revise", "plan_approve", "plan_reject", "plan_activate", "plan_supersede",
-    "plan_complete", "plan_withdraw", "run", "advance", "inject", "export", "audit_verify", "tamper_detected",
+    "plan_complete", "plan_withdraw", "run", "advance", "inject", "export", "audit_verify", "audit_head",
+    "tamper_detected", "rows_bound",
 )  # fmt: skip
 
+# ------------------------------------------------------------------------------------------ rows bound to the chain
 
-def canonical(details: dict[str, Any]) -> str:
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+_BY_MODEL = {b.model: b for b in BOUND}
+_PENDING = "yiwang_unbound"
 
 
-def entry_hash(*, seq: int, at: str, actor: str, action: str, incident_id: int | None, subject: str,
-               details: str, prev_hash: str) -> str:  # fmt: skip
-    """The hash of one entry: its stored fields and the previous hash, unambiguously framed."""
-    framed = json.dumps([seq, at, actor, action, incident_id, subject, details, prev_hash], ensure_ascii=False)
-    return hashlib.sha256(framed.encode()).hexdigest()
+def _row_values(bound: BoundTable, row: Any) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in bound.fields}
+
+
+def _original(history: Any) -> Any:
+    if history.deleted:
+        return history.deleted[0]
+    return history.unchanged[0] if history.unchanged else None
+
+
+@event.listens_for(Session, "before_flush")
+def _collect_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Note each bound row added or changed in this session (until an audit entry binds it); a changed row whose
+    content, as loaded, did not match its hash is noted as tampered, so that binding it is refused."""
+    pending: dict[int, tuple[Any, str | None]] = session.info.setdefault(_PENDING, {})
+    for obj in session.new:
+        if type(obj) in _BY_MODEL:
+            pending[id(obj)] = (obj, None)
+    for obj in session.dirty:
+        bound = _BY_MODEL.get(type(obj))
+        if bound is None or id(obj) in pending:
+            continue
+        attrs = inspect(obj).attrs
+        if not any(attrs[f].history.has_changes() for f in bound.fields):
+            continue
+        loaded = {f: _original(attrs[f].history) for f in bound.fields}
+        tampered = None
+        if row_hash(bound, loaded) != _original(attrs["content_hash"].history):
+            tampered = f"{bound.name(obj)}: its stored content does not match its hash (changed outside Yiwang)"
+        pending[id(obj)] = (obj, tampered)
+
+
+def _bind_pending(session: Session) -> dict[str, str]:
+    """Hash every noted row into `content_hash`; the hashes by `table:id`, for the entry that binds them."""
+    pending: dict[int, tuple[Any, str | None]] = session.info.get(_PENDING, {})
+    rows: dict[str, str] = {}
+    for obj, tampered in list(pending.values()):
+        if tampered:
+            raise Tampered(f"{tampered}; nothing changed until the store's administrator has looked "
+                           "(`yiwang audit verify`)")  # fmt: skip
+        bound = _BY_MODEL[type(obj)]
+        obj.content_hash = row_hash(bound, _row_values(bound, obj))
+        rows[f"{bound.table}:{obj.id}"] = obj.content_hash
+    pending.clear()
+    return rows
+
+
+@event.listens_for(Session, "before_commit")
+def require_bound(session: Session) -> None:
+    """Refuse to commit a transaction that changed a bound row without an audit entry recording it."""
+    session.flush()
+    pending: dict[int, tuple[Any, str | None]] = session.info.get(_PENDING, {})
+    if pending:
+        tampered = [t for _, t in pending.values() if t]
+        if tampered:
+            raise Tampered(f"{tampered[0]}; nothing changed")
+        names = ", ".join(_BY_MODEL[type(obj)].name(obj) for obj, _ in pending.values())
+        pending.clear()
+        raise RuntimeError(f"changed without an audit entry recording it: {names} (append one in the same write)")
+
+
+# ------------------------------------------------------------------------------------------ appending
 
 
 def append(
@@ -58,52 +150,35 @@ def append(
     subject: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain (call inside `Store.write()`, which holds the head row locked)."""
+    """Append one entry to the chain (call inside `Store.write()`, which holds the head row locked); the bound rows
+    added or changed in this transaction since the last entry are recorded in it."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
+    session.flush()
     head = session.get(AuditHead, 1)
     assert head is not None, "the store has no audit head; was it migrated?"
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    key = audit_key(url)
+    if key is None and head.mac:
+        raise StoreError(missing_key_message(url))
+    if key is None and head.seq == 0 and action == "init" and (details or {}).get("demo") is True:
+        key = make_sidecar(url)  # a demo store keeps its key beside it; a real one's is the operator's to keep
     seq = head.seq + 1
     stamp = at.isoformat(timespec="microseconds")
-    text = canonical(details or {})
+    content = dict(details or {})
+    rows = _bind_pending(session)
+    if rows:
+        content["rows"] = rows
+    text = canonical(content)
     digest = entry_hash(seq=seq, at=stamp, actor=actor, action=action, incident_id=incident_id,
                         subject=subject[:200], details=text, prev_hash=head.hash)  # fmt: skip
     entry = AuditEntry(seq=seq, at=stamp, actor=actor, action=action, incident_id=incident_id,
-                       subject=subject[:200], details=text, prev_hash=head.hash, hash=digest)  # fmt: skip
+                       subject=subject[:200], details=text, prev_hash=head.hash, hash=digest,
+                       mac=entry_mac(key, digest) if key else "")  # fmt: skip
     session.add(entry)
-    head.seq, head.hash = seq, digest
+    head.seq, head.hash, head.mac = seq, digest, head_mac(key, seq, digest) if key else ""
     session.flush()
     return entry
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem in the chain, about one entry."""
-
-    seq: int
-    problem: str
-
-    def __str__(self) -> str:
-        return f"entry {self.seq}: {self.problem}"
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """What `verify` found: how many entries it checked, the head, and the problems (empty when intact)."""
-
-    entries: int
-    head_seq: int
-    head_hash: str
-    findings: tuple[Finding, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def lines(self) -> list[str]:
-        if self.ok:
-            return [f"audit chain intact: {self.entries} entries, head {self.head_seq} {self.head_hash[:16]}"]
-        return [str(f) for f in self.findings]
 
 
 def log_activity(session: Session, incident_id: int, at: datetime, user_id: int | None, kind: str, text: str,
@@ -122,51 +197,10 @@ def record(session: Session, *, at: datetime, actor: str, user_id: int | None, a
     log_activity(session, incident_id, at, user_id, phase or action, text, sim_s)
 
 
-def _describe(row: AuditEntry) -> str:
-    return f"{row.action} by {row.actor} at {row.at}"
-
-
-def verify_rows(rows: Iterator[AuditEntry] | list[AuditEntry], head_seq: int, head_hash: str) -> VerifyReport:
-    """Check a chain given its rows in sequence order and its head."""
-    findings: list[Finding] = []
-    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    last_seq = 0
-    for row in rows:
-        count += 1
-        if row.seq > expected_seq:
-            missing = f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}-{row.seq - 1}"
-            findings.append(Finding(expected_seq, f"missing (deleted): the sequence jumps to {row.seq}, "
-                                                  f"entries {missing} are gone"))  # fmt: skip
-        recomputed = entry_hash(seq=row.seq, at=row.at, actor=row.actor, action=row.action,
-                                incident_id=row.incident_id, subject=row.subject, details=row.details,
-                                prev_hash=row.prev_hash)  # fmt: skip
-        if recomputed != row.hash:
-            findings.append(Finding(row.seq, f"edited: its content ({_describe(row)}) does not match its hash"))
-        elif row.prev_hash != prev_hash:
-            findings.append(Finding(row.seq, f"out of chain ({_describe(row)}): it does not follow the entry "
-                                             "before it (inserted, reordered, or the one before was changed)"))
-        if row.seq > head_seq:
-            findings.append(Finding(row.seq, f"past the head ({head_seq}): inserted after the last recorded entry"))
-        prev_hash = row.hash
-        expected_seq = row.seq + 1
-        last_seq = row.seq
-    if last_seq < head_seq:
-        findings.append(Finding(last_seq + 1, f"missing (deleted): the head records {head_seq} entries, the log "
-                                              f"ends at {last_seq}"))  # fmt: skip
-    elif last_seq == head_seq and count and prev_hash != head_hash:
-        findings.append(Finding(last_seq, "the last entry's hash differs from the head's"))
-    return VerifyReport(entries=count, head_seq=head_seq, head_hash=head_hash, findings=tuple(findings))
-
-
-def verify(store: Store) -> VerifyReport:
-    """Walk the whole chain in sequence order (streamed, so a long log does not fill memory)."""
-    with store.read() as session:
-        head = session.get(AuditHead, 1)
-        if head is None:
-            return VerifyReport(0, 0, "", (Finding(0, "the audit head row is missing: the log was tampered with"),))
-        head_seq, head_hash = head.seq, head.hash
-        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
-        return verify_rows(rows, head_seq, head_hash)
+def verify(store: Store, *, exported: ExportedHead | None = None) -> VerifyReport:
+    """Check the chain, its head (and a head exported earlier, if given) and the bound rows; each problem named at
+    its entry or row (see `command.audit_verify`)."""
+    return verify_store(store, exported=exported)
 
 
 def entries(store: Store, *, incident_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
@@ -181,4 +215,21 @@ def entries(store: Store, *, incident_id: int | None = None, limit: int | None =
         return list(session.scalars(query.order_by(AuditEntry.seq)).all())
 
 
-__all__ = ["ACTIONS", "Finding", "VerifyReport", "append", "canonical", "entries", "entry_hash", "verify"]
+__all__ = [
+    "ACTIONS",
+    "AUDIT_KEY_ENV",
+    "AUDIT_KEY_FILE_ENV",
+    "BOUND",
+    "ExportedHead",
+    "Finding",
+    "VerifyReport",
+    "append",
+    "audit_key",
+    "canonical",
+    "entries",
+    "entry_hash",
+    "record",
+    "require_bound",
+    "row_hash",
+    "verify",
+]

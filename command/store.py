@@ -100,6 +100,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    content_hash: Mapped[str] = mapped_column(String(64), default="")  # bound to the audit chain (command.audit)
 
 
 class LoginSession(Base):
@@ -163,6 +164,7 @@ class AuthorityGrant(Base):
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     limits_json: Mapped[str] = mapped_column(Text, default="{}")
     reason: Mapped[str] = mapped_column(String(400), default="")
+    content_hash: Mapped[str] = mapped_column(String(64), default="")  # bound to the audit chain (command.audit)
 
 
 class PlanRecord(Base):
@@ -198,6 +200,7 @@ class PlanVersion(Base):
     forecast_json: Mapped[str] = mapped_column(Text, default="{}")
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+    content_hash: Mapped[str] = mapped_column(String(64), default="")  # bound to the audit chain (command.audit)
 
 
 class Decision(Base):
@@ -213,6 +216,7 @@ class Decision(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     shown_json: Mapped[str] = mapped_column(Text)
     decided_at: Mapped[datetime]
+    content_hash: Mapped[str] = mapped_column(String(64), default="")  # bound to the audit chain (command.audit)
 
 
 class RosterMember(Base):
@@ -253,6 +257,7 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64), default="")  # HMAC of the hash under the audit key, if keyed
 
 
 class AuditHead(Base):
@@ -262,6 +267,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64), default="")  # HMAC of seq and hash under the audit key, if keyed
 
 
 GENESIS_HASH = "0" * 64

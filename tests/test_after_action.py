@@ -29,13 +29,26 @@ def approved(tmp_path):
 
 
 def test_report_tells_the_story_and_marks_the_exercise(approved):
-    """The report carries the exercise banner, the approval in its timeline and the outcome of both plans."""
+    """The report carries the exercise banner, the approval in its timeline and the outcome of both plans; the
+    audit timeline and the chain's state are an admin's to read, and their check is recorded."""
     world, iid, _ = approved
-    html = report(world.store, world["obs_pudong"], iid)
+    html = report(world.store, world["admin"], iid)
     assert "EXERCISE / 演练" in html
     assert "plan_approve" in html and "cmd_pudong" in html
     assert "default plan" in html and "plan 1 v1" in html
     assert "<svg" in html and "audit chain intact" in html
+    assert audit.entries(world.store)[-1].action == "audit_verify"
+
+
+def test_the_audit_timeline_follows_the_rules_for_reading_the_audit(approved):
+    """An observer and the commander of the incident read its activity log in the review, but not the audit
+    timeline nor the chain's state, which only admins read (issue 21, item 9)."""
+    world, iid, _ = approved
+    for who in ("obs_pudong", "cmd_pudong"):
+        html = report(world.store, world[who], iid)
+        assert "plan 1 version 1 approved by cmd_pudong" in html  # the activity log
+        assert "plan_approve" not in html and "audit chain" not in html
+        assert "The audit timeline is shown to admins only" in html
 
 
 def test_a_zero_shift_changes_nothing_and_a_real_change_shows(approved):

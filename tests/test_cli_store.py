@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from command.audit import entry_hash
 from command.cli import main
 from scenarios import load_scenario
 from scenarios.defaults import default_plan
@@ -179,7 +180,7 @@ def test_full_incident_walk_through(tmp_path, monkeypatch):
     assert written.out.count("wrote ") == 5
     assert code in (out / f"ics204_{code}_plan1v1.html").read_text(encoding="utf-8")
 
-    verified = ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db)))
+    verified = ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db), user="admin"))
     assert verified.out.startswith("audit chain intact: ")
     assert run("incident", "close", "1", "--reason", "drill over", user="cmd_pd").out.strip() == "incident 1 closed"
     listed = json.loads(run("incident", "list", "--all", "--json", user="obs_xh").out)
@@ -317,6 +318,11 @@ REFUSALS = {
     "disable oneself": R("admin", "users disable admin", "cannot disable their own account"),
     "enable no such user": R("admin", "users enable ghost", "user 'ghost': not found in jurisdiction 'shanghai'"),
     "audit log as a planner": R("planner_sh", "audit log", "may not read the audit log"),
+    "audit verify as a planner": R("planner_sh", "audit verify", "may not verify the audit log"),
+    "audit verify as no one": R(None, "audit verify", "--user: say who is acting"),
+    "audit head as an observer": R("obs_xh", "audit head", "may not export the audit head"),
+    "audit verify against a head that is not one": R("admin", "audit verify --head {inputs}/broken.json",
+                                                     "broken.json: not an exported audit head (not JSON"),
     "init an initialised store": R(None, "init", "the store already has users; nothing changed", new_password=NEW),
     "init --demo on a real store": R(None, "init --demo", "the store already has users; nothing changed"),
 }  # fmt: skip
@@ -337,7 +343,8 @@ def test_bad_input_is_refused_with_a_reason_and_changes_nothing(case, populated,
         assert len(result.err.strip().splitlines()) == case.lines, result.err
     assert result.out == ""
     assert_unchanged_but_logins(before, dump(db))
-    assert ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db))).out.startswith("audit chain intact")
+    assert ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db), user="admin")).out.startswith(
+        "audit chain intact")
 
 
 BAD_STORES = {
@@ -408,14 +415,47 @@ def test_lockout_holds_across_runs_until_an_admin_enables_the_user(populated, tm
 def test_audit_verify_names_a_tampered_entry(populated, tmp_path, monkeypatch):
     """Editing audit entry 3 behind the store's back makes `audit verify` exit 2 naming entry 3."""
     db = copy_store(populated[0], tmp_path / "store.db")
-    assert ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db))).out.startswith("audit chain intact")
+    assert ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db), user="admin")).out.startswith(
+        "audit chain intact")
     with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("""UPDATE audit_log SET details = '{"tampered":true}' WHERE seq = 3""")
-    result = yiwang(monkeypatch, "audit", "verify", "--db", url(db))
+    result = yiwang(monkeypatch, "audit", "verify", "--db", url(db), user="admin")
     assert result.code == 2
-    (line,) = result.err.strip().splitlines()
+    line, *rows = result.err.strip().splitlines()
     assert line.startswith("entry 3: edited: its content (")
+    # The row entry 3 recorded has lost its record (the edit replaced the details that held its hash).
+    assert all("the entry that recorded it was deleted or edited" in r for r in rows)
     assert result.out == ""
+
+
+def test_an_exported_head_catches_a_rewritten_tail_and_every_check_is_recorded(populated, tmp_path, monkeypatch):
+    """`audit head --out FILE` keeps the head outside the store; after the tail is rewritten with every hash
+    recomputed (which the unkeyed chain alone cannot tell), `audit verify --head FILE` names the entry the head
+    recorded; each check and export is in the log, as the admin who ran it, with its result (issue 21, item 9)."""
+    db, head_file = copy_store(populated[0], tmp_path / "store.db"), tmp_path / "kept" / "head.json"
+    printed = ok(yiwang(monkeypatch, "audit", "head", "--out", head_file, "--db", url(db), user="admin")).out
+    kept = json.loads(head_file.read_text())
+    assert printed.strip() == f"{kept['seq']} {kept['hash']}" and kept["exported_by"] == "admin"
+    with closing(sqlite3.connect(db)) as conn, conn:  # rewrite entries 5.. as someone with the database would
+        rows = conn.execute("SELECT seq, at, actor, action, incident_id, subject, details, prev_hash FROM audit_log "
+                            "WHERE seq >= 5 ORDER BY seq").fetchall()  # fmt: skip
+        prev = rows[0][7]
+        for seq, at, _actor, action, incident_id, subject, details, _prev in rows:
+            digest = entry_hash(seq=seq, at=at, actor="mallory", action=action, incident_id=incident_id,
+                                subject=subject, details=details, prev_hash=prev)  # fmt: skip
+            conn.execute("UPDATE audit_log SET actor = 'mallory', prev_hash = ?, hash = ? WHERE seq = ?",
+                         (prev, digest, seq))  # fmt: skip
+            prev = digest
+        conn.execute("UPDATE audit_head SET hash = ? WHERE id = 1", (prev,))
+    assert ok(yiwang(monkeypatch, "audit", "verify", "--db", url(db), user="admin")).out.startswith(
+        "audit chain intact")  # unkeyed, and without the head kept elsewhere: undetectable, as documented
+    caught = yiwang(monkeypatch, "audit", "verify", "--head", head_file, "--db", url(db), user="admin")
+    assert caught.code == 2
+    assert caught.err.startswith(f"entry {kept['seq']}: not the entry the exported head recorded")
+    log = ok(yiwang(monkeypatch, "audit", "log", "--last", "6", "--db", url(db), user="admin")).out
+    checks = [line.split() for line in log.splitlines() if " audit_verify " in line]
+    assert [(c[2], c[4]) for c in checks] == [("admin", "intact"), ("admin", "1")]  # the subject: "1 problems"
+    assert '"exported_head":' in log.splitlines()[-2] and '"findings":1' in log.splitlines()[-2]
 
 
 # ------------------------------------------------------------------------------------------ 5. demo

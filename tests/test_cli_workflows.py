@@ -71,7 +71,7 @@ def test_drill_start_score_and_review_from_the_command_line(tmp_path):
     assert review.returncode == 0, review.stderr
     html = (tmp_path / "aar.html").read_text(encoding="utf-8")
     assert "EXERCISE / 演练" in html and "inject delay local" in html
-    verify = yiwang("audit", "verify", cwd=tmp_path, **env)
+    verify = yiwang("audit", "verify", "--user", "admin", cwd=tmp_path, **env)
     assert verify.returncode == 0, verify.stderr
 
 

@@ -9,16 +9,23 @@ is still undecided) predicts every outcome; the store must agree with it at ever
 
 from __future__ import annotations
 
+import os
+import random
+import tempfile
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
+from audit_tampering import CASES, NEEDS_KEY_OR_HEAD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from store_support import PASSWORD, make_world, tiny_plan, tiny_scenario
 
+from command.audit import AUDIT_KEY_ENV, verify
 from command.authority import grant_command, revoke_command
 from command.errors import CommandError, Conflict, NotAuthorised
 from command.incidents import RosterRow, import_roster, list_incidents, roster
@@ -81,8 +88,42 @@ def _can_see(reader: str, jurisdiction: str) -> bool:
     return reader in CITY or jurisdiction in SEES.get(reader, set())
 
 
+#: The incidents a user may read, by the jurisdiction tree alone (an oracle independent of the command code).
+VISIBLE_SQL = text("""
+    WITH RECURSIVE below(id) AS (
+        SELECT jurisdiction_id FROM users WHERE username = :username
+        UNION SELECT j.id FROM jurisdictions j JOIN below ON j.parent_id = below.id)
+    SELECT id FROM incidents WHERE jurisdiction_id IN (SELECT id FROM below)""")
+
+#: Decisions taken without authority: by someone who is not the grant's commander, under a grant of another
+#: incident, or outside the grant's time in force (a revocation at the same instant counts if the audit chain
+#: recorded it first).
+UNAUTHORISED_SQL = text("""
+    SELECT COUNT(*) FROM decisions d
+    JOIN plans p ON p.id = d.plan_id
+    JOIN authority_grants g ON g.id = d.grant_id
+    JOIN users u ON u.id = d.user_id
+    WHERE g.user_id <> d.user_id OR g.incident_id <> p.incident_id OR u.role <> 'commander'
+       OR d.decided_at < g.valid_from OR d.decided_at >= g.valid_until
+       OR (g.revoked_at IS NOT NULL AND g.revoked_at < d.decided_at)
+       OR (g.revoked_at IS NOT NULL AND g.revoked_at = d.decided_at AND NOT EXISTS (
+            SELECT 1 FROM audit_log a JOIN audit_log r
+              ON r.action = 'revoke' AND r.subject = 'grant ' || CAST(g.id AS VARCHAR(20))
+            WHERE a.action IN ('plan_approve', 'plan_reject')
+              AND a.subject = 'plan ' || CAST(d.plan_id AS VARCHAR(20)) AND a.seq < r.seq))""")
+
+#: Pairs of grants of one incident in force at the same instant (command is held by one person at a time).
+OVERLAPPING_SQL = text("""
+    SELECT COUNT(*) FROM authority_grants a JOIN authority_grants b
+      ON a.incident_id = b.incident_id AND a.id < b.id
+    WHERE b.valid_from < COALESCE(a.revoked_at, a.valid_until) AND b.valid_from < a.valid_until
+      AND a.valid_from < COALESCE(b.revoked_at, b.valid_until)""")
+
+
 def _check_reads(world, reader: str, incidents: list[IncidentModel]) -> None:
     seen = {i.id: i for i in list_incidents(world.store, world[reader], include_closed=True)}
+    with world.store.engine.connect() as conn:
+        assert set(seen) == set(conn.execute(VISIBLE_SQL, {"username": reader}).scalars())
     with world.store.read() as session:
         from command.store import Incident, Jurisdiction
 
@@ -104,7 +145,10 @@ def _check_reads(world, reader: str, incidents: list[IncidentModel]) -> None:
             assert SECRET_NAME in text and SECRET_PHONE in text
 
 
-def _run(world, sequence) -> None:
+def _run(world, sequence, tally: Counter[str] | None = None, *, final_checks: bool = True) -> None:
+    """Play `sequence` on two new incidents, checking every outcome against the model (`tally` counts them); then
+    (with `final_checks`) every reader's view and every decision so far."""
+    tally = Counter() if tally is None else tally
     store, admin, scenario = world.store, world["admin"], tiny_scenario()
     from command.incidents import open_incident
 
@@ -115,6 +159,7 @@ def _run(world, sequence) -> None:
     prelude = [("grant", 0, "cmd_pudong", 4), ("propose", 0, "planner"), ("propose", 1, "planner")]
     for op in [*prelude, *sequence]:
         kind, now = op[0], world.clock()
+        tally["tried"] += 1
         if kind == "tick":
             world.clock.advance(minutes=op[1])
         elif kind == "grant":
@@ -124,8 +169,10 @@ def _run(world, sequence) -> None:
                 grant_command(store, admin, inc.id, who, hours=hours)
                 assert ok, f"grant to {who} over {inc.jurisdiction} should be refused"
                 inc.holder, inc.until = who, now + timedelta(hours=hours)
+                tally["grant"] += 1
             except CommandError:
                 assert not ok
+                tally["refused"] += 1
         elif kind == "revoke":
             inc = incidents[op[1]]
             try:
@@ -173,13 +220,17 @@ def _run(world, sequence) -> None:
                     reject_plan(store, world[who], inc.plan, password=PASSWORD, shown=shown, reason="no")
                 assert expected, f"{who} decided plan {inc.plan} but should have been refused"
                 inc.status = "approved" if approve else "rejected"
+                tally["decided"] += 1
             except (NotAuthorised, Conflict):
                 assert not expected, f"{who} was refused but holds {inc.id} and the plan is current"
+                tally["refused"] += 1
         elif kind == "read":
             _check_reads(world, op[1], incidents)
-    for reader in READERS:
-        _check_reads(world, reader, incidents)
-    _check_decisions(world)
+            tally["read"] += 1
+    if final_checks:
+        for reader in READERS:
+            _check_reads(world, reader, incidents)
+        _check_decisions(world)
 
 
 def _check_decisions(world) -> None:
@@ -220,3 +271,105 @@ def test_only_the_holder_decides_and_reads_stay_within_jurisdiction(shared_world
     with shared_world.store.read() as session:
         assert len(session.scalars(select(Decision)).all()) > 0
 
+
+
+# ------------------------------------------------------------------------------------------ at scale
+
+#: Actions per backend in the long run (CI runs 400; `YIWANG_SCALE_ACTIONS=10000` for the figures in
+#: docs/command.md), and the seed of its generator.
+SCALE_ACTIONS = int(os.environ.get("YIWANG_SCALE_ACTIONS", "400"))
+SCALE_SEED = 20261206
+#: How often each kind of action is drawn (reads are the dearest: they list and read every roster).
+MIX = {"grant": 10, "revoke": 5, "propose": 6, "revise": 8, "decide": 30, "holder": 16, "tick": 17, "read": 8}
+
+
+def _random_action(rng: random.Random) -> tuple[object, ...]:
+    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+    i = rng.randint(0, 1)
+    return {
+        "grant": lambda: (kind, i, rng.choice(COMMANDERS), rng.randint(1, 6)),
+        "revoke": lambda: (kind, i),
+        "propose": lambda: (kind, i, rng.choice(("planner", "pd_planner", "cmd_city"))),
+        "revise": lambda: (kind, i),
+        "decide": lambda: (kind, i, rng.choice(DECIDERS), rng.random() < 0.5, rng.random() < 0.3),
+        "holder": lambda: (kind, i, rng.random() < 0.5),
+        "tick": lambda: (kind, rng.randint(1, 300)),
+        "read": lambda: (kind, rng.choice(READERS)),
+    }[kind]()
+
+
+def _violations(world) -> dict[str, int]:
+    """What the SQL oracle finds: decisions without authority, grants in force at once, and reads outside
+    jurisdiction (every reader's listing against the jurisdiction tree)."""
+    out = {}
+    with world.store.engine.connect() as conn:
+        out["decisions without authority"] = conn.execute(UNAUTHORISED_SQL).scalar_one()
+        out["overlapping grants"] = conn.execute(OVERLAPPING_SQL).scalar_one()
+        outside = 0
+        for reader in READERS:
+            allowed = set(conn.execute(VISIBLE_SQL, {"username": reader}).scalars())
+            listed = {i.id for i in list_incidents(world.store, world[reader], include_closed=True)}
+            outside += len(listed - allowed)
+        out["reads outside jurisdiction"] = outside
+    return out
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def scale_world(request, monkeypatch):
+    """A keyed store for the long run: SQLite in memory-backed files when the machine has them (the run tests the
+    rules, not the disk), or a database on the test PostgreSQL server."""
+    monkeypatch.setenv(AUDIT_KEY_ENV, "a7" * 32)
+    if request.param == "sqlite":
+        folder = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        url = f"sqlite:///{folder}/scale.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    world = make_world(url)
+    world.backend = request.param
+    yield world
+    world.store.dispose()
+
+
+def test_random_actions_at_scale_obey_the_rules_and_every_tampering_is_named(scale_world):
+    """A seeded run of random grants, revocations, proposals, revisions, decisions, clock ticks and reads
+    (in sequences of 500 on fresh incidents): every outcome is the model's, the SQL oracle finds no decision
+    without authority, no two grants in force at once and no read outside jurisdiction; then each tampering case
+    applied to the long, keyed chain (at a random place) is named at its entry."""
+    world, rng, tally = scale_world, random.Random(SCALE_SEED), Counter()
+    started = time.perf_counter()
+    while tally["tried"] < SCALE_ACTIONS:
+        _run(world, [_random_action(rng) for _ in range(497)], tally, final_checks=False)  # 3 prelude actions
+    ran_s = time.perf_counter() - started
+    violations = _violations(world)
+    assert violations == dict.fromkeys(violations, 0)
+    # The run does reach decisions (one in a few dozen actions), and refusals.
+    assert tally["decided"] >= SCALE_ACTIONS // 100 and tally["refused"] >= SCALE_ACTIONS // 10
+    report = verify(world.store)
+    assert report.ok and report.keyed, report.lines()
+    named = _tamper_everywhere(world, rng)
+    print(f"\n{world.backend}: {tally['tried']} actions ({dict(tally)}) in {ran_s:.1f} s; violations {violations}; "
+          f"chain {report.entries} entries, {report.rows} bound rows; tampering cases named {named}/{len(CASES)}")
+
+
+def _tamper_everywhere(world, rng: random.Random) -> int:
+    """Apply each tampering case to the chain at a random place, check verify names its entry, and restore."""
+    with world.store.engine.connect() as conn:
+        saved = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_log ORDER BY seq"))]
+        head = dict(conn.execute(text("SELECT * FROM audit_head")).one()._mapping)
+    n, named = len(saved), 0
+    for name, case in CASES.items():
+        k = n - rng.randint(3, 40) if name in NEEDS_KEY_OR_HEAD else rng.randint(2, n - 3)
+        expected = case(world.store, n, k)
+        report = verify(world.store)
+        found = {f.seq for f in report.findings if f.seq is not None and not f.row}
+        assert found == expected.named(keyed=True, exported=False), (name, k, report.lines()[:5])
+        assert not report.ok
+        named += 1
+        with world.store.engine.begin() as conn:  # put the chain back as it was
+            conn.execute(text("DELETE FROM audit_log"))
+            conn.execute(text("INSERT INTO audit_log (seq, at, actor, action, incident_id, subject, details, "
+                              "prev_hash, hash, mac) VALUES (:seq, :at, :actor, :action, :incident_id, :subject, "
+                              ":details, :prev_hash, :hash, :mac)"), saved)  # fmt: skip
+            conn.execute(text("UPDATE audit_head SET seq = :seq, hash = :hash, mac = :mac WHERE id = 1"), head)
+        assert verify(world.store).ok
+    return named
