@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -169,6 +169,7 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
                     user.locked_until = now + policy.lockout
                     user.failed_logins = 0
                     details["locked_until"] = user.locked_until.isoformat()
+                    details["sessions_ended"] = end_sessions_of(session, user.id, now)
             elif user is None:
                 details["unknown_user"] = True
             # A name that is no account's is not written down: people type their password into the name field.
@@ -207,8 +208,20 @@ def start_session(store: Store, actor: Actor) -> str:
     return token
 
 
+def end_sessions_of(session: Session, user_id: int, now: datetime) -> int:
+    """End every open session of a user for good (a lock-out, a disable, a password change or reset); how many."""
+    rows = session.scalars(select(LoginSession).where(LoginSession.user_id == user_id,
+                                                      LoginSession.ended_at.is_(None))).all()  # fmt: skip
+    for row in rows:
+        row.ended_at = now
+    return len(rows)
+
+
 def resume_session(store: Store, token: str) -> Actor:
-    """The user behind a live session token; refused when ended, idle too long, past its limit, or locked."""
+    """The user behind a live session token; refused when ended, idle too long, past its limit, or locked.
+
+    A session that meets a locked or disabled account ends for good, as a lock-out or a disable ends every open
+    session when it happens: waiting out the lock-out or being enabled again never brings an old token back."""
     policy = policy_of(store)
     with store.write() as session:
         now = store.now()
@@ -216,13 +229,13 @@ def resume_session(store: Store, token: str) -> Actor:
         if row is None or row.ended_at is not None:
             raise AuthFailed("not logged in (no such session)")
         user = session.get(User, row.user_id)
-        if now >= row.expires_at or now - row.last_seen_at > policy.session_idle:
+        timed_out = now >= row.expires_at or now - row.last_seen_at > policy.session_idle
+        barred = user is None or not user.active or (user.locked_until is not None and user.locked_until > now)
+        if timed_out or barred:
             row.ended_at = now
-            expired = True
         else:
-            expired = user is None or not user.active or (user.locked_until is not None and user.locked_until > now)
             row.last_seen_at = now
-        actor = None if expired or user is None else _actor(session, user)
+        actor = None if timed_out or barred or user is None else _actor(session, user)
     if actor is None:
         raise AuthFailed("session expired; log in again")
     return actor
@@ -279,6 +292,7 @@ __all__ = [
     "check_password_strength",
     "check_username",
     "end_session",
+    "end_sessions_of",
     "hash_password",
     "mask_name",
     "mask_phone",

@@ -22,6 +22,7 @@ from command.security import (
     Actor,
     check_password_strength,
     check_username,
+    end_sessions_of,
     hash_password,
     mask_name,
     mask_phone,
@@ -159,11 +160,15 @@ def set_active(store: Store, admin: Actor, username: str, active: bool) -> None:
             raise NotFound(f"user {username!r}: not found in jurisdiction {admin.jurisdiction!r}")
         if user.id == admin.id and not active:
             raise BadInput("an admin cannot disable their own account")
+        now = store.now()
         user.active = active
+        details: dict[str, object] = {"active": active}
         if active:
             user.failed_logins, user.locked_until = 0, None
-        audit.append(session, at=store.now(), actor=admin.username, action="user_update", subject=username,
-                     details={"active": active})  # fmt: skip
+        else:  # a disable ends the account's sessions for good: enabling it again does not bring them back
+            details["sessions_ended"] = end_sessions_of(session, user.id, now)
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details=details)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,48 @@ def test_the_demo_password_is_never_a_real_accounts(world):
     with pytest.raises(BadInput, match="the demo stores' published password cannot be a real account's"):
         add_user(world.store, world["admin"], username="new_cmd", password=DEMO_PASSWORD, role="commander",
                  jurisdiction="pudong")  # fmt: skip
+
+
+def _lock_out(world, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Wrong passwords until the account locks (the refusal that locks it says so)."""
+    for _ in range(FAST.max_failed_logins):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, name, "wrong password!")
+    with pytest.raises(AccountLocked):
+        authenticate(world.store, name, PASSWORD)
+
+
+def test_a_lockout_ends_sessions_for_good(world):
+    """A token open when the account locks never works again: not 16 minutes later, when the lock-out is over and
+    the user can log in afresh, nor after an admin clears the lock (issue 21, item 8)."""
+    from command.users import set_active
+
+    token = start_session(world.store, world["obs_xuhui"])
+    other = start_session(world.store, world["obs_xuhui"])
+    _lock_out(world, "obs_xuhui")
+    world.clock.advance(minutes=16)  # past the 10-minute lock-out, within the 30 idle minutes
+    assert authenticate(world.store, "obs_xuhui", PASSWORD).username == "obs_xuhui"
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, token)
+    set_active(world.store, world["admin"], "obs_xuhui", True)
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, other)
+    fresh = start_session(world.store, authenticate(world.store, "obs_xuhui", PASSWORD))
+    assert resume_session(world.store, fresh).username == "obs_xuhui"
+
+
+def test_a_disable_ends_sessions_for_good(world):
+    """A token open when the account is disabled is refused then, and still refused after it is enabled again."""
+    from command.users import set_active
+
+    token = start_session(world.store, world["obs_pudong"])
+    set_active(world.store, world["admin"], "obs_pudong", False)
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, token)
+    set_active(world.store, world["admin"], "obs_pudong", True)
+    world.clock.advance(minutes=1)
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, token)
+    entry = audit.entries(world.store)[-2]
+    assert (entry.action, entry.subject) == ("user_update", "obs_pudong")
+    assert '"sessions_ended":1' in entry.details
