@@ -159,9 +159,12 @@ def _audit_run(store: Store, actor: Actor, incident_id: int, outcome: Any) -> No
                           f"({solve.summary().splitlines()[0] if solve else 'n/a'})")  # fmt: skip
 
 
-def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "") -> int:
-    """Approve what was shown and put it into effect, in one transaction; the decision id."""
-    return approve_plan(store, actor, plan_id, password=password, shown=shown, note=note, activate=True)
+def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
+                      source: str | None = None) -> int:  # fmt: skip
+    """Approve what was shown and put it into effect, in one transaction; the decision id. See
+    `command.plans.approve_plan`."""
+    return approve_plan(store, actor, plan_id, password=password, shown=shown, note=note, activate=True,
+                        source=source)  # fmt: skip
 
 
 @dataclass(frozen=True)

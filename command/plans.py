@@ -3,7 +3,9 @@
 A plan's content lives in numbered versions; revising a draft or proposed plan adds a version. Approval is an
 explicit act: the commander re-enters their password, and the call carries what they were shown (the
 version, its digest, the forecast KPIs with and without the plan). The approval is refused when:
-- the password is wrong (and the failure is counted toward the lock-out);
+- the password is wrong (the failure is counted as a log-in's: its source waits after a few, and the account
+  locks only on failures from several sources, so the incident's approver is never locked out by their own
+  typing; an admin over their jurisdiction can unlock them, audited);
 - the actor does not hold command of the incident at that moment, or the plan commits resources outside
   their grant's limits;
 - the plan is no longer proposed (someone decided first), or it changed since it was shown (a newer
@@ -281,13 +283,15 @@ def _may_decide_some(actor: Actor, what: str) -> None:
 
 
 def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
-                 activate: bool = False) -> int:  # fmt: skip
+                 activate: bool = False, source: str | None = None) -> int:  # fmt: skip
     """Approve what was shown, re-entering the password; the decision's id. See the module docstring.
 
     With `activate`, the plan goes into effect in the same transaction: approved and in effect, or neither (a
-    process that dies in between leaves the plan proposed, to be approved again)."""
+    process that dies in between leaves the plan proposed, to be approved again). `source` is where the password
+    is typed (`command.security.authenticate`): mistyped again and again there, it makes that source wait, never
+    locks the approver out on its own."""
     _may_decide_some(actor, "approve plans")
-    authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}")
+    authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}", source=source)
     try:
         return _approve(store, actor, plan_id, shown=shown, note=note, activate=activate)
     except Tampered as exc:
@@ -328,12 +332,13 @@ def _approve(store: Store, actor: Actor, plan_id: int, *, shown: Shown, note: st
         return decision.id
 
 
-def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, reason: str) -> int:
+def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, reason: str,
+                source: str | None = None) -> int:  # fmt: skip
     """Reject what was shown, with a reason; the decision's id."""
     _may_decide_some(actor, "reject plans")
     if not reason.strip():
         raise BadInput("reason: a rejection needs a reason")
-    authenticate(store, actor.username, password, purpose=f"reject plan {plan_id}")
+    authenticate(store, actor.username, password, purpose=f"reject plan {plan_id}", source=source)
     with store.write() as session:
         now = store.now()
         record, incident = _plan_for(session, actor, plan_id, lock=True)

@@ -114,6 +114,18 @@ class LoginSession(Base):
     ended_at: Mapped[datetime | None]
 
 
+class LoginBackoff(Base):
+    """Failed log-ins from one source (a CLI user and host, a console client) under one name (or under "(unknown
+    user)" for every name that is no account's): past a few, the source waits longer after each failure."""
+
+    __tablename__ = "login_backoff"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime]
+    wait_until: Mapped[datetime | None]
+
+
 class Incident(Base):
     """An incident opened from a scenario: the exact scenario document it runs on, and where the loop is."""
 
@@ -386,6 +398,7 @@ __all__ = [
     "Decision",
     "Incident",
     "Jurisdiction",
+    "LoginBackoff",
     "LoginSession",
     "OperationalPeriod",
     "PlanRecord",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from command import audit
 from command.authority import jurisdiction_by_code, visible_jurisdictions
@@ -29,7 +30,7 @@ from command.security import (
     policy_of,
     require_role,
 )
-from command.store import Jurisdiction, Store, User
+from command.store import Jurisdiction, LoginBackoff, Store, User
 
 #: Shanghai's 16 districts (codes are pinyin), and the Bund police station under Huangpu.
 SHANGHAI = ("shanghai", "上海市 Shanghai")
@@ -55,10 +56,7 @@ DEMO_USERS = (
 )
 
 
-def _seed_jurisdictions(session: object) -> None:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _seed_jurisdictions(session: Session) -> None:
     city = Jurisdiction(code=SHANGHAI[0], name=SHANGHAI[1])
     session.add(city)
     session.flush()
@@ -112,8 +110,6 @@ def is_demo(store: Store) -> bool:
         return bool(session.scalar(select(func.count()).select_from(User).where(User.demo.is_(True))))
 
 
-
-
 def add_user(
     store: Store,
     admin: Actor,
@@ -149,15 +145,21 @@ def add_user(
         return user.id
 
 
+def _managed(session: Session, admin: Actor, username: str) -> User:
+    """The account `username` if it lies in the admin's jurisdiction or below, as accounts are added and listed: a
+    district admin never acts on a city-level account or another district's. One answer for an account that does
+    not exist and one out of reach (`NotFound`): the refusal says nothing of which."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None or user.jurisdiction_id not in visible_jurisdictions(session, admin):
+        raise NotFound(f"user {username!r}: not found in jurisdiction {admin.jurisdiction!r}")
+    return user
+
+
 def set_active(store: Store, admin: Actor, username: str, active: bool) -> None:
+    """Disable an account (its sessions end for good) or enable it again (clearing a lock-out)."""
     admin.require("users.manage", "disable or enable users")
     with store.write() as session:
-        user = session.scalars(select(User).where(User.username == username)).first()
-        # An admin acts on the accounts of their own jurisdiction and below, as they add and list them: a
-        # district admin never disables, re-enables or unlocks a city-level account or another district's.
-        # One answer for an account that does not exist and one out of reach: the refusal says nothing of which.
-        if user is None or user.jurisdiction_id not in visible_jurisdictions(session, admin):
-            raise NotFound(f"user {username!r}: not found in jurisdiction {admin.jurisdiction!r}")
+        user = _managed(session, admin, username)
         if user.id == admin.id and not active:
             raise BadInput("an admin cannot disable their own account")
         now = store.now()
@@ -169,6 +171,25 @@ def set_active(store: Store, admin: Actor, username: str, active: bool) -> None:
             details["sessions_ended"] = end_sessions_of(session, user.id, now)
         audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
                      details=details)  # fmt: skip
+
+
+def unlock_user(store: Store, admin: Actor, username: str, *, reason: str = "") -> None:
+    """Clear an account's lock-out and every source's back-off under its name (another admin over its
+    jurisdiction; audited as a `user_update` with `unlock`). Sessions the lock-out ended stay ended."""
+    admin.require("users.manage", "unlock users")
+    with store.write() as session:
+        user = _managed(session, admin, username)
+        if user.id == admin.id:
+            raise BadInput("an admin cannot unlock their own account; another admin must")
+        now = store.now()
+        was = user.locked_until if user.locked_until is not None and user.locked_until > now else None
+        user.failed_logins, user.locked_until = 0, None
+        waits = session.scalars(select(LoginBackoff).where(LoginBackoff.subject == username)).all()
+        for row in waits:
+            session.delete(row)
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details={"unlock": True, "was_locked_until": was.isoformat() if was else None,
+                              "sources_cleared": len(waits), "reason": reason[:400]})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -223,5 +244,6 @@ __all__ = [
     "list_jurisdictions",
     "list_users",
     "set_active",
+    "unlock_user",
     "visible_jurisdiction_codes",
 ]

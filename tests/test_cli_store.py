@@ -36,6 +36,8 @@ PEOPLE = {
 LOGIN_ACTIONS = {"login", "login_failed", "login_locked"}
 #: The columns a refused log-in changes on purpose (the lock-out counter), left out of the snapshots.
 LOCKOUT_COLUMNS = {"failed_logins", "locked_until"}
+#: The tables a refused log-in changes on purpose (each source's back-off), left out likewise.
+LOGIN_TABLES = {"audit_log", "audit_head", "login_backoff"}
 
 #: A store's content: per table, the column names and then every row in storage order.
 Dump = dict[str, list[tuple[Any, ...]]]
@@ -123,7 +125,7 @@ def assert_unchanged_but_logins(before: Dump, after: Dump) -> None:
     """Every table is as it was, except the lock-out counters and new log-in entries at the end of the audit log."""
     assert set(after) == set(before)
     for table in sorted(before):
-        if table in {"audit_log", "audit_head"}:
+        if table in LOGIN_TABLES:
             continue
         if table == "users":
             assert without_lockout(after[table]) == without_lockout(before[table]), table
@@ -377,29 +379,41 @@ def test_a_missing_or_bad_store_is_refused_and_nothing_is_created(args, db, reas
 # ------------------------------------------------------------------------------------------ 3. lock-out
 
 
-def test_lockout_holds_across_runs_until_an_admin_enables_the_user(populated, tmp_path, monkeypatch):
-    """Five wrong passwords in five runs lock the account, then the right one is refused; `users enable` clears it."""
+def test_lockout_holds_across_runs_until_an_admin_unlocks_the_user(populated, tmp_path, monkeypatch):
+    """Wrong passwords in separate runs: from one source the runs are told the tries left, then to wait (even with
+    the right password); failures from a second source lock the account, said when it happens; `users unlock` by
+    the admin clears it, audited."""
     db = copy_store(populated[0], tmp_path / "store.db")  # every `main` call below opens the store afresh
 
-    def as_commander(password: str | None = None) -> Outcome:
+    def as_commander(source: str, password: str | None = None) -> Outcome:
+        monkeypatch.setenv("YIWANG_SOURCE", source)
         return yiwang(monkeypatch, "incident", "list", "--db", url(db), user="cmd_pd", password=password)
 
-    for _ in range(5):
-        wrong = as_commander("not the password")
-        assert (wrong.code, wrong.err.strip()) == (2, "wrong user name or password")
-    locked = as_commander()
-    assert locked.code == 2
-    assert "account 'cmd_pd' is locked until" in locked.err
+    said = [as_commander("desk", "not the password") for _ in range(3)]
+    assert [(r.code, r.err.strip()) for r in said] == [
+        (2, "wrong user name or password (2 more tries from this source before it must wait)"),
+        (2, "wrong user name or password (1 more try from this source before it must wait)"),
+        (2, "wrong user name or password; this source must now wait 30 s before the next attempt"),
+    ]
+    waiting = as_commander("desk")
+    assert waiting.code == 2 and "too many failed log-ins from this source (desk); wait" in waiting.err
+    assert as_commander("laptop", "not the password").code == 2
+    locking = as_commander("laptop", "not the password")
+    assert locking.code == 2 and "account 'cmd_pd' is now locked until" in locking.err
+    locked = as_commander("laptop")
+    assert locked.code == 2 and "account 'cmd_pd' is locked until" in locked.err
+    monkeypatch.delenv("YIWANG_SOURCE")
     users = json.loads(ok(yiwang(monkeypatch, "users", "list", "--json", "--db", url(db), user="admin")).out)
     assert [u["username"] for u in users if u["locked_until"]] == ["cmd_pd"]
 
-    assert ok(yiwang(monkeypatch, "users", "enable", "cmd_pd", "--db", url(db), user="admin")).out.strip() == (
-        "user 'cmd_pd' enabled"
-    )
-    assert ok(as_commander()).code == 0
+    unlocked = ok(yiwang(monkeypatch, "users", "unlock", "cmd_pd", "--reason", "called in", "--db", url(db),
+                         user="admin"))  # fmt: skip
+    assert unlocked.out.strip() == "user 'cmd_pd' unlocked"
+    assert ok(as_commander("desk")).code == 0
     with closing(sqlite3.connect(db)) as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit_log WHERE subject = 'cmd_pd' ORDER BY seq")]
-    assert actions[-8:] == ["login_failed"] * 5 + ["login_locked", "user_update", "login"]
+    assert actions[-9:] == ["login_failed"] * 3 + ["login_locked"] + ["login_failed"] * 2 + [
+        "login_locked", "user_update", "login"]
 
 
 # ------------------------------------------------------------------------------------------ 4. tampering

@@ -25,6 +25,17 @@ def _actions(store: Store) -> list[str]:
     return [e.action for e in audit.entries(store)]
 
 
+def _lock_out(world, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Wrong passwords from two sources until the account locks: the refusal that locks it says so."""
+    for i in range(FAST.max_failed_logins - 1):
+        with pytest.raises(AuthFailed) as failed:
+            authenticate(world.store, name, "wrong password!", source="attacker one")
+        assert not isinstance(failed.value, AccountLocked)
+        assert failed.value.attempts_left == FAST.source_free_failures - 1 - i
+    with pytest.raises(AccountLocked, match=f"account '{name}' is now locked until .* from 2 sources"):
+        authenticate(world.store, name, "wrong password!", source="attacker two")
+
+
 def test_login_succeeds_with_the_right_password_and_is_audited(world):
     """The right password yields the user's identity, role and jurisdiction, and an audited log-in."""
     actor = authenticate(world.store, "cmd_pudong", PASSWORD)
@@ -43,13 +54,11 @@ def test_wrong_password_and_unknown_user_fail_alike_and_are_audited(world):
 
 
 def test_lockout_after_repeated_failures_holds_across_restarts_and_expires(world, store_url):
-    """After N failed log-ins the account is locked, even for the right password and in a new store object,
-    until the lock-out time has passed."""
-    for _ in range(FAST.max_failed_logins):
-        with pytest.raises(AuthFailed):
-            authenticate(world.store, "obs_pudong", "wrong password!")
+    """After N failed log-ins from two sources the account is locked, even for the right password, from any source
+    and in a new store object, until the lock-out time has passed."""
+    _lock_out(world, "obs_pudong")
     with pytest.raises(AccountLocked, match="locked until"):
-        authenticate(world.store, "obs_pudong", PASSWORD)
+        authenticate(world.store, "obs_pudong", PASSWORD, source="a third")
     restarted = Store(store_url, clock=world.clock, policy=FAST)  # another process would see the same rows
     try:
         with pytest.raises(AccountLocked):
@@ -119,9 +128,7 @@ def test_sessions_expire_when_idle_and_at_their_limit(world):
 def test_session_of_a_locked_user_is_refused(world):
     """Locking an account also stops its open sessions."""
     token = start_session(world.store, world["obs_xuhui"])
-    for _ in range(FAST.max_failed_logins):
-        with pytest.raises(AuthFailed):
-            authenticate(world.store, "obs_xuhui", "wrong password!")
+    _lock_out(world, "obs_xuhui")
     with pytest.raises(AuthFailed):
         resume_session(world.store, token)
 
@@ -172,13 +179,6 @@ def test_the_demo_password_is_never_a_real_accounts(world):
                  jurisdiction="pudong")  # fmt: skip
 
 
-def _lock_out(world, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Wrong passwords until the account locks (the refusal that locks it says so)."""
-    for _ in range(FAST.max_failed_logins):
-        with pytest.raises(AuthFailed):
-            authenticate(world.store, name, "wrong password!")
-    with pytest.raises(AccountLocked):
-        authenticate(world.store, name, PASSWORD)
 
 
 def test_a_lockout_ends_sessions_for_good(world):
@@ -215,3 +215,72 @@ def test_a_disable_ends_sessions_for_good(world):
     entry = audit.entries(world.store)[-2]
     assert (entry.action, entry.subject) == ("user_update", "obs_pudong")
     assert '"sessions_ended":1' in entry.details
+
+
+def test_one_source_only_waits_and_never_locks_the_account(world):
+    """Twenty wrong passwords from one source, each made as soon as it may: the source waits 30 s, then twice as
+    long after each further failure (capped at 15 minutes), attempts made while it waits are refused unchecked
+    (the right password too), and the account never locks; the owner logs in from elsewhere meanwhile, and from
+    the same source once it may (issue 21, item 11)."""
+    from command.errors import LoginThrottled
+
+    waits = []
+    for _ in range(20):
+        with pytest.raises(AuthFailed) as failed:
+            authenticate(world.store, "cmd_pudong", "wrong password!", source="script")
+        assert not isinstance(failed.value, AccountLocked)
+        if failed.value.wait_s is not None:
+            waits.append(failed.value.wait_s)
+            with pytest.raises(LoginThrottled, match="too many failed log-ins from this source"):
+                authenticate(world.store, "cmd_pudong", PASSWORD, source="script")
+            assert authenticate(world.store, "cmd_pudong", PASSWORD, source="own desk").username == "cmd_pudong"
+            world.clock.advance(seconds=failed.value.wait_s)
+    assert waits == [30, 60, 120, 240, 480] + [900] * 13
+    assert authenticate(world.store, "cmd_pudong", PASSWORD, source="script").username == "cmd_pudong"
+    with world.store.read() as session:
+        assert session.scalars(select(User.locked_until).where(User.username == "cmd_pudong")).one() is None
+
+
+def test_attempts_left_are_told_alike_for_known_and_unknown_names(world):
+    """Each wrong password says how many tries the source has before it must wait, the same for a real account
+    and a name that is no account's, then how long it must wait."""
+    said = {}
+    for name in ("obs_pudong", "no_such_user"):
+        said[name] = []
+        for _ in range(FAST.source_free_failures):
+            with pytest.raises(AuthFailed) as failed:
+                authenticate(world.store, name, "wrong password!", source=f"desk of {name}")
+            said[name].append((str(failed.value), failed.value.attempts_left))
+    assert said["obs_pudong"] == said["no_such_user"] == [
+        ("wrong user name or password (2 more tries from this source before it must wait)", 2),
+        ("wrong user name or password (1 more try from this source before it must wait)", 1),
+        ("wrong user name or password; this source must now wait 30 s before the next attempt", 0),
+    ]
+
+
+def test_an_admin_over_the_account_unlocks_it_and_is_audited(world):
+    """A locked account is unlocked by an admin whose jurisdiction covers it, at once and audited; a district admin
+    never unlocks a city-level or another district's account, and nobody unlocks their own."""
+    from command.errors import NotFound
+    from command.users import add_user, unlock_user
+
+    add_user(world.store, world["admin"], username="pd_admin", password=PASSWORD, role="admin", jurisdiction="pudong")
+    add_user(world.store, world["admin"], username="xh_admin", password=PASSWORD, role="admin", jurisdiction="xuhui")
+    pd_admin = authenticate(world.store, "pd_admin", PASSWORD)
+    xh_admin = authenticate(world.store, "xh_admin", PASSWORD)
+    _lock_out(world, "cmd_pudong")
+    _lock_out(world, "planner")
+    for admin, name in ((xh_admin, "cmd_pudong"), (pd_admin, "planner")):
+        with pytest.raises(NotFound, match=f"user '{name}': not found in jurisdiction"):
+            unlock_user(world.store, admin, name)
+    with pytest.raises(BadInput, match="another admin must"):
+        unlock_user(world.store, pd_admin, "pd_admin")
+    with pytest.raises(AccountLocked):
+        authenticate(world.store, "cmd_pudong", PASSWORD, source="own desk")
+    unlock_user(world.store, pd_admin, "cmd_pudong", reason="rang the duty desk")
+    entry = audit.entries(world.store)[-1]
+    assert (entry.action, entry.actor, entry.subject) == ("user_update", "pd_admin", "cmd_pudong")
+    assert '"unlock":true' in entry.details and '"sources_cleared":2' in entry.details
+    assert authenticate(world.store, "cmd_pudong", PASSWORD, source="attacker one").username == "cmd_pudong"
+    unlock_user(world.store, world["admin"], "planner")
+    assert authenticate(world.store, "planner", PASSWORD).username == "planner"

@@ -300,3 +300,38 @@ def test_a_district_admin_acts_only_on_accounts_of_its_own_district(world):  # t
         assert str(caught.value) == f"user {name!r}: not found in jurisdiction 'pudong'"
     with world.store.read() as session:
         assert all(u.active for u in session.scalars(select(User)))
+
+
+def test_a_mistyped_approval_password_never_locks_the_only_approver_out(world, incident):
+    """The incident's only approver mistypes their password at approval ten times from their desk: the desk waits
+    (each refusal audited), the account never locks, and they approve once the wait is over. When failures from
+    elsewhere do lock the account, an admin over it unlocks it (audited) and the approval goes through (issue 21,
+    item 11)."""
+    from command.errors import AccountLocked
+    from command.security import authenticate
+    from command.users import unlock_user
+
+    _, pid, _ = incident
+    holder = world["cmd_pudong"]
+    shown = view_plan(world.store, holder, pid).shown()
+    for _ in range(10):
+        with pytest.raises(AuthFailed) as failed:
+            approve_plan(world.store, holder, pid, password="fat fingers!", shown=shown, source="desk")
+        assert not isinstance(failed.value, AccountLocked)
+        world.clock.advance(seconds=failed.value.wait_s or 0)
+    waits = [e for e in audit.entries(world.store) if e.subject == "cmd_pudong" and e.action == "login_failed"]
+    assert len(waits) == 10 and sum('"wait_until"' in e.details for e in waits) == 8
+    approve_plan(world.store, holder, pid, password=PASSWORD, shown=shown, source="desk")
+    assert view_plan(world.store, world["admin"], pid).status == "approved"
+
+    second = create_plan(world.store, world["planner"], incident[0], tiny_plan(incident[2], count=7))
+    for source in ("elsewhere", "elsewhere", "another place"):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, "cmd_pudong", "a guess at it", source=source)
+    shown = view_plan(world.store, holder, second).shown()
+    with pytest.raises(AccountLocked, match="an admin can unlock it"):
+        approve_plan(world.store, holder, second, password=PASSWORD, shown=shown, source="desk")
+    unlock_user(world.store, world["admin"], "cmd_pudong", reason="locked by guesses from elsewhere")
+    assert audit.entries(world.store)[-1].action == "user_update"
+    approve_plan(world.store, holder, second, password=PASSWORD, shown=shown, source="desk")
+    assert view_plan(world.store, world["admin"], second).status == "approved"

@@ -14,6 +14,7 @@ from command.cli.common import (
     DbOption,
     JsonOption,
     UserOption,
+    client_source,
     handles_input_errors,
     log_in,
     open_store,
@@ -181,7 +182,8 @@ def plan_approve(
                            f"{digest!r}; review it again")  # fmt: skip
     password = secret(PASSWORD_ENV, f"Re-enter the password of {actor.username} to approve")
     approve_and_apply(store, actor, plan_id, password=password,
-                      shown=Shown(plan_id, version, view.digest, view.forecast), note=note)  # fmt: skip
+                      shown=Shown(plan_id, version, view.digest, view.forecast), note=note,
+                      source=client_source())  # fmt: skip
     say(f"plan {plan_id} version {version} approved by {actor.username} and in effect")
 
 
@@ -219,7 +221,7 @@ def plan_reject(
     view = view_plan(store, actor, plan_id, version)
     password = secret(PASSWORD_ENV, f"Re-enter the password of {actor.username} to reject")
     reject_plan(store, actor, plan_id, password=password, reason=reason,
-                shown=Shown(plan_id, version, view.digest, view.forecast))  # fmt: skip
+                shown=Shown(plan_id, version, view.digest, view.forecast), source=client_source())  # fmt: skip
     say(f"plan {plan_id} version {version} rejected")
 
 

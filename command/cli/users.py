@@ -1,4 +1,4 @@
-"""`yiwang users`: add, list, disable and enable the users of a store (admins)."""
+"""`yiwang users`: add, list, disable, enable and unlock the users of a store (admins)."""
 
 from __future__ import annotations
 
@@ -89,3 +89,19 @@ def users_enable(username: str, user: UserOption = None, db_url: DbOption = None
     store = open_store(db_url)
     set_active(store, log_in(store, user, "users enable"), username, True)
     say(f"user {username!r} enabled")
+
+
+@app.command("unlock")
+@handles_input_errors
+def users_unlock(
+    username: str,
+    reason: Annotated[str, typer.Option(help="Why (for the audit log).")] = "",
+    user: UserOption = None,
+    db_url: DbOption = None,
+) -> None:
+    """Unlock a locked account at once, and clear every source's wait under its name (another admin)."""
+    from command.users import unlock_user
+
+    store = open_store(db_url)
+    unlock_user(store, log_in(store, user, "users unlock"), username, reason=reason)
+    say(f"user {username!r} unlocked")

@@ -1,0 +1,34 @@
+"""Accounts: per-source back-off of failed log-ins (`login_backoff`).
+
+Revision ID: 0003
+Revises: 0001
+Created: 2026-12-06 18:45:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import command.store
+
+revision = "0003"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "login_backoff",
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", command.store.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("wait_until", command.store.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("source", "subject"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("login_backoff")
