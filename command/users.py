@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from command import audit
 from command.authority import jurisdiction_by_code, visible_jurisdictions
-from command.errors import BadInput, Conflict, NotFound
+from command.errors import AuthFailed, BadInput, Conflict, NotFound
 from command.migrate import upgrade
 from command.security import (
     PUBLISHED_DEMO_PASSWORD,
     Actor,
+    authenticate,
     check_password_strength,
     check_username,
     end_sessions_of,
@@ -30,7 +31,7 @@ from command.security import (
     policy_of,
     require_role,
 )
-from command.store import Jurisdiction, LoginBackoff, Store, User
+from command.store import AuthorityGrant, Jurisdiction, LoginBackoff, Store, User
 
 #: Shanghai's 16 districts (codes are pinyin), and the Bund police station under Huangpu.
 SHANGHAI = ("shanghai", "上海市 Shanghai")
@@ -192,6 +193,71 @@ def unlock_user(store: Store, admin: Actor, username: str, *, reason: str = "") 
                               "sources_cleared": len(waits), "reason": reason[:400]})  # fmt: skip
 
 
+def change_password(store: Store, username: str, *, old_password: str, new_password: str,
+                    source: str | None = None) -> None:  # fmt: skip
+    """A user changes their own password: the old one is checked as a log-in is (a wrong one counts toward the
+    back-off and lock-out), the new one must meet the rules (`check_password_strength`) and differ from the old.
+    Every open session of the account ends (log in again with the new password). Audited as a `user_update`."""
+    policy = policy_of(store)
+    if new_password == old_password:
+        raise BadInput("new password: it is the old one; choose another")
+    check_password_strength(new_password, policy, username=username)
+    actor = authenticate(store, username, old_password, purpose="change password", source=source)
+    hashed = hash_password(new_password, policy)
+    with store.write() as session:
+        now = store.now()
+        user = session.get(User, actor.id)
+        if user is None or not user.active or (user.locked_until is not None and user.locked_until > now):
+            raise AuthFailed(f"account {username!r} was disabled or locked meanwhile; nothing changed")
+        user.password_hash = hashed
+        ended = end_sessions_of(session, user.id, now)
+        audit.append(session, at=now, actor=username, action="user_update", subject=username,
+                     details={"password": "changed", "sessions_ended": ended})  # fmt: skip
+
+
+def reset_password(store: Store, admin: Actor, username: str, *, new_password: str, reason: str = "") -> None:
+    """An admin over the account's jurisdiction sets a new password for someone else (who forgot theirs), under
+    the same rules; the account's lock-out and back-off are cleared and its sessions end. Audited (the password
+    never is); an admin changes their own with `change_password`."""
+    admin.require("users.manage", "reset passwords")
+    policy = policy_of(store)
+    check_password_strength(new_password, policy, username=username)
+    hashed = hash_password(new_password, policy)
+    with store.write() as session:
+        user = _managed(session, admin, username)
+        if user.id == admin.id:
+            raise BadInput("an admin changes their own password with `yiwang users password`, not a reset")
+        now = store.now()
+        user.password_hash = hashed
+        user.failed_logins, user.locked_until = 0, None
+        for row in session.scalars(select(LoginBackoff).where(LoginBackoff.subject == username)).all():
+            session.delete(row)
+        ended = end_sessions_of(session, user.id, now)
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details={"password": "reset", "sessions_ended": ended, "reason": reason[:400]})  # fmt: skip
+
+
+def set_role(store: Store, admin: Actor, username: str, role: str, *, reason: str = "") -> None:
+    """Change an account's role (an admin over its jurisdiction; not their own). Someone holding command of an
+    incident keeps their role until the grant is transferred or revoked. Audited, with the role before."""
+    admin.require("users.manage", "change roles")
+    require_role(role)
+    with store.write() as session:
+        user = _managed(session, admin, username)
+        if user.id == admin.id:
+            raise BadInput("an admin cannot change their own role; another admin must")
+        now = store.now()
+        held = session.scalars(select(AuthorityGrant).where(
+            AuthorityGrant.user_id == user.id, AuthorityGrant.revoked_at.is_(None),
+            AuthorityGrant.valid_from <= now, AuthorityGrant.valid_until > now)).first()  # fmt: skip
+        if held is not None and role != user.role:
+            raise Conflict(f"user {username!r} holds command of incident {held.incident_id} (grant {held.id}); "
+                           "transfer or revoke it before changing their role")  # fmt: skip
+        before, user.role = user.role, role
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details={"role": role, "role_before": before, "reason": reason[:400]})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class UserView:
     username: str
@@ -238,12 +304,15 @@ __all__ = [
     "DEMO_USERS",
     "UserView",
     "add_user",
+    "change_password",
     "init_demo_store",
     "init_store",
     "is_demo",
     "list_jurisdictions",
     "list_users",
+    "reset_password",
     "set_active",
+    "set_role",
     "unlock_user",
     "visible_jurisdiction_codes",
 ]

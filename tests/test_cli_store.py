@@ -317,6 +317,21 @@ REFUSALS = {
     "add a user as a planner": R("planner_sh", "users add lin --role planner --jurisdiction pudong",
                                  "may not add users", new_password=NEW),
     "disable oneself": R("admin", "users disable admin", "cannot disable their own account"),
+    "unlock oneself": R("admin", "users unlock admin", "another admin must"),
+    "unlock as a commander": R("cmd_pd", "users unlock obs_xh", "may not unlock users"),
+    "reset one's own password": R("admin", "users reset admin", "not a reset", new_password=NEW),
+    "reset with the demo password": R("admin", "users reset obs_xh", "demo stores' published password",
+                                      new_password="yiwang-demo-only"),
+    "reset as a planner": R("planner_sh", "users reset obs_xh", "may not reset passwords", new_password=NEW),
+    "change to the demo password": R("obs_xh", "users password", "demo stores' published password",
+                                     new_password="yiwang-demo-only"),
+    "change with a wrong password": R("obs_xh", "users password", "wrong user name or password",
+                                      password="not it at all", new_password=NEW),
+    "change to the same password": R("obs_xh", "users password", "it is the old one",
+                                     new_password=PEOPLE["obs_xh"][2]),
+    "role of the holder": R("admin", "users role cmd_pd observer", "holds command of incident 1"),
+    "role unknown": R("admin", "users role obs_xh chief", "role: 'chief' is not one of"),
+    "role as a commander": R("cmd_pd", "users role obs_xh planner", "may not change roles"),
     "enable no such user": R("admin", "users enable ghost", "user 'ghost': not found in jurisdiction 'shanghai'"),
     "audit log as a planner": R("planner_sh", "audit log", "may not read the audit log"),
     "init an initialised store": R(None, "init", "the store already has users; nothing changed", new_password=NEW),
@@ -450,3 +465,31 @@ def test_demo_runs_to_the_end_and_refuses_a_real_store(populated, tmp_path, monk
     assert refused.err.strip() == f"{url(real)} is a real store; the demo only runs on a DEMO store (pick another --db)"
     assert dump(real) == before
     assert not (tmp_path / "out2").exists()
+
+
+# ------------------------------------------------------------------------------------------ 5. accounts
+
+
+def test_password_change_reset_and_role_through_the_cli(populated, tmp_path, monkeypatch):
+    """`users password` changes one's own (the old one stops working), `users reset` sets someone else's, `users
+    role` changes a role; each is audited as a user_update without any password in it."""
+    db = copy_store(populated[0], tmp_path / "store.db")
+    changed = ok(yiwang(monkeypatch, "users", "password", "--db", url(db), user="obs_xh",
+                        new_password="a new view from the west"))  # fmt: skip
+    assert changed.out.strip() == "password of 'obs_xh' changed; log in again with the new one"
+    assert yiwang(monkeypatch, "incident", "list", "--db", url(db), user="obs_xh").code == 2
+    ok(yiwang(monkeypatch, "incident", "list", "--db", url(db), user="obs_xh", password="a new view from the west"))
+    reset = ok(yiwang(monkeypatch, "users", "reset", "obs_xh", "--reason", "forgot it", "--db", url(db),
+                      user="admin", new_password="set by the centre"))  # fmt: skip
+    assert reset.out.strip() == "password of 'obs_xh' reset"
+    ok(yiwang(monkeypatch, "incident", "list", "--db", url(db), user="obs_xh", password="set by the centre"))
+    role = ok(yiwang(monkeypatch, "users", "role", "obs_xh", "planner", "--db", url(db), user="admin"))
+    assert role.out.strip() == "user 'obs_xh' is now planner"
+    users = json.loads(ok(yiwang(monkeypatch, "users", "list", "--json", "--db", url(db), user="admin")).out)
+    assert {u["username"]: u["role"] for u in users}["obs_xh"] == "planner"
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT actor, details FROM audit_log WHERE action = 'user_update' AND subject = 'obs_xh'"
+                            " ORDER BY seq").fetchall()  # fmt: skip
+    assert [(actor, json.loads(d).get("password") or json.loads(d).get("role")) for actor, d in rows] == [
+        ("obs_xh", "changed"), ("admin", "reset"), ("admin", "planner")]
+    assert all("west" not in d and "centre" not in d for _, d in rows)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from store_support import FAST, PASSWORD
 
 from command import audit
-from command.errors import AccountLocked, AuthFailed, BadInput
+from command.errors import AccountLocked, AuthFailed, BadInput, NotAuthorised
 from command.security import (
     DEFAULT_POLICY,
     authenticate,
@@ -284,3 +284,57 @@ def test_an_admin_over_the_account_unlocks_it_and_is_audited(world):
     assert authenticate(world.store, "cmd_pudong", PASSWORD, source="attacker one").username == "cmd_pudong"
     unlock_user(world.store, world["admin"], "planner")
     assert authenticate(world.store, "planner", PASSWORD).username == "planner"
+
+
+def test_a_user_changes_their_password_under_the_same_rules(world):
+    """The old password is checked as a log-in is (a wrong one counts); the new one meets the rules, differs from
+    the old and is not the demo password; after the change the old one fails, the new one works, every open
+    session has ended, and the audit entry says so without the password."""
+    from command.users import DEMO_PASSWORD, change_password
+
+    token = start_session(world.store, world["planner"])
+    with pytest.raises(AuthFailed, match="wrong user name or password"):
+        change_password(world.store, "planner", old_password="not it at all", new_password="a fresh passphrase")
+    for new, reason in ((PASSWORD, "it is the old one"), ("short", "at least"), (DEMO_PASSWORD, "demo stores"),
+                        ("my planner phrase", "must not contain the user name")):  # fmt: skip
+        with pytest.raises(BadInput, match=reason):
+            change_password(world.store, "planner", old_password=PASSWORD, new_password=new)
+    assert resume_session(world.store, token).username == "planner"  # nothing changed by the refusals
+    change_password(world.store, "planner", old_password=PASSWORD, new_password="a fresh passphrase")
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, token)
+    with pytest.raises(AuthFailed):
+        authenticate(world.store, "planner", PASSWORD, source="own desk")
+    assert authenticate(world.store, "planner", "a fresh passphrase").username == "planner"
+    entry = next(e for e in reversed(audit.entries(world.store)) if e.action == "user_update")
+    assert (entry.actor, entry.subject, entry.details) == ("planner", "planner",
+                                                           '{"password":"changed","sessions_ended":1}')  # fmt: skip
+    assert all("fresh passphrase" not in e.details for e in audit.entries(world.store))
+
+
+def test_an_admin_resets_a_password_within_their_jurisdiction(world):
+    """A Pudong admin resets a Pudong commander's password (clearing a lock-out, ending sessions, audited); never a
+    city-level account's or another district's, nor their own; the same rules apply to the new password."""
+    from command.errors import NotFound
+    from command.users import DEMO_PASSWORD, add_user, reset_password
+
+    add_user(world.store, world["admin"], username="pd_admin", password=PASSWORD, role="admin", jurisdiction="pudong")
+    pd_admin = authenticate(world.store, "pd_admin", PASSWORD)
+    token = start_session(world.store, world["cmd_pudong"])
+    _lock_out(world, "cmd_pudong")
+    for name in ("planner", "obs_xuhui", "admin", "ghost"):
+        with pytest.raises(NotFound, match=f"user '{name}': not found in jurisdiction 'pudong'"):
+            reset_password(world.store, pd_admin, name, new_password="set by the district")
+    with pytest.raises(BadInput, match="own password"):
+        reset_password(world.store, pd_admin, "pd_admin", new_password="set by the district")
+    with pytest.raises(BadInput, match="demo stores"):
+        reset_password(world.store, pd_admin, "cmd_pudong", new_password=DEMO_PASSWORD)
+    with pytest.raises(NotAuthorised):
+        reset_password(world.store, world["cmd_city"], "cmd_pudong", new_password="set by the district")
+    reset_password(world.store, pd_admin, "cmd_pudong", new_password="set by the district", reason="forgot it")
+    entry = audit.entries(world.store)[-1]
+    assert (entry.action, entry.actor, entry.subject) == ("user_update", "pd_admin", "cmd_pudong")
+    assert '"password":"reset"' in entry.details and "set by the district" not in entry.details
+    assert authenticate(world.store, "cmd_pudong", "set by the district", source="attacker one").role == "commander"
+    with pytest.raises(AuthFailed):
+        resume_session(world.store, token)

@@ -335,3 +335,38 @@ def test_a_mistyped_approval_password_never_locks_the_only_approver_out(world, i
     assert audit.entries(world.store)[-1].action == "user_update"
     approve_plan(world.store, holder, second, password=PASSWORD, shown=shown, source="desk")
     assert view_plan(world.store, world["admin"], second).status == "approved"
+
+
+def test_role_changes_are_bounded_by_jurisdiction_and_by_command_held(world, incident):
+    """A Pudong admin makes a Pudong observer a planner (audited, with the role before), but never changes a
+    city-level or another district's account, nor their own; the incident's holder keeps their role until the
+    grant is revoked; an unknown role is named."""
+    from command.security import authenticate
+    from command.store import User
+    from command.users import add_user, set_role
+
+    iid, _, _ = incident
+    add_user(world.store, world["admin"], username="pd_admin", password=PASSWORD, role="admin", jurisdiction="pudong")
+    pd_admin = authenticate(world.store, "pd_admin", PASSWORD)
+    set_role(world.store, pd_admin, "obs_pudong", "planner", reason="joins the planning cell")
+    entry = audit.entries(world.store)[-1]
+    assert (entry.action, entry.actor, entry.subject) == ("user_update", "pd_admin", "obs_pudong")
+    assert json.loads(entry.details) == {"role": "planner", "role_before": "observer",
+                                         "reason": "joins the planning cell"}  # fmt: skip
+    assert authenticate(world.store, "obs_pudong", PASSWORD).role == "planner"
+    for name in ("planner", "obs_xuhui", "admin", "ghost"):
+        with pytest.raises(NotFound, match=f"user '{name}': not found in jurisdiction 'pudong'"):
+            set_role(world.store, pd_admin, name, "observer")
+    with pytest.raises(BadInput, match="own role"):
+        set_role(world.store, pd_admin, "pd_admin", "observer")
+    with pytest.raises(BadInput, match="'chief' is not one of"):
+        set_role(world.store, pd_admin, "cmd_pudong2", "chief")
+    with pytest.raises(NotAuthorised):
+        set_role(world.store, world["cmd_city"], "obs_pudong", "observer")
+    with pytest.raises(Conflict, match=f"holds command of incident {iid}"):
+        set_role(world.store, pd_admin, "cmd_pudong", "observer")
+    revoke_command(world.store, world["admin"], iid, reason="stood down")
+    set_role(world.store, pd_admin, "cmd_pudong", "observer")
+    with world.store.read() as session:
+        roles = dict(session.execute(select(User.username, User.role)).all())
+    assert (roles["cmd_pudong"], roles["planner"], roles["obs_xuhui"]) == ("observer", "planner", "observer")
