@@ -17,8 +17,9 @@ Each action is carried out by one team (`team_of`):
 Every action of the plan becomes exactly one assignment line, so that each line traces back to one approved
 decision. In the CSV, every cell that a spreadsheet would read as a formula (text starting with `=`, `+`, `-`,
 `@`, a tab or a line break, their full-width forms, or any of them after blanks) starts with a `'` instead: a
-title, a name or a reason typed into the store cannot run in the spreadsheet of whoever opens the paperwork. Times are local wall-clock times of the scenario's clock; places are shown by their graph name with
-the node id after it.
+title, a name or a reason typed into the store cannot run in the spreadsheet of whoever opens the paperwork.
+Times are local wall-clock times of the scenario's clock; places are shown by their graph name with the node id
+after it.
 """
 
 from __future__ import annotations
