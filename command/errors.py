@@ -33,6 +33,15 @@ class Tampered(Conflict):
     """Stored content does not match the digest it was stored with: it was changed outside Yiwang."""
 
 
+class Unacknowledged(Conflict):
+    """A plan with warnings was approved without acknowledging each; `warnings` are the ones left (a UI lists
+    them: `command.plans.PlanWarning`)."""
+
+    def __init__(self, message: str, *, warnings: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.warnings = warnings
+
+
 class Infeasible(CommandError):
     """No plan can meet the constraints; the message is the diagnosis."""
 
@@ -75,4 +84,5 @@ __all__ = [
     "NotAuthorised",
     "NotFound",
     "Tampered",
+    "Unacknowledged",
 ]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -160,11 +160,11 @@ def _audit_run(store: Store, actor: Actor, incident_id: int, outcome: Any) -> No
 
 
 def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
-                      source: str | None = None) -> int:  # fmt: skip
-    """Approve what was shown and put it into effect, in one transaction; the decision id. See
-    `command.plans.approve_plan`."""
+                      acknowledged: Sequence[int | str] = (), source: str | None = None) -> int:  # fmt: skip
+    """Approve what was shown (each of its warnings acknowledged) and put it into effect, in one transaction; the
+    decision id. See `command.plans.approve_plan`."""
     return approve_plan(store, actor, plan_id, password=password, shown=shown, note=note, activate=True,
-                        source=source)  # fmt: skip
+                        acknowledged=acknowledged, source=source)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ class PlanVersion(Base):
 
 
 class Decision(Base):
-    """An approval or rejection, with exactly what the decider was shown."""
+    """An approval or rejection, with exactly what the decider was shown and the warnings they acknowledged."""
 
     __tablename__ = "decisions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -225,6 +225,8 @@ class Decision(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     shown_json: Mapped[str] = mapped_column(Text)
     decided_at: Mapped[datetime]
+    #: The plan's warnings the decider acknowledged, one by one (`command.plans.PlanWarning.to_json`).
+    acknowledged_json: Mapped[str] = mapped_column(Text, default="[]")
 
 
 class RosterMember(Base):

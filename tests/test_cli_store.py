@@ -493,3 +493,32 @@ def test_password_change_reset_and_role_through_the_cli(populated, tmp_path, mon
     assert [(actor, json.loads(d).get("password") or json.loads(d).get("role")) for actor, d in rows] == [
         ("obs_xh", "changed"), ("admin", "reset"), ("admin", "planner")]
     assert all("west" not in d and "centre" not in d for _, d in rows)
+
+
+def test_plan_approve_needs_each_warning_acknowledged(populated, tmp_path, monkeypatch):
+    """A proposed plan with six testers where the default has eight is forecast to make the mean wait worse:
+    `plan show` numbers the warning and says how to acknowledge it, `plan approve` without `--ack` exits 2 listing
+    it (nothing approved), and with `--ack` by key the plan is approved and in effect, the acknowledgement shown."""
+    db = copy_store(populated[0], tmp_path / "store.db")
+    fewer = json.loads(_plan_text())
+    fewer["actions"] = [dict(a, count=6) if a["type"] == "assign_staff" else a for a in fewer["actions"]]
+    (tmp_path / "fewer.json").write_text(json.dumps(fewer))
+
+    def run(*args: object, user: str) -> Outcome:
+        return yiwang(monkeypatch, *args, "--db", url(db), user=user)
+
+    assert ok(run("plan", "propose", "1", "--file", tmp_path / "fewer.json", user="planner_sh")).out.startswith(
+        "plan 3 proposed")
+    shown = ok(run("plan", "show", "3", user="cmd_pd")).out
+    assert "warning [1] worse:mean_wait_min: Mean wait to be swabbed (min):" in shown
+    assert "to decide: yiwang plan approve 3 --version 1 --ack 1" in shown
+    refused = run("plan", "approve", "3", "--version", "1", user="cmd_pd")
+    assert refused.code == 2 and refused.out == ""
+    assert refused.err.splitlines()[0] == ("plan 3 version 1: 1 of its 1 warnings not acknowledged; read each and "
+                                           "acknowledge it by number or key:")  # fmt: skip
+    assert refused.err.splitlines()[1].startswith("[1] worse:mean_wait_min: Mean wait to be swabbed (min):")
+    assert json.loads(ok(run("plan", "show", "3", "--json", user="cmd_pd")).out)["status"] == "proposed"
+    approved = ok(run("plan", "approve", "3", "--version", "1", "--ack", "worse:mean_wait_min", user="cmd_pd"))
+    assert approved.out.strip() == "plan 3 version 1 approved by cmd_pd and in effect (1 warning acknowledged)"
+    after = ok(run("plan", "show", "3", user="cmd_pd")).out
+    assert "acknowledged: [1] worse:mean_wait_min" in after

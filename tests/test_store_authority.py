@@ -411,3 +411,79 @@ def test_paperwork_csv_from_hostile_text_holds_no_formula(world):
             assert row["incident_name"] == "'" + title
     (leader,) = {r["leader_name"] for rows in tables.values() for r in rows if r.get("team") == "local"}
     assert leader == "'-2+3+cmd|' /C calc'!A0"
+
+
+@pytest.fixture
+def warned(world):
+    """A Pudong incident whose plan carries three warnings: six testers where the default plan has eight make the
+    mean wait worse and cross both thresholds (a 30-minute wait; untested at the target finish time), as the
+    simulation of both plans on the incident's seed says. Command is granted to cmd_pudong."""
+    from store_support import DATA
+
+    from command.plans import forecast_plan
+    from scenarios import load_scenario
+
+    scenario = load_scenario(DATA / "one_site_mmc.yaml",
+                             overrides=["thresholds.max_wait_s=1800", "thresholds.target_finish_s=30000"])  # fmt: skip
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong", seed=scenario.seed)
+    grant_command(world.store, world["admin"], iid, "cmd_pudong", hours=8)
+    plan = tiny_plan(scenario, count=6)
+    pid = create_plan(world.store, world["planner"], iid, plan, scenario=scenario,
+                      forecast=forecast_plan(scenario, plan, seed=scenario.seed))  # fmt: skip
+    return iid, pid
+
+
+def test_approving_a_plan_with_warnings_needs_each_acknowledged(world, warned):
+    """Without acknowledgements, or with some missing, the approval is refused listing each warning left, and
+    nothing changes; an unknown number or key is named; with each acknowledged (by number or key) the plan is
+    approved and in effect at once, and the decision row and its audit entry record which were acknowledged (issue
+    18: a commander approving a plan with warnings acknowledges each)."""
+    from command.errors import Unacknowledged
+
+    _, pid = warned
+    holder = world["cmd_pudong"]
+    view = view_plan(world.store, holder, pid)
+    keys = [w.key for w in view.warnings]
+    assert [w.kind for w in view.warnings] == ["worse", "breach", "breach"]
+    assert keys[0] == "worse:mean_wait_min" and len(set(keys)) == 3
+    before = len(audit.entries(world.store))
+    with pytest.raises(Unacknowledged) as none:
+        approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(), activate=True)
+    lines = str(none.value).splitlines()
+    assert lines[0] == f"plan {pid} version 1: 3 of its 3 warnings not acknowledged; read each and acknowledge it " \
+                       "by number or key:"
+    assert lines[1:] == [f"[{w.number}] {w.key}: {w.message}" for w in view.warnings]
+    with pytest.raises(Unacknowledged) as some:
+        approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(), acknowledged=[1, keys[2]])
+    assert [w.number for w in some.value.warnings] == [2]
+    with pytest.raises(BadInput, match=r"acknowledged: '4', 'worse:max_queue' not among plan \d+ version 1's "
+                                       r"warnings \(it has warnings 1-3\)"):  # fmt: skip
+        approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(),
+                     acknowledged=[1, 2, 3, 4, "worse:max_queue"])  # fmt: skip
+    assert view_plan(world.store, world["admin"], pid).status == "proposed"
+    assert {e.action for e in audit.entries(world.store)[before:]} == {"login"}  # the password checks only
+
+    approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(), activate=True,
+                 acknowledged=["1", keys[1], 3])  # fmt: skip
+    after = view_plan(world.store, world["admin"], pid)
+    assert after.status == "active"
+    (decision,) = after.decisions
+    assert [(w["number"], w["key"], w["message"]) for w in decision.acknowledged] == [
+        (w.number, w.key, w.message) for w in view.warnings]
+    entry = next(e for e in reversed(audit.entries(world.store)) if e.action == "plan_approve")
+    assert json.loads(entry.details)["acknowledged"] == keys
+    with world.store.read() as session:
+        row = session.scalars(select(Decision).where(Decision.plan_id == pid)).one()
+    assert [w["key"] for w in json.loads(row.acknowledged_json)] == keys
+
+
+def test_a_plan_without_warnings_needs_no_acknowledgement_and_takes_none(world, incident):
+    """A plan whose forecast carries no warning is approved as before; acknowledging one it does not have is
+    refused, naming it."""
+    _, pid, _ = incident
+    view = view_plan(world.store, world["cmd_pudong"], pid)
+    assert view.warnings == ()
+    with pytest.raises(BadInput, match=r"'1' not among .* warnings \(it has no warnings\)"):
+        approve_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown(), acknowledged=[1])
+    approve_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown())
+    assert view_plan(world.store, world["admin"], pid).decisions[0].acknowledged == ()

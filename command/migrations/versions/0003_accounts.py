@@ -1,4 +1,5 @@
-"""Accounts: per-source back-off of failed log-ins (`login_backoff`).
+"""Accounts and sign-off: per-source back-off of failed log-ins (`login_backoff`); the warnings a decider
+acknowledged (`decisions.acknowledged_json`, `[]` for decisions made before).
 
 Revision ID: 0003
 Revises: 0001
@@ -28,7 +29,11 @@ def upgrade() -> None:
         sa.Column("wait_until", command.store.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("source", "subject"),
     )
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("acknowledged_json", sa.Text(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.drop_column("acknowledged_json")
     op.drop_table("login_backoff")
