@@ -47,7 +47,7 @@ from command.consequences import consequences
 from command.errors import CommandError, Conflict, Infeasible
 from command.incidents import scenario_of, set_phase
 from command.kinds import breaches, kind_of, simulate, state_at
-from command.plans import Shown, active_plan, approve_plan, create_plan
+from command.plans import Shown, WarningRef, active_plan, approve_plan, create_plan
 from command.runs import run_loaded
 from command.security import Actor
 from command.store import ActivityEntry, Incident, OperationalPeriod, Store
@@ -160,7 +160,7 @@ def _audit_run(store: Store, actor: Actor, incident_id: int, outcome: Any) -> No
 
 
 def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
-                      acknowledged: Sequence[int | str] = (), source: str | None = None) -> int:  # fmt: skip
+                      acknowledged: Sequence[WarningRef] = (), source: str | None = None) -> int:  # fmt: skip
     """Approve what was shown (each of its warnings acknowledged) and put it into effect, in one transaction; the
     decision id. See `command.plans.approve_plan`."""
     return approve_plan(store, actor, plan_id, password=password, shown=shown, note=note, activate=True,

@@ -83,17 +83,21 @@ def plan_warnings(forecast: dict[str, Any]) -> tuple[PlanWarning, ...]:
     return tuple(out)
 
 
-def _acknowledged(warnings: tuple[PlanWarning, ...], refs: Sequence[int | str], plan_id: int,
+#: How a decider names a warning they acknowledge: its number, its key, or the `PlanWarning` they were shown.
+WarningRef = int | str | PlanWarning
+
+
+def _acknowledged(warnings: tuple[PlanWarning, ...], refs: Sequence[WarningRef], plan_id: int,
                   version: int) -> tuple[PlanWarning, ...]:  # fmt: skip
-    """The warnings `refs` acknowledge (numbers or keys), every one of them; otherwise a refusal naming what is
-    unknown (`BadInput`) or each warning left unacknowledged (`Unacknowledged`)."""
+    """The warnings `refs` acknowledge (numbers, keys or the warnings shown), every one of them; otherwise a
+    refusal naming what is unknown (`BadInput`) or each warning left unacknowledged (`Unacknowledged`)."""
     by_key: dict[str, list[int]] = {}
     for w in warnings:
         by_key.setdefault(w.key, []).append(w.number)
     chosen: set[int] = set()
     unknown: list[str] = []
     for ref in refs:
-        text = str(ref).strip()
+        text = ref.key if isinstance(ref, PlanWarning) else str(ref).strip()
         if text in by_key:
             chosen.update(by_key[text])
         elif text.isdigit() and 1 <= int(text) <= len(warnings):
@@ -364,13 +368,13 @@ def _may_decide_some(actor: Actor, what: str) -> None:
 
 
 def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
-                 activate: bool = False, acknowledged: Sequence[int | str] = (),
+                 activate: bool = False, acknowledged: Sequence[WarningRef] = (),
                  source: str | None = None) -> int:  # fmt: skip
     """Approve what was shown, re-entering the password; the decision's id. See the module docstring.
 
     A version with warnings (`PlanView.warnings`) is approved only with each acknowledged in `acknowledged`, by
-    number or key; otherwise `Unacknowledged` lists the ones left. The decision row and its audit entry record
-    which were acknowledged.
+    number, key or the `PlanWarning` itself; otherwise `Unacknowledged` lists the ones left. The decision row and
+    its audit entry record which were acknowledged.
 
     With `activate`, the plan goes into effect in the same transaction: approved and in effect, or neither (a
     process that dies in between leaves the plan proposed, to be approved again). `source` is where the password
@@ -386,7 +390,7 @@ def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, sho
 
 
 def _approve(store: Store, actor: Actor, plan_id: int, *, shown: Shown, note: str, activate: bool,
-             acknowledged: Sequence[int | str]) -> int:  # fmt: skip
+             acknowledged: Sequence[WarningRef]) -> int:  # fmt: skip
     with store.write() as session:
         now = store.now()
         record, incident = _plan_for(session, actor, plan_id, lock=True)
@@ -512,6 +516,7 @@ __all__ = [
     "PlanView",
     "PlanWarning",
     "Shown",
+    "WarningRef",
     "activate_plan",
     "active_plan",
     "approve_plan",

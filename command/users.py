@@ -1,9 +1,15 @@
-"""Creating a store, its jurisdictions and its users; listing users with personal fields masked as needed.
+"""Creating a store, its jurisdictions and its users; administering accounts; listing users with personal fields
+masked as needed.
 
 `init_store` creates the schema (Alembic), the jurisdiction tree (Shanghai and its 16 districts by default;
 the Bund police station under Huangpu) and the first admin, whose password comes from the caller: there is
 no default password in a real store. `init_demo_store` makes a store clearly marked as a demo, with one user
 per role and a password shared by all of them, for the README's first command and for drills.
+
+Every administration of an account (disable, enable, unlock, password reset, role change) is an admin's over
+the accounts of their jurisdiction and below, as adding and listing are (`_managed`): a district admin never acts
+on a city-level account. Users change their own password (`change_password`). Each is audited as a
+`user_update` saying what changed; no password ever is.
 """
 
 from __future__ import annotations

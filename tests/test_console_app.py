@@ -511,7 +511,8 @@ def test_the_incident_page_draws_the_map_and_chart_without_resimulating(
 ) -> None:
     """The map and the KPI chart are drawn, and reruns, a slider move or another series simulate nothing."""
     view = view_plan(console.store, console.actors["cmd_a"], console.plan_id)
-    approve_and_apply(console.store, console.actors["cmd_a"], console.plan_id, password=PASSWORD, shown=view.shown())
+    approve_and_apply(console.store, console.actors["cmd_a"], console.plan_id, password=PASSWORD, shown=view.shown(),
+                      acknowledged=view.warnings)
     calls: list[str] = []
     real = views.simulate
 
