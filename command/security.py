@@ -5,7 +5,8 @@ Failed log-ins cannot be turned against the account's owner by one attacker:
 - each attempt names its source (the CLI's user and host, the console's client; `DEFAULT_SOURCE` for the
   Python API). A source may fail `source_free_failures` times under one name; then it must wait
   `source_backoff`, doubling with each further failure up to `source_backoff_max`, and an attempt made while it
-  waits is refused unchecked. Its failures are forgotten after `source_forget` without one, or at its success;
+  waits is refused whatever the password (the refusal tells nothing of it). Its failures are forgotten after
+  `source_forget` without one, or at its success;
 - the account locks (for `lockout`) only after `max_failed_logins` failures that come from at least
   `lock_min_sources` sources; the lock-out ends the account's open sessions for good. An admin over the
   account's jurisdiction can unlock it at once (`command.users.unlock_user`, audited);
@@ -200,19 +201,27 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
     with store.read() as session:
         seen = session.scalars(select(User).where(User.username == username)).first()
         seen_hash = seen.password_hash if seen is not None else None
-    # Unknown users are checked against a dummy hash, so that timing does not tell which names exist.
-    secret_ok = _check_secret(policy, seen, password)
+        waits = session.get(LoginBackoff, (where, (username if seen is not None else UNKNOWN_USER)[:64]))
+        waiting = waits is not None and waits.wait_until is not None and waits.wait_until > store.now()
+    # Unknown users are checked against a dummy hash, so that timing does not tell which names exist. A source that
+    # must wait costs no hash at all: its attempt is refused whatever the password.
+    secret_ok = None if waiting else _check_secret(policy, seen, password)
     failure: AuthFailed | None = None
     actor: Actor | None = None
     with store.write() as session:
         now = store.now()
         user = session.scalars(select(User).where(User.username == username)).first()
-        if user is not None and user.password_hash != seen_hash:  # changed meanwhile: check against the new one
-            secret_ok = _check_secret(policy, user, password)
+        if user is not None and user.password_hash != seen_hash and secret_ok is not None:
+            secret_ok = _check_secret(policy, user, password)  # changed meanwhile: check against the new one
         # A name that is no account's is not written down: people type their password into the name field.
         name = username if user is not None else UNKNOWN_USER
         backoff = _backoff_row(session, policy, where, name[:64], now)
-        if user is not None and user.locked_until is not None and user.locked_until > now:
+        is_locked = user is not None and user.locked_until is not None and user.locked_until > now
+        is_waiting = backoff.wait_until is not None and backoff.wait_until > now
+        if secret_ok is None and not (is_locked or is_waiting):  # the wait ended since the read (rare): check now
+            secret_ok = _check_secret(policy, user, password)
+        if is_locked:
+            assert user is not None and user.locked_until is not None
             audit.append(session, at=now, actor=username, action="login_locked", subject=username,
                          details={"purpose": purpose, "source": where,
                                   "locked_until": user.locked_until.isoformat()})  # fmt: skip
@@ -220,8 +229,9 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
                                     f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins; "
                                     "an admin can unlock it (yiwang users unlock)",
                                     locked_until=user.locked_until)  # fmt: skip
-        elif backoff.wait_until is not None and backoff.wait_until > now:
-            # The attempt is not checked, so a source cannot guess faster by ignoring the wait.
+        elif is_waiting:
+            assert backoff.wait_until is not None
+            # Refused whatever the password, so a source cannot guess faster by ignoring the wait.
             audit.append(session, at=now, actor=name[:64], action="login_locked", subject=name[:200],
                          details={"purpose": purpose, "source": where,
                                   "wait_until": backoff.wait_until.isoformat()})  # fmt: skip

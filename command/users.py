@@ -266,6 +266,8 @@ def set_role(store: Store, admin: Actor, username: str, role: str, *, reason: st
 
 @dataclass(frozen=True)
 class UserView:
+    """A user as a listing shows them; `locked_until` only while the lock-out lasts."""
+
     username: str
     role: str
     jurisdiction: str
@@ -283,9 +285,11 @@ def list_users(store: Store, actor: Actor) -> list[UserView]:
         codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).all())
         rows = session.scalars(select(User).where(User.jurisdiction_id.in_(visible)).order_by(User.username)).all()
         unmasked = actor.can("personal.read")
+        now = store.now()
         return [UserView(u.username, u.role, codes[u.jurisdiction_id],
                          u.display_name if unmasked else mask_name(u.display_name),
-                         u.phone if unmasked else mask_phone(u.phone), u.active, u.locked_until, u.demo)
+                         u.phone if unmasked else mask_phone(u.phone), u.active,
+                         u.locked_until if u.locked_until is not None and u.locked_until > now else None, u.demo)
                 for u in rows]  # fmt: skip
 
 

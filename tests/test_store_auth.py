@@ -338,3 +338,42 @@ def test_an_admin_resets_a_password_within_their_jurisdiction(world):
     assert authenticate(world.store, "cmd_pudong", "set by the district", source="attacker one").role == "commander"
     with pytest.raises(AuthFailed):
         resume_session(world.store, token)
+
+
+def test_a_waiting_source_costs_no_password_hash(world, monkeypatch):
+    """While a source must wait, its attempts are refused before any argon2 check (so a flood of them costs the
+    server little); once the wait is over the password is checked again."""
+    import command.security as security
+    from command.errors import LoginThrottled
+
+    real, checks = security._check_secret, []
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        checks.append(args[1].username if args[1] is not None else None)
+        return real(*args)
+
+    monkeypatch.setattr(security, "_check_secret", counted)
+    for _ in range(FAST.source_free_failures):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, "obs_pudong", "wrong password!", source="flood")
+    assert len(checks) == FAST.source_free_failures
+    for _ in range(5):
+        with pytest.raises(LoginThrottled):
+            authenticate(world.store, "obs_pudong", PASSWORD, source="flood")
+    assert len(checks) == FAST.source_free_failures
+    world.clock.advance(seconds=30)
+    assert authenticate(world.store, "obs_pudong", PASSWORD, source="flood").username == "obs_pudong"
+    assert len(checks) == FAST.source_free_failures + 1
+
+
+def test_the_user_list_shows_a_lockout_only_while_it_lasts(world):
+    """`list_users` gives the lock-out's end while the account is locked, and nothing once it is over."""
+    from command.users import list_users
+
+    def locked() -> dict[str, object]:
+        return {u.username: u.locked_until for u in list_users(world.store, world["admin"]) if u.locked_until}
+
+    _lock_out(world, "obs_xuhui")
+    assert list(locked()) == ["obs_xuhui"]
+    world.clock.advance(minutes=11)  # the test policy locks for 10 minutes
+    assert locked() == {}
