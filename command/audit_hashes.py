@@ -136,7 +136,7 @@ BOUND = (
                                              "created_by", "created_at"),
                lambda r: f"version {r.version} of plan {r.plan_id}"),
     BoundTable(Decision, "decision", ("id", "plan_id", "version", "decision", "user_id", "grant_id", "reason",
-                                      "shown_json", "decided_at"),
+                                      "shown_json", "decided_at", "acknowledged_json"),
                lambda r: f"decision {r.id} of plan {r.plan_id}"),
 )  # fmt: skip
 

@@ -66,9 +66,14 @@ def run_demo(scenario_name: str, *, db_url: str, out: Path, time_limit_s: float,
     console.print(f"2. dispatch: plan {pid} proposed by planner ({len(view.plan.actions)} actions; "
                   f"solver {view.solver.get('status')}, gap {_pct(view.solver.get('gap'))})")  # fmt: skip
     _print_forecast(console, view.forecast)
-    approve_and_apply(store, commander, pid, password=DEMO_PASSWORD, shown=view.shown(), note="demo approval")
+    for w in view.warnings:  # a commander reads each warning and acknowledges it; the demo shows them all
+        console.print(f"   warning [{w.number}] {w.key}: {w.message}")
+    approve_and_apply(store, commander, pid, password=DEMO_PASSWORD, shown=view.shown(), note="demo approval",
+                      acknowledged=[w.key for w in view.warnings])  # fmt: skip
+    n = len(view.warnings)
+    acked = f", {n} warning{'' if n == 1 else 's'} acknowledged" if n else ""
     console.print(f"3. handling: {commander_name} re-entered the password, approved version {view.version} "
-                  f"(digest {view.digest[:12]}), plan in effect")  # fmt: skip
+                  f"(digest {view.digest[:12]}{acked}), plan in effect")  # fmt: skip
 
     steps = 0
     while steps < MAX_STEPS:

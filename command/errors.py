@@ -6,6 +6,8 @@ failed password, which is counted on purpose.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class CommandError(Exception):
     """Base: a refusal with a one-line reason naming what is wrong and where."""
@@ -31,16 +33,44 @@ class Tampered(Conflict):
     """Stored content does not match the digest it was stored with: it was changed outside Yiwang."""
 
 
+class Unacknowledged(Conflict):
+    """A plan with warnings was approved without acknowledging each; `warnings` are the ones left (a UI lists
+    them: `command.plans.PlanWarning`)."""
+
+    def __init__(self, message: str, *, warnings: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.warnings = warnings
+
+
 class Infeasible(CommandError):
     """No plan can meet the constraints; the message is the diagnosis."""
 
 
 class AuthFailed(CommandError):
-    """Wrong user name or password, or an expired session."""
+    """Wrong user name or password, or an expired session.
+
+    After a wrong password, `attempts_left` is how many more this source may make before it must wait (a UI
+    warns with it), and `wait_s` how long it must wait when it must."""
+
+    def __init__(self, message: str, *, attempts_left: int | None = None, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.attempts_left = attempts_left
+        self.wait_s = wait_s
 
 
 class AccountLocked(AuthFailed):
-    """Too many failed logins: the account is locked until a given time."""
+    """Too many failed logins, from several sources: the account is locked until `locked_until` (or an unlock)."""
+
+    def __init__(self, message: str, *, locked_until: datetime | None = None) -> None:
+        super().__init__(message, attempts_left=0)
+        self.locked_until = locked_until
+
+
+class LoginThrottled(AuthFailed):
+    """Too many failed logins from one source: it must wait `wait_s` seconds (the account is not locked)."""
+
+    def __init__(self, message: str, *, wait_s: float) -> None:
+        super().__init__(message, attempts_left=0, wait_s=wait_s)
 
 
 __all__ = [
@@ -50,7 +80,9 @@ __all__ = [
     "CommandError",
     "Conflict",
     "Infeasible",
+    "LoginThrottled",
     "NotAuthorised",
     "NotFound",
     "Tampered",
+    "Unacknowledged",
 ]

@@ -15,8 +15,11 @@ Each action is carried out by one team (`team_of`):
 - `change_show` by `operations`.
 
 Every action of the plan becomes exactly one assignment line, so that each line traces back to one approved
-decision. Times are local wall-clock times of the scenario's clock; places are shown by their graph name with
-the node id after it.
+decision. In the CSV, every cell that a spreadsheet would read as a formula (text starting with `=`, `+`, `-`,
+`@`, a tab or a line break, their full-width forms, or any of them after blanks) starts with a `'` instead: a
+title, a name or a reason typed into the store cannot run in the spreadsheet of whoever opens the paperwork.
+Times are local wall-clock times of the scenario's clock; places are shown by their graph name with the node id
+after it.
 """
 
 from __future__ import annotations
@@ -99,20 +102,18 @@ class Assignment:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PlanWarning:
-    """One consequence warning the plan carried when the commander approved it (`command.consequences`): what
-    kind, which KPI, its value under the default plan and this one, and the message shown."""
+class WarningEntry:
+    """One consequence warning the approved plan carried (`command.consequences`), as the commander saw it
+    before approving: its number, what kind, which KPI, its value under the default plan and this one, the
+    message, and who acknowledged it ("" if nobody did)."""
 
+    number: int
     kind: str
     kpi: str | None
     default: float | None
     plan: float | None
     message: str
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> PlanWarning:
-        return cls(kind=str(doc.get("kind", "")), kpi=doc.get("kpi"), default=doc.get("default"),
-                   plan=doc.get("plan"), message=str(doc.get("message", "")))  # fmt: skip
+    acknowledged_by: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,19 +288,28 @@ def assignment_lists(plan: Plan, scenario: Scenario, *, roster: Sequence[RosterE
 
 # ------------------------------------------------------------------------------------------ CSV
 
-ASSIGNMENT_COLUMNS = ("incident_code", "period", "team", "leader_name", "leader_phone", "time", "until", "action",
-                      "where", "count", "detail")  # fmt: skip
-ACTIVITY_COLUMNS = ("incident_code", "period", "time", "actor", "kind", "activity")
-WARNING_COLUMNS = ("incident_code", "plan", "version", "kind", "kpi", "default_plan", "this_plan", "message")
+ASSIGNMENT_COLUMNS = ("incident_code", "incident_name", "period", "team", "leader_name", "leader_phone", "time",
+                      "until", "action", "where", "count", "detail")  # fmt: skip
+ACTIVITY_COLUMNS = ("incident_code", "incident_name", "period", "time", "actor", "kind", "activity")
+WARNING_COLUMNS = ("incident_code", "incident_name", "plan", "version", "number", "kind", "kpi", "default_plan",
+                   "this_plan", "message", "acknowledged_by")  # fmt: skip
 WARNING_LABELS = {"worse": "较默认方案更差 Worse than the default plan", "breach": "越过阈值 Threshold crossed",
                   "weak_bound": "最优性未证实 Optimality not proven"}  # fmt: skip
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: What a spreadsheet reads as the start of a formula (OWASP's list, with the full-width forms an input method
+#: types and a line break), at the start of a cell or after leading blanks.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_BLANKS = " \t\r\n\v\f\u00a0\u3000"
 
 
-def _cell(text: str) -> str:
-    """Free text for a spreadsheet cell: a leading `'` keeps `=`, `+`, `-`, `@` from being read as a formula."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+def _cell(value: object) -> object:
+    """A value for a spreadsheet cell: text that would start a formula (`=`, `+`, `-`, `@`, tab, CR, line feed,
+    their full-width forms, or any of them after leading blanks) gets a leading `'`, so that a spreadsheet shows
+    it as text and never evaluates it. Numbers are left as numbers."""
+    if isinstance(value, str) and (value.startswith(_FORMULA_STARTS)
+                                   or value.lstrip(_BLANKS).startswith(_FORMULA_STARTS)):  # fmt: skip
+        return "'" + value
+    return value
 
 
 def _local(when: datetime, header: IncidentHeader) -> datetime:
@@ -313,10 +323,11 @@ def _iso(when: datetime | None, header: IncidentHeader) -> str:
 
 
 def _csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Comma-separated text (RFC 4180) with every cell made harmless (`_cell`): no column can be forgotten."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([_cell(v) for v in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -330,27 +341,25 @@ def to_csv(assignments: Sequence[Assignment], header: IncidentHeader) -> str:
         lead_name, lead_phone = (a.leader.name, a.leader.phone) if a.leader else ("", "")
         for line in a.lines:
             rows.append((
-                _cell(header.code), header.period_number, _cell(a.team), _cell(lead_name), _cell(lead_phone),
-                _iso(line.at, header), _iso(line.until, header), line.action, _cell(line.where),
-                "" if line.count is None else line.count, _cell(line.detail),
+                header.code, header.name, header.period_number, a.team, lead_name, lead_phone,
+                _iso(line.at, header), _iso(line.until, header), line.action, line.where,
+                "" if line.count is None else line.count, line.detail,
             ))  # fmt: skip
     return _csv(ASSIGNMENT_COLUMNS, rows)
 
 
 def activity_log_csv(entries: Sequence[ActivityEntry], header: IncidentHeader) -> str:
     """One row per log entry, in the order given."""
-    rows = [
-        (_cell(header.code), header.period_number, _iso(e.at, header), _cell(e.actor), _cell(e.kind), _cell(e.text))
-        for e in entries
-    ]
+    rows = [(header.code, header.name, header.period_number, _iso(e.at, header), e.actor, e.kind, e.text)
+            for e in entries]  # fmt: skip
     return _csv(ACTIVITY_COLUMNS, rows)
 
 
-def warnings_csv(warnings: Sequence[PlanWarning], header: IncidentHeader) -> str:
-    """One row per warning the plan carried when it was approved, in the order shown."""
+def warnings_csv(warnings: Sequence[WarningEntry], header: IncidentHeader) -> str:
+    """One row per warning the approved plan carried, in the order shown, with who acknowledged it."""
     rows = [
-        (_cell(header.code), header.plan_id, header.plan_version, w.kind, _cell(w.kpi or ""),
-         "" if w.default is None else w.default, "" if w.plan is None else w.plan, _cell(w.message))
+        (header.code, header.name, header.plan_id, header.plan_version, w.number, w.kind, w.kpi or "",
+         "" if w.default is None else w.default, "" if w.plan is None else w.plan, w.message, w.acknowledged_by)
         for w in warnings
     ]  # fmt: skip
     return _csv(WARNING_COLUMNS, rows)
@@ -479,20 +488,21 @@ def _team_label(team: str) -> str:
     return f"{label} ({team})" if label else team
 
 
-def _warnings(warnings: Sequence[PlanWarning]) -> str:
-    """The consequence warnings the commander saw before approving, or that there were none."""
+def _warnings(warnings: Sequence[WarningEntry]) -> str:
+    """The consequence warnings the commander saw before approving (and who acknowledged each), or none."""
     if not warnings:
         return "<p>无 None: the plan was no worse than the default plan and crossed no threshold.</p>\n"
-    body = "".join(f"<tr><td>{_e(WARNING_LABELS.get(w.kind, w.kind))}</td><td>{_e(w.message)}</td></tr>\n"
+    body = "".join(f'<tr><td class="num">{w.number}</td><td>{_e(WARNING_LABELS.get(w.kind, w.kind))}</td>'
+                   f"<td>{_e(w.message)}</td><td>{_e(w.acknowledged_by or '未确认 not acknowledged')}</td></tr>\n"
                    for w in warnings)  # fmt: skip
     return (
-        "<table>\n<thead><tr><th>类别 Kind</th><th>说明 What the plan does</th></tr></thead>\n"
-        f"<tbody>\n{body}</tbody>\n</table>\n"
+        "<table>\n<thead><tr><th>#</th><th>类别 Kind</th><th>说明 What the plan does</th>"
+        f"<th>确认 Acknowledged by</th></tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n"
     )
 
 
 def _assignment_sheet(a: Assignment, header: IncidentHeader, instructions: str,
-                      warnings: Sequence[PlanWarning] = ()) -> str:  # fmt: skip
+                      warnings: Sequence[WarningEntry] = ()) -> str:  # fmt: skip
     notes = [f"所有时间均为当地时间 All times are local {_offset(header)}".rstrip()]
     notes += [line for line in instructions.splitlines() if line.strip()]
     return (
@@ -514,7 +524,7 @@ def _assignment_sheet(a: Assignment, header: IncidentHeader, instructions: str,
 
 
 def to_html(assignments: Sequence[Assignment], header: IncidentHeader, *,
-            instructions: Mapping[str, str] | None = None, warnings: Sequence[PlanWarning] = ()) -> str:  # fmt: skip
+            instructions: Mapping[str, str] | None = None, warnings: Sequence[WarningEntry] = ()) -> str:  # fmt: skip
     """A printable page of ICS-204-style assignment lists, one team per printed page.
 
     `instructions` maps a team to its special instructions (one per line), printed under the standing ones;
@@ -570,8 +580,8 @@ __all__ = [
     "Assignment",
     "AssignmentLine",
     "IncidentHeader",
-    "PlanWarning",
     "RosterEntry",
+    "WarningEntry",
     "activity_log_csv",
     "activity_log_html",
     "assignment_lists",

@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,7 +50,7 @@ from command.consequences import consequences
 from command.errors import CommandError, Conflict, Infeasible
 from command.incidents import scenario_of, set_phase
 from command.kinds import breaches, kind_of, simulate, state_at
-from command.plans import Shown, active_plan, approve_plan, create_plan
+from command.plans import Shown, WarningRef, active_plan, approve_plan, create_plan
 from command.runs import run_loaded
 from command.security import Actor
 from command.store import ActivityEntry, Incident, OperationalPeriod, Store
@@ -165,9 +165,12 @@ def _audit_run(store: Store, actor: Actor, incident_id: int, outcome: Any) -> No
                           f"({solve.summary().splitlines()[0] if solve else 'n/a'})")  # fmt: skip
 
 
-def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "") -> int:
-    """Approve what was shown and put it into effect, in one transaction; the decision id."""
-    return approve_plan(store, actor, plan_id, password=password, shown=shown, note=note, activate=True)
+def approve_and_apply(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
+                      acknowledged: Sequence[WarningRef] = (), source: str | None = None) -> int:  # fmt: skip
+    """Approve what was shown (each of its warnings acknowledged) and put it into effect, in one transaction; the
+    decision id. See `command.plans.approve_plan`."""
+    return approve_plan(store, actor, plan_id, password=password, shown=shown, note=note, activate=True,
+                        acknowledged=acknowledged, source=source)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,7 @@ def forms(store: Store, actor: Actor, plan_id: int) -> tuple[dict[str, str], boo
     log = [ics.ActivityEntry(at=a.at, actor=a.actor, kind=a.kind, text=a.text)
            for a in activity(store, actor, view.incident_id)]  # fmt: skip
     stem = f"{header.code}_plan{view.number}v{header.plan_version}"
-    # The consequence warnings the plan carried when proposed (what the commander saw before approving).
-    warnings = [ics.PlanWarning.from_json(w) for w in view.forecast.get("warnings") or ()]
+    warnings = _warnings(view)
     contents = {
         f"ics204_{stem}.csv": ics.to_csv(lists, header),
         f"ics204_{stem}.html": ics.to_html(lists, header, warnings=warnings),
@@ -71,6 +70,16 @@ def forms(store: Store, actor: Actor, plan_id: int) -> tuple[dict[str, str], boo
         f"ics214_{header.code}.html": ics.activity_log_html(log, header),
     }
     return contents, masked, view.incident_id
+
+
+def _warnings(view: PlanView) -> list[ics.WarningEntry]:
+    """The approved version's consequence warnings (what the commander saw before approving), each with who
+    acknowledged it at the approval."""
+    approval = next((d for d in reversed(view.decisions) if d.decision == "approved"), None)
+    acked = {int(w["number"]) for w in approval.acknowledged} if approval is not None else set()
+    return [ics.WarningEntry(number=w.number, kind=w.kind, kpi=w.kpi, default=w.default, plan=w.plan,
+                             message=w.message, acknowledged_by=approval.by if approval and w.number in acked else "")
+            for w in view.warnings]  # fmt: skip
 
 
 def export_ics(store: Store, actor: Actor, plan_id: int, out_dir: Path) -> list[Path]:

@@ -3,11 +3,15 @@
 A plan's content lives in numbered versions; revising a draft or proposed plan adds a version. Approval is an
 explicit act: the commander re-enters their password, and the call carries what they were shown (the
 version, its digest, the forecast KPIs with and without the plan). The approval is refused when:
-- the password is wrong (and the failure is counted toward the lock-out);
+- the password is wrong (the failure is counted as a log-in's: its source waits after a few, and the account
+  locks only on failures from several sources, so the incident's approver is never locked out by their own
+  typing; an admin over their jurisdiction can unlock them, audited);
 - the actor does not hold command of the incident at that moment, or the plan commits resources outside
   their grant's limits;
 - the plan is no longer proposed (someone decided first), or it changed since it was shown (a newer
-  version, or a digest that does not match: the optimistic version check).
+  version, or a digest that does not match: the optimistic version check);
+- the version carries consequence warnings (`command.consequences`: a headline KPI made worse, a threshold
+  crossed, a weak bound) and the commander has not acknowledged each one (`PlanWarning`, by number or key).
 The decision, the status change, the audit entry and the activity line commit in one transaction under the
 writers' lock, so two commanders racing cannot both approve, and a process killed mid-approval leaves the
 approval either wholly there or wholly absent.
@@ -15,8 +19,10 @@ approval either wholly there or wholly absent.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from command import audit
 from command.authority import GrantLimits, incident_for, require_holder, resources_used, usernames
-from command.errors import BadInput, Conflict, NotAuthorised, NotFound, Tampered
+from command.errors import BadInput, Conflict, NotAuthorised, NotFound, Tampered, Unacknowledged
 from command.faults import fault_point
 from command.incidents import scenario_of, set_phase
 from command.security import Actor, authenticate
@@ -49,6 +55,69 @@ class Shown:
 
 
 @dataclass(frozen=True)
+class PlanWarning:
+    """One consequence warning of a plan version (`command.consequences`) as a decider acknowledges it: by its
+    `number` (from 1, in the order `plan show` and the console list them) or by its `key`: `worse:<kpi>` for a
+    headline KPI made worse, else the kind and the first 8 hex digits of the message's SHA-256
+    (`breach:1a2b3c4d`, `weak_bound:…`); both are fixed for a version, whose forecast never changes."""
+
+    number: int
+    key: str
+    kind: str
+    kpi: str | None
+    default: float | None
+    plan: float | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_warnings(forecast: dict[str, Any]) -> tuple[PlanWarning, ...]:
+    """The warnings a plan version's forecast carries, numbered from 1."""
+    out = []
+    for number, w in enumerate(forecast.get("warnings") or [], start=1):
+        kind, kpi, message = str(w.get("kind")), w.get("kpi"), str(w.get("message", ""))
+        key = f"{kind}:{kpi}" if kpi else f"{kind}:{hashlib.sha256(message.encode()).hexdigest()[:8]}"
+        out.append(PlanWarning(number, key, kind, kpi, w.get("default"), w.get("plan"), message))
+    return tuple(out)
+
+
+#: How a decider names a warning they acknowledge: its number, its key, or the `PlanWarning` they were shown.
+WarningRef = int | str | PlanWarning
+
+
+def _acknowledged(warnings: tuple[PlanWarning, ...], refs: Sequence[WarningRef], plan_id: int,
+                  version: int) -> tuple[PlanWarning, ...]:  # fmt: skip
+    """The warnings `refs` acknowledge (numbers, keys or the warnings shown), every one of them; otherwise a
+    refusal naming what is unknown (`BadInput`) or each warning left unacknowledged (`Unacknowledged`)."""
+    by_key: dict[str, list[int]] = {}
+    for w in warnings:
+        by_key.setdefault(w.key, []).append(w.number)
+    chosen: set[int] = set()
+    unknown: list[str] = []
+    for ref in refs:
+        text = ref.key if isinstance(ref, PlanWarning) else str(ref).strip()
+        if text in by_key:
+            chosen.update(by_key[text])
+        elif text.isdigit() and 1 <= int(text) <= len(warnings):
+            chosen.add(int(text))
+        else:
+            unknown.append(text)
+    what = f"plan {plan_id} version {version}"
+    if unknown:
+        has = f"warnings 1-{len(warnings)}" if warnings else "no warnings"
+        raise BadInput(f"acknowledged: {', '.join(map(repr, unknown))} not among {what}'s warnings (it has {has})")
+    left = tuple(w for w in warnings if w.number not in chosen)
+    if left:
+        raise Unacknowledged("\n".join([f"{what}: {len(left)} of its {len(warnings)} warnings not acknowledged; "
+                                        "read each and acknowledge it by number or key:"]
+                                       + [f"[{w.number}] {w.key}: {w.message}" for w in left]),
+                             warnings=left)  # fmt: skip
+    return tuple(w for w in warnings if w.number in chosen)
+
+
+@dataclass(frozen=True)
 class DecisionView:
     decision: str
     version: int
@@ -56,6 +125,7 @@ class DecisionView:
     at: datetime
     reason: str
     shown: dict[str, Any]
+    acknowledged: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +153,23 @@ class PlanView:
     def shown(self) -> Shown:
         """What approving this view means: this version, this digest, these forecasts."""
         return Shown(self.plan_id, self.version, self.digest, self.forecast)
+
+    @property
+    def warnings(self) -> tuple[PlanWarning, ...]:
+        """This version's warnings, each to be acknowledged before it can be approved."""
+        return plan_warnings(self.forecast)
+
+
+def forecast_plan(scenario: Scenario, plan: Plan, *, seed: int) -> dict[str, Any]:
+    """A proposed plan's forecast: the default plan's KPIs and this plan's, on the same seed, and the warnings a
+    commander acknowledges before approving it (`command.consequences`: KPIs made worse, thresholds crossed)."""
+    from command.consequences import consequences
+    from command.kinds import simulate
+    from scenarios.defaults import default_plan
+
+    baseline, planned = simulate(scenario, default_plan(scenario), seed=seed), simulate(scenario, plan, seed=seed)
+    return {"seed": seed, "baseline": baseline.kpis, "planned": planned.kpis,
+            "warnings": [w.to_json() for w in consequences(scenario, baseline, planned)]}  # fmt: skip
 
 
 def check_plan_fits(plan: Plan, scenario: Scenario, *, file: str = "plan") -> None:
@@ -238,7 +325,7 @@ def _view_plan(store: Store, actor: Actor, plan_id: int, version: int | None) ->
         names = usernames(session)
         decisions = tuple(
             DecisionView(d.decision, d.version, names.get(d.user_id, "?"), d.decided_at, d.reason,
-                         json.loads(d.shown_json))
+                         json.loads(d.shown_json), tuple(json.loads(d.acknowledged_json or "[]")))
             for d in session.scalars(select(Decision).where(Decision.plan_id == plan_id).order_by(Decision.id))
         )  # fmt: skip
         return PlanView(record.id, incident.id, incident.code, record.number, record.status, row.version,
@@ -281,21 +368,29 @@ def _may_decide_some(actor: Actor, what: str) -> None:
 
 
 def approve_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, note: str = "",
-                 activate: bool = False) -> int:  # fmt: skip
+                 activate: bool = False, acknowledged: Sequence[WarningRef] = (),
+                 source: str | None = None) -> int:  # fmt: skip
     """Approve what was shown, re-entering the password; the decision's id. See the module docstring.
 
+    A version with warnings (`PlanView.warnings`) is approved only with each acknowledged in `acknowledged`, by
+    number, key or the `PlanWarning` itself; otherwise `Unacknowledged` lists the ones left. The decision row and
+    its audit entry record which were acknowledged.
+
     With `activate`, the plan goes into effect in the same transaction: approved and in effect, or neither (a
-    process that dies in between leaves the plan proposed, to be approved again)."""
+    process that dies in between leaves the plan proposed, to be approved again). `source` is where the password
+    is typed (`command.security.authenticate`): mistyped again and again there, it makes that source wait, never
+    locks the approver out on its own."""
     _may_decide_some(actor, "approve plans")
-    authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}")
+    authenticate(store, actor.username, password, purpose=f"approve plan {plan_id}", source=source)
     try:
-        return _approve(store, actor, plan_id, shown=shown, note=note, activate=activate)
+        return _approve(store, actor, plan_id, shown=shown, note=note, activate=activate, acknowledged=acknowledged)
     except Tampered as exc:
         _report_tampering(store, actor, exc, plan_id)
         raise
 
 
-def _approve(store: Store, actor: Actor, plan_id: int, *, shown: Shown, note: str, activate: bool) -> int:
+def _approve(store: Store, actor: Actor, plan_id: int, *, shown: Shown, note: str, activate: bool,
+             acknowledged: Sequence[WarningRef]) -> int:  # fmt: skip
     with store.write() as session:
         now = store.now()
         record, incident = _plan_for(session, actor, plan_id, lock=True)
@@ -308,18 +403,20 @@ def _approve(store: Store, actor: Actor, plan_id: int, *, shown: Shown, note: st
         violations = GrantLimits.from_json(grant.limits_json).violations(resources_used(plan), _district_codes(session))
         if violations:
             raise NotAuthorised(f"plan {plan_id}: " + "; ".join(violations))
+        acks = _acknowledged(plan_warnings(json.loads(current.forecast_json)), acknowledged, plan_id, current.version)
         record.status, record.updated_at = "approved", now
         decision = Decision(plan_id=plan_id, version=current.version, decision="approved", user_id=actor.id,
                             grant_id=grant.id, reason=note, shown_json=json.dumps(shown.to_json(), default=str),
-                            decided_at=now)  # fmt: skip
+                            decided_at=now, acknowledged_json=json.dumps([w.to_json() for w in acks]))  # fmt: skip
         session.add(decision)
         session.flush()
         fault_point("approve:after_decision")
         audit.record(session, at=now, actor=actor.username, user_id=actor.id, action="plan_approve",
                      incident_id=incident.id, subject=f"plan {plan_id}", phase="dispatch", sim_s=incident.sim_time_s,
                      details={"version": current.version, "digest": current.plan_digest, "grant": grant.id,
-                              "shown": shown.to_json()},
+                              "shown": shown.to_json(), "acknowledged": [w.key for w in acks]},
                      text=f"plan {record.number} version {current.version} approved by {actor.username}"
+                          + (f" ({len(acks)} warning{'' if len(acks) == 1 else 's'} acknowledged)" if acks else "")
                           + (f": {note}" if note else ""))  # fmt: skip
         if activate:
             _activate(session, actor, record, incident, now)
@@ -328,12 +425,13 @@ def _approve(store: Store, actor: Actor, plan_id: int, *, shown: Shown, note: st
         return decision.id
 
 
-def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, reason: str) -> int:
+def reject_plan(store: Store, actor: Actor, plan_id: int, *, password: str, shown: Shown, reason: str,
+                source: str | None = None) -> int:  # fmt: skip
     """Reject what was shown, with a reason; the decision's id."""
     _may_decide_some(actor, "reject plans")
     if not reason.strip():
         raise BadInput("reason: a rejection needs a reason")
-    authenticate(store, actor.username, password, purpose=f"reject plan {plan_id}")
+    authenticate(store, actor.username, password, purpose=f"reject plan {plan_id}", source=source)
     with store.write() as session:
         now = store.now()
         record, incident = _plan_for(session, actor, plan_id, lock=True)
@@ -416,15 +514,19 @@ def parse_plan_file(text: str, *, file: str) -> Plan:
 __all__ = [
     "DecisionView",
     "PlanView",
+    "PlanWarning",
     "Shown",
+    "WarningRef",
     "activate_plan",
     "active_plan",
     "approve_plan",
     "check_plan_fits",
     "create_plan",
     "diff",
+    "forecast_plan",
     "list_plans",
     "parse_plan_file",
+    "plan_warnings",
     "propose_draft",
     "reject_plan",
     "revise_plan",

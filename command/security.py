@@ -1,8 +1,22 @@
-"""Who is acting: passwords (argon2), log-in with lock-out counted in the store, expiring sessions, roles.
+"""Who is acting: passwords (argon2), log-in with back-off and lock-out counted in the store, expiring sessions,
+roles.
 
-The lock-out lives in the `users` row (failed count and locked-until time), so it holds across restarts and
-across processes. A failed password is committed before the refusal is raised; everything else a refusal
-touches is rolled back. Every log-in, failed log-in and refusal by lock-out leaves an audit entry.
+Failed log-ins cannot be turned against the account's owner by one attacker:
+- each attempt names its source (the CLI's user and host, the console's client; `DEFAULT_SOURCE` for the
+  Python API). A source may fail `source_free_failures` times under one name; then it must wait
+  `source_backoff`, doubling with each further failure up to `source_backoff_max`, and an attempt made while it
+  waits is refused whatever the password (the refusal tells nothing of it). Its failures are forgotten after
+  `source_forget` without one, or at its success;
+- the account locks (for `lockout`) only after `max_failed_logins` failures that come from at least
+  `lock_min_sources` sources; the lock-out ends the account's open sessions for good. An admin over the
+  account's jurisdiction can unlock it at once (`command.users.unlock_user`, audited);
+- every refusal says what it is: how many tries this source has left before it must wait (`AuthFailed
+  .attempts_left`, for a UI's warning), how long it must wait (`LoginThrottled`), or that the account is now
+  locked and until when (`AccountLocked`). Names that are no account's share one counter per source.
+
+The lock-out and the back-off live in the store (`users`, `login_backoff`), so they hold across restarts and
+processes. A failed password is committed before the refusal is raised; everything else a refusal touches is
+rolled back. Every log-in, failed log-in and refusal (by lock-out or back-off: `login_locked`) is audited.
 """
 
 from __future__ import annotations
@@ -12,16 +26,16 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from command import audit
-from command.errors import AccountLocked, AuthFailed, BadInput, NotAuthorised
-from command.store import ROLES, Jurisdiction, LoginSession, Store, User
+from command.errors import AccountLocked, AuthFailed, BadInput, LoginThrottled, NotAuthorised
+from command.store import ROLES, Jurisdiction, LoginBackoff, LoginSession, Store, User
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,14 @@ class SecurityPolicy:
 
     max_failed_logins: int = 5
     lockout: timedelta = timedelta(minutes=15)
+    #: An account locks only when its failures come from at least this many sources (one source only waits).
+    lock_min_sources: int = 2
+    #: Failures a source may make under one name before it must wait; the wait doubles with each further one.
+    source_free_failures: int = 3
+    source_backoff: timedelta = timedelta(seconds=30)
+    source_backoff_max: timedelta = timedelta(minutes=15)
+    #: A source's failures are forgotten after this long without one.
+    source_forget: timedelta = timedelta(hours=1)
     session_idle: timedelta = timedelta(minutes=30)
     session_max: timedelta = timedelta(hours=12)
     min_password_length: int = 10
@@ -135,56 +157,139 @@ _DEFAULT_DUMMY = "$argon2id$v=19$m=65536,t=3,p=4$ikI3HKl658Up6I9zBk+MAA$qHMHLpCI
 _DUMMY_HASH = _DummyHashes()
 
 
-def authenticate(store: Store, username: str, password: str, *, purpose: str = "login") -> Actor:
-    """Check a user name and password; count failures and lock the account after too many.
+#: The source of a log-in that names none (a script calling the Python API).
+DEFAULT_SOURCE = "api"
+
+
+def _backoff_row(session: Session, policy: SecurityPolicy, source: str, subject: str,
+                 now: datetime) -> LoginBackoff:  # fmt: skip
+    """The failures from `source` under `subject` (a new row, not yet added, when there are none); forgotten after
+    `source_forget` without a failure."""
+    row = session.get(LoginBackoff, (source, subject))
+    if row is None:
+        row = LoginBackoff(source=source, subject=subject, failures=0, last_failure_at=now, wait_until=None)
+    elif now - row.last_failure_at > policy.source_forget:
+        row.failures, row.wait_until = 0, None
+    return row
+
+
+def _failing_sources(session: Session, policy: SecurityPolicy, subject: str, now: datetime) -> int:
+    """How many sources have failed under this name lately (the account locks only when several have)."""
+    since = now - policy.source_forget
+    recent = select(LoginBackoff.source).where(LoginBackoff.subject == subject, LoginBackoff.failures > 0,
+                                               LoginBackoff.last_failure_at >= since)  # fmt: skip
+    return len(session.scalars(recent).all())
+
+
+def _wait(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def authenticate(store: Store, username: str, password: str, *, purpose: str = "login",
+                 source: str | None = None) -> Actor:  # fmt: skip
+    """Check a user name and password; back off a source that keeps failing; lock an account only when failures
+    come from several sources.
 
     The (deliberately slow) hash is checked before the writers' lock is taken, against the hash read then;
     the outcome is recorded under the lock, re-reading the row so that a lock-out set meanwhile still holds.
     `purpose` says why (a log-in, a CLI command, re-entry to approve a plan); it goes into the audit entry.
+    `source` says where the attempt comes from (the CLI's user and host, the console's client); see the module
+    docstring for the back-off and the lock-out, and `AuthFailed.attempts_left` for the warning a UI can show.
     """
     policy = policy_of(store)
+    where = (source or DEFAULT_SOURCE)[:200]
     with store.read() as session:
         seen = session.scalars(select(User).where(User.username == username)).first()
         seen_hash = seen.password_hash if seen is not None else None
-    # Unknown users are checked against a dummy hash, so that timing does not tell which names exist.
-    secret_ok = _check_secret(policy, seen, password)
+        waits = session.get(LoginBackoff, (where, (username if seen is not None else UNKNOWN_USER)[:64]))
+        waiting = waits is not None and waits.wait_until is not None and waits.wait_until > store.now()
+    # Unknown users are checked against a dummy hash, so that timing does not tell which names exist. A source that
+    # must wait costs no hash at all: its attempt is refused whatever the password.
+    secret_ok = None if waiting else _check_secret(policy, seen, password)
     failure: AuthFailed | None = None
     actor: Actor | None = None
     with store.write() as session:
         now = store.now()
         user = session.scalars(select(User).where(User.username == username)).first()
-        if user is not None and user.password_hash != seen_hash:  # changed meanwhile: check against the new one
+        if user is not None and user.password_hash != seen_hash and secret_ok is not None:
+            secret_ok = _check_secret(policy, user, password)  # changed meanwhile: check against the new one
+        # A name that is no account's is not written down: people type their password into the name field.
+        name = username if user is not None else UNKNOWN_USER
+        backoff = _backoff_row(session, policy, where, name[:64], now)
+        is_locked = user is not None and user.locked_until is not None and user.locked_until > now
+        is_waiting = backoff.wait_until is not None and backoff.wait_until > now
+        if secret_ok is None and not (is_locked or is_waiting):  # the wait ended since the read (rare): check now
             secret_ok = _check_secret(policy, user, password)
-        if user is not None and user.locked_until is not None and user.locked_until > now:
+        if is_locked:
+            assert user is not None and user.locked_until is not None
             audit.append(session, at=now, actor=username, action="login_locked", subject=username,
-                         details={"purpose": purpose, "locked_until": user.locked_until.isoformat()})  # fmt: skip
+                         details={"purpose": purpose, "source": where,
+                                  "locked_until": user.locked_until.isoformat()})  # fmt: skip
             failure = AccountLocked(f"account {username!r} is locked until "
-                                    f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins")
+                                    f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC after repeated failed logins; "
+                                    "an admin can unlock it (yiwang users unlock)",
+                                    locked_until=user.locked_until)  # fmt: skip
+        elif is_waiting:
+            assert backoff.wait_until is not None
+            # Refused whatever the password, so a source cannot guess faster by ignoring the wait.
+            audit.append(session, at=now, actor=name[:64], action="login_locked", subject=name[:200],
+                         details={"purpose": purpose, "source": where,
+                                  "wait_until": backoff.wait_until.isoformat()})  # fmt: skip
+            left = (backoff.wait_until - now).total_seconds()
+            failure = LoginThrottled(f"too many failed log-ins from this source ({where}); wait {_wait(left)} "
+                                     "before trying again", wait_s=left)  # fmt: skip
         elif not secret_ok or user is None or not user.active:
-            details: dict[str, object] = {"purpose": purpose}
+            details: dict[str, object] = {"purpose": purpose, "source": where}
+            session.add(backoff)
+            backoff.failures += 1
+            backoff.last_failure_at = now
+            over = backoff.failures - policy.source_free_failures
+            wait_s = None
+            if over >= 0:
+                wait_s = min(policy.source_backoff.total_seconds() * 2**over, policy.source_backoff_max.total_seconds())
+                backoff.wait_until = now + timedelta(seconds=wait_s)
+                details["wait_until"] = backoff.wait_until.isoformat()
+            locked = False
             if user is not None and user.active:
                 user.failed_logins += 1
                 details["failed_logins"] = user.failed_logins
-                if user.failed_logins >= policy.max_failed_logins:
+                sources = _failing_sources(session, policy, username, now)
+                if user.failed_logins >= policy.max_failed_logins and sources >= policy.lock_min_sources:
                     user.locked_until = now + policy.lockout
                     user.failed_logins = 0
                     details["locked_until"] = user.locked_until.isoformat()
+                    details["failing_sources"] = sources
+                    details["sessions_ended"] = end_sessions_of(session, user.id, now)
+                    locked = True
             elif user is None:
                 details["unknown_user"] = True
-            # A name that is no account's is not written down: people type their password into the name field.
-            name = username if user is not None else UNKNOWN_USER
             audit.append(session, at=now, actor=name[:64], action="login_failed", subject=name[:200],
                          details=details)  # fmt: skip
             # A disabled account is named only to someone who knows its password.
             disabled = user is not None and not user.active and secret_ok
-            failure = AuthFailed(f"account {username!r} is disabled" if disabled else "wrong user name or password")
+            said = f"account {username!r} is disabled" if disabled else "wrong user name or password"
+            left_here = max(0, policy.source_free_failures - backoff.failures)
+            if locked:
+                assert user is not None and user.locked_until is not None
+                failure = AccountLocked(f"{said}; account {username!r} is now locked until "
+                                        f"{user.locked_until:%Y-%m-%d %H:%M:%S} UTC (failed log-ins from "
+                                        f"{details['failing_sources']} sources); an admin can unlock it",
+                                        locked_until=user.locked_until)  # fmt: skip
+            elif wait_s is not None:
+                failure = AuthFailed(f"{said}; this source must now wait {_wait(wait_s)} before the next attempt",
+                                     attempts_left=0, wait_s=wait_s)  # fmt: skip
+            else:
+                failure = AuthFailed(f"{said} ({left_here} more {'try' if left_here == 1 else 'tries'} from this "
+                                     "source before it must wait)", attempts_left=left_here)  # fmt: skip
         else:
             user.failed_logins = 0
             user.locked_until = None
+            if inspect(backoff).persistent:  # a success forgets this source's failures under this name
+                session.delete(backoff)
             if policy.hasher().check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password, policy)
             audit.append(session, at=now, actor=username, action="login", subject=username,
-                         details={"purpose": purpose})  # fmt: skip
+                         details={"purpose": purpose, "source": where})  # fmt: skip
             actor = _actor(session, user)
     if failure is not None:
         raise failure
@@ -207,8 +312,20 @@ def start_session(store: Store, actor: Actor) -> str:
     return token
 
 
+def end_sessions_of(session: Session, user_id: int, now: datetime) -> int:
+    """End every open session of a user for good (a lock-out, a disable, a password change or reset); how many."""
+    rows = session.scalars(select(LoginSession).where(LoginSession.user_id == user_id,
+                                                      LoginSession.ended_at.is_(None))).all()  # fmt: skip
+    for row in rows:
+        row.ended_at = now
+    return len(rows)
+
+
 def resume_session(store: Store, token: str) -> Actor:
-    """The user behind a live session token; refused when ended, idle too long, past its limit, or locked."""
+    """The user behind a live session token; refused when ended, idle too long, past its limit, or locked.
+
+    A session that meets a locked or disabled account ends for good, as a lock-out or a disable ends every open
+    session when it happens: waiting out the lock-out or being enabled again never brings an old token back."""
     policy = policy_of(store)
     with store.write() as session:
         now = store.now()
@@ -216,13 +333,13 @@ def resume_session(store: Store, token: str) -> Actor:
         if row is None or row.ended_at is not None:
             raise AuthFailed("not logged in (no such session)")
         user = session.get(User, row.user_id)
-        if now >= row.expires_at or now - row.last_seen_at > policy.session_idle:
+        timed_out = now >= row.expires_at or now - row.last_seen_at > policy.session_idle
+        barred = user is None or not user.active or (user.locked_until is not None and user.locked_until > now)
+        if timed_out or barred:
             row.ended_at = now
-            expired = True
         else:
-            expired = user is None or not user.active or (user.locked_until is not None and user.locked_until > now)
             row.last_seen_at = now
-        actor = None if expired or user is None else _actor(session, user)
+        actor = None if timed_out or barred or user is None else _actor(session, user)
     if actor is None:
         raise AuthFailed("session expired; log in again")
     return actor
@@ -272,6 +389,7 @@ def mask_phone(phone: str) -> str:
 
 __all__ = [
     "DEFAULT_POLICY",
+    "DEFAULT_SOURCE",
     "PERMISSIONS",
     "Actor",
     "SecurityPolicy",
@@ -279,6 +397,7 @@ __all__ = [
     "check_password_strength",
     "check_username",
     "end_session",
+    "end_sessions_of",
     "hash_password",
     "mask_name",
     "mask_phone",

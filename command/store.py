@@ -115,6 +115,18 @@ class LoginSession(Base):
     ended_at: Mapped[datetime | None]
 
 
+class LoginBackoff(Base):
+    """Failed log-ins from one source (a CLI user and host, a console client) under one name (or under "(unknown
+    user)" for every name that is no account's): past a few, the source waits longer after each failure."""
+
+    __tablename__ = "login_backoff"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime]
+    wait_until: Mapped[datetime | None]
+
+
 class Incident(Base):
     """An incident opened from a scenario: the exact scenario document it runs on, and where the loop is."""
 
@@ -204,7 +216,7 @@ class PlanVersion(Base):
 
 
 class Decision(Base):
-    """An approval or rejection, with exactly what the decider was shown."""
+    """An approval or rejection, with exactly what the decider was shown and the warnings they acknowledged."""
 
     __tablename__ = "decisions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -217,6 +229,8 @@ class Decision(Base):
     shown_json: Mapped[str] = mapped_column(Text)
     decided_at: Mapped[datetime]
     content_hash: Mapped[str] = mapped_column(String(64), default="")  # bound to the audit chain (command.audit)
+    #: The plan's warnings the decider acknowledged, one by one (`command.plans.PlanWarning.to_json`).
+    acknowledged_json: Mapped[str] = mapped_column(Text, default="[]")
 
 
 class RosterMember(Base):
@@ -392,6 +406,7 @@ __all__ = [
     "Decision",
     "Incident",
     "Jurisdiction",
+    "LoginBackoff",
     "LoginSession",
     "OperationalPeriod",
     "PlanRecord",

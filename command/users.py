@@ -1,9 +1,15 @@
-"""Creating a store, its jurisdictions and its users; listing users with personal fields masked as needed.
+"""Creating a store, its jurisdictions and its users; administering accounts; listing users with personal fields
+masked as needed.
 
 `init_store` creates the schema (Alembic), the jurisdiction tree (Shanghai and its 16 districts by default;
 the Bund police station under Huangpu) and the first admin, whose password comes from the caller: there is
 no default password in a real store. `init_demo_store` makes a store clearly marked as a demo, with one user
 per role and a password shared by all of them, for the README's first command and for drills.
+
+Every administration of an account (disable, enable, unlock, password reset, role change) is an admin's over
+the accounts of their jurisdiction and below, as adding and listing are (`_managed`): a district admin never acts
+on a city-level account. Users change their own password (`change_password`). Each is audited as a
+`user_update` saying what changed; no password ever is.
 """
 
 from __future__ import annotations
@@ -12,23 +18,26 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from command import audit
 from command.authority import jurisdiction_by_code, visible_jurisdictions
-from command.errors import BadInput, Conflict, NotFound
+from command.errors import AuthFailed, BadInput, Conflict, NotFound
 from command.migrate import upgrade
 from command.security import (
     PUBLISHED_DEMO_PASSWORD,
     Actor,
+    authenticate,
     check_password_strength,
     check_username,
+    end_sessions_of,
     hash_password,
     mask_name,
     mask_phone,
     policy_of,
     require_role,
 )
-from command.store import Jurisdiction, Store, User
+from command.store import AuthorityGrant, Jurisdiction, LoginBackoff, Store, User
 
 #: Shanghai's 16 districts (codes are pinyin), and the Bund police station under Huangpu.
 SHANGHAI = ("shanghai", "上海市 Shanghai")
@@ -54,10 +63,7 @@ DEMO_USERS = (
 )
 
 
-def _seed_jurisdictions(session: object) -> None:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _seed_jurisdictions(session: Session) -> None:
     city = Jurisdiction(code=SHANGHAI[0], name=SHANGHAI[1])
     session.add(city)
     session.flush()
@@ -111,8 +117,6 @@ def is_demo(store: Store) -> bool:
         return bool(session.scalar(select(func.count()).select_from(User).where(User.demo.is_(True))))
 
 
-
-
 def add_user(
     store: Store,
     admin: Actor,
@@ -148,26 +152,122 @@ def add_user(
         return user.id
 
 
+def _managed(session: Session, admin: Actor, username: str) -> User:
+    """The account `username` if it lies in the admin's jurisdiction or below, as accounts are added and listed: a
+    district admin never acts on a city-level account or another district's. One answer for an account that does
+    not exist and one out of reach (`NotFound`): the refusal says nothing of which."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None or user.jurisdiction_id not in visible_jurisdictions(session, admin):
+        raise NotFound(f"user {username!r}: not found in jurisdiction {admin.jurisdiction!r}")
+    return user
+
+
 def set_active(store: Store, admin: Actor, username: str, active: bool) -> None:
+    """Disable an account (its sessions end for good) or enable it again (clearing a lock-out)."""
     admin.require("users.manage", "disable or enable users")
     with store.write() as session:
-        user = session.scalars(select(User).where(User.username == username)).first()
-        # An admin acts on the accounts of their own jurisdiction and below, as they add and list them: a
-        # district admin never disables, re-enables or unlocks a city-level account or another district's.
-        # One answer for an account that does not exist and one out of reach: the refusal says nothing of which.
-        if user is None or user.jurisdiction_id not in visible_jurisdictions(session, admin):
-            raise NotFound(f"user {username!r}: not found in jurisdiction {admin.jurisdiction!r}")
+        user = _managed(session, admin, username)
         if user.id == admin.id and not active:
             raise BadInput("an admin cannot disable their own account")
+        now = store.now()
         user.active = active
+        details: dict[str, object] = {"active": active}
         if active:
             user.failed_logins, user.locked_until = 0, None
-        audit.append(session, at=store.now(), actor=admin.username, action="user_update", subject=username,
-                     details={"active": active})  # fmt: skip
+        else:  # a disable ends the account's sessions for good: enabling it again does not bring them back
+            details["sessions_ended"] = end_sessions_of(session, user.id, now)
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details=details)  # fmt: skip
+
+
+def unlock_user(store: Store, admin: Actor, username: str, *, reason: str = "") -> None:
+    """Clear an account's lock-out and every source's back-off under its name (another admin over its
+    jurisdiction; audited as a `user_update` with `unlock`). Sessions the lock-out ended stay ended."""
+    admin.require("users.manage", "unlock users")
+    with store.write() as session:
+        user = _managed(session, admin, username)
+        if user.id == admin.id:
+            raise BadInput("an admin cannot unlock their own account; another admin must")
+        now = store.now()
+        was = user.locked_until if user.locked_until is not None and user.locked_until > now else None
+        user.failed_logins, user.locked_until = 0, None
+        waits = session.scalars(select(LoginBackoff).where(LoginBackoff.subject == username)).all()
+        for row in waits:
+            session.delete(row)
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details={"unlock": True, "was_locked_until": was.isoformat() if was else None,
+                              "sources_cleared": len(waits), "reason": reason[:400]})  # fmt: skip
+
+
+def change_password(store: Store, username: str, *, old_password: str, new_password: str,
+                    source: str | None = None) -> None:  # fmt: skip
+    """A user changes their own password: the old one is checked as a log-in is (a wrong one counts toward the
+    back-off and lock-out), the new one must meet the rules (`check_password_strength`) and differ from the old.
+    Every open session of the account ends (log in again with the new password). Audited as a `user_update`."""
+    policy = policy_of(store)
+    if new_password == old_password:
+        raise BadInput("new password: it is the old one; choose another")
+    check_password_strength(new_password, policy, username=username)
+    actor = authenticate(store, username, old_password, purpose="change password", source=source)
+    hashed = hash_password(new_password, policy)
+    with store.write() as session:
+        now = store.now()
+        user = session.get(User, actor.id)
+        if user is None or not user.active or (user.locked_until is not None and user.locked_until > now):
+            raise AuthFailed(f"account {username!r} was disabled or locked meanwhile; nothing changed")
+        user.password_hash = hashed
+        ended = end_sessions_of(session, user.id, now)
+        audit.append(session, at=now, actor=username, action="user_update", subject=username,
+                     details={"password": "changed", "sessions_ended": ended})  # fmt: skip
+
+
+def reset_password(store: Store, admin: Actor, username: str, *, new_password: str, reason: str = "") -> None:
+    """An admin over the account's jurisdiction sets a new password for someone else (who forgot theirs), under
+    the same rules; the account's lock-out and back-off are cleared and its sessions end. Audited (the password
+    never is); an admin changes their own with `change_password`."""
+    admin.require("users.manage", "reset passwords")
+    policy = policy_of(store)
+    check_password_strength(new_password, policy, username=username)
+    hashed = hash_password(new_password, policy)
+    with store.write() as session:
+        user = _managed(session, admin, username)
+        if user.id == admin.id:
+            raise BadInput("an admin changes their own password with `yiwang users password`, not a reset")
+        now = store.now()
+        user.password_hash = hashed
+        user.failed_logins, user.locked_until = 0, None
+        for row in session.scalars(select(LoginBackoff).where(LoginBackoff.subject == username)).all():
+            session.delete(row)
+        ended = end_sessions_of(session, user.id, now)
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details={"password": "reset", "sessions_ended": ended, "reason": reason[:400]})  # fmt: skip
+
+
+def set_role(store: Store, admin: Actor, username: str, role: str, *, reason: str = "") -> None:
+    """Change an account's role (an admin over its jurisdiction; not their own). Someone holding command of an
+    incident keeps their role until the grant is transferred or revoked. Audited, with the role before."""
+    admin.require("users.manage", "change roles")
+    require_role(role)
+    with store.write() as session:
+        user = _managed(session, admin, username)
+        if user.id == admin.id:
+            raise BadInput("an admin cannot change their own role; another admin must")
+        now = store.now()
+        held = session.scalars(select(AuthorityGrant).where(
+            AuthorityGrant.user_id == user.id, AuthorityGrant.revoked_at.is_(None),
+            AuthorityGrant.valid_from <= now, AuthorityGrant.valid_until > now)).first()  # fmt: skip
+        if held is not None and role != user.role:
+            raise Conflict(f"user {username!r} holds command of incident {held.incident_id} (grant {held.id}); "
+                           "transfer or revoke it before changing their role")  # fmt: skip
+        before, user.role = user.role, role
+        audit.append(session, at=now, actor=admin.username, action="user_update", subject=username,
+                     details={"role": role, "role_before": before, "reason": reason[:400]})  # fmt: skip
 
 
 @dataclass(frozen=True)
 class UserView:
+    """A user as a listing shows them; `locked_until` only while the lock-out lasts."""
+
     username: str
     role: str
     jurisdiction: str
@@ -185,9 +285,11 @@ def list_users(store: Store, actor: Actor) -> list[UserView]:
         codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).all())
         rows = session.scalars(select(User).where(User.jurisdiction_id.in_(visible)).order_by(User.username)).all()
         unmasked = actor.can("personal.read")
+        now = store.now()
         return [UserView(u.username, u.role, codes[u.jurisdiction_id],
                          u.display_name if unmasked else mask_name(u.display_name),
-                         u.phone if unmasked else mask_phone(u.phone), u.active, u.locked_until, u.demo)
+                         u.phone if unmasked else mask_phone(u.phone), u.active,
+                         u.locked_until if u.locked_until is not None and u.locked_until > now else None, u.demo)
                 for u in rows]  # fmt: skip
 
 
@@ -212,11 +314,15 @@ __all__ = [
     "DEMO_USERS",
     "UserView",
     "add_user",
+    "change_password",
     "init_demo_store",
     "init_store",
     "is_demo",
     "list_jurisdictions",
     "list_users",
+    "reset_password",
     "set_active",
+    "set_role",
+    "unlock_user",
     "visible_jurisdiction_codes",
 ]

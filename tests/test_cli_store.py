@@ -37,6 +37,8 @@ PEOPLE = {
 LOGIN_ACTIONS = {"login", "login_failed", "login_locked"}
 #: The columns a refused log-in changes on purpose (the lock-out counter), left out of the snapshots.
 LOCKOUT_COLUMNS = {"failed_logins", "locked_until"}
+#: The tables a refused log-in changes on purpose (each source's back-off), left out likewise.
+LOGIN_TABLES = {"audit_log", "audit_head", "login_backoff"}
 
 #: A store's content: per table, the column names and then every row in storage order.
 Dump = dict[str, list[tuple[Any, ...]]]
@@ -124,7 +126,7 @@ def assert_unchanged_but_logins(before: Dump, after: Dump) -> None:
     """Every table is as it was, except the lock-out counters and new log-in entries at the end of the audit log."""
     assert set(after) == set(before)
     for table in sorted(before):
-        if table in {"audit_log", "audit_head"}:
+        if table in LOGIN_TABLES:
             continue
         if table == "users":
             assert without_lockout(after[table]) == without_lockout(before[table]), table
@@ -316,6 +318,21 @@ REFUSALS = {
     "add a user as a planner": R("planner_sh", "users add lin --role planner --jurisdiction pudong",
                                  "may not add users", new_password=NEW),
     "disable oneself": R("admin", "users disable admin", "cannot disable their own account"),
+    "unlock oneself": R("admin", "users unlock admin", "another admin must"),
+    "unlock as a commander": R("cmd_pd", "users unlock obs_xh", "may not unlock users"),
+    "reset one's own password": R("admin", "users reset admin", "not a reset", new_password=NEW),
+    "reset with the demo password": R("admin", "users reset obs_xh", "demo stores' published password",
+                                      new_password="yiwang-demo-only"),
+    "reset as a planner": R("planner_sh", "users reset obs_xh", "may not reset passwords", new_password=NEW),
+    "change to the demo password": R("obs_xh", "users password", "demo stores' published password",
+                                     new_password="yiwang-demo-only"),
+    "change with a wrong password": R("obs_xh", "users password", "wrong user name or password",
+                                      password="not it at all", new_password=NEW),
+    "change to the same password": R("obs_xh", "users password", "it is the old one",
+                                     new_password=PEOPLE["obs_xh"][2]),
+    "role of the holder": R("admin", "users role cmd_pd observer", "holds command of incident 1"),
+    "role unknown": R("admin", "users role obs_xh chief", "role: 'chief' is not one of"),
+    "role as a commander": R("cmd_pd", "users role obs_xh planner", "may not change roles"),
     "enable no such user": R("admin", "users enable ghost", "user 'ghost': not found in jurisdiction 'shanghai'"),
     "audit log as a planner": R("planner_sh", "audit log", "may not read the audit log"),
     "audit verify as a planner": R("planner_sh", "audit verify", "may not verify the audit log"),
@@ -384,29 +401,41 @@ def test_a_missing_or_bad_store_is_refused_and_nothing_is_created(args, db, reas
 # ------------------------------------------------------------------------------------------ 3. lock-out
 
 
-def test_lockout_holds_across_runs_until_an_admin_enables_the_user(populated, tmp_path, monkeypatch):
-    """Five wrong passwords in five runs lock the account, then the right one is refused; `users enable` clears it."""
+def test_lockout_holds_across_runs_until_an_admin_unlocks_the_user(populated, tmp_path, monkeypatch):
+    """Wrong passwords in separate runs: from one source the runs are told the tries left, then to wait (even with
+    the right password); failures from a second source lock the account, said when it happens; `users unlock` by
+    the admin clears it, audited."""
     db = copy_store(populated[0], tmp_path / "store.db")  # every `main` call below opens the store afresh
 
-    def as_commander(password: str | None = None) -> Outcome:
+    def as_commander(source: str, password: str | None = None) -> Outcome:
+        monkeypatch.setenv("YIWANG_SOURCE", source)
         return yiwang(monkeypatch, "incident", "list", "--db", url(db), user="cmd_pd", password=password)
 
-    for _ in range(5):
-        wrong = as_commander("not the password")
-        assert (wrong.code, wrong.err.strip()) == (2, "wrong user name or password")
-    locked = as_commander()
-    assert locked.code == 2
-    assert "account 'cmd_pd' is locked until" in locked.err
+    said = [as_commander("desk", "not the password") for _ in range(3)]
+    assert [(r.code, r.err.strip()) for r in said] == [
+        (2, "wrong user name or password (2 more tries from this source before it must wait)"),
+        (2, "wrong user name or password (1 more try from this source before it must wait)"),
+        (2, "wrong user name or password; this source must now wait 30 s before the next attempt"),
+    ]
+    waiting = as_commander("desk")
+    assert waiting.code == 2 and "too many failed log-ins from this source (desk); wait" in waiting.err
+    assert as_commander("laptop", "not the password").code == 2
+    locking = as_commander("laptop", "not the password")
+    assert locking.code == 2 and "account 'cmd_pd' is now locked until" in locking.err
+    locked = as_commander("laptop")
+    assert locked.code == 2 and "account 'cmd_pd' is locked until" in locked.err
+    monkeypatch.delenv("YIWANG_SOURCE")
     users = json.loads(ok(yiwang(monkeypatch, "users", "list", "--json", "--db", url(db), user="admin")).out)
     assert [u["username"] for u in users if u["locked_until"]] == ["cmd_pd"]
 
-    assert ok(yiwang(monkeypatch, "users", "enable", "cmd_pd", "--db", url(db), user="admin")).out.strip() == (
-        "user 'cmd_pd' enabled"
-    )
-    assert ok(as_commander()).code == 0
+    unlocked = ok(yiwang(monkeypatch, "users", "unlock", "cmd_pd", "--reason", "called in", "--db", url(db),
+                         user="admin"))  # fmt: skip
+    assert unlocked.out.strip() == "user 'cmd_pd' unlocked"
+    assert ok(as_commander("desk")).code == 0
     with closing(sqlite3.connect(db)) as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit_log WHERE subject = 'cmd_pd' ORDER BY seq")]
-    assert actions[-8:] == ["login_failed"] * 5 + ["login_locked", "user_update", "login"]
+    assert actions[-9:] == ["login_failed"] * 3 + ["login_locked"] + ["login_failed"] * 2 + [
+        "login_locked", "user_update", "login"]
 
 
 # ------------------------------------------------------------------------------------------ 4. tampering
@@ -476,3 +505,60 @@ def test_demo_runs_to_the_end_and_refuses_a_real_store(populated, tmp_path, monk
     assert refused.err.strip() == f"{url(real)} is a real store; the demo only runs on a DEMO store (pick another --db)"
     assert dump(real) == before
     assert not (tmp_path / "out2").exists()
+
+
+# ------------------------------------------------------------------------------------------ 5. accounts
+
+
+def test_password_change_reset_and_role_through_the_cli(populated, tmp_path, monkeypatch):
+    """`users password` changes one's own (the old one stops working), `users reset` sets someone else's, `users
+    role` changes a role; each is audited as a user_update without any password in it."""
+    db = copy_store(populated[0], tmp_path / "store.db")
+    changed = ok(yiwang(monkeypatch, "users", "password", "--db", url(db), user="obs_xh",
+                        new_password="a new view from the west"))  # fmt: skip
+    assert changed.out.strip() == "password of 'obs_xh' changed; log in again with the new one"
+    assert yiwang(monkeypatch, "incident", "list", "--db", url(db), user="obs_xh").code == 2
+    ok(yiwang(monkeypatch, "incident", "list", "--db", url(db), user="obs_xh", password="a new view from the west"))
+    reset = ok(yiwang(monkeypatch, "users", "reset", "obs_xh", "--reason", "forgot it", "--db", url(db),
+                      user="admin", new_password="set by the centre"))  # fmt: skip
+    assert reset.out.strip() == "password of 'obs_xh' reset"
+    ok(yiwang(monkeypatch, "incident", "list", "--db", url(db), user="obs_xh", password="set by the centre"))
+    role = ok(yiwang(monkeypatch, "users", "role", "obs_xh", "planner", "--db", url(db), user="admin"))
+    assert role.out.strip() == "user 'obs_xh' is now planner"
+    users = json.loads(ok(yiwang(monkeypatch, "users", "list", "--json", "--db", url(db), user="admin")).out)
+    assert {u["username"]: u["role"] for u in users}["obs_xh"] == "planner"
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT actor, details FROM audit_log WHERE action = 'user_update' AND subject = 'obs_xh'"
+                            " ORDER BY seq").fetchall()  # fmt: skip
+    assert [(actor, json.loads(d).get("password") or json.loads(d).get("role")) for actor, d in rows] == [
+        ("obs_xh", "changed"), ("admin", "reset"), ("admin", "planner")]
+    assert all("west" not in d and "centre" not in d for _, d in rows)
+
+
+def test_plan_approve_needs_each_warning_acknowledged(populated, tmp_path, monkeypatch):
+    """A proposed plan with six testers where the default has eight is forecast to make the mean wait worse:
+    `plan show` numbers the warning and says how to acknowledge it, `plan approve` without `--ack` exits 2 listing
+    it (nothing approved), and with `--ack` by key the plan is approved and in effect, the acknowledgement shown."""
+    db = copy_store(populated[0], tmp_path / "store.db")
+    fewer = json.loads(_plan_text())
+    fewer["actions"] = [dict(a, count=6) if a["type"] == "assign_staff" else a for a in fewer["actions"]]
+    (tmp_path / "fewer.json").write_text(json.dumps(fewer))
+
+    def run(*args: object, user: str) -> Outcome:
+        return yiwang(monkeypatch, *args, "--db", url(db), user=user)
+
+    assert ok(run("plan", "propose", "1", "--file", tmp_path / "fewer.json", user="planner_sh")).out.startswith(
+        "plan 3 proposed")
+    shown = ok(run("plan", "show", "3", user="cmd_pd")).out
+    assert "warning [1] worse:mean_wait_min: Mean wait to be swabbed (min):" in shown
+    assert "to decide: yiwang plan approve 3 --version 1 --ack 1" in shown
+    refused = run("plan", "approve", "3", "--version", "1", user="cmd_pd")
+    assert refused.code == 2 and refused.out == ""
+    assert refused.err.splitlines()[0] == ("plan 3 version 1: 1 of its 1 warnings not acknowledged; read each and "
+                                           "acknowledge it by number or key:")  # fmt: skip
+    assert refused.err.splitlines()[1].startswith("[1] worse:mean_wait_min: Mean wait to be swabbed (min):")
+    assert json.loads(ok(run("plan", "show", "3", "--json", user="cmd_pd")).out)["status"] == "proposed"
+    approved = ok(run("plan", "approve", "3", "--version", "1", "--ack", "worse:mean_wait_min", user="cmd_pd"))
+    assert approved.out.strip() == "plan 3 version 1 approved by cmd_pd and in effect (1 warning acknowledged)"
+    after = ok(run("plan", "show", "3", user="cmd_pd")).out
+    assert "acknowledged: [1] worse:mean_wait_min" in after

@@ -98,7 +98,10 @@ def test_a_crowd_drill_runs_from_the_command_line(tmp_path):
     assert "-> 20:10 (inject: surge)" in advanced.stdout and "metro station overcrowded" in advanced.stdout
     planned = yiwang("incident", "plan", "1", "--time-limit", "5", "--user", "planner", cwd=tmp_path, **env)
     assert planned.returncode == 0, planned.stderr
-    approved = yiwang("plan", "approve", "1", "--version", "1", "--user", "bund_chief", cwd=tmp_path, **env)
+    shown = yiwang("plan", "show", "1", "--json", "--user", "bund_chief", cwd=tmp_path, **env)
+    acks = [str(w["number"]) for w in json.loads(shown.stdout)["warnings"]]  # the trainee reads each warning
+    approved = yiwang("plan", "approve", "1", "--version", "1", *(["--ack", ",".join(acks)] if acks else []),
+                      "--user", "bund_chief", cwd=tmp_path, **env)  # fmt: skip
     assert approved.returncode == 0, approved.stderr
     advanced = yiwang("incident", "advance", "1", "--user", "planner", cwd=tmp_path, **env)
     assert advanced.returncode == 0 and "-> 20:15 (inject: close_exit)" in advanced.stdout, advanced.stderr

@@ -177,7 +177,8 @@ def test_an_approved_crowd_plan_colours_the_map_by_density_level(console: Consol
     coloured by its level of service, and the density legend."""
     commander = console.actors["cmd_hp"]
     view = view_plan(console.store, commander, console.plan_id)
-    approve_and_apply(console.store, commander, console.plan_id, password=PASSWORD, shown=view.shown())
+    approve_and_apply(console.store, commander, console.plan_id, password=PASSWORD, shown=view.shown(),
+                      acknowledged=view.warnings)
     at = goto(signed_in("cmd_hp"), "incident")
     no_exception(at)
     minute = 45

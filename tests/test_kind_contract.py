@@ -108,7 +108,9 @@ def test_the_fourth_kind_runs_the_incident_loop_and_is_replanned_from_its_state(
     grant_command(world.store, world["admin"], iid, "cmd_pudong", hours=4)
     chief = world["cmd_pudong"]
     first = plan_incident(world.store, world["planner"], iid, params=SolveParams(time_limit_s=5))
-    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=view_plan(world.store, chief, first).shown())
+    shown_first = view_plan(world.store, chief, first)
+    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=shown_first.shown(),
+                      acknowledged=shown_first.warnings)
     report = advance(world.store, world["planner"], iid)
     assert (report.to_s, report.stopped_for) == (1800, "inject: message")
     assert [w["kpi"] for w in view_plan(world.store, chief, first).forecast["warnings"]] == ["mean_wait_min"]
@@ -116,7 +118,7 @@ def test_the_fourth_kind_runs_the_incident_loop_and_is_replanned_from_its_state(
     view = view_plan(world.store, chief, second)
     assert view.plan.meta.state_time_s == 1800
     assert [(a.at_s, a.until_s, a.count) for a in view.plan.actions] == [(0.0, None, 5)]  # the same post, carried on
-    approve_and_apply(world.store, chief, second, password=PASSWORD, shown=view.shown())
+    approve_and_apply(world.store, chief, second, password=PASSWORD, shown=view.shown(), acknowledged=view.warnings)
     end = advance(world.store, world["planner"], iid)
     assert end.finished and end.to_s == 3600
     kinds_logged = [a.kind for a in activity(world.store, world["planner"], iid)]
@@ -143,7 +145,7 @@ def test_the_console_shows_a_fourth_kind_incident(tmp_path, monkeypatch):  # typ
     grant_command(store, actors["admin"], iid, "cmd", hours=4)
     pid = plan_incident(store, actors["planner"], iid, params=SolveParams(time_limit_s=5))
     view = view_plan(store, actors["cmd"], pid)
-    approve_and_apply(store, actors["cmd"], pid, password=PASSWORD, shown=view.shown())
+    approve_and_apply(store, actors["cmd"], pid, password=PASSWORD, shown=view.shown(), acknowledged=view.warnings)
     store.dispose()
     monkeypatch.setenv("YIWANG_DATABASE_URL", f"sqlite:///{path}")
     at = log_in(new_app(), "planner", PASSWORD)

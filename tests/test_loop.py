@@ -91,7 +91,8 @@ def test_advance_stops_at_a_breach_once_then_runs_to_the_period_end(sqlite_world
     iid = _open(world, ["thresholds.max_wait_s=120"], period_s=4 * 3600)
     pid = plan_incident(world.store, world["planner"], iid, params=FAST_SOLVE)
     view = view_plan(world.store, world["cmd_pudong"], pid)
-    approve_and_apply(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown())
+    approve_and_apply(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown(),
+                      acknowledged=view.warnings)
     assert get_incident(world.store, world["admin"], iid).phase == "handling"
     # The oracle: the approved plan simulated directly at the incident's seed. Nobody is swabbed before the
     # testers arrive, so the first visitor at the site is the first to wait 120 s: t = at_site[0] + 120 s.
@@ -169,7 +170,8 @@ def test_replanning_keeps_what_was_already_done(sqlite_world):
     iid = _open(world, ["thresholds.max_wait_s=120"])
     pid = plan_incident(world.store, world["planner"], iid, params=FAST_SOLVE)
     first = view_plan(world.store, world["cmd_pudong"], pid)
-    approve_and_apply(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=first.shown())
+    approve_and_apply(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=first.shown(),
+                      acknowledged=first.warnings)
     report = advance(world.store, world["cmd_pudong"], iid, until_s=1800)
     # The wait breach (the first visitor at the site plus 120 s, as above) comes before the 1800 s asked for.
     direct = simulate(tiny_scenario(), first.plan, seed=7)
@@ -182,7 +184,8 @@ def test_replanning_keeps_what_was_already_done(sqlite_world):
     assert before  # the testers sent and the visitors routed at 0 s
     assert [a for a in second.plan.actions if a.at_s < report.to_s] == before
     assert second.forecast["previous_plan"] == pid
-    approve_and_apply(world.store, world["cmd_pudong"], pid2, password=PASSWORD, shown=second.shown())
+    approve_and_apply(world.store, world["cmd_pudong"], pid2, password=PASSWORD, shown=second.shown(),
+                      acknowledged=second.warnings)
     incident = get_incident(world.store, world["admin"], iid)
     assert incident.active_plan == 2 and incident.needs_replan == ""
     assert view_plan(world.store, world["admin"], pid).status == "superseded"

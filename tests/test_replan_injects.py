@@ -312,7 +312,9 @@ def test_a_crowd_incident_replanned_after_a_surge_gets_a_valid_plan_that_meters_
     fast = SolveParams(time_limit_s=3)
     first = plan_incident(world.store, world["planner"], iid, params=fast)
     chief = world["cmd_huangpu"]
-    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=view_plan(world.store, chief, first).shown())
+    shown_first = view_plan(world.store, chief, first)
+    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=shown_first.shown(),
+                      acknowledged=shown_first.warnings)
     assert advance(world.store, world["planner"], iid, until_s=1800).to_s == 1800
     second = plan_incident(world.store, world["planner"], iid, params=fast)
     old, new = (view_plan(world.store, chief, p).plan for p in (first, second))
@@ -358,7 +360,9 @@ def test_a_typhoon_is_replanned_from_the_simulated_state_with_the_upgraded_forec
 
     monkeypatch.setattr(command.loop, "run_loaded", spy)
     first = plan_incident(world.store, world["planner"], iid, params=fast)
-    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=view_plan(world.store, chief, first).shown())
+    shown_first = view_plan(world.store, chief, first)
+    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=shown_first.shown(),
+                      acknowledged=shown_first.warnings)
     assert advance(world.store, world["planner"], iid).to_s == 3600  # the inject
     second = plan_incident(world.store, world["planner"], iid, params=fast)
     (start0, state0), (start1, state1) = calls

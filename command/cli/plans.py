@@ -14,6 +14,8 @@ from command.cli.common import (
     DbOption,
     JsonOption,
     UserOption,
+    client_source,
+    csv_items,
     handles_input_errors,
     log_in,
     open_store,
@@ -28,6 +30,12 @@ from command.security import Actor
 from command.store import Store
 
 app = typer.Typer(help="Plans: propose, list, show, approve, reject, diff.", no_args_is_help=True)
+
+AckOption = Annotated[
+    list[str] | None,
+    typer.Option("--ack", help="Acknowledge each of the plan's warnings, by number or key as `plan show` lists them "
+                               "(repeatable, or comma-separated)."),
+]  # fmt: skip
 
 
 def _plan_ref(text: str) -> tuple[int, int | None]:
@@ -61,7 +69,8 @@ def show_plan(store: Store, actor: Actor, plan_id: int, version: int | None, *, 
         doc = {"plan_id": view.plan_id, "incident": view.incident_id, "number": view.number, "status": view.status,
                "version": view.version, "current_version": view.current_version, "digest": view.digest,
                "solver": view.solver, "forecast": view.forecast, "exercise": view.exercise,
-               "decisions": [d.__dict__ for d in view.decisions], "plan": json.loads(view.plan.to_json())}
+               "decisions": [d.__dict__ for d in view.decisions], "plan": json.loads(view.plan.to_json()),
+               "warnings": [w.to_json() for w in view.warnings]}
         typer.echo(json.dumps(doc, default=str, ensure_ascii=False, indent=1))
         return
     clock = load_incident_scenario(store, actor, view.incident_id).clock
@@ -78,8 +87,8 @@ def show_plan(store: Store, actor: Actor, plan_id: int, version: int | None, *, 
     f = view.forecast
     console.print(_kpi_table("forecast", {"without (default)": f.get("baseline"), "with this plan": f.get("planned"),
                                           "plan in effect": f.get("previous")}))  # fmt: skip
-    for w in f.get("warnings") or []:  # before sign-off: what this plan makes worse, breaches, a weak bound
-        console.print(f"warning ({w.get('kind')}): {w.get('message')}")
+    for w in view.warnings:  # before sign-off: what this plan makes worse, breaches, a weak bound
+        console.print(f"warning [{w.number}] {w.key}: {w.message}")
     counts: dict[str, int] = {}
     for a in view.plan.actions:
         counts[a.type] = counts.get(a.type, 0) + 1
@@ -91,9 +100,13 @@ def show_plan(store: Store, actor: Actor, plan_id: int, version: int | None, *, 
         console.print(f"  ... {len(view.plan.actions) - len(first)} more (--json for all)")
     for d in view.decisions:
         console.print(f"{d.decision} v{d.version} by {d.by} at {d.at:%Y-%m-%d %H:%M:%S} UTC {d.reason}")
+        if d.acknowledged:
+            console.print("  acknowledged: " + ", ".join(f"[{w.get('number')}] {w.get('key')}" for w in d.acknowledged))
     if view.status == "proposed":
-        console.print(f"to decide: yiwang plan approve {view.plan_id} --version {view.current_version}  "
-                      f"(or reject with --reason)")  # fmt: skip
+        acks = ",".join(str(w.number) for w in view.warnings) if view.version == view.current_version else ""
+        console.print(f"to decide: yiwang plan approve {view.plan_id} --version {view.current_version}"
+                      + (f" --ack {acks}  (each warning above, once read)" if acks else "")
+                      + "  (or reject with --reason)")  # fmt: skip
 
 
 @app.command("propose")
@@ -105,11 +118,9 @@ def plan_propose(
     user: UserOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """Propose a plan from a JSON file (its consequences are simulated for the forecast)."""
+    """Propose a plan from a JSON file (its consequences are simulated for the forecast, with its warnings)."""
     from command.incidents import get_incident, load_incident_scenario
-    from command.kinds import simulate
-    from command.plans import check_plan_fits, create_plan, parse_plan_file
-    from scenarios.defaults import default_plan
+    from command.plans import check_plan_fits, create_plan, forecast_plan, parse_plan_file
 
     new = parse_plan_file(read_text(file), file=file.name)
     store = open_store(db_url)
@@ -117,8 +128,7 @@ def plan_propose(
     scenario = load_incident_scenario(store, actor, incident_id)
     check_plan_fits(new, scenario, file=file.name)
     seed = get_incident(store, actor, incident_id).seed
-    forecast = {"seed": seed, "baseline": simulate(scenario, default_plan(scenario), seed=seed).kpis,
-                "planned": simulate(scenario, new, seed=seed).kpis}  # fmt: skip
+    forecast = forecast_plan(scenario, new, seed=seed)
     pid = create_plan(store, actor, incident_id, new, forecast=forecast, propose=not draft, scenario=scenario,
                       solver=new.meta.solver.model_dump() if new.meta.solver else {})  # fmt: skip
     say(f"plan {pid} {'drafted' if draft else 'proposed'} for incident {incident_id}")
@@ -166,10 +176,12 @@ def plan_approve(
     version: Annotated[int, typer.Option(help="The version you reviewed (from `plan show`).")],
     digest: Annotated[str | None, typer.Option(help="The digest you reviewed (a prefix is enough).")] = None,
     note: Annotated[str, typer.Option(help="A note for the log.")] = "",
+    ack: AckOption = None,
     user: UserOption = None,
     db_url: DbOption = None,
 ) -> None:
-    """Approve a plan version you reviewed and put it into effect (re-enter your password)."""
+    """Approve a plan version you reviewed and put it into effect (re-enter your password); each warning it carries
+    must be acknowledged with --ack."""
     from command.loop import approve_and_apply
     from command.plans import Shown, view_plan
 
@@ -180,9 +192,13 @@ def plan_approve(
         raise CommandError(f"plan {plan_id} version {version}: digest {view.digest[:16]} does not start with "
                            f"{digest!r}; review it again")  # fmt: skip
     password = secret(PASSWORD_ENV, f"Re-enter the password of {actor.username} to approve")
+    acknowledged = [item for text in ack or [] for item in csv_items(text)]
     approve_and_apply(store, actor, plan_id, password=password,
-                      shown=Shown(plan_id, version, view.digest, view.forecast), note=note)  # fmt: skip
-    say(f"plan {plan_id} version {version} approved by {actor.username} and in effect")
+                      shown=Shown(plan_id, version, view.digest, view.forecast), note=note,
+                      acknowledged=acknowledged, source=client_source())  # fmt: skip
+    n = len(view.warnings)
+    said = f" ({n} warning{'' if n == 1 else 's'} acknowledged)" if n else ""
+    say(f"plan {plan_id} version {version} approved by {actor.username} and in effect{said}")
 
 
 @app.command("activate")
@@ -219,7 +235,7 @@ def plan_reject(
     view = view_plan(store, actor, plan_id, version)
     password = secret(PASSWORD_ENV, f"Re-enter the password of {actor.username} to reject")
     reject_plan(store, actor, plan_id, password=password, reason=reason,
-                shown=Shown(plan_id, version, view.digest, view.forecast))  # fmt: skip
+                shown=Shown(plan_id, version, view.digest, view.forecast), source=client_source())  # fmt: skip
     say(f"plan {plan_id} version {version} rejected")
 
 

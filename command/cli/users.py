@@ -1,4 +1,5 @@
-"""`yiwang users`: add, list, disable and enable the users of a store (admins)."""
+"""`yiwang users`: add, list, disable, enable, unlock, reset and change the role of the users of a store (admins,
+within their jurisdiction); change your own password (everyone)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from rich.table import Table
 
 from command.cli.common import (
     NEW_PASSWORD_ENV,
+    PASSWORD_ENV,
     DbOption,
     JsonOption,
     UserOption,
     cells,
+    client_source,
     handles_input_errors,
     log_in,
     open_store,
@@ -21,6 +24,7 @@ from command.cli.common import (
     say,
     secret,
 )
+from command.errors import BadInput
 
 app = typer.Typer(help="Users of the store (admins).", no_args_is_help=True)
 
@@ -89,3 +93,73 @@ def users_enable(username: str, user: UserOption = None, db_url: DbOption = None
     store = open_store(db_url)
     set_active(store, log_in(store, user, "users enable"), username, True)
     say(f"user {username!r} enabled")
+
+
+@app.command("unlock")
+@handles_input_errors
+def users_unlock(
+    username: str,
+    reason: Annotated[str, typer.Option(help="Why (for the audit log).")] = "",
+    user: UserOption = None,
+    db_url: DbOption = None,
+) -> None:
+    """Unlock a locked account at once, and clear every source's wait under its name (another admin)."""
+    from command.users import unlock_user
+
+    store = open_store(db_url)
+    unlock_user(store, log_in(store, user, "users unlock"), username, reason=reason)
+    say(f"user {username!r} unlocked")
+
+
+@app.command("password")
+@handles_input_errors
+def users_password(user: UserOption = None, db_url: DbOption = None) -> None:
+    """Change your own password: the current one from YIWANG_PASSWORD or a prompt, the new one from
+    YIWANG_NEW_PASSWORD or a prompt (your open sessions end)."""
+    from command.users import change_password
+
+    if not user:
+        raise BadInput("--user: say whose password this is (or set YIWANG_USER)")
+    store = open_store(db_url)
+    old = secret(PASSWORD_ENV, f"Current password for {user}")
+    new = secret(NEW_PASSWORD_ENV, f"New password for {user}", confirm=True)
+    change_password(store, user, old_password=old, new_password=new, source=client_source())
+    say(f"password of {user!r} changed; log in again with the new one")
+
+
+@app.command("reset")
+@handles_input_errors
+def users_reset(
+    username: str,
+    reason: Annotated[str, typer.Option(help="Why (for the audit log).")] = "",
+    user: UserOption = None,
+    db_url: DbOption = None,
+) -> None:
+    """Set a new password for someone else (the new password from YIWANG_NEW_PASSWORD or a prompt); clears a
+    lock-out and ends their sessions."""
+    from command.users import reset_password
+
+    store = open_store(db_url)
+    actor = log_in(store, user, "users reset")
+    password = secret(NEW_PASSWORD_ENV, f"New password for {username}", confirm=True)
+    reset_password(store, actor, username, new_password=password, reason=reason)
+    say(f"password of {username!r} reset")
+
+
+@app.command("role")
+@handles_input_errors
+def users_role(
+    username: str,
+    role: Annotated[str, typer.Argument(help="admin, planner, commander or observer.")],
+    reason: Annotated[str, typer.Option(help="Why (for the audit log).")] = "",
+    user: UserOption = None,
+    db_url: DbOption = None,
+) -> None:
+    """Change a user's role (not while they hold command of an incident)."""
+    from command.security import require_role
+    from command.users import set_role
+
+    require_role(role)
+    store = open_store(db_url)
+    set_role(store, log_in(store, user, "users role"), username, role, reason=reason)
+    say(f"user {username!r} is now {role}")

@@ -4,8 +4,8 @@ bound to the audit chain; audit entries and the head carry an HMAC under the aud
 Rows that exist when a store is upgraded are hashed as they are, and one audit entry (`rows_bound`) records their
 hashes, so that `yiwang audit verify` checks them from then on (MAC'd if an audit key is configured).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Created: 2026-12-06 18:40:00
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -47,11 +47,11 @@ def _bind_existing_rows() -> None:
     with Session(bind=conn) as session:
         for bound in audit.BOUND:
             model: Any = bound.model.__table__
-            rows_of: Any = session.scalars(sa.select(bound.model))
-            for row in rows_of:
-                digest = audit.row_hash(bound, {f: getattr(row, f) for f in bound.fields})
-                conn.execute(sa.update(model).where(model.c.id == row.id).values(content_hash=digest))
-                rows[f"{bound.table}:{row.id}"] = digest
+            # The hashed columns only, not the model: a column a later revision adds is not there yet.
+            for row in session.execute(sa.select(*(model.c[f] for f in bound.fields))).mappings():
+                digest = audit.row_hash(bound, dict(row))
+                conn.execute(sa.update(model).where(model.c.id == row["id"]).values(content_hash=digest))
+                rows[f"{bound.table}:{row['id']}"] = digest
         head = session.get(AuditHead, 1)
         head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
     if not rows:
