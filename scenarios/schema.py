@@ -508,13 +508,20 @@ class Riders(Model):
 
 
 class EscortTeams(Model):
-    """Police units that lead batches of riders through a cleared lane."""
+    """Police units that lead batches of riders through a cleared lane.
+
+    `tunnels` and `batch_interval_s` are the default plan's (what police did without the optimiser): the tunnels
+    escorted through (empty: the scenario's first), and the time between two batches one team leads (0: back to
+    back, one cycle; never less than a cycle). The optimiser chooses its own.
+    """
 
     count: Count
     batch_size: int = Field(ge=1, le=10_000)
     escort_speed_mps: float = Field(default=5.56, gt=0, le=30)
     setup_s: Seconds = 120.0
     return_s: Seconds = 600.0
+    tunnels: tuple[Ident, ...] = ()
+    batch_interval_s: Seconds = 0.0
 
 
 class LaneRules(Model):
@@ -542,6 +549,14 @@ class TyphoonScenario(ScenarioBase):
     escorts: EscortTeams
     lanes: LaneRules = LaneRules()
     weights: TyphoonWeights = TyphoonWeights()
+
+    @model_validator(mode="after")
+    def _escorted_tunnels_exist(self) -> TyphoonScenario:
+        for i, name in enumerate(self.escorts.tunnels):
+            if name not in self.tunnels:
+                raise ValueError(f"escorts.tunnels[{i}]: {name!r} is not a tunnel of the scenario "
+                                 f"({', '.join(self.tunnels)})")  # fmt: skip
+        return self
 
 
 #: The built-in kinds' scenarios. A kind added later has its own schema model (a `ScenarioBase` with a
