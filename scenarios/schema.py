@@ -530,12 +530,22 @@ class LaneRules(Model):
     period_s: float = Field(default=900.0, gt=0, le=24 * 3600)
 
 
+#: The trade-off points a typhoon plan offers, by name, and the factor each puts on the car-delay weight.
+TRADE_OFF_FACTORS: dict[str, float] = {"riders": 0.25, "balanced": 1.0, "cars": 4.0}
+
+
 class TyphoonWeights(Model):
-    """The optimiser's objective, in the scenario and shown in the plan."""
+    """The optimiser's objective, in the scenario and shown in the plan.
+
+    `trade_off` is the commander's pick among the points the optimiser offers (rider wait against car delay):
+    the schedule optimised with the car-delay weight x `TRADE_OFF_FACTORS[trade_off]` (riders first x 0.25,
+    balanced x 1, cars first x 4). Every pick solves the same points, so the point picked is the point offered.
+    """
 
     rider_wait_per_h: float = Field(default=1.0, ge=0)
     rider_stranded: float = Field(default=2.0, ge=0)
     vehicle_delay_per_h: float = Field(default=0.5, ge=0)
+    trade_off: Literal["riders", "balanced", "cars"] = "balanced"
 
 
 class TyphoonScenario(ScenarioBase):
