@@ -220,6 +220,9 @@ class TyphoonModel:
                 cuts |= {a, b}
         for f in self.s.ferries.values():
             cuts |= {f.service_from_s, f.service_until_s}
+        for acts in self.orders.values():
+            for act in acts:
+                cuts |= {act.at_s, *(() if act.until_s is None else (act.until_s,))}
         self._cuts = sorted(c for c in cuts if c >= 0)
         points = range(len(self.geo.points))
         self._open_rows = [[self.open_at(i, t) for i in points] for t in self._cuts]
@@ -228,18 +231,47 @@ class TyphoonModel:
         self._next_cut = -math.inf  # read the row in force at the next look
 
     def _advance(self) -> None:
-        """Move to the table's row in force now."""
-        k = bisect.bisect_right(self._cuts, self.env.now) - 1
+        """Move to the table's row in force now: the points open, the counts, the orders' shares per flow (the
+        running sums of the shares of the orders in force for its origin), and no choice made yet."""
+        now = self.env.now
+        k = bisect.bisect_right(self._cuts, now) - 1
         self._open_now = self._open_rows[k]
         self._counts_now = self._counts_rows[k]
         self._next_cut = self._cuts[k + 1] if k + 1 < len(self._cuts) else math.inf
+        self._shares_now: dict[int, list[float]] = {}
+        for flow, f in enumerate(self.s.riders.flows):
+            share, sums = 0.0, []
+            for act in self.orders.get(f.origin, ()):
+                if act.at_s <= now and (act.until_s is None or now < act.until_s):
+                    share += act.share
+                    sums.append(share)
+            if sums:
+                self._shares_now[flow] = sums
+        self._chosen_now: dict[tuple[int, int], int] = {}
 
     def ferry_runs(self, line: str, t: float) -> bool:
         f = self.s.ferries[line]
         return f.service_from_s <= t < f.service_until_s and not inside(self.suspended[line], t)
 
     def choose(self, r: int) -> int:
-        """Where rider `r` should wait now: as ordered, else the quickest open point, else their usual pier."""
+        """Where rider `r` should wait now: as ordered, else the quickest open point, else their usual pier.
+
+        The answer depends only on the rider's flow, the orders in force, the points open (both constant between
+        two rows of the open table) and which order's share the rider's uniform number falls in; it is kept for
+        the rest of the row."""
+        if self.env.now >= self._next_cut:
+            self._advance()
+        k = self.flow_of[r]
+        shares = self._shares_now.get(k)
+        bucket = -1 if shares is None else bisect.bisect_right(shares, self.choice_of[r])
+        key = (k, bucket)
+        found = self._chosen_now.get(key)
+        if found is None:
+            found = self._chosen_now[key] = self._choose(r)
+        return found
+
+    def _choose(self, r: int) -> int:
+        """`choose`, worked out."""
         k, now = self.flow_of[r], self.env.now
         options = self.geo.flow_points[k]
         share = 0.0
@@ -468,20 +500,26 @@ class TyphoonModel:
                        index=index, inject=inj.kind, fired=fired)  # fmt: skip
 
     def traffic(self) -> Generator[simpy.Event, Any, None]:
-        """Motor vehicles at every tunnel direction, advanced a block of steps (one sample interval) at a time."""
+        """Motor vehicles at every tunnel direction, advanced a block of steps (one sample interval) at a time.
+
+        Nothing in the run changes the vehicles' arrivals or the capacity (both follow from the scenario and the
+        plan), so the queue at every step is worked out once, at the start (`queue_steps` over the whole day, the
+        same numbers as block by block), and each block only makes its steps known."""
         env, edges = self.env, self.step_edges
         per_block = max(1, round(self.sample_every_s / TRAFFIC_STEP_S))
-        q = np.zeros(len(self.ways), dtype=np.int64)
+        q0 = np.zeros(len(self.ways), dtype=np.int64)
+        queue = queue_steps(q0, self.veh_arrivals, self.veh_capacity)
+        before = np.concatenate([q0[:, None], queue[:, :-1]], axis=1)
+        served = before + self.veh_arrivals - queue
+        delay = (before + queue) * np.diff(edges) / 2
         i = 0
         while i < edges.size - 1:
             j = min(edges.size - 1, i + per_block)
             yield env.timeout(edges[j] - env.now)
-            block = queue_steps(q, self.veh_arrivals[:, i:j], self.veh_capacity[:, i:j])
-            before = np.concatenate([q[:, None], block[:, :-1]], axis=1)
-            self.veh_served[:, i:j] = before + self.veh_arrivals[:, i:j] - block
-            self.veh_queue[:, i:j] = block
-            self.veh_delay_s += float(((before + block) * np.diff(edges[i : j + 1]) / 2).sum())
-            q = self.q_now = block[:, -1]
+            self.veh_served[:, i:j] = served[:, i:j]
+            self.veh_queue[:, i:j] = queue[:, i:j]
+            self.veh_delay_s += float(delay[:, i:j].sum())
+            self.q_now = queue[:, j - 1]
             i = j
 
     def readings(self) -> dict[str, float]:
