@@ -10,7 +10,14 @@ from dataclasses import replace
 from optimizer.result import PlanResult, SolveParams
 from optimizer.typhoon.problem import DEFAULT_OPTIONS, TyphoonOptions, typhoon_problem
 from optimizer.typhoon.report import describe_cost, describe_extra_team, describe_schedule, plan_actions, trade_off
-from optimizer.typhoon.search import DEFAULT_PARAMS, extra_team_solve, offered, solve_typhoon, trade_off_runs
+from optimizer.typhoon.search import (
+    ANOTHER_WEIGHT,
+    DEFAULT_PARAMS,
+    extra_team_solve,
+    offered,
+    solve_typhoon,
+    trade_off_runs,
+)
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.plan import Plan, PlanMeta
 from scenarios.schema import TRADE_OFF_FACTORS, TyphoonScenario
@@ -60,7 +67,10 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     actions = plan_actions(problem, scenario, geo, clear=sol.clear, teams=sol.teams, sent=sol.sent)
     rationale = describe_schedule(problem, scenario, sol)
     cost = sol.cost
-    if sol.source != "CP-SAT":
+    if sol.source == ANOTHER_WEIGHT:
+        rationale.append("the schedule was found by the solve at another car-delay weight: at this plan's weights it "
+                         "is better than what its own solve found; the bound is its own solve's")  # fmt: skip
+    elif sol.source != "CP-SAT":
         limit = params.time_limit_s if chosen.factor == 1.0 else side
         rationale.append(f"the schedule is the {sol.source}: CP-SAT found nothing better in its {limit:g} s; the "
                          "bound is CP-SAT's")  # fmt: skip

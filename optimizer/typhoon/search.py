@@ -27,6 +27,7 @@ from optimizer.typhoon.static import Schedule, best_static_schedule
 from scenarios.schema import TRADE_OFF_FACTORS, TyphoonWeights
 
 DEFAULT_PARAMS = SolveParams()
+ANOTHER_WEIGHT = "solve at another car-delay weight"  # a trade-off point's schedule found by another point's solve
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class TyphoonSolution:
     teams: np.ndarray | None = None
     cost: FluidCost | None = None
     sent: dict[str, Way] = field(default_factory=dict)  # the way each origin's riders are sent to
-    source: str = "CP-SAT"  # or `first schedule` when CP-SAT found nothing better in time
+    source: str = "CP-SAT"  # `first schedule` when CP-SAT found nothing better in time, or `ANOTHER_WEIGHT`
     lp_bound: float | None = None  # the LP relaxation's bound, when one was asked for and solved in time
     capped: bool = False  # a deterministic solve stopped by its wall-clock safety cap (then not reproducible)
 
@@ -221,13 +222,13 @@ def trade_off_runs(problem: TyphoonProblem, solution: TyphoonSolution, weights: 
             if not better:
                 break
             best = better[0]
-        if own.cost is None or best.cost.objective_int < own.cost.objective_int:  # type: ignore[union-attr]
+        if own.cost is not None and np.allclose(_outcome(best), _outcome(own), rtol=0, atol=1e-9):
+            best = own
+        else:
             bound = own.bound
             proven = bound is not None and best.objective is not None and best.objective <= bound + 1e-9
             best = replace(best, status="OPTIMAL" if proven else "FEASIBLE", bound=bound, lp_bound=own.lp_bound,
-                           wall_s=own.wall_s, source=f"{best.source}, found at another weight")  # fmt: skip
-        else:
-            best = own
+                           wall_s=own.wall_s, source=ANOTHER_WEIGHT)  # fmt: skip
         out.append(TradeOffRun(i, factor, factor_name(factor), best))
     return out
 
