@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typhoon_worlds import small_typhoon, storm
 
+from scenarios.errors import ScenarioError
 from scenarios.loading import load_scenario
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch
 from scenarios.schema import TyphoonScenario
@@ -98,5 +99,5 @@ def test_batch_interval_spaces_a_teams_batches_and_never_beats_its_cycle():
 
 def test_an_escorted_tunnel_the_scenario_lacks_is_refused():
     """Naming a tunnel in `escorts.tunnels` that the scenario does not have is refused at load, naming the field."""
-    with pytest.raises(Exception, match=r"escorts\.tunnels\[0\]: 'nope' is not a tunnel"):
+    with pytest.raises(ScenarioError, match=r"escorts\.tunnels\[0\]: 'nope' is not a tunnel"):
         small_typhoon(escorts={"count": 1, "batch_size": 20, "tunnels": ["nope"]})
