@@ -5,7 +5,10 @@ objective against the default plan, and the simulations' cost against a plain Si
 of events. With --lp-bound-s, each window first solves the model's LP relaxation (up to that many seconds more)
 for a stronger proven bound.
 
+With --trade-off, each window's plan carries out that trade-off point (`weights.trade_off`: riders, balanced, cars).
+
     python benchmarks/typhoon_rolling.py [--step-h 3] [--lookahead-h 6] [--time-limit 1] [--lp-bound-s 0] [--seed S]
+                                         [--trade-off balanced]
 """
 
 from __future__ import annotations
@@ -31,6 +34,24 @@ def weighted(scenario, kpis: dict[str, float]) -> float:  # type: ignore[no-unty
         w.vehicle_delay_per_h * kpis["vehicle_delay_h"]  # fmt: skip
 
 
+def kept_clearings(kept: list, scenario) -> list:  # type: ignore[no-untyped-def]
+    """The kept actions with each way's lane clearings as the plan in effect has them: a clearing cut at a window's
+    end still lasts its minimum (as the loop's splice keeps it), and clearings of one way that touch or overlap
+    are one (so that a clearing carried on by the next window is one clearing, and never two lanes)."""
+    least = scenario.lanes.min_clear_s
+    spans: dict[tuple[str, str], list[list[float]]] = {}
+    for a in sorted((a for a in kept if isinstance(a, ClearLane)), key=lambda a: a.at_s):
+        lo, hi = a.at_s, min(scenario.clock.horizon_s, max(a.until_s, a.at_s + least))
+        way = spans.setdefault((a.tunnel, a.direction), [])
+        if way and lo <= way[-1][1]:
+            way[-1][1] = max(way[-1][1], hi)
+        else:
+            way.append([lo, hi])
+    lanes = [ClearLane(at_s=lo, tunnel=t, direction=d, lanes=1, until_s=hi)
+             for (t, d), way in spans.items() for lo, hi in way]  # fmt: skip
+    return [a for a in kept if not isinstance(a, ClearLane)] + lanes
+
+
 def bare_simpy(events: int) -> float:
     """Wall seconds for a plain SimPy run processing `events` timeouts."""
     env = simpy.Environment()
@@ -52,8 +73,9 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=1.0)
     parser.add_argument("--lp-bound-s", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--trade-off", default="balanced", choices=["riders", "balanced", "cars"])
     args = parser.parse_args()
-    scenario = load_scenario("huangpu_typhoon")
+    scenario = load_scenario("huangpu_typhoon", overrides=[f"weights.trade_off={args.trade_off}"])
     seed = scenario.seed if args.seed is None else args.seed
     horizon, step = scenario.clock.horizon_s, args.step_h * 3600
     meta = PlanMeta(scenario=scenario.name, produced_by="optimizer:typhoon:rolling", seed=seed)
@@ -67,7 +89,7 @@ def main() -> int:
     t, k = 0.0, 0
     start_all = time.perf_counter()
     while t < horizon - 1e-9:
-        so_far = simulate(scenario, Plan.build(meta, kept), seed=seed)
+        so_far = simulate(scenario, Plan.build(meta, kept_clearings(kept, scenario)), seed=seed)
         events += so_far.stats.events
         sim_wall += so_far.stats.wall_s
         state = TyphoonState.read(so_far.series, t, continuing)
@@ -95,7 +117,7 @@ def main() -> int:
                     a = a.model_copy(update={"until_s": end})
                 kept.append(a)
         t, k = end, k + 1
-    final = simulate(scenario, Plan.build(meta, kept), seed=seed)
+    final = simulate(scenario, Plan.build(meta, kept_clearings(kept, scenario)), seed=seed)
     base = simulate(scenario, default_plan(scenario), seed=seed)
     events += final.stats.events
     sim_wall += final.stats.wall_s

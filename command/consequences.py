@@ -6,7 +6,9 @@ warnings (`ARCHITECTURE`: `warnings: [{kind, kpi, default, plan, message}]`):
   in the KPI's own direction, by how much, in its unit;
 - `breach`: each threshold the plan's simulated run crosses (the kind's `breaches`: a critical density, a
   visitor waiting past the maximum, testing past the target time), where and when;
-- `weak_bound`: the optimiser's plan is not proven within `GAP_LIMIT` of the best possible (or has no bound).
+- `weak_bound`: the optimiser's plan is not proven within `GAP_LIMIT` of the best possible (or has no bound);
+- `trade_off`: the plan is one of several points the optimiser offers (its `meta.trade_off`, e.g. a typhoon's
+  rider wait against car delay), none better than another in every respect: which one, and the others.
 A plan with none of these is one the commander can approve knowing what it does; one with some says so first.
 """
 
@@ -27,7 +29,7 @@ GAP_LIMIT = 0.05
 class Consequence:
     """One warning about a plan: what kind, which KPI (if any), its value under the default plan and this one."""
 
-    kind: Literal["worse", "breach", "weak_bound"]
+    kind: Literal["worse", "breach", "weak_bound", "trade_off"]
     kpi: str | None
     default: float | None
     plan: float | None
@@ -65,7 +67,24 @@ def consequences(scenario: Any, baseline: SimResult, planned: SimResult | None,
             out.append(Consequence("weak_bound", None, None, None,
                                    f"the optimiser ({solve.status}) proved this plan within {100 * gap:.0f}% of the "
                                    f"best possible only (more than {100 * GAP_LIMIT:.0f}%)"))  # fmt: skip
+        if len(solve.plan.meta.trade_off) > 1:
+            out.append(trade_off_warning(solve.plan.meta.trade_off))
     return out
+
+
+def trade_off_warning(points: Any) -> Consequence:
+    """The trade-off the plan declares: the point it carries out and the others offered, in the optimiser's model."""
+
+    def said(p: Any) -> str:
+        return (f"'{p.name or p.vehicle_weight}' ({p.rider_wait_h:,.0f} rider-hours waiting, {p.riders_stranded:,.0f}"
+                f" stranded, {p.vehicle_h:,.0f} vehicle-hours of car delay)")  # fmt: skip
+
+    chosen = next((p for p in points if p.chosen), points[0])
+    others = "; ".join(said(p) for p in points if p is not chosen)
+    return Consequence("trade_off", None, None, None,
+                       f"this plan trades rider wait against car delay: it is the point {said(chosen)}, forecast by "
+                       f"the optimiser's model; also offered, none better in every respect: {others}; pick another "
+                       "by its name (see the rationale)")  # fmt: skip
 
 
 __all__ = ["GAP_LIMIT", "Consequence", "consequences"]

@@ -214,6 +214,9 @@ class TradeOffPoint(Model):
     cleared_ways: tuple[str, ...] = ()  # the tunnel directions it clears a lane of ("fuxing ba")
     period_s: Seconds = Field(gt=0)
     chosen: bool = False  # the schedule this plan carries out
+    # The point's name, what a commander sets to pick it (a typhoon's `weights.trade_off`); left out when empty,
+    # so that plans made before it keep their JSON and digest.
+    name: str = Field(default="", exclude_if=lambda name: not name)
 
 
 class PlanMeta(Model):

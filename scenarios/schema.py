@@ -508,13 +508,20 @@ class Riders(Model):
 
 
 class EscortTeams(Model):
-    """Police units that lead batches of riders through a cleared lane."""
+    """Police units that lead batches of riders through a cleared lane.
+
+    `tunnels` and `batch_interval_s` are the default plan's (what police did without the optimiser): the tunnels
+    escorted through (empty: the scenario's first), and the time between two batches one team leads (0: back to
+    back, one cycle; never less than a cycle). The optimiser chooses its own.
+    """
 
     count: Count
     batch_size: int = Field(ge=1, le=10_000)
     escort_speed_mps: float = Field(default=5.56, gt=0, le=30)
     setup_s: Seconds = 120.0
     return_s: Seconds = 600.0
+    tunnels: tuple[Ident, ...] = ()
+    batch_interval_s: Seconds = 0.0
 
 
 class LaneRules(Model):
@@ -523,12 +530,22 @@ class LaneRules(Model):
     period_s: float = Field(default=900.0, gt=0, le=24 * 3600)
 
 
+#: The trade-off points a typhoon plan offers, by name, and the factor each puts on the car-delay weight.
+TRADE_OFF_FACTORS: dict[str, float] = {"riders": 0.25, "balanced": 1.0, "cars": 4.0}
+
+
 class TyphoonWeights(Model):
-    """The optimiser's objective, in the scenario and shown in the plan."""
+    """The optimiser's objective, in the scenario and shown in the plan.
+
+    `trade_off` is the commander's pick among the points the optimiser offers (rider wait against car delay):
+    the schedule optimised with the car-delay weight x `TRADE_OFF_FACTORS[trade_off]` (riders first x 0.25,
+    balanced x 1, cars first x 4). Every pick solves the same points, so the point picked is the point offered.
+    """
 
     rider_wait_per_h: float = Field(default=1.0, ge=0)
     rider_stranded: float = Field(default=2.0, ge=0)
     vehicle_delay_per_h: float = Field(default=0.5, ge=0)
+    trade_off: Literal["riders", "balanced", "cars"] = "balanced"
 
 
 class TyphoonScenario(ScenarioBase):
@@ -542,6 +559,14 @@ class TyphoonScenario(ScenarioBase):
     escorts: EscortTeams
     lanes: LaneRules = LaneRules()
     weights: TyphoonWeights = TyphoonWeights()
+
+    @model_validator(mode="after")
+    def _escorted_tunnels_exist(self) -> TyphoonScenario:
+        for i, name in enumerate(self.escorts.tunnels):
+            if name not in self.tunnels:
+                raise ValueError(f"escorts.tunnels[{i}]: {name!r} is not a tunnel of the scenario "
+                                 f"({', '.join(self.tunnels)})")  # fmt: skip
+        return self
 
 
 #: The built-in kinds' scenarios. A kind added later has its own schema model (a `ScenarioBase` with a

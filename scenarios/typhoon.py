@@ -14,11 +14,12 @@ same suspensions and the same city:
   ferries), tunnel lengths from the graph's tunnel edges, and the crossing points riders can queue at:
   one per pier, and one per tunnel direction (the tunnel's holding point on the entry side, or the entry
   portal if it has none).
-- `default_plan` (rule `first_tunnel`): clear one lane of the first tunnel in each direction that carries
-  riders, for each ferry-suspension window of the forecast known at the start; split the escort teams over
-  those directions in proportion to the riders expected, each team leading batches back to back (teams on
-  the same direction staggered evenly); direct every rider origin to that tunnel's crossing point on its
-  bank for the window. Rule `none` is the do-nothing plan.
+- `default_plan` (rule `first_tunnel`): what police did (the record, in the scenario's header): for each ferry
+  suspension of the forecast known at the start, clear one lane of each escorted tunnel (`escorts.tunnels`, or
+  the scenario's first) in each direction riders are sent; send each rider origin to its quickest escorted
+  crossing point for the window; split the escort teams over those directions in proportion to the riders
+  expected, each team leading a batch every `escorts.batch_interval_s` (back to back if shorter than a cycle),
+  teams on the same direction staggered evenly. Rule `none` is the do-nothing plan.
 - `check_plan`: what makes a plan impossible for this scenario.
 
 Inject format (kind `forecast`): `params` may hold `wind_force`, `warning`, `from_s` (default: the inject's
@@ -398,25 +399,45 @@ def split_teams(count: int, weights: dict[Any, float]) -> dict[Any, int]:
     return out
 
 
-def batch_times(geo: TyphoonGeometry, tunnel: str, direction: str, window: Window, teams: int) -> list[list[float]]:
-    """For each of `teams` teams on this direction: batch start times (`at_s`) back to back in the window,
-    staggered by a 1/teams cycle, each batch boarding after the changeover and out of the tunnel by the end."""
+def batch_times(geo: TyphoonGeometry, tunnel: str, direction: str, window: Window, teams: int, *,
+                interval_s: float = 0.0) -> list[list[float]]:  # fmt: skip
+    """For each of `teams` teams on this direction: batch start times (`at_s`) in the window, one every
+    `interval_s` (never less than a cycle: 0 is back to back), the teams staggered by a 1/teams interval, each
+    batch boarding after the changeover and out of the tunnel by the end."""
     s = geo.scenario
-    setup, transit, cycle = s.escorts.setup_s, geo.transit_s(tunnel, direction), geo.cycle_s(tunnel, direction)
+    setup, transit = s.escorts.setup_s, geo.transit_s(tunnel, direction)
+    every = max(geo.cycle_s(tunnel, direction), interval_s)
     first = max(0.0, window[0] + s.lanes.changeover_s - setup)
     out = []
     for j in range(teams):
-        times, at = [], first + j * cycle / teams
+        times, at = [], first + j * every / teams
         while at + setup + transit <= window[1] + 1e-9:
             times.append(round(at, 3))
-            at += cycle
+            at += every
         out.append(times)
     return out
 
 
+def escorted_ways(scenario: TyphoonScenario, geo: TyphoonGeometry) -> dict[str, int]:
+    """The default plan's crossing point (index) for each rider origin: the quickest for its first flow among the
+    escorted tunnels' (`escorts.tunnels`, or the scenario's first tunnel) points; origins with none are left out."""
+    tunnels = scenario.escorts.tunnels or (next(iter(scenario.tunnels)),)
+    escorted = {geo.point_index[f"escort:{t}:{d}"] for t in tunnels for d in DIRECTIONS}
+    out: dict[str, int] = {}
+    for k, f in enumerate(scenario.riders.flows):
+        if f.origin not in out:
+            found = next((i for i in geo.flow_points[k] if i in escorted), None)
+            if found is not None:
+                out[f.origin] = found
+    return out
+
+
 def default_plan(scenario: TyphoonScenario, graph: nx.DiGraph | None = None) -> Plan:
-    """The scenario's own plan: one lane of the first tunnel per direction with riders, cleared for each ferry
-    suspension of the forecast known at the start, escorts back to back, riders directed there."""
+    """The scenario's own plan, as police did it: for each ferry suspension of the forecast known at the start,
+    one lane cleared of each escorted tunnel (`escorts.tunnels`, or the first tunnel) in each direction riders are
+    sent; each rider origin sent to its quickest escorted crossing point; the teams split over those directions
+    in proportion to the riders expected, each leading a batch every `escorts.batch_interval_s` (back to back if
+    0), teams on one direction staggered evenly."""
     rule = scenario.default_plan.rule
     if rule not in DEFAULT_RULES:
         raise ScenarioError.single(scenario.name, "default_plan.rule",
@@ -429,28 +450,35 @@ def default_plan(scenario: TyphoonScenario, graph: nx.DiGraph | None = None) -> 
     horizon = scenario.clock.horizon_s
     known = hazard_timeline(scenario, known_at_s=0.0)
     suspended = union(w for ws in ferry_windows(scenario, known).values() for w in ws)
-    tunnel = next(iter(scenario.tunnels))
-    ways = {d: geo.point_index[f"escort:{tunnel}:{d}"] for d in DIRECTIONS}
-    ways = {d: i for d, i in ways.items() if geo.flows_through(i)}
+    sent = escorted_ways(scenario, geo)
+    ways = sorted(set(sent.values()))
+    interval = scenario.escorts.batch_interval_s
     actions: list[Any] = []
     names = team_names(scenario)
     for start, end in suspended:
         end = min(horizon, max(end, start + scenario.lanes.min_clear_s))
-        expected = {d: sum(scenario.riders.flows[k].arrivals.expected_count(end, start) for k in geo.flows_through(i))
-                    for d, i in ways.items()}  # fmt: skip
+        expected = {i: sum(f.arrivals.expected_count(end, start) for f in scenario.riders.flows
+                           if sent.get(f.origin) == i) for i in ways}  # fmt: skip
         teams = split_teams(len(names), expected)
         free = iter(names)
-        for d, point in ways.items():
+        for point in ways:
+            p = geo.points[point]
+            assert p.tunnel is not None
+            tunnel, d = p.tunnel, next(x for x in DIRECTIONS if x == p.direction)
+            if not teams[point]:
+                continue
             actions.append(ClearLane(at_s=start, tunnel=tunnel, direction=d, lanes=1, until_s=end))
-            for times in batch_times(geo, tunnel, d, (start, end), teams[d]):
+            for times in batch_times(geo, tunnel, d, (start, end), teams[point], interval_s=interval):
                 team = next(free)
                 actions += [EscortBatch(at_s=t, tunnel=tunnel, direction=d, team=team,
                                         max_riders=scenario.escorts.batch_size) for t in times]  # fmt: skip
-            node = geo.points[point].node
-            for origin in dict.fromkeys(scenario.riders.flows[k].origin for k in geo.flows_through(point)):
-                actions.append(DirectRiders(at_s=start, origin=origin, to=node, share=1.0, until_s=end))
-    note = (f"one lane of {tunnel} cleared per direction with riders ({', '.join(ways) or 'none'}) for each ferry "
-            f"suspension; escorts back to back; riders directed to its crossing points")  # fmt: skip
+            for origin, i in sent.items():
+                if i == point:
+                    actions.append(DirectRiders(at_s=start, origin=origin, to=p.node, share=1.0, until_s=end))
+    used = ", ".join(geo.points[i].key.split(":", 1)[1].replace(":", " ") for i in ways) or "none"
+    every = f"a batch every {interval / 60:g} min per team" if interval > 0 else "escorts back to back"
+    note = (f"one lane cleared for each ferry suspension at {used}; {every}; riders sent to their quickest "
+            f"escorted crossing point")  # fmt: skip
     return Plan.build(meta.model_copy(update={"note": note}), actions)
 
 

@@ -49,6 +49,18 @@ class Recorder:
         times.append(float(t_s))
         values.append(float(value))
 
+    def sample_rows(self, names: list[str], times: list[float], rows: list[list[float]]) -> None:
+        """Samples of several series at once: `rows[j][i]` is series `names[i]` at `times[j]` (a model that
+        samples everything together records a row a time and hands them over at the end)."""
+        if not rows:
+            return
+        values = np.asarray(rows, dtype=float).reshape(len(rows), len(names))
+        stamps = [float(t) for t in times]
+        for i, name in enumerate(names):
+            old_t, old_v = self._series.setdefault(name, ([], []))
+            old_t.extend(stamps)
+            old_v.extend(values[:, i].tolist())
+
     def event(self, t_s: float, kind: str, text: str, **data: Any) -> None:
         self.events.append(LogEvent(float(t_s), kind, text, data))
 

@@ -42,6 +42,7 @@ lane is cleared); `ferry_suspended_h` (hours in which at least one ferry line is
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Generator
@@ -132,6 +133,7 @@ class TyphoonModel:
         names += [f"vehicles:{t}:{d}" for t, d in self.ways]
         self.rng = streams(self.seed, tuple(names))
         self.queues = [PointQueue() for _ in self.geo.points]
+        self._there: dict[tuple[int, str], list[int]] = {}
         self._make_riders()
         self.batches: list[tuple[str, str, str, float, float, int]] = []  # (team, tunnel, dir, board, free, riders)
         self.trips: list[tuple[str, int, float, int]] = []  # (line, direction index, departure, riders)
@@ -153,29 +155,36 @@ class TyphoonModel:
         self.patience = np.concatenate(patience)[order].reshape(-1)
         self.choice = np.concatenate(choice)[order]
         n = self.n = self.appear.size
-        self.state = np.full(n, UNSEEN, dtype=np.int8)
-        self.point = np.full(n, NOWHERE, dtype=np.int32)
-        self.where = [s.riders.flows[k].origin for k in self.flow]  # node the rider is at (or riding to)
-        self.riding = np.zeros(n, dtype=bool)
-        self.ticket = np.zeros(n, dtype=np.int64)
-        self.joined = np.full(n, np.nan)
-        self.waited = np.zeros(n)
-        self.ride_s = np.zeros(n)
-        self.start = np.full(n, np.nan)  # boarded a ferry or a batch
-        self.done = np.full(n, np.nan)  # reached the destination area
-        self.gave_up = np.full(n, np.nan)
-        self.via = np.full(n, NOWHERE, dtype=np.int32)  # crossing point used
-        self.cross_count = np.zeros(n, dtype=np.int32)
+        # Per rider, as plain lists while the run goes (a rider's step touches a few of them; numpy's element
+        # access costs more than the step itself); `_result` turns them into arrays.
+        self.flow_of: list[int] = self.flow.tolist()
+        self.choice_of: list[float] = self.choice.tolist()
+        self.state: list[int] = [UNSEEN] * n
+        self.point: list[int] = [NOWHERE] * n
+        self.where = [s.riders.flows[k].origin for k in self.flow_of]  # node the rider is at (or riding to)
+        self.riding: list[bool] = [False] * n
+        self.ticket: list[int] = [0] * n
+        self.joined: list[float] = [math.nan] * n
+        self.waited: list[float] = [0.0] * n
+        self.ride_s: list[float] = [0.0] * n
+        self.start: list[float] = [math.nan] * n  # boarded a ferry or a batch
+        self.done: list[float] = [math.nan] * n  # reached the destination area
+        self.gave_up: list[float] = [math.nan] * n
+        self.via: list[int] = [NOWHERE] * n  # crossing point used
+        self.cross_count: list[int] = [0] * n
         self.counts = {"arrived": 0, "crossed": 0, "waiting": 0, "gave_up": 0}
         self.waiting_at_origin = {f.origin: 0 for f in s.riders.flows}
+        self.waiting: set[int] = set()  # the riders waiting (or riding to a crossing point) now
 
     def rider_arrivals(self) -> Generator[simpy.Event, Any, None]:
         """Riders appear at their bank areas in time order."""
         env = self.env
+        appear, patience = self.appear.tolist(), self.patience.tolist()
         for r in range(self.n):
-            if self.appear[r] > env.now:
-                yield env.timeout(self.appear[r] - env.now)
+            if appear[r] > env.now:
+                yield env.timeout(appear[r] - env.now)
             self.state[r] = WAITING
+            self.waiting.add(r)
             self.counts["arrived"] += 1
             self.counts["waiting"] += 1
             self.waiting_at_origin[self.where[r]] += 1
@@ -183,31 +192,94 @@ class TyphoonModel:
             def patience_out(_e: simpy.Event, r: int = r) -> None:
                 self.give_up(r)
 
-            env.timeout(self.patience[r]).callbacks.append(patience_out)
+            env.timeout(patience[r]).callbacks.append(patience_out)
             self.joined[r] = env.now
             self.send(r, self.choose(r))
 
     def is_open(self, i: int) -> bool:
         """Whether a crossing point is taking riders now: a line runs from the pier, or the lane is cleared."""
-        p, now = self.geo.points[i], self.env.now
+        if self.env.now >= self._next_cut:
+            self._advance()
+        return self._open_now[i]
+
+    def open_at(self, i: int, t: float) -> bool:
+        """Whether a crossing point takes riders at `t` (searching the windows; `is_open` reads a table of it)."""
+        p = self.geo.points[i]
         if p.kind == "escort":
-            return inside(self.cleared[(p.tunnel, p.direction)], now)  # type: ignore[index]
-        return any(self.ferry_runs(line, now) for line, _ in self.geo.pier_lines[p.node])
+            return inside(self.cleared[(p.tunnel, p.direction)], t)  # type: ignore[index]
+        return any(self.ferry_runs(line, t) for line, _ in self.geo.pier_lines[p.node])
+
+    def _open_table(self) -> None:
+        """Which crossing points are open, how many lines suspended and ways cleared, from each moment any of these
+        changes (every edge of a lane clearing, a suspension or service hours) to the next: constant in between,
+        so `is_open` and the sampler read them off the table instead of searching windows for every rider.
+        Rebuilt when a forecast revises the suspensions."""
+        cuts = {0.0}
+        for windows in (*self.cleared.values(), *self.suspended.values()):
+            for a, b in windows:
+                cuts |= {a, b}
+        for f in self.s.ferries.values():
+            cuts |= {f.service_from_s, f.service_until_s}
+        for acts in self.orders.values():
+            for act in acts:
+                cuts |= {act.at_s, *(() if act.until_s is None else (act.until_s,))}
+        self._cuts = sorted(c for c in cuts if c >= 0)
+        points = range(len(self.geo.points))
+        self._open_rows = [[self.open_at(i, t) for i in points] for t in self._cuts]
+        self._counts_rows = [(sum(inside(w, t) for w in self.suspended.values()),
+                              sum(inside(self.cleared[w], t) for w in self.ways)) for t in self._cuts]  # fmt: skip
+        self._next_cut = -math.inf  # read the row in force at the next look
+
+    def _advance(self) -> None:
+        """Move to the table's row in force now: the points open, the counts, the orders' shares per flow (the
+        running sums of the shares of the orders in force for its origin), and no choice made yet."""
+        now = self.env.now
+        k = bisect.bisect_right(self._cuts, now) - 1
+        self._open_now = self._open_rows[k]
+        self._counts_now = self._counts_rows[k]
+        self._next_cut = self._cuts[k + 1] if k + 1 < len(self._cuts) else math.inf
+        self._shares_now: dict[int, list[float]] = {}
+        for flow, f in enumerate(self.s.riders.flows):
+            share, sums = 0.0, []
+            for act in self.orders.get(f.origin, ()):
+                if act.at_s <= now and (act.until_s is None or now < act.until_s):
+                    share += act.share
+                    sums.append(share)
+            if sums:
+                self._shares_now[flow] = sums
+        self._chosen_now: dict[tuple[int, int], int] = {}
 
     def ferry_runs(self, line: str, t: float) -> bool:
         f = self.s.ferries[line]
         return f.service_from_s <= t < f.service_until_s and not inside(self.suspended[line], t)
 
     def choose(self, r: int) -> int:
-        """Where rider `r` should wait now: as ordered, else the quickest open point, else their usual pier."""
-        k, now = self.flow[r], self.env.now
+        """Where rider `r` should wait now: as ordered, else the quickest open point, else their usual pier.
+
+        The answer depends only on the rider's flow, the orders in force, the points open (both constant between
+        two rows of the open table) and which order's share the rider's uniform number falls in; it is kept for
+        the rest of the row."""
+        if self.env.now >= self._next_cut:
+            self._advance()
+        k = self.flow_of[r]
+        shares = self._shares_now.get(k)
+        bucket = -1 if shares is None else bisect.bisect_right(shares, self.choice_of[r])
+        key = (k, bucket)
+        found = self._chosen_now.get(key)
+        if found is None:
+            found = self._chosen_now[key] = self._choose(r)
+        return found
+
+    def _choose(self, r: int) -> int:
+        """`choose`, worked out."""
+        k, now = self.flow_of[r], self.env.now
         options = self.geo.flow_points[k]
         share = 0.0
         for act in self.orders.get(self.s.riders.flows[k].origin, ()):
             if act.at_s <= now and (act.until_s is None or now < act.until_s):
                 share += act.share
-                if self.choice[r] < share:
-                    there = [i for i in options if i in self.geo.points_at[act.to]]
+                if self.choice_of[r] < share:
+                    there = self.points_there(k, act.to)
                     if there:
                         return next((i for i in there if self.is_open(i)), there[0])
                     break
@@ -216,6 +288,13 @@ class TyphoonModel:
                 return i
         piers = [i for i in options if self.geo.points[i].kind == "pier"]
         return piers[0] if piers else (options[0] if options else NOWHERE)
+
+    def points_there(self, k: int, node: str) -> list[int]:
+        """The crossing points at `node` through which flow `k` can cross, quickest first."""
+        key = (k, node)
+        if key not in self._there:
+            self._there[key] = [i for i in self.geo.flow_points[k] if i in self.geo.points_at[node]]
+        return self._there[key]
 
     def send(self, r: int, i: int) -> None:
         """Rider `r` (not riding) heads for point `i`: waits there, or rides there first."""
@@ -242,21 +321,21 @@ class TyphoonModel:
             return
         self.riding[r] = False
         self.ride_s[r] += ride
-        self.joined[r] = np.nan
+        self.joined[r] = math.nan
         self.send(r, self.choose(r))
 
     def _join(self, r: int, i: int) -> None:
         self.joined[r] = self.env.now
         if i != NOWHERE:
             q = self.queues[i]
-            q.entries.append((r, int(self.ticket[r])))
+            q.entries.append((r, self.ticket[r]))
             q.count += 1
 
     def _leave(self, r: int) -> None:
         """Rider `r` stops waiting where they are (to ride on, board, or give up)."""
         if not math.isnan(self.joined[r]):
             self.waited[r] += self.env.now - self.joined[r]
-            self.joined[r] = np.nan
+            self.joined[r] = math.nan
             if self.point[r] != NOWHERE:
                 self.queues[self.point[r]].count -= 1
         self.ticket[r] += 1
@@ -272,12 +351,13 @@ class TyphoonModel:
         self._stop_waiting(r, "gave_up")
 
     def _stop_waiting(self, r: int, outcome: str) -> None:
+        self.waiting.discard(r)
         self.counts["waiting"] -= 1
         self.counts[outcome] += 1
-        self.waiting_at_origin[self.s.riders.flows[self.flow[r]].origin] -= 1
+        self.waiting_at_origin[self.s.riders.flows[self.flow_of[r]].origin] -= 1
 
     def destination(self, r: int) -> str:
-        return self.s.riders.flows[self.flow[r]].destination
+        return self.s.riders.flows[self.flow_of[r]].destination
 
     def board(self, i: int, room: int) -> list[int]:
         """Up to `room` riders waiting at point `i` board, first come first served."""
@@ -357,8 +437,8 @@ class TyphoonModel:
         if kind:
             self.rec.event(self.env.now, kind, text, **data)
         if kind != "hazard":
-            for r in np.flatnonzero((self.state == WAITING) & ~self.riding):
-                self.send(int(r), self.choose(int(r)))
+            for r in sorted(r for r in self.waiting if not self.riding[r]):  # in the order they appeared
+                self.send(r, self.choose(r))
 
     def schedule_weather(self, since_s: float) -> None:
         """Schedule the hazard changes and ferry suspensions of the timeline in force from `since_s` on; a later
@@ -408,6 +488,7 @@ class TyphoonModel:
             if inj.kind == FORECAST_INJECT:
                 self.timeline = hazard_timeline(self.s, known_at_s=now, fired=self.fired)
                 self.suspended = ferry_windows(self.s, self.timeline)
+                self._open_table()
                 self.rec.event(now, "forecast_revised", "forecast revised: " + ", ".join(
                     f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in inj.params.items()))  # fmt: skip
                 self.schedule_weather(since_s=now)
@@ -419,20 +500,26 @@ class TyphoonModel:
                        index=index, inject=inj.kind, fired=fired)  # fmt: skip
 
     def traffic(self) -> Generator[simpy.Event, Any, None]:
-        """Motor vehicles at every tunnel direction, advanced a block of steps (one sample interval) at a time."""
+        """Motor vehicles at every tunnel direction, advanced a block of steps (one sample interval) at a time.
+
+        Nothing in the run changes the vehicles' arrivals or the capacity (both follow from the scenario and the
+        plan), so the queue at every step is worked out once, at the start (`queue_steps` over the whole day, the
+        same numbers as block by block), and each block only makes its steps known."""
         env, edges = self.env, self.step_edges
         per_block = max(1, round(self.sample_every_s / TRAFFIC_STEP_S))
-        q = np.zeros(len(self.ways), dtype=np.int64)
+        q0 = np.zeros(len(self.ways), dtype=np.int64)
+        queue = queue_steps(q0, self.veh_arrivals, self.veh_capacity)
+        before = np.concatenate([q0[:, None], queue[:, :-1]], axis=1)
+        served = before + self.veh_arrivals - queue
+        delay = (before + queue) * np.diff(edges) / 2
         i = 0
         while i < edges.size - 1:
             j = min(edges.size - 1, i + per_block)
             yield env.timeout(edges[j] - env.now)
-            block = queue_steps(q, self.veh_arrivals[:, i:j], self.veh_capacity[:, i:j])
-            before = np.concatenate([q[:, None], block[:, :-1]], axis=1)
-            self.veh_served[:, i:j] = before + self.veh_arrivals[:, i:j] - block
-            self.veh_queue[:, i:j] = block
-            self.veh_delay_s += float(((before + block) * np.diff(edges[i : j + 1]) / 2).sum())
-            q = self.q_now = block[:, -1]
+            self.veh_served[:, i:j] = served[:, i:j]
+            self.veh_queue[:, i:j] = queue[:, i:j]
+            self.veh_delay_s += float(delay[:, i:j].sum())
+            self.q_now = queue[:, j - 1]
             i = j
 
     def readings(self) -> dict[str, float]:
@@ -452,8 +539,11 @@ class TyphoonModel:
         for (t, d), n in zip(self.ways, self.q_now, strict=True):
             out[f"vehicle_queue:{t}:{d}"] = float(n)
         out["vehicle_queue_total"] = float(self.q_now.sum())
-        out["ferries_suspended"] = float(sum(inside(w, now) for w in self.suspended.values()))
-        out["lanes_cleared"] = float(sum(inside(self.cleared[w], now) for w in self.ways))
+        if now >= self._next_cut:
+            self._advance()
+        suspended, cleared = self._counts_now
+        out["ferries_suspended"] = float(suspended)
+        out["lanes_cleared"] = float(cleared)
         out["wind_force"] = float(conditions_at(self.timeline, now).wind_force)
         return out
 
@@ -462,10 +552,11 @@ class TyphoonModel:
         return self.readings().get(quantity)
 
     def sampler(self) -> Generator[simpy.Event, Any, None]:
-        """Every sample interval: riders by state and by origin, queues at crossing points and tunnels, the storm."""
+        """Every sample interval: riders by state and by origin, queues at crossing points and tunnels, the storm
+        (a row of `readings()` each time; the recorder gets them as series at the end, `_result`)."""
         while True:
-            for name, value in self.readings().items():
-                self.rec.sample(name, self.env.now, value)
+            self.sample_times.append(self.env.now)
+            self.sample_rows.append(list(self.readings().values()))
             yield self.env.timeout(self.sample_every_s)
 
     # ---------------------------------------------------------------------------------- vehicles
@@ -518,6 +609,9 @@ class TyphoonModel:
         end = self.horizon if until_s is None else min(until_s, self.horizon)
         env = self.env
         self._make_vehicles()
+        self._open_table()
+        self.sample_times: list[float] = []
+        self.sample_rows: list[list[float]] = []
         used = {(a.tunnel, a.direction) for a in (*self.plan.of_type(ClearLane), *self.plan.of_type(EscortBatch))}
         self.active_ways = used
         env.process(self.rider_arrivals())
@@ -541,15 +635,19 @@ class TyphoonModel:
             env.run(until=end)
             while env.peek() <= end:  # the last traffic step and anything else due at the end
                 env.step()
+            names = list(self.readings())  # the same names in the same order at every sample
+            self.rec.sample_rows(names, self.sample_times, self.sample_rows)
         return self._result(clock.elapsed, end)
 
     def _result(self, wall_s: float, end: float) -> SimResult:
         env, s = self.env, self.s
-        still = self.state == WAITING
-        waiting_now = still & ~np.isnan(self.joined)
-        waited = self.waited.copy()
-        waited[waiting_now] += end - self.joined[waiting_now]
-        seen = self.state != UNSEEN
+        state, joined = np.asarray(self.state, dtype=np.int8), np.asarray(self.joined, dtype=float)
+        via = np.asarray(self.via, dtype=np.int32)
+        still = state == WAITING
+        waiting_now = still & ~np.isnan(joined)
+        waited = np.asarray(self.waited, dtype=float)
+        waited[waiting_now] += end - joined[waiting_now]
+        seen = state != UNSEEN
         waits = waited[seen]
         cleared = union(w for ws in self.cleared.values() for w in ws)
         cleared_s = sum(min(b, end) - a for a, b in cleared if a < end)
@@ -580,10 +678,12 @@ class TyphoonModel:
             events=tuple(sorted(self.rec.events, key=lambda e: e.t_s)),
             stats=RunStats(events=env.events_processed, sim_s=float(env.now), wall_s=wall_s),
             records={
-                "flow": self.flow, "appear_s": self.appear, "patience_s": self.patience, "state": self.state,
-                "wait_s": waited, "ride_s": self.ride_s, "start_s": self.start, "done_s": self.done,
-                "gave_up_s": self.gave_up, "via": self.via, "cross_count": self.cross_count,
-                "escorted": kinds[self.via], "step_end_s": self.step_edges[1:],
+                "flow": self.flow, "appear_s": self.appear, "patience_s": self.patience, "state": state,
+                "wait_s": waited, "ride_s": np.asarray(self.ride_s, dtype=float),
+                "start_s": np.asarray(self.start, dtype=float), "done_s": np.asarray(self.done, dtype=float),
+                "gave_up_s": np.asarray(self.gave_up, dtype=float), "via": via,
+                "cross_count": np.asarray(self.cross_count, dtype=np.int32),
+                "escorted": kinds[via], "step_end_s": self.step_edges[1:],
                 "veh_arrived": np.cumsum(self.veh_arrivals, axis=1), "veh_served": np.cumsum(self.veh_served, axis=1),
                 "veh_queue": self.veh_queue,
                 "batches": np.array([(b[3], b[4], b[5]) for b in self.batches], dtype=float).reshape(-1, 3),

@@ -244,7 +244,7 @@ def test_huangpu_typhoon_runs_under_its_default_plan_and_stops_its_ferries_in_th
     assert set(windows.values()) == {((25_200, 66_600),)}
     plan = default_plan(scenario)
     assert {(a.tunnel, a.direction, a.at_s, a.until_s) for a in plan.of_type(ClearLane)} == {
-        ("yanan", "ab", 25_200, 66_600), ("yanan", "ba", 25_200, 66_600)}  # fmt: skip
+        (t, d, 25_200, 66_600) for t in ("fuxing", "dalian") for d in ("ab", "ba")}  # fmt: skip
     model = TyphoonModel(scenario, plan)
     result = model.run()
     k = result.kpis
@@ -262,3 +262,24 @@ def test_huangpu_typhoon_runs_under_its_default_plan_and_stops_its_ferries_in_th
     idle = simulate(scenario, Plan(meta=PlanMeta(scenario=scenario.name)))
     assert k["riders_stranded"] < idle.kpis["riders_stranded"]
     assert k["vehicle_delay_h"] > idle.kpis["vehicle_delay_h"]
+
+
+def test_an_order_with_a_share_sends_exactly_the_riders_whose_number_falls_in_it():
+    """Two orders of half each split a bank area's riders by their own uniform number: those below 0.5 wait for
+    the escort and are led through, the others wait at the pier, where no ferry runs in the storm."""
+    scenario = small_typhoon(hazard=storm((0, 10, "red")), riders={
+        "flows": [{"origin": "area_bund_nanjing_e", "destination": "area_lujiazui",
+                   "arrivals": {"periods": [{"from_s": 0, "rate_per_h": 120}]}}],
+        "patience": {"dist": "deterministic", "value_s": 1_000_000}})  # fmt: skip
+    plan = default_plan(scenario)
+    escort = next(a for a in plan.of_type(DirectRiders)).to
+    end = scenario.clock.horizon_s
+    orders = [DirectRiders(at_s=0, origin="area_bund_nanjing_e", to=escort, share=0.5, until_s=end),
+              DirectRiders(at_s=0, origin="area_bund_nanjing_e", to="pier_jinling_e", share=0.5, until_s=end)]
+    split = Plan.build(plan.meta, [*plan.of_type(ClearLane), *plan.of_type(EscortBatch), *orders])
+    model = TyphoonModel(scenario, split, seed=5)
+    records = model.run().records
+    low = model.choice < 0.5
+    assert records["escorted"][low].sum() > 0
+    assert not records["escorted"][~low].any()
+    assert (records["state"][~low & (records["appear_s"] < end)] != 2).all()

@@ -19,9 +19,12 @@ One job per module:
 - `report`: the plan's actions, the rationale and the trade-off points;
 - `optimise`: the entry point, `optimise_typhoon`.
 
-Trade-off: `optimise_typhoon` solves again at car-delay weights x `pareto_factors` and puts the points (rider-hours
-waiting, riders stranded, vehicle-hours, lane-periods cleared; this plan's marked) in the plan's
-`meta.trade_off`, so the console can show what one more cleared period costs.
+Trade-off: `optimise_typhoon` solves the window at the scenario's weights, then again at car-delay weights x
+`pareto_factors` (named points: `scenarios.schema.TRADE_OFF_FACTORS`, riders x 0.25, balanced x 1, cars x 4), each
+point taking the best schedule any solve found at its weight; it offers the points none of the others dominates
+(rider-hours waiting, riders stranded, vehicle-hours, lane-periods cleared) in the plan's `meta.trade_off`, and the
+plan carries out the one the commander picked (`weights.trade_off`). Every pick solves the same points, so the
+point picked is the point offered; the plan's warnings declare the trade-off (`command.consequences`).
 
 Not modelled (the simulation has them): random arrivals and batch sizes, ferry capacity and service hours once
 the ferries run, travel of teams between tunnels, riders re-choosing mid-wait.

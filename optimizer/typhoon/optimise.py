@@ -10,11 +10,26 @@ from dataclasses import replace
 from optimizer.result import PlanResult, SolveParams
 from optimizer.typhoon.problem import DEFAULT_OPTIONS, TyphoonOptions, typhoon_problem
 from optimizer.typhoon.report import describe_cost, describe_extra_team, describe_schedule, plan_actions, trade_off
-from optimizer.typhoon.search import DEFAULT_PARAMS, extra_team_solve, solve_typhoon, trade_off_runs
+from optimizer.typhoon.search import (
+    ANOTHER_WEIGHT,
+    DEFAULT_PARAMS,
+    extra_team_solve,
+    offered,
+    solve_typhoon,
+    trade_off_runs,
+)
 from scenarios.loading import scenario_graph, scenario_hash
 from scenarios.plan import Plan, PlanMeta
-from scenarios.schema import TyphoonScenario
+from scenarios.schema import TRADE_OFF_FACTORS, TyphoonScenario
 from scenarios.typhoon import TyphoonGeometry, TyphoonState
+
+
+def objective_terms(scenario: TyphoonScenario) -> dict[str, float]:
+    """The weights of the objective the plan's schedule is optimised for: the scenario's, the car-delay weight
+    x the trade-off point's factor."""
+    w = scenario.weights
+    return {"rider_wait_per_h": w.rider_wait_per_h, "rider_stranded": w.rider_stranded,
+            "vehicle_delay_per_h": w.vehicle_delay_per_h * TRADE_OFF_FACTORS[w.trade_off]}  # fmt: skip
 
 
 def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = None, *,
@@ -29,22 +44,36 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     problem = typhoon_problem(scenario, geo, state=state, hours=hours, options=options)
     meta = PlanMeta(scenario=scenario.name, scenario_hash=scenario_hash(scenario), produced_by="optimizer:typhoon",
                     state_time_s=start_s, seed=params.seed,
-                    objective_terms=scenario.weights.model_dump())  # fmt: skip
+                    objective_terms=objective_terms(scenario))  # fmt: skip
     if problem.n_periods == 0 or not problem.ways:
         plan = Plan(meta=meta.model_copy(update={"note": "no ferry suspension ahead: nothing to clear"}))
         return PlanResult(plan, "OPTIMAL", 0.0, 0.0, time.perf_counter() - started, params.seed,
                           ("no ferry suspension in the window, or no tunnel within reach of the riders",))  # fmt: skip
     side = params.time_limit_s * options.side_share
-    sol = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s, deterministic=options.deterministic)
-    if sol.clear is None or sol.teams is None or sol.cost is None:
-        return PlanResult(None, sol.status, None, sol.bound, time.perf_counter() - started, params.seed,
-                          diagnosis=f"no schedule in {params.time_limit_s:g} s ({sol.status})")  # fmt: skip
+    main = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s, deterministic=options.deterministic)
+    if main.clear is None or main.teams is None or main.cost is None:
+        return PlanResult(None, main.status, None, main.bound, time.perf_counter() - started, params.seed,
+                          diagnosis=f"no schedule in {params.time_limit_s:g} s ({main.status})")  # fmt: skip
+    # Every pick solves the same points (the scenario's weights first, then the others from it), so the point a
+    # commander picks is the point offered.
+    w = scenario.weights
+    pick = TRADE_OFF_FACTORS[w.trade_off]
+    runs = trade_off_runs(problem, main, w, factors=(*options.pareto_factors, pick), params=params,
+                          time_limit_s=side, deterministic=options.deterministic)  # fmt: skip
+    chosen = next(r for r in runs if r.factor == pick)
+    shown = offered(runs, chosen)
+    sol, problem = chosen.solution, chosen.solution.problem
+    assert sol.clear is not None and sol.teams is not None and sol.cost is not None
     actions = plan_actions(problem, scenario, geo, clear=sol.clear, teams=sol.teams, sent=sol.sent)
     rationale = describe_schedule(problem, scenario, sol)
     cost = sol.cost
-    if sol.source != "CP-SAT":
-        rationale.append(f"CP-SAT found nothing better than the first schedule (the best static one) in "
-                         f"{params.time_limit_s:g} s; the bound is CP-SAT's")  # fmt: skip
+    if sol.source == ANOTHER_WEIGHT:
+        rationale.append("the schedule was found by the solve at another car-delay weight: at this plan's weights it "
+                         "is better than what its own solve found; the bound is its own solve's")  # fmt: skip
+    elif sol.source != "CP-SAT":
+        limit = params.time_limit_s if chosen.factor == 1.0 else side
+        rationale.append(f"the schedule is the {sol.source}: CP-SAT found nothing better in its {limit:g} s; the "
+                         "bound is CP-SAT's")  # fmt: skip
     if sol.capped:
         rationale.append("CP-SAT was stopped by its wall-clock safety cap before its deterministic time ran out: "
                          "solved again, this plan may differ")  # fmt: skip
@@ -61,14 +90,12 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
         extra, lines = describe_extra_team(problem, sol, more, side)
         details.update(extra)
         rationale += lines
-    w = scenario.weights
-    runs = trade_off_runs(problem, sol, w, factors=options.pareto_factors, params=params, time_limit_s=side,
-                          deterministic=options.deterministic)
-    pareto, points, lines = trade_off(problem, w, runs)
+    pareto, points, lines = trade_off(problem, w, shown, chosen, [r for r in runs if all(r is not x for x in shown)])
     details.update(pareto)
     rationale += lines
     note = (f"weights: {w.rider_wait_per_h:g} per rider-hour waiting, {w.rider_stranded:g} per rider stranded, "
-            f"{w.vehicle_delay_per_h:g} per vehicle-hour; " + "; ".join(rationale[:1]))  # fmt: skip
+            f"{w.vehicle_delay_per_h * pick:g} per vehicle-hour (trade-off point '{w.trade_off}'); "
+            + "; ".join(rationale[:1]))  # fmt: skip
     result = PlanResult(None, sol.status, sol.objective, sol.bound, time.perf_counter() - started, params.seed,
                         tuple(rationale), details=details)  # fmt: skip
     meta = meta.model_copy(update={"note": note, "solver": result.plan_stats(), "trade_off": tuple(points)})

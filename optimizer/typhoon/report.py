@@ -143,16 +143,17 @@ def describe_extra_team(problem: TyphoonProblem, sol: TyphoonSolution, more: Typ
              f"to {more.objective:.1f} ({more.status}, {time_limit_s:g} s)"])  # fmt: skip
 
 
-def trade_off(problem: TyphoonProblem, weights: TyphoonWeights,
-              runs: list[TradeOffRun]) -> tuple[dict[str, float], list[TradeOffPoint], list[str]]:  # fmt: skip
-    """The trade-off points (rider-hours waiting, riders stranded, vehicle-hours, lane-periods cleared; the plan's
-    own marked) as details, the plan's `meta.trade_off` and rationale lines."""
+def trade_off(problem: TyphoonProblem, weights: TyphoonWeights, runs: list[TradeOffRun], chosen: TradeOffRun,
+              dropped: list[TradeOffRun]) -> tuple[dict[str, float], list[TradeOffPoint], list[str]]:  # fmt: skip
+    """The trade-off points offered (rider-hours waiting, riders stranded, vehicle-hours, lane-periods cleared;
+    the one this plan carries out marked) as details, the plan's `meta.trade_off` and rationale lines: which
+    point the plan carries out, how to pick another, and the points left out as dominated or repeated."""
     details: dict[str, float] = {}
     points: list[TradeOffPoint] = []
     lines: list[str] = []
     for run in runs:
-        i, factor, point, clear = run.index, run.factor, run.cost, run.clear
-        weight = weights.vehicle_delay_per_h * factor
+        i, point, clear = run.index, run.cost, run.clear
+        weight = weights.vehicle_delay_per_h * run.factor
         cleared = int(clear.sum())
         cleared_ways = tuple(_way(way) for k, way in enumerate(problem.ways) if clear[k].any())
         details.update({f"pareto_{i}_vehicle_weight": weight,
@@ -163,8 +164,18 @@ def trade_off(problem: TyphoonProblem, weights: TyphoonWeights,
         points.append(TradeOffPoint(vehicle_weight=weight, rider_wait_h=point.rider_wait_h,
                                     riders_stranded=float(point.stranded), vehicle_h=point.vehicle_h,
                                     cleared_periods=cleared, cleared_ways=cleared_ways, period_s=problem.period_s,
-                                    chosen=factor == 1.0))  # fmt: skip
-        lines.append(f"trade-off at car-delay weight {weight:g}/h: "
+                                    chosen=run is chosen, name=run.name))  # fmt: skip
+        mark = " (this plan)" if run is chosen else ""
+        lines.append(f"trade-off point '{run.name}'{mark}, car delay weighted {weight:g}/h: "
                      f"{point.rider_wait_h:.0f} rider-hours waiting, {point.stranded:.0f} stranded, "
                      f"{point.vehicle_h:.0f} vehicle-hours, {cleared} lane-periods cleared")  # fmt: skip
+    others = [r.name for r in runs if r is not chosen]
+    if others:
+        lines.insert(0, f"this plan is the trade-off point '{chosen.name}' (rider wait against car delay); to carry "
+                        f"out another, set weights.trade_off to {' or '.join(repr(n) for n in others)}")  # fmt: skip
+    for run in dropped:
+        same = next((r for r in runs if np.allclose(r.outcome, run.outcome, rtol=0, atol=1e-9)), None)
+        why = (f"the same outcome as '{same.name}'" if same is not None else
+               "another point is no worse in rider wait, riders stranded and car delay, and better in one")
+        lines.append(f"trade-off point '{run.name}' not offered: {why}")
     return details, points, lines

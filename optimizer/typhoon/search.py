@@ -24,9 +24,10 @@ from optimizer.typhoon.cost import FluidCost, fluid_cost
 from optimizer.typhoon.model import TyphoonModel, schedule_values
 from optimizer.typhoon.problem import SCALE, TyphoonProblem, Way
 from optimizer.typhoon.static import Schedule, best_static_schedule
-from scenarios.schema import TyphoonWeights
+from scenarios.schema import TRADE_OFF_FACTORS, TyphoonWeights
 
 DEFAULT_PARAMS = SolveParams()
+ANOTHER_WEIGHT = "solve at another car-delay weight"  # a trade-off point's schedule found by another point's solve
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class TyphoonSolution:
     teams: np.ndarray | None = None
     cost: FluidCost | None = None
     sent: dict[str, Way] = field(default_factory=dict)  # the way each origin's riders are sent to
-    source: str = "CP-SAT"  # or `first schedule` when CP-SAT found nothing better in time
+    source: str = "CP-SAT"  # `first schedule` when CP-SAT found nothing better in time, or `ANOTHER_WEIGHT`
     lp_bound: float | None = None  # the LP relaxation's bound, when one was asked for and solved in time
     capped: bool = False  # a deterministic solve stopped by its wall-clock safety cap (then not reproducible)
 
@@ -143,35 +144,108 @@ def extra_team_solve(problem: TyphoonProblem, solution: TyphoonSolution, *, para
 
 @dataclass(frozen=True)
 class TradeOffRun:
-    """One point of the trade-off: the car-delay weight (x the scenario's) and the outcome of the schedule at it."""
+    """One point of the trade-off: the car-delay weight factor (x the scenario's), the point's name, and the best
+    schedule found for the window at that weight (`solution`: its problem carries those weights)."""
 
-    index: int  # the point's place among the factors, in order (failed solves keep theirs)
+    index: int  # the point's place among the factors, in order
     factor: float
-    cost: FluidCost
-    clear: np.ndarray
+    name: str
+    solution: TyphoonSolution
+
+    @property
+    def cost(self) -> FluidCost:
+        assert self.solution.cost is not None
+        return self.solution.cost
+
+    @property
+    def clear(self) -> np.ndarray:
+        assert self.solution.clear is not None
+        return self.solution.clear
+
+    @property
+    def outcome(self) -> tuple[float, float, float]:
+        """What the point costs, every part lower is better: rider-hours waiting, riders stranded, vehicle-hours."""
+        return (self.cost.rider_wait_h, float(self.cost.stranded), self.cost.vehicle_h)
 
 
 def trade_off_factors(factors: tuple[float, ...]) -> tuple[float, ...]:
     """The weight multipliers in order: those below 1, the plan's own (1), those above 1."""
+    factors = tuple(dict.fromkeys(factors))
     return (*sorted(f for f in factors if f < 1), 1.0, *sorted(f for f in factors if f > 1))
+
+
+def factor_name(factor: float) -> str:
+    """The trade-off point's name for a car-delay weight factor (`TRADE_OFF_FACTORS`), or `x<factor>`."""
+    return next((name for name, f in TRADE_OFF_FACTORS.items() if f == factor), f"x{factor:g}")
+
+
+def dominates(a: tuple[float, ...], b: tuple[float, ...], tol: float = 1e-9) -> bool:
+    """Whether outcome `a` is no worse than `b` in every part and better in one (lower is better)."""
+    return all(x <= y + tol for x, y in zip(a, b, strict=True)) and any(x < y - tol for x, y in zip(a, b, strict=True))
+
+
+def _reweighed(solution: TyphoonSolution, problem: TyphoonProblem) -> TyphoonSolution:
+    """A solution's schedule (the same lanes, teams, orders and riders carried) costed under `problem`'s weights."""
+    assert solution.clear is not None and solution.teams is not None and solution.cost is not None
+    sent = {problem.origins.index(o): problem.ways.index(w) for o, w in solution.sent.items()}
+    cost = fluid_cost(problem, solution.clear, solution.teams, solution.cost.carried, sent)
+    return replace(solution, problem=problem, cost=cost, objective=cost.objective)
 
 
 def trade_off_runs(problem: TyphoonProblem, solution: TyphoonSolution, weights: TyphoonWeights, *,
                    factors: tuple[float, ...], params: SolveParams, time_limit_s: float,
                    deterministic: bool = True) -> list[TradeOffRun]:  # fmt: skip
-    """The window solved again at car-delay weights x each factor (the plan's own solution at 1), each started
-    from the solution; a solve that finds no schedule in time gives no point."""
+    """The window solved again at car-delay weights x each factor (the main solution at 1), each started from the
+    main solution; then, at each weight, the best schedule any of these solves found (each solve's own bound
+    kept, its status FEASIBLE if another's schedule was better). So no point is worse at its own weight than
+    another point, and (all weights positive) none is dominated by another. A solve that finds nothing in time
+    gives no schedule of its own."""
     assert solution.cost is not None and solution.clear is not None
-    out = []
-    for i, factor in enumerate(trade_off_factors(factors)):
+    solves: list[tuple[float, TyphoonSolution]] = []
+    for factor in trade_off_factors(factors):
         if factor == 1.0:
-            out.append(TradeOffRun(i, factor, solution.cost, solution.clear))
+            solves.append((factor, solution))
             continue
-        other_weights = weights.model_copy(update={"vehicle_delay_per_h": weights.vehicle_delay_per_h * factor})
-        other_problem = problem.with_weights(other_weights)
+        other_problem = problem.with_weights(weights.model_copy(
+            update={"vehicle_delay_per_h": weights.vehicle_delay_per_h * factor}))  # fmt: skip
         other = solve_typhoon(other_problem, params=params, time_limit_s=time_limit_s,
                               starts=_starts_for(other_problem, solution), deterministic=deterministic)  # fmt: skip
-        if other.cost is None or other.clear is None:
-            continue
-        out.append(TradeOffRun(i, factor, other.cost, other.clear))
+        solves.append((factor, other))
+    found = [sol for _f, sol in solves if sol.cost is not None]
+    out = []
+    for i, (factor, own) in enumerate(solves):
+        pr = own.problem
+        options = [_reweighed(sol, pr) for sol in found]
+        best = min(options, key=lambda x: (x.cost.objective_int, *_outcome(x)))  # type: ignore[union-attr]
+        while True:  # a zero weight can leave a tie that another schedule improves on in every part
+            better = [x for x in options if dominates(_outcome(x), _outcome(best))]
+            if not better:
+                break
+            best = better[0]
+        if own.cost is not None and np.allclose(_outcome(best), _outcome(own), rtol=0, atol=1e-9):
+            best = own
+        else:
+            bound = own.bound
+            proven = bound is not None and best.objective is not None and best.objective <= bound + 1e-9
+            best = replace(best, status="OPTIMAL" if proven else "FEASIBLE", bound=bound, lp_bound=own.lp_bound,
+                           wall_s=own.wall_s, source=ANOTHER_WEIGHT)  # fmt: skip
+        out.append(TradeOffRun(i, factor, factor_name(factor), best))
     return out
+
+
+def _outcome(solution: TyphoonSolution) -> tuple[float, float, float]:
+    assert solution.cost is not None
+    return (solution.cost.rider_wait_h, float(solution.cost.stranded), solution.cost.vehicle_h)
+
+
+def offered(runs: list[TradeOffRun], chosen: TradeOffRun) -> list[TradeOffRun]:
+    """The points to offer, in order: each run's, less those another run's point dominates and repeats of one
+    outcome (the chosen point kept among its repeats)."""
+    out: list[TradeOffRun] = []
+    for run in sorted(runs, key=lambda r: r is not chosen):
+        if any(dominates(other.outcome, run.outcome) for other in runs):
+            continue
+        if any(np.allclose(kept.outcome, run.outcome, rtol=0, atol=1e-9) for kept in out):
+            continue
+        out.append(run)
+    return sorted(out, key=lambda r: r.index)
