@@ -122,6 +122,24 @@ def pool_role_counts(scenario: MassTestingScenario) -> dict[tuple[str, str], int
     return out
 
 
+def crew_warnings(scenario: MassTestingScenario) -> list[str]:
+    """Where a tester pool cannot staff a booth by itself: too few of a role the booth's crew needs
+    (`testing.swabbers_per_booth`, `registrars_per_booth`), or groups too small to carry one crew together."""
+    roles = roles_of(scenario)
+    counts = pool_role_counts(scenario)
+    crew = sum(roles.values())
+    out = []
+    for name, pool in scenario.resources.testers.items():
+        short = [f"{counts[(name, r)]} {r}{'s' if counts[(name, r)] != 1 else ''} (a booth needs {n})"
+                 for r, n in roles.items() if counts[(name, r)] < n]  # fmt: skip
+        if short:
+            out.append(f"pool {name!r} cannot staff a booth by itself: it has {' and '.join(short)}")
+        if pool.group_size < crew:
+            out.append(f"pool {name!r} sends groups of {pool.group_size}, fewer than a booth's crew of {crew}: "
+                       "a booth opens only when groups arrive together")
+    return out
+
+
 def _proportional(total: int, weights: dict[str, int], *, cap: bool = True) -> dict[str, int]:
     """Split `total` into whole numbers in proportion to `weights` (largest remainder), at most each weight
     when `cap`."""
@@ -481,6 +499,8 @@ KPIS = (
     Kpi(name="last_departed_min", unit="min after start", better="lower", en="Last visitor left by bus or metro",
         zh="最后一人离开"),
     Kpi(name="stranded_visitors", unit="people", better="lower", en="Visitors not moved out", zh="未能离开的游客"),
+    Kpi(name="swab_to_bus_min", unit="min", better="lower", en="Mean time from swab to bus departure",
+        zh="采样后候车平均时间"),
     Kpi(name="bus_km", unit="km", better="lower", en="Bus distance driven", zh="大巴行驶里程"),
     Kpi(name="tester_hours", unit="tester-hours", better="lower", en="Tester time on site", zh="采样人员工时"),
     Kpi(name="visitors", unit="people", better="neither", en="Visitors to test", zh="需采样游客"),

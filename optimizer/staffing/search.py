@@ -30,19 +30,26 @@ from optimizer.staffing.problem import Assignment, StaffingOptions, StaffingProb
 
 ABS_TOL_S = 0.01  # makespans this close count as equal, whatever the relative gap
 # A deterministic search (`StaffingOptions.deterministic`) counts work, not seconds: each MIP (a probe, the second
-# phase) stops after PROBE_NODES branch-and-bound nodes and is charged PROBE_S of the time limit, each LP LP_S,
-# whatever they took (`Budget.charge`); the wall clock is only the budget's safety cap. PROBE_S is a probe's
-# typical wall time on the Disney cases on a quiet machine (0.6 s from the start, 1-11 s re-planning at 18:50
-# with the routing fixed: the root node decides them all); LP_S an LP's (the warm-started shortfall LP).
+# phase) stops after PROBE_NODES branch-and-bound nodes and is charged a fixed share of the time limit, each LP
+# LP_S, whatever they took (`Budget.charge`); the wall clock is only the budget's safety cap. The shares are the
+# typical wall times on the Disney cases on a quiet machine, where the root node decides every probe: PROBE_S
+# from the start (0.6-2 s), PROBE_FIXED_S re-planning with the routing fixed (1-11 s at 18:50, median about 7;
+# charged 5 s, so that a 10 s limit still makes three probes); LP_S a warm-started shortfall LP's.
 PROBE_NODES = 100
-# The staffing budget's wall-clock safety cap, as a multiple of its limit: wider than CP-SAT's (`WALL_CAP`), since a
-# MIP cannot be stopped on a deterministic clock part-way through its root node (which took up to 15 s on a
-# machine with three times as many busy processes as cores).
-WALL_CAP_STAFFING = 10.0
 PROBE_S = 2.5
+PROBE_FIXED_S = 5.0
 LP_S = 0.05
-REFERENCE_VARIABLES = 12_680  # the Disney model's size, at which PROBE_S and LP_S were measured; a model is
-#                               charged in proportion to its variables (a small one is cheap to solve)
+REFERENCE_VARIABLES = 12_680  # the Disney model's size, at which the shares were measured; a model is charged in
+#                               proportion to its variables (a small one is cheap to solve)
+# The staffing budget's wall-clock safety cap, as a multiple of its limit: wider than CP-SAT's (`WALL_CAP`), since a
+# MIP cannot be stopped on a deterministic clock part-way through its root node (which took up to 22 s with
+# four times as many busy processes as cores).
+WALL_CAP_STAFFING = 10.0
+
+
+def probe_s(problem: StaffingProblem) -> float:
+    """What a MIP of this problem is charged, in seconds of the limit at the reference size."""
+    return PROBE_FIXED_S if problem.fixed_shares is not None else PROBE_S
 
 
 class Probe(Protocol):
@@ -72,7 +79,7 @@ class Formulation(Protocol):
 
 
 def charge(budget: Budget, model: FluidModel, seconds: float) -> None:
-    """Charge a solve of `model` to a deterministic budget: `seconds` (PROBE_S or LP_S) at the reference size,
+    """Charge a solve of `model` to a deterministic budget: `seconds` (`probe_s`, LP_S) at the reference size,
     in proportion to the model's variables elsewhere; a wall budget counts its own seconds."""
     budget.charge(seconds * DET_PER_S * model.solver.NumVariables() / REFERENCE_VARIABLES)
 
@@ -255,7 +262,7 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
         trial = (out.lower_s + out.best_s) / 2
     # A deterministic search keeps a probe's worth for the second phase (but makes one probe whatever the limit).
     size = out.model.solver.NumVariables() / REFERENCE_VARIABLES
-    reserve = PROBE_S * DET_PER_S * size if budget.deterministic and options.secondary else 0.0
+    reserve = probe_s(problem) * DET_PER_S * size if budget.deterministic and options.secondary else 0.0
     first = True
     while budget.left() > reserve or (first and budget.left() > 0):
         first = False
@@ -263,7 +270,7 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
         probe.set_makespan(trial)
         if budget.deterministic:  # the node limit stops it; the wall clock only at the safety cap
             status = probe.solve(max(0.01, budget.seconds_left()))
-            charge(budget, out.model, PROBE_S)
+            charge(budget, out.model, probe_s(problem))
         else:
             left = budget.left()
             allowed = left
@@ -359,7 +366,7 @@ def second_phase(search: Search, *, params: SolveParams, options: StaffingOption
         model.add_all_testers_sent()  # Every tester who can reach a site is sent.
     model.minimise_walk_and_travel(options)
     status = model.solve(budget.seconds_left(), relative_gap=params.relative_gap)
-    charge(budget, model, PROBE_S)
+    charge(budget, model, probe_s(problem))
     if status not in ("OPTIMAL", "FEASIBLE"):
         return SecondPhase(fallback, status)
     a = model.assignment()
