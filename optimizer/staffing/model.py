@@ -21,8 +21,11 @@ rows of its own to them).
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ortools.linear_solver import linear_solver_pb2, pywraplp
@@ -302,7 +305,8 @@ class FluidModel:
             fresh.SetSolverSpecificParametersAsString(f"output_flag=false\nrandom_seed={self.seed}\n"
                                                       + (f"threads=1\nmip_max_nodes={nodes}\n" if nodes else ""))
         mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(relative_gap, 1e-9))
-        status = mip_status(fresh.Solve(mp))
+        with _stdout_silenced():  # HiGHS 1.12 prints a debug line on stdout from its MIP code (it would spoil --json)
+            status = mip_status(fresh.Solve(mp))
         if status in ("OPTIMAL", "FEASIBLE"):
             values = [v.solution_value() for v in fresh.variables()]
             self._value = lambda v: values[v.index()]
@@ -323,6 +327,21 @@ class FluidModel:
         x = {key: round(value(v)) for key, v in self.x.items() if value(v) > 0.5}
         y = {key: value(v) for key, v in self.y.items() if value(v) > 1e-9}
         return Assignment(x, _normalise_shares(y))
+
+
+@contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """The process's standard output (file descriptor 1, where a solver's C++ code writes) sent to the null device
+    while inside; Python's own `sys.stdout` is flushed first so that nothing of it is lost."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _normalise_shares(y: dict[tuple[int, int], float]) -> dict[tuple[int, int], float]:
