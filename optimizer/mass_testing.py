@@ -8,23 +8,36 @@
 
 The result's objective, bound and gap are the staffing model's (the last swab, in seconds after the start);
 the bus model's are in `details` and its rationale lines follow the staffing ones.
+
+4. With a `judge` (the simulation, which the optimiser cannot import: `command.kinds` hands it in), the plan
+   with its dispatch orders and the same plan with the buses first come, first served are both simulated at
+   the run's seed (the same random numbers for both), and the dispatch orders are kept only when they are no
+   worse on every one of `BUS_KPIS`; the rationale says which was chosen and why. The bus model plans against
+   a forecast of expected riders, open loop; first come, first served reacts to the riders who are there, so
+   with a binding fleet the plan can be worse in the simulation than in the model.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
 
 from optimizer.buses import forecast_bay_demand, plan_buses
-from optimizer.result import PlanResult, SolveParams
+from optimizer.result import PlanResult, SolveParams, relative_gap
 from optimizer.staffing import fluid_makespan, plan_staffing, staffing_problem
 from scenarios.loading import scenario_graph
-from scenarios.mass_testing import MassTestingGeometry, MassTestingState
+from scenarios.mass_testing import MassTestingGeometry, MassTestingState, crew_warnings
 from scenarios.plan import Plan, RouteVisitors
 from scenarios.schema import MassTestingScenario
+
+#: Simulates a plan at the run's seed and returns its KPIs (the kind's simulation, handed in by `command`).
+PlanJudge = Callable[[Plan], Mapping[str, float]]
+#: What the dispatch plan must be no worse on than first come, first served, in the simulation (lower is better).
+BUS_KPIS = ("stranded_visitors", "last_departed_min", "swab_to_bus_min")
 
 BUCKET_S = 300.0
 #: The bus model's grid for a re-plan from the buses' state. A finer one (60 s) is planned with its search
@@ -54,15 +67,19 @@ def testing_forecast(problem, plan: Plan, horizon_s: float) -> dict[str, list[fl
     return out
 
 
-def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
-                          state: MassTestingState | None = None) -> PlanResult:  # fmt: skip
+def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams, state: MassTestingState | None = None,
+                          judge: PlanJudge | None = None) -> PlanResult:  # fmt: skip
     """Staffing and routing, then buses; one plan with both. Re-planned from a `state`
     (`scenarios.mass_testing.mass_testing_state`), visitors keep their sites and the groups sent stay sent; with
     the state's buses, the dispatches start from the riders waiting and the buses where they are at `state.at_s`,
-    for the riders the forecast has still to come, on the grid of `REPLAN_BUCKET_S`."""
+    for the riders the forecast has still to come, on the grid of `REPLAN_BUCKET_S`. With a `judge`, the
+    dispatch orders are kept only if the simulation shows them no worse than first come, first served
+    (`BUS_KPIS`; module docstring)."""
     started = time.perf_counter()
     geo = MassTestingGeometry(scenario, scenario_graph(scenario))
     staff = plan_staffing(scenario, geo, params=params, state=state)
+    if warnings := crew_warnings(scenario):  # the crews are the scenario's; say where a pool cannot make one
+        staff = replace(staff, rationale=(*staff.rationale, *(f"warning: {w}" for w in warnings)))
     if staff.plan is None or scenario.resources.buses is None:
         return staff
     problem = staffing_problem(scenario, geo, state=state)
@@ -92,11 +109,70 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
         f"waiting, {sum(at_bays.idle.values())} buses idle, {len(at_bays.returning)} away; "
         f"{forecast.total():.0f} riders forecast to come",
     )  # fmt: skip
+    lines = (*staff.rationale, *from_state, *(f"buses: {r}" for r in buses.rationale))
+    if judge is not None:
+        adopted, verdict = judged(plan, staff.plan, judge, seed=params.seed,
+                                  from_s=state.at_s if state is not None else None)  # fmt: skip
+        details["buses_adopted"] = float(adopted)
+        lines = (*lines, verdict)
+        if not adopted:
+            plan = staff.plan
+    status, said = overall_status(staff, buses if plan is not staff.plan else None, details)
+    assert staff.plan.meta.solver is not None
+    solver = staff.plan.meta.solver.model_copy(update={"status": status, "gap": max(
+        [v for k, v in details.items() if k.startswith("gap_")], default=staff.plan.meta.solver.gap)})
+    plan = Plan.build(plan.meta.model_copy(update={"solver": solver}), plan.actions)
     return replace(
         staff,
         plan=plan,
+        status=status,
         wall_s=time.perf_counter() - started,
-        rationale=(*staff.rationale, *from_state, *(f"buses: {r}" for r in buses.rationale)),
+        rationale=(*lines, said),
         diagnosis=diagnosis,
         details=details,
     )
+
+
+def overall_status(staff: PlanResult, buses: PlanResult | None, details: dict[str, float]) -> tuple[str, str]:
+    """OPTIMAL only when every sub-model in the plan is proven within its gap (the staffing, and the buses when
+    their orders are kept), otherwise FEASIBLE; each sub-model's gap goes into `details` as `gap_<sub-model>`
+    (`PlanResult.gap` reports the largest); and the rationale line that says so."""
+    parts = [f"staffing {staff.status} (gap {_pct(staff.gap)})"]
+    proven = staff.status == "OPTIMAL"
+    if staff.gap is not None:
+        details["gap_staffing"] = staff.gap
+    if buses is None:
+        parts.append("buses first come, first served (no model)")
+    else:
+        gaps = [relative_gap(buses.objective, buses.bound), buses.details.get("phase2_gap")]
+        known = [g for g in gaps if g is not None]
+        # No bound on a phase: nothing proven about it (counted as a 100% gap).
+        details["gap_buses"] = max(known) if len(known) == len(gaps) else 1.0
+        parts.append(f"buses {buses.status} (gap {_pct(details['gap_buses'])}: last departure "
+                     f"{_pct(gaps[0])}, waiting and bus-km {_pct(gaps[1])})")  # fmt: skip
+        proven = proven and buses.status == "OPTIMAL"
+    status = "OPTIMAL" if proven else "FEASIBLE"
+    return status, f"status {status}: " + "; ".join(parts)
+
+
+def _pct(gap: float | None) -> str:
+    return "none proven" if gap is None else f"{100 * gap:.2f}%"
+
+
+def judged(with_buses: Plan, fcfs: Plan, judge: PlanJudge, *, seed: int,
+           from_s: float | None = None) -> tuple[bool, str]:  # fmt: skip
+    """Whether to keep the dispatch orders: both plans simulated by `judge` at the same seed, the orders kept
+    only if no worse on any of `BUS_KPIS`; and the rationale line that says so. `from_s`: a re-plan's time,
+    before which the buses ran first come, first served (judged as the splice will run them)."""
+    trial = with_buses
+    if from_s is not None:
+        trial = Plan.build(with_buses.meta.model_copy(update={"dispatch_from_s": from_s}), with_buses.actions)
+    planned, served = judge(trial), judge(fcfs)
+    worse = [k for k in BUS_KPIS if planned.get(k, 0.0) > served.get(k, 0.0) + 1e-9]
+    shown = "; ".join(f"{k} {planned.get(k, 0.0):.1f} vs {served.get(k, 0.0):.1f}" for k in BUS_KPIS)
+    if worse:
+        return False, (f"buses: first come, first served kept: in the simulation at seed {seed} (the same random "
+                       f"numbers for both) the dispatch plan is worse on {', '.join(worse)} ({shown}, plan vs "
+                       "first come, first served)")  # fmt: skip
+    return True, (f"buses: the dispatch plan is kept: in the simulation at seed {seed} (the same random numbers "
+                  f"for both) it is no worse than first come, first served ({shown})")  # fmt: skip

@@ -55,7 +55,12 @@ class PlanResult:
 
     @property
     def gap(self) -> float | None:
-        return relative_gap(self.objective, self.bound)
+        """The objective's relative gap to its bound; for a plan of several sub-models, the largest of theirs
+        (`details["gap_<sub-model>"]`, each proven on its own objective), so that FEASIBLE comes with the gap
+        that made it so."""
+        own = relative_gap(self.objective, self.bound)
+        subs = [v for k, v in self.details.items() if k.startswith("gap_")]
+        return own if own is None or not subs else max(own, *subs)
 
     @property
     def feasible(self) -> bool:

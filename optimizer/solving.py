@@ -89,6 +89,8 @@ class Budget:
     deterministic: bool = False
     det_used: float = 0.0
     t0: float = field(default_factory=time.perf_counter)
+    cap_hit: bool = False  # a deterministic budget ran into its wall-clock safety cap (then not reproducible)
+    cap_factor: float = WALL_CAP  # the safety cap, as a multiple of the limit (plus a second)
 
     @property
     def total(self) -> float:
@@ -102,14 +104,21 @@ class Budget:
 
     @property
     def wall_cap_s(self) -> float:
-        return WALL_CAP * self.limit_s + 1.0 if self.deterministic else self.limit_s
+        return self.cap_factor * self.limit_s + 1.0 if self.deterministic else self.limit_s
 
     def left(self, until: float | None = None) -> float:
         """Units left before `until` (a mark) or the end; none once the wall cap is reached."""
         if self.wall() >= self.wall_cap_s:
+            self.cap_hit = self.cap_hit or self.deterministic
             return 0.0
         end = self.total if until is None else min(until, self.total)
         return max(0.0, end - self.used())
+
+    def charge(self, units: float) -> None:
+        """Count work done off CP-SAT's clock in deterministic units (a MIP probe or an LP, each at a fixed rate
+        that does not depend on how long it took; a wall budget counts its seconds itself)."""
+        if self.deterministic:
+            self.det_used += units
 
     def mark(self, share: float) -> float:
         """The point `share` of the way from now to the end: where a phase must stop."""
@@ -118,6 +127,13 @@ class Budget:
     def seconds_left(self) -> float:
         """Wall seconds left (what a solver without deterministic time is given)."""
         return max(0.0, self.wall_cap_s - self.wall()) if self.deterministic else self.left()
+
+    def cap_note(self) -> str | None:
+        """A rationale line when a deterministic budget was stopped by its wall-clock cap, else None."""
+        if not self.cap_hit:
+            return None
+        return (f"stopped by the wall-clock safety cap ({self.wall_cap_s:.0f} s) before its deterministic work "
+                "was done: this plan may differ from a run on a less busy machine")
 
 
 __all__ = ["DET_PER_S", "STATUS_MEANING", "WALL_CAP", "WITH_PLAN", "Budget", "capped", "cp_sat_limits",

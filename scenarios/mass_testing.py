@@ -122,6 +122,24 @@ def pool_role_counts(scenario: MassTestingScenario) -> dict[tuple[str, str], int
     return out
 
 
+def crew_warnings(scenario: MassTestingScenario) -> list[str]:
+    """Where a tester pool cannot staff a booth by itself: too few of a role the booth's crew needs
+    (`testing.swabbers_per_booth`, `registrars_per_booth`), or groups too small to carry one crew together."""
+    roles = roles_of(scenario)
+    counts = pool_role_counts(scenario)
+    crew = sum(roles.values())
+    out = []
+    for name, pool in scenario.resources.testers.items():
+        short = [f"{counts[(name, r)]} {r}{'s' if counts[(name, r)] != 1 else ''} (a booth needs {n})"
+                 for r, n in roles.items() if counts[(name, r)] < n]  # fmt: skip
+        if short:
+            out.append(f"pool {name!r} cannot staff a booth by itself: it has {' and '.join(short)}")
+        if pool.group_size < crew:
+            out.append(f"pool {name!r} sends groups of {pool.group_size}, fewer than a booth's crew of {crew}: "
+                       "a booth opens only when groups arrive together")
+    return out
+
+
 def _proportional(total: int, weights: dict[str, int], *, cap: bool = True) -> dict[str, int]:
     """Split `total` into whole numbers in proportion to `weights` (largest remainder), at most each weight
     when `cap`."""
@@ -234,7 +252,7 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
     actions: list[Action] = [*_nearest_with_room(scenario, geo, open_sites)]
     booths = {s.node: s.booths for s in scenario.testing.sites if s.node in open_sites}
     pools = scenario.resources.testers
-    departures: dict[str, list[int]] = {p: [0, pools[p].group_size] for p in pools}  # pool -> [wave, room]
+    sent_by_role: dict[str, dict[str, list[tuple[str, int]]]] = {}
     for role, per_booth in roles_of(scenario).items():
         available = {name: n for (name, r), n in pool_role_counts(scenario).items() if r == role}
         total = sum(available.values())
@@ -250,8 +268,9 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
                 sent[p].append((s, take))
                 available[p] -= take
                 need[s] -= take
-        for p, legs in sent.items():
-            actions.extend(_waves(scenario, geo, p, role, legs, departures[p]))
+        sent_by_role[role] = sent
+    for p in pools:
+        actions.extend(_waves(scenario, geo, p, {role: sent.get(p, []) for role, sent in sent_by_role.items()}))
     meta = PlanMeta(
         scenario=scenario.name,
         scenario_hash=scenario_hash(scenario),
@@ -263,23 +282,42 @@ def default_plan(scenario: MassTestingScenario, graph: nx.DiGraph | None = None)
     return Plan.build(meta, actions)
 
 
-def _waves(scenario: MassTestingScenario, geo: MassTestingGeometry, pool_name: str, role: str,
-           legs: list[tuple[str, int]], state: list[int]) -> list[AssignStaff]:  # fmt: skip
-    """Cut a pool's assignments (nearest site first) into departure groups of `group_size`; `state` carries
-    the pool's current wave and the room left in it across roles, so no group exceeds `group_size`."""
+def _waves(scenario: MassTestingScenario, geo: MassTestingGeometry, pool_name: str,
+           legs: dict[str, list[tuple[str, int]]]) -> list[AssignStaff]:  # fmt: skip
+    """Cut a pool's assignments of each role (nearest site first) into departure groups of `group_size`.
+
+    Each group is a mixed crew: its seats are shared among the roles in the proportions a booth needs (a
+    swabber and a registrar side by side), so that the first group to arrive opens booths at once. This is how
+    sampling teams were sent (facts.md 2.2: a table's crew is one sampler and one or two registrars) and what
+    puts the Disney baseline on its record (the last swab about 23:00). A pool too small in its groups for
+    every role (`group_size` below the roles) fills each group role after role instead.
+    """
     pool = scenario.resources.testers[pool_name]
-    out = []
-    wave, room = state
-    for site, count in legs:
-        while count > 0:
-            take = min(count, room)
-            at = geo.tester_departure_s(pool, wave)
-            out.append(AssignStaff(at_s=at, pool=pool_name, to=site, count=take, role=role, wave=wave))
-            count -= take
-            room -= take
-            if room == 0:
-                wave, room = wave + 1, pool.group_size
-    state[:] = [wave, room]
+    per_booth = {r: n for r, n in roles_of(scenario).items() if legs.get(r)}
+    seats = _proportional(pool.group_size, per_booth, cap=False)
+    out: list[AssignStaff] = []
+    if all(seats.values()):
+        for role, room_per_wave in seats.items():
+            wave, room = 0, room_per_wave
+            for site, count in legs[role]:
+                while count > 0:
+                    take = min(count, room)
+                    out.append(AssignStaff(at_s=geo.tester_departure_s(pool, wave), pool=pool_name, to=site,
+                                           count=take, role=role, wave=wave))  # fmt: skip
+                    count, room = count - take, room - take
+                    if room == 0:
+                        wave, room = wave + 1, room_per_wave
+        return out
+    wave, room = 0, pool.group_size
+    for role in per_booth:
+        for site, count in legs[role]:
+            while count > 0:
+                take = min(count, room)
+                out.append(AssignStaff(at_s=geo.tester_departure_s(pool, wave), pool=pool_name, to=site, count=take,
+                                       role=role, wave=wave))  # fmt: skip
+                count, room = count - take, room - take
+                if room == 0:
+                    wave, room = wave + 1, pool.group_size
     return out
 
 
@@ -463,6 +501,8 @@ KPIS = (
     Kpi(name="last_departed_min", unit="min after start", better="lower", en="Last visitor left by bus or metro",
         zh="最后一人离开"),
     Kpi(name="stranded_visitors", unit="people", better="lower", en="Visitors not moved out", zh="未能离开的游客"),
+    Kpi(name="swab_to_bus_min", unit="min", better="lower", en="Mean time from swab to bus departure",
+        zh="采样后候车平均时间"),
     Kpi(name="bus_km", unit="km", better="lower", en="Bus distance driven", zh="大巴行驶里程"),
     Kpi(name="tester_hours", unit="tester-hours", better="lower", en="Tester time on site", zh="采样人员工时"),
     Kpi(name="visitors", unit="people", better="neither", en="Visitors to test", zh="需采样游客"),

@@ -632,6 +632,12 @@ class MassTestingModel:
                           walk_speed_mps=self.s.testing.walk_speed_mps)[station]  # fmt: skip
         return row
 
+    def _swab_to_bus_min(self, gone: np.ndarray) -> float:
+        """The bus riders' mean minutes from the end of their swab to their bus's departure (the walk to the bay
+        included; riders turned away by the closed metro station count from their swab too)."""
+        riders = gone & (self.final_mode == BUS)
+        return float((self.departed[riders] - self.swab_end[riders]).mean() / 60) if riders.any() else 0.0
+
     def _result(self, wall_s: float) -> SimResult:
         env, s = self.env, self.s
         tested = np.isfinite(self.swab_end)
@@ -652,6 +658,7 @@ class MassTestingModel:
             "max_queue": float(max((site.max_queue for site in self.sites.values()), default=0)),
             "last_departed_min": float(self.departed.max() / 60) if departed.all() and self.n else horizon_min,
             "stranded_visitors": float(self.n - int(departed.sum())),
+            "swab_to_bus_min": self._swab_to_bus_min(tested & departed),
             "bus_km": round(self.bus_km, 3),
             "tester_hours": round(tester_hours, 3),
         }

@@ -47,3 +47,38 @@ def test_reported_gap_is_honest(disney):
     assert result.gap < 0.01
     sim = simulate(scenario, result.plan, seed=1).kpis
     assert abs(sim["last_tested_min"] * 60 - result.objective) < 10 * 60
+
+
+#: The record (facts.md 2.1): "sampling wrapped up" at 23:00 (Shanghai Daily) and visitors "basically all gone" at
+#: about 23:30 (Pudong police), minutes after the 18:05 start. Both are reported rounded to the half hour, so the
+#: default plan, which is what happened, is held within a quarter of an hour of each.
+RECORD_LAST_SWAB_MIN = 295.0
+RECORD_ALL_GONE_MIN = 325.0
+RECORD_TOLERANCE_MIN = 15.0
+
+
+@pytest.mark.parametrize("seed", [20211031, 1, 2])
+def test_the_default_plan_replays_the_record(seed):
+    """The default plan's last swab comes within 15 minutes of 23:00 and its last visitor leaves within 15
+    minutes of 23:30, at the scenario's seed and two others, with everyone tested and moved out."""
+    scenario = load_scenario("disney_mass_testing")
+    kpis = simulate(scenario, default_plan(scenario), seed=seed).kpis
+    assert abs(kpis["last_tested_min"] - RECORD_LAST_SWAB_MIN) <= RECORD_TOLERANCE_MIN
+    assert abs(kpis["last_departed_min"] - RECORD_ALL_GONE_MIN) <= RECORD_TOLERANCE_MIN
+    assert kpis["tested"] == kpis["visitors"] == 33_863
+    assert kpis["stranded_visitors"] == 0
+
+
+def test_every_group_of_the_default_plan_is_a_mixed_crew():
+    """Each group the default plan sends carries swabbers and registrars in the booths' one-to-one proportion
+    (at most one apart), so that no booth waits for its registrar behind a wave of swabbers."""
+    from collections import Counter
+
+    from scenarios.plan import AssignStaff
+
+    scenario = load_scenario("disney_mass_testing")
+    seats: Counter[tuple[str, int, str]] = Counter()
+    for act in default_plan(scenario).of_type(AssignStaff):
+        seats[(act.pool, act.wave, act.role)] += act.count
+    for pool, wave in {(p, w) for p, w, _ in seats}:
+        assert abs(seats[(pool, wave, "swabber")] - seats[(pool, wave, "registrar")]) <= 1, (pool, wave)

@@ -12,7 +12,7 @@ import pytest
 from command.errors import BadInput, Conflict
 from command.sweeps import run_sweep, variants_from
 from scenarios import load_scenario
-from simulation.sweep import breach_probability, replication_seed, summarise
+from simulation.sweep import breach_probability, replication_seed, summarise, tasks
 from simulation.theory import mmc_mean_wait
 
 DATA = Path(__file__).parent / "data"
@@ -26,12 +26,32 @@ def _short(tmp_path: Path, name: str, **kwargs):
                      seed=kwargs.pop("seed", 11), **kwargs)  # fmt: skip
 
 
-def test_seeds_depend_only_on_the_root_and_the_place_in_the_sweep():
-    """Replication seeds come from (root, variant, replication), differ from each other, and fit a scenario seed."""
-    seeds = {replication_seed(5, v, r) for v in range(3) for r in range(50)}
+def test_seeds_depend_only_on_the_root_and_the_replication():
+    """Replication seeds come from (root, replication), differ from each other, fit a scenario seed, and are the
+    same in every variant (common random numbers)."""
+    seeds = {replication_seed(5, r) for r in range(150)}
     assert len(seeds) == 150
     assert all(0 <= s < 2**63 for s in seeds)
-    assert replication_seed(5, 1, 7) == replication_seed(5, 1, 7) != replication_seed(6, 1, 7)
+    assert replication_seed(5, 7) == replication_seed(5, 7) != replication_seed(6, 7)
+    by_variant = {}
+    for task in tasks(5, 3, 4):
+        by_variant.setdefault(task.replication, set()).add(task.seed)
+    assert all(len(seeds) == 1 for seeds in by_variant.values()) and len(by_variant) == 4
+
+
+def test_variants_that_differ_only_where_nothing_binds_give_the_same_answer(tmp_path):
+    """With 8 booths, 16 and 20 testers swab at the same rate: on common random numbers every replication of the
+    two variants is the same, so the sweep cannot say that the larger team misses the target more often (with
+    independent draws per variant it could, by luck alone)."""
+    report = run_sweep(TINY, replications=6, out=tmp_path / "crn", engine="serial", seed=11, vary=[
+        "clock.horizon_s=5400", "resources.testers.local.shift_s=5400", "thresholds.target_finish_s=5370",
+        "resources.testers.local.group_size=20", "resources.testers.local.count=16,20"])  # fmt: skip
+    rows = {(r["variant"], r["replication"]): r["kpis"] for r in report.rows}
+    testing = ("last_tested_min", "mean_wait_min", "p95_wait_min", "max_queue", "tested")
+    assert all(rows[(0, r)][k] == rows[(1, r)][k] for r in range(6) for k in testing)
+    assert rows[(0, 0)]["tester_hours"] < rows[(1, 0)]["tester_hours"]  # the variants do differ
+    first, second = report.summary["variants"]
+    assert first["breaches"] == second["breaches"]
 
 
 def test_variants_are_the_cartesian_product_of_the_varied_fields():

@@ -85,7 +85,8 @@ def plan_buses(
         bound=bound,
         wall_s=wall,
         seed=params.seed,
-        rationale=(*rationale(out, scenario.clock.label), *coarse_lines),
+        rationale=(*rationale(out, scenario.clock.label), *coarse_lines,
+                   *(() if out.cap_note is None else (out.cap_note,))),
         diagnosis=diagnosis(out, scenario.clock.label),
         details=details,
     )

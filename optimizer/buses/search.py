@@ -40,6 +40,9 @@ from optimizer.result import SolveParams, relative_gap
 from optimizer.solving import DET_PER_S, Budget
 
 DEFAULT_PARAMS = SolveParams()
+# The wall-clock safety cap of a deterministic bus search, as a multiple of its limit: building the models in
+# Python is not charged to CP-SAT's deterministic clock and takes three times as long on a busy machine.
+WALL_CAP_BUSES = 10.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def min_fleet(problem: BusProblem, *, params: SolveParams, options: BusOptions =
     short, so at least one more).
     """
     p = problem
-    budget = budget or Budget(params.time_limit_s, deterministic=options.deterministic)
+    budget = budget or Budget(params.time_limit_s, deterministic=options.deterministic, cap_factor=WALL_CAP_BUSES)
     floor = 1 if fleet_fails else 0
     # Everyone must have reached a bay by the target's last dispatch moment.
     if p.target_step < 0 or p.arrival_step is None or p.arrival_step > p.target_step:
@@ -109,6 +112,7 @@ class BusOutcome:
     phase1_s: float = 0.0  # wall seconds until phase 1 ended
     phase2_s: float = 0.0
     neighbourhoods: int = 0  # phase 2's large-neighbourhood steps
+    cap_note: str | None = None  # set when a deterministic search was stopped by its wall-clock safety cap
 
     def minutes(self, buckets: float) -> float:
         """Phase 1 in minutes after the start: the last departure (plus G + 1 buckets a stranded rider)."""
@@ -323,7 +327,7 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, op
     e.g. a coarser grid's plan through `regrid_schedule`); a start that needs more buses than there are is
     ignored."""
     p = problem
-    budget = Budget(params.time_limit_s, deterministic=options.deterministic)
+    budget = Budget(params.time_limit_s, deterministic=options.deterministic, cap_factor=WALL_CAP_BUSES)
     for n, given in enumerate(starts):
         if np.shape(given) != p.riders.shape:
             raise ValueError(f"starts[{n}]: shape {np.shape(given)} is not the problem's {p.riders.shape}")
@@ -355,7 +359,7 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, op
     need = None
     if missed and options.diagnose:
         sub = Budget(0.5 * budget.left() / (DET_PER_S if budget.deterministic else 1.0) + 0.05,
-                     deterministic=budget.deterministic)  # fmt: skip
+                     deterministic=budget.deterministic, cap_factor=WALL_CAP_BUSES)  # fmt: skip
         need = min_fleet(p, params=params, options=options, budget=sub, fleet_fails=proven_missed)
         budget.det_used += sub.det_used
         if need.dispatch is not None:  # the fleet meets the target after all: a better phase 1 plan
@@ -382,7 +386,7 @@ def solve_buses(problem: BusProblem, *, params: SolveParams = DEFAULT_PARAMS, op
         last_bound_source=one.source, wait_value=two.value, wait_bound=two.bound,
         phase_status=(one.status, two.status), probes=tuple(one.probes), need=need, missed=missed,
         proven_missed=proven_missed, phase1_s=phase1_s, phase2_s=budget.wall() - phase1_s,
-        neighbourhoods=two.neighbourhoods,
+        neighbourhoods=two.neighbourhoods, cap_note=budget.cap_note(),
     )  # fmt: skip
 
 

@@ -12,6 +12,10 @@ One module per job:
 - `explain`: the plan actions, the rationale, what more would buy, and the diagnosis (`diagnose_staffing`);
 - `planning`: the entry point, `plan_staffing`.
 
+The search is deterministic by default (`StaffingOptions.deterministic`): its MIPs stop on a node limit and are
+charged a fixed share of the time limit whatever they took, so the same input gives the same plan however busy
+the machine is; the wall clock is only a safety cap, and the rationale says when it was hit (`search`).
+
 The formulations measured against the bisection (a direct time-grid MIP, CP-SAT probes) are not part of the
 product: they live in benchmarks/staffing_formulations.py and plug in as a `Formulation`.
 """

@@ -22,7 +22,7 @@ from optimizer.staffing.problem import (
     StaffingProblem,
     staffing_problem,
 )
-from optimizer.staffing.search import LpSearch, Search, _gap
+from optimizer.staffing.search import LP_S, PROBE_NODES, WALL_CAP_STAFFING, LpSearch, Search, _gap, charge
 from scenarios.mass_testing import MassTestingGeometry
 from scenarios.plan import AssignStaff, Plan, PlanMeta, RouteVisitors
 from scenarios.schema import MassTestingScenario
@@ -164,7 +164,9 @@ def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Callable[[f
     lp = FluidModel(big, integer=False)
     lp.set_makespan(finish_by_s)
     lp.minimise_testers()
-    if lp.solve(max(0.01, budget.left())) != "OPTIMAL":
+    lp_status = lp.solve(max(0.01, budget.seconds_left()))
+    charge(budget, lp, LP_S)
+    if lp_status != "OPTIMAL":
         found = LpSearch(big, budget=budget).threshold(tol=1e-3)
         earliest = None if found is None else found[0]
         walks = [float(np.min(big.walk[z])) for z in range(len(big.zones)) if big.mass[z] > 0]
@@ -177,8 +179,10 @@ def diagnose(problem: StaffingProblem, finish_by_s: float, *, label: Callable[[f
     mip = FluidModel(big, integer=True, backend=options.backend, params=params)
     mip.set_makespan(finish_by_s)
     mip.minimise_testers()
+    if budget.deterministic:
+        mip.node_limit = PROBE_NODES
     found_n: int | None = None
-    if mip.solve(max(0.01, budget.left())) in ("OPTIMAL", "FEASIBLE"):
+    if mip.solve(max(0.01, budget.seconds_left())) in ("OPTIMAL", "FEASIBLE"):
         value, best_bound = mip.objective()
         found_n, bound = round(value), max(bound, best_bound)
     needed = max(0, math.ceil(bound - 1e-6))
@@ -203,4 +207,5 @@ def diagnose_staffing(scenario: MassTestingScenario, geometry: MassTestingGeomet
         finish_by_s = scenario.clock.horizon_s
     problem = staffing_problem(scenario, geometry)
     return diagnose(problem, finish_by_s, label=scenario.clock.label, params=params, options=options,
-                    budget=Budget(params.time_limit_s))  # fmt: skip
+                    budget=Budget(params.time_limit_s, deterministic=options.deterministic,
+                                  cap_factor=WALL_CAP_STAFFING))  # fmt: skip

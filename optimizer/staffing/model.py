@@ -21,8 +21,11 @@ rows of its own to them).
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ortools.linear_solver import linear_solver_pb2, pywraplp
@@ -137,6 +140,7 @@ class FluidModel:
     def __init__(self, problem: StaffingProblem, *, integer: bool, backend: str = "HIGHS",
                  split_zones: bool = True, elastic: bool = False, params: SolveParams = DEFAULT_PARAMS):  # fmt: skip
         self.problem, self.integer, self.backend, self.seed = problem, integer, backend, params.seed
+        self.node_limit: int | None = None  # a MIP's deterministic work limit (see `solve`)
         solver = self.solver = pywraplp.Solver.CreateSolver(backend if integer else "GLOP")
         if solver is None:
             raise ValueError(f"OR-Tools has no {backend!r} solver in this build")
@@ -273,6 +277,10 @@ class FluidModel:
     def solve(self, time_limit_s: float, *, relative_gap: float = 0.0) -> str:
         """Solve the model as it stands: OPTIMAL, FEASIBLE, INFEASIBLE or UNKNOWN.
 
+        With `node_limit` set (a deterministic search), a MIP stops after that many branch-and-bound nodes, the
+        same work on any machine, and `time_limit_s` is only the safety cap; a MIP stopped by the node limit
+        reports UNKNOWN (OR-Tools passes on no incumbent then), which the search treats as undecided.
+
         An LP is re-solved in place (GLOP starts from the last basis). A MIP is solved by a fresh solver
         loaded from the model's proto: SCIP does not re-solve a modified model reliably through pywraplp.
         """
@@ -289,12 +297,16 @@ class FluidModel:
         fresh = pywraplp.Solver.CreateSolver(self.backend)
         fresh.LoadModelFromProto(proto)
         fresh.SetTimeLimit(max(1, int(1000 * time_limit_s)))
+        nodes = self.node_limit
         if self.backend == "SCIP":
-            fresh.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {self.seed}\n")
+            fresh.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {self.seed}\n"
+                                                      + (f"limits/totalnodes = {nodes}\n" if nodes else ""))
         elif self.backend == "HIGHS":  # no banner on stdout (it would spoil `--json`), and our seed
-            fresh.SetSolverSpecificParametersAsString(f"output_flag=false\nrandom_seed={self.seed}\n")
+            fresh.SetSolverSpecificParametersAsString(f"output_flag=false\nrandom_seed={self.seed}\n"
+                                                      + (f"threads=1\nmip_max_nodes={nodes}\n" if nodes else ""))
         mp.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, max(relative_gap, 1e-9))
-        status = mip_status(fresh.Solve(mp))
+        with _stdout_silenced():  # HiGHS 1.12 prints a debug line on stdout from its MIP code (it would spoil --json)
+            status = mip_status(fresh.Solve(mp))
         if status in ("OPTIMAL", "FEASIBLE"):
             values = [v.solution_value() for v in fresh.variables()]
             self._value = lambda v: values[v.index()]
@@ -315,6 +327,21 @@ class FluidModel:
         x = {key: round(value(v)) for key, v in self.x.items() if value(v) > 0.5}
         y = {key: value(v) for key, v in self.y.items() if value(v) > 1e-9}
         return Assignment(x, _normalise_shares(y))
+
+
+@contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """The process's standard output (file descriptor 1, where a solver's C++ code writes) sent to the null device
+    while inside; Python's own `sys.stdout` is flushed first so that nothing of it is lost."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _normalise_shares(y: dict[tuple[int, int], float]) -> dict[tuple[int, int], float]:

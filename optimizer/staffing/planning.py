@@ -20,7 +20,7 @@ from optimizer.staffing.problem import (
     assignment_of,
     staffing_problem,
 )
-from optimizer.staffing.search import ABS_TOL_S, BISECTION, Formulation, _gap, second_phase
+from optimizer.staffing.search import ABS_TOL_S, BISECTION, WALL_CAP_STAFFING, Formulation, _gap, second_phase
 from scenarios.loading import scenario_hash
 from scenarios.mass_testing import MassTestingGeometry, MassTestingState
 from scenarios.plan import Plan, PlanMeta, SolverStats
@@ -47,7 +47,8 @@ def plan_staffing(
     `formulation` is the first phase's search: the bisection, unless a benchmark measures another.
     """
     started = time.perf_counter()
-    budget = Budget(params.time_limit_s, t0=started)
+    budget = Budget(params.time_limit_s, deterministic=options.deterministic, t0=started,
+                    cap_factor=WALL_CAP_STAFFING)
     problem = staffing_problem(scenario, geometry, state=state)
     label = scenario.clock.label
     target = scenario.thresholds.target_finish_s
@@ -56,6 +57,9 @@ def plan_staffing(
     def result(plan: Plan | None, status: str, objective: float | None, bound: float | None,
                lines: list[str], diagnosis: str | None) -> PlanResult:  # fmt: skip
         details["wall_s"] = time.perf_counter() - started
+        if (note := budget.cap_note()) is not None:  # said, so that nobody takes the plan for reproducible
+            lines = [*lines, f"staffing {note}"]
+            details["wall_cap_hit"] = 1.0
         return PlanResult(plan=plan, status=status, objective=objective,
                           bound=float(bound) if bound is not None and math.isfinite(bound) else None,
                           wall_s=details["wall_s"], seed=params.seed, rationale=tuple(lines),
@@ -63,7 +67,8 @@ def plan_staffing(
 
     def diagnosis_by(finish_by_s: float) -> str:
         return diagnose(problem, finish_by_s, label=label, params=params, options=options,
-                        budget=Budget(params.time_limit_s)).message
+                        budget=Budget(params.time_limit_s, deterministic=options.deterministic,
+                                      cap_factor=WALL_CAP_STAFFING)).message
 
     if stuck := problem.stranded_zones():
         return result(None, "INFEASIBLE", None, None, [], f"visitors of {_names(stuck)} cannot walk to any test site")
@@ -100,7 +105,8 @@ def plan_staffing(
     lines, booth_sites = rationale(problem, outcome, search, label)
     if options.marginal:
         lines += marginal_values(search, options=options, booth_sites=booth_sites,
-                                 budget=Budget(max(1.0, params.time_limit_s / 2)))
+                                 budget=Budget(max(1.0, params.time_limit_s / 2), deterministic=options.deterministic,
+                                                 cap_factor=WALL_CAP_STAFFING))
     diagnosis = None
     if target is not None:
         details["target_met"] = float(outcome.makespan_s <= target)

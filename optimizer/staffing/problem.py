@@ -41,6 +41,10 @@ class StaffingOptions:
     secondary: bool = True  # run the second phase at all
     marginal: bool = True  # say what more testers or booths would buy (re-solving the LP relaxation)
     extra_testers: int = 10  # the unit of more testers in the marginal analysis
+    # Count work, not seconds (node-limited MIPs, each charged a fixed share of the time limit), so that the
+    # same input gives the same plan however busy the machine is; the wall clock only a safety cap
+    # (`optimizer.staffing.search`, PROBE_S).
+    deterministic: bool = True
 
 
 DEFAULT_OPTIONS = StaffingOptions()

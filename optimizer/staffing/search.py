@@ -23,12 +23,33 @@ from typing import Protocol
 import numpy as np
 
 from optimizer.result import SolveParams
-from optimizer.solving import Budget
+from optimizer.solving import DET_PER_S, Budget
 from optimizer.staffing.fluid import score
 from optimizer.staffing.model import FluidModel
 from optimizer.staffing.problem import Assignment, StaffingOptions, StaffingProblem
 
 ABS_TOL_S = 0.01  # makespans this close count as equal, whatever the relative gap
+# A deterministic search (`StaffingOptions.deterministic`) counts work, not seconds: each MIP (a probe, the second
+# phase) stops after PROBE_NODES branch-and-bound nodes and is charged a fixed share of the time limit, each LP
+# LP_S, whatever they took (`Budget.charge`); the wall clock is only the budget's safety cap. The shares are the
+# typical wall times on the Disney cases on a quiet machine, where the root node decides every probe: PROBE_S
+# from the start (0.6-2 s), PROBE_FIXED_S re-planning with the routing fixed (1-11 s at 18:50, median about 7;
+# charged 5 s, so that a 10 s limit still makes three probes); LP_S a warm-started shortfall LP's.
+PROBE_NODES = 100
+PROBE_S = 2.5
+PROBE_FIXED_S = 5.0
+LP_S = 0.05
+REFERENCE_VARIABLES = 12_680  # the Disney model's size, at which the shares were measured; a model is charged in
+#                               proportion to its variables (a small one is cheap to solve)
+# The staffing budget's wall-clock safety cap, as a multiple of its limit: wider than CP-SAT's (`WALL_CAP`), since a
+# MIP cannot be stopped on a deterministic clock part-way through its root node (which took up to 22 s with
+# four times as many busy processes as cores).
+WALL_CAP_STAFFING = 10.0
+
+
+def probe_s(problem: StaffingProblem) -> float:
+    """What a MIP of this problem is charged, in seconds of the limit at the reference size."""
+    return PROBE_FIXED_S if problem.fixed_shares is not None else PROBE_S
 
 
 class Probe(Protocol):
@@ -55,6 +76,12 @@ class Formulation(Protocol):
 
     def search(self, problem: StaffingProblem, *, params: SolveParams, options: StaffingOptions, budget: Budget,
                incumbent: Assignment | None) -> Search: ...  # fmt: skip
+
+
+def charge(budget: Budget, model: FluidModel, seconds: float) -> None:
+    """Charge a solve of `model` to a deterministic budget: `seconds` (`probe_s`, LP_S) at the reference size,
+    in proportion to the model's variables elsewhere; a wall budget counts its own seconds."""
+    budget.charge(seconds * DET_PER_S * model.solver.NumVariables() / REFERENCE_VARIABLES)
 
 
 def quick_lower_bound(problem: StaffingProblem) -> float:
@@ -114,7 +141,9 @@ class LpSearch:
     def shortfall(self, t: float) -> float | None:
         """Visitors not swabbed by `t` in the best LP plan (None if the LP did not finish in time)."""
         self.model.set_makespan(t)
-        if self.model.solve(max(0.01, self.budget.left())) != "OPTIMAL":
+        status = self.model.solve(max(0.01, self.budget.seconds_left()))
+        charge(self.budget, self.model, LP_S)
+        if status != "OPTIMAL":
             return None
         return self.model.objective()[0]
 
@@ -222,6 +251,8 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
         out.offer(problem, incumbent)
     out.model = FluidModel(problem, integer=True, backend=options.backend, split_zones=options.split_zones,
                            params=params)  # fmt: skip
+    if budget.deterministic:
+        out.model.node_limit = PROBE_NODES
     probe: Probe = out.model
     if probe_by is not None:
         probe = probe_by(problem, split_zones=options.split_zones, params=params)
@@ -229,16 +260,25 @@ def search_makespan(problem: StaffingProblem, *, params: SolveParams, options: S
     trial, step = min(out.lp_s, top), 0.0
     if math.isfinite(out.best_s):  # a plan to beat: start halfway between it and the bound
         trial = (out.lower_s + out.best_s) / 2
-    while budget.left() > 0:
+    # A deterministic search keeps a probe's worth for the second phase (but makes one probe whatever the limit).
+    size = out.model.solver.NumVariables() / REFERENCE_VARIABLES
+    reserve = probe_s(problem) * DET_PER_S * size if budget.deterministic and options.secondary else 0.0
+    first = True
+    while budget.left() > reserve or (first and budget.left() > 0):
+        first = False
         started = time.perf_counter()
         probe.set_makespan(trial)
-        left = budget.left()
-        allowed = left
-        if problem.fixed_shares is not None:
-            # With the routing fixed, a probe near the LP's threshold can be slow to decide: a probe gets a
-            # quarter of what is left, and an undecided one moves the bisection on.
-            allowed = max(1.0, allowed / 4)
-        status = probe.solve(min(allowed, left))
+        if budget.deterministic:  # the node limit stops it; the wall clock only at the safety cap
+            status = probe.solve(max(0.01, budget.seconds_left()))
+            charge(budget, out.model, probe_s(problem))
+        else:
+            left = budget.left()
+            allowed = left
+            if problem.fixed_shares is not None:
+                # With the routing fixed, a probe near the LP's threshold can be slow to decide: a probe gets a
+                # quarter of what is left, and an undecided one moves the bisection on.
+                allowed = max(1.0, allowed / 4)
+            status = probe.solve(min(allowed, left))
         out.probes.append((trial, status, time.perf_counter() - started))
         if status in ("OPTIMAL", "FEASIBLE"):
             out.offer(problem, probe.assignment())
@@ -319,13 +359,14 @@ def second_phase(search: Search, *, params: SolveParams, options: StaffingOption
     model, problem = search.model, search.model.problem
     limit = search.best_s * (1 + options.makespan_slack)
     fallback = send_spares(problem, search.best) if options.send_all_testers else search.best
-    if not options.secondary or budget.left() < 0.05:
+    if not options.secondary or budget.left() < (0.01 if budget.deterministic else 0.05):
         return SecondPhase(fallback, "SKIPPED")
     model.set_makespan(limit * (1 + 1e-9) + 1e-6)
     if options.send_all_testers:
         model.add_all_testers_sent()  # Every tester who can reach a site is sent.
     model.minimise_walk_and_travel(options)
-    status = model.solve(budget.left(), relative_gap=params.relative_gap)
+    status = model.solve(budget.seconds_left(), relative_gap=params.relative_gap)
+    charge(budget, model, probe_s(problem))
     if status not in ("OPTIMAL", "FEASIBLE"):
         return SecondPhase(fallback, status)
     a = model.assignment()
