@@ -74,15 +74,27 @@ def builtin_graph_dir() -> Path:
     return Path(str(resources.files("scenarios") / "data" / "graphs"))
 
 
+def builtin_osm_dir() -> Path:
+    """The OpenStreetMap extracts shipped with Yiwang (ODbL; `SOURCE.txt` beside them says where from)."""
+    return Path(str(resources.files("scenarios") / "data" / "osm"))
+
+
+def _builtin_files() -> dict[str, Path]:
+    found = {p.stem: p for p in builtin_graph_dir().glob("*.geojson")}
+    found.update({p.stem: p for p in builtin_osm_dir().glob("*.osm")})
+    return found
+
+
 def builtin_graph_names() -> list[str]:
-    """Names of the graphs shipped with Yiwang."""
-    return sorted(p.stem for p in builtin_graph_dir().glob("*.geojson"))
+    """Names of the graphs shipped with Yiwang: the GeoJSON graphs and the OpenStreetMap extracts."""
+    return sorted(_builtin_files())
 
 
 def resolve_graph_path(ref: str, base_dir: Path | None = None) -> Path:
     """Find a graph by built-in name, or by path (relative paths against `base_dir`)."""
-    if ref in builtin_graph_names():
-        return builtin_graph_dir() / f"{ref}.geojson"
+    builtin = _builtin_files()
+    if ref in builtin:
+        return builtin[ref]
     path = Path(ref).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
