@@ -424,7 +424,8 @@ def _main_component(graph: nx.DiGraph, prefix: str, strong: bool) -> list[str]:
         return []
     found = nx.strongly_connected_components(layer) if strong else nx.weakly_connected_components(layer)
     parts: list[set[str]] = [set(c) for c in found]
-    return sorted(max(parts, key=lambda c: (len(c), min(c))))
+    biggest = max(len(c) for c in parts)
+    return sorted(min((c for c in parts if len(c) == biggest), key=min))
 
 
 def graph_from_osm(data: OsmExtract, *, name: str, label: str) -> nx.DiGraph:
