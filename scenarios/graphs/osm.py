@@ -477,6 +477,7 @@ def graph_from_osm(data: OsmExtract, *, name: str, label: str) -> nx.DiGraph:
                 _add(graph, b, a, {**base, "geometry": geom[::-1]})
 
     _tunnel_portals(graph)
+    _name_junctions(graph)
     _add_places(graph, data, place_nodes, place_ways)
     lons = [p[0] for *_, g in graph.edges(data="geometry") for p in g]
     lats = [p[1] for *_, g in graph.edges(data="geometry") for p in g]
@@ -491,6 +492,18 @@ def _shared(refs: Sequence[int], rings: Sequence[Sequence[int]]) -> set[int]:
         return set()
     on = set(refs)
     return {n for ring in rings for n in ring if n in on}
+
+
+def _name_junctions(graph: nx.DiGraph) -> None:
+    """A junction is named after the streets that meet there (`成都北路 / 延安东路`), so that a planner finds it."""
+    for n, d in graph.nodes(data=True):
+        if d["kind"] != "junction":
+            continue
+        streets = sorted({e["name"] for *_, e in graph.out_edges(n, data=True) if e["name"]}
+                         | {e["name"] for *_, e in graph.in_edges(n, data=True) if e["name"]})  # fmt: skip
+        if streets:
+            d["name"] = " / ".join(streets[:3])
+            d["name_zh"] = d["name"] if re.search(r"[\u4e00-\u9fff]", d["name"]) else ""
 
 
 def _tunnel_portals(graph: nx.DiGraph) -> None:
