@@ -35,6 +35,7 @@ from scenarios.graphs.geometry import (
     polyline_length_m,
 )
 from scenarios.graphs.osm import load_osm
+from scenarios.graphs.overlay import apply_overlay
 
 # --------------------------------------------------------------------------------------------- loading
 
@@ -387,5 +388,13 @@ def summarise(graph: nx.DiGraph) -> GraphSummary:
 
 
 def scenario_graph(scenario: Any) -> nx.DiGraph:
-    """The (frozen, cached) city graph a validated scenario runs on."""
-    return load_graph(scenario.graph)
+    """The (frozen, cached) city graph a validated scenario runs on, with the scenario's overlay applied."""
+    overlay = getattr(scenario, "overlay", None)
+    if overlay is None:
+        return load_graph(scenario.graph)
+    return _overlaid(scenario.graph, overlay)
+
+
+@lru_cache(maxsize=16)
+def _overlaid(ref: str, overlay: Any) -> nx.DiGraph:
+    return apply_overlay(load_graph(ref), overlay, file=str(ref))

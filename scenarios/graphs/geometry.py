@@ -28,6 +28,7 @@ class EdgeData(TypedDict, total=False):
     mode: str
     length_m: float
     free_speed_mps: float
+    width_m: float
 
 #: Shanghai's administrative extent, generously: every built-in graph lies inside it.
 SHANGHAI_BBOX = (120.85, 30.66, 122.12, 31.88)
