@@ -25,15 +25,18 @@ def run(
     time_limit: Annotated[float, typer.Option(help="Optimiser time limit per model, seconds.", min=0.1)] = 10.0,
 ) -> None:
     """Simulate the baseline, optimise, simulate the plan, and compare their KPIs."""
-    from command.runs import kpi_rows, run_scenario, write_outputs
+    from command.runs import kpi_rows, run_loaded, write_outputs
     from optimizer.result import SolveParams
+    from scenarios.checks import load_checked
 
+    scenario, warnings = load_checked(ref, overrides=set_ or [])  # what validate refuses is never run
+    for finding in warnings:
+        say(str(finding), err=True)
     console = out_console(stderr=True)
     with console.status("starting") as status:
-        outcome = run_scenario(
-            ref,
+        outcome = run_loaded(
+            scenario,
             seed=seed,
-            overrides=set_ or [],
             optimize=not no_optimize,
             params=SolveParams(time_limit_s=time_limit),
             progress=lambda msg: status.update(msg),
