@@ -399,14 +399,47 @@ class MassTestingScenario(ScenarioBase):
 # ------------------------------------------------------------------------------------------ crowd
 
 
+class Release(Model):
+    """A crowd let out at once (a venue emptying, people already there at the start): `people` come out of the
+    origins from `at_s`, evenly over `over_s` (the arrivals it stands for: `profile`)."""
+
+    at_s: Seconds = 0.0
+    people: Count
+    over_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+
+    def profile(self) -> ArrivalProfile:
+        """The deterministic arrival profile of the release."""
+        return ArrivalProfile(process="deterministic", periods=(
+            RatePeriod(from_s=self.at_s, rate_per_h=self.people * 3600 / self.over_s),
+            RatePeriod(from_s=min(self.at_s + self.over_s, MAX_SECONDS), rate_per_h=0.0)))  # fmt: skip
+
+
 class CrowdDemand(Model):
-    """People arriving per hour in all, where they come in (origin shares) and where they head (destinations)."""
+    """People arriving per hour in all, where they come in (origin shares) and where they head (destinations).
+
+    `release` instead of `arrivals` lets a crowd out at a time (it is written as the arrivals it stands for)."""
 
     arrivals: ArrivalProfile
+    release: Release | None = None
     origins: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Share] = Field(min_length=1)
     destinations: dict[Annotated[str, NodeRef(("viewing_area", "square", "promenade", "plaza", "zone"))], Share] = (
         Field(min_length=1)
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arrivals_of_release(cls, data: Any) -> Any:
+        """A valid `release` stands for its arrivals (left to the field checks if it is not valid)."""
+        if not isinstance(data, dict) or data.get("release") is None:
+            return data
+        try:
+            computed = Release.model_validate(data["release"]).profile().model_dump(mode="json")
+        except ValueError:
+            return {"arrivals": {"periods": [{"from_s": 0, "rate_per_h": 0}]}, **data}
+        given = data.get("arrivals")
+        if given is not None and given != computed:
+            raise ValueError("give demand.arrivals or demand.release, not both")
+        return {**data, "arrivals": computed}
 
     @model_validator(mode="after")
     def _shares(self) -> CrowdDemand:
