@@ -90,7 +90,8 @@ def horizon_checks(scenario: Any, file: str) -> list[Finding]:
     """A horizon that looks like minutes written as seconds."""
     h = scenario.clock.horizon_s
     if h < MINUTES_SUSPECT_S:
-        return [warning(file, "clock.horizon_s", f"{h:g} s is only {h / 60:g} minutes; if {h:g} minutes were meant, "
+        minutes = f"{h / 60:g} minute{'' if h == 60 else 's'}"
+        return [warning(file, "clock.horizon_s", f"{h:g} s is only {minutes}; if {h:g} minutes were meant, "
                         f"write {h * 60:g}")]  # fmt: skip
     return []
 
@@ -209,6 +210,9 @@ def crowd_checks(scenario: Any, graph: nx.DiGraph, file: str) -> list[Finding]:
                        "this team never arrives")  # fmt: skip
     for i, show in enumerate(scenario.shows):
         found += _late(file, f"shows[{i}].start_s", show.start_s, h, "the show never starts")
+    release = getattr(scenario.demand, "release", None)
+    if release is not None:
+        found += _late(file, "demand.release.at_s", release.at_s, h, "nobody is let out before the run ends")
     origins = [o for o, share in scenario.demand.origins.items() if share > 0]
     dests = [d for d, share in scenario.demand.destinations.items() if share > 0]
     exits = list(scenario.exits)
