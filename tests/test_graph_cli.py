@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from scenarios import load_graph
@@ -30,6 +31,19 @@ def test_the_summary_lists_nodes_by_kind_and_edges_by_mode():
     assert "nodes by kind: bus_bay 1, junction 15, metro_exit 1, square 1, tunnel_portal 2" in done.stdout
     assert re.search(r"stair\s+2\s", done.stdout) and re.search(r"tunnel\s+2\s", done.stdout)
     assert "© OpenStreetMap contributors" in done.stdout
+
+
+def test_the_summary_says_when_a_network_falls_into_parts():
+    """The town's walkways fall into two parts (the tunnel's far side is walked only along the tertiary road) and
+    its roads into strongly connected parts (one-way streets), as networkx counts them."""
+    done = yiwang("graph", str(TOWN))
+    g = load_graph(TOWN)
+    walk = g.edge_subgraph([(u, v) for u, v, m in g.edges(data="mode") if m in ("walk", "stair")])
+    parts = list(nx.weakly_connected_components(walk))
+    assert len(parts) == 2
+    line = (f"walking network: {walk.number_of_nodes()} nodes in 2 parts (the largest {max(map(len, parts))}); "
+            "places in different parts cannot reach each other")  # fmt: skip
+    assert line in done.stdout
 
 
 def test_nodes_of_a_kind_are_listed_with_their_ids():

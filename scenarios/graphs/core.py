@@ -30,6 +30,7 @@ from scenarios.graphs.geometry import (
     ID_RE,
     NODE_KINDS,
     PEDESTRIAN_MODES,
+    VEHICLE_MODES,
     graph_bbox,
     haversine_m,
     polyline_length_m,
@@ -344,6 +345,9 @@ class GraphSummary:
     bbox: tuple[float, float, float, float]
     attribution: str = ""
     sources: tuple[str, ...] = field(default=())
+    #: Per network ("walking": walk and stair edges; "road": road and tunnel edges, strongly connected): its nodes,
+    #: the parts it falls into (places in different parts cannot reach each other) and the largest part's nodes.
+    networks: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         min_lon, min_lat, max_lon, max_lat = self.bbox
@@ -359,6 +363,10 @@ class GraphSummary:
         ]
         for mode in sorted(self.edges_by_mode):
             out.append(f"    {mode:<7} {self.edges_by_mode[mode]:>5}  {self.km_by_mode[mode]:8.2f} km")
+        for network, (nodes, parts, largest) in self.networks.items():
+            if parts > 1:
+                out.append(f"  {network} network: {nodes} nodes in {parts} parts (the largest {largest}); places in "
+                           "different parts cannot reach each other")  # fmt: skip
         if self.attribution:
             out.append(f"  {self.attribution}")
         return out
@@ -384,7 +392,17 @@ def summarise(graph: nx.DiGraph) -> GraphSummary:
         bbox=graph.graph.get("bbox") or graph_bbox(graph),
         attribution=graph.graph.get("attribution", ""),
         sources=tuple(graph.graph.get("sources", ())),
+        networks={"walking": _parts(graph, PEDESTRIAN_MODES, strong=False),
+                  "road": _parts(graph, VEHICLE_MODES, strong=True)},
     )
+
+
+def _parts(graph: nx.DiGraph, modes: frozenset[str], *, strong: bool) -> tuple[int, int, int]:
+    """Nodes, connected parts and the largest part's nodes of the network of these modes."""
+    sub = mode_subgraph(graph, modes)
+    found = nx.strongly_connected_components(sub) if strong else nx.weakly_connected_components(sub)
+    sizes = [len(c) for c in found]
+    return sub.number_of_nodes(), len(sizes), max(sizes, default=0)
 
 
 def scenario_graph(scenario: Any) -> nx.DiGraph:
