@@ -134,6 +134,20 @@ def test_tag_values_are_read_leniently_and_defaults_fill_the_gaps():
     assert road_way({"highway": "footway"}) is None
 
 
+def test_a_way_cut_at_the_extracts_edge_keeps_the_part_it_holds(tmp_path):
+    """A way naming a node the extract lacks (clipped at its boundary) keeps its runs of two or more nodes the
+    extract holds."""
+    cut = tmp_path / "cut.osm"
+    cut.write_text("""<osm version="0.6">
+  <node id="1" lon="120.000" lat="30.000"/><node id="2" lon="120.001" lat="30.000"/>
+  <node id="3" lon="120.002" lat="30.000"/><node id="5" lon="120.004" lat="30.000"/>
+  <way id="7"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="5"/><tag k="highway" v="footway"/></way>
+</osm>""", encoding="utf-8")  # fmt: skip
+    g = load_graph(cut)
+    assert sorted(g.edges) == [("walk_1", "walk_3"), ("walk_3", "walk_1")]
+    assert g.edges["walk_1", "walk_3"]["length_m"] == pytest.approx(2 * haversine_m(120.0, 30.0, 120.001, 30.0))
+
+
 def test_a_broken_extract_is_named_by_the_path_given(tmp_path):
     """A file that is not OSM XML is refused with the path as given and where the XML breaks."""
     bad = tmp_path / "city.osm"

@@ -319,6 +319,18 @@ def read_osm(path: Path, label: str) -> OsmExtract:
 # --------------------------------------------------------------------------------------------- building
 
 
+def _present(way: OsmWayData, points: Mapping[int, tuple[float, float]]) -> list[OsmWayData]:
+    """The runs of a way over nodes the extract holds (an extract cut at a boundary may name nodes it lacks), each
+    of two nodes or more."""
+    runs: list[list[int]] = [[]]
+    for ref in way.refs:
+        if ref in points:
+            runs[-1].append(ref)
+        elif runs[-1]:
+            runs.append([])
+    return [OsmWayData(way.id, tuple(run), way.tags) for run in runs if len(run) >= 2]
+
+
 def _split_points(ways: Iterable[Sequence[int]], extra: Iterable[int] = ()) -> set[int]:
     """Nodes where a layer's ways are cut into edges: every way's ends, every node two ways share (or one way
     visits twice), and the given extra nodes (places on a way)."""
@@ -391,15 +403,61 @@ def polygon_area_centroid(points: Sequence[tuple[float, float]]) -> tuple[float,
     return abs(float(a)), (lon0 + cx / (k * math.cos(math.radians(lat0))), lat0 + cy / k)
 
 
-def nearest_nodes(graph: nx.DiGraph, candidates: Sequence[str], lon: float, lat: float, k: int = 1) -> list[str]:
-    """The `k` candidate nodes nearest a point (straight-line distance), nearest first."""
-    if not candidates:
-        return []
-    lons = np.fromiter((graph.nodes[n]["lon"] for n in candidates), float, len(candidates))
-    lats = np.fromiter((graph.nodes[n]["lat"] for n in candidates), float, len(candidates))
-    dx = (lons - lon) * math.cos(math.radians(lat))
-    order = np.argsort(dx * dx + (lats - lat) ** 2, kind="stable")
-    return [candidates[i] for i in order[:k]]
+class NearestIndex:
+    """The nearest of a fixed set of nodes to any point, by straight-line distance: the nodes bucketed in square
+    cells (`cell_m` a side, on an equirectangular plane through their mean latitude), searched ring by ring."""
+
+    def __init__(self, graph: nx.DiGraph, candidates: Sequence[str], *, cell_m: float = 250.0) -> None:
+        self.ids = list(candidates)
+        self.cell_m = cell_m
+        lons = np.fromiter((graph.nodes[n]["lon"] for n in self.ids), float, len(self.ids))
+        lats = np.fromiter((graph.nodes[n]["lat"] for n in self.ids), float, len(self.ids))
+        k = math.pi / 180 * EARTH_RADIUS_M
+        self.kx = k * math.cos(math.radians(float(lats.mean()))) if self.ids else k
+        self.ky = k
+        self.x, self.y = lons * self.kx, lats * self.ky
+        self.cells: dict[tuple[int, int], list[int]] = {}
+        for i, (cx, cy) in enumerate(zip(np.floor(self.x / cell_m), np.floor(self.y / cell_m), strict=True)):
+            self.cells.setdefault((int(cx), int(cy)), []).append(i)
+        xs = [c[0] for c in self.cells] or [0]
+        ys = [c[1] for c in self.cells] or [0]
+        self.box = (min(xs), min(ys), max(xs), max(ys))
+
+    def nearest(self, lon: float, lat: float) -> str | None:
+        """The id of the candidate nearest `(lon, lat)` (the first in candidate order on a tie); None if none."""
+        if not self.ids:
+            return None
+        px, py = lon * self.kx, lat * self.ky
+        cx, cy = math.floor(px / self.cell_m), math.floor(py / self.cell_m)
+        x0, y0, x1, y1 = self.box
+        far = max(abs(cx - x0), abs(cx - x1), abs(cy - y0), abs(cy - y1)) + 1
+        best: tuple[float, int] | None = None
+        for r in range(0, far + 1):
+            found = [i for cell in _ring(cx, cy, r) for i in self.cells.get(cell, ())]
+            if found:
+                idx = np.asarray(found)
+                d2 = (self.x[idx] - px) ** 2 + (self.y[idx] - py) ** 2
+                here = min(zip(d2.tolist(), found, strict=True))
+                best = here if best is None or here < best else best
+            # Anything not yet looked at lies at least r cells away.
+            if best is not None and math.sqrt(best[0]) <= r * self.cell_m:
+                break
+        return self.ids[best[1]] if best is not None else None
+
+
+def _ring(cx: int, cy: int, r: int) -> list[tuple[int, int]]:
+    """The cells at Chebyshev distance `r` from cell `(cx, cy)`."""
+    if r == 0:
+        return [(cx, cy)]
+    side = range(-r, r + 1)
+    return ([(cx + d, cy - r) for d in side] + [(cx + d, cy + r) for d in side]
+            + [(cx - r, cy + d) for d in side[1:-1]] + [(cx + r, cy + d) for d in side[1:-1]])  # fmt: skip
+
+
+def nearest_nodes(graph: nx.DiGraph, candidates: Sequence[str], lon: float, lat: float) -> list[str]:
+    """The candidate node nearest a point, as a list (empty if there are no candidates)."""
+    found = NearestIndex(graph, candidates).nearest(lon, lat)
+    return [found] if found is not None else []
 
 
 def _link(graph: nx.DiGraph, place: str, to: str, *, mode: str) -> None:
@@ -419,7 +477,9 @@ def _link(graph: nx.DiGraph, place: str, to: str, *, mode: str) -> None:
 
 def _main_component(graph: nx.DiGraph, prefix: str, strong: bool) -> list[str]:
     """The junctions of a layer's largest (strongly, for roads) connected part, in a stable order."""
-    layer = graph.subgraph([n for n in graph if n.startswith(prefix)])
+    layer = nx.DiGraph()
+    layer.add_nodes_from(n for n in graph if n.startswith(prefix))
+    layer.add_edges_from((u, v) for u, v in graph.edges if u in layer and v in layer)
     if layer.number_of_nodes() == 0:
         return []
     found = nx.strongly_connected_components(layer) if strong else nx.weakly_connected_components(layer)
@@ -433,16 +493,16 @@ def graph_from_osm(data: OsmExtract, *, name: str, label: str) -> nx.DiGraph:
     graph = nx.DiGraph(name=name, title=f"{name} (OpenStreetMap extract)", attribution=ATTRIBUTION,
                        sources=(f"OpenStreetMap extract {label}",), source_file=label)  # fmt: skip
     pts = data.points
-    ways = [w for w in data.ways if len(w.refs) >= 2 and all(r in pts for r in w.refs)]
+    ways = [piece for w in data.ways for piece in _present(w, pts)]
     roads = [(w, r) for w in ways if (r := road_way(w.tags)) is not None]
     walks = [(w, k) for w in ways if (k := walk_way(w.tags)) is not None]
     place_nodes = {n: p for n, t in data.node_tags.items() if n in pts and (p := place_kind(t)) is not None}
     place_ways = [(w, p) for w in ways if (p := place_kind(w.tags)) is not None]
-    area_refs = [w.refs for w, _ in place_ways]
+    on_outlines = {n for w, _ in place_ways for n in w.refs}  # where places are joined to the ways they touch
 
-    road_cuts = _split_points([w.refs for w, _ in roads], place_nodes)
+    road_cuts = _split_points([w.refs for w, _ in roads], place_nodes.keys() | on_outlines)
     for w, r in roads:
-        for piece in _pieces(w.refs, road_cuts | _shared(w.refs, area_refs)):
+        for piece in _pieces(w.refs, road_cuts):
             geom = tuple(pts[n] for n in piece)
             a, b = f"road_{piece[0]}", f"road_{piece[-1]}"
             _junction(graph, a, piece[0], geom[0])
@@ -458,9 +518,9 @@ def graph_from_osm(data: OsmExtract, *, name: str, label: str) -> nx.DiGraph:
             if r.lanes_backward:
                 _add(graph, b, a, {**base, "lanes": r.lanes_backward, "geometry": geom[::-1]})
 
-    walk_cuts = _split_points([w.refs for w, _ in walks], place_nodes)
+    walk_cuts = _split_points([w.refs for w, _ in walks], place_nodes.keys() | on_outlines)
     for w, k in walks:
-        for piece in _pieces(w.refs, walk_cuts | _shared(w.refs, area_refs)):
+        for piece in _pieces(w.refs, walk_cuts):
             geom = tuple(pts[n] for n in piece)
             a, b = f"walk_{piece[0]}", f"walk_{piece[-1]}"
             _junction(graph, a, piece[0], geom[0])
@@ -486,23 +546,17 @@ def graph_from_osm(data: OsmExtract, *, name: str, label: str) -> nx.DiGraph:
     return graph
 
 
-def _shared(refs: Sequence[int], rings: Sequence[Sequence[int]]) -> set[int]:
-    """The nodes of a way that lie on a place's outline (where the place is joined to it)."""
-    if not rings:
-        return set()
-    on = set(refs)
-    return {n for ring in rings for n in ring if n in on}
-
-
 def _name_junctions(graph: nx.DiGraph) -> None:
     """A junction is named after the streets that meet there (`成都北路 / 延安东路`), so that a planner finds it."""
-    for n, d in graph.nodes(data=True):
-        if d["kind"] != "junction":
-            continue
-        streets = sorted({e["name"] for *_, e in graph.out_edges(n, data=True) if e["name"]}
-                         | {e["name"] for *_, e in graph.in_edges(n, data=True) if e["name"]})  # fmt: skip
-        if streets:
-            d["name"] = " / ".join(streets[:3])
+    streets: dict[str, set[str]] = {}
+    for u, v, name in graph.edges(data="name"):
+        if name:
+            streets.setdefault(u, set()).add(name)
+            streets.setdefault(v, set()).add(name)
+    for n, names in streets.items():
+        d = graph.nodes[n]
+        if d["kind"] == "junction":
+            d["name"] = " / ".join(sorted(names)[:3])
             d["name_zh"] = d["name"] if re.search(r"[\u4e00-\u9fff]", d["name"]) else ""
 
 
@@ -519,8 +573,8 @@ def _tunnel_portals(graph: nx.DiGraph) -> None:
 def _add_places(graph: nx.DiGraph, data: OsmExtract, place_nodes: Mapping[int, str],
                 place_ways: Sequence[tuple[OsmWayData, str]]) -> None:  # fmt: skip
     """Typed places from tagged nodes and ways, each joined to the walkways and (vehicle places) the roads."""
-    walk_main = _main_component(graph, "walk_", strong=False)
-    road_main = _main_component(graph, "road_", strong=True)
+    walk_main = NearestIndex(graph, _main_component(graph, "walk_", strong=False))
+    road_main = NearestIndex(graph, _main_component(graph, "road_", strong=True))
     for osm_id, kind in sorted(place_nodes.items()):
         node_id = f"poi_{osm_id}"
         lon, lat = data.points[osm_id]
@@ -542,16 +596,18 @@ def _add_places(graph: nx.DiGraph, data: OsmExtract, place_nodes: Mapping[int, s
 
 
 def _join(graph: nx.DiGraph, place: str, kind: str, walk_here: Sequence[str], road_here: Sequence[str],
-          walk_main: Sequence[str], road_main: Sequence[str]) -> None:  # fmt: skip
+          walk_main: NearestIndex, road_main: NearestIndex) -> None:  # fmt: skip
     """Link a place to the walkway junctions on it, or else the nearest one of the main walking network; a
     vehicle place likewise to the roads."""
     lon, lat = graph.nodes[place]["lon"], graph.nodes[place]["lat"]
     walk_on = [n for n in walk_here if n in graph]
-    for junction in walk_on or nearest_nodes(graph, walk_main, lon, lat):
+    nearest = walk_main.nearest(lon, lat)
+    for junction in walk_on or ([nearest] if nearest else []):
         _link(graph, place, junction, mode="walk")
     if kind in VEHICLE_PLACES:
         road_on = [n for n in road_here if n in graph]
-        for junction in road_on[:1] or nearest_nodes(graph, road_main, lon, lat):
+        nearest = road_main.nearest(lon, lat)
+        for junction in road_on[:1] or ([nearest] if nearest else []):
             _link(graph, place, junction, mode="road")
 
 
