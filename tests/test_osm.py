@@ -148,6 +148,33 @@ def test_a_way_cut_at_the_extracts_edge_keeps_the_part_it_holds(tmp_path):
     assert g.edges["walk_1", "walk_3"]["length_m"] == pytest.approx(2 * haversine_m(120.0, 30.0, 120.001, 30.0))
 
 
+def test_a_park_mapped_as_a_multipolygon_is_one_place_with_its_area(tmp_path):
+    """A multipolygon park whose outer ring is two ways (one drawn the other way round) is one `zone` at the ring's
+    centroid with the ring's area (the inner way, a pond, not subtracted), joined where a footway touches it."""
+    park = tmp_path / "park.osm"
+    park.write_text("""<osm version="0.6">
+  <node id="1" lon="120.000" lat="30.000"/><node id="2" lon="120.002" lat="30.000"/>
+  <node id="3" lon="120.002" lat="30.001"/><node id="4" lon="120.000" lat="30.001"/>
+  <node id="5" lon="120.001" lat="29.999"/>
+  <node id="6" lon="120.0005" lat="30.0002"/><node id="7" lon="120.0008" lat="30.0002"/>
+  <node id="8" lon="120.0008" lat="30.0005"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/></way>
+  <way id="11"><nd ref="1"/><nd ref="4"/><nd ref="3"/></way>
+  <way id="12"><nd ref="6"/><nd ref="7"/><nd ref="8"/><nd ref="6"/></way>
+  <way id="13"><nd ref="5"/><nd ref="2"/><tag k="highway" v="footway"/></way>
+  <relation id="900"><member type="way" ref="10" role="outer"/><member type="way" ref="11" role="outer"/>
+    <member type="way" ref="12" role="inner"/>
+    <tag k="type" v="multipolygon"/><tag k="leisure" v="park"/><tag k="name" v="Riverside Park"/></relation>
+</osm>""", encoding="utf-8")  # fmt: skip
+    g = load_graph(park)
+    d = g.nodes["area_r900"]
+    assert (d["kind"], d["name"], d["source"]) == ("zone", "Riverside Park", "OSM relation 900")
+    assert (d["lon"], d["lat"]) == pytest.approx((120.001, 30.0005), abs=1e-7)
+    side_ew = math.radians(0.002) * 6_371_008.8 * math.cos(math.radians(30.0005))
+    assert d["area_m2"] == pytest.approx(side_ew * math.radians(0.001) * 6_371_008.8, rel=2e-3)
+    assert set(g.successors("area_r900")) == {"walk_2"}
+
+
 def test_a_broken_extract_is_named_by_the_path_given(tmp_path):
     """A file that is not OSM XML is refused with the path as given and where the XML breaks."""
     bad = tmp_path / "city.osm"

@@ -268,6 +268,8 @@ class OsmExtract:
     node_tags: dict[int, dict[str, str]] = field(default_factory=dict)
     ways: list[OsmWayData] = field(default_factory=list)
     header: dict[str, str] = field(default_factory=dict)
+    #: Multipolygon relations: id -> (the ids of their outer ways, tags).
+    relations: dict[int, tuple[tuple[int, ...], dict[str, str]]] = field(default_factory=dict)
 
 
 def _there_only(refs: tuple[int, ...]) -> tuple[int, ...]:
@@ -301,6 +303,11 @@ def read_osm(path: Path, label: str) -> OsmExtract:
                 out.ways.append(OsmWayData(int(elem.get("id", "")), refs, tags))
                 elem.clear()
             elif tag == "relation":
+                tags = {t.get("k", ""): t.get("v", "") for t in elem.iter("tag")}
+                if tags.get("type") == "multipolygon":
+                    outer = tuple(int(m.get("ref", "")) for m in elem.iter("member")
+                                  if m.get("type") == "way" and m.get("role", "outer") in ("outer", ""))  # fmt: skip
+                    out.relations[int(elem.get("id", ""))] = (outer, tags)
                 elem.clear()
             elif tag == "osm":
                 out.header = dict(elem.attrib)
@@ -329,6 +336,24 @@ def _present(way: OsmWayData, points: Mapping[int, tuple[float, float]]) -> list
         elif runs[-1]:
             runs.append([])
     return [OsmWayData(way.id, tuple(run), way.tags) for run in runs if len(run) >= 2]
+
+
+def rings_of(segments: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    """Closed rings joined end to end from a multipolygon's outer ways (in either direction); what does not close
+    is left out."""
+    left = [tuple(seg) for seg in segments if len(seg) >= 2]
+    rings = []
+    while left:
+        ring = list(left.pop(0))
+        while ring[0] != ring[-1]:
+            nxt = next((i for i, seg in enumerate(left) if ring[-1] in (seg[0], seg[-1])), None)
+            if nxt is None:
+                break
+            seg = left.pop(nxt)
+            ring += list(seg[1:] if seg[0] == ring[-1] else seg[::-1][1:])
+        if ring[0] == ring[-1] and len(ring) >= 4:
+            rings.append(tuple(ring))
+    return rings
 
 
 def _split_points(ways: Iterable[Sequence[int]], extra: Iterable[int] = ()) -> set[int]:
@@ -498,7 +523,13 @@ def graph_from_osm(data: OsmExtract, *, name: str, label: str) -> nx.DiGraph:
     walks = [(w, k) for w in ways if (k := walk_way(w.tags)) is not None]
     place_nodes = {n: p for n, t in data.node_tags.items() if n in pts and (p := place_kind(t)) is not None}
     place_ways = [(w, p) for w in ways if (p := place_kind(w.tags)) is not None]
+    refs_of = {w.id: w.refs for w in data.ways}
+    place_relations = [(rid, p, tags, rings_of([refs_of[m] for m in outer if m in refs_of]))
+                       for rid, (outer, tags) in sorted(data.relations.items()) if (p := place_kind(tags)) is not None]
+    place_relations = [(rid, p, tags, rings) for rid, p, tags, rings in place_relations
+                       if rings and all(n in pts for ring in rings for n in ring)]  # fmt: skip
     on_outlines = {n for w, _ in place_ways for n in w.refs}  # where places are joined to the ways they touch
+    on_outlines |= {n for *_, rings in place_relations for ring in rings for n in ring}
 
     road_cuts = _split_points([w.refs for w, _ in roads], place_nodes.keys() | on_outlines)
     for w, r in roads:
@@ -538,7 +569,7 @@ def graph_from_osm(data: OsmExtract, *, name: str, label: str) -> nx.DiGraph:
 
     _tunnel_portals(graph)
     _name_junctions(graph)
-    _add_places(graph, data, place_nodes, place_ways)
+    _add_places(graph, data, place_nodes, place_ways, place_relations)
     lons = [p[0] for *_, g in graph.edges(data="geometry") for p in g]
     lats = [p[1] for *_, g in graph.edges(data="geometry") for p in g]
     n_lon, n_lat, x_lon, x_lat = graph_bbox(graph)
@@ -571,8 +602,10 @@ def _tunnel_portals(graph: nx.DiGraph) -> None:
 
 
 def _add_places(graph: nx.DiGraph, data: OsmExtract, place_nodes: Mapping[int, str],
-                place_ways: Sequence[tuple[OsmWayData, str]]) -> None:  # fmt: skip
-    """Typed places from tagged nodes and ways, each joined to the walkways and (vehicle places) the roads."""
+                place_ways: Sequence[tuple[OsmWayData, str]],
+                place_relations: Sequence[tuple[int, str, dict[str, str], list[tuple[int, ...]]]]) -> None:  # fmt: skip
+    """Typed places from tagged nodes, ways and multipolygons, each joined to the walkways and (vehicle places) the
+    roads."""
     walk_main = NearestIndex(graph, _main_component(graph, "walk_", strong=False))
     road_main = NearestIndex(graph, _main_component(graph, "road_", strong=True))
     for osm_id, kind in sorted(place_nodes.items()):
@@ -593,6 +626,18 @@ def _add_places(graph: nx.DiGraph, data: OsmExtract, place_nodes: Mapping[int, s
         on_walks = [f"walk_{r}" for r in dict.fromkeys(way.refs)]
         on_roads = [f"road_{r}" for r in dict.fromkeys(way.refs)]
         _join(graph, node_id, kind, on_walks, on_roads, walk_main, road_main)
+    for rid, kind, tags, rings in place_relations:
+        node_id = f"area_r{rid}"
+        parts = [polygon_area_centroid([data.points[r] for r in ring]) for ring in rings]
+        area = sum(a for a, _ in parts)
+        lon = sum(a * c[0] for a, c in parts) / area if area else parts[0][1][0]
+        lat = sum(a * c[1] for a, c in parts) / area if area else parts[0][1][1]
+        name, zh = _names(tags, node_id)
+        graph.add_node(node_id, lon=lon, lat=lat, kind=kind, area_m2=round(area, 1), name=name, name_zh=zh,
+                       quality="A", source=f"OSM relation {rid}")  # fmt: skip
+        outline = list(dict.fromkeys(n for ring in rings for n in ring))
+        _join(graph, node_id, kind, [f"walk_{r}" for r in outline], [f"road_{r}" for r in outline], walk_main,
+              road_main)  # fmt: skip
 
 
 def _join(graph: nx.DiGraph, place: str, kind: str, walk_here: Sequence[str], road_here: Sequence[str],
