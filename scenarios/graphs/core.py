@@ -96,7 +96,8 @@ def _load_cached(path: str, _mtime_ns: int, label: str) -> nx.DiGraph:
     elif suffix == ".osm":
         graph = load_osm(p, label)
     else:
-        raise ScenarioError.single(label, "", f"unknown graph format {suffix!r} (.geojson, .graphml, .osm)")
+        hint = "; convert it first: osmium cat FILE.osm.pbf -o FILE.osm" if suffix == ".pbf" else ""
+        raise ScenarioError.single(label, "", f"unknown graph format {suffix!r} (.geojson, .graphml, .osm){hint}")
     return nx.freeze(graph)
 
 
