@@ -12,6 +12,7 @@ from rich.table import Table
 from command.cli.common import SetOption, handles_input_errors, out_console, say
 from command.errors import Infeasible
 from command.safe_text import clean
+from scenarios.checks import load_checked
 
 
 @handles_input_errors
@@ -25,18 +26,17 @@ def run(
     time_limit: Annotated[float, typer.Option(help="Optimiser time limit per model, seconds.", min=0.1)] = 10.0,
 ) -> None:
     """Simulate the baseline, optimise, simulate the plan, and compare their KPIs."""
-    from command.runs import kpi_rows, run_loaded, write_outputs
+    from command.runs import kpi_rows, run_scenario, write_outputs
     from optimizer.result import SolveParams
-    from scenarios.checks import load_checked
 
-    scenario, warnings = load_checked(ref, overrides=set_ or [])  # what validate refuses is never run
-    for finding in warnings:
-        say(str(finding), err=True)
     console = out_console(stderr=True)
+    for finding in load_checked(ref, overrides=set_ or [])[1]:  # what validate refuses (an error) is never run
+        say(str(finding), err=True)
     with console.status("starting") as status:
-        outcome = run_loaded(
-            scenario,
+        outcome = run_scenario(
+            ref,
             seed=seed,
+            overrides=set_ or [],
             optimize=not no_optimize,
             params=SolveParams(time_limit_s=time_limit),
             progress=lambda msg: status.update(msg),
