@@ -40,7 +40,8 @@ def main() -> None:
         base_s, raw = best_cpu_s(lambda: osmnx.graph_from_xml(path, simplify=True, retain_all=False), args.repeats)
     own_s, g = best_cpu_s(lambda: load_osm(path, str(path)), args.repeats)
     print(f"file: {path.name} ({path.stat().st_size:,} bytes), best of {args.repeats} reads, CPU seconds")
-    print(f"osmnx.graph_from_xml (before): {base_s:.3f} s, {raw.number_of_nodes()} nodes, {raw.number_of_edges()} edges")
+    print(f"osmnx.graph_from_xml (before): {base_s:.3f} s, {raw.number_of_nodes()} nodes, "
+          f"{raw.number_of_edges()} edges")
     kinds = Counter(k for _, k in g.nodes(data="kind"))
     modes = Counter(m for *_, m in g.edges(data="mode"))
     print(f"scenarios.graphs.osm (after):  {own_s:.3f} s, {g.number_of_nodes()} nodes {dict(kinds)}, "
