@@ -144,3 +144,10 @@ def test_run_refuses_what_validate_refuses(events, capsys):
     assert code == 2 and err.splitlines() == [
         "events/town_testing.yaml: resources.buses.destinations.estate: no road from 'estate' back to bay 'poi_9', "
         "one-way streets honoured: buses sent there never come back"]  # fmt: skip
+
+
+def test_the_typhoon_check_rides_as_the_typhoon_model_does():
+    """The crossing check moves riders on the edge modes the typhoon model rides them on (one rule, held equal)."""
+    from scenarios import checks, typhoon
+
+    assert checks.RIDE_MODES == typhoon.RIDE_MODES
