@@ -20,6 +20,7 @@ from typing import Any, cast
 import networkx as nx
 import numpy as np
 
+from scenarios.checks import crowd_checks
 from scenarios.errors import Problem, ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES, haversine_m, scenario_graph, walkways
 from scenarios.injects import ShowChange, number
@@ -367,6 +368,7 @@ SPEC = KindSpec(
     name="crowd",
     title_en="Crowd",
     title_zh="大客流",
+    checks=crowd_checks,
     schema=CrowdScenario,
     default_plan=default_plan,
     state=CrowdState,

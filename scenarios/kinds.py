@@ -133,6 +133,7 @@ class KindSpec:
     whatif: Callable[[Any], Sequence[WhatIfField]] | None = None
     roster_teams: Callable[[Any], Sequence[str]] = lambda scenario: ()
     check_plan: Callable[..., Sequence[Any]] | None = None  # (plan, scenario, *, file) -> problems
+    checks: Callable[..., Sequence[Any]] | None = None  # (scenario, graph, file) -> findings (`scenarios.checks`)
     map_layers: tuple[str, ...] = ()  # per-node series prefixes (`<metric>:<node>`) the map colours, preferred first
     chart_series: tuple[str, ...] = ()  # whole-scenario series a console chart opens on, preferred first
     review_panels: tuple[str, ...] = ()  # extra panels the console's plan review shows (e.g. "controls")

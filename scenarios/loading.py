@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from scenarios.errors import Problem, ScenarioError, problems_from_validation
 from scenarios.graphs import builtin_graph_names, load_graph, scenario_graph
+from scenarios.graphs.overlay import apply_overlay
 from scenarios.injects import NODE_TARGETS
 from scenarios.kinds import kind_names, spec_of
 from scenarios.plan import parse_action
@@ -133,9 +134,9 @@ def apply_overrides(doc: dict[str, Any], overrides: list[str], file: str) -> dic
 # ------------------------------------------------------------------------------------------ loading
 
 
-def read_document(path: Path) -> dict[str, Any]:
-    """Parse a YAML document, reporting syntax errors with line and column."""
-    file = path.name
+def read_document(path: Path, file: str | None = None) -> dict[str, Any]:
+    """Parse a YAML document, reporting syntax errors with line and column (naming it `file`, or its base name)."""
+    file = file or path.name
     try:
         if path.stat().st_size > MAX_DOCUMENT_BYTES:
             raise ScenarioError.single(file, "", f"larger than {MAX_DOCUMENT_BYTES // 2**20} MiB")
@@ -205,10 +206,12 @@ def parse_document(text: str, file: str) -> dict[str, Any]:
     return doc
 
 
-def load_scenario(ref: str | Path, *, overrides: list[str] | None = None) -> Scenario:
-    """Load, validate and cross-check a scenario by built-in name or path."""
+def load_scenario(ref: str | Path, *, overrides: list[str] | None = None, label: str | None = None) -> Scenario:
+    """Load, validate and cross-check a scenario by built-in name or path; problems name the file as `label` (the
+    path as the user gave it: the CLI's) or else by its base name."""
     path = resolve_scenario_path(ref)
-    return scenario_from_document(read_document(path), file=path.name, base_dir=path.parent, overrides=overrides)
+    file = label or path.name
+    return scenario_from_document(read_document(path, file), file=file, base_dir=path.parent, overrides=overrides)
 
 
 def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | None = None,
@@ -247,6 +250,8 @@ def scenario_from_document(doc: dict[str, Any], *, file: str, base_dir: Path | N
         graph = load_graph(scenario.graph, base_dir=base_dir)
     except ScenarioError as exc:
         raise ScenarioError([Problem(file, "graph", str(p)) for p in exc.problems]) from None
+    if scenario.overlay is not None:
+        graph = apply_overlay(graph, scenario.overlay, file=file)
     problems = check_against_graph(scenario, graph, file)
     if problems:
         raise ScenarioError(problems)

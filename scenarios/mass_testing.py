@@ -23,6 +23,7 @@ from typing import Any
 
 import networkx as nx
 
+from scenarios.checks import mass_testing_checks
 from scenarios.errors import Problem
 from scenarios.graphs import scenario_graph
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
@@ -513,6 +514,7 @@ SPEC = KindSpec(
     name="mass_testing",
     title_en="Mass testing",
     title_zh="大规模核酸检测",
+    checks=mass_testing_checks,
     schema=MassTestingScenario,
     default_plan=default_plan,
     state=MassTestingState,

@@ -179,6 +179,52 @@ class DefaultPlan(Model):
     actions: tuple[dict[str, Any], ...] = ()
 
 
+# ------------------------------------------------------------------------------------------ graph overlays
+
+OverlayId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]
+
+
+class OverlayNode(Model):
+    """A node the scenario adds to its graph (with `at`) or retypes and annotates (an id the graph has).
+
+    `walk` and `road` join a node to the walking or road network: `nearest` (the nearest junction of the main
+    network) or the ids of the nodes to join it to, by a straight two-way link."""
+
+    id: OverlayId
+    at: tuple[float, float] | None = None  # (lon, lat) in degrees, for a new node
+    kind: str | None = None
+    name: str | None = Field(default=None, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=200)
+    area_m2: float | None = Field(default=None, ge=0, le=1e9)
+    walk: Literal["nearest"] | tuple[OverlayId, ...] = ()
+    road: Literal["nearest"] | tuple[OverlayId, ...] = ()
+    link_width_m: float = Field(default=4.0, gt=0, le=500)
+
+
+class OverlayEdge(Model):
+    """An edge the scenario adds (`mode` needed), retypes or annotates (both directions, unless `oneway`), makes
+    one-way (`oneway: true`: only `u -> v` is left) or closes (`closed: true`)."""
+
+    u: OverlayId
+    v: OverlayId
+    mode: Literal["walk", "stair", "road", "tunnel", "ferry", "metro"] | None = None
+    width_m: float | None = Field(default=None, ge=0, le=1000)
+    lanes: int | None = Field(default=None, ge=0, le=20)
+    free_speed_mps: float | None = Field(default=None, gt=0, le=100)
+    length_m: float | None = Field(default=None, gt=0, le=1e6)
+    name: str | None = Field(default=None, max_length=200)
+    oneway: bool | None = None
+    closed: bool = False
+
+
+class GraphOverlay(Model):
+    """What a scenario adds to or changes in the graph it names: places, kinds, widths, areas, names, one-ways,
+    closures (applied by `scenarios.graphs.overlay`, in order: nodes, then edges)."""
+
+    nodes: tuple[OverlayNode, ...] = Field(default=(), max_length=10_000)
+    edges: tuple[OverlayEdge, ...] = Field(default=(), max_length=10_000)
+
+
 class ScenarioBase(Model):
     """What every scenario has."""
 
@@ -188,6 +234,7 @@ class ScenarioBase(Model):
     sources: tuple[str, ...] = ()
     clock: Clock
     graph: str = Field(min_length=1, max_length=500)
+    overlay: GraphOverlay | None = None
     seed: int = Field(ge=0, le=2**63 - 1)
     injects: tuple[Inject, ...] = ()
     default_plan: DefaultPlan = DefaultPlan()
@@ -352,14 +399,47 @@ class MassTestingScenario(ScenarioBase):
 # ------------------------------------------------------------------------------------------ crowd
 
 
+class Release(Model):
+    """A crowd let out at once (a venue emptying, people already there at the start): `people` come out of the
+    origins from `at_s`, evenly over `over_s` (the arrivals it stands for: `profile`)."""
+
+    at_s: Seconds = 0.0
+    people: Count
+    over_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+
+    def profile(self) -> ArrivalProfile:
+        """The deterministic arrival profile of the release."""
+        return ArrivalProfile(process="deterministic", periods=(
+            RatePeriod(from_s=self.at_s, rate_per_h=self.people * 3600 / self.over_s),
+            RatePeriod(from_s=min(self.at_s + self.over_s, MAX_SECONDS), rate_per_h=0.0)))  # fmt: skip
+
+
 class CrowdDemand(Model):
-    """People arriving per hour in all, where they come in (origin shares) and where they head (destinations)."""
+    """People arriving per hour in all, where they come in (origin shares) and where they head (destinations).
+
+    `release` instead of `arrivals` lets a crowd out at a time (it is written as the arrivals it stands for)."""
 
     arrivals: ArrivalProfile
+    release: Release | None = None
     origins: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Share] = Field(min_length=1)
     destinations: dict[Annotated[str, NodeRef(("viewing_area", "square", "promenade", "plaza", "zone"))], Share] = (
         Field(min_length=1)
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arrivals_of_release(cls, data: Any) -> Any:
+        """A valid `release` stands for its arrivals (left to the field checks if it is not valid)."""
+        if not isinstance(data, dict) or data.get("release") is None:
+            return data
+        try:
+            computed = Release.model_validate(data["release"]).profile().model_dump(mode="json")
+        except ValueError:
+            return {"arrivals": {"periods": [{"from_s": 0, "rate_per_h": 0}]}, **data}
+        given = data.get("arrivals")
+        if given is not None and given != computed:
+            raise ValueError("give demand.arrivals or demand.release, not both")
+        return {**data, "arrivals": computed}
 
     @model_validator(mode="after")
     def _shares(self) -> CrowdDemand:

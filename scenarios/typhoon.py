@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import networkx as nx
 
+from scenarios.checks import typhoon_checks
 from scenarios.errors import Problem, ScenarioError
 from scenarios.graphs import EdgeData, scenario_graph
 from scenarios.injects import parse_condition
@@ -566,6 +567,7 @@ SPEC = KindSpec(
     name="typhoon",
     title_en="Typhoon",
     title_zh="台风",
+    checks=typhoon_checks,
     schema=TyphoonScenario,
     default_plan=default_plan,
     state=TyphoonState,

@@ -28,7 +28,8 @@ def test_validate_accepts_every_builtin_scenario():
 
 
 def test_validate_broken_file_exits_2_with_one_line_per_problem(tmp_path, data_dir):
-    """A scenario with two problems gives exactly two `FILE: path: reason` lines on stderr and exit 2."""
+    """A scenario with two problems gives exactly two `FILE: path: reason` lines on stderr, FILE the path as given,
+    and exit 2."""
     text = (data_dir / "one_site_mmc.yaml").read_text()
     text = text.replace("count: 8,", "count: -8,").replace("booths: 8", "booths: lots")
     (tmp_path / "one_site.geojson").write_text((data_dir / "one_site.geojson").read_text())
@@ -37,8 +38,8 @@ def test_validate_broken_file_exits_2_with_one_line_per_problem(tmp_path, data_d
     result = yiwang("validate", str(broken))
     assert result.returncode == 2
     assert sorted(result.stderr.splitlines()) == [
-        "broken.yaml: resources.testers.local.count: must be >= 0 (got -8)",
-        "broken.yaml: testing.sites[0].booths: input should be a valid integer, unable to parse string as an "
+        f"{broken}: resources.testers.local.count: must be >= 0 (got -8)",
+        f"{broken}: testing.sites[0].booths: input should be a valid integer, unable to parse string as an "
         "integer (got 'lots')",
     ]
     assert result.stdout == ""

@@ -667,6 +667,6 @@ def test_an_upload_cannot_name_a_file_on_the_server(console: Console, graph: str
     at.run()
     no_exception(at)
     assert values(at.error) == [t("board.scenario_errors", n=1),
-                                "up.yaml: graph: not a built-in graph (one of bund, crossings, disney); an uploaded "
-                                "scenario cannot name a file"]  # fmt: skip
+                                "up.yaml: graph: not a built-in graph (one of bund, crossings, disney, "
+                                "huangpu_central); an uploaded scenario cannot name a file"]  # fmt: skip
     assert list_incidents(console.store, console.actors["admin"], include_closed=True) == before

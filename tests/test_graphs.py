@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,7 @@ import networkx as nx
 import pytest
 import yaml
 
+import scenarios
 from scenarios import ScenarioError, load_graph
 from scenarios.graphs import (
     EDGE_MODES,
@@ -19,6 +21,7 @@ from scenarios.graphs import (
     VEHICLE_MODES,
     builtin_graph_dir,
     builtin_graph_names,
+    builtin_osm_dir,
     haversine_m,
     mode_subgraph,
     nodes_of_kind,
@@ -66,9 +69,21 @@ def _features(name: str) -> tuple[list[dict], list[dict]]:
     return points, lines
 
 
-def test_the_three_builtin_graphs_ship():
-    """Disney, the Bund and the Huangpu crossings are built in, and nothing else."""
-    assert sorted(NAMES) == sorted(EXPECTED)
+def test_the_builtin_graphs_ship():
+    """Disney, the Bund, the Huangpu crossings and the central-Huangpu OpenStreetMap extract are built in, and
+    nothing else."""
+    assert sorted(NAMES) == sorted([*EXPECTED, "huangpu_central"])
+
+
+def test_the_osm_extract_is_inside_the_project_with_its_source_note():
+    """The central-Huangpu extract ships in the package, byte for byte the file its source note describes, with
+    the ODbL and the attribution it requires (nothing is read from outside the repository)."""
+    osm = builtin_osm_dir() / "huangpu_central.osm"
+    note = (builtin_osm_dir() / "SOURCE.txt").read_text(encoding="utf-8")
+    assert osm.is_relative_to(Path(scenarios.__file__).parent)
+    assert hashlib.sha256(osm.read_bytes()).hexdigest() in note
+    assert f"{osm.stat().st_size:,} bytes" in note
+    assert "Open Database License (ODbL) 1.0" in note and "© OpenStreetMap contributors" in note
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -260,7 +275,8 @@ def test_loaded_graphs_are_read_only():
 
 
 def test_malformed_graph_files_name_the_feature(tmp_path):
-    """A graph file with bad features reports each with its position and field."""
+    """A graph file with bad features reports each with its position and field, naming the file by the path the
+    user gave."""
     doc = json.loads((builtin_graph_dir() / "bund.geojson").read_text(encoding="utf-8"))
     first_edge = next(i for i, f in enumerate(doc["features"]) if f["geometry"]["type"] == "LineString")
     doc["features"][first_edge]["properties"]["mode"] = "hovercraft"
@@ -271,17 +287,15 @@ def test_malformed_graph_files_name_the_feature(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_graph(path)
     found = [str(p) for p in info.value.problems]
-    assert "bad.geojson: features[0].properties.kind: unknown node kind 'castle'" in found
-    assert f"bad.geojson: features[{first_edge}].properties.v: unknown node 'nowhere'" in found
+    assert f"{path}: features[0].properties.kind: unknown node kind 'castle'" in found
+    assert f"{path}: features[{first_edge}].properties.v: unknown node 'nowhere'" in found
 
 
-def test_osm_extract_loads_through_osmnx():
-    """The real OSM extract of central Huangpu (shared/ beside the checkout) loads with Yiwang's attributes."""
-    osm = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw" / "osm" / "shanghai-huangpu-central-drive.osm"
-    assert osm.exists(), f"expected the shared OSM extract at {osm}"
-    g = load_graph(osm)
+def test_osm_extract_loads():
+    """The real OSM extract of central Huangpu, built in by name, loads with Yiwang's attributes."""
+    g = load_graph("huangpu_central")
     assert g.number_of_nodes() > 400
-    assert {d["mode"] for *_, d in g.edges(data=True)} <= {"road", "tunnel"}
+    assert {d["mode"] for *_, d in g.edges(data=True)} == {"road", "tunnel", "walk"}
     assert any(d["mode"] == "tunnel" for *_, d in g.edges(data=True))
     assert "OpenStreetMap contributors" in g.graph["attribution"]
     for u, v, d in g.edges(data=True):

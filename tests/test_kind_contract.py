@@ -96,7 +96,7 @@ def test_validate_names_an_unknown_kind_and_the_known_ones(tmp_path):  # type: i
     done = subprocess.run([sys.executable, "-m", "command.cli", "validate", str(SHELTER)], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=600)  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.strip() == ("shelter.yaml: kind: unknown kind 'shelter'; expected one of "
+    assert done.stderr.strip() == (f"{SHELTER}: kind: unknown kind 'shelter'; expected one of "
                                    "['crowd', 'mass_testing', 'typhoon']")  # fmt: skip
 
 

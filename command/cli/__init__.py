@@ -16,6 +16,7 @@ from command.cli import (
     demo,
     drills,
     grants,
+    graph,
     incidents,
     paperwork,
     plans,
@@ -41,7 +42,7 @@ app = typer.Typer(
 # Scenarios, runs and routes: no store needed.
 app.command("validate")(scenarios.validate)
 app.command("scenarios")(scenarios.list_scenarios)
-app.command("graph")(scenarios.graph)
+app.command("graph")(graph.graph)
 app.command("run")(runs.run)
 app.command("sweep")(runs.sweep)
 app.command("routes")(routes.routes)

@@ -13,6 +13,7 @@ from rich.table import Table
 from command.cli.common import SetOption, handles_input_errors, out_console, say
 from command.errors import Infeasible
 from command.safe_text import clean
+from scenarios.checks import load_checked
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -48,6 +49,8 @@ def run(
 
     every_s = duration_s(replan_every, option="--replan-every") if replan_every is not None else None
     console = out_console(stderr=True)
+    for finding in load_checked(ref, overrides=set_ or [])[1]:  # what validate refuses (an error) is never run
+        say(str(finding), err=True)
     with console.status("starting") as status:
         outcome = run_scenario(
             ref,

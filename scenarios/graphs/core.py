@@ -11,61 +11,32 @@ Loaded graphs are cached and frozen (read-only): a model that needs to change on
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import networkx as nx
 
 from scenarios.errors import Problem, ScenarioError
-
-NODE_KINDS = frozenset(
-    {
-        "junction", "square", "plaza", "zone", "promenade", "stair", "viewing_area", "entrance", "exit",
-        "metro", "metro_exit", "pier", "tunnel_portal", "test_site", "bus_bay", "depot", "district_centre",
-        "destination", "bank_area", "parking",
-    }
-)  # fmt: skip
-EDGE_MODES = frozenset({"walk", "stair", "road", "tunnel", "ferry", "metro"})
-PEDESTRIAN_MODES = frozenset({"walk", "stair"})
-VEHICLE_MODES = frozenset({"road", "tunnel"})
-
-
-class EdgeData(TypedDict, total=False):
-    """The attributes of an edge that travel times are weighed by (what a weight function gets as `data`)."""
-
-    mode: str
-    length_m: float
-    free_speed_mps: float
-
-#: Shanghai's administrative extent, generously: every built-in graph lies inside it.
-SHANGHAI_BBOX = (120.85, 30.66, 122.12, 31.88)
-
-EARTH_RADIUS_M = 6_371_008.8
-ENDPOINT_TOLERANCE_M = 5.0
-_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres between two WGS-84 points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def polyline_length_m(points: Sequence[tuple[float, float]]) -> float:
-    """Length in metres of a `(lon, lat)` polyline along great circles."""
-    return sum(haversine_m(*a, *b) for a, b in itertools.pairwise(points))
-
+from scenarios.graphs.geometry import (
+    EDGE_MODES,
+    ENDPOINT_TOLERANCE_M,
+    ID_RE,
+    NODE_KINDS,
+    PEDESTRIAN_MODES,
+    VEHICLE_MODES,
+    graph_bbox,
+    haversine_m,
+    polyline_length_m,
+)
+from scenarios.graphs.osm import load_osm
+from scenarios.graphs.overlay import apply_overlay
 
 # --------------------------------------------------------------------------------------------- loading
 
@@ -74,15 +45,27 @@ def builtin_graph_dir() -> Path:
     return Path(str(resources.files("scenarios") / "data" / "graphs"))
 
 
+def builtin_osm_dir() -> Path:
+    """The OpenStreetMap extracts shipped with Yiwang (ODbL; `SOURCE.txt` beside them says where from)."""
+    return Path(str(resources.files("scenarios") / "data" / "osm"))
+
+
+def _builtin_files() -> dict[str, Path]:
+    found = {p.stem: p for p in builtin_graph_dir().glob("*.geojson")}
+    found.update({p.stem: p for p in builtin_osm_dir().glob("*.osm")})
+    return found
+
+
 def builtin_graph_names() -> list[str]:
-    """Names of the graphs shipped with Yiwang."""
-    return sorted(p.stem for p in builtin_graph_dir().glob("*.geojson"))
+    """Names of the graphs shipped with Yiwang: the GeoJSON graphs and the OpenStreetMap extracts."""
+    return sorted(_builtin_files())
 
 
 def resolve_graph_path(ref: str, base_dir: Path | None = None) -> Path:
     """Find a graph by built-in name, or by path (relative paths against `base_dir`)."""
-    if ref in builtin_graph_names():
-        return builtin_graph_dir() / f"{ref}.geojson"
+    builtin = _builtin_files()
+    if ref in builtin:
+        return builtin[ref]
     path = Path(ref).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
@@ -93,23 +76,28 @@ def resolve_graph_path(ref: str, base_dir: Path | None = None) -> Path:
 
 
 def load_graph(ref: str | Path, *, base_dir: Path | None = None) -> nx.DiGraph:
-    """Load a city graph by built-in name or path (.geojson, .json, .graphml, .osm); frozen and cached."""
-    path = resolve_graph_path(str(ref), base_dir).resolve()
-    return _load_cached(str(path), path.stat().st_mtime_ns)
+    """Load a city graph by built-in name or path (.geojson, .json, .graphml, .osm); frozen and cached.
+
+    Problems name the file as the user gave it (a built-in graph by its file name)."""
+    text = str(ref)
+    path = resolve_graph_path(text, base_dir).resolve()
+    label = path.name if text in builtin_graph_names() else text
+    return _load_cached(str(path), path.stat().st_mtime_ns, label)
 
 
 @lru_cache(maxsize=16)
-def _load_cached(path: str, _mtime_ns: int) -> nx.DiGraph:
+def _load_cached(path: str, _mtime_ns: int, label: str) -> nx.DiGraph:
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in {".geojson", ".json"}:
-        graph = _from_geojson(p)
+        graph = _from_geojson(p, label)
     elif suffix == ".graphml":
-        graph = _from_graphml(p)
+        graph = _from_graphml(p, label)
     elif suffix == ".osm":
-        graph = _from_osm(p)
+        graph = load_osm(p, label)
     else:
-        raise ScenarioError.single(p.name, "", f"unknown graph format {suffix!r} (.geojson, .graphml, .osm)")
+        hint = "; convert it first: osmium cat FILE.osm.pbf -o FILE.osm" if suffix == ".pbf" else ""
+        raise ScenarioError.single(label, "", f"unknown graph format {suffix!r} (.geojson, .graphml, .osm){hint}")
     return nx.freeze(graph)
 
 
@@ -128,8 +116,7 @@ def _num(props: dict[str, Any], key: str, default: float | None, where: str, pro
     return float(value)
 
 
-def _from_geojson(path: Path) -> nx.DiGraph:
-    file = path.name
+def _from_geojson(path: Path, file: str) -> nx.DiGraph:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -145,7 +132,7 @@ def _from_geojson(path: Path) -> nx.DiGraph:
         title=meta.get("title", path.stem),
         attribution=meta.get("attribution", ""),
         sources=tuple(meta.get("sources", ())),
-        source_file=file,
+        source_file=path.name,
     )
     problems: list[Problem] = []
     edges = []
@@ -190,7 +177,7 @@ def _point(coords: Any) -> tuple[float, float] | None:
 def _add_geojson_node(graph: nx.DiGraph, props: dict[str, Any], coords: Any, where: str, file: str,
                       problems: list[Problem]) -> None:  # fmt: skip
     node_id = props.get("id")
-    if not isinstance(node_id, str) or not _ID_RE.fullmatch(node_id):
+    if not isinstance(node_id, str) or not ID_RE.fullmatch(node_id):
         problems.append(Problem(file, f"{where}.properties.id", f"must be an identifier (got {node_id!r})"))
         return
     if node_id in graph:
@@ -280,9 +267,8 @@ _GRAPHML_EDGE_DEFAULTS: dict[str, Any] = {"width_m": 0.0, "lanes": 0, "carriagew
                                           "oneway": True}  # fmt: skip
 
 
-def _from_graphml(path: Path) -> nx.DiGraph:
+def _from_graphml(path: Path, file: str) -> nx.DiGraph:
     """A GraphML file whose nodes have `lat`, `lon` and whose edges have `mode` and `free_speed_mps`."""
-    file = path.name
     try:
         raw = nx.read_graphml(path)
     except Exception as exc:  # networkx raises several unrelated types for malformed XML
@@ -323,74 +309,7 @@ def _from_graphml(path: Path) -> nx.DiGraph:
     return graph
 
 
-_HIGHWAY_SPEED_KMH = {"motorway": 80, "trunk": 60, "primary": 50, "secondary": 40, "tertiary": 30,
-                      "residential": 20, "unclassified": 20, "living_street": 10, "service": 15}  # fmt: skip
-
-
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else value
-
-
-def _from_osm(path: Path) -> nx.DiGraph:
-    """An OpenStreetMap XML extract, through osmnx, mapped onto Yiwang's attributes."""
-    try:
-        import osmnx
-    except ImportError:
-        raise ScenarioError.single(path.name, "", "loading .osm files needs osmnx: pip install 'yiwang[osm]'") from None
-    try:
-        raw = osmnx.graph_from_xml(path, simplify=True, retain_all=False)
-    except Exception as exc:  # osmnx raises assorted errors for unreadable XML
-        raise ScenarioError.single(path.name, "", f"cannot read OSM XML: {exc}") from None
-    graph = nx.DiGraph(name=path.stem, title=path.stem, attribution="© OpenStreetMap contributors, ODbL 1.0",
-                       sources=(f"OpenStreetMap extract {path.name}",), source_file=path.name)  # fmt: skip
-    for n, data in raw.nodes(data=True):
-        graph.add_node(f"osm_{n}", lon=float(data["x"]), lat=float(data["y"]), kind="junction", area_m2=0.0,
-                       name=str(n), name_zh="", quality="A", source="OSM")  # fmt: skip
-    for u, v, data in raw.edges(data=True):
-        a, b = f"osm_{u}", f"osm_{v}"
-        length = float(data.get("length", 0.0))
-        if graph.has_edge(a, b) and graph.edges[a, b]["length_m"] <= length:
-            continue  # keep the shorter of parallel ways
-        highway = str(_first(data.get("highway", "unclassified")))
-        speed_kmh = _HIGHWAY_SPEED_KMH.get(highway.removesuffix("_link"), 30)
-        maxspeed = _first(data.get("maxspeed"))
-        if isinstance(maxspeed, str) and maxspeed.split()[0].isdigit():
-            speed_kmh = int(maxspeed.split()[0])
-        lanes_total = _first(data.get("lanes"))
-        try:
-            lanes = int(float(lanes_total)) if lanes_total is not None else 1
-        except ValueError:
-            lanes = 1
-        oneway = bool(data.get("oneway", False))
-        if not oneway:
-            lanes = max(1, lanes // 2)
-        geometry = data.get("geometry")
-        coords = (
-            tuple(geometry.coords)
-            if geometry is not None
-            else ((graph.nodes[a]["lon"], graph.nodes[a]["lat"]), (graph.nodes[b]["lon"], graph.nodes[b]["lat"]))
-        )
-        chord = haversine_m(*coords[0], *coords[-1])
-        graph.add_edge(
-            a, b, length_m=max(length, chord, 0.1), width_m=0.0, lanes=max(1, lanes),
-            mode="tunnel" if _first(data.get("tunnel")) in ("yes", "building_passage") else "road",
-            free_speed_mps=speed_kmh / 3.6, carriageway_m=0.0, oneway=oneway,
-            name=str(_first(data.get("name", ""))), geometry=coords,
-        )  # fmt: skip
-    graph.graph["bbox"] = graph_bbox(graph)
-    return graph
-
-
 # --------------------------------------------------------------------------------------------- queries
-
-
-def graph_bbox(graph: nx.DiGraph) -> tuple[float, float, float, float]:
-    """`(min_lon, min_lat, max_lon, max_lat)` of the graph's nodes."""
-    lons = [d["lon"] for _, d in graph.nodes(data=True)]
-    lats = [d["lat"] for _, d in graph.nodes(data=True)]
-    if not lons:
-        return (0.0, 0.0, 0.0, 0.0)
-    return (min(lons), min(lats), max(lons), max(lats))
 
 
 def mode_subgraph(graph: nx.DiGraph, modes: Iterable[str]) -> nx.DiGraph:
@@ -427,6 +346,9 @@ class GraphSummary:
     bbox: tuple[float, float, float, float]
     attribution: str = ""
     sources: tuple[str, ...] = field(default=())
+    #: Per network ("walking": walk and stair edges; "road": road and tunnel edges, strongly connected): its nodes,
+    #: the parts it falls into (places in different parts cannot reach each other) and the largest part's nodes.
+    networks: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         min_lon, min_lat, max_lon, max_lat = self.bbox
@@ -442,6 +364,10 @@ class GraphSummary:
         ]
         for mode in sorted(self.edges_by_mode):
             out.append(f"    {mode:<7} {self.edges_by_mode[mode]:>5}  {self.km_by_mode[mode]:8.2f} km")
+        for network, (nodes, parts, largest) in self.networks.items():
+            if parts > 1:
+                out.append(f"  {network} network: {nodes} nodes in {parts} parts (the largest {largest}); places in "
+                           "different parts cannot reach each other")  # fmt: skip
         if self.attribution:
             out.append(f"  {self.attribution}")
         return out
@@ -467,9 +393,27 @@ def summarise(graph: nx.DiGraph) -> GraphSummary:
         bbox=graph.graph.get("bbox") or graph_bbox(graph),
         attribution=graph.graph.get("attribution", ""),
         sources=tuple(graph.graph.get("sources", ())),
+        networks={"walking": _parts(graph, PEDESTRIAN_MODES, strong=False),
+                  "road": _parts(graph, VEHICLE_MODES, strong=True)},
     )
 
 
+def _parts(graph: nx.DiGraph, modes: frozenset[str], *, strong: bool) -> tuple[int, int, int]:
+    """Nodes, connected parts and the largest part's nodes of the network of these modes."""
+    sub = mode_subgraph(graph, modes)
+    found = nx.strongly_connected_components(sub) if strong else nx.weakly_connected_components(sub)
+    sizes = [len(c) for c in found]
+    return sub.number_of_nodes(), len(sizes), max(sizes, default=0)
+
+
 def scenario_graph(scenario: Any) -> nx.DiGraph:
-    """The (frozen, cached) city graph a validated scenario runs on."""
-    return load_graph(scenario.graph)
+    """The (frozen, cached) city graph a validated scenario runs on, with the scenario's overlay applied."""
+    overlay = getattr(scenario, "overlay", None)
+    if overlay is None:
+        return load_graph(scenario.graph)
+    return _overlaid(scenario.graph, overlay)
+
+
+@lru_cache(maxsize=16)
+def _overlaid(ref: str, overlay: Any) -> nx.DiGraph:
+    return apply_overlay(load_graph(ref), overlay, file=str(ref))
