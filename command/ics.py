@@ -294,7 +294,8 @@ ACTIVITY_COLUMNS = ("incident_code", "incident_name", "period", "time", "actor",
 WARNING_COLUMNS = ("incident_code", "incident_name", "plan", "version", "number", "kind", "kpi", "default_plan",
                    "this_plan", "message", "acknowledged_by")  # fmt: skip
 WARNING_LABELS = {"worse": "较默认方案更差 Worse than the default plan", "breach": "越过阈值 Threshold crossed",
-                  "weak_bound": "最优性未证实 Optimality not proven"}  # fmt: skip
+                  "weak_bound": "最优性未证实 Optimality not proven",
+                  "trade_off": "取舍方案 A trade-off chosen among several"}  # fmt: skip
 
 #: What a spreadsheet reads as the start of a formula (OWASP's list, with the full-width forms an input method
 #: types and a line break), at the start of a cell or after leading blanks.
