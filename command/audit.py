@@ -108,6 +108,16 @@ def _collect_changes(session: Session, _context: Any, _instances: Any) -> None:
         pending[id(obj)] = (obj, tampered)
 
 
+def intact(row: Any) -> str | None:
+    """What is wrong with a bound row as loaded (None: its content matches its hash). Rows are checked where they
+    confer power (a user's role at log-in, a grant when it is used), so that an edit made in the database behind
+    Yiwang's back is refused at once, not only named by `yiwang audit verify`."""
+    bound = _BY_MODEL[type(row)]
+    if row_hash(bound, _row_values(bound, row)) == row.content_hash:
+        return None
+    return f"{bound.name(row)}: its stored content does not match its hash (changed outside Yiwang)"
+
+
 def _bind_pending(session: Session) -> dict[str, str]:
     """Hash every noted row into `content_hash`; the hashes by `table:id`, for the entry that binds them."""
     pending: dict[int, tuple[Any, str | None]] = session.info.get(_PENDING, {})

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from command import audit
-from command.errors import BadInput, Conflict, NotAuthorised, NotFound
+from command.errors import BadInput, Conflict, NotAuthorised, NotFound, Tampered
 from command.security import Actor
 from command.store import AuthorityGrant, Incident, Jurisdiction, Store, User
 
@@ -141,6 +141,10 @@ def require_holder(session: Session, actor: Actor, incident: Incident, at: datet
     if grant is None:
         raise NotAuthorised(f"incident {incident.id}: no one holds command now, so no one may {what}; "
                             "an admin must grant it first")  # fmt: skip
+    wrong = audit.intact(grant)
+    if wrong is not None:  # an edited grant confers nothing (`command.audit.intact`)
+        raise Tampered(f"{wrong}; no one may {what} under it until the store's administrator has looked "
+                       "(`yiwang audit verify`)")  # fmt: skip
     if grant.user_id != actor.id:
         raise NotAuthorised(f"incident {incident.id}: {actor.username} does not hold command "
                             f"(grant {grant.id} is held by another user until {grant.valid_until:%Y-%m-%d %H:%M} UTC)")

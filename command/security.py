@@ -34,7 +34,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from command import audit
-from command.errors import AccountLocked, AuthFailed, BadInput, LoginThrottled, NotAuthorised
+from command.errors import AccountLocked, AuthFailed, BadInput, LoginThrottled, NotAuthorised, Tampered
 from command.store import ROLES, Jurisdiction, LoginBackoff, LoginSession, Store, User
 
 
@@ -123,6 +123,11 @@ def hash_password(password: str, policy: SecurityPolicy = DEFAULT_POLICY) -> str
 
 
 def _actor(session: Session, user: User) -> Actor:
+    """The actor a user row makes, refused (`Tampered`) if the row was changed outside Yiwang (its role,
+    jurisdiction or active flag no longer match its content hash: `command.audit.intact`)."""
+    wrong = audit.intact(user)
+    if wrong is not None:
+        raise Tampered(f"{wrong}; refused until the store's administrator has looked (`yiwang audit verify`)")
     code = session.get(Jurisdiction, user.jurisdiction_id)
     return Actor(user.id, user.username, user.role, user.jurisdiction_id, code.code if code else "?", user.demo)
 
@@ -206,7 +211,7 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
     # Unknown users are checked against a dummy hash, so that timing does not tell which names exist. A source that
     # must wait costs no hash at all: its attempt is refused whatever the password.
     secret_ok = None if waiting else _check_secret(policy, seen, password)
-    failure: AuthFailed | None = None
+    failure: AuthFailed | Tampered | None = None
     actor: Actor | None = None
     with store.write() as session:
         now = store.now()
@@ -288,9 +293,16 @@ def authenticate(store: Store, username: str, password: str, *, purpose: str = "
                 session.delete(backoff)
             if policy.hasher().check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password, policy)
-            audit.append(session, at=now, actor=username, action="login", subject=username,
-                         details={"purpose": purpose, "source": where})  # fmt: skip
-            actor = _actor(session, user)
+            wrong = audit.intact(user)
+            if wrong is not None:  # recorded, and refused (after this write commits the record)
+                audit.append(session, at=now, actor=username, action="tamper_detected", subject=username,
+                             details={"what": wrong, "purpose": purpose, "source": where})  # fmt: skip
+                failure = Tampered(f"{wrong}; log-in refused until the store's administrator has looked "
+                                   "(`yiwang audit verify`)")  # fmt: skip
+            else:
+                audit.append(session, at=now, actor=username, action="login", subject=username,
+                             details={"purpose": purpose, "source": where})  # fmt: skip
+                actor = _actor(session, user)
     if failure is not None:
         raise failure
     assert actor is not None

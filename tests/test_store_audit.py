@@ -374,3 +374,22 @@ def test_an_admin_reads_the_audit_of_their_jurisdiction_only(world):
     assert len(readable_entries(world.store, world["admin"])) == len(audit.entries(world.store))
     with pytest.raises(NotAuthorised):
         readable_entries(world.store, world["cmd_pudong"], incident_id=pudong)
+
+
+def test_a_row_edited_behind_yiwangs_back_confers_no_power(world, decided):
+    """A role raised in the database does not log in as that role: the log-in is refused and recorded; a grant
+    given to someone else in the database lets them decide nothing."""
+    from command.authority import require_holder
+    from command.store import Incident
+
+    _sql(world, "UPDATE users SET role = 'admin' WHERE id = :i", i=decided["user"])
+    with pytest.raises(Tampered, match=rf"user {decided['user']} \(obs_pudong\): its stored content does not match"):
+        authenticate(world.store, "obs_pudong", PASSWORD)
+    last = audit.entries(world.store)[-1]
+    assert (last.action, last.subject) == ("tamper_detected", "obs_pudong")
+    with world.store.read() as session:
+        planner = session.scalars(select(User.id).where(User.username == "planner")).one()
+    _sql(world, "UPDATE authority_grants SET user_id = :u WHERE id = :g", u=planner, g=decided["grant"])
+    with world.store.read() as session, pytest.raises(Tampered, match=rf"grant {decided['grant']} of incident"):
+        require_holder(session, world["cmd_pudong"], session.get(Incident, decided["incident"]), world.store.now(),
+                       "approve plans")  # fmt: skip
