@@ -668,3 +668,27 @@ def test_an_upload_cannot_name_a_file_on_the_server(console: Console, graph: str
                                 "up.yaml: graph: not a built-in graph (one of bund, crossings, disney); an uploaded "
                                 "scenario cannot name a file"]  # fmt: skip
     assert list_incidents(console.store, console.actors["admin"], include_closed=True) == before
+
+
+# ------------------------------------------------------------------------------------------ 10. the map, offline
+
+
+@pytest.mark.parametrize("name", ["disney_mass_testing", "bund_new_year_2014", "huangpu_typhoon"])
+def test_the_map_asks_for_no_base_map_and_every_tooltip_field_is_filled(name: str) -> None:
+    """The map names no provider and leaves pydeck's "no style chosen" mark, which Streamlit's front end reads as "no
+    base map" (without it, it fetches its default style from a CDN); every pickable object carries each field its
+    tooltip names, in words (no `{field}` left for deck.gl to print)."""
+    from scenarios import load_scenario
+
+    scenario = load_scenario(name)
+    spec = json.loads(views.deck(scenario, {}, 0.0, words={"road": "道路"}).to_json())
+    assert "mapProvider" not in spec
+    assert spec["mapStyle"] == "__MAP_STYLE__"  # a missing mapStyle is what makes Streamlit fetch its default
+    assert "http" not in json.dumps(spec)
+    fields = re.findall(r"\{(\w+)\}", views.TOOLTIP["text"])
+    for layer in spec["layers"]:
+        if layer.get("pickable"):
+            for obj in layer["data"]:
+                assert all(str(obj.get(f, "")).strip() for f in fields), (layer["@@type"], obj)
+    tips = [obj["tip"] for layer in spec["layers"] for obj in layer["data"] if layer["@@type"] == "PathLayer"]
+    assert any("道路" in tip for tip in tips)

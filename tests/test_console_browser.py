@@ -2,8 +2,9 @@
 
 A module-scoped fixture makes a DEMO store in a temporary folder, opens an incident from the built-in
 `disney_mass_testing` scenario in Pudong and gives `pudong_commander` command of it; another starts the real
-server (`yiwang console`) on a free port and stops it, with everything it started, at the end. The pages are
-reached through the sidebar links only: a reload starts a new Streamlit session, which is logged out.
+server (`yiwang console`) on a free port and stops it, with everything it started, at the end. Every request
+each page makes is recorded, and any to a host other than the console's own fails the test (it is refused
+before it leaves the machine), as does any traceback in the server's output.
 
 Every step leaves a screenshot in `artifacts/browser/<test>_<nn>_<step>.png`. Without Chromium or the
 playwright package the tests skip, or fail when CI=true, so CI cannot silently lose them.
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -142,9 +144,22 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             return
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running `yiwang console`: its base URL and the file its output goes to."""
+
+    base: str
+    log: Path
+
+    def tracebacks(self) -> list[str]:
+        """Every server-side traceback in its output so far (the last lines of each)."""
+        text = self.log.read_text(errors="replace")
+        return [chunk[:2000] for chunk in text.split("Traceback (most recent call last)")[1:]]
+
+
 @pytest.fixture(scope="module")
-def console(browser_ready: None, demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of `yiwang console` serving the demo store, on a free port of 127.0.0.1."""
+def console(browser_ready: None, demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`yiwang console` serving the demo store, on a free port of 127.0.0.1."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("console_log") / "console.log"
@@ -161,7 +176,7 @@ def console(browser_ready: None, demo: Demo, tmp_path_factory: pytest.TempPathFa
                 pytest.fail(f"yiwang console {state} after {START_TIMEOUT_S} s at most; its output:\n"
                             + log_path.read_text(errors="replace")[-4000:])  # fmt: skip
             time.sleep(0.25)
-        yield base
+        yield Server(base=base, log=log_path)
     finally:
         _stop(server)
 
@@ -179,17 +194,52 @@ def browser(browser_ready: None) -> Iterator[Browser]:
             chromium.close()
 
 
+#: Schemes that never reach a network: data inside the page itself.
+IN_PAGE_SCHEMES = {"data", "blob", "about"}
+
+
+def foreign(urls: list[str], base: str) -> list[str]:
+    """The URLs among `urls` that leave the console's own host and port (the page's own data excepted)."""
+    own = urlsplit(base).netloc
+    return sorted({u for u in urls if urlsplit(u).scheme not in IN_PAGE_SCHEMES and urlsplit(u).netloc != own})
+
+
+def test_foreign_names_every_other_host() -> None:
+    """Only the console's own host and port, and data inside the page, count as staying on the machine."""
+    base = "http://127.0.0.1:8601"
+    urls = [f"{base}/", f"{base}/static/app.js", "ws://127.0.0.1:8601/_stcore/stream", "data:image/png;base64,AA",
+            "blob:http://127.0.0.1:8601/x", "https://basemaps.cartocdn.com/gl/positron-gl-style/style.json",
+            "http://127.0.0.1:8502/", "http://localhost:8601/", "https://fonts.googleapis.com/css"]  # fmt: skip
+    assert foreign(urls, base) == ["http://127.0.0.1:8502/", "http://localhost:8601/",
+                                   "https://basemaps.cartocdn.com/gl/positron-gl-style/style.json",
+                                   "https://fonts.googleapis.com/css"]  # fmt: skip
+
+
 @pytest.fixture
-def page(browser: Browser, console: str) -> Iterator[Page]:
-    """A new browser context (its own Streamlit session) on the console's start page."""
+def page(browser: Browser, console: Server) -> Iterator[Page]:
+    """A new browser context (its own Streamlit session) on the console's start page.
+
+    Every request the page makes (and every web socket it opens) is recorded; one to any other host is refused
+    before it leaves the machine, and fails the test, as does any traceback the server printed meanwhile or any
+    exception the page shows.
+    """
     context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     context.set_default_timeout(STEP_TIMEOUT_MS)
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    context.route(lambda url: bool(foreign([url], console.base)), lambda route: route.abort())
+    before = len(console.tracebacks())
     try:
         tab = context.new_page()
-        tab.goto(console)
+        tab.on("websocket", lambda socket: requested.append(socket.url))
+        tab.goto(console.base)
         yield tab
+        assert tab.get_by_test_id("stException").count() == 0, tab.get_by_test_id("stException").first.inner_text()
     finally:
         context.close()
+    assert len(requested) > 3, "no requests were recorded"
+    assert foreign(requested, console.base) == []
+    assert console.tracebacks()[before:] == []
 
 
 class Shots:

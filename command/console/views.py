@@ -106,28 +106,44 @@ def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
     return values, top
 
 
-def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: str | None = None) -> pdk.Deck:
-    """The city graph as its own base map (no tiles): edges as paths, nodes coloured by state (densities by
-    level of service on a fixed scale; counts relative to the run's maximum)."""
+#: The tooltip every pickable object of the map shows: one field, filled in per object, so that no object shows
+#: a field another layer has (deck.gl prints a missing field's name in braces).
+TOOLTIP = {"text": "{tip}"}
+
+
+def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: str | None = None,
+         words: dict[str, str] | None = None) -> pdk.Deck:
+    """The city graph as its own base map (no tiles, no base map fetched from anywhere): edges as paths, nodes
+    coloured by state (densities by level of service on a fixed scale; counts relative to the run's maximum).
+
+    `words` translates the tooltip's terms (edge modes and node kinds); a term not in it is shown as is.
+    `map_provider=None` with pydeck's own default style is what asks Streamlit for no base map at all
+    (`map_style=None` would make Streamlit fall back to its default style, fetched from a CDN)."""
+    words = words or {}
     graph = scenario_graph(scenario)
     paths = []
     for u, v, data in graph.edges(data=True):
         coords = data.get("geometry") or ((graph.nodes[u]["lon"], graph.nodes[u]["lat"]),
                                           (graph.nodes[v]["lon"], graph.nodes[v]["lat"]))  # fmt: skip
-        paths.append({"path": [list(c) for c in coords], "name": data.get("name", f"{u} - {v}"),
-                      "mode": data.get("mode", "")})  # fmt: skip
+        name = data.get("name") or f"{graph.nodes[u].get('name', u)} – {graph.nodes[v].get('name', v)}"
+        mode = str(data.get("mode", ""))
+        length = data.get("length_m")
+        detail = words.get(mode, mode) + (f" · {float(length):,.0f} m" if length is not None else "")
+        paths.append({"path": [list(c) for c in coords], "tip": f"{name}\n{detail}".strip()})
     points = []
     for node, data in graph.nodes(data=True):
         value = values.get(node)
+        kind = str(data.get("kind", ""))
+        shown = "" if value is None else f" · {_label(value, metric)}"
         points.append({
-            "lon": data["lon"], "lat": data["lat"], "name": f"{data.get('name', node)} ({node})",
-            "kind": data.get("kind", ""), "value": "" if value is None else _label(value, metric),
+            "lon": data["lon"], "lat": data["lat"], "node": node,
+            "tip": f"{data.get('name', node)} ({node})\n{words.get(kind, kind)}{shown}",
             "radius": 8 if value is None else 14 + 60 * (0 if top <= 0 else value / top),
             "colour": [150, 150, 160, 160] if value is None else (
                 density_level(value)[1] if metric == "density" else _colour(value, top)),
         })  # fmt: skip
     # Frame the places that carry state (the test sites, say) when there are any, else the whole graph.
-    focus = [p for p, (node, _) in zip(points, graph.nodes(data=True), strict=True) if node in values] or points
+    focus = [p for p in points if p["node"] in values] or points
     lons = [p["lon"] for p in focus]
     lats = [p["lat"] for p in focus]
     span = max(max(lons) - min(lons), max(lats) - min(lats), 2e-3) * 1.3
@@ -139,8 +155,7 @@ def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: st
         pdk.Layer("ScatterplotLayer", points, get_position=["lon", "lat"], get_fill_color="colour",
                   get_radius="radius", radius_min_pixels=2, radius_max_pixels=30, pickable=True),
     ]  # fmt: skip
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
-                    tooltip={"text": "{name}\n{kind} {value}"})  # fmt: skip
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
 
 
 def _label(value: float, metric: str | None) -> str:
