@@ -171,7 +171,7 @@ def test_five_wrong_passwords_lock_the_account(console: Console) -> None:
     log_in(at, "cmd_b")
     no_exception(at)
     assert page_shown(at) == "login"
-    assert any("is locked until" in e for e in values(at.error))  # AccountLocked's message
+    assert any("cmd_b 因多次登录失败已锁定，至 " in e for e in values(at.error))  # AccountLocked's, in words
 
 
 # ------------------------------------------------------------------------------------------ 2. pages by role

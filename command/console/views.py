@@ -184,6 +184,30 @@ def kpi_frame(base: SimView, planned: SimView | None, name: str, labels: tuple[s
     return pd.DataFrame(frames)
 
 
+#: The colours of a chart's series, by their place (the default plan first, then the plan): the same series has
+#: the same colour in every language (a colour chosen by the label would follow its alphabetical order).
+SERIES_COLOURS = ("#7f7f7f", "#1f77b4", "#d62728", "#2ca02c")
+
+
+def series_chart(frame: Any, labels: tuple[str, ...], *, x: str, y: str, at_min: float | None = None) -> Any:
+    """A line per column of `frame` (minutes as its index), coloured by the column's place in `labels`, with a
+    rule at `at_min` (the time the page shows)."""
+    import altair as alt
+
+    long = frame.rename_axis("minute").reset_index().melt("minute", var_name="series", value_name="value")
+    colours = alt.Scale(domain=list(labels), range=list(SERIES_COLOURS[: len(labels)]))
+    lines = alt.Chart(long).mark_line().encode(
+        x=alt.X("minute:Q", title=x), y=alt.Y("value:Q", title=y),
+        color=alt.Color("series:N", scale=colours, title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("series:N", title=" "), alt.Tooltip("minute:Q", title=x),
+                 alt.Tooltip("value:Q", title=y, format=",.2f")])  # fmt: skip
+    if at_min is None:
+        return lines
+    rule = alt.Chart(alt.Data(values=[{"minute": at_min}])).mark_rule(color="#444", strokeDash=[4, 3]).encode(
+        x="minute:Q")  # fmt: skip
+    return lines + rule
+
+
 @dataclass(frozen=True)
 class ClearedPeriodPrice:
     """What one more cleared lane-period buys, read off a trade-off set: the slope from the chosen schedule to
@@ -346,6 +370,7 @@ __all__ = [
     "place_names",
     "run",
     "scenario_from_json",
+    "series_chart",
     "staff_posts",
     "step_to_less_car_delay",
     "trade_off_chart",
