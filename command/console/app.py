@@ -10,7 +10,7 @@ import streamlit as st
 
 from command.console.i18n import LANGUAGES
 from command.console.screens import admin, board, incident, login, review, sweeps, whatif
-from command.console.screens.common import GOTO, show_flash
+from command.console.screens.common import GOTO, district, show_flash
 from command.console.session import LANG, current_actor, lang, sign_out, store, tr
 from command.kinds import load_kinds
 from command.store import StoreError
@@ -37,7 +37,7 @@ def main() -> None:
     else:
         with st.sidebar:
             st.caption(tr("app.signed_in", user=actor.username, role=tr(f"role.{actor.role}"),
-                          jurisdiction=actor.jurisdiction))  # fmt: skip
+                          jurisdiction=district(actor.jurisdiction)))  # fmt: skip
             if st.button(tr("app.logout"), key="logout"):
                 sign_out()
                 st.rerun()

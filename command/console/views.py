@@ -77,8 +77,12 @@ def _colour(value: float, top: float) -> list[int]:
 DENSITY_LEVELS = (
     (0.31, "A", [46, 160, 67, 230]), (0.43, "B", [110, 180, 60, 230]), (0.72, "C", [190, 200, 50, 230]),
     (1.08, "D", [240, 200, 40, 230]), (2.17, "E", [245, 150, 40, 230]), (4.0, "F", [230, 80, 40, 230]),
-    (5.0, "F, over 4/m² (warning)", [190, 20, 30, 240]), (float("inf"), "F, over 5/m² (critical)", [120, 0, 120, 250]),
+    (5.0, "F+", [190, 20, 30, 240]), (float("inf"), "F++", [120, 0, 120, 250]),
 )  # fmt: skip
+
+#: What the two levels above F say, by language.
+DENSITY_BEYOND = {"F+": ("F，超过 4 人/m²（预警）", "F, over 4/m² (warning)"),
+                  "F++": ("F，超过 5 人/m²（危险）", "F, over 5/m² (critical)")}  # fmt: skip
 
 
 def density_level(value: float) -> tuple[str, list[int]]:
@@ -112,11 +116,12 @@ TOOLTIP = {"text": "{tip}"}
 
 
 def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: str | None = None,
-         words: dict[str, str] | None = None) -> pdk.Deck:
+         words: dict[str, str] | None = None, lang: str = "en") -> pdk.Deck:
     """The city graph as its own base map (no tiles, no base map fetched from anywhere): edges as paths, nodes
     coloured by state (densities by level of service on a fixed scale; counts relative to the run's maximum).
 
-    `words` translates the tooltip's terms (edge modes and node kinds); a term not in it is shown as is.
+    `words` translates the tooltip's terms (edge modes and node kinds; a term not in it is shown as is), `lang`
+    says the values' units.
     `map_provider=None` with pydeck's own default style is what asks Streamlit for no base map at all
     (`map_style=None` would make Streamlit fall back to its default style, fetched from a CDN)."""
     words = words or {}
@@ -134,7 +139,7 @@ def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: st
     for node, data in graph.nodes(data=True):
         value = values.get(node)
         kind = str(data.get("kind", ""))
-        shown = "" if value is None else f" · {_label(value, metric)}"
+        shown = "" if value is None else f" · {_label(value, metric, lang)}"
         points.append({
             "lon": data["lon"], "lat": data["lat"], "node": node,
             "tip": f"{data.get('name', node)} ({node})\n{words.get(kind, kind)}{shown}",
@@ -158,10 +163,16 @@ def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: st
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
 
 
-def _label(value: float, metric: str | None) -> str:
-    if metric == "density":
-        return f"{value:.2f} /m² (LOS {density_level(value)[0]})"
-    return f"{value:,.0f}"
+def density_label(value: float, lang: str = "en") -> str:
+    """A density with its level of service, in `lang`."""
+    level = density_level(value)[0]
+    pair = DENSITY_BEYOND.get(level)
+    said = level if pair is None else pair[0 if lang == "zh" else 1]
+    return f"{value:.2f} 人/m²（服务水平 {said}）" if lang == "zh" else f"{value:.2f} /m² (LOS {said})"
+
+
+def _label(value: float, metric: str | None, lang: str) -> str:
+    return density_label(value, lang) if metric == "density" else f"{value:,.0f}"
 
 
 def default_series(names: list[str], preferred: tuple[str, ...] = ()) -> int:
@@ -361,6 +372,7 @@ __all__ = [
     "cleared_period_price",
     "deck",
     "default_series",
+    "density_label",
     "kpi_frame",
     "meter_spells",
     "most_on_post",

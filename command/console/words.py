@@ -94,6 +94,26 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "critical": ("危险密度", "critical density"),
         "crush": ("挤压密度", "crush density"),
         "warning": ("预警", "warning"),
+        "surge": ("人流激增", "surge"),
+        "delay": ("延误", "delay"),
+        "message": ("消息", "message"),
+        "close_exit": ("关闭出口", "exit closed"),
+        "forecast": ("预报更新", "forecast"),
+        "advance": ("推进", "advanced"),
+        "export": ("导出", "exported"),
+        "incident_open": ("立案", "incident opened"),
+        "incident_close": ("结案", "incident closed"),
+        "incident_phase": ("阶段变更", "phase changed"),
+        "plan_propose": ("提交方案", "plan proposed"),
+        "plan_approve": ("批准方案", "plan approved"),
+        "plan_reject": ("驳回方案", "plan rejected"),
+        "plan_activate": ("方案生效", "plan in effect"),
+        "plan_revise": ("修订方案", "plan revised"),
+        "plan_supersede": ("方案被替代", "plan superseded"),
+        "plan_complete": ("方案完成", "plan completed"),
+        "roster_import": ("导入名单", "roster imported"),
+        "tamper_detected": ("发现篡改", "tampering detected"),
+        "system": ("系统", "system"),
     },
     "node_kind": {
         "bank_area": ("外滩区域", "bank area"),
@@ -125,6 +145,31 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "walk": ("步道", "walkway"),
         "metro": ("地铁", "metro"),
     },
+    "series": {
+        "queue_total": ("排队总人数（人）", "People queuing (people)"),
+        "queue_max_site": ("单个采样点最长排队（人）", "Longest queue at one site (people)"),
+        "tested": ("已采样人数（人）", "Tested (people)"),
+        "departed": ("已离场人数（人）", "Departed (people)"),
+        "booths_staffed": ("在岗采样台（个）", "Booths staffed"),
+        "bay_waiting": ("车位等候人数（人）", "Waiting at the bus bays (people)"),
+        "buses_on_road": ("在途大巴（辆）", "Buses on the road"),
+        "on_site": ("现场人数（人）", "On site (people)"),
+        "dwelling": ("停留人数（人）", "Dwelling (people)"),
+        "walking": ("行走人数（人）", "Walking (people)"),
+        "entry_queue": ("入口排队人数（人）", "Entry queue (people)"),
+        "served": ("已入场人数（人）", "Let in (people)"),
+        "peak_density_now": ("当前最高密度（人/m²）", "Highest density now (/m²)"),
+        "people_over_4ppm2": ("密度超过每平方米4人处的人数（人）", "People where density is over 4/m² (people)"),
+        "riders_arrived": ("到达的骑行者（人）", "Riders arrived"),
+        "riders_crossed": ("已过江骑行者（人）", "Riders crossed"),
+        "riders_waiting": ("等候的骑行者（人）", "Riders waiting"),
+        "riders_gave_up": ("放弃过江的骑行者（人）", "Riders who gave up"),
+        "escort_queue_total": ("等候护送的骑行者（人）", "Riders queuing for escort"),
+        "vehicle_queue_total": ("排队车辆（辆）", "Vehicles queuing"),
+        "ferries_suspended": ("停航轮渡（条）", "Ferries suspended"),
+        "lanes_cleared": ("清空车道（条）", "Lanes cleared"),
+        "wind_force": ("风力（级）", "Wind force (Beaufort)"),
+    },
     "stop": {
         "end of the operational period": ("作业周期结束", "end of the operational period"),
         "end of the horizon": ("模拟时段结束", "end of the horizon"),
@@ -144,6 +189,60 @@ def code(family: str, value: str | None, lang: str) -> str:
         inner = CODES[family].get(tail) or CODES[family].get(head)
         return f"{code(family, head, lang)}：{code(family, tail, lang)}" if inner else value
     return value if pair is None else pair[0 if lang == "zh" else 1]
+
+
+def activity_kind(kind: str, lang: str) -> str:
+    """An activity-log line's kind (a phase of the loop, an action, `sim:<event>`, `breach:<level>`) in words."""
+    if kind in CODES["phase"]:
+        return code("phase", kind, lang)
+    head, _, tail = kind.partition(":")
+    if head == "sim" and tail:
+        said = code("event", tail, lang)
+        return f"{code('event', 'sim', lang)}：{said}" if lang == "zh" else said
+    return code("event", kind, lang)
+
+
+#: An assignment line's particulars as `command.ics` writes them (English, for the printed form's detail column):
+#: pattern -> (zh, en) template with the pattern's groups. A part no pattern knows is kept as it is.
+DETAILS: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
+    (re.compile(r"^(?:(?P<role>\w+), )?wave (?P<wave>\d+)$"), ("第 {wave} 批{role}", "{role}wave {wave}")),
+    (re.compile(r"^bus (?P<bus>\S+)$"), ("大巴 {bus}", "bus {bus}")),
+    (re.compile(r"^(?P<share>[\d.]+%) of visitors$"), ("游客的 {share}", "{share} of visitors")),
+    (re.compile(r"^(?P<share>[\d.]+%) of riders$"), ("骑行者的 {share}", "{share} of riders")),
+    (re.compile(r"^(?P<n>\d+) lanes?$"), ("{n} 条车道", "{n} lane(s)")),
+    (re.compile(r"^up to (?P<n>\d+) riders$"), ("至多 {n} 名骑行者", "up to {n} riders")),
+    (re.compile(r"^at most (?P<rate>[\d.]+) people/min$"), ("每分钟至多 {rate} 人", "at most {rate} people/min")),
+)  # fmt: skip
+
+ROLES = {"sampler": ("采样员", "sampler"), "registrar": ("登记员", "registrar")}
+
+
+def detail(text: str, lang: str) -> str:
+    """An assignment line's particulars in `lang` (each `; `-separated part a pattern knows; notes as written)."""
+    if lang != "zh":
+        return text
+    out = []
+    for part in text.split("; "):
+        for pattern, (zh, _) in DETAILS:
+            found = pattern.match(part)
+            if found:
+                values = {k: v or "" for k, v in found.groupdict().items()}
+                if "role" in values:
+                    role = values["role"]
+                    values["role"] = f"（{ROLES.get(role, (role,))[0]}）" if role else ""
+                part = zh.format(**values)
+                break
+        out.append(part)
+    return "；".join(out)
+
+
+def condition(text: str, lang: str) -> str:
+    """An inject's condition (`<series>:<node> > <value>`) with the series in words."""
+    series, colon, rest = text.partition(":")
+    if not colon or lang != "zh":
+        return text
+    word = {"density": "密度", "queue": "排队"}.get(series)
+    return f"{word}：{rest}" if word else text
 
 
 def map_words(lang: str) -> dict[str, str]:
@@ -266,5 +365,20 @@ def refusal(exc: Exception, lang: str) -> str:
     return t(kind, lang) + t("refusal.detail", lang, detail=message)
 
 
-__all__ = ["CODES", "advance_text", "code", "district", "incident_clock", "local", "map_words", "pick", "refusal",
-           "short_time", "wall_short", "zone_label"]  # fmt: skip
+__all__ = [
+    "CODES",
+    "activity_kind",
+    "advance_text",
+    "code",
+    "condition",
+    "detail",
+    "district",
+    "incident_clock",
+    "local",
+    "map_words",
+    "pick",
+    "refusal",
+    "short_time",
+    "wall_short",
+    "zone_label",
+]

@@ -7,7 +7,7 @@ import streamlit as st
 from command.audit import verify
 from command.authority import grant_command, grants_of, revoke_command
 from command.console import words
-from command.console.screens.common import choose_incident, district, flash, refused
+from command.console.screens.common import choose_incident, district, districts, flash, refused
 from command.console.session import actor_for_action, lang, store, tr
 from command.drills import builtin_drill_names, read_injects, start_drill
 from command.errors import CommandError
@@ -52,9 +52,10 @@ def _users(actor: Actor) -> None:
         st.markdown(f"**{tr('admin.add_user')}**")
         username = st.text_input(tr("login.username"), key="au_name")
         password = st.text_input(tr("login.password"), type="password", key="au_password")
-        role = st.selectbox(tr("admin.role"), ROLES, key="au_role", format_func=lambda r: tr(f"role.{r}"))
+        roles = {r: tr(f"role.{r}") for r in ROLES}
+        role = st.selectbox(tr("admin.role"), ROLES, key="au_role", format_func=roles.__getitem__)
         jurisdiction = st.selectbox(tr("board.jurisdiction"), visible_jurisdiction_codes(store(), actor), key="au_jur",
-                                    format_func=district)  # fmt: skip
+                                    format_func=districts().__getitem__)  # fmt: skip
         display = st.text_input(tr("admin.display_name"), key="au_display")
         phone = st.text_input(tr("admin.phone"), key="au_phone")
         if st.form_submit_button(tr("admin.add_user")):
@@ -130,14 +131,17 @@ def _drills(actor: Actor) -> None:
     script = read_injects(script_name)
     clock = load_scenario(scenario_name).clock
     st.markdown(f"**{tr('admin.drill_injects')}**")
-    st.dataframe([{tr("admin.drill_col.at"): clock.label(float(i["at_s"])), tr("admin.drill_col.kind"): i["kind"],
-                   tr("admin.drill_col.target"): i.get("target") or "", tr("admin.drill_col.condition"):
-                   i.get("condition") or "", tr("admin.drill_col.note"): i.get("note", "")} for i in script],
+    language = lang()
+    st.dataframe([{tr("admin.drill_col.at"): clock.label(float(i["at_s"])),
+                   tr("admin.drill_col.kind"): words.code("event", str(i["kind"]), language),
+                   tr("admin.drill_col.target"): i.get("target") or "",
+                   tr("admin.drill_col.condition"): words.condition(str(i.get("condition") or ""), language),
+                   tr("admin.drill_col.note"): i.get("note", "")} for i in script],
                  hide_index=True, width="stretch")  # fmt: skip
     trainees = [u.username for u in list_users(store(), actor) if u.role in ("commander", "observer") and u.active]
     with st.form("admin_drill"):
         jurisdiction = st.selectbox(tr("board.jurisdiction"), visible_jurisdiction_codes(store(), actor), key="dr_jur",
-                                    format_func=district)  # fmt: skip
+                                    format_func=districts().__getitem__)  # fmt: skip
         trainee = st.selectbox(tr("admin.trainee"), trainees, key="dr_trainee")
         hours = st.number_input(tr("admin.hours"), min_value=0.5, max_value=72.0, value=8.0, step=0.5, key="dr_hours")
         if st.form_submit_button(tr("admin.drill_start"), type="primary"):

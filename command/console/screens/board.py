@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from command.console import views, words
-from command.console.screens.common import district, flash, refused, replan_live
+from command.console.screens.common import district, districts, flash, refused, replan_live
 from command.console.session import lang, store, tr
 from command.errors import CommandError
 from command.incidents import IncidentView, list_incidents, open_incident, scenario_document
@@ -54,14 +54,15 @@ def board_rows(actor: Actor, rows: list[IncidentView]) -> list[dict[str, str]]:
 def _open_form(actor: Actor) -> None:
     st.subheader(tr("board.open_heading"))
     source = st.radio(tr("board.source"), ["builtin", "upload"], horizontal=True, key="board_source",
-                      format_func=lambda s: tr(f"board.source.{s}"))  # fmt: skip
+                      format_func={s: tr(f"board.source.{s}") for s in ("builtin", "upload")}.__getitem__)  # fmt: skip
     name = upload = None
     if source == "builtin":
         name = st.selectbox(tr("board.scenario"), builtin_scenario_names(), key="board_scenario")
     else:
         upload = st.file_uploader(tr("board.upload"), type=["yaml", "yml"], key="board_upload")
     codes = visible_jurisdiction_codes(store(), actor)
-    jurisdiction = st.selectbox(tr("board.jurisdiction"), codes, key="board_jurisdiction", format_func=district,
+    jurisdiction = st.selectbox(tr("board.jurisdiction"), codes, key="board_jurisdiction",
+                                format_func=districts().__getitem__,
                                 index=codes.index("pudong") if "pudong" in codes else 0)  # fmt: skip
     exercise = st.checkbox(tr("board.exercise"), key="board_exercise")
     if not st.button(tr("board.open"), type="primary", key="board_open"):

@@ -45,6 +45,12 @@ def district(code: str) -> str:
     return words.district(code, district_names(), lang())
 
 
+def districts() -> dict[str, str]:
+    """Every jurisdiction code -> its name in the user's language (a select box's labels, fixed when drawn)."""
+    names, language = district_names(), lang()
+    return {code: words.district(code, names, language) for code in names}
+
+
 def replan_live(incident: IncidentView, clock: Clock) -> bool:
     """Whether the incident's re-plan alarm still stands: raised, and the incident still before its horizon (after
     it there is nothing left to re-plan)."""
@@ -143,7 +149,9 @@ def refused(exc: Exception) -> None:
 def kpi_label(key: str, kind: str) -> str:
     """A KPI's label with its unit in the user's language, from its scenario kind's KPI table (else its name)."""
     kpi = kind_of(kind).spec.kpi(key)
-    return kpi.label(lang()) if kpi is not None else key
+    if kpi is not None:
+        return kpi.label(lang())
+    return words.code("series", key, lang())
 
 
 GOTO = "yiwang_goto"

@@ -54,7 +54,8 @@ def render(actor: Actor) -> None:
     metric = views.map_metric(shown)
     st.caption(tr("incident.map_at", time=words.incident_clock(clock, minute * 60, language)))
     values, top = views.node_values(shown, minute)
-    st.pydeck_chart(views.deck(scenario, values, top, metric=metric, words=views_words(language)), height=460)
+    st.pydeck_chart(views.deck(scenario, values, top, metric=metric, words=views_words(language),
+                               lang=language), height=460)
     st.caption(tr("incident.legend_density" if metric == "density" else "incident.legend"))
     attribution = scenario_graph(scenario).graph.get("attribution", "")
     if "OpenStreetMap" in attribution:
@@ -65,7 +66,7 @@ def render(actor: Actor) -> None:
     if names:
         name = st.selectbox(tr("incident.series"), names, key="incident_series",
                             index=views.default_series(names, base.chart_series),
-                            format_func=lambda n: kpi_label(n, scenario.kind))  # fmt: skip
+                            format_func={n: kpi_label(n, scenario.kind) for n in names}.__getitem__)  # fmt: skip
         series = (tr("incident.default_label"), tr("incident.plan_label"))
         frame = views.kpi_frame(base, planned, name, series)
         chart = views.series_chart(frame, series, x=tr("incident.minutes_axis"), y=kpi_label(name, scenario.kind),
@@ -86,7 +87,8 @@ def render(actor: Actor) -> None:
         st.caption(tr("incident.newest_first", zone=zone))
         log = [{tr("incident.col.logged"): words.wall_short(a.at, clock.timezone),
                 tr("incident.col.time"): "" if a.sim_s is None else words.short_time(clock, a.sim_s),
-                tr("incident.col.actor"): a.actor, tr("incident.col.kind"): words.code("event", a.kind, language),
+                tr("incident.col.actor"): words.code("event", a.actor, language) if a.actor == "system" else a.actor,
+                tr("incident.col.kind"): words.activity_kind(a.kind, language),
                 tr("incident.col.text"): a.text}
                for a in reversed(activity(store(), actor, incident.id))
                if a.sim_s is None or a.sim_s <= minute * 60 + 1e-9]  # fmt: skip

@@ -54,8 +54,8 @@ def render(actor: Actor) -> None:
         list(by_id),
         index=list(by_id).index(default),
         key="review_plan",
-        format_func=lambda i: tr("review.option", number=by_id[i].number, version=by_id[i].current_version,
-                                 status=words.code("plan_status", by_id[i].status, lang())),
+        format_func={i: tr("review.option", number=p.number, version=p.current_version,
+                           status=words.code("plan_status", p.status, lang())) for i, p in by_id.items()}.__getitem__,
     )
     view = by_id[pid]
     _header(view)
@@ -189,7 +189,7 @@ def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
     kind = views.scenario_from_json(document).kind
     name = st.selectbox(tr("incident.series"), names, key=f"review_series_{view.plan_id}",
                         index=views.default_series(names, base.chart_series),
-                        format_func=lambda n: kpi_label(n, kind))  # fmt: skip
+                        format_func={n: kpi_label(n, kind) for n in names}.__getitem__)  # fmt: skip
     labels = (tr("review.col.baseline"), tr("review.col.plan"))
     frame = views.kpi_frame(base, this, name, labels)
     st.altair_chart(views.series_chart(frame, labels, x=tr("incident.minutes_axis"), y=kpi_label(name, kind)),
@@ -340,7 +340,7 @@ def _assignments(actor: Actor, view: PlanView, scenario) -> None:  # type: ignor
                            tr("review.col.action"): words.pick(ics.ACTION_LABELS.get(line.action, line.action),
                                                                language),
                            tr("review.col.where"): line.where, tr("review.col.count"): line.count,
-                           tr("review.col.detail"): line.detail} for line in team.lines],
+                           tr("review.col.detail"): words.detail(line.detail, language)} for line in team.lines],
                          hide_index=True, width="stretch")  # fmt: skip
     if masked:
         st.caption(tr("incident.masked"))
