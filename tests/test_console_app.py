@@ -473,7 +473,7 @@ def test_switching_to_english_shows_english_text(console: Console) -> None:
     at.run()
     no_exception(at)
     assert "Incidents in your jurisdiction" in values(at.header)
-    assert t("app.signed_in", "en", user="planner", role="planner", jurisdiction="shanghai") in values(
+    assert t("app.signed_in", "en", user="planner", role="planner", jurisdiction="Shanghai") in values(
         at.sidebar.caption
     )
     assert at.button(key="logout").label == "Log out"

@@ -287,14 +287,37 @@ def open_page(page: Page, link: str, *, ready: str) -> None:
     page.get_by_text(ready, exact=True).first.wait_for()
 
 
-def approve(page: Page) -> None:
-    """Approve the plan shown, with the password, and wait for the confirmation."""
+def approve(page: Page, *, button: str = "批准并执行", password: str = "重新输入密码以确认",
+            read: str = "我已阅读本方案的", done: str = "已批准方案") -> None:
+    """Approve the plan shown (ticking that its warnings were read, when it has any), with the password, and wait
+    for the confirmation, which must be in view where the decision was made."""
     from playwright.sync_api import expect
 
-    approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="批准并执行"))
-    approve_form.get_by_label("重新输入密码以确认").fill(DEMO_PASSWORD)
-    approve_form.get_by_role("button", name="批准并执行").click()
-    expect(page.get_by_text("已批准方案")).to_be_visible()
+    approve_form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name=button))
+    expect(approve_form).to_be_in_viewport()  # the decision bar is at the top of the review
+    warnings = approve_form.get_by_text(read)
+    if warnings.count():
+        warnings.click()
+    approve_form.get_by_label(password).fill(DEMO_PASSWORD)
+    approve_form.get_by_role("button", name=button).click()
+    confirmation = page.get_by_text(done).first
+    expect(confirmation).to_be_visible()
+    expect(confirmation).to_be_in_viewport()
+
+
+def advance_and_follow(page: Page, *, button: str, done: str, map_at: str, start: str) -> None:
+    """Advance the incident on its page and see the map's time and the logs follow the new incident clock."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name=button).click()
+    message = page.get_by_text(done).first
+    expect(message).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    expect(message).to_be_in_viewport()
+    caption = page.get_by_text(map_at).first
+    expect(caption).to_be_visible()
+    assert start not in caption.inner_text(), caption.inner_text()  # the map is no longer at the start
+    expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").nth(1)).to_be_visible()
 
 
 def test_commander_plans_and_approves(page: Page, shot: Shots, demo: Demo) -> None:
@@ -323,6 +346,10 @@ def test_commander_plans_and_approves(page: Page, shot: Shots, demo: Demo) -> No
     approve(page)
     expect(page.get_by_role("button", name="批准并执行")).to_have_count(0)
     shot(page, "approved")
+
+    open_page(page, "事件态势", ready="态势图")
+    advance_and_follow(page, button="推进到下一决策点", done="已推进：", map_at="地图时刻：", start="开始后 0 分钟")
+    shot(page, "advanced")
 
     store = Store(demo.url)
     try:
@@ -359,7 +386,7 @@ def test_observer_cannot_plan_or_decide(page: Page, shot: Shots, demo: Demo) -> 
     shot(page, "board")
     open_page(page, "方案审批", ready="预测结果对比")
     expect(page.get_by_text("只有本事件的现场指挥可以审批")).to_be_visible()
-    expect(page.get_by_text("proposed").first).to_be_attached()
+    expect(page.get_by_text("待审批").first).to_be_attached()
     shot(page, "review")
 
     expect(page.get_by_role("button", name="生成方案（模拟+优化）")).to_have_count(0)
@@ -414,3 +441,60 @@ def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot
     expect(page.get_by_text("人群密度服务水平", exact=False).first).to_be_visible()
     expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
     shot(page, "map")
+
+
+def test_a_reload_keeps_the_session_and_logging_out_ends_it(page: Page, shot: Shots) -> None:
+    """After logging in, a reload (a new Streamlit session) opens the board without the login page, from the
+    httpOnly session cookie; after logging out, a reload shows the login page."""
+    from playwright.sync_api import expect
+
+    log_in(page, "planner")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "yiwang_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie").find("yiwang_session") == -1  # never readable by the page's scripts
+    page.reload()
+    page.get_by_role("heading", name="本辖区事件").wait_for()
+    expect(page.get_by_role("button", name="登录")).to_have_count(0)
+    shot(page, "reloaded")
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_role("button", name="登录").wait_for()
+    page.reload()
+    page.get_by_role("button", name="登录").wait_for()
+    expect(page.get_by_role("heading", name="本辖区事件")).to_have_count(0)
+    shot(page, "logged_out")
+
+
+def test_the_walk_in_english(page: Page, shot: Shots, demo: Demo) -> None:
+    """In English the commander reviews a proposed plan, approves it, advances the incident and sees the map and the
+    logs at the new incident clock; nothing on the way is left in Chinese but names."""
+    from playwright.sync_api import expect
+
+    store = Store(demo.url)
+    try:
+        admin = authenticate(store, "admin", DEMO_PASSWORD)
+        incident_id = open_incident(store, admin, SCENARIO, jurisdiction="pudong")
+        grant_command(store, admin, incident_id, "pudong_commander", reason="browser test, English")
+        create_plan(store, authenticate(store, "planner", DEMO_PASSWORD), incident_id,
+                    default_plan(load_scenario(SCENARIO)))  # fmt: skip
+        code = get_incident(store, admin, incident_id).code
+    finally:
+        store.dispose()
+
+    log_in(page, "pudong_commander")
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="English").click()
+    page.get_by_role("heading", name="Incidents in your jurisdiction").wait_for()
+    expect(page.get_by_text(code).first).to_be_attached()
+    shot(page, "board")
+
+    open_page(page, "Plan review", ready="Incident")  # the newest incident first: this one
+    expect(page.get_by_text(code).first).to_be_visible()
+    approve(page, button="Approve and put into effect", password="Re-enter your password to confirm",
+            read="I have read the plan", done="approved and in effect")  # fmt: skip
+    shot(page, "approved")
+
+    open_page(page, "Incident view", ready="Map")
+    advance_and_follow(page, button="Advance to the next decision point", done="Advanced", map_at="Map at:",
+                       start="0 min after the start")  # fmt: skip
+    expect(page.get_by_text("Incident clock").first).to_be_visible()
+    shot(page, "advanced")

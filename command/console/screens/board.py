@@ -20,13 +20,19 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 def render(actor: Actor) -> None:
     st.header(tr("board.heading"))
     show_closed = st.toggle(tr("board.show_closed"), key="board_closed")
+    _table(actor, show_closed)
+    if actor.can("incident.open"):
+        _open_form(actor)
+
+
+@st.fragment(run_every=10)
+def _table(actor: Actor, show_closed: bool) -> None:
+    """The board's table, read again every 10 s on its own (a plan proposed or an incident advanced elsewhere)."""
     rows = list_incidents(store(), actor, include_closed=show_closed)
     if not rows:
         st.info(tr("board.none"))
     else:
         st.dataframe(board_rows(actor, rows), hide_index=True, width="stretch")
-    if actor.can("incident.open"):
-        _open_form(actor)
 
 
 def board_rows(actor: Actor, rows: list[IncidentView]) -> list[dict[str, str]]:

@@ -69,12 +69,21 @@ def live_header(actor: Actor, incident_id: int, clock: Clock) -> IncidentView:
     dates and zone), the phase and status, who holds command and until when; then the alerts. Re-read from the
     store on every run (and every 15 s on its own), so it is never staler than that."""
     st.html(HEADER_CSS)
+    st.session_state[f"yiwang_seen_{incident_id}"] = _signature(get_incident(store(), actor, incident_id))
     return _header_fragment(actor, incident_id, clock)
+
+
+def _signature(incident: IncidentView) -> tuple[object, ...]:
+    """What, when it changes, redraws the whole page: the clock, status, phase, holder, plans and alarm."""
+    return (incident.sim_time_s, incident.status, incident.phase, incident.holder, incident.active_plan,
+            incident.proposed_plans, incident.needs_replan)  # fmt: skip
 
 
 @st.fragment(run_every=15)
 def _header_fragment(actor: Actor, incident_id: int, clock: Clock) -> IncidentView:
     incident = get_incident(store(), actor, incident_id)
+    if _signature(incident) != st.session_state.get(f"yiwang_seen_{incident_id}"):
+        st.rerun(scope="app")  # someone advanced, planned, approved or took command: the page follows
     language = lang()
     with st.container(key="yiwang_header"):
         wall, sim, who = st.columns([1, 1.2, 1.3])
