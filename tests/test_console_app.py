@@ -295,6 +295,18 @@ def test_a_wrong_password_in_the_approve_form_is_refused(console: Console) -> No
     assert view_plan(console.store, console.actors["admin"], console.plan_id).status == "proposed"
 
 
+def test_each_wrong_approval_password_says_how_many_more_lock_the_account(console: Console) -> None:
+    """Before a lock-out the holder is told, at each wrong approval password, how many more lock the account (the
+    policy's five, for fifteen minutes)."""
+    at = goto(signed_in("cmd_a"), "review")
+    for wrong in (1, 2):
+        at.text_input(key="approve_password").input("not my password")
+        submit_button(at, "approve_").click()
+        at.run()
+        no_exception(at)
+        assert t("review.lockout_warning", "zh", wrong=wrong, left=5 - wrong, minutes="15") in values(at.warning)
+
+
 # ------------------------------------------------------------------------------------------ 4. forging
 
 
@@ -989,3 +1001,88 @@ def test_every_page_reads_in_chinese(console: Console) -> None:
             if found:
                 problems[f"{username}/{page}"] = found
     assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+# ------------------------------------------------------------------------------------------ 13. the session cookie
+
+
+def test_a_ticket_opens_the_cookie_once_and_only_while_valid() -> None:
+    """A ticket is swapped for its token once; a second use, an unknown ticket or one past its time gets nothing."""
+    from command.console import cookies
+
+    ticket = cookies.issue_ticket("token-a", now=100.0)
+    assert cookies.redeem(ticket, now=101.0) == "token-a"
+    assert cookies.redeem(ticket, now=101.0) is None
+    assert cookies.redeem("no-such-ticket", now=101.0) is None
+    late = cookies.issue_ticket("token-b", now=100.0)
+    assert cookies.redeem(late, now=100.0 + cookies.TICKET_TTL_S + 1) is None
+    assert "token" not in cookies.set_script(cookies.issue_ticket("token-c"))  # the page sees the ticket only
+
+
+def test_the_routes_set_an_httponly_cookie_for_a_ticket_and_clear_it() -> None:
+    """The session route answers a valid ticket with an httpOnly, SameSite=Strict cookie holding the token, refuses
+    any other body, and the sign-out route clears the cookie."""
+    import asyncio
+
+    from starlette.applications import Starlette
+
+    from command.console import cookies
+
+    app = Starlette(routes=cookies.routes())
+
+    def post(path: str, body: bytes = b"") -> tuple[int, dict[str, str]]:
+        """POST through the ASGI interface; the status and the headers of the answer."""
+        sent: list[dict] = []  # type: ignore[type-arg]
+
+        async def receive() -> dict:  # type: ignore[type-arg]
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:  # type: ignore[type-arg]
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [], "scheme": "http", "server": ("127.0.0.1", 8501), "root_path": ""}  # fmt: skip
+        asyncio.run(app(scope, receive, send))
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+
+    ticket = cookies.issue_ticket("the-token")
+    status, headers = post(cookies.SESSION_PATH, ticket.encode())
+    assert status == 204
+    said = headers["set-cookie"]
+    assert said.startswith(f"{cookies.COOKIE}=the-token;")
+    assert "HttpOnly" in said and "SameSite=strict" in said and "Path=/" in said
+    assert post(cookies.SESSION_PATH, ticket.encode())[0] == 403  # once only
+    cleared = post(cookies.SIGNOUT_PATH)[1]["set-cookie"]
+    assert cleared.startswith(f'{cookies.COOKIE}="";') and "Max-Age=0" in cleared
+
+
+def test_assignment_details_and_log_kinds_read_in_chinese() -> None:
+    """The particulars `command.ics` writes for each action and the activity log's kinds read in Chinese; a note
+    is kept as written."""
+    from command.console.words import activity_kind, detail
+
+    assert detail("sampler, wave 2", "zh") == "第 2 批（采样员）"
+    assert detail("wave 0", "zh") == "第 0 批"
+    assert detail("40% of visitors; by the west gate", "zh") == "游客的 40%；by the west gate"
+    assert detail("2 lanes", "zh") == "2 条车道"
+    assert detail("at most 120 people/min", "zh") == "每分钟至多 120 人"
+    assert detail("wave 0", "en") == "wave 0"
+    assert activity_kind("dispatch", "zh") == "调度"
+    assert activity_kind("sim:bus_departs", "zh") == "模拟：大巴发车"
+    assert activity_kind("breach:critical", "zh") == "越限：危险密度"
+    assert activity_kind("plan_approve", "en") == "plan approved"
+
+
+def test_an_advance_reads_in_words() -> None:
+    """An advance that stopped for a breach reads in Chinese: from when to when, why, what happened, what follows."""
+    from command.console.words import advance_text
+    from command.loop import AdvanceReport
+    from scenarios import load_scenario
+
+    clock = load_scenario("disney_mass_testing").clock
+    report = AdvanceReport(from_s=0.0, to_s=3660.0, stopped_for="threshold breach: wait", events={"bus_departs": 3},
+                           kpis_at_end={}, needs_replan="a visitor has waited more than 60 min", finished=False)  # fmt: skip
+    assert advance_text(report, clock, "zh") == ("已推进：10-31 18:05 → 10-31 19:06（越过阈值：等待超过上限）；"
+                                                 "期间事件：大巴发车 3；需要重新规划")  # fmt: skip
+    assert advance_text(report, clock, "en").startswith("Advanced 10-31 18:05 -> 10-31 19:06 (threshold crossed: ")

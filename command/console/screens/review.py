@@ -98,7 +98,7 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
     elif job.cancelled:
         st.warning(tr("review.cancelled"))
     elif job.error:
-        st.error(tr("review.failed", error=job.error))
+        st.error(tr("review.failed", error=words.failure(job.error, lang())))
     elif job.result is not None:
         jumped: object = st.session_state.get("review_jumped")  # as `object`: so `is` does not make `job` optional
         if jumped is not job:  # open the new plan once; then the user chooses
@@ -241,6 +241,8 @@ def _what_binds(view: PlanView) -> None:
     diagnosis = view.solver.get("diagnosis")
     if lines or diagnosis:
         with st.expander(tr("review.binds"), expanded=True):
+            if lang() == "zh":
+                st.caption(tr("review.binds_original"))
             for line in lines:
                 st.markdown(f"- {line}")
             if diagnosis:
@@ -403,11 +405,30 @@ def approve(plan_id: int, shown: Shown, password: str) -> bool:
         approve_and_apply(store(), actor_for_action(), plan_id, password=password, shown=shown)
     except (CommandError, AuthFailed) as exc:
         st.error(tr("review.refused", error=words.refusal(exc, lang())))
+        if type(exc) is AuthFailed:  # a wrong password: say how many more lock the account, before they do
+            _warn_lockout()
         return False
+    st.session_state.pop(WRONG, None)
     st.session_state["review_decided"] = True
     flash(tr("review.approved", plan=plan_id, version=shown.version))
     st.rerun()
     return True
+
+
+WRONG = "yiwang_wrong_passwords"
+
+
+def _warn_lockout() -> None:
+    """After a wrong password at a decision: how many more wrong ones (counted in this session since its last
+    success; the store counts every failure, so it may be fewer) lock the account, and for how long."""
+    from command.security import policy_of
+
+    policy = policy_of(store())
+    wrong = int(st.session_state.get(WRONG, 0)) + 1
+    st.session_state[WRONG] = wrong
+    left = max(0, policy.max_failed_logins - wrong)
+    st.warning(tr("review.lockout_warning", wrong=wrong, left=left,
+                  minutes=f"{policy.lockout.total_seconds() / 60:g}"), icon="🔒")  # fmt: skip
 
 
 def reject(plan_id: int, shown: Shown, password: str, reason: str) -> bool:
