@@ -1082,7 +1082,7 @@ def test_an_advance_reads_in_words() -> None:
 
     clock = load_scenario("disney_mass_testing").clock
     report = AdvanceReport(from_s=0.0, to_s=3660.0, stopped_for="threshold breach: wait", events={"bus_departs": 3},
-                           kpis_at_end={}, needs_replan="a visitor has waited more than 60 min", finished=False)  # fmt: skip
+                           kpis_at_end={}, needs_replan="a visitor waited over 60 min", finished=False)  # fmt: skip
     assert advance_text(report, clock, "zh") == ("已推进：10-31 18:05 → 10-31 19:06（越过阈值：等待超过上限）；"
                                                  "期间事件：大巴发车 3；需要重新规划")  # fmt: skip
     assert advance_text(report, clock, "en").startswith("Advanced 10-31 18:05 -> 10-31 19:06 (threshold crossed: ")

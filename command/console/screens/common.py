@@ -163,6 +163,21 @@ def kpi_label(key: str, kind: str) -> str:
     return words.code("series", key, lang())
 
 
+#: The optimiser's time limit (seconds per model) when the session names none: YIWANG_CONSOLE_TIME_LIMIT_S, else 10.
+DEFAULT_TIME_LIMIT_S = 10.0
+
+
+def time_limit_s() -> float:
+    """The optimiser's time limit for a run started here: the session's own (`yiwang_time_limit`), else the
+    server's default (the environment's YIWANG_CONSOLE_TIME_LIMIT_S, for a slow or busy machine), else 10 s."""
+    import os
+
+    own = st.session_state.get("yiwang_time_limit")
+    if own is not None:
+        return float(own)
+    return float(os.environ.get("YIWANG_CONSOLE_TIME_LIMIT_S", DEFAULT_TIME_LIMIT_S))
+
+
 GOTO = "yiwang_goto"
 
 

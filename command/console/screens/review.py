@@ -20,6 +20,7 @@ from command.console.screens.common import (
     job_progress,
     kpi_label,
     live_header,
+    time_limit_s,
 )
 from command.console.session import actor_for_action, current_token, lang, store, tr
 from command.errors import AuthFailed, CommandError
@@ -80,7 +81,7 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
     job = jobs.get(key)
     if (job is None or job.done) and st.button(tr("review.run"), key="review_run", type="secondary"):
         token = current_token()
-        time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
+        time_limit = time_limit_s()
 
         def work(report):  # type: ignore[no-untyped-def]
             from command.security import resume_session

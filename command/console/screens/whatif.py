@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from command.console import jobs, words
-from command.console.screens.common import job_progress, kpi_label
+from command.console.screens.common import job_progress, kpi_label, time_limit_s
 from command.console.session import lang, tr
 from command.kinds import whatif_fields
 from command.runs import run_loaded, solve_params
@@ -38,7 +38,7 @@ def render(actor: Actor) -> None:
             for problem in exc.problems:
                 st.error(str(problem))
         else:
-            time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
+            time_limit = time_limit_s()
 
             def work(report):  # type: ignore[no-untyped-def]
                 params = solve_params(time_limit)
