@@ -78,7 +78,7 @@ def prepare(url: str, scenario: str) -> None:
         admin = authenticate(store, "admin", DEMO_PASSWORD)
         iid = open_incident(store, admin, scenario, jurisdiction="pudong")
         grant_command(store, admin, iid, "pudong_commander", reason="load test")
-        plan_incident(store, authenticate(store, "planner", DEMO_PASSWORD), iid, params=SolveParams(time_limit_s=10))
+        plan_incident(store, authenticate(store, "planner", DEMO_PASSWORD), iid, params=SolveParams(time_limit_s=40))
     finally:
         store.dispose()
 

@@ -868,17 +868,26 @@ def test_the_decision_comes_first_and_its_confirmation_at_the_top() -> None:
     assert body.index("_warnings(view") < body.index("_decide(") < body.index("_forecast(view")
 
 
-def test_the_approval_confirmation_is_the_first_element_after_approving(console: Console) -> None:
-    """Approving on the review page puts the confirmation at the top of the page the approval leads to."""
+def _in_order(node) -> list:  # type: ignore[no-untyped-def]
+    """The elements under an AppTest node, in the order the page draws them."""
+    children = getattr(node, "children", None)
+    if not isinstance(children, dict) or not children:
+        return [node]
+    return [e for key in sorted(children) for e in _in_order(children[key])]
+
+
+def test_the_approval_confirmation_is_shown_where_the_decision_was_made(console: Console) -> None:
+    """Approving on the review page shows the confirmation where the decision bar was (above the forecast) and as a
+    toast, so that it is in view wherever the page was scrolled when the button was pressed."""
     at = goto(signed_in("cmd_a"), "review")
     at.text_input(key="approve_password").input(PASSWORD)
     submit_button(at, "approve_").click()
     at.run()
     no_exception(at)
-    first = at.main.children[0]
-    while hasattr(first, "children") and first.children:
-        first = next(iter(first.children.values())) if isinstance(first.children, dict) else first.children[0]
-    assert "已批准方案" in str(first.value)
+    said = t("review.approved", "zh", plan=console.plan_id, version=1)
+    assert said in values(at.toast)
+    shown = [str(getattr(e, "value", "")) for e in _in_order(at.main)]
+    assert shown.index(said) < shown.index(f"**{t('review.forecast', 'zh')}**")
 
 
 def test_a_series_has_one_colour_in_both_languages() -> None:

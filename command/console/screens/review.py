@@ -15,7 +15,6 @@ from command import ics
 from command.console import jobs, views, words
 from command.console.screens.common import (
     choose_incident,
-    flash,
     job_outcome_shown,
     job_progress,
     kpi_label,
@@ -61,6 +60,10 @@ def render(actor: Actor) -> None:
     view = by_id[pid]
     _header(view)
     _warnings(view, scenario.kind)
+    confirmed = st.session_state.pop(CONFIRMED, None)
+    if confirmed:  # where the decision was made (and as a toast, in view wherever the page is scrolled)
+        st.success(confirmed)
+        st.toast(confirmed, icon="✅")
     if view.status == "proposed":  # the decision bar first: what to decide, the warnings, approve or reject
         _decide(actor, view, incident.holder, scenario.kind)
     _forecast(view, by_id, scenario.kind)
@@ -411,12 +414,13 @@ def approve(plan_id: int, shown: Shown, password: str) -> bool:
         return False
     st.session_state.pop(WRONG, None)
     st.session_state["review_decided"] = True
-    flash(tr("review.approved", plan=plan_id, version=shown.version))
+    st.session_state[CONFIRMED] = tr("review.approved", plan=plan_id, version=shown.version)
     st.rerun()
     return True
 
 
 WRONG = "yiwang_wrong_passwords"
+CONFIRMED = "yiwang_review_confirmed"
 
 
 def _warn_lockout() -> None:
@@ -439,7 +443,7 @@ def reject(plan_id: int, shown: Shown, password: str, reason: str) -> bool:
         st.error(tr("review.refused", error=words.refusal(exc, lang())))
         return False
     st.session_state["review_decided"] = True
-    flash(tr("review.rejected", plan=plan_id))
+    st.session_state[CONFIRMED] = tr("review.rejected", plan=plan_id)
     st.rerun()
     return True
 
