@@ -60,6 +60,7 @@ SCENARIO = "disney_mass_testing"
 START_TIMEOUT_S = 60  # until the server's health check answers
 STOP_TIMEOUT_S = 10  # between asking the server to stop and killing it
 STEP_TIMEOUT_MS = 60_000  # any one page to render (the incident view simulates the scenario once)
+EXPECT_TIMEOUT_MS = 30_000  # an expectation on a page (a map's canvas on a busy machine)
 PLAN_LIMIT_S = 40  # the optimiser's limit per model in the console under test
 PLAN_TIMEOUT_MS = 300_000  # baseline, optimisation and forecast of the Disney scenario
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -226,6 +227,9 @@ def page(browser: Browser, console: Server) -> Iterator[Page]:
     before it leaves the machine, and fails the test, as does any traceback the server printed meanwhile or any
     exception the page shows.
     """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     context.set_default_timeout(STEP_TIMEOUT_MS)
     requested: list[str] = []

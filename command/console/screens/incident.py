@@ -10,11 +10,12 @@ from command.console import views, words
 from command.console.screens.common import choose_incident, flash, kpi_label, live_header, refused
 from command.console.session import actor_for_action, lang, store, tr
 from command.errors import CommandError
-from command.incidents import activity, roster, scenario_document
+from command.incidents import IncidentView, activity, roster, scenario_document
 from command.loop import advance
 from command.plans import active_plan
 from command.security import Actor
 from scenarios import ScenarioError, scenario_graph
+from scenarios.schema import Clock
 
 
 def slider_minute(incident_id: int, sim_time_s: float, horizon_min: int) -> str:
@@ -105,7 +106,7 @@ def render(actor: Actor) -> None:
                      hide_index=True, width="stretch")  # fmt: skip
 
 
-def _advance_control(actor: Actor, incident, clock, language: str) -> None:  # type: ignore[no-untyped-def]
+def _advance_control(actor: Actor, incident: IncidentView, clock: Clock, language: str) -> None:
     """Advance to the next decision point: at the top of the page, where what it did is shown after it."""
     can_advance = actor.can("incident.advance") and incident.status == "open" and incident.sim_time_s < clock.horizon_s
     if can_advance and st.button(tr("incident.advance"), key="incident_advance"):
