@@ -3,9 +3,11 @@ per test, and driving the app (logging in, opening a page, waiting for a backgro
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +85,37 @@ def poll_until_done(at: AppTest, job, timeout_s: float) -> None:  # type: ignore
     assert job.done, f"the job did not end within {timeout_s} s: {job.messages}"
     at.run()
     no_exception(at)
+
+
+class ArrowFallbacks(logging.Handler):
+    """Every table Streamlit could not send to the browser as it was given (a column mixing numbers and text, say),
+    which it then converts by guesswork and logs with a traceback: the ArrowTypeError of a console walk."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "Arrow" in record.getMessage():
+            self.records.append(record)
+
+
+@contextmanager
+def arrow_fallbacks() -> Iterator[ArrowFallbacks]:
+    """Collect Streamlit's Arrow conversion fallbacks while the block runs."""
+    logger = logging.getLogger("streamlit.dataframe_util")
+    handler, level = ArrowFallbacks(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def incident(store, actor, incident_id):  # type: ignore[no-untyped-def]
+    """The incident as the store says now."""
+    from command.incidents import get_incident
+
+    return get_incident(store, actor, incident_id)

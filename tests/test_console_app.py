@@ -24,6 +24,7 @@ import console_support as support
 import pytest
 import yaml
 from console_support import Template, copy_store, new_app, no_exception, submit_button, users_store
+from sqlalchemy import select
 from store_support import ADMIN_PASSWORD, FAST, PASSWORD, tiny_plan, tiny_scenario
 from streamlit.testing.v1 import AppTest
 from typhoon_worlds import small_typhoon, storm
@@ -172,7 +173,7 @@ def test_five_wrong_passwords_make_the_console_wait(console: Console) -> None:
     log_in(at, "cmd_b")
     no_exception(at)
     assert page_shown(at) == "login"
-    assert any("too many failed log-ins from this source" in e for e in values(at.error))  # LoginThrottled's
+    assert any("本终端登录失败次数过多，请等待 " in e for e in values(at.error)), values(at.error)  # LoginThrottled
 
 
 # ------------------------------------------------------------------------------------------ 2. pages by role
@@ -293,6 +294,28 @@ def test_a_wrong_password_in_the_approve_form_is_refused(console: Console) -> No
     no_exception(at)
     assert any(e.startswith(t("review.refused", error="")) for e in values(at.error))
     assert view_plan(console.store, console.actors["admin"], console.plan_id).status == "proposed"
+
+
+def test_each_wrong_approval_password_says_how_many_more_make_the_console_wait(console: Console) -> None:
+    """At each wrong approval password the holder is told, before it happens, how many more make this console wait
+    (the store's count: three free failures per source), then how long; the account itself is not locked."""
+    at = goto(signed_in("cmd_a"), "review")
+    for wrong in (1, 2):
+        at.text_input(key="approve_password").input("not my password")
+        submit_button(at, "approve_").click()
+        at.run()
+        no_exception(at)
+        assert t("review.lockout_warning", "zh", wrong=wrong, left=3 - wrong) in values(at.warning)
+    at.text_input(key="approve_password").input("not my password")
+    submit_button(at, "approve_").click()
+    at.run()
+    no_exception(at)
+    assert t("review.lockout_wait", "zh", wrong=3, seconds="30") in values(at.warning)
+    with console.store.read() as session:
+        from command.store import User
+
+        holder = session.scalars(select(User).where(User.username == "cmd_a")).one()
+        assert holder.locked_until is None
 
 
 # ------------------------------------------------------------------------------------------ 4. forging
@@ -473,7 +496,7 @@ def test_switching_to_english_shows_english_text(console: Console) -> None:
     at.run()
     no_exception(at)
     assert "Incidents in your jurisdiction" in values(at.header)
-    assert t("app.signed_in", "en", user="planner", role="planner", jurisdiction="shanghai") in values(
+    assert t("app.signed_in", "en", user="planner", role="planner", jurisdiction="Shanghai") in values(
         at.sidebar.caption
     )
     assert at.button(key="logout").label == "Log out"
@@ -670,3 +693,417 @@ def test_an_upload_cannot_name_a_file_on_the_server(console: Console, graph: str
                                 "up.yaml: graph: not a built-in graph (one of bund, crossings, disney, "
                                 "huangpu_central); an uploaded scenario cannot name a file"]  # fmt: skip
     assert list_incidents(console.store, console.actors["admin"], include_closed=True) == before
+
+
+# ------------------------------------------------------------------------------------------ 10. the map, offline
+
+
+@pytest.mark.parametrize("name", ["disney_mass_testing", "bund_new_year_2014", "huangpu_typhoon"])
+def test_the_map_asks_for_no_base_map_and_every_tooltip_field_is_filled(name: str) -> None:
+    """The map names no provider and leaves pydeck's "no style chosen" mark, which Streamlit's front end reads as "no
+    base map" (without it, it fetches its default style from a CDN); every pickable object carries each field its
+    tooltip names, in words (no `{field}` left for deck.gl to print)."""
+    from scenarios import load_scenario
+
+    scenario = load_scenario(name)
+    spec = json.loads(views.deck(scenario, {}, 0.0, words={"road": "道路"}).to_json())
+    assert "mapProvider" not in spec
+    assert spec["mapStyle"] == "__MAP_STYLE__"  # a missing mapStyle is what makes Streamlit fetch its default
+    assert "http" not in json.dumps(spec)
+    fields = re.findall(r"\{(\w+)\}", views.TOOLTIP["text"])
+    for layer in spec["layers"]:
+        if layer.get("pickable"):
+            for obj in layer["data"]:
+                assert all(str(obj.get(f, "")).strip() for f in fields), (layer["@@type"], obj)
+    tips = [obj["tip"] for layer in spec["layers"] for obj in layer["data"] if layer["@@type"] == "PathLayer"]
+    assert any("道路" in tip for tip in tips)
+
+
+# ------------------------------------------------------------------------------------------ 11. defects of a walk
+
+
+def _mixed_table() -> None:
+    import streamlit as st
+
+    st.dataframe([{"plan": 3}, {"plan": "-"}])
+
+
+def test_the_arrow_catcher_sees_a_column_mixing_numbers_and_text() -> None:
+    """A table whose column mixes numbers and "-" is what the catcher reports (so its silence below means something)."""
+    with support.arrow_fallbacks() as caught:
+        AppTest.from_function(_mixed_table, default_timeout=60).run()
+    assert caught.records
+
+
+def test_the_board_sends_its_table_as_it_is_with_and_without_a_plan_in_effect(console: Console) -> None:
+    """With one incident under a plan and one without, the board's table goes to the browser with no type fix (the
+    ArrowTypeError of every board render) and names the plan in effect as text."""
+    view = view_plan(console.store, console.actors["cmd_a"], console.plan_id)
+    approve_and_apply(console.store, console.actors["cmd_a"], console.plan_id, password=PASSWORD, shown=view.shown())
+    open_incident(console.store, console.actors["admin"], tiny_scenario(), jurisdiction="pudong")
+    with support.arrow_fallbacks() as caught:
+        at = signed_in("planner")
+        no_exception(at)
+    assert not caught.records, [r.getMessage() for r in caught.records]
+    table = at.dataframe[0].value
+    plans = list(table[t("board.col.plan", "zh")])
+    assert sorted(plans) == ["#1", "-"]
+
+
+def test_a_new_incident_is_on_the_board_at_once(console: Console) -> None:
+    """An incident opened on the board is in the board's table in the run that opened it (not the one after)."""
+    at = signed_in("planner")
+    before = len(at.dataframe[0].value)
+    at.selectbox(key="board_scenario").set_value("disney_mass_testing")
+    at.button(key="board_open").click()
+    at.run()
+    no_exception(at)
+    codes = list(at.dataframe[0].value[t("board.col.code", "zh")])
+    assert len(codes) == before + 1
+    newest = list_incidents(console.store, console.actors["admin"])[0]
+    assert newest.code in codes
+    assert any(newest.code in s for s in values(at.success))
+
+
+def test_the_grant_list_offers_only_who_may_hold_command_of_the_incident(console: Console) -> None:
+    """The admin's grant list offers the active commanders of the incident's district and the city above it, never
+    another district's commander (whom `grant_command` would refuse) nor an observer."""
+    from command.users import add_user
+
+    admin = console.actors["admin"]
+    for name, jurisdiction in (("cmd_xh", "xuhui"), ("cmd_sh", "shanghai")):
+        add_user(console.store, admin, username=name, password=PASSWORD, role="commander", jurisdiction=jurisdiction,
+                 display_name=f"李{name}", phone="13800138000")  # fmt: skip
+    at = goto(signed_in("admin"), "admin")
+    no_exception(at)
+    assert at.selectbox(key="grant_to").options == ["cmd_a", "cmd_b", "cmd_sh"]
+    with pytest.raises(Exception, match="outside their jurisdiction"):  # the rule the list follows
+        grant_command(console.store, admin, console.incident_id, "cmd_xh", reason="the list must not offer this")
+
+
+def test_refusals_read_in_chinese() -> None:
+    """The command layer's refusals a user meets (outside the jurisdiction, a wrong password, locked, advanced
+    meanwhile) read in Chinese, naming who; one no pattern knows says its kind in Chinese and keeps the detail."""
+    from command.console.words import refusal
+    from command.errors import AccountLocked, AuthFailed, BadInput, Conflict
+
+    cases = {
+        BadInput("user 'cmd_xh' cannot see incident 1 (outside their jurisdiction)"):
+            "cmd_xh 不在本事件所属辖区，不能授权",
+        AuthFailed("wrong user name or password"): "用户名或密码错误",
+        AccountLocked("account 'cmd_b' is locked until 2026-12-06 18:00:00 UTC after repeated failed logins"):
+            "账户 cmd_b 因多次登录失败已锁定，至 2026-12-06 18:00:00（UTC）",
+        Conflict("incident 3 was advanced by someone else meanwhile; look again"):
+            "事件已被他人推进，请刷新后重试",
+    }  # fmt: skip
+    for exc, said in cases.items():
+        assert refusal(exc, "zh") == said
+        assert refusal(exc, "en") == str(exc)
+    other = BadInput("hours: 0 must be more than 0")
+    assert refusal(other, "zh") == "输入有误（系统说明：hours: 0 must be more than 0）"
+
+
+def test_the_what_if_takes_a_bus_count_its_depots_hold() -> None:
+    """The Disney what-if form offers each depot's count beside the fleet's, and a fleet of 120 split over the depots
+    validates (the form's fields as `--set` overrides), where 120 with the depots left at 220 is refused naming it."""
+    from command.kinds import whatif_fields
+    from scenarios import ScenarioError, load_scenario
+
+    base = load_scenario("disney_mass_testing")
+    fields = {f.key: f for f in whatif_fields(base)}
+    depots = [k for k in fields if k.startswith("depot_")]
+    assert len(depots) == len(base.resources.buses.depots) == 3
+    shown = {k: f.value for k, f in fields.items()} | {"buses": 120, "depot_0": 40, "depot_1": 40, "depot_2": 40}
+    scenario = load_scenario("disney_mass_testing", overrides=[fields[k].override(v) for k, v in shown.items()])
+    assert scenario.resources.buses.count == 120
+    assert [d.count for d in scenario.resources.buses.depots] == [40, 40, 40]
+    alone = {k: f.value for k, f in fields.items()} | {"buses": 120}
+    with pytest.raises(ScenarioError, match=r"resources\.buses"):
+        load_scenario("disney_mass_testing", overrides=[fields[k].override(v) for k, v in alone.items()])
+
+
+def _advance(console: Console, until_s: float) -> None:
+    command.loop.advance(console.store, console.actors["planner"], console.incident_id, until_s=until_s)
+
+
+def test_the_time_slider_and_the_map_follow_the_incident_clock(console: Console) -> None:
+    """After each advance (by anyone, or on this page) the slider, the map's time and the logs are at the new
+    incident clock, though the slider keeps its own state between runs; a move of the slider still holds."""
+    at = goto(signed_in("planner"), "incident")
+    key = f"incident_minute_{console.incident_id}"
+    assert at.slider(key=key).value == 0
+    _advance(console, 3600)
+    at.run()
+    clock = support.incident(console.store, console.actors["admin"], console.incident_id).sim_time_s
+    assert clock > 0
+    assert at.slider(key=key).value == int(clock // 60)
+    at.slider(key=key).set_value(30)
+    at.run()
+    assert at.slider(key=key).value == 30  # the user's look back holds until the clock moves again
+    at.button(key="incident_advance").click()
+    at.run()
+    no_exception(at)
+    later = support.incident(console.store, console.actors["admin"], console.incident_id).sim_time_s
+    assert later > clock
+    assert at.slider(key=key).value == int(later // 60)
+    shown = " ".join(values(at.caption))
+    assert f"开始后 {later / 60:,.0f} 分钟" in shown
+
+
+def test_the_replan_alarm_stands_until_the_horizon_and_not_after(console: Console) -> None:
+    """An incident that needs a re-plan shows the alarm on the board and in its header; at its horizon it shows
+    none (there is nothing left to re-plan)."""
+    from sqlalchemy import update
+
+    def set_incident(**fields: object) -> None:
+        with console.store.write() as session:
+            session.execute(update(Incident).where(Incident.id == console.incident_id).values(**fields))
+
+    set_incident(needs_replan="inject delay at 19:00", sim_time_s=3600.0)
+    at = signed_in("cmd_a")
+    assert list(at.dataframe[0].value[t("board.col.alarm", "zh")]) == [t("board.replan", "zh")]
+    at = goto(at, "incident")
+    assert t("alert.replan", "zh") in values(at.error)
+    set_incident(sim_time_s=36000.0)  # the tiny scenario's horizon
+    at = signed_in("cmd_a")
+    assert list(at.dataframe[0].value[t("board.col.alarm", "zh")]) == [""]
+    at = goto(at, "incident")
+    no_exception(at)
+    assert t("alert.replan", "zh") not in values(at.error)
+
+
+def test_the_decision_comes_first_and_its_confirmation_at_the_top() -> None:
+    """On the review page the warnings and the approve form come before the forecast table, and after approval the
+    confirmation is the first thing on the page (in view, where the decision was made)."""
+    source = (CONSOLE / "screens" / "review.py").read_text(encoding="utf-8")
+    body = source[source.index("def render("):source.index("def _run_controls(")]
+    assert body.index("_warnings(view") < body.index("_decide(") < body.index("_forecast(view")
+
+
+def _in_order(node) -> list:  # type: ignore[no-untyped-def]
+    """The elements under an AppTest node, in the order the page draws them."""
+    children = getattr(node, "children", None)
+    if not isinstance(children, dict) or not children:
+        return [node]
+    return [e for key in sorted(children) for e in _in_order(children[key])]
+
+
+def test_the_approval_confirmation_is_shown_where_the_decision_was_made(console: Console) -> None:
+    """Approving on the review page shows the confirmation where the decision bar was (above the forecast) and as a
+    toast, so that it is in view wherever the page was scrolled when the button was pressed."""
+    at = goto(signed_in("cmd_a"), "review")
+    at.text_input(key="approve_password").input(PASSWORD)
+    submit_button(at, "approve_").click()
+    at.run()
+    no_exception(at)
+    said = t("review.approved", "zh", plan=console.plan_id, version=1)
+    assert said in values(at.toast)
+    shown = [str(getattr(e, "value", "")) for e in _in_order(at.main)]
+    assert shown.index(said) < shown.index(f"**{t('review.forecast', 'zh')}**")
+
+
+def test_a_series_has_one_colour_in_both_languages() -> None:
+    """The default plan's line and the plan's line keep their colours whichever language labels them."""
+    import pandas as pd
+
+    frame = {lang: pd.DataFrame({t("incident.default_label", lang): [1.0, 2.0],
+                                 t("incident.plan_label", lang): [1.0, 1.5]}, index=[0.0, 5.0])
+             for lang in ("zh", "en")}  # fmt: skip
+    colours = {}
+    for lang in ("zh", "en"):
+        labels = (t("incident.default_label", lang), t("incident.plan_label", lang))
+        spec = views.series_chart(frame[lang], labels, x="x", y="y").to_dict()
+        scale = spec["encoding"]["color"]["scale"]
+        colours[lang] = dict(zip(scale["domain"], scale["range"], strict=True))
+        assert colours[lang][labels[0]] == views.SERIES_COLOURS[0]
+        assert colours[lang][labels[1]] == views.SERIES_COLOURS[1]
+
+
+# ------------------------------------------------------------------------------------------ 12. Chinese throughout
+
+#: Words that stay as they are in Chinese text: units, standards, names of things and of the product.
+KEPT = {"UTC", "LOS", "ICS", "KPI", "OpenStreetMap", "ODbL", "HTML", "CSV", "YAML", "Fruin", "Yiwang", "English",
+        "Language", "EXERCISE", "CP-SAT", "min", "Mbps"}  # fmt: skip
+#: An identifier (a user, a node, a field path, an incident code) or a number: not words of the interface.
+IDENTIFIER = re.compile(r"\b[\w-]*(?:_|\d)[\w-]*\b|\b\w+(?:\.\w+)+")
+#: Columns that carry text as its authors wrote it: the engines' one-line texts (the simulation's events, the
+#: activity log; their kind is in words beside them) and a drill script's notes.
+ENGINE_TEXT = {t("incident.col.text", "zh"), t("admin.drill_col.note", "zh")}
+
+
+def english_words(text: str, names: set[str]) -> list[str]:
+    """The words of `text` that are neither Chinese nor one of the kept words, identifiers or names."""
+    for name in sorted(names, key=len, reverse=True):  # a whole name, not a part of a field path
+        text = re.sub(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_.])", " ", text)
+    text = IDENTIFIER.sub(" ", text)
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", text) if w not in KEPT]
+
+
+def shown_text(node) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every piece of interface text under an AppTest node: labels, values, options, table headers and cells."""
+    out: list[str] = []
+    kind = type(node).__name__
+    if kind == "Dataframe":
+        frame = node.value
+        columns = [str(c) for c in frame.columns]
+        out += columns
+        for column in columns:
+            if column not in ENGINE_TEXT:
+                out += [str(v) for v in frame[column] if isinstance(v, str)]
+        return out
+    for attribute in ("label", "placeholder", "help"):
+        value = getattr(node, attribute, None)
+        if isinstance(value, str):
+            out.append(value)
+    if kind in {"Markdown", "Caption", "Header", "Subheader", "Title", "Success", "Info", "Warning", "Error", "Text"}:
+        out.append(str(node.value))
+    if kind in {"Selectbox", "Radio", "Multiselect"}:
+        out += [str(o) for o in node.options]
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            out += shown_text(child)
+    return out
+
+
+def untranslated(at: AppTest, names: set[str]) -> dict[str, list[str]]:
+    """The pieces of text on the page (main area and sidebar) with English words in them, and those words."""
+    found = {}
+    for text in shown_text(at.main) + shown_text(at.sidebar):
+        words_ = english_words(text, names)
+        if words_:
+            found[text] = words_
+    return found
+
+
+def test_english_words_finds_english_and_passes_chinese_names_and_units() -> None:
+    """The checker flags an English word and passes Chinese, identifiers, numbers, kept words and given names."""
+    names = {"One site M/M/8 at utilisation 0.8"}
+    assert english_words("已推进：10-31 18:00 → 10-31 19:00（指定时刻）", names) == []
+    assert english_words("PD-2026-001 · One site M/M/8 at utilisation 0.8 · cmd_a 20.5 人/m²（UTC+8）", names) == []
+    assert english_words("阶段：supervision", names) == ["supervision"]
+    assert english_words("Plan 3 proposed", names) == ["Plan", "proposed"]
+
+
+def test_every_page_reads_in_chinese(console: Console) -> None:
+    """In Chinese mode every page a planner, the commander and the admin open (the board, an advanced incident with
+    its alarm, advance message, logs and map, the review with its forecast and decision bar, the what-if, sweeps
+    and admin pages) shows no English word beyond kept words, identifiers and the names of people and things."""
+    from command.drills import builtin_drill_names, read_injects
+    from command.store import User
+    from command.users import list_jurisdictions
+    from scenarios import scenario_graph
+    from scenarios.loading import builtin_scenario_names
+
+    command.loop.advance(console.store, console.actors["planner"], console.incident_id, until_s=3600)
+    with console.store.read() as session:
+        users = {u.username for u in session.scalars(select(User))}
+    # The names of people and things: users, incidents, places and teams of the scenarios, jurisdiction codes, the
+    # grant's reason as the admin typed it, the drills' targets.
+    titles = {r.title for r in list_incidents(console.store, console.actors["admin"], include_closed=True)}
+    scenario = tiny_scenario()
+    places = {str(d["name"]) for _, d in scenario_graph(scenario).nodes(data=True) if d.get("name")}
+    teams = set(scenario.resources.testers)
+    codes = {c for c, _, _ in list_jurisdictions(console.store)}
+    targets = {str(i.get("target")) for n in builtin_drill_names() for i in read_injects(n) if i.get("target")}
+    names = users | titles | places | teams | codes | targets | set(builtin_scenario_names()) | {"on-site command"}
+    problems: dict[str, dict[str, list[str]]] = {}
+    for username, pages in (("planner", ("board", "incident", "review", "whatif", "sweeps")),
+                            ("cmd_a", ("board", "incident", "review")), ("admin", ("admin",))):  # fmt: skip
+        at = signed_in(username)
+        for page in pages:
+            at = goto(at, page)
+            no_exception(at)
+            if page == "incident" and username == "planner":
+                at.button(key="incident_advance").click()
+                at.run()
+                no_exception(at)
+            found = untranslated(at, names)
+            if found:
+                problems[f"{username}/{page}"] = found
+    assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+# ------------------------------------------------------------------------------------------ 13. the session cookie
+
+
+def test_a_ticket_opens_the_cookie_once_and_only_while_valid() -> None:
+    """A ticket is swapped for its token once; a second use, an unknown ticket or one past its time gets nothing."""
+    from command.console import cookies
+
+    ticket = cookies.issue_ticket("token-a", now=100.0)
+    assert cookies.redeem(ticket, now=101.0) == "token-a"
+    assert cookies.redeem(ticket, now=101.0) is None
+    assert cookies.redeem("no-such-ticket", now=101.0) is None
+    late = cookies.issue_ticket("token-b", now=100.0)
+    assert cookies.redeem(late, now=100.0 + cookies.TICKET_TTL_S + 1) is None
+    assert "token" not in cookies.set_script(cookies.issue_ticket("token-c"))  # the page sees the ticket only
+
+
+def test_the_routes_set_an_httponly_cookie_for_a_ticket_and_clear_it() -> None:
+    """The session route answers a valid ticket with an httpOnly, SameSite=Strict cookie holding the token, refuses
+    any other body, and the sign-out route clears the cookie."""
+    import asyncio
+
+    from starlette.applications import Starlette
+
+    from command.console import cookies
+
+    app = Starlette(routes=cookies.routes())
+
+    def post(path: str, body: bytes = b"") -> tuple[int, dict[str, str]]:
+        """POST through the ASGI interface; the status and the headers of the answer."""
+        sent: list[dict] = []  # type: ignore[type-arg]
+
+        async def receive() -> dict:  # type: ignore[type-arg]
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:  # type: ignore[type-arg]
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [], "scheme": "http", "server": ("127.0.0.1", 8501), "root_path": ""}  # fmt: skip
+        asyncio.run(app(scope, receive, send))
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+
+    ticket = cookies.issue_ticket("the-token")
+    status, headers = post(cookies.SESSION_PATH, ticket.encode())
+    assert status == 204
+    said = headers["set-cookie"]
+    assert said.startswith(f"{cookies.COOKIE}=the-token;")
+    assert "HttpOnly" in said and "SameSite=strict" in said and "Path=/" in said
+    assert post(cookies.SESSION_PATH, ticket.encode())[0] == 403  # once only
+    cleared = post(cookies.SIGNOUT_PATH)[1]["set-cookie"]
+    assert cleared.startswith(f'{cookies.COOKIE}="";') and "Max-Age=0" in cleared
+
+
+def test_assignment_details_and_log_kinds_read_in_chinese() -> None:
+    """The particulars `command.ics` writes for each action and the activity log's kinds read in Chinese; a note
+    is kept as written."""
+    from command.console.words import activity_kind, detail
+
+    assert detail("sampler, wave 2", "zh") == "第 2 批（采样员）"
+    assert detail("wave 0", "zh") == "第 0 批"
+    assert detail("40% of visitors; by the west gate", "zh") == "游客的 40%；by the west gate"
+    assert detail("2 lanes", "zh") == "2 条车道"
+    assert detail("at most 120 people/min", "zh") == "每分钟至多 120 人"
+    assert detail("wave 0", "en") == "wave 0"
+    assert activity_kind("dispatch", "zh") == "调度"
+    assert activity_kind("sim:bus_departs", "zh") == "模拟：大巴发车"
+    assert activity_kind("breach:critical", "zh") == "越限：危险密度"
+    assert activity_kind("plan_approve", "en") == "plan approved"
+
+
+def test_an_advance_reads_in_words() -> None:
+    """An advance that stopped for a breach reads in Chinese: from when to when, why, what happened, what follows."""
+    from command.console.words import advance_text
+    from command.loop import AdvanceReport
+    from scenarios import load_scenario
+
+    clock = load_scenario("disney_mass_testing").clock
+    report = AdvanceReport(from_s=0.0, to_s=3660.0, stopped_for="threshold breach: wait", events={"bus_departs": 3},
+                           kpis_at_end={}, needs_replan="a visitor waited over 60 min", finished=False)  # fmt: skip
+    assert advance_text(report, clock, "zh") == ("已推进：10-31 18:05 → 10-31 19:06（越过阈值：等待超过上限）；"
+                                                 "期间事件：大巴发车 3；需要重新规划")  # fmt: skip
+    assert advance_text(report, clock, "en").startswith("Advanced 10-31 18:05 -> 10-31 19:06 (threshold crossed: ")

@@ -188,7 +188,7 @@ def test_an_approved_crowd_plan_colours_the_map_by_density_level(console: Consol
     assert any(c.endswith(t("incident.legend_density")) for c in values(at.caption))
 
     (chart,) = at.get("deck_gl_json_chart")
-    points = {p["name"].rsplit("(", 1)[1].rstrip(")"): p for p in json.loads(chart.proto.json)["layers"][1]["data"]}
+    points = {p["node"]: p for p in json.loads(chart.proto.json)["layers"][1]["data"]}
     scenario = load_scenario("bund_new_year_2014", overrides=HOUR)
     planned = simulate(scenario, view.plan, seed=scenario.seed)
     baseline = simulate(scenario, default_plan(scenario), seed=scenario.seed)
@@ -200,7 +200,8 @@ def test_an_approved_crowd_plan_colours_the_map_by_density_level(console: Consol
     assert max(density.values()) > 0.5
     for node, value in density.items():
         label, colour = views.density_level(value)
-        assert points[node]["value"] == f"{value:.2f} /m² (LOS {label})"
+        assert points[node]["tip"].endswith(f" · {views.density_label(value, 'zh')}")
+        assert views.density_label(value, "zh").startswith(f"{value:.2f} 人/m²（服务水平 {label[0]}")
         assert points[node]["colour"] == colour
     assert at.selectbox(key="incident_series").value == "peak_density_now"
 

@@ -10,8 +10,8 @@ import streamlit as st
 
 from command.console.i18n import LANGUAGES
 from command.console.screens import admin, board, incident, login, review, sweeps, whatif
-from command.console.screens.common import GOTO, show_flash
-from command.console.session import LANG, current_actor, lang, sign_out, store, tr
+from command.console.screens.common import GOTO, district, show_flash
+from command.console.session import LANG, cookie_script, current_actor, lang, sign_out, store, tr
 from command.kinds import load_kinds
 from command.store import StoreError
 from command.users import is_demo
@@ -32,12 +32,15 @@ def main() -> None:
     if demo:
         st.warning(tr("app.demo_store"), icon="⚠️")
     actor = current_actor()
+    script = cookie_script()
+    if script:  # set (after signing in) or clear (after signing out) the session cookie
+        st.html(script, unsafe_allow_javascript=True)
     if actor is None:
         pages = {"login": st.Page(login.render, title=tr("page.login"), url_path="login", default=True)}
     else:
         with st.sidebar:
             st.caption(tr("app.signed_in", user=actor.username, role=tr(f"role.{actor.role}"),
-                          jurisdiction=actor.jurisdiction))  # fmt: skip
+                          jurisdiction=district(actor.jurisdiction)))  # fmt: skip
             if st.button(tr("app.logout"), key="logout"):
                 sign_out()
                 st.rerun()

@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 APP = Path(__file__).with_name("app.py")
+SERVER = Path(__file__).with_name("server.py")  # the app, with the session cookie's routes
 
 
 def streamlit_args(*, port: int, address: str) -> list[str]:
     """The command line that serves the console (no usage statistics, no file watcher, no dev tools)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(SERVER),
         "--server.port", str(port), "--server.address", address, "--server.headless", "true",
         "--server.fileWatcherType", "none", "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false", "--browser.serverAddress", address,
@@ -34,4 +35,4 @@ def run_console(*, port: int, address: str, db_url: str | None) -> int:
     return 1  # not reached
 
 
-__all__ = ["APP", "run_console", "streamlit_args"]
+__all__ = ["APP", "SERVER", "run_console", "streamlit_args"]

@@ -77,8 +77,12 @@ def _colour(value: float, top: float) -> list[int]:
 DENSITY_LEVELS = (
     (0.31, "A", [46, 160, 67, 230]), (0.43, "B", [110, 180, 60, 230]), (0.72, "C", [190, 200, 50, 230]),
     (1.08, "D", [240, 200, 40, 230]), (2.17, "E", [245, 150, 40, 230]), (4.0, "F", [230, 80, 40, 230]),
-    (5.0, "F, over 4/m² (warning)", [190, 20, 30, 240]), (float("inf"), "F, over 5/m² (critical)", [120, 0, 120, 250]),
+    (5.0, "F+", [190, 20, 30, 240]), (float("inf"), "F++", [120, 0, 120, 250]),
 )  # fmt: skip
+
+#: What the two levels above F say, by language.
+DENSITY_BEYOND = {"F+": ("F，超过 4 人/m²（预警）", "F, over 4/m² (warning)"),
+                  "F++": ("F，超过 5 人/m²（危险）", "F, over 5/m² (critical)")}  # fmt: skip
 
 
 def density_level(value: float) -> tuple[str, list[int]]:
@@ -106,28 +110,45 @@ def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
     return values, top
 
 
-def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: str | None = None) -> pdk.Deck:
-    """The city graph as its own base map (no tiles): edges as paths, nodes coloured by state (densities by
-    level of service on a fixed scale; counts relative to the run's maximum)."""
+#: The tooltip every pickable object of the map shows: one field, filled in per object, so that no object shows
+#: a field another layer has (deck.gl prints a missing field's name in braces).
+TOOLTIP = {"text": "{tip}"}
+
+
+def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: str | None = None,
+         words: dict[str, str] | None = None, lang: str = "en") -> pdk.Deck:
+    """The city graph as its own base map (no tiles, no base map fetched from anywhere): edges as paths, nodes
+    coloured by state (densities by level of service on a fixed scale; counts relative to the run's maximum).
+
+    `words` translates the tooltip's terms (edge modes and node kinds; a term not in it is shown as is), `lang`
+    says the values' units.
+    `map_provider=None` with pydeck's own default style is what asks Streamlit for no base map at all
+    (`map_style=None` would make Streamlit fall back to its default style, fetched from a CDN)."""
+    words = words or {}
     graph = scenario_graph(scenario)
     paths = []
     for u, v, data in graph.edges(data=True):
         coords = data.get("geometry") or ((graph.nodes[u]["lon"], graph.nodes[u]["lat"]),
                                           (graph.nodes[v]["lon"], graph.nodes[v]["lat"]))  # fmt: skip
-        paths.append({"path": [list(c) for c in coords], "name": data.get("name", f"{u} - {v}"),
-                      "mode": data.get("mode", "")})  # fmt: skip
+        name = data.get("name") or f"{graph.nodes[u].get('name', u)} – {graph.nodes[v].get('name', v)}"
+        mode = str(data.get("mode", ""))
+        length = data.get("length_m")
+        detail = words.get(mode, mode) + (f" · {float(length):,.0f} m" if length is not None else "")
+        paths.append({"path": [list(c) for c in coords], "tip": f"{name}\n{detail}".strip()})
     points = []
     for node, data in graph.nodes(data=True):
         value = values.get(node)
+        kind = str(data.get("kind", ""))
+        shown = "" if value is None else f" · {_label(value, metric, lang)}"
         points.append({
-            "lon": data["lon"], "lat": data["lat"], "name": f"{data.get('name', node)} ({node})",
-            "kind": data.get("kind", ""), "value": "" if value is None else _label(value, metric),
+            "lon": data["lon"], "lat": data["lat"], "node": node,
+            "tip": f"{data.get('name', node)} ({node})\n{words.get(kind, kind)}{shown}",
             "radius": 8 if value is None else 14 + 60 * (0 if top <= 0 else value / top),
             "colour": [150, 150, 160, 160] if value is None else (
                 density_level(value)[1] if metric == "density" else _colour(value, top)),
         })  # fmt: skip
     # Frame the places that carry state (the test sites, say) when there are any, else the whole graph.
-    focus = [p for p, (node, _) in zip(points, graph.nodes(data=True), strict=True) if node in values] or points
+    focus = [p for p in points if p["node"] in values] or points
     lons = [p["lon"] for p in focus]
     lats = [p["lat"] for p in focus]
     span = max(max(lons) - min(lons), max(lats) - min(lats), 2e-3) * 1.3
@@ -139,14 +160,19 @@ def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: st
         pdk.Layer("ScatterplotLayer", points, get_position=["lon", "lat"], get_fill_color="colour",
                   get_radius="radius", radius_min_pixels=2, radius_max_pixels=30, pickable=True),
     ]  # fmt: skip
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, map_style=None,
-                    tooltip={"text": "{name}\n{kind} {value}"})  # fmt: skip
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
 
 
-def _label(value: float, metric: str | None) -> str:
-    if metric == "density":
-        return f"{value:.2f} /m² (LOS {density_level(value)[0]})"
-    return f"{value:,.0f}"
+def density_label(value: float, lang: str = "en") -> str:
+    """A density with its level of service, in `lang`."""
+    level = density_level(value)[0]
+    pair = DENSITY_BEYOND.get(level)
+    said = level if pair is None else pair[0 if lang == "zh" else 1]
+    return f"{value:.2f} 人/m²（服务水平 {said}）" if lang == "zh" else f"{value:.2f} /m² (LOS {said})"
+
+
+def _label(value: float, metric: str | None, lang: str) -> str:
+    return density_label(value, lang) if metric == "density" else f"{value:,.0f}"
 
 
 def default_series(names: list[str], preferred: tuple[str, ...] = ()) -> int:
@@ -167,6 +193,30 @@ def kpi_frame(base: SimView, planned: SimView | None, name: str, labels: tuple[s
     if planned is not None and name in planned.series:
         frames[labels[1]] = pd.Series(planned.series[name][1], index=planned.series[name][0])
     return pd.DataFrame(frames)
+
+
+#: The colours of a chart's series, by their place (the default plan first, then the plan): the same series has
+#: the same colour in every language (a colour chosen by the label would follow its alphabetical order).
+SERIES_COLOURS = ("#7f7f7f", "#1f77b4", "#d62728", "#2ca02c")
+
+
+def series_chart(frame: Any, labels: tuple[str, ...], *, x: str, y: str, at_min: float | None = None) -> Any:
+    """A line per column of `frame` (minutes as its index), coloured by the column's place in `labels`, with a
+    rule at `at_min` (the time the page shows)."""
+    import altair as alt
+
+    long = frame.rename_axis("minute").reset_index().melt("minute", var_name="series", value_name="value")
+    colours = alt.Scale(domain=list(labels), range=list(SERIES_COLOURS[: len(labels)]))
+    lines = alt.Chart(long).mark_line().encode(
+        x=alt.X("minute:Q", title=x), y=alt.Y("value:Q", title=y),
+        color=alt.Color("series:N", scale=colours, title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("series:N", title=" "), alt.Tooltip("minute:Q", title=x),
+                 alt.Tooltip("value:Q", title=y, format=",.2f")])  # fmt: skip
+    if at_min is None:
+        return lines
+    rule = alt.Chart(alt.Data(values=[{"minute": at_min}])).mark_rule(color="#444", strokeDash=[4, 3]).encode(
+        x="minute:Q")  # fmt: skip
+    return lines + rule
 
 
 @dataclass(frozen=True)
@@ -322,6 +372,7 @@ __all__ = [
     "cleared_period_price",
     "deck",
     "default_series",
+    "density_label",
     "kpi_frame",
     "meter_spells",
     "most_on_post",
@@ -331,6 +382,7 @@ __all__ = [
     "place_names",
     "run",
     "scenario_from_json",
+    "series_chart",
     "staff_posts",
     "step_to_less_car_delay",
     "trade_off_chart",

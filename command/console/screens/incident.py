@@ -1,35 +1,44 @@
-"""The incident view: map coloured by live state with a time slider, KPIs over time, event and activity logs."""
+"""The incident view: the live header and alerts, the map at the incident clock (a time slider to look back or
+ahead), KPIs over time, and the event and activity logs up to the time shown, newest first."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from command.console import views
-from command.console.screens.common import choose_incident, flash
-from command.console.session import actor_for_action, store, tr
+from command import ics
+from command.console import views, words
+from command.console.screens.common import choose_incident, flash, kpi_label, live_header, refused
+from command.console.session import actor_for_action, lang, store, tr
 from command.errors import CommandError
-from command.incidents import activity, roster, scenario_document
+from command.incidents import IncidentView, activity, roster, scenario_document
 from command.loop import advance
 from command.plans import active_plan
 from command.security import Actor
 from scenarios import ScenarioError, scenario_graph
+from scenarios.schema import Clock
+
+
+def slider_minute(incident_id: int, sim_time_s: float, horizon_min: int) -> str:
+    """The time slider's key, its state moved to the incident clock whenever the clock has moved since the slider
+    last followed it (a keyed slider keeps its own state across reruns, whatever `value` it is given)."""
+    key = f"incident_minute_{incident_id}"
+    followed = f"incident_followed_{incident_id}"
+    if st.session_state.get(followed) != sim_time_s or key not in st.session_state:
+        st.session_state[key] = min(horizon_min, int(sim_time_s // 60))
+        st.session_state[followed] = sim_time_s
+    return key
 
 
 def render(actor: Actor) -> None:
-    incident = choose_incident(actor, "incident_choose")
-    if incident is None:
+    chosen = choose_incident(actor, "incident_choose")
+    if chosen is None:
         return
-    document = scenario_document(store(), actor, incident.id)
+    language = lang()
+    document = scenario_document(store(), actor, chosen.id)
     scenario = views.scenario_from_json(document)
     clock = scenario.clock
-    st.caption(tr("incident.summary", code=incident.code, status=incident.status, phase=incident.phase,
-                  clock=clock.label(incident.sim_time_s)))  # fmt: skip
-    if incident.holder:
-        st.caption(tr("incident.holder", holder=incident.holder, until=f"{incident.holder_until:%Y-%m-%d %H:%M} UTC"))
-    else:
-        st.caption(tr("incident.no_holder"))
-    if incident.needs_replan:
-        st.error(tr("incident.replan", why=incident.needs_replan))
+    incident = live_header(actor, chosen.id, clock)
+    _advance_control(actor, incident, clock, language)
 
     current = active_plan(store(), actor, incident.id)
     try:
@@ -42,12 +51,14 @@ def render(actor: Actor) -> None:
 
     st.subheader(tr("incident.map"))
     horizon_min = int(clock.horizon_s // 60)
-    minute = st.slider(tr("incident.time"), 0, horizon_min, int(incident.sim_time_s // 60), step=5,
-                       key=f"incident_minute_{incident.id}", format="%d min")  # fmt: skip
-    legend = "incident.legend_density" if views.map_metric(shown) == "density" else "incident.legend"
-    st.caption(clock.label(minute * 60) + " · " + tr(legend))
+    key = slider_minute(incident.id, incident.sim_time_s, horizon_min)
+    minute = st.slider(tr("incident.time"), 0, horizon_min, step=1, key=key, format=tr("incident.minutes"))
+    metric = views.map_metric(shown)
+    st.caption(tr("incident.map_at", time=words.incident_clock(clock, minute * 60, language)))
     values, top = views.node_values(shown, minute)
-    st.pydeck_chart(views.deck(scenario, values, top, metric=views.map_metric(shown)), height=460)
+    st.pydeck_chart(views.deck(scenario, values, top, metric=metric, words=views_words(language),
+                               lang=language), height=460)
+    st.caption(tr("incident.legend_density" if metric == "density" else "incident.legend"))
     attribution = scenario_graph(scenario).graph.get("attribution", "")
     if "OpenStreetMap" in attribution:
         st.caption(tr("incident.osm"))
@@ -56,33 +67,57 @@ def render(actor: Actor) -> None:
     names = sorted(n for n in base.series if ":" not in n)
     if names:
         name = st.selectbox(tr("incident.series"), names, key="incident_series",
-                            index=views.default_series(names, base.chart_series))  # fmt: skip
-        frame = views.kpi_frame(base, planned, name, (tr("incident.default_label"), tr("incident.plan_label")))
-        st.line_chart(frame, x_label="min", y_label=name)
+                            index=views.default_series(names, base.chart_series),
+                            format_func={n: kpi_label(n, scenario.kind) for n in names}.__getitem__)  # fmt: skip
+        series = (tr("incident.default_label"), tr("incident.plan_label"))
+        frame = views.kpi_frame(base, planned, name, series)
+        chart = views.series_chart(frame, series, x=tr("incident.minutes_axis"), y=kpi_label(name, scenario.kind),
+                                   at_min=minute)  # fmt: skip
+        st.altair_chart(chart, width="stretch")
 
+    zone = words.zone_label(clock.timezone, clock.at(0), language)
     left, right = st.columns(2)
     with left:
         st.subheader(tr("incident.events"))
-        events = [{"t": clock.label(t), "kind": k, "text": text} for t, k, text in shown.events if t <= minute * 60]
-        st.dataframe(events[-300:], hide_index=True, width="stretch", height=260)
+        st.caption(tr("incident.newest_first", zone=zone))
+        events = [{tr("incident.col.time"): words.short_time(clock, t), tr("incident.col.kind"):
+                   words.code("event", k, language), tr("incident.col.text"): text}
+                  for t, k, text in reversed(shown.events) if t <= minute * 60]  # fmt: skip
+        st.dataframe(events[:300], hide_index=True, width="stretch", height=260)
     with right:
         st.subheader(tr("incident.activity"))
-        log = [{"at": f"{a.at:%H:%M:%S}", "actor": a.actor, "kind": a.kind, "text": a.text}
-               for a in activity(store(), actor, incident.id)]  # fmt: skip
-        st.dataframe(log[-300:], hide_index=True, width="stretch", height=260)
+        st.caption(tr("incident.newest_first", zone=zone))
+        log = [{tr("incident.col.logged"): words.wall_short(a.at, clock.timezone),
+                tr("incident.col.time"): "" if a.sim_s is None else words.short_time(clock, a.sim_s),
+                tr("incident.col.actor"): words.code("event", a.actor, language) if a.actor == "system" else a.actor,
+                tr("incident.col.kind"): words.activity_kind(a.kind, language),
+                tr("incident.col.text"): a.text}
+               for a in reversed(activity(store(), actor, incident.id))
+               if a.sim_s is None or a.sim_s <= minute * 60 + 1e-9]  # fmt: skip
+        st.dataframe(log[:300], hide_index=True, width="stretch", height=260)
 
     with st.expander(tr("incident.roster")):
         people, masked = roster(store(), actor, incident.id)
         if masked:
             st.caption(tr("incident.masked"))
-        st.dataframe([p.__dict__ for p in people], hide_index=True, width="stretch")
+        st.dataframe([{tr("incident.roster.team"): words.pick(ics.TEAM_LABELS.get(p.team, p.team), language),
+                       tr("incident.roster.name"): p.name, tr("incident.roster.phone"): p.phone,
+                       tr("incident.roster.role"): p.role} for p in people],
+                     hide_index=True, width="stretch")  # fmt: skip
 
+
+def _advance_control(actor: Actor, incident: IncidentView, clock: Clock, language: str) -> None:
+    """Advance to the next decision point: at the top of the page, where what it did is shown after it."""
     can_advance = actor.can("incident.advance") and incident.status == "open" and incident.sim_time_s < clock.horizon_s
     if can_advance and st.button(tr("incident.advance"), key="incident_advance"):
         try:
             report = advance(store(), actor_for_action(), incident.id)
         except CommandError as exc:
-            st.error(tr("common.error", error=str(exc)))
+            refused(exc)
         else:
-            flash(tr("incident.advanced", text="; ".join(report.lines(clock.label))))
+            flash(words.advance_text(report, clock, language))
             st.rerun()
+
+
+def views_words(language: str) -> dict[str, str]:
+    return words.map_words(language)

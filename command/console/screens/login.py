@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from command.console.session import sign_in, tr
+from command.console.session import lang, sign_in, tr
+from command.console.words import refusal
 from command.errors import AuthFailed
 
 
@@ -20,6 +21,6 @@ def render() -> None:
         try:
             sign_in(username.strip(), password)
         except AuthFailed as exc:
-            st.error(tr("login.failed", error=str(exc)))
+            st.error(tr("login.failed", error=refusal(exc, lang())))
             return
         st.rerun()

@@ -12,11 +12,18 @@ from typing import Any
 import streamlit as st
 
 from command import ics
-from command.console import jobs, views
-from command.console.screens.common import choose_incident, flash, job_outcome_shown, job_progress, kpi_label
-from command.console.session import actor_for_action, current_token, lang, store, tr
+from command.console import jobs, views, words
+from command.console.screens.common import (
+    choose_incident,
+    job_outcome_shown,
+    job_progress,
+    kpi_label,
+    live_header,
+    time_limit_s,
+)
+from command.console.session import actor_for_action, client_source, current_token, lang, store, tr
 from command.errors import AuthFailed, CommandError
-from command.incidents import get_incident, roster, scenario_document
+from command.incidents import roster, scenario_document
 from command.kinds import kind_of
 from command.loop import approve_and_apply, plan_incident
 from command.plans import PlanView, Shown, diff, list_plans, reject_plan
@@ -28,9 +35,12 @@ PLAN_STEPS = 4  # baseline, optimise, simulate the plan, propose
 
 
 def render(actor: Actor) -> None:
-    incident = choose_incident(actor, "review_choose")
-    if incident is None:
+    chosen = choose_incident(actor, "review_choose")
+    if chosen is None:
         return
+    document = scenario_document(store(), actor, chosen.id)
+    scenario = views.scenario_from_json(document)
+    incident = live_header(actor, chosen.id, scenario.clock)
     if actor.can("plan.propose") and incident.status == "open":
         _run_controls(actor, incident.id)
     plans = list_plans(store(), actor, incident.id)
@@ -44,12 +54,18 @@ def render(actor: Actor) -> None:
         list(by_id),
         index=list(by_id).index(default),
         key="review_plan",
-        format_func=lambda i: f"#{by_id[i].number} · {by_id[i].status} · v{by_id[i].current_version}",
+        format_func={i: tr("review.option", number=p.number, version=p.current_version,
+                           status=words.code("plan_status", p.status, lang())) for i, p in by_id.items()}.__getitem__,
     )
     view = by_id[pid]
-    document = scenario_document(store(), actor, incident.id)
-    scenario = views.scenario_from_json(document)
     _header(view)
+    _warnings(view, scenario.kind)
+    confirmed = st.session_state.pop(CONFIRMED, None)
+    if confirmed:  # where the decision was made (and as a toast, in view wherever the page is scrolled)
+        st.success(confirmed)
+        st.toast(confirmed, icon="✅")
+    if view.status == "proposed":  # the decision bar first: what to decide, the warnings, approve or reject
+        _decide(actor, view, incident.holder, scenario.kind)
     _forecast(view, by_id, scenario.kind)
     _forecast_chart(document, view, incident.seed)
     _what_binds(view)
@@ -60,10 +76,7 @@ def render(actor: Actor) -> None:
     _assignments(actor, view, scenario)
     _diff(actor, view, by_id)
     _decisions(view)
-    if view.status == "proposed":
-        _decide(actor, view, get_incident(store(), actor, incident.id).holder)
-    elif view.status in {"approved", "active", "superseded", "completed"}:
-        _download(actor, view)
+    _download(actor, view)
 
 
 def _run_controls(actor: Actor, incident_id: int) -> None:
@@ -71,7 +84,7 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
     job = jobs.get(key)
     if (job is None or job.done) and st.button(tr("review.run"), key="review_run", type="secondary"):
         token = current_token()
-        time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
+        time_limit = time_limit_s()
 
         def work(report):  # type: ignore[no-untyped-def]
             from command.security import resume_session
@@ -89,7 +102,7 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
     elif job.cancelled:
         st.warning(tr("review.cancelled"))
     elif job.error:
-        st.error(tr("review.failed", error=job.error))
+        st.error(tr("review.failed", error=words.failure(job.error, lang())))
     elif job.result is not None:
         jumped: object = st.session_state.get("review_jumped")  # as `object`: so `is` does not make `job` optional
         if jumped is not job:  # open the new plan once; then the user chooses
@@ -100,17 +113,19 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
 
 
 def _header(view: PlanView) -> None:
+    language = lang()
     st.subheader(tr("review.header", number=view.number, version=view.version, versions=view.current_version,
-                    status=view.status, digest=view.digest[:12]))  # fmt: skip
+                    status=words.code("plan_status", view.status, language), digest=view.digest[:12]))  # fmt: skip
     s = view.solver
     if s:
         gap = s.get("gap")
-        st.caption(tr("review.solver", status=s.get("status"), objective=_num(s.get("objective")),
-                      bound=_num(s.get("bound")), gap="n/a" if gap is None else f"{100 * gap:.2f}%"))  # fmt: skip
+        st.caption(tr("review.solver", status=tr(f"solver.{str(s.get('status')).lower()}"),
+                      objective=_num(s.get("objective")), bound=_num(s.get("bound")),
+                      gap=tr("common.na") if gap is None else f"{100 * gap:.2f}%"))  # fmt: skip
 
 
 def _num(x: object) -> str:
-    return "n/a" if x is None else f"{x:,.4g}" if isinstance(x, int | float) else str(x)
+    return tr("common.na") if x is None else f"{x:,.4g}" if isinstance(x, int | float) else str(x)
 
 
 def _forecast(view: PlanView, by_id: dict[int, PlanView], kind: str) -> None:
@@ -134,18 +149,32 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView], kind: str) -> None:
             row[tr("review.col.previous")] = None if k not in previous else round(previous[k], 2)
         rows.append(row)
     st.dataframe(rows, hide_index=True, width="stretch")
-    _warnings(f.get("warnings") or [], kind)
 
 
-def _warnings(warnings: list[dict[str, Any]], kind: str) -> None:
-    """Before sign-off, each consequence the plan carries (`command.consequences`), in the user's language."""
+def warning_lines(warnings: list[dict[str, Any]], kind: str) -> list[str]:
+    """Each consequence a plan carries (`command.consequences`: a headline KPI made worse than the default plan,
+    a threshold crossed, a weak bound), in the user's language."""
+    out = []
     for w in warnings:
         kpi = kind_of(kind).spec.kpi(w["kpi"]) if w.get("kpi") else None
+        label = kpi.label(lang()) if kpi is not None else str(w.get("kpi") or "")
         if w.get("kind") == "worse" and kpi is not None:
-            st.warning(tr("review.warning.worse", kpi=kpi.label(lang()), plan=f"{w['plan']:,.4g}",
-                          default=f"{w['default']:,.4g}"))  # fmt: skip
+            out.append(tr("review.warning.worse", kpi=label, plan=f"{w['plan']:,.4g}", default=f"{w['default']:,.4g}"))
+        elif w.get("kind") == "breach" and w.get("plan") is not None:
+            out.append(tr("review.warning.breach_value", kpi=label, plan=f"{w['plan']:,.4g}"))
         else:
-            st.warning(tr(f"review.warning.{w.get('kind')}", message=w.get("message", "")))
+            out.append(tr(f"review.warning.{w.get('kind')}", message=w.get("message", "")))
+    return out
+
+
+def _warnings(view: PlanView, kind: str) -> list[str]:
+    """The plan's warnings, shown before anything else of it (and before the decision)."""
+    lines = warning_lines(view.forecast.get("warnings") or [], kind)
+    if lines:
+        st.markdown(f"**{tr('review.warnings', n=len(lines))}**")
+        for line in lines:
+            st.warning(line, icon="⚠️")
+    return lines
 
 
 def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
@@ -161,10 +190,14 @@ def _forecast_chart(document: str, view: PlanView, seed: int) -> None:
     names = sorted(n for n in base.series if ":" not in n)
     if not names:
         return
+    kind = views.scenario_from_json(document).kind
     name = st.selectbox(tr("incident.series"), names, key=f"review_series_{view.plan_id}",
-                        index=views.default_series(names, base.chart_series))  # fmt: skip
-    frame = views.kpi_frame(base, this, name, (tr("review.col.baseline"), tr("review.col.plan")))
-    st.line_chart(frame, x_label="min", y_label=name)
+                        index=views.default_series(names, base.chart_series),
+                        format_func={n: kpi_label(n, kind) for n in names}.__getitem__)  # fmt: skip
+    labels = (tr("review.col.baseline"), tr("review.col.plan"))
+    frame = views.kpi_frame(base, this, name, labels)
+    st.altair_chart(views.series_chart(frame, labels, x=tr("incident.minutes_axis"), y=kpi_label(name, kind)),
+                    width="stretch")  # fmt: skip
 
 
 RISK_REPLICATIONS = 30
@@ -212,6 +245,8 @@ def _what_binds(view: PlanView) -> None:
     diagnosis = view.solver.get("diagnosis")
     if lines or diagnosis:
         with st.expander(tr("review.binds"), expanded=True):
+            if lang() == "zh":
+                st.caption(tr("review.binds_original"))
             for line in lines:
                 st.markdown(f"- {line}")
             if diagnosis:
@@ -299,15 +334,19 @@ def _crowd_controls(view: PlanView, scenario) -> None:  # type: ignore[no-untype
 
 def _assignments(actor: Actor, view: PlanView, scenario) -> None:  # type: ignore[no-untyped-def]
     st.markdown(f"**{tr('review.assignments')}**")
+    language = lang()
     people, masked = roster(store(), actor, view.incident_id)
     entries = [ics.RosterEntry(team=p.team, name=p.name, phone=p.phone, role=p.role) for p in people]
     for team in ics.assignment_lists(view.plan, scenario, roster=entries):
         leader = f" · {team.leader.name} {team.leader.phone}" if team.leader else ""
-        with st.expander(f"{ics.TEAM_LABELS.get(team.team, team.team)} ({len(team.lines)}){leader}"):
-            st.dataframe([{"time": line.at.strftime("%H:%M"),
-                           "until": line.until.strftime("%H:%M") if line.until else "",
-                           "action": ics.ACTION_LABELS.get(line.action, line.action), "where": line.where,
-                           "count": line.count, "detail": line.detail} for line in team.lines],
+        with st.expander(f"{words.pick(ics.TEAM_LABELS.get(team.team, team.team), language)} ({len(team.lines)})"
+                         f"{leader}"):  # fmt: skip
+            st.dataframe([{tr("review.col.time"): line.at.strftime("%H:%M"),
+                           tr("review.col.until"): line.until.strftime("%H:%M") if line.until else "",
+                           tr("review.col.action"): words.pick(ics.ACTION_LABELS.get(line.action, line.action),
+                                                               language),
+                           tr("review.col.where"): line.where, tr("review.col.count"): line.count,
+                           tr("review.col.detail"): words.detail(line.detail, language)} for line in team.lines],
                          hide_index=True, width="stretch")  # fmt: skip
     if masked:
         st.caption(tr("incident.masked"))
@@ -332,22 +371,35 @@ def _diff(actor: Actor, view: PlanView, by_id: dict[int, PlanView]) -> None:
 def _decisions(view: PlanView) -> None:
     if view.decisions:
         st.markdown(f"**{tr('review.decisions')}**")
-        st.dataframe([{"decision": d.decision, "version": d.version, "by": d.by, "at": f"{d.at:%Y-%m-%d %H:%M:%S}",
-                       "reason": d.reason} for d in view.decisions], hide_index=True, width="stretch")  # fmt: skip
+        language = lang()
+        st.caption(tr("admin.times_utc"))
+        st.dataframe([{tr("review.col.decision"): words.code("decision", d.decision, language),
+                       tr("review.col.version"): d.version, tr("review.col.by"): d.by,
+                       tr("review.col.at"): f"{d.at:%Y-%m-%d %H:%M:%S}", tr("review.col.reason"): d.reason}
+                      for d in view.decisions], hide_index=True, width="stretch")  # fmt: skip
 
 
-def _decide(actor: Actor, view: PlanView, holder: str | None) -> None:
+def _decide(actor: Actor, view: PlanView, holder: str | None, kind: str) -> None:
     st.markdown(f"**{tr('review.decide')}**")
     may_decide = actor.can("plan.decide") or (view.exercise and actor.role == "observer")  # trainees, in drills
     if not (may_decide and holder == actor.username):
         st.info(tr("review.not_holder", holder=holder or tr("common.none")))
         return
     shown = view.shown()  # exactly what this page showed: this version, this digest, these forecasts
+    warnings = view.warnings
+    lines = warning_lines(view.forecast.get("warnings") or [], kind)
     approve_col, reject_col = st.columns(2)
     with approve_col, st.form(f"approve_{view.plan_id}_{view.version}"):
+        # Each warning acknowledged on its own (`command.plans.approve_plan(acknowledged=)`); the decision and its
+        # audit entry record which.
+        ticked = [w.number for w, line in zip(warnings, lines, strict=True)
+                  if st.checkbox(tr("review.ack", n=w.number, line=line), key=f"approve_ack_{w.number}")]  # fmt: skip
         password = st.text_input(tr("review.password"), type="password", key="approve_password")
         if st.form_submit_button(tr("review.approve"), type="primary"):
-            approve(view.plan_id, shown, password)
+            if len(ticked) < len(warnings):
+                st.error(tr("review.warnings_unread", n=len(warnings) - len(ticked)))
+            else:
+                approve(view.plan_id, shown, password, acknowledged=ticked)
     with reject_col, st.form(f"reject_{view.plan_id}_{view.version}"):
         reason = st.text_area(tr("review.reason"), key="reject_reason")
         password = st.text_input(tr("review.password"), type="password", key="reject_password")
@@ -355,36 +407,58 @@ def _decide(actor: Actor, view: PlanView, holder: str | None) -> None:
             reject(view.plan_id, shown, password, reason)
 
 
-def approve(plan_id: int, shown: Shown, password: str) -> bool:
-    """Approve as whoever the session token says, now; refusals are shown, never trusted to the page."""
+def approve(plan_id: int, shown: Shown, password: str, *, acknowledged: list[int] | None = None) -> bool:
+    """Approve as whoever the session token says, now, with the warnings acknowledged; refusals are shown, never
+    trusted to the page."""
     try:
-        approve_and_apply(store(), actor_for_action(), plan_id, password=password, shown=shown)
+        approve_and_apply(store(), actor_for_action(), plan_id, password=password, shown=shown,
+                          acknowledged=acknowledged or [], source=client_source())  # fmt: skip
     except (CommandError, AuthFailed) as exc:
-        st.error(tr("review.refused", error=str(exc)))
+        st.error(tr("review.refused", error=words.refusal(exc, lang())))
+        if type(exc) is AuthFailed:  # a wrong password: say how many more make this console wait, before they do
+            _warn_lockout(exc)
         return False
+    st.session_state.pop(WRONG, None)
     st.session_state["review_decided"] = True
-    flash(tr("review.approved", plan=plan_id, version=shown.version))
+    st.session_state[CONFIRMED] = tr("review.approved", plan=plan_id, version=shown.version)
     st.rerun()
     return True
 
 
+WRONG = "yiwang_wrong_passwords"
+CONFIRMED = "yiwang_review_confirmed"
+
+
+def _warn_lockout(exc: AuthFailed) -> None:
+    """After a wrong password at a decision: how many more make this console wait before the next try (the store
+    says: `AuthFailed.attempts_left`), and that the account itself is not locked by one console's mistakes
+    (`command.security`: an account locks only on failures from several sources; an admin can unlock it)."""
+    wrong = int(st.session_state.get(WRONG, 0)) + 1
+    st.session_state[WRONG] = wrong
+    if exc.wait_s:
+        st.warning(tr("review.lockout_wait", wrong=wrong, seconds=f"{exc.wait_s:.0f}"), icon="🔒")
+    elif exc.attempts_left is not None:
+        st.warning(tr("review.lockout_warning", wrong=wrong, left=exc.attempts_left), icon="🔒")
+
+
 def reject(plan_id: int, shown: Shown, password: str, reason: str) -> bool:
     try:
-        reject_plan(store(), actor_for_action(), plan_id, password=password, shown=shown, reason=reason)
+        reject_plan(store(), actor_for_action(), plan_id, password=password, shown=shown, reason=reason,
+                    source=client_source())
     except (CommandError, AuthFailed) as exc:
-        st.error(tr("review.refused", error=str(exc)))
+        st.error(tr("review.refused", error=words.refusal(exc, lang())))
         return False
     st.session_state["review_decided"] = True
-    flash(tr("review.rejected", plan=plan_id))
+    st.session_state[CONFIRMED] = tr("review.rejected", plan=plan_id)
     st.rerun()
     return True
 
 
 def _download(actor: Actor, view: PlanView) -> None:
     """The ICS-204 lists of a decided plan, as the CLI exports them (roster masked as this user may see it)."""
-    from command.paperwork import forms
+    from command.paperwork import DECIDED, forms
 
-    if not actor.can("export"):
+    if not actor.can("export") or view.status not in DECIDED:
         return
     contents, _, _ = forms(store(), actor, view.plan_id)
     name = next(n for n in contents if n.startswith("ics204_") and n.endswith(".html"))

@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from command.console import jobs
-from command.console.screens.common import job_progress, kpi_label
+from command.console import jobs, words
+from command.console.screens.common import job_progress, kpi_label, time_limit_s
 from command.console.session import lang, tr
 from command.kinds import whatif_fields
 from command.runs import run_loaded, solve_params
@@ -25,7 +25,8 @@ def render(actor: Actor) -> None:
     base = load_scenario(name)
     with st.form("whatif_form"):
         st.markdown(f"**{tr('whatif.fields')}**")
-        label = st.text_input(tr("whatif.label"), value=f"run {len(_runs()) + 1}", key="whatif_label")
+        label = st.text_input(tr("whatif.label"), value=tr("whatif.default_label", n=len(_runs()) + 1),
+                              key="whatif_label")  # fmt: skip
         seed = st.number_input(tr("whatif.seed"), value=int(base.seed), step=1, key=_keys(base)("seed"))
         overrides = _fields(base)
         submitted = st.form_submit_button(tr("whatif.run"), type="primary")
@@ -37,7 +38,7 @@ def render(actor: Actor) -> None:
             for problem in exc.problems:
                 st.error(str(problem))
         else:
-            time_limit = float(st.session_state.get("yiwang_time_limit", 10.0))
+            time_limit = time_limit_s()
 
             def work(report):  # type: ignore[no-untyped-def]
                 params = solve_params(time_limit)
@@ -55,7 +56,7 @@ def render(actor: Actor) -> None:
         if job.running:
             job_progress("whatif", "whatif_cancel")
         elif job.error:
-            st.error(tr("review.failed", error=job.error))
+            st.error(tr("review.failed", error=words.failure(job.error, lang())))
         elif job.result is not None and job.result not in _runs():
             _runs().append(job.result)
     _compare()
