@@ -21,7 +21,8 @@ def _at(x_m: float, y_m: float) -> list[float]:
 
 
 def write_graph(path: Path, nodes: list[tuple], edges: list[tuple]) -> Path:
-    """Nodes `(id, kind, x_m, y_m, area_m2)`; edges `(u, v, length_m, width_m[, mode])`, both directions."""
+    """Nodes `(id, kind, x_m, y_m, area_m2)`; edges `(u, v, length_m, width_m[, mode[, oneway]])`, both directions
+    unless `oneway` (then from u to v only)."""
     pos = {n[0]: _at(n[2], n[3]) for n in nodes}
     feats: list[dict[str, Any]] = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": pos[i]},
@@ -31,10 +32,11 @@ def write_graph(path: Path, nodes: list[tuple], edges: list[tuple]) -> Path:
     for e in edges:
         u, v, length, width = e[:4]
         mode = e[4] if len(e) > 4 else "walk"
+        oneway = bool(e[5]) if len(e) > 5 else False
         speed = 0.65 if mode == "stair" else 1.34
         feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [pos[u], pos[v]]},
                       "properties": {"u": u, "v": v, "mode": mode, "width_m": width, "length_m": length,
-                                     "free_speed_mps": speed}})  # fmt: skip
+                                     "free_speed_mps": speed, "oneway": oneway}})  # fmt: skip
     doc = {"type": "FeatureCollection", "yiwang": {"name": path.stem, "title": "test world"}, "features": feats}
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path

@@ -246,3 +246,32 @@ def test_counterflow_lowers_capacity_and_one_way_restores_it(tmp_path):
     assert rate(counter) < 0.9 * rate(uni)
     assert rate(oneway) == pytest.approx(capacity, rel=0.03)
     assert any(e.kind == "control" and "one_way" in e.text for e in model.rec.events)
+
+
+def _fed_corridor(tmp: Path, *, one_way: bool) -> float:
+    """A 100 m corridor from an entrance to an exit, fed above capacity: people out per metre per second."""
+    nodes = [("o", "entrance", 0, 0, 0), ("x", "exit", 100, 0, 0), ("v", "viewing_area", 0, 50, 500)]
+    edges = [("o", "x", 100, WIDTH, "walk", one_way), ("x", "v", 120, 2)]
+    s = crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"v": 1.0}, exits=["x"])
+    model = CrowdModel(s, plan_of(s), dt=1.0)
+    out: list[float] = []
+    last = [0.0]
+    each = feed(model, "o", model.LEAVE, 3 * model.fd.capacity * WIDTH)
+
+    def watch(m: CrowdModel) -> None:
+        each(m)
+        out.append(m.departed - last[0])
+        last[0] = m.departed
+
+    drive(model, 3000, watch)
+    return float(np.mean(out[-300:])) / WIDTH
+
+
+def test_a_one_way_entrance_feeds_its_corridor_at_capacity(tmp_path):
+    """An entrance whose only walkway is one-way out admits as many as a two-way one: the corridor carries the
+    diagram's maximum flow (1.225 P/(m·s) for Weidmann's defaults) either way, not 1.156 (alternate steps)."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, two = _fed_corridor(tmp_path / "one", one_way=True), _fed_corridor(tmp_path / "two", one_way=False)
+    assert two == pytest.approx(Weidmann().capacity, rel=0.01)
+    assert one == pytest.approx(two, rel=0.001)

@@ -228,7 +228,7 @@ class Geometry:
     inv_area: np.ndarray  # and its inverse (0 for a cell of no width)
     c_factor_w: np.ndarray  # per cell: speed factor × width
     cap_e: np.ndarray  # per edge: people its end passes in a step (a door)
-    node_width: np.ndarray  # per node: the width of the walkways leading into it
+    node_width: np.ndarray  # per node: the width of the walkways meeting there (each physical walkway once)
     cap_g: np.ndarray  # per origin: people its entrance lets in a step
     sw_cap: np.ndarray  # per swap interface inside an edge: people who may swap in a step
     se_cap: np.ndarray  # per swap interface at a node
@@ -239,12 +239,18 @@ def geometry(net: CrowdNetwork, lay: Layout, *, door: Bottleneck, dt: float, ori
     width = net.width[net.cell_edge]
     area_c = net.cell_len * width
     out_width = np.bincount(net.tail, weights=net.width, minlength=net.n_nodes)
+    # The walkways meeting at a node: every edge into it, and every one-way edge out of it (a two-way edge out
+    # is already counted by its twin coming in). A node with one-way walkways out only (an entrance fed from
+    # outside) still has their width to move its crowd through.
+    one_way_out = np.where(net.twin < 0, net.width, 0.0)
+    meeting = np.bincount(net.head, weights=net.width, minlength=net.n_nodes)
+    meeting += np.bincount(net.tail, weights=one_way_out, minlength=net.n_nodes)
     return Geometry(
         area_c=area_c,
         inv_area=np.divide(1.0, area_c, out=np.zeros_like(area_c), where=area_c > 0),
         c_factor_w=lay.c_factor * width,
         cap_e=door.capacity(net.width) * dt,
-        node_width=np.bincount(net.head, weights=net.width, minlength=net.n_nodes),
+        node_width=meeting,
         cap_g=door.capacity(out_width[origin_node]) * dt,
         sw_cap=SWAP_PMPS * net.width[net.cell_edge[lay.sw_a]] * net.speed_factor[net.cell_edge[lay.sw_a]] * dt,
         se_cap=SWAP_PMPS * net.width[lay.se_edge] * net.speed_factor[lay.se_edge] * dt,
