@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from scenarios.distributions import Distribution
 from scenarios.errors import key_path
+from scenarios.pedestrian import DOOR_SPECIFIC_FLOW_PMPS
 
 MAX_COUNT = 10_000_000
 MAX_SECONDS = 31 * 24 * 3600.0
@@ -383,7 +384,7 @@ class Walking(Model):
     free_speed_mps: float = Field(default=1.34, gt=0, le=5)
     jam_density_ppm2: float = Field(default=5.4, gt=0, le=12)
     weidmann_gamma: float = Field(default=1.913, gt=0, le=10)
-    specific_flow_pmps: float = Field(default=1.3, gt=0, le=5)
+    specific_flow_pmps: float = Field(default=DOOR_SPECIFIC_FLOW_PMPS, gt=0, le=5)  # doors: scenarios.pedestrian
     stair_speed_factor: float = Field(default=0.5, gt=0, le=1)
     step_s: float = Field(default=1.0, gt=0, le=60)
 
