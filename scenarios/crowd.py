@@ -361,6 +361,9 @@ KPIS = (
         zh="超过危险密度次数"),
     Kpi(name="crush_crossings", unit="crossings", better="lower", en="Places crossing the crush density",
         zh="超过踩踏密度次数"),
+    Kpi(name="crushes", unit="crushes", better="lower", headline=True,
+        en="Crushes (crush density held for the scenario's time)", zh="踩踏险情次数（挤压密度持续达到设定时长）"),
+    Kpi(name="crush_place_min", unit="place-minutes", better="lower", en="Time in a crush", zh="踩踏险情持续时间"),
 )  # fmt: skip
 
 SPEC = KindSpec(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from scenarios.distributions import Distribution
 from scenarios.errors import key_path
-from scenarios.pedestrian import DOOR_SPECIFIC_FLOW_PMPS
+from scenarios.pedestrian import DOOR_SPECIFIC_FLOW_PMPS, SFPE_A
 
 MAX_COUNT = 10_000_000
 MAX_SECONDS = 31 * 24 * 3600.0
@@ -398,17 +398,28 @@ class StaffTeam(Model):
 
 
 class CrowdThresholds(Model):
-    """Density levels (persons per m²) that raise events: warning, critical, crush."""
+    """Density levels (persons per m²) that raise events: warning, critical, crush; a place at or above the
+    crush density for `crush_hold_s` is a crush (the `crush` event)."""
 
     warning_ppm2: float = Field(default=4.0, gt=0, le=12)
     critical_ppm2: float = Field(default=5.0, gt=0, le=12)
     crush_ppm2: float = Field(default=7.0, gt=0, le=12)
+    crush_hold_s: float = Field(default=60.0, gt=0, le=3600)  # EST: a minute pressed at crush density
 
     @model_validator(mode="after")
     def _ordered(self) -> CrowdThresholds:
         if not (self.warning_ppm2 < self.critical_ppm2 < self.crush_ppm2):
             raise ValueError("thresholds must rise: warning_ppm2 < critical_ppm2 < crush_ppm2")
         return self
+
+
+class CrowdCrush(Model):
+    """Where a standing, pushing crowd packs tighter than walkers jam: per node, the density (persons per m²)
+    it can be pressed to (`scenarios.pedestrian` for the sources). A listed node's standing area, and every
+    walkway between two listed nodes (the lesser of their two figures), compress up to it; elsewhere the
+    walking jam density (`walking.jam_density_ppm2`) is the most a place holds."""
+
+    places: dict[NodeId, Annotated[float, Field(gt=0, le=12)]] = Field(default_factory=dict)
 
 
 class CrowdScenario(ScenarioBase):
@@ -424,6 +435,19 @@ class CrowdScenario(ScenarioBase):
     counterflow_control: bool = True
     staff: dict[Ident, StaffTeam] = Field(default_factory=dict)
     thresholds: CrowdThresholds = CrowdThresholds()
+    crush: CrowdCrush = CrowdCrush()
+
+    @model_validator(mode="after")
+    def _crush_reachable(self) -> CrowdScenario:
+        """The crush density is one some place can reach: the walking jam density, or a place's pressed one."""
+        jam = 1 / SFPE_A if self.walking.fundamental_diagram == "sfpe" else self.walking.jam_density_ppm2
+        densest = max([jam, *self.crush.places.values()])
+        if self.thresholds.crush_ppm2 > densest:
+            where = "the walking jam density" if densest == jam else "the densest place in crush.places"
+            raise ValueError(f"thresholds.crush_ppm2: {self.thresholds.crush_ppm2:g} /m² is above what any place can "
+                             f"reach ({densest:g} /m², {where}); list the places where a standing crowd is pressed "
+                             "tighter in crush.places, or lower the threshold")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _inject_targets(self) -> CrowdScenario:

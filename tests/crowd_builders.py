@@ -64,6 +64,11 @@ def crowd_scenario(tmp: Path, nodes: list[tuple], edges: list[tuple], *, origins
         "counterflow_control": False,
     }
     doc.update(extra)
+    if "thresholds" not in extra:
+        # No place need be one a pushing crowd is pressed into: the crush level is then one walkers reach.
+        sfpe = extra.get("walking", {}).get("fundamental_diagram") == "sfpe"
+        doc["thresholds"] = ({"warning_ppm2": 2.5, "critical_ppm2": 3.0, "crush_ppm2": 3.7} if sfpe
+                             else {"crush_ppm2": 5.4})  # fmt: skip
     return scenario_from_document(doc, file="test_world.yaml", base_dir=tmp)  # type: ignore[return-value]
 
 

@@ -24,7 +24,7 @@ from scenarios.schema import CrowdScenario
 from simulation.core import CountingEnvironment, Recorder, SimResult, WallClock, streams
 from simulation.crowd import readout
 from simulation.crowd.controls import Controls
-from simulation.crowd.network import MIN_CELL_M, build_network, geometry, layout
+from simulation.crowd.network import MIN_CELL_M, build_network, geometry, layout, pressed
 from simulation.crowd.processes import start
 from simulation.crowd.readout import Watch
 from simulation.crowd.routing import Routes
@@ -63,6 +63,8 @@ class CrowdModel:
         roads = frozenset(frozenset((a.u, a.v)) for a in self.plan.of_type(CloseRoad))
         self.net = build_network(self.graph, dt=self.dt, free_speed=self.fd.free_speed,
                                  stair_factor=stair_factor, roads=roads, cell_m=cell_m)  # fmt: skip
+        # the most a place holds per m²: the walking jam, or where a pushing crowd is pressed tighter
+        self.press_n, self.press_c = pressed(self.net, dict(scenario.crush.places), self.jam)
         self.n_steps = math.ceil(scenario.clock.horizon_s / self.dt - 1e-9)
         self._classes()
         self.lay = layout(self.net, self.graph)

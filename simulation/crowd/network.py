@@ -257,4 +257,19 @@ def geometry(net: CrowdNetwork, lay: Layout, *, door: Bottleneck, dt: float, ori
     )
 
 
-__all__ = ["MIN_CELL_M", "SWAP_PMPS", "CrowdNetwork", "Geometry", "Layout", "build_network", "geometry", "layout"]
+def pressed(net: CrowdNetwork, places: dict[str, float], jam: float) -> tuple[np.ndarray, np.ndarray]:
+    """The most each node and each cell can hold per m²: the walking jam density, or where a standing, pushing
+    crowd is pressed tighter (`scenarios.schema.CrowdCrush`: a listed node, and a walkway between two listed
+    nodes at the lesser of their figures), that figure (never below the jam density)."""
+    node = np.full(net.n_nodes, jam)
+    for name, density in places.items():
+        if name in net.index:
+            node[net.index[name]] = max(jam, density)
+    listed = np.zeros(net.n_nodes, dtype=bool)
+    listed[[net.index[n] for n in places if n in net.index]] = True
+    edge = np.where(listed[net.tail] & listed[net.head], np.minimum(node[net.tail], node[net.head]), jam)
+    return node, edge[net.cell_edge]
+
+
+__all__ = ["MIN_CELL_M", "SWAP_PMPS", "CrowdNetwork", "Geometry", "Layout", "build_network", "geometry", "layout",
+           "pressed"]  # fmt: skip

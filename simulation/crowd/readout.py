@@ -73,6 +73,13 @@ class Watch:
         th = model.s.thresholds
         self.level_values = np.array([th.warning_ppm2, th.critical_ppm2, th.crush_ppm2])
         self.kpi_levels = np.array(KPI_LEVELS)
+        # crushes: places at the crush level (watched each step), how long each has been at or above the crush
+        # density, and whether its crush has been logged
+        self.crushing = np.zeros(0, dtype=np.int64)
+        self.crush_run = np.zeros(n_places)
+        self.crushed = np.zeros(n_places, dtype=bool)
+        self.crushes = 0
+        self.crush_s = 0.0  # place-seconds in a crush (from the moment it is one)
 
     def after_numpy(self, t: float, f_c: np.ndarray) -> None:
         """After the NumPy step (`f_c`: the cells' flows)."""
@@ -92,6 +99,8 @@ class Watch:
         for i, level in enumerate(KPI_LEVELS):
             self.over[i] += (node_tot[rho_n > level].sum() + both[cc][rho[cc] > level].sum()) * dt
         self._levels(t, place_rho)
+        if self.crushing.size:
+            self._crush(t, place_rho)
         if lay.stall_edges.size and cc.size and m.step_no % self.stall_every == 0:
             self._stalls(t, own, both, rho, f_c, rho_e)
         if m.ctl.meters:
@@ -124,6 +133,8 @@ class Watch:
         if n_changed:
             changed = self.level_changed[:n_changed]
             self._level_events(t, changed, self.level_old[:n_changed], self.place_level[changed], place_rho)
+        if self.crushing.size:
+            self._crush(t, place_rho)
         if stall:
             self.stalled_s += float(n_now) * every
             rho_e = place_rho[net.n_nodes :]
@@ -157,6 +168,33 @@ class Watch:
             out.append((self.m.lay.place_names[p], LEVEL_NAMES[lvl], rising, float(place_rho[p])))
         ev, self.breach = self.breach, self.m.env.event()
         ev.succeed((t, out))
+        crush = len(LEVEL_NAMES) - 1
+        self.crushing = np.flatnonzero(self.place_level >= crush)
+        left = np.flatnonzero((self.place_level < crush) & (self.crushed | (self.crush_run > 0)))
+        for p in left.tolist():
+            if self.crushed[p]:
+                self.m.rec.event(t, "crush_over", f"{self.m.lay.place_names[p]}: the crush eases "
+                                 f"({place_rho[p]:.2f} /m²)", place=self.m.lay.place_names[p])  # fmt: skip
+        self.crushed[left] = False
+        self.crush_run[left] = 0.0
+
+    def _crush(self, t: float, place_rho: np.ndarray) -> None:
+        """Places at the crush level: a crush once one has stayed at or above the crush density for the
+        scenario's `crush_hold_s` (logged once, until it is back under the crush level)."""
+        m = self.m
+        th = m.s.thresholds
+        p = self.crushing
+        at = place_rho[p] >= th.crush_ppm2
+        self.crush_run[p] = np.where(at, self.crush_run[p] + m.dt, 0.0)
+        self.crush_s += float(self.crushed[p].sum()) * m.dt
+        for q in p[(self.crush_run[p] >= th.crush_hold_s - 1e-9) & ~self.crushed[p]].tolist():
+            self.crushed[q] = True
+            self.crushes += 1
+            name = m.lay.place_names[q]
+            m.rec.event(t, "crush", f"crush at {name}: {place_rho[q]:.2f} /m² for {self.crush_run[q]:.0f} s "
+                        f"(at or above {th.crush_ppm2:g} /m² since {m.s.clock.label(t - self.crush_run[q])})",
+                        place=name, density=round(float(place_rho[q]), 3),
+                        since_s=round(t - float(self.crush_run[q]), 3))  # fmt: skip
 
     def _stalls(self, t: float, own: np.ndarray, both: np.ndarray, rho: np.ndarray, f_c: np.ndarray,
                 rho_e: np.ndarray) -> None:  # fmt: skip
@@ -339,6 +377,8 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
         "warning_crossings": float(w.crossings["warning"]),
         "critical_crossings": float(w.crossings["critical"]),
         "crush_crossings": float(w.crossings["crush"]),
+        "crushes": float(w.crushes),
+        "crush_place_min": w.crush_s / 60,
     }
     m.rec.event(peak_t, "peak_density", f"peak density {peak:.2f} /m² at {peak_place} ({s.clock.label(peak_t)})",
                 place=peak_place, density=round(peak, 3))  # fmt: skip
