@@ -361,11 +361,20 @@ class CrowdDemand(Model):
     destinations: dict[Annotated[str, NodeRef(("viewing_area", "square", "promenade", "plaza", "zone"))], Share] = (
         Field(min_length=1)
     )
+    # Where people wait before they come in (held by the entrance's width, a meter, a closure or a full place):
+    # the space upstream of each origin (the street behind a gate, a station's concourse), m² per origin; an
+    # origin not listed has `holding_default_m2`.
+    holding_m2: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Annotated[float, Field(
+        gt=0, le=1e7)]] = Field(default_factory=dict)
+    holding_default_m2: float = Field(default=500.0, gt=0, le=1e7)  # EST: 25 m of a 20 m street
 
     @model_validator(mode="after")
     def _shares(self) -> CrowdDemand:
         _check_shares(self.origins, "origins shares")
         _check_shares(self.destinations, "destinations shares")
+        stray = [o for o in self.holding_m2 if o not in self.origins]
+        if stray:
+            raise ValueError(f"holding_m2.{stray[0]}: not an origin of the demand ({', '.join(self.origins)})")
         return self
 
 

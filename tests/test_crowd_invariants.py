@@ -28,8 +28,13 @@ class Books:
 
     def __call__(self, m: CrowdModel) -> None:
         p = m.people()
-        gap = abs(p["entered"] - p["queued"] - p["inside"] - p["departed"])
+        # People in = on the graph (waiting in a holding area, walking, dwelling) + gone (left by an exit, or
+        # turned away from a full holding area before coming in); nobody waits off the graph.
+        gap = abs(p["entered"] - p["queued"] - p["inside"] - p["departed"] - p["refused"])
         assert gap <= 1e-9 * max(1.0, p["entered"]), f"step {m.step_no}: {gap} people unaccounted for"
+        assert p["off_graph"] == 0.0
+        held = m.n_nodes_arr[m.holding_node].sum(axis=1)
+        assert (held <= m.jam * m.holding_area * (1 + 1e-9)).all()  # a holding area holds its jam density at most
         assert m.n_cells_arr.min() >= -1e-12 and m.n_nodes_arr.min() >= -1e-12 and m.queue.min() >= -1e-12
         assert (m.rho_c <= m.press_c + 1e-9).all()
         assert (m.node_people() / m.net.node_area <= m.press_n + 1e-9).all()

@@ -257,6 +257,29 @@ def geometry(net: CrowdNetwork, lay: Layout, *, door: Bottleneck, dt: float, ori
     )
 
 
+HOLDING = "holding:"  # a holding area's node is named after its origin: "holding:<origin>"
+
+
+def holding_graph(graph: nx.DiGraph, areas: dict[str, float], *, door_m: float) -> nx.DiGraph:
+    """The graph with a holding area before each origin: where people wait before they come in.
+
+    Each `areas` origin gets a node `holding:<origin>` (kind `holding`, the given area, at the origin's place)
+    and a one-way door of `door_m` into the origin as wide as the origin's walkways out (the entrance passes
+    specific flow × that width, as an entrance always has). Those waiting stand on the graph: their density is
+    watched, counted and reported like any place's."""
+    out = graph.copy()
+    for origin, area in areas.items():
+        node = f"{HOLDING}{origin}"
+        data = graph.nodes[origin]
+        width = sum(d.get("width_m", 0.0) for _, _, d in graph.out_edges(origin, data=True)
+                    if d["mode"] in PEDESTRIAN_MODES) or 1.0  # fmt: skip
+        out.add_node(node, kind="holding", area_m2=float(area), lat=data.get("lat"), lon=data.get("lon"),
+                     name=f"waiting to enter at {origin}")  # fmt: skip
+        out.add_edge(node, origin, mode="walk", width_m=float(width), length_m=door_m, lanes=0,
+                     free_speed_mps=1.34, carriageway_m=0.0, oneway=True, name="entrance")  # fmt: skip
+    return out
+
+
 def pressed(net: CrowdNetwork, places: dict[str, float], jam: float) -> tuple[np.ndarray, np.ndarray]:
     """The most each node and each cell can hold per m²: the walking jam density, or where a standing, pushing
     crowd is pressed tighter (`scenarios.schema.CrowdCrush`: a listed node, and a walkway between two listed
@@ -271,5 +294,5 @@ def pressed(net: CrowdNetwork, places: dict[str, float], jam: float) -> tuple[np
     return node, edge[net.cell_edge]
 
 
-__all__ = ["MIN_CELL_M", "SWAP_PMPS", "CrowdNetwork", "Geometry", "Layout", "build_network", "geometry", "layout",
-           "pressed"]  # fmt: skip
+__all__ = ["HOLDING", "MIN_CELL_M", "SWAP_PMPS", "CrowdNetwork", "Geometry", "Layout", "build_network", "geometry", "layout",
+           "holding_graph", "pressed"]  # fmt: skip

@@ -1,9 +1,11 @@
 """The SimPy processes of a crowd run, one per actor, each a small generator taking the model.
 
 - Arrivals: the scenario's rate × origin share each step (Poisson counts or expected amounts), split over
-  destinations by their shares, wait in their origin's queue until the origin has room, and come in no
-  faster than the walkways out of the origin carry them; a closed origin's arrivals come in at the nearest
-  open one. A `surge` inject adds arrivals at its origin (Poisson counts from their own stream).
+  destinations by their shares, join the holding area before their origin (on the graph: `holding:<origin>`,
+  `simulation.crowd.network.holding_graph`) and come in through its door no faster than the walkways out of
+  the origin carry them; a closed origin's arrivals go to the nearest open one. Those who find the holding
+  area full (at the jam density) are turned away before they come in (`refused`: gone, never on the graph).
+  A `surge` inject adds arrivals at its origin (Poisson counts from their own stream).
 - `crowd_flow`: the one process that moves everybody, a vectorised step every dt (`simulation.crowd.step`).
 - `router`: route shares follow the current walking times (`simulation.crowd.routing`).
 - `controller`, `staff_team`: the plan's controls, closures and staff posts at their times
@@ -48,13 +50,18 @@ def arrive(m: CrowdModel, t: float) -> None:
         counts += m.rng["surge"].poisson(extra) if poisson else extra
     if ctl.redirect is not None:
         counts = np.bincount(ctl.redirect, weights=counts, minlength=counts.size)
-    m.queue += counts[:, None] * m.split
     m.arrived_at += counts
-    total = float(counts.sum())
-    m.entered += total
-    queued = float(m.queue.sum())
-    if queued > m.max_entry_queue:
-        m.max_entry_queue = queued
+    m.entered += float(counts.sum())
+    # They join the holding area before their origin while it has room up to the jam density.
+    hold = m.holding_node
+    room = np.maximum(m.jam * m.holding_area - m.n_nodes_arr[hold].sum(axis=1), 0.0)
+    admitted = np.minimum(counts, room)
+    m.refused += float((counts - admitted).sum())
+    joining = admitted[:, None] * m.split
+    m.n_nodes_arr[hold] += joining
+    m.holding_in[:, m.step_no] += admitted
+    m.entered_network += float(admitted.sum())
+    m.freeflow_s += float((joining * m.routes.phi0_nodes[hold]).sum())
 
 
 def crowd_flow(m: CrowdModel) -> Generator[simpy.Event, Any, None]:

@@ -123,7 +123,7 @@ class Watch:
             stall, m.s.thresholds.critical_ppm2, STALL_SPEED_MPS, STALL_HOLD_S, every, lay.canon_two_way,
             net.cell_len, m.moved_c, self.stall_run, self.stalled,
             self.stall_started, self.stall_ended, self.stall_fwd, self.stall_bwd,
-            bool(ctl.meters), *ctl.m_go, *ctl.m_ci, m.queue, m.rho_crit,
+            bool(ctl.meters), *ctl.m_ho, *ctl.m_ci, m.n_nodes_arr, m.rho_crit,
         )  # fmt: skip
         m.post = (own, both, rho)
         m.rho_c = rho
@@ -240,8 +240,7 @@ class Watch:
         m, ctl = self.m, self.m.ctl
         total = 0.0
         for node in ctl.meters:
-            go = ctl.origins_at[node]
-            total += float(m.queue[go].sum())
+            total += float(m.n_nodes_arr[ctl.holding_at[node]].sum())
             cells = ctl.cells_into[node]
             if cells.size:
                 jammed = cells[rho[cells] >= m.fd.critical_density]
@@ -283,13 +282,14 @@ def state_now(m: CrowdModel) -> tuple[dict[str, float], np.ndarray]:
     shown = np.where(lay.given_area, rho_n, np.maximum(rho_n, edge_max))
     out = {f"density:{name}": round(float(shown[i]), 4) for i, name in enumerate(net.nodes)}
     dwelling = float(m.dwell_at.sum())
-    on_site = float(node_tot.sum() + own.sum())
+    waiting = float(node_tot[m.holding_node].sum())  # in the holding areas, not yet in
+    on_site = float(node_tot.sum() + own.sum()) - waiting
     people_over = node_tot[rho_n > KPI_LEVELS[0]].sum() + both[cc][rho[cc] > KPI_LEVELS[0]].sum()
     out.update({
         "on_site": on_site,
         "dwelling": dwelling,
         "walking": on_site - dwelling,
-        "entry_queue": float(m.queue.sum()),
+        "entry_queue": waiting,
         "served": m.served,
         "departed": m.departed,
         "peak_density_now": float(place_rho.max()) if place_rho.size else 0.0,
@@ -304,19 +304,70 @@ def readings(m: CrowdModel) -> dict[str, float]:
 
 
 def people(m: CrowdModel) -> dict[str, float]:
-    """Where everybody is: queued outside, walking or dwelling inside, gone; and how many came."""
+    """Where everybody is: waiting in the holding areas (on the graph), walking or dwelling inside, gone (left by
+    an exit, or turned away from a full holding area before they came in); off the graph (none, by construction:
+    `held_off_graph`); and how many came."""
+    waiting = float(m.n_nodes_arr[m.holding_node].sum())
+    on_graph = float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum())
     return {
-        "queued": float(m.queue.sum()),
-        "inside": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()),
+        "queued": waiting,
+        "inside": on_graph - waiting,
         "departed": m.departed,
+        "refused": m.refused,
+        "off_graph": float(m.queue.sum()),
         "entered": m.entered,
     }
+
+
+def held_off_graph(m: CrowdModel) -> float:
+    """People who came and are neither on the graph nor gone: those who came less those on the graph, those who
+    left by an exit and those turned away from a full holding area (0 to rounding: nobody waits off the graph)."""
+    p = people(m)
+    return p["entered"] - p["queued"] - p["inside"] - p["departed"] - p["refused"]
+
+
+def waits_min(m: CrowdModel) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes people admitted to a holding area waited there (first in, first out), at 200 evenly spaced
+    quantiles of each area's admissions, and how many people each stands for. Those still waiting at the end
+    count with their wait so far."""
+    k = m.step_no
+    none = (np.zeros(0), np.zeros(0))
+    if k == 0:
+        return none
+    times = np.arange(k + 1) * m.dt
+    waits, weights = [], []
+    for o in range(len(m.origins)):
+        cum_in = m.holding_in[o, : k + 1]  # admitted by the arrivals of each step (at its start)
+        total = float(cum_in[-1])
+        if total <= 1e-9:
+            continue
+        cum_out = np.concatenate([[0.0], cum_in[:-1] - m.holding_now[o, 1 : k + 1]])  # gone in by each time
+        cum_out = np.maximum.accumulate(np.clip(cum_out, 0.0, None))
+        n = (np.arange(200) + 0.5) / 200 * total
+        t_in = np.interp(n, cum_in, times)
+        t_out = np.where(n <= cum_out[-1], np.interp(n, cum_out, times), times[-1])
+        waits.append(np.maximum(t_out - t_in, 0.0) / 60)
+        weights.append(np.full(n.size, total / n.size))
+    if not waits:
+        return none
+    return np.concatenate(waits), np.concatenate(weights)
+
+
+def p95_wait_min(m: CrowdModel) -> float:
+    """The 95th percentile of the minutes people waited in a holding area before they came in."""
+    w, weight = waits_min(m)
+    if not w.size:
+        return 0.0
+    order = np.argsort(w)
+    cum = np.cumsum(weight[order])
+    return float(w[order][np.searchsorted(cum, 0.95 * cum[-1])])
 
 
 def crowd_state(m: CrowdModel, fired: frozenset[int]) -> CrowdState:
     """Where the people are now (see `scenarios.crowd.CrowdState`), after the steps run so far."""
     names = m.targets
-    walking = m.n_nodes_arr.sum(axis=0) + m.n_cells_arr.sum(axis=0)  # per class
+    waiting = m.n_nodes_arr[m.holding_node]  # per origin and class: in the holding area, not yet in
+    walking = m.n_nodes_arr.sum(axis=0) + m.n_cells_arr.sum(axis=0) - waiting.sum(axis=0)  # per class
 
     def per_minute(people: np.ndarray, after_s: np.ndarray) -> tuple[float, ...]:
         bins = np.bincount((after_s // 60).astype(np.int64), weights=people) if people.size else people
@@ -334,7 +385,9 @@ def crowd_state(m: CrowdModel, fired: frozenset[int]) -> CrowdState:
             future *= float(m.dwell_at[i]) / total  # exactly those present
         due[name] = per_minute(future, np.arange(future.size) * m.dt)
         # Those walking there, by when they would arrive at free walking speed.
-        people = np.concatenate([m.n_nodes_arr[:, i], m.n_cells_arr[:, i]])
+        at_nodes = m.n_nodes_arr[:, i].copy()
+        at_nodes[m.holding_node] = 0.0  # those waiting to come in are `outside`
+        people = np.concatenate([at_nodes, m.n_cells_arr[:, i]])
         eta = np.concatenate([phi0_nodes[:, i], phi0_cells[:, i]])
         arriving[name] = per_minute(people[people > 0], eta[people > 0])
     posted: dict[tuple[str, str], int] = {}
@@ -343,7 +396,7 @@ def crowd_state(m: CrowdModel, fired: frozenset[int]) -> CrowdState:
         posted[(pool, node)] = posted.get((pool, node), 0) + count
     return CrowdState(
         at_s=m.step_no * m.dt,
-        outside={o: float(m.queue[i].sum()) for i, o in enumerate(m.origins)},
+        outside={o: float(m.queue[i].sum() + waiting[i].sum()) for i, o in enumerate(m.origins)},
         heading={t: float(walking[i]) for i, t in enumerate(names)},
         present={t: float(m.dwell_at[i]) for i, t in enumerate(names)},
         due=due, leaving=float(walking[m.LEAVE]), posted=posted, arriving=arriving, fired=fired,
@@ -357,6 +410,7 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
     remaining_ff = float((m.n_nodes_arr * phi0_nodes).sum() + (m.n_cells_arr * phi0_cells).sum())
     extra_s = m.walk_person_s - m.freeflow_s + remaining_ff
     peak, peak_t, peak_place = w.peak
+    held_end = float(m.n_nodes_arr[m.holding_node].sum())
     kpis = {
         "peak_density_ppm2": peak,
         "minutes_over_4ppm2": w.over[0] / 60,
@@ -368,9 +422,13 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
         "peak_density_min": peak_t / 60,
         "visitors": m.entered,
         "departed": m.departed,
-        "on_site_end": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()),
-        "entry_queue_end": float(m.queue.sum()),
+        "on_site_end": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()) - held_end,
+        "entry_queue_end": held_end,
         "max_entry_queue": m.max_entry_queue,
+        "held_off_graph": abs(held_off_graph(m)),
+        "held_peak": m.max_entry_queue,
+        "held_p95_wait_min": p95_wait_min(m),
+        "refused_full": m.refused,
         "metering_wait_person_min": w.meter_wait_person_s / 60,
         "stalled_edge_min": w.stalled_s / 60,
         "turned_away": m.turned_away,
@@ -397,7 +455,8 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
 
 
 __all__ = ["HYSTERESIS_PPM2", "KPI_LEVELS", "SAMPLE_EVERY_S", "STALL_CHECK_S", "STALL_HOLD_S", "STALL_SPEED_MPS",
-           "Watch", "crowd_state", "people", "readings", "result", "state_now"]  # fmt: skip
+           "Watch", "crowd_state", "held_off_graph", "p95_wait_min", "people", "readings", "result", "state_now",
+           "waits_min"]  # fmt: skip
 
 
 #: The crowd's threshold breaches: the first place to reach the critical density, and the first to reach the

@@ -99,8 +99,22 @@ def flow_step(m: CrowdModel) -> None:
         _step_compiled(m)
     else:
         _step_numpy(m)
+    _holding(m)
     if m.on_step is not None:
         m.on_step(m)
+
+
+def _holding(m: CrowdModel) -> None:
+    """The people in each holding area after the step (their time waiting is not walking); the cumulative
+    admissions carried on to the next step (whose arrivals add to them)."""
+    k = m.step_no  # steps done
+    now = m.n_nodes_arr[m.holding_node].sum(axis=1)
+    m.holding_now[:, k] = now
+    m.holding_in[:, k] = m.holding_in[:, k - 1]
+    total = float(now.sum())
+    m.walk_person_s -= total * m.dt
+    if total > m.max_entry_queue:
+        m.max_entry_queue = total
 
 
 def _step_compiled(m: CrowdModel) -> None:
