@@ -364,6 +364,13 @@ KPIS = (
     Kpi(name="crushes", unit="crushes", better="lower", headline=True,
         en="Crushes (crush density held for the scenario's time)", zh="踩踏险情次数（挤压密度持续达到设定时长）"),
     Kpi(name="crush_place_min", unit="place-minutes", better="lower", en="Time in a crush", zh="踩踏险情持续时间"),
+    Kpi(name="held_off_graph", unit="people", better="lower", en="People held where the model does not look",
+        zh="未在路网上的等候人数"),
+    Kpi(name="held_peak", unit="people", better="lower", en="Most waiting to come in at once", zh="入口等候区最多人数"),
+    Kpi(name="held_p95_wait_min", unit="min", better="lower", en="Wait to come in (95th percentile)",
+        zh="入场等候时间（95百分位）"),
+    Kpi(name="refused_full", unit="people", better="lower", en="Turned away: waiting area full",
+        zh="等候区已满被劝离人数"),
 )  # fmt: skip
 
 SPEC = KindSpec(
