@@ -32,6 +32,7 @@ from typing import Any
 from scenarios import Plan, Scenario, ScenarioError, scenario_graph
 from scenarios.plan import (
     AssignStaff,
+    Announce,
     ChangeShow,
     ClearLane,
     CloseExit,
@@ -216,6 +217,8 @@ def _where_and_detail(action: Any, places: _Places) -> tuple[str, str]:
             return places.tunnel(action.tunnel, action.direction), f"up to {action.max_riders} riders"
         case MeterFlow():
             return places.node(action.node), f"at most {action.rate_per_min:g} people/min"
+        case Announce():
+            return places.node(action.origin), f"{_share(action.share)} of arrivals told not to come"
         case CloseExit():
             return places.node(action.node), ""
         case OneWay() | CloseRoad():

@@ -26,6 +26,7 @@ from scenarios.injects import ShowChange, number
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import (
     Action,
+    Announce,
     AssignStaff,
     ChangeShow,
     CloseExit,
@@ -180,7 +181,7 @@ def check_plan(plan: Plan, scenario: CrowdScenario, graph: nx.DiGraph, *, file: 
             if act.segment >= len(scenario.shows):
                 problems.append(Problem(file, f"{where}.segment", f"no show segment {act.segment} "
                                         f"(the scenario has {len(scenario.shows)})"))  # fmt: skip
-        elif isinstance(act, RouteVisitors):
+        elif isinstance(act, RouteVisitors | Announce):
             if act.origin not in scenario.demand.origins:
                 problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not an origin of the demand"))
         elif not isinstance(act, MeterFlow | CloseExit):
@@ -371,6 +372,8 @@ KPIS = (
         zh="入场等候时间（95百分位）"),
     Kpi(name="refused_full", unit="people", better="lower", en="Turned away: waiting area full",
         zh="等候区已满被劝离人数"),
+    Kpi(name="turned_away_by_control", unit="people", better="lower", en="Told not to come (announcements)",
+        zh="经广播劝阻未前来人数"),
 )  # fmt: skip
 
 SPEC = KindSpec(
@@ -382,8 +385,8 @@ SPEC = KindSpec(
     state=CrowdState,
     kpis=KPIS,
     injects=frozenset({"message", "delay", "surge", "close_exit", "show"}),
-    # A crowd's staff post is held for a time: a control, ended or carried on by a re-plan.
-    splice=SpliceRules(controls=(AssignStaff,)),
+    # A crowd's staff post and an announcement are held for a time: controls, ended or carried on by a re-plan.
+    splice=SpliceRules(controls=(AssignStaff, Announce)),
     breach_checks={
         "over_critical_density": lambda s, k: k.get("minutes_over_5ppm2", 0.0) > 0,
         "over_warning_density": lambda s, k: k.get("minutes_over_4ppm2", 0.0) > 0,

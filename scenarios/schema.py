@@ -445,6 +445,9 @@ class CrowdScenario(ScenarioBase):
     staff: dict[Ident, StaffTeam] = Field(default_factory=dict)
     thresholds: CrowdThresholds = CrowdThresholds()
     crush: CrowdCrush = CrowdCrush()
+    # The staff a post needs to hold a control (a meter, a one-way stair): EST, a police squad of about 20 holds
+    # a gate or a stair's two ends; a pool smaller than this is kept at its base by the optimiser.
+    staff_post: int = Field(default=20, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:

@@ -8,6 +8,8 @@
   open exits, and its arrivals and the people waiting in its holding area go to the nearest open origin's. A road
   a plan closes to traffic opens to walkers at its carriageway's width.
 - `RouteVisitors` moves a share of an origin's newcomers to another destination.
+- `Announce` (phones, signs, metro broadcasts) turns a share of an origin's arrivals back before they come
+  (`turned_away_by_control`: gone, never on the graph).
 - Injects (drills), at their times and before the step due then: each fires if its condition holds on the state
   (`readings()`, the sampler's series names) and is logged (`inject` or `inject_skipped`); a `surge` adds
   arrivals at its origin, a `close_exit` closes a node for a while, a `delay` holds back the teams of its pool
@@ -31,7 +33,17 @@ import numpy as np
 from scenarios.crowd import STAFF_REACH_M, show_change, show_hold, staff_reach
 from scenarios.graphs import walkways
 from scenarios.injects import delay_of, number, parse_condition
-from scenarios.plan import AssignStaff, ChangeShow, CloseExit, CloseRoad, MeterFlow, OneWay, Plan, RouteVisitors
+from scenarios.plan import (
+    Announce,
+    AssignStaff,
+    ChangeShow,
+    CloseExit,
+    CloseRoad,
+    MeterFlow,
+    OneWay,
+    Plan,
+    RouteVisitors,
+)
 from scenarios.schema import Inject
 from simulation.crowd.processes import drill_closure
 from simulation.crowd.readout import readings
@@ -58,6 +70,7 @@ class Controls:
         net = model.net
         self.controls: list[Control] = [Control(a) for a in model.plan.actions if isinstance(a, MeterFlow | OneWay)]
         self.closed_nodes: set[str] = set()
+        self.told = np.zeros(len(model.origins))  # per origin: the share of arrivals an announcement turns back
         self.open_roads: set[int] = set()
         self.posted: dict[int, tuple[str, int]] = {}  # assignment (its index in the plan) -> (node, count) on post
         self._reach: dict[str, set[str]] = {}
@@ -287,6 +300,11 @@ class Controls:
         elif isinstance(act, CloseExit):
             (self.closed_nodes.add if on else self.closed_nodes.discard)(act.node)
             m.rec.event(t, "exit", f"{act.node} {'closed' if on else 'reopened'}", node=act.node)
+        elif isinstance(act, Announce):
+            i = m.origins.index(act.origin)
+            self.told[i] = act.share if on else 0.0
+            m.rec.event(t, "announce", f"{act.origin}: {act.share:.0%} of arrivals told not to come" if on
+                        else f"{act.origin}: announcement ended", origin=act.origin, share=act.share if on else 0.0)  # fmt: skip
         elif isinstance(act, RouteVisitors) and on:
             i = m.origins.index(act.origin)
             k = m.targets.index(act.to) if act.to in m.targets else None

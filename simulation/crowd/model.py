@@ -86,6 +86,7 @@ class CrowdModel:
         # tallies
         self.entered = 0.0  # arrived at an origin (into its holding area, or turned away: it was full)
         self.refused = 0.0  # arrived to find the holding area full: turned away before coming in (gone)
+        self.told_away = 0.0  # turned back by an announcement before they came (gone)
         self.holding_in = np.zeros((len(self.origins), self.n_steps + 1))  # per step: admitted to each area, so far
         self.holding_now = np.zeros((len(self.origins), self.n_steps + 1))  # per step: people in each area
         self.arrived_at = np.zeros(len(self.origins))  # the same per origin (where they came in)

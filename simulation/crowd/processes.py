@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from scenarios.plan import AssignStaff, CloseExit, CloseRoad, MeterFlow, OneWay, RouteVisitors
+from scenarios.plan import Announce, AssignStaff, CloseExit, CloseRoad, MeterFlow, OneWay, RouteVisitors
 from simulation.crowd.readout import SAMPLE_EVERY_S, staff_minute, state_now
 from simulation.crowd.routing import ROUTE_EVERY_S
 from simulation.crowd.step import flow_step
@@ -52,6 +52,10 @@ def arrive(m: CrowdModel, t: float) -> None:
         counts = np.bincount(ctl.redirect, weights=counts, minlength=counts.size)
     m.arrived_at += counts
     m.entered += float(counts.sum())
+    if ctl.told.any():  # an announcement turns a share back before they come
+        back = counts * ctl.told
+        m.told_away += float(back.sum())
+        counts = counts - back
     # They join the holding area before their origin while it has room up to the jam density.
     hold = m.holding_node
     room = np.maximum(m.jam * m.holding_area - m.n_nodes_arr[hold].sum(axis=1), 0.0)
@@ -84,7 +88,7 @@ def controller(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
     env = m.env
     timeline: list[tuple[float, int, str, Any]] = []
     for i, act in enumerate(m.plan.actions):
-        if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors):
+        if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors | Announce):
             timeline.append((act.at_s, i, "on", act))
             until_s = getattr(act, "until_s", None)  # a `RouteVisitors` has none: it holds to the end
             if until_s is not None:

@@ -313,7 +313,7 @@ def people(m: CrowdModel) -> dict[str, float]:
         "queued": waiting,
         "inside": on_graph - waiting,
         "departed": m.departed,
-        "refused": m.refused,
+        "refused": m.refused + m.told_away,
         "off_graph": float(m.queue.sum()),
         "entered": m.entered,
     }
@@ -429,6 +429,7 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
         "held_peak": m.max_entry_queue,
         "held_p95_wait_min": p95_wait_min(m),
         "refused_full": m.refused,
+        "turned_away_by_control": m.told_away,
         "metering_wait_person_min": w.meter_wait_person_s / 60,
         "stalled_edge_min": w.stalled_s / 60,
         "turned_away": m.turned_away,
