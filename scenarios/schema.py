@@ -448,6 +448,9 @@ class CrowdScenario(ScenarioBase):
     # The staff a post needs to hold a control (a meter, a one-way stair): EST, a police squad of about 20 holds
     # a gate or a stair's two ends; a pool smaller than this is kept at its base by the optimiser.
     staff_post: int = Field(default=20, ge=1, le=100_000)
+    # Whether people learn that a viewing area is full before they reach it (signs, stewards, phones): they go
+    # to another or home. Where nobody tells them (the Bund in 2014), they keep heading for it and press on.
+    full_areas_known: bool = True
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:

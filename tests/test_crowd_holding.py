@@ -87,3 +87,25 @@ def test_people_in_equal_people_on_the_graph_and_gone_at_every_step(tmp_path):
     assert result.kpis["refused_full"] > 0  # the small holding areas did fill
     assert result.kpis["held_off_graph"] == pytest.approx(0.0, abs=1e-6)
     assert np.isfinite(result.kpis["held_p95_wait_min"])
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_people_told_an_area_is_full_go_elsewhere_and_those_not_told_press_on(tmp_path, known):
+    """A 100 m² viewing area fed at 20,000 an hour fills; where people learn it is full they leave for the other
+    area or home (some turned away, newcomers sent on); where nobody tells them, nobody is turned away and every
+    newcomer still heads for it."""
+    nodes = [("o", "entrance", 0, 0, 0), ("v", "viewing_area", 40, 0, 100), ("w", "viewing_area", 0, 300, 5000),
+             ("x", "exit", 0, -30, 0)]  # fmt: skip
+    edges = [("o", "v", 40, 6), ("o", "w", 310, 6), ("o", "x", 30, 6)]
+    s = crowd_scenario(tmp_path, nodes, edges, origins={"o": 1.0}, destinations={"v": 0.9, "w": 0.1}, exits=["x"],
+                       rate_per_h=20_000, horizon_s=900, full_areas_known=known)  # fmt: skip
+    model = CrowdModel(s, plan_of(s), seed=1)
+    result = model.run()
+    v = model.targets.index("v")
+    if known:
+        assert any(e.kind == "viewing_area" for e in result.events)
+        assert model.split[0, v] == 0.0  # newcomers skip the full area
+    else:
+        assert not any(e.kind == "viewing_area" for e in result.events)
+        assert result.kpis["turned_away"] == 0.0
+        assert model.split[0, v] == pytest.approx(0.9)

@@ -460,9 +460,9 @@ __all__ = ["HYSTERESIS_PPM2", "KPI_LEVELS", "SAMPLE_EVERY_S", "STALL_CHECK_S", "
            "waits_min"]  # fmt: skip
 
 
-#: The crowd's threshold breaches: the first place to reach the critical density, and the first to reach the
-#: crush density (event kind -> (breach kind, threshold)).
-BREACH_EVENTS = {"density_critical": ("critical", "critical density"), "density_crush": ("crush", "crush density")}
+#: The crowd's threshold breaches: the first place to reach the critical density, and the first crush (a place
+#: held at the crush density for the scenario's `crush_hold_s`) (event kind -> (breach kind, threshold)).
+BREACH_EVENTS = {"density_critical": ("critical", "critical density"), "crush": ("crush", "crush")}
 
 
 def breaches(scenario: Any, result: SimResult) -> list[Breach]:
