@@ -31,8 +31,8 @@ from typing import Any
 
 from scenarios import Plan, Scenario, ScenarioError, scenario_graph
 from scenarios.plan import (
-    AssignStaff,
     Announce,
+    AssignStaff,
     ChangeShow,
     ClearLane,
     CloseExit,
@@ -123,6 +123,7 @@ _TEAM_BY_TYPE = {
     "close_exit": "security",
     "route_visitors": "public_information",
     "direct_riders": "public_information",
+    "announce": "public_information",
     "change_show": "operations",
 }
 
@@ -151,6 +152,7 @@ ACTION_LABELS = {
     "close_road": "封闭道路 Close road",
     "close_exit": "关闭出口 Close exit",
     "change_show": "调整演出 Change show",
+    "announce": "发布劝阻信息 Announce: do not come",
 }
 
 

@@ -44,8 +44,10 @@ def write_graph(path: Path, nodes: list[tuple], edges: list[tuple]) -> Path:
 
 def crowd_scenario(tmp: Path, nodes: list[tuple], edges: list[tuple], *, origins: dict[str, float],
                    destinations: dict[str, float], exits: list[str], rate_per_h: float = 0.0,
-                   horizon_s: float = 3600, **extra: Any) -> CrowdScenario:  # fmt: skip
-    """A validated crowd scenario on a hand-built graph (arrivals at a constant rate, long dwell by default)."""
+                   horizon_s: float = 3600, holding_m2: float | None = None,
+                   **extra: Any) -> CrowdScenario:  # fmt: skip
+    """A validated crowd scenario on a hand-built graph (arrivals at a constant rate, long dwell by default);
+    `holding_m2`: the waiting room before every origin (the schema's default if None)."""
     write_graph(tmp / "world.geojson", nodes, edges)
     doc: dict[str, Any] = {
         "name": "test_world",
@@ -58,6 +60,7 @@ def crowd_scenario(tmp: Path, nodes: list[tuple], edges: list[tuple], *, origins
             "arrivals": {"process": "deterministic", "periods": [{"from_s": 0, "rate_per_h": rate_per_h}]},
             "origins": origins,
             "destinations": destinations,
+            **({} if holding_m2 is None else {"holding_default_m2": holding_m2}),
         },
         "exits": exits,
         "dwell": {"dist": "deterministic", "value_s": 1_000_000},

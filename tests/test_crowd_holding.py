@@ -22,7 +22,8 @@ def _gate(tmp: Path, *, holding_m2: float, rate_per_h: float = 3600.0, horizon_s
                        rate_per_h=rate_per_h, horizon_s=horizon_s, staff={"team": {"count": 10, "base": "o"}},
                        demand={"arrivals": {"process": "deterministic",
                                             "periods": [{"from_s": 0, "rate_per_h": rate_per_h}]},
-                               "origins": {"o": 1.0}, "destinations": {"v": 1.0}, "holding_m2": {"o": holding_m2}})  # fmt: skip
+                               "origins": {"o": 1.0}, "destinations": {"v": 1.0},
+                               "holding_m2": {"o": holding_m2}})  # fmt: skip
     return s
 
 
@@ -72,7 +73,8 @@ def test_people_in_equal_people_on_the_graph_and_gone_at_every_step(tmp_path):
                        staff={"team": {"count": 10, "base": "a"}})  # fmt: skip
     s = s.model_copy(update={"demand": s.demand.model_copy(update={"holding_m2": {"a": 30.0, "b": 60.0}})})
     plan = plan_of(s, AssignStaff(at_s=0, pool="team", to="a", count=10),
-                   MeterFlow(at_s=0, node="a", rate_per_min=20), CloseExit(at_s=300, node="b", until_s=600))  # fmt: skip
+                   MeterFlow(at_s=0, node="a", rate_per_min=20),
+                   CloseExit(at_s=300, node="b", until_s=600))  # fmt: skip
     gaps: list[float] = []
 
     def books(m: CrowdModel) -> None:

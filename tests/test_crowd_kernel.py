@@ -53,7 +53,8 @@ def _counterflow(tmp: Path, kernel: str) -> CrowdModel:
                        exits=["x"], rate_per_h=40_000, horizon_s=600,
                        dwell={"dist": "lognormal", "mean_s": 120, "sd_s": 60},
                        shows=[{"start_s": 200, "duration_s": 120, "attraction": 1}],
-                       crush={"places": {"a": 8.0, "b": 8.0}}, thresholds={"crush_ppm2": 6.0, "crush_hold_s": 20})  # fmt: skip
+                       crush={"places": {"a": 8.0, "b": 8.0}},
+                       thresholds={"crush_ppm2": 6.0, "crush_hold_s": 20})  # fmt: skip
     model = CrowdModel(s, plan_of(s), dt=1.0, kernel=kernel)
     # Everyone at `a` heads for `vb` and everyone at `b` for `va`: the corridor carries both directions.
     model.base_split[0] = model.split[0] = np.array([0.0, 1.0, 0.0])

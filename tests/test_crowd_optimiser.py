@@ -9,7 +9,15 @@ import math
 import numpy as np
 import pytest
 
-from optimizer.crowd import CrowdOptions, CrowdWeights, StaffProblem, flow_problem, optimise_crowd, solve_flows, solve_staff
+from optimizer.crowd import (
+    CrowdOptions,
+    CrowdWeights,
+    StaffProblem,
+    flow_problem,
+    optimise_crowd,
+    solve_flows,
+    solve_staff,
+)
 from optimizer.result import SolveParams
 from scenarios.crowd import check_plan
 from scenarios.loading import load_scenario, scenario_graph

@@ -70,7 +70,8 @@ def _announce_actions(problem: FlowProblem, sol: FlowSolution) -> list[Announce]
                 t += 1
                 top = max(top, share[o, t])
             t += 1
-            out.append(Announce(at_s=problem.start_s + start * dt, origin=name, share=min(1.0, math.ceil(top * 100) / 100),
+            share_up = min(1.0, math.ceil(top * 100) / 100)
+            out.append(Announce(at_s=problem.start_s + start * dt, origin=name, share=share_up,
                                 until_s=problem.start_s + t * dt if t < T else None,
                                 note="the site is full: come another time (flow LP)"))  # fmt: skip
     return out

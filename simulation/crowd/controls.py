@@ -303,8 +303,9 @@ class Controls:
         elif isinstance(act, Announce):
             i = m.origins.index(act.origin)
             self.told[i] = act.share if on else 0.0
-            m.rec.event(t, "announce", f"{act.origin}: {act.share:.0%} of arrivals told not to come" if on
-                        else f"{act.origin}: announcement ended", origin=act.origin, share=act.share if on else 0.0)  # fmt: skip
+            text = f"{act.origin}: {act.share:.0%} of arrivals told not to come" if on else (
+                f"{act.origin}: announcement ended")  # fmt: skip
+            m.rec.event(t, "announce", text, origin=act.origin, share=act.share if on else 0.0)
         elif isinstance(act, RouteVisitors) and on:
             i = m.origins.index(act.origin)
             k = m.targets.index(act.to) if act.to in m.targets else None

@@ -294,5 +294,16 @@ def pressed(net: CrowdNetwork, places: dict[str, float], jam: float) -> tuple[np
     return node, edge[net.cell_edge]
 
 
-__all__ = ["HOLDING", "MIN_CELL_M", "SWAP_PMPS", "CrowdNetwork", "Geometry", "Layout", "build_network", "geometry", "layout",
-           "holding_graph", "pressed"]  # fmt: skip
+__all__ = [
+    "HOLDING",
+    "MIN_CELL_M",
+    "SWAP_PMPS",
+    "CrowdNetwork",
+    "Geometry",
+    "Layout",
+    "build_network",
+    "geometry",
+    "holding_graph",
+    "layout",
+    "pressed",
+]  # fmt: skip

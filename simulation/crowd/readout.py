@@ -280,7 +280,10 @@ def state_now(m: CrowdModel) -> tuple[dict[str, float], np.ndarray]:
     edge_max = np.zeros(net.n_nodes)
     np.maximum.at(edge_max, lay.inc_node, place_rho[lay.inc_place])
     shown = np.where(lay.given_area, rho_n, np.maximum(rho_n, edge_max))
-    out = {f"density:{name}": round(float(shown[i]), 4) for i, name in enumerate(net.nodes)}
+    hold = set(m.holding_node.tolist())
+    out = {f"density:{name}": round(float(shown[i]), 4) for i, name in enumerate(net.nodes) if i not in hold}
+    for o, i in zip(m.origins, m.holding_node.tolist(), strict=True):  # holding areas: by their origin
+        out[f"waiting_density:{o}"] = round(float(rho_n[i]), 4)
     dwelling = float(m.dwell_at.sum())
     waiting = float(node_tot[m.holding_node].sum())  # in the holding areas, not yet in
     on_site = float(node_tot.sum() + own.sum()) - waiting
