@@ -133,7 +133,9 @@ class CrowdModel:
         nc = net.n_cells_total
         self.n_nodes_arr = np.zeros((net.n_nodes, K))
         self.n_cells_arr = np.zeros((nc, K))
-        self.queue = np.zeros((len(self.origins), K))  # outside each origin, waiting to come in
+        # Off the graph before each origin: no run puts anyone here (arrivals wait in the holding areas, on the
+        # graph); the step still takes people from it, so that a test can feed an entrance directly.
+        self.queue = np.zeros((len(self.origins), K))
         self.dwell_at = np.zeros(len(self.targets))  # dwellers at each target
         self.dwelling: np.ndarray = np.zeros(net.n_nodes)  # the same per node
         self.split = np.tile(self.dest_share, (len(self.origins), 1))  # newcomers' destinations per origin
