@@ -34,6 +34,7 @@ from typing import Any
 
 from scenarios import Plan, Scenario, ScenarioError, scenario_graph
 from scenarios.plan import (
+    Announce,
     AssignStaff,
     ChangeShow,
     ClearLane,
@@ -140,6 +141,7 @@ _TEAM_BY_TYPE = {
     "close_exit": "security",
     "route_visitors": "public_information",
     "direct_riders": "public_information",
+    "announce": "public_information",
     "change_show": "operations",
 }
 
@@ -168,6 +170,7 @@ ACTION_LABELS = {
     "close_road": "封闭道路 Close road",
     "close_exit": "关闭出口 Close exit",
     "change_show": "调整演出 Change show",
+    "announce": "发布劝阻信息 Announce: do not come",
 }
 
 
@@ -234,6 +237,8 @@ def _where_and_detail(action: Any, places: _Places) -> tuple[str, str]:
             return places.tunnel(action.tunnel, action.direction), f"up to {action.max_riders} riders"
         case MeterFlow():
             return places.node(action.node), f"at most {action.rate_per_min:g} people/min"
+        case Announce():
+            return places.node(action.origin), f"{_share(action.share)} of arrivals told not to come"
         case CloseExit():
             return places.node(action.node), ""
         case OneWay() | CloseRoad():

@@ -27,6 +27,7 @@ from scenarios.injects import ShowChange, number
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import (
     Action,
+    Announce,
     AssignStaff,
     ChangeShow,
     CloseExit,
@@ -181,7 +182,7 @@ def check_plan(plan: Plan, scenario: CrowdScenario, graph: nx.DiGraph, *, file: 
             if act.segment >= len(scenario.shows):
                 problems.append(Problem(file, f"{where}.segment", f"no show segment {act.segment} "
                                         f"(the scenario has {len(scenario.shows)})"))  # fmt: skip
-        elif isinstance(act, RouteVisitors):
+        elif isinstance(act, RouteVisitors | Announce):
             if act.origin not in scenario.demand.origins:
                 problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not an origin of the demand"))
         elif not isinstance(act, MeterFlow | CloseExit):
@@ -362,6 +363,18 @@ KPIS = (
         zh="超过危险密度次数"),
     Kpi(name="crush_crossings", unit="crossings", better="lower", en="Places crossing the crush density",
         zh="超过踩踏密度次数"),
+    Kpi(name="crushes", unit="crushes", better="lower", headline=True,
+        en="Crushes (crush density held for the scenario's time)", zh="踩踏险情次数（挤压密度持续达到设定时长）"),
+    Kpi(name="crush_place_min", unit="place-minutes", better="lower", en="Time in a crush", zh="踩踏险情持续时间"),
+    Kpi(name="held_off_graph", unit="people", better="lower", en="People held where the model does not look",
+        zh="未在路网上的等候人数"),
+    Kpi(name="held_peak", unit="people", better="lower", en="Most waiting to come in at once", zh="入口等候区最多人数"),
+    Kpi(name="held_p95_wait_min", unit="min", better="lower", en="Wait to come in (95th percentile)",
+        zh="入场等候时间（95百分位）"),
+    Kpi(name="refused_full", unit="people", better="lower", en="Turned away: waiting area full",
+        zh="等候区已满被劝离人数"),
+    Kpi(name="turned_away_by_control", unit="people", better="lower", en="Told not to come (announcements)",
+        zh="经广播劝阻未前来人数"),
 )  # fmt: skip
 
 SPEC = KindSpec(
@@ -374,8 +387,8 @@ SPEC = KindSpec(
     state=CrowdState,
     kpis=KPIS,
     injects=frozenset({"message", "delay", "surge", "close_exit", "show"}),
-    # A crowd's staff post is held for a time: a control, ended or carried on by a re-plan.
-    splice=SpliceRules(controls=(AssignStaff,)),
+    # A crowd's staff post and an announcement are held for a time: controls, ended or carried on by a re-plan.
+    splice=SpliceRules(controls=(AssignStaff, Announce)),
     breach_checks={
         "over_critical_density": lambda s, k: k.get("minutes_over_5ppm2", 0.0) > 0,
         "over_warning_density": lambda s, k: k.get("minutes_over_4ppm2", 0.0) > 0,

@@ -10,8 +10,17 @@ flow q(D) = D·v(D) (persons per metre of width per second). Two are provided be
   (1.16 for 165 mm risers and 305 mm treads, close to the Bund stairs); its jam density is 1/0.266 ≈ 3.76 /m²
   and its maximum flow k/(4·0.266) ≈ 1.32 persons/m/s on the level.
 
-A door or short bottleneck discharges at its own specific flow (1.3–1.9 persons/m/s is the range reported
-for doors and bottlenecks; the SFPE figure 1.3 is the default) times its effective width: `Bottleneck`.
+A door or short bottleneck discharges at its own specific flow times its width: `Bottleneck`. The range
+reported for doors and bottlenecks is 1.3–1.9 persons/m/s: the SFPE Handbook's design figure is 1.3 per metre
+of *effective* width (the clear width less a boundary layer of 0.15 m at each door jamb), and the Jülich and
+Wuppertal laboratory experiments measured about 1.9 per metre of clear width, linear in the width from 0.8 m
+to 5 m (Seyfried, Passon, Steffen, Boltes, Rupprecht and Klingsch, "New insights into pedestrian flow through
+bottlenecks", Transportation Science 43(3), 2009; Liao, Seyfried, Zhang, Boltes, Zheng and Zhao, "Experimental
+study on pedestrian flow through wide bottleneck", Transportation Research Procedia 2, 2014). The model's
+widths are clear widths, and its crowds are mixed and unhurried (families at a festival, not students asked
+to hurry), so the default, `DOOR_SPECIFIC_FLOW_PMPS` = 1.5, is an estimate inside that range: the SFPE figure
+converted to the clear width of a 2–5 m opening (1.3 × (w − 0.3)/w ≈ 1.1–1.2) is below it and the laboratory's
+motivated flow above it. A scenario sets its own (`walking.specific_flow_pmps`).
 
 For the cell-transmission model, `demand(D)` (what a cell can send per metre of width) is q(D) below the
 critical density and the capacity above it; `supply(D)` (what it can receive) is the capacity below the critical
@@ -30,6 +39,7 @@ SFPE_A = 0.266  # m²/person: the SFPE speed-density slope
 SFPE_K_LEVEL = 1.40  # m/s: corridors, aisles, ramps, doorways
 SFPE_K_STAIR = 1.16  # m/s: stairs with 165 mm risers and 305 mm treads
 SFPE_MIN_DENSITY = 0.54  # /m²: below this the SFPE speed is constant
+DOOR_SPECIFIC_FLOW_PMPS = 1.5  # EST in the reported 1.3–1.9 (SFPE Handbook; Seyfried et al. 2009): see above
 
 
 class FundamentalDiagram(Protocol):
@@ -153,7 +163,7 @@ class SFPE(_Diagram):
 class Bottleneck:
     """A door or short bottleneck: it passes at most `specific_flow` persons per metre per second."""
 
-    specific_flow: float = 1.3
+    specific_flow: float = DOOR_SPECIFIC_FLOW_PMPS
 
     @overload
     def capacity(self, width_m: float) -> float: ...

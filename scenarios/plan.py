@@ -136,6 +136,17 @@ class MeterFlow(_Action):
     until_s: Seconds | None = None
 
 
+class Announce(_Action):
+    """Tell people on their way to an origin (phones, signs, metro broadcasts: "the riverfront is full") not to
+    come: a `share` of the arrivals there turn back before they come, from `at_s` to `until_s`."""
+
+    type: Literal["announce"] = "announce"
+    key_fields: ClassVar[tuple[str, ...]] = ("origin",)
+    origin: NodeId
+    share: Share
+    until_s: Seconds | None = None
+
+
 class OneWay(_Action):
     """Allow walking only from `u` to `v` on the edge between them."""
 
@@ -177,11 +188,11 @@ class ChangeShow(_Action):
 
 Action = Annotated[
     AssignStaff | DispatchBus | RouteVisitors | ClearLane | EscortBatch | DirectRiders | MeterFlow | OneWay
-    | CloseRoad | CloseExit | ChangeShow,
+    | CloseRoad | CloseExit | ChangeShow | Announce,
     Field(discriminator="type"),
 ]  # fmt: skip
 ACTION_TYPES = (AssignStaff, DispatchBus, RouteVisitors, ClearLane, EscortBatch, DirectRiders, MeterFlow,
-                OneWay, CloseRoad, CloseExit, ChangeShow)  # fmt: skip
+                OneWay, CloseRoad, CloseExit, ChangeShow, Announce)  # fmt: skip
 _ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 register_union_tags(*(t.model_fields["type"].default for t in ACTION_TYPES))
 
@@ -378,6 +389,7 @@ __all__ = [
     "ACTION_TYPES",
     "Action",
     "ActionChange",
+    "Announce",
     "AssignStaff",
     "ChangeShow",
     "ClearLane",

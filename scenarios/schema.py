@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from scenarios.distributions import Distribution
 from scenarios.errors import key_path
+from scenarios.pedestrian import DOOR_SPECIFIC_FLOW_PMPS, SFPE_A
 
 MAX_COUNT = 10_000_000
 MAX_SECONDS = 31 * 24 * 3600.0
@@ -425,6 +426,12 @@ class CrowdDemand(Model):
     destinations: dict[Annotated[str, NodeRef(("viewing_area", "square", "promenade", "plaza", "zone"))], Share] = (
         Field(min_length=1)
     )
+    # Where people wait before they come in (held by the entrance's width, a meter, a closure or a full place):
+    # the space upstream of each origin (the street behind a gate, a station's concourse), m² per origin; an
+    # origin not listed has `holding_default_m2`.
+    holding_m2: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Annotated[float, Field(
+        gt=0, le=1e7)]] = Field(default_factory=dict)
+    holding_default_m2: float = Field(default=500.0, gt=0, le=1e7)  # EST: 25 m of a 20 m street
 
     @model_validator(mode="before")
     @classmethod
@@ -445,6 +452,9 @@ class CrowdDemand(Model):
     def _shares(self) -> CrowdDemand:
         _check_shares(self.origins, "origins shares")
         _check_shares(self.destinations, "destinations shares")
+        stray = [o for o in self.holding_m2 if o not in self.origins]
+        if stray:
+            raise ValueError(f"holding_m2.{stray[0]}: not an origin of the demand ({', '.join(self.origins)})")
         return self
 
 
@@ -463,7 +473,7 @@ class Walking(Model):
     free_speed_mps: float = Field(default=1.34, gt=0, le=5)
     jam_density_ppm2: float = Field(default=5.4, gt=0, le=12)
     weidmann_gamma: float = Field(default=1.913, gt=0, le=10)
-    specific_flow_pmps: float = Field(default=1.3, gt=0, le=5)
+    specific_flow_pmps: float = Field(default=DOOR_SPECIFIC_FLOW_PMPS, gt=0, le=5)  # doors: scenarios.pedestrian
     stair_speed_factor: float = Field(default=0.5, gt=0, le=1)
     step_s: float = Field(default=1.0, gt=0, le=60)
 
@@ -477,17 +487,28 @@ class StaffTeam(Model):
 
 
 class CrowdThresholds(Model):
-    """Density levels (persons per m²) that raise events: warning, critical, crush."""
+    """Density levels (persons per m²) that raise events: warning, critical, crush; a place at or above the
+    crush density for `crush_hold_s` is a crush (the `crush` event)."""
 
     warning_ppm2: float = Field(default=4.0, gt=0, le=12)
     critical_ppm2: float = Field(default=5.0, gt=0, le=12)
     crush_ppm2: float = Field(default=7.0, gt=0, le=12)
+    crush_hold_s: float = Field(default=60.0, gt=0, le=3600)  # EST: a minute pressed at crush density
 
     @model_validator(mode="after")
     def _ordered(self) -> CrowdThresholds:
         if not (self.warning_ppm2 < self.critical_ppm2 < self.crush_ppm2):
             raise ValueError("thresholds must rise: warning_ppm2 < critical_ppm2 < crush_ppm2")
         return self
+
+
+class CrowdCrush(Model):
+    """Where a standing, pushing crowd packs tighter than walkers jam: per node, the density (persons per m²)
+    it can be pressed to (`scenarios.pedestrian` for the sources). A listed node's standing area, and every
+    walkway between two listed nodes (the lesser of their two figures), compress up to it; elsewhere the
+    walking jam density (`walking.jam_density_ppm2`) is the most a place holds."""
+
+    places: dict[NodeId, Annotated[float, Field(gt=0, le=12)]] = Field(default_factory=dict)
 
 
 class CrowdScenario(ScenarioBase):
@@ -503,6 +524,25 @@ class CrowdScenario(ScenarioBase):
     counterflow_control: bool = True
     staff: dict[Ident, StaffTeam] = Field(default_factory=dict)
     thresholds: CrowdThresholds = CrowdThresholds()
+    crush: CrowdCrush = CrowdCrush()
+    # The staff a post needs to hold a control (a meter, a one-way stair): EST, a police squad of about 20 holds
+    # a gate or a stair's two ends; a pool smaller than this is kept at its base by the optimiser.
+    staff_post: int = Field(default=20, ge=1, le=100_000)
+    # Whether people learn that a viewing area is full before they reach it (signs, stewards, phones): they go
+    # to another or home. Where nobody tells them (the Bund in 2014), they keep heading for it and press on.
+    full_areas_known: bool = True
+
+    @model_validator(mode="after")
+    def _crush_reachable(self) -> CrowdScenario:
+        """The crush density is one some place can reach: the walking jam density, or a place's pressed one."""
+        jam = 1 / SFPE_A if self.walking.fundamental_diagram == "sfpe" else self.walking.jam_density_ppm2
+        densest = max([jam, *self.crush.places.values()])
+        if self.thresholds.crush_ppm2 > densest:
+            where = "the walking jam density" if densest == jam else "the densest place in crush.places"
+            raise ValueError(f"thresholds.crush_ppm2: {self.thresholds.crush_ppm2:g} /m² is above what any place can "
+                             f"reach ({densest:g} /m², {where}); list the places where a standing crowd is pressed "
+                             "tighter in crush.places, or lower the threshold")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _inject_targets(self) -> CrowdScenario:

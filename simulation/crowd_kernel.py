@@ -44,6 +44,15 @@ def fd_flow(kind: int, a: float, gamma: float, jam: float, d: float) -> float:
     return d * (a * (1.0 - SFPE_A * x))
 
 
+@numba.njit(cache=True, inline="always")
+def pushed(f, cap, jam, rho_crit, d, press):
+    """The congested supply per metre at density `d`: the walking flow `f`, or where a crowd can be pressed past
+    the jam density (`press` above it), the larger of that and capacity·(press − d)/(press − critical)."""
+    if press <= jam:
+        return f
+    return max(f, cap * max(press - d, 0.0) / (press - rho_crit))
+
+
 @numba.njit(cache=True)
 def densities(cells, c_twin, inv_area):
     """Per cell: its own people, both directions' people, and the density of both."""
@@ -121,6 +130,7 @@ def flow_step(
     c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
     P, tail, head, first_cell, cap_e, e_exit,
     node_area, node_width, node_closed, origin_node, phi0_origin, cap_g,
+    press_c, press_n,
     m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
     sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
     moved, moved_c, own_next,
@@ -159,7 +169,8 @@ def flow_step(
         per = ((f if below else cap) * base) / b if b > 0 else 0.0
         frac_c[c] = min(per, 1.0)
         send[c] = own[c] * frac_c[c]
-        recv[c] = min((cap if below else f) * base, max(jam * area_c[c] - b, 0.0))
+        recv[c] = min((cap if below else pushed(f, cap, jam, rho_crit, rho[c], press_c[c])) * base,
+                      max(press_c[c] * area_c[c] - b, 0.0))
     # Nodes send each class over their out-edges in the route shares; an edge's end passes at most its door
     # capacity.
     dem_e = np.empty((m, K))
@@ -273,8 +284,12 @@ def flow_step(
             s += nodes[n, k]
         tot = s + dwelling[n]
         rho_n = tot / node_area[n]
-        room = jam * node_area[n] - tot
-        nr = room if rho_n < rho_crit else min(fd_flow(kind, a_fd, gamma, jam, rho_n) * node_width[n] * dt, room)
+        room = press_n[n] * node_area[n] - tot
+        if rho_n < rho_crit:
+            nr = room
+        else:
+            fn = pushed(fd_flow(kind, a_fd, gamma, jam, rho_n), cap, jam, rho_crit, rho_n, press_n[n])
+            nr = min(fn * node_width[n] * dt, room)
         nr = max(nr, 0.0)
         if node_closed[n]:
             nr = 0.0

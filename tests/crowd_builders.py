@@ -21,7 +21,8 @@ def _at(x_m: float, y_m: float) -> list[float]:
 
 
 def write_graph(path: Path, nodes: list[tuple], edges: list[tuple]) -> Path:
-    """Nodes `(id, kind, x_m, y_m, area_m2)`; edges `(u, v, length_m, width_m[, mode])`, both directions."""
+    """Nodes `(id, kind, x_m, y_m, area_m2)`; edges `(u, v, length_m, width_m[, mode[, oneway]])`, both directions
+    unless `oneway` (then from u to v only)."""
     pos = {n[0]: _at(n[2], n[3]) for n in nodes}
     feats: list[dict[str, Any]] = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": pos[i]},
@@ -31,10 +32,11 @@ def write_graph(path: Path, nodes: list[tuple], edges: list[tuple]) -> Path:
     for e in edges:
         u, v, length, width = e[:4]
         mode = e[4] if len(e) > 4 else "walk"
+        oneway = bool(e[5]) if len(e) > 5 else False
         speed = 0.65 if mode == "stair" else 1.34
         feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [pos[u], pos[v]]},
                       "properties": {"u": u, "v": v, "mode": mode, "width_m": width, "length_m": length,
-                                     "free_speed_mps": speed}})  # fmt: skip
+                                     "free_speed_mps": speed, "oneway": oneway}})  # fmt: skip
     doc = {"type": "FeatureCollection", "yiwang": {"name": path.stem, "title": "test world"}, "features": feats}
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
@@ -42,8 +44,10 @@ def write_graph(path: Path, nodes: list[tuple], edges: list[tuple]) -> Path:
 
 def crowd_scenario(tmp: Path, nodes: list[tuple], edges: list[tuple], *, origins: dict[str, float],
                    destinations: dict[str, float], exits: list[str], rate_per_h: float = 0.0,
-                   horizon_s: float = 3600, **extra: Any) -> CrowdScenario:  # fmt: skip
-    """A validated crowd scenario on a hand-built graph (arrivals at a constant rate, long dwell by default)."""
+                   horizon_s: float = 3600, holding_m2: float | None = None,
+                   **extra: Any) -> CrowdScenario:  # fmt: skip
+    """A validated crowd scenario on a hand-built graph (arrivals at a constant rate, long dwell by default);
+    `holding_m2`: the waiting room before every origin (the schema's default if None)."""
     write_graph(tmp / "world.geojson", nodes, edges)
     doc: dict[str, Any] = {
         "name": "test_world",
@@ -56,12 +60,18 @@ def crowd_scenario(tmp: Path, nodes: list[tuple], edges: list[tuple], *, origins
             "arrivals": {"process": "deterministic", "periods": [{"from_s": 0, "rate_per_h": rate_per_h}]},
             "origins": origins,
             "destinations": destinations,
+            **({} if holding_m2 is None else {"holding_default_m2": holding_m2}),
         },
         "exits": exits,
         "dwell": {"dist": "deterministic", "value_s": 1_000_000},
         "counterflow_control": False,
     }
     doc.update(extra)
+    if "thresholds" not in extra:
+        # No place need be one a pushing crowd is pressed into: the crush level is then one walkers reach.
+        sfpe = extra.get("walking", {}).get("fundamental_diagram") == "sfpe"
+        doc["thresholds"] = ({"warning_ppm2": 2.5, "critical_ppm2": 3.0, "crush_ppm2": 3.7} if sfpe
+                             else {"crush_ppm2": 5.4})  # fmt: skip
     return scenario_from_document(doc, file="test_world.yaml", base_dir=tmp)  # type: ignore[return-value]
 
 

@@ -112,7 +112,7 @@ def test_a_crowd_drill_runs_from_the_command_line(tmp_path):
     assert scored.returncode == 0, scored.stderr
     [score] = json.loads(scored.stdout)
     assert (score["decision"], score["by"], score["score"]) == ("approved", "bund_chief", 100.0)
-    assert set(score["kpis"]) == {"minutes_over_5ppm2", "minutes_over_4ppm2"}
+    assert set(score["kpis"]) == {"minutes_over_5ppm2", "minutes_over_4ppm2", "crushes"}  # the headline KPIs
 
 
 def test_bad_drill_input_exits_2_and_opens_nothing(tmp_path):

@@ -166,7 +166,7 @@ def test_the_crowd_review_reads_in_chinese(console: Console) -> None:
     assert {"峰值密度（人/m²）", "超过每平方米4人的时间（人·分钟）"} <= set(kpis["指标"])  # the kind's KPI table
     posts = frame(at, "队伍")
     assert list(posts.columns) == ["队伍", "岗位", "人数", "起", "止"]
-    assert set(posts["止"]) == {t("review.crowd.end", "zh")}  # the optimiser posts teams for the whole horizon
+    assert t("review.crowd.end", "zh") in set(posts["止"])  # some teams are posted to the end of the horizon
 
 
 # ------------------------------------------------------------------------------------------ incident view

@@ -133,15 +133,18 @@ def test_a_close_exit_inject_acts_like_the_plans_close_exit(tmp_path):
 
 
 def test_people_queued_outside_a_closing_entrance_go_to_the_nearest_open_one(tmp_path):
-    """People held outside a metered entrance when it closes queue at the nearest open entrance instead."""
+    """People held in the holding area of a metered entrance when it closes wait at the nearest open entrance's
+    instead (it has room for them all)."""
     close = {"at_s": 300, "kind": "close_exit", "target": "a"}
     s = _world(tmp_path, [close], staff={"team": {"count": 10, "base": "a"}})
     plan = plan_of(s, AssignStaff(at_s=0, pool="team", to="a", count=10), MeterFlow(at_s=0, node="a", rate_per_min=5))
     queued: dict[float, np.ndarray] = {}
-    model = CrowdModel(s, plan, seed=1, on_step=lambda m: queued.setdefault(m.step_no * m.dt, m.queue.sum(axis=1)))
+    model = CrowdModel(s, plan, seed=1, on_step=lambda m: queued.setdefault(
+        m.step_no * m.dt, m.n_nodes_arr[m.holding_node].sum(axis=1)))  # fmt: skip
     model.run()
     assert queued[300.0][A] > 100  # the meter held them back
     assert queued[301.0][A] == 0.0
+    assert queued[301.0][B] > queued[300.0][B] + 0.9 * queued[300.0][A]  # less one step's entry at b
 
 
 def test_a_delay_inject_postpones_a_team_not_yet_at_its_post(tmp_path):

@@ -43,7 +43,8 @@ def same_results(ref: CrowdModel, fast: CrowdModel) -> None:
 
 
 def _counterflow(tmp: Path, kernel: str) -> CrowdModel:
-    """Two crowds cross in a short corridor between two entrances: counter-flow, swaps, a stall, crossings."""
+    """Two crowds cross in a short corridor between two entrances, where a pushing crowd is pressed to 8 /m²:
+    counter-flow, swaps, a stall, crossings."""
     nodes = [("a", "entrance", 0, 0, 0), ("b", "entrance", 30, 0, 0), ("va", "viewing_area", 0, 20, 300),
              ("vb", "viewing_area", 30, 20, 300), ("x", "exit", 15, -20, 0)]  # fmt: skip
     edges = [("a", "b", 30, 3.0), ("a", "va", 20, 6.0), ("b", "vb", 20, 6.0), ("a", "x", 30, 2.0),
@@ -51,7 +52,9 @@ def _counterflow(tmp: Path, kernel: str) -> CrowdModel:
     s = crowd_scenario(tmp, nodes, edges, origins={"a": 0.5, "b": 0.5}, destinations={"va": 0.5, "vb": 0.5},
                        exits=["x"], rate_per_h=40_000, horizon_s=600,
                        dwell={"dist": "lognormal", "mean_s": 120, "sd_s": 60},
-                       shows=[{"start_s": 200, "duration_s": 120, "attraction": 1}])  # fmt: skip
+                       shows=[{"start_s": 200, "duration_s": 120, "attraction": 1}],
+                       crush={"places": {"a": 8.0, "b": 8.0}},
+                       thresholds={"crush_ppm2": 6.0, "crush_hold_s": 20})  # fmt: skip
     model = CrowdModel(s, plan_of(s), dt=1.0, kernel=kernel)
     # Everyone at `a` heads for `vb` and everyone at `b` for `va`: the corridor carries both directions.
     model.base_split[0] = model.split[0] = np.array([0.0, 1.0, 0.0])
@@ -68,7 +71,8 @@ def _controlled(tmp: Path, kernel: str) -> CrowdModel:
     s = crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"v": 1.0}, exits=["x", "y"],
                        rate_per_h=30_000, horizon_s=500, dwell={"dist": "lognormal", "mean_s": 60, "sd_s": 30},
                        staff={"gate": {"count": 20, "base": "o"}, "mid": {"count": 10, "base": "m"}},
-                       walking={"fundamental_diagram": "sfpe", "step_s": 2.0})  # fmt: skip
+                       walking={"fundamental_diagram": "sfpe", "step_s": 2.0},
+                       thresholds={"warning_ppm2": 2.5, "critical_ppm2": 3.0, "crush_ppm2": 3.7})  # fmt: skip
     plan = plan_of(s, AssignStaff(at_s=0, pool="gate", to="o", count=20),
                    AssignStaff(at_s=0, pool="mid", to="m", count=10),
                    MeterFlow(at_s=30, node="o", rate_per_min=200.0), MeterFlow(at_s=60, node="v", rate_per_min=60.0),
@@ -86,11 +90,11 @@ def test_compiled_step_agrees_with_numpy_on_small_worlds(tmp_path, world):
 
 
 def test_small_worlds_exercise_what_the_kernels_compute(tmp_path):
-    """The small worlds above do reach the kernels' special cases: swaps, stalls, meters, crossings."""
+    """The small worlds above do reach the kernels' special cases: swaps, stalls, meters, crossings, a pressed crowd."""
     cf, _ = lockstep(lambda kernel: _counterflow(tmp_path, kernel))
     same_results(cf, _)
     kinds = {e.kind for e in cf.rec.events}
-    assert {"density_warning", "counterflow_stalled"} <= kinds
+    assert {"density_warning", "counterflow_stalled", "crush"} <= kinds
     ctl = _controlled(tmp_path, "numba")
     result = ctl.run()
     assert result.kpis["max_metering_queue"] > 0

@@ -9,7 +9,15 @@ import math
 import numpy as np
 import pytest
 
-from optimizer.crowd import CrowdOptions, StaffProblem, flow_problem, optimise_crowd, solve_flows, solve_staff
+from optimizer.crowd import (
+    CrowdOptions,
+    CrowdWeights,
+    StaffProblem,
+    flow_problem,
+    optimise_crowd,
+    solve_flows,
+    solve_staff,
+)
 from optimizer.result import SolveParams
 from scenarios.crowd import check_plan
 from scenarios.loading import load_scenario, scenario_graph
@@ -21,13 +29,16 @@ AREA = 400.0
 DWELL_S = 1200.0
 
 
-def _one_area(tmp, *, rate_per_h: float, width: float = 6.0):
-    """Origin o, a 100 m walkway to a viewing area v of 400 m², a 50 m walkway on to the exit x."""
+def _one_area(tmp, *, rate_per_h: float, width: float = 6.0, holding_m2: float = 1e6):
+    """Origin o (waiting room before it `holding_m2`: unlimited by default), a 100 m walkway to a viewing area v
+    of 400 m², a 50 m walkway on to the exit x."""
     nodes = [("o", "entrance", 0, 0, 0), ("v", "viewing_area", 100, 0, AREA), ("x", "exit", 150, 0, 0)]
     edges = [("o", "v", 100.0, width), ("v", "x", 50.0, width)]
+    demand = {"arrivals": {"process": "deterministic", "periods": [{"from_s": 0, "rate_per_h": rate_per_h}]},
+              "origins": {"o": 1.0}, "destinations": {"v": 1.0}, "holding_m2": {"o": holding_m2}}
     return crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"v": 1.0}, exits=["x"],
                           rate_per_h=rate_per_h, horizon_s=5400, dwell={"dist": "deterministic", "value_s": DWELL_S},
-                          staff={"gate": {"count": 40, "base": "o"}})  # fmt: skip
+                          staff={"gate": {"count": 40, "base": "o"}}, demand=demand)  # fmt: skip
 
 
 def _greedy(problem) -> tuple[float, np.ndarray]:
@@ -71,9 +82,12 @@ def _level_after(arrive: np.ndarray, s: int, k: int) -> float:
 
 
 def test_flow_lp_matches_the_greedy_optimum_on_one_area(tmp_path):
-    """With one origin and one viewing area, the LP lets people in exactly as the greedy optimum does."""
+    """With one origin and one viewing area (room to wait for all, and nobody told not to come), the LP lets
+    people in exactly as the greedy optimum does."""
     s = _one_area(tmp_path, rate_per_h=6000)
-    problem = flow_problem(s, options=CrowdOptions(period_s=60.0, paths_per_pair=1, exits_per_area=1))
+    options = CrowdOptions(period_s=60.0, paths_per_pair=1, exits_per_area=1,
+                           weights=CrowdWeights(announce=1e9))  # fmt: skip
+    problem = flow_problem(s, options=options)
     sol = solve_flows(problem)
     assert sol.status == "OPTIMAL"
     expected, entry = _greedy(problem)
@@ -81,6 +95,20 @@ def test_flow_lp_matches_the_greedy_optimum_on_one_area(tmp_path):
     assert sol.entry is not None and np.allclose(sol.entry[0], entry, atol=1e-6)
     assert sol.dwellers is not None and sol.dwellers.max() <= problem.target_ppm2 * AREA + 1e-6
     assert sol.terms["queue_person_min"] > 0  # the area is small: people are held back
+
+
+def test_flow_lp_holds_people_within_their_waiting_room_and_says_how_many_must_stay_away(tmp_path):
+    """A 200 m² waiting room before the gate: the LP never holds more there than the target density allows
+    (2.5 /m²: 500 people); the rest of those the area cannot take are told not to come, and everybody forecast
+    is let in, held at the end or told not to come."""
+    s = _one_area(tmp_path, rate_per_h=6000, holding_m2=200.0)
+    problem = flow_problem(s, options=CrowdOptions(period_s=60.0, paths_per_pair=1, exits_per_area=1))
+    sol = solve_flows(problem)
+    assert sol.status == "OPTIMAL" and sol.queue is not None and sol.told is not None and sol.entry is not None
+    assert sol.queue.max() <= 2.5 * 200.0 + 1e-6
+    assert sol.terms["told_not_to_come"] > 0
+    total = float(problem.arrivals.sum())
+    assert sol.entry.sum() + sol.queue[0, -1] + sol.told.sum() == pytest.approx(total, rel=1e-9)
 
 
 def test_flow_lp_lets_everybody_in_when_there_is_room(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from crowd_builders import crowd_scenario, plan_of
 
-from scenarios.pedestrian import SFPE, Bottleneck, Weidmann
+from scenarios.pedestrian import DOOR_SPECIFIC_FLOW_PMPS, SFPE, Bottleneck, Weidmann
 from scenarios.plan import AssignStaff, OneWay
 from simulation.crowd import CrowdModel
 
@@ -141,7 +141,7 @@ def test_link_capacity_is_the_diagram_maximum(tmp_path):
     assert rate == pytest.approx(Weidmann().capacity * WIDTH, rel=0.03)
 
 
-def room(tmp: Path, doors: list[float], people: float) -> CrowdModel:
+def room(tmp: Path, doors: list[float], people: float, **extra: object) -> CrowdModel:
     """A 500 m² room full of people heading out through doors (0.5 m long) of the given widths."""
     nodes = [("room", "square", 0, 0, 500), ("o", "entrance", -20, 0, 0), ("v", "viewing_area", -20, 20, 100)]
     edges = [("o", "room", 20, 4), ("o", "v", 20, 4)]
@@ -150,22 +150,26 @@ def room(tmp: Path, doors: list[float], people: float) -> CrowdModel:
         nodes.append((f"x{i}", "exit", 0.5 * np.cos(i), 0.5 * np.sin(i), 0))
         edges.append(("room", f"x{i}", 0.5, w))
         exits.append(f"x{i}")
-    s = crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"v": 1.0}, exits=exits)
+    s = crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"v": 1.0}, exits=exits, **extra)
     model = CrowdModel(s, plan_of(s), dt=1.0)
     model.n_nodes_arr[model.net.index["room"], model.LEAVE] = people
     return model
 
 
-def test_a_saturated_door_discharges_at_specific_flow_times_width(tmp_path):
-    """A saturated door passes specific flow × width (3%), linear in the width."""
+@pytest.mark.parametrize("specific_flow", [None, 1.3, 1.9])
+def test_a_saturated_door_discharges_at_specific_flow_times_width(tmp_path, specific_flow):
+    """A saturated door passes the scenario's specific flow × width (1%; the sourced default 1.5 P/(m·s) when the
+    scenario gives none), linear in the width."""
+    extra = {} if specific_flow is None else {"walking": {"specific_flow_pmps": specific_flow}}
+    expected = DOOR_SPECIFIC_FLOW_PMPS if specific_flow is None else specific_flow
     rates = []
     for w in (1.0, 2.0, 4.0):
         (tmp_path / str(w)).mkdir()
-        model = drive(room(tmp_path / str(w), [w], 2000), 100)
+        model = drive(room(tmp_path / str(w), [w], 2000, **extra), 100)
         rates.append(model.departed / 100)
-        assert model.departed / 100 == pytest.approx(1.3 * w, rel=0.03)
+        assert model.departed / 100 == pytest.approx(expected * w, rel=0.01)
     per_metre = np.array(rates) / np.array([1.0, 2.0, 4.0])
-    assert per_metre.max() / per_metre.min() < 1.03
+    assert per_metre.max() / per_metre.min() < 1.01
 
 
 def _clearance(model: CrowdModel, people: float) -> float:
@@ -246,3 +250,32 @@ def test_counterflow_lowers_capacity_and_one_way_restores_it(tmp_path):
     assert rate(counter) < 0.9 * rate(uni)
     assert rate(oneway) == pytest.approx(capacity, rel=0.03)
     assert any(e.kind == "control" and "one_way" in e.text for e in model.rec.events)
+
+
+def _fed_corridor(tmp: Path, *, one_way: bool) -> float:
+    """A 100 m corridor from an entrance to an exit, fed above capacity: people out per metre per second."""
+    nodes = [("o", "entrance", 0, 0, 0), ("x", "exit", 100, 0, 0), ("v", "viewing_area", 0, 50, 500)]
+    edges = [("o", "x", 100, WIDTH, "walk", one_way), ("x", "v", 120, 2)]
+    s = crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"v": 1.0}, exits=["x"])
+    model = CrowdModel(s, plan_of(s), dt=1.0)
+    out: list[float] = []
+    last = [0.0]
+    each = feed(model, "o", model.LEAVE, 3 * model.fd.capacity * WIDTH)
+
+    def watch(m: CrowdModel) -> None:
+        each(m)
+        out.append(m.departed - last[0])
+        last[0] = m.departed
+
+    drive(model, 3000, watch)
+    return float(np.mean(out[-300:])) / WIDTH
+
+
+def test_a_one_way_entrance_feeds_its_corridor_at_capacity(tmp_path):
+    """An entrance whose only walkway is one-way out admits as many as a two-way one: the corridor carries the
+    diagram's maximum flow (1.225 P/(m·s) for Weidmann's defaults) either way, not 1.156 (alternate steps)."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, two = _fed_corridor(tmp_path / "one", one_way=True), _fed_corridor(tmp_path / "two", one_way=False)
+    assert two == pytest.approx(Weidmann().capacity, rel=0.01)
+    assert one == pytest.approx(two, rel=0.001)

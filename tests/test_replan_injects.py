@@ -24,7 +24,7 @@ from scenarios import load_scenario, scenario_hash
 from scenarios.crowd import check_plan
 from scenarios.injects import facts, known_injects
 from scenarios.loading import scenario_from_document, scenario_graph
-from scenarios.plan import AssignStaff, ClearLane, DispatchBus, MeterFlow, Plan, PlanMeta
+from scenarios.plan import Announce, AssignStaff, ClearLane, DispatchBus, MeterFlow, Plan, PlanMeta
 from scenarios.splice import splice
 from tests.crowd_builders import crowd_scenario
 
@@ -120,13 +120,14 @@ def test_a_lane_clearing_cut_short_by_a_splice_still_lasts_its_minimum():
 
 
 def _two_gates(tmp, injects=(), **extra):  # type: ignore[no-untyped-def]
-    """Gates o1 and o2 lead to a viewing area v, which has two exits x1 (near) and x2 (far)."""
+    """Gates o1 and o2 lead to a viewing area v, which has two exits x1 (near) and x2 (far); room before each gate
+    for everybody who waits (100,000 m²)."""
     nodes = [("o1", "entrance", 0, 0, 0), ("o2", "entrance", 0, 80, 0), ("v", "viewing_area", 100, 40, 600),
              ("x1", "exit", 160, 40, 0), ("x2", "exit", 100, 200, 0)]  # fmt: skip
     edges = [("o1", "v", 110.0, 6.0), ("o2", "v", 110.0, 6.0), ("v", "x1", 60.0, 6.0), ("v", "x2", 160.0, 6.0)]
     return crowd_scenario(tmp, nodes, edges, origins={"o1": 0.5, "o2": 0.5}, destinations={"v": 1.0},
                           exits=["x1", "x2"], rate_per_h=3000, horizon_s=5400, injects=list(injects),
-                          dwell={"dist": "deterministic", "value_s": 900}, **extra)  # fmt: skip
+                          dwell={"dist": "deterministic", "value_s": 900}, holding_m2=100_000, **extra)  # fmt: skip
 
 
 def test_the_crowd_planner_adds_a_known_surge_to_its_origin_and_ignores_an_unknown_one(tmp_path):
@@ -153,7 +154,8 @@ def test_a_closed_entrance_lets_nobody_in_and_its_people_come_in_at_the_other(tm
     assert sol.status == "OPTIMAL" and sol.entry is not None and sol.queue is not None
     assert sol.entry[0][shut].max() == pytest.approx(0, abs=1e-9)
     assert sol.queue[0][1:][shut].max() == pytest.approx(0, abs=1e-9)  # nobody left waiting at the closed gate
-    assert sol.entry.sum() + sol.queue[:, -1].sum() == pytest.approx(problem.arrivals.sum(), rel=1e-9)
+    assert sol.told is not None  # everybody is let in, still waiting at the end, or told not to come
+    assert sol.entry.sum() + sol.queue[:, -1].sum() + sol.told.sum() == pytest.approx(problem.arrivals.sum(), rel=1e-9)
 
 
 def test_a_gate_nobody_can_meter_takes_in_those_sent_from_a_closed_one_and_those_waiting_at_the_start(tmp_path):
@@ -172,7 +174,9 @@ def test_a_gate_nobody_can_meter_takes_in_those_sent_from_a_closed_one_and_those
     assert sol.status == "OPTIMAL" and sol.queue is not None and sol.entry is not None
     assert sol.queue[1, 1:].max() == pytest.approx(0, abs=1e-6)
     assert sol.entry[1, 0] >= 900 - 1e-6  # those waiting at o2 come in at once
-    assert sol.entry.sum() + sol.queue[:, -1].sum() == pytest.approx(1700 + problem.arrivals.sum(), rel=1e-9)
+    assert sol.told is not None  # everybody is let in, still waiting at the end, or told not to come
+    assert sol.entry.sum() + sol.queue[:, -1].sum() + sol.told.sum() == pytest.approx(1700 + problem.arrivals.sum(),
+                                                                                     rel=1e-9)  # fmt: skip
 
 
 def _inject(doc):  # type: ignore[no-untyped-def]
@@ -420,7 +424,9 @@ def test_the_flow_lp_from_a_state_starts_with_those_people_and_loses_none(tmp_pa
     sol = solve_flows(problem)
     assert sol.status == "OPTIMAL" and sol.queue is not None and sol.entry is not None and sol.dwellers is not None
     assert sol.queue[0, 0] == pytest.approx(300) and sol.dwellers[0, 0] == pytest.approx(2000)
-    assert sol.entry.sum() + sol.queue[:, -1].sum() == pytest.approx(300 + problem.arrivals.sum(), rel=1e-9)
+    assert sol.told is not None  # everybody is let in, still waiting at the end, or told not to come
+    assert sol.entry.sum() + sol.queue[:, -1].sum() + sol.told.sum() == pytest.approx(300 + problem.arrivals.sum(),
+                                                                                     rel=1e-9)  # fmt: skip
     # Those walking there arrive and 500 leave in the first minute; nobody else comes while the area is over
     # its 1,500 (2.5 /m²) until the next 1,500 are due, at minute 3; then those held back come in.
     assert sol.dwellers[0, 1:4] == pytest.approx([1700, 1700, 1700])
@@ -443,7 +449,7 @@ def test_a_crowd_replanned_from_its_state_does_better_than_one_planned_from_an_e
     from_empty = optimise_crowd(scenario, params=fast).plan
     assert from_state is not None and from_empty is not None
     assert min(a.at_s for a in from_state.actions) == 1800
-    assert any(isinstance(a, MeterFlow) and a.at_s == 1800 for a in from_state.actions)
+    assert any(isinstance(a, MeterFlow | Announce) and a.at_s == 1800 for a in from_state.actions)
     over = {name: simulate(scenario, plan, seed=1).kpis["minutes_over_4ppm2"]
             for name, plan in (("default", base), ("state", splice(base, from_state, 1800, scenario=scenario)),
                                ("empty", splice(base, from_empty, 1800, scenario=scenario)))}  # fmt: skip

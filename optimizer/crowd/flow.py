@@ -97,6 +97,10 @@ class FlowProblem:
     heading0: np.ndarray | None = None  # (destinations, periods)
     present0: np.ndarray | None = None  # (destinations,)
     due0: np.ndarray | None = None  # (destinations, periods)
+    # Where those held back wait: each origin's holding area (m²; the simulation's `holding:<origin>` node, at
+    # the same densities as every place), and the jam density that fills it.
+    holding_area: np.ndarray | None = None  # (origins,)
+    jam_ppm2: float = 5.4
 
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
         return replace(self, meterable=meterable)
@@ -258,7 +262,8 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
         weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
         closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
-        due0=due0,
+        due0=due0, holding_area=np.array([scenario.demand.holding_m2.get(o, scenario.demand.holding_default_m2)
+                                          for o in origins]), jam_ppm2=fd.jam_density,
     )  # fmt: skip
 
 

@@ -18,13 +18,16 @@ Constraints, each group a function:
 - `add_routes_out`: released people take the routes from d to the exits;
 - `add_area_limits`: D at most the target density (`target_ppm2`, below the warning level) times the area,
   and at most the critical density times the area, each beyond that by a slack;
+- `add_holding_limits`: the same for those waiting (Q) in each origin's holding area, and never past its jam
+  density; `A[o, t]` (people told not to come: an announcement) takes arrivals off before they come;
 - `add_walkway_capacity`: the people crossing a walkway in a period (both directions, every route) at most
   `utilisation` x capacity x width x period, beyond that by a slack; capacity is the lesser of the
   fundamental diagram's maximum flow and the door's specific flow, scaled on stairs.
 
 Objective (minimised): `weights.over_critical` per person-minute above the critical density (areas) or above
 a walkway's capacity, then `weights.over_target` per person-minute above the target density, then
-`weights.queue` per person-minute held back (and everyone still held back at the end, for an hour), then
+`weights.announce` per person told not to come, `weights.queue` per person-minute held back (and everyone still
+held back at the end, for an hour), then
 `weights.walk` per person-minute walked. These are fluid proxies for the simulation's KPIs: the model counts
 people beyond a density, not everybody in a dense place.
 """
@@ -50,6 +53,7 @@ class FlowSolution:
     wall_s: float
     entry: np.ndarray | None = None  # g (origins, periods)
     queue: np.ndarray | None = None  # Q (origins, periods + 1)
+    told: np.ndarray | None = None  # A (origins, periods): told not to come
     dwellers: np.ndarray | None = None  # D (destinations, periods + 1)
     over_capacity: dict[tuple[int, int], float] = field(default_factory=dict)
     over_area: dict[tuple[int, int], float] = field(default_factory=dict)
@@ -80,11 +84,17 @@ class _Flows:
         self.h = {d: [[s.NumVar(0, inf, "") for _ in range(T)] for _ in routes] for d, routes in p.routes_out.items()}
         self.over_target = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(nd)]
         self.over_critical = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(nd)]
+        # those told not to come (an announcement), and people waiting beyond the target and critical densities
+        # of an origin's holding area
+        self.A = [[s.NumVar(0, float(p.arrivals[o, t]), "") for t in range(T)] for o in range(no)]
+        self.over_hold_target = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(no)]
+        self.over_hold_critical = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(no)]
         self.over_capacity: dict[tuple[int, int], Any] = {}
         self.capacity_rows: dict[tuple[int, int], Any] = {}
 
     def add_queues(self) -> None:
-        # Q[o, t+1] = Q[o, t] + arrivals[o, t] - g[o, t] - moved out + moved in; nobody waits outside at the
+        # Q[o, t+1] = Q[o, t] + arrivals[o, t] - A[o, t] - g[o, t] - moved out + moved in (A: told not to come);
+        # nobody waits outside at the
         # start; an origin that cannot be metered in period t keeps nobody waiting; a closed origin lets nobody
         # in and its queue moves to the nearest open origin (`move_to`), if there is one.
         p, s, T = self.p, self.solver, self.p.n_periods
@@ -103,6 +113,7 @@ class _Flows:
                 ct.SetCoefficient(self.Q[o][t + 1], 1.0)
                 ct.SetCoefficient(self.Q[o][t], -1.0)
                 ct.SetCoefficient(self.g[o][t], 1.0)
+                ct.SetCoefficient(self.A[o][t], 1.0)
                 if (o, t) in moved:
                     ct.SetCoefficient(moved[o, t], 1.0)
                     s.Add(self.Q[o][t + 1] == 0)
@@ -184,6 +195,20 @@ class _Flows:
                 s.Add(self.D[d][t + 1] <= p.target_ppm2 * float(p.area[d]) + self.over_target[d][t])
                 s.Add(self.D[d][t + 1] <= p.critical_ppm2 * float(p.area[d]) + self.over_critical[d][t])
 
+    def add_holding_limits(self) -> None:
+        # People waiting before an origin stand in its holding area: at most the target density times its area,
+        # and at most the critical density times it, each beyond that by a slack; never more than the jam
+        # density fills (the simulation turns the rest away).
+        p, s = self.p, self.solver
+        if p.holding_area is None:
+            return
+        for o in range(len(p.origins)):
+            area = float(p.holding_area[o])
+            for t in range(p.n_periods):
+                s.Add(self.Q[o][t + 1] <= p.target_ppm2 * area + self.over_hold_target[o][t])
+                s.Add(self.Q[o][t + 1] <= p.critical_ppm2 * area + self.over_hold_critical[o][t])
+                self.Q[o][t + 1].SetUb(p.jam_ppm2 * area)
+
     def add_walkway_capacity(self) -> None:
         # The people crossing a walkway in a period, both ways, every route, at most its capacity (utilisation
         # included), beyond that by a slack.
@@ -220,6 +245,10 @@ class _Flows:
         for slack in self.over_capacity.values():
             obj.SetCoefficient(slack, w.over_critical * minutes)
         for o in range(len(p.origins)):
+            for t in range(T):
+                obj.SetCoefficient(self.over_hold_critical[o][t], w.over_critical * minutes)
+                obj.SetCoefficient(self.over_hold_target[o][t], w.over_target * minutes)
+                obj.SetCoefficient(self.A[o][t], w.announce)
             for t in range(1, T):
                 obj.SetCoefficient(self.Q[o][t], w.queue * minutes)
             obj.SetCoefficient(self.Q[o][T], w.queue * (minutes + w.leftover_min))
@@ -243,6 +272,7 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
     m.add_dwell()
     m.add_routes_out()
     m.add_area_limits()
+    m.add_holding_limits()
     m.add_walkway_capacity()
     m.set_objective()
     m.solver.SetTimeLimit(int(time_limit_s * 1000))
@@ -255,6 +285,10 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
     val = np.vectorize(lambda v: v.solution_value(), otypes=[float])
     entry = val(np.array(m.g, dtype=object)) if m.g else np.zeros((0, T))
     queue = val(np.array(m.Q, dtype=object)) if m.Q else np.zeros((0, T + 1))
+    told = val(np.array(m.A, dtype=object)) if m.A else np.zeros((0, T))
+    held_over = sum(m.over_hold_target[o][t].solution_value() for o in range(len(problem.origins)) for t in range(T))
+    held_crit = sum(m.over_hold_critical[o][t].solution_value() for o in range(len(problem.origins))
+                    for t in range(T))  # fmt: skip
     dwellers = val(np.array(m.D, dtype=object))
     over_capacity = {k: v.solution_value() for k, v in m.over_capacity.items() if v.solution_value() > 1e-6}
     over_area = {}
@@ -267,14 +301,15 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
                     if abs(ct.dual_value()) > 1e-9), key=lambda x: -x[2])  # fmt: skip
     minutes = problem.period_s / 60
     terms = {
-        "over_critical_person_min": minutes * (sum(over_capacity.values()) + sum(
+        "over_critical_person_min": minutes * (sum(over_capacity.values()) + held_crit + sum(
             m.over_critical[d][t].solution_value() for d in range(len(problem.destinations)) for t in range(T))),
-        "over_target_person_min": minutes * sum(over_area.values()),
+        "over_target_person_min": minutes * (sum(over_area.values()) + held_over),
+        "told_not_to_come": float(told.sum()),
         "queue_person_min": minutes * float(queue[:, 1:].sum()),
         "held_at_end": float(queue[:, -1].sum()),
         "let_in": float(entry.sum()),
     }  # fmt: skip
     leaving = {d: val(np.array(rows, dtype=object)).reshape(len(rows), T) for d, rows in m.h.items()}
     return FlowSolution(status, m.solver.Objective().Value(), time.perf_counter() - started, entry=entry,
-                        queue=queue, dwellers=dwellers, over_capacity=over_capacity,
+                        queue=queue, told=told, dwellers=dwellers, over_capacity=over_capacity,
                         over_area=over_area, binding=tuple(duals[:10]), terms=terms, leaving=leaving)  # fmt: skip

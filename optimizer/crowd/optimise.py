@@ -20,7 +20,7 @@ import numpy as np
 from optimizer.crowd.flow import flow_problem
 from optimizer.crowd.lp import solve_flows
 from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions
-from optimizer.crowd.report import _meter_actions, _staff_actions, describe
+from optimizer.crowd.report import _announce_actions, _meter_actions, _staff_actions, describe
 from optimizer.crowd.staff import metering_needs, solve_staff, staff_periods, staff_problem
 from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import CrowdState, stairs
@@ -73,8 +73,9 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     top = max([1.0, *(float(w.max()) for w in need.values())])
     for act in problem.one_ways:
         need[act.u] = np.full(n_staff, top)
+    min_post = options.min_post if options.min_post is not None else scenario.staff_post
     sp = staff_problem(scenario, graph, need=need, period_s=options.staff_period_s, n_periods=n_staff,
-                       min_post=options.min_post, start_s=start_s,
+                       min_post=min_post, start_s=start_s,
                        posted=state.posted if state is not None else None)  # fmt: skip
     staff = solve_staff(sp, time_limit_s=max(1.0, params.time_limit_s), workers=params.workers, seed=params.seed,
                         deterministic=options.deterministic)
@@ -106,7 +107,7 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
                                         f"({final.status})")  # fmt: skip
     # (A stair's one-way is made from the start, or from the state's time when re-planning.)
     actions: list[Any] = [*(a.model_copy(update={"at_s": max(a.at_s, start_s)}) for a in problem.one_ways),
-                          *_meter_actions(problem, final, options)]  # fmt: skip
+                          *_meter_actions(problem, final, options), *_announce_actions(problem, final)]  # fmt: skip
     if staff.x is not None:
         actions += _staff_actions(sp, staff, scenario)
     # Nothing after the scenario's end (the LP looked past it only so as not to rush people in at the end).
@@ -114,6 +115,13 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     actions = [a if getattr(a, "until_s", None) is None or a.until_s < end else a.model_copy(update={"until_s": None})
                for a in actions if a.at_s < end]  # fmt: skip
     rationale = describe(problem, first, final, staff, sp, scenario.clock)
+    small = [f"{name} ({team.count})" for name, team in scenario.staff.items() if 0 < team.count < min_post]
+    if small:
+        rationale.append(f"warning: {', '.join(small)} cannot staff a post of {min_post} (the scenario's "
+                         "staff_post): kept at base")  # fmt: skip
+    if not actions:
+        rationale.append("no control needed: the flows stay under the target density everywhere without metering, "
+                         "one-way stairs or posts, so every team stays at its base")  # fmt: skip
     if unheld:
         rationale.append(f"one-way stairs left out: no team can hold {', '.join(sorted({a.u for a in unheld}))}")
     details = {f"lp_{k}": float(v) for k, v in final.terms.items()}

@@ -14,6 +14,7 @@ class CrowdWeights:
     queue: float = 1.0
     walk: float = 0.01
     leftover_min: float = 60.0  # minutes charged for each person still held back at the end
+    announce: float = 120.0  # per person told not to come (an announcement): worth two hours' wait
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class CrowdOptions:
     paths_per_pair: int = 1  # people take the shortest route (as they do in the simulation at free flow)
     path_slack: float = 1.5
     exits_per_area: int = 3
-    min_post: int = 20  # EST: staff a post needs to hold a control
+    min_post: int | None = None  # staff a post needs to hold a control: None, the scenario's `staff_post_min`
     min_meter_per_min: float = 1.0
     lookahead_s: float = 1800.0  # the LP looks this far past the scenario's end (no rush in at the very end)
     deterministic: bool = True  # the staff model's CP-SAT on deterministic time (`optimizer.solving`)

@@ -3,6 +3,7 @@ staff model) and the rationale (what the flows do, what binds, what the staff ca
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from optimizer.crowd.flow import FlowProblem
 from optimizer.crowd.lp import FlowSolution
 from optimizer.crowd.options import CrowdOptions
 from optimizer.crowd.staff import StaffProblem, StaffSolution
-from scenarios.plan import AssignStaff, MeterFlow
+from scenarios.plan import Announce, AssignStaff, MeterFlow
 from scenarios.schema import CrowdScenario
 
 RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
@@ -47,6 +48,32 @@ def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOption
             out.append(MeterFlow(at_s=problem.start_s + start * dt, node=name,
                                  rate_per_min=round(max(low, options.min_meter_per_min), 1),
                                  until_s=until if t < T else None, note="metering (flow LP)"))  # fmt: skip
+    return out
+
+
+def _announce_actions(problem: FlowProblem, sol: FlowSolution) -> list[Announce]:
+    """Announcements where the LP tells people not to come: per run of periods at an origin with shares within
+    0.1 of each other, the run's highest share (rounded up to a percent)."""
+    assert sol.told is not None
+    dt, T = problem.period_s, problem.n_periods
+    share = np.divide(sol.told, problem.arrivals, out=np.zeros_like(sol.told), where=problem.arrivals > 1e-9)
+    share = np.where(sol.told > 0.5, share, 0.0)
+    out = []
+    for o, name in enumerate(problem.origins):
+        t = 0
+        while t < T:
+            if share[o, t] <= 0:
+                t += 1
+                continue
+            start, top = t, share[o, t]
+            while t + 1 < T and share[o, t + 1] > 0 and abs(share[o, t + 1] - top) <= 0.1:
+                t += 1
+                top = max(top, share[o, t])
+            t += 1
+            share_up = min(1.0, math.ceil(top * 100) / 100)
+            out.append(Announce(at_s=problem.start_s + start * dt, origin=name, share=share_up,
+                                until_s=problem.start_s + t * dt if t < T else None,
+                                note="the site is full: come another time (flow LP)"))  # fmt: skip
     return out
 
 
@@ -98,11 +125,27 @@ def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, sta
                      "stairs, ramps and ends (the flow LP's optimum is lower than with them two-way)")  # fmt: skip
     assert final.queue is not None
     held = final.queue[:, 1:].max(axis=1)
+    minutes = problem.period_s / 60
     for o in np.argsort(-held)[:3]:
         if held[o] > 0.5:
             t_peak = int(np.argmax(final.queue[o, 1:]))
-            lines.append(f"meter {problem.origins[o]}: up to {held[o]:,.0f} held back (at "
-                         f"{clock.label(problem.start_s + (t_peak + 1) * problem.period_s)})")  # fmt: skip
+            where = ""
+            if problem.holding_area is not None:
+                area = float(problem.holding_area[o])
+                where = f" in its holding area ({area:,.0f} m², {held[o] / area:.1f} /m² at most)"
+            person_min = float(final.queue[o, 1:].sum()) * minutes
+            let_in = float(final.entry[o].sum()) if final.entry is not None else 0.0
+            lines.append(f"meter {problem.origins[o]}: up to {held[o]:,.0f} held back{where} (at "
+                         f"{clock.label(problem.start_s + (t_peak + 1) * problem.period_s)}); "
+                         f"{person_min:,.0f} person-minutes waiting there, "
+                         f"{person_min / max(let_in, 1.0):.1f} min for each person let in")  # fmt: skip
+    told = float(final.told.sum()) if final.told is not None else 0.0
+    if told > 0.5:
+        assert final.told is not None
+        by = final.told.sum(axis=1)
+        top = ", ".join(f"{problem.origins[o]} {by[o]:,.0f}" for o in np.argsort(-by)[:4] if by[o] > 0.5)
+        lines.append(f"not possible with everyone: the site cannot take all who come at a safe density; it takes "
+                     f"telling {told:,.0f} people not to come before they set off (announcements: {top})")  # fmt: skip
     for way, t_, dual in final.binding[:3]:
         u, v = problem.walkways[way]
         lines.append(f"binds: walkway {u} - {v} at {clock.label(problem.start_s + t_ * problem.period_s)}; one more "

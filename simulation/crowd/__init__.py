@@ -8,7 +8,9 @@ people dwelling at a viewing area are counted there apart from the walkers.
 The kind's doors: `simulate(scenario, plan=None, *, seed=None, until_s=None) -> SimResult` and
 `state_at(scenario, plan, *, seed, at_s) -> scenarios.crowd.CrowdState`. The package, one job a module:
 
-- `network`: the walkway network (cells, doors, holding areas, widths and capacities), built from the graph;
+- `network`: the walkway network (cells, doors, holding areas, widths and capacities), built from the graph
+  with a holding area before each origin where those waiting to come in stand (`holding_graph`), and the
+  densities each place can be pressed to (`pressed`: the walking jam, or a scenario's `crush.places`);
 - `step`: one vectorised flow step (compiled in `simulation.crowd_kernel`, or the NumPy reference);
 - `routing`: route choice (walking times, shortest times, route shares) and full viewing areas;
 - `controls`: how plan actions and injects take effect (metering, one-way, closures, staff posts and their

@@ -5,9 +5,11 @@
   (the event log says when a control waits for staff).
 - Metering caps the inflow of arriving classes through a node; one-way control blocks the other direction.
 - Closures: a closed node (a plan's `CloseExit`, or a `close_exit` inject) takes nobody in, leavers head for the
-  open exits, and its arrivals and the people queued outside it come in at the nearest open origin. A road
+  open exits, and its arrivals and the people waiting in its holding area go to the nearest open origin's. A road
   a plan closes to traffic opens to walkers at its carriageway's width.
 - `RouteVisitors` moves a share of an origin's newcomers to another destination.
+- `Announce` (phones, signs, metro broadcasts) turns a share of an origin's arrivals back before they come
+  (`turned_away_by_control`: gone, never on the graph).
 - Injects (drills), at their times and before the step due then: each fires if its condition holds on the state
   (`readings()`, the sampler's series names) and is logged (`inject` or `inject_skipped`); a `surge` adds
   arrivals at its origin, a `close_exit` closes a node for a while, a `delay` holds back the teams of its pool
@@ -31,7 +33,17 @@ import numpy as np
 from scenarios.crowd import STAFF_REACH_M, show_change, show_hold, staff_reach
 from scenarios.graphs import walkways
 from scenarios.injects import delay_of, number, parse_condition
-from scenarios.plan import AssignStaff, ChangeShow, CloseExit, CloseRoad, MeterFlow, OneWay, Plan, RouteVisitors
+from scenarios.plan import (
+    Announce,
+    AssignStaff,
+    ChangeShow,
+    CloseExit,
+    CloseRoad,
+    MeterFlow,
+    OneWay,
+    Plan,
+    RouteVisitors,
+)
 from scenarios.schema import Inject
 from simulation.crowd.processes import drill_closure
 from simulation.crowd.readout import readings
@@ -58,6 +70,7 @@ class Controls:
         net = model.net
         self.controls: list[Control] = [Control(a) for a in model.plan.actions if isinstance(a, MeterFlow | OneWay)]
         self.closed_nodes: set[str] = set()
+        self.told = np.zeros(len(model.origins))  # per origin: the share of arrivals an announcement turns back
         self.open_roads: set[int] = set()
         self.posted: dict[int, tuple[str, int]] = {}  # assignment (its index in the plan) -> (node, count) on post
         self._reach: dict[str, set[str]] = {}
@@ -135,6 +148,7 @@ class Controls:
         self.m_lc = csr([self.last_cells_into[n] for n in nodes])
         self.m_de = csr([self.doors_into[n] for n in nodes])
         self.m_go = csr([self.origins_at[n] for n in nodes])
+        self.m_ho = csr([self.holding_at.get(n, np.zeros(0, dtype=np.int64)) for n in nodes])
         self.m_ci = csr([self.cells_into[n] for n in nodes])
 
     def _exit_sets(self) -> None:
@@ -156,15 +170,18 @@ class Controls:
         self.cells_into: dict[int, np.ndarray] = {}
         self.doors_into: dict[int, np.ndarray] = {}
         self.origins_at: dict[int, np.ndarray] = {}
+        self.holding_at: dict[int, np.ndarray] = {}  # the holding areas before a metered origin
         for c in self.controls:
             if not isinstance(c.action, MeterFlow) or c.action.node not in net.index:
                 continue
             n = net.index[c.action.node]
             self.origins_at[n] = np.flatnonzero(m.origin_node == n)
+            self.holding_at[n] = m.holding_node[self.origins_at[n]]
             if self.origins_at[n].size:
-                # An entrance's gate meters people coming in from outside; those already inside who pass the
-                # entrance on their way are not held there.
-                self.last_cells_into[n] = self.cells_into[n] = self.doors_into[n] = np.zeros(0, dtype=np.int64)
+                # An entrance's gate meters people coming in from its holding area; those already inside who pass
+                # the entrance on their way are not held there.
+                self.last_cells_into[n] = self.cells_into[n] = np.zeros(0, dtype=np.int64)
+                self.doors_into[n] = np.flatnonzero(np.isin(net.tail, self.holding_at[n]) & (net.head == n))
                 continue
             into = np.flatnonzero(net.head == n)
             self.last_cells_into[n] = np.flatnonzero(lay.c_last & (lay.c_head == n)) if nc else np.zeros(0, int)
@@ -172,8 +189,8 @@ class Controls:
             self.doors_into[n] = np.intersect1d(into, lay.door_edges)
 
     def _redirects(self) -> None:
-        """Arrivals at a closed origin, and the people queued outside it, come in at the nearest open one (on
-        foot at free speed)."""
+        """Arrivals at a closed origin, and the people waiting in its holding area, go to the nearest open one (on
+        foot at free speed; those waiting as many as its holding area has room for, the others wait on)."""
         m = self.m
         closed = [i for i, o in enumerate(m.origins) if o in self.shut]
         self.redirect = None
@@ -188,6 +205,12 @@ class Controls:
                 j = redirect[i] = min(choices)[1]
                 m.queue[j] += m.queue[i]
                 m.queue[i] = 0.0
+                a, b = m.holding_node[i], m.holding_node[j]
+                room = max(m.jam * m.net.node_area[b] - m.n_nodes_arr[b].sum(), 0.0)
+                waiting = m.n_nodes_arr[a].sum()
+                moved = m.n_nodes_arr[a] * (min(room / waiting, 1.0) if waiting > 0 else 0.0)
+                m.n_nodes_arr[a] -= moved
+                m.n_nodes_arr[b] += moved
         self.redirect = redirect
 
     # ---------------------------------------------------------------------------------- staff
@@ -277,6 +300,12 @@ class Controls:
         elif isinstance(act, CloseExit):
             (self.closed_nodes.add if on else self.closed_nodes.discard)(act.node)
             m.rec.event(t, "exit", f"{act.node} {'closed' if on else 'reopened'}", node=act.node)
+        elif isinstance(act, Announce):
+            i = m.origins.index(act.origin)
+            self.told[i] = act.share if on else 0.0
+            text = f"{act.origin}: {act.share:.0%} of arrivals told not to come" if on else (
+                f"{act.origin}: announcement ended")  # fmt: skip
+            m.rec.event(t, "announce", text, origin=act.origin, share=act.share if on else 0.0)
         elif isinstance(act, RouteVisitors) and on:
             i = m.origins.index(act.origin)
             k = m.targets.index(act.to) if act.to in m.targets else None

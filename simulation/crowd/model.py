@@ -24,7 +24,7 @@ from scenarios.schema import CrowdScenario
 from simulation.core import CountingEnvironment, Recorder, SimResult, WallClock, streams
 from simulation.crowd import readout
 from simulation.crowd.controls import Controls
-from simulation.crowd.network import MIN_CELL_M, build_network, geometry, layout
+from simulation.crowd.network import HOLDING, MIN_CELL_M, build_network, geometry, holding_graph, layout, pressed
 from simulation.crowd.processes import start
 from simulation.crowd.readout import Watch
 from simulation.crowd.routing import Routes
@@ -56,6 +56,11 @@ class CrowdModel:
         self.rec = Recorder()
         w = scenario.walking
         self.fd, stair_factor = walking_model(w)
+        # Those waiting to come in stand on the graph, in a holding area before each origin (a door a quarter
+        # of a free step long, so that it holds nobody itself).
+        d = scenario.demand
+        areas = {o: d.holding_m2.get(o, d.holding_default_m2) for o in d.origins if o in self.graph}
+        self.graph = holding_graph(self.graph, areas, door_m=0.25 * self.fd.free_speed * self.dt)
         self.door = Bottleneck(w.specific_flow_pmps)
         self.jam = self.fd.jam_density
         self.rho_crit = self.fd.critical_density
@@ -63,6 +68,8 @@ class CrowdModel:
         roads = frozenset(frozenset((a.u, a.v)) for a in self.plan.of_type(CloseRoad))
         self.net = build_network(self.graph, dt=self.dt, free_speed=self.fd.free_speed,
                                  stair_factor=stair_factor, roads=roads, cell_m=cell_m)  # fmt: skip
+        # the most a place holds per m²: the walking jam, or where a pushing crowd is pressed tighter
+        self.press_n, self.press_c = pressed(self.net, dict(scenario.crush.places), self.jam)
         self.n_steps = math.ceil(scenario.clock.horizon_s / self.dt - 1e-9)
         self._classes()
         self.lay = layout(self.net, self.graph)
@@ -77,7 +84,11 @@ class CrowdModel:
         self.step_no = 0
         self.set_up = False  # `setup` has run (processes started)
         # tallies
-        self.entered = 0.0  # arrived at an origin's queue
+        self.entered = 0.0  # arrived at an origin (into its holding area, or turned away: it was full)
+        self.refused = 0.0  # arrived to find the holding area full: turned away before coming in (gone)
+        self.told_away = 0.0  # turned back by an announcement before they came (gone)
+        self.holding_in = np.zeros((len(self.origins), self.n_steps + 1))  # per step: admitted to each area, so far
+        self.holding_now = np.zeros((len(self.origins), self.n_steps + 1))  # per step: people in each area
         self.arrived_at = np.zeros(len(self.origins))  # the same per origin (where they came in)
         self.entered_network = 0.0
         self.served = 0.0
@@ -109,6 +120,8 @@ class CrowdModel:
         self.exit_nodes = [x for x in s.exits if x in net.index]
         self.origins = list(s.demand.origins)
         self.origin_node = np.array([net.index[o] for o in self.origins], dtype=np.int64)
+        self.holding_node = np.array([net.index[HOLDING + o] for o in self.origins], dtype=np.int64)
+        self.holding_area = net.node_area[self.holding_node]
         self.origin_share = np.array([s.demand.origins[o] for o in self.origins], dtype=float)
         self.dest_share = np.zeros(self.K)
         for i, t in enumerate(targets):
@@ -120,7 +133,9 @@ class CrowdModel:
         nc = net.n_cells_total
         self.n_nodes_arr = np.zeros((net.n_nodes, K))
         self.n_cells_arr = np.zeros((nc, K))
-        self.queue = np.zeros((len(self.origins), K))  # outside each origin, waiting to come in
+        # Off the graph before each origin: no run puts anyone here (arrivals wait in the holding areas, on the
+        # graph); the step still takes people from it, so that a test can feed an entrance directly.
+        self.queue = np.zeros((len(self.origins), K))
         self.dwell_at = np.zeros(len(self.targets))  # dwellers at each target
         self.dwelling: np.ndarray = np.zeros(net.n_nodes)  # the same per node
         self.split = np.tile(self.dest_share, (len(self.origins), 1))  # newcomers' destinations per origin

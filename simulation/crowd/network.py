@@ -228,7 +228,7 @@ class Geometry:
     inv_area: np.ndarray  # and its inverse (0 for a cell of no width)
     c_factor_w: np.ndarray  # per cell: speed factor × width
     cap_e: np.ndarray  # per edge: people its end passes in a step (a door)
-    node_width: np.ndarray  # per node: the width of the walkways leading into it
+    node_width: np.ndarray  # per node: the width of the walkways meeting there (each physical walkway once)
     cap_g: np.ndarray  # per origin: people its entrance lets in a step
     sw_cap: np.ndarray  # per swap interface inside an edge: people who may swap in a step
     se_cap: np.ndarray  # per swap interface at a node
@@ -239,16 +239,71 @@ def geometry(net: CrowdNetwork, lay: Layout, *, door: Bottleneck, dt: float, ori
     width = net.width[net.cell_edge]
     area_c = net.cell_len * width
     out_width = np.bincount(net.tail, weights=net.width, minlength=net.n_nodes)
+    # The walkways meeting at a node: every edge into it, and every one-way edge out of it (a two-way edge out
+    # is already counted by its twin coming in). A node with one-way walkways out only (an entrance fed from
+    # outside) still has their width to move its crowd through.
+    one_way_out = np.where(net.twin < 0, net.width, 0.0)
+    meeting = np.bincount(net.head, weights=net.width, minlength=net.n_nodes)
+    meeting += np.bincount(net.tail, weights=one_way_out, minlength=net.n_nodes)
     return Geometry(
         area_c=area_c,
         inv_area=np.divide(1.0, area_c, out=np.zeros_like(area_c), where=area_c > 0),
         c_factor_w=lay.c_factor * width,
         cap_e=door.capacity(net.width) * dt,
-        node_width=np.bincount(net.head, weights=net.width, minlength=net.n_nodes),
+        node_width=meeting,
         cap_g=door.capacity(out_width[origin_node]) * dt,
         sw_cap=SWAP_PMPS * net.width[net.cell_edge[lay.sw_a]] * net.speed_factor[net.cell_edge[lay.sw_a]] * dt,
         se_cap=SWAP_PMPS * net.width[lay.se_edge] * net.speed_factor[lay.se_edge] * dt,
     )
 
 
-__all__ = ["MIN_CELL_M", "SWAP_PMPS", "CrowdNetwork", "Geometry", "Layout", "build_network", "geometry", "layout"]
+HOLDING = "holding:"  # a holding area's node is named after its origin: "holding:<origin>"
+
+
+def holding_graph(graph: nx.DiGraph, areas: dict[str, float], *, door_m: float) -> nx.DiGraph:
+    """The graph with a holding area before each origin: where people wait before they come in.
+
+    Each `areas` origin gets a node `holding:<origin>` (kind `holding`, the given area, at the origin's place)
+    and a one-way door of `door_m` into the origin as wide as the origin's walkways out (the entrance passes
+    specific flow × that width, as an entrance always has). Those waiting stand on the graph: their density is
+    watched, counted and reported like any place's."""
+    out = graph.copy()
+    for origin, area in areas.items():
+        node = f"{HOLDING}{origin}"
+        data = graph.nodes[origin]
+        width = sum(d.get("width_m", 0.0) for _, _, d in graph.out_edges(origin, data=True)
+                    if d["mode"] in PEDESTRIAN_MODES) or 1.0  # fmt: skip
+        out.add_node(node, kind="holding", area_m2=float(area), lat=data.get("lat"), lon=data.get("lon"),
+                     name=f"waiting to enter at {origin}")  # fmt: skip
+        out.add_edge(node, origin, mode="walk", width_m=float(width), length_m=door_m, lanes=0,
+                     free_speed_mps=1.34, carriageway_m=0.0, oneway=True, name="entrance")  # fmt: skip
+    return out
+
+
+def pressed(net: CrowdNetwork, places: dict[str, float], jam: float) -> tuple[np.ndarray, np.ndarray]:
+    """The most each node and each cell can hold per m²: the walking jam density, or where a standing, pushing
+    crowd is pressed tighter (`scenarios.schema.CrowdCrush`: a listed node, and a walkway between two listed
+    nodes at the lesser of their figures), that figure (never below the jam density)."""
+    node = np.full(net.n_nodes, jam)
+    for name, density in places.items():
+        if name in net.index:
+            node[net.index[name]] = max(jam, density)
+    listed = np.zeros(net.n_nodes, dtype=bool)
+    listed[[net.index[n] for n in places if n in net.index]] = True
+    edge = np.where(listed[net.tail] & listed[net.head], np.minimum(node[net.tail], node[net.head]), jam)
+    return node, edge[net.cell_edge]
+
+
+__all__ = [
+    "HOLDING",
+    "MIN_CELL_M",
+    "SWAP_PMPS",
+    "CrowdNetwork",
+    "Geometry",
+    "Layout",
+    "build_network",
+    "geometry",
+    "holding_graph",
+    "layout",
+    "pressed",
+]  # fmt: skip

@@ -1,9 +1,11 @@
 """The SimPy processes of a crowd run, one per actor, each a small generator taking the model.
 
 - Arrivals: the scenario's rate × origin share each step (Poisson counts or expected amounts), split over
-  destinations by their shares, wait in their origin's queue until the origin has room, and come in no
-  faster than the walkways out of the origin carry them; a closed origin's arrivals come in at the nearest
-  open one. A `surge` inject adds arrivals at its origin (Poisson counts from their own stream).
+  destinations by their shares, join the holding area before their origin (on the graph: `holding:<origin>`,
+  `simulation.crowd.network.holding_graph`) and come in through its door no faster than the walkways out of
+  the origin carry them; a closed origin's arrivals go to the nearest open one. Those who find the holding
+  area full (at the jam density) are turned away before they come in (`refused`: gone, never on the graph).
+  A `surge` inject adds arrivals at its origin (Poisson counts from their own stream).
 - `crowd_flow`: the one process that moves everybody, a vectorised step every dt (`simulation.crowd.step`).
 - `router`: route shares follow the current walking times (`simulation.crowd.routing`).
 - `controller`, `staff_team`: the plan's controls, closures and staff posts at their times
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from scenarios.plan import AssignStaff, CloseExit, CloseRoad, MeterFlow, OneWay, RouteVisitors
+from scenarios.plan import Announce, AssignStaff, CloseExit, CloseRoad, MeterFlow, OneWay, RouteVisitors
 from simulation.crowd.readout import SAMPLE_EVERY_S, staff_minute, state_now
 from simulation.crowd.routing import ROUTE_EVERY_S
 from simulation.crowd.step import flow_step
@@ -48,13 +50,22 @@ def arrive(m: CrowdModel, t: float) -> None:
         counts += m.rng["surge"].poisson(extra) if poisson else extra
     if ctl.redirect is not None:
         counts = np.bincount(ctl.redirect, weights=counts, minlength=counts.size)
-    m.queue += counts[:, None] * m.split
     m.arrived_at += counts
-    total = float(counts.sum())
-    m.entered += total
-    queued = float(m.queue.sum())
-    if queued > m.max_entry_queue:
-        m.max_entry_queue = queued
+    m.entered += float(counts.sum())
+    if ctl.told.any():  # an announcement turns a share back before they come
+        back = counts * ctl.told
+        m.told_away += float(back.sum())
+        counts = counts - back
+    # They join the holding area before their origin while it has room up to the jam density.
+    hold = m.holding_node
+    room = np.maximum(m.jam * m.holding_area - m.n_nodes_arr[hold].sum(axis=1), 0.0)
+    admitted = np.minimum(counts, room)
+    m.refused += float((counts - admitted).sum())
+    joining = admitted[:, None] * m.split
+    m.n_nodes_arr[hold] += joining
+    m.holding_in[:, m.step_no] += admitted
+    m.entered_network += float(admitted.sum())
+    m.freeflow_s += float((joining * m.routes.phi0_nodes[hold]).sum())
 
 
 def crowd_flow(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
@@ -77,7 +88,7 @@ def controller(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
     env = m.env
     timeline: list[tuple[float, int, str, Any]] = []
     for i, act in enumerate(m.plan.actions):
-        if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors):
+        if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors | Announce):
             timeline.append((act.at_s, i, "on", act))
             until_s = getattr(act, "until_s", None)  # a `RouteVisitors` has none: it holds to the end
             if until_s is not None:

@@ -73,6 +73,13 @@ class Watch:
         th = model.s.thresholds
         self.level_values = np.array([th.warning_ppm2, th.critical_ppm2, th.crush_ppm2])
         self.kpi_levels = np.array(KPI_LEVELS)
+        # crushes: places at the crush level (watched each step), how long each has been at or above the crush
+        # density, and whether its crush has been logged
+        self.crushing = np.zeros(0, dtype=np.int64)
+        self.crush_run = np.zeros(n_places)
+        self.crushed = np.zeros(n_places, dtype=bool)
+        self.crushes = 0
+        self.crush_s = 0.0  # place-seconds in a crush (from the moment it is one)
 
     def after_numpy(self, t: float, f_c: np.ndarray) -> None:
         """After the NumPy step (`f_c`: the cells' flows)."""
@@ -92,6 +99,8 @@ class Watch:
         for i, level in enumerate(KPI_LEVELS):
             self.over[i] += (node_tot[rho_n > level].sum() + both[cc][rho[cc] > level].sum()) * dt
         self._levels(t, place_rho)
+        if self.crushing.size:
+            self._crush(t, place_rho)
         if lay.stall_edges.size and cc.size and m.step_no % self.stall_every == 0:
             self._stalls(t, own, both, rho, f_c, rho_e)
         if m.ctl.meters:
@@ -114,7 +123,7 @@ class Watch:
             stall, m.s.thresholds.critical_ppm2, STALL_SPEED_MPS, STALL_HOLD_S, every, lay.canon_two_way,
             net.cell_len, m.moved_c, self.stall_run, self.stalled,
             self.stall_started, self.stall_ended, self.stall_fwd, self.stall_bwd,
-            bool(ctl.meters), *ctl.m_go, *ctl.m_ci, m.queue, m.rho_crit,
+            bool(ctl.meters), *ctl.m_ho, *ctl.m_ci, m.n_nodes_arr, m.rho_crit,
         )  # fmt: skip
         m.post = (own, both, rho)
         m.rho_c = rho
@@ -124,6 +133,8 @@ class Watch:
         if n_changed:
             changed = self.level_changed[:n_changed]
             self._level_events(t, changed, self.level_old[:n_changed], self.place_level[changed], place_rho)
+        if self.crushing.size:
+            self._crush(t, place_rho)
         if stall:
             self.stalled_s += float(n_now) * every
             rho_e = place_rho[net.n_nodes :]
@@ -157,6 +168,33 @@ class Watch:
             out.append((self.m.lay.place_names[p], LEVEL_NAMES[lvl], rising, float(place_rho[p])))
         ev, self.breach = self.breach, self.m.env.event()
         ev.succeed((t, out))
+        crush = len(LEVEL_NAMES) - 1
+        self.crushing = np.flatnonzero(self.place_level >= crush)
+        left = np.flatnonzero((self.place_level < crush) & (self.crushed | (self.crush_run > 0)))
+        for p in left.tolist():
+            if self.crushed[p]:
+                self.m.rec.event(t, "crush_over", f"{self.m.lay.place_names[p]}: the crush eases "
+                                 f"({place_rho[p]:.2f} /m²)", place=self.m.lay.place_names[p])  # fmt: skip
+        self.crushed[left] = False
+        self.crush_run[left] = 0.0
+
+    def _crush(self, t: float, place_rho: np.ndarray) -> None:
+        """Places at the crush level: a crush once one has stayed at or above the crush density for the
+        scenario's `crush_hold_s` (logged once, until it is back under the crush level)."""
+        m = self.m
+        th = m.s.thresholds
+        p = self.crushing
+        at = place_rho[p] >= th.crush_ppm2
+        self.crush_run[p] = np.where(at, self.crush_run[p] + m.dt, 0.0)
+        self.crush_s += float(self.crushed[p].sum()) * m.dt
+        for q in p[(self.crush_run[p] >= th.crush_hold_s - 1e-9) & ~self.crushed[p]].tolist():
+            self.crushed[q] = True
+            self.crushes += 1
+            name = m.lay.place_names[q]
+            m.rec.event(t, "crush", f"crush at {name}: {place_rho[q]:.2f} /m² for {self.crush_run[q]:.0f} s "
+                        f"(at or above {th.crush_ppm2:g} /m² since {m.s.clock.label(t - self.crush_run[q])})",
+                        place=name, density=round(float(place_rho[q]), 3),
+                        since_s=round(t - float(self.crush_run[q]), 3))  # fmt: skip
 
     def _stalls(self, t: float, own: np.ndarray, both: np.ndarray, rho: np.ndarray, f_c: np.ndarray,
                 rho_e: np.ndarray) -> None:  # fmt: skip
@@ -202,8 +240,7 @@ class Watch:
         m, ctl = self.m, self.m.ctl
         total = 0.0
         for node in ctl.meters:
-            go = ctl.origins_at[node]
-            total += float(m.queue[go].sum())
+            total += float(m.n_nodes_arr[ctl.holding_at[node]].sum())
             cells = ctl.cells_into[node]
             if cells.size:
                 jammed = cells[rho[cells] >= m.fd.critical_density]
@@ -243,15 +280,19 @@ def state_now(m: CrowdModel) -> tuple[dict[str, float], np.ndarray]:
     edge_max = np.zeros(net.n_nodes)
     np.maximum.at(edge_max, lay.inc_node, place_rho[lay.inc_place])
     shown = np.where(lay.given_area, rho_n, np.maximum(rho_n, edge_max))
-    out = {f"density:{name}": round(float(shown[i]), 4) for i, name in enumerate(net.nodes)}
+    hold = set(m.holding_node.tolist())
+    out = {f"density:{name}": round(float(shown[i]), 4) for i, name in enumerate(net.nodes) if i not in hold}
+    for o, i in zip(m.origins, m.holding_node.tolist(), strict=True):  # holding areas: by their origin
+        out[f"waiting_density:{o}"] = round(float(rho_n[i]), 4)
     dwelling = float(m.dwell_at.sum())
-    on_site = float(node_tot.sum() + own.sum())
+    waiting = float(node_tot[m.holding_node].sum())  # in the holding areas, not yet in
+    on_site = float(node_tot.sum() + own.sum()) - waiting
     people_over = node_tot[rho_n > KPI_LEVELS[0]].sum() + both[cc][rho[cc] > KPI_LEVELS[0]].sum()
     out.update({
         "on_site": on_site,
         "dwelling": dwelling,
         "walking": on_site - dwelling,
-        "entry_queue": float(m.queue.sum()),
+        "entry_queue": waiting,
         "served": m.served,
         "departed": m.departed,
         "peak_density_now": float(place_rho.max()) if place_rho.size else 0.0,
@@ -266,19 +307,70 @@ def readings(m: CrowdModel) -> dict[str, float]:
 
 
 def people(m: CrowdModel) -> dict[str, float]:
-    """Where everybody is: queued outside, walking or dwelling inside, gone; and how many came."""
+    """Where everybody is: waiting in the holding areas (on the graph), walking or dwelling inside, gone (left by
+    an exit, or turned away from a full holding area before they came in); off the graph (none, by construction:
+    `held_off_graph`); and how many came."""
+    waiting = float(m.n_nodes_arr[m.holding_node].sum())
+    on_graph = float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum())
     return {
-        "queued": float(m.queue.sum()),
-        "inside": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()),
+        "queued": waiting,
+        "inside": on_graph - waiting,
         "departed": m.departed,
+        "refused": m.refused + m.told_away,
+        "off_graph": float(m.queue.sum()),
         "entered": m.entered,
     }
+
+
+def held_off_graph(m: CrowdModel) -> float:
+    """People who came and are neither on the graph nor gone: those who came less those on the graph, those who
+    left by an exit and those turned away from a full holding area (0 to rounding: nobody waits off the graph)."""
+    p = people(m)
+    return p["entered"] - p["queued"] - p["inside"] - p["departed"] - p["refused"]
+
+
+def waits_min(m: CrowdModel) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes people admitted to a holding area waited there (first in, first out), at 200 evenly spaced
+    quantiles of each area's admissions, and how many people each stands for. Those still waiting at the end
+    count with their wait so far."""
+    k = m.step_no
+    none = (np.zeros(0), np.zeros(0))
+    if k == 0:
+        return none
+    times = np.arange(k + 1) * m.dt
+    waits, weights = [], []
+    for o in range(len(m.origins)):
+        cum_in = m.holding_in[o, : k + 1]  # admitted by the arrivals of each step (at its start)
+        total = float(cum_in[-1])
+        if total <= 1e-9:
+            continue
+        cum_out = np.concatenate([[0.0], cum_in[:-1] - m.holding_now[o, 1 : k + 1]])  # gone in by each time
+        cum_out = np.maximum.accumulate(np.clip(cum_out, 0.0, None))
+        n = (np.arange(200) + 0.5) / 200 * total
+        t_in = np.interp(n, cum_in, times)
+        t_out = np.where(n <= cum_out[-1], np.interp(n, cum_out, times), times[-1])
+        waits.append(np.maximum(t_out - t_in, 0.0) / 60)
+        weights.append(np.full(n.size, total / n.size))
+    if not waits:
+        return none
+    return np.concatenate(waits), np.concatenate(weights)
+
+
+def p95_wait_min(m: CrowdModel) -> float:
+    """The 95th percentile of the minutes people waited in a holding area before they came in."""
+    w, weight = waits_min(m)
+    if not w.size:
+        return 0.0
+    order = np.argsort(w)
+    cum = np.cumsum(weight[order])
+    return float(w[order][np.searchsorted(cum, 0.95 * cum[-1])])
 
 
 def crowd_state(m: CrowdModel, fired: frozenset[int]) -> CrowdState:
     """Where the people are now (see `scenarios.crowd.CrowdState`), after the steps run so far."""
     names = m.targets
-    walking = m.n_nodes_arr.sum(axis=0) + m.n_cells_arr.sum(axis=0)  # per class
+    waiting = m.n_nodes_arr[m.holding_node]  # per origin and class: in the holding area, not yet in
+    walking = m.n_nodes_arr.sum(axis=0) + m.n_cells_arr.sum(axis=0) - waiting.sum(axis=0)  # per class
 
     def per_minute(people: np.ndarray, after_s: np.ndarray) -> tuple[float, ...]:
         bins = np.bincount((after_s // 60).astype(np.int64), weights=people) if people.size else people
@@ -296,7 +388,9 @@ def crowd_state(m: CrowdModel, fired: frozenset[int]) -> CrowdState:
             future *= float(m.dwell_at[i]) / total  # exactly those present
         due[name] = per_minute(future, np.arange(future.size) * m.dt)
         # Those walking there, by when they would arrive at free walking speed.
-        people = np.concatenate([m.n_nodes_arr[:, i], m.n_cells_arr[:, i]])
+        at_nodes = m.n_nodes_arr[:, i].copy()
+        at_nodes[m.holding_node] = 0.0  # those waiting to come in are `outside`
+        people = np.concatenate([at_nodes, m.n_cells_arr[:, i]])
         eta = np.concatenate([phi0_nodes[:, i], phi0_cells[:, i]])
         arriving[name] = per_minute(people[people > 0], eta[people > 0])
     posted: dict[tuple[str, str], int] = {}
@@ -305,7 +399,7 @@ def crowd_state(m: CrowdModel, fired: frozenset[int]) -> CrowdState:
         posted[(pool, node)] = posted.get((pool, node), 0) + count
     return CrowdState(
         at_s=m.step_no * m.dt,
-        outside={o: float(m.queue[i].sum()) for i, o in enumerate(m.origins)},
+        outside={o: float(m.queue[i].sum() + waiting[i].sum()) for i, o in enumerate(m.origins)},
         heading={t: float(walking[i]) for i, t in enumerate(names)},
         present={t: float(m.dwell_at[i]) for i, t in enumerate(names)},
         due=due, leaving=float(walking[m.LEAVE]), posted=posted, arriving=arriving, fired=fired,
@@ -319,6 +413,7 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
     remaining_ff = float((m.n_nodes_arr * phi0_nodes).sum() + (m.n_cells_arr * phi0_cells).sum())
     extra_s = m.walk_person_s - m.freeflow_s + remaining_ff
     peak, peak_t, peak_place = w.peak
+    held_end = float(m.n_nodes_arr[m.holding_node].sum())
     kpis = {
         "peak_density_ppm2": peak,
         "minutes_over_4ppm2": w.over[0] / 60,
@@ -330,15 +425,22 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
         "peak_density_min": peak_t / 60,
         "visitors": m.entered,
         "departed": m.departed,
-        "on_site_end": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()),
-        "entry_queue_end": float(m.queue.sum()),
+        "on_site_end": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()) - held_end,
+        "entry_queue_end": held_end,
         "max_entry_queue": m.max_entry_queue,
+        "held_off_graph": abs(held_off_graph(m)),
+        "held_peak": m.max_entry_queue,
+        "held_p95_wait_min": p95_wait_min(m),
+        "refused_full": m.refused,
+        "turned_away_by_control": m.told_away,
         "metering_wait_person_min": w.meter_wait_person_s / 60,
         "stalled_edge_min": w.stalled_s / 60,
         "turned_away": m.turned_away,
         "warning_crossings": float(w.crossings["warning"]),
         "critical_crossings": float(w.crossings["critical"]),
         "crush_crossings": float(w.crossings["crush"]),
+        "crushes": float(w.crushes),
+        "crush_place_min": w.crush_s / 60,
     }
     m.rec.event(peak_t, "peak_density", f"peak density {peak:.2f} /m² at {peak_place} ({s.clock.label(peak_t)})",
                 place=peak_place, density=round(peak, 3))  # fmt: skip
@@ -357,12 +459,13 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
 
 
 __all__ = ["HYSTERESIS_PPM2", "KPI_LEVELS", "SAMPLE_EVERY_S", "STALL_CHECK_S", "STALL_HOLD_S", "STALL_SPEED_MPS",
-           "Watch", "crowd_state", "people", "readings", "result", "state_now"]  # fmt: skip
+           "Watch", "crowd_state", "held_off_graph", "p95_wait_min", "people", "readings", "result", "state_now",
+           "waits_min"]  # fmt: skip
 
 
-#: The crowd's threshold breaches: the first place to reach the critical density, and the first to reach the
-#: crush density (event kind -> (breach kind, threshold)).
-BREACH_EVENTS = {"density_critical": ("critical", "critical density"), "density_crush": ("crush", "crush density")}
+#: The crowd's threshold breaches: the first place to reach the critical density, and the first crush (a place
+#: held at the crush density for the scenario's `crush_hold_s`) (event kind -> (breach kind, threshold)).
+BREACH_EVENTS = {"density_critical": ("critical", "critical density"), "crush": ("crush", "crush")}
 
 
 def breaches(scenario: Any, result: SimResult) -> list[Breach]:

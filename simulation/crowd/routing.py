@@ -4,8 +4,9 @@
   recomputed from the current speeds (all classes at once, Bellman–Ford on arrays), and each node's route
   shares move halfway towards the fastest next edge (damped, so that two stairs do not swap every minute).
 - Viewing areas fill: from the warning density (until back below it by `2.5 × HYSTERESIS_PPM2`) an area is
-  full; people heading for it go to the nearest one with room within `RETARGET_MAX_S`, or give up and leave
-  (`turned_away`), and newcomers' destination shares skip it.
+  full; where people learn of it (the scenario's `full_areas_known`), those heading for it go to the nearest one
+  with room within `RETARGET_MAX_S`, or give up and leave (`turned_away`), and newcomers' destination shares
+  skip it; where nobody tells them, they keep heading for it.
 - The free-flow times (`phi0_*`: from every node and cell to every class's target on empty walkways) measure
   the extra walking time and when people would arrive.
 """
@@ -122,6 +123,8 @@ class Routes:
         arrivals' destination shares skip full areas while any other has room.
         """
         m = self.m
+        if not m.s.full_areas_known:
+            return  # nobody tells them: they keep heading for it (and press on where it is full)
         th, t = m.s.thresholds, m.env.now
         rho = m.node_people()[m.target_node] / m.net.node_area[m.target_node]
         full = np.where(self.full, rho >= th.warning_ppm2 - HYSTERESIS_PPM2 * 2.5, rho >= th.warning_ppm2)

@@ -3,6 +3,10 @@
 - A cell sends at most demand(D)·w·dt and never more than it holds; D is the density of both directions
   together, and each direction sends its own share. A cell receives at most supply(D)·w·dt and never more
   than it has room for up to the jam density: no density is negative or above jam on a moving edge.
+- Pressed crowds: where the scenario says a standing crowd can be pushed tighter than walkers jam
+  (`crush.places`, up to a pressed density Dp), the congested supply is the larger of flow(D) and the pushing
+  supply capacity·(Dp − D)/(Dp − Dc) (Dc the critical density): the crowd behind keeps pressing in, ever more
+  slowly, until the place holds Dp per m² (nobody there walks: the diagram's speed is 0 from the jam density).
 - Counter-flow: when both directions occupy a cell, its demand and supply shrink by the friction
   1 − κ·(1 − |n₁ − n₂| / (n₁ + n₂)) (κ = `COUNTERFLOW_FRICTION`); a one-way control empties one direction and
   gives the whole width back. Near the jam density with both directions present almost nothing moves: people
@@ -11,7 +15,8 @@
   by the SFPE stair constant.
 - A node sends each class over its outgoing edges in the route shares of that class; what enters an edge
   passes its end as through a door: at most specific flow × width a second. A node receives no more than its
-  room up to the jam density and, once congested, no more than flow(D) across the walkways that meet there.
+  room up to the jam (or pressed) density and, once congested, no more than its congested supply across the
+  walkways that meet there.
   Leavers reaching an open exit are gone at once (they take no room there).
 - A receiver with less room than is asked of it shares its room in proportion to what is asked (every
   incoming link gets the same fraction); so the amounts that leave one place are exactly the ones that
@@ -94,8 +99,22 @@ def flow_step(m: CrowdModel) -> None:
         _step_compiled(m)
     else:
         _step_numpy(m)
+    _holding(m)
     if m.on_step is not None:
         m.on_step(m)
+
+
+def _holding(m: CrowdModel) -> None:
+    """The people in each holding area after the step (their time waiting is not walking); the cumulative
+    admissions carried on to the next step (whose arrivals add to them)."""
+    k = m.step_no  # steps done
+    now = m.n_nodes_arr[m.holding_node].sum(axis=1)
+    m.holding_now[:, k] = now
+    m.holding_in[:, k] = m.holding_in[:, k - 1]
+    total = float(now.sum())
+    m.walk_person_s -= total * m.dt
+    if total > m.max_entry_queue:
+        m.max_entry_queue = total
 
 
 def _step_compiled(m: CrowdModel) -> None:
@@ -113,6 +132,7 @@ def _step_compiled(m: CrowdModel) -> None:
         ctl.c_exit, geo.c_factor_w, geo.area_c,
         m.routes.P, net.tail, net.head, net.first_cell, geo.cap_e, ctl.e_exit,
         net.node_area, geo.node_width, ctl.node_closed, m.origin_node, m.routes.phi0_origin, geo.cap_g,
+        m.press_c, m.press_n,
         ctl.m_rate, *ctl.m_lc, *ctl.m_de, *ctl.m_go,
         lay.sw_a, lay.sw_b, geo.sw_cap, lay.se_edge, lay.se_first, lay.se_opp, lay.se_node, geo.se_cap,
         moved, m.moved_c, own_next,
@@ -151,8 +171,10 @@ def _step_numpy(m: CrowdModel) -> None:
     per = np.divide(np.where(below, flow, cap) * base, both, out=np.zeros_like(both), where=both > 0)
     frac_c = np.minimum(per, 1.0)
     send = own * frac_c
-    # Each physical cell receives at most supply(D)·w·dt and no more than its room up to the jam density.
-    recv = np.minimum(np.where(below, cap, flow) * base, np.maximum(m.jam * geo.area_c - both, 0.0))
+    # Each physical cell receives at most supply(D)·w·dt and no more than its room up to the jam (or pressed)
+    # density.
+    recv = np.minimum(np.where(below, cap, pushed(m, rho, flow, m.press_c)) * base,
+                      np.maximum(m.press_c * geo.area_c - both, 0.0))  # fmt: skip
     # Each node sends class k over its out-edges in the route shares; an edge's end passes at most
     # specific flow × width per second (a door).
     dem_e = nodes[net.tail] * m.routes.P
@@ -197,8 +219,9 @@ def _step_numpy(m: CrowdModel) -> None:
     # A node receives no more than its room; once it is congested, no more than flow(D) across the
     # walkways that meet there (so it fills towards jam only as fast as the crowd there can move).
     rho_n = node_tot / net.node_area
-    room = m.jam * net.node_area - node_tot
-    node_room = np.where(rho_n < m.rho_crit, room, np.minimum(fd.flow(rho_n) * geo.node_width * dt, room))
+    room = m.press_n * net.node_area - node_tot
+    node_supply = pushed(m, rho_n, fd.flow(rho_n), m.press_n)
+    node_room = np.where(rho_n < m.rho_crit, room, np.minimum(node_supply * geo.node_width * dt, room))
     node_room = np.maximum(node_room, 0.0)
     node_room[ctl.closed_idx] = 0.0
     r_node = np.divide(node_room, asked_n, out=np.ones_like(asked_n), where=asked_n > node_room)
@@ -237,6 +260,16 @@ def _step_numpy(m: CrowdModel) -> None:
     m.step_no += 1
     m.last_flow = moved
     m.watch.after_numpy(m.step_no * dt, f_c)
+
+
+def pushed(m: CrowdModel, rho: np.ndarray, flow: np.ndarray, press: np.ndarray) -> np.ndarray:
+    """The congested supply per metre: flow(D), or where a crowd can be pressed past the jam density (`press`
+    above it), the larger of that and capacity·(Dp − D)/(Dp − Dc)."""
+    over = press > m.jam
+    if not over.any():
+        return flow
+    push = m.fd.capacity * np.maximum(press - rho, 0.0) / np.where(over, press - m.rho_crit, 1.0)
+    return np.where(over, np.maximum(flow, push), flow)
 
 
 def _swaps(m: CrowdModel, cells: np.ndarray, frac_c: np.ndarray, f_c: np.ndarray, dem_e: np.ndarray,
@@ -340,4 +373,4 @@ def _sum_rows(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 
 __all__ = ["COUNTERFLOW_FRICTION", "DWELL_SAMPLES", "KERNELS", "KERNEL_ENV", "compiled_kernels", "densities",
-           "diagram_params", "dwell_kernel", "flow_step"]  # fmt: skip
+           "diagram_params", "dwell_kernel", "flow_step", "pushed"]  # fmt: skip

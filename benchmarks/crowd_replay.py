@@ -1,0 +1,62 @@
+"""The 2014 replay against the record: the Chen Yi Square stair's density and its crushes under the default plan.
+
+For each seed, `bund_new_year_2014` under its own (as-it-happened) plan: the densest of the Chen Yi stair's
+places (its two flights, its landing and its ends) at 23:00, 23:20, 23:25, 23:30, 23:35 and 23:40, every
+`crush` event on the stair, and whether one falls within 15 minutes of the fall at 23:35 (facts.md 3.2).
+A plain script, not a test.
+
+    python benchmarks/crowd_replay.py                      # the scenario's seed
+    python benchmarks/crowd_replay.py --seeds 20           # and the 19 after it
+    python benchmarks/crowd_replay.py --set full_areas_known=false
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scenarios.loading import load_scenario
+from simulation.crowd import CrowdModel
+
+FALL_S = 12_900.0  # 23:35, seconds after the scenario's 20:00 start
+WINDOW_S = 900.0
+TIMES = ("23:00", "23:20", "23:25", "23:30", "23:35", "23:40")
+
+
+def replay(seed: int | None, overrides: list[str]) -> tuple[int, dict[str, float], list[str], bool]:
+    """One run: its seed, the stair's densest place at `TIMES`, the times of crushes on the stair, and whether one
+    is within `WINDOW_S` of `FALL_S`."""
+    scenario = load_scenario("bund_new_year_2014", overrides=overrides)
+    model = CrowdModel(scenario, seed=seed)
+    names = model.lay.place_names
+    stair = [i for i, n in enumerate(names) if "chen_yi_stair" in n and "square" not in n]
+    dens: dict[str, float] = {}
+
+    def each(m: CrowdModel) -> None:
+        label = scenario.clock.label(m.step_no * m.dt)
+        if m.step_no % 60 == 0 and label in TIMES:
+            dens[label] = round(max(float(m.watch.place_rho[i]) for i in stair), 2)
+
+    model.on_step = each
+    result = model.run()
+    crushes = [e for e in result.events if e.kind == "crush" and "chen_yi_stair" in str(e.data.get("place"))]
+    hit = any(abs(e.t_s - FALL_S) <= WINDOW_S for e in crushes)
+    return model.seed, dens, [scenario.clock.label(e.t_s) for e in crushes], hit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    args = parser.parse_args()
+    base = load_scenario("bund_new_year_2014", overrides=args.overrides).seed
+    hits = 0
+    for k in range(args.seeds):
+        seed, dens, crushes, hit = replay(base + k, args.overrides)
+        hits += hit
+        print(f"seed {seed}: stair /m² {dens}; crushes on the stair at {', '.join(crushes) or 'none'}; "
+              f"within 15 min of 23:35: {'yes' if hit else 'no'}", flush=True)  # fmt: skip
+    print(f"{hits} of {args.seeds} seeds with a crush on the Chen Yi stair within 15 minutes of 23:35")
+
+
+if __name__ == "__main__":
+    main()
