@@ -43,6 +43,7 @@ lane is cleared); `ferry_suspended_h` (hours in which at least one ferry line is
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections import deque
 from collections.abc import Generator
@@ -87,6 +88,7 @@ SAMPLE_EVERY_S = 60.0
 TRAFFIC_STEP_S = 10.0
 UNSEEN, WAITING, CROSSED, GAVE_UP = 0, 1, 2, 3
 NOWHERE = -1  # a rider with no crossing point at all waits at their origin
+PATIENCE, REACH = 0, 1  # the kinds of a rider's moment on the riders' calendar (besides appearing)
 
 
 @dataclass
@@ -175,30 +177,65 @@ class TyphoonModel:
         self.counts = {"arrived": 0, "crossed": 0, "waiting": 0, "gave_up": 0}
         self.waiting_at_origin = {f.origin: 0 for f in s.riders.flows}
         self.waiting: set[int] = set()  # the riders waiting (or riding to a crossing point) now
+        # The riders' calendar (`catch_up`): appearances in time order, and a heap of (time, order, kind, rider,
+        # ticket, ride seconds) for patience running out and rides ending; `now` is the time of the moment played.
+        self._appear_of: list[float] = self.appear.tolist()
+        self.patience_of: list[float] = self.patience.tolist()
+        self._calendar: list[tuple[float, int, int, int, int, float]] = []
+        self._seq = 0
+        self._next_rider = 0
+        self.moments = 0  # riders' moments played (events of the model that needed no SimPy event)
+        self.now = 0.0
 
-    def rider_arrivals(self) -> Generator[simpy.Event, Any, None]:
-        """Riders appear at their bank areas in time order."""
-        env = self.env
-        appear, patience = self.appear.tolist(), self.patience.tolist()
-        for r in range(self.n):
-            if appear[r] > env.now:
-                yield env.timeout(appear[r] - env.now)
-            self.state[r] = WAITING
-            self.waiting.add(r)
-            self.counts["arrived"] += 1
-            self.counts["waiting"] += 1
-            self.waiting_at_origin[self.where[r]] += 1
+    def _arrive(self, r: int) -> None:
+        """Rider `r` appears at their bank area (a moment of the riders' calendar): they start waiting, their
+        patience starts running, and they head for where they should wait."""
+        self.state[r] = WAITING
+        self.waiting.add(r)
+        c = self.counts
+        c["arrived"] += 1
+        c["waiting"] += 1
+        self.waiting_at_origin[self.where[r]] += 1
+        self._seq += 1
+        heapq.heappush(self._calendar, (self.now + self.patience_of[r], self._seq, PATIENCE, r, 0, 0.0))
+        self.joined[r] = self.now
+        self.send(r, self.choose(r))
 
-            def patience_out(_e: simpy.Event, r: int = r) -> None:
-                self.give_up(r)
+    def catch_up(self) -> None:
+        """Play the riders' calendar up to the SimPy clock: their appearances (in time order), patience running
+        out and rides ending, each at its own time, in time order (appearances first on a tie).
 
-            env.timeout(patience[r]).callbacks.append(patience_out)
-            self.joined[r] = env.now
-            self.send(r, self.choose(r))
+        Riders' moments change nothing but the riders' own state until a SimPy event reads or moves them (a
+        ferry or a batch boarding, a change of the world, an inject, the sampler), so every such event plays the
+        calendar up to its own time first; between two of them, the moments need no SimPy event each."""
+        end = self.env.now
+        appear, n, cal = self._appear_of, self.n, self._calendar
+        i, moments = self._next_rider, 0
+        while True:
+            ta = appear[i] if i < n else math.inf
+            if cal and cal[0][0] < ta:
+                if cal[0][0] > end:
+                    break
+                t, _, kind, r, ticket, ride = heapq.heappop(cal)
+                self.now = t
+                if kind == PATIENCE:
+                    self.give_up(r)
+                else:
+                    self.reach(r, ticket, ride)
+            else:
+                if ta > end:
+                    break
+                self.now = ta
+                self._arrive(i)
+                i += 1
+            moments += 1
+        self._next_rider = i
+        self.moments += moments
+        self.now = end
 
     def is_open(self, i: int) -> bool:
         """Whether a crossing point is taking riders now: a line runs from the pier, or the lane is cleared."""
-        if self.env.now >= self._next_cut:
+        if self.now >= self._next_cut:
             self._advance()
         return self._open_now[i]
 
@@ -233,7 +270,7 @@ class TyphoonModel:
     def _advance(self) -> None:
         """Move to the table's row in force now: the points open, the counts, the orders' shares per flow (the
         running sums of the shares of the orders in force for its origin), and no choice made yet."""
-        now = self.env.now
+        now = self.now
         k = bisect.bisect_right(self._cuts, now) - 1
         self._open_now = self._open_rows[k]
         self._counts_now = self._counts_rows[k]
@@ -259,7 +296,7 @@ class TyphoonModel:
         The answer depends only on the rider's flow, the orders in force, the points open (both constant between
         two rows of the open table) and which order's share the rider's uniform number falls in; it is kept for
         the rest of the row."""
-        if self.env.now >= self._next_cut:
+        if self.now >= self._next_cut:
             self._advance()
         k = self.flow_of[r]
         shares = self._shares_now.get(k)
@@ -272,7 +309,7 @@ class TyphoonModel:
 
     def _choose(self, r: int) -> int:
         """`choose`, worked out."""
-        k, now = self.flow_of[r], self.env.now
+        k, now = self.flow_of[r], self.now
         options = self.geo.flow_points[k]
         share = 0.0
         for act in self.orders.get(self.s.riders.flows[k].origin, ()):
@@ -313,7 +350,8 @@ class TyphoonModel:
         self.riding[r] = True
         self.where[r] = target
         ticket = self.ticket[r]
-        self.env.timeout(ride).callbacks.append(lambda _e: self.reach(r, ticket, ride))
+        self._seq += 1
+        heapq.heappush(self._calendar, (self.now + ride, self._seq, REACH, r, ticket, ride))
 
     def reach(self, r: int, ticket: int, ride: float) -> None:
         """Rider `r` reaches the point they rode to; they choose again on arrival."""
@@ -325,7 +363,7 @@ class TyphoonModel:
         self.send(r, self.choose(r))
 
     def _join(self, r: int, i: int) -> None:
-        self.joined[r] = self.env.now
+        self.joined[r] = self.now
         if i != NOWHERE:
             q = self.queues[i]
             q.entries.append((r, self.ticket[r]))
@@ -334,7 +372,7 @@ class TyphoonModel:
     def _leave(self, r: int) -> None:
         """Rider `r` stops waiting where they are (to ride on, board, or give up)."""
         if not math.isnan(self.joined[r]):
-            self.waited[r] += self.env.now - self.joined[r]
+            self.waited[r] += self.now - self.joined[r]
             self.joined[r] = math.nan
             if self.point[r] != NOWHERE:
                 self.queues[self.point[r]].count -= 1
@@ -347,7 +385,7 @@ class TyphoonModel:
         self._leave(r)
         self.riding[r] = False
         self.state[r] = GAVE_UP
-        self.gave_up[r] = self.env.now
+        self.gave_up[r] = self.now
         self._stop_waiting(r, "gave_up")
 
     def _stop_waiting(self, r: int, outcome: str) -> None:
@@ -361,6 +399,7 @@ class TyphoonModel:
 
     def board(self, i: int, room: int) -> list[int]:
         """Up to `room` riders waiting at point `i` board, first come first served."""
+        self.catch_up()
         q = self.queues[i]
         out: list[int] = []
         while q.entries and len(out) < room:
@@ -368,7 +407,7 @@ class TyphoonModel:
             if self.state[r] == WAITING and self.ticket[r] == ticket and not self.riding[r]:
                 self._leave(r)
                 self.state[r] = CROSSED
-                self.start[r] = self.env.now
+                self.start[r] = self.now
                 self.via[r] = i
                 self.cross_count[r] += 1
                 self._stop_waiting(r, "crossed")
@@ -434,6 +473,7 @@ class TyphoonModel:
 
     def change(self, kind: str, text: str, data: dict[str, Any]) -> None:
         """Log a change of the world and, unless it is only the weather, let waiting riders choose again."""
+        self.catch_up()
         if kind:
             self.rec.event(self.env.now, kind, text, **data)
         if kind != "hazard":
@@ -480,6 +520,7 @@ class TyphoonModel:
         `forecast` revises the timeline in force from now on (ferry suspensions follow); `delay` holds back
         the batches of team `target` (or of all teams, target `escorts`) not yet started by `params.delay_s`.
         """
+        self.catch_up()
         now = self.env.now
         condition = parse_condition(inj.condition)
         fired = condition is None or condition.holds(self.reading)
@@ -524,6 +565,7 @@ class TyphoonModel:
 
     def readings(self) -> dict[str, float]:
         """The state now, by series name: what the sampler records and what an inject's condition may read."""
+        self.catch_up()
         now, c = self.env.now, self.counts
         out = {f"riders_{name}": float(c[name]) for name in ("arrived", "crossed", "waiting", "gave_up")}
         out.update({f"riders_waiting:{area}": float(n) for area, n in self.waiting_at_origin.items()})
@@ -614,7 +656,6 @@ class TyphoonModel:
         self.sample_rows: list[list[float]] = []
         used = {(a.tunnel, a.direction) for a in (*self.plan.of_type(ClearLane), *self.plan.of_type(EscortBatch))}
         self.active_ways = used
-        env.process(self.rider_arrivals())
         for line in self.s.ferries:
             for direction in (0, 1):
                 env.process(self.ferry(line, direction))
@@ -635,6 +676,7 @@ class TyphoonModel:
             env.run(until=end)
             while env.peek() <= end:  # the last traffic step and anything else due at the end
                 env.step()
+            self.catch_up()  # the riders' moments due by the end
             names = list(self.readings())  # the same names in the same order at every sample
             self.rec.sample_rows(names, self.sample_times, self.sample_rows)
         return self._result(clock.elapsed, end)
@@ -676,7 +718,7 @@ class TyphoonModel:
             kpis={k: round(v, 6) for k, v in kpis.items()},
             series=self.rec.series(),
             events=tuple(sorted(self.rec.events, key=lambda e: e.t_s)),
-            stats=RunStats(events=env.events_processed, sim_s=float(env.now), wall_s=wall_s),
+            stats=RunStats(events=env.events_processed + self.moments, sim_s=float(env.now), wall_s=wall_s),
             records={
                 "flow": self.flow, "appear_s": self.appear, "patience_s": self.patience, "state": state,
                 "wait_s": waited, "ride_s": np.asarray(self.ride_s, dtype=float),
