@@ -247,8 +247,9 @@ class TyphoonModel:
         return any(self.ferry_runs(line, t) for line, _ in self.geo.pier_lines[p.node])
 
     def _open_table(self) -> None:
-        """Which crossing points are open, how many lines suspended and ways cleared, from each moment any of these
-        changes (every edge of a lane clearing, a suspension or service hours) to the next: constant in between,
+        """Which crossing points are open, how many lines suspended and ways cleared, and the wind force, from each
+        moment any of these changes (every edge of a lane clearing, a suspension, service hours or the wind) to the
+        next: constant in between,
         so `is_open` and the sampler read them off the table instead of searching windows for every rider.
         Rebuilt when a forecast revises the suspensions."""
         cuts = {0.0}
@@ -260,6 +261,7 @@ class TyphoonModel:
         for acts in self.orders.values():
             for act in acts:
                 cuts |= {act.at_s, *(() if act.until_s is None else (act.until_s,))}
+        cuts |= {p.at_s for p in self.timeline}  # the wind force read off the row
         self._cuts = sorted(c for c in cuts if c >= 0)
         points = range(len(self.geo.points))
         self._open_rows = [[self.open_at(i, t) for i in points] for t in self._cuts]
@@ -274,6 +276,7 @@ class TyphoonModel:
         k = bisect.bisect_right(self._cuts, now) - 1
         self._open_now = self._open_rows[k]
         self._counts_now = self._counts_rows[k]
+        self._wind_now = conditions_at(self.timeline, now).wind_force
         self._next_cut = self._cuts[k + 1] if k + 1 < len(self._cuts) else math.inf
         self._shares_now: dict[int, list[float]] = {}
         for flow, f in enumerate(self.s.riders.flows):
@@ -563,31 +566,42 @@ class TyphoonModel:
             self.q_now = queue[:, j - 1]
             i = j
 
+    def reading_names(self) -> list[str]:
+        """The names of `readings()` in order (the sampler's series): riders by state and by area, the queue at
+        every pier and at every tunnel direction the plan uses, all escort queues, every tunnel direction's
+        vehicles, and the storm."""
+        names = [f"riders_{name}" for name in ("arrived", "crossed", "waiting", "gave_up")]
+        names += [f"riders_waiting:{area}" for area in self.waiting_at_origin]
+        for i in self._queue_columns():
+            p = self.geo.points[i]
+            names.append(f"escort_queue:{p.tunnel}:{p.direction}" if p.kind == "escort" else f"pier_queue:{p.node}")
+        names.append("escort_queue_total")
+        names += [f"vehicle_queue:{t}:{d}" for t, d in self.ways]
+        names += ["vehicle_queue_total", "ferries_suspended", "lanes_cleared", "wind_force"]
+        return names
+
+    def _queue_columns(self) -> list[int]:
+        """The crossing points whose queue is a reading: every pier, and the escort points of the ways in use."""
+        return [i for i, p in enumerate(self.geo.points)
+                if p.kind != "escort" or (p.tunnel, p.direction) in self.active_ways]  # fmt: skip
+
+    def reading_row(self) -> list[float]:
+        """The state now, in the order of `reading_names` (the sampler takes a row a sample)."""
+        self.catch_up()
+        if self.env.now >= self._next_cut:
+            self._advance()
+        c, queues = self.counts, self.queues
+        row = [c["arrived"], c["crossed"], c["waiting"], c["gave_up"], *self.waiting_at_origin.values()]
+        row += [queues[i].count for i in self._columns]
+        row.append(sum(queues[i].count for i in self._escort_points))
+        q = self.q_now.tolist()
+        row += q
+        row += [sum(q), *self._counts_now, self._wind_now]
+        return row
+
     def readings(self) -> dict[str, float]:
         """The state now, by series name: what the sampler records and what an inject's condition may read."""
-        self.catch_up()
-        now, c = self.env.now, self.counts
-        out = {f"riders_{name}": float(c[name]) for name in ("arrived", "crossed", "waiting", "gave_up")}
-        out.update({f"riders_waiting:{area}": float(n) for area, n in self.waiting_at_origin.items()})
-        escort = 0
-        for p, q in zip(self.geo.points, self.queues, strict=True):
-            if p.kind == "escort":
-                escort += q.count
-                if (p.tunnel, p.direction) in self.active_ways:
-                    out[f"escort_queue:{p.tunnel}:{p.direction}"] = float(q.count)
-            else:
-                out[f"pier_queue:{p.node}"] = float(q.count)
-        out["escort_queue_total"] = float(escort)
-        for (t, d), n in zip(self.ways, self.q_now, strict=True):
-            out[f"vehicle_queue:{t}:{d}"] = float(n)
-        out["vehicle_queue_total"] = float(self.q_now.sum())
-        if now >= self._next_cut:
-            self._advance()
-        suspended, cleared = self._counts_now
-        out["ferries_suspended"] = float(suspended)
-        out["lanes_cleared"] = float(cleared)
-        out["wind_force"] = float(conditions_at(self.timeline, now).wind_force)
-        return out
+        return dict(zip(self.reading_names(), map(float, self.reading_row()), strict=True))
 
     def reading(self, quantity: str) -> float | None:
         """One quantity of the state now (None if the model has no such quantity)."""
@@ -595,10 +609,10 @@ class TyphoonModel:
 
     def sampler(self) -> Generator[simpy.Event, Any, None]:
         """Every sample interval: riders by state and by origin, queues at crossing points and tunnels, the storm
-        (a row of `readings()` each time; the recorder gets them as series at the end, `_result`)."""
+        (a row of `reading_row()` each time; the recorder gets them as series at the end, `_result`)."""
         while True:
             self.sample_times.append(self.env.now)
-            self.sample_rows.append(list(self.readings().values()))
+            self.sample_rows.append(self.reading_row())
             yield self.env.timeout(self.sample_every_s)
 
     # ---------------------------------------------------------------------------------- vehicles
@@ -612,8 +626,7 @@ class TyphoonModel:
         for t, d in self.ways:
             tunnel = self.s.tunnels[t]
             profile = tunnel.demand_ab if d == "ab" else tunnel.demand_ba
-            times = profile_times(profile, self.horizon, self.rng[f"vehicles:{t}:{d}"])
-            arrivals.append(np.histogram(times, bins=self.step_edges)[0] if steps else np.zeros(0, dtype=np.int64))
+            arrivals.append(profile_counts(profile, self.step_edges, self.rng[f"vehicles:{t}:{d}"]))
             capacity.append(np.diff(np.floor(self._cumulative_capacity(t, d) + 1e-9)))
         self.veh_arrivals = np.asarray(arrivals, dtype=np.int64).reshape(len(self.ways), steps)
         self.veh_capacity = np.asarray(capacity, dtype=np.int64).reshape(len(self.ways), steps)
@@ -656,6 +669,8 @@ class TyphoonModel:
         self.sample_rows: list[list[float]] = []
         used = {(a.tunnel, a.direction) for a in (*self.plan.of_type(ClearLane), *self.plan.of_type(EscortBatch))}
         self.active_ways = used
+        self._columns = self._queue_columns()
+        self._escort_points = [i for i, p in enumerate(self.geo.points) if p.kind == "escort"]
         for line in self.s.ferries:
             for direction in (0, 1):
                 env.process(self.ferry(line, direction))
@@ -677,7 +692,7 @@ class TyphoonModel:
             while env.peek() <= end:  # the last traffic step and anything else due at the end
                 env.step()
             self.catch_up()  # the riders' moments due by the end
-            names = list(self.readings())  # the same names in the same order at every sample
+            names = self.reading_names()  # the same names in the same order at every sample
             self.rec.sample_rows(names, self.sample_times, self.sample_rows)
         return self._result(clock.elapsed, end)
 
@@ -740,6 +755,32 @@ def profile_times(profile: ArrivalProfile, horizon_s: float, rng: np.random.Gene
     ends = [*starts[1:], horizon_s]
     pieces = [(a, min(b, horizon_s), p.rate_per_h) for a, b, p in zip(starts, ends, profile.periods, strict=True)]
     return poisson_times(rng, iter(pieces)) if profile.process == "poisson" else even_times(iter(pieces))
+
+
+def profile_counts(profile: ArrivalProfile, edges: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Arrivals per step between `edges` (steps of `TRAFFIC_STEP_S` from 0, the last one possibly shorter):
+    the counts of `profile_times(profile, edges[-1], rng)` in each step, the last closed on the right (as
+    `np.histogram` counts), from the same draws, without sorting them."""
+    steps = edges.size - 1
+    if steps <= 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = [p.from_s for p in profile.periods]
+    ends = [*starts[1:], float(edges[-1])]
+    counts = np.zeros(steps, dtype=np.int64)
+    for a, b, p in zip(starts, ends, profile.periods, strict=True):
+        b = min(b, float(edges[-1]))
+        if b <= a or p.rate_per_h <= 0:
+            continue
+        if profile.process == "poisson":  # the same draws as `poisson_times`
+            times = rng.uniform(a, b, rng.poisson(p.rate_per_h * (b - a) / 3600))
+        else:
+            times = even_times(iter([(a, b, p.rate_per_h)]))
+        step = np.minimum(np.floor_divide(times, TRAFFIC_STEP_S).astype(np.int64), steps - 1)
+        # A time on a step's edge belongs to the step it opens (floor division's rounding checked against them).
+        step -= times < edges[step]
+        step += (times >= edges[np.minimum(step + 1, steps)]) & (step < steps - 1)
+        counts += np.bincount(step[times >= 0], minlength=steps)
+    return counts
 
 
 def queue_steps(q0: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray) -> np.ndarray:
