@@ -186,6 +186,7 @@ class TyphoonModel:
         self._next_rider = 0
         self.moments = 0  # riders' moments played (events of the model that needed no SimPy event)
         self.now = 0.0
+        self._node_of = [p.node for p in self.geo.points]
 
     def _arrive(self, r: int) -> None:
         """Rider `r` appears at their bank area (a moment of the riders' calendar): they start waiting, their
@@ -196,10 +197,25 @@ class TyphoonModel:
         c["arrived"] += 1
         c["waiting"] += 1
         self.waiting_at_origin[self.where[r]] += 1
+        now = self.now
         self._seq += 1
-        heapq.heappush(self._calendar, (self.now + self.patience_of[r], self._seq, PATIENCE, r, 0, 0.0))
-        self.joined[r] = self.now
-        self.send(r, self.choose(r))
+        heapq.heappush(self._calendar, (now + self.patience_of[r], self._seq, PATIENCE, r, 0, 0.0))
+        # `send` for a rider who has just appeared, not yet anywhere: waits at the origin, or heads for point i.
+        i = self.choose(r)
+        if i == NOWHERE:
+            self.joined[r] = now
+            return
+        self.ticket[r] = 1
+        self.point[r] = i
+        target = self._node_of[i]
+        ride = self.geo.ride_s[self.where[r]][target]
+        self.where[r] = target
+        if ride <= 0:
+            self._join(r, i)
+            return
+        self.riding[r] = True
+        self._seq += 1
+        heapq.heappush(self._calendar, (now + ride, self._seq, REACH, r, 1, ride))
 
     def catch_up(self) -> None:
         """Play the riders' calendar up to the SimPy clock: their appearances (in time order), patience running
@@ -211,22 +227,23 @@ class TyphoonModel:
         end = self.env.now
         appear, n, cal = self._appear_of, self.n, self._calendar
         i, moments = self._next_rider, 0
+        pop, give_up, reach, arrive = heapq.heappop, self.give_up, self.reach, self._arrive
         while True:
             ta = appear[i] if i < n else math.inf
             if cal and cal[0][0] < ta:
                 if cal[0][0] > end:
                     break
-                t, _, kind, r, ticket, ride = heapq.heappop(cal)
+                t, _, kind, r, ticket, ride = pop(cal)
                 self.now = t
                 if kind == PATIENCE:
-                    self.give_up(r)
+                    give_up(r)
                 else:
-                    self.reach(r, ticket, ride)
+                    reach(r, ticket, ride)
             else:
                 if ta > end:
                     break
                 self.now = ta
-                self._arrive(i)
+                arrive(i)
                 i += 1
             moments += 1
         self._next_rider = i
@@ -287,7 +304,7 @@ class TyphoonModel:
                     sums.append(share)
             if sums:
                 self._shares_now[flow] = sums
-        self._chosen_now: dict[tuple[int, int], int] = {}
+        self._chosen_now: dict[int | tuple[int, int], int] = {}
 
     def ferry_runs(self, line: str, t: float) -> bool:
         f = self.s.ferries[line]
@@ -303,8 +320,7 @@ class TyphoonModel:
             self._advance()
         k = self.flow_of[r]
         shares = self._shares_now.get(k)
-        bucket = -1 if shares is None else bisect.bisect_right(shares, self.choice_of[r])
-        key = (k, bucket)
+        key: int | tuple[int, int] = k if shares is None else (k, bisect.bisect_right(shares, self.choice_of[r]))
         found = self._chosen_now.get(key)
         if found is None:
             found = self._chosen_now[key] = self._choose(r)
