@@ -791,8 +791,8 @@ def profile_counts(profile: ArrivalProfile, edges: np.ndarray, rng: np.random.Ge
             times = rng.uniform(a, b, rng.poisson(p.rate_per_h * (b - a) / 3600))
         else:
             times = even_times(iter([(a, b, p.rate_per_h)]))
-        step = np.minimum(np.floor_divide(times, TRAFFIC_STEP_S).astype(np.int64), steps - 1)
-        # A time on a step's edge belongs to the step it opens (floor division's rounding checked against them).
+        step = np.minimum((times / TRAFFIC_STEP_S).astype(np.int64), steps - 1)
+        # A time on a step's edge belongs to the step it opens (the division's rounding checked against the edges).
         step -= times < edges[step]
         step += (times >= edges[np.minimum(step + 1, steps)]) & (step < steps - 1)
         counts += np.bincount(step[times >= 0], minlength=steps)
