@@ -88,7 +88,6 @@ SAMPLE_EVERY_S = 60.0
 TRAFFIC_STEP_S = 10.0
 UNSEEN, WAITING, CROSSED, GAVE_UP = 0, 1, 2, 3
 NOWHERE = -1  # a rider with no crossing point at all waits at their origin
-PATIENCE, REACH = 0, 1  # the kinds of a rider's moment on the riders' calendar (besides appearing)
 
 
 @dataclass
@@ -177,16 +176,22 @@ class TyphoonModel:
         self.counts = {"arrived": 0, "crossed": 0, "waiting": 0, "gave_up": 0}
         self.waiting_at_origin = {f.origin: 0 for f in s.riders.flows}
         self.waiting: set[int] = set()  # the riders waiting (or riding to a crossing point) now
-        # The riders' calendar (`catch_up`): appearances in time order, and a heap of (time, order, kind, rider,
-        # ticket, ride seconds) for patience running out and rides ending; `now` is the time of the moment played.
+        # The riders' calendar (`catch_up`): appearances in time order, patience running out in time order (the
+        # riders by deadline, appearance + patience), and a heap of (time, order, rider, ticket, ride seconds) for
+        # rides ending; `now` is the time of the moment played.
         self._appear_of: list[float] = self.appear.tolist()
-        self.patience_of: list[float] = self.patience.tolist()
-        self._calendar: list[tuple[float, int, int, int, int, float]] = []
+        deadline = self.appear + self.patience
+        by_deadline = np.argsort(deadline, kind="stable")
+        self._deadline_of: list[float] = deadline[by_deadline].tolist()
+        self._by_deadline: list[int] = by_deadline.tolist()
+        self._calendar: list[tuple[float, int, int, int, float]] = []
         self._seq = 0
         self._next_rider = 0
+        self._next_deadline = 0
         self.moments = 0  # riders' moments played (events of the model that needed no SimPy event)
         self.now = 0.0
         self._node_of = [p.node for p in self.geo.points]
+        self._origin_of = [f.origin for f in s.riders.flows]
 
     def _arrive(self, r: int) -> None:
         """Rider `r` appears at their bank area (a moment of the riders' calendar): they start waiting, their
@@ -198,8 +203,6 @@ class TyphoonModel:
         c["waiting"] += 1
         self.waiting_at_origin[self.where[r]] += 1
         now = self.now
-        self._seq += 1
-        heapq.heappush(self._calendar, (now + self.patience_of[r], self._seq, PATIENCE, r, 0, 0.0))
         # `send` for a rider who has just appeared, not yet anywhere: waits at the origin, or heads for point i.
         i = self.choose(r)
         if i == NOWHERE:
@@ -215,7 +218,7 @@ class TyphoonModel:
             return
         self.riding[r] = True
         self._seq += 1
-        heapq.heappush(self._calendar, (now + ride, self._seq, REACH, r, 1, ride))
+        heapq.heappush(self._calendar, (now + ride, self._seq, r, 1, ride))
 
     def catch_up(self) -> None:
         """Play the riders' calendar up to the SimPy clock: their appearances (in time order), patience running
@@ -225,20 +228,25 @@ class TyphoonModel:
         ferry or a batch boarding, a change of the world, an inject, the sampler), so every such event plays the
         calendar up to its own time first; between two of them, the moments need no SimPy event each."""
         end = self.env.now
-        appear, n, cal = self._appear_of, self.n, self._calendar
-        i, moments = self._next_rider, 0
-        pop, give_up, reach, arrive = heapq.heappop, self.give_up, self.reach, self._arrive
+        appear, deadline, by_deadline, n, cal = self._appear_of, self._deadline_of, self._by_deadline, self.n, self._calendar
+        i, j, moments = self._next_rider, self._next_deadline, 0
+        pop, give_up, reach, arrive, inf = heapq.heappop, self.give_up, self.reach, self._arrive, math.inf
         while True:
-            ta = appear[i] if i < n else math.inf
-            if cal and cal[0][0] < ta:
-                if cal[0][0] > end:
+            ta = appear[i] if i < n else inf
+            tp = deadline[j] if j < n else inf
+            th = cal[0][0] if cal else inf
+            if tp < ta and tp <= th:
+                if tp > end:
                     break
-                t, _, kind, r, ticket, ride = pop(cal)
+                self.now = tp
+                give_up(by_deadline[j])
+                j += 1
+            elif th < ta:
+                if th > end:
+                    break
+                t, _, r, ticket, ride = pop(cal)
                 self.now = t
-                if kind == PATIENCE:
-                    give_up(r)
-                else:
-                    reach(r, ticket, ride)
+                reach(r, ticket, ride)
             else:
                 if ta > end:
                     break
@@ -246,7 +254,7 @@ class TyphoonModel:
                 arrive(i)
                 i += 1
             moments += 1
-        self._next_rider = i
+        self._next_rider, self._next_deadline = i, j
         self.moments += moments
         self.now = end
 
@@ -370,7 +378,7 @@ class TyphoonModel:
         self.where[r] = target
         ticket = self.ticket[r]
         self._seq += 1
-        heapq.heappush(self._calendar, (self.now + ride, self._seq, REACH, r, ticket, ride))
+        heapq.heappush(self._calendar, (self.now + ride, self._seq, r, ticket, ride))
 
     def reach(self, r: int, ticket: int, ride: float) -> None:
         """Rider `r` reaches the point they rode to; they choose again on arrival."""
@@ -411,7 +419,7 @@ class TyphoonModel:
         self.waiting.discard(r)
         self.counts["waiting"] -= 1
         self.counts[outcome] += 1
-        self.waiting_at_origin[self.s.riders.flows[self.flow_of[r]].origin] -= 1
+        self.waiting_at_origin[self._origin_of[self.flow_of[r]]] -= 1
 
     def destination(self, r: int) -> str:
         return self.s.riders.flows[self.flow_of[r]].destination
@@ -419,18 +427,27 @@ class TyphoonModel:
     def board(self, i: int, room: int) -> list[int]:
         """Up to `room` riders waiting at point `i` board, first come first served."""
         self.catch_up()
-        q = self.queues[i]
+        q, now = self.queues[i], self.now
+        state, tickets, riding, joined, waited = self.state, self.ticket, self.riding, self.joined, self.waited
+        by_origin, origin_of, flow_of = self.waiting_at_origin, self._origin_of, self.flow_of
         out: list[int] = []
         while q.entries and len(out) < room:
             r, ticket = q.entries.popleft()
-            if self.state[r] == WAITING and self.ticket[r] == ticket and not self.riding[r]:
-                self._leave(r)
-                self.state[r] = CROSSED
-                self.start[r] = self.now
+            if state[r] == WAITING and tickets[r] == ticket and not riding[r]:
+                # The rider stops waiting at i (`_leave`; an entry with the rider's ticket is where they wait).
+                waited[r] += now - joined[r]
+                joined[r] = math.nan
+                q.count -= 1
+                tickets[r] += 1
+                state[r] = CROSSED
+                self.start[r] = now
                 self.via[r] = i
                 self.cross_count[r] += 1
-                self._stop_waiting(r, "crossed")
+                self.waiting.discard(r)  # `_stop_waiting`, the counts for all at the end
+                by_origin[origin_of[flow_of[r]]] -= 1
                 out.append(r)
+        self.counts["waiting"] -= len(out)
+        self.counts["crossed"] += len(out)
         return out
 
     # ---------------------------------------------------------------------------------- processes
