@@ -227,7 +227,7 @@ class TyphoonModel:
         Riders' moments change nothing but the riders' own state until a SimPy event reads or moves them (a
         ferry or a batch boarding, a change of the world, an inject, the sampler), so every such event plays the
         calendar up to its own time first; between two of them, the moments need no SimPy event each."""
-        end = self.env.now
+        end = float(self.env.now)  # a plain float (the clock may hold a numpy one): riders' times are lists
         appear, deadline, by_deadline, n, cal = self._appear_of, self._deadline_of, self._by_deadline, self.n, self._calendar
         i, j, moments = self._next_rider, self._next_deadline, 0
         pop, give_up, reach, arrive, inf = heapq.heappop, self.give_up, self.reach, self._arrive, math.inf
@@ -584,6 +584,7 @@ class TyphoonModel:
         same numbers as block by block), and each block only makes its steps known."""
         env, edges = self.env, self.step_edges
         per_block = max(1, round(self.sample_every_s / TRAFFIC_STEP_S))
+        stamps = edges.tolist()  # the clock kept a plain float (riders' times are lists of them)
         q0 = np.zeros(len(self.ways), dtype=np.int64)
         queue = queue_steps(q0, self.veh_arrivals, self.veh_capacity)
         before = np.concatenate([q0[:, None], queue[:, :-1]], axis=1)
@@ -592,7 +593,7 @@ class TyphoonModel:
         i = 0
         while i < edges.size - 1:
             j = min(edges.size - 1, i + per_block)
-            yield env.timeout(edges[j] - env.now)
+            yield env.timeout(stamps[j] - env.now)
             self.veh_served[:, i:j] = served[:, i:j]
             self.veh_queue[:, i:j] = queue[:, i:j]
             self.veh_delay_s += float(delay[:, i:j].sum())
