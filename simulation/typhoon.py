@@ -1,9 +1,12 @@
 """Typhoon: ferries stop for the storm; riders cross in escorted batches through a cleared tunnel lane.
 
-The actors, each a small SimPy process (one-off moments are callbacks):
-- `rider_arrivals`: delivery riders appear at their bank area, flow by flow (Poisson or evenly spaced by the
-  flow's profile, from the flow's own random streams: arrival times, patience and a uniform number that
-  decides whether a `direct_riders` order with a share below 1 applies to them);
+The actors, each a small SimPy process (one-off moments are callbacks), and the riders:
+- riders: delivery riders appear at their bank area, flow by flow (Poisson or evenly spaced by the flow's
+  profile, from the flow's own random streams: arrival times, patience and a uniform number that decides whether
+  a `direct_riders` order with a share below 1 applies to them). A rider's own moments (appearing, patience
+  running out, a ride to a crossing point ending) are not SimPy events: they sit on the riders' calendar, which
+  every SimPy event that reads or moves riders plays up to its own time first (`catch_up`), so each moment still
+  happens at its own time and in time order, at a fraction of a SimPy event's cost;
 - `ferry`: one per line and direction, leaving every `headway_s` within the service hours unless the line is
   suspended, with up to `riders_per_trip` riders from its pier's queue;
 - `escort_team`: one per team, working through its `escort_batch` orders in time order: set-up at the
@@ -228,7 +231,8 @@ class TyphoonModel:
         ferry or a batch boarding, a change of the world, an inject, the sampler), so every such event plays the
         calendar up to its own time first; between two of them, the moments need no SimPy event each."""
         end = float(self.env.now)  # a plain float (the clock may hold a numpy one): riders' times are lists
-        appear, deadline, by_deadline, n, cal = self._appear_of, self._deadline_of, self._by_deadline, self.n, self._calendar
+        appear, deadline, by_deadline = self._appear_of, self._deadline_of, self._by_deadline
+        n, cal, state = self.n, self._calendar, self.state
         i, j, moments = self._next_rider, self._next_deadline, 0
         pop, give_up, reach, arrive, inf = heapq.heappop, self.give_up, self.reach, self._arrive, math.inf
         while True:
@@ -238,22 +242,36 @@ class TyphoonModel:
             if tp < ta and tp <= th:
                 if tp > end:
                     break
-                self.now = tp
-                give_up(by_deadline[j])
+                r = by_deadline[j]
+                if state[r] == WAITING:
+                    self.now = tp
+                    give_up(r)
                 j += 1
+                moments += 1
             elif th < ta:
                 if th > end:
                     break
                 t, _, r, ticket, ride = pop(cal)
                 self.now = t
                 reach(r, ticket, ride)
+                moments += 1
             else:
                 if ta > end:
                     break
-                self.now = ta
-                arrive(i)
-                i += 1
-            moments += 1
+                # Appearances up to the next other moment (a ride an appearance starts may end sooner).
+                limit = min(tp, th, end)
+                while True:
+                    self.now = ta
+                    arrive(i)
+                    i += 1
+                    moments += 1
+                    if cal and cal[0][0] < limit:
+                        limit = cal[0][0]
+                    if i >= n:
+                        break
+                    ta = appear[i]
+                    if ta > limit:
+                        break
         self._next_rider, self._next_deadline = i, j
         self.moments += moments
         self.now = end
