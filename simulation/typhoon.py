@@ -643,7 +643,7 @@ class TyphoonModel:
         if self.env.now >= self._next_cut:
             self._advance()
         c, queues = self.counts, self.queues
-        row = [c["arrived"], c["crossed"], c["waiting"], c["gave_up"], *self.waiting_at_origin.values()]
+        row: list[float] = [c["arrived"], c["crossed"], c["waiting"], c["gave_up"], *self.waiting_at_origin.values()]
         row += [queues[i].count for i in self._columns]
         row.append(sum(queues[i].count for i in self._escort_points))
         q = self.q_now.tolist()
