@@ -599,7 +599,8 @@ class TyphoonModel:
 
         Nothing in the run changes the vehicles' arrivals or the capacity (both follow from the scenario and the
         plan), so the queue at every step is worked out once, at the start (`queue_steps` over the whole day, the
-        same numbers as block by block), and each block only makes its steps known."""
+        same numbers as block by block), with each block's delay and the queue at its end; each block only makes
+        its steps known (the arrays of steps are filled in for the steps known when the run stops)."""
         env, edges = self.env, self.step_edges
         per_block = max(1, round(self.sample_every_s / TRAFFIC_STEP_S))
         stamps = edges.tolist()  # the clock kept a plain float (riders' times are lists of them)
@@ -608,15 +609,26 @@ class TyphoonModel:
         before = np.concatenate([q0[:, None], queue[:, :-1]], axis=1)
         served = before + self.veh_arrivals - queue
         delay = (before + queue) * np.diff(edges) / 2
-        i = 0
-        while i < edges.size - 1:
-            j = min(edges.size - 1, i + per_block)
+        steps = edges.size - 1
+        if steps <= 0:
+            return
+        ends = [*range(per_block, steps, per_block), steps]
+        block_delay = np.add.reduceat(delay.sum(axis=0), [0, *ends[:-1]]).tolist()
+        queue_at_end = queue[:, [j - 1 for j in ends]].T.tolist()
+        self._vehicles = (served, queue)
+        for j, more, q in zip(ends, block_delay, queue_at_end, strict=True):
             yield env.timeout(stamps[j] - env.now)
-            self.veh_served[:, i:j] = served[:, i:j]
-            self.veh_queue[:, i:j] = queue[:, i:j]
-            self.veh_delay_s += float(delay[:, i:j].sum())
-            self.q_now = queue[:, j - 1]
-            i = j
+            self.veh_delay_s += more
+            self.q_now = q
+            self._steps_known = j
+
+    def _vehicle_steps(self) -> None:
+        """The vehicles served and queued at the steps known by the time the run stops."""
+        k = self._steps_known
+        if k:
+            served, queue = self._vehicles
+            self.veh_served[:, :k] = served[:, :k]
+            self.veh_queue[:, :k] = queue[:, :k]
 
     def reading_names(self) -> list[str]:
         """The names of `readings()` in order (the sampler's series): riders by state and by area, the queue at
@@ -646,7 +658,7 @@ class TyphoonModel:
         row: list[float] = [c["arrived"], c["crossed"], c["waiting"], c["gave_up"], *self.waiting_at_origin.values()]
         row += [queues[i].count for i in self._columns]
         row.append(sum(queues[i].count for i in self._escort_points))
-        q = self.q_now.tolist()
+        q = self.q_now
         row += q
         row += [sum(q), *self._counts_now, self._wind_now]
         return row
@@ -685,7 +697,8 @@ class TyphoonModel:
         self.veh_served = np.zeros_like(self.veh_arrivals)
         self.veh_queue = np.zeros_like(self.veh_arrivals)
         self.veh_delay_s = 0.0
-        self.q_now = np.zeros(len(self.ways), dtype=np.int64)
+        self.q_now: list[int] = [0] * len(self.ways)  # vehicles queued per way at the last step known
+        self._steps_known = 0
 
     def lanes_cleared(self, tunnel: str, direction: str, t: float) -> int:
         """Lanes of a tunnel direction cleared of motor traffic at `t`."""
@@ -744,6 +757,7 @@ class TyphoonModel:
             while env.peek() <= end:  # the last traffic step and anything else due at the end
                 env.step()
             self.catch_up()  # the riders' moments due by the end
+            self._vehicle_steps()
             names = self.reading_names()  # the same names in the same order at every sample
             self.rec.sample_rows(names, self.sample_times, self.sample_rows)
         return self._result(clock.elapsed, end)
