@@ -180,14 +180,15 @@ class TyphoonModel:
         self.waiting_at_origin = {f.origin: 0 for f in s.riders.flows}
         self.waiting: set[int] = set()  # the riders waiting (or riding to a crossing point) now
         # The riders' calendar (`catch_up`): appearances in time order, patience running out in time order (the
-        # riders by deadline, appearance + patience), and a heap of (time, order, rider, ticket, ride seconds) for
-        # rides ending; `now` is the time of the moment played.
+        # riders by deadline, appearance + patience), and a heap of (time, order, rider, ticket, ride seconds, the
+        # open table's row when the ride began) for rides ending; `now` is the time of the moment played.
         self._appear_of: list[float] = self.appear.tolist()
         deadline = self.appear + self.patience
         by_deadline = np.argsort(deadline, kind="stable")
         self._deadline_of: list[float] = deadline[by_deadline].tolist()
         self._by_deadline: list[int] = by_deadline.tolist()
-        self._calendar: list[tuple[float, int, int, int, float]] = []
+        self._calendar: list[tuple[float, int, int, int, float, int]] = []
+        self._row = 0  # the open table's rows moved to so far (`_advance`)
         self._seq = 0
         self._next_rider = 0
         self._next_deadline = 0
@@ -221,7 +222,7 @@ class TyphoonModel:
             return
         self.riding[r] = True
         self._seq += 1
-        heapq.heappush(self._calendar, (now + ride, self._seq, r, 1, ride))
+        heapq.heappush(self._calendar, (now + ride, self._seq, r, 1, ride, self._row))
 
     def catch_up(self) -> None:
         """Play the riders' calendar up to the SimPy clock: their appearances (in time order), patience running
@@ -251,9 +252,9 @@ class TyphoonModel:
             elif th < ta:
                 if th > end:
                     break
-                t, _, r, ticket, ride = pop(cal)
+                t, _, r, ticket, ride, row = pop(cal)
                 self.now = t
-                reach(r, ticket, ride)
+                reach(r, ticket, ride, row)
                 moments += 1
             else:
                 if ta > end:
@@ -317,6 +318,7 @@ class TyphoonModel:
         running sums of the shares of the orders in force for its origin), and no choice made yet."""
         now = self.now
         k = bisect.bisect_right(self._cuts, now) - 1
+        self._row += 1  # a new row: choices made in the last one no longer hold
         self._open_now = self._open_rows[k]
         self._counts_now = self._counts_rows[k]
         self._wind_now = conditions_at(self.timeline, now).wind_force
@@ -396,16 +398,20 @@ class TyphoonModel:
         self.where[r] = target
         ticket = self.ticket[r]
         self._seq += 1
-        heapq.heappush(self._calendar, (self.now + ride, self._seq, r, ticket, ride))
+        heapq.heappush(self._calendar, (self.now + ride, self._seq, r, ticket, ride, self._row))
 
-    def reach(self, r: int, ticket: int, ride: float) -> None:
-        """Rider `r` reaches the point they rode to; they choose again on arrival."""
+    def reach(self, r: int, ticket: int, ride: float, row: int = -1) -> None:
+        """Rider `r` reaches the point they rode to; they choose again on arrival (while the open table is still on
+        `row`, the row they set off in, the choice is the one they made then: where they rode to)."""
         if self.state[r] != WAITING or self.ticket[r] != ticket:
             return
         self.riding[r] = False
         self.ride_s[r] += ride
         self.joined[r] = math.nan
-        self.send(r, self.choose(r))
+        if row == self._row and self.now < self._next_cut:
+            self._join(r, self.point[r])  # `send` to where they are: they wait there
+        else:
+            self.send(r, self.choose(r))
 
     def _join(self, r: int, i: int) -> None:
         self.joined[r] = self.now
