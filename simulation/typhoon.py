@@ -625,7 +625,7 @@ class TyphoonModel:
         for j, more, q in zip(ends, block_delay, queue_at_end, strict=True):
             yield env.timeout(stamps[j] - env.now)
             self.veh_delay_s += more
-            self.q_now = q
+            self.q_now: list[int] = q
             self._steps_known = j
 
     def _vehicle_steps(self) -> None:
@@ -703,7 +703,7 @@ class TyphoonModel:
         self.veh_served = np.zeros_like(self.veh_arrivals)
         self.veh_queue = np.zeros_like(self.veh_arrivals)
         self.veh_delay_s = 0.0
-        self.q_now: list[int] = [0] * len(self.ways)  # vehicles queued per way at the last step known
+        self.q_now = [0] * len(self.ways)  # vehicles queued per way at the last step known
         self._steps_known = 0
 
     def lanes_cleared(self, tunnel: str, direction: str, t: float) -> int:
