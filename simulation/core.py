@@ -91,7 +91,8 @@ def event_breaches(result: SimResult, events: dict[str, tuple[str, str]]) -> lis
 
 @dataclass(frozen=True)
 class RunStats:
-    """How much work a run was: events processed, simulated seconds, wall seconds."""
+    """How much work a run was: events processed (SimPy's, plus the moments a model plays off its own calendar
+    instead of as SimPy events: the typhoon riders'), simulated seconds, wall seconds."""
 
     events: int
     sim_s: float
