@@ -54,12 +54,13 @@ class Recorder:
         samples everything together records a row a time and hands them over at the end)."""
         if not rows:
             return
-        values = np.asarray(rows, dtype=float).reshape(len(rows), len(names))
+        if any(len(row) != len(names) for row in rows):
+            raise ValueError(f"sample_rows: a row has not {len(names)} values (one per name)")
         stamps = [float(t) for t in times]
-        for i, name in enumerate(names):
+        for name, column in zip(names, zip(*rows, strict=True), strict=True):
             old_t, old_v = self._series.setdefault(name, ([], []))
             old_t.extend(stamps)
-            old_v.extend(values[:, i].tolist())
+            old_v.extend(map(float, column))
 
     def event(self, t_s: float, kind: str, text: str, **data: Any) -> None:
         self.events.append(LogEvent(float(t_s), kind, text, data))
@@ -90,7 +91,8 @@ def event_breaches(result: SimResult, events: dict[str, tuple[str, str]]) -> lis
 
 @dataclass(frozen=True)
 class RunStats:
-    """How much work a run was: events processed, simulated seconds, wall seconds."""
+    """How much work a run was: events processed (SimPy's, plus the moments a model plays off its own calendar
+    instead of as SimPy events: the typhoon riders'), simulated seconds, wall seconds."""
 
     events: int
     sim_s: float

@@ -1,9 +1,12 @@
 """Typhoon: ferries stop for the storm; riders cross in escorted batches through a cleared tunnel lane.
 
-The actors, each a small SimPy process (one-off moments are callbacks):
-- `rider_arrivals`: delivery riders appear at their bank area, flow by flow (Poisson or evenly spaced by the
-  flow's profile, from the flow's own random streams: arrival times, patience and a uniform number that
-  decides whether a `direct_riders` order with a share below 1 applies to them);
+The actors, each a small SimPy process (one-off moments are callbacks), and the riders:
+- riders: delivery riders appear at their bank area, flow by flow (Poisson or evenly spaced by the flow's
+  profile, from the flow's own random streams: arrival times, patience and a uniform number that decides whether
+  a `direct_riders` order with a share below 1 applies to them). A rider's own moments (appearing, patience
+  running out, a ride to a crossing point ending) are not SimPy events: they sit on the riders' calendar, which
+  every SimPy event that reads or moves riders plays up to its own time first (`catch_up`), so each moment still
+  happens at its own time and in time order, at a fraction of a SimPy event's cost;
 - `ferry`: one per line and direction, leaving every `headway_s` within the service hours unless the line is
   suspended, with up to `riders_per_trip` riders from its pier's queue;
 - `escort_team`: one per team, working through its `escort_batch` orders in time order: set-up at the
@@ -43,6 +46,7 @@ lane is cleared); `ferry_suspended_h` (hours in which at least one ferry line is
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections import deque
 from collections.abc import Generator
@@ -175,30 +179,107 @@ class TyphoonModel:
         self.counts = {"arrived": 0, "crossed": 0, "waiting": 0, "gave_up": 0}
         self.waiting_at_origin = {f.origin: 0 for f in s.riders.flows}
         self.waiting: set[int] = set()  # the riders waiting (or riding to a crossing point) now
+        # The riders' calendar (`catch_up`): appearances in time order, patience running out in time order (the
+        # riders by deadline, appearance + patience), and a heap of (time, order, rider, ticket, ride seconds, the
+        # open table's row when the ride began) for rides ending; `now` is the time of the moment played.
+        self._appear_of: list[float] = self.appear.tolist()
+        deadline = self.appear + self.patience
+        by_deadline = np.argsort(deadline, kind="stable")
+        self._deadline_of: list[float] = deadline[by_deadline].tolist()
+        self._by_deadline: list[int] = by_deadline.tolist()
+        self._calendar: list[tuple[float, int, int, int, float, int]] = []
+        self._row = 0  # the open table's rows moved to so far (`_advance`)
+        self._seq = 0
+        self._next_rider = 0
+        self._next_deadline = 0
+        self.moments = 0  # riders' moments played (events of the model that needed no SimPy event)
+        self.now = 0.0
+        self._node_of = [p.node for p in self.geo.points]
+        self._origin_of = [f.origin for f in s.riders.flows]
 
-    def rider_arrivals(self) -> Generator[simpy.Event, Any, None]:
-        """Riders appear at their bank areas in time order."""
-        env = self.env
-        appear, patience = self.appear.tolist(), self.patience.tolist()
-        for r in range(self.n):
-            if appear[r] > env.now:
-                yield env.timeout(appear[r] - env.now)
-            self.state[r] = WAITING
-            self.waiting.add(r)
-            self.counts["arrived"] += 1
-            self.counts["waiting"] += 1
-            self.waiting_at_origin[self.where[r]] += 1
+    def _arrive(self, r: int) -> None:
+        """Rider `r` appears at their bank area (a moment of the riders' calendar): they start waiting, their
+        patience starts running, and they head for where they should wait."""
+        self.state[r] = WAITING
+        self.waiting.add(r)
+        c = self.counts
+        c["arrived"] += 1
+        c["waiting"] += 1
+        self.waiting_at_origin[self.where[r]] += 1
+        now = self.now
+        # `send` for a rider who has just appeared, not yet anywhere: waits at the origin, or heads for point i.
+        i = self.choose(r)
+        if i == NOWHERE:
+            self.joined[r] = now
+            return
+        self.ticket[r] = 1
+        self.point[r] = i
+        target = self._node_of[i]
+        ride = self.geo.ride_s[self.where[r]][target]
+        self.where[r] = target
+        if ride <= 0:
+            self._join(r, i)
+            return
+        self.riding[r] = True
+        self._seq += 1
+        heapq.heappush(self._calendar, (now + ride, self._seq, r, 1, ride, self._row))
 
-            def patience_out(_e: simpy.Event, r: int = r) -> None:
-                self.give_up(r)
+    def catch_up(self) -> None:
+        """Play the riders' calendar up to the SimPy clock: their appearances (in time order), patience running
+        out and rides ending, each at its own time, in time order (appearances first on a tie).
 
-            env.timeout(patience[r]).callbacks.append(patience_out)
-            self.joined[r] = env.now
-            self.send(r, self.choose(r))
+        Riders' moments change nothing but the riders' own state until a SimPy event reads or moves them (a
+        ferry or a batch boarding, a change of the world, an inject, the sampler), so every such event plays the
+        calendar up to its own time first; between two of them, the moments need no SimPy event each."""
+        end = float(self.env.now)  # a plain float (the clock may hold a numpy one): riders' times are lists
+        appear, deadline, by_deadline = self._appear_of, self._deadline_of, self._by_deadline
+        n, cal, state = self.n, self._calendar, self.state
+        i, j, moments = self._next_rider, self._next_deadline, 0
+        pop, give_up, reach, arrive, inf = heapq.heappop, self.give_up, self.reach, self._arrive, math.inf
+        while True:
+            ta = appear[i] if i < n else inf
+            tp = deadline[j] if j < n else inf
+            th = cal[0][0] if cal else inf
+            if tp < ta and tp <= th:
+                if tp > end:
+                    break
+                r = by_deadline[j]
+                if state[r] == WAITING:
+                    self.now = tp
+                    give_up(r)
+                j += 1
+                moments += 1
+            elif th < ta:
+                if th > end:
+                    break
+                t, _, r, ticket, ride, row = pop(cal)
+                self.now = t
+                reach(r, ticket, ride, row)
+                moments += 1
+            else:
+                if ta > end:
+                    break
+                # Appearances up to the next other moment (a ride an appearance starts may end sooner).
+                limit = min(tp, th, end)
+                while True:
+                    self.now = ta
+                    arrive(i)
+                    i += 1
+                    moments += 1
+                    if cal and cal[0][0] < limit:
+                        limit = cal[0][0]
+                    if i >= n:
+                        break
+                    ta = appear[i]
+                    if ta > limit:
+                        break
+        self._next_rider, self._next_deadline = i, j
+        self.moments += moments
+        self.now = end
 
     def is_open(self, i: int) -> bool:
         """Whether a crossing point is taking riders now: a line runs from the pier, or the lane is cleared."""
-        if self.env.now >= self._next_cut:
+        if self.now >= self._next_cut:
             self._advance()
         return self._open_now[i]
 
@@ -210,8 +291,9 @@ class TyphoonModel:
         return any(self.ferry_runs(line, t) for line, _ in self.geo.pier_lines[p.node])
 
     def _open_table(self) -> None:
-        """Which crossing points are open, how many lines suspended and ways cleared, from each moment any of these
-        changes (every edge of a lane clearing, a suspension or service hours) to the next: constant in between,
+        """Which crossing points are open, how many lines suspended and ways cleared, and the wind force, from each
+        moment any of these changes (every edge of a lane clearing, a suspension, service hours or the wind) to the
+        next: constant in between,
         so `is_open` and the sampler read them off the table instead of searching windows for every rider.
         Rebuilt when a forecast revises the suspensions."""
         cuts = {0.0}
@@ -223,6 +305,7 @@ class TyphoonModel:
         for acts in self.orders.values():
             for act in acts:
                 cuts |= {act.at_s, *(() if act.until_s is None else (act.until_s,))}
+        cuts |= {p.at_s for p in self.timeline}  # the wind force read off the row
         self._cuts = sorted(c for c in cuts if c >= 0)
         points = range(len(self.geo.points))
         self._open_rows = [[self.open_at(i, t) for i in points] for t in self._cuts]
@@ -233,10 +316,12 @@ class TyphoonModel:
     def _advance(self) -> None:
         """Move to the table's row in force now: the points open, the counts, the orders' shares per flow (the
         running sums of the shares of the orders in force for its origin), and no choice made yet."""
-        now = self.env.now
+        now = self.now
         k = bisect.bisect_right(self._cuts, now) - 1
+        self._row += 1  # a new row: choices made in the last one no longer hold
         self._open_now = self._open_rows[k]
         self._counts_now = self._counts_rows[k]
+        self._wind_now = conditions_at(self.timeline, now).wind_force
         self._next_cut = self._cuts[k + 1] if k + 1 < len(self._cuts) else math.inf
         self._shares_now: dict[int, list[float]] = {}
         for flow, f in enumerate(self.s.riders.flows):
@@ -247,7 +332,7 @@ class TyphoonModel:
                     sums.append(share)
             if sums:
                 self._shares_now[flow] = sums
-        self._chosen_now: dict[tuple[int, int], int] = {}
+        self._chosen_now: dict[int | tuple[int, int], int] = {}
 
     def ferry_runs(self, line: str, t: float) -> bool:
         f = self.s.ferries[line]
@@ -259,12 +344,11 @@ class TyphoonModel:
         The answer depends only on the rider's flow, the orders in force, the points open (both constant between
         two rows of the open table) and which order's share the rider's uniform number falls in; it is kept for
         the rest of the row."""
-        if self.env.now >= self._next_cut:
+        if self.now >= self._next_cut:
             self._advance()
         k = self.flow_of[r]
         shares = self._shares_now.get(k)
-        bucket = -1 if shares is None else bisect.bisect_right(shares, self.choice_of[r])
-        key = (k, bucket)
+        key: int | tuple[int, int] = k if shares is None else (k, bisect.bisect_right(shares, self.choice_of[r]))
         found = self._chosen_now.get(key)
         if found is None:
             found = self._chosen_now[key] = self._choose(r)
@@ -272,7 +356,7 @@ class TyphoonModel:
 
     def _choose(self, r: int) -> int:
         """`choose`, worked out."""
-        k, now = self.flow_of[r], self.env.now
+        k, now = self.flow_of[r], self.now
         options = self.geo.flow_points[k]
         share = 0.0
         for act in self.orders.get(self.s.riders.flows[k].origin, ()):
@@ -313,19 +397,24 @@ class TyphoonModel:
         self.riding[r] = True
         self.where[r] = target
         ticket = self.ticket[r]
-        self.env.timeout(ride).callbacks.append(lambda _e: self.reach(r, ticket, ride))
+        self._seq += 1
+        heapq.heappush(self._calendar, (self.now + ride, self._seq, r, ticket, ride, self._row))
 
-    def reach(self, r: int, ticket: int, ride: float) -> None:
-        """Rider `r` reaches the point they rode to; they choose again on arrival."""
+    def reach(self, r: int, ticket: int, ride: float, row: int = -1) -> None:
+        """Rider `r` reaches the point they rode to; they choose again on arrival (while the open table is still on
+        `row`, the row they set off in, the choice is the one they made then: where they rode to)."""
         if self.state[r] != WAITING or self.ticket[r] != ticket:
             return
         self.riding[r] = False
         self.ride_s[r] += ride
         self.joined[r] = math.nan
-        self.send(r, self.choose(r))
+        if row == self._row and self.now < self._next_cut:
+            self._join(r, self.point[r])  # `send` to where they are: they wait there
+        else:
+            self.send(r, self.choose(r))
 
     def _join(self, r: int, i: int) -> None:
-        self.joined[r] = self.env.now
+        self.joined[r] = self.now
         if i != NOWHERE:
             q = self.queues[i]
             q.entries.append((r, self.ticket[r]))
@@ -334,7 +423,7 @@ class TyphoonModel:
     def _leave(self, r: int) -> None:
         """Rider `r` stops waiting where they are (to ride on, board, or give up)."""
         if not math.isnan(self.joined[r]):
-            self.waited[r] += self.env.now - self.joined[r]
+            self.waited[r] += self.now - self.joined[r]
             self.joined[r] = math.nan
             if self.point[r] != NOWHERE:
                 self.queues[self.point[r]].count -= 1
@@ -347,32 +436,42 @@ class TyphoonModel:
         self._leave(r)
         self.riding[r] = False
         self.state[r] = GAVE_UP
-        self.gave_up[r] = self.env.now
+        self.gave_up[r] = self.now
         self._stop_waiting(r, "gave_up")
 
     def _stop_waiting(self, r: int, outcome: str) -> None:
         self.waiting.discard(r)
         self.counts["waiting"] -= 1
         self.counts[outcome] += 1
-        self.waiting_at_origin[self.s.riders.flows[self.flow_of[r]].origin] -= 1
+        self.waiting_at_origin[self._origin_of[self.flow_of[r]]] -= 1
 
     def destination(self, r: int) -> str:
         return self.s.riders.flows[self.flow_of[r]].destination
 
     def board(self, i: int, room: int) -> list[int]:
         """Up to `room` riders waiting at point `i` board, first come first served."""
-        q = self.queues[i]
+        self.catch_up()
+        q, now = self.queues[i], self.now
+        state, tickets, riding, joined, waited = self.state, self.ticket, self.riding, self.joined, self.waited
+        by_origin, origin_of, flow_of = self.waiting_at_origin, self._origin_of, self.flow_of
         out: list[int] = []
         while q.entries and len(out) < room:
             r, ticket = q.entries.popleft()
-            if self.state[r] == WAITING and self.ticket[r] == ticket and not self.riding[r]:
-                self._leave(r)
-                self.state[r] = CROSSED
-                self.start[r] = self.env.now
+            if state[r] == WAITING and tickets[r] == ticket and not riding[r]:
+                # The rider stops waiting at i (`_leave`; an entry with the rider's ticket is where they wait).
+                waited[r] += now - joined[r]
+                joined[r] = math.nan
+                q.count -= 1
+                tickets[r] += 1
+                state[r] = CROSSED
+                self.start[r] = now
                 self.via[r] = i
                 self.cross_count[r] += 1
-                self._stop_waiting(r, "crossed")
+                self.waiting.discard(r)  # `_stop_waiting`, the counts for all at the end
+                by_origin[origin_of[flow_of[r]]] -= 1
                 out.append(r)
+        self.counts["waiting"] -= len(out)
+        self.counts["crossed"] += len(out)
         return out
 
     # ---------------------------------------------------------------------------------- processes
@@ -434,6 +533,7 @@ class TyphoonModel:
 
     def change(self, kind: str, text: str, data: dict[str, Any]) -> None:
         """Log a change of the world and, unless it is only the weather, let waiting riders choose again."""
+        self.catch_up()
         if kind:
             self.rec.event(self.env.now, kind, text, **data)
         if kind != "hazard":
@@ -480,6 +580,7 @@ class TyphoonModel:
         `forecast` revises the timeline in force from now on (ferry suspensions follow); `delay` holds back
         the batches of team `target` (or of all teams, target `escorts`) not yet started by `params.delay_s`.
         """
+        self.catch_up()
         now = self.env.now
         condition = parse_condition(inj.condition)
         fired = condition is None or condition.holds(self.reading)
@@ -504,48 +605,73 @@ class TyphoonModel:
 
         Nothing in the run changes the vehicles' arrivals or the capacity (both follow from the scenario and the
         plan), so the queue at every step is worked out once, at the start (`queue_steps` over the whole day, the
-        same numbers as block by block), and each block only makes its steps known."""
+        same numbers as block by block), with each block's delay and the queue at its end; each block only makes
+        its steps known (the arrays of steps are filled in for the steps known when the run stops)."""
         env, edges = self.env, self.step_edges
         per_block = max(1, round(self.sample_every_s / TRAFFIC_STEP_S))
+        stamps = edges.tolist()  # the clock kept a plain float (riders' times are lists of them)
         q0 = np.zeros(len(self.ways), dtype=np.int64)
         queue = queue_steps(q0, self.veh_arrivals, self.veh_capacity)
         before = np.concatenate([q0[:, None], queue[:, :-1]], axis=1)
         served = before + self.veh_arrivals - queue
         delay = (before + queue) * np.diff(edges) / 2
-        i = 0
-        while i < edges.size - 1:
-            j = min(edges.size - 1, i + per_block)
-            yield env.timeout(edges[j] - env.now)
-            self.veh_served[:, i:j] = served[:, i:j]
-            self.veh_queue[:, i:j] = queue[:, i:j]
-            self.veh_delay_s += float(delay[:, i:j].sum())
-            self.q_now = queue[:, j - 1]
-            i = j
+        steps = edges.size - 1
+        if steps <= 0:
+            return
+        ends = [*range(per_block, steps, per_block), steps]
+        block_delay = np.add.reduceat(delay.sum(axis=0), [0, *ends[:-1]]).tolist()
+        queue_at_end = queue[:, [j - 1 for j in ends]].T.tolist()
+        self._vehicles = (served, queue)
+        for j, more, q in zip(ends, block_delay, queue_at_end, strict=True):
+            yield env.timeout(stamps[j] - env.now)
+            self.veh_delay_s += more
+            self.q_now: list[int] = q
+            self._steps_known = j
+
+    def _vehicle_steps(self) -> None:
+        """The vehicles served and queued at the steps known by the time the run stops."""
+        k = self._steps_known
+        if k:
+            served, queue = self._vehicles
+            self.veh_served[:, :k] = served[:, :k]
+            self.veh_queue[:, :k] = queue[:, :k]
+
+    def reading_names(self) -> list[str]:
+        """The names of `readings()` in order (the sampler's series): riders by state and by area, the queue at
+        every pier and at every tunnel direction the plan uses, all escort queues, every tunnel direction's
+        vehicles, and the storm."""
+        names = [f"riders_{name}" for name in ("arrived", "crossed", "waiting", "gave_up")]
+        names += [f"riders_waiting:{area}" for area in self.waiting_at_origin]
+        for i in self._queue_columns():
+            p = self.geo.points[i]
+            names.append(f"escort_queue:{p.tunnel}:{p.direction}" if p.kind == "escort" else f"pier_queue:{p.node}")
+        names.append("escort_queue_total")
+        names += [f"vehicle_queue:{t}:{d}" for t, d in self.ways]
+        names += ["vehicle_queue_total", "ferries_suspended", "lanes_cleared", "wind_force"]
+        return names
+
+    def _queue_columns(self) -> list[int]:
+        """The crossing points whose queue is a reading: every pier, and the escort points of the ways in use."""
+        return [i for i, p in enumerate(self.geo.points)
+                if p.kind != "escort" or (p.tunnel, p.direction) in self.active_ways]  # fmt: skip
+
+    def reading_row(self) -> list[float]:
+        """The state now, in the order of `reading_names` (the sampler takes a row a sample)."""
+        self.catch_up()
+        if self.env.now >= self._next_cut:
+            self._advance()
+        c, queues = self.counts, self.queues
+        row: list[float] = [c["arrived"], c["crossed"], c["waiting"], c["gave_up"], *self.waiting_at_origin.values()]
+        row += [queues[i].count for i in self._columns]
+        row.append(sum(queues[i].count for i in self._escort_points))
+        q = self.q_now
+        row += q
+        row += [sum(q), *self._counts_now, self._wind_now]
+        return row
 
     def readings(self) -> dict[str, float]:
         """The state now, by series name: what the sampler records and what an inject's condition may read."""
-        now, c = self.env.now, self.counts
-        out = {f"riders_{name}": float(c[name]) for name in ("arrived", "crossed", "waiting", "gave_up")}
-        out.update({f"riders_waiting:{area}": float(n) for area, n in self.waiting_at_origin.items()})
-        escort = 0
-        for p, q in zip(self.geo.points, self.queues, strict=True):
-            if p.kind == "escort":
-                escort += q.count
-                if (p.tunnel, p.direction) in self.active_ways:
-                    out[f"escort_queue:{p.tunnel}:{p.direction}"] = float(q.count)
-            else:
-                out[f"pier_queue:{p.node}"] = float(q.count)
-        out["escort_queue_total"] = float(escort)
-        for (t, d), n in zip(self.ways, self.q_now, strict=True):
-            out[f"vehicle_queue:{t}:{d}"] = float(n)
-        out["vehicle_queue_total"] = float(self.q_now.sum())
-        if now >= self._next_cut:
-            self._advance()
-        suspended, cleared = self._counts_now
-        out["ferries_suspended"] = float(suspended)
-        out["lanes_cleared"] = float(cleared)
-        out["wind_force"] = float(conditions_at(self.timeline, now).wind_force)
-        return out
+        return dict(zip(self.reading_names(), map(float, self.reading_row()), strict=True))
 
     def reading(self, quantity: str) -> float | None:
         """One quantity of the state now (None if the model has no such quantity)."""
@@ -553,10 +679,10 @@ class TyphoonModel:
 
     def sampler(self) -> Generator[simpy.Event, Any, None]:
         """Every sample interval: riders by state and by origin, queues at crossing points and tunnels, the storm
-        (a row of `readings()` each time; the recorder gets them as series at the end, `_result`)."""
+        (a row of `reading_row()` each time; the recorder gets them as series at the end, `_result`)."""
         while True:
             self.sample_times.append(self.env.now)
-            self.sample_rows.append(list(self.readings().values()))
+            self.sample_rows.append(self.reading_row())
             yield self.env.timeout(self.sample_every_s)
 
     # ---------------------------------------------------------------------------------- vehicles
@@ -570,15 +696,15 @@ class TyphoonModel:
         for t, d in self.ways:
             tunnel = self.s.tunnels[t]
             profile = tunnel.demand_ab if d == "ab" else tunnel.demand_ba
-            times = profile_times(profile, self.horizon, self.rng[f"vehicles:{t}:{d}"])
-            arrivals.append(np.histogram(times, bins=self.step_edges)[0] if steps else np.zeros(0, dtype=np.int64))
+            arrivals.append(profile_counts(profile, self.step_edges, self.rng[f"vehicles:{t}:{d}"]))
             capacity.append(np.diff(np.floor(self._cumulative_capacity(t, d) + 1e-9)))
         self.veh_arrivals = np.asarray(arrivals, dtype=np.int64).reshape(len(self.ways), steps)
         self.veh_capacity = np.asarray(capacity, dtype=np.int64).reshape(len(self.ways), steps)
         self.veh_served = np.zeros_like(self.veh_arrivals)
         self.veh_queue = np.zeros_like(self.veh_arrivals)
         self.veh_delay_s = 0.0
-        self.q_now = np.zeros(len(self.ways), dtype=np.int64)
+        self.q_now = [0] * len(self.ways)  # vehicles queued per way at the last step known
+        self._steps_known = 0
 
     def lanes_cleared(self, tunnel: str, direction: str, t: float) -> int:
         """Lanes of a tunnel direction cleared of motor traffic at `t`."""
@@ -614,7 +740,8 @@ class TyphoonModel:
         self.sample_rows: list[list[float]] = []
         used = {(a.tunnel, a.direction) for a in (*self.plan.of_type(ClearLane), *self.plan.of_type(EscortBatch))}
         self.active_ways = used
-        env.process(self.rider_arrivals())
+        self._columns = self._queue_columns()
+        self._escort_points = [i for i, p in enumerate(self.geo.points) if p.kind == "escort"]
         for line in self.s.ferries:
             for direction in (0, 1):
                 env.process(self.ferry(line, direction))
@@ -635,7 +762,9 @@ class TyphoonModel:
             env.run(until=end)
             while env.peek() <= end:  # the last traffic step and anything else due at the end
                 env.step()
-            names = list(self.readings())  # the same names in the same order at every sample
+            self.catch_up()  # the riders' moments due by the end
+            self._vehicle_steps()
+            names = self.reading_names()  # the same names in the same order at every sample
             self.rec.sample_rows(names, self.sample_times, self.sample_rows)
         return self._result(clock.elapsed, end)
 
@@ -676,7 +805,7 @@ class TyphoonModel:
             kpis={k: round(v, 6) for k, v in kpis.items()},
             series=self.rec.series(),
             events=tuple(sorted(self.rec.events, key=lambda e: e.t_s)),
-            stats=RunStats(events=env.events_processed, sim_s=float(env.now), wall_s=wall_s),
+            stats=RunStats(events=env.events_processed + self.moments, sim_s=float(env.now), wall_s=wall_s),
             records={
                 "flow": self.flow, "appear_s": self.appear, "patience_s": self.patience, "state": state,
                 "wait_s": waited, "ride_s": np.asarray(self.ride_s, dtype=float),
@@ -698,6 +827,32 @@ def profile_times(profile: ArrivalProfile, horizon_s: float, rng: np.random.Gene
     ends = [*starts[1:], horizon_s]
     pieces = [(a, min(b, horizon_s), p.rate_per_h) for a, b, p in zip(starts, ends, profile.periods, strict=True)]
     return poisson_times(rng, iter(pieces)) if profile.process == "poisson" else even_times(iter(pieces))
+
+
+def profile_counts(profile: ArrivalProfile, edges: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Arrivals per step between `edges` (steps of `TRAFFIC_STEP_S` from 0, the last one possibly shorter):
+    the counts of `profile_times(profile, edges[-1], rng)` in each step, the last closed on the right (as
+    `np.histogram` counts), from the same draws, without sorting them."""
+    steps = edges.size - 1
+    if steps <= 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = [p.from_s for p in profile.periods]
+    ends = [*starts[1:], float(edges[-1])]
+    counts = np.zeros(steps, dtype=np.int64)
+    for a, b, p in zip(starts, ends, profile.periods, strict=True):
+        b = min(b, float(edges[-1]))
+        if b <= a or p.rate_per_h <= 0:
+            continue
+        if profile.process == "poisson":  # the same draws as `poisson_times`
+            times = rng.uniform(a, b, rng.poisson(p.rate_per_h * (b - a) / 3600))
+        else:
+            times = even_times(iter([(a, b, p.rate_per_h)]))
+        step = np.minimum((times / TRAFFIC_STEP_S).astype(np.int64), steps - 1)
+        # A time on a step's edge belongs to the step it opens (the division's rounding checked against the edges).
+        step -= times < edges[step]
+        step += (times >= edges[np.minimum(step + 1, steps)]) & (step < steps - 1)
+        counts += np.bincount(step[times >= 0], minlength=steps)
+    return counts
 
 
 def queue_steps(q0: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray) -> np.ndarray:

@@ -283,3 +283,21 @@ def test_an_order_with_a_share_sends_exactly_the_riders_whose_number_falls_in_it
     assert records["escorted"][low].sum() > 0
     assert not records["escorted"][~low].any()
     assert (records["state"][~low & (records["appear_s"] < end)] != 2).all()
+
+
+@pytest.mark.parametrize("t", [9 * 3600 + 37.3, 15 * 3600 + 5.9])
+def test_a_run_stopped_between_events_has_played_every_riders_moment_due_by_then(t):
+    """Riders' moments are played off their own calendar, not as SimPy events: a run stopped at a moment no SimPy
+    event falls on has the riders that the whole run's records date at or before it appeared, gave up and
+    crossed, and no others."""
+    scenario = load_scenario("huangpu_typhoon")
+    whole = simulate(scenario).records
+    part = simulate(scenario, until_s=t)
+    k, rec = part.kpis, part.records
+    assert k["riders"] == np.count_nonzero(whole["appear_s"] <= t) > 0
+    assert k["riders_crossed"] == np.count_nonzero(whole["start_s"] <= t) > 0
+    gave_up = np.count_nonzero(whole["gave_up_s"] <= t)
+    assert k["riders_stranded"] == k["riders"] - k["riders_crossed"] and gave_up > 0
+    assert np.count_nonzero(np.isfinite(rec["gave_up_s"])) == gave_up
+    assert np.array_equal(rec["state"] == 0, whole["appear_s"] > t)  # the riders yet to appear are unseen
+    assert part.stats.events < simulate(scenario).stats.events
