@@ -715,7 +715,8 @@ def test_the_map_asks_for_no_base_map_and_every_tooltip_field_is_filled(name: st
         if layer.get("pickable"):
             for obj in layer["data"]:
                 assert all(str(obj.get(f, "")).strip() for f in fields), (layer["@@type"], obj)
-    tips = [obj["tip"] for layer in spec["layers"] for obj in layer["data"] if layer["@@type"] == "PathLayer" and layer.get("pickable")]
+    tips = [obj["tip"] for layer in spec["layers"] for obj in layer["data"]
+            if layer["@@type"] == "PathLayer" and layer.get("pickable")]
     assert any("道路" in tip for tip in tips)
 
 

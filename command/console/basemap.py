@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def _area_kind(tags: dict[str, str]) -> str | None:
 
 def _length_m(coords: list[tuple[float, float]]) -> float:
     total = 0.0
-    for (x0, y0), (x1, y1) in zip(coords, coords[1:], strict=False):
+    for (x0, y0), (x1, y1) in pairwise(coords):
         dx = (x1 - x0) * METRES_PER_DEGREE * math.cos(math.radians((y0 + y1) / 2))
         total += math.hypot(dx, (y1 - y0) * METRES_PER_DEGREE)
     return total
@@ -162,7 +163,7 @@ def _middle(coords: list[tuple[float, float]]) -> tuple[float, float]:
     """The point halfway along a polyline."""
     half = _length_m(coords) / 2
     walked = 0.0
-    for a, b in zip(coords, coords[1:], strict=False):
+    for a, b in pairwise(coords):
         step = _length_m([a, b])
         if walked + step >= half and step > 0:
             f = (half - walked) / step

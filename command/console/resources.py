@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import networkx as nx
@@ -20,8 +21,8 @@ import networkx as nx
 from command.console.i18n import t
 from command.console.words import short_time
 from scenarios import Plan
-from scenarios.schema import Clock
 from scenarios.plan import AssignStaff, DispatchBus, EscortBatch
+from scenarios.schema import Clock
 
 DEFAULT_SPEED_MPS = 1.34  # an edge without a free speed: walking pace
 
@@ -55,19 +56,19 @@ def travel_s(graph: nx.DiGraph, origin: str, to: str) -> tuple[float, list[str]]
         nodes = nx.shortest_path(graph, origin, to, weight=weight)
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         return 0.0, [origin, to]
-    return sum(weight(u, v, graph.edges[u, v]) for u, v in zip(nodes, nodes[1:], strict=False)), nodes
+    return sum(weight(u, v, graph.edges[u, v]) for u, v in pairwise(nodes)), nodes
 
 
 def along(graph: nx.DiGraph, nodes: Sequence[str], fraction: float) -> tuple[float, float]:
     """The point a given fraction of the way along a route of nodes, by length."""
     points = [(float(graph.nodes[n]["lon"]), float(graph.nodes[n]["lat"])) for n in nodes]
     steps = [float(graph.edges[u, v].get("length_m", 0.0)) if graph.has_edge(u, v) else 0.0
-             for u, v in zip(nodes, nodes[1:], strict=False)]  # fmt: skip
+             for u, v in pairwise(nodes)]  # fmt: skip
     total = sum(steps)
     if total <= 0 or len(points) < 2:
         return points[-1] if fraction >= 1 else points[0]
     goal = max(0.0, min(1.0, fraction)) * total
-    for (a, b), step in zip(zip(points, points[1:], strict=False), steps, strict=False):
+    for (a, b), step in zip(pairwise(points), steps, strict=False):
         if goal <= step and step > 0:
             f = goal / step
             return (a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]))
@@ -162,7 +163,7 @@ def escort_status(plan: Plan, graph: nx.DiGraph, t_s: float, *, portals: dict[st
         last = max(started, key=lambda a: a.at_s)
         start, end = _ends(last, portals)
         length = sum(float(graph.edges[u, v].get("length_m", 0.0))
-                     for u, v in zip(*_pair(travel_s(graph, start, end)[1]), strict=False))  # fmt: skip
+                     for u, v in pairwise(travel_s(graph, start, end)[1]))  # fmt: skip
         crossing = length / speed_mps
         set_up, through = last.at_s + setup_s, last.at_s + setup_s + crossing
         if t_s < set_up:
@@ -177,10 +178,6 @@ def escort_status(plan: Plan, graph: nx.DiGraph, t_s: float, *, portals: dict[st
             out.append(Status("escort", team, "escorted", end, *_at(graph, end), last.max_riders, None,
                               from_s=through))  # fmt: skip
     return out
-
-
-def _pair(nodes: list[str]) -> tuple[list[str], list[str]]:
-    return nodes, nodes[1:]
 
 
 def _ends(batch: EscortBatch, portals: dict[str, tuple[str, str]]) -> tuple[str, str]:
@@ -235,4 +232,5 @@ def map_rows(found: Sequence[Status], *, names: dict[str, str], clock: Clock, la
     return tuple(out)
 
 
-__all__ = ["Status", "board_rows", "map_rows", "along", "bus_status", "escort_status", "staff_status", "statuses", "travel_s"]
+__all__ = ["Status", "along", "board_rows", "bus_status", "escort_status", "map_rows", "staff_status", "statuses",
+           "travel_s"]

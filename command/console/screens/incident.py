@@ -58,9 +58,9 @@ def render(actor: Actor) -> None:
     st.caption(tr("incident.map_at", time=words.incident_clock(clock, minute * 60, language)))
     values, top = views.node_values(shown, minute)
     graph = scenario_graph(scenario)
-    names = views.place_names(scenario, language)
+    places = views.place_names(scenario, language)
     found = resources.statuses(scenario, current.plan if current else default_plan(scenario), graph, minute * 60)
-    points = resources.map_rows(found, names=names, clock=clock, lang=language, colours=views.RESOURCE_COLOURS)
+    points = resources.map_rows(found, names=places, clock=clock, lang=language, colours=views.RESOURCE_COLOURS)
     st.pydeck_chart(views.deck(scenario, values, top, metric=metric, words=views_words(language),
                                lang=language, resources=points), height=460)  # fmt: skip
     st.caption(tr("incident.legend_density" if metric == "density" else "incident.legend"))
@@ -73,7 +73,7 @@ def render(actor: Actor) -> None:
 
     st.subheader(tr("incident.resources"))
     st.caption(tr("incident.resources_at", time=words.incident_clock(clock, minute * 60, language)))
-    board = resources.board_rows(found, names=names, clock=clock, lang=language)
+    board = resources.board_rows(found, names=places, clock=clock, lang=language)
     if board:
         st.dataframe(board, hide_index=True, width="stretch")
     else:
