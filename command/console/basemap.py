@@ -23,6 +23,7 @@ import networkx as nx
 import pydeck as pdk
 
 from scenarios.graphs.core import resolve_graph_path
+from scenarios.graphs.geometry import EARTH_RADIUS_M
 from scenarios.graphs.osm import ATTRIBUTION, read_osm, rings_of
 
 #: A road's drawn width (metres on the ground) and colour by its `highway=*` class; the rest are minor roads.
@@ -44,7 +45,7 @@ MODE_STYLE: dict[str, tuple[float, list[int]]] = {
 WALK_STYLE = (4.0, [205, 200, 190, 220])
 #: The round lengths a scale bar may show, metres.
 SCALE_STEPS = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000)
-METRES_PER_DEGREE = 111_320.0  # along a meridian, and along the equator per degree of longitude
+METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180  # along a meridian, and along the equator per degree of longitude
 
 _WATER_TAGS = {("natural", "water"), ("waterway", "riverbank"), ("landuse", "reservoir"), ("landuse", "basin")}
 _GREEN_TAGS = {("leisure", "park"), ("landuse", "grass"), ("leisure", "garden"), ("landuse", "forest")}
@@ -80,6 +81,16 @@ def osm_file(graph_ref: str) -> Path | None:
     return path if path.suffix.lower() == ".osm" else None
 
 
+def road_style(highway: str) -> tuple[float, list[int]]:
+    """A `highway=*` class's drawn width (m) and colour: a link road (`primary_link`) in its road's colour, at
+    0.6 of its width; a footway, path or steps thin; any other class a minor road."""
+    if highway in _WALK_CLASSES:
+        return FOOTWAY
+    base, _, link = highway.partition("_link")
+    width, colour = ROAD_STYLE.get(base if highway.endswith("_link") else highway, MINOR_ROAD)
+    return (0.6 * width, colour) if highway.endswith("_link") and not link else (width, colour)
+
+
 def _road_name(tags: dict[str, str], lang: str) -> str:
     zh = tags.get("name:zh", "") or tags.get("name", "")
     en = tags.get("name:en", "") or tags.get("name", "")
@@ -112,7 +123,7 @@ def osm_base(path: str, lang: str) -> BaseMap:
             continue
         if highway is None:
             continue
-        width, colour = FOOTWAY if highway in _WALK_CLASSES else ROAD_STYLE.get(highway, MINOR_ROAD)
+        width, colour = road_style(highway)
         name = _road_name(tags, lang)
         roads.append({"path": [list(c) for c in coords], "width": width, "colour": colour,
                       "tip": f"{name}\n{highway}".strip(), "what": highway})  # fmt: skip
@@ -205,12 +216,10 @@ def scale_length_m(span_m: float) -> int:
 
 def scale_bar(west: float, south: float, east: float, north: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """A scale bar at the lower left of a framed box (degrees): the bar's path and its label."""
-    lat = (south + north) / 2
-    per_lon = METRES_PER_DEGREE * math.cos(math.radians(lat))
-    span_m = (east - west) * per_lon
-    length = scale_length_m(span_m)
     x0 = west + 0.04 * (east - west)
     y0 = south + 0.05 * (north - south)
+    per_lon = METRES_PER_DEGREE * math.cos(math.radians(y0))  # metres per degree of longitude where the bar lies
+    length = scale_length_m((east - west) * per_lon)
     x1 = x0 + length / per_lon
     text = f"{length / 1000:g} km" if length >= 1000 else f"{length} m"
     return ({"path": [[x0, y0], [x1, y0]], "length_m": length},
@@ -224,7 +233,8 @@ def layers(base: BaseMap) -> list[pdk.Layer]:
         out.append(pdk.Layer("PolygonLayer", list(base.areas), get_polygon="polygon", get_fill_color="colour",
                              stroked=False, pickable=False))  # fmt: skip
     out.append(pdk.Layer("PathLayer", list(base.roads), get_path="path", get_color="colour", get_width="width",
-                         width_units="meters", width_min_pixels=1, cap_rounded=True, joint_rounded=True,
+                         width_units=pdk.types.String("meters"), width_min_pixels=1, cap_rounded=True,
+                         joint_rounded=True,
                          pickable=True))  # fmt: skip
     return out
 
@@ -235,14 +245,16 @@ def labels_on_top(base: BaseMap, bar: tuple[dict[str, Any], dict[str, Any]]) -> 
     path, label = bar
     return [
         pdk.Layer("TextLayer", list(base.labels), get_position="position", get_text="text", get_size="size",
-                  get_color=[60, 60, 70, 255], character_set="auto", font_family="sans-serif",
+                  get_color=[60, 60, 70, 255], character_set=pdk.types.String("auto"),
+                  font_family=pdk.types.String("sans-serif"),
                   background=True, get_background_color=[255, 255, 255, 170], pickable=False),
         pdk.Layer("PathLayer", [path], get_path="path", get_color=[30, 30, 30, 255], get_width=4,
-                  width_units="pixels", pickable=False),
+                  width_units=pdk.types.String("pixels"), pickable=False),
         pdk.Layer("TextLayer", [label], get_position="position", get_text="text", get_size="size",
-                  get_color=[30, 30, 30, 255], character_set="auto", font_family="sans-serif", pickable=False),
+                  get_color=[30, 30, 30, 255], character_set=pdk.types.String("auto"),
+                  font_family=pdk.types.String("sans-serif"), pickable=False),
     ]  # fmt: skip
 
 
-__all__ = ["BaseMap", "graph_base", "labels_on_top", "layers", "osm_base", "osm_file", "scale_bar",
+__all__ = ["BaseMap", "graph_base", "labels_on_top", "layers", "osm_base", "osm_file", "road_style", "scale_bar",
            "scale_length_m"]  # fmt: skip
