@@ -13,6 +13,7 @@ stays true however far the map is zoomed (it grows and shrinks with the ground i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -49,6 +50,10 @@ METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180  # along a meridian, and alon
 
 _WATER_TAGS = {("natural", "water"), ("waterway", "riverbank"), ("landuse", "reservoir"), ("landuse", "basin")}
 _GREEN_TAGS = {("leisure", "park"), ("landuse", "grass"), ("leisure", "garden"), ("landuse", "forest")}
+#: How much a road class counts, against its length, in choosing which names to show when they crowd each other.
+_LABEL_WEIGHT = {"motorway": 4.0, "trunk": 4.0, "primary": 3.0, "secondary": 2.0, "tertiary": 1.5}
+#: Node kinds the graph base never labels (a junction's name is its two roads': the edges' tooltips say it).
+_UNLABELLED = {"junction"}
 _WALK_CLASSES = {"footway", "path", "pedestrian", "steps", "cycleway"}
 
 
@@ -128,9 +133,9 @@ def osm_base(path: str, lang: str) -> BaseMap:
         roads.append({"path": [list(c) for c in coords], "width": width, "colour": colour,
                       "tip": f"{name}\n{highway}".strip(), "what": highway})  # fmt: skip
         if name:
-            length = _length_m(coords)
-            if length > longest.get(name, (0.0, (0.0, 0.0)))[0]:
-                longest[name] = (length, _middle(coords))
+            weight = _LABEL_WEIGHT.get(highway.removesuffix("_link"), 1.0) * _length_m(coords)
+            if weight > longest.get(name, (0.0, (0.0, 0.0)))[0]:
+                longest[name] = (weight, _middle(coords))
     for outer, tags in data.relations.values():
         area = _area_kind(tags)
         if area is None:
@@ -141,7 +146,8 @@ def osm_base(path: str, lang: str) -> BaseMap:
             if len(coords) >= 4:
                 areas.append({"polygon": [list(c) for c in coords], "what": area, "colour": _AREA_COLOUR[area],
                               "tip": tags.get("name", "")})  # fmt: skip
-    labels = tuple({"position": list(at), "text": name, "size": 12} for name, (_, at) in sorted(longest.items()))
+    labels = tuple({"position": list(at), "text": name, "size": 12, "rank": -weight}
+                   for name, (weight, at) in sorted(longest.items()))  # fmt: skip
     # Buildings over green over water, so that the smaller things are drawn last and seen.
     order = {"water": 0, "green": 1, "building": 2}
     areas.sort(key=lambda a: order[a["what"]])
@@ -185,7 +191,8 @@ def _middle(coords: list[tuple[float, float]]) -> tuple[float, float]:
 
 def graph_base(graph: nx.DiGraph, words: dict[str, str], lang: str = "en") -> BaseMap:
     """The base map drawn from the city graph itself: each edge (one per pair of nodes) by its mode, a label for
-    every named node (its `name_zh` in Chinese where it has one), and the graph's own attribution if it has one."""
+    every named place but junctions (its `name_zh` in Chinese where it has one; larger places first when labels
+    crowd), and the graph's own attribution if it has one."""
     roads = []
     seen: set[frozenset[str]] = set()
     for u, v, data in graph.edges(data=True):
@@ -202,10 +209,25 @@ def graph_base(graph: nx.DiGraph, words: dict[str, str], lang: str = "en") -> Ba
         detail = words.get(mode, mode) + (f" · {float(length):,.0f} m" if length is not None else "")
         roads.append({"path": [list(c) for c in coords], "width": width, "colour": colour,
                       "tip": f"{name}\n{detail}".strip(), "what": mode})  # fmt: skip
-    labels = tuple({"position": [d["lon"], d["lat"]], "size": 12,
+    labels = tuple({"position": [d["lon"], d["lat"]], "size": 12, "rank": -float(d.get("area_m2") or 0.0),
                     "text": str((lang == "zh" and d.get("name_zh")) or d["name"])}
-                   for _, d in graph.nodes(data=True) if d.get("name"))  # fmt: skip
+                   for _, d in graph.nodes(data=True)
+                   if d.get("name") and d.get("kind") not in _UNLABELLED)  # fmt: skip
     return BaseMap("graph", tuple(roads), (), labels, str(graph.graph.get("attribution", "")))
+
+
+def declutter(labels: Sequence[dict[str, Any]], *, zoom: float, latitude: float) -> list[dict[str, Any]]:
+    """The labels that can be read at `zoom`: in order of rank (lowest first), each kept unless its box (13 px a
+    character, 18 px high, centred on its point) overlaps one already kept. At closer zooms more fit."""
+    per_px = 360.0 / (512.0 * 2**zoom)  # degrees of longitude per pixel (Web Mercator, 512 px tiles)
+    per_px_lat = per_px * math.cos(math.radians(latitude))
+    kept: list[tuple[float, float, float, dict[str, Any]]] = []
+    for label in sorted(labels, key=lambda a: (a.get("rank", 0.0), a["text"])):
+        x, y = label["position"]
+        half_w = (13 * len(label["text"]) + 8) / 2 * per_px
+        if all(abs(x - kx) >= half_w + kw or abs(y - ky) >= 18 * per_px_lat for kx, ky, kw, _ in kept):
+            kept.append((x, y, half_w, label))
+    return [k[3] for k in kept]
 
 
 def scale_length_m(span_m: float) -> int:
@@ -239,12 +261,12 @@ def layers(base: BaseMap) -> list[pdk.Layer]:
     return out
 
 
-def labels_on_top(base: BaseMap, bar: tuple[dict[str, Any], dict[str, Any]]) -> list[pdk.Layer]:
+def labels_on_top(labels: Sequence[dict[str, Any]], bar: tuple[dict[str, Any], dict[str, Any]]) -> list[pdk.Layer]:
     """The labels and the scale bar, drawn over everything else. Labels use the characters they hold (`auto`:
     Chinese names need it), rendered by the browser's own fonts: nothing is fetched."""
     path, label = bar
     return [
-        pdk.Layer("TextLayer", list(base.labels), get_position="position", get_text="text", get_size="size",
+        pdk.Layer("TextLayer", list(labels), get_position="position", get_text="text", get_size="size",
                   get_color=[60, 60, 70, 255], character_set=pdk.types.String("auto"),
                   font_family=pdk.types.String("sans-serif"),
                   background=True, get_background_color=[255, 255, 255, 170], pickable=False),
@@ -256,5 +278,5 @@ def labels_on_top(base: BaseMap, bar: tuple[dict[str, Any], dict[str, Any]]) -> 
     ]  # fmt: skip
 
 
-__all__ = ["BaseMap", "graph_base", "labels_on_top", "layers", "osm_base", "osm_file", "road_style", "scale_bar",
-           "scale_length_m"]  # fmt: skip
+__all__ = ["BaseMap", "declutter", "graph_base", "labels_on_top", "layers", "osm_base", "osm_file", "road_style",
+           "scale_bar", "scale_length_m"]  # fmt: skip

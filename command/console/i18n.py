@@ -84,7 +84,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "incident.roster": ("人员名单", "Roster"),
     "incident.masked": ("姓名与电话已脱敏", "Names and phone numbers masked"),
     # the map's base, legend and the resource status board
-    "incident.legend_map": ("图例：🔵 队伍　🟠 公交车组　🟣 护送队　⚪ 地点；底图道路越宽等级越高，🟦 水体，🟫 建筑；左下角为比例尺；悬停查看名称与数值", "Legend: 🔵 team　🟠 bus group　🟣 escort team　⚪ place; wider roads are higher classes, 🟦 water, 🟫 buildings; scale bar at the lower left; hover for names and values"),
+    "incident.legend_map": ("图例：蓝色白边圆点为队伍，橙色为公交车组，紫色为护送队，灰点为地点；道路越宽等级越高，浅蓝为水体，浅褐为建筑；左下角为比例尺；悬停查看名称与数值", "Legend: blue dots ringed white are teams, orange bus groups, purple escort teams, grey places; wider roads are higher classes, light blue water, light brown buildings; scale bar at the lower left; hover for names and values"),
     "incident.base_graph": ("底图：本场景路网（无 OpenStreetMap 数据）", "Base: the scenario's own network (no OpenStreetMap data)"),
     "incident.resources": ("资源状态", "Resource status"),
     "incident.resources_at": ("依据生效方案（无方案时为默认方案），地图时刻：{time}", "From the plan in effect (the default plan when none), at the map's time: {time}"),
