@@ -169,7 +169,7 @@ def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: st
     if resources:
         layers.append(pdk.Layer("ScatterplotLayer", list(resources), get_position=["lon", "lat"],
                                 get_fill_color="colour", get_line_color=[255, 255, 255, 255], stroked=True,
-                                line_width_min_pixels=2, get_radius=12, radius_min_pixels=6, radius_max_pixels=14,
+                                line_width_min_pixels=2, get_radius=12, radius_min_pixels=8, radius_max_pixels=16,
                                 pickable=True))  # fmt: skip
     layers += basemap.labels_on_top(basemap.declutter(base.labels, zoom=zoom, latitude=centre[1]), bar)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
