@@ -13,6 +13,7 @@ Pages are reached the way a board row's button reaches them: by setting `yiwang_
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -715,7 +716,8 @@ def test_the_map_asks_for_no_base_map_and_every_tooltip_field_is_filled(name: st
         if layer.get("pickable"):
             for obj in layer["data"]:
                 assert all(str(obj.get(f, "")).strip() for f in fields), (layer["@@type"], obj)
-    tips = [obj["tip"] for layer in spec["layers"] for obj in layer["data"] if layer["@@type"] == "PathLayer"]
+    tips = [obj["tip"] for layer in spec["layers"] for obj in layer["data"]
+            if layer["@@type"] == "PathLayer" and layer.get("pickable")]
     assert any("道路" in tip for tip in tips)
 
 
@@ -1107,3 +1109,254 @@ def test_an_advance_reads_in_words() -> None:
     assert advance_text(report, clock, "zh") == ("已推进：10-31 18:05 → 10-31 19:06（越过阈值：等待超过上限）；"
                                                  "期间事件：大巴发车 3；需要重新规划")  # fmt: skip
     assert advance_text(report, clock, "en").startswith("Advanced 10-31 18:05 -> 10-31 19:06 (threshold crossed: ")
+
+
+# ------------------------------------------------------------------------------------------ 14. a map to read
+
+
+TINY_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" copyright="OpenStreetMap and contributors">
+ <node id="1" lat="31.2300" lon="121.4700"/><node id="2" lat="31.2300" lon="121.4710"/>
+ <node id="3" lat="31.2310" lon="121.4710"/><node id="4" lat="31.2310" lon="121.4700"/>
+ <node id="5" lat="31.2320" lon="121.4700"/><node id="6" lat="31.2320" lon="121.4720"/>
+ <node id="7" lat="31.2330" lon="121.4720"/><node id="8" lat="31.2330" lon="121.4700"/>
+ <node id="9" lat="31.2340" lon="121.4700"/><node id="10" lat="31.2340" lon="121.4730"/>
+ <way id="100"><nd ref="9"/><nd ref="10"/><tag k="highway" v="trunk"/><tag k="name" v="延安高架路"/>
+  <tag k="name:en" v="Yan'an Elevated Road"/></way>
+ <way id="101"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/><tag k="name" v="丽水路"/></way>
+ <way id="102"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/><tag k="building" v="yes"/></way>
+ <way id="103"><nd ref="5"/><nd ref="6"/><nd ref="7"/></way>
+ <way id="104"><nd ref="7"/><nd ref="8"/><nd ref="5"/></way>
+ <relation id="200"><member type="way" ref="103" role="outer"/><member type="way" ref="104" role="outer"/>
+  <tag k="type" v="multipolygon"/><tag k="natural" v="water"/></relation>
+ <way id="105"><nd ref="4"/><nd ref="8"/><tag k="waterway" v="canal"/></way>
+</osm>
+"""
+
+
+def test_the_osm_base_draws_roads_by_class_water_buildings_and_one_label_per_road(tmp_path: Path) -> None:
+    """An extract's roads are drawn by class (a trunk road wider than a residential street), its building and its
+    water (a closed way, a multipolygon of two ways, a canal) as such, with one label per named road in the
+    language asked for (a name:en in English) and the OSM attribution."""
+    from command.console import basemap
+
+    path = tmp_path / "tiny.osm"
+    path.write_text(TINY_OSM, encoding="utf-8")
+    zh = basemap.osm_base(str(path), "zh")
+    assert zh.counts() == {"roads": 3, "water": 1, "buildings": 1, "green": 0, "labels": 2}
+    widths = {r["tip"].splitlines()[0]: r["width"] for r in zh.roads if r["what"] != "water"}
+    assert widths == {"延安高架路": 14.0, "丽水路": 6.0}
+    assert [r["what"] for r in zh.roads].count("water") == 1  # the canal, a line of water
+    assert sorted(label["text"] for label in zh.labels) == ["丽水路", "延安高架路"]
+    assert sorted(label["text"] for label in basemap.osm_base(str(path), "en").labels) == ["Yan'an Elevated Road",
+                                                                                            "丽水路"]  # fmt: skip
+    # The label sits halfway along its road: 121.4700 to 121.4730 at 31.2340.
+    trunk = next(label for label in zh.labels if label["text"] == "延安高架路")
+    assert trunk["position"] == pytest.approx([121.4715, 31.2340])
+    assert "OpenStreetMap" in zh.attribution
+    water = next(a for a in zh.areas if a["what"] == "water")
+    # Nodes 5 6 7, then 8 and back to 5: the relation's two ways joined into one closed ring.
+    assert water["polygon"] == [[121.47, 31.232], [121.472, 31.232], [121.472, 31.233], [121.47, 31.233],
+                                [121.47, 31.232]]  # fmt: skip
+
+
+def test_the_built_in_extract_is_drawn_whole() -> None:
+    """The shipped extract's base holds every way tagged highway=* (counted here by a plain XML read) and one label
+    for every distinct road name."""
+    import xml.etree.ElementTree as ET
+
+    from command.console import basemap
+
+    path = basemap.osm_file("huangpu_central")
+    assert path is not None and path.name == "huangpu_central.osm"
+    assert basemap.osm_file("bund") is None  # a GeoJSON graph has no extract behind it
+    roads, names = 0, set()
+    for way in ET.parse(path).getroot().iter("way"):
+        tags = {t.get("k"): t.get("v") for t in way.iter("tag")}
+        if "highway" in tags:
+            roads += 1
+            if tags.get("name"):
+                names.add(tags["name"])
+    base = basemap.osm_base(str(path), "zh")
+    assert (len(base.roads), len(base.labels)) == (roads, len(names))
+    assert roads == 796  # SOURCE.txt: 796 ways
+
+
+@pytest.mark.parametrize(("span_m", "length"), [(10.0, 20), (999.0, 100), (1000.0, 200), (2499.0, 200),
+                                                 (2500.0, 500), (60_000.0, 10_000)])  # fmt: skip
+def test_the_scale_bar_is_the_longest_round_length_within_a_fifth_of_the_span(span_m: float, length: int) -> None:
+    """The scale bar's length is the longest of 20, 50, 100, 200, 500 m, 1, 2, 5, 10 ... km no more than a fifth of
+    the framed span (20 m when even that is too long)."""
+    from command.console import basemap
+
+    assert basemap.scale_length_m(span_m) == length
+
+
+def test_the_scale_bar_measures_its_length_on_the_ground() -> None:
+    """The bar drawn at the Bund's latitude is as long on the ground (great-circle distance) as its label says."""
+    from command.console import basemap
+    from scenarios.graphs.geometry import haversine_m
+
+    path, label = basemap.scale_bar(121.47, 31.22, 121.50, 31.25)  # about 2.85 km wide: a 500 m bar
+    (x0, y0), (x1, y1) = path["path"]
+    assert label["text"] == "500 m" and path["length_m"] == 500
+    assert haversine_m(x0, y0, x1, y1) == pytest.approx(500, rel=1e-4)
+
+
+def test_a_scenario_on_the_osm_extract_is_drawn_on_it_offline(tmp_path: Path) -> None:
+    """A scenario on the shipped extract (the mass-testing one of docs/own-event.md) is drawn on the extract's roads,
+    with road names as labels in Chinese characters, a scale bar, no provider, no address and every pickable object
+    with its tooltip; the built-in Bund scenario is drawn on its own graph's edges."""
+    from command.console import basemap
+    from scenarios import load_scenario
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "own-event.md").read_text(encoding="utf-8")
+    text = next(b for b in re.findall(r"^```yaml\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
+                if b.startswith("# file: block_testing.yaml"))  # fmt: skip
+    (tmp_path / "block_testing.yaml").write_text(text, encoding="utf-8")
+    scenario = load_scenario(tmp_path / "block_testing.yaml")
+    spec = json.loads(views.deck(scenario, {}, 0.0, lang="zh").to_json())
+    assert "mapProvider" not in spec and "http" not in json.dumps(spec)
+    roads = next(layer for layer in spec["layers"] if layer["@@type"] == "PathLayer" and layer.get("pickable"))
+    assert len(roads["data"]) == len(basemap.osm_base(str(basemap.osm_file("huangpu_central")), "zh").roads)
+    texts = [obj["text"] for layer in spec["layers"] if layer["@@type"] == "TextLayer" for obj in layer["data"]]
+    assert "中山东一路" in texts and any(t.endswith(" m") or t.endswith(" km") for t in texts)
+    # Plain strings, not "@@=" expressions (pydeck's default for a string), which deck.gl would evaluate.
+    assert all(layer.get("characterSet") == "auto" for layer in spec["layers"] if layer["@@type"] == "TextLayer")
+    assert roads["widthUnits"] == "meters"
+    for layer in spec["layers"]:
+        if layer.get("pickable"):
+            assert all(str(obj.get("tip", "")).strip() for obj in layer["data"]), layer["@@type"]
+    bund = json.loads(views.deck(load_scenario("bund_new_year_2014"), {}, 0.0, lang="zh").to_json())
+    bund_texts = [o["text"] for layer in bund["layers"] if layer["@@type"] == "TextLayer" for o in layer["data"]]
+    assert "陈毅广场" in bund_texts  # the graph's own places, by their Chinese names
+
+
+def _line_graph():  # type: ignore[no-untyped-def]
+    """A -100 m- B -200 m- C at 10 m/s, both ways; P -556 m- Q, a tunnel."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for node, lon in (("A", 121.0), ("B", 121.001), ("C", 121.003), ("P", 121.01), ("Q", 121.016)):
+        graph.add_node(node, lon=lon, lat=31.0, name=f"place {node}")
+    for u, v, length in (("A", "B", 100.0), ("B", "C", 200.0), ("P", "Q", 556.0)):
+        graph.add_edge(u, v, length_m=length, free_speed_mps=10.0)
+        graph.add_edge(v, u, length_m=length, free_speed_mps=10.0)
+    return graph
+
+
+def test_a_bus_is_placed_along_its_route_by_the_time_travelled() -> None:
+    """A bus leaving A for C at 100 s (300 m at 10 m/s: 30 s) waits at A before, is 150 m along (a quarter of the
+    way from B to C) at 115 s, on its way until 130 s, and has arrived at C after."""
+    from command.console import resources
+    from scenarios.plan import DispatchBus, Plan, PlanMeta
+
+    graph = _line_graph()
+    plan = Plan.build(PlanMeta(scenario="line"), [DispatchBus(at_s=100, origin="A", to="C", count=2)])
+    (before,) = resources.bus_status(plan, graph, 50)
+    assert (before.doing, before.node, before.until_s, before.to) == ("waiting", "A", 100, "C")
+    (moving,) = resources.bus_status(plan, graph, 115)
+    assert (moving.doing, moving.until_s, moving.count) == ("en_route", 130, 2)
+    assert (moving.lon, moving.lat) == pytest.approx((121.001 + 0.25 * 0.002, 31.0))
+    (after,) = resources.bus_status(plan, graph, 131)
+    assert (after.doing, after.node, after.lon) == ("arrived", "C", 121.003)
+
+
+def test_a_teams_posts_add_up_per_place_until_the_last_leaves() -> None:
+    """Two waves of one pool at one place are one row of their sum, until the later end (none: to the end of the
+    plan); a pool whose post has not started is waiting for it; one whose posts all ended is idle."""
+    from command.console import resources
+    from scenarios.plan import AssignStaff, Plan, PlanMeta
+
+    graph = _line_graph()
+    plan = Plan.build(PlanMeta(scenario="line"), [
+        AssignStaff(at_s=0, pool="east", to="B", count=3, until_s=500),
+        AssignStaff(at_s=100, pool="east", to="B", count=4, wave=1),
+        AssignStaff(at_s=900, pool="west", to="C", count=5),
+        AssignStaff(at_s=0, pool="north", to="A", count=1, until_s=60)])  # fmt: skip
+    rows = {(s.name, s.doing): s for s in resources.staff_status(plan, graph, 200)}
+    assert sorted(rows) == [("east", "post"), ("north", "idle"), ("west", "waiting")]
+    assert (rows["east", "post"].count, rows["east", "post"].until_s) == (7, None)
+    assert (rows["west", "waiting"].to, rows["west", "waiting"].until_s) == ("C", 900)
+    later = resources.staff_status(plan, graph, 600)
+    assert [(s.name, s.count) for s in later if s.doing == "post"] == [("east", 4)]
+
+
+def test_an_escort_team_sets_up_crosses_at_its_pace_and_waits_at_the_far_portal() -> None:
+    """A batch from P at 1000 s with 120 s to set up and 556 m at 5.56 m/s (100 s): at P setting up until 1120 s,
+    halfway through the tunnel at 1170 s, at Q after 1220 s; the other direction starts from Q."""
+    from command.console import resources
+    from scenarios.plan import EscortBatch, Plan, PlanMeta
+
+    graph = _line_graph()
+    plan = Plan.build(PlanMeta(scenario="line"), [
+        EscortBatch(at_s=1000, tunnel="t", direction="ab", team="e1", max_riders=150),
+        EscortBatch(at_s=1000, tunnel="t", direction="ba", team="e2", max_riders=150)])  # fmt: skip
+
+    def at(t_s: float) -> dict[str, resources.Status]:
+        found = resources.escort_status(plan, graph, t_s, portals={"t": ("P", "Q")}, speed_mps=5.56, setup_s=120)
+        return {s.name: s for s in found}
+
+    assert (at(900)["e1"].doing, at(900)["e1"].node, at(900)["e2"].node) == ("waiting", "P", "Q")
+    assert (at(1050)["e1"].doing, at(1050)["e1"].until_s) == ("setup", 1120)
+    halfway = at(1170)
+    assert halfway["e1"].doing == "escorting" and halfway["e1"].until_s == pytest.approx(1220)
+    assert halfway["e1"].lon == pytest.approx(121.013) and halfway["e2"].lon == pytest.approx(121.013)
+    assert (at(1300)["e1"].doing, at(1300)["e1"].node, at(1300)["e2"].node) == ("escorted", "Q", "P")
+
+
+def test_the_board_rows_say_where_what_and_until_in_each_language() -> None:
+    """The status board names the kind, the team, its place's name, what it does with how many, and the local clock
+    time it does so until; a bus on its way says from where to where."""
+    from command.console import resources
+    from scenarios.plan import DispatchBus, Plan, PlanMeta
+    from scenarios.schema import Clock
+
+    graph = _line_graph()
+    clock = Clock.model_validate({"start": "2021-10-31T18:00:00", "horizon_s": 3600})
+    names = {n: str(d["name"]) for n, d in graph.nodes(data=True)}
+    plan = Plan.build(PlanMeta(scenario="line"), [DispatchBus(at_s=100, origin="A", to="C", count=2, bus="b1")])
+    found = resources.bus_status(plan, graph, 115)
+    assert resources.board_rows(found, names=names, clock=clock, lang="zh") == [
+        {"类别": "公交车组", "名称": "b1", "位置": "途中：place A → place C", "在做什么": "行驶中，2 辆前往place C",
+         "直至": "10-31 18:02"}]  # fmt: skip
+    (row,) = resources.board_rows(found, names=names, clock=clock, lang="en")
+    assert row["Doing"] == "on the way to place C, 2 bus(es)" and row["Until"] == "10-31 18:02"
+    (point,) = resources.map_rows(found, names=names, clock=clock, lang="zh", colours=views.RESOURCE_COLOURS)
+    assert point["colour"] == views.RESOURCE_COLOURS["bus"] and "b1" in point["tip"] and "18:02" in point["tip"]
+
+
+def test_the_incident_view_shows_the_resource_board_and_the_legend(console: Console) -> None:
+    """The incident view lists each team of the plan at the map's time (the tiny scenario's testers on post at
+    its site), says the legend and that the base is the scenario's own network (it has no OSM data)."""
+    at = goto(signed_in("planner"), "incident")
+    no_exception(at)
+    assert t("incident.resources", "zh") in [s.value for s in at.subheader]
+    captions = [c.value for c in at.caption]
+    assert t("incident.legend_map", "zh") in captions and t("incident.base_graph", "zh") in captions
+    board = next(frame.value for frame in at.dataframe if "在做什么" in frame.value.columns)
+    assert list(board["类别"]) == ["队伍"] and list(board["名称"]) == ["local"]
+    assert board["在做什么"][0].startswith("驻守")
+    assert len(at.get("deck_gl_json_chart")) == 1
+
+
+def test_labels_that_would_overlap_give_way_to_the_more_important() -> None:
+    """Of the built-in extract's road names at the Bund's framing, no two kept labels' boxes overlap, and each left
+    out overlaps one kept that ranks before it (checked pair by pair)."""
+    from command.console import basemap
+
+    base = basemap.osm_base(str(basemap.osm_file("huangpu_central")), "zh")
+    zoom, lat = 15.0, 31.23
+    kept = basemap.declutter(base.labels, zoom=zoom, latitude=lat)
+    per_px = 360.0 / (512.0 * 2**zoom)
+
+    def overlap(a: dict, b: dict) -> bool:  # type: ignore[type-arg]
+        half = (13 * len(a["text"]) + 8 + 13 * len(b["text"]) + 8) / 2 * per_px
+        return (abs(a["position"][0] - b["position"][0]) < half
+                and abs(a["position"][1] - b["position"][1]) < 18 * per_px * math.cos(math.radians(lat)))  # fmt: skip
+
+    assert 10 < len(kept) < len(base.labels)
+    assert not any(overlap(a, b) for i, a in enumerate(kept) for b in kept[i + 1:])
+    for label in base.labels:
+        if label not in kept:
+            assert any(overlap(label, k) and k["rank"] <= label["rank"] for k in kept), label["text"]

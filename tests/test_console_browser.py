@@ -418,7 +418,7 @@ def test_admin_sees_audit_chain_intact(page: Page, shot: Shots) -> None:
 def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot: Shots, demo: Demo) -> None:
     """The Bund police chief reviews an optimised plan for New Year's Eve 2014 (its first hour): the crowd KPIs,
     metering, one-way stairs and staff posts are shown; approved, the map colours its densities by level of
-    service."""
+    service, with its legend and the resource status board beneath."""
     from playwright.sync_api import expect
 
     store = Store(demo.url)
@@ -447,6 +447,11 @@ def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot
     open_page(page, "事件态势", ready="态势图")
     expect(page.get_by_text("人群密度服务水平", exact=False).first).to_be_visible()
     expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
+    # The legend, the resource status board with the plan's police teams, all drawn without a request elsewhere
+    # (the page fixture fails the test on any).
+    expect(page.get_by_text("图例：", exact=False).first).to_be_visible()
+    expect(page.get_by_role("heading", name="资源状态")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     shot(page, "map")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pydeck as pdk
 import streamlit as st
 
+from command.console import basemap
 from command.kinds import kind_of, simulate
 from scenarios import Plan, Scenario, scenario_graph
 from scenarios.defaults import default_plan
@@ -115,34 +116,37 @@ def node_values(view: SimView, minute: float) -> tuple[dict[str, float], float]:
 TOOLTIP = {"text": "{tip}"}
 
 
+#: The colour each kind of resource is drawn in on the map, and shown in the legend.
+RESOURCE_COLOURS: dict[str, list[int]] = {"team": [30, 100, 210, 240], "bus": [245, 140, 0, 240],
+                                          "escort": [140, 60, 190, 240]}  # fmt: skip
+
+
 def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: str | None = None,
-         words: dict[str, str] | None = None, lang: str = "en") -> pdk.Deck:
-    """The city graph as its own base map (no tiles, no base map fetched from anywhere): edges as paths, nodes
-    coloured by state (densities by level of service on a fixed scale; counts relative to the run's maximum).
+         words: dict[str, str] | None = None, lang: str = "en", resources: tuple[dict[str, Any], ...] = ()) -> pdk.Deck:
+    """The incident's map, drawn on this machine (no tiles, no base map fetched from anywhere): the base layer
+    (`command.console.basemap`: the OpenStreetMap extract the graph was read from, else the graph's own edges),
+    nodes coloured by state (densities by level of service on a fixed scale; counts relative to the run's maximum),
+    the resources where they are (`resources`: rows with lon, lat, what and tip, from `resource_rows`), then labels
+    and a scale bar on top.
 
     `words` translates the tooltip's terms (edge modes and node kinds; a term not in it is shown as is), `lang`
-    says the values' units.
+    says the values' units and the labels' language.
     `map_provider=None` with pydeck's own default style is what asks Streamlit for no base map at all
     (`map_style=None` would make Streamlit fall back to its default style, fetched from a CDN)."""
     words = words or {}
     graph = scenario_graph(scenario)
-    paths = []
-    for u, v, data in graph.edges(data=True):
-        coords = data.get("geometry") or ((graph.nodes[u]["lon"], graph.nodes[u]["lat"]),
-                                          (graph.nodes[v]["lon"], graph.nodes[v]["lat"]))  # fmt: skip
-        name = data.get("name") or f"{graph.nodes[u].get('name', u)} – {graph.nodes[v].get('name', v)}"
-        mode = str(data.get("mode", ""))
-        length = data.get("length_m")
-        detail = words.get(mode, mode) + (f" · {float(length):,.0f} m" if length is not None else "")
-        paths.append({"path": [list(c) for c in coords], "tip": f"{name}\n{detail}".strip()})
+    osm = basemap.osm_file(scenario.graph)
+    base = basemap.osm_base(str(osm), lang) if osm is not None else basemap.graph_base(graph, words, lang)
     points = []
     for node, data in graph.nodes(data=True):
         value = values.get(node)
         kind = str(data.get("kind", ""))
+        if osm is not None and value is None and not data.get("name") and kind == "junction":
+            continue  # the extract's own road junctions: the base layer draws their roads
         shown = "" if value is None else f" · {_label(value, metric, lang)}"
         points.append({
             "lon": data["lon"], "lat": data["lat"], "node": node,
-            "tip": f"{data.get('name', node)} ({node})\n{words.get(kind, kind)}{shown}",
+            "tip": f"{local_name(data, lang) or node} ({node})\n{words.get(kind, kind)}{shown}",
             "radius": 8 if value is None else 14 + 60 * (0 if top <= 0 else value / top),
             "colour": [150, 150, 160, 160] if value is None else (
                 density_level(value)[1] if metric == "density" else _colour(value, top)),
@@ -153,13 +157,21 @@ def deck(scenario: Scenario, values: dict[str, float], top: float, *, metric: st
     lats = [p["lat"] for p in focus]
     span = max(max(lons) - min(lons), max(lats) - min(lats), 2e-3) * 1.3
     zoom = max(8.0, min(17.0, math.log2(400 / span)))  # the framed span fits the map's height (460 px)
-    view = pdk.ViewState(longitude=(min(lons) + max(lons)) / 2, latitude=(min(lats) + max(lats)) / 2, zoom=zoom)
+    centre = ((min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2)
+    view = pdk.ViewState(longitude=centre[0], latitude=centre[1], zoom=zoom)
+    half = span / 2
+    bar = basemap.scale_bar(centre[0] - half, centre[1] - half / 1.6, centre[0] + half, centre[1] + half / 1.6)
     layers = [
-        pdk.Layer("PathLayer", paths, get_path="path", get_color=[120, 120, 130, 140], width_min_pixels=1,
-                  get_width=3, pickable=True),
+        *basemap.layers(base),
         pdk.Layer("ScatterplotLayer", points, get_position=["lon", "lat"], get_fill_color="colour",
                   get_radius="radius", radius_min_pixels=2, radius_max_pixels=30, pickable=True),
     ]  # fmt: skip
+    if resources:
+        layers.append(pdk.Layer("ScatterplotLayer", list(resources), get_position=["lon", "lat"],
+                                get_fill_color="colour", get_line_color=[255, 255, 255, 255], stroked=True,
+                                line_width_min_pixels=2, get_radius=12, radius_min_pixels=8, radius_max_pixels=16,
+                                pickable=True))  # fmt: skip
+    layers += basemap.labels_on_top(basemap.declutter(base.labels, zoom=zoom, latitude=centre[1]), bar)
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
 
 
@@ -358,10 +370,16 @@ def most_on_post(posts: list[AssignStaff]) -> dict[str, int]:
     return most
 
 
-def place_names(scenario: Scenario) -> dict[str, str]:
-    """Node id -> its readable name in the scenario's graph (nodes without a name are left out)."""
+def place_names(scenario: Scenario, lang: str = "en") -> dict[str, str]:
+    """Node id -> its readable name in the scenario's graph (nodes without a name are left out); in Chinese its
+    `name_zh` where the graph has one."""
     graph = scenario_graph(scenario)
-    return {node: str(data["name"]) for node, data in graph.nodes(data=True) if data.get("name")}
+    return {node: local_name(data, lang) for node, data in graph.nodes(data=True) if data.get("name")}
+
+
+def local_name(data: dict[str, Any], lang: str) -> str:
+    """A node's name in `lang`: `name_zh` in Chinese where there is one, else `name`."""
+    return str((lang == "zh" and data.get("name_zh")) or data.get("name", ""))
 
 
 __all__ = [
@@ -374,6 +392,7 @@ __all__ = [
     "default_series",
     "density_label",
     "kpi_frame",
+    "local_name",
     "meter_spells",
     "most_on_post",
     "node_values",

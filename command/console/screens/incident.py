@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from command import ics
-from command.console import views, words
+from command.console import basemap, resources, views, words
 from command.console.screens.common import choose_incident, flash, kpi_label, live_header, refused
 from command.console.session import actor_for_action, lang, store, tr
 from command.errors import CommandError
@@ -15,6 +15,7 @@ from command.loop import advance
 from command.plans import active_plan
 from command.security import Actor
 from scenarios import ScenarioError, scenario_graph
+from scenarios.defaults import default_plan
 from scenarios.schema import Clock
 
 
@@ -56,12 +57,27 @@ def render(actor: Actor) -> None:
     metric = views.map_metric(shown)
     st.caption(tr("incident.map_at", time=words.incident_clock(clock, minute * 60, language)))
     values, top = views.node_values(shown, minute)
+    graph = scenario_graph(scenario)
+    places = views.place_names(scenario, language)
+    found = resources.statuses(scenario, current.plan if current else default_plan(scenario), graph, minute * 60)
+    points = resources.map_rows(found, names=places, clock=clock, lang=language, colours=views.RESOURCE_COLOURS)
     st.pydeck_chart(views.deck(scenario, values, top, metric=metric, words=views_words(language),
-                               lang=language), height=460)
+                               lang=language, resources=points), height=460)  # fmt: skip
     st.caption(tr("incident.legend_density" if metric == "density" else "incident.legend"))
-    attribution = scenario_graph(scenario).graph.get("attribution", "")
-    if "OpenStreetMap" in attribution:
+    st.caption(tr("incident.legend_map"))
+    attribution = graph.graph.get("attribution", "")
+    if "OpenStreetMap" in attribution or basemap.osm_file(scenario.graph) is not None:
         st.caption(tr("incident.osm"))
+    else:
+        st.caption(tr("incident.base_graph"))
+
+    st.subheader(tr("incident.resources"))
+    st.caption(tr("incident.resources_at", time=words.incident_clock(clock, minute * 60, language)))
+    board = resources.board_rows(found, names=places, clock=clock, lang=language)
+    if board:
+        st.dataframe(board, hide_index=True, width="stretch")
+    else:
+        st.info(tr("incident.resources_none"))
 
     st.subheader(tr("incident.kpis"))
     names = sorted(n for n in base.series if ":" not in n)
