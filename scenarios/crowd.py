@@ -386,7 +386,7 @@ SPEC = KindSpec(
     default_plan=default_plan,
     state=CrowdState,
     kpis=KPIS,
-    injects=frozenset({"message", "delay", "surge", "close_exit", "show"}),
+    injects=frozenset({"message", "delay", "surge", "close_exit", "show", "close_walkway", "one_way"}),
     # A crowd's staff post and an announcement are held for a time: controls, ended or carried on by a re-plan.
     splice=SpliceRules(controls=(AssignStaff, Announce)),
     breach_checks={

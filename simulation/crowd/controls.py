@@ -13,8 +13,9 @@
 - Injects (drills), at their times and before the step due then: each fires if its condition holds on the state
   (`readings()`, the sampler's series names) and is logged (`inject` or `inject_skipped`); a `surge` adds
   arrivals at its origin, a `close_exit` closes a node for a while, a `delay` holds back the teams of its pool
-  not yet at their posts, and a `show` changes a show segment as a plan's `ChangeShow` would (`change_show`
-  moves, cuts or cancels the show intervals: `scenarios.crowd.show_hold`).
+  not yet at their posts, a `show` changes a show segment as a plan's `ChangeShow` would (`change_show`
+  moves, cuts or cancels the show intervals: `scenarios.crowd.show_hold`), and a `close_walkway` or `one_way`
+  blocks walkway directions for a while (`scenarios.injects.blocked_ways`), staffed or not.
 
 `Controls` keeps what is in force and the index sets the step reads from it (open exits, closed nodes,
 blocked edges, meters); the SimPy processes that apply them at their times are in
@@ -32,7 +33,7 @@ import numpy as np
 
 from scenarios.crowd import STAFF_REACH_M, show_change, show_hold, staff_reach
 from scenarios.graphs import walkways
-from scenarios.injects import delay_of, number, parse_condition
+from scenarios.injects import blocked_ways, delay_of, in_force, number, parse_condition
 from scenarios.plan import (
     Announce,
     AssignStaff,
@@ -45,7 +46,7 @@ from scenarios.plan import (
     RouteVisitors,
 )
 from scenarios.schema import Inject
-from simulation.crowd.processes import drill_closure
+from simulation.crowd.processes import drill_closure, drill_walkway
 from simulation.crowd.readout import readings
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class Controls:
         self.fired: set[int] = set()  # indexes of the injects that fired
         self.surges: list[tuple[int, float, float, float]] = []  # (origin, from, until, extra people a second)
         self.drill_closed: dict[str, int] = {}  # node -> closures in force by injects
+        self.drill_blocked: dict[int, int] = {}  # edge -> walkway events in force that block it
         self.delays: list[tuple[float, str, float]] = []  # (fired at, pool, seconds)
         self.show_changes: list[ChangeShow] = []
         # what the step reads (set by `prepare`)
@@ -120,6 +122,8 @@ class Controls:
         for e in np.flatnonzero(net.is_road):
             if e not in self.open_roads:
                 blocked[e] = True
+        for e, k in self.drill_blocked.items():
+            blocked[e] |= k > 0
         self.blocked = blocked
         self.meters = {
             net.index[c.action.node]: c.action.rate_per_min / 60.0
@@ -343,6 +347,9 @@ class Controls:
             m.env.process(drill_closure(m, inj.target, now + duration))
         elif inj.kind == "delay" and inj.target is not None:
             self.delays.append((now, inj.target, delay_of(inj)))
+        elif blocked_ways(inj):
+            edges = [m.net.edge_index[w] for w in blocked_ways(inj) if w in m.net.edge_index]
+            m.env.process(drill_walkway(m, inj, edges, in_force(inj)[1]))
         elif inj.kind == "show":
             change = show_change(inj)
             self.show_changes.append(change)
