@@ -122,8 +122,7 @@ class Controls:
         for e in np.flatnonzero(net.is_road):
             if e not in self.open_roads:
                 blocked[e] = True
-        for e, k in self.drill_blocked.items():
-            blocked[e] |= k > 0
+        blocked[[edge for edge, k in self.drill_blocked.items() if k > 0]] = True  # walkway events in force
         self.blocked = blocked
         self.meters = {
             net.index[c.action.node]: c.action.rate_per_min / 60.0
