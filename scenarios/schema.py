@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from scenarios.distributions import Distribution
+from scenarios.distributions import Deterministic, Distribution
 from scenarios.errors import key_path, register_union_tags
 from scenarios.pedestrian import DOOR_SPECIFIC_FLOW_PMPS, SFPE_A
 
@@ -425,17 +425,23 @@ class Release(Model):
             RatePeriod(from_s=min(self.at_s + self.over_s, MAX_SECONDS), rate_per_h=0.0)))  # fmt: skip
 
 
+#: Where a crowd can head: places to stand (viewing areas, squares), or ways out (stations, exits, piers), where
+#: people who head there leave as they arrive (a destination that is one of the scenario's `exits`).
+DESTINATION_KINDS = ("viewing_area", "square", "promenade", "plaza", "zone", "metro", "metro_exit", "exit", "pier")
+LEAVING_KINDS = ("metro", "metro_exit", "exit", "pier")
+
+
 class CrowdDemand(Model):
     """People arriving per hour in all, where they come in (origin shares) and where they head (destinations).
 
-    `release` instead of `arrivals` lets a crowd out at a time (it is written as the arrivals it stands for)."""
+    `release` instead of `arrivals` lets a crowd out at a time (it is written as the arrivals it stands for). A
+    destination that is one of the scenario's `exits` (a station a venue's crowd walks to) is where they leave:
+    gone as they arrive, no dwell."""
 
     arrivals: ArrivalProfile
     release: Release | None = None
     origins: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Share] = Field(min_length=1)
-    destinations: dict[Annotated[str, NodeRef(("viewing_area", "square", "promenade", "plaza", "zone"))], Share] = (
-        Field(min_length=1)
-    )
+    destinations: dict[Annotated[str, NodeRef(DESTINATION_KINDS)], Share] = Field(min_length=1)
     # Where people wait before they come in (held by the entrance's width, a meter, a closure or a full place):
     # the space upstream of each origin (the street behind a gate, a station's concourse), m² per origin; an
     # origin not listed has `holding_default_m2`.
@@ -528,7 +534,8 @@ class CrowdScenario(ScenarioBase):
     evenings: int = Field(default=1, ge=1, le=31)
     demand: CrowdDemand
     exits: tuple[NodeId, ...] = Field(min_length=1)
-    dwell: Distribution
+    # How long people stay at a destination where they do not leave; none needed when every destination is an exit.
+    dwell: Distribution | None = None
     shows: tuple[ShowSegment, ...] = ()
     walking: Walking = Walking()
     counterflow_control: bool = True
@@ -544,7 +551,10 @@ class CrowdScenario(ScenarioBase):
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:
-        """The crush density is one some place can reach: the walking jam density, or a place's pressed one."""
+        """The crush density the scenario writes is one some place can reach: the walking jam density, or a place's
+        pressed one (the default, 7 /m², is the literature's: where no place is pressed, no crush can happen)."""
+        if "crush_ppm2" not in self.thresholds.model_fields_set:
+            return self
         jam = 1 / SFPE_A if self.walking.fundamental_diagram == "sfpe" else self.walking.jam_density_ppm2
         densest = max([jam, *self.crush.places.values()])
         if self.thresholds.crush_ppm2 > densest:
@@ -553,6 +563,20 @@ class CrowdScenario(ScenarioBase):
                              f"reach ({densest:g} /m², {where}); list the places where a standing crowd is pressed "
                              "tighter in crush.places, or lower the threshold")  # fmt: skip
         return self
+
+    @model_validator(mode="after")
+    def _dwell_where_people_stay(self) -> CrowdScenario:
+        """A dwell is given when some destination is a place to stay (not one of the exits)."""
+        staying = [d for d in self.demand.destinations if d not in self.exits]
+        if self.dwell is None and staying:
+            raise ValueError(f"dwell: required: people stay at {staying[0]!r} (a destination that is not one of "
+                             "the exits) and the scenario does not say for how long")  # fmt: skip
+        return self
+
+    @property
+    def stay(self) -> Distribution:
+        """The dwell at destinations (no time at all when every destination is an exit and none is given)."""
+        return self.dwell if self.dwell is not None else Deterministic(value_s=0.0)
 
     @model_validator(mode="after")
     def _inject_targets(self) -> CrowdScenario:

@@ -243,7 +243,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         for t in np.flatnonzero(closed[c]):
             move_to[c, t] = next((k for k in others if not closed[k, t]), -1)
     # Dwell: the share of a cohort released j periods after it arrives (a fixed sample of the distribution).
-    draws = np.asarray(scenario.dwell.sample(np.random.default_rng(seed), DWELL_SAMPLES), dtype=float)
+    draws = np.asarray(scenario.stay.sample(np.random.default_rng(seed), DWELL_SAMPLES), dtype=float)
     kernel = np.bincount(np.minimum((draws // dt).astype(np.int64), n), minlength=n + 1).astype(float)
     kernel = kernel[: n + 1] / kernel.sum()
     # Show holds at each period's middle (the plan changes no show; the organiser's changes it knows of do).
