@@ -5,8 +5,9 @@
   (the event log says when a control waits for staff).
 - Metering caps the inflow of arriving classes through a node; one-way control blocks the other direction.
 - Closures: a closed node (a plan's `CloseExit`, or a `close_exit` inject) takes nobody in, leavers head for the
-  open exits, and its arrivals and the people waiting in its holding area go to the nearest open origin's. A road
-  a plan closes to traffic opens to walkers at its carriageway's width.
+  open exits (those heading for a closed station to leave there too), and its arrivals and the people waiting
+  in its holding area go to the nearest open origin's. A road a plan closes to traffic opens to walkers at its
+  carriageway's width.
 - `RouteVisitors` moves a share of an origin's newcomers to another destination.
 - `Announce` (phones, signs, metro broadcasts) turns a share of an origin's arrivals back before they come
   (`turned_away_by_control`: gone, never on the graph).
@@ -89,6 +90,7 @@ class Controls:
         self.meters: dict[int, float] = {}
         self.closed_idx = np.zeros(0, dtype=np.int64)
         self.open_exits = np.array([net.index[x] for x in model.exit_nodes], dtype=np.int64)
+        self.shut_stations = np.zeros(0, dtype=np.int64)
 
     def setup(self) -> None:
         """Before the first step: the walking graph, the meters' index sets, and what is open at the start."""
@@ -109,6 +111,8 @@ class Controls:
         m = self.m
         net = m.net
         self.shut = self.closed_nodes | {n for n, k in self.drill_closed.items() if k > 0}
+        # stations people head for to leave, closed now: they make for the nearest open exit instead
+        self.shut_stations = np.array([k for k in m.leave_at if m.targets[k] in self.shut], dtype=np.int64)
         self.closed_idx = np.array([net.index[n] for n in sorted(self.shut) if n in net.index], dtype=np.int64)
         self.open_exits = np.array([net.index[x] for x in m.exit_nodes if x not in self.shut], dtype=np.int64)
         self._exit_sets()

@@ -365,7 +365,15 @@ def _absorb(m: CrowdModel) -> None:
 
 def _leave_on_arrival(m: CrowdModel) -> None:
     """Those who reached a destination that is an exit (a station they walked to) are gone: they neither dwell
-    nor take room there (as leavers reaching an exit)."""
+    nor take room there (as leavers reaching an exit). Those heading for such a station while it is closed become
+    leavers: they make for the nearest open exit."""
+    diverted = m.ctl.shut_stations
+    if diverted.size:  # their station is closed: they leave by the nearest open exit
+        for arr, phi0 in ((m.n_nodes_arr, m.routes.phi0_nodes), (m.n_cells_arr, m.routes.phi0_cells)):
+            moving = arr[:, diverted]
+            arr[:, m.LEAVE] += moving.sum(axis=1)
+            arr[:, diverted] = 0.0
+            m.freeflow_s += float((moving * (phi0[:, [m.LEAVE]] - phi0[:, diverted])).sum())
     gone = m.leave_at
     if not gone.size or not m.dwell_at[gone].any():
         return
