@@ -10,8 +10,8 @@ scenario runs on (its overlay applied) and move as the models do (`scenarios.tra
   from, every tester pool a site; every depot a bus bay, and every bay each destination and back by road, one-ways
   honoured; a target or a call-up after the end of the run;
 - crowd (`crowd_checks`): every origin reaches each destination and an exit on walkways people can use (a width),
-  every destination an exit; a team called up after the end; a density threshold written in the scenario that the
-  walking model cannot reach;
+  every destination an exit; a station (or any way out) as a destination is one of the exits; a team called up
+  after the end; a density threshold written in the scenario that the walking model cannot reach;
 - typhoon (`typhoon_checks`): each tunnel joins its portals both ways, every rider flow has a crossing that joins
   its banks (one end reached from the origin, the destination reached from the other).
 
@@ -32,6 +32,7 @@ from scenarios.graphs import PEDESTRIAN_MODES, EdgeData, scenario_graph
 from scenarios.kinds import spec_of
 from scenarios.loading import builtin_scenario_names, load_scenario
 from scenarios.pedestrian import walking_model
+from scenarios.schema import LEAVING_KINDS
 from scenarios.travel import time_matrix
 
 #: A horizon shorter than this is probably minutes written as seconds (a real incident lasts an hour or more).
@@ -225,6 +226,10 @@ def crowd_checks(scenario: Any, graph: nx.DiGraph, file: str) -> list[Finding]:
         if not reach[origin] & set(exits):
             found.append(error(file, where, f"no walkway from {origin!r} to any exit ({', '.join(exits)})"))
     for dest in dests:
+        kind = graph.nodes[dest].get("kind") if dest in graph else None
+        if kind in LEAVING_KINDS and dest not in exits:
+            found.append(error(file, key_path("demand.destinations", dest), f"{dest!r} is a {kind}, a way out: list "
+                               "it in exits for the people heading there to leave there"))  # fmt: skip
         if not reach[dest] & set(exits):
             found.append(error(file, key_path("demand.destinations", dest), f"no walkway from {dest!r} to any exit "
                                f"({', '.join(exits)}): people there cannot leave"))  # fmt: skip

@@ -314,7 +314,7 @@ def _whatif(scenario: CrowdScenario) -> list[WhatIfField]:
         out.append(WhatIfField(key=f"rate_{i}", path=f"demand.arrivals.periods[{i}].rate_per_h",
                                en=f"Arrivals per hour from {at}", zh=f"{at} 起每小时到达人数",
                                value=int(period.rate_per_h), minimum=0, step=5000))  # fmt: skip
-    if "mean_s" in type(scenario.dwell).model_fields:
+    if scenario.dwell is not None and "mean_s" in type(scenario.dwell).model_fields:
         out.append(WhatIfField(key="dwell", path="dwell.mean_s", en="Mean dwell (min)", zh="平均停留时间（分钟）",
                                value=float(scenario.dwell.mean_s) / 60, type="float", scale=60, minimum=1.0,
                                step=5.0))  # fmt: skip
@@ -386,7 +386,7 @@ SPEC = KindSpec(
     default_plan=default_plan,
     state=CrowdState,
     kpis=KPIS,
-    injects=frozenset({"message", "delay", "surge", "close_exit", "show"}),
+    injects=frozenset({"message", "delay", "surge", "close_exit", "show", "close_walkway", "one_way"}),
     # A crowd's staff post and an announcement are held for a time: controls, ended or carried on by a re-plan.
     splice=SpliceRules(controls=(AssignStaff, Announce)),
     breach_checks={

@@ -144,9 +144,10 @@ def problems_from_validation(file: str, exc: ValidationError, prefix: str = "") 
         ]
         path = dotted(loc)
         reason = _reason(err)
-        named = _NAMED.match(reason) if not path else None
+        named = _NAMED.match(reason)
         if named:  # a check across fields names the field it found wrong: `injects[0].target: ...`
-            path, reason = named.groups()
+            inner, reason = named.groups()
+            path = f"{path}.{inner}" if path else inner
         if prefix:
             path = f"{prefix}.{path}" if path and not path.startswith("[") else f"{prefix}{path}"
         if (path, reason) not in seen:

@@ -15,7 +15,14 @@ Crowd scenarios (`simulation/crowd/`) also know:
   duration: to the end), as by a plan's `CloseExit`: its arrivals, and those queued outside it, come in at the
   nearest open origin, and the node takes nobody in;
 - `show`: the organiser changes light-show segment `params.segment` (`params.change`: `pause`, `shorten` or
-  `cancel`; `params.minutes` for the first two), as by a plan's `ChangeShow` at the inject's time.
+  `cancel`; `params.minutes` for the first two), as by a plan's `ChangeShow` at the inject's time;
+- `close_walkway`: the walkway between nodes `params.u` and `params.v` is closed both ways for `params.duration_s`
+  seconds (no duration: to the end): a street fenced off, a bridge shut ("police close the Chen Yi stair at
+  23:00"); nobody steps onto it, those on it walk off;
+- `one_way`: from the inject's time (for `params.duration_s`, or to the end) people walk the walkway between
+  `params.u` and `params.v` only from `u` to `v`.
+Walkway events are facts of the world (whoever fences the street holds it): unlike a plan's `OneWay`, they need
+no staff post to be in force. `blocked_ways` says which directions an event blocks, for both sides.
 Each scenario kind says which inject kinds it knows (`scenarios.kinds.KindSpec.injects`); a scenario with any
 other is refused when it is loaded, so that a drill's inject never silently does nothing.
 
@@ -27,6 +34,7 @@ trainee knows and no more.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -37,8 +45,9 @@ CONDITION = re.compile(r"^\s*([a-z][a-z0-9_:]*)\s*(<=|>=|==|<|>)\s*(-?\d+(?:\.\d
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
 }  # fmt: skip
-EFFECT_KINDS = ("message", "delay", "surge", "close_exit", "show")
+EFFECT_KINDS = ("message", "delay", "surge", "close_exit", "show", "close_walkway", "one_way")
 NODE_TARGETS = frozenset({"close_exit"})  # inject kinds whose target is a node of the city graph
+WALKWAY_EVENTS = frozenset({"close_walkway", "one_way"})  # inject kinds whose `params.u`, `params.v` name a walkway
 ShowChange = Literal["pause", "shorten", "cancel"]  # what a `show` inject does to its segment
 SHOW_CHANGES: tuple[ShowChange, ...] = ("pause", "shorten", "cancel")
 
@@ -92,6 +101,12 @@ def effect_problem(kind: str, target: str | None, params: Mapping[str, object]) 
         return "a surge inject needs a target (the origin), params.rate_per_h > 0 and params.duration_s > 0"
     if kind == "close_exit" and (not target or ("duration_s" in params and not positive("duration_s"))):
         return "a close_exit inject needs a target (the node) and, if given, params.duration_s > 0"
+    if kind in WALKWAY_EVENTS:
+        u, v = params.get("u"), params.get("v")
+        if not isinstance(u, str) or not isinstance(v, str) or not u or not v or u == v:
+            return f"a {kind} inject needs params.u and params.v, the two nodes at the ends of a walkway"
+        if "duration_s" in params and not positive("duration_s"):
+            return f"a {kind} inject's params.duration_s, if given, must be > 0"
     if kind == "show":
         segment, change = params.get("segment"), params.get("change")
         if not isinstance(segment, int) or isinstance(segment, bool) or segment < 0:
@@ -101,6 +116,20 @@ def effect_problem(kind: str, target: str | None, params: Mapping[str, object]) 
         if change != "cancel" and not positive("minutes"):
             return f"a show inject that is a {change} needs params.minutes > 0"
     return None
+
+
+def blocked_ways(inject: Any) -> tuple[tuple[str, str], ...]:
+    """The directed walkway steps `(from, to)` a walkway event blocks while it is in force: both directions for a
+    `close_walkway`, `v -> u` for a `one_way` (only `u -> v` is left); none for any other inject."""
+    if inject.kind not in WALKWAY_EVENTS:
+        return ()
+    u, v = str(inject.params["u"]), str(inject.params["v"])
+    return ((v, u),) if inject.kind == "one_way" else ((u, v), (v, u))
+
+
+def in_force(inject: Any) -> tuple[float, float]:
+    """When an inject with a duration is in force: `[at_s, at_s + params.duration_s)` (no duration: to the end)."""
+    return inject.at_s, inject.at_s + number(inject.params, "duration_s", math.inf)
 
 
 def facts(injects: Iterable[Any]) -> list[Any]:
@@ -116,6 +145,6 @@ def known_injects(injects: Iterable[Any], *, at_s: float, fired: Collection[int]
 
 
 __all__ = [
-    "EFFECT_KINDS", "NODE_TARGETS", "SHOW_CHANGES", "Condition", "ShowChange", "delay_of", "effect_problem", "facts",
-    "known_injects", "number", "parse_condition",
+    "EFFECT_KINDS", "NODE_TARGETS", "SHOW_CHANGES", "WALKWAY_EVENTS", "Condition", "ShowChange", "blocked_ways",
+    "delay_of", "effect_problem", "facts", "in_force", "known_injects", "number", "parse_condition",
 ]  # fmt: skip

@@ -19,9 +19,9 @@ import yaml
 from pydantic import ValidationError
 
 from scenarios.errors import Problem, ScenarioError, problems_from_validation
-from scenarios.graphs import builtin_graph_names, load_graph, scenario_graph
+from scenarios.graphs import PEDESTRIAN_MODES, builtin_graph_names, load_graph, scenario_graph
 from scenarios.graphs.overlay import apply_overlay
-from scenarios.injects import NODE_TARGETS
+from scenarios.injects import NODE_TARGETS, WALKWAY_EVENTS
 from scenarios.kinds import kind_names, spec_of
 from scenarios.plan import parse_action
 from scenarios.schema import Scenario, node_refs, scenario_hash
@@ -277,7 +277,20 @@ def check_against_graph(scenario: Any, graph: nx.DiGraph, file: str) -> list[Pro
     for i, inj in enumerate(scenario.injects):
         if inj.kind in NODE_TARGETS and inj.target is not None:  # the node a drill closes
             problems.extend(_check_node(graph, inj.target, (), file, f"injects[{i}].target", name))
+        if inj.kind in WALKWAY_EVENTS:  # the walkway an event closes or makes one-way
+            problems.extend(_check_walkway(graph, inj.params, file, f"injects[{i}].params", name))
     return problems
+
+
+def _check_walkway(graph: nx.DiGraph, params: dict[str, Any], file: str, path: str, graph_name: str) -> list[Problem]:
+    u, v = str(params["u"]), str(params["v"])
+    missing = [Problem(file, f"{path}.{end}", f"unknown node {node!r} (not in graph {graph_name!r})")
+               for end, node in (("u", u), ("v", v)) if node not in graph]  # fmt: skip
+    if missing:
+        return missing
+    if not any(graph.has_edge(a, b) and graph.edges[a, b]["mode"] in PEDESTRIAN_MODES for a, b in ((u, v), (v, u))):
+        return [Problem(file, path, f"no walkway joins {u!r} and {v!r} (an edge of mode walk or stair)")]
+    return []
 
 
 def _check_node(graph: nx.DiGraph, node: str, kinds: tuple[str, ...], file: str, path: str,

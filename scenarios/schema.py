@@ -21,10 +21,20 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from scenarios.distributions import Distribution
-from scenarios.errors import key_path
+from scenarios.distributions import Deterministic, Distribution
+from scenarios.errors import key_path, register_union_tags
 from scenarios.pedestrian import DOOR_SPECIFIC_FLOW_PMPS, SFPE_A
 
 MAX_COUNT = 10_000_000
@@ -415,17 +425,23 @@ class Release(Model):
             RatePeriod(from_s=min(self.at_s + self.over_s, MAX_SECONDS), rate_per_h=0.0)))  # fmt: skip
 
 
+#: Where a crowd can head: places to stand (viewing areas, squares), or ways out (stations, exits, piers), where
+#: people who head there leave as they arrive (a destination that is one of the scenario's `exits`).
+DESTINATION_KINDS = ("viewing_area", "square", "promenade", "plaza", "zone", "metro", "metro_exit", "exit", "pier")
+LEAVING_KINDS = ("metro", "metro_exit", "exit", "pier")
+
+
 class CrowdDemand(Model):
     """People arriving per hour in all, where they come in (origin shares) and where they head (destinations).
 
-    `release` instead of `arrivals` lets a crowd out at a time (it is written as the arrivals it stands for)."""
+    `release` instead of `arrivals` lets a crowd out at a time (it is written as the arrivals it stands for). A
+    destination that is one of the scenario's `exits` (a station a venue's crowd walks to) is where they leave:
+    gone as they arrive, no dwell."""
 
     arrivals: ArrivalProfile
     release: Release | None = None
     origins: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Share] = Field(min_length=1)
-    destinations: dict[Annotated[str, NodeRef(("viewing_area", "square", "promenade", "plaza", "zone"))], Share] = (
-        Field(min_length=1)
-    )
+    destinations: dict[Annotated[str, NodeRef(DESTINATION_KINDS)], Share] = Field(min_length=1)
     # Where people wait before they come in (held by the entrance's width, a meter, a closure or a full place):
     # the space upstream of each origin (the street behind a gate, a station's concourse), m² per origin; an
     # origin not listed has `holding_default_m2`.
@@ -518,7 +534,8 @@ class CrowdScenario(ScenarioBase):
     evenings: int = Field(default=1, ge=1, le=31)
     demand: CrowdDemand
     exits: tuple[NodeId, ...] = Field(min_length=1)
-    dwell: Distribution
+    # How long people stay at a destination where they do not leave; none needed when every destination is an exit.
+    dwell: Distribution | None = None
     shows: tuple[ShowSegment, ...] = ()
     walking: Walking = Walking()
     counterflow_control: bool = True
@@ -534,7 +551,10 @@ class CrowdScenario(ScenarioBase):
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:
-        """The crush density is one some place can reach: the walking jam density, or a place's pressed one."""
+        """The crush density the scenario writes is one some place can reach: the walking jam density, or a place's
+        pressed one (the default, 7 /m², is the literature's: where no place is pressed, no crush can happen)."""
+        if "crush_ppm2" not in self.thresholds.model_fields_set:
+            return self
         jam = 1 / SFPE_A if self.walking.fundamental_diagram == "sfpe" else self.walking.jam_density_ppm2
         densest = max([jam, *self.crush.places.values()])
         if self.thresholds.crush_ppm2 > densest:
@@ -543,6 +563,20 @@ class CrowdScenario(ScenarioBase):
                              f"reach ({densest:g} /m², {where}); list the places where a standing crowd is pressed "
                              "tighter in crush.places, or lower the threshold")  # fmt: skip
         return self
+
+    @model_validator(mode="after")
+    def _dwell_where_people_stay(self) -> CrowdScenario:
+        """A dwell is given when some destination is a place to stay (not one of the exits)."""
+        staying = [d for d in self.demand.destinations if d not in self.exits]
+        if self.dwell is None and staying:
+            raise ValueError(f"dwell: required: people stay at {staying[0]!r} (a destination that is not one of "
+                             "the exits) and the scenario does not say for how long")  # fmt: skip
+        return self
+
+    @property
+    def stay(self) -> Distribution:
+        """The dwell at destinations (no time at all when every destination is an exit and none is given)."""
+        return self.dwell if self.dwell is not None else Deterministic(value_s=0.0)
 
     @model_validator(mode="after")
     def _inject_targets(self) -> CrowdScenario:
@@ -564,19 +598,108 @@ class CrowdScenario(ScenarioBase):
 
 # ------------------------------------------------------------------------------------------ typhoon
 
-WarningLevel = Literal["none", "blue", "yellow", "orange", "red"]
-WARNING_ORDER: dict[str, int] = {"none": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
+def _level_text(value: Any) -> Any:
+    """A warning level written as a number in YAML (Hong Kong's signal 8) is its name ("8")."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+#: A level of a warning scale: a colour, a signal number, a word.
+LevelName = Annotated[str, BeforeValidator(_level_text), Field(pattern=r"^[A-Za-z0-9_+-]{1,32}$")]
+#: The word for "no warning in force", the bottom of every scale (whatever the scale calls its lowest level).
+NO_WARNING = "none"
+
+
+class WarningScale(Model):
+    """An ordered warning scale, lowest first: its first level is "no warning in force" (`none` is that level on
+    every scale). `aliases` are other names of a level (Hong Kong's `8NE` is signal 8); `ferries_stop` is the
+    level from which a ferry line stops unless it says otherwise (None: each line must say); `source` says
+    where the scale is defined."""
+
+    name: Ident
+    levels: tuple[LevelName, ...] = Field(min_length=2, max_length=50)
+    aliases: dict[LevelName, LevelName] = Field(default_factory=dict)
+    ferries_stop: LevelName | None = None
+    source: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WarningScale:
+        seen: set[str] = set()
+        for i, level in enumerate(self.levels):
+            if level in seen:
+                raise ValueError(f"levels[{i}]: {level!r} is listed twice")
+            if level == NO_WARNING and i > 0:
+                raise ValueError(f"levels[{i}]: {NO_WARNING!r} means no warning; it can only be the first level")
+            seen.add(level)
+        for alias, level in self.aliases.items():
+            if alias in seen or alias == NO_WARNING:
+                raise ValueError(f"aliases.{alias}: {alias!r} is already a level of the scale")
+            if level not in seen:
+                raise ValueError(f"aliases.{alias}: {level!r} is not a level of the scale ({', '.join(self.levels)})")
+        if self.ferries_stop is not None:
+            self.rank(self.ferries_stop, where="ferries_stop")
+        return self
+
+    def rank(self, level: str, *, where: str = "warning") -> int:
+        """The level's place on the scale (0: no warning); `ValueError` naming the scale's levels if it has none
+        of that name."""
+        name = self.aliases.get(level, level)
+        if name == NO_WARNING:
+            return 0
+        if name not in self.levels:
+            known = ", ".join([*self.levels, *self.aliases])
+            raise ValueError(f"{where}: {level!r} is not a level of the {self.name} scale ({known})")
+        return self.levels.index(name)
+
+
+#: The built-in scales, by name; a scenario names one (`hazard.warning_scale`) or defines its own.
+WARNING_SCALES: dict[str, WarningScale] = {
+    scale.name: scale
+    for scale in (
+        # China Meteorological Administration, 突发气象灾害预警信号发布试行办法 (16 Aug 2004), typhoon signals: blue
+        # (force 6+ within 24 h), yellow (force 8+ within 24 h), orange (force 10+ within 12 h), red (force 12+
+        # within 6 h). Ferries on the Huangpu: no published rule; orange is the estimate in facts.md 1.1.
+        WarningScale(name="china_typhoon", levels=("none", "blue", "yellow", "orange", "red"), ferries_stop="orange",
+                     source="CMA typhoon warning signals (2004); Huangpu ferries at orange: EST, facts.md 1.1"),
+        # Hong Kong Observatory, tropical cyclone warning signals: 1 (standby), 3 (strong wind), 8 NE/NW/SE/SW
+        # (gale or storm), 9 (increasing gale or storm), 10 (hurricane). Ferry services stop under signal 8
+        # (Roke, 23 Jul 2017: livemint; Ma-on, 24-25 Aug 2022: Hong Kong Free Press, ferries back after the 8
+        # was lowered).
+        WarningScale(name="hong_kong_tc", levels=("none", "1", "3", "8", "9", "10"),
+                     aliases={"T1": "1", "T3": "3", "T8": "8", "8NE": "8", "8NW": "8", "8SE": "8", "8SW": "8",
+                              "T9": "9", "T10": "10"},
+                     ferries_stop="8", source="Hong Kong Observatory tropical cyclone warning signals"),
+        # US National Weather Service products, least to most serious: an advisory (less serious conditions), a
+        # watch (the hazard is possible), a warning (it is occurring or imminent). No ferry rule: each line says.
+        WarningScale(name="us_nws", levels=("none", "advisory", "watch", "warning"),
+                     source="US National Weather Service: advisory, watch, warning"),
+    )
+}  # fmt: skip
+#: China's typhoon colours: the scale of a scenario that names none.
+CHINA_TYPHOON = WARNING_SCALES["china_typhoon"]
+
+
+#: A scale by name (a built-in one) or written out: a string is a name, a mapping a scale.
+ScaleRef = Annotated[
+    Annotated[Ident, Tag("builtin_scale")] | Annotated[WarningScale, Tag("own_scale")],
+    Discriminator(lambda v: "builtin_scale" if isinstance(v, str) else "own_scale"),
+]
+register_union_tags("builtin_scale", "own_scale")
 
 
 class HazardPoint(Model):
-    """From `at_s` on: the wind on the river (Beaufort force) and the typhoon warning in force."""
+    """From `at_s` on: the wind on the river (Beaufort force) and the warning in force (a level of the scenario's
+    scale, `hazard.warning_scale`)."""
 
     at_s: Seconds
     wind_force: int = Field(ge=0, le=17)
-    warning: WarningLevel = "none"
+    warning: LevelName = NO_WARNING
 
 
 class Hazard(Model):
+    """The wind and warning timeline, its warnings on a scale: a built-in one by name (`WARNING_SCALES`: China's
+    typhoon colours unless the scenario says otherwise) or one the scenario defines."""
+
+    warning_scale: ScaleRef = "china_typhoon"
     timeline: tuple[HazardPoint, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -584,7 +707,18 @@ class Hazard(Model):
         for i in range(1, len(self.timeline)):
             if self.timeline[i].at_s <= self.timeline[i - 1].at_s:
                 raise ValueError(f"timeline[{i}].at_s must be after timeline[{i - 1}].at_s")
+        if isinstance(self.warning_scale, str) and self.warning_scale not in WARNING_SCALES:
+            raise ValueError(f"warning_scale: no built-in scale {self.warning_scale!r} ({', '.join(WARNING_SCALES)}); "
+                             "name one or define it (name, levels)")  # fmt: skip
+        for i, point in enumerate(self.timeline):
+            self.scale.rank(point.warning, where=f"timeline[{i}].warning")
         return self
+
+    @property
+    def scale(self) -> WarningScale:
+        """The warning scale itself (a built-in one looked up by name)."""
+        ws = self.warning_scale
+        return WARNING_SCALES[ws] if isinstance(ws, str) else ws
 
 
 class FerryLine(Model):
@@ -598,7 +732,9 @@ class FerryLine(Model):
     service_from_s: Seconds = 0.0
     service_until_s: Seconds = MAX_SECONDS
     suspend_wind_force: int = Field(default=7, ge=0, le=17)
-    suspend_warning: WarningLevel = "orange"
+    # The warning level (of the scenario's scale) from which the line stops; None: the scale's `ferries_stop`; the
+    # lowest level (`none`): warnings alone never stop it.
+    suspend_warning: LevelName | None = None
     resume_delay_s: Seconds = 1800.0
 
 
@@ -679,6 +815,19 @@ class TyphoonScenario(ScenarioBase):
     escorts: EscortTeams
     lanes: LaneRules = LaneRules()
     weights: TyphoonWeights = TyphoonWeights()
+
+    @model_validator(mode="after")
+    def _ferry_levels(self) -> TyphoonScenario:
+        """Each ferry line stops at a level of the scenario's warning scale (its own, or the scale's)."""
+        scale = self.hazard.scale
+        for name, line in self.ferries.items():
+            where = f"ferries.{name}.suspend_warning"
+            if line.suspend_warning is not None:
+                scale.rank(line.suspend_warning, where=where)
+            elif scale.ferries_stop is None:
+                raise ValueError(f"{where}: the {scale.name} scale says no level at which ferries stop; give "
+                                 f"the line's ({', '.join(scale.levels)}; {NO_WARNING!r}: warnings never stop it)")
+        return self
 
     @model_validator(mode="after")
     def _escorted_tunnels_exist(self) -> TyphoonScenario:

@@ -6,10 +6,13 @@ same suspensions and the same city:
 - `hazard_timeline(scenario, known_at_s=...)`: the wind and warning timeline in force, i.e. the scenario's own
   revised by the `forecast` injects announced so far. A revision never changes the past: it applies from
   `max(inject.at_s, params.from_s)` on.
-- `suspension_windows(timeline, ferry, until_s=...)`: when a ferry line is suspended: from the first moment
-  the wind reaches `suspend_wind_force` or the warning reaches `suspend_warning` until `resume_delay_s` after
-  conditions last fall below both (a relapse inside the delay keeps the line suspended). A warning threshold
-  of `none` means warnings alone never stop the line.
+- `suspension_windows(timeline, ferry, until_s=..., scale=...)`: when a ferry line is suspended: from the first
+  moment the wind reaches `suspend_wind_force` or the warning reaches the line's level until `resume_delay_s`
+  after conditions last fall below both (a relapse inside the delay keeps the line suspended). Warnings are levels
+  of the scenario's scale (`hazard.warning_scale`: China's typhoon colours, Hong Kong's signals, the US NWS
+  products, or the scenario's own; `scenarios.schema.WARNING_SCALES`) and compare by their place on it; the
+  line's level is its `suspend_warning`, or the scale's `ferries_stop`. A level of `none` means warnings alone
+  never stop the line.
 - `TyphoonGeometry`: e-bike ride times on each bank (roads only: e-bikes are not allowed in tunnels or on
   ferries), tunnel lengths from the graph's tunnel edges, and the crossing points riders can queue at:
   one per pier, and one per tunnel direction (the tunnel's holding point on the entry side, or the entry
@@ -22,10 +25,10 @@ same suspensions and the same city:
   teams on the same direction staggered evenly. Rule `none` is the do-nothing plan.
 - `check_plan`: what makes a plan impossible for this scenario.
 
-Inject format (kind `forecast`): `params` may hold `wind_force`, `warning`, `from_s` (default: the inject's
-time) and `until_s` (default: the end of time); the given fields replace the timeline's over `[from_s,
-until_s)`, the others keep their forecast values. A forecast inject with a `condition` revises the timeline
-only if the simulation finds the condition true at the inject's time.
+Inject format (kind `forecast`): `params` may hold `wind_force`, `warning` (a level of the scenario's scale),
+`from_s` (default: the inject's time) and `until_s` (default: the end of time); the given fields replace the
+timeline's over `[from_s, until_s)`, the others keep their forecast values. A forecast inject with a
+`condition` revises the timeline only if the simulation finds the condition true at the inject's time.
 """
 
 from __future__ import annotations
@@ -46,14 +49,22 @@ from scenarios.graphs import EdgeData, scenario_graph
 from scenarios.injects import parse_condition
 from scenarios.kinds import KindSpec, Kpi, SpliceRules, WhatIfField
 from scenarios.plan import ClearLane, DirectRiders, EscortBatch, Plan, PlanMeta
-from scenarios.schema import WARNING_ORDER, FerryLine, HazardPoint, TyphoonScenario, scenario_hash
+from scenarios.schema import (
+    CHINA_TYPHOON,
+    NO_WARNING,
+    FerryLine,
+    HazardPoint,
+    TyphoonScenario,
+    WarningScale,
+    scenario_hash,
+)
 
 FORECAST_INJECT = "forecast"
 DEFAULT_RULES = ("first_tunnel", "nearest", "none")  # `nearest` (the schema's default) means `first_tunnel`
 Direction = Literal["ab", "ba"]  # through a tunnel: `ab` from its first portal to its second
 DIRECTIONS: tuple[Direction, ...] = ("ab", "ba")
 RIDE_MODES = frozenset({"road", "walk"})
-CALM = HazardPoint(at_s=0.0, wind_force=0, warning="none")
+CALM = HazardPoint(at_s=0.0, wind_force=0, warning=NO_WARNING)
 
 Window = tuple[float, float]
 
@@ -76,7 +87,7 @@ def revise_timeline(timeline: Sequence[HazardPoint], *, from_s: float, until_s: 
         now = conditions_at(timeline, t)
         if from_s <= t < until_s:
             now = HazardPoint(at_s=t, wind_force=now.wind_force if wind_force is None else wind_force,
-                              warning=now.warning if warning is None else warning)  # type: ignore[arg-type]  # fmt: skip
+                              warning=now.warning if warning is None else warning)  # fmt: skip
         if not out or (out[-1].wind_force, out[-1].warning) != (now.wind_force, now.warning):
             out.append(HazardPoint(at_s=t, wind_force=now.wind_force, warning=now.warning))
     return tuple(out)
@@ -98,9 +109,14 @@ def forecast_revisions(scenario: TyphoonScenario) -> list[tuple[int, float, dict
         if wind is not None and (isinstance(wind, bool) or not isinstance(wind, int | float) or not 0 <= wind <= 17):
             raise ScenarioError.single(scenario.name, f"{where}.wind_force", f"{wind!r} is not a force 0-17")
         warning = p.get("warning")
-        if warning is not None and warning not in WARNING_ORDER:
-            raise ScenarioError.single(scenario.name, f"{where}.warning",
-                                       f"{warning!r} is not one of {list(WARNING_ORDER)}")  # fmt: skip
+        if isinstance(warning, int) and not isinstance(warning, bool):
+            warning = str(warning)  # Hong Kong's signal 8, written as a number
+        if warning is not None:
+            try:
+                scenario.hazard.scale.rank(str(warning), where="warning")
+            except ValueError as exc:
+                reason = str(exc).removeprefix("warning: ")
+                raise ScenarioError.single(scenario.name, f"{where}.warning", reason) from None
         from_s = max(inj.at_s, float(p.get("from_s", inj.at_s)))
         until_s = float(p.get("until_s", math.inf))
         out.append((i, inj.at_s, {"from_s": from_s, "until_s": until_s, "warning": warning,
@@ -122,22 +138,35 @@ def hazard_timeline(scenario: TyphoonScenario, *, known_at_s: float = math.inf,
     return timeline
 
 
-def adverse(point: HazardPoint, ferry: FerryLine) -> bool:
-    """Whether these conditions stop this ferry line."""
+def stop_level(ferry: FerryLine, scale: WarningScale = CHINA_TYPHOON) -> str:
+    """The warning level from which this ferry line stops: its own `suspend_warning`, or the scale's
+    `ferries_stop` (a scenario's schema makes sure one of them is given)."""
+    level = ferry.suspend_warning if ferry.suspend_warning is not None else scale.ferries_stop
+    if level is None:
+        raise ValueError(f"suspend_warning: the {scale.name} scale says no level at which ferries stop; "
+                         "give the line's")
+    return level
+
+
+def adverse(point: HazardPoint, ferry: FerryLine, scale: WarningScale = CHINA_TYPHOON) -> bool:
+    """Whether these conditions stop this ferry line: the wind at its force, or a warning at or above its level of
+    the scale (a line whose level is the lowest, `none`, never stops for a warning alone)."""
     if point.wind_force >= ferry.suspend_wind_force:
         return True
-    return ferry.suspend_warning != "none" and WARNING_ORDER[point.warning] >= WARNING_ORDER[ferry.suspend_warning]
+    stop = scale.rank(stop_level(ferry, scale), where="suspend_warning")
+    return stop > 0 and scale.rank(point.warning) >= stop
 
 
-def suspension_windows(timeline: Sequence[HazardPoint], ferry: FerryLine, *, until_s: float) -> tuple[Window, ...]:
-    """The `[start, end)` windows in which the line is suspended, clipped to `until_s`."""
+def suspension_windows(timeline: Sequence[HazardPoint], ferry: FerryLine, *, until_s: float,
+                       scale: WarningScale = CHINA_TYPHOON) -> tuple[Window, ...]:  # fmt: skip
+    """The `[start, end)` windows in which the line is suspended, clipped to `until_s` (warnings on `scale`)."""
     windows: list[Window] = []
     start: float | None = None
     calm_since: float | None = None
     for point in timeline:
         if point.at_s >= until_s:
             break
-        if adverse(point, ferry):
+        if adverse(point, ferry, scale):
             if start is not None and calm_since is not None and point.at_s >= calm_since + ferry.resume_delay_s:
                 windows.append((start, calm_since + ferry.resume_delay_s))  # resumed before this relapse
                 start = None
@@ -156,7 +185,7 @@ def ferry_windows(scenario: TyphoonScenario,
                   timeline: Sequence[HazardPoint] | None = None) -> dict[str, tuple[Window, ...]]:  # fmt: skip
     """Each ferry line's suspension windows within the horizon (under the full timeline unless one is given)."""
     timeline = hazard_timeline(scenario) if timeline is None else timeline
-    return {name: suspension_windows(timeline, line, until_s=scenario.clock.horizon_s)
+    return {name: suspension_windows(timeline, line, until_s=scenario.clock.horizon_s, scale=scenario.hazard.scale)
             for name, line in scenario.ferries.items()}  # fmt: skip
 
 

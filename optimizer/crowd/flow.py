@@ -21,8 +21,10 @@ optimum (both are solved). The routes respect the one-ways.
 **Injects the planner is given** (`scenarios.injects.facts`: the loop passes those that have fired) are planned
 for as the simulation applies them: a `surge` adds its rate to its origin's forecast arrivals; a `close_exit`
 closes its node for its duration (an origin's queue and arrivals move to the nearest origin open then; exit
-routes through it take nobody, and an area with no open exit route keeps its people); a `show` change alters
-the show holds; a `delay` is the staff model's (`optimizer.crowd.staff`).
+routes through it take nobody, and an area with no open exit route keeps its people); a `close_walkway` or a
+`one_way` in force over the whole window planned takes its blocked directions off the walking graph (one that
+ends or starts within the window is left to the simulation: the planner may route over it); a `show` change
+alters the show holds; a `delay` is the staff model's (`optimizer.crowd.staff`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions, CrowdWeights
 from scenarios.crowd import CrowdState, show_change, show_hold, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES
-from scenarios.injects import facts, number
+from scenarios.injects import blocked_ways, facts, in_force, number
 from scenarios.loading import scenario_graph
 from scenarios.pedestrian import Bottleneck, walking_model
 from scenarios.plan import OneWay, Plan, PlanMeta
@@ -168,6 +170,9 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
                 one_ways.append(OneWay(at_s=0.0, u=a, v=b, note=f"single stair {options.single_stairs} only"))
     one_ways = [a for a in one_ways if (a.u, a.v) not in leave_out]
     g = walking_graph(scenario, graph, one_ways)
+    # Walkways closed or one-way by events the planner knows of, in force for the whole window it plans.
+    g.remove_edges_from(way for inj in facts(scenario.injects) if _throughout(inj, start_s, scenario.clock.horizon_s)
+                        for way in blocked_ways(inj))  # fmt: skip
     dt = options.period_s
     n = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / dt - 1e-9))
     # Physical walkways and their capacity per period: the lesser of the diagram's maximum flow and the door's
@@ -238,7 +243,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         for t in np.flatnonzero(closed[c]):
             move_to[c, t] = next((k for k in others if not closed[k, t]), -1)
     # Dwell: the share of a cohort released j periods after it arrives (a fixed sample of the distribution).
-    draws = np.asarray(scenario.dwell.sample(np.random.default_rng(seed), DWELL_SAMPLES), dtype=float)
+    draws = np.asarray(scenario.stay.sample(np.random.default_rng(seed), DWELL_SAMPLES), dtype=float)
     kernel = np.bincount(np.minimum((draws // dt).astype(np.int64), n), minlength=n + 1).astype(float)
     kernel = kernel[: n + 1] / kernel.sum()
     # Show holds at each period's middle (the plan changes no show; the organiser's changes it knows of do).
@@ -283,6 +288,12 @@ def _route_open(route: Route, shut: dict[str, np.ndarray], n: int) -> np.ndarray
             closed = shut[node]
             out &= ~closed[np.minimum(np.arange(n) + ahead, n - 1)]
     return out
+
+
+def _throughout(inject: Any, start_s: float, end_s: float) -> bool:
+    """Whether an inject is in force from `start_s` (or before) to `end_s` (or after)."""
+    at_s, until_s = in_force(inject)
+    return at_s <= start_s and until_s >= end_s
 
 
 def _closures(known: list[Any], mids: np.ndarray) -> dict[str, np.ndarray]:

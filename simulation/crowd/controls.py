@@ -5,16 +5,18 @@
   (the event log says when a control waits for staff).
 - Metering caps the inflow of arriving classes through a node; one-way control blocks the other direction.
 - Closures: a closed node (a plan's `CloseExit`, or a `close_exit` inject) takes nobody in, leavers head for the
-  open exits, and its arrivals and the people waiting in its holding area go to the nearest open origin's. A road
-  a plan closes to traffic opens to walkers at its carriageway's width.
+  open exits (those heading for a closed station to leave there too), and its arrivals and the people waiting
+  in its holding area go to the nearest open origin's. A road a plan closes to traffic opens to walkers at its
+  carriageway's width.
 - `RouteVisitors` moves a share of an origin's newcomers to another destination.
 - `Announce` (phones, signs, metro broadcasts) turns a share of an origin's arrivals back before they come
   (`turned_away_by_control`: gone, never on the graph).
 - Injects (drills), at their times and before the step due then: each fires if its condition holds on the state
   (`readings()`, the sampler's series names) and is logged (`inject` or `inject_skipped`); a `surge` adds
   arrivals at its origin, a `close_exit` closes a node for a while, a `delay` holds back the teams of its pool
-  not yet at their posts, and a `show` changes a show segment as a plan's `ChangeShow` would (`change_show`
-  moves, cuts or cancels the show intervals: `scenarios.crowd.show_hold`).
+  not yet at their posts, a `show` changes a show segment as a plan's `ChangeShow` would (`change_show`
+  moves, cuts or cancels the show intervals: `scenarios.crowd.show_hold`), and a `close_walkway` or `one_way`
+  blocks walkway directions for a while (`scenarios.injects.blocked_ways`), staffed or not.
 
 `Controls` keeps what is in force and the index sets the step reads from it (open exits, closed nodes,
 blocked edges, meters); the SimPy processes that apply them at their times are in
@@ -32,7 +34,7 @@ import numpy as np
 
 from scenarios.crowd import STAFF_REACH_M, show_change, show_hold, staff_reach
 from scenarios.graphs import walkways
-from scenarios.injects import delay_of, number, parse_condition
+from scenarios.injects import blocked_ways, delay_of, in_force, number, parse_condition
 from scenarios.plan import (
     Announce,
     AssignStaff,
@@ -45,7 +47,7 @@ from scenarios.plan import (
     RouteVisitors,
 )
 from scenarios.schema import Inject
-from simulation.crowd.processes import drill_closure
+from simulation.crowd.processes import drill_closure, drill_walkway
 from simulation.crowd.readout import readings
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ class Controls:
         self.fired: set[int] = set()  # indexes of the injects that fired
         self.surges: list[tuple[int, float, float, float]] = []  # (origin, from, until, extra people a second)
         self.drill_closed: dict[str, int] = {}  # node -> closures in force by injects
+        self.drill_blocked: dict[int, int] = {}  # edge -> walkway events in force that block it
         self.delays: list[tuple[float, str, float]] = []  # (fired at, pool, seconds)
         self.show_changes: list[ChangeShow] = []
         # what the step reads (set by `prepare`)
@@ -87,6 +90,7 @@ class Controls:
         self.meters: dict[int, float] = {}
         self.closed_idx = np.zeros(0, dtype=np.int64)
         self.open_exits = np.array([net.index[x] for x in model.exit_nodes], dtype=np.int64)
+        self.shut_stations = np.zeros(0, dtype=np.int64)
 
     def setup(self) -> None:
         """Before the first step: the walking graph, the meters' index sets, and what is open at the start."""
@@ -107,6 +111,8 @@ class Controls:
         m = self.m
         net = m.net
         self.shut = self.closed_nodes | {n for n, k in self.drill_closed.items() if k > 0}
+        # stations people head for to leave, closed now: they make for the nearest open exit instead
+        self.shut_stations = np.array([k for k in m.leave_at if m.targets[k] in self.shut], dtype=np.int64)
         self.closed_idx = np.array([net.index[n] for n in sorted(self.shut) if n in net.index], dtype=np.int64)
         self.open_exits = np.array([net.index[x] for x in m.exit_nodes if x not in self.shut], dtype=np.int64)
         self._exit_sets()
@@ -120,6 +126,7 @@ class Controls:
         for e in np.flatnonzero(net.is_road):
             if e not in self.open_roads:
                 blocked[e] = True
+        blocked[[edge for edge, k in self.drill_blocked.items() if k > 0]] = True  # walkway events in force
         self.blocked = blocked
         self.meters = {
             net.index[c.action.node]: c.action.rate_per_min / 60.0
@@ -343,6 +350,9 @@ class Controls:
             m.env.process(drill_closure(m, inj.target, now + duration))
         elif inj.kind == "delay" and inj.target is not None:
             self.delays.append((now, inj.target, delay_of(inj)))
+        elif blocked_ways(inj):
+            edges = [m.net.edge_index[w] for w in blocked_ways(inj) if w in m.net.edge_index]
+            m.env.process(drill_walkway(m, inj, edges, in_force(inj)[1]))
         elif inj.kind == "show":
             change = show_change(inj)
             self.show_changes.append(change)

@@ -117,6 +117,8 @@ class CrowdModel:
         self.LEAVE = len(targets)
         self.target_cls = np.arange(len(targets))
         self.target_node = np.array([net.index[t] for t in targets], dtype=np.int64)
+        # destinations that are exits (a station): people who reach them leave there, as they arrive
+        self.leave_at = np.array([i for i, t in enumerate(targets) if t in s.exits], dtype=np.int64)
         self.exit_nodes = [x for x in s.exits if x in net.index]
         self.origins = list(s.demand.origins)
         self.origin_node = np.array([net.index[o] for o in self.origins], dtype=np.int64)

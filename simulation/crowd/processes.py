@@ -9,7 +9,7 @@
 - `crowd_flow`: the one process that moves everybody, a vectorised step every dt (`simulation.crowd.step`).
 - `router`: route shares follow the current walking times (`simulation.crowd.routing`).
 - `controller`, `staff_team`: the plan's controls, closures and staff posts at their times
-  (`simulation.crowd.controls`); `injector`, `drill_closure`: the drill's injects.
+  (`simulation.crowd.controls`); `injector`, `drill_closure`, `drill_walkway`: the drill's injects.
 - `threshold_watch`, `sampler`: the event log of density crossings, and the minute-by-minute series
   (`simulation.crowd.readout`).
 """
@@ -190,6 +190,25 @@ def drill_closure(m: CrowdModel, node: str, until_s: float) -> Generator[simpy.E
     ctl.refresh(env.now)
 
 
+def drill_walkway(m: CrowdModel, inj: Any, edges: list[int], until_s: float) -> Generator[simpy.Event, Any, None]:
+    """A walkway closed or made one-way by an inject from now until `until_s` (or the end): nobody is sent onto the
+    blocked directions (`edges`); those on them walk off."""
+    env, ctl = m.env, m.ctl
+    u, v = inj.params["u"], inj.params["v"]
+    what = f"{u} - {v} closed" if inj.kind == "close_walkway" else f"{u} -> {v} one-way"
+    for e in edges:
+        ctl.drill_blocked[e] = ctl.drill_blocked.get(e, 0) + 1
+    m.rec.event(env.now, "walkway", f"{what} (inject)", u=u, v=v, change=inj.kind)
+    ctl.refresh(env.now)
+    if until_s >= m.s.clock.horizon_s:
+        return
+    yield env.timeout(until_s - env.now)
+    for e in edges:
+        ctl.drill_blocked[e] -= 1
+    m.rec.event(env.now, "walkway", f"{u} - {v} open both ways again (inject)", u=u, v=v, change="reopen")
+    ctl.refresh(env.now)
+
+
 def start(m: CrowdModel) -> None:
     """Start every process of a run, in the order that decides who goes first at the same time."""
     env = m.env
@@ -204,5 +223,5 @@ def start(m: CrowdModel) -> None:
     env.process(sampler(m))
 
 
-__all__ = ["arrive", "controller", "crowd_flow", "drill_closure", "injector", "router", "sampler", "staff_team",
-           "start", "threshold_watch"]  # fmt: skip
+__all__ = ["arrive", "controller", "crowd_flow", "drill_closure", "drill_walkway", "injector", "router", "sampler",
+           "staff_team", "start", "threshold_watch"]  # fmt: skip

@@ -25,7 +25,7 @@
   caps entry from the outside only, and the people held back wait in that origin's queue.
 - Dwell: a class reaching its viewing area stands there for a time drawn from the scenario's dwell
   distribution (as a flow: the cohort is spread over the distribution); dwellers whose time is up stay while
-  a show holds them; then they leave.
+  a show holds them; then they leave. A class whose destination is an exit (a station) leaves on arrival.
 
 The step runs compiled (`simulation.crowd_kernel`, Numba loops over cells and nodes); the NumPy step here is
 its reference, run with `CrowdModel(..., kernel="numpy")` or `YIWANG_CROWD_KERNEL=numpy`. Both leave the
@@ -77,7 +77,7 @@ def diagram_params(m: CrowdModel) -> tuple[float, ...]:
 
 def dwell_kernel(scenario: CrowdScenario, rng: np.random.Generator, dt: float, n_steps: int) -> np.ndarray:
     """The dwell distribution as the share of a cohort that leaves k steps after arriving (k = 0, 1, ...)."""
-    draws = np.asarray(scenario.dwell.sample(rng, DWELL_SAMPLES), dtype=float)
+    draws = np.asarray(scenario.stay.sample(rng, DWELL_SAMPLES), dtype=float)
     steps = np.minimum(np.floor(draws / dt).astype(np.int64) + 1, n_steps + 1)
     pmf = np.bincount(steps, minlength=int(steps.max()) + 1).astype(float)
     return pmf / pmf.sum()
@@ -147,6 +147,7 @@ def _step_compiled(m: CrowdModel) -> None:
     m.walk_person_s += inside * dt
     m.step_no += 1
     m.last_flow = moved
+    _leave_on_arrival(m)
     m.watch.after_compiled(m.step_no * dt, own_next)
 
 
@@ -359,6 +360,28 @@ def _absorb(m: CrowdModel) -> None:
         nodes[tn, m.LEAVE] += release
         m.freeflow_s += float((release * m.routes.phi0_nodes[tn, m.LEAVE]).sum())
     m.dwelling = np.bincount(tn, weights=m.dwell_at, minlength=m.net.n_nodes)
+    _leave_on_arrival(m)
+
+
+def _leave_on_arrival(m: CrowdModel) -> None:
+    """Those who reached a destination that is an exit (a station they walked to) are gone: they neither dwell
+    nor take room there (as leavers reaching an exit). Those heading for such a station while it is closed become
+    leavers: they make for the nearest open exit."""
+    diverted = m.ctl.shut_stations
+    if diverted.size:  # their station is closed: they leave by the nearest open exit
+        for arr, phi0 in ((m.n_nodes_arr, m.routes.phi0_nodes), (m.n_cells_arr, m.routes.phi0_cells)):
+            moving = arr[:, diverted]
+            arr[:, m.LEAVE] += moving.sum(axis=1)
+            arr[:, diverted] = 0.0
+            m.freeflow_s += float((moving * (phi0[:, [m.LEAVE]] - phi0[:, diverted])).sum())
+    gone = m.leave_at
+    if not gone.size or not m.dwell_at[gone].any():
+        return
+    m.departed += float(m.dwell_at[gone].sum())
+    m.dwell_at[gone] = 0.0
+    m.due[gone] = 0.0
+    m.held[gone] = 0.0
+    m.dwelling[:] = np.bincount(m.target_node, weights=m.dwell_at, minlength=m.net.n_nodes)
 
 
 def _ratio(x: np.ndarray, total: np.ndarray) -> np.ndarray:
