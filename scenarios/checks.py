@@ -97,10 +97,12 @@ def horizon_checks(scenario: Any, file: str) -> list[Finding]:
     return []
 
 
-def _late(file: str, path: str, at_s: float, horizon_s: float, what: str) -> list[Finding]:
+def _late(file: str, path: str, at_s: float, horizon_s: float, what: str, *, hard: bool = True) -> list[Finding]:
+    """Something the run's end comes before: an error, or (`hard` False: a what-if that looks at the start of an
+    evening may well end before its show) a warning."""
     if at_s >= horizon_s:
-        return [error(file, path, f"{at_s:g} s is at or after the end of the run (clock.horizon_s: {horizon_s:g} s): "
-                      f"{what}")]  # fmt: skip
+        said = f"{at_s:g} s is at or after the end of the run (clock.horizon_s: {horizon_s:g} s): {what}"
+        return [error(file, path, said) if hard else warning(file, path, said)]
     return []
 
 
@@ -210,7 +212,7 @@ def crowd_checks(scenario: Any, graph: nx.DiGraph, file: str) -> list[Finding]:
         found += _late(file, f"{key_path('staff', name)}.callup_delay_s", team.callup_delay_s, h,
                        "this team never arrives")  # fmt: skip
     for i, show in enumerate(scenario.shows):
-        found += _late(file, f"shows[{i}].start_s", show.start_s, h, "the show never starts")
+        found += _late(file, f"shows[{i}].start_s", show.start_s, h, "the show never starts", hard=False)
     release = getattr(scenario.demand, "release", None)
     if release is not None:
         found += _late(file, "demand.release.at_s", release.at_s, h, "nobody is let out before the run ends")
@@ -234,10 +236,13 @@ def crowd_checks(scenario: Any, graph: nx.DiGraph, file: str) -> list[Finding]:
             found.append(error(file, key_path("demand.destinations", dest), f"no walkway from {dest!r} to any exit "
                                f"({', '.join(exits)}): people there cannot leave"))  # fmt: skip
     jam = walking_model(scenario.walking)[0].jam_density
+    # Where a standing crowd is pressed (crush.places), it reaches the density the scenario gives the place.
+    pressed = max((float(v) for v in (getattr(getattr(scenario, "crush", None), "places", None) or {}).values()),
+                  default=jam)  # fmt: skip
     written = scenario.thresholds.model_fields_set if "thresholds" in scenario.model_fields_set else set()
     for level in ("warning_ppm2", "critical_ppm2", "crush_ppm2"):
         value = getattr(scenario.thresholds, level)
-        if level in written and value > jam:  # a default the planner did not write is the model's business
+        if level in written and value > max(jam, pressed):  # a default the planner did not write is the model's
             diagram = scenario.walking.fundamental_diagram
             found.append(warning(file, f"thresholds.{level}", f"{value:g} /m² is above the walking model's jam "
                                  f"density ({jam:.2f} /m², walking.fundamental_diagram {diagram}): it can never be "

@@ -199,11 +199,13 @@ PLACES = {
         ("demand.origins.*key", {"entrance", "metro_exit"}),
         ("demand.destinations.*key", {"viewing_area", "square", "plaza", "zone"}),
         ("exits[]", {"entrance", "metro_exit"}), ("staff.*.base", ANY),
+        ("crush.places.*key", {"stair", "promenade", "junction", "viewing_area", "square", "plaza"}),
     ],
     "bund_new_year_2014": [
         ("demand.origins.*key", {"entrance", "metro_exit"}),
         ("demand.destinations.*key", {"viewing_area", "square", "plaza", "zone"}),
         ("exits[]", {"entrance", "metro_exit"}), ("staff.*.base", ANY),
+        ("crush.places.*key", {"stair", "promenade", "junction", "viewing_area", "square", "plaza"}),
     ],
     "huangpu_typhoon": [
         ("ferries.*.piers[]", {"pier"}), ("tunnels.*.portals[]", {"tunnel_portal"}),
