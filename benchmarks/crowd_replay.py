@@ -2,8 +2,9 @@
 
 For each seed, `bund_new_year_2014` under its own (as-it-happened) plan: the densest of the Chen Yi stair's
 places (its two flights, its landing and its ends) at 23:00, 23:20, 23:25, 23:30, 23:35 and 23:40, every
-`crush` event on the stair, and whether one falls within 15 minutes of the fall at 23:35 (facts.md 3.2).
-A plain script, not a test.
+`crush` event on the stair, whether one falls within 15 minutes of the fall at 23:35 (facts.md 3.2), and
+whether one comes before 23:20 (the record has the stair jammed from 23:23, no crush before). A plain script,
+not a test.
 
     python benchmarks/crowd_replay.py                      # the scenario's seed
     python benchmarks/crowd_replay.py --seeds 20           # and the 19 after it
@@ -18,13 +19,14 @@ from scenarios.loading import load_scenario
 from simulation.crowd import CrowdModel
 
 FALL_S = 12_900.0  # 23:35, seconds after the scenario's 20:00 start
+EARLY_S = 12_000.0  # 23:20: a crush on the stair before this is earlier than the record's jam (23:23)
 WINDOW_S = 900.0
 TIMES = ("23:00", "23:20", "23:25", "23:30", "23:35", "23:40")
 
 
-def replay(seed: int | None, overrides: list[str]) -> tuple[int, dict[str, float], list[str], bool]:
-    """One run: its seed, the stair's densest place at `TIMES`, the times of crushes on the stair, and whether one
-    is within `WINDOW_S` of `FALL_S`."""
+def replay(seed: int | None, overrides: list[str]) -> tuple[int, dict[str, float], list[str], bool, bool]:
+    """One run: its seed, the stair's densest place at `TIMES`, the times of crushes on the stair, whether one
+    is within `WINDOW_S` of `FALL_S`, and whether one comes before `EARLY_S`."""
     scenario = load_scenario("bund_new_year_2014", overrides=overrides)
     model = CrowdModel(scenario, seed=seed)
     names = model.lay.place_names
@@ -40,7 +42,8 @@ def replay(seed: int | None, overrides: list[str]) -> tuple[int, dict[str, float
     result = model.run()
     crushes = [e for e in result.events if e.kind == "crush" and "chen_yi_stair" in str(e.data.get("place"))]
     hit = any(abs(e.t_s - FALL_S) <= WINDOW_S for e in crushes)
-    return model.seed, dens, [scenario.clock.label(e.t_s) for e in crushes], hit
+    early = any(e.t_s < EARLY_S for e in crushes)
+    return model.seed, dens, [scenario.clock.label(e.t_s) for e in crushes], hit, early
 
 
 def main() -> None:
@@ -49,13 +52,15 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
     args = parser.parse_args()
     base = load_scenario("bund_new_year_2014", overrides=args.overrides).seed
-    hits = 0
+    hits = earlies = 0
     for k in range(args.seeds):
-        seed, dens, crushes, hit = replay(base + k, args.overrides)
+        seed, dens, crushes, hit, early = replay(base + k, args.overrides)
         hits += hit
+        earlies += early
         print(f"seed {seed}: stair /m² {dens}; crushes on the stair at {', '.join(crushes) or 'none'}; "
               f"within 15 min of 23:35: {'yes' if hit else 'no'}", flush=True)  # fmt: skip
-    print(f"{hits} of {args.seeds} seeds with a crush on the Chen Yi stair within 15 minutes of 23:35")
+    print(f"{hits} of {args.seeds} seeds with a crush on the Chen Yi stair within 15 minutes of 23:35; "
+          f"{earlies} with one before 23:20")
 
 
 if __name__ == "__main__":
