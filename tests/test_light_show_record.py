@@ -49,7 +49,7 @@ def test_visits_per_night_are_within_15_percent_of_the_record(evening):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the model keeps about 270,000 on site at once with the record's demand "
+@pytest.mark.xfail(strict=True, reason="the model keeps 272,455 on site at once with the record's demand "
                    "(benchmarks/README.md, 'The light show against its record'): the walk in from the entrances "
                    "averages 18 minutes at free flow and the approach streets jam")  # fmt: skip
 def test_the_peak_on_site_is_within_15_percent_of_the_record(evening):
