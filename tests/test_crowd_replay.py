@@ -48,24 +48,7 @@ def test_a_saturated_stair_passes_the_sfpe_stair_flow(tmp_path):
     assert rate == pytest.approx(expected, rel=0.03)
 
 
-FALL_S = 12_900.0  # 23:35 (facts.md 3.2), seconds after the scenario's 20:00 start
+# The issue's goal, a crush on the Chen Yi stair within 15 minutes of 23:35 and none before 23:20, is not met
+# yet: measured by `python benchmarks/crowd_replay.py --seeds 20` (benchmarks/README.md, 'The 2014 replay on its
+# stair capacity'), not by a test that would only confirm the gap.
 
-
-@pytest.fixture(scope="module")
-def replay_2014():
-    """The 2014 evening under its own plan at the scenario's seed, and the crushes on the Chen Yi stair."""
-    from simulation.crowd import simulate
-
-    scenario = load_scenario("bund_new_year_2014")
-    result = simulate(scenario)
-    return [e for e in result.events if e.kind == "crush" and "chen_yi_stair" in str(e.data.get("place"))]
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 17: the replay does not yet crush on the Chen Yi stair near 23:35 "
-                   "(benchmarks/README.md, 'The 2014 replay on its stair capacity')")  # fmt: skip
-def test_the_2014_replay_crushes_on_the_chen_yi_stair_within_15_minutes_of_2335(replay_2014):
-    """Under the as-it-happened plan the Chen Yi stair crushes within 15 minutes of the fall at 23:35 (the
-    record), and not before 23:20 (the record has it jammed from 23:23)."""
-    assert any(abs(e.t_s - FALL_S) <= 900.0 for e in replay_2014)
-    assert all(e.t_s >= 12_000.0 for e in replay_2014)
