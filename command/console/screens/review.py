@@ -287,7 +287,7 @@ def _crowd_controls(view: PlanView, scenario) -> None:  # type: ignore[no-untype
     """A crowd plan's controls as a commander reads them: metering per entrance (one row per unbroken spell, the
     rate per period beneath), the one-way walkways, and the staff posts with what each pool keeps in reserve."""
     st.markdown(f"**{tr('review.crowd')}**")
-    names = views.place_names(scenario)
+    names = views.place_names(scenario, lang())  # in the reader's language
     clock = scenario.clock
 
     def place(node: str) -> str:
