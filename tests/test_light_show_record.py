@@ -5,7 +5,6 @@ each."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from scenarios.loading import load_scenario
@@ -48,13 +47,6 @@ def test_visits_per_night_are_within_15_percent_of_the_record(evening):
         assert abs(visits / RECORD_VISITS - 1) <= TOLERANCE, visits
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the model keeps 272,455 on site at once with the record's demand "
-                   "(benchmarks/README.md, 'The light show against its record'): the walk in from the entrances "
-                   "averages 18 minutes at free flow and the approach streets jam")  # fmt: skip
-def test_the_peak_on_site_is_within_15_percent_of_the_record(evening):
-    """The most people on site at once (on the graph, not waiting to come in) is within 15% of the record's
-    90,000."""
-    _scenario, result = evening
-    peak = float(np.max(result.series["on_site"][1]))
-    assert abs(peak / RECORD_PEAK - 1) <= TOLERANCE, peak
+# The peak on site against the record's 90,000 is not met (the model keeps about 272,000): measured by
+# `python benchmarks/light_show_record.py` (benchmarks/README.md, 'The light show against its record'), not by a
+# test that would only confirm the gap.
