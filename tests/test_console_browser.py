@@ -284,7 +284,7 @@ def log_in(page: Page, username: str) -> None:
     """Sign in on the login page and wait for the incident board."""
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     page.get_by_role("heading", name="本辖区事件").wait_for()
 
 
@@ -469,12 +469,12 @@ def test_a_reload_keeps_the_session_and_logging_out_ends_it(page: Page, shot: Sh
     assert page.evaluate("document.cookie").find("yiwang_session") == -1  # never readable by the page's scripts
     page.reload()
     page.get_by_role("heading", name="本辖区事件").wait_for()
-    expect(page.get_by_role("button", name="登录")).to_have_count(0)
+    expect(page.get_by_role("button", name="登录", exact=True)).to_have_count(0)
     shot(page, "reloaded")
     page.get_by_role("button", name="退出登录").click()
-    page.get_by_role("button", name="登录").wait_for()
+    page.get_by_role("button", name="登录", exact=True).wait_for()
     page.reload()
-    page.get_by_role("button", name="登录").wait_for()
+    page.get_by_role("button", name="登录", exact=True).wait_for()
     expect(page.get_by_role("heading", name="本辖区事件")).to_have_count(0)
     shot(page, "logged_out")
 
