@@ -21,11 +21,8 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +34,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 sys.path.insert(0, str(Path(__file__).parent))
-from console_sessions import PAGES, PAGES_OF, USERS, YIWANG, _free_port, _healthy, prepare
+from console_sessions import PAGES, PAGES_OF, USERS, console_on, new_store_url, prepare, tracebacks_in
 
 from command.users import DEMO_PASSWORD
 
@@ -215,29 +212,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="times each session opens its pages")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="yiwang-load-"))
-    url = args.db or f"sqlite:///{folder / 'yiwang.db'}"
+    url = new_store_url(args.db)
     prepare(url, args.scenario)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = folder / "console.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen([str(YIWANG), "console", "--port", str(port), "--address", "127.0.0.1", "--db", url],
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while not _healthy(base):
-            if server.poll() is not None or time.monotonic() > deadline:
-                print(log.read_text(errors="replace")[-3000:])
-                return 1
-            time.sleep(0.25)
-        alone, together = asyncio.run(
-            run_all(base, args.sessions, spread=args.spread, think=args.think, rounds=args.rounds, seed=args.seed)
-        )
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-    tracebacks = log.read_text(errors="replace").count("Traceback (most recent call last)")
+        with console_on(url) as (base, log):
+            alone, together = asyncio.run(
+                run_all(base, args.sessions, spread=args.spread, think=args.think, rounds=args.rounds, seed=args.seed)
+            )
+    except RuntimeError as exc:
+        print(exc)
+        return 1
+    tracebacks = tracebacks_in(log)
     store = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"{args.sessions} protocol sessions on one console ({store} store, {args.scenario}; starts over "
           f"{args.spread:g} s, reading {args.think:g} s a page on average, {args.rounds} round(s)); server tracebacks: "
