@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -322,7 +323,8 @@ def advance_and_follow(page: Page, *, button: str, done: str, map_at: str, start
     expect(message).to_be_in_viewport()
     caption = page.get_by_text(map_at).first
     expect(caption).to_be_visible()
-    assert start not in caption.inner_text(), caption.inner_text()  # the map is no longer at the start
+    at_start = re.compile(r"(?<![0-9])" + re.escape(start))  # "0 min after the start", not "30 min after the start"
+    assert not at_start.search(caption.inner_text()), caption.inner_text()  # the map is no longer at the start
     expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").nth(1)).to_be_visible()
 
@@ -453,6 +455,89 @@ def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot
     expect(page.get_by_role("heading", name="资源状态")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     shot(page, "map")
+
+
+#: The words the walk clicks and waits for, in each language (literal, so that a lost translation fails here).
+WALK_WORDS = {
+    "zh": {"incident": "事件态势", "map": "态势图", "review": "方案审批", "plan": "生成方案（模拟+优化）",
+           "planned": "已生成方案", "failed": "失败：", "forecast": "预测结果对比", "approve": "批准并执行",
+           "password": "重新输入密码以确认", "read": "已阅读并确认第", "approved": "已批准方案",
+           "advance": "推进到下一决策点", "advanced": "已推进：", "map_at": "地图时刻：", "start": "开始后 0 分钟"},
+    "en": {"incident": "Incident view", "map": "Map", "review": "Plan review",
+           "plan": "Plan it (simulate and optimise)", "planned": "proposed", "failed": "Failed:",
+           "forecast": "Forecast consequences", "approve": "Approve and put into effect",
+           "password": "Re-enter your password to confirm", "read": "I have read and acknowledge warning",
+           "approved": "approved and in effect", "advance": "Advance to the next decision point",
+           "advanced": "Advanced", "map_at": "Map at:", "start": "0 min after the start"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides", "language"),
+    [("huangpu_typhoon", ["clock.horizon_s=7200"], "zh"), ("huangpu_typhoon", ["clock.horizon_s=7200"], "en"),
+     ("bund_new_year_2014", ["clock.horizon_s=1800"], "zh"), ("bund_new_year_2014", ["clock.horizon_s=1800"], "en")],
+    ids=["typhoon-zh", "typhoon-en", "crowd-zh", "crowd-en"],
+)  # fmt: skip
+def test_the_whole_walk_for_each_kind(page: Page, shot: Shots, demo: Demo, scenario: str, overrides: list[str],
+                                      language: str) -> None:  # fmt: skip
+    """For the typhoon and the crowd kinds (the Disney walk is above), in Chinese and in English: the on-site
+    commander logs in, sees the board, opens the incident view, plans the incident from the console, reads the
+    forecast, approves (acknowledging every warning), advances the incident and sees the map and the logs at the
+    new incident clock; the store records the approval by that commander and the audit chain verifies."""
+    from playwright.sync_api import expect
+
+    words = WALK_WORDS[language]
+    store = Store(demo.url)
+    try:
+        admin = authenticate(store, "admin", DEMO_PASSWORD)
+        incident_id = open_incident(store, admin, load_scenario(scenario, overrides=overrides), jurisdiction="huangpu")
+        grant_command(store, admin, incident_id, "bund_chief", reason=f"browser test, {scenario}, {language}")
+        code = get_incident(store, admin, incident_id).code
+    finally:
+        store.dispose()
+
+    log_in(page, "bund_chief")
+    if language == "en":
+        page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name="English").click()
+        page.get_by_role("heading", name="Incidents in your jurisdiction").wait_for()
+    expect(page.get_by_text(code).first).to_be_attached()
+
+    open_page(page, words["incident"], ready=words["map"])  # the newest incident first: this one
+    end = words["start"].replace(" 0 ", f" {int(overrides[0].split('=')[1]) // 60} ")
+    expect(page.get_by_text(end, exact=True).first).to_be_visible()  # this incident's horizon on the map's slider
+    expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
+
+    page.get_by_role("link", name=words["review"]).click()
+    page.get_by_role("button", name=words["plan"]).click()
+    finished = page.get_by_text(words["planned"]).or_(page.get_by_text(words["failed"]))
+    expect(finished.first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    assert words["planned"] in finished.first.inner_text(), finished.first.inner_text()
+    expect(page.get_by_text(words["forecast"])).to_be_visible()
+    shot(page, "proposed")
+
+    approve(page, button=words["approve"], password=words["password"], read=words["read"], done=words["approved"])
+    shot(page, "approved")
+
+    open_page(page, words["incident"], ready=words["map"])
+    advance_and_follow(page, button=words["advance"], done=words["advanced"], map_at=words["map_at"],
+                       start=words["start"])  # fmt: skip
+    shot(page, "advanced")
+
+    store = Store(demo.url)
+    try:
+        plans = list_plans(store, authenticate(store, "admin", DEMO_PASSWORD), incident_id)
+        active = [p for p in plans if p.status == "active"]
+        assert len(active) == 1, [(p.plan_id, p.status) for p in plans]
+        with store.read() as session:
+            decisions = session.execute(select(Decision.decision, User.username)
+                                        .join(User, Decision.user_id == User.id)
+                                        .where(Decision.plan_id == active[0].plan_id)).all()  # fmt: skip
+        chain = verify(store)
+    finally:
+        store.dispose()
+    assert [tuple(d) for d in decisions] == [("approved", "bund_chief")]
+    assert chain.ok, chain.lines()
 
 
 def test_a_reload_keeps_the_session_and_logging_out_ends_it(page: Page, shot: Shots) -> None:
