@@ -67,7 +67,7 @@ ACTIONS = (
     "grant", "revoke", "incident_open", "incident_close", "incident_phase", "roster_import", "plan_draft",
     "plan_propose", "plan_revise", "plan_approve", "plan_reject", "plan_activate", "plan_supersede",
     "plan_complete", "plan_withdraw", "run", "advance", "inject", "export", "audit_verify", "audit_head",
-    "tamper_detected", "rows_bound",
+    "tamper_detected", "rows_bound", "alert_ack",
 )  # fmt: skip
 
 # ------------------------------------------------------------------------------------------ rows bound to the chain
