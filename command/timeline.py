@@ -38,6 +38,11 @@ from command.security import Actor
 from command.store import AuditEntry, AuthorityGrant, PlanRecord, PlanVersion, Store
 
 CATEGORIES = ("inject", "decision", "command", "plan", "alarm", "phase", "incident")
+#: Every kind of step the timeline holds (`TimelineEntry.event`).
+EVENTS = ("inject", "inject_skipped", "plan_approve", "plan_reject", "grant", "handover", "revoke", "plan_draft",
+          "plan_propose", "replan", "plan_revise", "plan_activate", "plan_supersede", "plan_complete",
+          "plan_withdraw", "alarm_raised", "alarm_cleared", "breach", "phase", "incident_open",
+          "incident_close")  # fmt: skip
 
 #: Audit actions shown as they are: action -> (category, English words with the plan's number and version).
 PLAN_STEPS = {
@@ -242,4 +247,4 @@ def _number_in(subject: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-__all__ = ["CATEGORIES", "TimelineEntry", "timeline"]
+__all__ = ["CATEGORIES", "EVENTS", "TimelineEntry", "timeline"]

@@ -25,6 +25,7 @@ from command.errors import (
     Tampered,
 )
 from command.loop import AdvanceReport
+from command.timeline import TimelineEntry
 from scenarios.schema import Clock
 
 # fmt: off
@@ -328,6 +329,28 @@ def advance_text(report: AdvanceReport, clock: Clock, lang: str) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
+def timeline_text(entry: TimelineEntry, zone: str, lang: str) -> str:
+    """What a timeline step says, in `lang`: codes (phases, inject and breach kinds) in words, names as they are,
+    a grant's end as local time in `zone`."""
+    values = dict(entry.values)
+    until = local(entry.until, zone, lang) if entry.until is not None else ""
+    fields: dict[str, object] = {"plan": entry.plan, "version": entry.version, "until": until,
+                                 "to": values.get("to", ""), "from_": values.get("from", ""),
+                                 "holder": values.get("holder", ""), "by": values.get("by", ""),
+                                 "code": values.get("code", "")}  # fmt: skip
+    key = f"timeline.{entry.event}"
+    if entry.event == "phase":
+        fields |= {"from_": code("phase", values.get("from"), lang), "to": code("phase", values.get("to"), lang)}
+    elif entry.event in {"inject", "inject_skipped", "breach"}:
+        fields["kind"] = code("event", values.get("kind"), lang)
+    elif entry.event == "alarm_cleared":
+        key = f"timeline.alarm_cleared.{values.get('why', 'plan')}"
+    elif entry.event == "plan_approve" and values.get("acknowledged", "0") != "0":
+        key, fields["n"] = "timeline.plan_approve_acks", values["acknowledged"]
+    said = t(key, lang, **fields)
+    return entry.text if said == key else said  # a step this console does not know yet: its English words
+
+
 #: The command layer's refusals that the console words itself (pattern -> key); groups are passed as values.
 REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"too many failed log-ins from this source \(.*?\); wait (?P<n>[\d.]+) (?P<unit>s|min)"),
@@ -406,6 +429,7 @@ __all__ = [
     "pick",
     "refusal",
     "short_time",
+    "timeline_text",
     "wall_short",
     "zone_label",
 ]
