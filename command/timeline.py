@@ -90,8 +90,9 @@ def timeline(store: Store, actor: Actor, incident_id: int, *, limit: int | None 
         incident = incident_for(session, actor, incident_id)
         horizon = float(json.loads(incident.scenario_json)["clock"]["horizon_s"])
         plans = {p.id: p for p in session.scalars(select(PlanRecord).where(PlanRecord.incident_id == incident_id))}
-        made_at = dict(session.execute(select(PlanVersion.plan_id, PlanVersion.state_time_s)
-                                       .where(PlanVersion.plan_id.in_(plans), PlanVersion.version == 1)).all())  # fmt: skip
+        first = select(PlanVersion.plan_id, PlanVersion.state_time_s).where(PlanVersion.plan_id.in_(plans),
+                                                                             PlanVersion.version == 1)  # fmt: skip
+        made_at: dict[int, float] = dict(session.execute(first).all())  # type: ignore[arg-type]
         grants = {g.id: g for g in session.scalars(select(AuthorityGrant)
                                                    .where(AuthorityGrant.incident_id == incident_id))}  # fmt: skip
         names = usernames(session)
@@ -140,7 +141,7 @@ class _Reader:
     def read(self, e: AuditEntry) -> None:
         at, details = datetime.fromisoformat(e.at), _details(e.details)
         self.clock_s = self.advanced_to.get(e.at, self.clock_s)
-        step = {"at": at, "actor": e.actor, "seq": e.seq}
+        step: dict[str, Any] = {"at": at, "actor": e.actor, "seq": e.seq}
         plan_id = _number_in(e.subject) if e.subject.startswith("plan ") else None
         plan = self.numbers.get(plan_id) if plan_id is not None else None
         if e.action == "advance":
@@ -226,7 +227,7 @@ class _Reader:
         before = self.handed_from.pop(at.isoformat(), None)
         if before is not None:
             self.add(TimelineEntry(**step, sim_s=self.clock_s, category="command", event="handover",
-                                   text=f"command handed over to {to}", values={"from": before, "to": to},
+                                   text=f"command handed over from {before} to {to}", values={"from": before, "to": to},
                                    until=until, detail=reason))  # fmt: skip
         else:
             self.add(TimelineEntry(**step, sim_s=self.clock_s, category="command", event="grant",

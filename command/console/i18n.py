@@ -339,7 +339,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "alert.none": ("无待处理告警", "No alerts"),
     "alert.ack": ("知悉", "Acknowledge"),
     "alert.more": ("另有 {n} 条告警", "{n} more alerts"),
-    "alert.seen": ("（已知悉 {n} 条）", " ({n} acknowledged)"),
     "alert.seen_line": ("已知悉 {n} 条告警（不再显示为新告警）", "{n} alert(s) acknowledged (no longer shown as new)"),
     # the incident's timeline (command/timeline.py)
     "timeline.heading": ("事件时间线", "Timeline"),

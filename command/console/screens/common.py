@@ -119,7 +119,9 @@ def _alerts(actor: Actor, incident: IncidentView, clock: Clock) -> None:
     waiting = [a for a in standing if a.new]
     seen = len(standing) - len(waiting)
     if not waiting:
-        st.caption(tr("alert.none") + (tr("alert.seen", n=seen) if seen else ""))
+        st.caption(tr("alert.none"))
+        if seen:
+            st.caption(tr("alert.seen_line", n=seen))
         return
     with st.container(key="yiwang_alerts"):
         for alert in waiting[:6]:

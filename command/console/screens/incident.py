@@ -20,7 +20,6 @@ from scenarios import ScenarioError, scenario_graph
 from scenarios.defaults import default_plan
 from scenarios.schema import Clock
 
-
 #: The newest steps of the timeline shown.
 TIMELINE_ROWS = 300
 
