@@ -14,8 +14,8 @@ consistently. A store whose head carries a MAC refuses to write without the key;
 refuses a head without one.
 
 **Rows bound to the chain.** The rows people act on (users' role, jurisdiction and active flag; authority grants;
-plan versions; decisions) carry a content hash over the fields that matter, and the audit entry that made or
-changed a row records that hash (`details["rows"]`). Nobody has to remember to do it: every row of those tables
+plan versions; decisions; alert acknowledgements) carry a content hash over the fields that matter, and the
+audit entry that made or changed a row records that hash (`details["rows"]`). Nobody has to remember to do it: every row of those tables
 added or changed in a `Store.write()` is hashed into the next entry appended in that transaction, and the
 transaction refuses to commit a changed row that no entry recorded (`require_bound`). A row whose stored content
 no longer matched its hash when it was loaded is refused there too (`Tampered`): an edit made behind Yiwang's back

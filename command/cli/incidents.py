@@ -24,7 +24,9 @@ from command.cli.common import (
 from command.cli.plans import show_plan
 from command.errors import NotAuthorised
 
-app = typer.Typer(help="Incidents: open, list, show, plan, advance, log, timeline, roster, close.", no_args_is_help=True)
+app = typer.Typer(
+    help="Incidents: open, list, show, plan, advance, log, timeline, roster, close.", no_args_is_help=True
+)
 
 
 @app.command("open")
@@ -161,9 +163,13 @@ def incident_log(incident_id: int, user: UserOption = None, db_url: DbOption = N
 
 @app.command("timeline")
 @handles_input_errors
-def incident_timeline(incident_id: int, last: Annotated[int | None, typer.Option(help="The newest N steps only.",
-                                                                                   min=1)] = None,
-                      user: UserOption = None, db_url: DbOption = None, as_json: JsonOption = False) -> None:  # fmt: skip
+def incident_timeline(
+    incident_id: int,
+    last: Annotated[int | None, typer.Option(help="The newest N steps only.", min=1)] = None,
+    user: UserOption = None,
+    db_url: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """The incident's timeline, newest first: injects, decisions, plan changes, alarms, phase changes."""
     from command.incidents import load_incident_scenario
     from command.timeline import timeline
