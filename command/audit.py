@@ -17,9 +17,9 @@ refuses a head without one.
 plan versions; decisions; alert acknowledgements) carry a content hash over the fields that matter, and the
 audit entry that made or changed a row records that hash (`details["rows"]`). Nobody has to remember to do it:
 every row of those tables added or changed in a `Store.write()` is hashed into the next entry appended in that
-transaction, and the transaction refuses to commit a changed row that no entry recorded (`require_bound`). A row whose stored content
-no longer matched its hash when it was loaded is refused there too (`Tampered`): an edit made behind Yiwang's back
-is never laundered into a new hash.
+transaction, and the transaction refuses to commit a changed row that no entry recorded (`require_bound`). A row
+whose stored content no longer matched its hash when it was loaded is refused there too (`Tampered`): an edit made
+behind Yiwang's back is never laundered into a new hash.
 
 `verify` walks the chain and reports, per problem, the entry or row it concerns:
 - an edited entry no longer matches its hash; a rewritten one (hash recomputed) fails its MAC, or breaks the
