@@ -1,8 +1,8 @@
 """An incident's timeline: what happened to it and who did it, at its incident time and wall time, newest first.
 
 Read from the audit chain (`command.audit.entries`: every step people take on an incident, every inject and
-advance) and from the activity log (`command.incidents.activity`: the threshold breaches an advance logged), for a
-user who sees the incident: anyone else is told it does not exist (`NotFound`, as for an id never used).
+advance) and from the activity log (the threshold breaches an advance logged), for a user who sees the incident
+(`command.authority.incident_for`): anyone else is told it does not exist (`NotFound`, as for an id never used).
 
 What it holds, by `category`:
 - `inject`: an inject that came (`inject`), or whose condition did not hold (`inject_skipped`), at its own time;
@@ -33,9 +33,8 @@ from sqlalchemy import select
 
 from command.audit import entries
 from command.authority import incident_for, usernames
-from command.incidents import activity
 from command.security import Actor
-from command.store import AuditEntry, AuthorityGrant, PlanRecord, PlanVersion, Store
+from command.store import ActivityEntry, AuditEntry, AuthorityGrant, PlanRecord, PlanVersion, Store
 
 CATEGORIES = ("inject", "decision", "command", "plan", "alarm", "phase", "incident")
 #: Every kind of step the timeline holds (`TimelineEntry.event`).
@@ -96,17 +95,19 @@ def timeline(store: Store, actor: Actor, incident_id: int, *, limit: int | None 
         grants = {g.id: g for g in session.scalars(select(AuthorityGrant)
                                                    .where(AuthorityGrant.incident_id == incident_id))}  # fmt: skip
         names = usernames(session)
+        breaches = session.scalars(select(ActivityEntry).where(ActivityEntry.incident_id == incident_id,
+                                                               ActivityEntry.kind.like("breach:%"))
+                                   .order_by(ActivityEntry.id)).all()  # fmt: skip
     reader = _Reader(horizon, {i: p.number for i, p in plans.items()}, made_at, grants, names)
     chain = entries(store, incident_id=incident_id)
     # The steps written with an advance (its injects, the phase it moved to) happen at the clock it advanced to.
     reader.advanced_to = {e.at: float(_details(e.details).get("to_s", 0.0)) for e in chain if e.action == "advance"}
     for entry in chain:
         reader.read(entry)
-    for line in activity(store, actor, incident_id):
-        if line.kind.startswith("breach:"):
-            kind = line.kind.partition(":")[2]
-            reader.add(TimelineEntry(line.at, line.sim_s, "alarm", "breach", "system", f"breach: {line.text}",
-                                     values={"kind": kind}, detail=line.text))  # fmt: skip
+    for line in breaches:
+        kind = line.kind.partition(":")[2]
+        reader.add(TimelineEntry(line.at, line.sim_s, "alarm", "breach", "system", f"breach: {line.text}",
+                                 values={"kind": kind}, detail=line.text))  # fmt: skip
     # Newest first: by wall time, then incident time, then the chain's order (a step's consequences after it).
     order = sorted(enumerate(reader.out), reverse=True,
                    key=lambda p: (p[1].at, -1.0 if p[1].sim_s is None else p[1].sim_s, p[1].seq, p[0]))  # fmt: skip

@@ -242,3 +242,20 @@ def test_an_acknowledgement_edited_in_the_database_is_named_by_verify(world: Wor
     report = verify(world.store)
     assert not report.ok
     assert any(f"alert acknowledgement {ack} of incident {story.incident_id}" in str(f) for f in report.findings)
+
+
+def test_a_breach_is_on_the_timeline_at_its_own_time_with_the_alarm_it_raised(world: World) -> None:
+    """With a 2-minute wait limit the tiny M/M/8 queue at utilisation 0.8 breaches it (Erlang C: P(wait > 2 min) =
+    0.46 e^-3.2 = 1.9 %, some 70 of its 3,840 visitors): the advance stops there, and the timeline shows the breach and the
+    alarm at that incident time, the system their author, above the opening."""
+    scenario = tiny_scenario()
+    scenario = scenario.model_copy(update={"thresholds": scenario.thresholds.model_copy(update={"max_wait_s": 120})})
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong")
+    world.clock.advance(minutes=1)
+    report = advance(world.store, world["planner"], iid)
+    assert report.stopped_for == "threshold breach: wait"
+    steps = timeline(world.store, world["obs_pudong"], iid)
+    assert [(e.event, e.actor, e.sim_s) for e in steps] == [
+        ("alarm_raised", "system", report.to_s), ("phase", "planner", report.to_s),
+        ("breach", "system", report.to_s), ("incident_open", "admin", 0.0)]  # fmt: skip
+    assert dict(steps[2].values) == {"kind": "wait"} and "waited more than 2 min" in steps[2].detail
