@@ -246,8 +246,8 @@ def test_an_acknowledgement_edited_in_the_database_is_named_by_verify(world: Wor
 
 def test_a_breach_is_on_the_timeline_at_its_own_time_with_the_alarm_it_raised(world: World) -> None:
     """With a 2-minute wait limit the tiny M/M/8 queue at utilisation 0.8 breaches it (Erlang C: P(wait > 2 min) =
-    0.46 e^-3.2 = 1.9 %, some 70 of its 3,840 visitors): the advance stops there, and the timeline shows the breach and the
-    alarm at that incident time, the system their author, above the opening."""
+    0.46 e^-3.2 = 1.9 %, some 70 of its 3,840 visitors): the advance stops there, and the timeline shows the breach
+    and the alarm at that incident time, the system their author, above the opening."""
     scenario = tiny_scenario()
     scenario = scenario.model_copy(update={"thresholds": scenario.thresholds.model_copy(update={"max_wait_s": 120})})
     iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong")
