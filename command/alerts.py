@@ -43,9 +43,10 @@ class Alert:
     """One thing that needs a user's attention on an incident.
 
     `sim_s` and `at` are the incident time and the wall time (UTC) a breach or an inject was logged (for the
-    re-plan alarm, the incident clock now and no wall time; for plans awaiting a decision, neither); `code` is the activity-log kind of a breach or an inject
-    (`breach:critical`, `inject`); `text` says it in English (the log's line, the alarm's reason); `plans` are the
-    numbers of the plans awaiting; `acknowledged_at` is when this user acknowledged it (None: it is new to them).
+    re-plan alarm, the incident clock now and no wall time; for plans awaiting a decision, neither); `code` is the
+    activity-log kind of a breach or an inject (`breach:critical`, `inject`); `text` says it in English (the log's
+    line, the alarm's reason); `plans` are the numbers of the plans awaiting; `acknowledged_at` is when this user
+    acknowledged it (None: it is new to them).
     """
 
     key: str

@@ -1439,3 +1439,14 @@ def test_an_alert_acknowledged_is_stored_audited_and_no_longer_new_for_that_user
     observer = goto(signed_in("obs_pd"), "incident")
     assert t("alert.replan", "zh") in values(observer.error)
     assert awaiting not in values(observer.warning)  # a plan awaits the holder's decision only
+
+
+def test_an_alert_that_no_longer_stands_is_refused_in_chinese(console: Console) -> None:
+    """Acknowledging an alert that has gone (the plan decided meanwhile) is refused by the store, in words."""
+    from command.alerts import acknowledge
+    from command.console import words
+    from command.errors import Conflict
+
+    with pytest.raises(Conflict) as gone:
+        acknowledge(console.store, console.actors["cmd_a"], console.incident_id, "awaiting:7")
+    assert words.refusal(gone.value, "zh") == t("refusal.alert_gone", "zh")

@@ -318,6 +318,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "refusal.decided": ("该方案已经处理，不能重复审批", "the plan is already decided"),
     "refusal.changed": ("方案在显示后已被修改，请重新查看", "the plan changed since it was shown; look again"),
     "refusal.no_plan_in_time": ("在 {limit} 秒时限内未找到方案（机器繁忙时可放宽时限）", "no plan found within the time limit of {limit} s"),
+    "refusal.alert_gone": ("该告警已解除或已变化，请查看最新告警", "the alert no longer stands; look at the alerts again"),
     "refusal.kind.locked": ("账户已锁定", "account locked"),
     "refusal.kind.auth": ("身份验证失败", "authentication failed"),
     "refusal.kind.tampered": ("数据校验不符（可能被改动）", "stored content does not match its digest"),

@@ -372,6 +372,7 @@ REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
      "refusal.decided"),
     (re.compile(r"changed since|shown version|digest"), "refusal.changed"),
     (re.compile(r"no plan found within the time limit of (?P<limit>[\d.]+) s"), "refusal.no_plan_in_time"),
+    (re.compile(r"alert '[^']*' does not stand"), "refusal.alert_gone"),
 )
 
 #: A refusal no pattern knows: its kind, in words (most specific first).
