@@ -116,6 +116,7 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "plan_complete": ("方案完成", "plan completed"),
         "roster_import": ("导入名单", "roster imported"),
         "tamper_detected": ("发现篡改", "tampering detected"),
+        "alert_ack": ("告警已知悉", "alert acknowledged"),
         "system": ("系统", "system"),
     },
     "node_kind": {
