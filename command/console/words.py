@@ -191,7 +191,8 @@ def code(family: str, value: str | None, lang: str) -> str:
     if pair is None and ":" in value:  # "breach:critical", "sim:bus_departs": the family's word for the part after
         head, _, tail = value.partition(":")
         inner = CODES[family].get(tail) or CODES[family].get(head)
-        return f"{code(family, head, lang)}：{code(family, tail, lang)}" if inner else value
+        colon = "：" if lang == "zh" else ": "
+        return f"{code(family, head, lang)}{colon}{code(family, tail, lang)}" if inner else value
     return value if pair is None else pair[0 if lang == "zh" else 1]
 
 
