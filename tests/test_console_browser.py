@@ -597,3 +597,58 @@ def test_the_walk_in_english(page: Page, shot: Shots, demo: Demo) -> None:
                        start="0 min after the start")  # fmt: skip
     expect(page.get_by_text("Incident clock").first).to_be_visible()
     shot(page, "advanced")
+
+
+def test_an_alert_acknowledged_stays_so_and_the_timeline_shows_the_steps(page: Page, shot: Shots, demo: Demo) -> None:
+    """The commander acknowledges the plan awaiting their decision in the alerts panel: it is gone, and stays gone
+    after a reload (the acknowledgement is stored, with who and when, and audited: the chain verifies); the incident
+    view's timeline shows the plan proposed and the command granted, all without a request leaving the machine."""
+    from playwright.sync_api import expect
+
+    from command.store import AlertAck
+
+    store = Store(demo.url)
+    try:
+        admin = authenticate(store, "admin", DEMO_PASSWORD)
+        incident_id = open_incident(store, admin, SCENARIO, jurisdiction="pudong")
+        grant_command(store, admin, incident_id, "pudong_commander", reason="browser test, alerts")
+        create_plan(store, authenticate(store, "planner", DEMO_PASSWORD), incident_id,
+                    default_plan(load_scenario(SCENARIO)))  # fmt: skip
+    finally:
+        store.dispose()
+
+    log_in(page, "pudong_commander")
+    open_page(page, "事件态势", ready="态势图")  # the newest incident first: this one
+    awaiting = page.get_by_text("有 1 个方案等待您审批")
+    expect(awaiting).to_be_visible()
+    expect(page.get_by_role("heading", name="事件时间线")).to_be_visible()
+    timeline = page.get_by_test_id("stDataFrame").filter(has_text="事项")
+    expect(timeline).to_be_visible()
+    for step in ("提交方案 1", "阶段：接报 → 调度", "授权 pudong_commander 任现场指挥"):
+        expect(timeline.get_by_text(step).first).to_be_attached()
+    shot(page, "alert")
+
+    page.get_by_test_id("stHorizontalBlock").filter(has=awaiting).get_by_role("button", name="知悉").click()
+    expect(awaiting).to_have_count(0)
+    expect(page.get_by_text("已知悉 1 条告警").first).to_be_visible()
+    shot(page, "acknowledged")
+
+    page.reload()
+    page.get_by_role("heading", name="本辖区事件").or_(page.get_by_text("态势图", exact=True)).first.wait_for()
+    open_page(page, "事件态势", ready="态势图")
+    expect(page.get_by_text("已知悉 1 条告警").first).to_be_visible()
+    expect(page.get_by_text("有 1 个方案等待您审批")).to_have_count(0)
+    shot(page, "reloaded")
+
+    store = Store(demo.url)
+    try:
+        with store.read() as session:
+            acks = session.execute(select(User.username, AlertAck.alert_key).join(User, AlertAck.user_id == User.id)
+                                   .where(AlertAck.incident_id == incident_id)).all()  # fmt: skip
+        log = entries(store, incident_id=incident_id)
+        chain = verify(store)
+    finally:
+        store.dispose()
+    assert [tuple(a) for a in acks] == [("pudong_commander", "awaiting:1")]
+    assert log[-1].action == "alert_ack" and log[-1].actor == "pudong_commander"
+    assert chain.ok, chain.lines()
