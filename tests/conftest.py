@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from pg_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
+
+#: Property tests draw their examples from a fixed seed, so a run is the same on every machine and every time (a
+#: failure found once is found again); `HYPOTHESIS_PROFILE=explore` draws fresh examples each run, to look for more.
+settings.register_profile("yiwang", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "yiwang"))
 
 DATA = Path(__file__).parent / "data"
 
