@@ -253,3 +253,33 @@ def test_a_plan_closing_an_unknown_station_is_refused(tmp_path):
     assert [str(p) for p in problems] == [
         "plan: actions[0].station: unknown station 'a' (the scenario's demand.stations: none)"
     ]
+
+
+def test_the_optimiser_has_trains_skip_a_station_that_cannot_hold_its_arrivals(tmp_path):
+    """Station a holds 200 and lets out about 1.3 a second through its 1 m exit while trains bring 3 a second; its
+    neighbour b holds 5,000 behind a 6 m exit. The default plan fills a and leaves the rest on the trains; the
+    optimiser has the trains skip a, says so in its rationale with how many it sends on, and in the simulation
+    nobody is left on a train."""
+    from optimizer.crowd import optimise_crowd
+    from optimizer.result import SolveParams
+    from simulation.crowd import simulate
+
+    nodes = [("a", "metro_exit", 0, 0, 0), ("b", "metro_exit", 400, 0, 0), ("v", "viewing_area", 200, 60, 20_000),
+             ("x", "exit", 200, -100, 0)]  # fmt: skip
+    edges = [("a", "v", 215, 1), ("b", "v", 215, 6), ("v", "x", 170, 6)]
+    demand = {"arrivals": {"process": "deterministic", "periods": [{"from_s": 0, "rate_per_h": 10_800}]},
+              "origins": {"a": 1.0, "b": 0.0}, "destinations": {"v": 1.0}, "holding_default_m2": 10_000.0,
+              "stations": {"a": {"capacity": 200, "neighbours": ["b"]}, "b": {"capacity": 5000, "neighbours": ["a"]}}}
+    s = crowd_scenario(tmp_path, nodes, edges, origins={"a": 1.0, "b": 0.0}, destinations={"v": 1.0}, exits=["x"],
+                       horizon_s=1800, demand=demand)  # fmt: skip
+    result = optimise_crowd(s, SolveParams(time_limit_s=10, seed=1))
+    assert result.plan is not None
+    closures = [a for a in result.plan.actions if isinstance(a, CloseStation)]
+    assert [c.station for c in closures] == ["a"] and closures[0].at_s == 0.0
+    assert any(line.startswith("station a:") and "sent on to b" in line for line in result.rationale)
+    assert any(line.startswith("people:") for line in result.rationale)
+    default = simulate(s, seed=1).kpis
+    planned = simulate(s, result.plan, seed=1).kpis
+    assert default["refused_full"] > 1000
+    assert planned["refused_full"] == 0.0
+    assert planned["station_skipped"] == pytest.approx(5400, rel=0.01)
