@@ -245,7 +245,7 @@ def _where_and_detail(action: Any, places: _Places) -> tuple[str, str]:
         case CloseExit():
             return places.node(action.node), ""
         case CloseStation():
-            return places.node(action.station), "trains skip it; arrivals to the neighbouring stations"
+            return places.node(action.station), "trains skip it: arrivals to the neighbouring stations"
         case OneWay() | CloseRoad():
             return places.path(action.u, action.v), ""
         case ChangeShow():

@@ -402,7 +402,8 @@ SPEC = KindSpec(
     state=CrowdState,
     kpis=KPIS,
     injects=frozenset({"message", "delay", "surge", "close_exit", "show", "close_walkway", "one_way"}),
-    # A crowd's staff post, an announcement and a station's closure are held for a time: controls, ended or carried on by a re-plan.
+    # A crowd's staff post, an announcement and a station's closure are held for a time: controls, ended or
+    # carried on by a re-plan.
     splice=SpliceRules(controls=(AssignStaff, Announce, CloseStation)),
     breach_checks={
         "over_critical_density": lambda s, k: k.get("minutes_over_5ppm2", 0.0) > 0,

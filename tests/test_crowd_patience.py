@@ -108,8 +108,9 @@ def _stations(tmp: Path, *, cap_a: int = 100, cap_b: int = 300, horizon_s: float
 
 def _shut_gates(s: CrowdScenario, *more: Any) -> Any:
     """Both station exits metered to nobody: whoever the trains bring stays inside."""
-    return plan_of(s, AssignStaff(at_s=0, pool="sa", to="a", count=10), AssignStaff(at_s=0, pool="sb", to="b", count=10),
-                   MeterFlow(at_s=0, node="a", rate_per_min=0), MeterFlow(at_s=0, node="b", rate_per_min=0),
+    return plan_of(s, AssignStaff(at_s=0, pool="sa", to="a", count=10),
+                   AssignStaff(at_s=0, pool="sb", to="b", count=10), MeterFlow(at_s=0, node="a", rate_per_min=0),
+                   MeterFlow(at_s=0, node="b", rate_per_min=0),
                    *more)  # fmt: skip
 
 
@@ -184,8 +185,9 @@ def test_people_in_equal_people_on_the_graph_in_stations_and_gone_at_every_step(
                        dwell={"dist": "lognormal", "mean_s": 120, "sd_s": 60},
                        patience={"wait": {"dist": "exponential", "mean_s": 90}, **KEEP_SHARES, "source": "EST: test"},
                        staff={"t": {"count": 10, "base": "e"}})  # fmt: skip
-    plan = plan_of(s, AssignStaff(at_s=0, pool="t", to="e", count=10), MeterFlow(at_s=0, node="e", rate_per_min=20),
-                   CloseStation(at_s=200, station="a", until_s=500), CloseExit(at_s=300, node="e", until_s=600))  # fmt: skip
+    plan = plan_of(s, AssignStaff(at_s=0, pool="t", to="e", count=10),
+                   MeterFlow(at_s=0, node="e", rate_per_min=20), CloseStation(at_s=200, station="a", until_s=500),
+                   CloseExit(at_s=300, node="e", until_s=600))  # fmt: skip
     gaps: list[float] = []
 
     def books(m: CrowdModel) -> None:
