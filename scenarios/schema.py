@@ -463,8 +463,7 @@ class Patience(Model):
     def _shares_add_up(self) -> Patience:
         total = self.other_area + self.home + self.push_on
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"patience shares other_area + home + push_on must add up to 1 (they add up to "
-                             f"{total:.6g})")  # fmt: skip
+            raise ValueError(f"the shares other_area + home + push_on must add up to 1 (they add up to {total:.6g})")
         return self
 
 
