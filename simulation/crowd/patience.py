@@ -48,7 +48,7 @@ class Waiting:
         self.h = hazard(patience, model.rng["patience"], model.dt, model.n_steps)
         self.cohort = np.zeros((n_o, model.n_steps + 2))  # people admitted in each step, still waiting
         self.pressing = np.zeros(n_o)  # people whose patience ran out and who pushed on
-        self.oldest = np.zeros(n_o, dtype=np.int64)  # no cohort before this one still has anybody
+        self.oldest = 0  # no cohort before this step's still has anybody, in any holding area
         self.total = np.zeros(n_o)  # cohorts plus those pushing on, per origin
         self.diverted = 0.0
         self.went_home = 0.0
@@ -60,63 +60,49 @@ class Waiting:
         self.total += admitted
 
     def after_step(self) -> None:
-        """Take those who went in off the oldest cohorts; those whose patience ran out give up."""
+        """Take those who went in off the front of each area's queue; those whose patience ran out give up.
+
+        All holding areas at once, over the steps since the oldest cohort anybody is still waiting from."""
         m = self.m
         k = m.step_no  # steps done: a cohort of step j has waited k - j steps
-        nodes = m.n_nodes_arr
-        now = nodes[m.holding_node].sum(axis=1)
-        for o in range(len(m.origins)):
-            gone_in = self.total[o] - now[o]
-            if gone_in > 0:
-                self._first_out(o, gone_in, k)
-            elif gone_in < 0:  # moved in from elsewhere: a cohort of the last step
-                self.cohort[o, max(k - 1, 0)] -= gone_in
-            self.total[o] = now[o]
-            lo = int(self.oldest[o])
-            if lo >= k or now[o] <= 0:
-                continue
-            ages = np.minimum(k - np.arange(lo, k), self.h.size - 1)
-            quit_ = self.cohort[o, lo:k] * self.h[ages]
-            n_quit = float(quit_.sum())
-            if n_quit <= 0:
-                continue
-            self.cohort[o, lo:k] -= quit_
-            self.pressing[o] += n_quit * self.p.push_on
-            leave = n_quit * (self.p.other_area + self.p.home)
-            self.pushed_on += n_quit * self.p.push_on
-            self.diverted += n_quit * self.p.other_area
-            self.went_home += n_quit * self.p.home
-            row = m.holding_node[o]
-            gone = nodes[row] * min(1.0, leave / now[o])
-            nodes[row] -= gone
-            m.freeflow_s -= float((gone * m.routes.phi0_nodes[row]).sum())  # they will not walk there
-            self.total[o] = now[o] - leave
-            left = np.flatnonzero(self.cohort[o, lo:k] > 0)
-            self.oldest[o] = lo + int(left[0]) if left.size else k
-
-    def _first_out(self, o: int, n: float, k: int) -> None:
-        """`n` people went in from origin `o`'s holding area: those pushing on first, then the oldest cohorts."""
-        first = min(self.pressing[o], n)
-        self.pressing[o] -= first
-        n -= first
-        lo = int(self.oldest[o])
-        if n <= 0 or lo >= k:
+        nodes, rows = m.n_nodes_arr, m.holding_node
+        now = nodes[rows].sum(axis=1)
+        gone_in = self.total - now
+        moved = gone_in < 0  # moved in from elsewhere (a closed entrance's area): a cohort of the last step
+        if moved.any():
+            self.cohort[moved, max(k - 1, 0)] -= gone_in[moved]
+        gone_in = np.maximum(gone_in, 0.0)
+        first = np.minimum(self.pressing, gone_in)  # those pushing on go in first
+        self.pressing -= first
+        rest = gone_in - first
+        self.total = now
+        lo = self.oldest
+        win = self.cohort[:, lo:k]  # a view: changed in place
+        if not win.shape[1]:
             return
-        live = self.cohort[o, lo:k]
-        cum = np.cumsum(live)
-        full = int(np.searchsorted(cum, n - 1e-12))  # cohorts before `full` are all gone in
-        if full >= live.size:
-            live[:] = 0.0
-            self.oldest[o] = k
+        front = np.flatnonzero(rest > 0)
+        if front.size:  # then the oldest cohorts: what remains of each is what the running total leaves
+            left = np.maximum(np.cumsum(win[front], axis=1) - rest[front, None], 0.0)
+            win[front] = np.diff(left, axis=1, prepend=0.0)
+        ages = np.minimum(k - np.arange(lo, k), self.h.size - 1)
+        quit_ = win * self.h[ages]
+        n_quit = quit_.sum(axis=1)
+        win -= quit_
+        live = np.flatnonzero(win.any(axis=0))
+        self.oldest = lo + (int(live[0]) if live.size else k - lo)
+        if not n_quit.any():
             return
-        taken = n - (cum[full - 1] if full > 0 else 0.0)
-        live[:full] = 0.0
-        live[full] = max(live[full] - taken, 0.0)
-        self.oldest[o] = lo + full
-
-    def in_areas(self) -> np.ndarray:
-        """People waiting per origin by this account (what the holding areas hold)."""
-        return self.total.copy()
+        p = self.p
+        self.pressing += n_quit * p.push_on
+        self.pushed_on += float(n_quit.sum()) * p.push_on
+        self.diverted += float(n_quit.sum()) * p.other_area
+        self.went_home += float(n_quit.sum()) * p.home
+        leave = n_quit * (p.other_area + p.home)
+        share = np.divide(leave, now, out=np.zeros_like(now), where=now > 0)
+        gone = nodes[rows] * np.minimum(share, 1.0)[:, None]
+        nodes[rows] -= gone
+        m.freeflow_s -= float((gone * m.routes.phi0_nodes[rows]).sum())  # they will not walk there
+        self.total = now - leave
 
 
 __all__ = ["PATIENCE_SAMPLES", "Waiting", "hazard"]
