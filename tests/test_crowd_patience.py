@@ -285,3 +285,16 @@ def test_the_optimiser_has_trains_skip_a_station_that_cannot_hold_its_arrivals(t
     assert default["refused_full"] > 1000
     assert planned["refused_full"] == 0.0
     assert planned["station_skipped"] == pytest.approx(5400, rel=0.01)
+
+
+def test_validate_warns_of_a_station_capacity_its_area_cannot_hold(tmp_path):
+    """A station of capacity 10,000 whose waiting area is the default 500 m² holds at most 2,700 at the jam
+    density (5.4 /m²): `validate` warns at the capacity, naming both figures."""
+    from scenarios.checks import crowd_checks
+
+    s = _stations(tmp_path, cap_a=10_000)
+    s = s.model_copy(update={"demand": s.demand.model_copy(update={"holding_default_m2": 500.0})})
+    found = [f for f in crowd_checks(s, scenario_graph(s), "s.yaml") if "stations" in f.problem.path]
+    assert [(f.warning, str(f.problem)) for f in found] == [(True, "s.yaml: demand.stations.a.capacity: 10,000 people "
+            "do not fit in 500 m² (at most 2,700 at the jam density, 5.40 /m²): the station holds that many; give "
+            "its area_m2")]  # fmt: skip
