@@ -338,7 +338,8 @@ def held_off_graph(m: CrowdModel) -> float:
 def waits_min(m: CrowdModel) -> tuple[np.ndarray, np.ndarray]:
     """Minutes people admitted to a holding area waited there (first in, first out), at 200 evenly spaced
     quantiles of each area's admissions, and how many people each stands for. Those still waiting at the end
-    count with their wait so far."""
+    count with their wait so far; those who gave up waiting (the scenario's `patience`) count as leaving the front
+    of the queue when they did."""
     k = m.step_no
     none = (np.zeros(0), np.zeros(0))
     if k == 0:
