@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from crowd_builders import crowd_scenario, plan_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scenarios import ScenarioError
 from scenarios.crowd import check_plan
@@ -17,6 +19,7 @@ from scenarios.loading import scenario_graph
 from scenarios.plan import AssignStaff, CloseExit, CloseStation, MeterFlow
 from scenarios.schema import CrowdScenario
 from simulation.crowd import CrowdModel
+from simulation.crowd.readout import waits_min
 
 KEEP_SHARES = {"other_area": 0.25, "home": 0.5, "push_on": 0.25}
 
@@ -298,3 +301,32 @@ def test_validate_warns_of_a_station_capacity_its_area_cannot_hold(tmp_path):
     assert [(f.warning, str(f.problem)) for f in found] == [(True, "s.yaml: demand.stations.a.capacity: 10,000 people "
             "do not fit in 500 m² (at most 2,700 at the jam density, 5.40 /m²): the station holds that many; give "
             "its area_m2")]  # fmt: skip
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(patience_s=st.integers(min_value=20, max_value=200), rate_per_min=st.integers(min_value=0, max_value=50),
+       home=st.integers(min_value=0, max_value=4), push_on=st.integers(min_value=0, max_value=4))  # fmt: skip
+def test_held_people_never_wait_past_their_patience_and_nobody_is_lost(tmp_path, patience_s, rate_per_min, home,
+                                                                       push_on):  # fmt: skip
+    """For any fixed patience, meter rate and shares (other_area taking what home and push_on leave): people in =
+    on the graph + gone at every step, and with nobody pushing on, nobody waits longer than the patience (to the
+    steps between two settlings of who gives up)."""
+    home_share, push_share = home / 10, push_on / 10
+    patience = {"wait": {"dist": "deterministic", "value_s": patience_s},
+                "other_area": round(1 - home_share - push_share, 10), "home": home_share, "push_on": push_share,
+                "source": "EST"}  # fmt: skip
+    s = _gate(tmp_path, horizon_s=400, patience=patience)
+    gaps: list[float] = []
+
+    def books(m: CrowdModel) -> None:
+        p = m.people()
+        gaps.append(abs(p["entered"] - p["queued"] - p["inside"] - p["departed"] - p["refused"] - p["diverted"]
+                        - p["went_home"]))  # fmt: skip
+
+    model = CrowdModel(s, _metered(s, rate_per_min), seed=1, on_step=books)
+    model.run()
+    assert max(gaps) <= 1e-9 * max(model.entered, 1.0)
+    waits, _ = waits_min(model)
+    if push_on == 0 and waits.size:
+        every = model.waiting.every if model.waiting is not None else 1  # settled every so many steps
+        assert waits.max() <= (patience_s + every * model.dt) / 60 + 1e-9
