@@ -280,9 +280,17 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
         weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
         closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
-        due0=due0, holding_area=np.array([scenario.demand.holding_m2.get(o, scenario.demand.holding_default_m2)
-                                          for o in origins]), jam_ppm2=fd.jam_density,
+        due0=due0, holding_area=np.array([_waiting_area(scenario, o) for o in origins]), jam_ppm2=fd.jam_density,
     )  # fmt: skip
+
+
+def _waiting_area(scenario: CrowdScenario, origin: str) -> float:
+    """Where those waiting at an origin stand (m²): a station's own area, or the origin's holding area (as the
+    simulation's `holding:<origin>` node)."""
+    station = scenario.demand.stations.get(origin)
+    if station is not None and station.area_m2 is not None:
+        return station.area_m2
+    return scenario.demand.holding_m2.get(origin, scenario.demand.holding_default_m2)
 
 
 def _stations(scenario: CrowdScenario, origins: tuple[str, ...]) -> tuple[tuple[int, ...], np.ndarray, np.ndarray,

@@ -98,7 +98,7 @@ def _station_actions(problem: FlowProblem, sol: FlowSolution) -> list[CloseStati
                 t += 1
             out.append(CloseStation(at_s=problem.start_s + start * dt, station=problem.origins[o],
                                     until_s=problem.start_s + t * dt if t < T else None,
-                                    note="trains skip it: its arrivals go on to the next stations (flow LP)"))  # fmt: skip
+                                    note="trains skip it: its arrivals go on to the next stations (LP)"))  # fmt: skip
     return out
 
 
