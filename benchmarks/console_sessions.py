@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -71,6 +73,37 @@ def _healthy(base: str) -> bool:
             return answer.read().strip() == b"ok"
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def console_on(url: str) -> Iterator[tuple[str, Path]]:
+    """A `yiwang console` on the store at `url`, on a free local port, until the block ends: its base URL and its
+    log file (for counting tracebacks after). Raises RuntimeError with the log's tail when it never gets healthy."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.mkdtemp(prefix="yiwang-load-")) / "console.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(YIWANG), "console", "--port", str(port), "--address", "127.0.0.1", "--db", url],
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not _healthy(base):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(log.read_text(errors="replace")[-3000:])
+            time.sleep(0.25)
+        yield base, log
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def tracebacks_in(log: Path) -> int:
+    return log.read_text(errors="replace").count("Traceback (most recent call last)")
+
+
+def new_store_url(db: str | None) -> str:
+    """The store URL given, or a new SQLite file's."""
+    return db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='yiwang-load-')) / 'yiwang.db'}"
 
 
 def prepare(url: str, scenario: str) -> None:
@@ -147,27 +180,15 @@ def main() -> int:
     parser.add_argument("--db", default=None, help="store URL (default: a new SQLite file)")
     parser.add_argument("--scenario", default="disney_mass_testing")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="yiwang-load-"))
-    url = args.db or f"sqlite:///{folder / 'yiwang.db'}"
+    url = new_store_url(args.db)
     prepare(url, args.scenario)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = folder / "console.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen([str(YIWANG), "console", "--port", str(port), "--address", "127.0.0.1", "--db", url],
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while not _healthy(base):
-            if server.poll() is not None or time.monotonic() > deadline:
-                print(log.read_text(errors="replace")[-3000:])
-                return 1
-            time.sleep(0.25)
-        alone, together = asyncio.run(run_all(base, args.sessions))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-    tracebacks = log.read_text(errors="replace").count("Traceback (most recent call last)")
+        with console_on(url) as (base, log):
+            alone, together = asyncio.run(run_all(base, args.sessions))
+    except RuntimeError as exc:
+        print(exc)
+        return 1
+    tracebacks = tracebacks_in(log)
     store = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"{args.sessions} sessions at once on one console ({store} store, {args.scenario}); "
           f"server tracebacks: {tracebacks}")  # fmt: skip

@@ -14,12 +14,12 @@ consistently. A store whose head carries a MAC refuses to write without the key;
 refuses a head without one.
 
 **Rows bound to the chain.** The rows people act on (users' role, jurisdiction and active flag; authority grants;
-plan versions; decisions) carry a content hash over the fields that matter, and the audit entry that made or
-changed a row records that hash (`details["rows"]`). Nobody has to remember to do it: every row of those tables
-added or changed in a `Store.write()` is hashed into the next entry appended in that transaction, and the
-transaction refuses to commit a changed row that no entry recorded (`require_bound`). A row whose stored content
-no longer matched its hash when it was loaded is refused there too (`Tampered`): an edit made behind Yiwang's back
-is never laundered into a new hash.
+plan versions; decisions; alert acknowledgements) carry a content hash over the fields that matter, and the
+audit entry that made or changed a row records that hash (`details["rows"]`). Nobody has to remember to do it:
+every row of those tables added or changed in a `Store.write()` is hashed into the next entry appended in that
+transaction, and the transaction refuses to commit a changed row that no entry recorded (`require_bound`). A row
+whose stored content no longer matched its hash when it was loaded is refused there too (`Tampered`): an edit made
+behind Yiwang's back is never laundered into a new hash.
 
 `verify` walks the chain and reports, per problem, the entry or row it concerns:
 - an edited entry no longer matches its hash; a rewritten one (hash recomputed) fails its MAC, or breaks the
@@ -67,7 +67,7 @@ ACTIONS = (
     "grant", "revoke", "incident_open", "incident_close", "incident_phase", "roster_import", "plan_draft",
     "plan_propose", "plan_revise", "plan_approve", "plan_reject", "plan_activate", "plan_supersede",
     "plan_complete", "plan_withdraw", "run", "advance", "inject", "export", "audit_verify", "audit_head",
-    "tamper_detected", "rows_bound",
+    "tamper_detected", "rows_bound", "alert_ack",
 )  # fmt: skip
 
 # ------------------------------------------------------------------------------------------ rows bound to the chain

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Float
 from sqlalchemy.engine import make_url
 
-from command.store import AuthorityGrant, Base, Decision, PlanVersion, StoreError, User
+from command.store import AlertAck, AuthorityGrant, Base, Decision, PlanVersion, StoreError, User
 
 AUDIT_KEY_ENV = "YIWANG_AUDIT_KEY"
 AUDIT_KEY_FILE_ENV = "YIWANG_AUDIT_KEY_FILE"
@@ -138,6 +138,9 @@ BOUND = (
     BoundTable(Decision, "decision", ("id", "plan_id", "version", "decision", "user_id", "grant_id", "reason",
                                       "shown_json", "decided_at", "acknowledged_json"),
                lambda r: f"decision {r.id} of plan {r.plan_id}"),
+    BoundTable(AlertAck, "alert acknowledgement", ("id", "incident_id", "user_id", "alert_key", "acknowledged_at",
+                                                   "sim_s"),
+               lambda r: f"alert acknowledgement {r.id} of incident {r.incident_id}"),
 )  # fmt: skip
 
 def _normal(value: Any, is_float: bool) -> Any:

@@ -258,6 +258,21 @@ class ActivityEntry(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class AlertAck(Base):
+    """One user's acknowledgement of one of an incident's alerts (`command.alerts`): who, which alert, when on the
+    wall and on the incident clock. An alert acknowledged is no longer new for that user; others still see it."""
+
+    __tablename__ = "alert_acks"
+    __table_args__ = (UniqueConstraint("incident_id", "user_id", "alert_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    alert_key: Mapped[str] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime]
+    sim_s: Mapped[float] = mapped_column(Float, default=0.0)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")  # bound to the audit chain (command.audit)
+
+
 class AuditEntry(Base):
     """One link of the append-only, hash-chained audit log (columns hashed exactly as stored)."""
 
@@ -399,6 +414,7 @@ __all__ = [
     "PLAN_STATUSES",
     "ROLES",
     "ActivityEntry",
+    "AlertAck",
     "AuditEntry",
     "AuditHead",
     "AuthorityGrant",

@@ -562,3 +562,23 @@ def test_plan_approve_needs_each_warning_acknowledged(populated, tmp_path, monke
     assert approved.out.strip() == "plan 3 version 1 approved by cmd_pd and in effect (1 warning acknowledged)"
     after = ok(run("plan", "show", "3", user="cmd_pd")).out
     assert "acknowledged: [1] worse:mean_wait_min" in after
+
+
+def test_the_timeline_command_lists_the_steps_newest_first_within_the_jurisdiction(populated, tmp_path, monkeypatch):
+    """`incident timeline` lists incident 2's steps newest first (the revocation, the phase change, the plan proposed,
+    the grant, the opening) with who did each, as text and JSON; Xuhui's observer is told incident 2 is not found."""
+    db = copy_store(populated[0], tmp_path / "store.db")
+
+    def run(*args: object, user: str) -> Outcome:
+        return yiwang(monkeypatch, *args, "--db", url(db), user=user)
+
+    steps = json.loads(ok(run("incident", "timeline", "2", "--json", user="cmd_pd")).out)
+    assert [(s["event"], s["actor"]) for s in steps] == [
+        ("revoke", "admin"), ("phase", "planner_sh"), ("plan_propose", "planner_sh"), ("grant", "admin"),
+        ("incident_open", "admin")]  # fmt: skip
+    assert steps[0]["values"] == {"holder": "cmd_pd"} and steps[0]["detail"] == "handed back"
+    lines = ok(run("incident", "timeline", "2", "--last", "2", user="cmd_pd")).out.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("admin: command revoked (grant 2): handed back")
+    assert "[18:00]" in lines[0]
+    refused = run("incident", "timeline", "2", user="obs_xh")
+    assert refused.code == 2 and "incident 2: not found in jurisdiction 'xuhui'" in refused.err

@@ -1360,3 +1360,93 @@ def test_labels_that_would_overlap_give_way_to_the_more_important() -> None:
     for label in base.labels:
         if label not in kept:
             assert any(overlap(label, k) and k["rank"] <= label["rank"] for k in kept), label["text"]
+
+
+# ------------------------------------------------------------------------------------------ 14. timeline, alerts
+
+
+def _frame_with(at: AppTest, column: str):  # type: ignore[no-untyped-def]
+    """The first table on the page with a column of this name."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_the_incident_view_shows_the_timeline_newest_first_in_both_languages(console: Console) -> None:
+    """The incident view's timeline lists the plan proposed, the phase change, the grant and the opening, newest
+    first, with who did each, in Chinese and in English."""
+    at = goto(signed_in("obs_pd"), "incident")
+    no_exception(at)
+    assert t("timeline.heading", "zh") in values(at.subheader)
+    frame = _frame_with(at, t("timeline.col.what", "zh"))
+    what = list(frame[t("timeline.col.what", "zh")])
+    assert what[:2] == ["阶段：接报 → 调度", "提交方案 1"]
+    assert what[2].startswith("授权 cmd_a 任现场指挥，至 ") and what[2].endswith("（北京时间，UTC+8）")
+    assert what[3].startswith("立案：YW-") and len(what) == 4
+    assert list(frame[t("incident.col.actor", "zh")]) == ["planner", "planner", "admin", "admin"]
+    assert list(frame[t("timeline.col.category", "zh")]) == ["阶段", "方案", "指挥权", "事件"]
+    at.session_state["yiwang_lang"] = "en"
+    at.run()
+    frame = _frame_with(at, t("timeline.col.what", "en"))
+    assert list(frame[t("timeline.col.what", "en")])[:2] == ["phase: intake → dispatch", "plan 1 proposed"]
+
+
+def test_every_timeline_step_has_words_in_both_languages() -> None:
+    """Every kind of timeline step and category has its words in both languages (none falls back to English)."""
+    from datetime import UTC, datetime
+
+    from command.console import words
+    from command.timeline import CATEGORIES, EVENTS, TimelineEntry
+
+    assert {f"timeline.category.{c}" for c in CATEGORIES} <= TEXT.keys()
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    for event in EVENTS:
+        for why in ("plan", "horizon"):
+            moved = {"from": "intake", "to": "dispatch"} if event == "phase" else {"from": "cmd_a", "to": "cmd_b"}
+            entry = TimelineEntry(now, 0.0, "plan", event, "admin", "ENGLISH FALLBACK", plan=1, version=2,
+                                  values=moved | {"kind": "surge", "why": why, "holder": "cmd_a", "by": "3",
+                                                  "code": "YW-1"}, until=now)  # fmt: skip
+            zh = words.timeline_text(entry, "Asia/Shanghai", "zh")
+            assert zh != "ENGLISH FALLBACK" and not english_words(zh, {"cmd_a", "cmd_b", "YW-1"}), (event, zh)
+            assert words.timeline_text(entry, "Asia/Shanghai", "en") != "ENGLISH FALLBACK", event
+
+
+def test_an_alert_acknowledged_is_stored_audited_and_no_longer_new_for_that_user(console: Console) -> None:
+    """The commander acknowledges the plan awaiting their decision: it leaves their alerts panel, a new session of
+    theirs does not show it again, the store records who acknowledged which alert and when, and the audit chain
+    verifies; the re-plan alarm stays new for the observer, who has acknowledged nothing."""
+    from sqlalchemy import update
+
+    from command.store import AlertAck
+
+    with console.store.write() as session:
+        session.execute(update(Incident).where(Incident.id == console.incident_id)
+                        .values(needs_replan="inject delay at 19:00", sim_time_s=3600.0))  # fmt: skip
+    at = goto(signed_in("cmd_a"), "incident")
+    awaiting = t("alert.awaiting", "zh", n=1)
+    assert awaiting in values(at.warning) and t("alert.replan", "zh") in values(at.error)
+    at.button(key=f"ack_{console.incident_id}_awaiting:1").click()
+    at.run()
+    no_exception(at)
+    assert awaiting not in values(at.warning)
+    assert t("alert.seen_line", "zh", n=1) in values(at.caption)
+    again = goto(signed_in("cmd_a"), "incident")
+    assert awaiting not in values(again.warning) and t("alert.replan", "zh") in values(again.error)
+    with console.store.read() as session:
+        rows = session.scalars(select(AlertAck)).all()
+    assert [(r.user_id, r.alert_key, r.sim_s) for r in rows] == [(console.actors["cmd_a"].id, "awaiting:1", 3600.0)]
+    last = audit.entries(console.store, incident_id=console.incident_id)[-1]
+    assert (last.action, last.actor) == ("alert_ack", "cmd_a")
+    assert audit.verify(console.store).ok
+    observer = goto(signed_in("obs_pd"), "incident")
+    assert t("alert.replan", "zh") in values(observer.error)
+    assert awaiting not in values(observer.warning)  # a plan awaits the holder's decision only
+
+
+def test_an_alert_that_no_longer_stands_is_refused_in_chinese(console: Console) -> None:
+    """Acknowledging an alert that has gone (the plan decided meanwhile) is refused by the store, in words."""
+    from command.alerts import acknowledge
+    from command.console import words
+    from command.errors import Conflict
+
+    with pytest.raises(Conflict) as gone:
+        acknowledge(console.store, console.actors["cmd_a"], console.incident_id, "awaiting:7")
+    assert words.refusal(gone.value, "zh") == t("refusal.alert_gone", "zh")

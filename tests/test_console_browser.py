@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -322,7 +323,8 @@ def advance_and_follow(page: Page, *, button: str, done: str, map_at: str, start
     expect(message).to_be_in_viewport()
     caption = page.get_by_text(map_at).first
     expect(caption).to_be_visible()
-    assert start not in caption.inner_text(), caption.inner_text()  # the map is no longer at the start
+    at_start = re.compile(r"(?<![0-9])" + re.escape(start))  # "0 min after the start", not "30 min after the start"
+    assert not at_start.search(caption.inner_text()), caption.inner_text()  # the map is no longer at the start
     expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").nth(1)).to_be_visible()
 
@@ -455,6 +457,89 @@ def test_bund_chief_reviews_a_crowd_plan_and_sees_it_on_the_map(page: Page, shot
     shot(page, "map")
 
 
+#: The words the walk clicks and waits for, in each language (literal, so that a lost translation fails here).
+WALK_WORDS = {
+    "zh": {"incident": "事件态势", "map": "态势图", "review": "方案审批", "plan": "生成方案（模拟+优化）",
+           "planned": "已生成方案", "failed": "失败：", "forecast": "预测结果对比", "approve": "批准并执行",
+           "password": "重新输入密码以确认", "read": "已阅读并确认第", "approved": "已批准方案",
+           "advance": "推进到下一决策点", "advanced": "已推进：", "map_at": "地图时刻：", "start": "开始后 0 分钟"},
+    "en": {"incident": "Incident view", "map": "Map", "review": "Plan review",
+           "plan": "Plan it (simulate and optimise)", "planned": "proposed", "failed": "Failed:",
+           "forecast": "Forecast consequences", "approve": "Approve and put into effect",
+           "password": "Re-enter your password to confirm", "read": "I have read and acknowledge warning",
+           "approved": "approved and in effect", "advance": "Advance to the next decision point",
+           "advanced": "Advanced", "map_at": "Map at:", "start": "0 min after the start"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides", "language"),
+    [("huangpu_typhoon", ["clock.horizon_s=7200"], "zh"), ("huangpu_typhoon", ["clock.horizon_s=7200"], "en"),
+     ("bund_new_year_2014", ["clock.horizon_s=1800"], "zh"), ("bund_new_year_2014", ["clock.horizon_s=1800"], "en")],
+    ids=["typhoon-zh", "typhoon-en", "crowd-zh", "crowd-en"],
+)  # fmt: skip
+def test_the_whole_walk_for_each_kind(page: Page, shot: Shots, demo: Demo, scenario: str, overrides: list[str],
+                                      language: str) -> None:  # fmt: skip
+    """For the typhoon and the crowd kinds (the Disney walk is above), in Chinese and in English: the on-site
+    commander logs in, sees the board, opens the incident view, plans the incident from the console, reads the
+    forecast, approves (acknowledging every warning), advances the incident and sees the map and the logs at the
+    new incident clock; the store records the approval by that commander and the audit chain verifies."""
+    from playwright.sync_api import expect
+
+    words = WALK_WORDS[language]
+    store = Store(demo.url)
+    try:
+        admin = authenticate(store, "admin", DEMO_PASSWORD)
+        incident_id = open_incident(store, admin, load_scenario(scenario, overrides=overrides), jurisdiction="huangpu")
+        grant_command(store, admin, incident_id, "bund_chief", reason=f"browser test, {scenario}, {language}")
+        code = get_incident(store, admin, incident_id).code
+    finally:
+        store.dispose()
+
+    log_in(page, "bund_chief")
+    if language == "en":
+        page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name="English").click()
+        page.get_by_role("heading", name="Incidents in your jurisdiction").wait_for()
+    expect(page.get_by_text(code).first).to_be_attached()
+
+    open_page(page, words["incident"], ready=words["map"])  # the newest incident first: this one
+    end = words["start"].replace(" 0 ", f" {int(overrides[0].split('=')[1]) // 60} ")
+    expect(page.get_by_text(end, exact=True).first).to_be_visible()  # this incident's horizon on the map's slider
+    expect(page.get_by_test_id("stDeckGlJsonChart").locator("canvas").first).to_be_visible()
+
+    page.get_by_role("link", name=words["review"]).click()
+    page.get_by_role("button", name=words["plan"]).click()
+    finished = page.get_by_text(words["planned"]).or_(page.get_by_text(words["failed"]))
+    expect(finished.first).to_be_visible(timeout=PLAN_TIMEOUT_MS)
+    assert words["planned"] in finished.first.inner_text(), finished.first.inner_text()
+    expect(page.get_by_text(words["forecast"])).to_be_visible()
+    shot(page, "proposed")
+
+    approve(page, button=words["approve"], password=words["password"], read=words["read"], done=words["approved"])
+    shot(page, "approved")
+
+    open_page(page, words["incident"], ready=words["map"])
+    advance_and_follow(page, button=words["advance"], done=words["advanced"], map_at=words["map_at"],
+                       start=words["start"])  # fmt: skip
+    shot(page, "advanced")
+
+    store = Store(demo.url)
+    try:
+        plans = list_plans(store, authenticate(store, "admin", DEMO_PASSWORD), incident_id)
+        active = [p for p in plans if p.status == "active"]
+        assert len(active) == 1, [(p.plan_id, p.status) for p in plans]
+        with store.read() as session:
+            decisions = session.execute(select(Decision.decision, User.username)
+                                        .join(User, Decision.user_id == User.id)
+                                        .where(Decision.plan_id == active[0].plan_id)).all()  # fmt: skip
+        chain = verify(store)
+    finally:
+        store.dispose()
+    assert [tuple(d) for d in decisions] == [("approved", "bund_chief")]
+    assert chain.ok, chain.lines()
+
+
 def test_a_reload_keeps_the_session_and_logging_out_ends_it(page: Page, shot: Shots) -> None:
     """After logging in, a reload (a new Streamlit session) opens the board without the login page, from the
     httpOnly session cookie; after logging out, a reload shows the login page."""
@@ -512,3 +597,58 @@ def test_the_walk_in_english(page: Page, shot: Shots, demo: Demo) -> None:
                        start="0 min after the start")  # fmt: skip
     expect(page.get_by_text("Incident clock").first).to_be_visible()
     shot(page, "advanced")
+
+
+def test_an_alert_acknowledged_stays_so_and_the_timeline_shows_the_steps(page: Page, shot: Shots, demo: Demo) -> None:
+    """The commander acknowledges the plan awaiting their decision in the alerts panel: it is gone, and stays gone
+    after a reload (the acknowledgement is stored, with who and when, and audited: the chain verifies); the incident
+    view's timeline shows the plan proposed and the command granted, all without a request leaving the machine."""
+    from playwright.sync_api import expect
+
+    from command.store import AlertAck
+
+    store = Store(demo.url)
+    try:
+        admin = authenticate(store, "admin", DEMO_PASSWORD)
+        incident_id = open_incident(store, admin, SCENARIO, jurisdiction="pudong")
+        grant_command(store, admin, incident_id, "pudong_commander", reason="browser test, alerts")
+        create_plan(store, authenticate(store, "planner", DEMO_PASSWORD), incident_id,
+                    default_plan(load_scenario(SCENARIO)))  # fmt: skip
+    finally:
+        store.dispose()
+
+    log_in(page, "pudong_commander")
+    open_page(page, "事件态势", ready="态势图")  # the newest incident first: this one
+    awaiting = page.get_by_text("有 1 个方案等待您审批")
+    expect(awaiting).to_be_visible()
+    expect(page.get_by_role("heading", name="事件时间线")).to_be_visible()
+    timeline = page.get_by_test_id("stDataFrame").filter(has_text="事项")
+    expect(timeline).to_be_visible()
+    for step in ("提交方案 1", "阶段：接报 → 调度", "授权 pudong_commander 任现场指挥"):
+        expect(timeline.get_by_text(step).first).to_be_attached()
+    shot(page, "alert")
+
+    page.get_by_test_id("stHorizontalBlock").filter(has=awaiting).get_by_role("button", name="知悉").click()
+    expect(awaiting).to_have_count(0)
+    expect(page.get_by_text("已知悉 1 条告警").first).to_be_visible()
+    shot(page, "acknowledged")
+
+    page.reload()
+    page.get_by_role("heading", name="本辖区事件").or_(page.get_by_text("态势图", exact=True)).first.wait_for()
+    open_page(page, "事件态势", ready="态势图")
+    expect(page.get_by_text("已知悉 1 条告警").first).to_be_visible()
+    expect(page.get_by_text("有 1 个方案等待您审批")).to_have_count(0)
+    shot(page, "reloaded")
+
+    store = Store(demo.url)
+    try:
+        with store.read() as session:
+            acks = session.execute(select(User.username, AlertAck.alert_key).join(User, AlertAck.user_id == User.id)
+                                   .where(AlertAck.incident_id == incident_id)).all()  # fmt: skip
+        log = entries(store, incident_id=incident_id)
+        chain = verify(store)
+    finally:
+        store.dispose()
+    assert [tuple(a) for a in acks] == [("pudong_commander", "awaiting:1")]
+    assert log[-1].action == "alert_ack" and log[-1].actor == "pudong_commander"
+    assert chain.ok, chain.lines()

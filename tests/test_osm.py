@@ -120,6 +120,24 @@ def test_place_kinds_from_tags(tags, kind):
     assert place_kind(tags) == kind
 
 
+@pytest.mark.parametrize(
+    ("maxspeed", "kmh"),
+    [("DE:urban", 50), ("FR:rural", 80), ("GB:nsl_single", 96.56064), ("RU:urban", 60), ("DE:zone30", 30),
+     ("DE:zone:20", 20), ("walk", 5), ("none", 25), ("signals", 25), ("XX:urban", 25), ("60 mph", 96.56064),
+     ("30", 30)],
+)  # fmt: skip
+def test_maxspeed_zone_codes_of_foreign_extracts(maxspeed, kmh):
+    """Implicit limits as European extracts write them (`DE:urban`) are the national limits; a code not known
+    here, `none` or a word falls back to the road class's default (25 here)."""
+    assert speed_kmh({"maxspeed": maxspeed}, 25) == pytest.approx(kmh)
+
+
+def test_a_decimal_comma_is_a_decimal_point():
+    """`width=5,5 m` (the German way of writing 5.5) is 5.5 m, not 5; a list (`lanes=2;1`) gives its first."""
+    r = road_way({"highway": "residential", "width": "5,5 m", "lanes": "2;1"})
+    assert r is not None and r.carriageway_m == 5.5 and (r.lanes_forward, r.lanes_backward) == (1, 1)
+
+
 def test_tag_values_are_read_leniently_and_defaults_fill_the_gaps():
     """Speeds with units, lanes per direction and sidewalk widths are read from their tags; defaults otherwise."""
     assert speed_kmh({"maxspeed": "40 km/h"}, 30) == 40 and speed_kmh({"maxspeed": "CN:urban"}, 30) == 30

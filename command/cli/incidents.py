@@ -1,4 +1,4 @@
-"""`yiwang incident`: open, list, show, plan, advance, log, roster and close incidents."""
+"""`yiwang incident`: open, list, show, plan, advance, log, timeline, roster and close incidents."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from command.cli.common import (
 from command.cli.plans import show_plan
 from command.errors import NotAuthorised
 
-app = typer.Typer(help="Incidents: open, list, show, plan, advance, log, roster, close.", no_args_is_help=True)
+app = typer.Typer(
+    help="Incidents: open, list, show, plan, advance, log, timeline, roster, close.", no_args_is_help=True
+)
 
 
 @app.command("open")
@@ -157,6 +159,32 @@ def incident_log(incident_id: int, user: UserOption = None, db_url: DbOption = N
     for a in activity(store, log_in(store, user, "incident log"), incident_id):
         sim = "" if a.sim_s is None else f" [+{a.sim_s / 60:.0f} min]"
         say(f"{a.at:%Y-%m-%d %H:%M:%S}{sim} {a.actor} {a.kind}: {a.text}")
+
+
+@app.command("timeline")
+@handles_input_errors
+def incident_timeline(
+    incident_id: int,
+    last: Annotated[int | None, typer.Option(help="The newest N steps only.", min=1)] = None,
+    user: UserOption = None,
+    db_url: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The incident's timeline, newest first: injects, decisions, plan changes, alarms, phase changes."""
+    from command.incidents import load_incident_scenario
+    from command.timeline import timeline
+
+    store = open_store(db_url)
+    actor = log_in(store, user, "incident timeline")
+    steps = timeline(store, actor, incident_id, limit=last)
+    if as_json:
+        typer.echo(json.dumps([{**s.__dict__, "values": dict(s.values)} for s in steps], default=str,
+                              ensure_ascii=False, indent=1))  # fmt: skip
+        return
+    clock = load_incident_scenario(store, actor, incident_id).clock
+    for s in steps:
+        sim = "" if s.sim_s is None else f" [{clock.label(s.sim_s)}]"
+        say(f"{s.at:%Y-%m-%d %H:%M:%S} UTC{sim} {s.category:<8} {s.actor}: {s.text}")
 
 
 @app.command("roster")

@@ -19,6 +19,10 @@ def streamlit_args(*, port: int, address: str) -> list[str]:
         "--browser.gatherUsageStats", "false", "--browser.serverAddress", address,
         "--client.toolbarMode", "minimal", "--global.developmentMode", "false",
         "--theme.base", "light",
+        # Streamlit runs a full `gc.collect(2)` after every script run by default. With the optimiser, the graphs and
+        # the scenarios loaded, that collection was 78% of the server's busy time under 20 sessions (py-spy,
+        # benchmarks/console_protocol.py); Python's own generational collector still runs.
+        "--runner.postScriptGC", "false",
     ]  # fmt: skip
 
 

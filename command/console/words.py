@@ -25,6 +25,7 @@ from command.errors import (
     Tampered,
 )
 from command.loop import AdvanceReport
+from command.timeline import TimelineEntry
 from scenarios.schema import Clock
 
 # fmt: off
@@ -115,6 +116,7 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "plan_complete": ("方案完成", "plan completed"),
         "roster_import": ("导入名单", "roster imported"),
         "tamper_detected": ("发现篡改", "tampering detected"),
+        "alert_ack": ("告警已知悉", "alert acknowledged"),
         "system": ("系统", "system"),
     },
     "node_kind": {
@@ -189,7 +191,8 @@ def code(family: str, value: str | None, lang: str) -> str:
     if pair is None and ":" in value:  # "breach:critical", "sim:bus_departs": the family's word for the part after
         head, _, tail = value.partition(":")
         inner = CODES[family].get(tail) or CODES[family].get(head)
-        return f"{code(family, head, lang)}：{code(family, tail, lang)}" if inner else value
+        colon = "：" if lang == "zh" else ": "
+        return f"{code(family, head, lang)}{colon}{code(family, tail, lang)}" if inner else value
     return value if pair is None else pair[0 if lang == "zh" else 1]
 
 
@@ -330,6 +333,28 @@ def advance_text(report: AdvanceReport, clock: Clock, lang: str) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
+def timeline_text(entry: TimelineEntry, zone: str, lang: str) -> str:
+    """What a timeline step says, in `lang`: codes (phases, inject and breach kinds) in words, names as they are,
+    a grant's end as local time in `zone`."""
+    values = dict(entry.values)
+    until = local(entry.until, zone, lang) if entry.until is not None else ""
+    fields: dict[str, object] = {"plan": entry.plan, "version": entry.version, "until": until,
+                                 "to": values.get("to", ""), "from_": values.get("from", ""),
+                                 "holder": values.get("holder", ""), "by": values.get("by", ""),
+                                 "code": values.get("code", "")}  # fmt: skip
+    key = f"timeline.{entry.event}"
+    if entry.event == "phase":
+        fields |= {"from_": code("phase", values.get("from"), lang), "to": code("phase", values.get("to"), lang)}
+    elif entry.event in {"inject", "inject_skipped", "breach"}:
+        fields["kind"] = code("event", values.get("kind"), lang)
+    elif entry.event == "alarm_cleared":
+        key = f"timeline.alarm_cleared.{values.get('why', 'plan')}"
+    elif entry.event == "plan_approve" and values.get("acknowledged", "0") != "0":
+        key, fields["n"] = "timeline.plan_approve_acks", values["acknowledged"]
+    said = t(key, lang, **fields)
+    return entry.text if said == key else said  # a step this console does not know yet: its English words
+
+
 #: The command layer's refusals that the console words itself (pattern -> key); groups are passed as values.
 REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"too many failed log-ins from this source \(.*?\); wait (?P<n>[\d.]+) (?P<unit>s|min)"),
@@ -351,6 +376,7 @@ REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
      "refusal.decided"),
     (re.compile(r"changed since|shown version|digest"), "refusal.changed"),
     (re.compile(r"no plan found within the time limit of (?P<limit>[\d.]+) s"), "refusal.no_plan_in_time"),
+    (re.compile(r"alert '[^']*' does not stand"), "refusal.alert_gone"),
 )
 
 #: A refusal no pattern knows: its kind, in words (most specific first).
@@ -408,6 +434,7 @@ __all__ = [
     "pick",
     "refusal",
     "short_time",
+    "timeline_text",
     "wall_short",
     "zone_label",
 ]

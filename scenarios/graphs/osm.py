@@ -97,24 +97,46 @@ VEHICLE_PLACES = frozenset({"bus_bay", "parking", "pier", "depot", "destination"
 
 _YES = {"yes", "true", "1"}
 _FOOT_OK = {"yes", "designated", "permissive"}
-_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
+_NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)")
+_MPH = 1.609344
+#: Implicit `maxspeed` values (`maxspeed=DE:urban`), km/h: the national limits listed on the OpenStreetMap wiki's
+#: "Default speed limits" page for the countries whose codes are common in extracts, by zone. A code not here
+#: (`CN:urban`: China's urban limit depends on the centre line) falls back to the road class's default.
+ZONE_SPEEDS_KMH: dict[str, float] = {
+    "AT:urban": 50, "AT:rural": 100, "AT:motorway": 130,
+    "CH:urban": 50, "CH:rural": 80, "CH:trunk": 100, "CH:motorway": 120,
+    "CZ:urban": 50, "CZ:rural": 90, "CZ:motorway": 130,
+    "DE:urban": 50, "DE:rural": 100, "DE:motorway": 130,  # German motorways: no limit, 130 advised
+    "ES:urban": 50, "ES:rural": 90, "ES:motorway": 120,
+    "FR:urban": 50, "FR:rural": 80, "FR:motorway": 130,
+    "GB:nsl_restricted": 30 * _MPH, "GB:nsl_single": 60 * _MPH, "GB:nsl_dual": 70 * _MPH, "GB:motorway": 70 * _MPH,
+    "IT:urban": 50, "IT:rural": 90, "IT:motorway": 130,
+    "PL:urban": 50, "PL:rural": 90, "PL:motorway": 140,
+    "RU:urban": 60, "RU:rural": 90, "RU:motorway": 110, "RU:living_street": 20,
+    "walk": 5,  # walking pace (`maxspeed=walk`)
+}  # fmt: skip
 
 
 def _number(text: str | None) -> float | None:
-    """The leading number of a tag value (`"2.5 m"` -> 2.5, `"3;2"` -> 3); None if it has none."""
+    """The leading number of a tag value (`"2.5 m"` -> 2.5, `"5,5 m"` -> 5.5 with a decimal comma, `"3;2"` -> 3);
+    None if it has none."""
     if not text:
         return None
     m = _NUMBER.match(text)
-    return float(m.group(1)) if m else None
+    return float(m.group(1).replace(",", ".")) if m else None
 
 
 def speed_kmh(tags: Mapping[str, str], default: float) -> float:
-    """`maxspeed` in km/h (`"40"`, `"40 km/h"`, `"25 mph"`), or the default where it is absent or not a number."""
-    raw = tags.get("maxspeed", "")
-    value = _number(raw)
+    """`maxspeed` in km/h (`"40"`, `"40 km/h"`, `"25 mph"`, a zone code such as `"DE:urban"` or `"DE:zone30"`), or
+    the default where it is absent, `none`, or a code not known here."""
+    raw = tags.get("maxspeed", "").strip()
+    if raw in ZONE_SPEEDS_KMH:
+        return float(ZONE_SPEEDS_KMH[raw])
+    zone = re.fullmatch(r"[A-Z]{2}:zone:?(\d+)", raw)  # a 30 km/h zone: `DE:zone30`, `DE:zone:30`
+    value = float(zone.group(1)) if zone else _number(raw)
     if value is None or value <= 0:
         return default
-    return value * 1.609344 if "mph" in raw else value
+    return value * _MPH if "mph" in raw else value
 
 
 def place_kind(tags: Mapping[str, str]) -> str | None:

@@ -3,14 +3,15 @@ across reruns, the progress of background jobs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import streamlit as st
 
+from command.alerts import Alert, acknowledge, alerts
 from command.console import words
-from command.console.session import lang, store, tr
-from command.incidents import IncidentView, activity, get_incident, list_incidents
+from command.console.session import actor_for_action, lang, store, tr
+from command.errors import CommandError
+from command.incidents import IncidentView, get_incident, list_incidents
 from command.kinds import kind_of
 from command.security import Actor
 from command.users import list_jurisdictions
@@ -100,54 +101,44 @@ def _header_fragment(actor: Actor, incident_id: int, clock: Clock) -> IncidentVi
     return incident
 
 
-@dataclass(frozen=True)
-class Alert:
-    """One thing that needs attention: its key (for acknowledgement), how grave, and what it says."""
-
-    key: str
-    level: str  # "error", "warning" or "info"
-    text: str
-
-
-def alerts(actor: Actor, incident: IncidentView, clock: Clock) -> list[Alert]:
-    """What needs this user's attention now: threshold breaches and injects logged (newest first), a re-plan
-    needed, and plans awaiting this user's decision."""
-    language = lang()
-    out: list[Alert] = []
-    if replan_live(incident, clock):
-        out.append(Alert(f"replan:{incident.needs_replan}", "error", tr("alert.replan")))
-    if incident.proposed_plans and incident.holder == actor.username and incident.status == "open":
-        out.append(Alert(f"awaiting:{incident.proposed_plans}", "warning",
-                         tr("alert.awaiting", n=len(incident.proposed_plans))))  # fmt: skip
-    for entry in reversed(activity(store(), actor, incident.id)):
-        if entry.kind.startswith("breach:") or entry.kind == "inject":
-            when = words.short_time(clock, entry.sim_s) if entry.sim_s is not None else ""
-            level = "error" if entry.kind.startswith("breach:") else "info"
-            said = tr("alert.logged", when=when, kind=words.code("event", entry.kind, language))
-            out.append(Alert(f"{entry.kind}:{entry.sim_s}:{entry.at}", level, said))
-    return out
-
-
-ACKED = "yiwang_acked"
+def alert_text(alert: Alert, clock: Clock) -> str:
+    """What an alert says, in the user's language."""
+    if alert.kind == "replan":
+        return tr("alert.replan")
+    if alert.kind == "awaiting":
+        return tr("alert.awaiting", n=len(alert.plans))
+    when = words.short_time(clock, alert.sim_s) if alert.sim_s is not None else ""
+    return tr("alert.logged", when=when, kind=words.code("event", alert.code, lang()))
 
 
 def _alerts(actor: Actor, incident: IncidentView, clock: Clock) -> None:
-    """The alerts panel: each alert until this user acknowledges it (for this session)."""
-    acked: set[str] = st.session_state.setdefault(ACKED, set())
-    waiting = [a for a in alerts(actor, incident, clock) if a.key not in acked]
+    """The alerts panel: each alert until this user acknowledges it; the acknowledgement is stored and audited
+    (`command.alerts.acknowledge`, which checks on the server side that they may see the incident), so that it
+    holds on every page, after a reload and in another browser."""
+    standing = alerts(store(), actor, incident.id)
+    waiting = [a for a in standing if a.new]
+    seen = len(standing) - len(waiting)
     if not waiting:
         st.caption(tr("alert.none"))
+        if seen:
+            st.caption(tr("alert.seen_line", n=seen))
         return
     with st.container(key="yiwang_alerts"):
-        for i, alert in enumerate(waiting[:6]):
+        for alert in waiting[:6]:
             text_col, ack_col = st.columns([6, 1])
             with text_col:
-                getattr(st, alert.level)(alert.text)
-            if ack_col.button(tr("alert.ack"), key=f"ack_{incident.id}_{i}"):
-                acked.add(alert.key)
-                st.rerun()
+                getattr(st, alert.level)(alert_text(alert, clock))
+            if ack_col.button(tr("alert.ack"), key=f"ack_{incident.id}_{alert.key}"):
+                try:
+                    acknowledge(store(), actor_for_action(), incident.id, alert.key)
+                except CommandError as exc:
+                    refused(exc)
+                else:
+                    st.rerun()
         if len(waiting) > 6:
             st.caption(tr("alert.more", n=len(waiting) - 6))
+        if seen:
+            st.caption(tr("alert.seen_line", n=seen))
 
 
 def refused(exc: Exception) -> None:

@@ -1,5 +1,6 @@
 """The incident view: the live header and alerts, the map at the incident clock (a time slider to look back or
-ahead), KPIs over time, and the event and activity logs up to the time shown, newest first."""
+ahead), the resource status board, the incident's timeline, KPIs over time, and the event and activity logs up to
+the time shown, newest first."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ from command.incidents import IncidentView, activity, roster, scenario_document
 from command.loop import advance
 from command.plans import active_plan
 from command.security import Actor
+from command.timeline import timeline
 from scenarios import ScenarioError, scenario_graph
 from scenarios.defaults import default_plan
 from scenarios.schema import Clock
+
+#: The newest steps of the timeline shown.
+TIMELINE_ROWS = 300
 
 
 def slider_minute(incident_id: int, sim_time_s: float, horizon_min: int) -> str:
@@ -79,6 +84,8 @@ def render(actor: Actor) -> None:
     else:
         st.info(tr("incident.resources_none"))
 
+    _timeline(actor, incident.id, clock, language)
+
     st.subheader(tr("incident.kpis"))
     names = sorted(n for n in base.series if ":" not in n)
     if names:
@@ -120,6 +127,26 @@ def render(actor: Actor) -> None:
                        tr("incident.roster.name"): p.name, tr("incident.roster.phone"): p.phone,
                        tr("incident.roster.role"): p.role} for p in people],
                      hide_index=True, width="stretch")  # fmt: skip
+
+
+def _timeline(actor: Actor, incident_id: int, clock: Clock, language: str) -> None:
+    """The incident's timeline (`command.timeline`): injects, decisions, plan changes, alarms and phase changes,
+    newest first, each at its wall time and incident time, with who did it."""
+    st.subheader(tr("timeline.heading"))
+    zone = words.zone_label(clock.timezone, clock.at(0), language)
+    st.caption(tr("timeline.caption", zone=zone))
+    steps = timeline(store(), actor, incident_id, limit=TIMELINE_ROWS)
+    if not steps:
+        st.info(tr("timeline.none"))
+        return
+    rows = [{tr("incident.col.logged"): words.wall_short(e.at, clock.timezone),
+             tr("incident.col.time"): "" if e.sim_s is None else words.short_time(clock, e.sim_s),
+             tr("timeline.col.category"): tr(f"timeline.category.{e.category}"),
+             tr("timeline.col.what"): words.timeline_text(e, clock.timezone, language),
+             tr("incident.col.actor"): words.code("event", e.actor, language) if e.actor == "system" else e.actor,
+             tr("incident.col.text"): e.detail}
+            for e in steps]  # fmt: skip
+    st.dataframe(rows, hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 300))
 
 
 def _advance_control(actor: Actor, incident: IncidentView, clock: Clock, language: str) -> None:
