@@ -12,7 +12,7 @@ Each action is carried out by one team (`team_of`):
 - `clear_lane` and `close_road` by `traffic_police`;
 - `one_way`, `meter_flow` and `close_exit` by `security`;
 - `route_visitors` and `direct_riders` by `public_information`;
-- `change_show` by `operations`.
+- `change_show` and `close_station` (trains skip a metro station) by `operations`.
 
 Every action of the plan becomes exactly one assignment line, so that each line traces back to one approved
 decision. In the CSV, every cell that a spreadsheet would read as a formula (text starting with `=`, `+`, `-`,
@@ -40,6 +40,7 @@ from scenarios.plan import (
     ClearLane,
     CloseExit,
     CloseRoad,
+    CloseStation,
     DirectRiders,
     DispatchBus,
     EscortBatch,
@@ -139,6 +140,7 @@ _TEAM_BY_TYPE = {
     "one_way": "security",
     "meter_flow": "security",
     "close_exit": "security",
+    "close_station": "operations",
     "route_visitors": "public_information",
     "direct_riders": "public_information",
     "announce": "public_information",
@@ -169,6 +171,7 @@ ACTION_LABELS = {
     "one_way": "单向通行 One-way walking",
     "close_road": "封闭道路 Close road",
     "close_exit": "关闭出口 Close exit",
+    "close_station": "地铁站封站（列车越站） Close station: trains skip it",
     "change_show": "调整演出 Change show",
     "announce": "发布劝阻信息 Announce: do not come",
 }
@@ -241,6 +244,8 @@ def _where_and_detail(action: Any, places: _Places) -> tuple[str, str]:
             return places.node(action.origin), f"{_share(action.share)} of arrivals told not to come"
         case CloseExit():
             return places.node(action.node), ""
+        case CloseStation():
+            return places.node(action.station), "trains skip it: arrivals to the neighbouring stations"
         case OneWay() | CloseRoad():
             return places.path(action.u, action.v), ""
         case ChangeShow():

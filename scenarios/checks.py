@@ -247,6 +247,14 @@ def crowd_checks(scenario: Any, graph: nx.DiGraph, file: str) -> list[Finding]:
             found.append(warning(file, f"thresholds.{level}", f"{value:g} /m² is above the walking model's jam "
                                  f"density ({jam:.2f} /m², walking.fundamental_diagram {diagram}): it can never be "
                                  "reached"))  # fmt: skip
+    demand = scenario.demand
+    for name, station in (getattr(demand, "stations", None) or {}).items():
+        # A station holds its capacity, and never more than its area at the walking jam density.
+        area = station.area_m2 or demand.holding_m2.get(name, demand.holding_default_m2)
+        if station.capacity > jam * area:
+            found.append(warning(file, f"{key_path('demand.stations', name)}.capacity", f"{station.capacity:,} people "
+                                 f"do not fit in {area:,.0f} m² (at most {jam * area:,.0f} at the jam density, "
+                                 f"{jam:.2f} /m²): the station holds that many; give its area_m2"))  # fmt: skip
     return found
 
 

@@ -32,6 +32,7 @@ from scenarios.plan import (
     ChangeShow,
     CloseExit,
     CloseRoad,
+    CloseStation,
     MeterFlow,
     OneWay,
     Plan,
@@ -185,6 +186,11 @@ def check_plan(plan: Plan, scenario: CrowdScenario, graph: nx.DiGraph, *, file: 
         elif isinstance(act, RouteVisitors | Announce):
             if act.origin not in scenario.demand.origins:
                 problems.append(Problem(file, f"{where}.origin", f"{act.origin!r} is not an origin of the demand"))
+        elif isinstance(act, CloseStation):
+            if act.station not in scenario.demand.stations:
+                known = ", ".join(scenario.demand.stations) or "none"
+                problems.append(Problem(file, f"{where}.station", f"unknown station {act.station!r} (the scenario's "
+                                        f"demand.stations: {known})"))  # fmt: skip
         elif not isinstance(act, MeterFlow | CloseExit):
             problems.append(Problem(file, f"{where}.type", f"{act.type} does not apply to a crowd scenario"))
     problems += _overbooked(plan, scenario, file)
@@ -375,6 +381,15 @@ KPIS = (
         zh="等候区已满被劝离人数"),
     Kpi(name="turned_away_by_control", unit="people", better="lower", en="Told not to come (announcements)",
         zh="经广播劝阻未前来人数"),
+    Kpi(name="diverted", unit="people", better="neither", en="Went to another viewing area (gave up waiting, or "
+        "their trains skipped every station near)", zh="转往其他观景区人数"),
+    Kpi(name="went_home", unit="people", better="lower", en="Went home after waiting", zh="等候后放弃回家人数"),
+    Kpi(name="pushed_on", unit="people", better="lower", en="Pushed on when their patience ran out",
+        zh="失去耐心后仍向前挤的人数"),
+    Kpi(name="station_skipped", unit="people", better="neither", en="Arrivals whose trains skipped their station",
+        zh="列车越站改至邻站人数"),
+    Kpi(name="station_held_peak", unit="people", better="lower", en="Most inside the metro stations at once",
+        zh="地铁站内最多滞留人数"),
 )  # fmt: skip
 
 SPEC = KindSpec(
@@ -387,8 +402,9 @@ SPEC = KindSpec(
     state=CrowdState,
     kpis=KPIS,
     injects=frozenset({"message", "delay", "surge", "close_exit", "show", "close_walkway", "one_way"}),
-    # A crowd's staff post and an announcement are held for a time: controls, ended or carried on by a re-plan.
-    splice=SpliceRules(controls=(AssignStaff, Announce)),
+    # A crowd's staff post, an announcement and a station's closure are held for a time: controls, ended or
+    # carried on by a re-plan.
+    splice=SpliceRules(controls=(AssignStaff, Announce, CloseStation)),
     breach_checks={
         "over_critical_density": lambda s, k: k.get("minutes_over_5ppm2", 0.0) > 0,
         "over_warning_density": lambda s, k: k.get("minutes_over_4ppm2", 0.0) > 0,

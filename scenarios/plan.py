@@ -176,6 +176,17 @@ class CloseExit(_Action):
     until_s: Seconds | None = None
 
 
+class CloseStation(_Action):
+    """Trains skip a metro station (one of the crowd scenario's `demand.stations`) from `at_s` to `until_s`:
+    nobody gets off or on there; its arrivals go to its neighbouring stations by the scenario's rule
+    (`scenarios.schema.Station`), and those already inside still come out."""
+
+    type: Literal["close_station"] = "close_station"
+    key_fields: ClassVar[tuple[str, ...]] = ("station",)
+    station: NodeId
+    until_s: Seconds | None = None
+
+
 class ChangeShow(_Action):
     """Pause, shorten or cancel a light-show segment."""
 
@@ -188,11 +199,11 @@ class ChangeShow(_Action):
 
 Action = Annotated[
     AssignStaff | DispatchBus | RouteVisitors | ClearLane | EscortBatch | DirectRiders | MeterFlow | OneWay
-    | CloseRoad | CloseExit | ChangeShow | Announce,
+    | CloseRoad | CloseExit | ChangeShow | Announce | CloseStation,
     Field(discriminator="type"),
 ]  # fmt: skip
 ACTION_TYPES = (AssignStaff, DispatchBus, RouteVisitors, ClearLane, EscortBatch, DirectRiders, MeterFlow,
-                OneWay, CloseRoad, CloseExit, ChangeShow, Announce)  # fmt: skip
+                OneWay, CloseRoad, CloseExit, ChangeShow, Announce, CloseStation)  # fmt: skip
 _ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 register_union_tags(*(t.model_fields["type"].default for t in ACTION_TYPES))
 

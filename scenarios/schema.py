@@ -431,6 +431,42 @@ DESTINATION_KINDS = ("viewing_area", "square", "promenade", "plaza", "zone", "me
 LEAVING_KINDS = ("metro", "metro_exit", "exit", "pier")
 
 
+class Station(Model):
+    """A metro station whose exit is an origin of the demand: the people its trains bring wait inside it (on its
+    platforms and in its concourse: `area_m2`, else the origin's holding area) up to `capacity` (and never past
+    the jam density of that area) before they come out; arrivals past it stay on the train (`refused_full`).
+
+    When trains skip it (a plan's `close_station`), its arrivals go to its `neighbours` (stations of the same
+    scenario, each with its own capacity) by one rule: in equal shares over those whose trains still stop; when
+    trains skip every one of them too, they ride on out of the area (`diverted`). Those already inside still come
+    out. `source`: where the capacity comes from (or `EST: ...`)."""
+
+    capacity: int = Field(gt=0, le=MAX_COUNT)
+    area_m2: float | None = Field(default=None, gt=0, le=1e7)
+    neighbours: tuple[NodeId, ...] = ()
+    source: str = ""
+
+
+class Patience(Model):
+    """How long people held before an entrance wait before they give up (`wait`, a duration distribution), and
+    what they do then, in shares that add up to 1: go to another viewing area outside the modelled site
+    (`other_area`: the `diverted` KPI), go home (`home`), or push on (`push_on`: they stay and press on, and wait
+    on without giving up again). `source`: where the figures come from, or `EST: ...` for an estimate."""
+
+    wait: Distribution
+    other_area: Share
+    home: Share
+    push_on: Share
+    source: str = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _shares_add_up(self) -> Patience:
+        total = self.other_area + self.home + self.push_on
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"the shares other_area + home + push_on must add up to 1 (they add up to {total:.6g})")
+        return self
+
+
 class CrowdDemand(Model):
     """People arriving per hour in all, where they come in (origin shares) and where they head (destinations).
 
@@ -448,6 +484,9 @@ class CrowdDemand(Model):
     holding_m2: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Annotated[float, Field(
         gt=0, le=1e7)]] = Field(default_factory=dict)
     holding_default_m2: float = Field(default=500.0, gt=0, le=1e7)  # EST: 25 m of a 20 m street
+    # Metro stations whose exits are origins: how many each holds inside, and where its arrivals go when trains
+    # skip it (`Station`). An origin not listed waits in its holding area only.
+    stations: dict[Annotated[str, NodeRef(("metro_exit", "metro"))], Station] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -471,6 +510,14 @@ class CrowdDemand(Model):
         stray = [o for o in self.holding_m2 if o not in self.origins]
         if stray:
             raise ValueError(f"holding_m2.{stray[0]}: not an origin of the demand ({', '.join(self.origins)})")
+        for name, station in self.stations.items():
+            if name not in self.origins:
+                raise ValueError(f"stations.{name}: not an origin of the demand ({', '.join(self.origins)})")
+            for i, other in enumerate(station.neighbours):
+                if other == name or other not in self.stations:
+                    why = "is the station itself" if other == name else (
+                        f"is not a station of the demand ({', '.join(self.stations)})")  # fmt: skip
+                    raise ValueError(f"stations.{name}.neighbours[{i}]: {other!r} {why}")
         return self
 
 
@@ -548,6 +595,8 @@ class CrowdScenario(ScenarioBase):
     # Whether people learn that a viewing area is full before they reach it (signs, stewards, phones): they go
     # to another or home. Where nobody tells them (the Bund in 2014), they keep heading for it and press on.
     full_areas_known: bool = True
+    # How long people held before an entrance wait, and what they do then (`Patience`); None: they wait on.
+    patience: Patience | None = None
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:

@@ -217,6 +217,8 @@ DETAILS: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
     (re.compile(r"^(?P<n>\d+) lanes?$"), ("{n} 条车道", "{n} lane(s)")),
     (re.compile(r"^up to (?P<n>\d+) riders$"), ("至多 {n} 名骑行者", "up to {n} riders")),
     (re.compile(r"^at most (?P<rate>[\d.]+) people/min$"), ("每分钟至多 {rate} 人", "at most {rate} people/min")),
+    (re.compile(r"^trains skip it: arrivals to the neighbouring stations$"),
+     ("列车越站不停：到站乘客改至相邻车站", "trains skip it: arrivals to the neighbouring stations")),
 )  # fmt: skip
 
 ROLES = {"sampler": ("采样员", "sampler"), "registrar": ("登记员", "registrar")}

@@ -18,6 +18,10 @@ a stair costs capacity and stalls it at high density, which a one-way stair cann
 two-way or become up-only (people leave the platform by other ways), whichever gives the flow LP the lower
 optimum (both are solved). The routes respect the one-ways.
 
+**Metro stations** (the demand's `stations`): those waiting at a station's exit wait inside it, at most its
+capacity; the planner may have trains skip it (`close_station`), and then its arrivals go to its neighbours by the
+simulation's rule (equal shares; beyond the area when it has none).
+
 **Injects the planner is given** (`scenarios.injects.facts`: the loop passes those that have fired) are planned
 for as the simulation applies them: a `surge` adds its rate to its origin's forecast arrivals; a `close_exit`
 closes its node for its duration (an origin's queue and arrivals move to the nearest origin open then; exit
@@ -103,6 +107,13 @@ class FlowProblem:
     # the same densities as every place), and the jam density that fills it.
     holding_area: np.ndarray | None = None  # (origins,)
     jam_ppm2: float = 5.4
+    # Metro stations among the origins (`scenarios.schema.Station`): the people each holds inside at most
+    # (inf: not a station), and where its arrivals go while trains skip it (the scenario's rule: its neighbours in
+    # equal shares; `ride_on`: the share that rides on beyond the area, when it has no neighbour on the graph).
+    stations: tuple[int, ...] = ()
+    station_cap: np.ndarray | None = None  # (origins,)
+    skip_to: np.ndarray | None = None  # (origins, origins)
+    ride_on: np.ndarray | None = None  # (origins,)
 
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
         return replace(self, meterable=meterable)
@@ -260,16 +271,48 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         due0 = np.array([_per_period(state.due.get(d, ()), n, dt) for d in destinations]).reshape(-1, n)
         heading0 = np.array([_per_period(state.arriving.get(d) or (state.heading.get(d, 0.0),), n, dt)
                              for d in destinations]).reshape(-1, n)  # fmt: skip
+    stations, station_cap, skip_to, ride_on = _stations(scenario, origins)
     return FlowProblem(
+        stations=stations, station_cap=station_cap, skip_to=skip_to, ride_on=ride_on,
         start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, entrance=entrance, split=split,
         destinations=destinations, area=area, routes_in=routes_in, routes_out=routes_out,
         walkways=tuple(walkways), capacity=capacity, kernel=kernel, hold=hold,
         target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
         weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
         closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
-        due0=due0, holding_area=np.array([scenario.demand.holding_m2.get(o, scenario.demand.holding_default_m2)
-                                          for o in origins]), jam_ppm2=fd.jam_density,
+        due0=due0, holding_area=np.array([_waiting_area(scenario, o) for o in origins]), jam_ppm2=fd.jam_density,
     )  # fmt: skip
+
+
+def _waiting_area(scenario: CrowdScenario, origin: str) -> float:
+    """Where those waiting at an origin stand (m²): a station's own area, or the origin's holding area (as the
+    simulation's `holding:<origin>` node)."""
+    station = scenario.demand.stations.get(origin)
+    if station is not None and station.area_m2 is not None:
+        return station.area_m2
+    return scenario.demand.holding_m2.get(origin, scenario.demand.holding_default_m2)
+
+
+def _stations(scenario: CrowdScenario, origins: tuple[str, ...]) -> tuple[tuple[int, ...], np.ndarray, np.ndarray,
+                                                                          np.ndarray]:  # fmt: skip
+    """The stations among the origins, their capacities, and where a skipped one's arrivals go (the simulation's
+    rule, `simulation.crowd.controls`, with every neighbour's trains still stopping)."""
+    n = len(origins)
+    cap = np.full(n, np.inf)
+    skip_to = np.zeros((n, n))
+    ride_on = np.zeros(n)
+    found = []
+    for i, name in enumerate(origins):
+        station = scenario.demand.stations.get(name)
+        if station is None:
+            continue
+        found.append(i)
+        cap[i] = float(station.capacity)
+        stop = [origins.index(x) for x in station.neighbours if x in origins]
+        for j in stop:
+            skip_to[i, j] = 1.0 / len(stop)
+        ride_on[i] = 0.0 if stop else 1.0
+    return tuple(found), cap, skip_to, ride_on
 
 
 def _per_period(per_minute: tuple[float, ...], n: int, period_s: float) -> np.ndarray:

@@ -19,14 +19,17 @@ Constraints, each group a function:
 - `add_area_limits`: D at most the target density (`target_ppm2`, below the warning level) times the area,
   and at most the critical density times the area, each beyond that by a slack;
 - `add_holding_limits`: the same for those waiting (Q) in each origin's holding area, and never past its jam
-  density; `A[o, t]` (people told not to come: an announcement) takes arrivals off before they come;
+  density (a metro station: nor past its capacity); `A[o, t]` (people told not to come: an announcement) takes
+  arrivals off before they come; `X[o, t]` (arrivals whose trains skip station o: a `close_station`) moves them
+  to its neighbours by the scenario's rule (`add_queues`);
 - `add_walkway_capacity`: the people crossing a walkway in a period (both directions, every route) at most
   `utilisation` x capacity x width x period, beyond that by a slack; capacity is the lesser of the
   fundamental diagram's maximum flow and the door's specific flow, scaled on stairs.
 
 Objective (minimised): `weights.over_critical` per person-minute above the critical density (areas) or above
 a walkway's capacity, then `weights.over_target` per person-minute above the target density, then
-`weights.announce` per person told not to come, `weights.queue` per person-minute held back (and everyone still
+`weights.announce` per person told not to come, `weights.skip_station` per person whose train skips their
+station, `weights.queue` per person-minute held back (and everyone still
 held back at the end, for an hour), then
 `weights.walk` per person-minute walked. These are fluid proxies for the simulation's KPIs: the model counts
 people beyond a density, not everybody in a dense place.
@@ -54,6 +57,7 @@ class FlowSolution:
     entry: np.ndarray | None = None  # g (origins, periods)
     queue: np.ndarray | None = None  # Q (origins, periods + 1)
     told: np.ndarray | None = None  # A (origins, periods): told not to come
+    skipped: np.ndarray | None = None  # X (origins, periods): arrivals whose trains skip their station
     dwellers: np.ndarray | None = None  # D (destinations, periods + 1)
     over_capacity: dict[tuple[int, int], float] = field(default_factory=dict)
     over_area: dict[tuple[int, int], float] = field(default_factory=dict)
@@ -91,6 +95,8 @@ class _Flows:
         self.over_hold_critical = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(no)]
         self.over_capacity: dict[tuple[int, int], Any] = {}
         self.capacity_rows: dict[tuple[int, int], Any] = {}
+        # arrivals at a station whose trains skip it (a `close_station`): sent on to its neighbours
+        self.X = {(o, t): s.NumVar(0, float(p.arrivals[o, t]), "") for o in p.stations for t in range(T)}
 
     def add_queues(self) -> None:
         # Q[o, t+1] = Q[o, t] + arrivals[o, t] - A[o, t] - g[o, t] - moved out + moved in (A: told not to come);
@@ -105,6 +111,14 @@ class _Flows:
         into: dict[tuple[int, int], list[Any]] = defaultdict(list)
         for (o, t), var in moved.items():
             into[int(move_to[o, t]), t].append(var)
+        # Trains skip station o in t for X[o, t] of its arrivals: they come to its neighbours (the rule's
+        # shares) instead, or ride on beyond the area; never more than come there, less those told not to come.
+        skipped_in: dict[tuple[int, int], list[tuple[Any, float]]] = defaultdict(list)
+        for (o, t), var in self.X.items():
+            s.Add(var + self.A[o][t] <= float(p.arrivals[o, t]))
+            assert p.skip_to is not None
+            for j in np.flatnonzero(p.skip_to[o] > 0):
+                skipped_in[int(j), t].append((var, float(p.skip_to[o, j])))
         for o in range(len(p.origins)):
             s.Add(self.Q[o][0] == (float(p.outside0[o]) if p.outside0 is not None else 0.0))
             reaches = p.split[o].sum() > 0
@@ -119,6 +133,10 @@ class _Flows:
                     s.Add(self.Q[o][t + 1] == 0)
                 for var in into[o, t]:
                     ct.SetCoefficient(var, -1.0)
+                if (o, t) in self.X:
+                    ct.SetCoefficient(self.X[o, t], 1.0)
+                for var, share in skipped_in[o, t]:
+                    ct.SetCoefficient(var, -share)
                 ub = max(float(p.entrance[o]), float(p.arrivals[o, t])) if reaches and not closed[o, t] else 0.0
                 if not p.meterable[o, t] and reaches and not closed[o, t]:
                     # An entrance nobody can meter lets everybody in: those waiting (from a metered spell, the
@@ -207,7 +225,8 @@ class _Flows:
             for t in range(p.n_periods):
                 s.Add(self.Q[o][t + 1] <= p.target_ppm2 * area + self.over_hold_target[o][t])
                 s.Add(self.Q[o][t + 1] <= p.critical_ppm2 * area + self.over_hold_critical[o][t])
-                self.Q[o][t + 1].SetUb(p.jam_ppm2 * area)
+                cap = float(p.station_cap[o]) if p.station_cap is not None else np.inf
+                self.Q[o][t + 1].SetUb(min(p.jam_ppm2 * area, cap))  # a station: no more than it holds
 
     def add_walkway_capacity(self) -> None:
         # The people crossing a walkway in a period, both ways, every route, at most its capacity (utilisation
@@ -249,6 +268,8 @@ class _Flows:
                 obj.SetCoefficient(self.over_hold_critical[o][t], w.over_critical * minutes)
                 obj.SetCoefficient(self.over_hold_target[o][t], w.over_target * minutes)
                 obj.SetCoefficient(self.A[o][t], w.announce)
+                if (o, t) in self.X:
+                    obj.SetCoefficient(self.X[o, t], w.skip_station)
             for t in range(1, T):
                 obj.SetCoefficient(self.Q[o][t], w.queue * minutes)
             obj.SetCoefficient(self.Q[o][T], w.queue * (minutes + w.leftover_min))
@@ -286,6 +307,9 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
     entry = val(np.array(m.g, dtype=object)) if m.g else np.zeros((0, T))
     queue = val(np.array(m.Q, dtype=object)) if m.Q else np.zeros((0, T + 1))
     told = val(np.array(m.A, dtype=object)) if m.A else np.zeros((0, T))
+    skipped = np.zeros((len(problem.origins), T))
+    for (o, t), var in m.X.items():
+        skipped[o, t] = var.solution_value()
     held_over = sum(m.over_hold_target[o][t].solution_value() for o in range(len(problem.origins)) for t in range(T))
     held_crit = sum(m.over_hold_critical[o][t].solution_value() for o in range(len(problem.origins))
                     for t in range(T))  # fmt: skip
@@ -305,11 +329,12 @@ def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolu
             m.over_critical[d][t].solution_value() for d in range(len(problem.destinations)) for t in range(T))),
         "over_target_person_min": minutes * (sum(over_area.values()) + held_over),
         "told_not_to_come": float(told.sum()),
+        "station_skipped": float(skipped.sum()),
         "queue_person_min": minutes * float(queue[:, 1:].sum()),
         "held_at_end": float(queue[:, -1].sum()),
         "let_in": float(entry.sum()),
     }  # fmt: skip
     leaving = {d: val(np.array(rows, dtype=object)).reshape(len(rows), T) for d, rows in m.h.items()}
     return FlowSolution(status, m.solver.Objective().Value(), time.perf_counter() - started, entry=entry,
-                        queue=queue, told=told, dwellers=dwellers, over_capacity=over_capacity,
+                        queue=queue, told=told, skipped=skipped, dwellers=dwellers, over_capacity=over_capacity,
                         over_area=over_area, binding=tuple(duals[:10]), terms=terms, leaving=leaving)  # fmt: skip

@@ -1,6 +1,7 @@
 """The crowd optimiser's entry point: `optimise_crowd(scenario, params, state=...)` solves the flow LP (and again
 with unpaired stairs up-only, keeping the better), posts the staff the metering and the one-way stairs need,
-and returns a `PlanResult` with metering, stair one-ways and staff posts.
+and returns a `PlanResult` with metering, stair one-ways, announcements, stations the trains skip and staff
+posts.
 
 If some metering cannot be staffed, the flows are solved again with those origins unmetered in those periods;
 the result's objective is that second solve's, and its bound is the first solve's (every origin meterable: a
@@ -20,7 +21,7 @@ import numpy as np
 from optimizer.crowd.flow import flow_problem
 from optimizer.crowd.lp import solve_flows
 from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions
-from optimizer.crowd.report import _announce_actions, _meter_actions, _staff_actions, describe
+from optimizer.crowd.report import _announce_actions, _meter_actions, _staff_actions, _station_actions, describe
 from optimizer.crowd.staff import metering_needs, solve_staff, staff_periods, staff_problem
 from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import CrowdState, stairs
@@ -107,7 +108,8 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
                                         f"({final.status})")  # fmt: skip
     # (A stair's one-way is made from the start, or from the state's time when re-planning.)
     actions: list[Any] = [*(a.model_copy(update={"at_s": max(a.at_s, start_s)}) for a in problem.one_ways),
-                          *_meter_actions(problem, final, options), *_announce_actions(problem, final)]  # fmt: skip
+                          *_meter_actions(problem, final, options), *_announce_actions(problem, final),
+                          *_station_actions(problem, final)]  # fmt: skip
     if staff.x is not None:
         actions += _staff_actions(sp, staff, scenario)
     # Nothing after the scenario's end (the LP looked past it only so as not to rush people in at the end).

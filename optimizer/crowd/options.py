@@ -15,6 +15,7 @@ class CrowdWeights:
     walk: float = 0.01
     leftover_min: float = 60.0  # minutes charged for each person still held back at the end
     announce: float = 120.0  # per person told not to come (an announcement): worth two hours' wait
+    skip_station: float = 20.0  # EST: per person whose train skips their station (on to the next, and back on foot)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from optimizer.crowd.flow import FlowProblem
 from optimizer.crowd.lp import FlowSolution
 from optimizer.crowd.options import CrowdOptions
 from optimizer.crowd.staff import StaffProblem, StaffSolution
-from scenarios.plan import Announce, AssignStaff, MeterFlow
+from scenarios.plan import Announce, AssignStaff, CloseStation, MeterFlow
 from scenarios.schema import CrowdScenario
 
 RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
+SKIP_SHARE = 0.5  # trains skip a station in the periods where the LP sends at least this share of its arrivals on
 
 
 def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOptions) -> list[MeterFlow]:
@@ -75,6 +76,55 @@ def _announce_actions(problem: FlowProblem, sol: FlowSolution) -> list[Announce]
                                 until_s=problem.start_s + t * dt if t < T else None,
                                 note="the site is full: come another time (flow LP)"))  # fmt: skip
     return out
+
+
+def _station_actions(problem: FlowProblem, sol: FlowSolution) -> list[CloseStation]:
+    """Trains skip a station over each run of periods where the LP sends at least `SKIP_SHARE` of its arrivals on
+    to the neighbouring stations (the simulation sends them all: a closure is all or nothing)."""
+    if sol.skipped is None or not problem.stations:
+        return []
+    dt, T = problem.period_s, problem.n_periods
+    share = np.divide(sol.skipped, problem.arrivals, out=np.zeros_like(sol.skipped), where=problem.arrivals > 1e-9)
+    out = []
+    for o in problem.stations:
+        on = (share[o] >= SKIP_SHARE) & (sol.skipped[o] > 0.5)
+        t = 0
+        while t < T:
+            if not on[t]:
+                t += 1
+                continue
+            start = t
+            while t < T and on[t]:
+                t += 1
+            out.append(CloseStation(at_s=problem.start_s + start * dt, station=problem.origins[o],
+                                    until_s=problem.start_s + t * dt if t < T else None,
+                                    note="trains skip it: its arrivals go on to the next stations (LP)"))  # fmt: skip
+    return out
+
+
+def _people_line(problem: FlowProblem, sol: FlowSolution, clock: Any) -> str | None:
+    """How many the plan holds where (at the most), sends on past skipped stations, and turns away."""
+    assert sol.queue is not None
+    minutes = problem.period_s / 60
+    held = sol.queue[:, 1:]
+    if not held.size:
+        return None
+    total = held.sum(axis=0)
+    t_peak = int(np.argmax(total))
+    places = [f"{problem.origins[o]} {held[o, t_peak]:,.0f}"
+              + (" (in the station)" if o in problem.stations else "")
+              for o in np.argsort(-held[:, t_peak])[:4] if held[o, t_peak] > 0.5]  # fmt: skip
+    waited = float(held.sum()) * minutes
+    skipped = sol.skipped if sol.skipped is not None else np.zeros_like(held)
+    beyond = float((skipped.sum(axis=1) * (problem.ride_on if problem.ride_on is not None else 0.0)).sum())
+    told = float(sol.told.sum()) if sol.told is not None else 0.0
+    if total[t_peak] <= 0.5 and skipped.sum() <= 0.5 and told <= 0.5:
+        return None
+    where = f" ({', '.join(places)})" if places else ""
+    return (f"people: at most {total[t_peak]:,.0f} held before the entrances at once, at "
+            f"{clock.label(problem.start_s + (t_peak + 1) * problem.period_s)}{where}, {waited:,.0f} person-minutes "
+            f"in all; {float(skipped.sum()):,.0f} sent on by trains skipping their station ({beyond:,.0f} of them "
+            f"beyond the area); {told:,.0f} told not to come")  # fmt: skip
 
 
 def _staff_actions(p: StaffProblem, sol: StaffSolution, scenario: CrowdScenario) -> list[AssignStaff]:
@@ -139,6 +189,19 @@ def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, sta
                          f"{clock.label(problem.start_s + (t_peak + 1) * problem.period_s)}); "
                          f"{person_min:,.0f} person-minutes waiting there, "
                          f"{person_min / max(let_in, 1.0):.1f} min for each person let in")  # fmt: skip
+    people = _people_line(problem, final, clock)
+    if people is not None:
+        lines.append(people)
+    if final.skipped is not None:
+        for o in problem.stations:
+            sent = float(final.skipped[o].sum())
+            assert problem.station_cap is not None and problem.skip_to is not None
+            inside = float(final.queue[o, 1:].max())
+            to = [problem.origins[j] for j in np.flatnonzero(problem.skip_to[o] > 0)]
+            if sent > 0.5 or inside > 0.5:
+                lines.append(f"station {problem.origins[o]}: up to {inside:,.0f} inside (it holds "
+                             f"{problem.station_cap[o]:,.0f}); {sent:,.0f} of its arrivals sent on "
+                             f"{'to ' + ', '.join(to) if to else 'beyond the area'}")  # fmt: skip
     told = float(final.told.sum()) if final.told is not None else 0.0
     if told > 0.5:
         assert final.told is not None

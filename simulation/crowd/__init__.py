@@ -14,7 +14,9 @@ The kind's doors: `simulate(scenario, plan=None, *, seed=None, until_s=None) -> 
 - `step`: one vectorised flow step (compiled in `simulation.crowd_kernel`, or the NumPy reference);
 - `routing`: route choice (walking times, shortest times, route shares) and full viewing areas;
 - `controls`: how plan actions and injects take effect (metering, one-way, closures, staff posts and their
-  reach, routing shares, show changes, surges, delays);
+  reach, routing shares, announcements, stations the trains skip, show changes, surges, delays);
+- `patience`: who waits in each holding area, first in, first out, and who gives up when their patience runs
+  out (another viewing area, home, or push on: the scenario's `patience`, opt-in);
 - `processes`: the SimPy processes (arrivals and the stepper, the router, the controller, staff teams,
   injects, the threshold watcher, the sampler);
 - `readout`: thresholds and stalls watched after each step, the KPIs, the series, the events, the state;

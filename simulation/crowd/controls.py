@@ -8,6 +8,10 @@
   open exits (those heading for a closed station to leave there too), and its arrivals and the people waiting
   in its holding area go to the nearest open origin's. A road a plan closes to traffic opens to walkers at its
   carriageway's width.
+- `CloseStation`: trains skip a metro station of the scenario's `demand.stations`: its arrivals go to its open
+  neighbours in equal shares (none open: they ride on out of the area, `diverted`), each neighbour taking them
+  up to its own capacity; it is no exit for leavers meanwhile (those heading for it to leave make for the
+  nearest open exit); those already inside still come out.
 - `RouteVisitors` moves a share of an origin's newcomers to another destination.
 - `Announce` (phones, signs, metro broadcasts) turns a share of an origin's arrivals back before they come
   (`turned_away_by_control`: gone, never on the graph).
@@ -41,6 +45,7 @@ from scenarios.plan import (
     ChangeShow,
     CloseExit,
     CloseRoad,
+    CloseStation,
     MeterFlow,
     OneWay,
     Plan,
@@ -72,6 +77,9 @@ class Controls:
         net = model.net
         self.controls: list[Control] = [Control(a) for a in model.plan.actions if isinstance(a, MeterFlow | OneWay)]
         self.closed_nodes: set[str] = set()
+        self.skipped_stations: set[str] = set()  # metro stations the trains skip (`CloseStation`)
+        self.skip: np.ndarray | None = None  # (origin, origin): where arrivals at each origin go, stations skipped
+        self.ride_on = np.zeros(len(model.origins))  # per origin: the share of its arrivals that rides on beyond
         self.told = np.zeros(len(model.origins))  # per origin: the share of arrivals an announcement turns back
         self.open_roads: set[int] = set()
         self.posted: dict[int, tuple[str, int]] = {}  # assignment (its index in the plan) -> (node, count) on post
@@ -111,10 +119,12 @@ class Controls:
         m = self.m
         net = m.net
         self.shut = self.closed_nodes | {n for n, k in self.drill_closed.items() if k > 0}
+        no_exit = self.shut | self.skipped_stations  # a station the trains skip takes nobody away
         # stations people head for to leave, closed now: they make for the nearest open exit instead
-        self.shut_stations = np.array([k for k in m.leave_at if m.targets[k] in self.shut], dtype=np.int64)
+        self.shut_stations = np.array([k for k in m.leave_at if m.targets[k] in no_exit], dtype=np.int64)
         self.closed_idx = np.array([net.index[n] for n in sorted(self.shut) if n in net.index], dtype=np.int64)
-        self.open_exits = np.array([net.index[x] for x in m.exit_nodes if x not in self.shut], dtype=np.int64)
+        self.open_exits = np.array([net.index[x] for x in m.exit_nodes if x not in no_exit], dtype=np.int64)
+        self._skips()
         self._exit_sets()
         head_closed = np.isin(net.head, self.closed_idx)
         blocked = head_closed.copy()
@@ -195,6 +205,25 @@ class Controls:
             self.cells_into[n] = np.flatnonzero(np.isin(net.cell_edge, into)) if nc else np.zeros(0, int)
             self.doors_into[n] = np.intersect1d(into, lay.door_edges)
 
+    def _skips(self) -> None:
+        """Where the arrivals at each origin go while trains skip stations (`scenarios.schema.Station`'s rule): a
+        skipped station's to its neighbours whose trains still stop, in equal shares, or on beyond the area."""
+        m = self.m
+        self.skip = None
+        self.ride_on = np.zeros(len(m.origins))
+        if not self.skipped_stations:
+            return
+        skip = np.eye(len(m.origins))
+        for name in sorted(self.skipped_stations):
+            i = m.origins.index(name)
+            skip[i, i] = 0.0
+            stop = [m.origins.index(n) for n in m.s.demand.stations[name].neighbours if n not in self.skipped_stations]
+            for j in stop:
+                skip[i, j] = 1.0 / len(stop)
+            if not stop:
+                self.ride_on[i] = 1.0
+        self.skip = skip
+
     def _redirects(self) -> None:
         """Arrivals at a closed origin, and the people waiting in its holding area, go to the nearest open one (on
         foot at free speed; those waiting as many as its holding area has room for, the others wait on)."""
@@ -213,7 +242,7 @@ class Controls:
                 m.queue[j] += m.queue[i]
                 m.queue[i] = 0.0
                 a, b = m.holding_node[i], m.holding_node[j]
-                room = max(m.jam * m.net.node_area[b] - m.n_nodes_arr[b].sum(), 0.0)
+                room = max(m.hold_cap[j] - m.n_nodes_arr[b].sum(), 0.0)
                 waiting = m.n_nodes_arr[a].sum()
                 moved = m.n_nodes_arr[a] * (min(room / waiting, 1.0) if waiting > 0 else 0.0)
                 m.n_nodes_arr[a] -= moved
@@ -307,6 +336,10 @@ class Controls:
         elif isinstance(act, CloseExit):
             (self.closed_nodes.add if on else self.closed_nodes.discard)(act.node)
             m.rec.event(t, "exit", f"{act.node} {'closed' if on else 'reopened'}", node=act.node)
+        elif isinstance(act, CloseStation):
+            (self.skipped_stations.add if on else self.skipped_stations.discard)(act.station)
+            text = "trains skip it: arrivals to the neighbouring stations" if on else "trains stop again"
+            m.rec.event(t, "station", f"{act.station}: {text}", node=act.station, closed=on)
         elif isinstance(act, Announce):
             i = m.origins.index(act.origin)
             self.told[i] = act.share if on else 0.0

@@ -25,12 +25,14 @@ from simulation.core import CountingEnvironment, Recorder, SimResult, WallClock,
 from simulation.crowd import readout
 from simulation.crowd.controls import Controls
 from simulation.crowd.network import HOLDING, MIN_CELL_M, build_network, geometry, holding_graph, layout, pressed
+from simulation.crowd.patience import Waiting
 from simulation.crowd.processes import start
 from simulation.crowd.readout import Watch
 from simulation.crowd.routing import Routes
 from simulation.crowd.step import compiled_kernels, diagram_params, dwell_kernel
 
-STREAMS = ("arrivals", "dwell", "surge")  # a stream each: a surge leaves the other arrivals as they were
+# A stream each: a surge leaves the other arrivals as they were (and `patience`, last, leaves the others' draws).
+STREAMS = ("arrivals", "dwell", "surge", "patience")
 
 
 class CrowdModel:
@@ -60,6 +62,7 @@ class CrowdModel:
         # of a free step long, so that it holds nobody itself).
         d = scenario.demand
         areas = {o: d.holding_m2.get(o, d.holding_default_m2) for o in d.origins if o in self.graph}
+        areas.update({o: st.area_m2 for o, st in d.stations.items() if o in areas and st.area_m2 is not None})
         self.graph = holding_graph(self.graph, areas, door_m=0.25 * self.fd.free_speed * self.dt)
         self.door = Bottleneck(w.specific_flow_pmps)
         self.jam = self.fd.jam_density
@@ -97,6 +100,11 @@ class CrowdModel:
         self.freeflow_s = 0.0
         self.max_entry_queue = 0.0
         self.turned_away = 0.0
+        self.rode_on = 0.0  # their trains skipped their station and every neighbour: gone elsewhere
+        self.skipped = 0.0  # arrivals whose trains skipped their station (sent on to a neighbour, or beyond)
+        self.station_peak = 0.0  # the most people inside the stations at once
+        # who waits in the holding areas, and who gives up (the scenario's `patience`; None: nobody gives up)
+        self.waiting = Waiting(self, scenario.patience) if scenario.patience is not None else None
         # the parts
         self.routes = Routes(self)
         self.ctl = Controls(self)
@@ -124,6 +132,11 @@ class CrowdModel:
         self.origin_node = np.array([net.index[o] for o in self.origins], dtype=np.int64)
         self.holding_node = np.array([net.index[HOLDING + o] for o in self.origins], dtype=np.int64)
         self.holding_area = net.node_area[self.holding_node]
+        # The most each holding area holds: the jam density over its area, and a station no more than its capacity.
+        self.hold_cap = self.jam * self.holding_area
+        self.station_idx = np.array([i for i, o in enumerate(self.origins) if o in s.demand.stations], dtype=np.int64)
+        for i in self.station_idx:
+            self.hold_cap[i] = min(self.hold_cap[i], s.demand.stations[self.origins[i]].capacity)
         self.origin_share = np.array([s.demand.origins[o] for o in self.origins], dtype=float)
         self.dest_share = np.zeros(self.K)
         for i, t in enumerate(targets):

@@ -4,7 +4,9 @@
   destinations by their shares, join the holding area before their origin (on the graph: `holding:<origin>`,
   `simulation.crowd.network.holding_graph`) and come in through its door no faster than the walkways out of
   the origin carry them; a closed origin's arrivals go to the nearest open one. Those who find the holding
-  area full (at the jam density) are turned away before they come in (`refused`: gone, never on the graph).
+  area full (at the jam density; a metro station: at its capacity, they stay on the train) are turned away before
+  they come in (`refused`: gone, never on the graph). While trains skip a station (`CloseStation`), its arrivals
+  go to its neighbouring stations (`simulation.crowd.controls`).
   A `surge` inject adds arrivals at its origin (Poisson counts from their own stream).
 - `crowd_flow`: the one process that moves everybody, a vectorised step every dt (`simulation.crowd.step`).
 - `router`: route shares follow the current walking times (`simulation.crowd.routing`).
@@ -22,7 +24,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from scenarios.plan import Announce, AssignStaff, CloseExit, CloseRoad, MeterFlow, OneWay, RouteVisitors
+from scenarios.plan import (
+    Announce,
+    AssignStaff,
+    CloseExit,
+    CloseRoad,
+    CloseStation,
+    MeterFlow,
+    OneWay,
+    RouteVisitors,
+)
 from simulation.crowd.readout import SAMPLE_EVERY_S, staff_minute, state_now
 from simulation.crowd.routing import ROUTE_EVERY_S
 from simulation.crowd.step import flow_step
@@ -56,14 +67,22 @@ def arrive(m: CrowdModel, t: float) -> None:
         back = counts * ctl.told
         m.told_away += float(back.sum())
         counts = counts - back
-    # They join the holding area before their origin while it has room up to the jam density.
+    if ctl.skip is not None:  # trains skip a station: its arrivals go to its neighbours, or ride on beyond
+        m.skipped += float(counts[np.diagonal(ctl.skip) < 1].sum())
+        beyond = counts * ctl.ride_on
+        m.rode_on += float(beyond.sum())
+        counts = (counts - beyond) @ ctl.skip
+    # They join the holding area before their origin (a station: inside it) while it has room: up to the jam
+    # density, and a station up to its capacity.
     hold = m.holding_node
-    room = np.maximum(m.jam * m.holding_area - m.n_nodes_arr[hold].sum(axis=1), 0.0)
+    room = np.maximum(m.hold_cap - m.n_nodes_arr[hold].sum(axis=1), 0.0)
     admitted = np.minimum(counts, room)
     m.refused += float((counts - admitted).sum())
     joining = admitted[:, None] * m.split
     m.n_nodes_arr[hold] += joining
     m.holding_in[:, m.step_no] += admitted
+    if m.waiting is not None:
+        m.waiting.admit(m.step_no, admitted)
     m.entered_network += float(admitted.sum())
     m.freeflow_s += float((joining * m.routes.phi0_nodes[hold]).sum())
 
@@ -88,7 +107,7 @@ def controller(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
     env = m.env
     timeline: list[tuple[float, int, str, Any]] = []
     for i, act in enumerate(m.plan.actions):
-        if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors | Announce):
+        if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors | Announce | CloseStation):
             timeline.append((act.at_s, i, "on", act))
             until_s = getattr(act, "until_s", None)  # a `RouteVisitors` has none: it holds to the end
             if until_s is not None:

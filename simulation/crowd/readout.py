@@ -312,27 +312,34 @@ def people(m: CrowdModel) -> dict[str, float]:
     `held_off_graph`); and how many came."""
     waiting = float(m.n_nodes_arr[m.holding_node].sum())
     on_graph = float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum())
+    w = m.waiting
     return {
         "queued": waiting,
+        "in_stations": float(m.n_nodes_arr[m.holding_node[m.station_idx]].sum()),  # of those queued
         "inside": on_graph - waiting,
         "departed": m.departed,
         "refused": m.refused + m.told_away,
+        "diverted": m.rode_on + (w.diverted if w is not None else 0.0),
+        "went_home": w.went_home if w is not None else 0.0,
         "off_graph": float(m.queue.sum()),
         "entered": m.entered,
     }
 
 
 def held_off_graph(m: CrowdModel) -> float:
-    """People who came and are neither on the graph nor gone: those who came less those on the graph, those who
-    left by an exit and those turned away from a full holding area (0 to rounding: nobody waits off the graph)."""
+    """People who came and are neither on the graph nor gone: those who came less those on the graph (waiting,
+    in the stations among them), those who left by an exit, those turned away before they came in (a full holding
+    area or station, an announcement) and those who gave up waiting or rode on past skipped stations (another
+    viewing area, home) (0 to rounding: nobody waits off the graph)."""
     p = people(m)
-    return p["entered"] - p["queued"] - p["inside"] - p["departed"] - p["refused"]
+    return p["entered"] - p["queued"] - p["inside"] - p["departed"] - p["refused"] - p["diverted"] - p["went_home"]
 
 
 def waits_min(m: CrowdModel) -> tuple[np.ndarray, np.ndarray]:
     """Minutes people admitted to a holding area waited there (first in, first out), at 200 evenly spaced
     quantiles of each area's admissions, and how many people each stands for. Those still waiting at the end
-    count with their wait so far."""
+    count with their wait so far; those who gave up waiting (the scenario's `patience`) count as leaving the front
+    of the queue when they did."""
     k = m.step_no
     none = (np.zeros(0), np.zeros(0))
     if k == 0:
@@ -433,6 +440,11 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
         "held_p95_wait_min": p95_wait_min(m),
         "refused_full": m.refused,
         "turned_away_by_control": m.told_away,
+        "diverted": m.rode_on + (m.waiting.diverted if m.waiting is not None else 0.0),
+        "went_home": m.waiting.went_home if m.waiting is not None else 0.0,
+        "pushed_on": m.waiting.pushed_on if m.waiting is not None else 0.0,
+        "station_skipped": m.skipped,
+        "station_held_peak": m.station_peak,
         "metering_wait_person_min": w.meter_wait_person_s / 60,
         "stalled_edge_min": w.stalled_s / 60,
         "turned_away": m.turned_away,

@@ -109,10 +109,15 @@ def _holding(m: CrowdModel) -> None:
     admissions carried on to the next step (whose arrivals add to them)."""
     k = m.step_no  # steps done
     now = m.n_nodes_arr[m.holding_node].sum(axis=1)
+    m.walk_person_s -= float(now.sum()) * m.dt
+    if m.waiting is not None:  # those whose patience ran out give up (the scenario's `patience`)
+        m.waiting.after_step()
+        now = m.n_nodes_arr[m.holding_node].sum(axis=1)
     m.holding_now[:, k] = now
     m.holding_in[:, k] = m.holding_in[:, k - 1]
     total = float(now.sum())
-    m.walk_person_s -= total * m.dt
+    if m.station_idx.size:
+        m.station_peak = max(m.station_peak, float(now[m.station_idx].sum()))
     if total > m.max_entry_queue:
         m.max_entry_queue = total
 
