@@ -448,6 +448,10 @@ class CrowdDemand(Model):
     holding_m2: dict[Annotated[str, NodeRef(("entrance", "metro_exit", "metro", "pier"))], Annotated[float, Field(
         gt=0, le=1e7)]] = Field(default_factory=dict)
     holding_default_m2: float = Field(default=500.0, gt=0, le=1e7)  # EST: 25 m of a 20 m street
+    # Place choice by nearness (`scenarios.crowd.place_choice`): where given, each origin's newcomers weigh each
+    # destination's share by exp(-t / nearness_s), t their free-flow walk to it, so that people come in near the
+    # place they mean to watch from; absent, every origin sends its people to the same shares.
+    nearness_s: float | None = Field(default=None, gt=0, le=86_400)
 
     @model_validator(mode="before")
     @classmethod
@@ -548,6 +552,10 @@ class CrowdScenario(ScenarioBase):
     # Whether people learn that a viewing area is full before they reach it (signs, stewards, phones): they go
     # to another or home. Where nobody tells them (the Bund in 2014), they keep heading for it and press on.
     full_areas_known: bool = True
+    # The places a record's head-count covers (a police boundary, such as the Bund waterfront area): the people at
+    # these nodes and on the walkways between two of them are the count `peak_on_site` reports (the series
+    # `on_site_counted`); empty, everyone on the graph who has come in (not those waiting to come in).
+    count_area: tuple[NodeId, ...] = ()
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:
