@@ -83,3 +83,15 @@ def test_a_count_area_naming_an_unknown_place_is_refused(tmp_path):
     with pytest.raises(ScenarioError) as err:
         _two_ends(tmp_path, count_area=["a", "nowhere"])
     assert "count_area" in str(err.value) and "nowhere" in str(err.value)
+
+
+def test_the_optimiser_plans_with_the_same_place_choice(tmp_path):
+    """The flow LP's destination split is the simulation's: with nearness 60 s on the two-ended street, 93.9% of
+    each entrance's people for its near viewing area (1 / (1 + e^(-220 / 1.34 / 60))); without it, half."""
+    from optimizer.crowd.flow import flow_problem
+
+    near = 1 / (1 + math.exp(-(260 - 40) / 1.34 / 60))
+    with_near = flow_problem(_two_ends(tmp_path, demand={"nearness_s": 60.0}))
+    assert with_near.origins == ("a", "b") and with_near.destinations == ("va", "vb")
+    assert with_near.split == pytest.approx(np.array([[near, 1 - near], [1 - near, near]]), rel=1e-6)
+    assert flow_problem(_two_ends(tmp_path)).split == pytest.approx(np.full((2, 2), 0.5))
