@@ -56,6 +56,28 @@ def staff_reach(walk: nx.Graph, post: str) -> dict[str, float]:
     return reach
 
 
+def place_choice(shares: np.ndarray, walk_s: np.ndarray, nearness_s: float | None) -> np.ndarray:
+    """Where each origin's newcomers head: per origin (rows) the share of them bound for each destination
+    (columns), from the demand's `shares` and the free-flow walking seconds `walk_s` (origins x destinations).
+
+    One rule for both sides (the simulation's newcomers, the optimiser's split). Without `nearness_s`, every
+    origin sends its people to the same `shares`. With it, a destination's share is weighed by
+    exp(-t / nearness_s), t the walk to it: a multinomial logit of destination choice with the walking time as the
+    cost and the log of the share as the place's attraction (the gravity model's exponential deterrence, Wilson,
+    "A statistical theory of spatial distribution models", Transportation Research 1, 1967): people who come in
+    by the southern streets mostly watch from the southern places. A destination out of reach (t infinite) gets
+    nobody from that origin; an origin that reaches none keeps `shares`.
+    """
+    shares = np.asarray(shares, dtype=float)
+    n = walk_s.shape[0]
+    if nearness_s is None:
+        return np.tile(shares, (n, 1))
+    weight = np.where(np.isfinite(walk_s), shares[None, :] * np.exp(-np.nan_to_num(walk_s, posinf=0.0) / nearness_s),
+                      0.0)  # fmt: skip
+    total = weight.sum(axis=1, keepdims=True)
+    return np.where(total > 0, weight / np.where(total > 0, total, 1.0), shares[None, :])
+
+
 @dataclass(frozen=True)
 class Stair:
     """A chain of stair edges from its lower end to its upper end (landings in between)."""
@@ -285,7 +307,8 @@ def show_hold(scenario: CrowdScenario, plan: Plan, n_steps: int, dt: float) -> n
 
 
 __all__ = [
-    "PULL_S", "RULES", "CrowdState", "Stair", "check_plan", "default_plan", "show_hold", "stair_one_ways", "stairs",
+    "PULL_S", "RULES", "CrowdState", "Stair", "check_plan", "default_plan", "place_choice", "show_hold",
+    "stair_one_ways", "stairs",
 ]  # fmt: skip
 
 
@@ -356,6 +379,12 @@ KPIS = (
     Kpi(name="visitors", unit="people", better="neither", en="Visitors who entered", zh="进入人数"),
     Kpi(name="departed", unit="people", better="neither", en="Visitors who left", zh="离开人数"),
     Kpi(name="on_site_end", unit="people", better="neither", en="On site at the end", zh="结束时仍在现场人数"),
+    Kpi(name="peak_on_site", unit="people", better="neither", en="Most on site at once (the record's boundary)",
+        zh="最高瞬时人数（按记录的统计范围）"),
+    Kpi(name="peak_on_site_min", unit="min after start", better="neither", en="When the most were on site",
+        zh="最高瞬时人数出现时刻"),
+    Kpi(name="peak_on_graph", unit="people", better="neither", en="Most on the whole graph at once",
+        zh="全路网最高瞬时人数"),
     Kpi(name="entry_queue_end", unit="people", better="lower", en="Waiting to enter at the end",
         zh="结束时入口外等候人数"),
     Kpi(name="max_entry_queue", unit="people", better="lower", en="Largest wait to enter", zh="入口外最大等候人数"),

@@ -487,6 +487,10 @@ class CrowdDemand(Model):
     # Metro stations whose exits are origins: how many each holds inside, and where its arrivals go when trains
     # skip it (`Station`). An origin not listed waits in its holding area only.
     stations: dict[Annotated[str, NodeRef(("metro_exit", "metro"))], Station] = Field(default_factory=dict)
+    # Place choice by nearness (`scenarios.crowd.place_choice`): where given, each origin's newcomers weigh each
+    # destination's share by exp(-t / nearness_s), t their free-flow walk to it, so that people come in near the
+    # place they mean to watch from; absent, every origin sends its people to the same shares.
+    nearness_s: float | None = Field(default=None, gt=0, le=86_400)
 
     @model_validator(mode="before")
     @classmethod
@@ -597,6 +601,10 @@ class CrowdScenario(ScenarioBase):
     full_areas_known: bool = True
     # How long people held before an entrance wait, and what they do then (`Patience`); None: they wait on.
     patience: Patience | None = None
+    # The places a record's head-count covers (a police boundary, such as the Bund waterfront area): the people at
+    # these nodes and on the walkways between two of them are the count `peak_on_site` reports (the series
+    # `on_site_counted`); empty, everyone on the graph who has come in (not those waiting to come in).
+    count_area: tuple[NodeId, ...] = ()
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:

@@ -42,7 +42,7 @@ import networkx as nx
 import numpy as np
 
 from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions, CrowdWeights
-from scenarios.crowd import CrowdState, show_change, show_hold, stair_one_ways, stairs
+from scenarios.crowd import CrowdState, place_choice, show_change, show_hold, stair_one_ways, stairs
 from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES
 from scenarios.injects import blocked_ways, facts, in_force, number
@@ -221,16 +221,21 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     dshare = np.array([scenario.demand.destinations[d] for d in destinations])
     area = np.array([float(graph.nodes[d].get("area_m2", 0) or 0) or _junction_area(g, d) for d in destinations])
     # Routes in (origin to viewing area) and out (viewing area to its nearest exits). Each origin's people
-    # share themselves over the destinations they can reach (the demand's shares among those).
+    # share themselves over the destinations they can reach (the demand's shares among those, weighed by the
+    # walk there where the demand chooses places by nearness: `scenarios.crowd.place_choice`).
     routes_in = {}
-    split = np.zeros((len(origins), len(destinations)))
+    walk_s = np.full((len(origins), len(destinations)), np.inf)
     for i, o in enumerate(origins):
+        reach = nx.single_source_dijkstra_path_length(g, o, weight="time_s")
         for j, d in enumerate(destinations):
             routes_in[i, j] = tuple(_routes(g, o, d, k=options.paths_per_pair, slack=options.path_slack,
                                             walkway_id=walkway_id, period_s=dt))  # fmt: skip
-            split[i, j] = dshare[j] if routes_in[i, j] else 0.0
-        if split[i].sum() > 0:
-            split[i] /= split[i].sum()
+            if routes_in[i, j]:
+                walk_s[i, j] = reach.get(d, np.inf)
+    split = place_choice(dshare, walk_s, scenario.demand.nearness_s)
+    split[~np.isfinite(walk_s)] = 0.0
+    total = split.sum(axis=1, keepdims=True)
+    split = np.divide(split, total, out=np.zeros_like(split), where=total > 0)
     mids = start_s + (np.arange(n) + 0.5) * dt
     shut = _closures(known, mids)  # node -> (periods,) bool
     exits = [x for x in scenario.exits if x in g and not shut.get(x, np.zeros(n, dtype=bool)).all()]

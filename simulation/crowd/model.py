@@ -15,7 +15,7 @@ from collections.abc import Callable
 import networkx as nx
 import numpy as np
 
-from scenarios.crowd import CrowdState, check_plan, show_hold
+from scenarios.crowd import CrowdState, check_plan, place_choice, show_hold
 from scenarios.defaults import default_plan
 from scenarios.errors import ScenarioError
 from scenarios.pedestrian import Bottleneck, walking_model
@@ -76,6 +76,7 @@ class CrowdModel:
         self.n_steps = math.ceil(scenario.clock.horizon_s / self.dt - 1e-9)
         self._classes()
         self.lay = layout(self.net, self.graph)
+        self._count_area()
         self.geo = geometry(self.net, self.lay, door=self.door, dt=self.dt, origin_node=self.origin_node)
         self._people()
         self.hold = show_hold(scenario, self.plan, self.n_steps, self.dt)  # per step: dwellers due stay
@@ -142,6 +143,18 @@ class CrowdModel:
         for i, t in enumerate(targets):
             self.dest_share[i] = s.demand.destinations.get(t, 0.0)
 
+    def _count_area(self) -> None:
+        """The nodes and cells a record's head-count covers (`count_area`: its nodes and the walkways between two
+        of them); None when the scenario gives none (everyone on the graph who has come in)."""
+        area = set(self.s.count_area)
+        self.count_nodes: np.ndarray | None = None
+        self.count_cells: np.ndarray | None = None
+        if area:
+            net = self.net
+            self.count_nodes = np.array([n in area for n in net.nodes], dtype=bool)
+            inside = np.array([u in area and v in area for u, v in net.edges], dtype=bool)
+            self.count_cells = inside[net.cell_edge] if net.cell_edge.size else np.zeros(0, dtype=bool)
+
     def _people(self) -> None:
         """The people, as amounts per place and class: all zero at the start."""
         net, K = self.net, self.K
@@ -182,6 +195,12 @@ class CrowdModel:
         self.set_up = True
         self.ctl.setup()
         self.routes.free_flow()
+        nearness = self.s.demand.nearness_s
+        if nearness is not None:  # newcomers head for places near where they come in (`place_choice`)
+            k = self.LEAVE
+            chosen = place_choice(self.dest_share[:k], self.routes.phi0_nodes[self.holding_node, :k], nearness)
+            self.split[:, :k] = chosen
+            self.base_split = self.split.copy()
         self.routes.reroute(smoothing=1.0)
         start(self)
 

@@ -179,6 +179,7 @@ def sampler(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
         now, place_rho = state_now(m)
         for name, value in now.items():
             rec.sample(name, t, value)
+        m.watch.count(t, now)
         staff_minute(m, place_rho)
         yield env.timeout(SAMPLE_EVERY_S)
 

@@ -9,7 +9,9 @@
   names are what an inject's condition reads (`readings`).
 - The state a re-plan starts from (`crowd_state`: `scenarios.crowd.CrowdState`), and the run's result.
 
-KPIs: `peak_density_ppm2` (where and when: the `peak_density` event and `peak_density_min`),
+KPIs: `peak_on_site` (the most people at once, read each minute, in the scenario's `count_area`: a record's
+counting boundary; when `peak_on_site_min`) beside `peak_on_graph` (the same on the whole graph, those waiting to
+come in apart), `peak_density_ppm2` (where and when: the `peak_density` event and `peak_density_min`),
 `minutes_over_4ppm2` and `minutes_over_5ppm2` (person-minutes at places denser than 4 and 5 /m²),
 `max_metering_queue` (people held back by meters in force: origin queues and congested cells feeding a
 metered node), `mean_extra_walk_min` (walking time beyond the free-flow shortest time, per visitor who came
@@ -80,6 +82,15 @@ class Watch:
         self.crushed = np.zeros(n_places, dtype=bool)
         self.crushes = 0
         self.crush_s = 0.0  # place-seconds in a crush (from the moment it is one)
+        # the most people at once, read each minute: on the graph (come in), and in the scenario's `count_area`
+        self.peak_on_graph = 0.0
+        self.peak_on_site = (0.0, 0.0)  # people, time
+
+    def count(self, t: float, now: dict[str, float]) -> None:
+        """The minute's head-counts against the most so far (the sampler's readings `now`)."""
+        self.peak_on_graph = max(self.peak_on_graph, now["on_site"])
+        if now["on_site_counted"] > self.peak_on_site[0]:
+            self.peak_on_site = (now["on_site_counted"], t)
 
     def after_numpy(self, t: float, f_c: np.ndarray) -> None:
         """After the NumPy step (`f_c`: the cells' flows)."""
@@ -287,9 +298,11 @@ def state_now(m: CrowdModel) -> tuple[dict[str, float], np.ndarray]:
     dwelling = float(m.dwell_at.sum())
     waiting = float(node_tot[m.holding_node].sum())  # in the holding areas, not yet in
     on_site = float(node_tot.sum() + own.sum()) - waiting
+    counted = on_site if m.count_nodes is None else float(node_tot[m.count_nodes].sum() + own[m.count_cells].sum())
     people_over = node_tot[rho_n > KPI_LEVELS[0]].sum() + both[cc][rho[cc] > KPI_LEVELS[0]].sum()
     out.update({
         "on_site": on_site,
+        "on_site_counted": counted,
         "dwelling": dwelling,
         "walking": on_site - dwelling,
         "entry_queue": waiting,
@@ -433,6 +446,9 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
         "visitors": m.entered,
         "departed": m.departed,
         "on_site_end": float(m.n_nodes_arr.sum() + m.n_cells_arr.sum() + m.dwell_at.sum()) - held_end,
+        "peak_on_site": w.peak_on_site[0],
+        "peak_on_site_min": w.peak_on_site[1] / 60,
+        "peak_on_graph": w.peak_on_graph,
         "entry_queue_end": held_end,
         "max_entry_queue": m.max_entry_queue,
         "held_off_graph": abs(held_off_graph(m)),

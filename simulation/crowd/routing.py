@@ -134,7 +134,9 @@ class Routes:
         self.full = full
         shares = np.where(np.append(full, True), 0.0, m.dest_share)
         shares[m.LEAVE] = 0.0
-        if shares.sum() > 0 and full.any():
+        if shares.sum() > 0 and full.any() and m.s.demand.nearness_s is not None:
+            m.split = _open_split(m.base_split, np.append(full, True), shares)  # each origin's near places with room
+        elif shares.sum() > 0 and full.any():
             m.split = np.tile(shares / shares.sum(), (len(m.origins), 1))
         elif not full.any():
             m.split = m.base_split.copy()
@@ -157,6 +159,14 @@ class Routes:
                 arr[:, d] = 0.0
                 m.freeflow_s += float((moving * (phi0[rows, pick] - phi0[:, d])).sum())
                 m.turned_away += float(moving[pick == m.LEAVE].sum())
+
+
+def _open_split(base: np.ndarray, closed: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Each origin's destination shares (`base`, rows) without the `closed` columns, renormalised; an origin whose
+    places are all closed takes the open `shares`."""
+    split = np.where(closed[None, :], 0.0, base)
+    total = split.sum(axis=1, keepdims=True)
+    return np.where(total > 0, split / np.where(total > 0, total, 1.0), shares[None, :] / shares.sum())
 
 
 __all__ = ["MIN_SPEED_MPS", "RETARGET_MAX_S", "ROUTE_EVERY_S", "ROUTE_SMOOTHING", "Routes"]
