@@ -16,9 +16,10 @@ at most per second of its time limit (the typhoon's trade-off points and its "on
 the limit on top of the main solve). The optimiser's time limit is what the total leaves after the simulations
 and the fixed work, per second of limit, rounded to a tenth of a second, no less than the kind's least useful
 limit. Its solvers count that limit in deterministic units (CP-SAT's deterministic time, `optimizer.solving`),
-so the same scenario, seed and budget give the same plan however busy the machine is; the wall clock is only
-the solvers' own safety cap, and the pipeline's: a run that took longer than `WALL_CAP` x its budget says so
-(and that the plan is the one a quiet machine makes).
+so the same scenario, seed and budget give the same plan however busy the machine is. The wall clock is only a
+safety cap: the pipeline's, `WALL_CAP` x its budget, which is also every solve's inside it (`optimizer.solving.
+safety_cap`: a short limit's own cap, 3 x the limit plus a second, would cut a solve short on a busy machine and
+change the plan); a solve stopped by it says so in the rationale, and a run that took longer says so too.
 
 A stage that cannot fit is not cut: the simulations run in full (a forecast over part of the evening would hide
 what the plan causes after it). Then the split says the budget is short, and by how much, up front.
@@ -74,6 +75,11 @@ class PlanBudget:
     time_limit_s: float
     stages: tuple[Stage, ...]
     estimate_s: float
+
+    @property
+    def wall_cap_s(self) -> float:
+        """The pipeline's wall-clock safety cap (`WALL_CAP` x the total)."""
+        return WALL_CAP * self.total_s
 
     @property
     def fits(self) -> bool:
@@ -147,10 +153,11 @@ def stage_message(budget: PlanBudget, key: str, text: str | None = None) -> Stag
 
 def overrun_note(budget: PlanBudget, wall_s: float) -> str | None:
     """What to say when the pipeline's wall time passed its safety cap, else None."""
-    if wall_s <= WALL_CAP * budget.total_s:
+    if wall_s <= budget.wall_cap_s:
         return None
     return (f"took {wall_s:.0f} s against a budget of {budget.total_s:g} s (safety cap {WALL_CAP:g}x): the machine "
-            "is slower or busier than the budget's reference; the plan is the one a quiet machine makes")  # fmt: skip
+            "is slower or busier than the budget's reference; unless a solve says it was stopped by its safety cap, "
+            "the plan is the one a quiet machine makes")  # fmt: skip
 
 
 # The built-in kinds' cost models, in CPU seconds of one process on the project's 2-core machine (measured by

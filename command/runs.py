@@ -25,6 +25,7 @@ from command.errors import CommandError
 from command.kinds import optimise, simulate, state_at
 from command.parallel import beside
 from optimizer.result import PlanResult, SolveParams
+from optimizer.solving import safety_cap
 from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.injects import known_injects
@@ -270,7 +271,9 @@ def run_loaded(
         with beside(simulate, scenario, base_plan, seed=run_seed) as pending:
             say(stage_message(budget, "optimise", f"time limit {budget.time_limit_s:g} s"))
             limited = replace(params or SolveParams(), seed=run_seed, time_limit_s=budget.time_limit_s)
-            solve = optimise(scenario, limited, state=state)
+            # The solves' wall-clock safety cap is the pipeline's, not a multiple of their shorter limit.
+            with safety_cap(budget.wall_cap_s):
+                solve = optimise(scenario, limited, state=state)
             baseline = pending.result()
     planned = None
     if solve.plan is not None and forecast:
