@@ -22,7 +22,7 @@ from typing import Any
 from command.budget import PlanBudget, stage_message
 from command.consequences import Consequence, consequences
 from command.errors import CommandError
-from command.kinds import optimise, simulate, state_at
+from command.kinds import kind_of, optimise, simulate, state_at
 from command.parallel import beside
 from optimizer.result import PlanResult, SolveParams
 from optimizer.solving import safety_cap
@@ -268,7 +268,9 @@ def run_loaded(
         solve = optimise(scenario, replace(params or SolveParams(), seed=run_seed), state=state)
     else:
         say(stage_message(budget, "baseline", f"{scenario.name}, seed {run_seed}"))
-        with beside(simulate, scenario, base_plan, seed=run_seed) as pending:
+        # The kind's own simulation is sent (not the registry's door): a spawned process may not know a kind
+        # registered at run time.
+        with beside(kind_of(scenario).simulate, scenario, base_plan, seed=run_seed) as pending:
             say(stage_message(budget, "optimise", f"time limit {budget.time_limit_s:g} s"))
             limited = replace(params or SolveParams(), seed=run_seed, time_limit_s=budget.time_limit_s)
             # The solves' wall-clock safety cap is the pipeline's, not a multiple of their shorter limit.

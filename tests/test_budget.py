@@ -209,3 +209,26 @@ def test_a_process_job_returns_its_result_or_its_error() -> None:
     assert done.wait(60) and failed.wait(60)
     assert done.result == done.pid and done.result != os.getpid() and done.messages == ["one"]
     assert failed.error == "'no such thing: 7'" and failed.result is None
+
+
+def test_a_kind_registered_at_run_time_is_planned_on_a_budget_beside_other_threads() -> None:
+    """With other threads running (the console's case: the default plan's simulation is then spawned, not forked),
+    a kind registered in this process only (the shelter of tests/shelter_kind.py) plans on a budget as it does
+    without one: its own simulation is what the new process runs."""
+    import threading
+
+    import shelter_kind  # noqa: F401  (registers the kind in this process)
+
+    scenario = load_scenario(DATA / "shelter.yaml")
+    budget = plan_budget(scenario, 6.0)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        on_budget = run_loaded(scenario, seed=3, budget=budget)
+    finally:
+        stop.set()
+    plain = run_loaded(scenario, seed=3, params=SolveParams(time_limit_s=budget.time_limit_s))
+    assert on_budget.baseline.kpis == plain.baseline.kpis
+    assert on_budget.planned is not None and plain.planned is not None
+    assert on_budget.planned.kpis == plain.planned.kpis
