@@ -61,8 +61,9 @@ def main() -> int:
                         budget_s=args.budget)  # fmt: skip
     plan = next(p for p in list_plans(store, planner, incident) if p.plan_id == pid)
     how = f"budget {args.budget:g} s" if args.budget is not None else f"optimiser limit {args.time_limit:g} s"
+    capped = any("safety cap" in line for line in plan.solver.get("rationale") or ())
     print(f"{stamp()}  plan shown ({args.scenario}, {how}; load average {os.getloadavg()[0]:.1f}; plan digest "
-          f"{plan.digest[:12]})")  # fmt: skip
+          f"{plan.digest[:12]}{'; a solve was stopped by its wall-clock safety cap' if capped else ''})")  # fmt: skip
     return 0
 
 
