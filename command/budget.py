@@ -17,9 +17,10 @@ the limit on top of the main solve). The optimiser's time limit is what the tota
 and the fixed work, per second of limit, rounded to a tenth of a second, no less than the kind's least useful
 limit. Its solvers count that limit in deterministic units (CP-SAT's deterministic time, `optimizer.solving`),
 so the same scenario, seed and budget give the same plan however busy the machine is. The wall clock is only a
-safety cap: the pipeline's, `WALL_CAP` x its budget, which is also every solve's inside it (`optimizer.solving.
-safety_cap`: a short limit's own cap, 3 x the limit plus a second, would cut a solve short on a busy machine and
-change the plan); a solve stopped by it says so in the rationale, and a run that took longer says so too.
+safety cap: every solve's inside the pipeline is `SOLVE_CAP` x the budget (`optimizer.solving.safety_cap`: a
+short limit's own cap, 3 x the limit plus a second, would cut a solve short on a busy machine and change the
+plan, or leave it with none), and a solve stopped by it says so in the rationale; a run that took longer than
+`WALL_CAP` x its budget says so too.
 
 A stage that cannot fit is not cut: the simulations run in full (a forecast over part of the evening would hide
 what the plan causes after it). Then the split says the budget is short, and by how much, up front.
@@ -39,6 +40,10 @@ PROPOSE_S = 0.5
 START_S = 0.5
 #: The pipeline's wall-clock safety cap, as a multiple of its budget: past it, the run says so.
 WALL_CAP = 2.0
+#: Its solves' wall-clock safety cap, as a multiple of the budget: past it a deterministic solve is cut (and says
+#: so). Wide, like the staffing and bus searches' own (10 x): at a load average of 20 on 2 cores the light show's
+#: staff model took 17.8 s for what a quiet machine does in about 2 s.
+SOLVE_CAP = 10.0
 #: The optimiser's time limit at most (what the console's own limit was before a budget), seconds.
 MAX_LIMIT_S = 10.0
 
@@ -78,8 +83,13 @@ class PlanBudget:
 
     @property
     def wall_cap_s(self) -> float:
-        """The pipeline's wall-clock safety cap (`WALL_CAP` x the total)."""
+        """The pipeline's wall-clock safety cap (`WALL_CAP` x the total): past it, the run says so."""
         return WALL_CAP * self.total_s
+
+    @property
+    def solve_cap_s(self) -> float:
+        """Every deterministic solve's wall-clock safety cap inside the pipeline (`SOLVE_CAP` x the total)."""
+        return SOLVE_CAP * self.total_s
 
     @property
     def fits(self) -> bool:

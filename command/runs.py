@@ -274,7 +274,7 @@ def run_loaded(
             say(stage_message(budget, "optimise", f"time limit {budget.time_limit_s:g} s"))
             limited = replace(params or SolveParams(), seed=run_seed, time_limit_s=budget.time_limit_s)
             # The solves' wall-clock safety cap is the pipeline's, not a multiple of their shorter limit.
-            with safety_cap(budget.wall_cap_s):
+            with safety_cap(budget.solve_cap_s):
                 solve = optimise(scenario, limited, state=state)
             baseline = pending.result()
     planned = None
