@@ -72,6 +72,9 @@ class Kind:
     state_at: Callable[..., Any]
     optimise: Callable[..., PlanResult] | None = None
     breaches: Callable[[Any, SimResult], list[Breach]] = no_breaches
+    #: Its cost model for the Run -> plan budget (`command.budget`): seconds per stage from the scenario's size;
+    #: None: `command.budget.FALLBACK`.
+    costs: Callable[[Any], Any] | None = None
     #: Where the demo store files an incident of this kind, and who commands it there.
     demo: dict[str, str] = field(default_factory=dict)
 
@@ -97,15 +100,15 @@ def _builtins() -> list[Kind]:
         Kind(spec=spec_of("mass_testing"), simulate=lazy("simulation.mass_testing:simulate"),
              state_at=lazy("simulation.mass_testing:state_at"),
              optimise=lazy("command.kinds:optimise_mass_testing_judged"),
-             breaches=lazy("simulation.mass_testing:breaches"),
+             breaches=lazy("simulation.mass_testing:breaches"), costs=lazy("command.budget:mass_testing_costs"),
              demo={"jurisdiction": "pudong", "commander": "pudong_commander"}),
         Kind(spec=spec_of("crowd"), simulate=lazy("simulation.crowd:simulate"),
              state_at=lazy("simulation.crowd:state_at"), optimise=lazy("optimizer.crowd:optimise_crowd"),
-             breaches=lazy("simulation.crowd:breaches"),
+             breaches=lazy("simulation.crowd:breaches"), costs=lazy("command.budget:crowd_costs"),
              demo={"jurisdiction": "bund_station", "commander": "bund_chief"}),
         Kind(spec=spec_of("typhoon"), simulate=lazy("simulation.typhoon:simulate"),
              state_at=lazy("simulation.typhoon:state_at"), optimise=lazy("optimizer.typhoon:optimise_typhoon"),
-             demo={"jurisdiction": "huangpu", "commander": "bund_chief"}),
+             costs=lazy("command.budget:typhoon_costs"), demo={"jurisdiction": "huangpu", "commander": "bund_chief"}),
     ]  # fmt: skip
 
 

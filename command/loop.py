@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -46,6 +47,7 @@ from sqlalchemy import select
 from command import audit
 from command.audit import log_activity
 from command.authority import incident_for
+from command.budget import overrun_note, plan_budget, stage_message
 from command.consequences import consequences
 from command.errors import CommandError, Conflict, Infeasible
 from command.incidents import scenario_of, set_phase
@@ -76,10 +78,16 @@ def plan_incident(
     params: SolveParams | None = None,
     progress: Progress | None = None,
     propose: bool = True,
+    budget_s: float | None = None,
 ) -> int:
-    """Baseline, optimise, simulate, propose: the new plan's id (`Infeasible` with the diagnosis if none)."""
+    """Baseline, optimise, simulate, propose: the new plan's id (`Infeasible` with the diagnosis if none).
+
+    With `budget_s`, the whole pipeline's time budget (`command.budget`): split across its stages up front from
+    the scenario's size alone, the optimiser's time limit the budget's (not `params.time_limit_s`), the default
+    plan simulated beside the optimiser, and each stage's progress saying where it is in the budget."""
     actor.require("plan.propose", "propose plans")
     say = progress or (lambda _msg: None)
+    started = time.perf_counter()
     with store.read() as session:
         incident = incident_for(session, actor, incident_id)
         if incident.status != "open":
@@ -87,6 +95,11 @@ def plan_incident(
         scenario, seed, now_s = scenario_of(incident), incident.seed, incident.sim_time_s
     previous = active_plan(store, actor, incident_id)
     in_effect = previous.plan if previous is not None else default_plan(scenario)
+    budget = plan_budget(scenario, budget_s, at_s=now_s) if budget_s is not None else None
+    if budget is not None:
+        say(budget.summary())
+        if now_s > 0:
+            say(stage_message(budget, "state", scenario.clock.label(now_s)))
     known, state = _what_has_happened(scenario, in_effect, seed, now_s)
     if known:
         say(f"planning for {len(known)} inject(s) that have happened: "
@@ -98,12 +111,14 @@ def plan_incident(
     # What the planner knows: the scenario with the injects that have happened, and none still to come. The
     # forecasts are made on it too (they must not show the effect of what nobody knows yet).
     known_world = scenario.model_copy(update={"injects": known})
+    # A re-plan's forecast is the plan spliced into the one in effect (below): the optimiser's own plan is not
+    # simulated on its own first.
     outcome = run_loaded(known_world, seed=seed, optimize=True, params=replace(params or SolveParams(), seed=seed),
-                         progress=say, state=state)  # fmt: skip
+                         progress=say, state=state, budget=budget, forecast=now_s <= 0)  # fmt: skip
     solve = outcome.solve
     assert solve is not None
-    _audit_run(store, actor, incident_id, outcome)
     if solve.plan is None:
+        _audit_run(store, actor, incident_id, outcome)
         raise Infeasible(solve.diagnosis or f"the optimiser found no plan ({solve.status})")
     plan, planned = solve.plan, outcome.planned
     # The plan belongs to the incident's scenario, not to the optimiser's view of it.
@@ -112,7 +127,11 @@ def plan_incident(
         done = f"plan {previous.number}" if previous is not None else "the default plan"
         say(f"keeping what {done} already did before {scenario.clock.label(now_s)}")
         plan = splice(in_effect, plan, now_s, scenario=scenario)
+        if budget is not None:
+            say(stage_message(budget, "forecast", "the new plan spliced into the one in effect"))
         planned = simulate(known_world, plan, seed=seed)
+        outcome = replace(outcome, planned=planned)
+    _audit_run(store, actor, incident_id, outcome)
     forecast = {
         "seed": seed,
         "baseline": _kpis(outcome.baseline),
@@ -128,7 +147,14 @@ def plan_incident(
                      for b in breaches(known_world, planned if planned is not None else outcome.baseline)],
     }
     solver = {**solve.stats().model_dump(), "diagnosis": solve.diagnosis, "rationale": list(solve.rationale)}
-    say("proposing")
+    if budget is not None:
+        solver["budget"] = {"total_s": budget.total_s, "time_limit_s": budget.time_limit_s,
+                            "estimate_s": round(budget.estimate_s, 3)}  # fmt: skip
+        say(stage_message(budget, "propose"))
+        if (note := overrun_note(budget, time.perf_counter() - started)) is not None:
+            say(note)
+    else:
+        say("proposing")
     return create_plan(store, actor, incident_id, plan, forecast=forecast, solver=solver, state_time_s=now_s,
                        state_hash=_state_hash(scenario.name, seed, now_s, previous), propose=propose,
                        scenario=scenario)  # fmt: skip
@@ -142,7 +168,8 @@ def _what_has_happened(scenario: Any, plan: Plan, seed: int, now_s: float) -> tu
         return known_injects(scenario.injects, at_s=now_s, fired=state.fired), state
     if not any(inj.at_s <= now_s for inj in scenario.injects):
         return (), None
-    result = simulate(scenario, plan, seed=seed)
+    # Only the injects at the start matter here: the run up to a second after it says which fired.
+    result = simulate(scenario, plan, seed=seed, until_s=now_s + 1.0)
     fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= now_s}
     return known_injects(scenario.injects, at_s=now_s, fired=fired), None
 

@@ -19,10 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from command.budget import PlanBudget, stage_message
 from command.consequences import Consequence, consequences
 from command.errors import CommandError
-from command.kinds import optimise, simulate, state_at
+from command.kinds import kind_of, optimise, simulate, state_at
+from command.parallel import beside
 from optimizer.result import PlanResult, SolveParams
+from optimizer.solving import safety_cap
 from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.injects import known_injects
@@ -243,21 +246,40 @@ def run_loaded(
     params: SolveParams | None = None,
     progress: Progress | None = None,
     state: Any = None,
+    budget: PlanBudget | None = None,
+    forecast: bool = True,
 ) -> RunOutcome:
     """Simulate a loaded scenario's default plan, optimise, simulate the plan (`state`: re-plan from the state a
-    run of the plan in effect reached, `command.kinds.state_at`)."""
+    run of the plan in effect reached, `command.kinds.state_at`).
+
+    With a `budget` (`command.budget`), the optimiser's time limit is the budget's, the default plan is
+    simulated in a process of its own while the optimiser works (neither needs the other; the result is the
+    same as in this process), and each stage's progress says where it is in the budget. `forecast=False`: the
+    plan is not simulated here (a re-plan simulates the plan spliced into the one in effect instead)."""
     say = progress or (lambda _msg: None)
     run_seed = scenario.seed if seed is None else seed
-    say(f"simulating the default plan of {scenario.name} (seed {run_seed})")
     base_plan = default_plan(scenario)
-    baseline = simulate(scenario, base_plan, seed=run_seed)
-    if not optimize:
-        return RunOutcome(scenario, run_seed, base_plan, baseline)
-    say("optimising")
-    solve = optimise(scenario, replace(params or SolveParams(), seed=run_seed), state=state)
+    if budget is None or not optimize:
+        say(f"simulating the default plan of {scenario.name} (seed {run_seed})")
+        baseline = simulate(scenario, base_plan, seed=run_seed)
+        if not optimize:
+            return RunOutcome(scenario, run_seed, base_plan, baseline)
+        say("optimising")
+        solve = optimise(scenario, replace(params or SolveParams(), seed=run_seed), state=state)
+    else:
+        say(stage_message(budget, "baseline", f"{scenario.name}, seed {run_seed}"))
+        # The kind's own simulation is sent (not the registry's door): a spawned process may not know a kind
+        # registered at run time.
+        with beside(kind_of(scenario).simulate, scenario, base_plan, seed=run_seed) as pending:
+            say(stage_message(budget, "optimise", f"time limit {budget.time_limit_s:g} s"))
+            limited = replace(params or SolveParams(), seed=run_seed, time_limit_s=budget.time_limit_s)
+            # The solves' wall-clock safety cap is the pipeline's, not a multiple of their shorter limit.
+            with safety_cap(budget.solve_cap_s):
+                solve = optimise(scenario, limited, state=state)
+            baseline = pending.result()
     planned = None
-    if solve.plan is not None:
-        say("simulating the optimised plan")
+    if solve.plan is not None and forecast:
+        say(stage_message(budget, "forecast") if budget is not None else "simulating the optimised plan")
         planned = simulate(scenario, solve.plan, seed=run_seed)
     return RunOutcome(scenario, run_seed, base_plan, baseline, solve, planned)
 

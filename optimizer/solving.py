@@ -22,6 +22,9 @@ plain nouns.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +48,30 @@ WALL_CAP = 3.0  # a deterministic run stops anyway at this multiple of its time 
 #                it is not reproducible)
 
 
+#: A floor under every deterministic solve's wall-clock safety cap, while inside `safety_cap` (None: none).
+_CAP_FLOOR_S: ContextVar[float | None] = ContextVar("yiwang_wall_cap_floor_s", default=None)
+
+
+@contextmanager
+def safety_cap(seconds: float) -> Iterator[None]:
+    """Inside, no deterministic solve is stopped by the wall clock before `seconds` have passed, whatever its own
+    limit: a pipeline on a time budget (`command.budget`) gives its solves the pipeline's cap, so that a short
+    limit on a busy machine still does all its deterministic work (and gives the plan a quiet machine gives)."""
+    token = _CAP_FLOOR_S.set(seconds)
+    try:
+        yield
+    finally:
+        _CAP_FLOOR_S.reset(token)
+
+
+def wall_cap_s(time_limit_s: float, factor: float = WALL_CAP) -> float:
+    """A deterministic solve's wall-clock safety cap: `factor` x its limit plus a second, or the floor
+    `safety_cap` sets, whichever is later."""
+    floor = _CAP_FLOOR_S.get()
+    own = factor * time_limit_s + 1.0
+    return own if floor is None else max(own, floor)
+
+
 def cp_sat_status(code: cp_model.CpSolverStatus) -> str:
     """A CP-SAT status code as a status word."""
     return {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE", cp_model.INFEASIBLE: "INFEASIBLE",
@@ -66,7 +93,7 @@ def cp_sat_limits(parameters: Any, time_limit_s: float, *, workers: int, determi
     if deterministic:
         parameters.num_workers = 1
         parameters.max_deterministic_time = max(0.01, time_limit_s * DET_PER_S)
-        parameters.max_time_in_seconds = WALL_CAP * time_limit_s + 1.0
+        parameters.max_time_in_seconds = wall_cap_s(time_limit_s)
     else:
         parameters.num_workers = max(1, workers)
         parameters.max_time_in_seconds = max(0.01, time_limit_s)
@@ -74,7 +101,7 @@ def cp_sat_limits(parameters: Any, time_limit_s: float, *, workers: int, determi
 
 def capped(wall_s: float, time_limit_s: float, *, deterministic: bool) -> bool:
     """Whether a deterministic CP-SAT run was stopped by its wall-clock safety cap (then not reproducible)."""
-    return deterministic and wall_s >= 0.99 * (WALL_CAP * time_limit_s + 1.0)
+    return deterministic and wall_s >= 0.99 * wall_cap_s(time_limit_s)
 
 
 def has_plan(status: str) -> bool:
@@ -104,7 +131,7 @@ class Budget:
 
     @property
     def wall_cap_s(self) -> float:
-        return self.cap_factor * self.limit_s + 1.0 if self.deterministic else self.limit_s
+        return wall_cap_s(self.limit_s, self.cap_factor) if self.deterministic else self.limit_s
 
     def left(self, until: float | None = None) -> float:
         """Units left before `until` (a mark) or the end; none once the wall cap is reached."""
@@ -137,4 +164,4 @@ class Budget:
 
 
 __all__ = ["DET_PER_S", "STATUS_MEANING", "WALL_CAP", "WITH_PLAN", "Budget", "capped", "cp_sat_limits",
-           "cp_sat_status", "has_plan", "mip_status"]  # fmt: skip
+           "cp_sat_status", "has_plan", "mip_status", "safety_cap", "wall_cap_s"]  # fmt: skip

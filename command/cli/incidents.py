@@ -112,6 +112,9 @@ def incident_show(incident_id: int, user: UserOption = None, db_url: DbOption = 
 def incident_plan(
     incident_id: int,
     time_limit: Annotated[float, typer.Option(help="Optimiser time limit per model, seconds.", min=0.1)] = 10.0,
+    budget: Annotated[float | None, typer.Option(
+        help="The whole Run -> plan time budget, seconds (15 is the console's): split across the stages up "
+             "front; the optimiser's time limit is then the budget's, not --time-limit.", min=1.0)] = None,
     draft: Annotated[bool, typer.Option("--draft", help="Keep it as a draft instead of proposing it.")] = False,
     user: UserOption = None,
     db_url: DbOption = None,
@@ -125,7 +128,7 @@ def incident_plan(
     console = out_console(stderr=True)
     with console.status("starting") as status:
         pid = plan_incident(store, actor, incident_id, params=SolveParams(time_limit_s=time_limit),
-                            progress=lambda m: status.update(m), propose=not draft)  # fmt: skip
+                            progress=lambda m: status.update(m), propose=not draft, budget_s=budget)  # fmt: skip
     show_plan(store, actor, pid, None)
 
 

@@ -1,13 +1,22 @@
 """Long work (optimisation, simulation) off the script thread, with progress and cancellation.
 
-A job runs a function in a daemon thread; the function reports progress through a callback, which is also
-where cancellation takes effect: the next report after `cancel()` raises `Cancelled`, so a cancelled job
-stops at the next step boundary (between simulating, optimising and simulating again) and writes nothing
-further. Jobs live in the browser session's state, so a rerun finds its running job and shows its progress.
+A job runs a function in a daemon thread, or (`process=True`) in a process of its own, forked from the server so
+that it starts at once with everything imported, and so that its work does not hold the server's interpreter
+(the pages of every other user stay quick while a plan is made). The function reports progress through a
+callback, which is also where cancellation takes effect: the next report after `cancel()` raises `Cancelled`,
+so a cancelled job stops at the next step boundary (between simulating, optimising and simulating again) and
+writes nothing further. A report that says where the work is (`command.budget.StageMessage`, with its
+`fraction`) moves the progress bar there; other reports move it a step. Jobs live in the browser session's
+state, so a rerun finds its running job and shows its progress.
+
+A process job's function runs in the child, a copy of the server at the moment of the fork: `in_child` runs
+there first (to let go of the server's database connections, which a child must not share); its progress, its
+result (which must pickle) and its failure come back through a pipe, read by a thread of the server's.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -34,19 +43,30 @@ class Job:
     cancelled: bool = False
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
-    _cancel: threading.Event = field(default_factory=threading.Event)
+    where: float | None = None  # the share of the work done, as the last report that said so put it
+    pid: int | None = None  # the job's process, when it runs in one
+    _cancel: Any = field(default_factory=threading.Event)
 
     def report(self, message: str) -> None:
         if self._cancel.is_set():
             raise Cancelled
-        self.messages.append(message)
+        self._note(message, getattr(message, "fraction", None))
+
+    def _note(self, message: str, fraction: float | None) -> None:
+        self.messages.append(str(message))
+        if fraction is not None:
+            self.where = float(fraction)
 
     def cancel(self) -> None:
         self._cancel.set()
 
     @property
     def fraction(self) -> float:
-        return 1.0 if self.done else min(0.95, len(self.messages) / max(1, self.steps))
+        if self.done:
+            return 1.0
+        if self.where is not None:
+            return min(0.95, self.where)
+        return min(0.95, len(self.messages) / max(1, self.steps))
 
     @property
     def running(self) -> bool:
@@ -60,23 +80,99 @@ class Job:
         return self.done
 
 
-def start(key: str, label: str, work: Callable[[Callable[[str], None]], Any], *, steps: int) -> Job:
-    """Start `work(report)` in a thread and keep the job under `key` in the session state."""
-    job = Job(label=label, steps=steps)
+def start(key: str, label: str, work: Callable[[Callable[[str], None]], Any], *, steps: int, process: bool = False,
+          in_child: Callable[[], None] | None = None) -> Job:  # fmt: skip
+    """Start `work(report)` in a thread (or, with `process`, in a process of its own; `in_child` first, there)
+    and keep the job under `key` in the session state."""
+    job = _start_process(key, label, work, steps=steps, in_child=in_child) if process else None
+    if job is None:
+        job = Job(label=label, steps=steps)
 
-    def run() -> None:
+        def run() -> None:
+            try:
+                job.result = work(job.report)
+            except Cancelled:
+                job.cancelled = True
+            except Exception as exc:  # shown to the user as the job's error, one line
+                job.error = _one_line(exc)
+            finally:
+                job.finished = time.monotonic()
+                job.done = True
+
+        threading.Thread(target=run, name=f"yiwang-job-{key}", daemon=True).start()
+    jobs().__setitem__(key, job)
+    return job
+
+
+def _one_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _child(send: Any, cancel: Any, work: Callable[[Callable[[str], None]], Any],
+           in_child: Callable[[], None] | None) -> None:  # fmt: skip
+    """In the job's process: run the work, sending each report, then its result, failure or cancellation."""
+
+    def report(message: str) -> None:
+        if cancel.is_set():
+            raise Cancelled
+        send.send(("report", str(message), getattr(message, "fraction", None)))
+
+    try:
+        if in_child is not None:
+            in_child()
+        out: tuple[Any, ...] = ("done", work(report))
+    except Cancelled:
+        out = ("cancelled",)
+    except Exception as exc:
+        out = ("error", _one_line(exc))
+    try:
+        send.send(out)
+    except Exception as exc:  # a result that does not pickle
+        send.send(("error", f"the job's result could not be sent back: {_one_line(exc)}"))
+    send.close()
+
+
+def _start_process(key: str, label: str, work: Callable[[Callable[[str], None]], Any], *, steps: int,
+                   in_child: Callable[[], None] | None) -> Job | None:  # fmt: skip
+    """The job in a forked process, or None where there is no fork (it then runs in a thread)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    ctx: Any = multiprocessing.get_context("fork")
+    cancel = ctx.Event()
+    job = Job(label=label, steps=steps, _cancel=cancel)
+    recv, send = ctx.Pipe(duplex=False)
+    # Not a daemon: the job starts a process of its own (the default plan's simulation beside the optimiser).
+    proc = ctx.Process(target=_child, args=(send, cancel, work, in_child), name=f"yiwang-job-{key}")
+    proc.start()
+    send.close()
+    job.pid = proc.pid
+
+    def listen() -> None:
         try:
-            job.result = work(job.report)
-        except Cancelled:
-            job.cancelled = True
-        except Exception as exc:  # shown to the user as the job's error, one line
-            job.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            while True:
+                try:
+                    what, *rest = recv.recv()
+                except EOFError:
+                    proc.join()
+                    job.error = job.error or f"the job's process ended without an answer (exit code {proc.exitcode})"
+                    break
+                if what == "report":
+                    job._note(rest[0], rest[1])
+                    continue
+                if what == "done":
+                    job.result = rest[0]
+                elif what == "cancelled":
+                    job.cancelled = True
+                else:
+                    job.error = rest[0]
+                proc.join()
+                break
         finally:
+            recv.close()
             job.finished = time.monotonic()
             job.done = True
 
-    threading.Thread(target=run, name=f"yiwang-job-{key}", daemon=True).start()
-    jobs().__setitem__(key, job)
+    threading.Thread(target=listen, name=f"yiwang-job-{key}-listen", daemon=True).start()
     return job
 
 

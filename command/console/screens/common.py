@@ -169,6 +169,19 @@ def time_limit_s() -> float:
     return float(os.environ.get("YIWANG_CONSOLE_TIME_LIMIT_S", DEFAULT_TIME_LIMIT_S))
 
 
+def plan_budget_s() -> float:
+    """The Run -> plan budget for a plan made here, the whole pipeline (`command.budget`): the session's own
+    (`yiwang_budget`), else the server's (the environment's YIWANG_CONSOLE_BUDGET_S), else 15 s."""
+    import os
+
+    from command.budget import DEFAULT_BUDGET_S
+
+    own = st.session_state.get("yiwang_budget")
+    if own is not None:
+        return float(own)
+    return float(os.environ.get("YIWANG_CONSOLE_BUDGET_S", DEFAULT_BUDGET_S))
+
+
 GOTO = "yiwang_goto"
 
 

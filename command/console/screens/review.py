@@ -19,6 +19,7 @@ from command.console.screens.common import (
     job_progress,
     kpi_label,
     live_header,
+    plan_budget_s,
     time_limit_s,
 )
 from command.console.session import actor_for_action, client_source, current_token, lang, store, tr
@@ -84,16 +85,20 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
     job = jobs.get(key)
     if (job is None or job.done) and st.button(tr("review.run"), key="review_run", type="secondary"):
         token = current_token()
-        time_limit = time_limit_s()
+        time_limit, budget = time_limit_s(), plan_budget_s()
 
         def work(report):  # type: ignore[no-untyped-def]
             from command.security import resume_session
 
             who = resume_session(store(), token)  # the identity at the moment the job starts
             return plan_incident(store(), who, incident_id, params=solve_params(time_limit),
-                                 progress=report)  # fmt: skip
+                                 progress=report, budget_s=budget)  # fmt: skip
 
-        job = jobs.start(key, "plan", work, steps=PLAN_STEPS)
+        def in_child() -> None:  # the job's process lets go of the server's connections (it opens its own)
+            store().engine.dispose(close=False)
+
+        # The whole Run -> plan in its own process, on the budget (command.budget): the server stays quick.
+        job = jobs.start(key, "plan", work, steps=PLAN_STEPS, process=True, in_child=in_child)
         st.session_state["review_decided"] = False
     if job is None:
         return
