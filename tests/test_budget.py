@@ -4,6 +4,7 @@ job in a process of its own reporting where it is."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -199,13 +200,22 @@ def test_a_process_job_reports_where_it_is_and_stops_when_cancelled() -> None:
     assert job.cancelled and job.result is None and job.error is None
 
 
+def _one_report_then_pid(report):  # type: ignore[no-untyped-def]
+    report("one")
+    return os.getpid()
+
+
+def _fails_as_a_job(n, report):  # type: ignore[no-untyped-def]
+    return _fails(n)
+
+
 def test_a_process_job_returns_its_result_or_its_error() -> None:
     """The work's return value comes back from its process; its exception as one line of error."""
     from command.console import jobs
 
     jobs.st.session_state.clear()
-    done = jobs.start("a", "test", lambda report: (report("one"), os.getpid())[1], steps=1, process=True)
-    failed = jobs.start("b", "test", lambda report: _fails(7), steps=1, process=True)
+    done = jobs.start("a", "test", _one_report_then_pid, steps=1, process=True)
+    failed = jobs.start("b", "test", functools.partial(_fails_as_a_job, 7), steps=1, process=True)
     assert done.wait(60) and failed.wait(60)
     assert done.result == done.pid and done.result != os.getpid() and done.messages == ["one"]
     assert failed.error == "'no such thing: 7'" and failed.result is None

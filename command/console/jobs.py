@@ -1,22 +1,23 @@
 """Long work (optimisation, simulation) off the script thread, with progress and cancellation.
 
-A job runs a function in a daemon thread, or (`process=True`) in a process of its own, forked from the server so
-that it starts at once with everything imported, and so that its work does not hold the server's interpreter
-(the pages of every other user stay quick while a plan is made). The function reports progress through a
-callback, which is also where cancellation takes effect: the next report after `cancel()` raises `Cancelled`,
-so a cancelled job stops at the next step boundary (between simulating, optimising and simulating again) and
-writes nothing further. A report that says where the work is (`command.budget.StageMessage`, with its
-`fraction`) moves the progress bar there; other reports move it a step. Jobs live in the browser session's
-state, so a rerun finds its running job and shows its progress.
+A job runs a function in a daemon thread, or (`process=True`) in a process of its own, so that its work does not
+hold the server's interpreter (the pages of every other user stay quick while a plan is made). The function reports
+progress through a callback, which is also where cancellation takes effect: the next report after `cancel()` raises
+`Cancelled`, so a cancelled job stops at the next step boundary (between simulating, optimising and simulating
+again) and writes nothing further. A report that says where the work is (`command.budget.StageMessage`, with its
+`fraction`) moves the progress bar there; other reports move it a step. Jobs live in the browser session's state, so
+a rerun finds its running job and shows its progress.
 
-A process job's function runs in the child, a copy of the server at the moment of the fork: `in_child` runs
-there first (to let go of the server's database connections, which a child must not share); its progress, its
-result (which must pickle) and its failure come back through a pipe, read by a thread of the server's.
+A process job's function and its arguments must pickle (a module's function, `functools.partial` of plain values:
+`command.console.work`): it runs in a clean process forked from a forkserver that imported the model once, never
+in a copy of the many-threaded server with its locks and connections. Its progress, its result (which must
+pickle) and its failure come back through a pipe, read by a thread of the server's.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -80,11 +81,13 @@ class Job:
         return self.done
 
 
-def start(key: str, label: str, work: Callable[[Callable[[str], None]], Any], *, steps: int, process: bool = False,
-          in_child: Callable[[], None] | None = None) -> Job:  # fmt: skip
-    """Start `work(report)` in a thread (or, with `process`, in a process of its own; `in_child` first, there)
-    and keep the job under `key` in the session state."""
-    job = _start_process(key, label, work, steps=steps, in_child=in_child) if process else None
+def start(key: str, label: str, work: Callable[[Callable[[str], None]], Any], *, steps: int,
+          process: bool = False) -> Job:  # fmt: skip
+    """Start `work(report)` in a thread (or, with `process`, in a process of its own) and keep the job under `key`
+    in the session state."""
+    # YIWANG_CONSOLE_JOBS=thread keeps every job in the server's process (a test that holds a job with an event).
+    process = process and os.environ.get("YIWANG_CONSOLE_JOBS", "process") != "thread"
+    job = _start_process(key, label, work, steps=steps) if process else None
     if job is None:
         job = Job(label=label, steps=steps)
 
@@ -108,8 +111,7 @@ def _one_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _child(send: Any, cancel: Any, work: Callable[[Callable[[str], None]], Any],
-           in_child: Callable[[], None] | None) -> None:  # fmt: skip
+def _child(send: Any, cancel: Any, work: Callable[[Callable[[str], None]], Any]) -> None:
     """In the job's process: run the work, sending each report, then its result, failure or cancellation."""
 
     def report(message: str) -> None:
@@ -118,8 +120,6 @@ def _child(send: Any, cancel: Any, work: Callable[[Callable[[str], None]], Any],
         send.send(("report", str(message), getattr(message, "fraction", None)))
 
     try:
-        if in_child is not None:
-            in_child()
         out: tuple[Any, ...] = ("done", work(report))
     except Cancelled:
         out = ("cancelled",)
@@ -132,17 +132,32 @@ def _child(send: Any, cancel: Any, work: Callable[[Callable[[str], None]], Any],
     send.close()
 
 
-def _start_process(key: str, label: str, work: Callable[[Callable[[str], None]], Any], *, steps: int,
-                   in_child: Callable[[], None] | None) -> Job | None:  # fmt: skip
-    """The job in a forked process, or None where there is no fork (it then runs in a thread)."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    ctx: Any = multiprocessing.get_context("fork")
+_CONTEXT: Any = None
+
+
+def _context() -> Any:
+    """The start method for job processes: a forkserver where there is one (a clean, single-threaded process,
+    started once with `command.console.work.PRELOAD` imported, forks each job, so no lock or connection of the
+    server's many threads is copied into a job), else spawn."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        from command.console.work import PRELOAD
+
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        _CONTEXT = multiprocessing.get_context(method)
+        if method == "forkserver":
+            _CONTEXT.set_forkserver_preload(list(PRELOAD))
+    return _CONTEXT
+
+
+def _start_process(key: str, label: str, work: Callable[[Callable[[str], None]], Any], *, steps: int) -> Job:
+    """The job in a process of its own (`_context`)."""
+    ctx = _context()
     cancel = ctx.Event()
     job = Job(label=label, steps=steps, _cancel=cancel)
     recv, send = ctx.Pipe(duplex=False)
     # Not a daemon: the job starts a process of its own (the default plan's simulation beside the optimiser).
-    proc = ctx.Process(target=_child, args=(send, cancel, work, in_child), name=f"yiwang-job-{key}")
+    proc = ctx.Process(target=_child, args=(send, cancel, work), name=f"yiwang-job-{key}")
     proc.start()
     send.close()
     job.pid = proc.pid

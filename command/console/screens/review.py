@@ -7,12 +7,15 @@ anyone else whatever the page shows: the action runs as the identity the session
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import Any
 
 import streamlit as st
 
 from command import ics
 from command.console import jobs, views, words
+from command.console import work as console_work
 from command.console.screens.common import (
     choose_incident,
     job_outcome_shown,
@@ -26,10 +29,10 @@ from command.console.session import actor_for_action, client_source, current_tok
 from command.errors import AuthFailed, CommandError
 from command.incidents import roster, scenario_document
 from command.kinds import kind_of
-from command.loop import approve_and_apply, plan_incident
+from command.loop import approve_and_apply
 from command.plans import PlanView, Shown, diff, list_plans, reject_plan
-from command.runs import solve_params
 from command.security import Actor
+from command.store import default_url
 from scenarios import ScenarioError
 
 PLAN_STEPS = 4  # baseline, optimise, simulate the plan, propose
@@ -87,18 +90,10 @@ def _run_controls(actor: Actor, incident_id: int) -> None:
         token = current_token()
         time_limit, budget = time_limit_s(), plan_budget_s()
 
-        def work(report):  # type: ignore[no-untyped-def]
-            from command.security import resume_session
-
-            who = resume_session(store(), token)  # the identity at the moment the job starts
-            return plan_incident(store(), who, incident_id, params=solve_params(time_limit),
-                                 progress=report, budget_s=budget)  # fmt: skip
-
-        def in_child() -> None:  # the job's process lets go of the server's connections (it opens its own)
-            store().engine.dispose(close=False)
-
         # The whole Run -> plan in its own process, on the budget (command.budget): the server stays quick.
-        job = jobs.start(key, "plan", work, steps=PLAN_STEPS, process=True, in_child=in_child)
+        work = functools.partial(console_work.plan, default_url(), token, incident_id, time_limit, budget,
+                                 dict(os.environ))  # fmt: skip
+        job = jobs.start(key, "plan", work, steps=PLAN_STEPS, process=True)
         st.session_state["review_decided"] = False
     if job is None:
         return
