@@ -50,7 +50,8 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
         return PlanResult(plan, "OPTIMAL", 0.0, 0.0, time.perf_counter() - started, params.seed,
                           ("no ferry suspension in the window, or no tunnel within reach of the riders",))  # fmt: skip
     side = params.time_limit_s * options.side_share
-    main = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s, deterministic=options.deterministic)
+    main = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s, deterministic=options.deterministic,
+                         routings=options.routings)  # fmt: skip
     if main.clear is None or main.teams is None or main.cost is None:
         return PlanResult(None, main.status, None, main.bound, time.perf_counter() - started, params.seed,
                           diagnosis=f"no schedule in {params.time_limit_s:g} s ({main.status})")  # fmt: skip
@@ -59,7 +60,8 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     w = scenario.weights
     pick = TRADE_OFF_FACTORS[w.trade_off]
     runs = trade_off_runs(problem, main, w, factors=(*options.pareto_factors, pick), params=params,
-                          time_limit_s=side, deterministic=options.deterministic)  # fmt: skip
+                          time_limit_s=side, deterministic=options.deterministic,
+                          routings=options.routings)  # fmt: skip
     chosen = next(r for r in runs if r.factor == pick)
     shown = offered(runs, chosen)
     sol, problem = chosen.solution, chosen.solution.problem
@@ -77,16 +79,23 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     if sol.capped:
         rationale.append("CP-SAT was stopped by its wall-clock safety cap before its deterministic time ran out: "
                          "solved again, this plan may differ")  # fmt: skip
+    if sol.routings:
+        rationale.append(f"the riders' routing was decided first (the best of {sol.routings} candidate routings, then "
+                         "the lanes and teams with it fixed): the bound holds over those routings, not over every "
+                         "routing")  # fmt: skip
     rationale.append(describe_cost(problem, scenario, cost))
     details: dict[str, float] = {
         "periods": float(problem.n_periods), "window_start_s": problem.start_s,
         "rider_wait_h": cost.rider_wait_h, "riders_stranded": float(cost.stranded), "vehicle_h": cost.vehicle_h,
     }  # fmt: skip
+    if sol.routings:
+        details["routings"] = float(sol.routings)
     if sol.lp_bound is not None:
         details["lp_bound"] = sol.lp_bound
         rationale.append(f"bound {sol.bound:.1f}: the LP relaxation gave {sol.lp_bound:.1f}")
     if options.extra_team:
-        more = extra_team_solve(problem, sol, params=params, time_limit_s=side, deterministic=options.deterministic)
+        more = extra_team_solve(problem, sol, params=params, time_limit_s=side, deterministic=options.deterministic,
+                                routings=options.routings)  # fmt: skip
         extra, lines = describe_extra_team(problem, sol, more, side)
         details.update(extra)
         rationale += lines
