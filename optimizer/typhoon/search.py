@@ -19,7 +19,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.result import SolveParams, relative_gap
-from optimizer.solving import DET_PER_S, capped, cp_sat_limits, cp_sat_status
+from optimizer.solving import DET_PER_S, WALL_CAP, capped, cp_sat_limits, cp_sat_status
 from optimizer.typhoon.cost import FluidCost, fluid_cost
 from optimizer.typhoon.model import TyphoonModel, schedule_values
 from optimizer.typhoon.problem import SCALE, TyphoonProblem, Way
@@ -51,12 +51,15 @@ class TyphoonSolution:
     work: float = 0.0  # CP-SAT's deterministic time spent (wall seconds when not deterministic)
 
 
-def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams, *,
-               deterministic: bool = True) -> TyphoonSolution:  # fmt: skip
+def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams, *, deterministic: bool = True,
+               wall_cap_s: float | None = None) -> TyphoonSolution:  # fmt: skip
     """Solve the model as it stands (hint and bounds included) with CP-SAT; its status and, if it found one, the
-    schedule it found, costed by `fluid_cost`."""
+    schedule it found, costed by `fluid_cost`. `wall_cap_s`: a deterministic run's wall-clock safety cap, when not
+    the one `cp_sat_limits` gives its limit (a share of a search's limit shares that search's cap)."""
     solver = cp_model.CpSolver()
     cp_sat_limits(solver.parameters, time_limit_s, workers=params.workers, deterministic=deterministic)
+    if deterministic and wall_cap_s is not None:
+        solver.parameters.max_time_in_seconds = max(0.01, wall_cap_s)
     solver.parameters.random_seed = params.seed
     solver.parameters.relative_gap_limit = params.relative_gap
     # CP-SAT's presolve finds little here and took 0.8 s of a 1 s budget on a 24-period window.
@@ -67,7 +70,8 @@ def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams, *,
     name = cp_sat_status(status)
     pr, v = model.problem, model.v
     bound = solver.best_objective_bound / SCALE if math.isfinite(solver.best_objective_bound) else None
-    cut = capped(wall, time_limit_s, deterministic=deterministic)
+    cut = (capped(wall, time_limit_s, deterministic=deterministic) if wall_cap_s is None
+           else deterministic and wall >= 0.99 * wall_cap_s)  # fmt: skip
     work = solver.deterministic_time if deterministic else wall
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return TyphoonSolution(pr, name, None, bound, wall, capped=cut, work=work)
@@ -130,7 +134,8 @@ def solve_routed(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARAM
     static schedules'), and for each the window with its routing fixed, solved by CP-SAT from that routing's
     cheapest schedule. The first candidate gets its share of the limit and keeps the best schedule; each later one
     is asked only for a schedule better than that by more than the relative gap (a cut-off), so that it either
-    finds one or proves it has none. The time not used by a candidate goes to those after it.
+    finds one or proves it has none. The time not used by a candidate goes to those after it; on a deterministic
+    clock the candidates share one wall-clock safety cap, the one a single solve with the whole limit would have.
 
     The answer is the cheapest schedule found, costed under `problem`; its bound is the least of the candidates'
     bounds (a candidate proven to have nothing under its cut-off is bounded by the cut-off): a proven bound on the
@@ -155,8 +160,9 @@ def solve_routed(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARAM
             model.add_upper_bound(cutoff)
         if cutoff is None or start.cost.objective_int <= cutoff:
             model.hint(schedule_values(sub, start))
-        out = run_cp_sat(model, share if deterministic else max(0.01, limit - (time.perf_counter() - started)),
-                         params, deterministic=deterministic)  # fmt: skip
+        elapsed = time.perf_counter() - started
+        out = run_cp_sat(model, share if deterministic else max(0.01, limit - elapsed), params,
+                         deterministic=deterministic, wall_cap_s=WALL_CAP * limit + 1.0 - elapsed)  # fmt: skip
         spent += out.work / DET_PER_S if deterministic else out.wall_s
         capped_any = capped_any or out.capped
         # The candidate's bound: CP-SAT's, and with a cut-off no more than one unit above it (nothing below it
