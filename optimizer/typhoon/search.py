@@ -19,7 +19,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.result import SolveParams, relative_gap
-from optimizer.solving import DET_PER_S, WALL_CAP, capped, cp_sat_limits, cp_sat_status
+from optimizer.solving import DET_PER_S, capped, cp_sat_limits, cp_sat_status
 from optimizer.typhoon.cost import FluidCost, fluid_cost
 from optimizer.typhoon.model import TyphoonModel, schedule_values
 from optimizer.typhoon.problem import SCALE, TyphoonProblem, Way
@@ -28,6 +28,11 @@ from optimizer.typhoon.static import Schedule, best_static_schedule
 from scenarios.schema import TRADE_OFF_FACTORS, TyphoonWeights
 
 DEFAULT_PARAMS = SolveParams()
+# The two-stage search's wall-clock safety cap, as a multiple of its limit (shared by its candidates): wider than a
+# single CP-SAT solve's (`WALL_CAP`), as the staffing and bus searches' are, since its candidates' model building
+# and search take a few CPU-tenths of a second each, which a machine at load 20 on 2 cores (measured 2026-12-06)
+# stretches past 3x a 1 s limit: every window then hit the cap before its first bound (gap 100%).
+WALL_CAP_ROUTED = 10.0
 ANOTHER_WEIGHT = "solve at another car-delay weight"  # a trade-off point's schedule found by another point's solve
 
 
@@ -135,7 +140,7 @@ def solve_routed(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARAM
     cheapest schedule. The first candidate gets its share of the limit and keeps the best schedule; each later one
     is asked only for a schedule better than that by more than the relative gap (a cut-off), so that it either
     finds one or proves it has none. The time not used by a candidate goes to those after it; on a deterministic
-    clock the candidates share one wall-clock safety cap, the one a single solve with the whole limit would have.
+    clock the candidates share one wall-clock safety cap, `WALL_CAP_ROUTED` x the limit.
 
     The answer is the cheapest schedule found, costed under `problem`; its bound is the least of the candidates'
     bounds (a candidate proven to have nothing under its cut-off is bounded by the cut-off): a proven bound on the
@@ -162,7 +167,7 @@ def solve_routed(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARAM
             model.hint(schedule_values(sub, start))
         elapsed = time.perf_counter() - started
         out = run_cp_sat(model, share if deterministic else max(0.01, limit - elapsed), params,
-                         deterministic=deterministic, wall_cap_s=WALL_CAP * limit + 1.0 - elapsed)  # fmt: skip
+                         deterministic=deterministic, wall_cap_s=WALL_CAP_ROUTED * limit + 1.0 - elapsed)  # fmt: skip
         spent += out.work / DET_PER_S if deterministic else out.wall_s
         capped_any = capped_any or out.capped
         # The candidate's bound: CP-SAT's, and with a cut-off no more than one unit above it (nothing below it
