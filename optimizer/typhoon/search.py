@@ -309,8 +309,11 @@ def trade_off_runs(problem: TyphoonProblem, solution: TyphoonSolution, weights: 
         if own.cost is not None and np.allclose(_outcome(best), _outcome(own), rtol=0, atol=1e-9):
             best = own
         else:
-            bound = own.bound
-            proven = bound is not None and best.objective is not None and best.objective <= bound + 1e-9
+            # Its own solve's bound; a two-stage solve's holds over its candidate routings only, which the other
+            # weight's schedule may leave (then that schedule's objective is the bound over both).
+            bound = own.bound if own.bound is None or best.objective is None else min(own.bound, best.objective)
+            gap = relative_gap(best.objective, bound)
+            proven = gap is not None and gap <= params.relative_gap + 1e-12  # as CP-SAT's OPTIMAL: within the gap
             best = replace(best, status="OPTIMAL" if proven else "FEASIBLE", bound=bound, lp_bound=own.lp_bound,
                            wall_s=own.wall_s, source=ANOTHER_WEIGHT)  # fmt: skip
         out.append(TradeOffRun(i, factor, factor_name(factor), best))
