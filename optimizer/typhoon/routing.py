@@ -18,7 +18,7 @@ How the stages relate to the full model: each second stage is the full model wit
 is at least the full model's; the bound the search reports is the least of the candidates' bounds, a proven bound
 on the best plan over the candidate routings, not over every routing. How far that is from the full model's
 optimum is measured, not proven: `benchmarks/typhoon_rolling.py --full-check S` solves the full model with a long
-limit on each window (benchmarks/README.md, issue 18 "routing first").
+limit on each window (benchmarks/README.md, "Typhoon rolling windows: the riders' routing first").
 """
 
 from __future__ import annotations
