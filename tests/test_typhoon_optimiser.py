@@ -251,25 +251,3 @@ def test_huangpu_optimised_plan_beats_the_default_over_twenty_seeds(huangpu):
     theirs = np.array([weighted(scenario, simulate(scenario, default, seed=s).kpis) for s in range(20)])
     assert ours.mean() < theirs.mean()
     assert (ours < theirs).sum() >= 18
-
-
-def test_escorts_on_a_lane_cleared_before_the_window_start_at_once():
-    """Re-planned while a lane has been cleared past its minimum (no changeover to pay, as the model assumes), the
-    plan's first escort batch there leaves at the window's start; on a lane the plan starts clearing, only once
-    the changeover is done (less the escort's set-up)."""
-    from optimizer.typhoon import plan_actions
-    from scenarios.loading import scenario_graph
-    from scenarios.typhoon import TyphoonGeometry, TyphoonState
-
-    scenario = small_window(**CASES["cars_cheap"])
-    geo = TyphoonGeometry(scenario, scenario_graph(scenario))
-    first = {}
-    for cleared in (frozenset(), frozenset({("yanan", "ab")})):
-        problem = typhoon_problem(scenario, geo, state=TyphoonState(at_s=1800.0, cleared=cleared))
-        assert problem.start_s == 1800.0 and problem.n_periods == 6
-        clear = np.ones((1, problem.n_periods), dtype=bool)
-        teams = np.ones((1, problem.n_periods), dtype=np.int64)
-        actions = plan_actions(problem, scenario, geo, clear=clear, teams=teams, sent={})
-        first[bool(cleared)] = min(a.at_s for a in actions if isinstance(a, EscortBatch))
-    assert first[True] == 1800.0
-    assert first[False] == 1800.0 + scenario.lanes.changeover_s - scenario.escorts.setup_s

@@ -81,9 +81,7 @@ def plan_actions(problem: TyphoonProblem, scenario: TyphoonScenario, geo: Typhoo
         transit, cycle = geo.transit_s(tunnel, d), geo.cycle_s(tunnel, d)
         for j, (team, b) in enumerate(members):
             lane_a, lane_b = next((lo, hi) for lo, hi in clear_runs[w] if lo <= pr.t(a) < hi)
-            # A lane cleared since before the window (a re-plan carrying a clearing on) has had its changeover.
-            swept = lane_a if lane_a == pr.t(0) and pr.cleared0[w] else lane_a + changeover
-            at = max(pr.t(a), swept - e.setup_s) + j * cycle / len(members)
+            at = max(pr.t(a), lane_a + changeover - e.setup_s) + j * cycle / len(members)
             while at + e.setup_s + transit <= min(pr.t(b), lane_b) + 1e-9:
                 actions.append(EscortBatch(at_s=round(at, 3), tunnel=tunnel, direction=_direction(d), team=team,
                                            max_riders=e.batch_size))  # fmt: skip
