@@ -109,7 +109,8 @@ def test_the_two_stage_answer_is_the_best_candidate_and_its_bound_holds_over_the
     best = min(routed_optimum(banks, r) for r, _start in candidates)
     solution = solve_routed(banks, params=EXACT, count=3)
     assert solution.routings == 3 and solution.cost is not None and solution.bound is not None
-    assert solution.status == "OPTIMAL"
+    # Three of the window's four routings: proven over them, which is no proof over the window.
+    assert solution.routings_total == 4 and solution.status == "FEASIBLE"
     assert solution.cost.objective_int == best
     assert solution.bound == pytest.approx(best / 1000)
     assert solution.objective == pytest.approx(solution.cost.objective)

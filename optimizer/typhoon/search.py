@@ -60,6 +60,9 @@ class TyphoonSolution:
     capped: bool = False  # a deterministic solve stopped by its wall-clock safety cap (then not reproducible)
     routings: int = 0  # the candidate routings tried, when the routing was decided first (`solve_routed`); 0: none
     work: float = 0.0  # CP-SAT's deterministic time spent (wall seconds when not deterministic)
+    # Routings the window has in all (each bank area to one of the ways it reaches): when `routings` is fewer, the
+    # bound holds over the candidates only, not over the window, and the search is no proof of the window's optimum.
+    routings_total: int = 0
 
 
 def run_cp_sat(model: TyphoonModel, time_limit_s: float, params: SolveParams, *, deterministic: bool = True,
@@ -196,9 +199,12 @@ def solve_routed(problem: TyphoonProblem, *, params: SolveParams = DEFAULT_PARAM
     cost = fluid_cost(problem, clear, teams, carried, sent)
     bound = min(min(bounds), cost.objective)
     gap = relative_gap(cost.objective, bound)
-    status = "OPTIMAL" if gap is not None and gap <= params.relative_gap + 1e-12 else "FEASIBLE"
+    total = int(np.prod([max(1, int(problem.reach[o].sum())) for o in range(len(problem.origins))]))
+    # OPTIMAL only when the candidates were every routing the window has: then their least bound is the window's.
+    proven = len(candidates) >= total and gap is not None and gap <= params.relative_gap + 1e-12
+    status = "OPTIMAL" if proven else "FEASIBLE"
     return replace(sol, problem=problem, clear=clear, teams=teams, cost=cost, objective=cost.objective, bound=bound,
-                   status=status, capped=capped_any, routings=len(candidates),
+                   status=status, capped=capped_any, routings=len(candidates), routings_total=total,
                    work=spent * DET_PER_S if deterministic else spent,
                    wall_s=time.perf_counter() - started)  # fmt: skip
 
