@@ -5,10 +5,12 @@ followed to the end (open loop), and the same plan re-planned every interval fro
 re-plan told only what has happened by then (closed loop: `command.runs.closed_loop`, as `yiwang run
 --replan-every`). Prints, per headline KPI of each scenario's kind, the mean of each and on how many seeds the
 open and the closed loop are worse than the default plan (in the KPI's own direction). Results are kept per
-(scenario, seed) in a JSON file, so that an interrupted run resumes.
+(scenario, seed, interval, --set changes) in a JSON file, so that an interrupted run resumes. `--set field=value`
+(repeatable) changes the scenarios as `yiwang run --set` does: `--set weights.trade_off=cars` runs the typhoon's
+`cars` trade-off point.
 
     python benchmarks/closed_loop.py [--scenarios huangpu_typhoon,disney_mass_testing] [--seeds 20]
-        [--every 1h] [--time-limit 10] [--workers 2] [--out benchmarks/data/closed_loop.json]
+        [--every 1h] [--time-limit 10] [--workers 2] [--set field=value ...] [--out benchmarks/data/closed_loop.json]
 """
 
 from __future__ import annotations
@@ -32,21 +34,21 @@ def _every_s(text: str) -> float:
     return duration_s(text, option="--every")
 
 
-def one(job: tuple[str, int, float, float]) -> dict[str, Any]:
+def one(job: tuple[str, int, float, float, tuple[str, ...]]) -> dict[str, Any]:
     """One scenario at one seed: the three runs' KPIs and the closed loop's re-plans."""
     from command.runs import closed_loop, run_loaded
     from optimizer.result import SolveParams
     from scenarios import load_scenario
 
-    name, seed, every_s, limit_s = job
+    name, seed, every_s, limit_s, sets = job
     started = time.perf_counter()
-    scenario = load_scenario(name)
+    scenario = load_scenario(name, overrides=list(sets))
     params = SolveParams(time_limit_s=limit_s)
     outcome = run_loaded(scenario, seed=seed, params=params)
     assert outcome.solve is not None and outcome.planned is not None, f"{name} seed {seed}: no plan"
     loop = closed_loop(scenario, seed=seed, every_s=every_s, params=params, first=outcome.solve)
     return {
-        "scenario": name, "seed": seed, "every_s": every_s,
+        "scenario": name, "seed": seed, "every_s": every_s, **({"set": list(sets)} if sets else {}),
         "default": dict(outcome.baseline.kpis), "open_loop": dict(outcome.planned.kpis),
         "closed_loop": dict(loop.result.kpis), "open_status": outcome.solve.status, "open_gap": outcome.solve.gap,
         "replans": [r.to_json() for r in loop.replans], "wall_s": round(time.perf_counter() - started, 1),
@@ -63,13 +65,15 @@ def table(rows: list[dict[str, Any]]) -> str:
     for name in dict.fromkeys(r["scenario"] for r in rows):
         mine = [r for r in rows if r["scenario"] == name]
         spec = kind_of(load_scenario(name)).spec
+        sets = mine[0].get("set")
+        label = f"{name} ({', '.join(sets)})" if sets else name
         for kpi in spec.headline:
             if not all(kpi.name in r["default"] for r in mine):
                 continue
             means = [statistics.fmean(r[k][kpi.name] for r in mine) for k in ("default", "open_loop", "closed_loop")]
             worse = [sum(kpi.worse(r["default"][kpi.name], r[k][kpi.name], tolerance=1e-6) for r in mine)
                      for k in ("open_loop", "closed_loop")]  # fmt: skip
-            out.append(f"| {name} | {kpi.name} ({kpi.unit}) | " + " | ".join(f"{m:,.2f}" for m in means)
+            out.append(f"| {label} | {kpi.name} ({kpi.unit}) | " + " | ".join(f"{m:,.2f}" for m in means)
                        + f" | {worse[0]} | {worse[1]} | {len(mine)} |")  # fmt: skip
     return "\n".join(out)
 
@@ -81,13 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", default="1h", help="re-plan interval with its unit (30m, 1h)")
     ap.add_argument("--time-limit", type=float, default=10.0, help="optimiser time limit per model, s")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a scenario change, as run --set")
     ap.add_argument("--out", type=Path, default=HERE / "data" / "closed_loop.json")
     args = ap.parse_args(argv)
     every_s = _every_s(args.every)
     kept: list[dict[str, Any]] = json.loads(args.out.read_text()) if args.out.exists() else []
-    done = {(r["scenario"], r["seed"], r["every_s"]) for r in kept}
-    jobs = [(name, seed, every_s, args.time_limit) for name in args.scenarios.split(",")
-            for seed in range(1, args.seeds + 1) if (name, seed, every_s) not in done]  # fmt: skip
+    sets = tuple(args.set)
+    done = {(r["scenario"], r["seed"], r["every_s"], tuple(r.get("set", ()))) for r in kept}
+    jobs = [(name, seed, every_s, args.time_limit, sets) for name in args.scenarios.split(",")
+            for seed in range(1, args.seeds + 1) if (name, seed, every_s, sets) not in done]  # fmt: skip
     print(f"{len(jobs)} runs to do, {len(kept)} kept in {args.out}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
@@ -96,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(json.dumps(kept, indent=1))
             print(f"[{i}/{len(jobs)}] {row['scenario']} seed {row['seed']}: {row['wall_s']} s", file=sys.stderr)
     wanted = set(args.scenarios.split(","))
-    rows = sorted((r for r in kept if r["scenario"] in wanted and r["every_s"] == every_s and r["seed"] <= args.seeds),
-                  key=lambda r: (r["scenario"], r["seed"]))  # fmt: skip
+    rows = sorted((r for r in kept if r["scenario"] in wanted and r["every_s"] == every_s and r["seed"] <= args.seeds
+                   and tuple(r.get("set", ())) == sets), key=lambda r: (r["scenario"], r["seed"]))  # fmt: skip
     print(f"re-planned every {every_s / 60:g} min, optimiser limit {args.time_limit:g} s per model\n")
     print(table(rows))
     return 0

@@ -15,7 +15,9 @@ One job per module:
 - `model`: the CP-SAT model (`TyphoonModel`), its variables, one function per constraint group (listed in its
   docstring), its objective, and the hint from a schedule (`schedule_values`);
 - `bound`: a lower bound from the model's LP relaxation (GLOP);
-- `search`: solving a window (`solve_typhoon`), and the side solves (one more team; the trade-off's weights);
+- `routing`: the riders' routing decided before the lanes (candidate routings, the window with one fixed);
+- `search`: solving a window (`solve_typhoon`; with `TyphoonOptions.routings`, the default, in two stages, routing
+  first: `solve_routed`), and the side solves (one more team; the trade-off's weights);
 - `report`: the plan's actions, the rationale and the trade-off points;
 - `optimise`: the entry point, `optimise_typhoon`.
 

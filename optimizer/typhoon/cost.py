@@ -36,12 +36,13 @@ def schedule_feasible(problem: TyphoonProblem, clear: np.ndarray) -> bool:
     """Whether a lane schedule `clear[w, p]` keeps the minimum clearing time inside the window and clears no more
     lanes at once than there are teams."""
     n, m = problem.n_periods, problem.min_clear
-    for w in range(len(problem.ways)):
-        before = bool(problem.cleared0[w])
-        for p in range(n):
-            if clear[w, p] and not before and (p + m > n or not all(clear[w, p : p + m])):
-                return False
-            before = bool(clear[w, p])
+    clear = np.asarray(clear, dtype=bool)
+    starts = clearing_starts(problem, clear)
+    for k in range(1, m):  # a clearing that starts in p is still on in p + k, inside the window
+        on = np.zeros_like(clear)
+        on[:, : max(0, n - k)] = clear[:, k:]
+        if (starts & ~on).any():
+            return False
     return bool((clear.sum(axis=0) <= problem.teams).all())  # each cleared lane needs a team
 
 

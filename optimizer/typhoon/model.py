@@ -9,6 +9,7 @@ waiting at the start of p; `g[o, p]` riders of o who give up in p; `q[w, p]` veh
 Constraints, each group a function:
 - `add_one_way_per_origin`: each origin's riders are sent to one way within reach for the window, carried only
   there (so the plan can tell them where to go and they need not move);
+- `add_unreached_ways_open`: a way no origin can reach (in a routed window: is sent to) is never cleared;
 - `add_team_levels`: n = sum k e[k], one level while cleared, none otherwise; riders through w counted by level;
 - `add_clearing_starts`: a clearing starts where a way goes from open to cleared (s = x[p] and not x[p-1]);
 - `add_min_clear`: a clearing lasts at least `min_clear_s` (whole periods), inside the window;
@@ -79,6 +80,14 @@ def add_one_way_per_origin(m: cp_model.CpModel, v: _Vars, problem: TyphoonProble
             m.add_exactly_one(options)
     for (o, w, _p), c in v.c.items():
         m.add(c <= int(problem.team_rate[w]) * problem.teams * v.y[(o, w)])
+
+
+def add_unreached_ways_open(m: cp_model.CpModel, v: _Vars, problem: TyphoonProblem) -> None:
+    """A way no origin is sent to or can reach stays open (clearing it would only delay cars and take a team; in a
+    routed window, `optimizer.typhoon.routing.routed`, these are the ways the routing leaves out)."""
+    for (w, _p), x in v.x.items():
+        if not problem.reach[:, w].any():
+            m.add(x == 0)
 
 
 def add_clearing_starts(m: cp_model.CpModel, v: _Vars, problem: TyphoonProblem) -> None:
@@ -237,6 +246,7 @@ class TyphoonModel:
         cka = {(w, p, k): m.new_int_var(0, int(pr.arrivals[:, p].sum()), f"ka{w}_{p}_{k}") for (w, p, k) in e}
         self.v = v = _Vars(x, s, n, c, b, g, q, y, e, ck, ca, cka)
         add_one_way_per_origin(m, v, pr)
+        add_unreached_ways_open(m, v, pr)
         add_team_levels(m, v, pr)
         add_clearing_starts(m, v, pr)
         add_min_clear(m, v, pr)
@@ -260,6 +270,11 @@ class TyphoonModel:
         """A lower bound on the objective (integer units) from this model's LP relaxation (`lp_relaxation_bound`);
         None if it is not solved in time."""
         return lp_relaxation_bound(self.m, time_limit_s)
+
+    def add_upper_bound(self, bound: int) -> None:
+        """Ask only for schedules with an objective (integer units) of at most `bound` (a cut-off: a model that
+        has none is proven to cost more)."""
+        self.m.add(self.objective <= bound)
 
     def add_lower_bound(self, bound: int) -> None:
         """Tell CP-SAT a proven lower bound on the objective (it then starts its search from it)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from optimizer.result import PlanResult, SolveParams
+from optimizer.result import PlanResult, SolveParams, relative_gap
 from optimizer.typhoon.problem import DEFAULT_OPTIONS, TyphoonOptions, typhoon_problem
 from optimizer.typhoon.report import describe_cost, describe_extra_team, describe_schedule, plan_actions, trade_off
 from optimizer.typhoon.search import (
@@ -50,7 +50,8 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
         return PlanResult(plan, "OPTIMAL", 0.0, 0.0, time.perf_counter() - started, params.seed,
                           ("no ferry suspension in the window, or no tunnel within reach of the riders",))  # fmt: skip
     side = params.time_limit_s * options.side_share
-    main = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s, deterministic=options.deterministic)
+    main = solve_typhoon(problem, params=params, lp_bound_s=options.lp_bound_s, deterministic=options.deterministic,
+                         routings=options.routings)  # fmt: skip
     if main.clear is None or main.teams is None or main.cost is None:
         return PlanResult(None, main.status, None, main.bound, time.perf_counter() - started, params.seed,
                           diagnosis=f"no schedule in {params.time_limit_s:g} s ({main.status})")  # fmt: skip
@@ -59,7 +60,8 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     w = scenario.weights
     pick = TRADE_OFF_FACTORS[w.trade_off]
     runs = trade_off_runs(problem, main, w, factors=(*options.pareto_factors, pick), params=params,
-                          time_limit_s=side, deterministic=options.deterministic)  # fmt: skip
+                          time_limit_s=side, deterministic=options.deterministic,
+                          routings=options.routings)  # fmt: skip
     chosen = next(r for r in runs if r.factor == pick)
     shown = offered(runs, chosen)
     sol, problem = chosen.solution, chosen.solution.problem
@@ -77,16 +79,33 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     if sol.capped:
         rationale.append("CP-SAT was stopped by its wall-clock safety cap before its deterministic time ran out: "
                          "solved again, this plan may differ")  # fmt: skip
+    restricted = 0 < sol.routings < sol.routings_total  # the bound covers the candidate routings only
+    if sol.routings:
+        over = (f"{sol.routings} candidate routings of the window's {sol.routings_total}" if restricted
+                else f"all {sol.routings} routings the window has")
+        within = ""
+        if restricted:
+            gap = 100 * (relative_gap(sol.objective, sol.bound) or 0.0)
+            within = (f": within {gap:.1f}% of the best plan over those routings, which is no bound over the others, "
+                      "so the plan's status is FEASIBLE and it states no bound")
+        rationale.append(f"the riders' routing was decided first (the best of {over}, then the lanes and teams with "
+                         f"it fixed){within}")
     rationale.append(describe_cost(problem, scenario, cost))
     details: dict[str, float] = {
         "periods": float(problem.n_periods), "window_start_s": problem.start_s,
         "rider_wait_h": cost.rider_wait_h, "riders_stranded": float(cost.stranded), "vehicle_h": cost.vehicle_h,
     }  # fmt: skip
+    if sol.routings:
+        details["routings"] = float(sol.routings)
+        details["routings_total"] = float(sol.routings_total)
+        if restricted and sol.bound is not None:
+            details["routed_bound"] = sol.bound  # a bound over the candidate routings only
     if sol.lp_bound is not None:
         details["lp_bound"] = sol.lp_bound
         rationale.append(f"bound {sol.bound:.1f}: the LP relaxation gave {sol.lp_bound:.1f}")
     if options.extra_team:
-        more = extra_team_solve(problem, sol, params=params, time_limit_s=side, deterministic=options.deterministic)
+        more = extra_team_solve(problem, sol, params=params, time_limit_s=side, deterministic=options.deterministic,
+                                routings=options.routings)  # fmt: skip
         extra, lines = describe_extra_team(problem, sol, more, side)
         details.update(extra)
         rationale += lines
@@ -96,7 +115,7 @@ def optimise_typhoon(scenario: TyphoonScenario, params: SolveParams | None = Non
     note = (f"weights: {w.rider_wait_per_h:g} per rider-hour waiting, {w.rider_stranded:g} per rider stranded, "
             f"{w.vehicle_delay_per_h * pick:g} per vehicle-hour (trade-off point '{w.trade_off}'); "
             + "; ".join(rationale[:1]))  # fmt: skip
-    result = PlanResult(None, sol.status, sol.objective, sol.bound, time.perf_counter() - started, params.seed,
-                        tuple(rationale), details=details)  # fmt: skip
+    result = PlanResult(None, sol.status, sol.objective, None if restricted else sol.bound,
+                        time.perf_counter() - started, params.seed, tuple(rationale), details=details)  # fmt: skip
     meta = meta.model_copy(update={"note": note, "solver": result.plan_stats(), "trade_off": tuple(points)})
     return replace(result, plan=Plan.build(meta, actions))

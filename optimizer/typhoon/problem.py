@@ -51,6 +51,7 @@ class TyphoonOptions:
     side_share: float = 0.25  # share of the time limit for each extra solve
     lp_bound_s: float = 0.0  # seconds more for the LP relaxation's bound before the main solve (0: none)
     deterministic: bool = True  # CP-SAT on deterministic time: the same plan however busy the machine (solving.py)
+    routings: int = 3  # the riders' routing decided first, the best of this many candidates (routing.py); 0: full model
 
 
 @dataclass(frozen=True)

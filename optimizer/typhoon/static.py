@@ -1,6 +1,7 @@
 """The search's first schedules: "static" ones, a set of up to `teams` ways cleared for the whole suspension,
 teams split by riders, each origin sent to its nearest way in the set (`static_schedule`), and the best of them
-(`best_static_schedule`), from which CP-SAT starts.
+(`best_static_schedule`), from which CP-SAT starts; all of them, cheapest first (`static_schedules`), whose
+routings the two-stage search tries (`optimizer.typhoon.routing`).
 """
 
 from __future__ import annotations
@@ -67,12 +68,17 @@ def _largest_remainder(count: int, weights: dict[int, int]) -> dict[int, int]:
     return out
 
 
-def best_static_schedule(problem: TyphoonProblem) -> Schedule | None:
-    """The best `static_schedule` over every set of up to `teams` ways (the search's first schedule)."""
-    best = None
+def static_schedules(problem: TyphoonProblem) -> list[Schedule]:
+    """Every `static_schedule` over the sets of up to `teams` ways, cheapest first (ties: in the sets' order)."""
+    found = []
     for size in range(1, min(problem.teams, len(problem.ways)) + 1):
         for ways in itertools.combinations(range(len(problem.ways)), size):
-            found = static_schedule(problem, ways)
-            if found is not None and (best is None or found.cost.objective_int < best.cost.objective_int):
-                best = found
-    return best
+            schedule = static_schedule(problem, ways)
+            if schedule is not None:
+                found.append(schedule)
+    return sorted(found, key=lambda x: x.cost.objective_int)
+
+
+def best_static_schedule(problem: TyphoonProblem) -> Schedule | None:
+    """The best `static_schedule` over every set of up to `teams` ways (the search's first schedule)."""
+    return next(iter(static_schedules(problem)), None)
