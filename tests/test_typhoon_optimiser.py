@@ -124,9 +124,16 @@ def test_huangpu_reports_honest_solver_numbers(huangpu):
     """Objective, bound and gap are reported, the bound does not exceed the objective, the stats are in the plan
     (without the solver's wall time, which would make the same plan's digest differ on a busier machine)."""
     _scenario, _default, result = huangpu
-    assert result.objective is not None and result.bound is not None
-    assert result.bound <= result.objective + 1e-6
-    assert result.gap is not None and 0 <= result.gap <= 1
+    assert result.objective is not None
+    if result.details.get("routings", 0) < result.details.get("routings_total", 0):
+        # The routing decided first over some of the window's routings: a bound over those is none over the window,
+        # so none is stated and the plan is no more than FEASIBLE; the candidates' bound is kept apart.
+        assert result.bound is None and result.gap is None and result.status == "FEASIBLE"
+        assert result.details["routed_bound"] <= result.objective + 1e-6
+        assert any("no bound over the others" in line for line in result.rationale)
+    else:
+        assert result.bound is not None and result.bound <= result.objective + 1e-6
+        assert result.gap is not None and 0 <= result.gap <= 1
     assert result.plan is not None and result.plan.meta.solver == result.plan_stats()
     assert result.plan.meta.solver.wall_s is None and result.stats().wall_s is not None
 
