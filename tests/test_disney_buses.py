@@ -65,3 +65,27 @@ def test_the_fleet_is_ample_only_when_the_last_rider_leaves_at_the_arrival_bound
                       options=EXACT)  # fmt: skip
     assert busy.details["last_departed_min"] > busy.details["arrival_bound_min"]
     assert not fleet_ample(busy)
+
+
+@pytest.mark.slow
+def test_with_45_buses_the_closed_loop_buses_are_no_worse_than_first_come_first_served():
+    """With 45 buses at seed 1, the plan re-planned every 4 hours from the simulated state (each re-plan's dispatch
+    orders kept only when its own simulation shows them no worse) does no worse in the simulation than the same
+    staffing with every bus first come, first served, on stranded visitors, the last departure and swab to bus;
+    and a re-plan's orders are in it, so that it is not first come, first served itself."""
+    from command.runs import closed_loop
+    from optimizer.mass_testing import BUS_KPIS
+    from optimizer.result import SolveParams
+    from scenarios import load_scenario
+
+    split = [45 * c // 220 for c in (80, 70, 70)]
+    split[0] += 45 - sum(split)
+    sets = ["resources.buses.count=45", *(f"resources.buses.depots[{i}].count={n}" for i, n in enumerate(split))]
+    scenario = load_scenario("disney_mass_testing", overrides=sets)
+    loop = closed_loop(scenario, seed=1, every_s=4 * 3600, params=SolveParams(time_limit_s=5))
+    assert any(a.at_s >= 4 * 3600 for a in loop.plan.of_type(DispatchBus))
+    served = Plan.build(loop.plan.meta.model_copy(update={"dispatch_from_s": None}),
+                        [a for a in loop.plan.actions if not isinstance(a, DispatchBus)])  # fmt: skip
+    fcfs = simulate(scenario, served, seed=1).kpis
+    for kpi in BUS_KPIS:
+        assert loop.result.kpis[kpi] <= fcfs[kpi] + 1e-9, (kpi, loop.result.kpis[kpi], fcfs[kpi])
