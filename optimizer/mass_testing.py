@@ -99,9 +99,10 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
     if fleet_ample(buses):  # the buses wait for riders: departures more often
         finer = plan_buses(scenario, forecast.after(forecast.start_s, FINE_BUCKET_S), geo, params=params,
                            state=at_bays, coarse_s=forecast.bucket_s)  # fmt: skip
-        if finer.plan is not None:
+        if finer.plan is not None:  # the first search's word on its safety cap is kept (its plan decided this)
+            capped = tuple(line for line in buses.rationale if "safety cap" in line)
             buses = replace(finer, rationale=(*finer.rationale, f"the fleet is ample on the {forecast.bucket_s / 60:g}"
-                                              f"-min grid, so planned on the {FINE_BUCKET_S / 60:g}-min grid"))
+                                              f"-min grid, so planned on the {FINE_BUCKET_S / 60:g}-min grid", *capped))
     if buses.plan is None:
         return replace(staff, rationale=(*staff.rationale, f"buses: {buses.diagnosis or buses.status}; "
                                          "the simulation runs them first come, first served"))  # fmt: skip

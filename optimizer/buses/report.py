@@ -86,7 +86,7 @@ def plan_buses(
         wall_s=wall,
         seed=params.seed,
         rationale=(*rationale(out, scenario.clock.label), *coarse_lines,
-                   *(() if out.cap_note is None else (out.cap_note,))),
+                   *(note for note in (first.cap_note if first is not None else None, out.cap_note) if note)),
         diagnosis=diagnosis(out, scenario.clock.label),
         details=details,
     )
