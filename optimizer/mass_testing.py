@@ -4,7 +4,11 @@
 2. Its plan gives a testing forecast: each site swabs its routed visitors evenly between the moment it first
    staffs a booth and its fluid finish time (the fluid model's own schedule, coarsened to 5-minute buckets).
 3. `forecast_bay_demand` turns that into riders reaching each bay per destination, and `plan_buses` schedules
-   the dispatches against it.
+   the dispatches against it on the 5-minute grid. When the fleet is ample there (the last rider leaves at the
+   arrival bound: the buses wait for riders, not riders for buses), the dispatches are planned again on the
+   grid of `FINE_BUCKET_S`, started from the 5-minute plan: departures every 2.5 minutes, so that riders wait
+   less for the next bus. With a binding fleet the 5-minute grid is kept: there the bigger model's plan, found
+   in the same time, is worse in the simulation (benchmarks/README.md, "Disney buses").
 
 The result's objective, bound and gap are the staffing model's (the last swab, in seconds after the start);
 the bus model's are in `details` and its rationale lines follow the staffing ones.
@@ -45,6 +49,8 @@ BUCKET_S = 300.0
 #: better in the model, but it is kept at 5 minutes: in the simulation it helps a late re-plan and hurts an
 #: early one, and it overruns the time limit (`benchmarks/README.md`, re-planning).
 REPLAN_BUCKET_S = BUCKET_S
+#: The bus model's grid when the fleet is ample on the 5-minute one (module docstring).
+FINE_BUCKET_S = 150.0
 
 
 def testing_forecast(problem, plan: Plan, horizon_s: float) -> dict[str, list[float]]:
@@ -90,6 +96,13 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
         forecast = forecast.after(state.at_s, REPLAN_BUCKET_S)
     coarse = BUCKET_S if at_bays is not None else None
     buses = plan_buses(scenario, forecast, geo, params=params, state=at_bays, coarse_s=coarse)
+    if fleet_ample(buses):  # the buses wait for riders: departures more often
+        finer = plan_buses(scenario, forecast.after(forecast.start_s, FINE_BUCKET_S), geo, params=params,
+                           state=at_bays, coarse_s=forecast.bucket_s)  # fmt: skip
+        if finer.plan is not None:  # the first search's word on its safety cap is kept (its plan decided this)
+            capped = tuple(line for line in buses.rationale if "safety cap" in line)
+            buses = replace(finer, rationale=(*finer.rationale, f"the fleet is ample on the {forecast.bucket_s / 60:g}"
+                                              f"-min grid, so planned on the {FINE_BUCKET_S / 60:g}-min grid", *capped))
     if buses.plan is None:
         return replace(staff, rationale=(*staff.rationale, f"buses: {buses.diagnosis or buses.status}; "
                                          "the simulation runs them first come, first served"))  # fmt: skip
@@ -131,6 +144,15 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
         diagnosis=diagnosis,
         details=details,
     )
+
+
+def fleet_ample(buses: PlanResult) -> bool:
+    """Whether the bus plan has nobody stranded and its last rider leaving at the arrival bound (the last rider's
+    arrival plus loading): the fleet does not bind, the buses wait for the riders."""
+    d = buses.details
+    if buses.plan is None or "arrival_bound_min" not in d:
+        return False
+    return d.get("stranded_riders", 1.0) == 0 and d["last_departed_min"] <= d["arrival_bound_min"] + 1e-6
 
 
 def overall_status(staff: PlanResult, buses: PlanResult | None, details: dict[str, float]) -> tuple[str, str]:

@@ -165,9 +165,11 @@ class Scheduled:
     first come, first served without waiting to fill.
 
     Before `from_s` (a plan whose orders took over from first come, first served at a re-plan) buses serve first
-    come, first served as they did then, waiting to fill. An order whose destination has no rider waiting is
-    dropped (an empty bus does not leave), and so is one that has lapsed (`DispatchBus.until_s`: a re-plan took
-    over before any bus was free to carry it out); a bus waiting for a cancelled order waits until it lapses.
+    come, first served as they did then, waiting to fill. A bus under an order loads for its destination for the
+    load time even when nobody for it is waiting yet: riders who come while it loads board it, as the bus model
+    plans them to (`BusOptions.boarding`, "until_departure"); if nobody has boarded by then, the empty bus does
+    not leave and is free again. An order that has lapsed (`DispatchBus.until_s`: a re-plan took over before any
+    bus was free to carry it out) is dropped; a bus waiting for a cancelled order waits until it lapses.
     """
 
     def __init__(self, from_s: float = 0.0) -> None:
@@ -193,8 +195,7 @@ class Scheduled:
                 yield env.timeout(min(at_s, until_s) - env.now)
                 continue
             heapq.heappop(bay.orders)
-            if bay.riders[dest]:
-                return dest
+            return dest
         return (yield from self.fallback.next_trip(env, bay))
 
     def fill_wait(self, chosen_s: float) -> float:
@@ -514,6 +515,9 @@ class MassTestingModel:
                 yield env.any_of([filling.full, env.timeout(wait)])
             if filling.room > 0:
                 b.filling[dest].remove(filling)
+            if not riders:  # nobody came while it loaded: an empty bus does not leave
+                self.bus_at[name] = (bay, env.now)
+                continue
             self.bus_at[name] = (bay, env.now + back)
             for v in riders:
                 self._depart(v, env.now)
@@ -600,9 +604,9 @@ class MassTestingModel:
         policy: BusPolicy = Scheduled(from_s) if orders else FirstComeFirstServed()
         seq = 0
         for act in orders:
+            lapses_s = math.inf if act.until_s is None else act.until_s  # not `until_s`: the run's own end
             for _ in range(act.count):
-                until_s = math.inf if act.until_s is None else act.until_s
-                heapq.heappush(self.bays[act.origin].orders, (act.at_s, seq, act.to, until_s))
+                heapq.heappush(self.bays[act.origin].orders, (act.at_s, seq, act.to, lapses_s))
                 seq += 1
         self._start_buses(policy)
         unreachable = np.flatnonzero(~np.isfinite(self.at_site))

@@ -139,8 +139,10 @@ def replay(scenario: MassTestingScenario, geo: MassTestingGeometry, fc: BayForec
             a, d = pending.pop(0)
             waiting[d].append(a)
 
-    def board(d: str, room: int) -> list[float]:
-        got, waiting[d][:] = waiting[d][:room], waiting[d][room:]
+    def board(d: str, room: int, now: float = math.inf) -> list[float]:
+        """Up to `room` of the riders for `d` waiting (those there by `now`), longest waiting first."""
+        n = min(room, sum(a <= now + 1e-9 for a in waiting[d]))
+        got, waiting[d][:] = waiting[d][:n], waiting[d][n:]
         return got
 
     def leave(b: int, t: float, d: str, on: list[float]) -> None:
@@ -166,11 +168,12 @@ def replay(scenario: MassTestingScenario, geo: MassTestingGeometry, fc: BayForec
             if not math.isfinite(t):
                 break
             admit(t)
-            if not waiting[d]:
-                continue  # nobody waits: the order is dropped, the bus stays
             on = board(d, fleet.capacity)
-            admit(t + fleet.load_time_s)
+            admit(t + fleet.load_time_s)  # riders who come while it loads board it
             on += board(d, fleet.capacity - len(on))
+            if not on:  # nobody came: the empty bus stays, free again once it has loaded
+                idle[b] = t + fleet.load_time_s
+                continue
             leave(b, t + fleet.load_time_s, d, on)
     else:
         while True:
@@ -179,21 +182,25 @@ def replay(scenario: MassTestingScenario, geo: MassTestingGeometry, fc: BayForec
             if not math.isfinite(t):
                 break
             admit(t)
-            if not any(waiting.values()):
-                if not pending or not math.isfinite(t):
+            # Riders admitted by a bus replayed before this one may come after t: they are not here yet.
+            here = [(q[0], d) for d, q in waiting.items() if q and q[0] <= t + 1e-9]
+            if not here:
+                later = [q[0] for q in waiting.values() if q] + [a for a, _ in pending[:1]]
+                if not later or not math.isfinite(t):
                     break
-                idle[b] = max(t, pending[0][0])
+                idle[b] = max(t, min(later))
                 continue
-            d = min((q[0], d) for d, q in waiting.items() if q)[1]  # the longest-waiting rider's destination
-            on = board(d, fleet.capacity)
+            d = min(here)[1]  # the longest-waiting rider's destination
+            on = board(d, fleet.capacity, t)
             t += fleet.load_time_s
             admit(t)
-            on += board(d, fleet.capacity - len(on))
+            on += board(d, fleet.capacity - len(on), t)
             deadline = t + FCFS_FILL_S
-            while len(on) < fleet.capacity and pending and pending[0][0] <= deadline:
-                t = max(t, pending[0][0])
+            while len(on) < fleet.capacity and (nxt := [a for a in waiting[d] if a > t] + [a for a, _ in pending[:1]]) \
+                    and min(nxt) <= deadline:
+                t = max(t, min(nxt))
                 admit(t)
-                on += board(d, fleet.capacity - len(on))
+                on += board(d, fleet.capacity - len(on), t)
             if len(on) < fleet.capacity:
                 t = deadline
             leave(b, t, d, on)

@@ -86,7 +86,7 @@ def plan_buses(
         wall_s=wall,
         seed=params.seed,
         rationale=(*rationale(out, scenario.clock.label), *coarse_lines,
-                   *(() if out.cap_note is None else (out.cap_note,))),
+                   *(note for note in (first.cap_note if first is not None else None, out.cap_note) if note)),
         diagnosis=diagnosis(out, scenario.clock.label),
         details=details,
     )
@@ -123,6 +123,8 @@ def outcome_details(out: BusOutcome, options: BusOptions) -> dict[str, float]:
         "bus_km": s.bus_km + p.positioning_km,
         "trips": float(s.trips),
         "peak_buses_out": float(s.max_out),
+        # The last rider's arrival plus loading: no plan on the grid has everyone leave sooner.
+        "arrival_bound_min": (p.t(p.arrival_step) + p.load_s if p.arrival_step is not None else p.horizon_s) / 60,
         "phase2_objective": out.wait_value,
         "wait_weight": options.wait_weight,
         "km_weight": options.km_weight,
