@@ -200,6 +200,7 @@ PLACES = {
         ("demand.destinations.*key", {"viewing_area", "square", "plaza", "zone"}),
         ("exits[]", {"entrance", "metro_exit"}), ("staff.*.base", ANY),
         ("crush.places.*key", {"stair", "promenade", "junction", "viewing_area", "square", "plaza"}),
+        ("count_area[]", ANY),  # the police's counting boundary: any place people stand or walk
     ],
     "bund_new_year_2014": [
         ("demand.origins.*key", {"entrance", "metro_exit"}),
