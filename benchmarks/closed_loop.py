@@ -78,6 +78,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def run_kept(one: Any, jobs: list[Any], kept: list[dict[str, Any]], out: Path, workers: int,
+             label: Any) -> None:  # fmt: skip
+    """Run `one` over `jobs` in `workers` spawned processes, appending each row to `kept` and rewriting `out` after
+    each, so that an interrupted run resumes where it stopped; `label(row)` names a row in the progress lines."""
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for i, row in enumerate(pool.imap_unordered(one, jobs), 1):
+            kept.append(row)
+            out.write_text(json.dumps(kept, indent=1))
+            print(f"[{i}/{len(jobs)}] {label(row)}: {row['wall_s']} s", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", default=",".join(BUILT_INS))
@@ -96,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(1, args.seeds + 1) if (name, seed, every_s, sets) not in done]  # fmt: skip
     print(f"{len(jobs)} runs to do, {len(kept)} kept in {args.out}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        for i, row in enumerate(pool.imap_unordered(one, jobs), 1):
-            kept.append(row)
-            args.out.write_text(json.dumps(kept, indent=1))
-            print(f"[{i}/{len(jobs)}] {row['scenario']} seed {row['seed']}: {row['wall_s']} s", file=sys.stderr)
+    run_kept(one, jobs, kept, args.out, args.workers, lambda row: f"{row['scenario']} seed {row['seed']}")
     wanted = set(args.scenarios.split(","))
     rows = sorted((r for r in kept if r["scenario"] in wanted and r["every_s"] == every_s and r["seed"] <= args.seeds
                    and tuple(r.get("set", ())) == sets), key=lambda r: (r["scenario"], r["seed"]))  # fmt: skip

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from closed_loop import run_kept
 
 HERE = Path(__file__).resolve().parent
 KPIS = ("stranded_visitors", "last_departed_min", "swab_to_bus_min", "last_tested_min", "mean_wait_min")
@@ -123,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             if (b, seed, every_s, args.time_limit) not in done]  # fmt: skip
     print(f"{len(jobs)} runs to do, {len(kept)} kept in {args.out}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        for i, row in enumerate(pool.imap_unordered(one, jobs), 1):
-            kept.append(row)
-            args.out.write_text(json.dumps(kept, indent=1))
-            print(f"[{i}/{len(jobs)}] {row['buses']} buses seed {row['seed']}: {row['wall_s']} s", file=sys.stderr)
+    run_kept(one, jobs, kept, args.out, args.workers, lambda row: f"{row['buses']} buses seed {row['seed']}")
     rows = sorted((r for r in kept if r["buses"] in fleets and r["every_s"] == every_s
                    and r["limit_s"] == args.time_limit and r["seed"] <= args.seeds),
                   key=lambda r: (-r["buses"], r["seed"]))  # fmt: skip
