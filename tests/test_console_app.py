@@ -1455,3 +1455,42 @@ def test_an_alert_that_no_longer_stands_is_refused_in_chinese(console: Console) 
     with pytest.raises(Conflict) as gone:
         acknowledge(console.store, console.actors["cmd_a"], console.incident_id, "awaiting:7")
     assert words.refusal(gone.value, "zh") == t("refusal.alert_gone", "zh")
+
+
+def test_a_plan_jobs_progress_reads_in_chinese(tmp_path: Path) -> None:
+    """Every line a plan job reports reads in Chinese (and in English as it was written): the budget's split,
+    fitting and over; each stage; a re-plan's injects, state and splice; the overrun; the what-if's lines without
+    a budget and the closed loop's. The lines come from the real pipeline, not copies of its formats."""
+    from store_support import make_world
+
+    from command.budget import overrun_note, plan_budget
+    from command.console.words import progress
+    from command.loop import advance, plan_incident
+    from command.runs import closed_loop, run_loaded
+    from optimizer.result import SolveParams
+    from scenarios.schema import Inject
+
+    scenario = tiny_scenario()
+    scenario = scenario.model_copy(update={"injects": (
+        Inject(at_s=600, kind="delay", target="local", params={"delay_s": 600}),)})  # fmt: skip
+    world = make_world(f"sqlite:///{tmp_path / 'progress.db'}")
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="pudong")
+    said: list[str] = []
+    plan_incident(world.store, world["planner"], iid, budget_s=8.0, progress=said.append)
+    advance(world.store, world["cmd_pudong"], iid, until_s=1800.0)
+    plan_incident(world.store, world["planner"], iid, budget_s=0.5, progress=said.append)  # over, from a state
+    fast = SolveParams(time_limit_s=1.0)
+    run_loaded(scenario, seed=1, optimize=True, params=fast, progress=said.append)
+    closed_loop(scenario, seed=1, every_s=4 * 3600.0, params=fast, progress=said.append)
+    note = overrun_note(plan_budget(scenario, 0.5), 100.0)
+    assert note is not None
+    said.append(note)
+    kinds = {line.split(" ")[0] for line in said}
+    assert {"budget", "planning", "keeping", "simulating", "optimising", "closed", "took"} <= kinds | {
+        line.split("] ")[-1].split(" ")[0] for line in said}  # fmt: skip
+    assert any("inject(s) that have happened" in line for line in said)
+    assert any("s over" in line for line in said) and any("(estimate" in line for line in said)
+    for line in said:
+        assert progress(line, "en") == line
+        assert english_words(progress(line, "zh"), {scenario.name}) == [], line
+    world.store.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from command.console.i18n import t
@@ -388,6 +389,87 @@ KINDS: tuple[tuple[type[Exception], str], ...] = (
 )  # fmt: skip
 
 
+#: A plan job's stages as `command.budget` names them -> their words in Chinese.
+STAGES = {
+    "reading the state now": "读取当前状态",
+    "simulating the default plan (beside the optimiser)": "仿真默认方案（与优化并行）",
+    "optimising": "优化",
+    "simulating the plan (the forecast, in full)": "仿真新方案（完整预测）",
+    "proposing": "提交方案",
+}
+BUDGET_PARTS = {"state": "读取状态", "baseline": "基线", "optimise": "优化", "forecast": "预测", "propose": "提交"}
+_STAGE = "|".join(re.escape(k) for k in STAGES)
+
+
+def _stage_text(text: str) -> str:
+    """The particulars after a stage's head: a scenario and seed, a time limit, a splice; else as written."""
+    if found := re.fullmatch(r"(?P<name>\S+), seed (?P<seed>\d+)", text):
+        return f"{found['name']}，随机种子 {found['seed']}"
+    if found := re.fullmatch(r"time limit (?P<s>[\d.]+) s", text):
+        return f"时限 {found['s']} 秒"
+    if text == "the new plan spliced into the one in effect":
+        return "新方案接入现行方案"
+    return text
+
+
+def _budget_zh(found: re.Match[str]) -> str:
+    parts = "，".join(f"{BUDGET_PARTS.get(k, k)} {v} 秒" for k, v in re.findall(r"(\w+) ([\d.]+) s", found["parts"]))
+    head = f"预算 {found['total']} 秒：{parts}；优化器时限 {found['limit']} 秒"
+    if found["fits"]:
+        return f"{head}（预计 {found['fits']} 秒）"
+    return f"{head}：预计 {found['est']} 秒，超出 {found['over']} 秒，仿真仍完整运行"
+
+
+def _inject_list(text: str) -> str:
+    return "，".join(
+        f"{code('event', m['kind'], 'zh') if m['kind'] in CODES['event'] else m['kind']}（{m['at']}）"
+        for m in re.finditer(r"(?P<kind>\w+) at (?P<at>[^,]+)", text))  # fmt: skip
+
+
+#: A long job's progress lines (`command.loop.plan_incident`, `command.runs.run_loaded`, the closed loop): pattern
+#: -> its words in Chinese (a function of the match). A line no pattern knows is shown as it is.
+PROGRESS: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"budget (?P<total>[\d.]+) s: (?P<parts>.*?); optimiser limit (?P<limit>[\d.]+) s"
+                r"(?: \(estimate (?P<fits>[\d.]+) s\)|: the estimate is (?P<est>[\d.]+) s, (?P<over>[\d.]+) s over, "
+                r"the simulations run in full all the same)"), _budget_zh),
+    (re.compile(rf"\[(?P<n>\d+)/(?P<of>\d+)\] (?P<label>{_STAGE}) \((?P<s>[\d.]+) s of (?P<total>[\d.]+) s\)"
+                r"(?:: (?P<text>.*))?"),
+     lambda f: f"[{f['n']}/{f['of']}] {STAGES[f['label']]}（预算 {f['total']} 秒中的 {f['s']} 秒）"
+               + (f"：{_stage_text(f['text'])}" if f["text"] else "")),
+    (re.compile(r"took (?P<wall>\d+) s against a budget of (?P<total>[\d.]+) s \(safety cap (?P<cap>[\d.]+)x\).*"),
+     lambda f: f"用时 {f['wall']} 秒，预算 {f['total']} 秒（安全上限 {f['cap']} 倍）："
+               "这台机器比预算的参考机器慢或更忙；除非某次求解说明被安全上限截停，所得方案与空闲机器相同"),
+    (re.compile(r"planning for (?P<n>\d+) inject\(s\) that have happened: (?P<list>.*)"),
+     lambda f: f"按已发生的 {f['n']} 个情况注入规划：{_inject_list(f['list'])}"),
+    (re.compile(r"planning from .+? at (?P<at>.+?)(?P<buses>, with the buses where they are then)?$"),
+     lambda f: f"从 {f['at']} 的仿真状态开始规划" + ("（大巴在当时的位置）" if f["buses"] else "")),
+    (re.compile(r"keeping what plan (?P<n>\d+) already did before (?P<at>.+)"),
+     lambda f: f"保留方案 {f['n']} 在 {f['at']} 之前已执行的部分"),
+    (re.compile(r"keeping what the default plan already did before (?P<at>.+)"),
+     lambda f: f"保留默认方案在 {f['at']} 之前已执行的部分"),
+    (re.compile(r"simulating the default plan of (?P<name>\S+) \(seed (?P<seed>\d+)\)"),
+     lambda f: f"仿真 {f['name']} 的默认方案（随机种子 {f['seed']}）"),
+    (re.compile(r"simulating the optimised plan$"), lambda f: "仿真优化方案"),
+    (re.compile(r"optimising$"), lambda f: "优化中"),
+    (re.compile(r"proposing$"), lambda f: "提交方案"),
+    (re.compile(r"closed loop: optimising on what is known at the start"), lambda f: "闭环：按开始时已知的情况优化"),
+    (re.compile(r"closed loop: re-planning at (?P<at>.+?) \((?P<k>\d+) of (?P<n>\d+)\)"),
+     lambda f: f"闭环：在 {f['at']} 重新规划（第 {f['k']} 次，共 {f['n']} 次）"),
+    (re.compile(r"closed loop: simulating the plan as carried out"), lambda f: "闭环：仿真实际执行的方案"),
+)  # fmt: skip
+
+
+def progress(message: str, lang: str) -> str:
+    """A long job's progress line in `lang` (a known one in words; any other as it is)."""
+    if lang != "zh":
+        return message
+    for pattern, words_of in PROGRESS:
+        found = pattern.fullmatch(message)
+        if found:
+            return str(words_of(found))
+    return message
+
+
 def _unit_words(found: dict[str, str], lang: str) -> dict[str, str]:
     """A matched wait's unit in words (`s` -> 秒, `min` -> 分钟)."""
     if "unit" in found:
@@ -432,6 +514,7 @@ __all__ = [
     "local",
     "map_words",
     "pick",
+    "progress",
     "refusal",
     "short_time",
     "timeline_text",

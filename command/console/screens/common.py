@@ -211,7 +211,7 @@ def job_progress(key: str, cancel_key: str) -> None:
         return
     if job.done:
         st.rerun()
-    st.progress(job.fraction, text=job.messages[-1] if job.messages else tr("review.running"))
+    st.progress(job.fraction, text=words.progress(job.messages[-1], lang()) if job.messages else tr("review.running"))
     if st.button(tr("review.cancel"), key=cancel_key):
         job.cancel()
 
