@@ -648,3 +648,310 @@ def shortest_times(phi, fixed, times, head, tail_nodes, tail_starts):
         if not changed:
             break
     return phi
+
+
+# ---------------------------------------------------------------------------------- many steps at once
+#
+# `run_steps` runs the steps due before anything else in the run happens (the next SimPy event): each step's
+# arrivals (their counts drawn beforehand, in NumPy, from the same stream in the same order), `flow_step`,
+# those who leave on arrival, `watch_step` and what the watch does with it (threshold levels, crushes, stalls,
+# meter queues), and the holding areas' head-counts. Its sums of NumPy arrays are NumPy's (`np_sum`: pairwise, as
+# `ndarray.sum` adds a contiguous run), so that a run gives the same numbers to the last bit as the step by step
+# path in `simulation.crowd`. What the event log is to say is left in `ev_i`/`ev_f` for Python to write.
+
+# the kinds of event record `run_steps` leaves (`ev_i[:, 0]`), in the order the step by step path logs them
+EV_DENSITY, EV_CRUSH_OVER, EV_CRUSH, EV_STALL, EV_MOVING = 0, 1, 2, 3, 4
+# the run's tallies (`tally`), added to one by one in the order the step by step path adds them
+(T_ENTERED, T_TOLD_AWAY, T_REFUSED, T_ENTERED_NETWORK, T_FREEFLOW, T_SERVED, T_DEPARTED, T_WALK, T_MAX_QUEUE,
+ T_STATION_PEAK, T_MAX_METER, T_METER_WAIT, T_STALLED, T_CRUSH_S, T_CRUSHES, T_PEAK, T_PEAK_T, T_PEAK_AT,
+ T_BREACHES, T_CROSSED) = range(20)  # fmt: skip
+N_TALLY = T_CROSSED + 3  # the crossings of the warning, critical and crush levels last
+
+
+@numba.njit(cache=True)
+def block_sum(a, lo, n):
+    """`a[lo:lo + n].sum()` for n <= 128, as NumPy adds it (eight partial sums a block, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@numba.njit(cache=True)
+def np_sum(a, lo, n):
+    """`a[lo:lo + n].sum()` as NumPy adds a contiguous run of float64: blocks of at most 128 (`block_sum`), halved
+    (at a multiple of 8) and added pairwise above that. Written without recursion (Numba's cache does not keep
+    recursive functions safely): a stack of the halves still to add."""
+    if n <= 128:
+        return block_sum(a, lo, n)
+    depth = 64
+    los = np.empty(depth, dtype=np.int64)
+    ns = np.empty(depth, dtype=np.int64)
+    left = np.empty(depth)  # the left half's sum, once known
+    state = np.zeros(depth, dtype=np.int64)  # 0: split it; 1: its left half is being summed; 2: its right half
+    top = 0
+    los[0] = lo
+    ns[0] = n
+    while True:
+        if state[top] == 0 and ns[top] > 128:
+            half = ns[top] // 2
+            half -= half % 8
+            state[top] = 1
+            los[top + 1] = los[top]
+            ns[top + 1] = half
+            state[top + 1] = 0
+            top += 1
+            continue
+        v = block_sum(a, los[top], ns[top]) if state[top] == 0 else left[top]
+        # hand `v` up: a left half waits for its right half; a right half completes its parent
+        while True:
+            if top == 0:
+                return v
+            top -= 1
+            if state[top] == 1:
+                left[top] = v
+                state[top] = 2
+                half = ns[top] // 2
+                half -= half % 8
+                los[top + 1] = los[top] + half
+                ns[top + 1] = ns[top] - half
+                state[top + 1] = 0
+                top += 1
+                break
+            v = left[top] + v
+
+
+@numba.njit(cache=True)
+def row_sums(arr, rows):
+    """`arr[rows].sum(axis=1)`."""
+    out = np.empty(rows.size)
+    for i in range(rows.size):
+        out[i] = np_sum(arr[rows[i]], 0, arr.shape[1])
+    return out
+
+
+@numba.njit(cache=True)
+def run_steps(
+    n_run, k0, t_steps, arrive, counts, redirect, told, any_told, hold_node, hold_cap, split, holding_in,
+    holding_now, arrived_at, phi0_nodes, station_idx, leave_at, tally, levels_at, every_stall, stall_every,
+    crush_ppm2, crush_hold_s, crushed, crush_run, ev_i, ev_f,
+    cells, nodes, queue, dwelling, own, both, rho, moved,
+    fd, dt, L,
+    c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
+    P, tail, head, first_cell, cap_e, e_exit,
+    node_area, node_width, node_closed, origin_node, phi0_origin, cap_g,
+    press_c, press_n,
+    m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
+    sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
+    moved_c,
+    hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+    inv_area, canon_cells, canon_starts, hysteresis, kpi_levels, over, place_level, place_peak, place_rho,
+    changed, old_level, crit, stall_speed, stall_hold, canon_two_way, cell_len, stall_run, stalled,
+    started, ended, fwd, bwd, meter_on, m_ho_ptr, m_ho, m_ci_ptr, m_ci, rho_crit,
+):  # fmt: skip
+    """Run up to `n_run` steps from step `k0` (see above); returns the steps run and the event records left.
+
+    Stops early, after a whole step, when the event buffers might not hold the next step's records. `t_steps[j]`
+    is the time step `k0 + j` ends at; `arrive[j]` says whether it has arrivals (`counts[j]`, per origin, before
+    any redirect, announcement or room)."""
+    n_o = hold_node.size
+    K = nodes.shape[1]
+    n_p = place_rho.size
+    n_e = canon_starts.size
+    n_ev = 0
+    room_needed = 2 * n_p + 2 * n_e + 2
+    ran = 0
+    for j in range(n_run):
+        if n_ev + room_needed > ev_i.shape[0]:
+            break
+        k = k0 + j
+        # The step's arrivals join the holding areas before their origins while they have room.
+        if arrive[j]:
+            c = counts[j].copy()
+            if redirect.size:
+                r = np.zeros(n_o)
+                for i in range(n_o):
+                    r[redirect[i]] += c[i]
+                c = r
+            for i in range(n_o):
+                arrived_at[i] += c[i]
+            tally[T_ENTERED] += np_sum(c, 0, n_o)
+            if any_told:
+                back = c * told
+                tally[T_TOLD_AWAY] += np_sum(back, 0, n_o)
+                c = c - back
+            now = row_sums(nodes, hold_node)
+            admitted = np.empty(n_o)
+            gap = np.empty(n_o)
+            for i in range(n_o):
+                admitted[i] = min(c[i], max(hold_cap[i] - now[i], 0.0))
+                gap[i] = c[i] - admitted[i]
+            tally[T_REFUSED] += np_sum(gap, 0, n_o)
+            ff = np.empty(n_o * K)
+            for i in range(n_o):
+                h = hold_node[i]
+                for kk in range(K):
+                    x = admitted[i] * split[i, kk]
+                    nodes[h, kk] += x
+                    ff[i * K + kk] = x * phi0_nodes[h, kk]
+                holding_in[i, k] += admitted[i]
+            tally[T_ENTERED_NETWORK] += np_sum(admitted, 0, n_o)
+            tally[T_FREEFLOW] += np_sum(ff, 0, n_o * K)
+        # The flows.
+        own_next = np.empty(own.size)
+        entered, ff_in, ff_out, served, departed, inside = flow_step(
+            cells, nodes, queue, dwelling, own, both, rho,
+            fd, dt, L,
+            c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
+            P, tail, head, first_cell, cap_e, e_exit,
+            node_area, node_width, node_closed, origin_node, phi0_origin, cap_g,
+            press_c, press_n,
+            m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
+            sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
+            moved, moved_c, own_next,
+            k, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+        )  # fmt: skip
+        tally[T_ENTERED_NETWORK] += entered
+        tally[T_FREEFLOW] += ff_in
+        tally[T_SERVED] += served
+        tally[T_DEPARTED] += departed
+        tally[T_FREEFLOW] += ff_out
+        tally[T_WALK] += inside * dt
+        k += 1  # steps done
+        t = t_steps[j]
+        # Those who reached a destination that is an exit are gone.
+        if leave_at.size:
+            g = np.empty(leave_at.size)
+            anyone = False
+            for i in range(leave_at.size):
+                g[i] = dwell_at[leave_at[i]]
+                anyone = anyone or g[i] != 0.0
+            if anyone:
+                tally[T_DEPARTED] += np_sum(g, 0, g.size)
+                for i in range(leave_at.size):
+                    x = leave_at[i]
+                    dwell_at[x] = 0.0
+                    due[x, :] = 0.0
+                    held[x] = 0.0
+                dwelling[:] = 0.0
+                for i in range(target_node.size):
+                    dwelling[target_node[i]] += dwell_at[i]
+        # The watch: densities against the thresholds and KPI levels, stalls, meter queues.
+        stall = every_stall and k % stall_every == 0
+        every = stall_every * dt
+        b2, r2, top, n_changed, n_started, n_ended, n_now, q = watch_step(
+            own_next, cells, nodes, dwelling, c_twin, inv_area, node_area, canon_cells, canon_starts, levels_at,
+            hysteresis, kpi_levels, over, place_level, place_peak, tally[T_PEAK], dt, place_rho, changed,
+            old_level, stall, crit, stall_speed, stall_hold, every, canon_two_way, cell_len, moved_c, stall_run,
+            stalled, started, ended, fwd, bwd, meter_on, m_ho_ptr, m_ho, m_ci_ptr, m_ci, nodes, rho_crit,
+        )  # fmt: skip
+        own[:] = own_next
+        both[:] = b2
+        rho[:] = r2
+        if top >= 0:
+            tally[T_PEAK] = place_rho[top]
+            tally[T_PEAK_T] = t
+            tally[T_PEAK_AT] = top
+        crush = levels_at.size
+        if n_changed:
+            tally[T_BREACHES] += 1
+            for i in range(n_changed):
+                p = changed[i]
+                for lv in range(old_level[i] + 1, place_level[p] + 1):
+                    tally[T_CROSSED + lv - 1] += 1
+            for p in range(n_p):
+                if place_level[p] < crush and (crushed[p] or crush_run[p] > 0):
+                    if crushed[p]:
+                        ev_i[n_ev, 0] = EV_CRUSH_OVER
+                        ev_i[n_ev, 1] = p
+                        ev_f[n_ev, 0] = t
+                        ev_f[n_ev, 1] = place_rho[p]
+                        n_ev += 1
+                    crushed[p] = False
+                    crush_run[p] = 0.0
+        # Crushes: a place held at or above the crush density for `crush_hold_s`, logged once.
+        n_crushed = 0
+        any_crushing = False
+        for p in range(n_p):
+            if place_level[p] >= crush:
+                any_crushing = True
+                crush_run[p] = crush_run[p] + dt if place_rho[p] >= crush_ppm2 else 0.0
+                if crushed[p]:
+                    n_crushed += 1
+        if any_crushing:
+            tally[T_CRUSH_S] += float(n_crushed) * dt
+            for p in range(n_p):
+                if place_level[p] >= crush and crush_run[p] >= crush_hold_s - 1e-9 and not crushed[p]:
+                    crushed[p] = True
+                    tally[T_CRUSHES] += 1
+                    ev_i[n_ev, 0] = EV_CRUSH
+                    ev_i[n_ev, 1] = p
+                    ev_f[n_ev, 0] = t
+                    ev_f[n_ev, 1] = place_rho[p]
+                    ev_f[n_ev, 2] = crush_run[p]
+                    n_ev += 1
+        if stall:
+            tally[T_STALLED] += float(n_now) * every
+            nn = nodes.shape[0]
+            for i in range(n_started):
+                p = started[i]
+                ev_i[n_ev, 0] = EV_STALL
+                ev_i[n_ev, 1] = p
+                ev_f[n_ev, 0] = t
+                ev_f[n_ev, 1] = place_rho[nn + p]
+                ev_f[n_ev, 2] = fwd[p]
+                ev_f[n_ev, 3] = bwd[p]
+                n_ev += 1
+            for i in range(n_ended):
+                ev_i[n_ev, 0] = EV_MOVING
+                ev_i[n_ev, 1] = ended[i]
+                ev_f[n_ev, 0] = t
+                n_ev += 1
+        if meter_on:
+            tally[T_MAX_METER] = max(tally[T_MAX_METER], q)
+            tally[T_METER_WAIT] += q * dt
+        for i in range(n_changed):  # the crossings, as the threshold watcher logs them after the step
+            p = changed[i]
+            ev_i[n_ev, 0] = EV_DENSITY
+            ev_i[n_ev, 1] = p
+            ev_i[n_ev, 2] = old_level[i]
+            ev_i[n_ev, 3] = place_level[p]
+            ev_f[n_ev, 0] = t
+            ev_f[n_ev, 1] = place_rho[p]
+            n_ev += 1
+        # The holding areas after the step.
+        now = row_sums(nodes, hold_node)
+        tally[T_WALK] -= np_sum(now, 0, n_o) * dt
+        for i in range(n_o):
+            holding_now[i, k] = now[i]
+            holding_in[i, k] = holding_in[i, k - 1]
+        total = np_sum(now, 0, n_o)
+        if station_idx.size:
+            st = np.empty(station_idx.size)
+            for i in range(station_idx.size):
+                st[i] = now[station_idx[i]]
+            tally[T_STATION_PEAK] = max(tally[T_STATION_PEAK], np_sum(st, 0, st.size))
+        if total > tally[T_MAX_QUEUE]:
+            tally[T_MAX_QUEUE] = total
+        ran += 1
+    return ran, n_ev
