@@ -124,6 +124,110 @@ def add_rows(cells, live, rows, shift, amounts, sign):
 
 
 @numba.njit(cache=True)
+def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved):
+    """Each cell loses its outflow and gains its inflow, as if from the last cell to the first (each cell's inflow
+    is what the cell before held before the step); rounding dust below zero is cleared (no flow exceeds what its
+    sender holds), except where swaps still apply. `moved_c` gets what each cell sent when `need_moved`.
+
+    Most cells are plain: nobody leaving at an exit, no meter, no swap, fed by the cell before (or, an edge's first
+    cell, by the edge's entry). Those fed by the cell before go in one tight pass from the last to the first; then
+    the first cells; then the others, from a copy of what the cells before them held."""
+    nc, K = cells.shape
+    kind = np.zeros(nc, dtype=np.int8)  # 0: other, 1: plain fed by the cell before, 2: plain first cell
+    metered = c_meter.size > 0
+    n_other = 0
+    for c in range(nc):
+        first = c_first[c]
+        p = not (touched[c] or c_exit[c]) and (first or (c > 0 and not c_exit[c - 1]))
+        if metered and p:
+            p = c_meter[c] < 0 and (first or c_meter[c - 1] < 0)
+        kind[c] = 0 if not p else 2 if first else 1
+        if not p:
+            n_other += 1
+    other = np.empty(n_other, dtype=np.int64)
+    before = np.empty((n_other, K))  # what the cell before each of them held before the step
+    i = 0
+    for c in range(nc):
+        if kind[c] == 0:
+            other[i] = c
+            if not c_first[c]:
+                for k in range(K):
+                    before[i, k] = cells[c - 1, k]
+            i += 1
+    # From the last cell to the second (the first cell is first): `c - 1` needs no wrap-around.
+    if need_moved:
+        for c in range(nc - 1, 0, -1):
+            if kind[c] == 1:
+                g, g_in = g_c[c], g_c[c - 1]
+                out_sum = 0.0
+                for k in range(K):
+                    v = cells[c, k]
+                    out = v * g
+                    cells[c, k] = max((v - out) + cells[c - 1, k] * g_in, 0.0)
+                    out_sum += out
+                moved_c[c] = out_sum
+    else:
+        for c in range(nc - 1, 0, -1):
+            if kind[c] == 1:
+                g, g_in = g_c[c], g_c[c - 1]
+                for k in range(K):
+                    v = cells[c, k]
+                    cells[c, k] = max((v - v * g) + cells[c - 1, k] * g_in, 0.0)
+    for c in range(nc):
+        if kind[c] == 2:
+            g, e = g_c[c], c_edge[c]
+            out_sum = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = max((v - out) + f_e[e, k], 0.0)
+                out_sum += out
+            moved_c[c] = out_sum
+    for i in range(n_other):
+        c = other[i]
+        lc, jc = flow_keys(c, c_exit, L, c_meter)
+        first = c_first[c]
+        lp, jp = flow_keys(c - 1, c_exit, L, c_meter) if not first else (-1, -1)
+        e = c_edge[c]
+        out_sum = 0.0
+        for k in range(K):
+            out = cell_flow(cells[c, k], g_c[c], k, lc, leave_c[c], jc, fac)
+            inflow = f_e[e, k] if first else cell_flow(before[i, k], g_c[c - 1], k, lp, leave_c[c - 1], jp, fac)
+            x = (cells[c, k] - out) + inflow
+            out_sum += out
+            if not touched[c]:
+                x = max(x, 0.0)
+            cells[c, k] = x
+        moved_c[c] = out_sum
+
+
+@numba.njit(cache=True)
+def row_totals(cells, out):
+    """`out[c]` = the sum of row `c`, added from its first column to its last (four rows at a time, so that their
+    additions overlap; each row's own order is kept)."""
+    nc, K = cells.shape
+    c = 0
+    while c + 4 <= nc:
+        s0 = s1 = s2 = s3 = 0.0
+        for k in range(K):
+            s0 += cells[c, k]
+            s1 += cells[c + 1, k]
+            s2 += cells[c + 2, k]
+            s3 += cells[c + 3, k]
+        out[c] = s0
+        out[c + 1] = s1
+        out[c + 2] = s2
+        out[c + 3] = s3
+        c += 4
+    while c < nc:
+        s0 = 0.0
+        for k in range(K):
+            s0 += cells[c, k]
+        out[c] = s0
+        c += 1
+
+
+@numba.njit(cache=True)
 def flow_step(
     cells, nodes, queue, dwelling, own, both, rho,
     fd, dt, L,
@@ -135,6 +239,7 @@ def flow_step(
     sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
     moved, moved_c, own_next,
     k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+    need_moved=True,
 ):  # fmt: skip
     """One step of flows, in place; returns the bookkeeping sums (see `CrowdModel.step` for the rules).
 
@@ -393,39 +498,7 @@ def flow_step(
     # Cells, from the last to the first (so that the cell before still holds what it had): each loses its
     # outflow and gains its inflow; rounding dust below zero is cleared (no flow exceeds what its sender
     # holds), except where swaps still apply.
-    for c in range(nc - 1, -1, -1):
-        lc, jc = flow_keys(c, c_exit, L, c_meter)
-        first = c_first[c]
-        lp, jp = flow_keys(c - 1, c_exit, L, c_meter) if not first else (-1, -1)
-        if not (first or touched[c] or lc >= 0 or jc >= 0 or lp >= 0 or jp >= 0):
-            # Most cells: fed by the cell before, nobody leaving at an exit, no meter, no swap.
-            g, g_in = g_c[c], g_c[c - 1]
-            out_sum = 0.0
-            own_sum = 0.0
-            for k in range(K):
-                v = cells[c, k]
-                out = v * g
-                x = max((v - out) + cells[c - 1, k] * g_in, 0.0)
-                out_sum += out
-                own_sum += x
-                cells[c, k] = x
-            moved_c[c] = out_sum
-            own_next[c] = own_sum
-            continue
-        e = c_edge[c]
-        out_sum = 0.0
-        own_sum = 0.0
-        for k in range(K):
-            out = cell_flow(cells[c, k], g_c[c], k, lc, leave_c[c], jc, fac)
-            inflow = f_e[e, k] if first else cell_flow(cells[c - 1, k], g_c[c - 1], k, lp, leave_c[c - 1], jp, fac)
-            x = (cells[c, k] - out) + inflow
-            out_sum += out
-            if not touched[c]:
-                x = max(x, 0.0)
-                own_sum += x
-            cells[c, k] = x
-        moved_c[c] = out_sum
-        own_next[c] = own_sum
+    apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved)
     # The swaps: each side hands its share over the boundary (the people on either side stay as many).
     add_rows(cells, sw_live, sw_a, 0, xa, -1.0)
     add_rows(cells, sw_live, sw_a, 1, xa, 1.0)
@@ -438,15 +511,13 @@ def flow_step(
             for k in range(K):
                 tmp[se_node[i], k] += yo[i, k] - ye[i, k]
     add_sums(nodes, tmp, 1.0)
-    in_cells = 0.0
     for c in range(nc):
         if touched[c]:
-            s = 0.0
             for k in range(K):
-                x = max(cells[c, k], 0.0)
-                cells[c, k] = x
-                s += x
-            own_next[c] = s
+                cells[c, k] = max(cells[c, k], 0.0)
+    row_totals(cells, own_next)
+    in_cells = 0.0
+    for c in range(nc):
         in_cells += own_next[c]
     released, served, departed = absorb(
         nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
@@ -817,7 +888,8 @@ def run_steps(
                 holding_in[i, k] += admitted[i]
             tally[T_ENTERED_NETWORK] += np_sum(admitted, 0, n_o)
             tally[T_FREEFLOW] += np_sum(ff, 0, n_o * K)
-        # The flows.
+        # The flows (what each cell sent is wanted only for the stall check after the step).
+        need_moved = every_stall and (k + 1) % stall_every == 0
         own_next = np.empty(own.size)
         entered, ff_in, ff_out, served, departed, inside = flow_step(
             cells, nodes, queue, dwelling, own, both, rho,
@@ -830,6 +902,7 @@ def run_steps(
             sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
             moved, moved_c, own_next,
             k, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+            need_moved,
         )  # fmt: skip
         tally[T_ENTERED_NETWORK] += entered
         tally[T_FREEFLOW] += ff_in
