@@ -612,18 +612,36 @@ def watch_step(
     new_peak = -1
     if n_p and place_rho[top] > peak + 1e-12:
         new_peak = top
-    # Person-seconds at places denser than each KPI level.
-    for j in range(kpi_levels.size):
-        s1 = 0.0
+    # Person-seconds at places denser than each KPI level (two levels: one pass for both, each sum in its order).
+    if kpi_levels.size == 2:
+        lv0, lv1 = kpi_levels[0], kpi_levels[1]
+        s10 = s11 = 0.0
         for n in range(nn):
-            if place_rho[n] > kpi_levels[j]:
-                s1 += node_tot[n]
-        s2 = 0.0
+            if place_rho[n] > lv0:
+                s10 += node_tot[n]
+            if place_rho[n] > lv1:
+                s11 += node_tot[n]
+        s20 = s21 = 0.0
         for i in range(n_cc):
             c = canon_cells[i]
-            if rho[c] > kpi_levels[j]:
-                s2 += both[c]
-        over[j] += (s1 + s2) * dt
+            if rho[c] > lv0:
+                s20 += both[c]
+            if rho[c] > lv1:
+                s21 += both[c]
+        over[0] += (s10 + s20) * dt
+        over[1] += (s11 + s21) * dt
+    else:
+        for j in range(kpi_levels.size):
+            s1 = 0.0
+            for n in range(nn):
+                if place_rho[n] > kpi_levels[j]:
+                    s1 += node_tot[n]
+            s2 = 0.0
+            for i in range(n_cc):
+                c = canon_cells[i]
+                if rho[c] > kpi_levels[j]:
+                    s2 += both[c]
+            over[j] += (s1 + s2) * dt
     # Threshold levels: up at a crossing, down only past the hysteresis.
     n_changed = 0
     for p in range(n_p):
@@ -851,6 +869,11 @@ def run_steps(
     n_e = canon_starts.size
     n_ev = 0
     room_needed = 2 * n_p + 2 * n_e + 2
+    crush = levels_at.size
+    n_crushing = 0  # places at the crush level
+    for p in range(n_p):
+        if place_level[p] >= crush:
+            n_crushing += 1
     ran = 0
     for j in range(n_run):
         if n_ev + room_needed > ev_i.shape[0]:
@@ -945,7 +968,6 @@ def run_steps(
             tally[T_PEAK] = place_rho[top]
             tally[T_PEAK_T] = t
             tally[T_PEAK_AT] = top
-        crush = levels_at.size
         if n_changed:
             tally[T_BREACHES] += 1
             for i in range(n_changed):
@@ -962,16 +984,18 @@ def run_steps(
                         n_ev += 1
                     crushed[p] = False
                     crush_run[p] = 0.0
+            n_crushing = 0
+            for p in range(n_p):
+                if place_level[p] >= crush:
+                    n_crushing += 1
         # Crushes: a place held at or above the crush density for `crush_hold_s`, logged once.
-        n_crushed = 0
-        any_crushing = False
-        for p in range(n_p):
-            if place_level[p] >= crush:
-                any_crushing = True
-                crush_run[p] = crush_run[p] + dt if place_rho[p] >= crush_ppm2 else 0.0
-                if crushed[p]:
-                    n_crushed += 1
-        if any_crushing:
+        if n_crushing:
+            n_crushed = 0
+            for p in range(n_p):
+                if place_level[p] >= crush:
+                    crush_run[p] = crush_run[p] + dt if place_rho[p] >= crush_ppm2 else 0.0
+                    if crushed[p]:
+                        n_crushed += 1
             tally[T_CRUSH_S] += float(n_crushed) * dt
             for p in range(n_p):
                 if place_level[p] >= crush and crush_run[p] >= crush_hold_s - 1e-9 and not crushed[p]:
