@@ -127,9 +127,10 @@ def add_rows(cells, live, rows, shift, amounts, sign):
 def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved):
     """Each cell loses its outflow and gains its inflow, as if from the last cell to the first (each cell's inflow
     is what the cell before held before the step); rounding dust below zero is cleared (no flow exceeds what its
-    sender holds), except where swaps still apply. `moved_c` gets what each cell sent when `need_moved`.
+    sender holds), except where swaps still apply (`touched`). `moved_c` gets what each cell sent when
+    `need_moved`.
 
-    Most cells are plain: nobody leaving at an exit, no meter, no swap, fed by the cell before (or, an edge's first
+    Most cells are plain: nobody leaving at an exit and no meter, fed by the cell before (or, an edge's first
     cell, by the edge's entry). Those fed by the cell before go in one tight pass from the last to the first; then
     the first cells; then the others, from a copy of what the cells before them held."""
     nc, K = cells.shape
@@ -138,7 +139,7 @@ def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_
     n_other = 0
     for c in range(nc):
         first = c_first[c]
-        p = not (touched[c] or c_exit[c]) and (first or (c > 0 and not c_exit[c - 1]))
+        p = not c_exit[c] and (first or (c > 0 and not c_exit[c - 1]))
         if metered and p:
             p = c_meter[c] < 0 and (first or c_meter[c - 1] < 0)
         kind[c] = 0 if not p else 2 if first else 1
@@ -155,34 +156,48 @@ def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_
                     before[i, k] = cells[c - 1, k]
             i += 1
     # From the last cell to the second (the first cell is first): `c - 1` needs no wrap-around.
-    if need_moved:
-        for c in range(nc - 1, 0, -1):
-            if kind[c] == 1:
-                g, g_in = g_c[c], g_c[c - 1]
-                out_sum = 0.0
-                for k in range(K):
-                    v = cells[c, k]
-                    out = v * g
-                    cells[c, k] = max((v - out) + cells[c - 1, k] * g_in, 0.0)
-                    out_sum += out
-                moved_c[c] = out_sum
-    else:
-        for c in range(nc - 1, 0, -1):
-            if kind[c] == 1:
-                g, g_in = g_c[c], g_c[c - 1]
-                for k in range(K):
-                    v = cells[c, k]
-                    cells[c, k] = max((v - v * g) + cells[c - 1, k] * g_in, 0.0)
-    for c in range(nc):
-        if kind[c] == 2:
-            g, e = g_c[c], c_edge[c]
+    for c in range(nc - 1, 0, -1):
+        if kind[c] != 1:
+            continue
+        g, g_in = g_c[c], g_c[c - 1]
+        if touched[c]:  # swaps still apply: no clearing yet
             out_sum = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = (v - out) + cells[c - 1, k] * g_in
+                out_sum += out
+            moved_c[c] = out_sum
+        elif need_moved:
+            out_sum = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = max((v - out) + cells[c - 1, k] * g_in, 0.0)
+                out_sum += out
+            moved_c[c] = out_sum
+        else:
+            for k in range(K):
+                v = cells[c, k]
+                cells[c, k] = max((v - v * g) + cells[c - 1, k] * g_in, 0.0)
+    for c in range(nc):
+        if kind[c] != 2:
+            continue
+        g, e = g_c[c], c_edge[c]
+        out_sum = 0.0
+        if touched[c]:
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = (v - out) + f_e[e, k]
+                out_sum += out
+        else:
             for k in range(K):
                 v = cells[c, k]
                 out = v * g
                 cells[c, k] = max((v - out) + f_e[e, k], 0.0)
                 out_sum += out
-            moved_c[c] = out_sum
+        moved_c[c] = out_sum
     for i in range(n_other):
         c = other[i]
         lc, jc = flow_keys(c, c_exit, L, c_meter)
@@ -204,8 +219,10 @@ def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_
 @numba.njit(cache=True)
 def row_totals(cells, out):
     """`out[c]` = the sum of row `c`, added from its first column to its last (four rows at a time, so that their
-    additions overlap; each row's own order is kept)."""
+    additions overlap; each row's own order is kept); returns the sum of `out`, added from the first row to the
+    last."""
     nc, K = cells.shape
+    total = 0.0
     c = 0
     while c + 4 <= nc:
         s0 = s1 = s2 = s3 = 0.0
@@ -218,13 +235,19 @@ def row_totals(cells, out):
         out[c + 1] = s1
         out[c + 2] = s2
         out[c + 3] = s3
+        total += s0
+        total += s1
+        total += s2
+        total += s3
         c += 4
     while c < nc:
         s0 = 0.0
         for k in range(K):
             s0 += cells[c, k]
         out[c] = s0
+        total += s0
         c += 1
+    return total
 
 
 @numba.njit(cache=True)
@@ -515,10 +538,7 @@ def flow_step(
         if touched[c]:
             for k in range(K):
                 cells[c, k] = max(cells[c, k], 0.0)
-    row_totals(cells, own_next)
-    in_cells = 0.0
-    for c in range(nc):
-        in_cells += own_next[c]
+    in_cells = row_totals(cells, own_next)
     released, served, departed = absorb(
         nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
         dwelling, L,
@@ -844,7 +864,7 @@ def run_steps(
     n_run, k0, t_steps, arrive, counts, redirect, told, any_told, hold_node, hold_cap, split, holding_in,
     holding_now, arrived_at, phi0_nodes, station_idx, leave_at, tally, levels_at, every_stall, stall_every,
     crush_ppm2, crush_hold_s, crushed, crush_run, ev_i, ev_f,
-    cells, nodes, queue, dwelling, own, both, rho, moved,
+    cells, nodes, queue, dwelling, own_out, both_out, rho_out, moved,
     fd, dt, L,
     c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
     P, tail, head, first_cell, cap_e, e_exit,
@@ -866,6 +886,7 @@ def run_steps(
     n_o = hold_node.size
     K = nodes.shape[1]
     n_p = place_rho.size
+    own, both, rho = own_out.copy(), both_out.copy(), rho_out.copy()  # the densities before each step
     n_e = canon_starts.size
     n_ev = 0
     room_needed = 2 * n_p + 2 * n_e + 2
@@ -961,9 +982,7 @@ def run_steps(
             old_level, stall, crit, stall_speed, stall_hold, every, canon_two_way, cell_len, moved_c, stall_run,
             stalled, started, ended, fwd, bwd, meter_on, m_ho_ptr, m_ho, m_ci_ptr, m_ci, nodes, rho_crit,
         )  # fmt: skip
-        own[:] = own_next
-        both[:] = b2
-        rho[:] = r2
+        own, both, rho = own_next, b2, r2  # the densities after the step, for the next
         if top >= 0:
             tally[T_PEAK] = place_rho[top]
             tally[T_PEAK_T] = t
@@ -1051,4 +1070,7 @@ def run_steps(
         if total > tally[T_MAX_QUEUE]:
             tally[T_MAX_QUEUE] = total
         ran += 1
+    own_out[:] = own
+    both_out[:] = both
+    rho_out[:] = rho
     return ran, n_ev
