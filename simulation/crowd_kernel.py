@@ -30,7 +30,7 @@ WEIDMANN, SFPE = 0, 1  # the kinds of fundamental diagram `fd_flow` knows
 EXP_NEGLIGIBLE = 38.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def fd_flow(kind: int, a: float, gamma: float, jam: float, d: float) -> float:
     """Specific flow at density `d`: Weidmann (v0 = a) or SFPE (k = a), as `scenarios.pedestrian` has them."""
     d = min(max(d, 0.0), jam)
