@@ -116,8 +116,8 @@ def run_batch(m: CrowdModel, n: int) -> None:
         ran, n_ev = ck.run_steps(
             n - done, k0, t_steps, go[done:], counts[done:], redirect, ctl.told, bool(ctl.told.any()),
             m.holding_node, m.hold_cap, m.split, m.holding_in, m.holding_now, m.arrived_at, m.routes.phi0_nodes,
-            m.station_idx, m.leave_at, tally, w.level_values, every_stall, w.stall_every, th.crush_ppm2,
-            th.crush_hold_s, w.crushed, w.crush_run, ev_i, ev_f,
+            m.station_idx, m.leave_at, tally, w.level_values, every_stall, int(w.stall_every), float(th.crush_ppm2),
+            float(th.crush_hold_s), w.crushed, w.crush_run, ev_i, ev_f,
             cells, nodes, m.queue, m.dwelling, own, both, rho, moved,
             m.fd_params, dt, m.LEAVE,
             net.cell_edge, lay.c_first, lay.c_last, lay.c_head, net.cell_twin, lay.last_idx,
@@ -131,9 +131,9 @@ def run_batch(m: CrowdModel, n: int) -> None:
             m.hold, m.due, m.kernel, lo, hi, m.dwell_at, m.held, m.target_node, ctl.open_exits,
             m.routes.phi0_leave,
             geo.inv_area, lay.canon_cells, lay.canon_starts, HYSTERESIS_PPM2, w.kpi_levels, w.over, w.place_level,
-            w.place_peak, w.place_rho, w.level_changed, w.level_old, th.critical_ppm2, STALL_SPEED_MPS,
+            w.place_peak, w.place_rho, w.level_changed, w.level_old, float(th.critical_ppm2), STALL_SPEED_MPS,
             STALL_HOLD_S, lay.canon_two_way, net.cell_len, w.stall_run, w.stalled, w.stall_started,
-            w.stall_ended, w.stall_fwd, w.stall_bwd, bool(ctl.meters), *ctl.m_ho, *ctl.m_ci, m.rho_crit,
+            w.stall_ended, w.stall_fwd, w.stall_bwd, bool(ctl.meters), *ctl.m_ho, *ctl.m_ci, float(m.rho_crit),
         )  # fmt: skip
         done += ran
         m.step_no = k0 + ran
