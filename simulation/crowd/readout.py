@@ -1,8 +1,8 @@
 """What a crowd run tells: thresholds watched after every step, the KPIs, the series, the events, the state.
 
 - Thresholds (the scenario's warning, critical and crush densities) are watched at every node and every
-  edge; each crossing upwards (and each clearing, with a hysteresis of `HYSTERESIS_PPM2`) triggers a SimPy
-  event that the watcher process writes to the event log and the KPIs count. An edge at critical density
+  edge; each crossing upwards (and each clearing, with a hysteresis of `HYSTERESIS_PPM2`) is written to the event
+  log after the step's other entries and counted by the KPIs. An edge at critical density
   with both directions present moving slower than `STALL_SPEED_MPS` for `STALL_HOLD_S` is logged as stalled.
 - The sampler's series every minute (`state_now`): density at every node (for the map), people on site,
   dwelling and walking, the entry queue, served, departed, the peak density now, people over 4 /m²; the same
