@@ -138,14 +138,13 @@ def run_batch(m: CrowdModel, n: int) -> None:
         done += ran
         m.step_no = k0 + ran
         _log(m, ev_i[:n_ev], ev_f[:n_ev])
-    m.entered, m.told_away, m.refused = float(tally[ck.T_ENTERED]), float(tally[ck.T_TOLD_AWAY]), float(
-        tally[ck.T_REFUSED])
+    m.entered, m.told_away, m.refused = (float(tally[i]) for i in (ck.T_ENTERED, ck.T_TOLD_AWAY, ck.T_REFUSED))
     m.entered_network, m.freeflow_s = float(tally[ck.T_ENTERED_NETWORK]), float(tally[ck.T_FREEFLOW])
     m.served, m.departed, m.walk_person_s = (float(tally[i]) for i in (ck.T_SERVED, ck.T_DEPARTED, ck.T_WALK))
     m.max_entry_queue, m.station_peak = float(tally[ck.T_MAX_QUEUE]), float(tally[ck.T_STATION_PEAK])
     w.max_meter_queue, w.meter_wait_person_s = float(tally[ck.T_MAX_METER]), float(tally[ck.T_METER_WAIT])
-    w.stalled_s, w.crush_s, w.crushes = float(tally[ck.T_STALLED]), float(tally[ck.T_CRUSH_S]), int(
-        tally[ck.T_CRUSHES])
+    w.stalled_s, w.crush_s = float(tally[ck.T_STALLED]), float(tally[ck.T_CRUSH_S])
+    w.crushes = int(tally[ck.T_CRUSHES])
     if tally[ck.T_PEAK_AT] >= 0:
         w.peak = (float(tally[ck.T_PEAK]), float(tally[ck.T_PEAK_T]), lay.place_names[int(tally[ck.T_PEAK_AT])])
     for j, name in enumerate(("warning", "critical", "crush")):
