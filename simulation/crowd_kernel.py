@@ -30,7 +30,7 @@ WEIDMANN, SFPE = 0, 1  # the kinds of fundamental diagram `fd_flow` knows
 EXP_NEGLIGIBLE = 38.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def fd_flow(kind: int, a: float, gamma: float, jam: float, d: float) -> float:
     """Specific flow at density `d`: Weidmann (v0 = a) or SFPE (k = a), as `scenarios.pedestrian` has them."""
     d = min(max(d, 0.0), jam)
@@ -124,6 +124,133 @@ def add_rows(cells, live, rows, shift, amounts, sign):
 
 
 @numba.njit(cache=True)
+def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved):
+    """Each cell loses its outflow and gains its inflow, as if from the last cell to the first (each cell's inflow
+    is what the cell before held before the step); rounding dust below zero is cleared (no flow exceeds what its
+    sender holds), except where swaps still apply (`touched`). `moved_c` gets what each cell sent when
+    `need_moved`.
+
+    Most cells are plain: nobody leaving at an exit and no meter, fed by the cell before (or, an edge's first
+    cell, by the edge's entry). Those fed by the cell before go in one tight pass from the last to the first; then
+    the first cells; then the others, from a copy of what the cells before them held."""
+    nc, K = cells.shape
+    kind = np.zeros(nc, dtype=np.int8)  # 0: other, 1: plain fed by the cell before, 2: plain first cell
+    metered = c_meter.size > 0
+    n_other = 0
+    for c in range(nc):
+        first = c_first[c]
+        p = not c_exit[c] and (first or (c > 0 and not c_exit[c - 1]))
+        if metered and p:
+            p = c_meter[c] < 0 and (first or c_meter[c - 1] < 0)
+        kind[c] = 0 if not p else 2 if first else 1
+        if not p:
+            n_other += 1
+    other = np.empty(n_other, dtype=np.int64)
+    before = np.empty((n_other, K))  # what the cell before each of them held before the step
+    i = 0
+    for c in range(nc):
+        if kind[c] == 0:
+            other[i] = c
+            if not c_first[c]:
+                for k in range(K):
+                    before[i, k] = cells[c - 1, k]
+            i += 1
+    # From the last cell to the second (the first cell is first): `c - 1` needs no wrap-around.
+    for c in range(nc - 1, 0, -1):
+        if kind[c] != 1:
+            continue
+        g, g_in = g_c[c], g_c[c - 1]
+        if touched[c]:  # swaps still apply: no clearing yet
+            out_sum = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = (v - out) + cells[c - 1, k] * g_in
+                out_sum += out
+            moved_c[c] = out_sum
+        elif need_moved:
+            out_sum = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = max((v - out) + cells[c - 1, k] * g_in, 0.0)
+                out_sum += out
+            moved_c[c] = out_sum
+        else:
+            for k in range(K):
+                v = cells[c, k]
+                cells[c, k] = max((v - v * g) + cells[c - 1, k] * g_in, 0.0)
+    for c in range(nc):
+        if kind[c] != 2:
+            continue
+        g, e = g_c[c], c_edge[c]
+        out_sum = 0.0
+        if touched[c]:
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = (v - out) + f_e[e, k]
+                out_sum += out
+        else:
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                cells[c, k] = max((v - out) + f_e[e, k], 0.0)
+                out_sum += out
+        moved_c[c] = out_sum
+    for i in range(n_other):
+        c = other[i]
+        lc, jc = flow_keys(c, c_exit, L, c_meter)
+        first = c_first[c]
+        lp, jp = flow_keys(c - 1, c_exit, L, c_meter) if not first else (-1, -1)
+        e = c_edge[c]
+        out_sum = 0.0
+        for k in range(K):
+            out = cell_flow(cells[c, k], g_c[c], k, lc, leave_c[c], jc, fac)
+            inflow = f_e[e, k] if first else cell_flow(before[i, k], g_c[c - 1], k, lp, leave_c[c - 1], jp, fac)
+            x = (cells[c, k] - out) + inflow
+            out_sum += out
+            if not touched[c]:
+                x = max(x, 0.0)
+            cells[c, k] = x
+        moved_c[c] = out_sum
+
+
+@numba.njit(cache=True)
+def row_totals(cells, out):
+    """`out[c]` = the sum of row `c`, added from its first column to its last (four rows at a time, so that their
+    additions overlap; each row's own order is kept); returns the sum of `out`, added from the first row to the
+    last."""
+    nc, K = cells.shape
+    total = 0.0
+    c = 0
+    while c + 4 <= nc:
+        s0 = s1 = s2 = s3 = 0.0
+        for k in range(K):
+            s0 += cells[c, k]
+            s1 += cells[c + 1, k]
+            s2 += cells[c + 2, k]
+            s3 += cells[c + 3, k]
+        out[c] = s0
+        out[c + 1] = s1
+        out[c + 2] = s2
+        out[c + 3] = s3
+        total += s0
+        total += s1
+        total += s2
+        total += s3
+        c += 4
+    while c < nc:
+        s0 = 0.0
+        for k in range(K):
+            s0 += cells[c, k]
+        out[c] = s0
+        total += s0
+        c += 1
+    return total
+
+
+@numba.njit(cache=True)
 def flow_step(
     cells, nodes, queue, dwelling, own, both, rho,
     fd, dt, L,
@@ -135,6 +262,7 @@ def flow_step(
     sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
     moved, moved_c, own_next,
     k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+    need_moved=True,
 ):  # fmt: skip
     """One step of flows, in place; returns the bookkeeping sums (see `CrowdModel.step` for the rules).
 
@@ -393,39 +521,7 @@ def flow_step(
     # Cells, from the last to the first (so that the cell before still holds what it had): each loses its
     # outflow and gains its inflow; rounding dust below zero is cleared (no flow exceeds what its sender
     # holds), except where swaps still apply.
-    for c in range(nc - 1, -1, -1):
-        lc, jc = flow_keys(c, c_exit, L, c_meter)
-        first = c_first[c]
-        lp, jp = flow_keys(c - 1, c_exit, L, c_meter) if not first else (-1, -1)
-        if not (first or touched[c] or lc >= 0 or jc >= 0 or lp >= 0 or jp >= 0):
-            # Most cells: fed by the cell before, nobody leaving at an exit, no meter, no swap.
-            g, g_in = g_c[c], g_c[c - 1]
-            out_sum = 0.0
-            own_sum = 0.0
-            for k in range(K):
-                v = cells[c, k]
-                out = v * g
-                x = max((v - out) + cells[c - 1, k] * g_in, 0.0)
-                out_sum += out
-                own_sum += x
-                cells[c, k] = x
-            moved_c[c] = out_sum
-            own_next[c] = own_sum
-            continue
-        e = c_edge[c]
-        out_sum = 0.0
-        own_sum = 0.0
-        for k in range(K):
-            out = cell_flow(cells[c, k], g_c[c], k, lc, leave_c[c], jc, fac)
-            inflow = f_e[e, k] if first else cell_flow(cells[c - 1, k], g_c[c - 1], k, lp, leave_c[c - 1], jp, fac)
-            x = (cells[c, k] - out) + inflow
-            out_sum += out
-            if not touched[c]:
-                x = max(x, 0.0)
-                own_sum += x
-            cells[c, k] = x
-        moved_c[c] = out_sum
-        own_next[c] = own_sum
+    apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved)
     # The swaps: each side hands its share over the boundary (the people on either side stay as many).
     add_rows(cells, sw_live, sw_a, 0, xa, -1.0)
     add_rows(cells, sw_live, sw_a, 1, xa, 1.0)
@@ -438,16 +534,11 @@ def flow_step(
             for k in range(K):
                 tmp[se_node[i], k] += yo[i, k] - ye[i, k]
     add_sums(nodes, tmp, 1.0)
-    in_cells = 0.0
     for c in range(nc):
         if touched[c]:
-            s = 0.0
             for k in range(K):
-                x = max(cells[c, k], 0.0)
-                cells[c, k] = x
-                s += x
-            own_next[c] = s
-        in_cells += own_next[c]
+                cells[c, k] = max(cells[c, k], 0.0)
+    in_cells = row_totals(cells, own_next)
     released, served, departed = absorb(
         nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
         dwelling, L,
@@ -541,18 +632,36 @@ def watch_step(
     new_peak = -1
     if n_p and place_rho[top] > peak + 1e-12:
         new_peak = top
-    # Person-seconds at places denser than each KPI level.
-    for j in range(kpi_levels.size):
-        s1 = 0.0
+    # Person-seconds at places denser than each KPI level (two levels: one pass for both, each sum in its order).
+    if kpi_levels.size == 2:
+        lv0, lv1 = kpi_levels[0], kpi_levels[1]
+        s10 = s11 = 0.0
         for n in range(nn):
-            if place_rho[n] > kpi_levels[j]:
-                s1 += node_tot[n]
-        s2 = 0.0
+            if place_rho[n] > lv0:
+                s10 += node_tot[n]
+            if place_rho[n] > lv1:
+                s11 += node_tot[n]
+        s20 = s21 = 0.0
         for i in range(n_cc):
             c = canon_cells[i]
-            if rho[c] > kpi_levels[j]:
-                s2 += both[c]
-        over[j] += (s1 + s2) * dt
+            if rho[c] > lv0:
+                s20 += both[c]
+            if rho[c] > lv1:
+                s21 += both[c]
+        over[0] += (s10 + s20) * dt
+        over[1] += (s11 + s21) * dt
+    else:
+        for j in range(kpi_levels.size):
+            s1 = 0.0
+            for n in range(nn):
+                if place_rho[n] > kpi_levels[j]:
+                    s1 += node_tot[n]
+            s2 = 0.0
+            for i in range(n_cc):
+                c = canon_cells[i]
+                if rho[c] > kpi_levels[j]:
+                    s2 += both[c]
+            over[j] += (s1 + s2) * dt
     # Threshold levels: up at a crossing, down only past the hysteresis.
     n_changed = 0
     for p in range(n_p):
@@ -648,3 +757,320 @@ def shortest_times(phi, fixed, times, head, tail_nodes, tail_starts):
         if not changed:
             break
     return phi
+
+
+# ---------------------------------------------------------------------------------- many steps at once
+#
+# `run_steps` runs the steps due before anything else in the run happens (the next SimPy event): each step's
+# arrivals (their counts drawn beforehand, in NumPy, from the same stream in the same order), `flow_step`,
+# those who leave on arrival, `watch_step` and what the watch does with it (threshold levels, crushes, stalls,
+# meter queues), and the holding areas' head-counts. Its sums of NumPy arrays are NumPy's (`np_sum`: pairwise, as
+# `ndarray.sum` adds a contiguous run), so that a run gives the same numbers to the last bit as the step by step
+# path in `simulation.crowd`. What the event log is to say is left in `ev_i`/`ev_f` for Python to write.
+
+# the kinds of event record `run_steps` leaves (`ev_i[:, 0]`), in the order the step by step path logs them
+EV_DENSITY, EV_CRUSH_OVER, EV_CRUSH, EV_STALL, EV_MOVING = 0, 1, 2, 3, 4
+# the run's tallies (`tally`), added to one by one in the order the step by step path adds them
+(T_ENTERED, T_TOLD_AWAY, T_REFUSED, T_ENTERED_NETWORK, T_FREEFLOW, T_SERVED, T_DEPARTED, T_WALK, T_MAX_QUEUE,
+ T_STATION_PEAK, T_MAX_METER, T_METER_WAIT, T_STALLED, T_CRUSH_S, T_CRUSHES, T_PEAK, T_PEAK_T, T_PEAK_AT,
+ T_BREACHES, T_CROSSED) = range(20)  # fmt: skip
+N_TALLY = T_CROSSED + 3  # the crossings of the warning, critical and crush levels last
+
+
+@numba.njit(cache=True)
+def block_sum(a, lo, n):
+    """`a[lo:lo + n].sum()` for n <= 128, as NumPy adds it (eight partial sums a block, then the rest)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@numba.njit(cache=True)
+def np_sum(a, lo, n):
+    """`a[lo:lo + n].sum()` as NumPy adds a contiguous run of float64: blocks of at most 128 (`block_sum`), halved
+    (at a multiple of 8) and added pairwise above that. Written without recursion (Numba's cache does not keep
+    recursive functions safely): a stack of the halves still to add."""
+    if n <= 128:
+        return block_sum(a, lo, n)
+    depth = 64
+    los = np.empty(depth, dtype=np.int64)
+    ns = np.empty(depth, dtype=np.int64)
+    left = np.empty(depth)  # the left half's sum, once known
+    state = np.zeros(depth, dtype=np.int64)  # 0: split it; 1: its left half is being summed; 2: its right half
+    top = 0
+    los[0] = lo
+    ns[0] = n
+    while True:
+        if state[top] == 0 and ns[top] > 128:
+            half = ns[top] // 2
+            half -= half % 8
+            state[top] = 1
+            los[top + 1] = los[top]
+            ns[top + 1] = half
+            state[top + 1] = 0
+            top += 1
+            continue
+        v = block_sum(a, los[top], ns[top]) if state[top] == 0 else left[top]
+        # hand `v` up: a left half waits for its right half; a right half completes its parent
+        while True:
+            if top == 0:
+                return v
+            top -= 1
+            if state[top] == 1:
+                left[top] = v
+                state[top] = 2
+                half = ns[top] // 2
+                half -= half % 8
+                los[top + 1] = los[top] + half
+                ns[top + 1] = ns[top] - half
+                state[top + 1] = 0
+                top += 1
+                break
+            v = left[top] + v
+
+
+@numba.njit(cache=True)
+def row_sums(arr, rows):
+    """`arr[rows].sum(axis=1)`."""
+    out = np.empty(rows.size)
+    for i in range(rows.size):
+        out[i] = np_sum(arr[rows[i]], 0, arr.shape[1])
+    return out
+
+
+@numba.njit(cache=True)
+def run_steps(
+    n_run, k0, t_steps, arrive, counts, redirect, told, any_told, hold_node, hold_cap, split, holding_in,
+    holding_now, arrived_at, phi0_nodes, station_idx, leave_at, tally, levels_at, every_stall, stall_every,
+    crush_ppm2, crush_hold_s, crushed, crush_run, ev_i, ev_f,
+    cells, nodes, queue, dwelling, own_out, both_out, rho_out, moved,
+    fd, dt, L,
+    c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
+    P, tail, head, first_cell, cap_e, e_exit,
+    node_area, node_width, node_closed, origin_node, phi0_origin, cap_g,
+    press_c, press_n,
+    m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
+    sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
+    moved_c,
+    hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+    inv_area, canon_cells, canon_starts, hysteresis, kpi_levels, over, place_level, place_peak, place_rho,
+    changed, old_level, crit, stall_speed, stall_hold, canon_two_way, cell_len, stall_run, stalled,
+    started, ended, fwd, bwd, meter_on, m_ho_ptr, m_ho, m_ci_ptr, m_ci, rho_crit,
+):  # fmt: skip
+    """Run up to `n_run` steps from step `k0` (see above); returns the steps run and the event records left.
+
+    Stops early, after a whole step, when the event buffers might not hold the next step's records. `t_steps[j]`
+    is the time step `k0 + j` ends at; `arrive[j]` says whether it has arrivals (`counts[j]`, per origin, before
+    any redirect, announcement or room)."""
+    n_o = hold_node.size
+    K = nodes.shape[1]
+    n_p = place_rho.size
+    own, both, rho = own_out.copy(), both_out.copy(), rho_out.copy()  # the densities before each step
+    n_e = canon_starts.size
+    n_ev = 0
+    room_needed = 2 * n_p + 2 * n_e + 2
+    crush = levels_at.size
+    n_crushing = 0  # places at the crush level
+    for p in range(n_p):
+        if place_level[p] >= crush:
+            n_crushing += 1
+    ran = 0
+    for j in range(n_run):
+        if n_ev + room_needed > ev_i.shape[0]:
+            break
+        k = k0 + j
+        # The step's arrivals join the holding areas before their origins while they have room.
+        if arrive[j]:
+            c = counts[j].copy()
+            if redirect.size:
+                r = np.zeros(n_o)
+                for i in range(n_o):
+                    r[redirect[i]] += c[i]
+                c = r
+            for i in range(n_o):
+                arrived_at[i] += c[i]
+            tally[T_ENTERED] += np_sum(c, 0, n_o)
+            if any_told:
+                back = c * told
+                tally[T_TOLD_AWAY] += np_sum(back, 0, n_o)
+                c = c - back
+            now = row_sums(nodes, hold_node)
+            admitted = np.empty(n_o)
+            gap = np.empty(n_o)
+            for i in range(n_o):
+                admitted[i] = min(c[i], max(hold_cap[i] - now[i], 0.0))
+                gap[i] = c[i] - admitted[i]
+            tally[T_REFUSED] += np_sum(gap, 0, n_o)
+            ff = np.empty(n_o * K)
+            for i in range(n_o):
+                h = hold_node[i]
+                for kk in range(K):
+                    x = admitted[i] * split[i, kk]
+                    nodes[h, kk] += x
+                    ff[i * K + kk] = x * phi0_nodes[h, kk]
+                holding_in[i, k] += admitted[i]
+            tally[T_ENTERED_NETWORK] += np_sum(admitted, 0, n_o)
+            tally[T_FREEFLOW] += np_sum(ff, 0, n_o * K)
+        # The flows (what each cell sent is wanted only for the stall check after the step).
+        need_moved = every_stall and (k + 1) % stall_every == 0
+        own_next = np.empty(own.size)
+        entered, ff_in, ff_out, served, departed, inside = flow_step(
+            cells, nodes, queue, dwelling, own, both, rho,
+            fd, dt, L,
+            c_edge, c_first, c_last, c_head, c_twin, last_idx, c_exit, c_factor_w, area_c,
+            P, tail, head, first_cell, cap_e, e_exit,
+            node_area, node_width, node_closed, origin_node, phi0_origin, cap_g,
+            press_c, press_n,
+            m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
+            sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
+            moved, moved_c, own_next,
+            k, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+            need_moved,
+        )  # fmt: skip
+        tally[T_ENTERED_NETWORK] += entered
+        tally[T_FREEFLOW] += ff_in
+        tally[T_SERVED] += served
+        tally[T_DEPARTED] += departed
+        tally[T_FREEFLOW] += ff_out
+        tally[T_WALK] += inside * dt
+        k += 1  # steps done
+        t = t_steps[j]
+        # Those who reached a destination that is an exit are gone.
+        if leave_at.size:
+            g = np.empty(leave_at.size)
+            anyone = False
+            for i in range(leave_at.size):
+                g[i] = dwell_at[leave_at[i]]
+                anyone = anyone or g[i] != 0.0
+            if anyone:
+                tally[T_DEPARTED] += np_sum(g, 0, g.size)
+                for i in range(leave_at.size):
+                    x = leave_at[i]
+                    dwell_at[x] = 0.0
+                    due[x, :] = 0.0
+                    held[x] = 0.0
+                dwelling[:] = 0.0
+                for i in range(target_node.size):
+                    dwelling[target_node[i]] += dwell_at[i]
+        # The watch: densities against the thresholds and KPI levels, stalls, meter queues.
+        stall = every_stall and k % stall_every == 0
+        every = stall_every * dt
+        b2, r2, top, n_changed, n_started, n_ended, n_now, q = watch_step(
+            own_next, cells, nodes, dwelling, c_twin, inv_area, node_area, canon_cells, canon_starts, levels_at,
+            hysteresis, kpi_levels, over, place_level, place_peak, tally[T_PEAK], dt, place_rho, changed,
+            old_level, stall, crit, stall_speed, stall_hold, every, canon_two_way, cell_len, moved_c, stall_run,
+            stalled, started, ended, fwd, bwd, meter_on, m_ho_ptr, m_ho, m_ci_ptr, m_ci, nodes, rho_crit,
+        )  # fmt: skip
+        own, both, rho = own_next, b2, r2  # the densities after the step, for the next
+        if top >= 0:
+            tally[T_PEAK] = place_rho[top]
+            tally[T_PEAK_T] = t
+            tally[T_PEAK_AT] = top
+        if n_changed:
+            tally[T_BREACHES] += 1
+            for i in range(n_changed):
+                p = changed[i]
+                for lv in range(old_level[i] + 1, place_level[p] + 1):
+                    tally[T_CROSSED + lv - 1] += 1
+            for p in range(n_p):
+                if place_level[p] < crush and (crushed[p] or crush_run[p] > 0):
+                    if crushed[p]:
+                        ev_i[n_ev, 0] = EV_CRUSH_OVER
+                        ev_i[n_ev, 1] = p
+                        ev_f[n_ev, 0] = t
+                        ev_f[n_ev, 1] = place_rho[p]
+                        n_ev += 1
+                    crushed[p] = False
+                    crush_run[p] = 0.0
+            n_crushing = 0
+            for p in range(n_p):
+                if place_level[p] >= crush:
+                    n_crushing += 1
+        # Crushes: a place held at or above the crush density for `crush_hold_s`, logged once.
+        if n_crushing:
+            n_crushed = 0
+            for p in range(n_p):
+                if place_level[p] >= crush:
+                    crush_run[p] = crush_run[p] + dt if place_rho[p] >= crush_ppm2 else 0.0
+                    if crushed[p]:
+                        n_crushed += 1
+            tally[T_CRUSH_S] += float(n_crushed) * dt
+            for p in range(n_p):
+                if place_level[p] >= crush and crush_run[p] >= crush_hold_s - 1e-9 and not crushed[p]:
+                    crushed[p] = True
+                    tally[T_CRUSHES] += 1
+                    ev_i[n_ev, 0] = EV_CRUSH
+                    ev_i[n_ev, 1] = p
+                    ev_f[n_ev, 0] = t
+                    ev_f[n_ev, 1] = place_rho[p]
+                    ev_f[n_ev, 2] = crush_run[p]
+                    n_ev += 1
+        if stall:
+            tally[T_STALLED] += float(n_now) * every
+            nn = nodes.shape[0]
+            for i in range(n_started):
+                p = started[i]
+                ev_i[n_ev, 0] = EV_STALL
+                ev_i[n_ev, 1] = p
+                ev_f[n_ev, 0] = t
+                ev_f[n_ev, 1] = place_rho[nn + p]
+                ev_f[n_ev, 2] = fwd[p]
+                ev_f[n_ev, 3] = bwd[p]
+                n_ev += 1
+            for i in range(n_ended):
+                ev_i[n_ev, 0] = EV_MOVING
+                ev_i[n_ev, 1] = ended[i]
+                ev_f[n_ev, 0] = t
+                n_ev += 1
+        if meter_on:
+            tally[T_MAX_METER] = max(tally[T_MAX_METER], q)
+            tally[T_METER_WAIT] += q * dt
+        for i in range(n_changed):  # the crossings, as the threshold watcher logs them after the step
+            p = changed[i]
+            ev_i[n_ev, 0] = EV_DENSITY
+            ev_i[n_ev, 1] = p
+            ev_i[n_ev, 2] = old_level[i]
+            ev_i[n_ev, 3] = place_level[p]
+            ev_f[n_ev, 0] = t
+            ev_f[n_ev, 1] = place_rho[p]
+            n_ev += 1
+        # The holding areas after the step.
+        now = row_sums(nodes, hold_node)
+        tally[T_WALK] -= np_sum(now, 0, n_o) * dt
+        for i in range(n_o):
+            holding_now[i, k] = now[i]
+            holding_in[i, k] = holding_in[i, k - 1]
+        total = np_sum(now, 0, n_o)
+        if station_idx.size:
+            st = np.empty(station_idx.size)
+            for i in range(station_idx.size):
+                st[i] = now[station_idx[i]]
+            tally[T_STATION_PEAK] = max(tally[T_STATION_PEAK], np_sum(st, 0, st.size))
+        if total > tally[T_MAX_QUEUE]:
+            tally[T_MAX_QUEUE] = total
+        ran += 1
+    own_out[:] = own
+    both_out[:] = both
+    rho_out[:] = rho
+    return ran, n_ev

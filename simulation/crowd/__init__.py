@@ -18,7 +18,9 @@ The kind's doors: `simulate(scenario, plan=None, *, seed=None, until_s=None) -> 
 - `patience`: who waits in each holding area, first in, first out, and who gives up when their patience runs
   out (another viewing area, home, or push on: the scenario's `patience`, opt-in);
 - `processes`: the SimPy processes (arrivals and the stepper, the router, the controller, staff teams,
-  injects, the threshold watcher, the sampler);
+  injects, the sampler);
+- `batch`: the steps due before any other event of the run in one compiled call (the same results to the last
+  bit as one step at a time);
 - `readout`: thresholds and stalls watched after each step, the KPIs, the series, the events, the state;
 - `model`: `CrowdModel`, which ties them together, and the two doors.
 """

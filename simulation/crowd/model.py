@@ -86,6 +86,7 @@ class CrowdModel:
         self.due = np.zeros((len(self.targets), self.n_steps + self.kernel.size + 2))  # dwellers due per step
         self.held = np.zeros(len(self.targets))  # dwellers due whom a show holds
         self.step_no = 0
+        self.moments = 0  # SimPy events the run saves (steps run together, the watcher's wake-ups): `RunStats`
         self.set_up = False  # `setup` has run (processes started)
         # tallies
         self.entered = 0.0  # arrived at an origin (into its holding area, or turned away: it was full)
@@ -209,6 +210,8 @@ class CrowdModel:
         if not self.set_up:
             self.setup()
         if t_s > self.env.now:
+            if not self.env.events_processed:
+                self.moments += 1  # the start of the threshold watcher, a SimPy process once
             self.env.run(until=t_s)
 
     def run(self, until_s: float | None = None) -> SimResult:

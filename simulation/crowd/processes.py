@@ -12,8 +12,8 @@
 - `router`: route shares follow the current walking times (`simulation.crowd.routing`).
 - `controller`, `staff_team`: the plan's controls, closures and staff posts at their times
   (`simulation.crowd.controls`); `injector`, `drill_closure`, `drill_walkway`: the drill's injects.
-- `threshold_watch`, `sampler`: the event log of density crossings, and the minute-by-minute series
-  (`simulation.crowd.readout`).
+- `sampler`: the minute-by-minute series (`simulation.crowd.readout`; the watch after each step writes the
+  density crossings to the event log).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from scenarios.plan import (
     OneWay,
     RouteVisitors,
 )
+from simulation.crowd.batch import batchable, run_batch, steps_ahead
 from simulation.crowd.readout import SAMPLE_EVERY_S, staff_minute, state_now
 from simulation.crowd.routing import ROUTE_EVERY_S
 from simulation.crowd.step import flow_step
@@ -88,8 +89,14 @@ def arrive(m: CrowdModel, t: float) -> None:
 
 
 def crowd_flow(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
-    """The one process that moves everybody: the step's arrivals, then a vectorised step, every dt."""
+    """The one process that moves everybody: the step's arrivals, then a vectorised step, every dt; the steps due
+    before anything else happens in one compiled call where it can (`simulation.crowd.batch`: the same results)."""
     while m.step_no < m.n_steps:
+        if batchable(m):
+            n, delay = steps_ahead(m)
+            run_batch(m, n)
+            yield m.env.timeout(delay)
+            continue
         arrive(m, m.step_no * m.dt)
         flow_step(m)
         yield m.env.timeout(m.dt)
@@ -160,17 +167,6 @@ def staff_team(m: CrowdModel, act: AssignStaff) -> Generator[simpy.Event, Any, N
             ctl.refresh(env.now)
 
 
-def threshold_watch(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
-    """Writes every density threshold crossing to the event log."""
-    while True:
-        t, crossings = yield m.watch.breach
-        for place, level, rising, rho in crossings:
-            kind = f"density_{level}" if rising else f"density_down_{level}"
-            text = (f"{place}: {rho:.2f} /m² reaches {level}" if rising
-                    else f"{place}: {rho:.2f} /m², back to {level}")  # fmt: skip
-            m.rec.event(t, kind, text, place=place, density=round(rho, 3))
-
-
 def sampler(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
     """Every minute: density at every node (the map), totals, queues; and staff utilisation."""
     env, rec = m.env, m.rec
@@ -239,9 +235,8 @@ def start(m: CrowdModel) -> None:
     env.process(controller(m))
     env.process(crowd_flow(m))
     env.process(router(m))
-    env.process(threshold_watch(m))
     env.process(sampler(m))
 
 
 __all__ = ["arrive", "controller", "crowd_flow", "drill_closure", "drill_walkway", "injector", "router", "sampler",
-           "staff_team", "start", "threshold_watch"]  # fmt: skip
+           "staff_team", "start"]  # fmt: skip

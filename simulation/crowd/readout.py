@@ -1,8 +1,8 @@
 """What a crowd run tells: thresholds watched after every step, the KPIs, the series, the events, the state.
 
 - Thresholds (the scenario's warning, critical and crush densities) are watched at every node and every
-  edge; each crossing upwards (and each clearing, with a hysteresis of `HYSTERESIS_PPM2`) triggers a SimPy
-  event that the watcher process writes to the event log and the KPIs count. An edge at critical density
+  edge; each crossing upwards (and each clearing, with a hysteresis of `HYSTERESIS_PPM2`) is written to the event
+  log after the step's other entries and counted by the KPIs. An edge at critical density
   with both directions present moving slower than `STALL_SPEED_MPS` for `STALL_HOLD_S` is logged as stalled.
 - The sampler's series every minute (`state_now`): density at every node (for the map), people on site,
   dwelling and walking, the entry queue, served, departed, the peak density now, people over 4 /m²; the same
@@ -40,6 +40,7 @@ STALL_SPEED_MPS = 0.1  # a two-way edge at critical density moving slower than t
 STALL_HOLD_S = 30.0
 STALL_CHECK_S = 5.0
 KPI_LEVELS = (4.0, 5.0)  # the person-minute KPIs are named after these densities
+EVENT_ROWS = 4096  # event records the many-steps kernel may leave a call (it stops early, after a step, when short)
 LEVEL_NAMES = ("clear", "warning", "critical", "crush")
 
 
@@ -55,7 +56,6 @@ class Watch:
         self.peak = (0.0, 0.0, "")  # density, time, place
         self.over = np.zeros(len(KPI_LEVELS))  # person-seconds above 4 and 5 /m²
         self.crossings = dict.fromkeys(LEVEL_NAMES[1:], 0)
-        self.breach = model.env.event()  # succeeds with (t, crossings) when places change level
         self.stall_run = np.zeros(n_canon)  # seconds each edge has been stalling
         self.stall_every = max(1, round(STALL_CHECK_S / model.dt))
         self.stalled = np.zeros(n_canon, dtype=bool)
@@ -72,6 +72,9 @@ class Watch:
         self.stall_ended = np.zeros(n_canon, dtype=np.int64)
         self.stall_fwd = np.zeros(n_canon)
         self.stall_bwd = np.zeros(n_canon)
+        # what the many-steps kernel leaves for the event log (`simulation.crowd.batch`)
+        self.ev_i = np.zeros((max(EVENT_ROWS, 4 * (n_places + n_canon) + 8), 4), dtype=np.int64)
+        self.ev_f = np.zeros((self.ev_i.shape[0], 4))
         th = model.s.thresholds
         self.level_values = np.array([th.warning_ppm2, th.critical_ppm2, th.crush_ppm2])
         self.kpi_levels = np.array(KPI_LEVELS)
@@ -109,7 +112,7 @@ class Watch:
             self.peak = (float(place_rho[top]), t, lay.place_names[top])
         for i, level in enumerate(KPI_LEVELS):
             self.over[i] += (node_tot[rho_n > level].sum() + both[cc][rho[cc] > level].sum()) * dt
-        self._levels(t, place_rho)
+        crossed = self._levels(t, place_rho)
         if self.crushing.size:
             self._crush(t, place_rho)
         if lay.stall_edges.size and cc.size and m.step_no % self.stall_every == 0:
@@ -118,6 +121,7 @@ class Watch:
             q = self._meter_queue(rho)
             self.max_meter_queue = max(self.max_meter_queue, q)
             self.meter_wait_person_s += q * dt
+        self.log_crossings(t, crossed)
 
     def after_compiled(self, t: float, own: np.ndarray) -> None:
         """`after_numpy` by the compiled kernel; the event log and the peak's name are written here."""
@@ -141,9 +145,10 @@ class Watch:
         place_rho = self.place_rho
         if top >= 0:
             self.peak = (float(place_rho[top]), t, lay.place_names[top])
+        crossed: list[tuple[int, int, int, float]] = []
         if n_changed:
             changed = self.level_changed[:n_changed]
-            self._level_events(t, changed, self.level_old[:n_changed], self.place_level[changed], place_rho)
+            crossed = self._level_events(t, changed, self.level_old[:n_changed], self.place_level[changed], place_rho)
         if self.crushing.size:
             self._crush(t, place_rho)
         if stall:
@@ -154,8 +159,9 @@ class Watch:
         if ctl.meters:
             self.max_meter_queue = max(self.max_meter_queue, q)
             self.meter_wait_person_s += q * dt
+        self.log_crossings(t, crossed)
 
-    def _levels(self, t: float, place_rho: np.ndarray) -> None:
+    def _levels(self, t: float, place_rho: np.ndarray) -> list[tuple[int, int, int, float]]:
         th = self.m.s.thresholds
         levels = np.array([th.warning_ppm2, th.critical_ppm2, th.crush_ppm2])
         up = (place_rho[:, None] >= levels[None, :]).sum(axis=1)
@@ -163,31 +169,65 @@ class Watch:
         old = self.place_level
         new = np.where(up > old, up, np.where(keep < old, keep, old))
         changed = np.flatnonzero(new != old)
-        if changed.size:
-            self.place_level = new
-            self._level_events(t, changed, old[changed], new[changed], place_rho)
+        if not changed.size:
+            return []
+        self.place_level = new
+        return self._level_events(t, changed, old[changed], new[changed], place_rho)
 
     def _level_events(self, t: float, changed: np.ndarray, old: np.ndarray, new: np.ndarray,
-                      place_rho: np.ndarray) -> None:  # fmt: skip
-        """Count the crossings of the places whose level changed and hand them to the watcher process."""
+                      place_rho: np.ndarray) -> list[tuple[int, int, int, float]]:  # fmt: skip
+        """Count the crossings of the places whose level changed and return them (place, level before, level now,
+        density) for the log, which writes them after the step's other events (as a watcher process did)."""
         out = []
         for p, was, lvl in zip(changed.tolist(), old.tolist(), new.tolist(), strict=True):
-            rising = lvl > was
-            if rising:
+            if lvl > was:
                 for j in range(was + 1, lvl + 1):
                     self.crossings[LEVEL_NAMES[j]] += 1
-            out.append((self.m.lay.place_names[p], LEVEL_NAMES[lvl], rising, float(place_rho[p])))
-        ev, self.breach = self.breach, self.m.env.event()
-        ev.succeed((t, out))
+            out.append((p, was, lvl, float(place_rho[p])))
+        self.m.moments += 1  # the watcher process's wake-up, once a SimPy event
         crush = len(LEVEL_NAMES) - 1
         self.crushing = np.flatnonzero(self.place_level >= crush)
         left = np.flatnonzero((self.place_level < crush) & (self.crushed | (self.crush_run > 0)))
         for p in left.tolist():
             if self.crushed[p]:
-                self.m.rec.event(t, "crush_over", f"{self.m.lay.place_names[p]}: the crush eases "
-                                 f"({place_rho[p]:.2f} /m²)", place=self.m.lay.place_names[p])  # fmt: skip
+                self.log_crush_over(t, p, float(place_rho[p]))
         self.crushed[left] = False
         self.crush_run[left] = 0.0
+        return out
+
+    # ---------------------------------------------------------------------------------- the event log
+
+    def log_crossings(self, t: float, crossed: list[tuple[int, int, int, float]]) -> None:
+        """Places that crossed a threshold (`_level_events`' records), up or back down."""
+        for p, was, lvl, rho in crossed:
+            place, level, rising = self.m.lay.place_names[p], LEVEL_NAMES[lvl], lvl > was
+            kind = f"density_{level}" if rising else f"density_down_{level}"
+            text = (f"{place}: {rho:.2f} /m² reaches {level}" if rising
+                    else f"{place}: {rho:.2f} /m², back to {level}")  # fmt: skip
+            self.m.rec.event(t, kind, text, place=place, density=round(rho, 3))
+
+    def log_crush_over(self, t: float, p: int, rho: float) -> None:
+        name = self.m.lay.place_names[p]
+        self.m.rec.event(t, "crush_over", f"{name}: the crush eases ({rho:.2f} /m²)", place=name)
+
+    def log_crush(self, t: float, p: int, rho: float, run_s: float) -> None:
+        m = self.m
+        th, name = m.s.thresholds, m.lay.place_names[p]
+        m.rec.event(t, "crush", f"crush at {name}: {rho:.2f} /m² for {run_s:.0f} s "
+                    f"(at or above {th.crush_ppm2:g} /m² since {m.s.clock.label(t - run_s)})",
+                    place=name, density=round(rho, 3), since_s=round(t - run_s, 3))  # fmt: skip
+
+    def log_stall(self, t: float, p: int, rho: float, fwd: float, bwd: float) -> None:
+        net = self.m.net
+        u, v = net.edges[self.m.lay.canon_edges[p]]
+        self.m.rec.event(t, "counterflow_stalled", f"counter-flow stalled on {u} - {v} "
+                         f"({rho:.2f} /m², {fwd:.0f} one way and {bwd:.0f} the other)",
+                         u=u, v=v, density=round(rho, 3))  # fmt: skip
+
+    def log_moving(self, t: float, p: int) -> None:
+        net = self.m.net
+        u, v = net.edges[self.m.lay.canon_edges[p]]
+        self.m.rec.event(t, "counterflow_moving", f"{u} - {v} moving again", u=u, v=v)
 
     def _crush(self, t: float, place_rho: np.ndarray) -> None:
         """Places at the crush level: a crush once one has stayed at or above the crush density for the
@@ -201,11 +241,7 @@ class Watch:
         for q in p[(self.crush_run[p] >= th.crush_hold_s - 1e-9) & ~self.crushed[p]].tolist():
             self.crushed[q] = True
             self.crushes += 1
-            name = m.lay.place_names[q]
-            m.rec.event(t, "crush", f"crush at {name}: {place_rho[q]:.2f} /m² for {self.crush_run[q]:.0f} s "
-                        f"(at or above {th.crush_ppm2:g} /m² since {m.s.clock.label(t - self.crush_run[q])})",
-                        place=name, density=round(float(place_rho[q]), 3),
-                        since_s=round(t - float(self.crush_run[q]), 3))  # fmt: skip
+            self.log_crush(t, q, float(place_rho[q]), float(self.crush_run[q]))
 
     def _stalls(self, t: float, own: np.ndarray, both: np.ndarray, rho: np.ndarray, f_c: np.ndarray,
                 rho_e: np.ndarray) -> None:  # fmt: skip
@@ -235,16 +271,10 @@ class Watch:
     def _stall_events(self, t: float, started: np.ndarray, ended: np.ndarray, rho_e: np.ndarray, fwd: np.ndarray,
                       bwd: np.ndarray) -> None:  # fmt: skip
         """Log the edges where counter-flow has just stalled, and those moving again."""
-        m = self.m
-        net, canon_edges = m.net, m.lay.canon_edges
-        for p in started:
-            u, v = net.edges[canon_edges[p]]
-            m.rec.event(t, "counterflow_stalled", f"counter-flow stalled on {u} - {v} "
-                        f"({rho_e[p]:.2f} /m², {fwd[p]:.0f} one way and {bwd[p]:.0f} the other)",
-                        u=u, v=v, density=round(float(rho_e[p]), 3))  # fmt: skip
-        for p in ended:
-            u, v = net.edges[canon_edges[p]]
-            m.rec.event(t, "counterflow_moving", f"{u} - {v} moving again", u=u, v=v)
+        for p in started.tolist():
+            self.log_stall(t, p, float(rho_e[p]), float(fwd[p]), float(bwd[p]))
+        for p in ended.tolist():
+            self.log_moving(t, p)
 
     def _meter_queue(self, rho: np.ndarray) -> float:
         """People held back by meters: origin queues at metered origins, and congested cells feeding a meter."""
@@ -481,7 +511,7 @@ def result(m: CrowdModel, wall_s: float) -> SimResult:
         kpis={k: round(float(v), 6) for k, v in kpis.items()},
         series=m.rec.series(),
         events=tuple(sorted(m.rec.events, key=lambda e: e.t_s)),
-        stats=RunStats(events=env.events_processed, sim_s=float(env.now), wall_s=wall_s),
+        stats=RunStats(events=env.events_processed + m.moments, sim_s=float(env.now), wall_s=wall_s),
         records={"place": np.array(m.lay.place_names), "place_peak_ppm2": w.place_peak.copy()},
     )
 
