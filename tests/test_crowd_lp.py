@@ -79,3 +79,12 @@ def test_two_solves_of_the_same_problem_give_the_same_arrays_bit_for_bit():
     assert a.over_capacity == b.over_capacity and a.over_area == b.over_area and a.binding == b.binding
     assert a.leaving.keys() == b.leaving.keys()
     assert all(np.array_equal(a.leaving[d], b.leaving[d]) for d in a.leaving)
+
+
+def test_a_solve_stopped_by_its_wall_clock_safety_cap_has_no_answer_and_says_so():
+    """The wall clock only stops GLOP as a safety cap: a stopped solve gives no plan (it would not be the same on
+    another run) and is marked capped, which the optimiser's diagnosis reports."""
+    s = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=3600"])
+    sol = solve_flows(flow_problem(s, seed=s.seed), time_limit_s=1e-6)
+    assert sol.objective is None and sol.entry is None
+    assert sol.status != "OPTIMAL" and sol.capped
