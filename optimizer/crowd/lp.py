@@ -8,8 +8,9 @@ queue that must stay empty, a release that a show forbids) is a bound on that va
 is handed to GLOP as one `MPModelProto` (`pywraplp.Solver.SolveWithProto`); GLOP is single-threaded and its
 simplex deterministic, so the same problem gives the same solution bit for bit however busy the machine is.
 The wall clock is only a safety cap (`time_limit_s`): a solve it stops has no usable answer and says so
-(`FlowSolution.capped`). GLOP is the fastest at the same optimum on both crowd LPs (HiGHS' simplex and
-interior point, and PDLP, measured in benchmarks/README.md, "The crowd flow LP built from arrays").
+(`FlowSolution.capped`). GLOP is 3 x faster than any other solver at hand on Bund 2014, within a third of
+HiGHS' interior point on the light show, and the only one whose duals come back through the proto (measured in
+benchmarks/README.md, "The crowd flow LP built from arrays").
 
 Variables: `g[o, t]` people let in at origin o in period t; `Q[o, t]` people waiting outside o (held back by
 metering) at the start of t; `f[p, t]` people entering inbound route p in t; `S[d, t]` arrivals at viewing
@@ -181,7 +182,6 @@ class _FlowLP:
             X=m.columns((len(stations), T), ub=p.arrivals[stations].reshape(len(stations), T)),
         )  # fmt: skip
         self.stations = stations
-        self.cost: dict[int, np.ndarray] = {}  # first column of a block -> the block's costs (set_objective)
         self.capacity_rows = np.zeros(0, dtype=np.int64)
         self.capacity_keys = np.zeros((0, 2), dtype=np.int64)  # (walkway, period) of each capacity row
         self.over_capacity = np.zeros(0, dtype=np.int64)
