@@ -88,3 +88,24 @@ def test_a_solve_stopped_by_its_wall_clock_safety_cap_has_no_answer_and_says_so(
     sol = solve_flows(flow_problem(s, seed=s.seed), time_limit_s=1e-6)
     assert sol.objective is None and sol.entry is None
     assert sol.status != "OPTIMAL" and sol.capped
+
+
+def test_a_column_twice_in_a_row_counts_once_with_both_coefficients():
+    """Terms of the same variable in the same row add up (one coefficient in the model GLOP gets), as in algebra."""
+    from optimizer.crowd.lp import _FlowLP
+
+    lp = _FlowLP(_corridor(capacity=4.0, kernel=[0.0, 0.0, 0.0, 1.0]))
+    model = lp.build()
+    for row in model.constraint:
+        assert len(set(row.var_index)) == len(row.var_index)
+        assert list(row.var_index) == sorted(row.var_index)
+    m = _FlowLP(_corridor(capacity=4.0, kernel=[0.0, 0.0, 0.0, 1.0]))
+    m.m.add(np.array([0, 0]), np.array([5, 5]), np.array([2.0, 3.0]))  # twice in row 0: 5 in all
+    row = m.build().constraint[0]
+    assert dict(zip(row.var_index, row.coefficient, strict=True))[5] == pytest.approx(5.0 + _coefficient(model, 0, 5))
+
+
+def _coefficient(model, row: int, col: int) -> float:  # type: ignore[no-untyped-def]
+    """A model's coefficient of column `col` in row `row` (0 if absent)."""
+    ct = model.constraint[row]
+    return dict(zip(ct.var_index, ct.coefficient, strict=True)).get(col, 0.0)

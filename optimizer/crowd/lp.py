@@ -362,7 +362,8 @@ class _FlowLP:
         return cost
 
     def build(self) -> linear_solver_pb2.MPModelProto:
-        """Every group, the objective, and the model as one proto (rows in order, each row's columns sorted)."""
+        """Every group, the objective, and the model as one proto (rows in order, each row's columns sorted, a
+        column met twice in a row once with the sum of its coefficients)."""
         for group in (self.add_queues, self.add_routes_in, self.add_dwell, self.add_routes_out,
                       self.add_area_limits, self.add_holding_limits, self.add_walkway_capacity):  # fmt: skip
             group()
@@ -375,10 +376,11 @@ class _FlowLP:
             lb[cols] = value
             ub[cols] = np.minimum(ub[cols], value)
         rows, cols, values = (np.concatenate(x) for x in zip(*m.entries, strict=True))
+        # One coefficient per (row, column), the sum of its terms, in row order and column order within a row.
+        cells, which = np.unique(rows * m.n_cols + cols, return_inverse=True)
+        values = np.bincount(which, weights=values, minlength=len(cells))
         keep = values != 0
-        rows, cols, values = rows[keep], cols[keep], values[keep]
-        order = np.lexsort((cols, rows))
-        rows, cols, values = rows[order], cols[order], values[order]
+        rows, cols, values = cells[keep] // m.n_cols, cells[keep] % m.n_cols, values[keep]
         starts = np.searchsorted(rows, np.arange(m.n_rows + 1)).tolist()
         model = linear_solver_pb2.MPModelProto()
         add_var = model.variable.add
