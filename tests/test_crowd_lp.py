@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ortools.linear_solver import linear_solver_pb2
 
 from optimizer.crowd import CrowdWeights, FlowProblem, Route, flow_problem, solve_flows
 from scenarios.loading import load_scenario
@@ -105,7 +106,7 @@ def test_a_column_twice_in_a_row_counts_once_with_both_coefficients():
     assert dict(zip(row.var_index, row.coefficient, strict=True))[5] == pytest.approx(5.0 + _coefficient(model, 0, 5))
 
 
-def _coefficient(model, row: int, col: int) -> float:  # type: ignore[no-untyped-def]
+def _coefficient(model: linear_solver_pb2.MPModelProto, row: int, col: int) -> float:
     """A model's coefficient of column `col` in row `row` (0 if absent)."""
     ct = model.constraint[row]
-    return dict(zip(ct.var_index, ct.coefficient, strict=True)).get(col, 0.0)
+    return float(dict(zip(ct.var_index, ct.coefficient, strict=True)).get(col, 0.0))
