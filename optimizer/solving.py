@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import linear_solver_pb2, pywraplp
 from ortools.sat.python import cp_model
 
 #: The status words and what each means for the commander reading a plan.
@@ -83,6 +83,14 @@ def mip_status(code: int) -> str:
     return {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
             pywraplp.Solver.INFEASIBLE: "INFEASIBLE",
             pywraplp.Solver.MODEL_INVALID: "MODEL_INVALID"}.get(code, "UNKNOWN")  # fmt: skip
+
+
+def lp_response_status(code: int) -> str:
+    """An `MPSolutionResponse` status (a linear solver solved through a proto: `pywraplp.Solver.SolveWithProto`)
+    as a status word."""
+    pb = linear_solver_pb2
+    return {pb.MPSOLVER_OPTIMAL: "OPTIMAL", pb.MPSOLVER_FEASIBLE: "FEASIBLE", pb.MPSOLVER_INFEASIBLE: "INFEASIBLE",
+            pb.MPSOLVER_MODEL_INVALID: "MODEL_INVALID"}.get(code, "UNKNOWN")  # fmt: skip
 
 
 def cp_sat_limits(parameters: Any, time_limit_s: float, *, workers: int, deterministic: bool) -> None:

@@ -1,5 +1,16 @@
-"""The crowd flow LP (GLOP) on the time-expanded network of `FlowProblem`: its variables, its constraint groups
-(one method each), its objective, and `solve_flows`, which builds and solves it.
+"""The crowd flow LP on the time-expanded network of `FlowProblem`: its variables, its constraint groups (one
+function each), its objective, and `solve_flows`, which builds and solves it.
+
+The LP is assembled from numpy index arrays (`_Matrix`): each variable group is a block of columns, each
+constraint group a block of rows, and a group's coefficients are (row, column, value) arrays built at once for
+every origin, destination, route and period, never one coefficient at a time. A rule on one variable alone (a
+queue that must stay empty, a release that a show forbids) is a bound on that variable, not a row. The whole
+is handed to GLOP as one `MPModelProto` (`pywraplp.Solver.SolveWithProto`); GLOP is single-threaded and its
+simplex deterministic, so the same problem gives the same solution bit for bit however busy the machine is.
+The wall clock is only a safety cap (`time_limit_s`): a solve it stops has no usable answer and says so
+(`FlowSolution.capped`). GLOP is 3 x faster than any other solver at hand on Bund 2014, within a third of
+HiGHS' interior point on the light show, and the only one whose duals come back through the proto (measured in
+benchmarks/README.md, "The crowd flow LP built from arrays").
 
 Variables: `g[o, t]` people let in at origin o in period t; `Q[o, t]` people waiting outside o (held back by
 metering) at the start of t; `f[p, t]` people entering inbound route p in t; `S[d, t]` arrivals at viewing
@@ -38,15 +49,15 @@ people beyond a density, not everybody in a dense place.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import linear_solver_pb2, pywraplp
 
-from optimizer.crowd.flow import FlowProblem
-from optimizer.solving import mip_status
+from optimizer.crowd.flow import FlowProblem, Route
+from optimizer.solving import lp_response_status
+
+INF = float("inf")
 
 
 @dataclass(frozen=True)
@@ -64,277 +75,380 @@ class FlowSolution:
     binding: tuple[tuple[int, int, float], ...] = ()  # (walkway, period, dual) of the most valuable capacities
     terms: dict[str, float] = field(default_factory=dict)
     leaving: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes out, periods) people
+    capped: bool = False  # the wall-clock safety cap stopped the solve (then no answer is used)
+    build_s: float = 0.0  # of `wall_s`: assembling the LP (the rest: GLOP and reading its answer)
+    cpu_s: float = 0.0  # this process's CPU seconds for it all (GLOP runs in one thread: a busy machine's honest cost)
 
 
-class _Flows:
-    """The LP's variables and constraint groups (kept together so that each group is a small function)."""
+class _Matrix:
+    """A linear programme assembled from arrays: columns with bounds and costs, rows with bounds, and the
+    matrix's nonzeros as (row, column, value) triplets."""
 
-    def __init__(self, p: FlowProblem, solver: str = "GLOP"):
+    def __init__(self) -> None:
+        self.col_lb: list[np.ndarray] = []
+        self.col_ub: list[np.ndarray] = []
+        self.n_cols = 0
+        self.row_lb: list[np.ndarray] = []
+        self.row_ub: list[np.ndarray] = []
+        self.n_rows = 0
+        self.entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def columns(self, shape: int | tuple[int, ...], *, ub: float | np.ndarray = INF) -> np.ndarray:
+        """A block of new columns (at least 0, at most `ub`), their indices in `shape`."""
+        idx = self.n_cols + np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+        self.n_cols += idx.size
+        self.col_lb.append(np.zeros(idx.size))
+        self.col_ub.append(np.broadcast_to(np.asarray(ub, dtype=float), idx.shape).ravel().copy())
+        return idx
+
+    def rows(self, shape: int | tuple[int, ...], lb: float | np.ndarray, ub: float | np.ndarray) -> np.ndarray:
+        """A block of new rows, lb <= row <= ub, their indices in `shape`."""
+        idx = self.n_rows + np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+        self.n_rows += idx.size
+        self.row_lb.append(np.broadcast_to(np.asarray(lb, dtype=float), idx.shape).ravel().copy())
+        self.row_ub.append(np.broadcast_to(np.asarray(ub, dtype=float), idx.shape).ravel().copy())
+        return idx
+
+    def add(self, rows: np.ndarray, cols: np.ndarray, values: float | np.ndarray = 1.0) -> None:
+        """Coefficients `values` of columns `cols` in rows `rows` (broadcast together)."""
+        r, c, v = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                                      np.asarray(values, dtype=float))  # fmt: skip
+        self.entries.append((r.ravel(), c.ravel(), v.ravel()))
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Each variable group's column indices (arrays shaped by origin or destination or route, and period)."""
+
+    g: np.ndarray  # (origins, T)
+    Q: np.ndarray  # (origins, T + 1)
+    f: np.ndarray  # (routes in, T)
+    S: np.ndarray  # (destinations, T)
+    D: np.ndarray  # (destinations, T + 1)
+    H: np.ndarray  # (destinations, T + 1)
+    R: np.ndarray  # (destinations, T)
+    h: np.ndarray  # (routes out, T)
+    over_target: np.ndarray  # (destinations, T)
+    over_critical: np.ndarray  # (destinations, T)
+    A: np.ndarray  # (origins, T)
+    over_hold_target: np.ndarray  # (origins, T)
+    over_hold_critical: np.ndarray  # (origins, T)
+    X: np.ndarray  # (stations, T)
+
+
+@dataclass(frozen=True)
+class _Routes:
+    """Routes in (and out) stacked in the problem's order: each route's origin (-1 out), destination, lag and
+    free walking seconds, and its walkways as flat (route, walkway, offset) arrays."""
+
+    origin: np.ndarray
+    destination: np.ndarray
+    lag: np.ndarray
+    free_s: np.ndarray
+    way_route: np.ndarray
+    way: np.ndarray
+    way_offset: np.ndarray
+
+
+def _stack(items: list[tuple[int, int, Route]]) -> _Routes:
+    def ints(values: list[int]) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
+    way_route = [k for k, (_, _, route) in enumerate(items) for _ in route.walkways]
+    return _Routes(origin=ints([o for o, _, _ in items]), destination=ints([d for _, d, _ in items]),
+                   lag=ints([r.lag for *_, r in items]), free_s=np.array([r.free_s for *_, r in items], dtype=float),
+                   way_route=ints(way_route), way=ints([w for *_, r in items for w in r.walkways]),
+                   way_offset=ints([x for *_, r in items for x in r.offsets]))  # fmt: skip
+
+
+class _FlowLP:
+    """The LP's variables and constraint groups (kept together so that each group is a small method)."""
+
+    def __init__(self, p: FlowProblem):
         self.p = p
-        self.solver = pywraplp.Solver.CreateSolver(solver)
-        if self.solver is None:
-            raise RuntimeError(f"OR-Tools has no {solver} solver here")
-        s, T = self.solver, p.n_periods
-        inf = s.infinity()
-        no, nd = len(p.origins), len(p.destinations)
-        self.g = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(no)]
-        self.Q = [[s.NumVar(0, inf, "") for _ in range(T + 1)] for _ in range(no)]
-        self.f = {key: [[s.NumVar(0, inf, "") for _ in range(T)] for _ in routes]
-                  for key, routes in p.routes_in.items()}  # fmt: skip
-        self.S = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(nd)]
-        self.D = [[s.NumVar(0, inf, "") for _ in range(T + 1)] for _ in range(nd)]
-        self.H = [[s.NumVar(0, inf, "") for _ in range(T + 1)] for _ in range(nd)]
-        self.R = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(nd)]
-        self.h = {d: [[s.NumVar(0, inf, "") for _ in range(T)] for _ in routes] for d, routes in p.routes_out.items()}
-        self.over_target = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(nd)]
-        self.over_critical = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(nd)]
-        # those told not to come (an announcement), and people waiting beyond the target and critical densities
-        # of an origin's holding area
-        self.A = [[s.NumVar(0, float(p.arrivals[o, t]), "") for t in range(T)] for o in range(no)]
-        self.over_hold_target = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(no)]
-        self.over_hold_critical = [[s.NumVar(0, inf, "") for _ in range(T)] for _ in range(no)]
-        self.over_capacity: dict[tuple[int, int], Any] = {}
-        self.capacity_rows: dict[tuple[int, int], Any] = {}
-        # arrivals at a station whose trains skip it (a `close_station`): sent on to its neighbours
-        self.X = {(o, t): s.NumVar(0, float(p.arrivals[o, t]), "") for o in p.stations for t in range(T)}
+        m = self.m = _Matrix()
+        T, no, nd = p.n_periods, len(p.origins), len(p.destinations)
+        self.routes_in = _stack([(o, d, r) for (o, d), routes in p.routes_in.items() for r in routes])
+        self.routes_out = _stack([(-1, d, r) for d, routes in p.routes_out.items() for r in routes])
+        stations = np.array(p.stations, dtype=np.int64)
+        # Those told not to come (an announcement), and arrivals at a station whose trains skip it (a
+        # `close_station`, sent on to its neighbours): never more than come.
+        self.v = _Columns(
+            g=m.columns((no, T)), Q=m.columns((no, T + 1)), f=m.columns((len(self.routes_in.lag), T)),
+            S=m.columns((nd, T)), D=m.columns((nd, T + 1)), H=m.columns((nd, T + 1)), R=m.columns((nd, T)),
+            h=m.columns((len(self.routes_out.lag), T)), over_target=m.columns((nd, T)),
+            over_critical=m.columns((nd, T)), A=m.columns((no, T), ub=p.arrivals),
+            over_hold_target=m.columns((no, T)), over_hold_critical=m.columns((no, T)),
+            X=m.columns((len(stations), T), ub=p.arrivals[stations].reshape(len(stations), T)),
+        )  # fmt: skip
+        self.stations = stations
+        self.capacity_rows = np.zeros(0, dtype=np.int64)
+        self.capacity_keys = np.zeros((0, 2), dtype=np.int64)  # (walkway, period) of each capacity row
+        self.over_capacity = np.zeros(0, dtype=np.int64)
+        # Bounds on single variables, applied after every group (`fix`: lb = ub; `cap`: ub at most).
+        self.fixed: list[tuple[np.ndarray, np.ndarray]] = []
+        self.capped: list[tuple[np.ndarray, np.ndarray]] = []
+        self.moved = np.zeros(0, dtype=np.int64)
+
+    def fix(self, cols: np.ndarray, value: float | np.ndarray = 0.0) -> None:
+        cols = np.asarray(cols, dtype=np.int64)
+        self.fixed.append((cols.ravel(), np.broadcast_to(np.asarray(value, dtype=float), cols.shape).ravel()))
+
+    def cap(self, cols: np.ndarray, ub: float | np.ndarray) -> None:
+        cols = np.asarray(cols, dtype=np.int64)
+        self.capped.append((cols.ravel(), np.broadcast_to(np.asarray(ub, dtype=float), cols.shape).ravel()))
 
     def add_queues(self) -> None:
         # Q[o, t+1] = Q[o, t] + arrivals[o, t] - A[o, t] - g[o, t] - moved out + moved in (A: told not to come);
-        # nobody waits outside at the
-        # start; an origin that cannot be metered in period t keeps nobody waiting; a closed origin lets nobody
-        # in and its queue moves to the nearest open origin (`move_to`), if there is one.
-        p, s, T = self.p, self.solver, self.p.n_periods
-        inf = s.infinity()
-        closed = p.closed if p.closed is not None else np.zeros((len(p.origins), T), dtype=bool)
-        move_to = p.move_to if p.move_to is not None else np.full((len(p.origins), T), -1)
-        moved = {(o, t): s.NumVar(0, inf, "") for o, t in zip(*np.nonzero(closed & (move_to >= 0)), strict=True)}
-        into: dict[tuple[int, int], list[Any]] = defaultdict(list)
-        for (o, t), var in moved.items():
-            into[int(move_to[o, t]), t].append(var)
+        # nobody waits outside at the start (or those waiting at a re-plan's state); an origin that cannot be
+        # metered in period t keeps nobody waiting; a closed origin lets nobody in and its queue moves to the
+        # nearest open origin (`move_to`), if there is one.
+        p, m, v, T = self.p, self.m, self.v, self.p.n_periods
+        no = len(p.origins)
+        closed = p.closed if p.closed is not None else np.zeros((no, T), dtype=bool)
+        move_to = p.move_to if p.move_to is not None else np.full((no, T), -1)
+        rows = m.rows((no, T), p.arrivals, p.arrivals)  # Q' - Q + g + A + out - in + skipped - skipped in = a
+        m.add(rows, v.Q[:, 1:], 1.0)
+        m.add(rows, v.Q[:, :-1], -1.0)
+        m.add(rows, v.g, 1.0)
+        m.add(rows, v.A, 1.0)
+        mo, mt = np.nonzero(closed & (move_to >= 0))
+        self.moved = moved = m.columns(len(mo))
+        m.add(rows[mo, mt], moved, 1.0)
+        m.add(rows[move_to[mo, mt], mt], moved, -1.0)
+        self.fix(v.Q[mo, mt + 1])
         # Trains skip station o in t for X[o, t] of its arrivals: they come to its neighbours (the rule's
         # shares) instead, or ride on beyond the area; never more than come there, less those told not to come.
-        skipped_in: dict[tuple[int, int], list[tuple[Any, float]]] = defaultdict(list)
-        for (o, t), var in self.X.items():
-            s.Add(var + self.A[o][t] <= float(p.arrivals[o, t]))
+        if len(self.stations):
             assert p.skip_to is not None
-            for j in np.flatnonzero(p.skip_to[o] > 0):
-                skipped_in[int(j), t].append((var, float(p.skip_to[o, j])))
-        for o in range(len(p.origins)):
-            s.Add(self.Q[o][0] == (float(p.outside0[o]) if p.outside0 is not None else 0.0))
-            reaches = p.split[o].sum() > 0
-            for t in range(T):
-                ct = s.Constraint(float(p.arrivals[o, t]), float(p.arrivals[o, t]))  # Q' - Q + g + out - in = a
-                ct.SetCoefficient(self.Q[o][t + 1], 1.0)
-                ct.SetCoefficient(self.Q[o][t], -1.0)
-                ct.SetCoefficient(self.g[o][t], 1.0)
-                ct.SetCoefficient(self.A[o][t], 1.0)
-                if (o, t) in moved:
-                    ct.SetCoefficient(moved[o, t], 1.0)
-                    s.Add(self.Q[o][t + 1] == 0)
-                for var in into[o, t]:
-                    ct.SetCoefficient(var, -1.0)
-                if (o, t) in self.X:
-                    ct.SetCoefficient(self.X[o, t], 1.0)
-                for var, share in skipped_in[o, t]:
-                    ct.SetCoefficient(var, -share)
-                ub = max(float(p.entrance[o]), float(p.arrivals[o, t])) if reaches and not closed[o, t] else 0.0
-                if not p.meterable[o, t] and reaches and not closed[o, t]:
-                    # An entrance nobody can meter lets everybody in: those waiting (from a metered spell, the
-                    # start, or sent from a closed entrance) too.
-                    ub = inf
-                    s.Add(self.Q[o][t + 1] == 0)
-                self.g[o][t].SetUb(ub)
+            m.add(rows[self.stations], v.X, 1.0)
+            k, j = np.nonzero(p.skip_to[self.stations] > 0)
+            m.add(rows[j], v.X[k], -p.skip_to[self.stations[k], j][:, None])
+            limit = m.rows(v.X.shape, -INF, p.arrivals[self.stations])
+            m.add(limit, v.X, 1.0)
+            m.add(limit, v.A[self.stations], 1.0)
+        self.fix(v.Q[:, 0], p.outside0 if p.outside0 is not None else 0.0)
+        reaches = (p.split.sum(axis=1) > 0)[:, None]
+        open_ = reaches & ~closed
+        ub = np.where(open_, np.maximum(p.entrance[:, None], p.arrivals), 0.0)
+        # An entrance nobody can meter lets everybody in: those waiting (from a metered spell, the start, or sent
+        # from a closed entrance) too.
+        free = open_ & ~p.meterable
+        self.cap(v.g, np.where(free, INF, ub))
+        self.fix(v.Q[:, 1:][free])
 
     def add_routes_in(self) -> None:
         # The people let in at o for d (g times d's share) take o's routes to d.
-        p, s = self.p, self.solver
-        for (o, d), routes in p.routes_in.items():
-            for t in range(p.n_periods):
-                ct = s.Constraint(0, 0)
-                ct.SetCoefficient(self.g[o][t], -float(p.split[o, d]))
-                for r in range(len(routes)):
-                    ct.SetCoefficient(self.f[o, d][r][t], 1.0)
+        p, m, v, T = self.p, self.m, self.v, self.p.n_periods
+        keys = list(p.routes_in)
+        rows = m.rows((len(keys), T), 0.0, 0.0)
+        o = np.array([k[0] for k in keys], dtype=np.int64)
+        d = np.array([k[1] for k in keys], dtype=np.int64)
+        share = p.split[o, d] if keys else np.zeros(0)
+        m.add(rows, v.g[o], -share[:, None])
+        key_of = {k: i for i, k in enumerate(keys)}
+        r = self.routes_in
+        m.add(rows[[key_of[int(a), int(b)] for a, b in zip(r.origin, r.destination, strict=True)]], v.f, 1.0)
 
     def add_dwell(self) -> None:
         # S[d, t] is what the routes deliver at t; people due (S convolved with the dwell distribution) are
         # released, or held while a show holds them; D[d, t+1] = D[d, t] + S[d, t] - R[d, t].
-        p, s, T = self.p, self.solver, self.p.n_periods
-        kernel = p.kernel
-        for d in range(len(p.destinations)):
-            arriving: dict[int, list[Any]] = defaultdict(list)
-            for (o, dd), routes in p.routes_in.items():
-                if dd != d:
-                    continue
-                for r, route in enumerate(routes):
-                    for t in range(T):
-                        if t + route.lag < T:
-                            arriving[t + route.lag].append(self.f[o, d][r][t])
-            s.Add(self.D[d][0] == (float(p.present0[d]) if p.present0 is not None else 0.0))
-            s.Add(self.H[d][0] == 0)
-            for t in range(T):
-                walking = float(p.heading0[d, t]) if p.heading0 is not None else 0.0
-                ct = s.Constraint(walking, walking)  # S = what the routes deliver (+ those on their way at the start)
-                ct.SetCoefficient(self.S[d][t], 1.0)
-                for var in arriving[t]:
-                    ct.SetCoefficient(var, -1.0)
-                already = float(p.due0[d, t]) if p.due0 is not None else 0.0  # those present at the start
-                due = s.Constraint(-already, -already)  # due(t) + H(t) - R(t) - H(t+1) = 0
-                for j in range(min(t + 1, kernel.size)):
-                    if kernel[j] > 0:
-                        due.SetCoefficient(self.S[d][t - j], float(kernel[j]))
-                due.SetCoefficient(self.H[d][t], 1.0)
-                due.SetCoefficient(self.R[d][t], -1.0)
-                due.SetCoefficient(self.H[d][t + 1], -1.0)
-                shut = d in p.out_open and not p.out_open[d][:, t].any()
-                if p.hold[t] or shut:  # a show holds them, or no exit route is open: they stay
-                    s.Add(self.R[d][t] == 0)
-                else:
-                    s.Add(self.H[d][t + 1] == 0)
-                s.Add(self.D[d][t + 1] == self.D[d][t] + self.S[d][t] - self.R[d][t])
+        p, m, v, T = self.p, self.m, self.v, self.p.n_periods
+        nd = len(p.destinations)
+        walking = p.heading0 if p.heading0 is not None else np.zeros((nd, T))
+        arrive = m.rows((nd, T), walking, walking)  # S = what the routes deliver (+ those on their way at the start)
+        m.add(arrive, v.S, 1.0)
+        r = self.routes_in
+        t = np.arange(T)[None, :]
+        lands = t + r.lag[:, None]  # (routes, T): the period each period's starters arrive in
+        k, s = np.nonzero(lands < T)
+        m.add(arrive[r.destination[k], lands[k, s]], v.f[k, s], -1.0)
+        already = p.due0 if p.due0 is not None else np.zeros((nd, T))  # those present at the start
+        due = m.rows((nd, T), -already, -already)  # due(t) + H(t) - R(t) - H(t+1) = 0
+        lags = np.flatnonzero(p.kernel[: min(T, p.kernel.size)] > 0)
+        tt, jj = np.nonzero(lags[None, :] <= np.arange(T)[:, None])  # period t, the j-th lag at most t
+        jj = lags[jj]
+        m.add(due[:, tt], v.S[:, tt - jj], p.kernel[jj][None, :])
+        m.add(due, v.H[:, :-1], 1.0)
+        m.add(due, v.R, -1.0)
+        m.add(due, v.H[:, 1:], -1.0)
+        # A show holds them, or no exit route is open: they stay; otherwise nobody is held past their time.
+        shut = np.zeros((nd, T), dtype=bool)
+        for d, open_ in p.out_open.items():
+            shut[d] = ~open_.any(axis=0)
+        stay = p.hold[None, :].astype(bool) | shut
+        self.fix(v.R[stay])
+        self.fix(v.H[:, 1:][~stay])
+        self.fix(v.D[:, 0], p.present0 if p.present0 is not None else 0.0)
+        self.fix(v.H[:, 0])
+        balance = m.rows((nd, T), 0.0, 0.0)  # D' - D - S + R = 0
+        m.add(balance, v.D[:, 1:], 1.0)
+        m.add(balance, v.D[:, :-1], -1.0)
+        m.add(balance, v.S, -1.0)
+        m.add(balance, v.R, 1.0)
 
     def add_routes_out(self) -> None:
-        # Released people take the routes from d to the exits.
-        p, s = self.p, self.solver
+        # Released people take the routes from d to the exits; a closed exit takes nobody.
+        p, m, v, T = self.p, self.m, self.v, self.p.n_periods
+        keys = list(p.routes_out)
+        rows = m.rows((len(keys), T), 0.0, 0.0)
+        m.add(rows, v.R[np.array(keys, dtype=np.int64)], -1.0)
+        key_of = {d: i for i, d in enumerate(keys)}
+        m.add(rows[[key_of[int(d)] for d in self.routes_out.destination]], v.h, 1.0)
+        start = 0
         for d, routes in p.routes_out.items():
-            for t in range(p.n_periods):
-                ct = s.Constraint(0, 0)
-                ct.SetCoefficient(self.R[d][t], -1.0)
-                for r in range(len(routes)):
-                    ct.SetCoefficient(self.h[d][r][t], 1.0)
-                    if d in p.out_open and not p.out_open[d][r, t]:
-                        self.h[d][r][t].SetUb(0.0)  # a closed exit takes nobody
+            if d in p.out_open:
+                self.fix(v.h[start:start + len(routes)][~p.out_open[d]])
+            start += len(routes)
 
     def add_area_limits(self) -> None:
         # People at a viewing area: at most the target density times its area, and at most the critical
         # density times its area, each beyond that by a slack.
-        p, s = self.p, self.solver
-        for d in range(len(p.destinations)):
-            for t in range(p.n_periods):
-                s.Add(self.D[d][t + 1] <= p.target_ppm2 * float(p.area[d]) + self.over_target[d][t])
-                s.Add(self.D[d][t + 1] <= p.critical_ppm2 * float(p.area[d]) + self.over_critical[d][t])
+        p, m, v, T = self.p, self.m, self.v, self.p.n_periods
+        for density, slack in ((p.target_ppm2, v.over_target), (p.critical_ppm2, v.over_critical)):
+            rows = m.rows(slack.shape, -INF, np.repeat(density * p.area[:, None], T, axis=1))
+            m.add(rows, v.D[:, 1:], 1.0)
+            m.add(rows, slack, -1.0)
 
     def add_holding_limits(self) -> None:
         # People waiting before an origin stand in its holding area: at most the target density times its area,
         # and at most the critical density times it, each beyond that by a slack; never more than the jam
-        # density fills (the simulation turns the rest away).
-        p, s = self.p, self.solver
+        # density fills (the simulation turns the rest away), nor, at a station, more than it holds.
+        p, m, v, T = self.p, self.m, self.v, self.p.n_periods
         if p.holding_area is None:
             return
-        for o in range(len(p.origins)):
-            area = float(p.holding_area[o])
-            for t in range(p.n_periods):
-                s.Add(self.Q[o][t + 1] <= p.target_ppm2 * area + self.over_hold_target[o][t])
-                s.Add(self.Q[o][t + 1] <= p.critical_ppm2 * area + self.over_hold_critical[o][t])
-                cap = float(p.station_cap[o]) if p.station_cap is not None else np.inf
-                self.Q[o][t + 1].SetUb(min(p.jam_ppm2 * area, cap))  # a station: no more than it holds
+        area = p.holding_area.astype(float)
+        for density, slack in ((p.target_ppm2, v.over_hold_target), (p.critical_ppm2, v.over_hold_critical)):
+            rows = m.rows(slack.shape, -INF, np.repeat(density * area[:, None], T, axis=1))
+            m.add(rows, v.Q[:, 1:], 1.0)
+            m.add(rows, slack, -1.0)
+        station_cap = p.station_cap if p.station_cap is not None else np.full(len(area), INF)
+        self.cap(v.Q[:, 1:], np.minimum(p.jam_ppm2 * area, station_cap)[:, None])
 
     def add_walkway_capacity(self) -> None:
         # The people crossing a walkway in a period, both ways, every route, at most its capacity (utilisation
         # included), beyond that by a slack.
-        p, s, T = self.p, self.solver, self.p.n_periods
-        load: dict[tuple[int, int], list[Any]] = defaultdict(list)
-        for key, routes in p.routes_in.items():
-            for r, route in enumerate(routes):
-                for way, off in zip(route.walkways, route.offsets, strict=True):
-                    for t in range(T - off):
-                        load[way, t + off].append(self.f[key][r][t])
-        for d, routes in p.routes_out.items():
-            for r, route in enumerate(routes):
-                for way, off in zip(route.walkways, route.offsets, strict=True):
-                    for t in range(T - off):
-                        load[way, t + off].append(self.h[d][r][t])
-        inf = s.infinity()
-        for (way, t), vars_ in load.items():
-            slack = s.NumVar(0, inf, "")
-            self.over_capacity[way, t] = slack
-            ct = s.Constraint(-inf, float(p.capacity[way]))
-            for var in vars_:
-                ct.SetCoefficient(var, 1.0)
-            ct.SetCoefficient(slack, -1.0)
-            self.capacity_rows[way, t] = ct
+        p, m, v, T = self.p, self.m, self.v, self.p.n_periods
+        loads = []  # (walkway, period, column) of every route's flow on a walkway
+        for r, cols in ((self.routes_in, v.f), (self.routes_out, v.h)):
+            t = np.arange(T)[None, :]
+            k, s = np.nonzero(t < T - r.way_offset[:, None])  # k: the k-th (route, walkway) pair
+            loads.append((r.way[k], s + r.way_offset[k], cols[r.way_route[k], s]))
+        way, period, col = (np.concatenate(x) for x in zip(*loads, strict=True))
+        keys, which = np.unique(way * T + period, return_inverse=True)
+        self.capacity_keys = np.stack([keys // T, keys % T], axis=1)
+        rows = m.rows(len(keys), -INF, p.capacity[self.capacity_keys[:, 0]])
+        self.over_capacity = m.columns(len(keys))
+        m.add(rows[which], col, 1.0)
+        m.add(rows, self.over_capacity, -1.0)
+        self.capacity_rows = rows
 
-    def set_objective(self) -> None:
-        p, s, T = self.p, self.solver, self.p.n_periods
+    def set_objective(self) -> np.ndarray:
+        """Each column's cost (minimised)."""
+        p, v, T = self.p, self.v, self.p.n_periods
         w, minutes = p.weights, p.period_s / 60
-        obj = s.Objective()
-        for d in range(len(p.destinations)):
-            for t in range(T):
-                obj.SetCoefficient(self.over_critical[d][t], w.over_critical * minutes)
-                obj.SetCoefficient(self.over_target[d][t], w.over_target * minutes)
-        for slack in self.over_capacity.values():
-            obj.SetCoefficient(slack, w.over_critical * minutes)
-        for o in range(len(p.origins)):
-            for t in range(T):
-                obj.SetCoefficient(self.over_hold_critical[o][t], w.over_critical * minutes)
-                obj.SetCoefficient(self.over_hold_target[o][t], w.over_target * minutes)
-                obj.SetCoefficient(self.A[o][t], w.announce)
-                if (o, t) in self.X:
-                    obj.SetCoefficient(self.X[o, t], w.skip_station)
-            for t in range(1, T):
-                obj.SetCoefficient(self.Q[o][t], w.queue * minutes)
-            obj.SetCoefficient(self.Q[o][T], w.queue * (minutes + w.leftover_min))
-        for key, routes in p.routes_in.items():
-            for r, route in enumerate(routes):
-                for t in range(T):
-                    obj.SetCoefficient(self.f[key][r][t], w.walk * route.free_s / 60)
-        for d, routes in p.routes_out.items():
-            for r, route in enumerate(routes):
-                for t in range(T):
-                    obj.SetCoefficient(self.h[d][r][t], w.walk * route.free_s / 60)
-        obj.SetMinimization()
+        cost = np.zeros(self.m.n_cols)
+        cost[v.over_critical] = w.over_critical * minutes
+        cost[v.over_target] = w.over_target * minutes
+        cost[self.over_capacity] = w.over_critical * minutes
+        cost[v.over_hold_critical] = w.over_critical * minutes
+        cost[v.over_hold_target] = w.over_target * minutes
+        cost[v.A] = w.announce
+        cost[v.X] = w.skip_station
+        cost[v.Q[:, 1:T]] = w.queue * minutes
+        cost[v.Q[:, T]] = w.queue * (minutes + w.leftover_min)
+        cost[v.f] = (w.walk * self.routes_in.free_s / 60)[:, None]
+        cost[v.h] = (w.walk * self.routes_out.free_s / 60)[:, None]
+        return cost
+
+    def build(self) -> linear_solver_pb2.MPModelProto:
+        """Every group, the objective, and the model as one proto (rows in order, each row's columns sorted, a
+        column met twice in a row once with the sum of its coefficients)."""
+        for group in (self.add_queues, self.add_routes_in, self.add_dwell, self.add_routes_out,
+                      self.add_area_limits, self.add_holding_limits, self.add_walkway_capacity):  # fmt: skip
+            group()
+        m = self.m
+        cost = self.set_objective()
+        lb, ub = np.concatenate(m.col_lb), np.concatenate(m.col_ub)
+        for cols, value in self.capped:
+            ub[cols] = np.minimum(ub[cols], value)
+        for cols, value in self.fixed:
+            lb[cols] = value
+            ub[cols] = np.minimum(ub[cols], value)
+        rows, cols, values = (np.concatenate(x) for x in zip(*m.entries, strict=True))
+        # One coefficient per (row, column), the sum of its terms, in row order and column order within a row.
+        cells, which = np.unique(rows * m.n_cols + cols, return_inverse=True)
+        values = np.bincount(which, weights=values, minlength=len(cells))
+        keep = values != 0
+        rows, cols, values = cells[keep] // m.n_cols, cells[keep] % m.n_cols, values[keep]
+        starts = np.searchsorted(rows, np.arange(m.n_rows + 1)).tolist()
+        model = linear_solver_pb2.MPModelProto()
+        add_var = model.variable.add
+        for a, b, c in zip(lb.tolist(), ub.tolist(), cost.tolist(), strict=True):
+            add_var(lower_bound=a, upper_bound=b, objective_coefficient=c)
+        index, coef = cols.tolist(), values.tolist()
+        add_row = model.constraint.add
+        for i, (a, b) in enumerate(zip(np.concatenate(m.row_lb).tolist(), np.concatenate(m.row_ub).tolist(),
+                                       strict=True)):  # fmt: skip
+            add_row(lower_bound=a, upper_bound=b, var_index=index[starts[i]:starts[i + 1]],
+                    coefficient=coef[starts[i]:starts[i + 1]])  # fmt: skip
+        return model
 
 
 def solve_flows(problem: FlowProblem, *, time_limit_s: float = 30.0) -> FlowSolution:
-    """Build and solve the flow LP; the entry plan per origin and period, queues, and what binds."""
-    started = time.perf_counter()
-    m = _Flows(problem)
-    m.add_queues()
-    m.add_routes_in()
-    m.add_dwell()
-    m.add_routes_out()
-    m.add_area_limits()
-    m.add_holding_limits()
-    m.add_walkway_capacity()
-    m.set_objective()
-    m.solver.SetTimeLimit(int(time_limit_s * 1000))
-    code = m.solver.Solve()
-    status = mip_status(code)
+    """Build and solve the flow LP; the entry plan per origin and period, queues, and what binds. `time_limit_s`
+    is a wall-clock safety cap only: GLOP's answer does not depend on it unless it stops the solve."""
+    started, cpu0 = time.perf_counter(), time.process_time()
+    lp = _FlowLP(problem)
+    model = lp.build()
+    build_s = time.perf_counter() - started
+    request = linear_solver_pb2.MPModelRequest(
+        model=model, solver_type=linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING,
+        solver_time_limit_seconds=time_limit_s)  # fmt: skip
+    response = linear_solver_pb2.MPSolutionResponse()
+    pywraplp.Solver.SolveWithProto(request, response)
+    status = lp_response_status(response.status)
     wall = time.perf_counter() - started
-    if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        return FlowSolution(status, None, wall)
-    T = problem.n_periods
-    val = np.vectorize(lambda v: v.solution_value(), otypes=[float])
-    entry = val(np.array(m.g, dtype=object)) if m.g else np.zeros((0, T))
-    queue = val(np.array(m.Q, dtype=object)) if m.Q else np.zeros((0, T + 1))
-    told = val(np.array(m.A, dtype=object)) if m.A else np.zeros((0, T))
+    if status != "OPTIMAL":  # GLOP stops short of the optimum only when the safety cap stops it: not reproducible
+        capped = status in ("UNKNOWN", "FEASIBLE") and wall >= 0.99 * time_limit_s
+        return FlowSolution(status, None, wall, capped=capped, build_s=build_s, cpu_s=time.process_time() - cpu0)
+    return replace(_read(problem, lp, response, started, build_s), cpu_s=time.process_time() - cpu0)
+
+
+def _read(problem: FlowProblem, lp: _FlowLP, response: linear_solver_pb2.MPSolutionResponse, started: float,
+          build_s: float) -> FlowSolution:  # fmt: skip
+    """The solution's arrays, what binds, and the objective's terms."""
+    x = np.array(response.variable_value)
+    v, T = lp.v, problem.n_periods
+    entry, queue, told, dwellers = x[v.g], x[v.Q], x[v.A], x[v.D]
     skipped = np.zeros((len(problem.origins), T))
-    for (o, t), var in m.X.items():
-        skipped[o, t] = var.solution_value()
-    held_over = sum(m.over_hold_target[o][t].solution_value() for o in range(len(problem.origins)) for t in range(T))
-    held_crit = sum(m.over_hold_critical[o][t].solution_value() for o in range(len(problem.origins))
-                    for t in range(T))  # fmt: skip
-    dwellers = val(np.array(m.D, dtype=object))
-    over_capacity = {k: v.solution_value() for k, v in m.over_capacity.items() if v.solution_value() > 1e-6}
-    over_area = {}
-    for d in range(len(problem.destinations)):
-        for t in range(T):
-            x = m.over_target[d][t].solution_value()
-            if x > 1e-6:
-                over_area[d, t] = x
-    duals = sorted(((way, t, -ct.dual_value()) for (way, t), ct in m.capacity_rows.items()
-                    if abs(ct.dual_value()) > 1e-9), key=lambda x: -x[2])  # fmt: skip
+    skipped[lp.stations] = x[v.X]
+    over_cap = x[lp.over_capacity]
+    over_capacity = {(int(w), int(t)): float(y) for (w, t), y in zip(lp.capacity_keys, over_cap, strict=True)
+                     if y > 1e-6}  # fmt: skip
+    over_target = x[v.over_target]
+    over_area = {(int(d), int(t)): float(over_target[d, t]) for d, t in zip(*np.nonzero(over_target > 1e-6),
+                                                                             strict=True)}  # fmt: skip
+    # The capacities worth most (their duals, as a gain per person), the first walkway and period first on a tie.
+    dual = -np.array(response.dual_value)[lp.capacity_rows] if len(response.dual_value) else np.zeros(0)
+    top = [k for k in np.argsort(-dual, kind="stable") if abs(dual[k]) > 1e-9][:10]
+    binding = tuple((int(lp.capacity_keys[k, 0]), int(lp.capacity_keys[k, 1]), float(dual[k])) for k in top)
     minutes = problem.period_s / 60
     terms = {
-        "over_critical_person_min": minutes * (sum(over_capacity.values()) + held_crit + sum(
-            m.over_critical[d][t].solution_value() for d in range(len(problem.destinations)) for t in range(T))),
-        "over_target_person_min": minutes * (sum(over_area.values()) + held_over),
+        "over_critical_person_min": minutes * (sum(over_capacity.values()) + float(x[v.over_hold_critical].sum())
+                                               + float(x[v.over_critical].sum())),
+        "over_target_person_min": minutes * (sum(over_area.values()) + float(x[v.over_hold_target].sum())),
         "told_not_to_come": float(told.sum()),
         "station_skipped": float(skipped.sum()),
         "queue_person_min": minutes * float(queue[:, 1:].sum()),
         "held_at_end": float(queue[:, -1].sum()),
         "let_in": float(entry.sum()),
     }  # fmt: skip
-    leaving = {d: val(np.array(rows, dtype=object)).reshape(len(rows), T) for d, rows in m.h.items()}
-    return FlowSolution(status, m.solver.Objective().Value(), time.perf_counter() - started, entry=entry,
-                        queue=queue, told=told, skipped=skipped, dwellers=dwellers, over_capacity=over_capacity,
-                        over_area=over_area, binding=tuple(duals[:10]), terms=terms, leaving=leaving)  # fmt: skip
+    leaving, start = {}, 0
+    for d, routes in problem.routes_out.items():
+        leaving[d] = x[v.h[start:start + len(routes)]].reshape(len(routes), T)
+        start += len(routes)
+    return FlowSolution(lp_response_status(response.status), float(response.objective_value),
+                        time.perf_counter() - started, entry=entry, queue=queue, told=told, skipped=skipped,
+                        dwellers=dwellers, over_capacity=over_capacity, over_area=over_area, binding=binding,
+                        terms=terms, leaving=leaving, build_s=build_s)  # fmt: skip

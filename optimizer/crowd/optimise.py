@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.crowd.flow import flow_problem
-from optimizer.crowd.lp import solve_flows
+from optimizer.crowd.lp import FlowSolution, solve_flows
 from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions
 from optimizer.crowd.report import _announce_actions, _meter_actions, _staff_actions, _station_actions, describe
 from optimizer.crowd.staff import metering_needs, solve_staff, staff_periods, staff_problem
@@ -31,6 +31,14 @@ from scenarios.schema import CrowdScenario
 
 DEFAULT_PARAMS = SolveParams()
 LP_MIN_S = 300.0  # the flow LP's time limit at least (it is solved to optimality or not used)
+
+
+def _cap_note(solution: FlowSolution, limit_s: float) -> str:
+    """What to add to a diagnosis when the flow LP was stopped by its wall-clock safety cap."""
+    if not solution.capped:
+        return ""
+    return (f": GLOP was stopped by its wall-clock safety cap of {limit_s:g} s (the machine is much slower or busier "
+            "than it should be; a quiet one solves it to optimality)")  # fmt: skip
 
 
 def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *, state: CrowdState | None = None,
@@ -54,7 +62,7 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     # applies as such to the staff model.
     budget = max(LP_MIN_S, params.time_limit_s)
     first = solve_flows(problem, time_limit_s=budget)
-    lp_wall = first.wall_s
+    lp_wall, lp_cpu = first.wall_s, first.cpu_s
     paired = {frozenset((a.u, a.v)) for a in problem.one_ways}
     unpaired = any(frozenset(step) not in paired for st in stairs(graph) for step in itertools.pairwise(st.nodes))
     if options.single_stairs == "best" and unpaired:
@@ -63,11 +71,13 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
                           state=state)  # fmt: skip
         other = solve_flows(up, time_limit_s=budget)
         lp_wall += other.wall_s
+        lp_cpu += other.cpu_s
         if other.objective is not None and (first.objective is None or other.objective < first.objective):
             problem, first, options = up, other, replace(options, single_stairs="up")
     if first.objective is None:
         return PlanResult(None, first.status, None, None, time.perf_counter() - started, params.seed,
-                          diagnosis=f"the flow LP found no solution ({first.status})")  # fmt: skip
+                          diagnosis=f"the flow LP found no solution ({first.status})"
+                                    f"{_cap_note(first, budget)}")  # fmt: skip
     n_staff = max(1, math.ceil(problem.n_periods * problem.period_s / options.staff_period_s))
     need = metering_needs(problem, first, options.staff_period_s, n_staff)
     # One-way stairs come first: they are staffed from the start, at the weight of the heaviest metering.
@@ -105,7 +115,7 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
             return PlanResult(None, final.status, None, first.objective if first.status == "OPTIMAL" else None,
                               time.perf_counter() - started, params.seed,
                               diagnosis=f"the flow LP with the staffable controls only found no solution "
-                                        f"({final.status})")  # fmt: skip
+                                        f"({final.status}){_cap_note(final, budget)}")  # fmt: skip
     # (A stair's one-way is made from the start, or from the state's time when re-planning.)
     actions: list[Any] = [*(a.model_copy(update={"at_s": max(a.at_s, start_s)}) for a in problem.one_ways),
                           *_meter_actions(problem, final, options), *_announce_actions(problem, final),
@@ -128,7 +138,9 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
         rationale.append(f"one-way stairs left out: no team can hold {', '.join(sorted({a.u for a in unheld}))}")
     details = {f"lp_{k}": float(v) for k, v in final.terms.items()}
     lp_wall += final.wall_s if final is not first else 0.0
-    details.update({"periods": float(problem.n_periods), "lp_wall_s": lp_wall, "staff_wall_s": staff.wall_s})
+    lp_cpu += final.cpu_s if final is not first else 0.0
+    details.update({"periods": float(problem.n_periods), "lp_wall_s": lp_wall, "lp_cpu_s": lp_cpu,
+                    "staff_wall_s": staff.wall_s})
     if staff.objective is not None and staff.bound is not None:
         # The staff model's own figures (its objective counts uncovered need, moves and metres walked).
         details.update({"staff_objective": float(staff.objective), "staff_bound": float(staff.bound)})
