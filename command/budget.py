@@ -18,7 +18,7 @@ and the fixed work, per second of limit, rounded to a tenth of a second, no less
 limit. Its solvers count that limit in deterministic units (CP-SAT's deterministic time, `optimizer.solving`),
 so the same scenario, seed and budget give the same plan however busy the machine is. The wall clock is only a
 safety cap: every solve's inside the pipeline is `SOLVE_CAP` x the budget (`optimizer.solving.safety_cap`: a
-short limit's own cap, 3 x the limit plus a second, would cut a solve short on a busy machine and change the
+short limit's own cap, 10 x the limit plus a second, could still cut a solve short on a busy machine and change the
 plan, or leave it with none), and a solve stopped by it says so in the rationale; a run that took longer than
 `WALL_CAP` x its budget says so too.
 

@@ -108,16 +108,16 @@ def test_the_wall_clock_cap_is_said_only_when_passed() -> None:
 
 
 def test_inside_a_budget_no_solve_is_cut_before_the_pipelines_cap() -> None:
-    """A 1 s deterministic limit is capped at 3 x 1 + 1 = 4 s on its own, at the pipeline's 10 x 15 = 150 s inside
+    """A 1 s deterministic limit is capped at 10 x 1 + 1 = 11 s on its own, at the pipeline's 10 x 15 = 150 s inside
     a 15 s budget's `safety_cap`, and at its own again after it; a longer limit keeps its own, later cap."""
     from optimizer.solving import Budget, safety_cap, wall_cap_s
 
     b = split_budget(StageCosts(1.0, 1.0, 1.0), 15.0)
-    assert wall_cap_s(1.0) == 4.0
+    assert wall_cap_s(1.0) == 11.0
     with safety_cap(b.solve_cap_s):
-        assert wall_cap_s(1.0) == 150.0 and wall_cap_s(60.0) == 181.0
+        assert wall_cap_s(1.0) == 150.0 and wall_cap_s(60.0) == 601.0
         assert Budget(1.0, deterministic=True).wall_cap_s == 150.0
-    assert wall_cap_s(1.0) == 4.0
+    assert wall_cap_s(1.0) == 11.0
 
 
 def _fails(x: int) -> int:
