@@ -246,9 +246,12 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         # The nearest exits, and as many more as are closed for a while (their people go on to the next).
         near = ranked[: options.exits_per_area + sum(x in shut for x in ranked[: options.exits_per_area])]
         found = [r for x in near for r in _routes(g, d, x, k=1, slack=1.0, walkway_id=walkway_id, period_s=dt)]
+        open_ = np.array([_route_open(r, shut, n) for r in found], dtype=bool).reshape(len(found), n)
+        if options.exit_choice == "nearest":
+            found, open_ = _nearest_open(found, open_)
         routes_out[j] = tuple(found)
-        if any(node in shut for r in found for node in r.nodes[1:]):
-            out_open[j] = np.array([_route_open(r, shut, n) for r in found]).reshape(len(found), n)
+        if not open_.all():
+            out_open[j] = open_
     # Origins closed: nobody comes in there; the queue and the arrivals go to the nearest origin open then.
     closed = np.array([shut.get(o, np.zeros(n, dtype=bool)) for o in origins]).reshape(len(origins), n)
     move_to = np.full((len(origins), n), -1, dtype=np.int64)
@@ -325,6 +328,15 @@ def _per_period(per_minute: tuple[float, ...], n: int, period_s: float) -> np.nd
     out = np.zeros(n)
     np.add.at(out, np.minimum(n - 1, (np.arange(len(per_minute)) * 60 // period_s).astype(np.int64)), per_minute)
     return out
+
+
+def _nearest_open(routes: list[Route], open_: np.ndarray) -> tuple[list[Route], np.ndarray]:
+    """The simulation's exit choice as the LP's data: leavers set off for the nearest exit open when they would
+    reach it (`routes` are ranked nearest first; `open_`, routes x periods, says when each is open), so in each
+    period only the first open route takes anybody; routes no period chooses are dropped."""
+    chosen = open_ & (np.cumsum(open_, axis=0) == 1)
+    keep = chosen.any(axis=1)
+    return [r for r, k in zip(routes, keep, strict=True) if k], chosen[keep]
 
 
 def _route_open(route: Route, shut: dict[str, np.ndarray], n: int) -> np.ndarray:
