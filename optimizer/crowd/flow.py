@@ -12,6 +12,15 @@ exits. A route's flow occupies each of its walkways in the period it reaches it 
 network is time-expanded along the routes, so a walkway is loaded by the people who entered its routes the
 right number of periods earlier).
 
+**Leavers** walk to the nearest exit open when they would reach it, by free walking time on the walkways the
+plan leaves open (`exit_choice="nearest"`, the default): the simulation's leavers do (they follow the fastest way
+to any open exit, `simulation.crowd.routing`), and nothing in a plan tells them otherwise, so the LP may not
+choose their exits for them. In each period only that route of a viewing area's routes out is open
+(`out_open`). Spreading them freely over the `exits_per_area` nearest (`exit_choice="free"`) made a plan that
+the simulation broke: on the light show the LP sent Huangpu Park's leavers to three exits, the simulation sent
+them all back over the 6 m Waibaidu Bridge walkway against the people coming in, and it peaked at 5.2 /m²
+(benchmarks/README.md, "The light show's exits").
+
 **Stairs.** Paired stairs (two stairs side by side between the same square and the same platform) are made
 one-way, the shorter up and the other down (the "zipper" used at Chen Yi Square since 2015): counter-flow on
 a stair costs capacity and stalls it at high density, which a one-way stair cannot do. Unpaired stairs stay
@@ -92,7 +101,8 @@ class FlowProblem:
     one_ways: tuple[OneWay, ...]
     # Closures the planner knows of (`close_exit` injects): an origin closed in a period lets nobody in, and
     # its queue and arrivals move to `move_to` (the nearest origin open then; -1: none, they wait); an exit
-    # route closed in a period takes nobody.
+    # route closed in a period takes nobody, and neither does one other than the nearest open then (leavers walk
+    # to the nearest open exit: `exit_choice`).
     closed: np.ndarray | None = None  # (origins, periods) bool
     move_to: np.ndarray | None = None  # (origins, periods) int
     out_open: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes, periods) bool
@@ -220,7 +230,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
                                    "graph: nothing to plan")  # fmt: skip
     dshare = np.array([scenario.demand.destinations[d] for d in destinations])
     area = np.array([float(graph.nodes[d].get("area_m2", 0) or 0) or _junction_area(g, d) for d in destinations])
-    # Routes in (origin to viewing area) and out (viewing area to its nearest exits). Each origin's people
+    # Routes in (origin to viewing area) and out (viewing area to the nearest open exit). Each origin's people
     # share themselves over the destinations they can reach (the demand's shares among those, weighed by the
     # walk there where the demand chooses places by nearness: `scenarios.crowd.place_choice`).
     routes_in = {}
