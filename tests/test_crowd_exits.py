@@ -10,6 +10,7 @@ import pytest
 
 from optimizer.crowd import CrowdOptions, flow_problem, optimise_crowd, solve_flows
 from optimizer.result import SolveParams
+from scenarios.loading import load_scenario
 from scenarios.schema import CrowdScenario
 from simulation.crowd import simulate
 from tests.crowd_builders import crowd_scenario
@@ -108,8 +109,6 @@ def test_the_light_show_under_the_optimised_plan_stays_at_or_below_4_everywhere(
     """The light show's evening under the optimiser's plan keeps every place, holding areas included, at 4 /m² or
     less at the scenario's seed, with no crush and nobody off the graph (it peaked at 5.2 /m² on the Waibaidu
     Bridge walkway when the LP spread the leavers over exits the simulation's leavers do not take)."""
-    from scenarios.loading import load_scenario
-
     s = load_scenario("bund_light_show")
     result = optimise_crowd(s, params=SolveParams(seed=s.seed))
     assert result.plan is not None
