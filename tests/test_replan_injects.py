@@ -200,7 +200,9 @@ def test_a_closed_exit_takes_nobody_and_the_far_exit_takes_them(tmp_path):
     # Closed for the first hour: those who would reach x1 before it reopens do not set off for it.
     ahead = problem.routes_out[0][0].at_nodes[-1]  # periods from setting off to reaching x1
     assert problem.out_open[0][0].sum() == problem.n_periods - 60 + ahead
-    assert not problem.out_open[0][0][: 60 - ahead].any() and problem.out_open[0][1].all()
+    assert not problem.out_open[0][0][: 60 - ahead].any()
+    # Leavers make for the nearest open exit (the simulation's rule): x2 only while x1 is closed to them.
+    assert (problem.out_open[0][1] == ~problem.out_open[0][0]).all()
 
 
 def test_a_known_staff_delay_postpones_the_posts_a_team_had_not_reached(tmp_path):

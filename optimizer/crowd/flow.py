@@ -12,6 +12,15 @@ exits. A route's flow occupies each of its walkways in the period it reaches it 
 network is time-expanded along the routes, so a walkway is loaded by the people who entered its routes the
 right number of periods earlier).
 
+**Leavers** walk to the nearest exit open when they would reach it, by free walking time on the walkways the
+plan leaves open (`exit_choice="nearest"`, the default): the simulation's leavers do (they follow the fastest way
+to any open exit, `simulation.crowd.routing`), and nothing in a plan tells them otherwise, so the LP may not
+choose their exits for them. In each period only that route of a viewing area's routes out is open
+(`out_open`). Spreading them freely over the `exits_per_area` nearest (`exit_choice="free"`) made a plan that
+the simulation broke: on the light show the LP sent Huangpu Park's leavers to three exits, the simulation sent
+them all back over the 6 m Waibaidu Bridge walkway against the people coming in, and it peaked at 5.2 /m²
+(benchmarks/README.md, "The light show's exits").
+
 **Stairs.** Paired stairs (two stairs side by side between the same square and the same platform) are made
 one-way, the shorter up and the other down (the "zipper" used at Chen Yi Square since 2015): counter-flow on
 a stair costs capacity and stalls it at high density, which a one-way stair cannot do. Unpaired stairs stay
@@ -92,7 +101,8 @@ class FlowProblem:
     one_ways: tuple[OneWay, ...]
     # Closures the planner knows of (`close_exit` injects): an origin closed in a period lets nobody in, and
     # its queue and arrivals move to `move_to` (the nearest origin open then; -1: none, they wait); an exit
-    # route closed in a period takes nobody.
+    # route closed in a period takes nobody, and neither does one other than the nearest open then (leavers walk
+    # to the nearest open exit: `exit_choice`).
     closed: np.ndarray | None = None  # (origins, periods) bool
     move_to: np.ndarray | None = None  # (origins, periods) int
     out_open: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes, periods) bool
@@ -220,7 +230,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
                                    "graph: nothing to plan")  # fmt: skip
     dshare = np.array([scenario.demand.destinations[d] for d in destinations])
     area = np.array([float(graph.nodes[d].get("area_m2", 0) or 0) or _junction_area(g, d) for d in destinations])
-    # Routes in (origin to viewing area) and out (viewing area to its nearest exits). Each origin's people
+    # Routes in (origin to viewing area) and out (viewing area to the nearest open exit). Each origin's people
     # share themselves over the destinations they can reach (the demand's shares among those, weighed by the
     # walk there where the demand chooses places by nearness: `scenarios.crowd.place_choice`).
     routes_in = {}
@@ -246,9 +256,12 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         # The nearest exits, and as many more as are closed for a while (their people go on to the next).
         near = ranked[: options.exits_per_area + sum(x in shut for x in ranked[: options.exits_per_area])]
         found = [r for x in near for r in _routes(g, d, x, k=1, slack=1.0, walkway_id=walkway_id, period_s=dt)]
+        open_ = np.array([_route_open(r, shut, n) for r in found], dtype=bool).reshape(len(found), n)
+        if options.exit_choice == "nearest":
+            found, open_ = _nearest_open(found, open_)
         routes_out[j] = tuple(found)
-        if any(node in shut for r in found for node in r.nodes[1:]):
-            out_open[j] = np.array([_route_open(r, shut, n) for r in found]).reshape(len(found), n)
+        if not open_.all():
+            out_open[j] = open_
     # Origins closed: nobody comes in there; the queue and the arrivals go to the nearest origin open then.
     closed = np.array([shut.get(o, np.zeros(n, dtype=bool)) for o in origins]).reshape(len(origins), n)
     move_to = np.full((len(origins), n), -1, dtype=np.int64)
@@ -325,6 +338,15 @@ def _per_period(per_minute: tuple[float, ...], n: int, period_s: float) -> np.nd
     out = np.zeros(n)
     np.add.at(out, np.minimum(n - 1, (np.arange(len(per_minute)) * 60 // period_s).astype(np.int64)), per_minute)
     return out
+
+
+def _nearest_open(routes: list[Route], open_: np.ndarray) -> tuple[list[Route], np.ndarray]:
+    """The simulation's exit choice as the LP's data: leavers set off for the nearest exit open when they would
+    reach it (`routes` are ranked nearest first; `open_`, routes x periods, says when each is open), so in each
+    period only the first open route takes anybody; routes no period chooses are dropped."""
+    chosen = open_ & (np.cumsum(open_, axis=0) == 1)
+    keep = chosen.any(axis=1)
+    return [r for r, k in zip(routes, keep, strict=True) if k], chosen[keep]
 
 
 def _route_open(route: Route, shut: dict[str, np.ndarray], n: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class CrowdOptions:
     paths_per_pair: int = 1  # people take the shortest route (as they do in the simulation at free flow)
     path_slack: float = 1.5
     exits_per_area: int = 3
+    # Leavers: "nearest" walk to the nearest exit open when they get there, as the simulation's leavers do (its
+    # route choice: `simulation.crowd.routing`); "free" lets the LP spread them over `exits_per_area` exits (a
+    # plan the simulation does not carry out: nothing in it tells leavers where to go).
+    exit_choice: Literal["nearest", "free"] = "nearest"
     min_post: int | None = None  # staff a post needs to hold a control: None, the scenario's `staff_post_min`
     min_meter_per_min: float = 1.0
     lookahead_s: float = 1800.0  # the LP looks this far past the scenario's end (no rush in at the very end)
