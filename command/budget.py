@@ -174,14 +174,18 @@ def overrun_note(budget: PlanBudget, wall_s: float) -> str | None:
 # `benchmarks/console_stages.py`, figures in benchmarks/README.md, section "Run -> plan on a budget"). CPU seconds,
 # because the wall clock of a shared machine measures the other users too.
 
-CROWD_STEP_S = 5.0e-5  # a crowd simulation's seconds per step per destination (and leavers): 2014 4.4-7.0 s
+CROWD_STEP_S = 3.0e-5  # a crowd simulation's seconds per step per destination (and leavers): 2014 3.4-3.6 s,
+#                        the light show 5.6-6.6 s, with the steps between events in one compiled call
 # The optimiser's work its limit does not bound (three flow problems, the flow LP built from arrays and solved
 # by GLOP up to three times, the staff model's data) grows faster than the LP's size (periods x walkways x
-# destinations): 8.0 CPU s at Bund 2014's 322,200, 63.1 at the light show's 773,280 (the optimiser's stage less the
-# staff model's 0.6 s per second of its 3 s limit; benchmarks/README.md, "The crowd flow LP built from arrays"),
-# so a power law through the two (exponent ln(63.1 / 8.0) / ln(2.4) = 2.36). GLOP's solves are most of it.
-CROWD_LP_REF_S, CROWD_LP_REF_SIZE, CROWD_LP_EXPONENT = 8.0, 322_200.0, 2.36
-CROWD_STAFF_PER_LIMIT = 0.6  # the staff model's seconds per second of limit (CP-SAT's deterministic time)
+# destinations): 4.8 CPU s at Bund 2014's 322,200, 29.2 at the light show's 773,280 (the optimiser's stage less the
+# staff model's share of its limit, below; at a load average of 1.6-2 on 7 Dec 2026, after the leavers took only
+# their nearest open exit; benchmarks/README.md, "Run -> plan after the crowd speed-ups"), so a power law through
+# the two (exponent ln(29.2 / 4.8) / ln(2.4) = 2.06). GLOP's solves are most of it.
+CROWD_LP_REF_S, CROWD_LP_REF_SIZE, CROWD_LP_EXPONENT = 4.8, 322_200.0, 2.06
+# The staff model's seconds per second of limit (CP-SAT's deterministic time): Bund 2014's optimiser stage took
+# 8.2 CPU s at a 3 s limit and 14.0 at 8.1 s, so (14.0 - 8.2) / 5.1 = 1.1.
+CROWD_STAFF_PER_LIMIT = 1.1
 CROWD_MIN_LIMIT_S = 3.0  # below it the staff model may find no posting at all
 TYPHOON_SIM_S_PER_H = 0.05  # a typhoon simulation's seconds per hour of horizon: 0.5 s for 12 h
 TYPHOON_FIXED_S = 2.0  # the typhoon optimiser's static schedules, models and costings
