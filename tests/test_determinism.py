@@ -55,8 +55,9 @@ def what_was_planned(result: PlanResult) -> tuple:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize(
     ("name", "overrides", "limit_s"),
-    [("huangpu_typhoon", ["clock.horizon_s=43200"], 4.0), ("bund_new_year_2014", ["clock.horizon_s=3600"], 4.0)],
-    ids=["typhoon", "crowd"],
+    [("huangpu_typhoon", ["clock.horizon_s=43200"], 4.0), ("bund_new_year_2014", ["clock.horizon_s=3600"], 4.0),
+     ("bund_light_show", ["clock.horizon_s=7200"], 4.0)],
+    ids=["typhoon", "crowd", "light-show"],
 )
 def test_the_same_inputs_give_the_same_plan_on_a_busy_machine(name: str, overrides: list[str], limit_s: float) -> None:
     """Optimised twice with the same seed, once on a quiet machine and once beside a burner on every core, the
