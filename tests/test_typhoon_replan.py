@@ -24,7 +24,7 @@ from simulation.typhoon import TyphoonModel, state_at
 
 SEED = 3
 FUXING, RENMIN, DALIAN = ("fuxing", "ba"), ("renmin", "ab"), ("dalian", "ab")
-FIRST = 25200 + 300 - 120  # 07:00 + the lane's changeover - a batch's set-up: the first batch boards as the lane is ready
+FIRST = 25200 + 300 - 120  # 07:00 + the lane's changeover - a batch's set-up: boards as the lane is ready
 
 
 @cache
@@ -143,7 +143,7 @@ def test_a_team_out_at_the_replan_leads_its_next_batch_when_free_and_a_new_team_
     """With escort_1 in the Fuxing tunnel at 08:08:20 and the re-plan putting two teams there, escort_1's next batch
     is at its free time (the start of its batch + a cycle: 4 batches in, 07:03 + 4 cycles), as the plan in effect
     had it, and the other team's first is half a cycle from it; escort_2, free at Dalian, is the team kept there."""
-    scenario, state, t, plan = _hand_case()
+    scenario, state, t, _plan_in_effect = _hand_case()
     _, geo = world()
     cycle = geo.cycle_s(*FUXING)
     out = state.escort("escort_1")
