@@ -96,3 +96,23 @@ def test_the_trade_off_is_declared_in_the_plans_warnings():
     assert f"it is the point '{chosen.name}' ({chosen.rider_wait_h:,.0f} rider-hours waiting" in found[0].message
     for p in result.plan.meta.trade_off:
         assert f"'{p.name}' (" in found[0].message
+
+
+def test_the_trade_off_warning_names_the_headline_kpi_the_point_makes_worse():
+    """A point whose simulated run is worse than the default plan's on a headline KPI (car delay, as the `balanced`
+    point at seed 2: 265.95 against 247.10 vehicle-hours) carries that KPI and both values in its `trade_off`
+    warning; a point worse on none names no KPI."""
+    from command.consequences import Consequence, trade_off_warning
+    from scenarios.plan import TradeOffPoint
+
+    points = [TradeOffPoint(vehicle_weight=w, rider_wait_h=h, riders_stranded=s, vehicle_h=v, cleared_periods=c,
+                            period_s=900, chosen=name == "balanced", name=name)
+              for name, w, h, s, v, c in (("riders", 0.125, 900, 400, 300, 60), ("balanced", 0.5, 1000, 450, 200, 50),
+                                          ("cars", 2.0, 1200, 600, 10, 30))]  # fmt: skip
+    worse = Consequence("worse", "vehicle_delay_h", 247.10, 265.95, "car delay")
+    named = trade_off_warning(points, [worse])
+    assert (named.kind, named.kpi, named.default, named.plan) == ("trade_off", "vehicle_delay_h", 247.10, 265.95)
+    assert "worse than the default plan on vehicle_delay_h 265.9 against 247.1" in named.message
+    assert "it is the point 'balanced'" in named.message
+    plain = trade_off_warning(points, [])
+    assert (plain.kpi, plain.default, plain.plan) == (None, None, None) and "worse than" not in plain.message
