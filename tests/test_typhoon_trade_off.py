@@ -116,3 +116,28 @@ def test_the_trade_off_warning_names_the_headline_kpi_the_point_makes_worse():
     assert "it is the point 'balanced'" in named.message
     plain = trade_off_warning(points, [])
     assert (plain.kpi, plain.default, plain.plan) == (None, None, None) and "worse than" not in plain.message
+
+
+def test_a_closed_loop_declares_the_trade_off_point_its_replans_carry_out():
+    """The closed loop's warnings (`RunOutcome.closed_warnings`) carry the trade-off point its plans carry out, and
+    name the headline KPIs its run makes worse than the default plan's (car delay among them, 5 vehicle-hours over
+    here), the first as the warning's KPI."""
+    from dataclasses import replace
+
+    from command.kinds import simulate
+    from command.runs import ClosedLoop, RunOutcome
+    from scenarios.defaults import default_plan
+
+    scenario = small_window(**CASES["cars_dear"])
+    result = optimise(scenario, EXACT)
+    assert result.plan is not None and len(result.plan.meta.trade_off) >= 2
+    base, run = simulate(scenario, None, seed=1), simulate(scenario, result.plan, seed=1)
+    over = base.kpis["vehicle_delay_h"] + 5
+    closed = ClosedLoop(3600.0, result.plan, replace(run, kpis={**run.kpis, "vehicle_delay_h": over}), ())
+    outcome = RunOutcome(scenario, 1, default_plan(scenario), base, result, run, closed)
+    warnings = outcome.closed_warnings()
+    worse = [c for c in warnings if c.kind == "worse"]
+    found = [c for c in warnings if c.kind == "trade_off"]
+    assert len(found) == 1 and "vehicle_delay_h" in [c.kpi for c in worse]
+    assert (found[0].kpi, found[0].default, found[0].plan) == (worse[0].kpi, worse[0].default, worse[0].plan)
+    assert f"vehicle_delay_h {over:,.4g} against {base.kpis['vehicle_delay_h']:,.4g}" in found[0].message
