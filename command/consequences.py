@@ -68,12 +68,14 @@ def consequences(scenario: Any, baseline: SimResult, planned: SimResult | None,
                                    f"the optimiser ({solve.status}) proved this plan within {100 * gap:.0f}% of the "
                                    f"best possible only (more than {100 * GAP_LIMIT:.0f}%)"))  # fmt: skip
         if len(solve.plan.meta.trade_off) > 1:
-            out.append(trade_off_warning(solve.plan.meta.trade_off))
+            out.append(trade_off_warning(solve.plan.meta.trade_off, [c for c in out if c.kind == "worse"]))
     return out
 
 
-def trade_off_warning(points: Any) -> Consequence:
-    """The trade-off the plan declares: the point it carries out and the others offered, in the optimiser's model."""
+def trade_off_warning(points: Any, worse: list[Consequence] | None = None) -> Consequence:
+    """The trade-off the plan declares: the point it carries out and the others offered, in the optimiser's model;
+    and the headline KPIs the plan's run makes worse than the default plan's (`worse`), the first named as the
+    warning's KPI: the price of the point picked."""
 
     def said(p: Any) -> str:
         return (f"'{p.name or p.vehicle_weight}' ({p.rider_wait_h:,.0f} rider-hours waiting, {p.riders_stranded:,.0f}"
@@ -81,10 +83,16 @@ def trade_off_warning(points: Any) -> Consequence:
 
     chosen = next((p for p in points if p.chosen), points[0])
     others = "; ".join(said(p) for p in points if p is not chosen)
-    return Consequence("trade_off", None, None, None,
-                       f"this plan trades rider wait against car delay: it is the point {said(chosen)}, forecast by "
-                       f"the optimiser's model; also offered, none better in every respect: {others}; pick another "
-                       "by its name (see the rationale)")  # fmt: skip
+    message = (f"this plan trades rider wait against car delay: it is the point {said(chosen)}, forecast by the "
+               f"optimiser's model; also offered, none better in every respect: {others}; pick another by its name "
+               "(see the rationale)")  # fmt: skip
+    if not worse:
+        return Consequence("trade_off", None, None, None, message)
+    price = ", ".join(f"{c.kpi} {c.plan:,.4g} against {c.default:,.4g}" for c in worse)
+    first = worse[0]
+    return Consequence("trade_off", first.kpi, first.default, first.plan,
+                       f"{message}. Simulated, this point is worse than the default plan on {price}: the price of "
+                       "the point picked")  # fmt: skip
 
 
 __all__ = ["GAP_LIMIT", "Consequence", "consequences"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from command.budget import PlanBudget, stage_message
-from command.consequences import Consequence, consequences
+from command.consequences import Consequence, consequences, trade_off_warning
 from command.errors import CommandError
 from command.kinds import kind_of, optimise, simulate, state_at
 from command.parallel import beside
@@ -119,10 +119,16 @@ class RunOutcome:
         return out
 
     def closed_warnings(self) -> list[Consequence]:
-        """What the closed loop makes worse than the default plan, and the thresholds its run crosses."""
+        """What the closed loop makes worse than the default plan, and the thresholds its run crosses; and the
+        trade-off point its plans carry out (every re-plan picks the point the first plan did), with what it makes
+        worse."""
         if self.closed is None:
             return []
-        return consequences(self.scenario, self.baseline, self.closed.result)
+        out = consequences(self.scenario, self.baseline, self.closed.result)
+        points = self.solve.plan.meta.trade_off if self.solve is not None and self.solve.plan is not None else ()
+        if len(points) > 1:
+            out.append(trade_off_warning(points, [c for c in out if c.kind == "worse"]))
+        return out
 
     def warnings(self) -> list[Consequence]:
         """What the plan makes worse than the default plan, the thresholds its run crosses, a weak bound

@@ -102,12 +102,13 @@ class SpliceRules:
     (`scenarios.splice`).
 
     `controls`: action types besides the shared controls that hold a state over a window (a crowd's staff post);
-    `min_hold_s(scenario, action)`: how long a control of this kind already started must last at least when a
-    re-plan cuts it short (a typhoon lane's minimum clearing); `fit(scenario, kept, taken)`: the new plan's
+    `min_hold_s(scenario, action, done, at_s)`: how long a control of this kind already started must last at
+    least when a re-plan at `at_s` cuts it short in the plan in effect `done` (a typhoon lane's minimum clearing,
+    and the batches under way through it); `fit(scenario, kept, taken)`: the new plan's
     actions cut to what the kind's resources have left after the kept ones (tester groups)."""
 
     controls: tuple[type[Control], ...] = ()
-    min_hold_s: Callable[[Any, Any], float] | None = None
+    min_hold_s: Callable[[Any, Any, Any, float], float] | None = None
     fit: Callable[[Any, list[Any], list[Any]], list[Any]] | None = None
 
 

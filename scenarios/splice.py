@@ -4,7 +4,8 @@
 - Its controls (actions that hold a state over a window: `CONTROLS`, plus the kind's own, e.g. a crowd's staff
   post) still in force at t end at t, unless the new plan has the same control (same action and target, same
   settings) in force at t too, in which case it simply carries on to the new plan's end. A control the kind
-  says must last a minimum time once started (a typhoon lane clearing) is cut no shorter than that.
+  says must last a minimum time once started (a typhoon lane clearing: its minimum, and until the batches led
+  on it before t are out of the tunnel) is cut no shorter than that.
 - The new plan's controls in force at t start at t; its later actions follow.
 - One-off actions (a bus dispatched, a batch led, a tester group sent) are never moved.
 - A bus dispatch order of the plan in effect that no bus has carried out by t lapses at t
@@ -77,7 +78,7 @@ def splice(done: Plan, new: Plan, at_s: float, *, scenario: Any = None, rules: S
                 a = a.model_copy(update={"until_s": same.until_s})
                 carried.remove(same)
             else:
-                hold = rules.min_hold_s(scenario, a) if rules.min_hold_s is not None else 0.0
+                hold = rules.min_hold_s(scenario, a, done, at_s) if rules.min_hold_s is not None else 0.0
                 end = max(at_s, a.at_s + hold)  # at t, or at the end of the minimum the control must last
                 a = a.model_copy(update={"until_s": end if a.until_s is None else min(a.until_s, end)})
         kept.append(a)

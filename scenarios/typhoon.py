@@ -516,22 +516,57 @@ def default_plan(scenario: TyphoonScenario, graph: nx.DiGraph | None = None) -> 
 
 
 @dataclass(frozen=True)
+class EscortAt:
+    """Where an escort team is in its cycle at a re-plan: the last batch it started on orders dated before the
+    re-plan (a splice keeps those orders), through which way, when it started its set-up, boarded and is next free
+    (set-up + transit + return after its start, whether or not riders boarded), and the riders it led (0 while it
+    is still in its set-up at the re-plan)."""
+
+    team: str
+    tunnel: str
+    direction: str
+    start_s: float
+    board_s: float
+    exit_s: float  # the batch out of the tunnel: the lane must stay cleared until then
+    free_s: float
+    riders: int = 0
+
+    @property
+    def way(self) -> tuple[str, str]:
+        return (self.tunnel, self.direction)
+
+
+@dataclass(frozen=True)
 class TyphoonState:
     """What is true at `at_s`, the moment a re-plan starts from: riders waiting per origin, vehicles queued per
-    way (tunnel, direction), the ways whose lane is cleared then (past their minimum: no changeover to pay), and
-    the injects that had fired by then (`scenarios.state.ReplanState`). The default is the scenario's start."""
+    way (tunnel, direction), the ways whose lane is cleared then (past their minimum: no changeover to pay), the
+    escort teams' places in their cycles (`escorts`: each team's last batch started on the orders a splice keeps;
+    teams with none are free and nowhere in particular), and the injects that had fired by then
+    (`scenarios.state.ReplanState`). The default is the scenario's start."""
 
     waiting: dict[str, int] = field(default_factory=dict)
     queued: dict[tuple[str, str], int] = field(default_factory=dict)
     cleared: frozenset[tuple[str, str]] = frozenset()
     at_s: float = 0.0
     fired: frozenset[int] = frozenset()
+    escorts: tuple[EscortAt, ...] = ()
+
+    @property
+    def under_way(self) -> tuple[EscortAt, ...]:
+        """The batches started before `at_s` and not yet out of the tunnel (in set-up, boarding or in transit)."""
+        return tuple(e for e in self.escorts if e.exit_s > self.at_s)
+
+    def escort(self, team: str) -> EscortAt | None:
+        """Team `team`'s place in its cycle, or None if it has led no batch on the orders kept."""
+        return next((e for e in self.escorts if e.team == team), None)
 
     @classmethod
     def read(cls, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], t_s: float,
-             cleared: Iterable[tuple[str, str]] = (), fired: Iterable[int] = ()) -> TyphoonState:  # fmt: skip
+             cleared: Iterable[tuple[str, str]] = (), fired: Iterable[int] = (),
+             escorts: Iterable[EscortAt] = ()) -> TyphoonState:  # fmt: skip
         """The state at `t_s` from a simulation's series (`riders_waiting:AREA`, `vehicle_queue:TUNNEL:DIR`; the
-        last sample at or before `t_s`), with the ways whose lane is cleared then and the injects fired by then."""
+        last sample at or before `t_s`), with the ways whose lane is cleared then, the injects fired by then and
+        the escort teams' places in their cycles."""
 
         def at(name: str) -> int:
             times, values = series[name]
@@ -545,15 +580,27 @@ class TyphoonState:
                 _, tunnel, direction = name.split(":")
                 queued[(tunnel, direction)] = at(name)
         return cls(waiting=waiting, queued=queued, cleared=frozenset(cleared), at_s=float(t_s),
-                   fired=frozenset(fired))  # fmt: skip
+                   fired=frozenset(fired), escorts=tuple(sorted(escorts, key=lambda e: e.team)))  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ the kind
 
 
-def _min_clear(scenario: TyphoonScenario, action: Any) -> float:
-    """A lane clearing cut short by a re-plan still lasts its minimum time."""
-    return scenario.lanes.min_clear_s if isinstance(action, ClearLane) else 0.0
+def _min_clear(scenario: TyphoonScenario, action: Any, done: Plan, at_s: float) -> float:
+    """A lane clearing cut short by a re-plan at `at_s` still lasts its minimum time, and until the batches its
+    plan `done` started through it before `at_s` (their orders are kept) are out of the tunnel: set-up and transit
+    after the order's time (a team held up by an earlier batch leaves later, and its batch goes only if the lane
+    still lets it through)."""
+    if not isinstance(action, ClearLane):
+        return 0.0
+    hold = scenario.lanes.min_clear_s
+    way = (action.tunnel, action.direction)
+    led = [b for b in done.of_type(EscortBatch) if (b.tunnel, b.direction) == way and action.at_s <= b.at_s < at_s]
+    if led:
+        transit = TyphoonGeometry(scenario, scenario_graph(scenario)).transit_s(*way)
+        out = max(b.at_s for b in led) + scenario.escorts.setup_s + transit
+        hold = max(hold, out - action.at_s)
+    return hold
 
 
 def _whatif(scenario: TyphoonScenario) -> list[WhatIfField]:

@@ -65,6 +65,7 @@ from scenarios.splice import in_force
 from scenarios.typhoon import (
     DIRECTIONS,
     FORECAST_INJECT,
+    EscortAt,
     TyphoonGeometry,
     TyphoonState,
     check_plan,
@@ -89,6 +90,7 @@ from simulation.core import (
 
 SAMPLE_EVERY_S = 60.0
 TRAFFIC_STEP_S = 10.0
+PLAN_TIME_S = 1e-3  # plans' times are rounded to the millisecond (`optimizer.typhoon.report.plan_actions`)
 UNSEEN, WAITING, CROSSED, GAVE_UP = 0, 1, 2, 3
 NOWHERE = -1  # a rider with no crossing point at all waits at their origin
 
@@ -140,6 +142,7 @@ class TyphoonModel:
         self._there: dict[tuple[int, str], list[int]] = {}
         self._make_riders()
         self.batches: list[tuple[str, str, str, float, float, int]] = []  # (team, tunnel, dir, board, free, riders)
+        self.started: list[tuple[str, str, str, float, float]] = []  # (team, tunnel, dir, order's at_s, set-up start)
         self.trips: list[tuple[str, int, float, int]] = []  # (line, direction index, departure, riders)
 
     # ---------------------------------------------------------------------------------- riders
@@ -507,11 +510,14 @@ class TyphoonModel:
             transit = self.geo.transit_s(*way)
             board_at = env.now + e.setup_s
             windows = self.usable[way]
-            if not any(a <= board_at and board_at + transit <= b + 1e-9 for a, b in windows):
+            # Plans give times to the millisecond, and a team back to back runs up to that late: the lane's
+            # window is read to the same precision.
+            if not any(a <= board_at + PLAN_TIME_S and board_at + transit <= b + PLAN_TIME_S for a, b in windows):
                 self.rec.event(env.now, "batch_refused", f"{team}: no usable lane in {act.tunnel} {act.direction} "
                                f"at {self.s.clock.label(board_at)}", team=team, tunnel=act.tunnel,
                                direction=act.direction)  # fmt: skip
                 continue
+            self.started.append((team, act.tunnel, act.direction, act.at_s, env.now))
             yield env.timeout(e.setup_s)
             point = self.geo.point_index[f"escort:{act.tunnel}:{act.direction}"]
             riders = self.board(point, min(act.max_riders, e.batch_size))
@@ -878,12 +884,34 @@ def simulate(scenario: TyphoonScenario, plan: Plan | None = None, *, seed: int |
 
 def state_at(scenario: TyphoonScenario, plan: Plan, *, seed: int, at_s: float) -> TyphoonState:
     """What a re-plan at `at_s` starts from, read off the run of `plan`: riders waiting per area, vehicles queued
-    per tunnel direction (the last samples at or before `at_s`), the lanes cleared, and the injects fired by then.
+    per tunnel direction (the last samples at or before `at_s`), the lanes cleared, the escort teams' places in
+    their cycles (`escorts_at`), and the injects fired by then.
 
     A lane counts as cleared (no changeover, no minimum left to serve) once it has been cleared for the minimum
     time; one cleared more recently is planned as a new clearing (and the splice keeps it the minimum)."""
-    result = simulate(scenario, plan, seed=seed)
+    model = TyphoonModel(scenario, plan, seed=seed)
+    result = model.run()
     fired = {int(e.data["index"]) for e in result.events if e.kind == "inject" and e.t_s <= at_s}
     cleared = {(a.tunnel, a.direction) for a in plan.of_type(ClearLane)
                if in_force(a, at_s) and at_s - a.at_s >= scenario.lanes.min_clear_s}  # fmt: skip
-    return TyphoonState.read(result.series, at_s, cleared, fired)
+    return TyphoonState.read(result.series, at_s, cleared, fired, escorts_at(model, at_s))
+
+
+def escorts_at(model: TyphoonModel, at_s: float) -> list[EscortAt]:
+    """Each escort team's place in its cycle at `at_s` in a run: the last batch it started on an order dated
+    before `at_s` (the orders a splice keeps; one a busy team started after `at_s` included), its set-up start,
+    boarding, exit from the tunnel and the time it is next free (nominal: set-up + transit + return after the
+    start, as the plans' escort cycles count it), and the riders it had led by `at_s`."""
+    setup, back = model.s.escorts.setup_s, model.s.escorts.return_s
+    last: dict[str, tuple[str, str, float, float]] = {}
+    for team, tunnel, direction, order_at, start in model.started:
+        if order_at < at_s and (team not in last or start >= last[team][3]):
+            last[team] = (tunnel, direction, order_at, start)
+    out = []
+    for team, (tunnel, direction, _order_at, start) in sorted(last.items()):
+        board = start + setup
+        transit = model.geo.transit_s(tunnel, direction)
+        riders = next((b[5] for b in model.batches if b[0] == team and b[3] == board), 0) if board <= at_s else 0
+        out.append(EscortAt(team=team, tunnel=tunnel, direction=direction, start_s=start, board_s=board,
+                            exit_s=board + transit, free_s=board + transit + back, riders=riders))  # fmt: skip
+    return out

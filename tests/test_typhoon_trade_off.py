@@ -96,3 +96,48 @@ def test_the_trade_off_is_declared_in_the_plans_warnings():
     assert f"it is the point '{chosen.name}' ({chosen.rider_wait_h:,.0f} rider-hours waiting" in found[0].message
     for p in result.plan.meta.trade_off:
         assert f"'{p.name}' (" in found[0].message
+
+
+def test_the_trade_off_warning_names_the_headline_kpi_the_point_makes_worse():
+    """A point whose simulated run is worse than the default plan's on a headline KPI (car delay, as the `balanced`
+    point at seed 2: 265.95 against 247.10 vehicle-hours) carries that KPI and both values in its `trade_off`
+    warning; a point worse on none names no KPI."""
+    from command.consequences import Consequence, trade_off_warning
+    from scenarios.plan import TradeOffPoint
+
+    points = [TradeOffPoint(vehicle_weight=w, rider_wait_h=h, riders_stranded=s, vehicle_h=v, cleared_periods=c,
+                            period_s=900, chosen=name == "balanced", name=name)
+              for name, w, h, s, v, c in (("riders", 0.125, 900, 400, 300, 60), ("balanced", 0.5, 1000, 450, 200, 50),
+                                          ("cars", 2.0, 1200, 600, 10, 30))]  # fmt: skip
+    worse = Consequence("worse", "vehicle_delay_h", 247.10, 265.95, "car delay")
+    named = trade_off_warning(points, [worse])
+    assert (named.kind, named.kpi, named.default, named.plan) == ("trade_off", "vehicle_delay_h", 247.10, 265.95)
+    assert "worse than the default plan on vehicle_delay_h 265.9 against 247.1" in named.message
+    assert "it is the point 'balanced'" in named.message
+    plain = trade_off_warning(points, [])
+    assert (plain.kpi, plain.default, plain.plan) == (None, None, None) and "worse than" not in plain.message
+
+
+def test_a_closed_loop_declares_the_trade_off_point_its_replans_carry_out():
+    """The closed loop's warnings (`RunOutcome.closed_warnings`) carry the trade-off point its plans carry out, and
+    name the headline KPIs its run makes worse than the default plan's (car delay among them, 5 vehicle-hours over
+    here), the first as the warning's KPI."""
+    from dataclasses import replace
+
+    from command.kinds import simulate
+    from command.runs import ClosedLoop, RunOutcome
+    from scenarios.defaults import default_plan
+
+    scenario = small_window(**CASES["cars_dear"])
+    result = optimise(scenario, EXACT)
+    assert result.plan is not None and len(result.plan.meta.trade_off) >= 2
+    base, run = simulate(scenario, None, seed=1), simulate(scenario, result.plan, seed=1)
+    over = base.kpis["vehicle_delay_h"] + 5
+    closed = ClosedLoop(3600.0, result.plan, replace(run, kpis={**run.kpis, "vehicle_delay_h": over}), ())
+    outcome = RunOutcome(scenario, 1, default_plan(scenario), base, result, run, closed)
+    warnings = outcome.closed_warnings()
+    worse = [c for c in warnings if c.kind == "worse"]
+    found = [c for c in warnings if c.kind == "trade_off"]
+    assert len(found) == 1 and "vehicle_delay_h" in [c.kpi for c in worse]
+    assert (found[0].kpi, found[0].default, found[0].plan) == (worse[0].kpi, worse[0].default, worse[0].plan)
+    assert f"vehicle_delay_h {over:,.4g} against {base.kpis['vehicle_delay_h']:,.4g}" in found[0].message

@@ -3,7 +3,8 @@
 A time-indexed CP-SAT model on a window of periods of `scenario.lanes.period_s` (15 min by default). By default
 the window runs from one period before the first ferry suspension known at its start to the end of the last
 one. Re-planning: pass a `scenarios.typhoon.TyphoonState` (its time `at_s` is the window's start; riders waiting
-per origin, vehicles queued per way, ways cleared then; `read` takes it from a simulation's series), and
+per origin, vehicles queued per way, ways cleared then, each escort team's place in its cycle; `read` takes it from
+a simulation's series; `simulation.typhoon.state_at` reads it off a run), and
 `hours` for a rolling window; the command loop does this when an incident is re-planned, and
 `benchmarks/typhoon_rolling.py` rolls through a whole day.
 
@@ -18,7 +19,9 @@ One job per module:
 - `routing`: the riders' routing decided before the lanes (candidate routings, the window with one fixed);
 - `search`: solving a window (`solve_typhoon`; with `TyphoonOptions.routings`, the default, in two stages, routing
   first: `solve_routed`), and the side solves (one more team; the trade-off's weights);
-- `report`: the plan's actions, the rationale and the trade-off points;
+- `report`: the plan's actions (a re-plan's teams kept at their ways and in their cycles: a team out at the
+  window's start leads its next batch when it is next free, as the plan in effect had it), the rationale and the
+  trade-off points;
 - `optimise`: the entry point, `optimise_typhoon`.
 
 Trade-off: `optimise_typhoon` solves the window at the scenario's weights, then again at car-delay weights x

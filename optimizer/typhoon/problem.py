@@ -12,7 +12,8 @@ flows are suspended (expected counts of the profiles, rounded cumulatively); esc
 period `team_rate[w] = floor(B * period / cycle)`, cycle = set-up + tunnel length (TyphoonGeometry) / speed +
 return, and `first_rate[w]` with `changeover_s` lost; motor demand per period, and capacity with all lanes
 open or with one lane cleared ((lanes - 1) x lane capacity x merge factor); and from the state, the riders
-waiting per origin, the vehicles queued per way and the ways cleared at the window's start.
+waiting per origin, the vehicles queued per way, the ways cleared at the window's start and where each escort
+team is in its cycle (for the plan's batch times, `optimizer.typhoon.report.plan_actions`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from scenarios.loading import scenario_graph
 from scenarios.schema import TyphoonScenario, TyphoonWeights
 from scenarios.typhoon import (
     DIRECTIONS,
+    EscortAt,
     TyphoonGeometry,
     TyphoonState,
     ferry_windows,
@@ -92,6 +94,7 @@ class TyphoonProblem:
     cleared0: np.ndarray  # [W] bool
     weights: TyphoonWeights = DEFAULT_WEIGHTS
     end_is_horizon: bool = False
+    escorts0: tuple[EscortAt, ...] = ()  # the teams' places in their cycles at the state's time (`TyphoonState`)
 
     @property
     def n_periods(self) -> int:
@@ -238,7 +241,7 @@ def typhoon_problem(scenario: TyphoonScenario, geometry: TyphoonGeometry | None 
         waiting0=np.array([state.waiting.get(o, 0) for o in origins], dtype=np.int64),
         queued0=np.array([state.queued.get(w, 0) for w in ways], dtype=np.int64),
         cleared0=np.array([w in state.cleared for w in ways], dtype=bool),
-        weights=s.weights, end_is_horizon=t1 >= horizon,
+        weights=s.weights, end_is_horizon=t1 >= horizon, escorts0=state.escorts,
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ trade-off points (`trade_off`: what one more cleared period costs, for the plan'
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -39,9 +40,13 @@ def _runs(row: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def _team_intervals(teams: np.ndarray, names: list[str]) -> list[tuple[str, int, int, int]]:
-    """`(team, way, first period, end period)`: teams kept where they are as long as the count there allows."""
+def _team_intervals(teams: np.ndarray, names: list[str],
+                    prior: dict[str, int] | None = None) -> list[tuple[str, int, int, int]]:  # fmt: skip
+    """`(team, way, first period, end period)`: teams kept where they are as long as the count there allows; a
+    team joining a way is one that was there at the state's time (`prior`: team -> way) if one is free, else the
+    first free team by name."""
     W, P = teams.shape
+    prior = prior or {}
     at: dict[str, int | None] = dict.fromkeys(names)
     since: dict[str, int] = dict.fromkeys(names, 0)
     out = []
@@ -52,17 +57,61 @@ def _team_intervals(teams: np.ndarray, names: list[str]) -> list[tuple[str, int,
             for t in here[w][int(want[w]) :]:  # too many here: release the last ones
                 out.append((t, w, since[t], p))
                 at[t] = None
-        free = iter([t for t in names if at[t] is None])
+        free = [t for t in names if at[t] is None]
+        need = {w: int(want[w]) - min(len(here[w]), int(want[w])) for w in range(W)}
+        for w in range(W):  # the teams that were at w at the state's time go back to it first
+            for t in [t for t in free if prior.get(t) == w][: need[w]]:
+                free.remove(t)
+                at[t], since[t] = w, p
+                need[w] -= 1
         for w in range(W):
-            for _ in range(int(want[w]) - min(len(here[w]), int(want[w]))):
-                t = next(free)
+            for _ in range(need[w]):
+                t = free.pop(0)
                 at[t], since[t] = w, p
     return out
 
 
+def _largest_gap_phase(phases: list[float], cycle: float) -> float:
+    """The middle of the largest gap between `phases` on a circle of length `cycle`."""
+    ring = sorted(x % cycle for x in phases)
+    gaps = [((ring[(i + 1) % len(ring)] - x) % cycle or cycle, x) for i, x in enumerate(ring)]
+    size, after = max(gaps, key=lambda g: (g[0], -g[1]))
+    return (after + size / 2) % cycle
+
+
+def batch_starts(problem: TyphoonProblem, w: int, a: int, members: list[str], *, ready_s: float,
+                 cycle_s: float) -> dict[str, float]:  # fmt: skip
+    """Each member's first batch start (`at_s`) on way w from period a, the lane ready from `ready_s`.
+
+    A team that was leading batches through this way at the state's time and joins it at the window's start
+    carries on in its cycle: its next batch when it is next free (the state's `EscortAt.free_s`), as the plan in
+    effect had it. The others start no earlier than the lane is ready and they are free, evenly staggered over a
+    cycle: from the lane's readiness when none carries on (the earliest free taking the earliest slots), else in
+    the middle of the largest gap between the teams already there."""
+    way = problem.ways[w]
+    at0 = {e.team: e for e in problem.escorts0}
+    free = {t: at0[t].free_s if t in at0 else -math.inf for t in members}
+    going = {t: free[t] for t in members if a == 0 and t in at0 and at0[t].way == way
+             and at0[t].free_s >= problem.start_s - 1e-6}  # fmt: skip
+    starts: dict[str, float] = dict(going)
+    others = sorted((t for t in members if t not in going), key=lambda t: (max(ready_s, free[t]), members.index(t)))
+    if not going:
+        for j, t in enumerate(others):
+            starts[t] = max(ready_s + j * cycle_s / len(members), free[t])
+        return starts
+    phases = list(going.values())
+    for t in others:
+        phase = _largest_gap_phase(phases, cycle_s)
+        earliest = max(ready_s, free[t])
+        starts[t] = earliest + (phase - earliest) % cycle_s
+        phases.append(phase)
+    return starts
+
+
 def plan_actions(problem: TyphoonProblem, scenario: TyphoonScenario, geo: TyphoonGeometry, *, clear: np.ndarray,
                  teams: np.ndarray, sent: dict[str, Way]) -> list[Any]:  # fmt: skip
-    """Clear-lane, escort-batch and direct-riders actions that carry out a schedule."""
+    """Clear-lane, escort-batch and direct-riders actions that carry out a schedule, from the teams' places in
+    their cycles at the window's start (`problem.escorts0`)."""
     pr, e = problem, scenario.escorts
     actions: list[Any] = []
     clear_runs: dict[int, list[tuple[float, float]]] = {}
@@ -70,18 +119,22 @@ def plan_actions(problem: TyphoonProblem, scenario: TyphoonScenario, geo: Typhoo
         clear_runs[w] = [(pr.t(a), pr.t(b)) for a, b in _runs(clear[w])]
         for a, b in clear_runs[w]:
             actions.append(ClearLane(at_s=a, tunnel=tunnel, direction=_direction(d), lanes=1, until_s=b))
-    # Each team leads batches back to back while it is assigned to a cleared way; teams that join a way at the
-    # same moment are staggered evenly over a cycle.
+    # Each team leads batches back to back while it is assigned to a cleared way (`batch_starts` for the first).
     groups: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
-    for team, w, a, b in _team_intervals(teams, team_names(scenario)):
+    prior = {x.team: pr.ways.index(x.way) for x in pr.escorts0 if x.way in pr.ways}
+    for team, w, a, b in _team_intervals(teams, team_names(scenario), prior):
         groups[(w, a)].append((team, b))
     changeover = scenario.lanes.changeover_s
     for (w, a), members in sorted(groups.items()):
         tunnel, d = pr.ways[w]
         transit, cycle = geo.transit_s(tunnel, d), geo.cycle_s(tunnel, d)
-        for j, (team, b) in enumerate(members):
-            lane_a, lane_b = next((lo, hi) for lo, hi in clear_runs[w] if lo <= pr.t(a) < hi)
-            at = max(pr.t(a), lane_a + changeover - e.setup_s) + j * cycle / len(members)
+        lane_a, lane_b = next((lo, hi) for lo, hi in clear_runs[w] if lo <= pr.t(a) < hi)
+        # A lane cleared since before the window (the splice carries its clearing on) needs no changeover.
+        carried = a == 0 and lane_a == pr.t(0) and bool(pr.cleared0[w])
+        ready = pr.t(a) if carried else max(pr.t(a), lane_a + changeover - e.setup_s)
+        starts = batch_starts(pr, w, a, [t for t, _ in members], ready_s=ready, cycle_s=cycle)
+        for team, b in members:
+            at = starts[team]
             while at + e.setup_s + transit <= min(pr.t(b), lane_b) + 1e-9:
                 actions.append(EscortBatch(at_s=round(at, 3), tunnel=tunnel, direction=_direction(d), team=team,
                                            max_riders=e.batch_size))  # fmt: skip
