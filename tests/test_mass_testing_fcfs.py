@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from command.kinds import optimise, simulate, state_at
+from command.kinds import optimise, state_at
 from optimizer.buses.judge import judge_seeds
 from optimizer.mass_testing import BUS_KPIS
 from optimizer.result import SolveParams
@@ -16,6 +16,7 @@ from scenarios.defaults import default_plan
 from scenarios.plan import DispatchBus, Plan
 from scenarios.splice import splice
 from simulation.mass_testing import Future
+from simulation.mass_testing import simulate as simulate_testing
 
 
 def disney_with(buses: int):  # type: ignore[no-untyped-def]
@@ -39,7 +40,7 @@ def assert_no_worse(scenario, plan: Plan, fcfs: Plan, seed: int, from_s: float =
     assert seed not in seeds
 
     def mean(p: Plan) -> dict[str, float]:
-        runs = [simulate(scenario, p, seed=seed, future=Future(s, from_s)).kpis for s in seeds]
+        runs = [simulate_testing(scenario, p, seed=seed, future=Future(s, from_s)).kpis for s in seeds]
         return {k: sum(r[k] for r in runs) / len(runs) for k in BUS_KPIS}
 
     planned, served = mean(plan), mean(fcfs)
