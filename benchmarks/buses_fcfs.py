@@ -1,9 +1,9 @@
 """The Disney plan's buses against first come, first served in the simulation, at 220, 100 and 45 buses (issue 18).
 
 For each fleet (split over the three depots as the 220 are), from the start and re-planned at 21:05 from the
-default plan's state: the optimiser's own verdict (its dispatch plan and first come, first served simulated at
-the scenario's seed with the same staffing: `optimizer.mass_testing.judged`), which it chose, and the chosen
-plan against the same staffing with first come, first served, simulated again here. Results: benchmarks/README.md.
+default plan's state: the optimiser's own verdict (its candidates simulated on futures other than the scenario's
+seed, with the same staffing: `optimizer.buses.judge`), which it chose, and the chosen plan against the same
+staffing with first come, first served, simulated again here at the scenario's own seed. Results: benchmarks/README.md.
 
     python benchmarks/buses_fcfs.py [--time-limit 10] [--at 0 --at 10800] [--fleet 220 --fleet 100 --fleet 45]
 """
@@ -50,7 +50,7 @@ def main() -> None:
             plan = splice(base, result.plan, at, scenario=s) if at > 0 else result.plan
             served = Plan.build(plan.meta, [a for a in plan.actions if not isinstance(a, DispatchBus)])
             mine, fcfs = simulate(s, plan, seed=s.seed).kpis, simulate(s, served, seed=s.seed).kpis
-            verdict = [line for line in result.rationale if "first come, first served" in line and "seed" in line]
+            verdict = [line for line in result.rationale if "futures other than the run's own" in line]
             chosen = "dispatch plan" if result.plan.of_type(DispatchBus) else "first come, first served"
             cells = " | ".join(f"{mine[k]:.1f} / {fcfs[k]:.1f}" for k in BUS_KPIS)
             print(f"| {buses} | {s.clock.label(at)} | {chosen} | {cells} | {result.status} | {wall:.1f} |")

@@ -4,14 +4,16 @@ For each fleet (the 220 buses' depot split kept in proportion, by `-o` overrides
 - `default`: the scenario's default plan (its staffing, buses first come, first served);
 - `fcfs`: the optimiser's staffing with the buses first come, first served;
 - `model`: the optimiser's staffing with the bus model's dispatch orders, whatever the simulation says of them;
-- `open`: the plan the optimiser proposes (the orders kept only when the simulation at the run's seed shows them
-  no worse than first come, first served: `optimizer.mass_testing.judged`);
+- `open`: the plan the optimiser proposes (the orders kept only when the simulation shows them no worse than
+  first come, first served on futures other than the run's own: `optimizer.buses.judge`);
 - `closed`: that plan re-planned every interval from the simulated state (`command.runs.closed_loop`);
 - `closed_fcfs`: the closed loop's plan with every dispatch order taken out (its staffing, buses first come,
   first served).
-`fcfs` and `model` are the two runs the optimiser's judge makes (recorded as it makes them). Prints, per fleet
+`fcfs` and `model` are the two plans the optimiser's judge simulates at the start (on other seeds), simulated here
+at the run's own seed. Prints, per fleet
 and bus KPI, the means and on how many seeds each plan is worse than first come, first served (`model` and
-`open` against `fcfs`, `closed` against `closed_fcfs`), and how often the orders were kept. Results are kept
+`open` against `fcfs`, `closed` against `closed_fcfs`) and the closed loop worse than the open loop (the plan
+in effect at the start carried on to the end), and how often the orders were kept. Results are kept
 per (fleet, seed, interval) in a JSON file, so that an interrupted run resumes.
 
     python benchmarks/disney_buses.py [--fleets 220,100,45] [--seeds 20] [--every 3h] [--time-limit 10]
@@ -51,24 +53,27 @@ def one(job: tuple[int, int, float, float]) -> dict[str, Any]:
     from scenarios import load_scenario
     from scenarios.defaults import default_plan
     from scenarios.plan import DispatchBus, Plan
-    from simulation.mass_testing import simulate
+    from simulation.mass_testing import Future, simulate
 
     buses, seed, every_s, limit_s = job
     started = time.perf_counter()
     scenario = load_scenario("disney_mass_testing", overrides=overrides(buses))
     params = SolveParams(time_limit_s=limit_s, seed=seed)
-    judged: list[dict[str, float]] = []
+    judged: dict[str, Plan] = {}  # the candidates the judge simulated at the start, by digest
 
-    def judge(plan: Plan) -> dict[str, float]:
-        kpis = dict(simulate(scenario, plan, seed=seed).kpis)
-        judged.append(kpis)
-        return kpis
+    def judge(plan: Plan, *, future: int, from_s: float) -> dict[str, float]:
+        judged.setdefault(plan.digest(), plan)
+        return dict(simulate(scenario, plan, seed=seed, future=Future(future, from_s)).kpis)
 
     solve = optimise_mass_testing(scenario, params=params, judge=judge)
     assert solve.plan is not None, f"{buses} buses, seed {seed}: no plan"
     kept = bool(solve.plan.of_type(DispatchBus))
-    model, fcfs = judged if len(judged) == 2 else (judged[0] if judged else {}, judged[0] if judged else {})
-    opened = model if kept else fcfs
+    # The model's orders and first come, first served at the run's own seed, which the judge never saw.
+    candidates = list(judged.values())
+    with_orders = next((p for p in candidates if p.of_type(DispatchBus)), solve.plan)
+    without = next((p for p in candidates if not p.of_type(DispatchBus)), solve.plan)
+    model, fcfs = (simulate(scenario, p, seed=seed).kpis for p in (with_orders, without))
+    opened = simulate(scenario, solve.plan, seed=seed).kpis
     loop = closed_loop(scenario, seed=seed, every_s=every_s, params=params, first=solve)
     plan = loop.plan
     served = Plan.build(plan.meta.model_copy(update={"dispatch_from_s": None}),
@@ -87,15 +92,16 @@ def one(job: tuple[int, int, float, float]) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per fleet and KPI, the means of each plan and the seeds on which each is worse than FCFS."""
     out = ["| buses | KPI | default | FCFS | model | open | closed FCFS | closed | model worse | open worse "
-           "| closed worse | seeds |",
-           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+           "| closed worse | closed worse than open | seeds |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for buses in dict.fromkeys(r["buses"] for r in rows):
         mine = [r for r in rows if r["buses"] == buses]
         for kpi in KPIS:
             means = [statistics.fmean(r[k][kpi] for r in mine)
                      for k in ("default", "fcfs", "model", "open", "closed_fcfs", "closed")]  # fmt: skip
             worse = [sum(r[k][kpi] > r[ref][kpi] + 1e-6 for r in mine)
-                     for k, ref in (("model", "fcfs"), ("open", "fcfs"), ("closed", "closed_fcfs"))]  # fmt: skip
+                     for k, ref in (("model", "fcfs"), ("open", "fcfs"), ("closed", "closed_fcfs"),
+                                    ("closed", "open"))]  # fmt: skip
             cells = " | ".join(f"{m:,.2f}" for m in means)
             counts = " | ".join(str(w) if kpi in WORSE_ON else "–" for w in worse)
             out.append(f"| {buses} | {kpi} | {cells} | {counts} | {len(mine)} |")

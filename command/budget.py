@@ -221,11 +221,14 @@ def typhoon_costs(scenario: Any) -> StageCosts:
 
 
 def mass_testing_costs(scenario: Any) -> StageCosts:
-    """Mass testing: the simulation grows with the visitors; the optimiser's judge simulates two plans."""
+    """Mass testing: the simulation grows with the visitors; the optimiser's judge simulates two candidate plans
+    (a re-plan's sometimes three) on `JUDGE_FUTURES` futures each (`optimizer.buses.judge`)."""
+    from optimizer.buses.judge import JUDGE_FUTURES
+
     visitors = sum(zone.visitors for zone in scenario.population.zones)
     sim = MASS_TESTING_SIM_S * max(visitors, 1)
-    return StageCosts(simulate_s=sim, optimise_fixed_s=1.0 + 2 * sim, per_limit=MASS_TESTING_PER_LIMIT,
-                      min_limit_s=1.0)  # fmt: skip
+    return StageCosts(simulate_s=sim, optimise_fixed_s=1.0 + 2 * JUDGE_FUTURES * sim,
+                      per_limit=MASS_TESTING_PER_LIMIT, min_limit_s=1.0)  # fmt: skip
 
 
 #: A kind without a cost model: a second's simulation, the optimiser's limit spent once.

@@ -3,7 +3,8 @@
 Every run that proposes a plan checks it against the default plan on the same seed and says, as structured
 warnings (`ARCHITECTURE`: `warnings: [{kind, kpi, default, plan, message}]`):
 - `worse`: each headline KPI of the scenario's kind (its KPI table) the plan makes worse than the default plan,
-  in the KPI's own direction, by how much, in its unit;
+  in the KPI's own direction, by how much, in its unit; and each watched KPI it makes worse (`Kpi.watched`, one
+  a plan may trade away for the headline ones), said as a trade-off;
 - `breach`: each threshold the plan's simulated run crosses (the kind's `breaches`: a critical density, a
   visitor waiting past the maximum, testing past the target time), where and when;
 - `weak_bound`: the optimiser's plan is not proven within `GAP_LIMIT` of the best possible (or has no bound);
@@ -47,13 +48,15 @@ def consequences(scenario: Any, baseline: SimResult, planned: SimResult | None,
     out: list[Consequence] = []
     run = planned if planned is not None else baseline
     if planned is not None:
-        for kpi in spec.headline:
+        for kpi in (*spec.headline, *spec.watched):
             if kpi.name not in baseline.kpis or kpi.name not in planned.kpis:
                 continue
             was, now = float(baseline.kpis[kpi.name]), float(planned.kpis[kpi.name])
             if kpi.worse(was, now):
                 said = (f"{kpi.label()}: {now:,.4g} under this plan against {was:,.4g} under the default plan "
                         f"({now - was:+,.4g} {kpi.unit}; {kpi.better} is better)")
+                if not kpi.headline:
+                    said += "; not a headline KPI: a trade-off this plan makes"
                 out.append(Consequence("worse", kpi.name, was, now, said))
     for b in breaches(scenario, run):
         out.append(Consequence("breach", None, None, None, f"{b.text} at {scenario.clock.label(b.t_s)}"))

@@ -84,13 +84,15 @@ class Kind:
 
 
 def optimise_mass_testing_judged(scenario: Any, *, params: SolveParams, state: Any = None) -> PlanResult:
-    """The mass-testing optimiser with its simulation as the judge of its bus plan (the two meet only here): the
-    dispatch plan is adopted only when, at the run's seed, it is no worse than first come, first served."""
+    """The mass-testing optimiser with its simulation as the judge of its bus orders (the two meet only here):
+    each candidate simulated in the run's world up to the re-plan and on other futures after it
+    (`optimizer.buses.judge`)."""
     from optimizer.mass_testing import optimise_mass_testing
+    from simulation.mass_testing import Future
     from simulation.mass_testing import simulate as simulate_mass_testing
 
-    def judge(plan: Plan) -> dict[str, float]:
-        return simulate_mass_testing(scenario, plan, seed=params.seed).kpis
+    def judge(plan: Plan, *, future: int, from_s: float) -> dict[str, float]:
+        return simulate_mass_testing(scenario, plan, seed=params.seed, future=Future(future, from_s)).kpis
 
     return optimise_mass_testing(scenario, params=params, state=state, judge=judge)
 

@@ -13,35 +13,29 @@
 The result's objective, bound and gap are the staffing model's (the last swab, in seconds after the start);
 the bus model's are in `details` and its rationale lines follow the staffing ones.
 
-4. With a `judge` (the simulation, which the optimiser cannot import: `command.kinds` hands it in), the plan
-   with its dispatch orders and the same plan with the buses first come, first served are both simulated at
-   the run's seed (the same random numbers for both), and the dispatch orders are kept only when they are no
-   worse on every one of `BUS_KPIS`; the rationale says which was chosen and why. The bus model plans against
-   a forecast of expected riders, open loop; first come, first served reacts to the riders who are there, so
-   with a binding fleet the plan can be worse in the simulation than in the model.
+4. With a `judge` (the simulation, which the optimiser cannot import: `command.kinds` hands it in), the bus
+   orders the plan carries are chosen by simulating the candidates as they will run, from the same state, on
+   futures other than the run's own: the new orders, first come, first served, and at a re-plan the orders in
+   effect carried on (`optimizer.buses.judge`); the rationale says which was chosen and why.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
 
 from optimizer.buses import forecast_bay_demand, plan_buses
+from optimizer.buses.judge import BUS_KPIS as BUS_KPIS
+from optimizer.buses.judge import CARRIED_ON, NEW, PlanJudge, candidates, choose
 from optimizer.result import PlanResult, SolveParams, relative_gap
 from optimizer.staffing import fluid_makespan, plan_staffing, staffing_problem
 from scenarios.loading import scenario_graph
 from scenarios.mass_testing import MassTestingGeometry, MassTestingState, crew_warnings
 from scenarios.plan import Plan, RouteVisitors
 from scenarios.schema import MassTestingScenario
-
-#: Simulates a plan at the run's seed and returns its KPIs (the kind's simulation, handed in by `command`).
-PlanJudge = Callable[[Plan], Mapping[str, float]]
-#: What the dispatch plan must be no worse on than first come, first served, in the simulation (lower is better).
-BUS_KPIS = ("stranded_visitors", "last_departed_min", "swab_to_bus_min")
 
 BUCKET_S = 300.0
 #: The bus model's grid for a re-plan from the buses' state. A finer one (60 s) is planned with its search
@@ -79,8 +73,8 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
     (`scenarios.mass_testing.mass_testing_state`), visitors keep their sites and the groups sent stay sent; with
     the state's buses, the dispatches start from the riders waiting and the buses where they are at `state.at_s`,
     for the riders the forecast has still to come, on the grid of `REPLAN_BUCKET_S`. With a `judge`, the
-    dispatch orders are kept only if the simulation shows them no worse than first come, first served
-    (`BUS_KPIS`; module docstring)."""
+    bus orders are those the simulation shows best from the same state on other futures (`BUS_KPIS`;
+    `optimizer.buses.judge`)."""
     started = time.perf_counter()
     geo = MassTestingGeometry(scenario, scenario_graph(scenario))
     staff = plan_staffing(scenario, geo, params=params, state=state)
@@ -123,14 +117,21 @@ def optimise_mass_testing(scenario: MassTestingScenario, *, params: SolveParams,
         f"{forecast.total():.0f} riders forecast to come",
     )  # fmt: skip
     lines = (*staff.rationale, *from_state, *(f"buses: {r}" for r in buses.rationale))
+    with_orders: PlanResult | None = buses
     if judge is not None:
-        adopted, verdict = judged(plan, staff.plan, judge, seed=params.seed,
-                                  from_s=state.at_s if state is not None else None)  # fmt: skip
-        details["buses_adopted"] = float(adopted)
-        lines = (*lines, verdict)
-        if not adopted:
-            plan = staff.plan
-    status, said = overall_status(staff, buses if plan is not staff.plan else None, details)
+        at_s = state.at_s if state is not None else None
+        cands = candidates(plan, staff.plan, in_effect=state.in_effect if state is not None else None,
+                           at_s=at_s, scenario=scenario)  # fmt: skip
+        verdict = choose(cands, judge, seed=params.seed, from_s=at_s or 0.0,
+                         label=scenario.clock.label(at_s) if at_s is not None else "the start")  # fmt: skip
+        details["buses_adopted"] = float(verdict.chosen.name == NEW)
+        details["buses_carried_on"] = float(verdict.chosen.name == CARRIED_ON)
+        lines = (*lines, verdict.line)
+        plan = verdict.chosen.plan
+        if verdict.chosen.name != NEW:
+            with_orders = None
+    status, said = overall_status(staff, with_orders, details,
+                                  carried_on=details.get("buses_carried_on", 0.0) == 1.0)  # fmt: skip
     assert staff.plan.meta.solver is not None
     solver = staff.plan.meta.solver.model_copy(update={"status": status, "gap": max(
         [v for k, v in details.items() if k.startswith("gap_")], default=staff.plan.meta.solver.gap)})
@@ -155,15 +156,20 @@ def fleet_ample(buses: PlanResult) -> bool:
     return d.get("stranded_riders", 1.0) == 0 and d["last_departed_min"] <= d["arrival_bound_min"] + 1e-6
 
 
-def overall_status(staff: PlanResult, buses: PlanResult | None, details: dict[str, float]) -> tuple[str, str]:
+def overall_status(staff: PlanResult, buses: PlanResult | None, details: dict[str, float], *,
+                   carried_on: bool = False) -> tuple[str, str]:  # fmt: skip
     """OPTIMAL only when every sub-model in the plan is proven within its gap (the staffing, and the buses when
-    their orders are kept), otherwise FEASIBLE; each sub-model's gap goes into `details` as `gap_<sub-model>`
-    (`PlanResult.gap` reports the largest); and the rationale line that says so."""
+    their new orders are kept), otherwise FEASIBLE; each sub-model's gap goes into `details` as
+    `gap_<sub-model>` (`PlanResult.gap` reports the largest); and the rationale line that says so. `carried_on`:
+    the buses carry on an earlier plan's orders, proven nothing now."""
     parts = [f"staffing {staff.status} (gap {_pct(staff.gap)})"]
     proven = staff.status == "OPTIMAL"
     if staff.gap is not None:
         details["gap_staffing"] = staff.gap
-    if buses is None:
+    if buses is None and carried_on:
+        parts.append("buses carry on the orders in effect (not re-proven)")
+        proven = False
+    elif buses is None:
         parts.append("buses first come, first served (no model)")
     else:
         gaps = [relative_gap(buses.objective, buses.bound), buses.details.get("phase2_gap")]
@@ -179,22 +185,3 @@ def overall_status(staff: PlanResult, buses: PlanResult | None, details: dict[st
 
 def _pct(gap: float | None) -> str:
     return "none proven" if gap is None else f"{100 * gap:.2f}%"
-
-
-def judged(with_buses: Plan, fcfs: Plan, judge: PlanJudge, *, seed: int,
-           from_s: float | None = None) -> tuple[bool, str]:  # fmt: skip
-    """Whether to keep the dispatch orders: both plans simulated by `judge` at the same seed, the orders kept
-    only if no worse on any of `BUS_KPIS`; and the rationale line that says so. `from_s`: a re-plan's time,
-    before which the buses ran first come, first served (judged as the splice will run them)."""
-    trial = with_buses
-    if from_s is not None:
-        trial = Plan.build(with_buses.meta.model_copy(update={"dispatch_from_s": from_s}), with_buses.actions)
-    planned, served = judge(trial), judge(fcfs)
-    worse = [k for k in BUS_KPIS if planned.get(k, 0.0) > served.get(k, 0.0) + 1e-9]
-    shown = "; ".join(f"{k} {planned.get(k, 0.0):.1f} vs {served.get(k, 0.0):.1f}" for k in BUS_KPIS)
-    if worse:
-        return False, (f"buses: first come, first served kept: in the simulation at seed {seed} (the same random "
-                       f"numbers for both) the dispatch plan is worse on {', '.join(worse)} ({shown}, plan vs "
-                       "first come, first served)")  # fmt: skip
-    return True, (f"buses: the dispatch plan is kept: in the simulation at seed {seed} (the same random numbers "
-                  f"for both) it is no worse than first come, first served ({shown})")  # fmt: skip

@@ -40,7 +40,9 @@ class Kpi:
     `unit` is what one of it counts ("min", "people", "person-minutes", "/m²", "h", "share", "km");
     `better` says which way a plan should move it ("neither" for a count of demand or a moment in time); a
     `headline` KPI is one a commander judges a plan by: a plan that makes a headline KPI worse than the default
-    plan says so in its warnings."""
+    plan says so in its warnings. A `watched` KPI is not one a plan is judged by but one it may trade away for
+    the headline ones (e.g. mass testing's time from swab to bus: faster testing brings riders to the buses
+    sooner): a plan that makes it worse says so too, as a trade-off."""
 
     name: str
     unit: str
@@ -48,6 +50,7 @@ class Kpi:
     en: str
     zh: str
     headline: bool = False
+    watched: bool = False
 
     def label(self, lang: str = "en") -> str:
         """The label with its unit, in the language asked for ("zh" or "en"): `Mean wait (min)`, `平均等待（分钟）`."""
@@ -145,6 +148,11 @@ class KindSpec:
     @property
     def headline(self) -> tuple[Kpi, ...]:
         return tuple(k for k in self.kpis if k.headline)
+
+    @property
+    def watched(self) -> tuple[Kpi, ...]:
+        """The KPIs a plan may trade away, said when it does (`Kpi.watched`)."""
+        return tuple(k for k in self.kpis if k.watched and not k.headline)
 
 
 _SPECS: dict[str, KindSpec] = {}

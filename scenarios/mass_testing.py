@@ -345,13 +345,16 @@ class MassTestingState:
     """What a re-plan at `at_s` starts from: the visitors' routing in force ((zone, site) -> share; they have been
     sent to their sites), the plan in effect's tester groups (those due before `at_s` have been sent), and, from
     a simulation of the plan in effect up to `at_s`, the buses (`simulation.mass_testing.MassTestingModel
-    .bus_state`; None: the buses are planned from the start)."""
+    .bus_state`; None: the buses are planned from the start); and the plan in effect itself."""
 
     at_s: float
     routing: dict[tuple[str, str], float]
     groups: tuple[AssignStaff, ...]
     buses: BusState | None = None
     fired: frozenset[int] = frozenset()  # the injects fired by `at_s` (`scenarios.state.ReplanState`)
+    #: The plan in effect (run up to `at_s`), so that a re-plan can judge its own plan spliced into it, against
+    #: carrying it on (`optimizer.buses.judge`). None: not known (judged as if nothing ran before).
+    in_effect: Plan | None = None
 
 
 def mass_testing_state(plan: Plan, scenario: MassTestingScenario, at_s: float,
@@ -359,7 +362,7 @@ def mass_testing_state(plan: Plan, scenario: MassTestingScenario, at_s: float,
                        buses: BusState | None = None,
                        fired: frozenset[int] = frozenset()) -> MassTestingState:  # fmt: skip
     return MassTestingState(at_s, routing_in_force(plan, scenario, at_s, geometry), tuple(plan.of_type(AssignStaff)),
-                            buses, fired)  # fmt: skip
+                            buses, fired, plan)  # fmt: skip
 
 
 def routing_in_force(plan: Plan, scenario: MassTestingScenario, at_s: float,
@@ -502,7 +505,7 @@ KPIS = (
     Kpi(name="last_departed_min", unit="min after start", better="lower", en="Last visitor left by bus or metro",
         zh="最后一人离开"),
     Kpi(name="stranded_visitors", unit="people", better="lower", en="Visitors not moved out", zh="未能离开的游客"),
-    Kpi(name="swab_to_bus_min", unit="min", better="lower", en="Mean time from swab to bus departure",
+    Kpi(name="swab_to_bus_min", unit="min", better="lower", watched=True, en="Mean time from swab to bus departure",
         zh="采样后候车平均时间"),
     Kpi(name="bus_km", unit="km", better="lower", en="Bus distance driven", zh="大巴行驶里程"),
     Kpi(name="tester_hours", unit="tester-hours", better="lower", en="Tester time on site", zh="采样人员工时"),

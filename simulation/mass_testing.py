@@ -209,7 +209,8 @@ class MassTestingModel:
     """One run of a mass-testing scenario under a plan."""
 
     def __init__(self, scenario: MassTestingScenario, plan: Plan | None = None, *, seed: int | None = None,
-                 geometry: MassTestingGeometry | None = None):  # fmt: skip
+                 geometry: MassTestingGeometry | None = None, future: Future | None = None):  # fmt: skip
+        """`future`: the world after a moment drawn at another seed (`Future`), the past kept at `seed`."""
         from scenarios.loading import scenario_graph
 
         self.s = scenario
@@ -219,7 +220,7 @@ class MassTestingModel:
         if problems:
             raise ScenarioError(problems)
         self.seed = scenario.seed if seed is None else seed
-        self.rng = streams(self.seed, STREAMS)
+        self.future = future
         self.env = CountingEnvironment()
         self.rec = Recorder()
         self.per_booth = roles_of(scenario)
@@ -241,26 +242,12 @@ class MassTestingModel:
     # ---------------------------------------------------------------------------------- visitors
 
     def _make_visitors(self) -> None:
-        s, rng = self.s, self.rng
-        zone_of, appear = [], []
-        for zi, zone in enumerate(s.population.zones):
-            zone_of.append(np.full(zone.visitors, zi))
-            appear.append(np.zeros(zone.visitors))
-            if zone.arrivals is not None:
-                times = arrival_times(zone.arrivals, s.clock.horizon_s, rng["arrivals"])
-                zone_of.append(np.full(times.size, zi))
-                appear.append(times)
-        self.zone = np.concatenate(zone_of).astype(np.int32)
-        self.appear = np.concatenate(appear)
+        """Every visitor and what they will do, drawn once from the run's streams (`draw_visitors`); with a
+        `future`, those who appear from its moment on are drawn at its seed instead."""
+        drawn, self.redrawn = (draw_visitors(self.s, self.seed), None) if self.future is None else \
+            self.future.visitors(self.s, self.seed)
+        self.zone, self.appear, self.swab, self.mode, self.dest = drawn
         n = self.n = self.zone.size
-        self.swab = np.asarray(s.testing.swab_time.sample(rng["swab"], n), dtype=float).reshape(n)
-        m = s.population.home_modes
-        self.mode = rng["mode"].choice(4, size=n, p=_normalised([m.walk, m.car, m.metro, m.bus]))
-        if self.destinations:
-            shares = s.resources.buses.destinations  # type: ignore[union-attr]
-            self.dest = rng["destination"].choice(len(shares), size=n, p=_normalised(list(shares.values())))
-        else:
-            self.dest = np.zeros(n, dtype=np.int64)
         self.site_of = np.full(n, -1, dtype=np.int32)
         self.at_site = np.full(n, np.nan)
         self.swab_start = np.full(n, np.nan)
@@ -269,6 +256,12 @@ class MassTestingModel:
         self.final_mode = self.mode.copy()
         self.swab_count = np.zeros(n, dtype=np.int32)  # for the invariant "tested exactly once"
         self.departure_count = np.zeros(n, dtype=np.int32)  # "leaves at most once"
+
+    def _redraw(self, v: int) -> None:
+        """Visitor `v`'s swab starts in the `future`: what they do is its draw, not the run's own."""
+        assert self.redrawn is not None
+        self.swab[v], self.mode[v], self.dest[v] = (a[v] for a in self.redrawn[2:])
+        self.final_mode[v] = self.mode[v]
 
     def _route_visitors(self) -> None:
         """Assign each visitor a site from the plan's routing in force when they appear.
@@ -360,6 +353,8 @@ class MassTestingModel:
             v = queue.popleft()
             self.swab_count[v] += 1
             self.swab_start[v] = env.now
+            if self.redrawn is not None and env.now >= self.future.from_s:  # type: ignore[union-attr]
+                self._redraw(v)
             yield env.timeout(self.swab[v])
             self.swab_end[v] = env.now
             self.after_swab(v, site.name)
@@ -688,6 +683,69 @@ class MassTestingModel:
         )  # fmt: skip
 
 
+Visitors = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def draw_visitors(scenario: MassTestingScenario, seed: int) -> Visitors:
+    """Every visitor of a run at `seed`: (zone index, appearance time, swab time, mode home, destination index),
+    zone by zone, each drawn from its own stream (`STREAMS`) so that plans run at one seed face the same people."""
+    s, rng = scenario, streams(seed, STREAMS)
+    zone_of, appear = [], []
+    for zi, zone in enumerate(s.population.zones):
+        zone_of.append(np.full(zone.visitors, zi))
+        appear.append(np.zeros(zone.visitors))
+        if zone.arrivals is not None:
+            times = arrival_times(zone.arrivals, s.clock.horizon_s, rng["arrivals"])
+            zone_of.append(np.full(times.size, zi))
+            appear.append(times)
+    zones = np.concatenate(zone_of).astype(np.int32)
+    return zones, np.concatenate(appear), *draw_what_they_do(scenario, rng, zones.size)
+
+
+def draw_what_they_do(scenario: MassTestingScenario, rng: dict[str, np.random.Generator],
+                      n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """What `n` visitors do once they reach the booth: swab time, mode home, destination index."""
+    swab = np.asarray(scenario.testing.swab_time.sample(rng["swab"], n), dtype=float).reshape(n)
+    m = scenario.population.home_modes
+    mode = rng["mode"].choice(4, size=n, p=_normalised([m.walk, m.car, m.metro, m.bus]))
+    buses = scenario.resources.buses
+    if buses is not None and buses.destinations:
+        shares = buses.destinations
+        dest = rng["destination"].choice(len(shares), size=n, p=_normalised(list(shares.values())))
+    else:
+        dest = np.zeros(n, dtype=np.int64)
+    return swab, mode, dest
+
+
+@dataclass(frozen=True)
+class Future:
+    """Another future from a moment `from_s`, drawn at `seed`: the visitors who appear from then on (how many,
+    when) and, for every visitor whose swab starts from then on, what they do (swab time, mode home,
+    destination); the rest as the run's own seed drew it. From 0, it is simply the run at `seed`.
+
+    Runs of one seed with the same `Future` share their past up to `from_s` while their plans up to then are the
+    same (nothing before `from_s` depends on what is drawn for after it), and then face the same other future:
+    common random numbers for judging plans from one state on futures other than the run's own. A visitor's swab
+    time, mode and destination are unknown to a planner until the swab starts, so they are drawn anew from
+    then; the arrivals after `from_s` are a fresh draw of the same (memoryless) process.
+    """
+
+    seed: int
+    from_s: float = 0.0
+
+    def visitors(self, scenario: MassTestingScenario, seed: int) -> tuple[Visitors, Visitors | None]:
+        """The run's visitors (its own before `from_s`, this future's from it) and what each does if their swab
+        starts from `from_s` on (None when the future starts at 0: the run is this future's seed's)."""
+        if self.from_s <= 0:
+            return draw_visitors(scenario, self.seed), None
+        own, other = draw_visitors(scenario, seed), draw_visitors(scenario, self.seed)
+        mine, theirs = own[1] < self.from_s, other[1] >= self.from_s
+        drawn = tuple(np.concatenate([a[mine], b[theirs]]) for a, b in zip(own, other, strict=True))
+        rng = streams(self.seed, ("future", *STREAMS))
+        zones = drawn[0]
+        return drawn, (zones, drawn[1], *draw_what_they_do(scenario, rng, zones.size))  # type: ignore[return-value]
+
+
 def arrival_times(profile: ArrivalProfile, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
     """Arrival times up to the horizon for a piecewise-constant profile."""
     starts = [p.from_s for p in profile.periods]
@@ -704,10 +762,12 @@ def _normalised(weights: list[float]) -> np.ndarray:
 
 
 def simulate(scenario: MassTestingScenario, plan: Plan | None = None, *, seed: int | None = None,
-             until_s: float | None = None, geometry: MassTestingGeometry | None = None) -> SimResult:  # fmt: skip
+             until_s: float | None = None, geometry: MassTestingGeometry | None = None,
+             future: Future | None = None) -> SimResult:  # fmt: skip
     """Run a mass-testing scenario under a plan (the scenario's default plan if none), to the end or only up to
-    `until_s` (the result is then that of the run so far)."""
-    return MassTestingModel(scenario, plan, seed=seed, geometry=geometry).run(until_s=until_s)
+    `until_s` (the result is then that of the run so far); `future`: the visitors from a moment on drawn at
+    another seed (`Future`)."""
+    return MassTestingModel(scenario, plan, seed=seed, geometry=geometry, future=future).run(until_s=until_s)
 
 
 def state_at(scenario: MassTestingScenario, plan: Plan, *, seed: int, at_s: float) -> MassTestingState:

@@ -69,10 +69,11 @@ def test_the_fleet_is_ample_only_when_the_last_rider_leaves_at_the_arrival_bound
 
 @pytest.mark.slow
 def test_with_45_buses_the_closed_loop_buses_are_no_worse_than_first_come_first_served():
-    """With 45 buses at seed 1, the plan re-planned every 4 hours from the simulated state (each re-plan's dispatch
-    orders kept only when its own simulation shows them no worse) does no worse in the simulation than the same
-    staffing with every bus first come, first served, on stranded visitors, the last departure and swab to bus;
-    and a re-plan's orders are in it, so that it is not first come, first served itself."""
+    """With 45 buses at seed 1, the plan re-planned every 4 hours from the simulated state (each re-plan's bus
+    orders chosen by the simulation on futures other than the run's own: `optimizer.buses.judge`) does no worse
+    at the run's own seed than the same staffing with every bus first come, first served, on stranded visitors,
+    the last departure and swab to bus; and a re-plan's orders are in it, so that it is not first come, first
+    served itself."""
     from command.runs import closed_loop
     from optimizer.mass_testing import BUS_KPIS
     from optimizer.result import SolveParams
