@@ -53,8 +53,9 @@ def consequences(scenario: Any, baseline: SimResult, planned: SimResult | None,
                 continue
             was, now = float(baseline.kpis[kpi.name]), float(planned.kpis[kpi.name])
             if kpi.worse(was, now):
-                said = (f"{kpi.label()}: {now:,.4g} under this plan against {was:,.4g} under the default plan "
-                        f"({now - was:+,.4g} {kpi.unit}; {kpi.better} is better)")
+                said = (f"{kpi.label()}: {warning_number(now)} under this plan against {warning_number(was)} under "
+                        f"the default plan ({warning_number(now - was, sign=True)} {kpi.unit}; {kpi.better} is "
+                        "better)")  # fmt: skip
                 if not kpi.headline:
                     said += "; not a headline KPI: a trade-off this plan makes"
                 out.append(Consequence("worse", kpi.name, was, now, said))
@@ -75,6 +76,15 @@ def consequences(scenario: Any, baseline: SimResult, planned: SimResult | None,
     return out
 
 
+def warning_number(x: float | None, *, sign: bool = False) -> str:
+    """A KPI's value in a warning: whole numbers with thousands separators from 1,000 on (people, person-minutes),
+    four significant digits below (not `2.781e+04`)."""
+    if x is None:
+        return "-"
+    plus = "+" if sign else ""
+    return f"{x:{plus},.0f}" if abs(x) >= 1000 else f"{x:{plus},.4g}"
+
+
 def trade_off_warning(points: Any, worse: list[Consequence] | None = None) -> Consequence:
     """The trade-off the plan declares: the point it carries out and the others offered, in the optimiser's model;
     and the headline KPIs the plan's run makes worse than the default plan's (`worse`), the first named as the
@@ -91,11 +101,11 @@ def trade_off_warning(points: Any, worse: list[Consequence] | None = None) -> Co
                "(see the rationale)")  # fmt: skip
     if not worse:
         return Consequence("trade_off", None, None, None, message)
-    price = ", ".join(f"{c.kpi} {c.plan:,.4g} against {c.default:,.4g}" for c in worse)
+    price = ", ".join(f"{c.kpi} {warning_number(c.plan)} against {warning_number(c.default)}" for c in worse)
     first = worse[0]
     return Consequence("trade_off", first.kpi, first.default, first.plan,
                        f"{message}. Simulated, this point is worse than the default plan on {price}: the price of "
                        "the point picked")  # fmt: skip
 
 
-__all__ = ["GAP_LIMIT", "Consequence", "consequences"]
+__all__ = ["GAP_LIMIT", "Consequence", "consequences", "warning_number"]

@@ -362,6 +362,9 @@ def _whatif(scenario: CrowdScenario) -> list[WhatIfField]:
     return out
 
 
+# Watched (`Kpi.watched`): what a safer crowd plan may cost people, said in its warnings when it costs more than
+# the default plan does: fewer reaching a viewing place, more told not to come, longer waits to come in, people
+# still waiting at the end (issue 18: "people held or not served").
 KPIS = (
     Kpi(name="peak_density_ppm2", unit="/m²", better="lower", en="Peak density", zh="峰值密度"),
     Kpi(name="minutes_over_5ppm2", unit="person-minutes", better="lower", headline=True,
@@ -372,7 +375,7 @@ KPIS = (
         zh="限流处最大排队人数"),
     Kpi(name="mean_extra_walk_min", unit="min", better="lower", en="Mean extra walking", zh="平均额外步行时间"),
     Kpi(name="staff_utilisation", unit="share", better="higher", en="Staff posted where needed", zh="警力使用率"),
-    Kpi(name="visitors_served", unit="people", better="higher", en="Visitors who reached a viewing area",
+    Kpi(name="visitors_served", unit="people", better="higher", watched=True, en="Visitors who reached a viewing area",
         zh="到达观景区的人数"),
     Kpi(name="peak_density_min", unit="min after start", better="neither", en="When the peak density was",
         zh="峰值密度出现时刻"),
@@ -385,7 +388,7 @@ KPIS = (
         zh="最高瞬时人数出现时刻"),
     Kpi(name="peak_on_graph", unit="people", better="neither", en="Most on the whole graph at once",
         zh="全路网最高瞬时人数"),
-    Kpi(name="entry_queue_end", unit="people", better="lower", en="Waiting to enter at the end",
+    Kpi(name="entry_queue_end", unit="people", better="lower", watched=True, en="Waiting to enter at the end",
         zh="结束时入口外等候人数"),
     Kpi(name="max_entry_queue", unit="people", better="lower", en="Largest wait to enter", zh="入口外最大等候人数"),
     Kpi(name="metering_wait_person_min", unit="person-minutes", better="lower", en="Time held by meters",
@@ -404,11 +407,12 @@ KPIS = (
     Kpi(name="held_off_graph", unit="people", better="lower", en="People held where the model does not look",
         zh="未在路网上的等候人数"),
     Kpi(name="held_peak", unit="people", better="lower", en="Most waiting to come in at once", zh="入口等候区最多人数"),
-    Kpi(name="held_p95_wait_min", unit="min", better="lower", en="Wait to come in (95th percentile)",
+    Kpi(name="held_p95_wait_min", unit="min", better="lower", watched=True, en="Wait to come in (95th percentile)",
         zh="入场等候时间（95百分位）"),
     Kpi(name="refused_full", unit="people", better="lower", en="Turned away: waiting area full",
         zh="等候区已满被劝离人数"),
-    Kpi(name="turned_away_by_control", unit="people", better="lower", en="Told not to come (announcements)",
+    Kpi(name="turned_away_by_control", unit="people", better="lower", watched=True,
+        en="Told not to come (announcements)",
         zh="经广播劝阻未前来人数"),
     Kpi(name="diverted", unit="people", better="neither", en="Went to another viewing area (gave up waiting, or "
         "their trains skipped every station near)", zh="转往其他观景区人数"),

@@ -253,3 +253,26 @@ def test_a_crowd_plan_without_staff_leaves_out_the_controls_no_one_can_hold(tmp_
     assert not result.plan.of_type(MeterFlow) and not result.plan.of_type(AssignStaff)
     assert check_plan(result.plan, s, scenario_graph(s)) == []
     assert any("cannot be staffed" in line for line in result.rationale)
+
+
+def test_a_safer_crowd_plan_says_what_it_costs_people() -> None:
+    """The optimised Bund 2014 plan (its first two hours) is safer than the default plan by turning people away and
+    holding them: its warnings say each of these as a trade-off (the watched KPIs: fewer reaching a viewing place,
+    more told not to come, longer waits to come in, more still waiting at the end), with both values as the runs
+    give them and in plain numbers; the headline KPIs it makes better are not among them."""
+    from command.consequences import consequences
+    from command.runs import run_loaded
+
+    scenario = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=7200"])
+    run = run_loaded(scenario, seed=scenario.seed, optimize=True, params=SolveParams(time_limit_s=3.0))
+    base, mine = run.baseline, run.planned
+    assert mine is not None and run.solve is not None
+    assert mine.kpis["minutes_over_5ppm2"] < base.kpis["minutes_over_5ppm2"]
+    worse = {w.kpi: w for w in consequences(scenario, base, mine, run.solve) if w.kind == "worse"}
+    for name, cost in (("visitors_served", -1), ("turned_away_by_control", 1), ("held_p95_wait_min", 1),
+                       ("entry_queue_end", 1)):  # fmt: skip
+        assert cost * (mine.kpis[name] - base.kpis[name]) > 0, name
+        said = worse[name]
+        assert (said.default, said.plan) == (base.kpis[name], mine.kpis[name])
+        assert "a trade-off this plan makes" in said.message and "e+" not in said.message
+    assert not {"minutes_over_5ppm2", "minutes_over_4ppm2", "crushes"} & set(worse)

@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from command import ics
+from command.consequences import warning_number
 from command.console import jobs, views, words
 from command.console import work as console_work
 from command.console.screens.common import (
@@ -159,9 +160,10 @@ def warning_lines(warnings: list[dict[str, Any]], kind: str) -> list[str]:
         kpi = kind_of(kind).spec.kpi(w["kpi"]) if w.get("kpi") else None
         label = kpi.label(lang()) if kpi is not None else str(w.get("kpi") or "")
         if w.get("kind") == "worse" and kpi is not None:
-            out.append(tr("review.warning.worse", kpi=label, plan=f"{w['plan']:,.4g}", default=f"{w['default']:,.4g}"))
+            out.append(tr("review.warning.worse", kpi=label, plan=warning_number(w["plan"]),
+                          default=warning_number(w["default"])))  # fmt: skip
         elif w.get("kind") == "breach" and w.get("plan") is not None:
-            out.append(tr("review.warning.breach_value", kpi=label, plan=f"{w['plan']:,.4g}"))
+            out.append(tr("review.warning.breach_value", kpi=label, plan=warning_number(w["plan"])))
         else:
             out.append(tr(f"review.warning.{w.get('kind')}", message=w.get("message", "")))
     return out
