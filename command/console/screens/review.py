@@ -64,7 +64,10 @@ def render(actor: Actor) -> None:
     )
     view = by_id[pid]
     _header(view)
-    _warnings(view, scenario.kind)
+    if not (view.status == "proposed" and _is_decider(actor, view, incident.holder)):
+        # (whoever decides reads each warning where they acknowledge it, in the decision bar below, which stays in
+        # view at the top however many warnings the plan has)
+        _warnings(view, scenario.kind)
     confirmed = st.session_state.pop(CONFIRMED, None)
     if confirmed:  # where the decision was made (and as a toast, in view wherever the page is scrolled)
         st.success(confirmed)
@@ -381,10 +384,16 @@ def _decisions(view: PlanView) -> None:
                       for d in view.decisions], hide_index=True, width="stretch")  # fmt: skip
 
 
+def _is_decider(actor: Actor, view: PlanView, holder: str | None) -> bool:
+    """Whether this user decides on the plan: the incident's holder, with the right to decide (a trainee, in
+    drills)."""
+    may_decide = actor.can("plan.decide") or (view.exercise and actor.role == "observer")
+    return bool(may_decide and holder == actor.username)
+
+
 def _decide(actor: Actor, view: PlanView, holder: str | None, kind: str) -> None:
     st.markdown(f"**{tr('review.decide')}**")
-    may_decide = actor.can("plan.decide") or (view.exercise and actor.role == "observer")  # trainees, in drills
-    if not (may_decide and holder == actor.username):
+    if not _is_decider(actor, view, holder):
         st.info(tr("review.not_holder", holder=holder or tr("common.none")))
         return
     shown = view.shown()  # exactly what this page showed: this version, this digest, these forecasts
