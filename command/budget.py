@@ -44,6 +44,10 @@ WALL_CAP = 2.0
 #: so). Wide, like the staffing and bus searches' own (10 x): at a load average of 20 on 2 cores the light show's
 #: staff model took 17.8 s for what a quiet machine does in about 2 s.
 SOLVE_CAP = 10.0
+#: The share of the budget the split keeps back for what its cost models do not see (a simulation's run-to-run
+#: spread, a busier machine): the stages are planned to fill the rest. Without it a plan met its budget only about
+#: half the time (Bund 2014: 15.3 s against 15 on 7 Dec 2026, its estimate 14.9).
+MARGIN = 0.1
 #: The optimiser's time limit at most (what the console's own limit was before a budget), seconds.
 MAX_LIMIT_S = 10.0
 
@@ -125,7 +129,7 @@ def split_budget(costs: StageCosts, total_s: float, *, state_share: float = 0.0)
         raise ValueError(f"budget: {total_s:g} s is not a positive number of seconds")
     state_s = costs.simulate_s * max(0.0, state_share)
     forecast_s = costs.simulate_s
-    window = total_s - state_s - forecast_s - PROPOSE_S
+    window = total_s * (1.0 - MARGIN) - state_s - forecast_s - PROPOSE_S
     raw = (window - costs.optimise_fixed_s) / costs.per_limit
     limit = min(MAX_LIMIT_S, max(costs.min_limit_s, math.floor(10 * raw + 1e-9) / 10))
     optimise_s = costs.optimise_fixed_s + costs.per_limit * limit
@@ -174,19 +178,23 @@ def overrun_note(budget: PlanBudget, wall_s: float) -> str | None:
 # `benchmarks/console_stages.py`, figures in benchmarks/README.md, section "Run -> plan on a budget"). CPU seconds,
 # because the wall clock of a shared machine measures the other users too.
 
-CROWD_STEP_S = 3.0e-5  # a crowd simulation's seconds per step per destination (and leavers): 2014 3.4-3.6 s,
-#                        the light show 5.6-6.6 s, with the steps between events in one compiled call
-# The optimiser's work its limit does not bound (three flow problems, the flow LP built from arrays and solved
-# by GLOP up to three times, the staff model's data) grows faster than the LP's size (periods x walkways x
-# destinations): 4.8 CPU s at Bund 2014's 322,200, 29.2 at the light show's 773,280 (the optimiser's stage less the
-# staff model's share of its limit, below; at a load average of 1.6-2 on 7 Dec 2026, after the leavers took only
-# their nearest open exit; benchmarks/README.md, "Run -> plan after the crowd speed-ups"), so a power law through
-# the two (exponent ln(29.2 / 4.8) / ln(2.4) = 2.06). GLOP's solves are most of it.
-CROWD_LP_REF_S, CROWD_LP_REF_SIZE, CROWD_LP_EXPONENT = 4.8, 322_200.0, 2.06
-# The staff model's seconds per second of limit (CP-SAT's deterministic time): Bund 2014's optimiser stage took
-# 8.2 CPU s at a 3 s limit and 14.0 at 8.1 s, so (14.0 - 8.2) / 5.1 = 1.1.
-CROWD_STAFF_PER_LIMIT = 1.1
-CROWD_MIN_LIMIT_S = 3.0  # below it the staff model may find no posting at all
+# A crowd simulation: a fixed part (the graph, the compiled kernels' load, the routes) and its seconds per step
+# per destination (and leavers): the light show's 259,200 step-classes took 5.3-6.6 s, Bund 2014's 108,000 took
+# 3.1-3.3 s (7 Dec 2026), with the steps between events in one compiled call.
+CROWD_SIM_FIXED_S, CROWD_STEP_S = 1.2, 1.85e-5
+# The optimiser's work its limit does not bound: the flow LP (three flow problems, built from arrays, solved by
+# GLOP up to three times) grows with its size (`optimizer.crowd.flow.lp_size`: periods x walkways x classes), which
+# the LP's period keeps at most 140,000 (`lp_period_s`): 2.3 CPU s at the light show's 138,465 (6-minute periods),
+# 1.65 at Bund 2014's 119,460 (3-minute ones); GLOP grows as the 2.06th power of the size (29.2 s at the light
+# show's 415,395 in 2-minute periods, 4.8 at Bund 2014's 179,190). And the staff model's build and presolve, about
+# a millisecond per post, pool and 15-minute period (posts: the entrances and the stairs): 3.25 s for the light
+# show's 23 x 4 x 34, 0.94 s for Bund 2014's 20 x 2 x 22. Its search then takes 0.5-0.9 CPU s per second of its
+# limit (CP-SAT's deterministic time). Measured on 7 Dec 2026 (benchmarks/README.md, "The flow LP's period").
+CROWD_LP_REF_S, CROWD_LP_REF_SIZE, CROWD_LP_EXPONENT = 2.3, 138_465.0, 2.06
+CROWD_STAFF_BUILD_S = 1.05e-3
+CROWD_STAFF_PER_LIMIT = 0.8
+CROWD_MIN_LIMIT_S = 2.0  # below it the staff model may leave posts unstaffed (the light show's at 1 s did; at 2,
+#                          3 and 5 s it made the same plan)
 TYPHOON_SIM_S_PER_H = 0.05  # a typhoon simulation's seconds per hour of horizon: 0.5 s for 12 h
 TYPHOON_FIXED_S = 2.0  # the typhoon optimiser's static schedules, models and costings
 TYPHOON_PER_SOLVE = 0.55  # seconds per second of limit of each CP-SAT solve (0.5 deterministic units)
@@ -196,16 +204,22 @@ MASS_TESTING_PER_LIMIT = 0.3  # the staffing and bus models' seconds per second 
 
 def crowd_costs(scenario: Any) -> StageCosts:
     """A crowd: the simulation steps every walkway for every destination; the flow LP (solved to optimality, up
-    to three times) grows faster than periods x walkways x destinations; the staff model spends its limit."""
+    to three times) grows faster than its size; the staff model's build grows with its posts, pools and periods,
+    and its search spends its limit."""
+    from optimizer.crowd.flow import lp_period_s, lp_size
     from optimizer.crowd.options import DEFAULT_OPTIONS
+    from scenarios.crowd import stairs
     from scenarios.loading import scenario_graph
 
     classes = len(scenario.demand.destinations) + 1
     steps = scenario.clock.horizon_s / scenario.walking.step_s
-    walkways = scenario_graph(scenario).number_of_edges()
-    periods = scenario.clock.horizon_s / DEFAULT_OPTIONS.period_s
-    lp_s = CROWD_LP_REF_S * (periods * walkways * classes / CROWD_LP_REF_SIZE) ** CROWD_LP_EXPONENT
-    return StageCosts(simulate_s=CROWD_STEP_S * steps * classes, optimise_fixed_s=lp_s,
+    graph = scenario_graph(scenario)
+    size = lp_size(scenario, graph, lp_period_s(scenario, graph))
+    lp_s = CROWD_LP_REF_S * (size / CROWD_LP_REF_SIZE) ** CROWD_LP_EXPONENT
+    posts = len(scenario.demand.origins) + len(stairs(graph))
+    periods = math.ceil((scenario.clock.horizon_s + DEFAULT_OPTIONS.lookahead_s) / DEFAULT_OPTIONS.staff_period_s)
+    staff_s = CROWD_STAFF_BUILD_S * posts * len(scenario.staff) * periods
+    return StageCosts(simulate_s=CROWD_SIM_FIXED_S + CROWD_STEP_S * steps * classes, optimise_fixed_s=lp_s + staff_s,
                       per_limit=CROWD_STAFF_PER_LIMIT, min_limit_s=CROWD_MIN_LIMIT_S)  # fmt: skip
 
 

@@ -110,3 +110,29 @@ def _coefficient(model: linear_solver_pb2.MPModelProto, row: int, col: int) -> f
     """A model's coefficient of column `col` in row `row` (0 if absent)."""
     ct = model.constraint[row]
     return float(dict(zip(ct.var_index, ct.coefficient, strict=True)).get(col, 0.0))
+
+
+@pytest.mark.parametrize(("name", "minutes"), [("bund_light_show", 6), ("bund_new_year_2014", 3)])
+def test_the_lp_period_is_the_shortest_whole_minutes_that_keep_the_lp_within_its_size(name: str, minutes: int):
+    """A large LP plans in longer periods: the fewest whole minutes from 2 that keep periods x walkways x classes
+    within `max_lp_size` (the light show's evening is 415,395 at 2 minutes, 138,465 at 6); the problem is built
+    in them; a period set in the options wins."""
+    from dataclasses import replace
+
+    from optimizer.crowd.flow import lp_period_s, lp_size
+    from optimizer.crowd.options import DEFAULT_OPTIONS
+    from scenarios.loading import scenario_graph
+
+    s = load_scenario(name)
+    g = scenario_graph(s)
+    period = lp_period_s(s, g)
+    assert period == 60 * minutes
+    assert lp_size(s, g, period) <= DEFAULT_OPTIONS.max_lp_size < lp_size(s, g, period - 60)
+    assert flow_problem(s, graph=g).period_s == period
+    assert lp_period_s(s, g, options=replace(DEFAULT_OPTIONS, period_s=90.0)) == 90.0
+    # A re-plan late in the evening has fewer periods to go, so it plans in finer ones (never below 2 minutes).
+    late = s.clock.horizon_s - 1800
+    assert DEFAULT_OPTIONS.min_period_s <= lp_period_s(s, g, start_s=late) < period
+    # A short scenario keeps 2 minutes.
+    short = load_scenario(name, overrides=["clock.horizon_s=3600"])
+    assert lp_period_s(short, scenario_graph(short)) == DEFAULT_OPTIONS.min_period_s

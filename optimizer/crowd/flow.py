@@ -1,9 +1,9 @@
 """The crowd flow LP's data (`flow_problem` -> `FlowProblem`): a time-expanded network of walking routes, from
 an empty site at the scenario's start or from a `CrowdState` at its time.
 
-Periods of `period_s` (2 minutes by default) from the start (the state's time) to `lookahead_s` past the end of
-the scenario (so that the LP does not let everyone still waiting rush in just before its horizon closes; the
-plan keeps only what happens before the end). Visitors enter at the demand's origins, walk to their viewing
+Periods of `lp_period_s` (2 minutes, longer for a large LP) from the start (the state's time) to `lookahead_s` past
+the end of the scenario (so that the LP does not let everyone still waiting rush in just before its horizon closes;
+the plan keeps only what happens before the end). Visitors enter at the demand's origins, walk to their viewing
 area (the demand's destination shares, fixed: a plan does not choose where people want to go), dwell there for
 the scenario's dwell distribution (held while a show runs and just before one, as in the simulation), and walk
 to an exit. Each origin-destination pair has up to `paths_per_pair` routes (the shortest by free walking time
@@ -171,6 +171,34 @@ def _routes(g: nx.DiGraph, source: str, target: str, *, k: int, slack: float,
     return out
 
 
+def lp_size(scenario: CrowdScenario, graph: nx.DiGraph, period_s: float, *, start_s: float = 0.0,
+            options: CrowdOptions = DEFAULT_OPTIONS) -> float:
+    """The flow LP's size measure: its periods (from `start_s` to `lookahead_s` past the end) x the graph's
+    walkways x the classes of people (one per viewing area, and the leavers)."""
+    periods = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / period_s - 1e-9))
+    walkways = len({frozenset(e) for e in graph.edges})
+    return float(periods * walkways * (len(scenario.demand.destinations) + 1))
+
+
+def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, start_s: float = 0.0,
+                options: CrowdOptions = DEFAULT_OPTIONS) -> float:
+    """The flow LP's period: `options.period_s` if set; else `min_period_s`, or the fewest whole minutes more that
+    keep the LP's size (`lp_size`) at most `max_lp_size`. A function of the scenario and the state's time alone,
+    so the same inputs give the same plan however busy the machine is; a re-plan late in the evening, with fewer
+    periods to go, plans in finer ones.
+
+    Coarser periods average a period's flows, so a peak inside one is hidden from the LP; the simulation is the
+    judge. On the light show the 6-minute plan (its size at 2 minutes is 415,395) kept every place at 3.2 /m² or
+    less at 10 seeds, the 2-minute plan at 2.75, and both with nobody above 4 (benchmarks/README.md, "The flow
+    LP's period")."""
+    if options.period_s is not None:
+        return float(options.period_s)
+    period = float(options.min_period_s)
+    while lp_size(scenario, graph, period, start_s=start_s, options=options) > options.max_lp_size:
+        period = 60.0 * (math.floor(period / 60.0 + 1e-9) + 1)
+    return period
+
+
 def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, options: CrowdOptions = DEFAULT_OPTIONS,
                  seed: int = 0, leave_out: frozenset[tuple[str, str]] = frozenset(),
                  state: CrowdState | None = None) -> FlowProblem:  # fmt: skip
@@ -194,7 +222,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     # Walkways closed or one-way by events the planner knows of, in force for the whole window it plans.
     g.remove_edges_from(way for inj in facts(scenario.injects) if _throughout(inj, start_s, scenario.clock.horizon_s)
                         for way in blocked_ways(inj))  # fmt: skip
-    dt = options.period_s
+    dt = lp_period_s(scenario, graph, start_s=start_s, options=options)
     n = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / dt - 1e-9))
     # Physical walkways and their capacity per period: the lesser of the diagram's maximum flow and the door's
     # specific flow, times width, the stair factor, the period and the utilisation allowed.

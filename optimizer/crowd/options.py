@@ -23,7 +23,13 @@ class CrowdWeights:
 class CrowdOptions:
     """The flow and staff models' tunables."""
 
-    period_s: float = 120.0
+    # The flow LP's period: None sizes it to the LP (`optimizer.crowd.flow.lp_period_s`): 2 minutes, or as many
+    # whole minutes more as keep periods x walkways x classes at most `max_lp_size`; a number fixes it.
+    period_s: float | None = None
+    min_period_s: float = 120.0
+    # GLOP's three solves take about 2.4 CPU s at the light show's 138,465 (6-minute periods), 24.5 at its 415,395
+    # (2-minute ones): a Run -> plan in 15 s allows no more (benchmarks/README.md, "The flow LP's period").
+    max_lp_size: float = 140_000.0
     staff_period_s: float = 900.0
     target_ppm2: float = 2.5  # viewing areas are kept below this (a margin under the 4 /m² warning level)
     utilisation: float = 0.75  # the share of a walkway's capacity the plan may load (random arrivals, friction)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation.crowd.readout import HYSTERESIS_PPM2, STALL_HOLD_S, STALL_SPEED_MPS
+from simulation.crowd.step import kernel_dwell, kernel_network
 
 if TYPE_CHECKING:
     from simulation.crowd.model import CrowdModel
@@ -107,7 +108,6 @@ def run_batch(m: CrowdModel, n: int) -> None:
     redirect = ctl.redirect if ctl.redirect is not None else np.zeros(0, dtype=np.int64)
     every_stall = bool(lay.stall_edges.size and lay.canon_cells.size)
     th = m.s.thresholds
-    lo, hi = m.kernel_span
     ev_i, ev_f = w.ev_i, w.ev_f
     done = 0
     while done < n:
@@ -118,18 +118,7 @@ def run_batch(m: CrowdModel, n: int) -> None:
             m.holding_node, m.hold_cap, m.split, m.holding_in, m.holding_now, m.arrived_at, m.routes.phi0_nodes,
             m.station_idx, m.leave_at, tally, w.level_values, every_stall, int(w.stall_every), float(th.crush_ppm2),
             float(th.crush_hold_s), w.crushed, w.crush_run, ev_i, ev_f,
-            cells, nodes, m.queue, m.dwelling, own, both, rho, moved,
-            m.fd_params, dt, m.LEAVE,
-            net.cell_edge, lay.c_first, lay.c_last, lay.c_head, net.cell_twin, lay.last_idx,
-            ctl.c_exit, geo.c_factor_w, geo.area_c,
-            m.routes.P, net.tail, net.head, net.first_cell, geo.cap_e, ctl.e_exit,
-            net.node_area, geo.node_width, ctl.node_closed, m.origin_node, m.routes.phi0_origin, geo.cap_g,
-            m.press_c, m.press_n,
-            ctl.m_rate, *ctl.m_lc, *ctl.m_de, *ctl.m_go,
-            lay.sw_a, lay.sw_b, geo.sw_cap, lay.se_edge, lay.se_first, lay.se_opp, lay.se_node, geo.se_cap,
-            m.moved_c,
-            m.hold, m.due, m.kernel, lo, hi, m.dwell_at, m.held, m.target_node, ctl.open_exits,
-            m.routes.phi0_leave,
+            cells, nodes, m.queue, m.dwelling, own, both, rho, moved, *kernel_network(m), m.moved_c, *kernel_dwell(m),
             geo.inv_area, lay.canon_cells, lay.canon_starts, HYSTERESIS_PPM2, w.kpi_levels, w.over, w.place_level,
             w.place_peak, w.place_rho, w.level_changed, w.level_old, float(th.critical_ppm2), STALL_SPEED_MPS,
             STALL_HOLD_S, lay.canon_two_way, net.cell_len, w.stall_run, w.stalled, w.stall_started,

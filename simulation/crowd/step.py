@@ -122,27 +122,38 @@ def _holding(m: CrowdModel) -> None:
         m.max_entry_queue = total
 
 
+def kernel_network(m: CrowdModel) -> tuple[object, ...]:
+    """The compiled flow step's arguments from the diagram to the swaps' capacities, in its order
+    (`crowd_kernel.flow_step`; `crowd_kernel.run_steps` takes them in the same order)."""
+    net, lay, geo, ctl = m.net, m.lay, m.geo, m.ctl
+    return (m.fd_params, m.dt, m.LEAVE,
+            net.cell_edge, lay.c_first, lay.c_last, lay.c_head, net.cell_twin, lay.last_idx,
+            ctl.c_exit, geo.c_factor_w, geo.area_c,
+            m.routes.P, net.tail, net.head, net.first_cell, geo.cap_e, ctl.e_exit,
+            net.node_area, geo.node_width, ctl.node_closed, m.origin_node, m.routes.phi0_origin, geo.cap_g,
+            m.press_c, m.press_n,
+            ctl.m_rate, *ctl.m_lc, *ctl.m_de, *ctl.m_go,
+            lay.sw_a, lay.sw_b, geo.sw_cap, lay.se_edge, lay.se_first, lay.se_opp, lay.se_node, geo.se_cap)  # fmt: skip
+
+
+def kernel_dwell(m: CrowdModel) -> tuple[object, ...]:
+    """The compiled flow step's arguments for dwelling and leaving, from the holds to the leavers' free-flow
+    times, in its order (`run_steps` takes them in the same order)."""
+    lo, hi = m.kernel_span
+    return (m.hold, m.due, m.kernel, lo, hi, m.dwell_at, m.held, m.target_node, m.ctl.open_exits,
+            m.routes.phi0_leave)  # fmt: skip
+
+
 def _step_compiled(m: CrowdModel) -> None:
     """The step by the compiled kernels: the same rules as `_step_numpy`."""
-    ck, net, lay, geo, ctl, dt = m.kernels, m.net, m.lay, m.geo, m.ctl, m.dt
+    ck, net, geo, dt = m.kernels, m.net, m.geo, m.dt
     assert ck is not None
     cells, nodes = m.n_cells_arr, m.n_nodes_arr
     own, both, rho = m.post if m.post is not None else ck.densities(cells, net.cell_twin, geo.inv_area)
     moved, own_next = np.empty(net.n_cells_total), np.empty(net.n_cells_total)
-    lo, hi = m.kernel_span
     entered, ff_in, ff_out, served, departed, inside = ck.flow_step(
-        cells, nodes, m.queue, m.dwelling, own, both, rho,
-        m.fd_params, dt, m.LEAVE,
-        net.cell_edge, lay.c_first, lay.c_last, lay.c_head, net.cell_twin, lay.last_idx,
-        ctl.c_exit, geo.c_factor_w, geo.area_c,
-        m.routes.P, net.tail, net.head, net.first_cell, geo.cap_e, ctl.e_exit,
-        net.node_area, geo.node_width, ctl.node_closed, m.origin_node, m.routes.phi0_origin, geo.cap_g,
-        m.press_c, m.press_n,
-        ctl.m_rate, *ctl.m_lc, *ctl.m_de, *ctl.m_go,
-        lay.sw_a, lay.sw_b, geo.sw_cap, lay.se_edge, lay.se_first, lay.se_opp, lay.se_node, geo.se_cap,
-        moved, m.moved_c, own_next,
-        m.step_no, m.hold, m.due, m.kernel, lo, hi, m.dwell_at, m.held, m.target_node,
-        ctl.open_exits, m.routes.phi0_leave,
+        cells, nodes, m.queue, m.dwelling, own, both, rho, *kernel_network(m), moved, m.moved_c, own_next,
+        m.step_no, *kernel_dwell(m),
     )  # fmt: skip
     m.entered_network += entered
     m.freeflow_s += ff_in
