@@ -130,9 +130,12 @@ def test_the_lp_period_is_the_shortest_whole_minutes_that_keep_the_lp_within_its
     assert lp_size(s, g, period) <= DEFAULT_OPTIONS.max_lp_size < lp_size(s, g, period - 60)
     assert flow_problem(s, graph=g).period_s == period
     assert lp_period_s(s, g, options=replace(DEFAULT_OPTIONS, period_s=90.0)) == 90.0
-    # A re-plan late in the evening has fewer periods to go, so it plans in finer ones (never below 2 minutes).
-    late = s.clock.horizon_s - 1800
-    assert DEFAULT_OPTIONS.min_period_s <= lp_period_s(s, g, start_s=late) < period
+    # A re-plan plans in the periods of the plan it replaces, with fewer of them to go.
+    from scenarios.crowd import CrowdState
+
+    state = CrowdState(at_s=s.clock.horizon_s - 1800, outside={}, heading={}, present={}, due={})
+    late = flow_problem(s, graph=g, state=state)
+    assert late.period_s == period and late.n_periods < flow_problem(s, graph=g).n_periods
     # A short scenario keeps 2 minutes.
     short = load_scenario(name, overrides=["clock.horizon_s=3600"])
     assert lp_period_s(short, scenario_graph(short)) == DEFAULT_OPTIONS.min_period_s

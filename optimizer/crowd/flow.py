@@ -180,21 +180,21 @@ def lp_size(scenario: CrowdScenario, graph: nx.DiGraph, period_s: float, *, star
     return float(periods * walkways * (len(scenario.demand.destinations) + 1))
 
 
-def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, start_s: float = 0.0,
-                options: CrowdOptions = DEFAULT_OPTIONS) -> float:
+def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, options: CrowdOptions = DEFAULT_OPTIONS) -> float:
     """The flow LP's period: `options.period_s` if set; else `min_period_s`, or the fewest whole minutes more that
-    keep the LP's size (`lp_size`) at most `max_lp_size`. A function of the scenario and the state's time alone,
-    so the same inputs give the same plan however busy the machine is; a re-plan late in the evening, with fewer
-    periods to go, plans in finer ones.
+    keep the LP of the whole scenario (`lp_size` from its start) at most `max_lp_size`. A function of the scenario
+    alone: the same inputs give the same plan however busy the machine is, and a re-plan plans in the periods of
+    the plan it replaces (with fewer of them to go, its LP is smaller).
 
     Coarser periods average a period's flows, so a peak inside one is hidden from the LP; the simulation is the
     judge. On the light show the 6-minute plan (its size at 2 minutes is 415,395) kept every place at 3.2 /m² or
-    less at 10 seeds, the 2-minute plan at 2.75, and both with nobody above 4 (benchmarks/README.md, "The flow
-    LP's period")."""
+    less at 20 seeds, the 2-minute plan at 2.81, and both with nobody above 4. Re-plans in finer periods than the
+    plan they replaced (4 minutes at 19:00) peaked above 4 /m² at a junction on 3 of 20 seeds in closed loop
+    (benchmarks/README.md, "The flow LP's period")."""
     if options.period_s is not None:
         return float(options.period_s)
     period = float(options.min_period_s)
-    while lp_size(scenario, graph, period, start_s=start_s, options=options) > options.max_lp_size:
+    while lp_size(scenario, graph, period, options=options) > options.max_lp_size:
         period = 60.0 * (math.floor(period / 60.0 + 1e-9) + 1)
     return period
 
@@ -222,7 +222,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     # Walkways closed or one-way by events the planner knows of, in force for the whole window it plans.
     g.remove_edges_from(way for inj in facts(scenario.injects) if _throughout(inj, start_s, scenario.clock.horizon_s)
                         for way in blocked_ways(inj))  # fmt: skip
-    dt = lp_period_s(scenario, graph, start_s=start_s, options=options)
+    dt = lp_period_s(scenario, graph, options=options)
     n = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / dt - 1e-9))
     # Physical walkways and their capacity per period: the lesser of the diagram's maximum flow and the door's
     # specific flow, times width, the stair factor, the period and the utilisation allowed.
