@@ -6,7 +6,8 @@ warnings (`ARCHITECTURE`: `warnings: [{kind, kpi, default, plan, message}]`):
   in the KPI's own direction, by how much, in its unit; and each watched KPI it makes worse (`Kpi.watched`, one
   a plan may trade away for the headline ones), said as a trade-off;
 - `breach`: each threshold the plan's simulated run crosses (the kind's `breaches`: a critical density, a
-  visitor waiting past the maximum, testing past the target time), where and when;
+  visitor waiting past the maximum, testing past the target time; and its `cautions`: a crowd's warning
+  density), where and when;
 - `weak_bound`: the optimiser's plan is not proven within `GAP_LIMIT` of the best possible (or has no bound);
 - `trade_off`: the plan is one of several points the optimiser offers (its `meta.trade_off`, e.g. a typhoon's
   rider wait against car delay), none better than another in every respect: which one, and the others.
@@ -59,7 +60,7 @@ def consequences(scenario: Any, baseline: SimResult, planned: SimResult | None,
                 if not kpi.headline:
                     said += "; not a headline KPI: a trade-off this plan makes"
                 out.append(Consequence("worse", kpi.name, was, now, said))
-    for b in breaches(scenario, run):
+    for b in breaches(scenario, run, cautions=planned is not None):
         out.append(Consequence("breach", None, None, None, f"{b.text} at {scenario.clock.label(b.t_s)}"))
     if solve is not None and solve.plan is not None:
         gap = solve.gap

@@ -72,6 +72,9 @@ class Kind:
     state_at: Callable[..., Any]
     optimise: Callable[..., PlanResult] | None = None
     breaches: Callable[[Any, SimResult], list[Breach]] = no_breaches
+    #: Thresholds a plan's forecast may cross that the commander must see before signing but that do not stop the
+    #: incident's clock (a crowd's warning density, the 4 /m² its plans aim to stay under).
+    cautions: Callable[[Any, SimResult], list[Breach]] = no_breaches
     #: Its cost model for the Run -> plan budget (`command.budget`): seconds per stage from the scenario's size;
     #: None: `command.budget.FALLBACK`.
     costs: Callable[[Any], Any] | None = None
@@ -106,7 +109,8 @@ def _builtins() -> list[Kind]:
              demo={"jurisdiction": "pudong", "commander": "pudong_commander"}),
         Kind(spec=spec_of("crowd"), simulate=lazy("simulation.crowd:simulate"),
              state_at=lazy("simulation.crowd:state_at"), optimise=lazy("optimizer.crowd:optimise_crowd"),
-             breaches=lazy("simulation.crowd:breaches"), costs=lazy("command.budget:crowd_costs"),
+             breaches=lazy("simulation.crowd:breaches"), cautions=lazy("simulation.crowd:cautions"),
+             costs=lazy("command.budget:crowd_costs"),
              demo={"jurisdiction": "bund_station", "commander": "bund_chief"}),
         Kind(spec=spec_of("typhoon"), simulate=lazy("simulation.typhoon:simulate"),
              state_at=lazy("simulation.typhoon:state_at"), optimise=lazy("optimizer.typhoon:optimise_typhoon"),
@@ -193,9 +197,11 @@ def whatif_fields(scenario: Any) -> list[WhatIfField]:
     return list(make(scenario)) if make is not None else []
 
 
-def breaches(scenario: Any, result: SimResult) -> list[Breach]:
-    """The thresholds a run crosses, earliest first, within the scenario's horizon."""
-    found = kind_of(scenario).breaches(scenario, result)
+def breaches(scenario: Any, result: SimResult, *, cautions: bool = False) -> list[Breach]:
+    """The thresholds a run crosses, earliest first, within the scenario's horizon; with `cautions`, also those
+    a commander must see before signing a plan that do not stop the clock (`Kind.cautions`)."""
+    kind = kind_of(scenario)
+    found = [*kind.breaches(scenario, result), *(kind.cautions(scenario, result) if cautions else ())]
     horizon = scenario.clock.horizon_s
     return sorted((b for b in found if b.t_s <= horizon), key=lambda b: b.t_s)
 

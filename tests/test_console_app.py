@@ -1494,3 +1494,27 @@ def test_a_plan_jobs_progress_reads_in_chinese(tmp_path: Path) -> None:
         assert progress(line, "en") == line
         assert english_words(progress(line, "zh"), {scenario.name}) == [], line
     world.store.dispose()
+
+
+def test_a_plans_threshold_warnings_read_in_chinese() -> None:
+    """Every threshold warning the simulations write (a crowd's warning and critical densities and its crushes,
+    mass testing's wait over the limit), taken from real runs, reads in Chinese in the review with no English
+    word left; in English it is as written."""
+    from command.consequences import consequences
+    from command.console.words import breach_text
+    from scenarios import load_scenario, scenario_graph
+    from simulation.crowd import simulate as simulate_crowd
+    from simulation.mass_testing import simulate as simulate_mass_testing
+
+    crowd = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=10800"])
+    run = simulate_crowd(crowd, seed=crowd.seed)
+    testing = load_scenario("disney_mass_testing")
+    tested = simulate_mass_testing(testing, seed=testing.seed)
+    said = [w.message for s, r in ((crowd, run), (testing, tested)) for w in consequences(s, r, r)
+            if w.kind == "breach"]  # fmt: skip
+    assert {m.split(":")[0] for m in said} >= {"warning density", "critical density", "crush"}
+    assert any(m.startswith("a visitor has waited") for m in said)
+    places = {n for s in (crowd, testing) for n in scenario_graph(s).nodes}
+    for message in said:
+        assert breach_text(message, "en") == message
+        assert english_words(breach_text(message, "zh"), places) == [], message

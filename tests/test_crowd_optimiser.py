@@ -276,3 +276,22 @@ def test_a_safer_crowd_plan_says_what_it_costs_people() -> None:
         assert (said.default, said.plan) == (base.kpis[name], mine.kpis[name])
         assert "a trade-off this plan makes" in said.message and "e+" not in said.message
     assert not {"minutes_over_5ppm2", "minutes_over_4ppm2", "crushes"} & set(worse)
+
+
+def test_a_crowd_plan_whose_forecast_passes_the_warning_density_says_so_before_sign_off():
+    """The warning density (4 /m²) is the level crowd plans aim to stay under: a plan whose forecast crosses it
+    carries a `breach` warning saying where and when it first did, beside the critical density's; it is not a
+    threshold that stops the incident's clock (the loop's `breaches` do not include it), and the default plan's
+    own list (no plan) is the clock-stopping thresholds only."""
+    from command.consequences import consequences
+    from command.kinds import breaches
+
+    scenario = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=10800"])
+    run = simulate(scenario, seed=scenario.seed)
+    first = next(e for e in run.events if e.kind == "density_warning")
+    said = [w for w in consequences(scenario, run, run) if w.kind == "breach"]
+    assert any(w.message.startswith("warning density: ") and scenario.clock.label(first.t_s) in w.message
+               for w in said)  # fmt: skip
+    assert any(w.message.startswith("critical density: ") for w in said)
+    assert all(b.kind != "warning" for b in breaches(scenario, run))
+    assert not any("warning density" in w.message for w in consequences(scenario, run, None))

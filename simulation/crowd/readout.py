@@ -529,3 +529,9 @@ BREACH_EVENTS = {"density_critical": ("critical", "critical density"), "crush": 
 def breaches(scenario: Any, result: SimResult) -> list[Breach]:
     """The thresholds a crowd run crosses, as the simulation logged them."""
     return event_breaches(result, BREACH_EVENTS)
+
+
+def cautions(scenario: Any, result: SimResult) -> list[Breach]:
+    """The warning density (4 /m² by default), the level a crowd plan aims to stay under: a plan whose forecast
+    crosses it says so before sign-off, where and when first (it does not stop an incident's clock)."""
+    return event_breaches(result, {"density_warning": ("warning", "warning density")})

@@ -167,6 +167,8 @@ def warning_lines(warnings: list[dict[str, Any]], kind: str) -> list[str]:
                           default=warning_number(w["default"])))  # fmt: skip
         elif w.get("kind") == "breach" and w.get("plan") is not None:
             out.append(tr("review.warning.breach_value", kpi=label, plan=warning_number(w["plan"])))
+        elif w.get("kind") == "breach":
+            out.append(tr("review.warning.breach", message=words.breach_text(str(w.get("message", "")), lang())))
         else:
             out.append(tr(f"review.warning.{w.get('kind')}", message=w.get("message", "")))
     return out
