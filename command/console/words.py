@@ -459,15 +459,20 @@ PROGRESS: tuple[tuple[re.Pattern[str], Any], ...] = (
 )  # fmt: skip
 
 
-def progress(message: str, lang: str) -> str:
-    """A long job's progress line in `lang` (a known one in words; any other as it is)."""
+def _in_words(table: tuple[tuple[re.Pattern[str], Any], ...], message: str, lang: str) -> str:
+    """`message` in `lang` by the first of `table`'s patterns it matches whole (any other as it is)."""
     if lang != "zh":
         return message
-    for pattern, words_of in PROGRESS:
+    for pattern, words_of in table:
         found = pattern.fullmatch(message)
         if found:
             return str(words_of(found))
     return message
+
+
+def progress(message: str, lang: str) -> str:
+    """A long job's progress line in `lang` (a known one in words; any other as it is)."""
+    return _in_words(PROGRESS, message, lang)
 
 
 def _unit_words(found: dict[str, str], lang: str) -> dict[str, str]:
@@ -524,31 +529,22 @@ __all__ = [
 
 
 #: A plan's threshold warnings (`command.consequences`, kind `breach`) as the simulations word them, and in Chinese.
-BREACHES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(?P<level>warning|critical) density: (?P<place>.+?): (?P<d>[\d.]+) /m² reaches (?:warning|critical)"
-                r" at (?P<at>\d\d:\d\d)$"),
-     "{level}：{place} 达到 {d} 人/平方米（{at}）"),
-    (re.compile(r"^crush: crush at (?P<place>.+?): (?P<d>[\d.]+) /m² for (?P<s>[\d.]+) s \(at or above (?P<c>[\d.]+)"
-                r" /m² since (?P<since>\d\d:\d\d)\) at (?P<at>\d\d:\d\d)$"),
-     "挤压：{place} {d} 人/平方米，持续 {s} 秒（自 {since} 起不低于 {c} 人/平方米）（{at}）"),
-    (re.compile(r"^a visitor has waited more than (?P<m>[\d.]+) min \((?P<n>\d+) visitors will\)"
-                r" at (?P<at>\d\d:\d\d)$"),
-     "有人等待超过 {m} 分钟（将有 {n} 人）（{at}）"),
-    (re.compile(r"^(?P<n>\d+) visitors still untested at the target finish time at (?P<at>\d\d:\d\d)$"),
-     "目标完成时间仍有 {n} 人未采样（{at}）"),
-)
 LEVELS = {"warning": "预警密度", "critical": "危险密度"}
+BREACHES: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"(?P<level>warning|critical) density: (?P<place>.+?): (?P<d>[\d.]+) /m² reaches (?:warning|critical)"
+                r" at (?P<at>\d\d:\d\d)"),
+     lambda f: f"{LEVELS[f['level']]}：{f['place']} 达到 {f['d']} 人/平方米（{f['at']}）"),
+    (re.compile(r"crush: crush at (?P<place>.+?): (?P<d>[\d.]+) /m² for (?P<s>[\d.]+) s \(at or above (?P<c>[\d.]+)"
+                r" /m² since (?P<since>\d\d:\d\d)\) at (?P<at>\d\d:\d\d)"),
+     lambda f: f"挤压：{f['place']} {f['d']} 人/平方米，持续 {f['s']} 秒（自 {f['since']} 起不低于 {f['c']} 人/平方米）"
+               f"（{f['at']}）"),
+    (re.compile(r"a visitor has waited more than (?P<m>[\d.]+) min \((?P<n>\d+) visitors will\) at (?P<at>\d\d:\d\d)"),
+     lambda f: f"有人等待超过 {f['m']} 分钟（将有 {f['n']} 人）（{f['at']}）"),
+    (re.compile(r"(?P<n>\d+) visitors still untested at the target finish time at (?P<at>\d\d:\d\d)"),
+     lambda f: f"目标完成时间仍有 {f['n']} 人未采样（{f['at']}）"),
+)  # fmt: skip
 
 
 def breach_text(message: str, lang: str) -> str:
     """A threshold warning's message in `lang` (a form the simulations write in words; any other as written)."""
-    if lang != "zh":
-        return message
-    for pattern, zh in BREACHES:
-        found = pattern.match(message)
-        if found:
-            values = found.groupdict()
-            if "level" in values:
-                values["level"] = LEVELS[values["level"]]
-            return zh.format(**values)
-    return message
+    return _in_words(BREACHES, message, lang)
