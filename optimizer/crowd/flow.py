@@ -189,8 +189,8 @@ def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, options: CrowdOpt
     Coarser periods average a period's flows, so a peak inside one is hidden from the LP; the simulation is the
     judge. On the light show the 6-minute plan (its size at 2 minutes is 415,395) kept every place at 3.2 /m² or
     less at 20 seeds, the 2-minute plan at 2.81, and both with nobody above 4. Re-plans in finer periods than the
-    plan they replaced (4 minutes at 19:00) peaked above 4 /m² at a junction on 3 of 20 seeds in closed loop
-    (benchmarks/README.md, "The flow LP's period")."""
+    plan they replaced (4 minutes at 19:00) peaked above 4 /m² on 3 of 20 seeds in closed loop, seed 13 at the
+    Shiliupu junction (benchmarks/README.md, "The flow LP's period")."""
     if options.period_s is not None:
         return float(options.period_s)
     period = float(options.min_period_s)
