@@ -1518,3 +1518,14 @@ def test_a_plans_threshold_warnings_read_in_chinese() -> None:
     for message in said:
         assert breach_text(message, "en") == message
         assert english_words(breach_text(message, "zh"), places) == [], message
+    # The review names the place (its Chinese name, the id beside it; a walkway by both ends' names).
+    from command.console.views import place_names
+    from command.console.words import with_places
+
+    names = place_names(crowd, "zh")
+    first = next(m for m in said if m.startswith("warning density: "))
+    node = first.split(": ")[1]
+    assert f"{names[node]} ({node})" in with_places(breach_text(first, "zh"), names)
+    crush = next(m for m in said if m.startswith("crush: "))
+    u, v = crush.removeprefix("crush: crush at ").split(":")[0].split("~")
+    assert f"{names[u]} – {names[v]}" in with_places(breach_text(crush, "zh"), names)

@@ -548,3 +548,19 @@ BREACHES: tuple[tuple[re.Pattern[str], Any], ...] = (
 def breach_text(message: str, lang: str) -> str:
     """A threshold warning's message in `lang` (a form the simulations write in words; any other as written)."""
     return _in_words(BREACHES, message, lang)
+
+
+def with_places(text: str, places: dict[str, str]) -> str:
+    """`text` with each node id of `places` (and each walkway `u~v` between two) as its name: 'Name (id)', a walkway
+    'Name – Name'."""
+    def named(found: re.Match[str]) -> str:
+        parts = found.group(0).split("~")
+        if not all(p in places for p in parts):
+            return found.group(0)
+        if len(parts) == 1:
+            return f"{places[parts[0]]} ({parts[0]})"
+        return " – ".join(places[p] for p in parts)
+
+    node = r"[A-Za-z0-9_]+(?::[A-Za-z0-9_]+)*"  # `holding:entrance_x` is one node; "density: x" is not
+    return re.sub(rf"{node}(?:~{node})*", named, text)
+

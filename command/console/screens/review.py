@@ -67,13 +67,13 @@ def render(actor: Actor) -> None:
     if not (view.status == "proposed" and _is_decider(actor, view, incident.holder)):
         # (whoever decides reads each warning where they acknowledge it, in the decision bar below, which stays in
         # view at the top however many warnings the plan has)
-        _warnings(view, scenario.kind)
+        _warnings(view, scenario)
     confirmed = st.session_state.pop(CONFIRMED, None)
     if confirmed:  # where the decision was made (and as a toast, in view wherever the page is scrolled)
         st.success(confirmed)
         st.toast(confirmed, icon="✅")
     if view.status == "proposed":  # the decision bar first: what to decide, the warnings, approve or reject
-        _decide(actor, view, incident.holder, scenario.kind)
+        _decide(actor, view, incident.holder, scenario)
     _forecast(view, by_id, scenario.kind)
     _forecast_chart(document, view, incident.seed)
     _what_binds(view)
@@ -155,9 +155,10 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView], kind: str) -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
-def warning_lines(warnings: list[dict[str, Any]], kind: str) -> list[str]:
+def warning_lines(warnings: list[dict[str, Any]], kind: str, places: dict[str, str] | None = None) -> list[str]:
     """Each consequence a plan carries (`command.consequences`: a headline KPI made worse than the default plan,
-    a threshold crossed, a weak bound), in the user's language."""
+    a threshold crossed, a weak bound), in the user's language; the places a threshold was crossed at by their
+    names in `places` (node id -> name)."""
     out = []
     for w in warnings:
         kpi = kind_of(kind).spec.kpi(w["kpi"]) if w.get("kpi") else None
@@ -168,15 +169,16 @@ def warning_lines(warnings: list[dict[str, Any]], kind: str) -> list[str]:
         elif w.get("kind") == "breach" and w.get("plan") is not None:
             out.append(tr("review.warning.breach_value", kpi=label, plan=warning_number(w["plan"])))
         elif w.get("kind") == "breach":
-            out.append(tr("review.warning.breach", message=words.breach_text(str(w.get("message", "")), lang())))
+            said = words.breach_text(str(w.get("message", "")), lang())
+            out.append(tr("review.warning.breach", message=words.with_places(said, places or {})))
         else:
             out.append(tr(f"review.warning.{w.get('kind')}", message=w.get("message", "")))
     return out
 
 
-def _warnings(view: PlanView, kind: str) -> list[str]:
+def _warnings(view: PlanView, scenario: Any) -> list[str]:
     """The plan's warnings, shown before anything else of it (and before the decision)."""
-    lines = warning_lines(view.forecast.get("warnings") or [], kind)
+    lines = warning_lines(view.forecast.get("warnings") or [], scenario.kind, views.place_names(scenario, lang()))
     if lines:
         st.markdown(f"**{tr('review.warnings', n=len(lines))}**")
         for line in lines:
@@ -393,14 +395,14 @@ def _is_decider(actor: Actor, view: PlanView, holder: str | None) -> bool:
     return bool(may_decide and holder == actor.username)
 
 
-def _decide(actor: Actor, view: PlanView, holder: str | None, kind: str) -> None:
+def _decide(actor: Actor, view: PlanView, holder: str | None, scenario: Any) -> None:
     st.markdown(f"**{tr('review.decide')}**")
     if not _is_decider(actor, view, holder):
         st.info(tr("review.not_holder", holder=holder or tr("common.none")))
         return
     shown = view.shown()  # exactly what this page showed: this version, this digest, these forecasts
     warnings = view.warnings
-    lines = warning_lines(view.forecast.get("warnings") or [], kind)
+    lines = warning_lines(view.forecast.get("warnings") or [], scenario.kind, views.place_names(scenario, lang()))
     approve_col, reject_col = st.columns(2)
     with approve_col, st.form(f"approve_{view.plan_id}_{view.version}"):
         # Each warning acknowledged on its own (`command.plans.approve_plan(acknowledged=)`); the decision and its
