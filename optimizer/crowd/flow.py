@@ -171,13 +171,17 @@ def _routes(g: nx.DiGraph, source: str, target: str, *, k: int, slack: float,
     return out
 
 
-def lp_size(scenario: CrowdScenario, graph: nx.DiGraph, period_s: float, *, start_s: float = 0.0,
-            options: CrowdOptions = DEFAULT_OPTIONS) -> float:
-    """The flow LP's size measure: its periods (from `start_s` to `lookahead_s` past the end) x the graph's
-    walkways x the classes of people (one per viewing area, and the leavers)."""
-    periods = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s - start_s) / period_s - 1e-9))
-    walkways = len({frozenset(e) for e in graph.edges})
-    return float(periods * walkways * (len(scenario.demand.destinations) + 1))
+def lp_size(scenario: CrowdScenario, graph: nx.DiGraph, period_s: float, *,
+            options: CrowdOptions = DEFAULT_OPTIONS) -> float:  # fmt: skip
+    """The flow LP's size measure for the whole scenario: its periods (from the start to `lookahead_s` past the
+    end) x the graph's walkways x the classes of people (one per viewing area, and the leavers)."""
+    periods = max(1, math.ceil((scenario.clock.horizon_s + options.lookahead_s) / period_s - 1e-9))
+    return float(periods * _walkway_classes(scenario, graph))
+
+
+def _walkway_classes(scenario: CrowdScenario, graph: nx.DiGraph) -> int:
+    """The graph's walkways (either way counts once) x the classes of people."""
+    return len({frozenset(e) for e in graph.edges}) * (len(scenario.demand.destinations) + 1)
 
 
 def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, options: CrowdOptions = DEFAULT_OPTIONS) -> float:
@@ -193,8 +197,9 @@ def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, options: CrowdOpt
     Shiliupu junction (benchmarks/README.md, "The flow LP's period")."""
     if options.period_s is not None:
         return float(options.period_s)
+    span, per_period = scenario.clock.horizon_s + options.lookahead_s, _walkway_classes(scenario, graph)
     period = float(options.min_period_s)
-    while lp_size(scenario, graph, period, options=options) > options.max_lp_size:
+    while max(1, math.ceil(span / period - 1e-9)) * per_period > options.max_lp_size:
         period = 60.0 * (math.floor(period / 60.0 + 1e-9) + 1)
     return period
 
