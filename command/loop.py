@@ -53,14 +53,13 @@ from command.errors import CommandError, Conflict, Infeasible
 from command.incidents import scenario_of, set_phase
 from command.kinds import breaches, kind_of, simulate, state_at
 from command.plans import Shown, WarningRef, active_plan, approve_plan, create_plan
-from command.runs import run_loaded
+from command.runs import run_loaded, take_over
 from command.security import Actor
 from command.store import ActivityEntry, Incident, OperationalPeriod, Store
 from optimizer.result import SolveParams
 from scenarios import Plan, scenario_hash
 from scenarios.defaults import default_plan
 from scenarios.injects import known_injects
-from scenarios.splice import splice
 from simulation.core import Breach, SimResult
 
 Progress = Callable[[str], None]
@@ -126,7 +125,11 @@ def plan_incident(
     if now_s > 0:
         done = f"plan {previous.number}" if previous is not None else "the default plan"
         say(f"keeping what {done} already did before {scenario.clock.label(now_s)}")
-        plan = splice(in_effect, plan, now_s, scenario=scenario)
+        plan, problems = take_over(in_effect, plan, now_s, scenario)
+        if problems:
+            _audit_run(store, actor, incident_id, outcome)
+            raise Infeasible(f"the re-plan at {scenario.clock.label(now_s)} cannot take over from {done}: "
+                             f"{problems}; {done} stays in effect")  # fmt: skip
         if budget is not None:
             say(stage_message(budget, "forecast", "the new plan spliced into the one in effect"))
         planned = simulate(known_world, plan, seed=seed)

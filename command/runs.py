@@ -29,6 +29,7 @@ from optimizer.solving import safety_cap
 from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.injects import known_injects
+from scenarios.kinds import spec_of
 from scenarios.loading import scenario_hash
 from scenarios.splice import splice
 from simulation.core import SimResult
@@ -219,12 +220,29 @@ def closed_loop(
             replans.append(Replan(at_s, solve.status, solve.gap, False,
                                   f"no plan ({solve.diagnosis or solve.status}); the plan in effect carries on"))
         else:
-            in_effect = splice(in_effect, _as_scenarios(solve.plan, scenario), at_s, scenario=scenario)
-            replans.append(Replan(at_s, solve.status, solve.gap, True))
+            spliced, problems = take_over(in_effect, _as_scenarios(solve.plan, scenario), at_s, scenario)
+            if problems:
+                replans.append(Replan(at_s, solve.status, solve.gap, False, f"refused: {problems}; the plan in effect "
+                                      "carries on"))  # fmt: skip
+            else:
+                in_effect = spliced
+                replans.append(Replan(at_s, solve.status, solve.gap, True))
         k += 1
     say("closed loop: simulating the plan as carried out")
     result = simulate(scenario, in_effect, seed=seed)
     return ClosedLoop(every_s, in_effect, result, tuple(replans))
+
+
+def take_over(in_effect: Plan, new: Plan, at_s: float, scenario: Any) -> tuple[Plan, str]:
+    """The new plan spliced into the plan in effect at `at_s` (`scenarios.splice`), and what makes the result
+    impossible for the scenario (its kind's plan check, e.g. a team posted twice over), or "" if nothing does.
+
+    A re-plan whose splice cannot be carried out must not take over: the closed loop keeps the plan in effect,
+    and an incident's re-plan is refused with the reason."""
+    plan = splice(in_effect, new, at_s, scenario=scenario)
+    check = spec_of(scenario.kind).check_plan
+    problems = check(plan, scenario, file="the re-plan spliced into the plan in effect") if check is not None else []
+    return plan, "; ".join(str(p) for p in problems)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ interval, each re-plan told only what has happened by then, what was done before
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from command.cli.runs import duration_s
 from command.errors import CommandError
 from command.runs import closed_loop, run_loaded
 from optimizer.result import SolveParams
+from scenarios.plan import EscortBatch, Plan
 
 POISSON = {"process": "poisson", "periods": [{"from_s": 0, "rate_per_h": 240}, {"from_s": 7200, "rate_per_h": 420}]}
 CARS = {"process": "poisson", "periods": [{"from_s": 0, "rate_per_h": 1500}]}
@@ -87,6 +89,29 @@ def test_each_replan_knows_only_what_has_happened(monkeypatch):
     assert seen == [(0.0, ("forecast",)), (0.0, ()), (3600, ()), (7200, ("forecast",)), (10_800, ("forecast",)),
                     (14_400, ("forecast",))]  # fmt: skip
     assert len(loop.replans) == 4
+
+
+def test_a_replan_the_scenario_cannot_carry_out_does_not_take_over(monkeypatch, world, open_run):
+    """A re-plan whose plan, spliced into the one in effect, breaks the scenario's plan check (here a batch led by
+    a team the scenario does not have; in the light show's closed loop, a team posted twice over) is refused with
+    the reason, and the plan in effect carries on: the loop neither crashes nor carries out an impossible plan."""
+    real = runs.optimise
+
+    def impossible(scenario, params=None, *, state=None):  # type: ignore[no-untyped-def]
+        solve = real(scenario, params, state=state)
+        if state is None or solve.plan is None:
+            return solve
+        extra = EscortBatch(at_s=state.at_s + 60, tunnel="yanan", direction="ab", team="escort_9", max_riders=5)
+        return replace(solve, plan=Plan.build(solve.plan.meta, [*solve.plan.actions, extra]))
+
+    monkeypatch.setattr(runs, "optimise", impossible)
+    loop = closed_loop(world, seed=11, every_s=3600, params=PARAMS, first=open_run.solve)
+    assert [r.took_over for r in loop.replans] == [False] * 4
+    for r in loop.replans:
+        assert r.note.startswith("refused:") and "escort_9" in r.note, r.note
+        assert r.note.endswith("the plan in effect carries on"), r.note
+    assert loop.plan.digest() == runs._as_scenarios(open_run.solve.plan, world).digest()
+    assert loop.result.kpis == open_run.planned.kpis
 
 
 def test_intervals_that_replan_nothing_are_refused(world, open_run):

@@ -134,7 +134,6 @@ def _people_line(problem: FlowProblem, sol: FlowSolution, clock: Any) -> str | N
 def _staff_actions(p: StaffProblem, sol: StaffSolution, scenario: CrowdScenario) -> list[AssignStaff]:
     """One assignment per run of staff periods a pool holds a post."""
     assert sol.x is not None
-    callup = p.callup
     out = []
     for i, pool in enumerate(p.pools):
         for j, post in enumerate(p.posts):
@@ -150,10 +149,7 @@ def _staff_actions(p: StaffProblem, sol: StaffSolution, scenario: CrowdScenario)
                 until = p.start_s + s * p.period_s if s < p.n_periods else None
                 # The team leaves its base in time to be at its post when the run starts, allowing for the
                 # delays that will have held it up by then (one that comes after it has arrived does not).
-                begin = p.start_s + start * p.period_s
-                walk = float(p.walk_s[i, j]) if p.walk_s is not None else float(p.ready[i, j] - callup[i])
-                late = sum(d for at, who, d in p.delays if who == pool and at <= begin)
-                leave = max(p.start_s, begin - walk - late)
+                leave = p.leave_s(i, j, start)
                 out.append(AssignStaff(at_s=leave, pool=pool, to=post, count=p.min_post, until_s=until,
                                        note="holds controls within reach (staff CP-SAT)"))  # fmt: skip
     return out

@@ -22,7 +22,6 @@ much later.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -66,6 +65,16 @@ class StaffProblem:
             object.__setattr__(self, "on_duty", (False,) * len(self.pools))
         if not self.callup:
             object.__setattr__(self, "callup", (0.0,) * len(self.pools))
+
+    def leave_s(self, i: int, j: int, s: int) -> float:
+        """When a team of pool `i` sets off from its base to hold post `j` from staff period `s`: its walk and the
+        delays known to hold it up by then before the period starts, and never before the plan's start (a team
+        already at the post, re-planned, is counted from the start). The plan's assignment starts then
+        (`optimizer.crowd.report`), and the pool's size counts the team from then (`add_pool_sizes`)."""
+        begin = self.start_s + s * self.period_s
+        walk = float(self.walk_s[i, j]) if self.walk_s is not None else float(self.ready[i, j] - self.callup[i])
+        late = sum(d for at, who, d in self.delays if who == self.pools[i] and at <= begin)
+        return max(self.start_s, begin - walk - late)
 
 
 @dataclass(frozen=True)
@@ -130,15 +139,19 @@ def _delayed(arrive_s: float, pool: str, delays: tuple[tuple[float, str | None, 
 
 def add_pool_sizes(model: cp_model.CpModel, y: dict, p: StaffProblem) -> None:
     # A pool's posts (of `min_post` staff each) hold at most its size at once, counting a post from when its
-    # team leaves the base (as many periods ahead as its walk takes; a pool on duty at the start is there).
+    # team leaves the base (`StaffProblem.leave_s`, the same time the plan's assignment starts: the plan must
+    # never post more than a pool has, whatever the splice or the check that reads it). A pool on duty at the
+    # start is there; a team already at a post when re-planned is counted from the start.
+    busy_from: dict[tuple[int, int, int], int] = {}
+    for i, j, s in y:
+        busy_from[i, j, s] = min(s, int((p.leave_s(i, j, s) - p.start_s) // p.period_s))
+    ahead = max((s - b for (_i, _j, s), b in busy_from.items()), default=0)
     for i, size in enumerate(p.size):
-        walk = [max(0.0, float(p.ready[i, j]) - p.callup[i]) if np.isfinite(p.ready[i, j]) else 0.0
-                for j in range(len(p.posts))]  # fmt: skip
         for s in range(p.n_periods):
             busy = []
             for j in range(len(p.posts)):
-                ahead = math.ceil(walk[j] / p.period_s - 1e-9)
-                window = [y[i, j, s + d] for d in range(ahead + 1) if (i, j, s + d) in y]
+                window = [y[i, j, t] for t in range(s, min(s + ahead + 1, p.n_periods))
+                          if (i, j, t) in y and busy_from[i, j, t] <= s]  # fmt: skip
                 if len(window) == 1:
                     busy.append(window[0])
                 elif window:
