@@ -4,6 +4,7 @@ from the plan in effect at the re-planning time."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,10 +13,11 @@ from store_support import DATA, PASSWORD, make_world
 
 import command.loop
 from command.authority import grant_command
+from command.errors import Infeasible
 from command.incidents import open_incident
 from command.kinds import simulate
 from command.loop import advance, approve_and_apply, plan_incident
-from command.plans import view_plan
+from command.plans import active_plan, list_plans, view_plan
 from optimizer.crowd import CrowdOptions, flow_problem, solve_flows, staff_problem
 from optimizer.mass_testing import optimise_mass_testing
 from optimizer.result import SolveParams
@@ -302,6 +304,39 @@ def test_the_loop_tells_the_optimiser_what_has_happened_and_nothing_later(tmp_pa
     assert seen == [(), (("delay", 1800.0, None),)]
     for pid in (first, second):
         assert view_plan(world.store, world["admin"], pid).plan.meta.scenario_hash == scenario_hash(scenario)
+    world.store.dispose()
+
+
+def test_an_incident_replan_the_scenario_cannot_carry_out_is_refused_and_the_plan_in_effect_stays(tmp_path,
+                                                                                                 monkeypatch):
+    """A re-plan whose plan, spliced into the approved one, posts a team twice over is refused with the reason
+    (`Infeasible`), proposes nothing, and leaves the approved plan in effect."""
+    staff = {"gate1": {"count": 20, "base": "o1"}, "gate2": {"count": 20, "base": "o2"}}
+    scenario = _two_gates(tmp_path, staff=staff)
+    world = make_world(f"sqlite:///{tmp_path / 'crowd.db'}")
+    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="huangpu")
+    grant_command(world.store, world["admin"], iid, "cmd_huangpu", hours=12)
+    fast = SolveParams(time_limit_s=3)
+    first = plan_incident(world.store, world["planner"], iid, params=fast)
+    chief = world["cmd_huangpu"]
+    shown = view_plan(world.store, chief, first)
+    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=shown.shown(), acknowledged=shown.warnings)
+    assert advance(world.store, world["planner"], iid, until_s=1800).to_s == 1800
+    real = command.loop.run_loaded
+
+    def twice_over(known_world, **kwargs):  # type: ignore[no-untyped-def]
+        outcome = real(known_world, **kwargs)
+        plan = outcome.solve.plan
+        posts = [AssignStaff(at_s=2400, pool="gate1", to=node, count=20, until_s=3000) for node in ("o1", "o2")]
+        solve = replace(outcome.solve, plan=Plan.build(plan.meta, [*plan.actions, *posts]))
+        return replace(outcome, solve=solve)
+
+    monkeypatch.setattr(command.loop, "run_loaded", twice_over)
+    with pytest.raises(Infeasible, match=r"cannot take over from plan 1: .*team 'gate1' has 20; from 2400 s its "
+                                         r"posts would hold 40.*plan 1 stays in effect"):  # fmt: skip
+        plan_incident(world.store, world["planner"], iid, params=fast)
+    assert [p.plan_id for p in list_plans(world.store, chief, iid)] == [first]
+    assert active_plan(world.store, chief, iid).plan_id == first
     world.store.dispose()
 
 
