@@ -242,12 +242,15 @@ def staff_periods(problem: FlowProblem, t: int, staff_period_s: float, n_staff: 
 
 def metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float, n_staff: int,
                    lead: int = 2) -> dict[str, np.ndarray]:  # fmt: skip
-    """People held back per origin and staff period, from `lead` staff periods before the LP first holds people
-    back there (the team walks from its base first) to the end (the meter stays on: `optimizer.crowd.report`)."""
+    """People held back per origin and staff period (at a period's start or end), from `lead` staff periods before
+    the LP first holds people back there (the team walks from its base first) to the end (the meter stays on:
+    `optimizer.crowd.report`)."""
     assert sol.queue is not None
     need: dict[str, np.ndarray] = {}
     for o, name in enumerate(problem.origins):
-        held = sol.queue[o, 1:]
+        # Held back in a period: at its start or its end (a queue the LP lets in within one period still wants a
+        # meter to let it in at the LP's rate: `optimizer.crowd.report._meter_actions`).
+        held = np.maximum(sol.queue[o, :-1], sol.queue[o, 1:])
         holding = np.flatnonzero((held > 0.5) & problem.meterable[o])
         if not holding.size:
             continue
