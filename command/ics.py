@@ -107,7 +107,8 @@ class Assignment:
 class WarningEntry:
     """One consequence warning the approved plan carried (`command.consequences`), as the commander saw it
     before approving: its number, what kind, which KPI, its value under the default plan and this one, the
-    message, and who acknowledged it ("" if nobody did)."""
+    message (as the engines wrote it, and in Chinese with the places by name: `command.wording.warning_text`), and
+    who acknowledged it ("" if nobody did)."""
 
     number: int
     kind: str
@@ -116,6 +117,7 @@ class WarningEntry:
     plan: float | None
     message: str
     acknowledged_by: str = ""
+    message_zh: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,7 +304,7 @@ ASSIGNMENT_COLUMNS = ("incident_code", "incident_name", "period", "team", "leade
                       "until", "action", "where", "count", "detail")  # fmt: skip
 ACTIVITY_COLUMNS = ("incident_code", "incident_name", "period", "time", "actor", "kind", "activity")
 WARNING_COLUMNS = ("incident_code", "incident_name", "plan", "version", "number", "kind", "kpi", "default_plan",
-                   "this_plan", "message", "acknowledged_by")  # fmt: skip
+                   "this_plan", "message", "message_zh", "acknowledged_by")  # fmt: skip
 WARNING_LABELS = {"worse": "较默认方案更差 Worse than the default plan", "breach": "越过阈值 Threshold crossed",
                   "weak_bound": "最优性未证实 Optimality not proven",
                   "trade_off": "取舍方案 A trade-off chosen among several"}  # fmt: skip
@@ -370,7 +372,8 @@ def warnings_csv(warnings: Sequence[WarningEntry], header: IncidentHeader) -> st
     """One row per warning the approved plan carried, in the order shown, with who acknowledged it."""
     rows = [
         (header.code, header.name, header.plan_id, header.plan_version, w.number, w.kind, w.kpi or "",
-         "" if w.default is None else w.default, "" if w.plan is None else w.plan, w.message, w.acknowledged_by)
+         "" if w.default is None else w.default, "" if w.plan is None else w.plan, w.message, w.message_zh,
+         w.acknowledged_by)
         for w in warnings
     ]  # fmt: skip
     return _csv(WARNING_COLUMNS, rows)
@@ -499,12 +502,20 @@ def _team_label(team: str) -> str:
     return f"{label} ({team})" if label else team
 
 
+def _said(w: WarningEntry) -> str:
+    """A warning's words: in Chinese with the places by name, above the engines' own English, or the English alone
+    where there is no Chinese."""
+    if not w.message_zh or w.message_zh == w.message:
+        return _e(w.message)
+    return f"{_e(w.message_zh)}<br>{_e(w.message)}"
+
+
 def _warnings(warnings: Sequence[WarningEntry]) -> str:
     """The consequence warnings the commander saw before approving (and who acknowledged each), or none."""
     if not warnings:
         return "<p>无 None: the plan was no worse than the default plan and crossed no threshold.</p>\n"
     body = "".join(f'<tr><td class="num">{w.number}</td><td>{_e(WARNING_LABELS.get(w.kind, w.kind))}</td>'
-                   f"<td>{_e(w.message)}</td><td>{_e(w.acknowledged_by or '未确认 not acknowledged')}</td></tr>\n"
+                   f"<td>{_said(w)}</td><td>{_e(w.acknowledged_by or '未确认 not acknowledged')}</td></tr>\n"
                    for w in warnings)  # fmt: skip
     return (
         "<table>\n<thead><tr><th>#</th><th>类别 Kind</th><th>说明 What the plan does</th>"

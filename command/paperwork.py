@@ -19,6 +19,7 @@ from command.incidents import activity, roster, scenario_of
 from command.plans import PlanView, view_plan
 from command.security import Actor
 from command.store import Jurisdiction, OperationalPeriod, Store
+from command.wording import place_names, warning_text
 from scenarios import Scenario
 
 DECIDED = {"approved", "active", "superseded", "completed"}
@@ -61,7 +62,7 @@ def forms(store: Store, actor: Actor, plan_id: int) -> tuple[dict[str, str], boo
     log = [ics.ActivityEntry(at=a.at, actor=a.actor, kind=a.kind, text=a.text)
            for a in activity(store, actor, view.incident_id)]  # fmt: skip
     stem = f"{header.code}_plan{view.number}v{header.plan_version}"
-    warnings = _warnings(view)
+    warnings = _warnings(view, scenario)
     contents = {
         f"ics204_{stem}.csv": ics.to_csv(lists, header),
         f"ics204_{stem}.html": ics.to_html(lists, header, warnings=warnings),
@@ -72,13 +73,17 @@ def forms(store: Store, actor: Actor, plan_id: int) -> tuple[dict[str, str], boo
     return contents, masked, view.incident_id
 
 
-def _warnings(view: PlanView) -> list[ics.WarningEntry]:
+def _warnings(view: PlanView, scenario: Scenario) -> list[ics.WarningEntry]:
     """The approved version's consequence warnings (what the commander saw before approving), each with who
     acknowledged it at the approval."""
     approval = next((d for d in reversed(view.decisions) if d.decision == "approved"), None)
     acked = {int(w["number"]) for w in approval.acknowledged} if approval is not None else set()
+    names = place_names(scenario, "zh")
     return [ics.WarningEntry(number=w.number, kind=w.kind, kpi=w.kpi, default=w.default, plan=w.plan,
-                             message=w.message, acknowledged_by=approval.by if approval and w.number in acked else "")
+                             message=w.message, acknowledged_by=approval.by if approval and w.number in acked else "",
+                             message_zh=warning_text({"kind": w.kind, "kpi": w.kpi, "default": w.default,
+                                                      "plan": w.plan, "message": w.message}, scenario.kind, "zh",
+                                                     names))
             for w in view.warnings]  # fmt: skip
 
 

@@ -311,8 +311,8 @@ def test_the_warnings_the_commander_saw_travel_with_the_paperwork(disney):
     rows = list(csv.reader(io.StringIO(warnings_csv(warned, header()))))
     assert tuple(rows[0]) == WARNING_COLUMNS
     assert rows[1] == ["SH-2021-1031", "迪士尼核酸筛查", "7", "3", "1", "worse", "mean_wait_min", "20.5", "31.25",
-                       "Mean wait to be swabbed (min): 31.25 under this plan against 20.5", "李指挥"]  # fmt: skip
-    assert rows[2][4:] == ["2", "breach", "", "", "", "'=a visitor has waited more than 60 min at 19:30", ""]
+                       "Mean wait to be swabbed (min): 31.25 under this plan against 20.5", "", "李指挥"]  # fmt: skip
+    assert rows[2][4:] == ["2", "breach", "", "", "", "'=a visitor has waited more than 60 min at 19:30", "", ""]
     none = to_html(lists, header())
     assert none.count("Warnings shown before approval (0)") == len(lists)
     assert "无 None: the plan was no worse than the default plan" in none

@@ -16,6 +16,7 @@ import streamlit as st
 
 from command.console import basemap
 from command.kinds import kind_of, simulate
+from command.wording import local_name, place_names
 from scenarios import Plan, Scenario, scenario_graph
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
@@ -368,18 +369,6 @@ def most_on_post(posts: list[AssignStaff]) -> dict[str, int]:
                  if b.pool == a.pool and b.at_s <= a.at_s and (b.until_s is None or b.until_s > a.at_s))  # fmt: skip
         most[a.pool] = max(most.get(a.pool, 0), on)
     return most
-
-
-def place_names(scenario: Scenario, lang: str = "en") -> dict[str, str]:
-    """Node id -> its readable name in the scenario's graph (nodes without a name are left out); in Chinese its
-    `name_zh` where the graph has one."""
-    graph = scenario_graph(scenario)
-    return {node: local_name(data, lang) for node, data in graph.nodes(data=True) if data.get("name")}
-
-
-def local_name(data: dict[str, Any], lang: str) -> str:
-    """A node's name in `lang`: `name_zh` in Chinese where there is one, else `name`."""
-    return str((lang == "zh" and data.get("name_zh")) or data.get("name", ""))
 
 
 __all__ = [

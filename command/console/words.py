@@ -27,6 +27,8 @@ from command.errors import (
 )
 from command.loop import AdvanceReport
 from command.timeline import TimelineEntry
+from command.wording import breach_text, with_places
+from command.wording import in_words as _in_words
 from scenarios.schema import Clock
 
 # fmt: off
@@ -459,17 +461,6 @@ PROGRESS: tuple[tuple[re.Pattern[str], Any], ...] = (
 )  # fmt: skip
 
 
-def _in_words(table: tuple[tuple[re.Pattern[str], Any], ...], message: str, lang: str) -> str:
-    """`message` in `lang` by the first of `table`'s patterns it matches whole (any other as it is)."""
-    if lang != "zh":
-        return message
-    for pattern, words_of in table:
-        found = pattern.fullmatch(message)
-        if found:
-            return str(words_of(found))
-    return message
-
-
 def progress(message: str, lang: str) -> str:
     """A long job's progress line in `lang` (a known one in words; any other as it is)."""
     return _in_words(PROGRESS, message, lang)
@@ -510,6 +501,7 @@ __all__ = [
     "CODES",
     "activity_kind",
     "advance_text",
+    "breach_text",
     "code",
     "condition",
     "detail",
@@ -524,43 +516,6 @@ __all__ = [
     "short_time",
     "timeline_text",
     "wall_short",
+    "with_places",
     "zone_label",
 ]
-
-
-#: A plan's threshold warnings (`command.consequences`, kind `breach`) as the simulations word them, and in Chinese.
-LEVELS = {"warning": "预警密度", "critical": "危险密度"}
-BREACHES: tuple[tuple[re.Pattern[str], Any], ...] = (
-    (re.compile(r"(?P<level>warning|critical) density: (?P<place>.+?): (?P<d>[\d.]+) /m² reaches (?:warning|critical)"
-                r" at (?P<at>\d\d:\d\d)"),
-     lambda f: f"{LEVELS[f['level']]}：{f['place']} 达到 {f['d']} 人/平方米（{f['at']}）"),
-    (re.compile(r"crush: crush at (?P<place>.+?): (?P<d>[\d.]+) /m² for (?P<s>[\d.]+) s \(at or above (?P<c>[\d.]+)"
-                r" /m² since (?P<since>\d\d:\d\d)\) at (?P<at>\d\d:\d\d)"),
-     lambda f: f"挤压：{f['place']} {f['d']} 人/平方米，持续 {f['s']} 秒（自 {f['since']} 起不低于 {f['c']} 人/平方米）"
-               f"（{f['at']}）"),
-    (re.compile(r"a visitor has waited more than (?P<m>[\d.]+) min \((?P<n>\d+) visitors will\) at (?P<at>\d\d:\d\d)"),
-     lambda f: f"有人等待超过 {f['m']} 分钟（将有 {f['n']} 人）（{f['at']}）"),
-    (re.compile(r"(?P<n>\d+) visitors still untested at the target finish time at (?P<at>\d\d:\d\d)"),
-     lambda f: f"目标完成时间仍有 {f['n']} 人未采样（{f['at']}）"),
-)  # fmt: skip
-
-
-def breach_text(message: str, lang: str) -> str:
-    """A threshold warning's message in `lang` (a form the simulations write in words; any other as written)."""
-    return _in_words(BREACHES, message, lang)
-
-
-def with_places(text: str, places: dict[str, str]) -> str:
-    """`text` with each node id of `places` (and each walkway `u~v` between two) as its name: 'Name (id)', a walkway
-    'Name – Name'."""
-    def named(found: re.Match[str]) -> str:
-        parts = found.group(0).split("~")
-        if not all(p in places for p in parts):
-            return found.group(0)
-        if len(parts) == 1:
-            return f"{places[parts[0]]} ({parts[0]})"
-        return " – ".join(places[p] for p in parts)
-
-    node = r"[A-Za-z0-9_]+(?::[A-Za-z0-9_]+)*"  # `holding:entrance_x` is one node; "density: x" is not
-    return re.sub(rf"{node}(?:~{node})*", named, text)
-

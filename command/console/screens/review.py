@@ -14,7 +14,6 @@ from typing import Any
 import streamlit as st
 
 from command import ics
-from command.consequences import warning_number
 from command.console import jobs, views, words
 from command.console import work as console_work
 from command.console.screens.common import (
@@ -34,6 +33,7 @@ from command.loop import approve_and_apply
 from command.plans import PlanView, Shown, diff, list_plans, reject_plan
 from command.security import Actor
 from command.store import default_url
+from command.wording import warning_text
 from scenarios import ScenarioError
 
 PLAN_STEPS = 4  # baseline, optimise, simulate the plan, propose
@@ -157,23 +157,9 @@ def _forecast(view: PlanView, by_id: dict[int, PlanView], kind: str) -> None:
 
 def warning_lines(warnings: list[dict[str, Any]], kind: str, places: dict[str, str] | None = None) -> list[str]:
     """Each consequence a plan carries (`command.consequences`: a headline KPI made worse than the default plan,
-    a threshold crossed, a weak bound), in the user's language; the places a threshold was crossed at by their
-    names in `places` (node id -> name)."""
-    out = []
-    for w in warnings:
-        kpi = kind_of(kind).spec.kpi(w["kpi"]) if w.get("kpi") else None
-        label = kpi.label(lang()) if kpi is not None else str(w.get("kpi") or "")
-        if w.get("kind") == "worse" and kpi is not None:
-            out.append(tr("review.warning.worse", kpi=label, plan=warning_number(w["plan"]),
-                          default=warning_number(w["default"])))  # fmt: skip
-        elif w.get("kind") == "breach" and w.get("plan") is not None:
-            out.append(tr("review.warning.breach_value", kpi=label, plan=warning_number(w["plan"])))
-        elif w.get("kind") == "breach":
-            said = words.breach_text(str(w.get("message", "")), lang())
-            out.append(tr("review.warning.breach", message=words.with_places(said, places or {})))
-        else:
-            out.append(tr(f"review.warning.{w.get('kind')}", message=w.get("message", "")))
-    return out
+    a threshold crossed, a weak bound), in the user's language (`command.wording.warning_text`, as the paperwork
+    prints it); the places a threshold was crossed at by their names in `places` (node id -> name)."""
+    return [warning_text(w, kind, lang(), places) for w in warnings]
 
 
 def _warnings(view: PlanView, scenario: Any) -> list[str]:
