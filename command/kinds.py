@@ -75,6 +75,9 @@ class Kind:
     #: Thresholds a plan's forecast may cross that the commander must see before signing but that do not stop the
     #: incident's clock (a crowd's warning density, the 4 /m² its plans aim to stay under).
     cautions: Callable[[Any, SimResult], list[Breach]] = no_breaches
+    #: Every threshold crossing of a run, earliest first, for the run's record (`yiwang run --json`:
+    #: `crossings`); None: the kind's `breaches` (the first of each).
+    crossings: Callable[[Any, SimResult], list[Breach]] | None = None
     #: Its cost model for the Run -> plan budget (`command.budget`): seconds per stage from the scenario's size;
     #: None: `command.budget.FALLBACK`.
     costs: Callable[[Any], Any] | None = None
@@ -110,6 +113,7 @@ def _builtins() -> list[Kind]:
         Kind(spec=spec_of("crowd"), simulate=lazy("simulation.crowd:simulate"),
              state_at=lazy("simulation.crowd:state_at"), optimise=lazy("optimizer.crowd:optimise_crowd"),
              breaches=lazy("simulation.crowd:breaches"), cautions=lazy("simulation.crowd:cautions"),
+             crossings=lazy("simulation.crowd:crossings"),
              costs=lazy("command.budget:crowd_costs"),
              demo={"jurisdiction": "bund_station", "commander": "bund_chief"}),
         Kind(spec=spec_of("typhoon"), simulate=lazy("simulation.typhoon:simulate"),
@@ -197,6 +201,15 @@ def whatif_fields(scenario: Any) -> list[WhatIfField]:
     return list(make(scenario)) if make is not None else []
 
 
+def crossings(scenario: Any, result: SimResult) -> list[Breach]:
+    """Every threshold a run crosses, each time it does, earliest first, within the scenario's horizon (a kind
+    that does not list them gives the first of each, as `breaches`)."""
+    kind = kind_of(scenario)
+    found = kind.crossings(scenario, result) if kind.crossings is not None else kind.breaches(scenario, result)
+    horizon = scenario.clock.horizon_s
+    return sorted((b for b in found if b.t_s <= horizon), key=lambda b: b.t_s)
+
+
 def breaches(scenario: Any, result: SimResult, *, cautions: bool = False) -> list[Breach]:
     """The thresholds a run crosses, earliest first, within the scenario's horizon; with `cautions`, also those
     a commander must see before signing a plan that do not stop the clock (`Kind.cautions`)."""
@@ -207,6 +220,6 @@ def breaches(scenario: Any, result: SimResult, *, cautions: bool = False) -> lis
 
 
 __all__ = [
-    "PLUGINS_ENV", "Kind", "breaches", "kind_of", "kinds", "lazy", "load_kinds", "no_breaches", "optimise",
+    "PLUGINS_ENV", "Kind", "breaches", "crossings", "kind_of", "kinds", "lazy", "load_kinds", "no_breaches", "optimise",
     "register", "simulate", "state_at", "unregister", "whatif_fields",
 ]  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any
 from command.budget import PlanBudget, stage_message
 from command.consequences import Consequence, consequences, trade_off_warning
 from command.errors import CommandError
-from command.kinds import kind_of, optimise, simulate, state_at
+from command.kinds import crossings, kind_of, optimise, simulate, state_at
 from command.parallel import beside
 from optimizer.result import PlanResult, SolveParams
 from optimizer.solving import safety_cap
@@ -115,6 +115,15 @@ class RunOutcome:
             sim_s += self.closed.result.stats.sim_s
             wall_s += self.closed.result.stats.wall_s
         out["kpis"] = kpis
+        # Every threshold each run crosses, each time (the warnings below give only the first of each): where and
+        # when a replay's crush happens is read here.
+        runs = (("baseline", self.baseline), ("planned", self.planned),
+                ("closed_loop", self.closed.result if self.closed is not None else None))  # fmt: skip
+        for key, result in runs:
+            if result is not None:
+                target = out[key]["run"] if key == "closed_loop" else out[key]
+                target["crossings"] = [{"t_s": b.t_s, "at": self.scenario.clock.label(b.t_s), "kind": b.kind,
+                                        "text": b.text} for b in crossings(self.scenario, result)]  # fmt: skip
         out["sim"] = {"events": events, "sim_s": sim_s, "wall_s": round(wall_s, 6)}
         out["warnings"] = [w.to_json() for w in self.warnings()]
         return out

@@ -78,15 +78,16 @@ class Breach:
     text: str
 
 
-def event_breaches(result: SimResult, events: dict[str, tuple[str, str]]) -> list[Breach]:
+def event_breaches(result: SimResult, events: dict[str, tuple[str, str]], *, every: bool = False) -> list[Breach]:
     """The first event of each kind named in `events` (event kind -> (breach kind, threshold name)) as a
-    breach."""
+    breach; with `every`, each such event, earliest first (a run's record of every crossing, not what stops a
+    clock)."""
     out = []
     for event_kind, (kind, name) in events.items():
-        first = next((e for e in result.events if e.kind == event_kind), None)
-        if first is not None:
-            out.append(Breach(first.t_s, kind, f"{name}: {first.text}"))
-    return out
+        found = [e for e in result.events if e.kind == event_kind]
+        for e in found if every else found[:1]:
+            out.append(Breach(e.t_s, kind, f"{name}: {e.text}"))
+    return sorted(out, key=lambda b: b.t_s) if every else out
 
 
 @dataclass(frozen=True)

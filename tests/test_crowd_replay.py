@@ -52,3 +52,23 @@ def test_a_saturated_stair_passes_the_sfpe_stair_flow(tmp_path):
 # yet: measured by `python benchmarks/crowd_replay.py --seeds 20` (benchmarks/README.md, 'The 2014 replay on its
 # stair capacity'), not by a test that would only confirm the gap.
 
+
+
+def test_a_runs_json_lists_every_crush_and_critical_crossing_with_its_place_and_time():
+    """`yiwang run --json` gives, per run, every threshold crossing in time order (`crossings`: each crush and each
+    critical density, where and when), not only the first of each as its warnings do: a replay is read there."""
+    from command.runs import run_loaded
+
+    scenario = load_scenario("bund_new_year_2014", overrides=["clock.start=2014-12-31T22:00:00",
+                                                              "clock.horizon_s=7200"])  # fmt: skip
+    outcome = run_loaded(scenario, optimize=False)
+    said = outcome.to_json()["baseline"]["crossings"]
+    events = [e for e in outcome.baseline.events if e.kind in ("crush", "density_critical")]
+    assert len(said) == len(events) and sum(e.kind == "crush" for e in events) >= 1
+    assert [c["t_s"] for c in said] == sorted(e.t_s for e in events)
+    for c, e in zip(said, sorted(events, key=lambda e: e.t_s), strict=True):
+        assert c["text"].endswith(e.text) and c["at"] == scenario.clock.label(e.t_s)
+        assert c["kind"] == ("crush" if e.kind == "crush" else "critical") and str(e.data["place"]) in c["text"]
+    firsts = [w["message"] for w in outcome.to_json()["warnings"] if w["kind"] == "breach"]
+    first_of = {k: next(c for c in said if c["kind"] == k) for k in ("critical", "crush")}
+    assert len(firsts) == 2 and all(any(m.startswith(c["text"]) for m in firsts) for c in first_of.values())

@@ -42,6 +42,7 @@ from simulation.crowd.readout import (
     Watch,
     breaches,
     cautions,
+    crossings,
 )
 from simulation.crowd.routing import MIN_SPEED_MPS, RETARGET_MAX_S, ROUTE_EVERY_S, ROUTE_SMOOTHING, Routes
 from simulation.crowd.step import COUNTERFLOW_FRICTION, DWELL_SAMPLES, KERNEL_ENV, KERNELS, dwell_kernel
@@ -50,6 +51,7 @@ __all__ = [
     "BREACH_EVENTS", "COUNTERFLOW_FRICTION", "DWELL_SAMPLES", "HYSTERESIS_PPM2", "KERNELS", "KERNEL_ENV", "KPI_LEVELS",
     "MIN_CELL_M", "MIN_SPEED_MPS", "RETARGET_MAX_S", "ROUTE_EVERY_S", "ROUTE_SMOOTHING", "SAMPLE_EVERY_S",
     "STALL_CHECK_S", "STALL_HOLD_S", "STALL_SPEED_MPS", "STREAMS", "SWAP_PMPS", "Control", "Controls", "CrowdModel",
-    "CrowdNetwork", "Geometry", "Layout", "Routes", "Watch", "breaches", "build_network", "cautions", "dwell_kernel",
+    "CrowdNetwork", "Geometry", "Layout", "Routes", "Watch", "breaches", "build_network", "cautions", "crossings",
+    "dwell_kernel",
     "show_hold", "simulate", "state_at",
 ]  # fmt: skip

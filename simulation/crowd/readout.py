@@ -531,6 +531,12 @@ def breaches(scenario: Any, result: SimResult) -> list[Breach]:
     return event_breaches(result, BREACH_EVENTS)
 
 
+def crossings(scenario: Any, result: SimResult) -> list[Breach]:
+    """Every critical-density crossing and every crush of a run, earliest first (`breaches` gives the first of
+    each): the record a replay is read against (the 2014 crush's place and time)."""
+    return event_breaches(result, BREACH_EVENTS, every=True)
+
+
 def cautions(scenario: Any, result: SimResult) -> list[Breach]:
     """The warning density (4 /m² by default), the level a crowd plan aims to stay under: a plan whose forecast
     crosses it says so before sign-off, where and when first (it does not stop an incident's clock)."""
