@@ -307,12 +307,11 @@ def test_the_loop_tells_the_optimiser_what_has_happened_and_nothing_later(tmp_pa
     world.store.dispose()
 
 
-def test_an_incident_replan_the_scenario_cannot_carry_out_is_refused_and_the_plan_in_effect_stays(tmp_path,
-                                                                                                 monkeypatch):
-    """A re-plan whose plan, spliced into the approved one, posts a team twice over is refused with the reason
-    (`Infeasible`), proposes nothing, and leaves the approved plan in effect."""
+def _approved_at_half_past(tmp_path, injects=()):  # type: ignore[no-untyped-def]
+    """The two gates' incident, its first plan approved by the chief and the clock advanced to 1800 s: the world,
+    the scenario, the incident, the chief, the first plan and the solver's settings."""
     staff = {"gate1": {"count": 20, "base": "o1"}, "gate2": {"count": 20, "base": "o2"}}
-    scenario = _two_gates(tmp_path, staff=staff)
+    scenario = _two_gates(tmp_path, list(injects), staff=staff)
     world = make_world(f"sqlite:///{tmp_path / 'crowd.db'}")
     iid = open_incident(world.store, world["admin"], scenario, jurisdiction="huangpu")
     grant_command(world.store, world["admin"], iid, "cmd_huangpu", hours=12)
@@ -322,6 +321,14 @@ def test_an_incident_replan_the_scenario_cannot_carry_out_is_refused_and_the_pla
     shown = view_plan(world.store, chief, first)
     approve_and_apply(world.store, chief, first, password=PASSWORD, shown=shown.shown(), acknowledged=shown.warnings)
     assert advance(world.store, world["planner"], iid, until_s=1800).to_s == 1800
+    return world, scenario, iid, chief, first, fast
+
+
+def test_an_incident_replan_the_scenario_cannot_carry_out_is_refused_and_the_plan_in_effect_stays(tmp_path,
+                                                                                                 monkeypatch):
+    """A re-plan whose plan, spliced into the approved one, posts a team twice over is refused with the reason
+    (`Infeasible`), proposes nothing, and leaves the approved plan in effect."""
+    world, _scenario, iid, chief, first, fast = _approved_at_half_past(tmp_path)
     real = command.loop.run_loaded
 
     def twice_over(known_world, **kwargs):  # type: ignore[no-untyped-def]
@@ -345,18 +352,7 @@ def test_a_crowd_incident_replanned_after_a_surge_gets_a_valid_plan_that_meters_
     forecast, and the re-plan knows it: the spliced plan passes the scenario's checks (no team booked twice
     across the splice) and meters o2 during the surge, which the plan it replaces had no reason to."""
     surge = {"at_s": 1800, "kind": "surge", "target": "o2", "params": {"rate_per_h": 9000, "duration_s": 1200}}
-    staff = {"gate1": {"count": 20, "base": "o1"}, "gate2": {"count": 20, "base": "o2"}}
-    scenario = _two_gates(tmp_path, [surge], staff=staff)
-    world = make_world(f"sqlite:///{tmp_path / 'crowd.db'}")
-    iid = open_incident(world.store, world["admin"], scenario, jurisdiction="huangpu")
-    grant_command(world.store, world["admin"], iid, "cmd_huangpu", hours=12)
-    fast = SolveParams(time_limit_s=3)
-    first = plan_incident(world.store, world["planner"], iid, params=fast)
-    chief = world["cmd_huangpu"]
-    shown_first = view_plan(world.store, chief, first)
-    approve_and_apply(world.store, chief, first, password=PASSWORD, shown=shown_first.shown(),
-                      acknowledged=shown_first.warnings)
-    assert advance(world.store, world["planner"], iid, until_s=1800).to_s == 1800
+    world, scenario, iid, chief, first, fast = _approved_at_half_past(tmp_path, [surge])
     second = plan_incident(world.store, world["planner"], iid, params=fast)
     old, new = (view_plan(world.store, chief, p).plan for p in (first, second))
     assert check_plan(new, scenario, scenario_graph(scenario)) == []
