@@ -605,6 +605,11 @@ class CrowdScenario(ScenarioBase):
     # these nodes and on the walkways between two of them are the count `peak_on_site` reports (the series
     # `on_site_counted`); empty, everyone on the graph who has come in (not those waiting to come in).
     count_area: tuple[NodeId, ...] = ()
+    # The optimiser's flow LP plans this scenario in periods of this many seconds, where the period its size alone
+    # gives hides what the plan must see (the 2014 countdown's egress: 9-minute periods peaked at 6.6 /m², 4-minute
+    # ones kept every place under 4 at 20 seeds; benchmarks/README.md, "The 2014 stair's head"). A period chosen
+    # for a scenario is one its simulation has judged. None: `optimizer.crowd.flow.lp_period_s` sizes it.
+    plan_period_s: float | None = Field(default=None, ge=60, le=3600)
 
     @model_validator(mode="after")
     def _crush_reachable(self) -> CrowdScenario:

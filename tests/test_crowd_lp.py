@@ -112,30 +112,34 @@ def _coefficient(model: linear_solver_pb2.MPModelProto, row: int, col: int) -> f
     return float(dict(zip(ct.var_index, ct.coefficient, strict=True)).get(col, 0.0))
 
 
-@pytest.mark.parametrize(("name", "minutes"), [("bund_light_show", 6), ("bund_new_year_2014", 3)])
+@pytest.mark.parametrize(("name", "minutes"), [("bund_light_show", 6), ("bund_new_year_2014", 9)])
 def test_the_lp_period_is_the_shortest_whole_minutes_that_keep_the_lp_within_its_size(name: str, minutes: int):
     """A large LP plans in longer periods: the fewest whole minutes from 2 that keep periods x walkways x classes
-    within `max_lp_size` (the light show's evening is 415,395 at 2 minutes, 138,465 at 6); the problem is built
-    in them; a period set in the options wins."""
+    within `max_lp_size` (the light show's evening is 415,395 at 2 minutes, 138,465 at 6; the 2014 evening, with 20
+    classes, needs 9); the problem is built in them; a period the scenario sets (`plan_period_s`: the 2014
+    evening's 4 minutes) wins over the size, and one set in the options over both."""
     from dataclasses import replace
 
     from optimizer.crowd.flow import lp_period_s, lp_size
     from optimizer.crowd.options import DEFAULT_OPTIONS
     from scenarios.loading import scenario_graph
 
-    s = load_scenario(name)
+    own = load_scenario(name)
+    s = load_scenario(name, overrides=["plan_period_s=null"])  # the size rule's own choice
     g = scenario_graph(s)
     period = lp_period_s(s, g)
     assert period == 60 * minutes
     assert lp_size(s, g, period) <= DEFAULT_OPTIONS.max_lp_size < lp_size(s, g, period - 60)
     assert flow_problem(s, graph=g).period_s == period
-    assert lp_period_s(s, g, options=replace(DEFAULT_OPTIONS, period_s=90.0)) == 90.0
+    assert lp_period_s(own, g) == (own.plan_period_s or period)
+    assert flow_problem(own, graph=g).period_s == lp_period_s(own, g)
+    assert lp_period_s(own, g, options=replace(DEFAULT_OPTIONS, period_s=90.0)) == 90.0
     # A re-plan plans in the periods of the plan it replaces, with fewer of them to go.
     from scenarios.crowd import CrowdState
 
     state = CrowdState(at_s=s.clock.horizon_s - 1800, outside={}, heading={}, present={}, due={})
     late = flow_problem(s, graph=g, state=state)
     assert late.period_s == period and late.n_periods < flow_problem(s, graph=g).n_periods
-    # A short scenario keeps 2 minutes.
-    short = load_scenario(name, overrides=["clock.horizon_s=3600"])
+    # A short scenario keeps 2 minutes (half an hour: the 2014 evening's 20 classes need 3 minutes for an hour).
+    short = load_scenario(name, overrides=["clock.horizon_s=1800", "plan_period_s=null"])
     assert lp_period_s(short, scenario_graph(short)) == DEFAULT_OPTIONS.min_period_s

@@ -189,20 +189,21 @@ def test_a_replanned_team_returning_to_its_post_is_counted_from_when_it_sets_off
 
 
 @pytest.fixture(scope="module")
-def new_year_two_hours():
-    """The 2014 case, 20:00-22:00 (short enough for a test, long enough for the crowd to build)."""
-    return load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=7200"])
+def new_year_three_hours():
+    """The 2014 case, 20:00-23:00 (short enough for a test, long enough for the crowd to build: the record's
+    240,000 in the area by 23:00)."""
+    return load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=10800"])
 
 
 @pytest.fixture(scope="module")
-def new_year_plan(new_year_two_hours):
-    return optimise_crowd(new_year_two_hours, params=SolveParams(seed=new_year_two_hours.seed, time_limit_s=20))
+def new_year_plan(new_year_three_hours):
+    return optimise_crowd(new_year_three_hours, params=SolveParams(seed=new_year_three_hours.seed, time_limit_s=20))
 
 
-def test_crowd_plan_is_valid_and_explained(new_year_two_hours, new_year_plan):
+def test_crowd_plan_is_valid_and_explained(new_year_three_hours, new_year_plan):
     """The plan passes the scenario's checks, makes the paired stairs one-way, meters and posts staff, and
     reports its solver figures and what binds."""
-    s, result = new_year_two_hours, new_year_plan
+    s, result = new_year_three_hours, new_year_plan
     assert result.plan is not None and result.feasible
     assert check_plan(result.plan, s, scenario_graph(s)) == []
     assert result.plan.of_type(OneWay) and result.plan.of_type(MeterFlow) and result.plan.of_type(AssignStaff)
@@ -210,10 +211,10 @@ def test_crowd_plan_is_valid_and_explained(new_year_two_hours, new_year_plan):
     assert any(line.startswith("binds:") for line in result.rationale)
 
 
-def test_crowd_plan_beats_the_default_plan_in_the_simulation(new_year_two_hours, new_year_plan):
+def test_crowd_plan_beats_the_default_plan_in_the_simulation(new_year_three_hours, new_year_plan):
     """Under the optimised plan the 2014 crowd spends far fewer person-minutes above 4 and 5 /m² than under
     the default plan (no counter-flow control), at the same seed."""
-    s = new_year_two_hours
+    s = new_year_three_hours
     default = simulate(s, seed=s.seed, dt=2.0)
     planned = simulate(s, new_year_plan.plan, seed=s.seed, dt=2.0)
     assert default.kpis["minutes_over_5ppm2"] > 0
@@ -223,10 +224,10 @@ def test_crowd_plan_beats_the_default_plan_in_the_simulation(new_year_two_hours,
 
 
 @pytest.mark.slow
-def test_crowd_plan_beats_the_default_plan_over_20_seeds(new_year_two_hours, new_year_plan):
+def test_crowd_plan_beats_the_default_plan_over_20_seeds(new_year_three_hours, new_year_plan):
     """Over 20 seeds (random arrivals and dwell), the optimised plan has fewer person-minutes above the
     critical density and a lower peak density than the default plan on every seed."""
-    s = new_year_two_hours
+    s = new_year_three_hours
     for seed in range(s.seed, s.seed + 20):
         default = simulate(s, seed=seed, dt=2.0).kpis
         planned = simulate(s, new_year_plan.plan, seed=seed, dt=2.0).kpis
@@ -281,25 +282,27 @@ def test_a_crowd_plan_without_staff_leaves_out_the_controls_no_one_can_hold(tmp_
 
 
 def test_a_safer_crowd_plan_says_what_it_costs_people() -> None:
-    """The optimised Bund 2014 plan (its first two hours) is safer than the default plan by turning people away and
+    """The optimised Bund 2014 plan (its first three hours) is safer than the default plan by turning people away and
     holding them: its warnings say each of these as a trade-off (the watched KPIs: fewer reaching a viewing place,
-    more told not to come, longer waits to come in, more still waiting at the end), with both values as the runs
-    give them and in plain numbers; the headline KPIs it makes better are not among them."""
+    more told not to come, longer waits to come in; more still waiting at the end where it leaves more), with both
+    values as the runs give them and in plain numbers; the headline KPIs it makes better are not among them."""
     from command.consequences import consequences
     from command.runs import run_loaded
 
-    scenario = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=7200"])
+    scenario = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=10800"])
     run = run_loaded(scenario, seed=scenario.seed, optimize=True, params=SolveParams(time_limit_s=3.0))
     base, mine = run.baseline, run.planned
     assert mine is not None and run.solve is not None
     assert mine.kpis["minutes_over_5ppm2"] < base.kpis["minutes_over_5ppm2"]
     worse = {w.kpi: w for w in consequences(scenario, base, mine, run.solve) if w.kind == "worse"}
-    for name, cost in (("visitors_served", -1), ("turned_away_by_control", 1), ("held_p95_wait_min", 1),
-                       ("entry_queue_end", 1)):  # fmt: skip
+    for name, cost in (("visitors_served", -1), ("turned_away_by_control", 1), ("held_p95_wait_min", 1)):
         assert cost * (mine.kpis[name] - base.kpis[name]) > 0, name
         said = worse[name]
         assert (said.default, said.plan) == (base.kpis[name], mine.kpis[name])
         assert "a trade-off this plan makes" in said.message and "e+" not in said.message
+    # Still waiting at the end: a trade-off where the plan leaves more outside (not here: under the default plan
+    # the jammed site backs people up into its holding areas too).
+    assert ("entry_queue_end" in worse) == (mine.kpis["entry_queue_end"] > base.kpis["entry_queue_end"])
     assert not {"minutes_over_5ppm2", "minutes_over_4ppm2", "crushes"} & set(worse)
 
 

@@ -204,7 +204,8 @@ PLACES = {
     ],
     "bund_new_year_2014": [
         ("demand.origins.*key", {"entrance", "metro_exit"}),
-        ("demand.destinations.*key", {"viewing_area", "square", "plaza", "zone"}),
+        # People stand along the promenade too (its standing room, the scenario's overlay).
+        ("demand.destinations.*key", {"viewing_area", "square", "plaza", "zone", "promenade"}),
         ("exits[]", {"entrance", "metro_exit"}), ("staff.*.base", ANY),
         ("crush.places.*key", {"stair", "promenade", "junction", "viewing_area", "square", "plaza"}),
     ],

@@ -20,17 +20,17 @@ from tests.test_ics import every_kind_plan, header
 
 @pytest.fixture(scope="module")
 def after_midnight():  # type: ignore[no-untyped-def]
-    """The 2014 crowd's default plan from 23:30 for two hours: its densities cross every threshold after
-    midnight, so the engines' clock labels carry the next day ('00:06 +1d')."""
-    scenario = load_scenario("bund_new_year_2014", overrides=["clock.start=2014-12-31T23:30:00",
-                                                              "clock.horizon_s=7200"])  # fmt: skip
+    """The 2014 crowd's default plan from 23:45 for three hours: its densities cross every threshold after
+    midnight, so the engines' clock labels carry the next day ('00:05 +1d')."""
+    scenario = load_scenario("bund_new_year_2014", overrides=["clock.start=2014-12-31T23:45:00",
+                                                              "clock.horizon_s=10800"])  # fmt: skip
     run = simulate(scenario, seed=scenario.seed)
     return scenario, [w for w in consequences(scenario, run, run) if w.kind == "breach"]
 
 
 def test_threshold_warnings_after_midnight_read_in_chinese_with_the_next_day(after_midnight):
-    """Before, a warning timed after midnight ('... at 00:06 +1d') matched none of the Chinese forms and stayed
-    English in the Chinese review; now it reads '次日 00:06', with no English word left but the places' ids."""
+    """Before, a warning timed after midnight ('... at 00:05 +1d') matched none of the Chinese forms and stayed
+    English in the Chinese review; now it reads '次日 00:05', with no English word left but the places' ids."""
     scenario, breaches = after_midnight
     assert {w.message.split(":")[0] for w in breaches} == {"warning density", "critical density", "crush"}
     assert all(" +1d" in w.message for w in breaches)

@@ -185,9 +185,9 @@ def _walkway_classes(scenario: CrowdScenario, graph: nx.DiGraph) -> int:
 
 
 def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, options: CrowdOptions = DEFAULT_OPTIONS) -> float:
-    """The flow LP's period: `options.period_s` if set; else `min_period_s`, or the fewest whole minutes more that
-    keep the LP of the whole scenario (`lp_size` from its start) at most `max_lp_size`. A function of the scenario
-    alone: the same inputs give the same plan however busy the machine is, and a re-plan plans in the periods of
+    """The flow LP's period: `options.period_s` if set; else the scenario's `plan_period_s` if it has one; else
+    `min_period_s`, or the fewest whole minutes more that keep the LP of the whole scenario (`lp_size` from its
+    start) at most `max_lp_size`. A function of the scenario alone: the same inputs give the same plan however busy the machine is, and a re-plan plans in the periods of
     the plan it replaces (with fewer of them to go, its LP is smaller).
 
     Coarser periods average a period's flows, so a peak inside one is hidden from the LP; the simulation is the
@@ -197,6 +197,8 @@ def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, options: CrowdOpt
     Shiliupu junction (benchmarks/README.md, "The flow LP's period")."""
     if options.period_s is not None:
         return float(options.period_s)
+    if scenario.plan_period_s is not None:  # the scenario's own, judged in its simulation
+        return float(scenario.plan_period_s)
     span, per_period = scenario.clock.horizon_s + options.lookahead_s, _walkway_classes(scenario, graph)
     period = float(options.min_period_s)
     while max(1, math.ceil(span / period - 1e-9)) * per_period > options.max_lp_size:
