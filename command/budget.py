@@ -178,19 +178,21 @@ def overrun_note(budget: PlanBudget, wall_s: float) -> str | None:
 # `benchmarks/console_stages.py`, figures in benchmarks/README.md, section "Run -> plan on a budget"). CPU seconds,
 # because the wall clock of a shared machine measures the other users too.
 
-# A crowd simulation: a fixed part (the graph, the compiled kernels' load, the routes) and its seconds per step
-# per destination (and leavers): the light show's 259,200 step-classes took 5.3-6.6 s, Bund 2014's 108,000 took
-# 3.1-3.3 s (7 Dec 2026), with the steps between events in one compiled call.
-CROWD_SIM_FIXED_S, CROWD_STEP_S = 1.2, 1.85e-5
+# A crowd simulation: a fixed part (the graph, the compiled kernels' load, the routes), then per step a part for the
+# walkways and one per destination (and leavers): the light show's 28,800 steps with 9 classes took 5.3-6.6 s and
+# Bund 2014's 18,000 with 20 classes 5.4 s (7 Dec 2026, quiet machine), with the steps between events in one
+# compiled call.
+CROWD_SIM_FIXED_S, CROWD_STEP_S, CROWD_CLASS_STEP_S = 1.2, 1.13e-4, 6.0e-6
 # The optimiser's work its limit does not bound: the flow LP (three flow problems, built from arrays, solved by
-# GLOP up to three times) grows with its size (`optimizer.crowd.flow.lp_size`: periods x walkways x classes), which
-# the LP's period keeps at most 140,000 (`lp_period_s`): 2.3 CPU s at the light show's 138,465 (6-minute periods),
-# 1.65 at Bund 2014's 119,460 (3-minute ones); GLOP grows as the 2.06th power of the size (29.2 s at the light
-# show's 415,395 in 2-minute periods, 4.8 at Bund 2014's 179,190). And the staff model's build and presolve, about
-# a millisecond per post, pool and 15-minute period (posts: the entrances and the stairs): 3.25 s for the light
-# show's 23 x 4 x 34, 0.94 s for Bund 2014's 20 x 2 x 22. Its search then takes 0.5-0.9 CPU s per second of its
-# limit (CP-SAT's deterministic time). Measured on 7 Dec 2026 (benchmarks/README.md, "The flow LP's period").
-CROWD_LP_REF_S, CROWD_LP_REF_SIZE, CROWD_LP_EXPONENT = 2.3, 138_465.0, 2.06
+# GLOP up to three times) grows with its periods and its walkways x classes (`optimizer.crowd.flow.lp_size` is
+# their product): 2.3 CPU s at the light show's 85 periods x 1,629 (6-minute periods), 29.2 at its 255 x 1,629
+# (2-minute ones), 3.7 at Bund 2014's 83 x 3,620 (4-minute ones, 20 classes): about the 2.4th power of the periods
+# and the 0.6th of the walkways x classes. And the staff model's build and presolve, about a millisecond per post,
+# pool and 15-minute period (posts: the entrances and the stairs): 3.25 s for the light show's 23 x 4 x 34. Its
+# search then takes 0.5-0.9 CPU s per second of its limit (CP-SAT's deterministic time). Measured on 7 Dec 2026
+# (benchmarks/README.md, "The flow LP's period" and "Bund 2014 on its record").
+CROWD_LP_REF_S, CROWD_LP_REF_PERIODS, CROWD_LP_REF_WIDTH = 2.3, 85.0, 1_629.0
+CROWD_LP_PERIODS_EXPONENT, CROWD_LP_WIDTH_EXPONENT = 2.4, 0.6
 CROWD_STAFF_BUILD_S = 1.05e-3
 CROWD_STAFF_PER_LIMIT = 0.8
 CROWD_MIN_LIMIT_S = 2.0  # below it the staff model may leave posts unstaffed (the light show's at 1 s did; at 2,
@@ -214,12 +216,16 @@ def crowd_costs(scenario: Any) -> StageCosts:
     classes = len(scenario.demand.destinations) + 1
     steps = scenario.clock.horizon_s / scenario.walking.step_s
     graph = scenario_graph(scenario)
-    size = lp_size(scenario, graph, lp_period_s(scenario, graph))
-    lp_s = CROWD_LP_REF_S * (size / CROWD_LP_REF_SIZE) ** CROWD_LP_EXPONENT
+    period = lp_period_s(scenario, graph)
+    periods = max(1, math.ceil((scenario.clock.horizon_s + DEFAULT_OPTIONS.lookahead_s) / period - 1e-9))
+    width = lp_size(scenario, graph, period) / periods  # walkways x classes
+    lp_s = (CROWD_LP_REF_S * (periods / CROWD_LP_REF_PERIODS) ** CROWD_LP_PERIODS_EXPONENT
+            * (width / CROWD_LP_REF_WIDTH) ** CROWD_LP_WIDTH_EXPONENT)  # fmt: skip
     posts = len(scenario.demand.origins) + len(stairs(graph))
-    periods = math.ceil((scenario.clock.horizon_s + DEFAULT_OPTIONS.lookahead_s) / DEFAULT_OPTIONS.staff_period_s)
-    staff_s = CROWD_STAFF_BUILD_S * posts * len(scenario.staff) * periods
-    return StageCosts(simulate_s=CROWD_SIM_FIXED_S + CROWD_STEP_S * steps * classes, optimise_fixed_s=lp_s + staff_s,
+    staff_periods = math.ceil((scenario.clock.horizon_s + DEFAULT_OPTIONS.lookahead_s) / DEFAULT_OPTIONS.staff_period_s)
+    staff_s = CROWD_STAFF_BUILD_S * posts * len(scenario.staff) * staff_periods
+    sim_s = CROWD_SIM_FIXED_S + steps * (CROWD_STEP_S + CROWD_CLASS_STEP_S * classes)
+    return StageCosts(simulate_s=sim_s, optimise_fixed_s=lp_s + staff_s,
                       per_limit=CROWD_STAFF_PER_LIMIT, min_limit_s=CROWD_MIN_LIMIT_S)  # fmt: skip
 
 
