@@ -6,7 +6,7 @@ walkway between them, as "going there / leaving" (the classes heading for a dest
 the end the crushes on the Chen Yi stairs before midnight. A node's count is the people walking through it; those
 standing there (dwellers) are in its density, not in its count.
 
-    python benchmarks/crowd_stair_trace.py --scenario benchmarks/data/bund_2014_on_record.yaml \\
+    python benchmarks/crowd_stair_trace.py --scenario bund_new_year_2014 \\
         --from 23:25 --to 23:40 --every 30
 """
 

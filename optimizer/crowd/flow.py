@@ -187,8 +187,9 @@ def _walkway_classes(scenario: CrowdScenario, graph: nx.DiGraph) -> int:
 def lp_period_s(scenario: CrowdScenario, graph: nx.DiGraph, *, options: CrowdOptions = DEFAULT_OPTIONS) -> float:
     """The flow LP's period: `options.period_s` if set; else the scenario's `plan_period_s` if it has one; else
     `min_period_s`, or the fewest whole minutes more that keep the LP of the whole scenario (`lp_size` from its
-    start) at most `max_lp_size`. A function of the scenario alone: the same inputs give the same plan however busy the machine is, and a re-plan plans in the periods of
-    the plan it replaces (with fewer of them to go, its LP is smaller).
+    start) at most `max_lp_size`. A function of the scenario alone: the same inputs give the same plan however busy
+    the machine is, and a re-plan plans in the periods of the plan it replaces (with fewer of them to go, its LP is
+    smaller).
 
     Coarser periods average a period's flows, so a peak inside one is hidden from the LP; the simulation is the
     judge. On the light show the 6-minute plan (its size at 2 minutes is 415,395) kept every place at 3.2 /m² or
