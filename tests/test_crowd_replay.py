@@ -59,8 +59,7 @@ def test_a_runs_json_lists_every_crush_and_critical_crossing_with_its_place_and_
     critical density, where and when), not only the first of each as its warnings do: a replay is read there."""
     from command.runs import run_loaded
 
-    scenario = load_scenario("bund_new_year_2014", overrides=["clock.start=2014-12-31T22:00:00",
-                                                              "clock.horizon_s=7200"])  # fmt: skip
+    scenario = load_scenario("bund_new_year_2014", overrides=["clock.horizon_s=10800"])  # 20:00-23:00
     outcome = run_loaded(scenario, optimize=False)
     said = outcome.to_json()["baseline"]["crossings"]
     events = [e for e in outcome.baseline.events if e.kind in ("crush", "density_critical")]
