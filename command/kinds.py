@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,18 +205,19 @@ def crossings(scenario: Any, result: SimResult) -> list[Breach]:
     """Every threshold a run crosses, each time it does, earliest first, within the scenario's horizon (a kind
     that does not list them gives the first of each, as `breaches`)."""
     kind = kind_of(scenario)
-    found = kind.crossings(scenario, result) if kind.crossings is not None else kind.breaches(scenario, result)
-    horizon = scenario.clock.horizon_s
-    return sorted((b for b in found if b.t_s <= horizon), key=lambda b: b.t_s)
+    return _within(scenario, kind.crossings(scenario, result) if kind.crossings else kind.breaches(scenario, result))
+
+
+def _within(scenario: Any, found: Sequence[Breach]) -> list[Breach]:
+    """The breaches within the scenario's horizon, earliest first."""
+    return sorted((b for b in found if b.t_s <= scenario.clock.horizon_s), key=lambda b: b.t_s)
 
 
 def breaches(scenario: Any, result: SimResult, *, cautions: bool = False) -> list[Breach]:
     """The thresholds a run crosses, earliest first, within the scenario's horizon; with `cautions`, also those
     a commander must see before signing a plan that do not stop the clock (`Kind.cautions`)."""
     kind = kind_of(scenario)
-    found = [*kind.breaches(scenario, result), *(kind.cautions(scenario, result) if cautions else ())]
-    horizon = scenario.clock.horizon_s
-    return sorted((b for b in found if b.t_s <= horizon), key=lambda b: b.t_s)
+    return _within(scenario, [*kind.breaches(scenario, result), *(kind.cautions(scenario, result) if cautions else ())])
 
 
 __all__ = [

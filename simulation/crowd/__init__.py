@@ -52,6 +52,5 @@ __all__ = [
     "MIN_CELL_M", "MIN_SPEED_MPS", "RETARGET_MAX_S", "ROUTE_EVERY_S", "ROUTE_SMOOTHING", "SAMPLE_EVERY_S",
     "STALL_CHECK_S", "STALL_HOLD_S", "STALL_SPEED_MPS", "STREAMS", "SWAP_PMPS", "Control", "Controls", "CrowdModel",
     "CrowdNetwork", "Geometry", "Layout", "Routes", "Watch", "breaches", "build_network", "cautions", "crossings",
-    "dwell_kernel",
-    "show_hold", "simulate", "state_at",
+    "dwell_kernel", "show_hold", "simulate", "state_at",
 ]  # fmt: skip
