@@ -48,10 +48,9 @@ def test_a_saturated_stair_passes_the_sfpe_stair_flow(tmp_path):
     assert rate == pytest.approx(expected, rel=0.03)
 
 
-# The issue's goal, a crush on the Chen Yi stair within 15 minutes of 23:35 and none before 23:20, is not met
-# yet: measured by `python benchmarks/crowd_replay.py --seeds 20` (benchmarks/README.md, 'The 2014 replay on its
-# stair capacity'), not by a test that would only confirm the gap.
-
+# The replay against the record at the scenario's seed is `tests/test_crowd_invariants.py::
+# test_the_2014_replay_crushes_on_the_chen_yi_stair_when_the_record_says`; at 20 seeds, `python
+# benchmarks/crowd_replay.py --seeds 20 --workers 2` (benchmarks/README.md, "The 2014 stair's head").
 
 
 def test_a_runs_json_lists_every_crush_and_critical_crossing_with_its_place_and_time():
