@@ -10,7 +10,7 @@ Each action is carried out by one team (`team_of`):
 - `dispatch_bus` by `buses` (a named bus is shown in the line's detail);
 - `escort_batch` by its `team`;
 - `clear_lane` and `close_road` by `traffic_police`;
-- `one_way`, `meter_flow` and `close_exit` by `security`;
+- `one_way`, `meter_flow`, `hold_area` and `close_exit` by `security`;
 - `route_visitors` and `direct_riders` by `public_information`;
 - `change_show` and `close_station` (trains skip a metro station) by `operations`.
 
@@ -44,6 +44,7 @@ from scenarios.plan import (
     DirectRiders,
     DispatchBus,
     EscortBatch,
+    HoldArea,
     MeterFlow,
     OneWay,
     RouteVisitors,
@@ -141,6 +142,7 @@ _TEAM_BY_TYPE = {
     "close_road": "traffic_police",
     "one_way": "security",
     "meter_flow": "security",
+    "hold_area": "security",
     "close_exit": "security",
     "close_station": "operations",
     "route_visitors": "public_information",
@@ -170,6 +172,7 @@ ACTION_LABELS = {
     "escort_batch": "护送骑行者 Escort riders",
     "direct_riders": "引导骑行者 Direct riders",
     "meter_flow": "限流 Meter flow",
+    "hold_area": "原地滞留、分批放行 Hold in place, release in waves",
     "one_way": "单向通行 One-way walking",
     "close_road": "封闭道路 Close road",
     "close_exit": "关闭出口 Close exit",
@@ -242,6 +245,9 @@ def _where_and_detail(action: Any, places: _Places) -> tuple[str, str]:
             return places.tunnel(action.tunnel, action.direction), f"up to {action.max_riders} riders"
         case MeterFlow():
             return places.node(action.node), f"at most {action.rate_per_min:g} people/min"
+        case HoldArea():
+            let_go = "nobody leaves" if action.rate_per_min == 0 else f"at most {action.rate_per_min:g} leave/min"
+            return places.node(action.node), f"held in place: {let_go}"
         case Announce():
             return places.node(action.origin), f"{_share(action.share)} of arrivals told not to come"
         case CloseExit():

@@ -33,6 +33,7 @@ from scenarios.plan import (
     CloseExit,
     CloseRoad,
     CloseStation,
+    HoldArea,
     MeterFlow,
     OneWay,
     Plan,
@@ -213,6 +214,11 @@ def check_plan(plan: Plan, scenario: CrowdScenario, graph: nx.DiGraph, *, file: 
                 known = ", ".join(scenario.demand.stations) or "none"
                 problems.append(Problem(file, f"{where}.station", f"unknown station {act.station!r} (the scenario's "
                                         f"demand.stations: {known})"))  # fmt: skip
+        elif isinstance(act, HoldArea):
+            staying = [d for d in scenario.demand.destinations if d not in scenario.exits]
+            if act.node not in staying:
+                problems.append(Problem(file, f"{where}.node", f"{act.node!r} is not a place people stay at (the "
+                                        f"demand's destinations that are not exits: {', '.join(staying) or 'none'})"))
         elif not isinstance(act, MeterFlow | CloseExit):
             problems.append(Problem(file, f"{where}.type", f"{act.type} does not apply to a crowd scenario"))
     problems += _overbooked(plan, scenario, file)
@@ -435,9 +441,9 @@ SPEC = KindSpec(
     state=CrowdState,
     kpis=KPIS,
     injects=frozenset({"message", "delay", "surge", "close_exit", "show", "close_walkway", "one_way"}),
-    # A crowd's staff post, an announcement and a station's closure are held for a time: controls, ended or
-    # carried on by a re-plan.
-    splice=SpliceRules(controls=(AssignStaff, Announce, CloseStation)),
+    # A crowd's staff post, an announcement, a station's closure and a held area are held for a time: controls,
+    # ended or carried on by a re-plan.
+    splice=SpliceRules(controls=(AssignStaff, Announce, CloseStation, HoldArea)),
     breach_checks={
         "over_critical_density": lambda s, k: k.get("minutes_over_5ppm2", 0.0) > 0,
         "over_warning_density": lambda s, k: k.get("minutes_over_4ppm2", 0.0) > 0,

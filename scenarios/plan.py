@@ -147,6 +147,20 @@ class Announce(_Action):
     until_s: Seconds | None = None
 
 
+class HoldArea(_Action):
+    """Hold the crowd at a viewing area (a destination of the demand) in place: from `at_s` to `until_s`, of those
+    whose time there is up, at most `rate_per_min` a minute may leave (0: nobody); the rest stay where they stand
+    (and count in its density) until the hold lifts or lets them go. Released area by area at staggered times,
+    it is the police's "release in waves" after a countdown (facts.md 3.2). Like a meter, it holds only where a
+    team is posted within reach."""
+
+    type: Literal["hold_area"] = "hold_area"
+    key_fields: ClassVar[tuple[str, ...]] = ("node",)
+    node: NodeId
+    rate_per_min: float = Field(default=0.0, ge=0, le=1_000_000)
+    until_s: Seconds | None = None
+
+
 class OneWay(_Action):
     """Allow walking only from `u` to `v` on the edge between them."""
 
@@ -199,11 +213,11 @@ class ChangeShow(_Action):
 
 Action = Annotated[
     AssignStaff | DispatchBus | RouteVisitors | ClearLane | EscortBatch | DirectRiders | MeterFlow | OneWay
-    | CloseRoad | CloseExit | ChangeShow | Announce | CloseStation,
+    | CloseRoad | CloseExit | ChangeShow | Announce | CloseStation | HoldArea,
     Field(discriminator="type"),
 ]  # fmt: skip
 ACTION_TYPES = (AssignStaff, DispatchBus, RouteVisitors, ClearLane, EscortBatch, DirectRiders, MeterFlow,
-                OneWay, CloseRoad, CloseExit, ChangeShow, Announce, CloseStation)  # fmt: skip
+                OneWay, CloseRoad, CloseExit, ChangeShow, Announce, CloseStation, HoldArea)  # fmt: skip
 _ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 register_union_tags(*(t.model_fields["type"].default for t in ACTION_TYPES))
 
@@ -410,6 +424,7 @@ __all__ = [
     "DirectRiders",
     "DispatchBus",
     "EscortBatch",
+    "HoldArea",
     "MeterFlow",
     "OneWay",
     "Plan",

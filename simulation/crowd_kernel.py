@@ -262,7 +262,7 @@ def flow_step(
     sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
     moved, moved_c, own_next,
     k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
-    need_moved=True,
+    release_cap, need_moved=True,
 ):  # fmt: skip
     """One step of flows, in place; returns the bookkeeping sums (see `CrowdModel.step` for the rules).
 
@@ -541,7 +541,7 @@ def flow_step(
     in_cells = row_totals(cells, own_next)
     released, served, departed = absorb(
         nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
-        dwelling, L,
+        release_cap, dwelling, L,
     )  # fmt: skip
     walking = 0.0
     for n in range(nn):
@@ -552,9 +552,11 @@ def flow_step(
 
 @numba.njit(cache=True)
 def absorb(
-    nodes, k_step, hold, due, pmf, lo, hi, dwell_at, held, target_node, open_exits, phi0_leave, dwelling, L
+    nodes, k_step, hold, due, pmf, lo, hi, dwell_at, held, target_node, open_exits, phi0_leave, release_cap,
+    dwelling, L,
 ):  # fmt: skip
-    """Arrivals at their viewing area start to dwell; leavers at an open exit are gone; dwell ends.
+    """Arrivals at their viewing area start to dwell; leavers at an open exit are gone; dwell ends (where a hold
+    is in force, for no more than `release_cap` a step: the rest wait on).
 
     Returns (free-flow seconds of those who stop dwelling, served, departed); `dwelling` is refilled."""
     n_t = target_node.size
@@ -579,8 +581,9 @@ def absorb(
             held[i] += due[i, k_step]
     else:
         for i in range(n_t):
-            r = min(due[i, k_step] + held[i], dwell_at[i])
-            held[i] = 0.0
+            free = min(due[i, k_step] + held[i], dwell_at[i])
+            r = min(free, release_cap[i])
+            held[i] = free - r
             dwell_at[i] -= r
             nodes[target_node[i], L] += r
             released += r * phi0_leave[i]
@@ -873,7 +876,7 @@ def run_steps(
     m_rate, m_lc_ptr, m_lc, m_de_ptr, m_de, m_go_ptr, m_go,
     sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
     moved_c,
-    hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
+    hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave, release_cap,
     inv_area, canon_cells, canon_starts, hysteresis, kpi_levels, over, place_level, place_peak, place_rho,
     changed, old_level, crit, stall_speed, stall_hold, canon_two_way, cell_len, stall_run, stalled,
     started, ended, fwd, bwd, meter_on, m_ho_ptr, m_ho, m_ci_ptr, m_ci, rho_crit,
@@ -946,7 +949,7 @@ def run_steps(
             sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
             moved, moved_c, own_next,
             k, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
-            need_moved,
+            release_cap, need_moved,
         )  # fmt: skip
         tally[T_ENTERED_NETWORK] += entered
         tally[T_FREEFLOW] += ff_in

@@ -124,9 +124,15 @@ class FlowProblem:
     station_cap: np.ndarray | None = None  # (origins,)
     skip_to: np.ndarray | None = None  # (origins, origins)
     ride_on: np.ndarray | None = None  # (origins,)
+    # Where and when the plan may hold dwellers in place past their time (a `HoldArea`): (destinations, periods);
+    # None: nowhere.
+    holdable: np.ndarray | None = None
 
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
         return replace(self, meterable=meterable)
+
+    def with_holdable(self, holdable: np.ndarray) -> FlowProblem:
+        return replace(self, holdable=holdable)
 
 
 def walking_graph(scenario: CrowdScenario, graph: nx.DiGraph, one_ways: list[OneWay]) -> nx.DiGraph:
@@ -335,7 +341,32 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
         closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,
         due0=due0, holding_area=np.array([_waiting_area(scenario, o) for o in origins]), jam_ppm2=fd.jam_density,
+        holdable=np.array([d not in scenario.exits for d in destinations], dtype=bool)[:, None]
+        & _after_shows(hold, dt, options.hold_window_s if options.hold_areas else 0.0,
+                       ended=_last_end(grid, step, start_s) - start_s)[None, :],
     )  # fmt: skip
+
+
+def _last_end(grid: np.ndarray, step: float, before_s: float) -> float:
+    """When the last show hold before `before_s` ended (-inf: none), on the show-hold grid of `step` seconds."""
+    k = min(int(before_s // step), grid.size - 1) if grid.size else -1
+    ends = np.flatnonzero(grid[:k] & ~grid[1 : k + 1]) if k > 0 else np.zeros(0, dtype=np.int64)
+    return float((ends[-1] + 1) * step) if ends.size else -np.inf
+
+
+def _after_shows(hold: np.ndarray, period_s: float, window_s: float, *, ended: float = -np.inf) -> np.ndarray:
+    """Per period, whether it starts within `window_s` of the end of a show's hold (when everyone it held is let
+    go at once) and no show holds them: when the plan may hold people in place and let them go in waves.
+    `ended`: when a hold before the first period ended (seconds from its start; -inf: none)."""
+    out = np.zeros(hold.size, dtype=bool)
+    for t in range(hold.size):
+        if hold[t]:
+            ended = -np.inf
+            continue
+        if t > 0 and hold[t - 1]:
+            ended = t * period_s
+        out[t] = t * period_s - ended < window_s
+    return out
 
 
 def _waiting_area(scenario: CrowdScenario, origin: str) -> float:

@@ -25,7 +25,8 @@ Constraints, each group a function:
   an entrance lets in no more than its walkways out carry;
 - `add_routes_in`: the people let in at o for d (g times d's share) take o's routes to d;
 - `add_dwell`: S is what the routes deliver; people due to leave (S convolved with the dwell distribution)
-  are released, or held while a show holds them; D[d, t+1] = D[d, t] + S - R;
+  are released, or held while a show holds them, or where the plan may hold them in place (`holdable`: a
+  `HoldArea`, in the half hour after a show's hold ends) as many as it chooses; D[d, t+1] = D[d, t] + S - R;
 - `add_routes_out`: released people take the routes from d to the exits;
 - `add_area_limits`: D at most the target density (`target_ppm2`, below the warning level) times the area,
   and at most the critical density times the area, each beyond that by a slack;
@@ -39,6 +40,7 @@ Constraints, each group a function:
 
 Objective (minimised): `weights.over_critical` per person-minute above the critical density (areas) or above
 a walkway's capacity, then `weights.over_target` per person-minute above the target density, then
+`weights.hold` per person-minute held in place past their time by the plan (not a show),
 `weights.announce` per person told not to come, `weights.skip_station` per person whose train skips their
 station, `weights.queue` per person-minute held back (and everyone still
 held back at the end, for an hour), then
@@ -70,6 +72,10 @@ class FlowSolution:
     told: np.ndarray | None = None  # A (origins, periods): told not to come
     skipped: np.ndarray | None = None  # X (origins, periods): arrivals whose trains skip their station
     dwellers: np.ndarray | None = None  # D (destinations, periods + 1)
+    # (destinations, periods): of those due to leave, held in place by the plan over each period (a `HoldArea`;
+    # not those a show holds, whatever the plan does)
+    held: np.ndarray | None = None
+    released: np.ndarray | None = None  # R (destinations, periods): let go
     over_capacity: dict[tuple[int, int], float] = field(default_factory=dict)
     over_area: dict[tuple[int, int], float] = field(default_factory=dict)
     binding: tuple[tuple[int, int, float], ...] = ()  # (walkway, period, dual) of the most valuable capacities
@@ -189,6 +195,7 @@ class _FlowLP:
         self.fixed: list[tuple[np.ndarray, np.ndarray]] = []
         self.capped: list[tuple[np.ndarray, np.ndarray]] = []
         self.moved = np.zeros(0, dtype=np.int64)
+        self.stay = np.zeros((nd, T), dtype=bool)  # (destinations, T): a show (or no way out) holds the dwellers
 
     def fix(self, cols: np.ndarray, value: float | np.ndarray = 0.0) -> None:
         cols = np.asarray(cols, dtype=np.int64)
@@ -272,13 +279,16 @@ class _FlowLP:
         m.add(due, v.H[:, :-1], 1.0)
         m.add(due, v.R, -1.0)
         m.add(due, v.H[:, 1:], -1.0)
-        # A show holds them, or no exit route is open: they stay; otherwise nobody is held past their time.
+        # A show holds them, or no exit route is open: they stay; otherwise nobody is held past their time, but
+        # where the plan may hold them in place (`holdable`: a `HoldArea`, staffed), as few or as many as it likes.
         shut = np.zeros((nd, T), dtype=bool)
         for d, open_ in p.out_open.items():
             shut[d] = ~open_.any(axis=0)
         stay = p.hold[None, :].astype(bool) | shut
+        self.stay = stay
+        holdable = p.holdable if p.holdable is not None else np.zeros((nd, T), dtype=bool)
         self.fix(v.R[stay])
-        self.fix(v.H[:, 1:][~stay])
+        self.fix(v.H[:, 1:][~stay & ~holdable])
         self.fix(v.D[:, 0], p.present0 if p.present0 is not None else 0.0)
         self.fix(v.H[:, 0])
         balance = m.rows((nd, T), 0.0, 0.0)  # D' - D - S + R = 0
@@ -357,6 +367,10 @@ class _FlowLP:
         cost[v.X] = w.skip_station
         cost[v.Q[:, 1:T]] = w.queue * minutes
         cost[v.Q[:, T]] = w.queue * (minutes + w.leftover_min)
+        # Held in place past their time by the plan (not by a show, which holds them whatever the plan does).
+        chosen = ~self.stay
+        cost[v.H[:, 1:][chosen]] = w.hold * minutes
+        cost[v.H[:, T][chosen[:, -1]]] += w.hold * w.leftover_min
         cost[v.f] = (w.walk * self.routes_in.free_s / 60)[:, None]
         cost[v.h] = (w.walk * self.routes_out.free_s / 60)[:, None]
         return cost
@@ -420,7 +434,8 @@ def _read(problem: FlowProblem, lp: _FlowLP, response: linear_solver_pb2.MPSolut
     """The solution's arrays, what binds, and the objective's terms."""
     x = np.array(response.variable_value)
     v, T = lp.v, problem.n_periods
-    entry, queue, told, dwellers = x[v.g], x[v.Q], x[v.A], x[v.D]
+    entry, queue, told, dwellers, released = x[v.g], x[v.Q], x[v.A], x[v.D], x[v.R]
+    held = np.where(lp.stay, 0.0, x[v.H[:, 1:]])
     skipped = np.zeros((len(problem.origins), T))
     skipped[lp.stations] = x[v.X]
     over_cap = x[lp.over_capacity]
@@ -442,6 +457,7 @@ def _read(problem: FlowProblem, lp: _FlowLP, response: linear_solver_pb2.MPSolut
         "station_skipped": float(skipped.sum()),
         "queue_person_min": minutes * float(queue[:, 1:].sum()),
         "held_at_end": float(queue[:, -1].sum()),
+        "held_in_place_person_min": minutes * float(held.sum()),
         "let_in": float(entry.sum()),
     }  # fmt: skip
     leaving, start = {}, 0
@@ -450,5 +466,6 @@ def _read(problem: FlowProblem, lp: _FlowLP, response: linear_solver_pb2.MPSolut
         start += len(routes)
     return FlowSolution(lp_response_status(response.status), float(response.objective_value),
                         time.perf_counter() - started, entry=entry, queue=queue, told=told, skipped=skipped,
-                        dwellers=dwellers, over_capacity=over_capacity, over_area=over_area, binding=binding,
-                        terms=terms, leaving=leaving, build_s=build_s)  # fmt: skip
+                        dwellers=dwellers, held=held, released=released, over_capacity=over_capacity,
+                        over_area=over_area, binding=binding, terms=terms, leaving=leaving,
+                        build_s=build_s)  # fmt: skip

@@ -1,9 +1,9 @@
 """The crowd optimiser's entry point: `optimise_crowd(scenario, params, state=...)` solves the flow LP (and again
 with unpaired stairs up-only, keeping the better), posts the staff the metering and the one-way stairs need,
-and returns a `PlanResult` with metering, stair one-ways, announcements, stations the trains skip and staff
-posts.
+and returns a `PlanResult` with metering, stair one-ways, announcements, stations the trains skip, areas held in
+place and let go in waves after a show, and staff posts.
 
-If some metering cannot be staffed, the flows are solved again with those origins unmetered in those periods;
+If some metering or hold cannot be staffed, the flows are solved again without it in those periods;
 the result's objective is that second solve's, and its bound is the first solve's (every origin meterable: a
 relaxation of the staffed problem), so the gap says what the staff shortage costs.
 """
@@ -21,8 +21,15 @@ import numpy as np
 from optimizer.crowd.flow import flow_problem
 from optimizer.crowd.lp import FlowSolution, solve_flows
 from optimizer.crowd.options import DEFAULT_OPTIONS, CrowdOptions
-from optimizer.crowd.report import _announce_actions, _meter_actions, _staff_actions, _station_actions, describe
-from optimizer.crowd.staff import metering_needs, solve_staff, staff_periods, staff_problem
+from optimizer.crowd.report import (
+    _announce_actions,
+    _hold_actions,
+    _meter_actions,
+    _staff_actions,
+    _station_actions,
+    describe,
+)
+from optimizer.crowd.staff import holding_needs, metering_needs, solve_staff, staff_periods, staff_problem
 from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import CrowdState, stairs
 from scenarios.loading import scenario_graph, scenario_hash
@@ -80,6 +87,8 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
                                     f"{_cap_note(first, budget)}")  # fmt: skip
     n_staff = max(1, math.ceil(problem.n_periods * problem.period_s / options.staff_period_s))
     need = metering_needs(problem, first, options.staff_period_s, n_staff)
+    for name, weights in holding_needs(problem, first, options.staff_period_s, n_staff).items():
+        need[name] = np.maximum(need[name], weights) if name in need else weights
     # One-way stairs come first: they are staffed from the start, at the weight of the heaviest metering.
     top = max([1.0, *(float(w.max()) for w in need.values())])
     for act in problem.one_ways:
@@ -105,11 +114,23 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
         for t in range(problem.n_periods):
             periods = staff_periods(problem, t, options.staff_period_s, n_staff)
             meterable[o, t] = k is not None and all(bool(staff.covered[k, s]) for s in periods)
-    if not meterable.all() or unheld:
+    # A hold in place is possible where a team covers the area throughout the period (none needed: none held).
+    holdable = problem.holdable.copy() if problem.holdable is not None else None
+    if holdable is not None:
+        for d, name in enumerate(problem.destinations):
+            k = index.get(name)
+            for t in range(problem.n_periods):
+                periods = staff_periods(problem, t, options.staff_period_s, n_staff)
+                holdable[d, t] &= k is not None and all(bool(staff.covered[k, s]) for s in periods)
+    held_first = first.held if first.held is not None else np.zeros((len(problem.destinations), 0))
+    unstaffed_hold = holdable is not None and bool(((held_first > 0.5) & ~holdable).any())
+    if not meterable.all() or unheld or unstaffed_hold:
         if unheld:
             problem = flow_problem(scenario, graph=graph, options=options, seed=params.seed, state=state,
                                    leave_out=frozenset((a.u, a.v) for a in unheld))  # fmt: skip
         problem = problem.with_meterable(meterable)
+        if holdable is not None:
+            problem = problem.with_holdable(holdable)
         final = solve_flows(problem, time_limit_s=budget)
         if final.objective is None:
             return PlanResult(None, final.status, None, first.objective if first.status == "OPTIMAL" else None,
@@ -119,6 +140,7 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     # (A stair's one-way is made from the start, or from the state's time when re-planning.)
     actions: list[Any] = [*(a.model_copy(update={"at_s": max(a.at_s, start_s)}) for a in problem.one_ways),
                           *_meter_actions(problem, final, options), *_announce_actions(problem, final),
+                          *_hold_actions(problem, final),
                           *_station_actions(problem, final)]  # fmt: skip
     if staff.x is not None:
         actions += _staff_actions(sp, staff, scenario)

@@ -17,6 +17,10 @@ class CrowdWeights:
     leftover_min: float = 60.0  # minutes charged for each person still held back at the end
     announce: float = 120.0  # per person told not to come (an announcement): worth two hours' wait
     skip_station: float = 20.0  # EST: per person whose train skips their station (on to the next, and back on foot)
+    # per person-minute held in place past their time by a `HoldArea`: ten times waiting outside, so that a hold
+    # keeps people only where it buys safety, never to save others a wait (at 1 the light show held leavers for
+    # hours to let more in)
+    hold: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,13 @@ class CrowdOptions:
     min_meter_per_min: float = 1.0
     lookahead_s: float = 1800.0  # the LP looks this far past the scenario's end (no rush in at the very end)
     deterministic: bool = True  # the staff model's CP-SAT on deterministic time (`optimizer.solving`)
+    # Whether the plan may hold people in place at the viewing areas past their time (`HoldArea`: a cordon that
+    # lets them go in waves, as the police have done after every Bund countdown since 2014).
+    hold_areas: bool = True
+    # ... within this long after a show's hold ends (the countdown, the end of a light show), when everyone it held
+    # is let go at once; never to keep leavers back at other times (the record has no such hold; at any time, the
+    # light show's LP held leavers for hours so as to let more people in, and its run came out denser).
+    hold_window_s: float = 1800.0
     single_stairs: str = "best"  # unpaired stairs: "two-way", "up" or "down" only, or "best" of two-way and up
     weights: CrowdWeights = field(default_factory=CrowdWeights)
 

@@ -12,10 +12,11 @@ from optimizer.crowd.flow import FlowProblem
 from optimizer.crowd.lp import FlowSolution
 from optimizer.crowd.options import CrowdOptions
 from optimizer.crowd.staff import StaffProblem, StaffSolution
-from scenarios.plan import Announce, AssignStaff, CloseStation, MeterFlow
+from scenarios.plan import Announce, AssignStaff, CloseStation, HoldArea, MeterFlow
 from scenarios.schema import CrowdScenario
 
 RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
+HOLD_NEAR_PER_MIN = 10.0  # a hold's release rates this close (people a minute) are one wave's
 SKIP_SHARE = 0.5  # trains skip a station in the periods where the LP sends at least this share of its arrivals on
 
 
@@ -53,6 +54,38 @@ def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOption
             out.append(MeterFlow(at_s=problem.start_s + start * dt, node=name,
                                  rate_per_min=round(max(low, options.min_meter_per_min), 1),
                                  until_s=until if t < T else None, note="metering (flow LP)"))  # fmt: skip
+    return out
+
+
+def _hold_actions(problem: FlowProblem, sol: FlowSolution) -> list[HoldArea]:
+    """Holds where the LP keeps people in place past their time, and in the period after, where it lets the
+    last of them go: per run of such periods at a viewing area with release rates near each other (within 30%
+    of the run's mean, or `HOLD_NEAR_PER_MIN`), at the run's mean rate (so that as many go over the run as the LP
+    lets go). Where a run ends, the hold lifts and whoever it still holds goes: released area by area, the runs
+    are the waves."""
+    if sol.held is None or sol.released is None:
+        return []
+    dt, T = problem.period_s, problem.n_periods
+    rate = sol.released / dt * 60
+    out = []
+    for d, name in enumerate(problem.destinations):
+        held = sol.held[d] > 0.5
+        on = held | np.concatenate([[False], held[:-1]])
+        t = 0
+        while t < T:
+            if not on[t]:
+                t += 1
+                continue
+            start, total = t, rate[d, t]
+            while t + 1 < T and on[t + 1] and abs(rate[d, t + 1] - total / (t + 1 - start)) <= max(
+                    0.3 * total / (t + 1 - start), HOLD_NEAR_PER_MIN):  # fmt: skip
+                t += 1
+                total += rate[d, t]
+            t += 1
+            mean = total / (t - start)
+            out.append(HoldArea(at_s=problem.start_s + start * dt, node=name, rate_per_min=math.floor(mean * 10) / 10,
+                                until_s=problem.start_s + t * dt if t < T else None,
+                                note="hold in place, release in waves (flow LP)"))  # fmt: skip
     return out
 
 
@@ -155,6 +188,26 @@ def _staff_actions(p: StaffProblem, sol: StaffSolution, scenario: CrowdScenario)
     return out
 
 
+def _held_line(problem: FlowProblem, sol: FlowSolution, clock: Any) -> str | None:
+    """Where the plan holds people in place past their time, how many at the most, when, and for how long."""
+    if sol.held is None or not (sol.held > 0.5).any():
+        return None
+    minutes = problem.period_s / 60
+    parts = []
+    by = sol.held.max(axis=1)
+    for d in np.argsort(-by, kind="stable")[:4]:
+        if by[d] <= 0.5:
+            break
+        periods = np.flatnonzero(sol.held[d] > 0.5)
+        first, last = int(periods[0]), int(periods[-1])
+        parts.append(f"{problem.destinations[d]} up to {by[d]:,.0f} "
+                     f"({clock.label(problem.start_s + first * problem.period_s)}–"
+                     f"{clock.label(problem.start_s + (last + 1) * problem.period_s)})")  # fmt: skip
+    total = float(sol.held.sum()) * minutes
+    return (f"held in place past their time, released in waves: {'; '.join(parts)}; {total:,.0f} person-minutes "
+            "held in all")  # fmt: skip
+
+
 def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, staff: StaffSolution | None,
              sp: StaffProblem | None, clock: Any) -> list[str]:  # fmt: skip
     """The rationale: what the flows do, what binds, and whether the staff can hold every control."""
@@ -192,6 +245,9 @@ def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, sta
     people = _people_line(problem, final, clock)
     if people is not None:
         lines.append(people)
+    held_line = _held_line(problem, final, clock)
+    if held_line is not None:
+        lines.append(held_line)
     if final.skipped is not None:
         for o in problem.stations:
             sent = float(final.skipped[o].sum())

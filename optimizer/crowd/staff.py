@@ -260,3 +260,25 @@ def metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: floa
                 weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], max(held[t], 1.0))
         need[name] = weights
     return need
+
+
+def holding_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float, n_staff: int,
+                  lead: int = 2) -> dict[str, np.ndarray]:  # fmt: skip
+    """People held in place per viewing area and staff period, where the LP holds them past their time (not a
+    show: it holds them whatever the plan does), from `lead` staff periods before (the team walks there first)
+    to the last period it holds anyone there."""
+    if sol.held is None:
+        return {}
+    need: dict[str, np.ndarray] = {}
+    for d, name in enumerate(problem.destinations):
+        held = sol.held[d]
+        holding = np.flatnonzero(held > 0.5)
+        if not holding.size:
+            continue
+        weights = np.zeros(n_staff)
+        for t in holding:
+            for s in staff_periods(problem, int(t), staff_period_s, n_staff):
+                weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], max(held[t], 1.0))
+        need[name] = weights
+    return need
+

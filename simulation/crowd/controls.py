@@ -3,7 +3,8 @@
 - Staff: a team (or part of one: a pool may be split over several posts) posted to a node covers every node
   within `STAFF_REACH_M` on foot; metering and one-way control are only in force where a team covers them
   (the event log says when a control waits for staff).
-- Metering caps the inflow of arriving classes through a node; one-way control blocks the other direction.
+- Metering caps the inflow of arriving classes through a node; one-way control blocks the other direction; a
+  `HoldArea` lets at most its rate of a viewing area's dwellers whose time is up leave (the rest wait on there).
 - Closures: a closed node (a plan's `CloseExit`, or a `close_exit` inject) takes nobody in, leavers head for the
   open exits (those heading for a closed station to leave there too), and its arrivals and the people waiting
   in its holding area go to the nearest open origin's. A road a plan closes to traffic opens to walkers at its
@@ -46,6 +47,7 @@ from scenarios.plan import (
     CloseExit,
     CloseRoad,
     CloseStation,
+    HoldArea,
     MeterFlow,
     OneWay,
     Plan,
@@ -61,9 +63,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class Control:
-    """A metering or one-way control the plan asked for, and whether staff make it hold."""
+    """A metering, hold or one-way control the plan asked for, and whether staff make it hold."""
 
-    action: MeterFlow | OneWay
+    action: MeterFlow | OneWay | HoldArea
     active: bool = False  # asked for now
     enforced: bool = False  # and a team covers it
     warned: bool = False  # the log has said it waits for staff
@@ -75,7 +77,8 @@ class Controls:
     def __init__(self, model: CrowdModel):
         self.m = model
         net = model.net
-        self.controls: list[Control] = [Control(a) for a in model.plan.actions if isinstance(a, MeterFlow | OneWay)]
+        self.controls: list[Control] = [Control(a) for a in model.plan.actions
+                                        if isinstance(a, MeterFlow | OneWay | HoldArea)]  # fmt: skip
         self.closed_nodes: set[str] = set()
         self.skipped_stations: set[str] = set()  # metro stations the trains skip (`CloseStation`)
         self.skip: np.ndarray | None = None  # (origin, origin): where arrivals at each origin go, stations skipped
@@ -99,6 +102,7 @@ class Controls:
         self.closed_idx = np.zeros(0, dtype=np.int64)
         self.open_exits = np.array([net.index[x] for x in model.exit_nodes], dtype=np.int64)
         self.shut_stations = np.zeros(0, dtype=np.int64)
+        self.release_cap = np.full(len(model.targets), np.inf)  # per target: dwellers let go a step (a hold: fewer)
 
     def setup(self) -> None:
         """Before the first step: the walking graph, the meters' index sets, and what is open at the start."""
@@ -143,6 +147,7 @@ class Controls:
             for c in self.controls
             if c.enforced and isinstance(c.action, MeterFlow) and c.action.node in net.index
         }
+        self._release_caps()
         self._redirects()
         self._kernel_sets()
 
@@ -167,6 +172,17 @@ class Controls:
         self.m_go = csr([self.origins_at[n] for n in nodes])
         self.m_ho = csr([self.holding_at.get(n, np.zeros(0, dtype=np.int64)) for n in nodes])
         self.m_ci = csr([self.cells_into[n] for n in nodes])
+
+    def _release_caps(self) -> None:
+        """Per target, the most of its dwellers whose time is up who may leave in a step: a `HoldArea` in force
+        there lets `rate_per_min` go (several at one place: the least); elsewhere all may go."""
+        m = self.m
+        cap = np.full(len(m.targets), np.inf)
+        for c in self.controls:
+            if c.enforced and isinstance(c.action, HoldArea) and c.action.node in m.targets:
+                i = m.targets.index(c.action.node)
+                cap[i] = min(cap[i], c.action.rate_per_min / 60.0 * m.dt)
+        self.release_cap[:] = cap
 
     def _exit_sets(self) -> None:
         """Last cells and doors that lead into an open exit (their leavers are absorbed there)."""
@@ -301,7 +317,7 @@ class Controls:
         cover = self.covered()
         for c in self.controls:
             a = c.action
-            where = {a.node} if isinstance(a, MeterFlow) else {a.u, a.v}
+            where = {a.node} if isinstance(a, MeterFlow | HoldArea) else {a.u, a.v}
             enforced = c.active and bool(where & cover)
             if c.active and not enforced and not c.warned:
                 rec.event(t, "control_unstaffed", f"{a.label()} asked for but no team is posted within "
@@ -319,7 +335,7 @@ class Controls:
         """A plan's control, closure or routing action comes into force (`on`) or is lifted."""
         m = self.m
         t, net = m.env.now, m.net
-        if isinstance(act, MeterFlow | OneWay):
+        if isinstance(act, MeterFlow | OneWay | HoldArea):
             for c in self.controls:
                 if c.action is act:
                     c.active = on

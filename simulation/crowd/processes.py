@@ -30,6 +30,7 @@ from scenarios.plan import (
     CloseExit,
     CloseRoad,
     CloseStation,
+    HoldArea,
     MeterFlow,
     OneWay,
     RouteVisitors,
@@ -114,7 +115,8 @@ def controller(m: CrowdModel) -> Generator[simpy.Event, Any, None]:
     env = m.env
     timeline: list[tuple[float, int, str, Any]] = []
     for i, act in enumerate(m.plan.actions):
-        if isinstance(act, MeterFlow | OneWay | CloseRoad | CloseExit | RouteVisitors | Announce | CloseStation):
+        if isinstance(act, MeterFlow | OneWay | HoldArea | CloseRoad | CloseExit | RouteVisitors | Announce
+                      | CloseStation):  # fmt: skip
             timeline.append((act.at_s, i, "on", act))
             until_s = getattr(act, "until_s", None)  # a `RouteVisitors` has none: it holds to the end
             if until_s is not None:

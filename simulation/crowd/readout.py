@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scenarios.crowd import CrowdState
-from scenarios.plan import MeterFlow
+from scenarios.plan import HoldArea, MeterFlow
 from simulation.core import Breach, RunStats, SimResult, event_breaches
 from simulation.crowd.step import densities
 
@@ -301,7 +301,7 @@ def staff_minute(m: CrowdModel, place_rho: np.ndarray) -> None:
     for c in ctl.controls:
         if c.enforced:
             a = c.action
-            controlled |= {a.node} if isinstance(a, MeterFlow) else {a.u, a.v}
+            controlled |= {a.node} if isinstance(a, MeterFlow | HoldArea) else {a.u, a.v}
     for node, count in ctl.posted.values():
         zone = ctl.reach(node)
         watch.staff_posted_s += count * SAMPLE_EVERY_S

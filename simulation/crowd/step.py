@@ -141,7 +141,7 @@ def kernel_dwell(m: CrowdModel) -> tuple[object, ...]:
     times, in its order (`run_steps` takes them in the same order)."""
     lo, hi = m.kernel_span
     return (m.hold, m.due, m.kernel, lo, hi, m.dwell_at, m.held, m.target_node, m.ctl.open_exits,
-            m.routes.phi0_leave)  # fmt: skip
+            m.routes.phi0_leave, m.ctl.release_cap)  # fmt: skip
 
 
 def _step_compiled(m: CrowdModel) -> None:
@@ -370,8 +370,10 @@ def _absorb(m: CrowdModel) -> None:
     if m.hold[k]:
         m.held += m.due[:, k]
     else:
-        release = np.minimum(m.due[:, k] + m.held, m.dwell_at)
-        m.held[:] = 0.0
+        # Those whose time is up go, but where a hold is in force no more than it lets go; the rest wait on.
+        free = np.minimum(m.due[:, k] + m.held, m.dwell_at)
+        release = np.minimum(free, m.ctl.release_cap)
+        m.held[:] = free - release
         m.dwell_at -= release
         nodes[tn, m.LEAVE] += release
         m.freeflow_s += float((release * m.routes.phi0_nodes[tn, m.LEAVE]).sum())

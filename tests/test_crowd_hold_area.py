@@ -1,0 +1,201 @@
+"""Holding a crowd in place and letting it go in waves (`HoldArea`): the simulation's rule against a hand count,
+the flow LP's choice against its hand optimum, and the optimiser's waves after a show on a small world."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from crowd_builders import crowd_scenario, plan_of
+
+from optimizer.crowd import CrowdOptions, FlowProblem, Route, flow_problem, optimise_crowd, solve_flows
+from optimizer.crowd.lp import FlowSolution
+from optimizer.crowd.report import _hold_actions
+from optimizer.result import SolveParams
+from scenarios.crowd import check_plan
+from scenarios.loading import scenario_graph
+from scenarios.plan import AssignStaff, HoldArea
+from scenarios.schema import CrowdScenario
+from simulation.crowd import CrowdModel
+from simulation.crowd.model import state_at
+
+
+def _release(tmp: Path, *, team: bool = True) -> CrowdScenario:
+    """600 people let out at once at entrance o (10 a second for a minute) walk 60 m to a large viewing area v,
+    stay 2 minutes and leave by exit x beside the entrance; a team of 20 is based at v."""
+    nodes = [("o", "entrance", 0, 0, 0), ("v", "viewing_area", 60, 0, 5000), ("x", "exit", 0, -30, 0)]
+    edges = [("o", "v", 60, 6), ("v", "x", 70, 6)]
+    return crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"v": 1.0}, exits=["x"],
+                          horizon_s=900, dwell={"dist": "deterministic", "value_s": 120},
+                          staff={"team": {"count": 20, "base": "v"}} if team else {},
+                          demand={"release": {"at_s": 0, "people": 600, "over_s": 60},
+                                  "origins": {"o": 1.0}, "destinations": {"v": 1.0}})  # fmt: skip
+
+
+def _dwellers(s: CrowdScenario, plan, times: list[float]) -> dict[float, float]:  # type: ignore[no-untyped-def]
+    """People dwelling at v just after each of `times` (s), and the books checked at every step."""
+    seen: dict[float, float] = {}
+    gaps: list[float] = []
+
+    def look(m: CrowdModel) -> None:
+        p = m.people()
+        gaps.append(abs(p["entered"] - p["queued"] - p["inside"] - p["departed"] - p["refused"]))
+        t = m.step_no * m.dt
+        if t in times:
+            seen[t] = float(m.dwell_at.sum())
+
+    model = CrowdModel(s, plan, seed=1, on_step=look)
+    result = model.run()
+    assert max(gaps) <= 1e-9 * max(model.entered, 1.0)  # people in = on the graph + gone, at every step
+    assert result.kpis["held_off_graph"] == pytest.approx(0.0, abs=1e-9)
+    return seen
+
+
+def test_a_hold_lets_its_rate_go_a_minute_and_the_rest_when_it_lifts(tmp_path):
+    """Everyone is due to leave by about 4 minutes in. Held at 60 a minute until 10:00, exactly 200 leave between
+    5:00 and 8:20 (one a second: the hold has a backlog throughout), and at 10:00 the hold lifts and everyone still
+    there goes at once. Without the hold (or without a team to hold it) they have all but gone by 5:00."""
+    s = _release(tmp_path)
+    times = [300.0, 500.0, 599.0, 601.0]
+    held = _dwellers(s, plan_of(s, AssignStaff(at_s=0, pool="team", to="v", count=20),
+                                HoldArea(at_s=0, node="v", rate_per_min=60, until_s=600)), times)  # fmt: skip
+    assert held[300.0] - held[500.0] == pytest.approx(200.0, abs=1e-3)  # (a fluid's last wisps still arrive)
+    assert held[599.0] > 100  # still held a moment before it lifts ...
+    assert held[601.0] == pytest.approx(0.0, abs=1e-9)  # ... and all let go as it does
+    free = _dwellers(s, plan_of(s), times)
+    assert free[300.0] < 3  # of 600: only the fluid's last wisps, just arrived
+    unstaffed = _dwellers(s, plan_of(s, HoldArea(at_s=0, node="v", rate_per_min=60, until_s=600)), times)
+    assert unstaffed == free
+
+
+def test_a_hold_of_nobody_keeps_them_all_and_the_compiled_step_agrees_with_the_reference(tmp_path):
+    """Rate 0: nobody leaves while it holds. The NumPy reference step and the compiled one give the same run."""
+    s = _release(tmp_path)
+    plan = plan_of(s, AssignStaff(at_s=0, pool="team", to="v", count=20),
+                   HoldArea(at_s=0, node="v", rate_per_min=0, until_s=700))  # fmt: skip
+    seen = _dwellers(s, plan, [400.0, 699.0])
+    assert seen[400.0] == pytest.approx(600.0, rel=1e-9)
+    assert seen[699.0] == pytest.approx(600.0, rel=1e-9)
+    ref = CrowdModel(s, plan, seed=1, kernel="numpy").run()
+    fast = CrowdModel(s, plan, seed=1, kernel="numba").run()
+    assert fast.kpis == pytest.approx(ref.kpis, rel=1e-9, abs=1e-9)
+    assert fast.events == ref.events
+
+
+def test_a_hold_is_checked_against_the_places_people_stay_at(tmp_path):
+    s = _release(tmp_path)
+    graph = scenario_graph(s)
+    problems = check_plan(plan_of(s, HoldArea(at_s=0, node="x")), s, graph)
+    assert [p.path for p in problems] == ["actions[0].node"]
+    assert "not a place people stay at" in problems[0].reason and problems[0].reason.endswith(": v)")
+    assert check_plan(plan_of(s, HoldArea(at_s=0, node="v")), s, graph) == []
+
+
+def _corridor(*, holdable: bool, n: int = 4, show: tuple[int, ...] = ()) -> FlowProblem:
+    """Ten people come in at gate O in the first of `n` 1-minute periods and reach the vast area D at once; all
+    are due to leave in the second period (or when a show over periods `show` ends), by a walkway to exit X that
+    carries 4 a period. Nobody can meter the gate (else letting them in by fours would do as well)."""
+    route_in = Route(nodes=("O", "D"), walkways=(0,), offsets=(0,), lag=0, free_s=60.0)
+    route_out = Route(nodes=("D", "X"), walkways=(1,), offsets=(0,), lag=0, free_s=60.0)
+    return FlowProblem(
+        start_s=0.0, period_s=60.0, n_periods=n, origins=("O",), arrivals=np.array([[10.0] + [0.0] * (n - 1)]),
+        entrance=np.array([100.0]), split=np.array([[1.0]]), destinations=("D",), area=np.array([1e6]),
+        routes_in={(0, 0): (route_in,)}, routes_out={0: (route_out,)}, walkways=(("D", "O"), ("D", "X")),
+        capacity=np.array([100.0, 4.0]), kernel=np.array([0.0, 1.0] + [0.0] * (n - 1)),
+        hold=np.isin(np.arange(n), show), target_ppm2=2.5, critical_ppm2=5.0, weights=CrowdOptions().weights,
+        meterable=np.zeros((1, n), dtype=bool), one_ways=(), holdable=np.full((1, n), holdable),
+    )  # fmt: skip
+
+
+def test_the_lp_holds_people_in_place_and_lets_them_go_as_the_way_out_carries_them():
+    """Without a hold, whoever comes in leaves in the second period, six of ten beyond the walkway's capacity
+    (1000 a person-minute): cheaper to tell six not to come (120 each; 720.08 with four people's walking). Held in
+    place (10 a person-minute), all ten come; 4 go in the second period, 4 in the third and 2 in the fourth: 6 + 2
+    person-minutes held, 80.2 with the walking."""
+    free = solve_flows(_corridor(holdable=False))
+    assert free.objective == pytest.approx(720.08)
+    assert free.told == pytest.approx(np.array([[6.0, 0.0, 0.0, 0.0]]))
+    assert free.held == pytest.approx(np.zeros((1, 4)))
+    sol = solve_flows(_corridor(holdable=True))
+    assert sol.objective == pytest.approx(80.2)
+    assert sol.held == pytest.approx(np.array([[0.0, 6.0, 2.0, 0.0]]))
+    assert sol.released == pytest.approx(np.array([[0.0, 4.0, 4.0, 2.0]]))
+    assert sol.over_capacity == {}
+    assert sol.terms["held_in_place_person_min"] == pytest.approx(8.0)
+    # As an action: held from the second period to the end, at the mean of 4, 4 and 2 a minute.
+    (act,) = _hold_actions(_corridor(holdable=True), sol)
+    assert (act.node, act.at_s, act.until_s, act.rate_per_min) == ("D", 60.0, None, 3.3)
+
+
+def test_a_show_holds_them_at_no_cost_and_a_hold_after_it_is_charged():
+    """A show over the second period holds everyone whatever the plan, at no cost; the hold the plan adds after it
+    is what it pays for (6 then 2 held: 80), and the LP's held array shows only the plan's."""
+    sol = solve_flows(_corridor(holdable=True, n=5, show=(1,)))
+    assert sol.held == pytest.approx(np.array([[0.0, 0.0, 6.0, 2.0, 0.0]]))
+    assert sol.released == pytest.approx(np.array([[0.0, 0.0, 4.0, 4.0, 2.0]]))
+    assert sol.objective == pytest.approx(80.2)
+
+
+def _show_world(tmp: Path) -> CrowdScenario:
+    """Two viewing areas of 1,000 m² whose people all leave by one 2 m stair when a show ends at 10:00 (2,000 let
+    in over the first five minutes, staying long); a team of 20 at each."""
+    nodes = [("o", "entrance", 0, 0, 0), ("a", "viewing_area", 60, 40, 1000), ("b", "viewing_area", 60, -40, 1000),
+             ("s", "junction", 120, 0, 0), ("x", "exit", 160, 0, 0)]  # fmt: skip
+    edges = [("o", "a", 75, 8), ("o", "b", 75, 8), ("a", "s", 75, 4), ("b", "s", 75, 4), ("s", "x", 40, 2, "stair")]
+    return crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"a": 0.5, "b": 0.5}, exits=["x"],
+                          horizon_s=2400, dwell={"dist": "deterministic", "value_s": 300},
+                          shows=[{"start_s": 300, "duration_s": 300, "attraction": 1}],
+                          staff={"ta": {"count": 20, "base": "a"}, "tb": {"count": 20, "base": "b"}},
+                          demand={"release": {"at_s": 0, "people": 2000, "over_s": 300},
+                                  "origins": {"o": 1.0}, "destinations": {"a": 0.5, "b": 0.5}},
+                          thresholds={"crush_ppm2": 5.4})  # fmt: skip
+
+
+def test_after_a_show_the_optimiser_releases_the_areas_in_waves_and_lets_more_people_come(tmp_path):
+    """Everyone due to leave when the show ends makes for one narrow stair: let all go at once (the default
+    plan), its approach packs past the warning density. Without holds the optimiser can only let fewer come; with
+    them it holds one area while the other goes (waves), staffed, tells fewer people not to come, and the run
+    stays below the warning density all the same."""
+    s = _show_world(tmp_path)
+    params = SolveParams(time_limit_s=5)
+    without = optimise_crowd(s, params, options=CrowdOptions(hold_areas=False, period_s=60))
+    waves = optimise_crowd(s, params, options=CrowdOptions(period_s=60))
+    assert without.plan is not None and waves.plan is not None
+    assert not without.plan.of_type(HoldArea)
+    holds = waves.plan.of_type(HoldArea)
+    assert {a.node for a in holds} == {"a", "b"}
+    assert all(a.at_s >= 540 for a in holds)  # after the show (and its last minute), not before
+    # Waves: while one area is held to nobody, the other is being let go.
+    assert any(h.rate_per_min == 0 and any(o.node != h.node and o.rate_per_min > 0 and o.at_s == h.at_s
+                                           for o in holds) for h in holds)  # fmt: skip
+    assert any("held in place past their time" in line for line in waves.rationale)
+    assert check_plan(waves.plan, s, scenario_graph(s)) == []
+    assert waves.plan.of_type(AssignStaff)  # a team holds them
+    default = CrowdModel(s, None, seed=1).run().kpis
+    plain = CrowdModel(s, without.plan, seed=1).run().kpis
+    held = CrowdModel(s, waves.plan, seed=1).run().kpis
+    assert default["peak_density_ppm2"] > 4.0
+    assert plain["peak_density_ppm2"] < 4.0 and held["peak_density_ppm2"] < 4.0
+    assert held["turned_away_by_control"] < plain["turned_away_by_control"] - 100
+    assert held["held_off_graph"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_solution_without_holds_has_no_hold_actions():
+    assert _hold_actions(_corridor(holdable=False), FlowSolution("OPTIMAL", 0.0, 0.0)) == []
+
+
+def test_holds_are_open_to_the_plan_for_half_an_hour_after_a_show_ends_and_to_a_re_plan_within_it(tmp_path):
+    """The show holds everyone until 10:00: a plan may hold them in place from then until 40:00 (but the horizon
+    ends at 40:00), never before; a re-plan at 15:00 knows the show ended five minutes before and may hold them
+    from its first period on; with `hold_areas` off, nowhere."""
+    s = _show_world(tmp_path)
+    s = s.model_copy(update={"clock": s.clock.model_copy(update={"horizon_s": 3600.0})})
+    options = CrowdOptions(period_s=60, lookahead_s=0)
+    problem = flow_problem(s, options=options)
+    minutes = np.flatnonzero(problem.holdable[0])
+    assert (minutes[0], minutes[-1]) == (10, 39)
+    assert (problem.holdable[0] == problem.holdable[1]).all()
+    replan = flow_problem(s, options=options, state=state_at(s, None, seed=1, at_s=900))
+    assert replan.holdable[0, 0] and np.flatnonzero(replan.holdable[0])[-1] == 39 - 15
+    assert not flow_problem(s, options=CrowdOptions(period_s=60, hold_areas=False)).holdable.any()
