@@ -16,7 +16,8 @@ from scenarios.plan import Announce, AssignStaff, CloseStation, HoldArea, MeterF
 from scenarios.schema import CrowdScenario
 
 RELEASE = 1.25  # a meter no longer holding anyone back in the LP lets in this much more than the LP's rate
-HOLD_NEAR_PER_MIN = 10.0  # a hold's release rates this close (people a minute) are one wave's
+HOLD_NEAR_PER_MIN = 10.0  # a hold's release rates this close (people a minute) are one wave's ...
+HOLD_SHARE = 0.3  # ... or this close as a share of the wave's mean
 SKIP_SHARE = 0.5  # trains skip a station in the periods where the LP sends at least this share of its arrivals on
 
 
@@ -78,7 +79,7 @@ def _hold_actions(problem: FlowProblem, sol: FlowSolution) -> list[HoldArea]:
                 continue
             start, total = t, rate[d, t]
             while t + 1 < T and on[t + 1] and abs(rate[d, t + 1] - total / (t + 1 - start)) <= max(
-                    0.3 * total / (t + 1 - start), HOLD_NEAR_PER_MIN):  # fmt: skip
+                    HOLD_SHARE * total / (t + 1 - start), HOLD_NEAR_PER_MIN):  # fmt: skip
                 t += 1
                 total += rate[d, t]
             t += 1
