@@ -34,7 +34,7 @@ from optimizer.result import SolveParams
 from scenarios import Plan, load_scenario
 from scenarios.defaults import default_plan
 from scenarios.loading import builtin_scenario_names
-from scenarios.plan import AssignStaff, MeterFlow, PlanMeta
+from scenarios.plan import AssignStaff, HoldArea, MeterFlow, PlanMeta
 
 HOUR = ["clock.horizon_s=3600"]  # the first hour of the evening: the optimiser takes seconds, not half a minute
 JOB_TIMEOUT_S = 180  # a wait, not a speed check: a loaded 2-core CI machine can take minutes
@@ -255,6 +255,11 @@ def test_meter_spells_join_a_node_s_back_to_back_steps_and_split_at_a_gap() -> N
     assert spells == [views.MeterSpell("a", 0, 240, (10, 30)), views.MeterSpell("b", 120, 240, (5,)),
                       views.MeterSpell("a", 600, None, (20,))]  # fmt: skip
     assert (spells[0].low, spells[0].high) == (10, 30)
+    # Holds in place are read apart, the same way (the rate: who may leave a minute).
+    waves = [*steps, HoldArea(at_s=600, node="v", rate_per_min=0, until_s=780),
+             HoldArea(at_s=780, node="v", rate_per_min=40, until_s=900)]  # fmt: skip
+    assert views.meter_spells(Plan.build(meta, waves)) == spells
+    assert views.meter_spells(Plan.build(meta, waves), HoldArea) == [views.MeterSpell("v", 600, 900, (0, 40))]
 
 
 def test_most_on_post_counts_only_posts_held_at_the_same_time() -> None:

@@ -159,6 +159,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "review.crowd.metering": ("限流（{n} 处入口）", "Metering ({n} entrances)"),
     "review.crowd.no_metering": ("不限流", "No metering"),
     "review.crowd.metering_steps": ("逐时段限流速率（{n} 条）", "Metering rate per period ({n} steps)"),
+    "review.crowd.holds": ("原地滞留、分批放行（{n} 处观景区；速率为每分钟放行人数）",
+                           "Held in place, let go in waves ({n} viewing areas; the rate is who may leave a minute)"),
     "review.crowd.one_way": ("单向通行（{n} 处）", "One-way walking ({n})"),
     "review.crowd.no_one_way": ("无单向通行管控", "No one-way control"),
     "review.crowd.staff": ("人员岗位（{n} 个）", "Staff posts ({n})"),

@@ -20,7 +20,7 @@ from command.wording import local_name, place_names
 from scenarios import Plan, Scenario, scenario_graph
 from scenarios.defaults import default_plan
 from scenarios.loading import scenario_from_document
-from scenarios.plan import AssignStaff, MeterFlow, OneWay, TradeOffPoint
+from scenarios.plan import AssignStaff, HoldArea, MeterFlow, OneWay, TradeOffPoint
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -335,12 +335,13 @@ class MeterSpell:
         return max(self.rates)
 
 
-def meter_spells(plan: Plan) -> list[MeterSpell]:
-    """A plan's metering, one spell per entrance and unbroken stretch (a meter action that starts when the one
-    before it at the same node ends continues its spell), in order of start and node."""
+def meter_spells(plan: Plan, kind: type[MeterFlow] | type[HoldArea] = MeterFlow) -> list[MeterSpell]:
+    """A plan's metering (or, with `kind=HoldArea`, its holds in place: the rate is who may leave), one spell per
+    place and unbroken stretch (an action that starts when the one before it at the same node ends continues its
+    spell), in order of start and node."""
     open_: dict[str, MeterSpell] = {}
     done: list[MeterSpell] = []
-    for a in sorted((a for a in plan.actions if isinstance(a, MeterFlow)), key=lambda a: (a.at_s, a.node)):
+    for a in sorted((a for a in plan.actions if isinstance(a, kind)), key=lambda a: (a.at_s, a.node)):
         spell = open_.get(a.node)
         if spell is not None and spell.until_s is not None and abs(spell.until_s - a.at_s) < 1e-6:
             open_[a.node] = MeterSpell(a.node, spell.from_s, a.until_s, (*spell.rates, a.rate_per_min))

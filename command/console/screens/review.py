@@ -35,6 +35,7 @@ from command.security import Actor
 from command.store import default_url
 from command.wording import warning_text
 from scenarios import ScenarioError
+from scenarios.plan import HoldArea
 
 PLAN_STEPS = 4  # baseline, optimise, simulate the plan, propose
 
@@ -305,6 +306,12 @@ def _crowd_controls(view: PlanView, scenario) -> None:  # type: ignore[no-untype
                            col["rate"]: a.rate_per_min} for a in meters], hide_index=True, width="stretch")  # fmt: skip
     else:
         st.caption(tr("review.crowd.no_metering"))
+    holds = views.meter_spells(view.plan, HoldArea)
+    if holds:
+        st.markdown(tr("review.crowd.holds", n=len({h.node for h in holds})))
+        st.dataframe([{col["node"]: place(h.node), col["from"]: clock.label(h.from_s), col["until"]: until(h.until_s),
+                       col["low"]: h.low, col["high"]: h.high, col["steps"]: len(h.rates)} for h in holds],
+                     hide_index=True, width="stretch")  # fmt: skip
     ways = views.one_ways(view.plan)
     if ways:
         st.markdown(tr("review.crowd.one_way", n=len(ways)))
