@@ -262,19 +262,11 @@ def metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: floa
     return need
 
 
-#: A hold's claim on the staff, per person it holds, against a meter's per person it holds back. A meter whose
-#: team leaves lets its whole queue in at once, at the door's full rate; a hold whose team is not there lets its
-#: people go as their time comes. At 1 (an equal claim), meters lost their teams to holds after the 2014
-#: countdown and their queues flooded the entrances (3 of 20 seeds' plans over 4 /m²); at 0.3, 1 of 20
-#: (benchmarks/README.md, "Held in place, let go in waves").
-HOLD_NEED_SHARE = 0.3
-
-
 def holding_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float, n_staff: int,
                   lead: int = 2) -> dict[str, np.ndarray]:  # fmt: skip
-    """People held in place per viewing area and staff period (times `HOLD_NEED_SHARE`), where the LP holds them
-    past their time (not a show: it holds them whatever the plan does), from `lead` staff periods before (the
-    team walks there first) to the last period it holds anyone there."""
+    """People held in place per viewing area and staff period, where the LP holds them past their time (not a
+    show: it holds them whatever the plan does), from `lead` staff periods before (the team walks there first)
+    to the last period it holds anyone there."""
     if sol.held is None:
         return {}
     need: dict[str, np.ndarray] = {}
@@ -285,9 +277,8 @@ def holding_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float
             continue
         weights = np.zeros(n_staff)
         for t in holding:
-            claim = max(HOLD_NEED_SHARE * held[t], 1.0)
             for s in staff_periods(problem, int(t), staff_period_s, n_staff):
-                weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], claim)
+                weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], max(held[t], 1.0))
         need[name] = weights
     return need
 
