@@ -29,7 +29,7 @@ from optimizer.crowd.report import (
     _station_actions,
     describe,
 )
-from optimizer.crowd.staff import holding_needs, metering_needs, solve_staff, staff_periods, staff_problem
+from optimizer.crowd.staff import covered_periods, holding_needs, metering_needs, solve_staff, staff_problem
 from optimizer.result import PlanResult, SolveParams
 from scenarios.crowd import CrowdState, stairs
 from scenarios.loading import scenario_graph, scenario_hash
@@ -108,20 +108,18 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     # One-way stairs no team can hold are left out (the simulation would not enforce them).
     unheld = [a for a in problem.one_ways
               if a.u not in index or not staff.covered[index[a.u]][sp.need[index[a.u]] > 0].all()]  # fmt: skip
-    meterable = problem.meterable.copy()
-    for o, name in enumerate(problem.origins):
+    # A meter, or a hold in place, is possible where a team covers it throughout the period (none needed: none).
+    covered = staff.covered
+
+    def staffed(name: str) -> np.ndarray:
         k = index.get(name)
-        for t in range(problem.n_periods):
-            periods = staff_periods(problem, t, options.staff_period_s, n_staff)
-            meterable[o, t] = k is not None and all(bool(staff.covered[k, s]) for s in periods)
-    # A hold in place is possible where a team covers the area throughout the period (none needed: none held).
+        return covered_periods(problem, None if k is None else covered[k], options.staff_period_s, n_staff)
+
+    meterable = problem.meterable.copy()
+    meterable[:] = [staffed(name) for name in problem.origins]
     holdable = problem.holdable.copy() if problem.holdable is not None else None
     if holdable is not None:
-        for d, name in enumerate(problem.destinations):
-            k = index.get(name)
-            for t in range(problem.n_periods):
-                periods = staff_periods(problem, t, options.staff_period_s, n_staff)
-                holdable[d, t] &= k is not None and all(bool(staff.covered[k, s]) for s in periods)
+        holdable &= np.array([staffed(name) for name in problem.destinations]).reshape(holdable.shape)
     held_first = first.held if first.held is not None else np.zeros((len(problem.destinations), 0))
     unstaffed_hold = holdable is not None and bool(((held_first > 0.5) & ~holdable).any())
     if not meterable.all() or unheld or unstaffed_hold:

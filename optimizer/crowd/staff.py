@@ -23,6 +23,7 @@ much later.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -254,12 +255,30 @@ def metering_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: floa
         holding = np.flatnonzero((held > 0.5) & problem.meterable[o])
         if not holding.size:
             continue
-        weights = np.zeros(n_staff)
-        for t in range(int(holding[0]), problem.n_periods):
-            for s in staff_periods(problem, t, staff_period_s, n_staff):
-                weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], max(held[t], 1.0))
-        need[name] = weights
+        need[name] = _need(problem, held, range(int(holding[0]), problem.n_periods), staff_period_s, n_staff, lead)
     return need
+
+
+def _need(problem: FlowProblem, people: np.ndarray, periods: Iterable[int], staff_period_s: float, n_staff: int,
+          lead: int) -> np.ndarray:  # fmt: skip
+    """Per staff period, the most `people` (at least 1) in the LP periods `periods` it overlaps, and from `lead`
+    staff periods before each (the team walks there first)."""
+    weights = np.zeros(n_staff)
+    for t in periods:
+        claim = max(float(people[t]), 1.0)
+        for s in staff_periods(problem, int(t), staff_period_s, n_staff):
+            weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], claim)
+    return weights
+
+
+def covered_periods(problem: FlowProblem, covered: np.ndarray | None, staff_period_s: float,
+                    n_staff: int) -> np.ndarray:  # fmt: skip
+    """Per LP period, whether a requirement's `covered` staff periods (None: it has none) cover all it overlaps."""
+    out = np.zeros(problem.n_periods, dtype=bool)
+    if covered is not None:
+        for t in range(problem.n_periods):
+            out[t] = all(bool(covered[s]) for s in staff_periods(problem, t, staff_period_s, n_staff))
+    return out
 
 
 def holding_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float, n_staff: int,
@@ -275,10 +294,5 @@ def holding_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float
         holding = np.flatnonzero(held > 0.5)
         if not holding.size:
             continue
-        weights = np.zeros(n_staff)
-        for t in holding:
-            for s in staff_periods(problem, int(t), staff_period_s, n_staff):
-                weights[max(0, s - lead) : s + 1] = np.maximum(weights[max(0, s - lead) : s + 1], max(held[t], 1.0))
-        need[name] = weights
+        need[name] = _need(problem, held, holding, staff_period_s, n_staff, lead)
     return need
-
