@@ -30,7 +30,7 @@ WEIDMANN, SFPE = 0, 1  # the kinds of fundamental diagram `fd_flow` knows
 EXP_NEGLIGIBLE = 38.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def fd_flow(kind: int, a: float, gamma: float, jam: float, d: float) -> float:
     """Specific flow at density `d`: Weidmann (v0 = a) or SFPE (k = a), as `scenarios.pedestrian` has them."""
     d = min(max(d, 0.0), jam)
@@ -44,7 +44,7 @@ def fd_flow(kind: int, a: float, gamma: float, jam: float, d: float) -> float:
     return d * (a * (1.0 - SFPE_A * x))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def pushed(f, cap, jam, rho_crit, d, press):
     """The congested supply per metre at density `d`: the walking flow `f`, or where a crowd can be pressed past
     the jam density (`press` above it), the larger of that and capacity·(press − d)/(press − critical)."""
@@ -53,7 +53,7 @@ def pushed(f, cap, jam, rho_crit, d, press):
     return max(f, cap * max(press - d, 0.0) / (press - rho_crit))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def densities(cells, c_twin, inv_area):
     """Per cell: its own people, both directions' people, and the density of both."""
     nc, K = cells.shape
@@ -67,7 +67,7 @@ def densities(cells, c_twin, inv_area):
     return own, both, rho
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def both_ways(own, c_twin, inv_area):
     """Per cell, from its own people: both directions' people and their density."""
     both = own.copy()
@@ -79,13 +79,13 @@ def both_ways(own, c_twin, inv_area):
     return both, rho
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def flow_keys(c, c_exit, L, c_meter):
     """For cell `c`: the class whose flow is its leavers at an exit (-1: none), and its meter (-1: none)."""
     return (L if c_exit[c] else -1), (c_meter[c] if c_meter.size > 0 else -1)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def cell_flow(v, g, k, leave_k, leave, j, fac):
     """What a cell holding `v` of class `k` sends: its share `g` (or its leavers at an exit), times its meter."""
     x = leave if k == leave_k else v * g
@@ -94,7 +94,7 @@ def cell_flow(v, g, k, leave_k, leave, j, fac):
     return x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def squeeze(xa, xb, i, ta, tb, cap):
     """Scale row `i` of both sides' remainders (totals `ta`, `tb`) so that each side passes min(ta, tb, cap)."""
     x = min(min(ta, tb), cap)
@@ -105,7 +105,7 @@ def squeeze(xa, xb, i, ta, tb, cap):
         xb[i, k] *= rb
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def add_sums(nodes, sums, sign):
     """Add `sign` × `sums` to `nodes` and clear `sums` (per-node sums are formed apart, as `np.bincount` does)."""
     for n in range(nodes.shape[0]):
@@ -114,16 +114,16 @@ def add_sums(nodes, sums, sign):
             sums[n, k] = 0.0
 
 
-@numba.njit(cache=True)
-def add_rows(cells, live, rows, shift, amounts, sign):
-    """`cells[rows[i] + shift] += sign × amounts[i]` for the live `i`, in order."""
-    for i in range(rows.size):
-        if live[i]:
-            for k in range(cells.shape[1]):
-                cells[rows[i] + shift, k] += sign * amounts[i, k]
+@numba.njit(cache=True, error_model="numpy")
+def add_rows(cells, live, n_live, rows, shift, amounts, sign):
+    """`cells[rows[live[j]] + shift] += sign × amounts[j]` for the first `n_live` of `live`, in order."""
+    for j in range(n_live):
+        r = rows[live[j]] + shift
+        for k in range(cells.shape[1]):
+            cells[r, k] += sign * amounts[j, k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved):
     """Each cell loses its outflow and gains its inflow, as if from the last cell to the first (each cell's inflow
     is what the cell before held before the step); rounding dust below zero is cleared (no flow exceeds what its
@@ -134,52 +134,49 @@ def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_
     cell, by the edge's entry). Those fed by the cell before go in one tight pass from the last to the first; then
     the first cells; then the others, from a copy of what the cells before them held."""
     nc, K = cells.shape
-    kind = np.zeros(nc, dtype=np.int8)  # 0: other, 1: plain fed by the cell before, 2: plain first cell
+    # 0: other, 1: plain fed by the cell before, 2: plain first cell (without branches: most cells are plain)
+    kind = np.empty(nc, dtype=np.int8)
     metered = c_meter.size > 0
     n_other = 0
     for c in range(nc):
-        first = c_first[c]
-        p = not c_exit[c] and (first or (c > 0 and not c_exit[c - 1]))
-        if metered and p:
-            p = c_meter[c] < 0 and (first or c_meter[c - 1] < 0)
-        kind[c] = 0 if not p else 2 if first else 1
-        if not p:
-            n_other += 1
+        first = np.int8(c_first[c])
+        fed = np.int8(c > 0) & ~np.int8(c_exit[max(c - 1, 0)]) & np.int8(1)
+        p = ~np.int8(c_exit[c]) & np.int8(1) & (first | fed)
+        kind[c] = p * (np.int8(1) + first)
+        n_other += 1 - p
+    if metered:
+        n_other = 0
+        for c in range(nc):
+            if kind[c] and (c_meter[c] >= 0 or (kind[c] == 1 and c_meter[c - 1] >= 0)):
+                kind[c] = 0
+            n_other += kind[c] == 0
     other = np.empty(n_other, dtype=np.int64)
     before = np.empty((n_other, K))  # what the cell before each of them held before the step
     i = 0
+    if n_other:
+        for c in range(nc):
+            if kind[c] == 0:
+                other[i] = c
+                if not c_first[c]:
+                    for k in range(K):
+                        before[i, k] = cells[c - 1, k]
+                i += 1
+    # From the last cell to the second (the first cell is first): `c - 1` needs no wrap-around. Where swaps still
+    # apply (`touched`), nothing is cleared yet: the floor is -inf there, without a branch.
+    floor = np.empty(nc)
     for c in range(nc):
-        if kind[c] == 0:
-            other[i] = c
-            if not c_first[c]:
-                for k in range(K):
-                    before[i, k] = cells[c - 1, k]
-            i += 1
-    # From the last cell to the second (the first cell is first): `c - 1` needs no wrap-around.
+        floor[c] = -np.inf if touched[c] else 0.0
     for c in range(nc - 1, 0, -1):
         if kind[c] != 1:
             continue
-        g, g_in = g_c[c], g_c[c - 1]
-        if touched[c]:  # swaps still apply: no clearing yet
-            out_sum = 0.0
-            for k in range(K):
-                v = cells[c, k]
-                out = v * g
-                cells[c, k] = (v - out) + cells[c - 1, k] * g_in
-                out_sum += out
-            moved_c[c] = out_sum
-        elif need_moved:
-            out_sum = 0.0
-            for k in range(K):
-                v = cells[c, k]
-                out = v * g
-                cells[c, k] = max((v - out) + cells[c - 1, k] * g_in, 0.0)
-                out_sum += out
-            moved_c[c] = out_sum
-        else:
-            for k in range(K):
-                v = cells[c, k]
-                cells[c, k] = max((v - v * g) + cells[c - 1, k] * g_in, 0.0)
+        g, g_in, lo = g_c[c], g_c[c - 1], floor[c]
+        out_sum = 0.0
+        for k in range(K):
+            v = cells[c, k]
+            out = v * g
+            cells[c, k] = max((v - out) + cells[c - 1, k] * g_in, lo)
+            out_sum += out
+        moved_c[c] = out_sum
     for c in range(nc):
         if kind[c] != 2:
             continue
@@ -216,7 +213,7 @@ def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_
         moved_c[c] = out_sum
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def row_totals(cells, out):
     """`out[c]` = the sum of row `c`, added from its first column to its last (four rows at a time, so that their
     additions overlap; each row's own order is kept); returns the sum of `out`, added from the first row to the
@@ -250,7 +247,7 @@ def row_totals(cells, out):
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def flow_step(
     cells, nodes, queue, dwelling, own, both, rho,
     fd, dt, L,
@@ -279,24 +276,27 @@ def flow_step(
     nn = nodes.shape[0]
     n_o = queue.shape[0]
     # Cells: counter-flow friction, what each sends (its share of demand) and can receive (supply and room).
+    # First the walking flow at each cell's density (the two directions of a cell share their density: one
+    # flow(D) does for both); then the rest, a loop without calls or branches that the compiler can vectorise.
     frac_c = np.empty(nc)
     send = np.empty(nc)
     recv = np.empty(nc)
     flow_c = np.empty(nc)
     for c in range(nc):
-        fric = 1.0
-        b = both[c]
         t = c_twin[c]
-        if t >= 0:
-            fric = 1.0 - kappa * (1.0 - abs(2 * own[c] - b) / (b if b > 0 else 1.0))
+        flow_c[c] = flow_c[t] if 0 <= t < c and rho[t] == rho[c] else fd_flow(kind, a_fd, gamma, jam, rho[c])
+    for c in range(nc):
+        b = both[c]
+        some = b > 0
+        fric = 1.0 - kappa * (1.0 - abs(2 * own[c] - b) / (b if some else 1.0))
+        fric = fric if c_twin[c] >= 0 else 1.0
         base = c_factor_w[c] * fric * dt
-        # The two directions of a cell share its density: one flow(D) does for both.
-        f = flow_c[t] if 0 <= t < c and rho[t] == rho[c] else fd_flow(kind, a_fd, gamma, jam, rho[c])
-        flow_c[c] = f
+        f = flow_c[c]
         below = rho[c] < rho_crit
-        per = ((f if below else cap) * base) / b if b > 0 else 0.0
-        frac_c[c] = min(per, 1.0)
-        send[c] = own[c] * frac_c[c]
+        per = ((f if below else cap) * base) / (b if some else 1.0)
+        frac = min(per if some else 0.0, 1.0)
+        frac_c[c] = frac
+        send[c] = own[c] * frac
         recv[c] = min((cap if below else pushed(f, cap, jam, rho_crit, rho[c], press_c[c])) * base,
                       max(press_c[c] * area_c[c] - b, 0.0))
     # Nodes send each class over their out-edges in the route shares; an edge's end passes at most its door
@@ -450,49 +450,63 @@ def flow_step(
         r = r_node[origin_node[o]]
         for k in range(K):
             f_g[o, k] = dem_g[o, k] * r
-    # Counter-flow swaps, where both sides of a boundary are held up (computed before the flows apply).
+    # Counter-flow swaps, where both sides of a boundary are held up (computed before the flows apply). Only the
+    # live boundaries are kept (`sw_live`, `se_live`: their indices, in order), with the cells they touch.
     touched = np.zeros(nc, dtype=np.bool_)
     n_sw = sw_a.size
-    sw_live = np.zeros(n_sw, dtype=np.bool_)
-    xa = np.empty((n_sw, K))  # rows of live boundaries only
-    xb = np.empty((n_sw, K))
+    sw_live = np.empty(n_sw, dtype=np.int64)
+    n_swl = 0
     for i in range(n_sw):
         a, b = sw_a[i], sw_b[i]
         if send[a] - moved[a] > 0 and send[b] - moved[b] > 0:
-            sw_live[i] = True
-            touched[a] = touched[a + 1] = touched[b] = touched[b + 1] = True
-            ta = 0.0
-            tb = 0.0
-            la, ja = flow_keys(a, c_exit, L, c_meter)
-            lb, jb = flow_keys(b, c_exit, L, c_meter)
-            for k in range(K):
-                fa = cell_flow(cells[a, k], g_c[a], k, la, leave_c[a], ja, fac)
-                xa[i, k] = max(cells[a, k] * frac_c[a] - fa, 0.0)
-                ta += xa[i, k]
-                fb = cell_flow(cells[b, k], g_c[b], k, lb, leave_c[b], jb, fac)
-                xb[i, k] = max(cells[b, k] * frac_c[b] - fb, 0.0)
-                tb += xb[i, k]
-            squeeze(xa, xb, i, ta, tb, sw_cap[i])
+            sw_live[n_swl] = i
+            n_swl += 1
     n_se = se_edge.size
-    se_live = np.zeros(n_se, dtype=np.bool_)
-    ye = np.empty((n_se, K))
-    yo = np.empty((n_se, K))
+    se_live = np.empty(n_se, dtype=np.int64)
+    n_sel = 0
     for i in range(n_se):
         o = se_opp[i]
         if send[o] - moved[o] > 0:
-            se_live[i] = True
-            touched[o] = touched[se_first[i]] = True
-            e = se_edge[i]
-            te = 0.0
-            to = 0.0
-            lo_, jo = flow_keys(o, c_exit, L, c_meter)
-            for k in range(K):
-                ye[i, k] = max(dem_e[e, k] - f_e[e, k], 0.0)
-                te += ye[i, k]
-                fo = cell_flow(cells[o, k], g_c[o], k, lo_, leave_c[o], jo, fac)
-                yo[i, k] = max(cells[o, k] * frac_c[o] - fo, 0.0)
-                to += yo[i, k]
-            squeeze(ye, yo, i, te, to, se_cap[i])
+            se_live[n_sel] = i
+            n_sel += 1
+    t_list = np.empty(4 * n_swl + 2 * n_sel, dtype=np.int64)  # the touched cells (some more than once)
+    xa = np.empty((n_swl, K))
+    xb = np.empty((n_swl, K))
+    for j in range(n_swl):
+        i = sw_live[j]
+        a, b = sw_a[i], sw_b[i]
+        touched[a] = touched[a + 1] = touched[b] = touched[b + 1] = True
+        t_list[4 * j], t_list[4 * j + 1], t_list[4 * j + 2], t_list[4 * j + 3] = a, a + 1, b, b + 1
+        ta = 0.0
+        tb = 0.0
+        la, ja = flow_keys(a, c_exit, L, c_meter)
+        lb, jb = flow_keys(b, c_exit, L, c_meter)
+        for k in range(K):
+            fa = cell_flow(cells[a, k], g_c[a], k, la, leave_c[a], ja, fac)
+            xa[j, k] = max(cells[a, k] * frac_c[a] - fa, 0.0)
+            ta += xa[j, k]
+            fb = cell_flow(cells[b, k], g_c[b], k, lb, leave_c[b], jb, fac)
+            xb[j, k] = max(cells[b, k] * frac_c[b] - fb, 0.0)
+            tb += xb[j, k]
+        squeeze(xa, xb, j, ta, tb, sw_cap[i])
+    ye = np.empty((n_sel, K))
+    yo = np.empty((n_sel, K))
+    for j in range(n_sel):
+        i = se_live[j]
+        o = se_opp[i]
+        touched[o] = touched[se_first[i]] = True
+        t_list[4 * n_swl + 2 * j], t_list[4 * n_swl + 2 * j + 1] = o, se_first[i]
+        e = se_edge[i]
+        te = 0.0
+        to = 0.0
+        lo_, jo = flow_keys(o, c_exit, L, c_meter)
+        for k in range(K):
+            ye[j, k] = max(dem_e[e, k] - f_e[e, k], 0.0)
+            te += ye[j, k]
+            fo = cell_flow(cells[o, k], g_c[o], k, lo_, leave_c[o], jo, fac)
+            yo[j, k] = max(cells[o, k] * frac_c[o] - fo, 0.0)
+            to += yo[j, k]
+        squeeze(ye, yo, j, te, to, se_cap[i])
     # Apply them: what leaves one place enters the next. Nodes first (they need the cells before the step).
     tmp = np.zeros((nn, K))
     for e in range(m):
@@ -523,21 +537,19 @@ def flow_step(
     # holds), except where swaps still apply.
     apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved)
     # The swaps: each side hands its share over the boundary (the people on either side stay as many).
-    add_rows(cells, sw_live, sw_a, 0, xa, -1.0)
-    add_rows(cells, sw_live, sw_a, 1, xa, 1.0)
-    add_rows(cells, sw_live, sw_b, 0, xb, -1.0)
-    add_rows(cells, sw_live, sw_b, 1, xb, 1.0)
-    add_rows(cells, se_live, se_first, 0, ye, 1.0)
-    add_rows(cells, se_live, se_opp, 0, yo, -1.0)
-    for i in range(n_se):
-        if se_live[i]:
-            for k in range(K):
-                tmp[se_node[i], k] += yo[i, k] - ye[i, k]
+    add_rows(cells, sw_live, n_swl, sw_a, 0, xa, -1.0)
+    add_rows(cells, sw_live, n_swl, sw_a, 1, xa, 1.0)
+    add_rows(cells, sw_live, n_swl, sw_b, 0, xb, -1.0)
+    add_rows(cells, sw_live, n_swl, sw_b, 1, xb, 1.0)
+    add_rows(cells, se_live, n_sel, se_first, 0, ye, 1.0)
+    add_rows(cells, se_live, n_sel, se_opp, 0, yo, -1.0)
+    for j in range(n_sel):
+        for k in range(K):
+            tmp[se_node[se_live[j]], k] += yo[j, k] - ye[j, k]
     add_sums(nodes, tmp, 1.0)
-    for c in range(nc):
-        if touched[c]:
-            for k in range(K):
-                cells[c, k] = max(cells[c, k], 0.0)
+    for c in t_list:  # clearing is the same however often a cell is met
+        for k in range(K):
+            cells[c, k] = max(cells[c, k], 0.0)
     in_cells = row_totals(cells, own_next)
     released, served, departed = absorb(
         nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
@@ -550,7 +562,7 @@ def flow_step(
     return entered, freeflow, released, served, departed, walking + in_cells
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def absorb(
     nodes, k_step, hold, due, pmf, lo, hi, dwell_at, held, target_node, open_exits, phi0_leave, release_cap,
     dwelling, L,
@@ -593,7 +605,7 @@ def absorb(
     return released, served, departed
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def watch_step(
     own, cells, nodes, dwelling, c_twin, inv_area, node_area, canon_cells, canon_starts, levels, hysteresis,
     kpi_levels, over, place_level, place_peak, peak, dt, place_rho, changed, old_level,
@@ -730,7 +742,7 @@ def watch_step(
     return both, rho, new_peak, n_changed, n_started, n_ended, n_now, q
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def shortest_times(phi, fixed, times, head, tail_nodes, tail_starts):
     """Seconds from every node to each class's target, in place (`CrowdModel.potentials`' rule).
 
@@ -780,7 +792,7 @@ EV_DENSITY, EV_CRUSH_OVER, EV_CRUSH, EV_STALL, EV_MOVING = 0, 1, 2, 3, 4
 N_TALLY = T_CROSSED + 3  # the crossings of the warning, critical and crush levels last
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def block_sum(a, lo, n):
     """`a[lo:lo + n].sum()` for n <= 128, as NumPy adds it (eight partial sums a block, then the rest)."""
     if n < 8:
@@ -809,7 +821,7 @@ def block_sum(a, lo, n):
     return res
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def np_sum(a, lo, n):
     """`a[lo:lo + n].sum()` as NumPy adds a contiguous run of float64: blocks of at most 128 (`block_sum`), halved
     (at a multiple of 8) and added pairwise above that. Written without recursion (Numba's cache does not keep
@@ -853,7 +865,7 @@ def np_sum(a, lo, n):
             v = left[top] + v
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def row_sums(arr, rows):
     """`arr[rows].sum(axis=1)`."""
     out = np.empty(rows.size)
@@ -862,7 +874,7 @@ def row_sums(arr, rows):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def run_steps(
     n_run, k0, t_steps, arrive, counts, redirect, told, any_told, hold_node, hold_cap, split, holding_in,
     holding_now, arrived_at, phi0_nodes, station_idx, leave_at, tally, levels_at, every_stall, stall_every,
