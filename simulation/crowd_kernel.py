@@ -28,6 +28,8 @@ from scenarios.pedestrian import SFPE_A, SFPE_MIN_DENSITY
 
 WEIDMANN, SFPE = 0, 1  # the kinds of fundamental diagram `fd_flow` knows
 EXP_NEGLIGIBLE = 38.0
+SPREAD_CHUNK = 1024  # entries of `due` (8 kB) that `spread` adds every kept cohort to before going on
+PEND_MAX = 64  # steps of cohorts `run_steps` keeps before spreading them (no more than the shortest dwell)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -259,7 +261,7 @@ def flow_step(
     sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
     moved, moved_c, own_next,
     k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
-    release_cap, need_moved=True,
+    release_cap, pend, pend_at, need_moved=True,
 ):  # fmt: skip
     """One step of flows, in place; returns the bookkeeping sums (see `CrowdModel.step` for the rules).
 
@@ -553,7 +555,7 @@ def flow_step(
     in_cells = row_totals(cells, own_next)
     released, served, departed = absorb(
         nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
-        release_cap, dwelling, L,
+        release_cap, dwelling, L, pend, pend_at,
     )  # fmt: skip
     walking = 0.0
     for n in range(nn):
@@ -563,26 +565,68 @@ def flow_step(
 
 
 @numba.njit(cache=True, error_model="numpy")
+def spread(due, pend, pend_at, pmf, lo, hi):
+    """Spread the cohorts kept in `pend` (one column a step, from step `pend_at[1]`, `pend_at[0]` of them) over the
+    steps they are due to leave at, in the dwell distribution's shares, and empty `pend`.
+
+    Each entry of `due` gets the cohorts' shares in the order of their steps, as if each had been spread at its
+    own step (the same sums to the last bit); but `due` is gone over once a chunk at a time, not once a step."""
+    n_pend, k_first = pend_at[0], pend_at[1]
+    n_col = due.shape[1]
+    x0, x1 = k_first + lo, min(k_first + n_pend - 1 + hi, n_col)
+    for i in range(due.shape[0]):
+        row = due[i]
+        for s in range(x0, x1, SPREAD_CHUNK):
+            e = min(s + SPREAD_CHUNK, x1)
+            for b in range(n_pend):
+                got = pend[i, b]
+                if got == 0.0:
+                    continue
+                k = k_first + b
+                a, z = max(s, k + lo), min(e, k + hi)
+                # Unsigned indices: no wrap-around for negative ones to check, so that the loop vectorises.
+                at, off = np.uint64(a), np.uint64(a - k)
+                for j in range(np.uint64(0), np.uint64(max(z - a, 0))):
+                    row[at + j] += got * pmf[off + j]
+        for b in range(n_pend):
+            pend[i, b] = 0.0
+    pend_at[0] = 0
+
+
+@numba.njit(cache=True, error_model="numpy")
 def absorb(
     nodes, k_step, hold, due, pmf, lo, hi, dwell_at, held, target_node, open_exits, phi0_leave, release_cap,
-    dwelling, L,
+    dwelling, L, pend, pend_at,
 ):  # fmt: skip
     """Arrivals at their viewing area start to dwell; leavers at an open exit are gone; dwell ends (where a hold
     is in force, for no more than `release_cap` a step: the rest wait on).
 
+    Each step's arrivals leave over the coming steps, in the dwell distribution's shares (`due`). Nobody leaves
+    sooner than `lo` steps after arriving, so with room in `pend` (no more than `lo` columns) they are kept there
+    and spread together (`spread`) when it is full; with none (`pend` has no columns), at once.
+
     Returns (free-flow seconds of those who stop dwelling, served, departed); `dwelling` is refilled."""
     n_t = target_node.size
     served = 0.0
+    kept = pend.shape[1] > 0
+    if kept and pend_at[0] == 0:
+        pend_at[1] = k_step
     for i in range(n_t):
         got = nodes[target_node[i], i]
         nodes[target_node[i], i] = 0.0
         dwell_at[i] += got
         served += got
-        if got != 0.0:  # the cohort leaves over the coming steps, in the dwell distribution's shares
+        if kept:
+            pend[i, pend_at[0]] = got
+        elif got != 0.0:  # the cohort leaves over the coming steps, in the dwell distribution's shares
             row = due[i, k_step + lo : k_step + hi]
             share = pmf[lo:hi]
             for j in range(row.size):
                 row[j] += got * share[j]
+    if kept:
+        pend_at[0] += 1
+        if pend_at[0] == pend.shape[1]:
+            spread(due, pend, pend_at, pmf, lo, hi)
     departed = 0.0
     for x in open_exits:
         departed += nodes[x, L]
@@ -910,6 +954,10 @@ def run_steps(
     for p in range(n_p):
         if place_level[p] >= crush:
             n_crushing += 1
+    # Each step's arrivals at their viewing areas are kept for up to `PEND_MAX` steps (no more than the shortest
+    # dwell) and spread over the steps they leave at together (`absorb`, `spread`): the same sums.
+    pend = np.zeros((target_node.size, min(pmf_lo, PEND_MAX) if pmf_lo >= 2 else 0))
+    pend_at = np.zeros(2, dtype=np.int64)
     ran = 0
     for j in range(n_run):
         if n_ev + room_needed > ev_i.shape[0]:
@@ -961,7 +1009,7 @@ def run_steps(
             sw_a, sw_b, sw_cap, se_edge, se_first, se_opp, se_node, se_cap,
             moved, moved_c, own_next,
             k, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
-            release_cap, need_moved,
+            release_cap, pend, pend_at, need_moved,
         )  # fmt: skip
         tally[T_ENTERED_NETWORK] += entered
         tally[T_FREEFLOW] += ff_in
@@ -984,6 +1032,7 @@ def run_steps(
                     x = leave_at[i]
                     dwell_at[x] = 0.0
                     due[x, :] = 0.0
+                    pend[x, :] = 0.0
                     held[x] = 0.0
                 dwelling[:] = 0.0
                 for i in range(target_node.size):
@@ -1085,6 +1134,8 @@ def run_steps(
         if total > tally[T_MAX_QUEUE]:
             tally[T_MAX_QUEUE] = total
         ran += 1
+    if pend_at[0]:
+        spread(due, pend, pend_at, dwell_pmf, pmf_lo, pmf_hi)
     own_out[:] = own
     both_out[:] = both
     rho_out[:] = rho

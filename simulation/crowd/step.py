@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 COUNTERFLOW_FRICTION = 0.15  # EST: capacity lost to balanced counter-flow without lanes
 KERNELS = ("numba", "numpy")  # the compiled step (`simulation.crowd_kernel`) and the NumPy reference
 KERNEL_ENV = "YIWANG_CROWD_KERNEL"  # set it to "numpy" to run the reference step
+# A step at a time, each step's arrivals are spread over the steps they leave at, at once (no kept cohorts).
+NO_PEND, NO_PEND_AT = np.zeros((0, 0)), np.zeros(2, dtype=np.int64)
 DWELL_SAMPLES = 200_000
 
 
@@ -153,7 +155,7 @@ def _step_compiled(m: CrowdModel) -> None:
     moved, own_next = np.empty(net.n_cells_total), np.empty(net.n_cells_total)
     entered, ff_in, ff_out, served, departed, inside = ck.flow_step(
         cells, nodes, m.queue, m.dwelling, own, both, rho, *kernel_network(m), moved, m.moved_c, own_next,
-        m.step_no, *kernel_dwell(m),
+        m.step_no, *kernel_dwell(m), NO_PEND, NO_PEND_AT,
     )  # fmt: skip
     m.entered_network += entered
     m.freeflow_s += ff_in
