@@ -162,6 +162,7 @@ class Layout:
     stall_edges: np.ndarray  # positions in `canon_edges` of two-way edges
     tail_nodes: np.ndarray  # edges are sorted by tail: the nodes with out-edges
     tail_starts: np.ndarray  # and where each one's out-edges start
+    tail_seg: np.ndarray  # per edge: which of `tail_nodes` it leaves from
     inc_node: np.ndarray  # (node, place) pairs: the physical edges meeting at each node
     inc_place: np.ndarray
     given_area: np.ndarray  # per node: its area is given (not a junction box)
@@ -213,6 +214,7 @@ def layout(net: CrowdNetwork, graph: nx.DiGraph) -> Layout:
         canon_starts=np.searchsorted(canon_cells, starts), canon_two_way=net.twin[canon_edges] >= 0,
         place_names=[*net.nodes, *(f"{net.edges[e][0]}~{net.edges[e][1]}" for e in canon_edges)],
         stall_edges=np.flatnonzero(net.twin[canon_edges] >= 0), tail_nodes=tail_nodes, tail_starts=tail_starts,
+        tail_seg=np.repeat(np.arange(tail_nodes.size), np.diff(np.append(tail_starts, len(net.edges)))),
         inc_node=np.array(inc_node, dtype=np.int64), inc_place=np.array(inc_place, dtype=np.int64),
         given_area=np.array([float(graph.nodes[n].get("area_m2", 0) or 0) > 0 for n in net.nodes]),
         sw_a=inner, sw_b=net.cell_twin[inner + 1], se_edge=se, se_first=se_first, se_opp=net.cell_twin[se_first],

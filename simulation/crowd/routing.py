@@ -100,7 +100,7 @@ class Routes:
         self.phi = phi
         cand = times[:, None] + phi[net.head]
         best = np.minimum.reduceat(cand, lay.tail_starts, axis=0)
-        seg = np.repeat(np.arange(lay.tail_nodes.size), np.diff(np.append(lay.tail_starts, len(net.edges))))
+        seg = lay.tail_seg
         best_e = best[seg]
         choice = (cand <= best_e + 1e-9) & np.isfinite(cand)
         n_best = np.add.reduceat(choice.astype(float), lay.tail_starts, axis=0)[seg]
@@ -110,9 +110,10 @@ class Routes:
         norm = np.add.reduceat(P, lay.tail_starts, axis=0)[seg]
         P = np.divide(P, norm, out=np.zeros_like(P), where=norm > 0)
         # Nobody is routed away from where they are meant to be: their target, or dwelling.
-        for i, node in enumerate(m.target_node):
-            P[net.tail == node, i] = 0.0
-        P[np.isin(net.tail, m.ctl.open_exits), m.LEAVE] = 0.0
+        home = np.zeros((net.n_nodes, P.shape[1]), dtype=bool)
+        home[m.target_node, np.arange(m.target_node.size)] = True
+        home[m.ctl.open_exits, m.LEAVE] = True
+        P[home[net.tail]] = 0.0
         self.P = P
         self.retarget()
 

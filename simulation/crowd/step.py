@@ -88,6 +88,8 @@ def dwell_kernel(scenario: CrowdScenario, rng: np.random.Generator, dt: float, n
 def densities(m: CrowdModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per cell: its own people, both directions' people, and the density of both."""
     lay = m.lay
+    if m.kernels is not None:
+        return m.kernels.np_densities(m.n_cells_arr, lay.twinned, lay.twin_of, m.geo.inv_area)  # type: ignore[no-any-return]
     own = m.n_cells_arr.sum(axis=1)
     both = own.copy()
     both[lay.twinned] += own[lay.twin_of]
