@@ -126,11 +126,14 @@ def add_rows(cells, live, n_live, rows, shift, amounts, sign):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved):
+def apply_cells(
+    cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved, own_next,
+):  # fmt: skip
     """Each cell loses its outflow and gains its inflow, as if from the last cell to the first (each cell's inflow
     is what the cell before held before the step); rounding dust below zero is cleared (no flow exceeds what its
     sender holds), except where swaps still apply (`touched`). `moved_c` gets what each cell sent when
-    `need_moved`.
+    `need_moved`; `own_next` the people in each cell after (from its first class to its last: where swaps apply,
+    they are to be counted again after them).
 
     Most cells are plain: nobody leaving at an exit and no meter, fed by the cell before (or, an edge's first
     cell, by the edge's entry). Those fed by the cell before go in one tight pass from the last to the first; then
@@ -168,35 +171,49 @@ def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_
     floor = np.empty(nc)
     for c in range(nc):
         floor[c] = -np.inf if touched[c] else 0.0
-    for c in range(nc - 1, 0, -1):
-        if kind[c] != 1:
-            continue
-        g, g_in, lo = g_c[c], g_c[c - 1], floor[c]
-        out_sum = 0.0
-        for k in range(K):
-            v = cells[c, k]
-            out = v * g
-            cells[c, k] = max((v - out) + cells[c - 1, k] * g_in, lo)
-            out_sum += out
-        moved_c[c] = out_sum
+    if need_moved:
+        for c in range(nc - 1, 0, -1):
+            if kind[c] != 1:
+                continue
+            g, g_in, lo = g_c[c], g_c[c - 1], floor[c]
+            out_sum = 0.0
+            s = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                out = v * g
+                x = max((v - out) + cells[c - 1, k] * g_in, lo)
+                cells[c, k] = x
+                s += x
+                out_sum += out
+            moved_c[c] = out_sum
+            own_next[c] = s
+    else:
+        for c in range(nc - 1, 0, -1):
+            if kind[c] != 1:
+                continue
+            g, g_in, lo = g_c[c], g_c[c - 1], floor[c]
+            s = 0.0
+            for k in range(K):
+                v = cells[c, k]
+                x = max((v - v * g) + cells[c - 1, k] * g_in, lo)
+                cells[c, k] = x
+                s += x
+            own_next[c] = s
     for c in range(nc):
         if kind[c] != 2:
             continue
-        g, e = g_c[c], c_edge[c]
+        g, e, lo = g_c[c], c_edge[c], floor[c]
         out_sum = 0.0
-        if touched[c]:
-            for k in range(K):
-                v = cells[c, k]
-                out = v * g
-                cells[c, k] = (v - out) + f_e[e, k]
-                out_sum += out
-        else:
-            for k in range(K):
-                v = cells[c, k]
-                out = v * g
-                cells[c, k] = max((v - out) + f_e[e, k], 0.0)
-                out_sum += out
+        s = 0.0
+        for k in range(K):
+            v = cells[c, k]
+            out = v * g
+            x = max((v - out) + f_e[e, k], lo)
+            cells[c, k] = x
+            s += x
+            out_sum += out
         moved_c[c] = out_sum
+        own_next[c] = s
     for i in range(n_other):
         c = other[i]
         lc, jc = flow_keys(c, c_exit, L, c_meter)
@@ -204,49 +221,16 @@ def apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_
         lp, jp = flow_keys(c - 1, c_exit, L, c_meter) if not first else (-1, -1)
         e = c_edge[c]
         out_sum = 0.0
+        s = 0.0
         for k in range(K):
             out = cell_flow(cells[c, k], g_c[c], k, lc, leave_c[c], jc, fac)
             inflow = f_e[e, k] if first else cell_flow(before[i, k], g_c[c - 1], k, lp, leave_c[c - 1], jp, fac)
-            x = (cells[c, k] - out) + inflow
+            x = max((cells[c, k] - out) + inflow, floor[c])
             out_sum += out
-            if not touched[c]:
-                x = max(x, 0.0)
             cells[c, k] = x
+            s += x
         moved_c[c] = out_sum
-
-
-@numba.njit(cache=True, error_model="numpy")
-def row_totals(cells, out):
-    """`out[c]` = the sum of row `c`, added from its first column to its last (four rows at a time, so that their
-    additions overlap; each row's own order is kept); returns the sum of `out`, added from the first row to the
-    last."""
-    nc, K = cells.shape
-    total = 0.0
-    c = 0
-    while c + 4 <= nc:
-        s0 = s1 = s2 = s3 = 0.0
-        for k in range(K):
-            s0 += cells[c, k]
-            s1 += cells[c + 1, k]
-            s2 += cells[c + 2, k]
-            s3 += cells[c + 3, k]
-        out[c] = s0
-        out[c + 1] = s1
-        out[c + 2] = s2
-        out[c + 3] = s3
-        total += s0
-        total += s1
-        total += s2
-        total += s3
-        c += 4
-    while c < nc:
-        s0 = 0.0
-        for k in range(K):
-            s0 += cells[c, k]
-        out[c] = s0
-        total += s0
-        c += 1
-    return total
+        own_next[c] = s
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -537,7 +521,9 @@ def flow_step(
     # Cells, from the last to the first (so that the cell before still holds what it had): each loses its
     # outflow and gains its inflow; rounding dust below zero is cleared (no flow exceeds what its sender
     # holds), except where swaps still apply.
-    apply_cells(cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved)
+    apply_cells(
+        cells, c_first, c_edge, c_exit, L, c_meter, touched, g_c, leave_c, fac, f_e, moved_c, need_moved, own_next,
+    )  # fmt: skip
     # The swaps: each side hands its share over the boundary (the people on either side stay as many).
     add_rows(cells, sw_live, n_swl, sw_a, 0, xa, -1.0)
     add_rows(cells, sw_live, n_swl, sw_a, 1, xa, 1.0)
@@ -549,10 +535,16 @@ def flow_step(
         for k in range(K):
             tmp[se_node[se_live[j]], k] += yo[j, k] - ye[j, k]
     add_sums(nodes, tmp, 1.0)
-    for c in t_list:  # clearing is the same however often a cell is met
+    for c in t_list:  # clearing (and counting) is the same however often a cell is met
+        s = 0.0
         for k in range(K):
-            cells[c, k] = max(cells[c, k], 0.0)
-    in_cells = row_totals(cells, own_next)
+            x = max(cells[c, k], 0.0)
+            cells[c, k] = x
+            s += x
+        own_next[c] = s
+    in_cells = 0.0
+    for c in range(nc):
+        in_cells += own_next[c]
     released, served, departed = absorb(
         nodes, k_step, hold, due, dwell_pmf, pmf_lo, pmf_hi, dwell_at, held, target_node, open_exits, phi0_leave,
         release_cap, dwelling, L, pend, pend_at,
