@@ -686,19 +686,16 @@ def watch_step(
     # Person-seconds at places denser than each KPI level (two levels: one pass for both, each sum in its order).
     if kpi_levels.size == 2:
         lv0, lv1 = kpi_levels[0], kpi_levels[1]
+        # (Adding 0.0 where a place is not over leaves a sum as it is: no branches to mispredict.)
         s10 = s11 = 0.0
         for n in range(nn):
-            if place_rho[n] > lv0:
-                s10 += node_tot[n]
-            if place_rho[n] > lv1:
-                s11 += node_tot[n]
+            s10 += node_tot[n] if place_rho[n] > lv0 else 0.0
+            s11 += node_tot[n] if place_rho[n] > lv1 else 0.0
         s20 = s21 = 0.0
         for i in range(n_cc):
             c = canon_cells[i]
-            if rho[c] > lv0:
-                s20 += both[c]
-            if rho[c] > lv1:
-                s21 += both[c]
+            s20 += both[c] if rho[c] > lv0 else 0.0
+            s21 += both[c] if rho[c] > lv1 else 0.0
         over[0] += (s10 + s20) * dt
         over[1] += (s11 + s21) * dt
     else:
