@@ -102,6 +102,12 @@ def cell_flow(v, g, k, leave_k, leave, j, fac):
     return x
 
 
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def left_behind(cells, c, k, g, leave_k, leave, j, fac, frac):
+    """What class `k` of cell `c` asked to send and could not: its share of demand less its flow (`cell_flow`)."""
+    return max(cells[c, k] * frac - cell_flow(cells[c, k], g, k, leave_k, leave, j, fac), 0.0)
+
+
 @numba.njit(cache=True, error_model="numpy")
 def squeeze(xa, xb, i, ta, tb, cap):
     """Scale row `i` of both sides' remainders (totals `ta`, `tb`) so that each side passes min(ta, tb, cap)."""
@@ -474,11 +480,9 @@ def flow_step(
         la, ja = flow_keys(a, c_exit, L, c_meter)
         lb, jb = flow_keys(b, c_exit, L, c_meter)
         for k in range(K):
-            fa = cell_flow(cells[a, k], g_c[a], k, la, leave_c[a], ja, fac)
-            xa[j, k] = max(cells[a, k] * frac_c[a] - fa, 0.0)
+            xa[j, k] = left_behind(cells, a, k, g_c[a], la, leave_c[a], ja, fac, frac_c[a])
             ta += xa[j, k]
-            fb = cell_flow(cells[b, k], g_c[b], k, lb, leave_c[b], jb, fac)
-            xb[j, k] = max(cells[b, k] * frac_c[b] - fb, 0.0)
+            xb[j, k] = left_behind(cells, b, k, g_c[b], lb, leave_c[b], jb, fac, frac_c[b])
             tb += xb[j, k]
         squeeze(xa, xb, j, ta, tb, sw_cap[i])
     ye = np.empty((n_sel, K))
@@ -495,8 +499,7 @@ def flow_step(
         for k in range(K):
             ye[j, k] = max(dem_e[e, k] - f_e[e, k], 0.0)
             te += ye[j, k]
-            fo = cell_flow(cells[o, k], g_c[o], k, lo_, leave_c[o], jo, fac)
-            yo[j, k] = max(cells[o, k] * frac_c[o] - fo, 0.0)
+            yo[j, k] = left_behind(cells, o, k, g_c[o], lo_, leave_c[o], jo, fac, frac_c[o])
             to += yo[j, k]
         squeeze(ye, yo, j, te, to, se_cap[i])
     # Apply them: what leaves one place enters the next. Nodes first (they need the cells before the step).
