@@ -10,6 +10,7 @@ from crowd_builders import crowd_scenario, plan_of
 
 from scenarios.loading import load_scenario
 from scenarios.plan import AssignStaff, CloseExit, MeterFlow, OneWay
+from simulation import crowd_kernel as ck
 from simulation.crowd import KERNEL_ENV, CrowdModel
 
 STATE = ("n_cells_arr", "n_nodes_arr", "queue", "dwell_at")
@@ -125,3 +126,36 @@ def test_kernel_is_chosen_by_argument_or_environment(tmp_path, monkeypatch):
     assert _counterflow(tmp_path, "numba").compiled
     with pytest.raises(ValueError, match="fortran"):
         _counterflow(tmp_path, "fortran")
+
+
+def test_cohorts_spread_together_give_the_same_leaving_times_to_the_last_bit():
+    """A batch keeps each step's arrivals (`absorb` with room in `pend`) and spreads them together (`spread`, four
+    cohorts a pass): every entry of `due` is what spreading each cohort at its own step gives, bit for bit, with
+    cohorts of nobody, dwell spans shorter than four steps, and cohorts running past the end of `due`."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n_t, lo, span = int(rng.integers(1, 4)), int(rng.integers(2, 12)), int(rng.integers(1, 40))
+        hi, n_col = lo + span, int(rng.integers(30, 200))
+        pmf = np.zeros(hi)
+        pmf[lo:] = rng.random(span)
+        pmf /= pmf.sum()
+        width = min(lo, ck.PEND_MAX)
+        at_once, together = np.zeros((n_t, n_col)), np.zeros((n_t, n_col))
+        pend, pend_at = np.zeros((n_t, width)), np.zeros(2, dtype=np.int64)
+        k0 = int(rng.integers(0, 20))
+        for k in range(k0, k0 + int(rng.integers(1, 3 * width + 2))):
+            got = rng.random(n_t) * (rng.random(n_t) < 0.7)
+            for i in range(n_t):
+                if got[i] != 0.0:
+                    row = at_once[i, k + lo : k + hi]
+                    row += got[i] * pmf[lo : lo + row.size]
+            if pend_at[0] == 0:
+                pend_at[1] = k
+            pend[:, pend_at[0]] = got
+            pend_at[0] += 1
+            if pend_at[0] == width:
+                ck.spread(together, pend, pend_at, pmf, lo, hi)
+        if pend_at[0]:
+            ck.spread(together, pend, pend_at, pmf, lo, hi)
+        np.testing.assert_array_equal(together, at_once)
+        assert not pend.any() and pend_at[0] == 0
