@@ -954,29 +954,9 @@ def np_densities(cells, twinned, twin_of, inv_area):
     the sampler: per cell its own people, both directions' people, and their density."""
     nc, K = cells.shape
     own = np.empty(nc)
-    if K < 8 or K > 128:
-        for c in range(nc):
-            own[c] = np_sum(cells[c], 0, K)
-    else:  # `block_sum` on each row, without a view of it
-        for c in range(nc):
-            r0, r1, r2, r3 = cells[c, 0], cells[c, 1], cells[c, 2], cells[c, 3]
-            r4, r5, r6, r7 = cells[c, 4], cells[c, 5], cells[c, 6], cells[c, 7]
-            i = 8
-            while i < K - (K % 8):
-                r0 += cells[c, i]
-                r1 += cells[c, i + 1]
-                r2 += cells[c, i + 2]
-                r3 += cells[c, i + 3]
-                r4 += cells[c, i + 4]
-                r5 += cells[c, i + 5]
-                r6 += cells[c, i + 6]
-                r7 += cells[c, i + 7]
-                i += 8
-            s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-            while i < K:
-                s += cells[c, i]
-                i += 1
-            own[c] = s
+    flat = cells.ravel()  # one view, not one a row
+    for c in range(nc):
+        own[c] = block_sum(flat, c * K, K) if K <= 128 else np_sum(flat, c * K, K)
     both = own.copy()
     for i in range(twinned.size):
         both[twinned[i]] += own[twin_of[i]]

@@ -8,7 +8,7 @@ from test_crowd_kernel import _controlled, _counterflow
 
 from scenarios.loading import load_scenario, scenario_from_document
 from simulation.crowd import CrowdModel
-from simulation.crowd_kernel import np_sum, row_sums
+from simulation.crowd_kernel import np_densities, np_sum, row_sums
 
 
 def step_by_step(model: CrowdModel) -> CrowdModel:
@@ -41,6 +41,16 @@ def test_np_sum_adds_as_numpy_does():
     x = rng.random((40, 9)) * 10.0 ** rng.integers(-6, 6, (40, 9))
     rows = np.array([5, 0, 39, 5], dtype=np.int64)
     np.testing.assert_array_equal(row_sums(x, rows), x[rows].sum(axis=1))
+    # `np_densities` (the routes' and the sampler's densities) as `simulation.crowd.step.densities` sums in NumPy.
+    for k in (3, 8, 9, 17, 130):
+        cells = rng.random((40, k)) * 10.0 ** rng.integers(-6, 6, (40, k))
+        twinned, twin_of, inv_area = np.arange(0, 40, 2), np.arange(1, 40, 2), rng.random(40)
+        own, both, rho = np_densities(cells, twinned, twin_of, inv_area)
+        np.testing.assert_array_equal(own, cells.sum(axis=1))
+        ref = cells.sum(axis=1)
+        ref[twinned] += ref[twin_of]
+        np.testing.assert_array_equal(both, ref)
+        np.testing.assert_array_equal(rho, ref * inv_area)
 
 
 @pytest.mark.parametrize("world", [_counterflow, _controlled])
