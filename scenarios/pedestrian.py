@@ -36,6 +36,10 @@ from typing import Protocol, cast, overload
 import numpy as np
 
 SFPE_A = 0.266  # m²/person: the SFPE speed-density slope
+# EST: the share of a walkway's capacity lost to balanced counter-flow without lanes: the simulation's cells send
+# and receive 1 − κ·(1 − |n₁ − n₂| / (n₁ + n₂)) of their capacity (`simulation.crowd.step`), and the crowd
+# optimiser charges the same to the plan's counter-flows (`optimizer.crowd.lp`).
+COUNTERFLOW_FRICTION = 0.15
 SFPE_K_LEVEL = 1.40  # m/s: corridors, aisles, ramps, doorways
 SFPE_K_STAIR = 1.16  # m/s: stairs with 165 mm risers and 305 mm treads
 SFPE_MIN_DENSITY = 0.54  # /m²: below this the SFPE speed is constant

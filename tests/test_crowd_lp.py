@@ -143,3 +143,47 @@ def test_the_lp_period_is_the_shortest_whole_minutes_that_keep_the_lp_within_its
     # A short scenario keeps 2 minutes (half an hour: the 2014 evening's 20 classes need 3 minutes for an hour).
     short = load_scenario(name, overrides=["clock.horizon_s=1800", "plan_period_s=null"])
     assert lp_period_s(short, scenario_graph(short)) == DEFAULT_OPTIONS.min_period_s
+
+
+def _there_and_back(arrivals: list[float]) -> FlowProblem:
+    """People arrive at gate O, cross one walkway (10 people a period) to a vast area D in no time, stay one period
+    and leave back over the same walkway to O: those leaving and those coming in cross it in opposite directions."""
+    route_in = Route(nodes=("O", "D"), walkways=(0,), offsets=(0,), lag=0, free_s=60.0)
+    route_out = Route(nodes=("D", "O"), walkways=(0,), offsets=(0,), lag=0, free_s=60.0)
+    return FlowProblem(
+        start_s=0.0, period_s=60.0, n_periods=3, origins=("O",), arrivals=np.array([arrivals]),
+        entrance=np.array([100.0]), split=np.array([[1.0]]), destinations=("D",), area=np.array([1e6]),
+        routes_in={(0, 0): (route_in,)}, routes_out={0: (route_out,)}, walkways=(("D", "O"),),
+        capacity=np.array([10.0]), kernel=np.array([0.0, 1.0, 0.0, 0.0]), hold=np.zeros(3, dtype=bool),
+        target_ppm2=2.5, critical_ppm2=5.0, weights=CrowdWeights(), meterable=np.ones((1, 3), dtype=bool),
+        one_ways=(),
+    )  # fmt: skip
+
+
+def test_counter_flow_is_charged_its_friction_where_the_solution_leaves_no_room_for_it():
+    """5 arrive, then 4. In the second period the first 5 leave while the 4 come in: 9 of the walkway's 10, room
+    enough without friction, but with a and b crossing each way the simulation's cells carry only
+    (1 - 2κ·min(a, b)/(a + b)) of it: 5 + 4 + 0.3 x 4 = 10.2 > 10. Charged on the way fewer cross (the 4 coming
+    in: 1 + 2κ = 1.3 each), at most (10 - 5) / 1.3 = 3.846 come in then, and the rest wait a period. A charge
+    also goes on the periods either side, where it does not bind here."""
+    from optimizer.crowd.lp import counterflow_cuts
+
+    problem = _there_and_back([5.0, 4.0, 0.0])
+    assert problem.friction == pytest.approx(0.15)
+    assert problem.routes_in[0, 0][0].directions == (-1,) and problem.routes_out[0][0].directions == (1,)
+    free = solve_flows(problem)
+    assert free.entry == pytest.approx(np.array([[5.0, 4.0, 0.0]]))
+    assert free.way_loads is not None
+    assert free.way_loads[:, 0, 1] == pytest.approx([5.0, 4.0])  # D -> O (leaving), O -> D (coming in)
+    cuts = counterflow_cuts(problem, free)
+    assert cuts is not None and cuts.tolist() == [[-1, -1, -1]]
+    charged = problem.with_counterflow(cuts)
+    sol = solve_flows(charged)
+    let_in = 5.0 / 1.3
+    assert sol.entry == pytest.approx(np.array([[5.0, let_in, 4.0 - let_in]]))
+    assert sol.terms["queue_person_min"] == pytest.approx(4.0 - let_in)
+    assert sol.over_capacity == {}
+    assert counterflow_cuts(charged, sol) is None  # nothing left to charge
+    # One way only (nobody comes in while they leave): nothing to charge.
+    alone = solve_flows(_there_and_back([5.0, 0.0, 0.0]))
+    assert counterflow_cuts(_there_and_back([5.0, 0.0, 0.0]), alone) is None

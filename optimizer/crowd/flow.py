@@ -56,7 +56,7 @@ from scenarios.errors import ScenarioError
 from scenarios.graphs import PEDESTRIAN_MODES
 from scenarios.injects import blocked_ways, facts, in_force, number
 from scenarios.loading import scenario_graph
-from scenarios.pedestrian import Bottleneck, walking_model
+from scenarios.pedestrian import COUNTERFLOW_FRICTION, Bottleneck, walking_model
 from scenarios.plan import OneWay, Plan, PlanMeta
 from scenarios.schema import CrowdScenario
 
@@ -73,6 +73,15 @@ class Route:
     lag: int  # periods from entering to arriving
     free_s: float
     at_nodes: tuple[int, ...] = ()  # the period offset at which it reaches each node after the first
+    # the way it crosses each walkway: +1 from the walkway's first node to its second (`FlowProblem.walkways`
+    # are sorted pairs), -1 the other way
+    directions: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.directions and self.walkways:  # from its nodes when it has one per walkway and one more
+            pairs = list(itertools.pairwise(self.nodes)) if len(self.nodes) == len(self.walkways) + 1 else []
+            object.__setattr__(self, "directions", tuple(1 if a < b else -1 for a, b in pairs) or
+                               (1,) * len(self.walkways))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,12 +136,34 @@ class FlowProblem:
     # Where and when the plan may hold dwellers in place past their time (a `HoldArea`): (destinations, periods);
     # None: nowhere.
     holdable: np.ndarray | None = None
+    # Counter-flow charged on a walkway in a period: (walkways, periods), +1 where those crossing it from its first
+    # node to its second count 1 + 2κ times against its capacity, -1 those the other way, 0 neither (`κ`:
+    # `friction`). The crowd optimiser adds them where a solution crosses a walkway both ways beyond what the
+    # friction leaves (`optimizer.crowd.lp.counterflow_cuts`).
+    counterflow: np.ndarray | None = None
+    friction: float = COUNTERFLOW_FRICTION
 
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
         return replace(self, meterable=meterable)
 
     def with_holdable(self, holdable: np.ndarray) -> FlowProblem:
         return replace(self, holdable=holdable)
+
+    def with_counterflow(self, counterflow: np.ndarray | None) -> FlowProblem:
+        return replace(self, counterflow=counterflow)
+
+    def counterflow_of(self, other: FlowProblem) -> np.ndarray | None:
+        """`other`'s counter-flow charges on this problem's walkways (by name: one may lack a walkway the other
+        has), or None if it has none."""
+        if other.counterflow is None:
+            return None
+        out = np.zeros((len(self.walkways), self.n_periods), dtype=np.int8)
+        index = {w: i for i, w in enumerate(self.walkways)}
+        n = min(self.n_periods, other.n_periods)
+        for k, way in enumerate(other.walkways):
+            if way in index:
+                out[index[way], :n] = other.counterflow[k, :n]
+        return out
 
 
 def walking_graph(scenario: CrowdScenario, graph: nx.DiGraph, one_ways: list[OneWay]) -> nx.DiGraph:

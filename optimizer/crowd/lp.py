@@ -81,6 +81,8 @@ class FlowSolution:
     binding: tuple[tuple[int, int, float], ...] = ()  # (walkway, period, dual) of the most valuable capacities
     terms: dict[str, float] = field(default_factory=dict)
     leaving: dict[int, np.ndarray] = field(default_factory=dict)  # destination -> (routes out, periods) people
+    # (2, walkways, periods): people crossing each walkway from its first node to its second [0], the other way [1]
+    way_loads: np.ndarray | None = None
     capped: bool = False  # the wall-clock safety cap stopped the solve (then no answer is used)
     build_s: float = 0.0  # of `wall_s`: assembling the LP (the rest: GLOP and reading its answer)
     cpu_s: float = 0.0  # this process's CPU seconds for it all (GLOP runs in one thread: a busy machine's honest cost)
@@ -154,6 +156,7 @@ class _Routes:
     way_route: np.ndarray
     way: np.ndarray
     way_offset: np.ndarray
+    way_dir: np.ndarray  # +1 from the walkway's first node to its second, -1 the other way
 
 
 def _stack(items: list[tuple[int, int, Route]]) -> _Routes:
@@ -164,7 +167,8 @@ def _stack(items: list[tuple[int, int, Route]]) -> _Routes:
     return _Routes(origin=ints([o for o, _, _ in items]), destination=ints([d for _, d, _ in items]),
                    lag=ints([r.lag for *_, r in items]), free_s=np.array([r.free_s for *_, r in items], dtype=float),
                    way_route=ints(way_route), way=ints([w for *_, r in items for w in r.walkways]),
-                   way_offset=ints([x for *_, r in items for x in r.offsets]))  # fmt: skip
+                   way_offset=ints([x for *_, r in items for x in r.offsets]),
+                   way_dir=ints([d for *_, r in items for d in r.directions]))  # fmt: skip
 
 
 class _FlowLP:
@@ -191,6 +195,9 @@ class _FlowLP:
         self.capacity_rows = np.zeros(0, dtype=np.int64)
         self.capacity_keys = np.zeros((0, 2), dtype=np.int64)  # (walkway, period) of each capacity row
         self.over_capacity = np.zeros(0, dtype=np.int64)
+        # Every route's flow on a walkway: its walkway, period, column and direction (`add_walkway_capacity`)
+        empty = np.zeros(0, dtype=np.int64)
+        self.load_way, self.load_period, self.load_col, self.load_dir = empty, empty, empty, empty
         # Bounds on single variables, applied after every group (`fix`: lb = ub; `cap`: ub at most).
         self.fixed: list[tuple[np.ndarray, np.ndarray]] = []
         self.capped: list[tuple[np.ndarray, np.ndarray]] = []
@@ -337,19 +344,26 @@ class _FlowLP:
 
     def add_walkway_capacity(self) -> None:
         # The people crossing a walkway in a period, both ways, every route, at most its capacity (utilisation
-        # included), beyond that by a slack.
+        # included), beyond that by a slack. Where the problem charges counter-flow (`FlowProblem.counterflow`),
+        # those crossing the charged way count 1 + 2κ times: with a and b crossing each way, the simulation's
+        # cells carry at most (1 − 2κ·min(a, b)/(a + b)) of the capacity, that is a + b + 2κ·min(a, b) at most
+        # the capacity where it binds, and min(a, b) is at most the charged way's.
         p, m, v, T = self.p, self.m, self.v, self.p.n_periods
-        loads = []  # (walkway, period, column) of every route's flow on a walkway
+        loads = []  # (walkway, period, column, direction) of every route's flow on a walkway
         for r, cols in ((self.routes_in, v.f), (self.routes_out, v.h)):
             t = np.arange(T)[None, :]
             k, s = np.nonzero(t < T - r.way_offset[:, None])  # k: the k-th (route, walkway) pair
-            loads.append((r.way[k], s + r.way_offset[k], cols[r.way_route[k], s]))
-        way, period, col = (np.concatenate(x) for x in zip(*loads, strict=True))
+            loads.append((r.way[k], s + r.way_offset[k], cols[r.way_route[k], s], r.way_dir[k]))
+        way, period, col, direction = (np.concatenate(x) for x in zip(*loads, strict=True))
+        self.load_way, self.load_period, self.load_col, self.load_dir = way, period, col, direction
         keys, which = np.unique(way * T + period, return_inverse=True)
         self.capacity_keys = np.stack([keys // T, keys % T], axis=1)
         rows = m.rows(len(keys), -INF, p.capacity[self.capacity_keys[:, 0]])
         self.over_capacity = m.columns(len(keys))
-        m.add(rows[which], col, 1.0)
+        coef = np.ones(len(col))
+        if p.counterflow is not None:
+            coef += 2 * p.friction * (p.counterflow[way, period] == direction)
+        m.add(rows[which], col, coef)
         m.add(rows, self.over_capacity, -1.0)
         self.capacity_rows = rows
 
@@ -460,6 +474,8 @@ def _read(problem: FlowProblem, lp: _FlowLP, response: linear_solver_pb2.MPSolut
         "held_in_place_person_min": minutes * float(held.sum()),
         "let_in": float(entry.sum()),
     }  # fmt: skip
+    way_loads = np.zeros((2, len(problem.walkways), T))
+    np.add.at(way_loads, ((lp.load_dir < 0).astype(np.int64), lp.load_way, lp.load_period), x[lp.load_col])
     leaving, start = {}, 0
     for d, routes in problem.routes_out.items():
         leaving[d] = x[v.h[start:start + len(routes)]].reshape(len(routes), T)
@@ -468,4 +484,33 @@ def _read(problem: FlowProblem, lp: _FlowLP, response: linear_solver_pb2.MPSolut
                         time.perf_counter() - started, entry=entry, queue=queue, told=told, skipped=skipped,
                         dwellers=dwellers, held=held, released=released, over_capacity=over_capacity,
                         over_area=over_area, binding=binding, terms=terms, leaving=leaving,
-                        build_s=build_s)  # fmt: skip
+                        way_loads=way_loads, build_s=build_s)  # fmt: skip
+
+
+def counterflow_cuts(problem: FlowProblem, sol: FlowSolution, *, tol: float = 1e-6) -> np.ndarray | None:
+    """The problem's counter-flow charges (`FlowProblem.counterflow`) and, where `sol` crosses a walkway both ways
+    in a period beyond what the friction leaves of its capacity (a + b + 2κ·min(a, b) above it, its slack
+    included), a charge on the way fewer cross, in that period and the periods either side not yet charged (a
+    charged LP tends to move the same crossing by a period); None if there is no such walkway and period."""
+    if sol.way_loads is None:
+        return None
+    a, b = sol.way_loads
+    over = np.zeros_like(a)
+    for (w, t), y in sol.over_capacity.items():
+        over[w, t] = y
+    cap = problem.capacity[:, None]
+    known = problem.counterflow if problem.counterflow is not None else np.zeros(a.shape, dtype=np.int8)
+    new = (known == 0) & (np.minimum(a, b) > tol) & (a + b + 2 * problem.friction * np.minimum(a, b)
+                                                     > cap + over + tol * np.maximum(cap, 1.0))  # fmt: skip
+    if not new.any():
+        return None
+    way = np.where(a <= b, 1, -1).astype(np.int8) * new
+    out = known.copy()
+    for shift in (-1, 1):  # the periods either side first, so that a period's own charge overrides them
+        near = np.zeros_like(way)
+        if shift < 0:
+            near[:, :-1] = way[:, 1:]
+        else:
+            near[:, 1:] = way[:, :-1]
+        out = np.where((out == 0) & (near != 0), near, out)
+    return np.where(new, way, out).astype(np.int8)

@@ -209,6 +209,24 @@ def _held_line(problem: FlowProblem, sol: FlowSolution, clock: Any) -> str | Non
             "held in all")  # fmt: skip
 
 
+def _counterflow_line(problem: FlowProblem, final: FlowSolution, clock: Any) -> str | None:
+    """Where the plan charged counter-flow its friction (`FlowProblem.counterflow`): how many walkway-periods, and
+    the walkway where people cross it both ways the most, when."""
+    if problem.counterflow is None or final.way_loads is None or not problem.counterflow.any():
+        return None
+    both = np.minimum(final.way_loads[0], final.way_loads[1]) * (problem.counterflow != 0)
+    w, t = np.unravel_index(int(np.argmax(both)), both.shape)
+    line = (f"counter-flow charged its friction ({problem.friction:.0%} of a walkway's capacity when balanced) on "
+            f"{int((problem.counterflow != 0).sum())} walkway-periods where the flows first crossed both ways with "
+            "no room for it")  # fmt: skip
+    if both[w, t] > 0.5:
+        u, v = problem.walkways[w]
+        a, b = final.way_loads[0, w, t], final.way_loads[1, w, t]
+        line += (f"; the most crossing both ways: {u} - {v} at {clock.label(problem.start_s + t * problem.period_s)} "
+                 f"({a:,.0f} one way, {b:,.0f} the other in {problem.period_s / 60:g} min)")  # fmt: skip
+    return line
+
+
 def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, staff: StaffSolution | None,
              sp: StaffProblem | None, clock: Any) -> list[str]:  # fmt: skip
     """The rationale: what the flows do, what binds, and whether the staff can hold every control."""
@@ -227,6 +245,9 @@ def describe(problem: FlowProblem, first: FlowSolution, final: FlowSolution, sta
     if single:
         lines.append(f"single stairs up only ({len(single)} flights): people leave the platform by the paired "
                      "stairs, ramps and ends (the flow LP's optimum is lower than with them two-way)")  # fmt: skip
+    cross = _counterflow_line(problem, final, clock)
+    if cross is not None:
+        lines.append(cross)
     assert final.queue is not None
     held = final.queue[:, 1:].max(axis=1)
     minutes = problem.period_s / 60

@@ -40,13 +40,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scenarios.pedestrian import SFPE
+from scenarios.pedestrian import COUNTERFLOW_FRICTION, SFPE
 from scenarios.schema import CrowdScenario
 
 if TYPE_CHECKING:
     from simulation.crowd.model import CrowdModel
 
-COUNTERFLOW_FRICTION = 0.15  # EST: capacity lost to balanced counter-flow without lanes
 KERNELS = ("numba", "numpy")  # the compiled step (`simulation.crowd_kernel`) and the NumPy reference
 KERNEL_ENV = "YIWANG_CROWD_KERNEL"  # set it to "numpy" to run the reference step
 # A step at a time, each step's arrivals are spread over the steps they leave at, at once (no kept cohorts).
