@@ -36,7 +36,13 @@ Constraints, each group a function:
   to its neighbours by the scenario's rule (`add_queues`);
 - `add_walkway_capacity`: the people crossing a walkway in a period (both directions, every route) at most
   `utilisation` x capacity x width x period, beyond that by a slack; capacity is the lesser of the
-  fundamental diagram's maximum flow and the door's specific flow, scaled on stairs.
+  fundamental diagram's maximum flow and the door's specific flow, scaled on stairs. Where the problem charges
+  counter-flow (`FlowProblem.counterflow`), those crossing the charged way count 1 + 2κ times (κ: the
+  simulation's `COUNTERFLOW_FRICTION`): with a and b crossing each way the simulation's cells carry
+  (1 - 2κ·min(a, b)/(a + b)) of the capacity, a + b + 2κ·min(a, b) at most the capacity where it binds. The
+  min is not linear, so the charge goes on the way fewer crossed in a solution that had no room for the
+  friction (`counterflow_cuts`), and the LP is solved again (`optimizer.crowd.optimise`): a cut, never an
+  over-estimate of what the walkway carries (min(a, b) is at most either).
 
 Objective (minimised): `weights.over_critical` per person-minute above the critical density (areas) or above
 a walkway's capacity, then `weights.over_target` per person-minute above the target density, then

@@ -27,6 +27,7 @@ much later.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -228,19 +229,30 @@ def greedy_posts(p: StaffProblem, keys: Iterable[tuple[int, int, int]]) -> tuple
                 return False  # `add_continuity`
             return all(j in busy[i][t] or len(busy[i][t]) < teams[i] for t in range(first_busy[k], s + 1))
 
-        while True:
-            best: tuple[tuple[float, bool, float], int, int] | None = None
-            for j, reached in enumerate(covers):
-                gain = float(sum(p.need[r, s] for r in reached if p.need[r, s] > 0 and not covered[r, s]))
-                if gain <= 0:
-                    continue
+        def gain(j: int, s: int = s) -> float:
+            return float(sum(p.need[r, s] for r in covers[j] if p.need[r, s] > 0 and not covered[r, s]))
+
+        # Lazy greedy: a team's gain only falls as others cover its requirements, so a heap of stale gains (upper
+        # bounds) gives the best team once its top entry is current; ties go to the lower (post, pool), as a
+        # scan of every team would choose. A team that no longer fits never fits again in this period.
+        heap = []
+        for j in range(len(p.posts)):
+            g = gain(j)
+            if g > 0:
                 for i in range(len(p.pools)):
-                    score = (gain, (i, j, s - 1) in held, -float(p.walk_m[i, j]))
-                    if (best is None or score > best[0]) and fits(i, j):
-                        best = (score, i, j)
-            if best is None:
-                break
-            _, i, j = best
+                    if (i, j, s) in avail:
+                        heap.append((-g, (i, j, s - 1) not in held, float(p.walk_m[i, j]), j, i))
+        heapq.heapify(heap)
+        while heap:
+            stale, away, walk, j, i = heapq.heappop(heap)
+            g = gain(j)
+            if g <= 0:
+                continue
+            if g < -stale:
+                heapq.heappush(heap, (-g, away, walk, j, i))
+                continue
+            if not fits(i, j):
+                continue
             held.add((i, j, s))
             for t in range(first_busy[i, j, s], s + 1):
                 busy[i][t].add(j)
