@@ -160,10 +160,15 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     held_first = first.held if first.held is not None else np.zeros((len(problem.destinations), 0))
     unstaffed_hold = holdable is not None and bool(((held_first > 0.5) & ~holdable).any())
     if not meterable.all() or unheld or unstaffed_hold:
+        # The charges the first solve's last round still called for go in from the start (one solve fewer).
+        cuts = counterflow_cuts(problem, first)
+        charged = problem if cuts is None else problem.with_counterflow(cuts)
         if unheld:
             rebuilt = flow_problem(scenario, graph=graph, options=options, seed=params.seed, state=state,
                                    leave_out=frozenset((a.u, a.v) for a in unheld))  # fmt: skip
-            problem = rebuilt.with_counterflow(rebuilt.counterflow_of(problem))
+            problem = rebuilt.with_counterflow(rebuilt.counterflow_of(charged))
+        else:
+            problem = charged
         problem = problem.with_meterable(meterable)
         if holdable is not None:
             problem = problem.with_holdable(holdable)
