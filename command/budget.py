@@ -210,8 +210,8 @@ MASS_TESTING_PER_LIMIT = 0.3  # the staffing and bus models' seconds per second 
 
 def crowd_costs(scenario: Any) -> StageCosts:
     """A crowd: the simulation steps every walkway for every destination; the flow LP (solved to optimality, five
-    times or so: `CROWD_LP_ROUNDS_FACTOR`) grows faster than its size; the staff model's build grows with its posts, pools and periods,
-    and its search spends its limit."""
+    times or so: `CROWD_LP_ROUNDS_FACTOR`) grows faster than its size; the staff model's build grows with its
+    posts, pools and periods, and its search spends its limit."""
     from optimizer.crowd.flow import lp_period_s, lp_size
     from optimizer.crowd.options import DEFAULT_OPTIONS
     from scenarios.crowd import stairs
