@@ -163,9 +163,9 @@ def _there_and_back(arrivals: list[float]) -> FlowProblem:
 def test_counter_flow_is_charged_its_friction_where_the_solution_leaves_no_room_for_it():
     """5 arrive, then 4. In the second period the first 5 leave while the 4 come in: 9 of the walkway's 10, room
     enough without friction, but with a and b crossing each way the simulation's cells carry only
-    (1 - 2κ·min(a, b)/(a + b)) of it: 5 + 4 + 0.3 x 4 = 10.2 > 10. Charged on the way fewer cross (the 4 coming
-    in: 1 + 2κ = 1.3 each), at most (10 - 5) / 1.3 = 3.846 come in then, and the rest wait a period. A charge
-    also goes on the periods either side, where it does not bind here."""
+    (1 - 2κ·min(a, b)/(a + b)) of it: 5 + 4 + 0.3 x 4 = 10.2 > 10. Charged (everyone on it counts 1 + κ = 1.15),
+    at most 10 / 1.15 - 5 = 3.696 come in then, and the rest wait a period. A charge also goes on the periods
+    either side, where it does not bind here."""
     from optimizer.crowd.lp import counterflow_cuts
 
     problem = _there_and_back([5.0, 4.0, 0.0])
@@ -176,10 +176,10 @@ def test_counter_flow_is_charged_its_friction_where_the_solution_leaves_no_room_
     assert free.way_loads is not None
     assert free.way_loads[:, 0, 1] == pytest.approx([5.0, 4.0])  # D -> O (leaving), O -> D (coming in)
     cuts = counterflow_cuts(problem, free)
-    assert cuts is not None and cuts.tolist() == [[-1, -1, -1]]
+    assert cuts is not None and cuts.tolist() == [[True, True, True]]
     charged = problem.with_counterflow(cuts)
     sol = solve_flows(charged)
-    let_in = 5.0 / 1.3
+    let_in = 10.0 / 1.15 - 5.0
     assert sol.entry == pytest.approx(np.array([[5.0, let_in, 4.0 - let_in]]))
     assert sol.terms["queue_person_min"] == pytest.approx(4.0 - let_in)
     assert sol.over_capacity == {}

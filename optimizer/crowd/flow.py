@@ -136,10 +136,9 @@ class FlowProblem:
     # Where and when the plan may hold dwellers in place past their time (a `HoldArea`): (destinations, periods);
     # None: nowhere.
     holdable: np.ndarray | None = None
-    # Counter-flow charged on a walkway in a period: (walkways, periods), +1 where those crossing it from its first
-    # node to its second count 1 + 2κ times against its capacity, -1 those the other way, 0 neither (`κ`:
-    # `friction`). The crowd optimiser adds them where a solution crosses a walkway both ways beyond what the
-    # friction leaves (`optimizer.crowd.lp.counterflow_cuts`).
+    # Counter-flow charged on a walkway in a period: (walkways, periods) bool, where everyone crossing it counts
+    # 1 + κ times against its capacity (`κ`: `friction`). The crowd optimiser adds them where a solution crosses a
+    # walkway both ways beyond what the friction leaves (`optimizer.crowd.lp.counterflow_cuts`).
     counterflow: np.ndarray | None = None
     friction: float = COUNTERFLOW_FRICTION
 
@@ -157,7 +156,7 @@ class FlowProblem:
         has), or None if it has none."""
         if other.counterflow is None:
             return None
-        out = np.zeros((len(self.walkways), self.n_periods), dtype=np.int8)
+        out = np.zeros((len(self.walkways), self.n_periods), dtype=bool)
         index = {w: i for i, w in enumerate(self.walkways)}
         n = min(self.n_periods, other.n_periods)
         for k, way in enumerate(other.walkways):

@@ -37,12 +37,14 @@ Constraints, each group a function:
 - `add_walkway_capacity`: the people crossing a walkway in a period (both directions, every route) at most
   `utilisation` x capacity x width x period, beyond that by a slack; capacity is the lesser of the
   fundamental diagram's maximum flow and the door's specific flow, scaled on stairs. Where the problem charges
-  counter-flow (`FlowProblem.counterflow`), those crossing the charged way count 1 + 2κ times (κ: the
-  simulation's `COUNTERFLOW_FRICTION`): with a and b crossing each way the simulation's cells carry
-  (1 - 2κ·min(a, b)/(a + b)) of the capacity, a + b + 2κ·min(a, b) at most the capacity where it binds. The
-  min is not linear, so the charge goes on the way fewer crossed in a solution that had no room for the
-  friction (`counterflow_cuts`), and the LP is solved again (`optimizer.crowd.optimise`): a cut, never an
-  over-estimate of what the walkway carries (min(a, b) is at most either).
+  counter-flow (`FlowProblem.counterflow`), everyone crossing counts 1 + κ times (κ: the simulation's
+  `COUNTERFLOW_FRICTION`): with a and b crossing each way the simulation's cells carry (1 - 2κ·min(a, b)/(a +
+  b)) of the capacity, a + b + 2κ·min(a, b) at most the capacity where it binds. The min is not linear, and
+  2·min(a, b) is at most a + b, so (1 + κ)(a + b) at most the capacity is a cut, never an over-estimate of what
+  the walkway carries. It goes where a solution crossed both ways with no room for the friction
+  (`counterflow_cuts`), and the LP is solved again (`optimizer.crowd.optimise`). Charging only the lesser way
+  (1 + 2κ on it) is tighter, but it pays the LP to take turns, all one way then all the other, and a gate whose
+  queue it let in at full width in one period while leavers came out packed to 4.8 /m² in the simulation.
 
 Objective (minimised): `weights.over_critical` per person-minute above the critical density (areas) or above
 a walkway's capacity, then `weights.over_target` per person-minute above the target density, then
@@ -351,9 +353,9 @@ class _FlowLP:
     def add_walkway_capacity(self) -> None:
         # The people crossing a walkway in a period, both ways, every route, at most its capacity (utilisation
         # included), beyond that by a slack. Where the problem charges counter-flow (`FlowProblem.counterflow`),
-        # those crossing the charged way count 1 + 2κ times: with a and b crossing each way, the simulation's
-        # cells carry at most (1 − 2κ·min(a, b)/(a + b)) of the capacity, that is a + b + 2κ·min(a, b) at most
-        # the capacity where it binds, and min(a, b) is at most the charged way's.
+        # everyone crossing counts 1 + κ times: with a and b crossing each way, the simulation's cells carry at
+        # most (1 − 2κ·min(a, b)/(a + b)) of the capacity, that is a + b + 2κ·min(a, b) at most the capacity
+        # where it binds, and 2·min(a, b) is at most a + b.
         p, m, v, T = self.p, self.m, self.v, self.p.n_periods
         loads = []  # (walkway, period, column, direction) of every route's flow on a walkway
         for r, cols in ((self.routes_in, v.f), (self.routes_out, v.h)):
@@ -368,7 +370,7 @@ class _FlowLP:
         self.over_capacity = m.columns(len(keys))
         coef = np.ones(len(col))
         if p.counterflow is not None:
-            coef += 2 * p.friction * (p.counterflow[way, period] == direction)
+            coef += p.friction * p.counterflow[way, period]
         m.add(rows[which], col, coef)
         m.add(rows, self.over_capacity, -1.0)
         self.capacity_rows = rows
@@ -496,8 +498,8 @@ def _read(problem: FlowProblem, lp: _FlowLP, response: linear_solver_pb2.MPSolut
 def counterflow_cuts(problem: FlowProblem, sol: FlowSolution, *, tol: float = 1e-6) -> np.ndarray | None:
     """The problem's counter-flow charges (`FlowProblem.counterflow`) and, where `sol` crosses a walkway both ways
     in a period beyond what the friction leaves of its capacity (a + b + 2κ·min(a, b) above it, its slack
-    included), a charge on the way fewer cross, in that period and the periods either side not yet charged (a
-    charged LP tends to move the same crossing by a period); None if there is no such walkway and period."""
+    included), a charge in that period and the periods either side (a charged LP tends to move the same crossing
+    by a period); None if there is no such walkway and period."""
     if sol.way_loads is None:
         return None
     a, b = sol.way_loads
@@ -505,18 +507,12 @@ def counterflow_cuts(problem: FlowProblem, sol: FlowSolution, *, tol: float = 1e
     for (w, t), y in sol.over_capacity.items():
         over[w, t] = y
     cap = problem.capacity[:, None]
-    known = problem.counterflow if problem.counterflow is not None else np.zeros(a.shape, dtype=np.int8)
-    new = (known == 0) & (np.minimum(a, b) > tol) & (a + b + 2 * problem.friction * np.minimum(a, b)
-                                                     > cap + over + tol * np.maximum(cap, 1.0))  # fmt: skip
+    known = problem.counterflow if problem.counterflow is not None else np.zeros(a.shape, dtype=bool)
+    new = ~known & (np.minimum(a, b) > tol) & (a + b + 2 * problem.friction * np.minimum(a, b)
+                                               > cap + over + tol * np.maximum(cap, 1.0))  # fmt: skip
     if not new.any():
         return None
-    way = np.where(a <= b, 1, -1).astype(np.int8) * new
-    out = known.copy()
-    for shift in (-1, 1):  # the periods either side first, so that a period's own charge overrides them
-        near = np.zeros_like(way)
-        if shift < 0:
-            near[:, :-1] = way[:, 1:]
-        else:
-            near[:, 1:] = way[:, :-1]
-        out = np.where((out == 0) & (near != 0), near, out)
-    return np.where(new, way, out).astype(np.int8)
+    near = new.copy()
+    near[:, 1:] |= new[:, :-1]
+    near[:, :-1] |= new[:, 1:]
+    return known | near
