@@ -161,6 +161,7 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     unstaffed_hold = holdable is not None and bool(((held_first > 0.5) & ~holdable).any())
     if not meterable.all() or unheld or unstaffed_hold:
         # The charges the first solve's last round still called for go in from the start (one solve fewer).
+        first_problem = problem
         cuts = counterflow_cuts(problem, first)
         charged = problem if cuts is None else problem.with_counterflow(cuts)
         if unheld:
@@ -172,7 +173,14 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
         problem = problem.with_meterable(meterable)
         if holdable is not None:
             problem = problem.with_holdable(holdable)
+        kept_charges = problem.counterflow_of(first_problem)
         problem, final = _solve_with_friction(problem, budget)
+        if final.objective is None and cuts is not None:
+            # GLOP can fail on a problem it solves with other charges (the light show at seed 6 came back UNKNOWN
+            # with the carried ones): the first solve's own charges then, and its rounds.
+            wall, cpu = final.wall_s, final.cpu_s
+            problem, final = _solve_with_friction(problem.with_counterflow(kept_charges), budget)
+            final = replace(final, wall_s=final.wall_s + wall, cpu_s=final.cpu_s + cpu)
         if final.objective is None:
             return PlanResult(None, final.status, None, first.objective if first.status == "OPTIMAL" else None,
                               time.perf_counter() - started, params.seed,
