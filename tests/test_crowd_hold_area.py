@@ -181,6 +181,39 @@ def test_after_a_show_the_optimiser_releases_the_areas_in_waves_and_lets_more_pe
     assert held["held_off_graph"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_the_lp_s_release_when_a_show_ends_is_let_go_at_its_rate_not_all_at_once(tmp_path):
+    """400 people at each of two areas are all due when a show ends at 15:00; both ways out (8 m) meet at a
+    junction before a 3 m walkway to the exit, which carries the 800 within the LP's 5-minute period, so the LP
+    holds nobody past their time. Let go at once (as the simulation does when nothing holds them), the two streams
+    pack the junction past 4 /m² within the first minute; the plan lets each area go at the LP's rate over the
+    period (80 a minute), and the run stays far below the warning density."""
+    nodes = [("o", "entrance", 0, 0, 0), ("a", "viewing_area", 60, 40, 1000), ("b", "viewing_area", 60, -40, 1000),
+             ("s", "junction", 160, 0, 0), ("x", "exit", 200, 0, 0)]  # fmt: skip
+    edges = [("o", "a", 75, 8), ("o", "b", 75, 8), ("a", "s", 110, 8), ("b", "s", 110, 8), ("s", "x", 40, 3)]
+    s = crowd_scenario(tmp_path, nodes, edges, origins={"o": 1.0}, destinations={"a": 0.5, "b": 0.5}, exits=["x"],
+                       horizon_s=3000, dwell={"dist": "deterministic", "value_s": 300},
+                       shows=[{"start_s": 600, "duration_s": 300, "attraction": 1}],
+                       staff={"ta": {"count": 20, "base": "a"}, "tb": {"count": 20, "base": "b"}},
+                       demand={"release": {"at_s": 0, "people": 800, "over_s": 300},
+                               "origins": {"o": 1.0}, "destinations": {"a": 0.5, "b": 0.5}})  # fmt: skip
+    options = CrowdOptions(period_s=300)
+    problem = flow_problem(s, options=options)
+    assert np.flatnonzero(problem.surges()[0]).tolist() == [3]  # 15:00-20:00: the first period after the hold
+    result = optimise_crowd(s, SolveParams(time_limit_s=5), options=options)
+    assert result.plan is not None
+    holds = result.plan.of_type(HoldArea)
+    assert sorted((h.node, h.at_s, h.until_s, h.rate_per_min) for h in holds) == [("a", 900.0, 1200.0, 80.0),
+                                                                                   ("b", 900.0, 1200.0, 80.0)]
+    assert check_plan(result.plan, s, scenario_graph(s)) == []
+    paced = CrowdModel(s, result.plan, seed=1).run().kpis
+    at_once = CrowdModel(s, plan_of(s, *(a for a in result.plan.actions if not isinstance(a, HoldArea))),
+                         seed=1).run()  # fmt: skip
+    assert paced["peak_density_ppm2"] < 1.0
+    assert at_once.kpis["peak_density_ppm2"] > 4.0
+    assert [e.data["place"] for e in at_once.events if e.kind == "peak_density"] == ["s"]
+    assert paced["visitors_served"] == at_once.kpis["visitors_served"] == pytest.approx(800.0)
+
+
 def test_a_solution_without_holds_has_no_hold_actions():
     assert _hold_actions(_corridor(holdable=False), FlowSolution("OPTIMAL", 0.0, 0.0)) == []
 

@@ -142,6 +142,14 @@ class FlowProblem:
     counterflow: np.ndarray | None = None
     friction: float = COUNTERFLOW_FRICTION
 
+    def surges(self) -> np.ndarray:
+        """(destinations, periods): where a show's hold has just ended (the first period after it): everyone it
+        held who is due goes at once, within the first minutes of the period, unless a hold lets them go at the
+        LP's rate (`optimizer.crowd.report._hold_actions`). The LP spreads a period's release over the period."""
+        hold = self.hold.astype(bool)
+        ended = ~hold & np.concatenate([[False], hold[:-1]])
+        return np.repeat(ended[None, :], len(self.destinations), axis=0)
+
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
         return replace(self, meterable=meterable)
 

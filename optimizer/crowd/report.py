@@ -11,7 +11,7 @@ import numpy as np
 from optimizer.crowd.flow import FlowProblem
 from optimizer.crowd.lp import FlowSolution
 from optimizer.crowd.options import CrowdOptions
-from optimizer.crowd.staff import StaffProblem, StaffSolution
+from optimizer.crowd.staff import StaffProblem, StaffSolution, released_at_once
 from scenarios.plan import Announce, AssignStaff, CloseStation, HoldArea, MeterFlow
 from scenarios.schema import CrowdScenario
 
@@ -73,18 +73,20 @@ def _meter_actions(problem: FlowProblem, sol: FlowSolution, options: CrowdOption
 
 def _hold_actions(problem: FlowProblem, sol: FlowSolution) -> list[HoldArea]:
     """Holds where the LP keeps people in place past their time, and in the period after, where it lets the
-    last of them go: per run of such periods at a viewing area with release rates near each other (within 30%
-    of the run's mean, or `HOLD_NEAR_PER_MIN`), at the run's mean rate (so that as many go over the run as the LP
-    lets go). Where a run ends, the hold lifts and whoever it still holds goes: released area by area, the runs
-    are the waves."""
+    last of them go, and in the period a show's hold ends, where it lets people go (`released_at_once`: at its
+    rate, not all in the first minutes, when they would pack a junction where streams meet): per run of such
+    periods at a viewing area with release rates near each other (within 30% of the run's mean, or
+    `HOLD_NEAR_PER_MIN`), at the run's mean rate (so that as many go over the run as the LP lets go). Where a run
+    ends, the hold lifts and whoever it still holds goes: released area by area, the runs are the waves."""
     if sol.held is None or sol.released is None:
         return []
     dt, T = problem.period_s, problem.n_periods
     rate = sol.released / dt * 60
+    surge = released_at_once(problem, sol)
     out = []
     for d, name in enumerate(problem.destinations):
         held = sol.held[d] > 0.5
-        on = held | np.concatenate([[False], held[:-1]])
+        on = held | np.concatenate([[False], held[:-1]]) | surge[d]
         t = 0
         while t < T:
             if not on[t]:

@@ -367,15 +367,25 @@ def covered_periods(problem: FlowProblem, covered: np.ndarray | None, staff_peri
 def holding_needs(problem: FlowProblem, sol: FlowSolution, staff_period_s: float, n_staff: int,
                   lead: int = 2) -> dict[str, np.ndarray]:  # fmt: skip
     """People held in place per viewing area and staff period, where the LP holds them past their time (not a
-    show: it holds them whatever the plan does), from `lead` staff periods before (the team walks there first)
-    to the last period it holds anyone there."""
-    if sol.held is None:
+    show: it holds them whatever the plan does), or lets them go in the period a show ends (`released_at_once`),
+    from `lead` staff periods before (the team walks there first) to the last period it holds anyone there."""
+    if sol.held is None or sol.released is None:
         return {}
     need: dict[str, np.ndarray] = {}
+    surge = released_at_once(problem, sol)
     for d, name in enumerate(problem.destinations):
-        held = sol.held[d]
-        holding = np.flatnonzero(held > 0.5)
+        people = np.maximum(sol.held[d], np.where(surge[d], sol.released[d], 0.0))
+        holding = np.flatnonzero((sol.held[d] > 0.5) | surge[d])
         if not holding.size:
             continue
-        need[name] = _need(problem, held, holding, staff_period_s, n_staff, lead)
+        need[name] = _need(problem, people, holding, staff_period_s, n_staff, lead)
     return need
+
+
+def released_at_once(problem: FlowProblem, sol: FlowSolution) -> np.ndarray:
+    """(destinations, periods): where the LP lets people go in the period a show's hold ends (`FlowProblem.surges`)
+    at a place the plan may hold them: without a hold they would all go in its first minutes, where the LP spreads
+    them over the period, so a hold lets them go at the LP's rate, and a team must be there to hold it."""
+    if sol.released is None or problem.holdable is None:
+        return np.zeros((len(problem.destinations), problem.n_periods), dtype=bool)
+    return problem.surges() & problem.holdable & (sol.released > 0.5)
