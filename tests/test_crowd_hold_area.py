@@ -181,21 +181,30 @@ def test_after_a_show_the_optimiser_releases_the_areas_in_waves_and_lets_more_pe
     assert held["held_off_graph"] == pytest.approx(0.0, abs=1e-6)
 
 
+def _two_streams(tmp: Path, *, far: bool = False, one_team: bool = False) -> CrowdScenario:
+    """400 people at each of two areas, all due when a show ends at 15:00, leave by 8 m walkways that meet at a
+    junction before a 3 m walkway to the exit (which carries the 800 within a 5-minute period). `far`: the areas
+    are 720 m apart, beyond one team's reach; `one_team`: only a's team."""
+    k = 5.0 if far else 1.0
+    nodes = [("o", "entrance", 0, 0, 0), ("a", "viewing_area", 60 * k, 40 * k, 1000),
+             ("b", "viewing_area", 60 * k, -40 * k, 1000), ("s", "junction", 160 * k, 0, 0),
+             ("x", "exit", 160 * k + 40, 0, 0)]  # fmt: skip
+    edges = [("o", "a", 72 * k, 8), ("o", "b", 72 * k, 8), ("a", "s", 108 * k, 8), ("b", "s", 108 * k, 8),
+             ("s", "x", 40, 3)]  # fmt: skip
+    staff = {"ta": {"count": 20, "base": "a"}} | ({} if one_team else {"tb": {"count": 20, "base": "b"}})
+    return crowd_scenario(tmp, nodes, edges, origins={"o": 1.0}, destinations={"a": 0.5, "b": 0.5}, exits=["x"],
+                          horizon_s=3000, dwell={"dist": "deterministic", "value_s": 300},
+                          shows=[{"start_s": 600, "duration_s": 300, "attraction": 1}], staff=staff,
+                          demand={"release": {"at_s": 0, "people": 800, "over_s": 300},
+                                  "origins": {"o": 1.0}, "destinations": {"a": 0.5, "b": 0.5}})  # fmt: skip
+
+
 def test_the_lp_s_release_when_a_show_ends_is_let_go_at_its_rate_not_all_at_once(tmp_path):
-    """400 people at each of two areas are all due when a show ends at 15:00; both ways out (8 m) meet at a
-    junction before a 3 m walkway to the exit, which carries the 800 within the LP's 5-minute period, so the LP
-    holds nobody past their time. Let go at once (as the simulation does when nothing holds them), the two streams
-    pack the junction past 4 /m² within the first minute; the plan lets each area go at the LP's rate over the
-    period (80 a minute), and the run stays far below the warning density."""
-    nodes = [("o", "entrance", 0, 0, 0), ("a", "viewing_area", 60, 40, 1000), ("b", "viewing_area", 60, -40, 1000),
-             ("s", "junction", 160, 0, 0), ("x", "exit", 200, 0, 0)]  # fmt: skip
-    edges = [("o", "a", 75, 8), ("o", "b", 75, 8), ("a", "s", 110, 8), ("b", "s", 110, 8), ("s", "x", 40, 3)]
-    s = crowd_scenario(tmp_path, nodes, edges, origins={"o": 1.0}, destinations={"a": 0.5, "b": 0.5}, exits=["x"],
-                       horizon_s=3000, dwell={"dist": "deterministic", "value_s": 300},
-                       shows=[{"start_s": 600, "duration_s": 300, "attraction": 1}],
-                       staff={"ta": {"count": 20, "base": "a"}, "tb": {"count": 20, "base": "b"}},
-                       demand={"release": {"at_s": 0, "people": 800, "over_s": 300},
-                               "origins": {"o": 1.0}, "destinations": {"a": 0.5, "b": 0.5}})  # fmt: skip
+    """The LP holds nobody past their time: the 800 fit the exit walkway in the period the show ends. Let go at
+    once (as the simulation does when nothing holds them), the two streams pack the junction past 4 /m² within
+    the first minute; the plan lets each area go at the LP's rate over the period (80 a minute), and the run
+    stays far below the warning density."""
+    s = _two_streams(tmp_path)
     options = CrowdOptions(period_s=300)
     problem = flow_problem(s, options=options)
     assert np.flatnonzero(problem.surges()[0]).tolist() == [3]  # 15:00-20:00: the first period after the hold
@@ -212,6 +221,20 @@ def test_the_lp_s_release_when_a_show_ends_is_let_go_at_its_rate_not_all_at_once
     assert at_once.kpis["peak_density_ppm2"] > 4.0
     assert [e.data["place"] for e in at_once.events if e.kind == "peak_density"] == ["s"]
     assert paced["visitors_served"] == at_once.kpis["visitors_served"] == pytest.approx(800.0)
+
+
+def test_a_show_s_release_no_team_can_pace_is_a_warning_in_the_rationale(tmp_path):
+    """With one team, at a, 720 m from b: a is paced, and the rationale warns that b's 400 go at once."""
+    s = _two_streams(tmp_path, far=True, one_team=True)
+    result = optimise_crowd(s, SolveParams(time_limit_s=5), options=CrowdOptions(period_s=300))
+    assert result.plan is not None
+    assert [(h.node, h.at_s, h.rate_per_min) for h in result.plan.of_type(HoldArea)] == [("a", 900.0, 80.0)]
+    (line,) = [x for x in result.rationale if x.startswith("warning: let go at once when a show ends")]
+    assert line.split("pace them: ", 1)[1].startswith("b 400 (19:15) (")  # b alone
+    two = optimise_crowd(_two_streams(tmp_path, far=True), SolveParams(time_limit_s=5),
+                         options=CrowdOptions(period_s=300))  # fmt: skip
+    assert two.plan is not None and {h.node for h in two.plan.of_type(HoldArea)} == {"a", "b"}
+    assert not any(x.startswith("warning: let go at once") for x in two.rationale)
 
 
 def test_a_solution_without_holds_has_no_hold_actions():

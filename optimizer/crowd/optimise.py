@@ -72,6 +72,22 @@ def _solve_with_friction(problem: FlowProblem, budget: float, sol: FlowSolution 
     return problem, replace(sol, wall_s=wall, cpu_s=cpu)
 
 
+def _unpaced_line(problem: FlowProblem, sol: FlowSolution, may_hold: np.ndarray | None, clock: Any) -> str | None:
+    """Where a show's end lets people go that the plan would pace (`optimizer.crowd.staff.released_at_once`) but
+    no team can hold the area then: they go at once, and the LP spreads them over the period."""
+    if may_hold is None or sol.released is None or problem.holdable is None:
+        return None
+    unpaced = problem.surges() & may_hold & ~problem.holdable & (sol.released > 0.5)
+    if not unpaced.any():
+        return None
+    at = [clock.label(problem.start_s + t * problem.period_s) for t in range(problem.n_periods)]
+    parts = [f"{problem.destinations[d]} {sol.released[d, t]:,.0f} ({at[t]})" for d, t in zip(*np.nonzero(unpaced),
+                                                                                             strict=True)]  # fmt: skip
+    return (f"warning: let go at once when a show ends, with no team to pace them: {'; '.join(parts[:6])}"
+            f"{f' and {len(parts) - 6} more' if len(parts) > 6 else ''} (the flow LP spreads them over the period; "
+            "where their ways out meet, it may pack)")  # fmt: skip
+
+
 def _cap_note(solution: FlowSolution, limit_s: float) -> str:
     """What to add to a diagnosis when the flow LP was stopped by its wall-clock safety cap."""
     if not solution.capped:
@@ -157,6 +173,7 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
     holdable = problem.holdable.copy() if problem.holdable is not None else None
     if holdable is not None:
         holdable &= np.array([staffed(name) for name in problem.destinations]).reshape(holdable.shape)
+    may_hold = problem.holdable  # where the plan may hold people, before the staff decide where it can
     held_first = first.held if first.held is not None else np.zeros((len(problem.destinations), 0))
     unstaffed_hold = holdable is not None and bool(((held_first > 0.5) & ~holdable).any())
     if not meterable.all() or unheld or unstaffed_hold:
@@ -186,6 +203,9 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
                               time.perf_counter() - started, params.seed,
                               diagnosis=f"the flow LP with the staffable controls only found no solution "
                                         f"({final.status}){_cap_note(final, budget)}")  # fmt: skip
+    if holdable is not None:
+        # Where a team can hold the area (a surge the LP let go that no team can pace stays a burst: `_unpaced_line`)
+        problem = problem.with_holdable(holdable)
     # (A stair's one-way is made from the start, or from the state's time when re-planning.)
     actions: list[Any] = [*(a.model_copy(update={"at_s": max(a.at_s, start_s)}) for a in problem.one_ways),
                           *_meter_actions(problem, final, options), *_announce_actions(problem, final),
@@ -207,6 +227,9 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
                          "one-way stairs or posts, so every team stays at its base")  # fmt: skip
     if unheld:
         rationale.append(f"one-way stairs left out: no team can hold {', '.join(sorted({a.u for a in unheld}))}")
+    burst = _unpaced_line(problem, final, may_hold, scenario.clock)
+    if burst is not None:
+        rationale.append(burst)
     details = {f"lp_{k}": float(v) for k, v in final.terms.items()}
     lp_wall += final.wall_s if final is not first else 0.0
     lp_cpu += final.cpu_s if final is not first else 0.0
