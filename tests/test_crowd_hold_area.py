@@ -223,6 +223,32 @@ def test_the_lp_s_release_when_a_show_ends_is_let_go_at_its_rate_not_all_at_once
     assert paced["visitors_served"] == at_once.kpis["visitors_served"] == pytest.approx(800.0)
 
 
+@pytest.mark.parametrize(("ends_s", "share", "surge", "until_s"), [(900.0, 0.75, 4, 1200.0), (840.0, 0.5, 3, 1080.0)])
+def test_a_show_ending_inside_a_period_is_paced_from_its_end_for_as_long_as_the_lp_lets_them_go(
+        tmp_path, ends_s, share, surge, until_s):  # fmt: skip
+    """In 4-minute periods (12:00-16:00 is the fourth), a show ending at 15:00 still holds them at the period's
+    middle: the LP lets them go in the next period, and the hold starts at 12:00, so that they go at its rate from
+    15:00, not all at once. Ending at 14:00, the LP lets them go from 12:00, but nobody can go before 14:00: the
+    hold ends two minutes after the period, so that the last of them go at its rate (cut at the period's end, the
+    rest would go at once and pack the junction to over 1.5 /m²)."""
+    s = _two_streams(tmp_path)
+    s = s.model_copy(update={"shows": (s.shows[0].model_copy(update={"duration_s": ends_s - 600}),)})
+    options = CrowdOptions(period_s=240)
+    problem = flow_problem(s, options=options)
+    assert problem.held_share is not None and problem.held_share[3] == pytest.approx(share)
+    assert np.flatnonzero(problem.surges()[0]).tolist() == [surge]
+    result = optimise_crowd(s, SolveParams(time_limit_s=5), options=options)
+    assert result.plan is not None
+    holds = result.plan.of_type(HoldArea)
+    assert sorted((h.node, h.at_s, h.until_s) for h in holds) == [("a", 720.0, until_s), ("b", 720.0, until_s)]
+    assert all(h.rate_per_min == pytest.approx(330 / 4, abs=0.1) for h in holds)  # 330 of 400 in the LP's period
+    assert CrowdModel(s, result.plan, seed=1).run().kpis["peak_density_ppm2"] < 1.0
+    if ends_s % 240:
+        others = [a for a in result.plan.actions if not isinstance(a, HoldArea)]
+        cut = [h.model_copy(update={"until_s": 960.0}) for h in holds]
+        assert CrowdModel(s, plan_of(s, *others, *cut), seed=1).run().kpis["peak_density_ppm2"] > 1.5
+
+
 def test_a_show_s_release_no_team_can_pace_is_a_warning_in_the_rationale(tmp_path):
     """With one team, at a, 720 m from b: a is paced, and the rationale warns that b's 400 go at once."""
     s = _two_streams(tmp_path, far=True, one_team=True)

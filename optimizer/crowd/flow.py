@@ -61,6 +61,7 @@ from scenarios.plan import OneWay, Plan, PlanMeta
 from scenarios.schema import CrowdScenario
 
 DWELL_SAMPLES = 100_000
+HELD_SAMPLES = 24  # points per period at which the share a show holds the dwellers is read
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ class FlowProblem:
     # Where and when the plan may hold dwellers in place past their time (a `HoldArea`): (destinations, periods);
     # None: nowhere.
     holdable: np.ndarray | None = None
+    # The share of each period a show holds the dwellers (`hold` is whether it does at the period's middle): a show
+    # may end inside a period, and a hold that paces its release starts then (`optimizer.crowd.report`). None: 0.
+    held_share: np.ndarray | None = None
     # Counter-flow charged on a walkway in a period: (walkways, periods) bool, where everyone crossing it counts
     # 1 + κ times against its capacity (`κ`: `friction`). The crowd optimiser adds them where a solution crosses a
     # walkway both ways beyond what the friction leaves (`optimizer.crowd.lp.counterflow_cuts`).
@@ -361,6 +365,11 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=changes),
                      math.ceil(mids[-1] / step) + 1, step)  # fmt: skip
     hold = grid[np.round(mids / step).astype(np.int64)]
+    fine = dt / HELD_SAMPLES  # and the share of each period it holds them, from as many points in it
+    at = start_s + (np.arange(n * HELD_SAMPLES) + 0.5) * fine
+    fine_grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=changes),
+                          math.ceil(at[-1] / fine) + 1, fine)  # fmt: skip
+    held_share = fine_grid[np.floor(at / fine).astype(np.int64)].reshape(n, HELD_SAMPLES).mean(axis=1)
     th = scenario.thresholds
     outside0 = heading0 = present0 = due0 = None
     if state is not None:
@@ -374,7 +383,7 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
         stations=stations, station_cap=station_cap, skip_to=skip_to, ride_on=ride_on,
         start_s=start_s, period_s=dt, n_periods=n, origins=origins, arrivals=arrivals, entrance=entrance, split=split,
         destinations=destinations, area=area, routes_in=routes_in, routes_out=routes_out,
-        walkways=tuple(walkways), capacity=capacity, kernel=kernel, hold=hold,
+        walkways=tuple(walkways), capacity=capacity, kernel=kernel, hold=hold, held_share=held_share,
         target_ppm2=min(options.target_ppm2, th.warning_ppm2), critical_ppm2=th.critical_ppm2,
         weights=options.weights, meterable=np.ones((len(origins), n), dtype=bool), one_ways=tuple(one_ways),
         closed=closed, move_to=move_to, out_open=out_open, outside0=outside0, heading0=heading0, present0=present0,

@@ -77,16 +77,23 @@ def _hold_actions(problem: FlowProblem, sol: FlowSolution) -> list[HoldArea]:
     rate, not all in the first minutes, when they would pack a junction where streams meet): per run of such
     periods at a viewing area with release rates near each other (within 30% of the run's mean, or
     `HOLD_NEAR_PER_MIN`), at the run's mean rate (so that as many go over the run as the LP lets go). Where a run
-    ends, the hold lifts and whoever it still holds goes: released area by area, the runs are the waves."""
+    ends, the hold lifts and whoever it still holds goes: released area by area, the runs are the waves.
+
+    A show may end inside a period (`FlowProblem.held_share`): late in the period before the LP lets them go, the hold
+    starts with that period (they go at the LP's rate from the show's end, not all at once); early in the LP's
+    first period, they go that much later, and the last run in a row ends that much later (never faster than the
+    LP's rate, and nobody left for the hold's end)."""
     if sol.held is None or sol.released is None:
         return []
     dt, T = problem.period_s, problem.n_periods
     rate = sol.released / dt * 60
     surge = released_at_once(problem, sol)
+    share = problem.held_share if problem.held_share is not None else np.zeros(T)
     out = []
     for d, name in enumerate(problem.destinations):
         held = sol.held[d] > 0.5
         on = held | np.concatenate([[False], held[:-1]]) | surge[d]
+        late = 0.0  # seconds a show's end inside a period held back the release the LP spreads over it
         t = 0
         while t < T:
             if not on[t]:
@@ -99,9 +106,18 @@ def _hold_actions(problem: FlowProblem, sol: FlowSolution) -> list[HoldArea]:
                 total += rate[d, t]
             t += 1
             mean = total / (t - start)
-            out.append(HoldArea(at_s=problem.start_s + start * dt, node=name, rate_per_min=math.floor(mean * 10) / 10,
-                                until_s=problem.start_s + t * dt if t < T else None,
-                                note="hold in place, release in waves (flow LP)"))  # fmt: skip
+            begin = start
+            if surge[d, start]:
+                if start > 0 and 0 < share[start - 1] < 1:
+                    begin = start - 1  # the show ends late in the period before: paced from then on
+                late += share[start] * dt  # it ends inside this one: nobody goes until then
+            until = None
+            if t < T:
+                # At the LP's rate, those the show's end held back go when the last run in a row would end.
+                until = problem.start_s + t * dt + (0.0 if on[t] else late)
+                late = late if on[t] else 0.0
+            out.append(HoldArea(at_s=problem.start_s + begin * dt, node=name, rate_per_min=math.floor(mean * 10) / 10,
+                                until_s=until, note="hold in place, release in waves (flow LP)"))  # fmt: skip
     return out
 
 
