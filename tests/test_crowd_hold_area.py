@@ -3,6 +3,7 @@ the flow LP's choice against its hand optimum, and the optimiser's waves after a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -247,6 +248,17 @@ def test_a_show_ending_inside_a_period_is_paced_from_its_end_for_as_long_as_the_
         others = [a for a in result.plan.actions if not isinstance(a, HoldArea)]
         cut = [h.model_copy(update={"until_s": 960.0}) for h in holds]
         assert CrowdModel(s, plan_of(s, *others, *cut), seed=1).run().kpis["peak_density_ppm2"] > 1.5
+
+
+def test_a_show_s_end_is_found_in_the_period_it_lets_them_go_a_re_plan_s_first_included():
+    """The first period after a show's hold, and the first period of all when a show holds them only in its first
+    half (a re-plan made as a show ends): never a period a show holds at its middle, nor one it never holds."""
+    base = _corridor(holdable=True, n=6)
+    hold = np.array([False, False, True, True, False, False])
+    for share, found in (([0.4, 0, 1, 1, 0.3, 0], [0, 4]), ([0, 0, 1, 1, 0, 0], [4]), ([0, 0, 1, 0.6, 0, 0], [4])):
+        problem = replace(base, hold=hold, held_share=np.array(share, dtype=float))
+        assert np.flatnonzero(problem.surges()[0]).tolist() == found
+    assert np.flatnonzero(replace(base, hold=hold).surges()[0]).tolist() == [4]
 
 
 def test_a_show_s_release_no_team_can_pace_is_a_warning_in_the_rationale(tmp_path):

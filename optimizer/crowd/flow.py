@@ -149,9 +149,12 @@ class FlowProblem:
     def surges(self) -> np.ndarray:
         """(destinations, periods): where a show's hold has just ended (the first period after it): everyone it
         held who is due goes at once, within the first minutes of the period, unless a hold lets them go at the
-        LP's rate (`optimizer.crowd.report._hold_actions`). The LP spreads a period's release over the period."""
+        LP's rate (`optimizer.crowd.report._hold_actions`). The LP spreads a period's release over the period. A
+        show that holds them in the first half of the first period only (a re-plan as it ends) ends in that one."""
         hold = self.hold.astype(bool)
         ended = ~hold & np.concatenate([[False], hold[:-1]])
+        if self.held_share is not None and hold.size and not hold[0] and self.held_share[0] > 0:
+            ended[0] = True
         return np.repeat(ended[None, :], len(self.destinations), axis=0)
 
     def with_meterable(self, meterable: np.ndarray) -> FlowProblem:
