@@ -365,13 +365,12 @@ def flow_problem(scenario: CrowdScenario, *, graph: nx.DiGraph | None = None, op
     # Show holds at each period's middle (the plan changes no show; the organiser's changes it knows of do).
     step = dt / 2
     changes = tuple(show_change(inj) for inj in known if inj.kind == "show")
-    grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=changes),
-                     math.ceil(mids[-1] / step) + 1, step)  # fmt: skip
+    shows = Plan(meta=PlanMeta(scenario=scenario.name), actions=changes)
+    grid = show_hold(scenario, shows, math.ceil(mids[-1] / step) + 1, step)
     hold = grid[np.round(mids / step).astype(np.int64)]
     fine = dt / HELD_SAMPLES  # and the share of each period it holds them, from as many points in it
     at = start_s + (np.arange(n * HELD_SAMPLES) + 0.5) * fine
-    fine_grid = show_hold(scenario, Plan(meta=PlanMeta(scenario=scenario.name), actions=changes),
-                          math.ceil(at[-1] / fine) + 1, fine)  # fmt: skip
+    fine_grid = show_hold(scenario, shows, math.ceil(at[-1] / fine) + 1, fine)
     held_share = fine_grid[np.floor(at / fine).astype(np.int64)].reshape(n, HELD_SAMPLES).mean(axis=1)
     th = scenario.thresholds
     outside0 = heading0 = present0 = due0 = None

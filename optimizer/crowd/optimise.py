@@ -33,6 +33,7 @@ from optimizer.crowd.report import (
     _staff_actions,
     _station_actions,
     describe,
+    unpaced_line,
 )
 from optimizer.crowd.staff import covered_periods, holding_needs, metering_needs, solve_staff, staff_problem
 from optimizer.result import PlanResult, SolveParams
@@ -70,22 +71,6 @@ def _solve_with_friction(problem: FlowProblem, budget: float, sol: FlowSolution 
             break
         problem, sol = charged, again
     return problem, replace(sol, wall_s=wall, cpu_s=cpu)
-
-
-def _unpaced_line(problem: FlowProblem, sol: FlowSolution, may_hold: np.ndarray | None, clock: Any) -> str | None:
-    """Where a show's end lets people go that the plan would pace (`optimizer.crowd.staff.released_at_once`) but
-    no team can hold the area then: they go at once, and the LP spreads them over the period."""
-    if may_hold is None or sol.released is None or problem.holdable is None:
-        return None
-    unpaced = problem.surges() & may_hold & ~problem.holdable & (sol.released > 0.5)
-    if not unpaced.any():
-        return None
-    at = [clock.label(problem.start_s + t * problem.period_s) for t in range(problem.n_periods)]
-    parts = [f"{problem.destinations[d]} {sol.released[d, t]:,.0f} ({at[t]})" for d, t in zip(*np.nonzero(unpaced),
-                                                                                             strict=True)]  # fmt: skip
-    return (f"warning: let go at once when a show ends, with no team to pace them: {'; '.join(parts[:6])}"
-            f"{f' and {len(parts) - 6} more' if len(parts) > 6 else ''} (the flow LP spreads them over the period; "
-            "where their ways out meet, it may pack)")  # fmt: skip
 
 
 def _cap_note(solution: FlowSolution, limit_s: float) -> str:
@@ -227,7 +212,7 @@ def optimise_crowd(scenario: CrowdScenario, params: SolveParams | None = None, *
                          "one-way stairs or posts, so every team stays at its base")  # fmt: skip
     if unheld:
         rationale.append(f"one-way stairs left out: no team can hold {', '.join(sorted({a.u for a in unheld}))}")
-    burst = _unpaced_line(problem, final, may_hold, scenario.clock)
+    burst = unpaced_line(problem, final, may_hold, scenario.clock)
     if burst is not None:
         rationale.append(burst)
     details = {f"lp_{k}": float(v) for k, v in final.terms.items()}

@@ -240,6 +240,22 @@ def _held_line(problem: FlowProblem, sol: FlowSolution, clock: Any) -> str | Non
             "held in all")  # fmt: skip
 
 
+def unpaced_line(problem: FlowProblem, sol: FlowSolution, may_hold: np.ndarray | None, clock: Any) -> str | None:
+    """Where a show's end lets people go that the plan would pace (`optimizer.crowd.staff.released_at_once`) but
+    no team can hold the area then: they go at once, and the LP spreads them over the period."""
+    if may_hold is None or sol.released is None or problem.holdable is None:
+        return None
+    unpaced = problem.surges() & may_hold & ~problem.holdable & (sol.released > 0.5)
+    if not unpaced.any():
+        return None
+    at = [clock.label(problem.start_s + t * problem.period_s) for t in range(problem.n_periods)]
+    parts = [f"{problem.destinations[d]} {sol.released[d, t]:,.0f} ({at[t]})" for d, t in zip(*np.nonzero(unpaced),
+                                                                                             strict=True)]  # fmt: skip
+    return (f"warning: let go at once when a show ends, with no team to pace them: {'; '.join(parts[:6])}"
+            f"{f' and {len(parts) - 6} more' if len(parts) > 6 else ''} (the flow LP spreads them over the period; "
+            "where their ways out meet, it may pack)")  # fmt: skip
+
+
 def _counterflow_line(problem: FlowProblem, final: FlowSolution, clock: Any) -> str | None:
     """Where the plan charged counter-flow its friction (`FlowProblem.counterflow`): how many walkway-periods, and
     the walkway where people cross it both ways the most, when."""
