@@ -199,8 +199,11 @@ CROWD_LP_PERIODS_EXPONENT, CROWD_LP_WIDTH_EXPONENT = 2.4, 0.6
 CROWD_LP_ROUNDS_FACTOR = 2.0
 CROWD_STAFF_BUILD_S = 1.05e-3
 CROWD_STAFF_PER_LIMIT = 0.8
-CROWD_MIN_LIMIT_S = 2.0  # below it the staff model may leave posts unstaffed (the light show's at 1 s did; at 2,
-#                          3 and 5 s it made the same plan)
+# The staff model's least limit. It was set when the light show's plan at 1 s left posts unstaffed; since the model
+# starts from a greedy posting that covers the need (`optimizer.crowd.staff.greedy_posts`), both crowd built-ins
+# make the same plan at 1 s as at 2 s (7 Dec 2026, seventh session). Kept at 2 s until a larger scenario shows what
+# 1 s would cost in moves and metres walked (not measured).
+CROWD_MIN_LIMIT_S = 2.0
 TYPHOON_SIM_S_PER_H = 0.05  # a typhoon simulation's seconds per hour of horizon: 0.5 s for 12 h
 TYPHOON_FIXED_S = 2.0  # the typhoon optimiser's static schedules, models and costings
 TYPHOON_PER_SOLVE = 0.55  # seconds per second of limit of each CP-SAT solve (0.5 deterministic units)
