@@ -27,26 +27,27 @@ sys.path.insert(0, str(ROOT))
 
 KERNEL = ROOT / "simulation" / "crowd_kernel.py"
 
-# (a line of the kernels' source, where the probe goes, the probe: `start` reads the clock, a number ends a part)
-ANCHORS: list[tuple[str, str, str | int]] = [
-    ("    n_o = queue.shape[0]\n    # Cells: counter-flow friction", "after_first_line", "start"),
-    ("    # Nodes send each class over their out-edges", "before", 0),
-    ("    # Receivers share their room in proportion", "before", 1),
-    ("    # A node receives no more than its room", "before", 2),
-    ("    # The flows: what each sender may send", "before", 3),
-    ("    # Counter-flow swaps, where both sides", "before", 4),
-    ("    # Apply them: what leaves one place", "before", 5),
-    ("    # Cells, from the last to the first (so that", "before", 6),
-    ("    # The swaps: each side hands its share", "before", 7),
-    ("    in_cells = 0.0\n", "before", 8),
-    ("    walking = 0.0\n    for n in range(nn):", "before", 9),
-    ("    return entered, freeflow, released, served, departed", "before", 10),
-    ("        if n_ev + room_needed > ev_i.shape[0]:", "before", "start2"),
-    ("        # The flows (what each cell sent is wanted", "before", 11),
-    ("        tally[T_ENTERED_NETWORK] += entered\n", "before", "start2"),
-    ("        # The watch: densities against the thresholds", "before", 12),
-    ("        own, both, rho = own_next, b2, r2", "before", 13),
-    ("        ran += 1\n", "before", 14),
+# (a line of the kernels' source, the probe put before it): `tick()` starts a run of parts, `lap(i, t)` ends part i.
+# `_t` times `flow_step`'s parts, `_t2` those of `run_steps` around it.
+ANCHORS: list[tuple[str, str]] = [
+    ("    # Cells: counter-flow friction", "_t = tick()"),
+    ("    # Nodes send each class over their out-edges", "_t = lap(0, _t)"),
+    ("    # Receivers share their room in proportion", "_t = lap(1, _t)"),
+    ("    # A node receives no more than its room", "_t = lap(2, _t)"),
+    ("    # The flows: what each sender may send", "_t = lap(3, _t)"),
+    ("    # Counter-flow swaps, where both sides", "_t = lap(4, _t)"),
+    ("    # Apply them: what leaves one place", "_t = lap(5, _t)"),
+    ("    # Cells, from the last to the first (so that", "_t = lap(6, _t)"),
+    ("    # The swaps: each side hands its share", "_t = lap(7, _t)"),
+    ("    in_cells = 0.0\n", "_t = lap(8, _t)"),
+    ("    walking = 0.0\n    for n in range(nn):", "_t = lap(9, _t)"),
+    ("    return entered, freeflow, released, served, departed", "_t = lap(10, _t)"),
+    ("        if n_ev + room_needed > ev_i.shape[0]:", "_t2 = tick()"),
+    ("        # The flows (what each cell sent is wanted", "_t2 = lap(11, _t2)"),
+    ("        tally[T_ENTERED_NETWORK] += entered\n", "_t2 = tick()"),
+    ("        # The watch: densities against the thresholds", "_t2 = lap(12, _t2)"),
+    ("        own, both, rho = own_next, b2, r2", "_t2 = lap(13, _t2)"),
+    ("        ran += 1\n", "_t2 = lap(14, _t2)"),
 ]
 PARTS = [
     "cells: what each sends and can take (the walking flow, friction)",
@@ -110,25 +111,14 @@ def lap(i, t0):
 def probed_source() -> str:
     """The kernels' source with the probes in (and no cache: the probes' clock is not cacheable)."""
     src = KERNEL.read_text(encoding="utf-8")
-    for anchor, where, what in ANCHORS:
+    for anchor, probe in ANCHORS:
         at = src.find(anchor)
         if at < 0:
             raise SystemExit(f"crowd_step_parts: the anchor {anchor.strip()!r} is not in {KERNEL}: move it")
         line_start = src.rfind("\n", 0, at) + 1
         line = src[line_start : src.index("\n", line_start)]
         indent = " " * (len(line) - len(line.lstrip(" ")))
-        if what == "start":
-            code = f"{indent}_t = tick()\n"
-        elif what == "start2":
-            code = f"{indent}_t2 = tick()\n"
-        else:
-            var = "_t" if int(what) <= 10 else "_t2"
-            code = f"{indent}{var} = lap({what}, {var})\n"
-        if where == "before":
-            src = src[:line_start] + code + src[line_start:]
-        else:  # after the anchor's first line
-            end = src.index("\n", at) + 1
-            src = src[:end] + code + src[end:]
+        src = src[:line_start] + f"{indent}{probe}\n" + src[line_start:]
     src = src.replace("cache=True", "cache=False")
     head, sep, rest = src.partition("\nWEIDMANN, SFPE")
     return head + "\n" + TIMER + sep + rest
